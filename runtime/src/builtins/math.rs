@@ -1,0 +1,3 @@
+use crate::builtins::BuiltinDef;
+
+pub static DEFS: &[&BuiltinDef] = &[];

@@ -1,0 +1,404 @@
+//! Calls: [[Call]] and [[Construct]] for compiled functions, builtins and bound functions; method
+//! resolution; the callee guards the code generator emits at every call site; closures and classes.
+
+use crate::builtins::BuiltinDef;
+use crate::cx::{abort, engine_error, unsupported, AbortKind, Call, Cx, JsResult};
+use crate::heap::{fflags, Func, Obj, ObjKind, PromiseState, Prop};
+use crate::props;
+use crate::value::{JsStr, ObjRef, Value};
+
+/// What a call site reached: a function object, or a builtin method found on a prototype.
+#[derive(Clone, Debug)]
+pub enum Callee {
+    Obj(ObjRef),
+    Native(&'static BuiltinDef),
+}
+
+/// The identity a trace records for a callee: the compiled function's code number, or a builtin's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CalleeId {
+    User(u32),
+    Builtin(&'static str),
+}
+
+const MAX_DEPTH: u32 = 800;
+
+pub fn callee_id(cx: &Cx, c: &Callee) -> Option<CalleeId> {
+    match c {
+        Callee::Native(d) => Some(CalleeId::Builtin(d.name)),
+        Callee::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Function(f) => Some(CalleeId::User(f.code)),
+            ObjKind::Native(d) => Some(CalleeId::Builtin(d.name)),
+            _ => None,
+        },
+    }
+}
+
+/// The callee guard: gives up unless the call reached one of the callees the trace saw here.
+#[inline]
+pub fn guard_callee(cx: &Cx, c: &Callee, expect: &[CalleeId], site: u32) -> JsResult<()> {
+    match callee_id(cx, c) {
+        Some(id) if expect.contains(&id) => Ok(()),
+        _ => abort(AbortKind::CalleeGuard, site, "a callee the trace did not see"),
+    }
+}
+
+/// The callee a function value denotes (for plain calls `f(x)`).
+pub fn callee_of(cx: &Cx, f: &Value) -> JsResult<Callee> {
+    match f {
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => Ok(Callee::Obj(*o)),
+            _ => engine_error("is not a function"),
+        },
+        _ => engine_error("is not a function"),
+    }
+}
+
+/// Finds `recv[key]` for a method call: user properties along the chain first, then builtin methods
+/// of the realm's prototypes. `None` when nothing is found (the call then fails with a TypeError).
+pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option<Callee>> {
+    let mut cur = match recv {
+        Value::Obj(o) => Some(*o),
+        Value::Str(_) => Some(cx.realm.string_proto),
+        Value::Num(_) => Some(cx.realm.number_proto),
+        Value::Bool(_) => Some(cx.realm.boolean_proto),
+        _ => return engine_error("Cannot read properties of undefined or null"),
+    };
+    while let Some(o) = cur {
+        let has_special = match cx.heap.kind(o) {
+            ObjKind::Array(_) => props::index_of_key(key).is_some() || key == [108, 101, 110, 103, 116, 104],
+            ObjKind::Host(_) => true,
+            ObjKind::Function(_) | ObjKind::Native(_) => key == [110, 97, 109, 101] || key == [108, 101, 110, 103, 116, 104],
+            _ => false,
+        };
+        if has_special || cx.heap.get(o).props.contains_key(key) {
+            let v = props::get(cx, &Value::Obj(o), key)?;
+            // Getters see the original receiver; re-read through it when it differs.
+            let v = if Value::Obj(o).as_obj() != recv.as_obj() && matches!(cx.heap.get(o).props.get(key), Some(Prop::Accessor { .. })) {
+                props::get(cx, recv, key)?
+            } else {
+                v
+            };
+            return match v {
+                Value::Obj(f) if matches!(cx.heap.kind(f), ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }) => {
+                    Ok(Some(Callee::Obj(f)))
+                }
+                Value::Undefined if has_special && !cx.heap.get(o).props.contains_key(key) => {
+                    cur = cx.heap.get(o).proto;
+                    continue;
+                }
+                _ => engine_error("is not a function"),
+            };
+        }
+        if let Some(d) = crate::builtins::proto_method(cx, o, key) {
+            return Ok(Some(Callee::Native(d)));
+        }
+        cur = cx.heap.get(o).proto;
+    }
+    Ok(None)
+}
+
+/// Resolves a method and fails like JavaScript when there is none.
+pub fn method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Callee> {
+    match resolve_method(cx, recv, key)? {
+        Some(c) => Ok(c),
+        None => engine_error("is not a function"),
+    }
+}
+
+pub fn invoke(cx: &mut Cx, c: &Callee, this: Value, args: &[Value]) -> JsResult<Value> {
+    match c {
+        Callee::Native(d) => {
+            cx.tick()?;
+            (d.f)(cx, &this, args)
+        }
+        Callee::Obj(o) => call_obj(cx, *o, this, args, false),
+    }
+}
+
+/// [[Call]].
+pub fn call(cx: &mut Cx, f: &Value, this: Value, args: &[Value]) -> JsResult<Value> {
+    match f {
+        Value::Obj(o) => call_obj(cx, *o, this, args, false),
+        _ => engine_error("is not a function"),
+    }
+}
+
+/// A call whose promise the caller awaits at once (`await f(x)`): an async callee may write older state.
+pub fn call_awaited(cx: &mut Cx, c: &Callee, this: Value, args: &[Value]) -> JsResult<Value> {
+    match c {
+        Callee::Obj(o) => call_obj(cx, *o, this, args, true),
+        Callee::Native(_) => invoke(cx, c, this, args),
+    }
+}
+
+fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) -> JsResult<Value> {
+    match cx.heap.kind(o) {
+        ObjKind::Function(f) => {
+            if f.flags & fflags::CLASS != 0 {
+                return engine_error("Class constructor cannot be invoked without 'new'");
+            }
+            let code = cx.prog.funcs[f.code as usize];
+            let is_async = f.flags & fflags::ASYNC != 0;
+            enter(cx)?;
+            let r = if is_async && !awaited {
+                // Node runs a detached async function up to its first await, then the caller; we run it
+                // to the end. The two agree unless it writes state older than itself, which we refuse.
+                let old = cx.heap.raise_floor();
+                let r = code(cx, &Call { callee: o, this, args, new_target: None });
+                cx.heap.restore_floor(old);
+                r
+            } else {
+                code(cx, &Call { callee: o, this, args, new_target: None })
+            };
+            cx.depth -= 1;
+            if is_async {
+                settle(cx, r)
+            } else {
+                r
+            }
+        }
+        ObjKind::Native(d) => {
+            let d = *d;
+            cx.tick()?;
+            (d.f)(cx, &this, args)
+        }
+        ObjKind::Bound { target, this: bthis, args: bargs } => {
+            let target = target.clone();
+            let bthis = bthis.clone();
+            let mut all = bargs.clone();
+            all.extend_from_slice(args);
+            call(cx, &target, bthis, &all)
+        }
+        _ => engine_error("is not a function"),
+    }
+}
+
+fn enter(cx: &mut Cx) -> JsResult<()> {
+    cx.tick()?;
+    if cx.depth >= MAX_DEPTH {
+        return abort(AbortKind::Unsupported, 0, "call depth beyond the runtime's limit");
+    }
+    cx.depth += 1;
+    Ok(())
+}
+
+/// Wraps an async function's completion in a promise: a value fulfils it, a throw rejects it.
+pub fn settle(cx: &mut Cx, r: JsResult<Value>) -> JsResult<Value> {
+    let state = match r {
+        Ok(v) => PromiseState::Fulfilled(v),
+        Err(crate::cx::Ctl::Throw(e)) => PromiseState::Rejected(e),
+        Err(e) => return Err(e),
+    };
+    new_promise(cx, state)
+}
+
+pub fn new_promise(cx: &mut Cx, state: PromiseState) -> JsResult<Value> {
+    let p = cx.realm.promise_proto;
+    Ok(Value::Obj(cx.heap.alloc(Obj::new(ObjKind::Promise(state), Some(p)))?))
+}
+
+/// `await v`: promises settle (blocking on I/O), other values pass through.
+pub fn await_value(cx: &mut Cx, v: Value) -> JsResult<Value> {
+    crate::builtins::promise::await_value(cx, v)
+}
+
+/// [[Construct]] (`new F(...args)`).
+pub fn construct(cx: &mut Cx, f: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = match f {
+        Value::Obj(o) => *o,
+        _ => return engine_error("is not a constructor"),
+    };
+    match cx.heap.kind(o) {
+        ObjKind::Function(func) => {
+            if func.flags & (fflags::ARROW | fflags::METHOD | fflags::ASYNC) != 0 {
+                return engine_error("is not a constructor");
+            }
+            if func.flags & fflags::CLASS == 0 {
+                return unsupported("new on a plain function");
+            }
+            let proto = match props::get(cx, f, &props::key("prototype"))? {
+                Value::Obj(p) => Some(p),
+                _ => Some(cx.realm.object_proto),
+            };
+            let this = cx.heap.alloc(Obj::new(ObjKind::Ordinary, proto))?;
+            construct_with(cx, o, Value::Obj(this), args, o)
+        }
+        ObjKind::Native(d) => match d.ctor {
+            Some(ctor) => {
+                cx.tick()?;
+                ctor(cx, None, args)
+            }
+            None => engine_error("is not a constructor"),
+        },
+        _ => engine_error("is not a constructor"),
+    }
+}
+
+/// Runs constructor `ctor` on an existing `this` (for `new`, and for `super(...)` in derived classes).
+pub fn construct_with(cx: &mut Cx, ctor: ObjRef, this: Value, args: &[Value], new_target: ObjRef) -> JsResult<Value> {
+    match cx.heap.kind(ctor) {
+        ObjKind::Function(func) => {
+            let code = cx.prog.funcs[func.code as usize];
+            enter(cx)?;
+            let r = code(cx, &Call { callee: ctor, this: this.clone(), args, new_target: Some(new_target) });
+            cx.depth -= 1;
+            let r = r?;
+            Ok(if matches!(r, Value::Obj(_)) { r } else { this })
+        }
+        ObjKind::Native(d) => match d.ctor {
+            Some(c) => {
+                let t = this.as_obj();
+                c(cx, t, args)?;
+                Ok(this)
+            }
+            None => engine_error("is not a constructor"),
+        },
+        _ => engine_error("Super constructor is not a constructor"),
+    }
+}
+
+/// `super(...args)` inside the constructor described by `call`.
+pub fn super_call(cx: &mut Cx, call: &Call, args: &[Value]) -> JsResult<Value> {
+    let parent = match cx.heap.kind(call.callee) {
+        ObjKind::Function(f) => f.parent.clone(),
+        _ => None,
+    };
+    let parent = match parent {
+        Some(Value::Obj(p)) => p,
+        _ => return engine_error("'super' keyword unexpected here"),
+    };
+    let nt = call.new_target.unwrap_or(call.callee);
+    construct_with(cx, parent, call.this.clone(), args, nt)?;
+    // Field initialisers of the derived class run right after super() returns.
+    run_fields(cx, call.callee, &call.this)?;
+    Ok(Value::Undefined)
+}
+
+/// Runs the instance-field initialiser of class `ctor` on `this`, if it has one.
+pub fn run_fields(cx: &mut Cx, ctor: ObjRef, this: &Value) -> JsResult<()> {
+    let fields = match cx.heap.kind(ctor) {
+        ObjKind::Function(f) => f.fields,
+        _ => None,
+    };
+    if let Some(code) = fields {
+        let f = cx.prog.funcs[code as usize];
+        f(cx, &Call { callee: ctor, this: this.clone(), args: &[], new_target: None })?;
+    }
+    Ok(())
+}
+
+/// `super.m(...)` / `super.x`: looks `key` up on the prototype of the method's home object.
+pub fn super_get(cx: &mut Cx, call: &Call, key: &[u16]) -> JsResult<Value> {
+    let home = match cx.heap.kind(call.callee) {
+        ObjKind::Function(f) => f.home,
+        _ => None,
+    };
+    let start = home.and_then(|h| cx.heap.get(h).proto);
+    match start {
+        Some(p) => {
+            if let Some(d) = crate::builtins::proto_method(cx, p, key) {
+                let _ = d;
+                return unsupported("super reference to a builtin method");
+            }
+            props::get(cx, &Value::Obj(p), key)
+        }
+        None => Ok(Value::Undefined),
+    }
+}
+
+/// Makes a closure over environment `env`.
+pub fn make_function(cx: &mut Cx, code: u32, env: Option<ObjRef>, name: &str, length: u32, flags: u8) -> JsResult<Value> {
+    let func = Func { code, env, name: JsStr::from(name), length, flags, home: None, parent: None, fields: None };
+    let proto = cx.realm.function_proto;
+    Ok(Value::Obj(cx.heap.alloc(Obj::new(ObjKind::Function(Box::new(func)), Some(proto)))?))
+}
+
+/// The environment a compiled function was closed over.
+#[inline]
+pub fn env_of(cx: &Cx, callee: ObjRef) -> Option<ObjRef> {
+    match cx.heap.kind(callee) {
+        ObjKind::Function(f) => f.env,
+        _ => None,
+    }
+}
+
+/// One member of a class body, for `make_class`.
+pub enum Member {
+    Method { key: JsStr, code: u32, is_static: bool, kind: MethodKind, length: u32 },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MethodKind {
+    Method,
+    Get,
+    Set,
+}
+
+/// Creates a class: the constructor function (code `ctor`), its prototype object, and methods.
+#[allow(clippy::too_many_arguments)]
+pub fn make_class(
+    cx: &mut Cx,
+    name: &str,
+    ctor: u32,
+    ctor_length: u32,
+    fields: Option<u32>,
+    parent: Option<Value>,
+    env: Option<ObjRef>,
+    members: &[Member],
+) -> JsResult<Value> {
+    let (proto_parent, ctor_parent) = match &parent {
+        None => (cx.realm.object_proto, cx.realm.function_proto),
+        Some(Value::Null) => return unsupported("class extends null"),
+        Some(p @ Value::Obj(po)) => {
+            let pp = match props::get(cx, p, &props::key("prototype"))? {
+                Value::Obj(pp) => pp,
+                _ => return engine_error("Class extends value does not have valid prototype property"),
+            };
+            (pp, *po)
+        }
+        Some(_) => return engine_error("Class extends value is not a constructor or null"),
+    };
+    let proto = cx.heap.alloc(Obj::new(ObjKind::Ordinary, Some(proto_parent)))?;
+    let mut flags = fflags::CLASS;
+    if parent.is_some() {
+        flags |= fflags::DERIVED;
+    }
+    let func = Func { code: ctor, env, name: JsStr::from(name), length: ctor_length, flags, home: Some(proto), parent, fields };
+    let c = cx.heap.alloc(Obj::new(ObjKind::Function(Box::new(func)), Some(ctor_parent)))?;
+    props::define_prop(cx, c, JsStr::from("prototype"), Prop::Data { value: Value::Obj(proto), enumerable: false, writable: false })?;
+    props::define_prop(cx, proto, JsStr::from("constructor"), Prop::hidden(Value::Obj(c)))?;
+    for m in members {
+        let Member::Method { key, code, is_static, kind, length } = m;
+        let target = if *is_static { c } else { proto };
+        let fname = match kind {
+            MethodKind::Method => key.to_rust_string(),
+            MethodKind::Get => format!("get {}", key),
+            MethodKind::Set => format!("set {}", key),
+        };
+        let f = make_function(cx, *code, env, &fname, *length, fflags::METHOD)?;
+        if let (Value::Obj(fo), ObjKind::Function(_)) = (&f, cx.heap.kind(f.as_obj().unwrap())) {
+            let fo = *fo;
+            if let ObjKind::Function(func) = &mut cx.heap.get_mut(fo)?.kind {
+                func.home = Some(target);
+            }
+        }
+        let prop = match kind {
+            MethodKind::Method => Prop::hidden(f),
+            MethodKind::Get => Prop::Accessor { get: f.as_obj(), set: None, enumerable: false },
+            MethodKind::Set => Prop::Accessor { get: None, set: f.as_obj(), enumerable: false },
+        };
+        props::define_prop(cx, target, key.clone(), prop)?;
+    }
+    Ok(Value::Obj(c))
+}
+
+/// Sets the home object of an object-literal method, for `super` inside it.
+pub fn set_home(cx: &mut Cx, f: &Value, home: ObjRef) -> JsResult<()> {
+    if let Some(fo) = f.as_obj() {
+        if let ObjKind::Function(func) = &mut cx.heap.get_mut(fo)?.kind {
+            func.home = Some(home);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! The execution context of one request: heap, limits, the program's code table, and the host's I/O.
+
+use crate::heap::Heap;
+use crate::realm::Realm;
+use crate::value::{ObjRef, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Why a path gave up. A give-up is never an answer: the dispatcher hands the request back to JavaScript.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortKind {
+    /// The trace never took this path.
+    Unknown,
+    /// A value's type was not one the trace saw here.
+    TypeGuard,
+    /// The function or builtin reached at a call site was not the one the trace saw.
+    CalleeGuard,
+    Fuel,
+    Heap,
+    Deadline,
+    /// A request wrote module-level state.
+    ModuleWrite,
+    /// An exception escaped the handler, or the engine would have thrown one whose text we do not model.
+    Uncaught,
+    /// A construct or builtin behaviour the runtime does not model.
+    Unsupported,
+    /// An outgoing call failed in a way we do not model (for example a network error).
+    Io,
+}
+
+impl AbortKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbortKind::Unknown => "unknown",
+            AbortKind::TypeGuard => "type-guard",
+            AbortKind::CalleeGuard => "callee-guard",
+            AbortKind::Fuel => "fuel",
+            AbortKind::Heap => "heap",
+            AbortKind::Deadline => "deadline",
+            AbortKind::ModuleWrite => "module-write",
+            AbortKind::Uncaught => "uncaught",
+            AbortKind::Unsupported => "unsupported",
+            AbortKind::Io => "io",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Abort {
+    pub kind: AbortKind,
+    /// The trace site (node id) where it happened, or 0.
+    pub site: u32,
+    pub detail: Cow<'static, str>,
+}
+
+impl Abort {
+    pub fn new(kind: AbortKind, site: u32, detail: impl Into<Cow<'static, str>>) -> Abort {
+        Abort { kind, site, detail: detail.into() }
+    }
+}
+
+impl fmt::Display for Abort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at site {}: {}", self.kind.as_str(), self.site, self.detail)
+    }
+}
+
+/// Abrupt completion: a JavaScript exception the program may catch, or a give-up it cannot.
+#[derive(Clone, Debug)]
+pub enum Ctl {
+    Throw(Value),
+    Abort(Box<Abort>),
+}
+
+impl From<Abort> for Ctl {
+    fn from(a: Abort) -> Ctl {
+        Ctl::Abort(Box::new(a))
+    }
+}
+
+pub type JsResult<T> = Result<T, Ctl>;
+
+pub fn abort<T>(kind: AbortKind, site: u32, detail: impl Into<Cow<'static, str>>) -> JsResult<T> {
+    Err(Ctl::Abort(Box::new(Abort::new(kind, site, detail))))
+}
+
+/// The trace never took this path.
+pub fn unknown<T>(site: u32) -> JsResult<T> {
+    abort(AbortKind::Unknown, site, "path not traced")
+}
+
+/// Engine errors (TypeError from reading a property of undefined, and so on) carry V8's message text,
+/// which we do not reproduce; such paths give up rather than throw a different message.
+pub fn engine_error<T>(detail: impl Into<Cow<'static, str>>) -> JsResult<T> {
+    abort(AbortKind::Uncaught, 0, detail)
+}
+
+pub fn unsupported<T>(detail: impl Into<Cow<'static, str>>) -> JsResult<T> {
+    abort(AbortKind::Unsupported, 0, detail)
+}
+
+/// One call of a compiled function.
+pub struct Call<'a> {
+    pub callee: ObjRef,
+    pub this: Value,
+    pub args: &'a [Value],
+    /// For `new`: the constructor `new` was applied to.
+    pub new_target: Option<ObjRef>,
+}
+
+impl Call<'_> {
+    pub fn arg(&self, i: usize) -> Value {
+        self.args.get(i).cloned().unwrap_or(Value::Undefined)
+    }
+}
+
+pub type Code = fn(&mut Cx, &Call) -> JsResult<Value>;
+
+/// The compiled program: what the code generator emits.
+pub struct Program {
+    pub name: &'static str,
+    /// Every compiled function body, indexed by code number.
+    pub funcs: &'static [Code],
+    /// The module's top-level code; it returns `module.exports`.
+    pub init: Code,
+    /// The trace's format version the program was compiled from.
+    pub trace_version: u32,
+}
+
+/// What the host (the dispatcher, or a test) provides: outgoing HTTP.
+pub trait Io {
+    /// Starts a request; returns a handle.
+    fn start_fetch(&mut self, req: crate::builtins::fetch::FetchRequest) -> Result<u32, Abort>;
+    /// Waits for a started request.
+    fn wait_fetch(&mut self, handle: u32) -> Result<crate::builtins::fetch::FetchResponse, Abort>;
+}
+
+pub struct Limits {
+    pub fuel: u64,
+    pub heap_bytes: usize,
+    pub deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { fuel: 200_000_000, heap_bytes: 64 << 20, deadline: Duration::from_secs(10) }
+    }
+}
+
+pub struct Cx {
+    pub heap: Heap,
+    pub realm: Realm,
+    pub prog: &'static Program,
+    fuel: u64,
+    deadline: Instant,
+    ticks: u32,
+    pub io: Option<Box<dyn Io>>,
+    /// Lines the program wrote with `console.*`; the host prints them.
+    pub logs: Vec<String>,
+    /// Depth of nested calls, bounded so deep recursion gives up instead of overflowing the stack.
+    pub depth: u32,
+    /// Host state for the request being served (the context object, the containerless API's response).
+    pub host: crate::builtins::HostState,
+}
+
+impl Cx {
+    /// A context with the globals made and the module not yet loaded.
+    pub fn new(prog: &'static Program, limits: &Limits) -> Result<Cx, Abort> {
+        let mut heap = Heap::new(usize::MAX);
+        let realm = Realm::create(&mut heap)?;
+        let mut cx = Cx {
+            heap,
+            realm,
+            prog,
+            fuel: limits.fuel,
+            deadline: Instant::now() + limits.deadline,
+            ticks: 0,
+            io: None,
+            logs: Vec::new(),
+            depth: 0,
+            host: Default::default(),
+        };
+        cx.heap.set_cap(limits.heap_bytes);
+        Ok(cx)
+    }
+
+    /// Starts a new request: frees what the previous one made and refills the limits.
+    pub fn begin_request(&mut self, limits: &Limits) {
+        self.heap.reset();
+        self.heap.set_cap(limits.heap_bytes);
+        self.fuel = limits.fuel;
+        self.deadline = Instant::now() + limits.deadline;
+        self.ticks = 0;
+        self.logs.clear();
+        self.depth = 0;
+        self.host = Default::default();
+    }
+
+    /// One unit of work: called at every loop iteration and function entry.
+    #[inline]
+    pub fn tick(&mut self) -> JsResult<()> {
+        if self.fuel == 0 {
+            return abort(AbortKind::Fuel, 0, "out of fuel");
+        }
+        self.fuel -= 1;
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks & 0x3ff == 0 && Instant::now() > self.deadline {
+            return abort(AbortKind::Deadline, 0, "deadline passed");
+        }
+        Ok(())
+    }
+
+    /// Charges `n` units of fuel at once (builtins that do work proportional to their input).
+    pub fn burn(&mut self, n: u64) -> JsResult<()> {
+        if self.fuel < n {
+            self.fuel = 0;
+            return abort(AbortKind::Fuel, 0, "out of fuel");
+        }
+        self.fuel -= n;
+        Ok(())
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+impl Cx {
+    /// A new array.
+    pub fn new_array(&mut self, items: Vec<Value>) -> JsResult<Value> {
+        let p = self.realm.array_proto;
+        Ok(Value::Obj(self.heap.alloc(crate::heap::Obj::new(crate::heap::ObjKind::Array(items), Some(p)))?))
+    }
+    /// A new plain object (`{}`).
+    pub fn new_object(&mut self) -> JsResult<Value> {
+        let p = self.realm.object_proto;
+        Ok(Value::Obj(self.heap.alloc(crate::heap::Obj::new(crate::heap::ObjKind::Ordinary, Some(p)))?))
+    }
+    /// A new string from UTF-16 units, counted against the heap cap.
+    pub fn new_str(&mut self, units: Vec<u16>) -> JsResult<Value> {
+        self.heap.charge(16 + units.len() * 2)?;
+        Ok(Value::Str(crate::value::JsStr::from_units(units)))
+    }
+    /// A global the runtime models, or a give-up naming it.
+    pub fn global(&self, name: &'static str, site: u32) -> JsResult<Value> {
+        match self.realm.global(name) {
+            Some(v) => Ok(v),
+            None => abort(AbortKind::Unsupported, site, format!("the global {} is not modelled", name)),
+        }
+    }
+    /// Makes a new error object of class `class` ("TypeError", ...) with `message`, as `new TypeError(m)`.
+    pub fn make_error(&mut self, class: &str, message: &str) -> JsResult<Value> {
+        let p = self.realm.proto(class).unwrap_or(self.realm.error_proto);
+        let o = self.heap.alloc(crate::heap::Obj::new(crate::heap::ObjKind::Error, Some(p)))?;
+        self.heap.get_mut(o)?.props.insert(crate::value::JsStr::from("message"), crate::heap::Prop::hidden(Value::str(message)));
+        Ok(Value::Obj(o))
+    }
+}

@@ -1,0 +1,233 @@
+//! The per-request heap.
+//!
+//! Objects live in one vector and are named by index. The first `module_len` objects were made when the
+//! module was loaded (its top-level code, the globals): a request may read them but never write them,
+//! because Node keeps module state across requests and the compiled code must not diverge from it. At the
+//! end of a request the heap is truncated back to `module_len`, which frees everything the request made.
+
+use crate::cx::{Abort, AbortKind};
+use crate::value::{JsStr, ObjRef, Value};
+use indexmap::IndexMap;
+
+pub type Props = IndexMap<JsStr, Prop>;
+
+#[derive(Clone, Debug)]
+pub enum Prop {
+    Data { value: Value, enumerable: bool, writable: bool },
+    Accessor { get: Option<ObjRef>, set: Option<ObjRef>, enumerable: bool },
+}
+
+impl Prop {
+    pub fn data(value: Value) -> Prop {
+        Prop::Data { value, enumerable: true, writable: true }
+    }
+    pub fn hidden(value: Value) -> Prop {
+        Prop::Data { value, enumerable: false, writable: true }
+    }
+    pub fn enumerable(&self) -> bool {
+        match self {
+            Prop::Data { enumerable, .. } | Prop::Accessor { enumerable, .. } => *enumerable,
+        }
+    }
+}
+
+/// A user function (closure): its code index in the program's table and its captured environment.
+#[derive(Clone, Debug)]
+pub struct Func {
+    pub code: u32,
+    pub env: Option<ObjRef>,
+    pub name: JsStr,
+    pub length: u32,
+    pub flags: u8,
+    /// For methods: the object whose prototype `super` refers to.
+    pub home: Option<ObjRef>,
+    /// For derived classes: the parent constructor.
+    pub parent: Option<Value>,
+    /// For class constructors: the code that initialises instance fields, if any.
+    pub fields: Option<u32>,
+}
+
+pub mod fflags {
+    pub const ARROW: u8 = 1;
+    pub const ASYNC: u8 = 2;
+    pub const CLASS: u8 = 4;
+    pub const DERIVED: u8 = 8;
+    pub const METHOD: u8 = 16;
+}
+
+#[derive(Clone, Debug)]
+pub enum PromiseState {
+    Fulfilled(Value),
+    Rejected(Value),
+    /// An I/O operation in flight; the index is the host's handle for it.
+    Pending(u32),
+    /// `Promise.all` over these promises, resolved when awaited.
+    All(Vec<Value>),
+    /// `p.then(onFulfilled, onRejected)`, run when awaited.
+    Then(Value, Value, Value),
+}
+
+#[derive(Clone, Debug)]
+pub enum ObjKind {
+    Ordinary,
+    Array(Vec<Value>),
+    Function(Box<Func>),
+    Native(&'static crate::builtins::BuiltinDef),
+    Bound { target: Value, this: Value, args: Vec<Value> },
+    Error,
+    Date(f64),
+    RegExp(Box<crate::builtins::regexp::RegExpData>),
+    Promise(PromiseState),
+    /// A closure environment: captured variables, and the enclosing environment.
+    Scope { vars: Vec<Value>, parent: Option<ObjRef> },
+    /// Host objects (fetch `Response`, `Headers`, the request context): data the host owns.
+    Host(Box<crate::builtins::HostData>),
+    Map(IndexMap<MapKey, (Value, Value)>),
+    Set(IndexMap<MapKey, Value>),
+}
+
+/// A key of a `Map` or `Set`: SameValueZero equality (ECMA-262 §7.2.11).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MapKey {
+    Undefined,
+    Null,
+    Bool(bool),
+    /// The bits of the number, with -0 folded into +0 and every NaN into one.
+    Num(u64),
+    Str(JsStr),
+    Obj(ObjRef),
+}
+
+impl MapKey {
+    pub fn of(v: &Value) -> MapKey {
+        match v {
+            Value::Undefined | Value::Hole => MapKey::Undefined,
+            Value::Null => MapKey::Null,
+            Value::Bool(b) => MapKey::Bool(*b),
+            Value::Num(n) => {
+                let n = if *n == 0.0 { 0.0 } else { *n };
+                MapKey::Num(if n.is_nan() { f64::NAN.to_bits() } else { n.to_bits() })
+            }
+            Value::Str(s) => MapKey::Str(s.clone()),
+            Value::Obj(o) => MapKey::Obj(*o),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Obj {
+    pub proto: Option<ObjRef>,
+    pub props: Props,
+    pub kind: ObjKind,
+    pub frozen: bool,
+}
+
+impl Obj {
+    pub fn new(kind: ObjKind, proto: Option<ObjRef>) -> Obj {
+        Obj { proto, props: Props::default(), kind, frozen: false }
+    }
+    fn size(&self) -> usize {
+        let base = 96 + self.props.len() * 64;
+        match &self.kind {
+            ObjKind::Array(v) => base + v.len() * 24,
+            ObjKind::Scope { vars, .. } => base + vars.len() * 24,
+            _ => base,
+        }
+    }
+}
+
+pub struct Heap {
+    objs: Vec<Obj>,
+    module_len: u32,
+    /// Objects below this index may not be written: `module_len`, raised while an async callback runs
+    /// detached (its promise not awaited at once), whose writes to older state Node would interleave
+    /// differently.
+    write_floor: u32,
+    bytes: usize,
+    cap: usize,
+}
+
+impl Heap {
+    pub fn new(cap: usize) -> Heap {
+        Heap { objs: Vec::with_capacity(256), module_len: 0, write_floor: 0, bytes: 0, cap }
+    }
+    pub fn len(&self) -> usize {
+        self.objs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.objs.is_empty()
+    }
+    /// Everything made so far belongs to the module: requests may read it but not write it.
+    pub fn seal_module(&mut self) {
+        self.module_len = self.objs.len() as u32;
+        self.write_floor = self.module_len;
+        self.bytes = 0;
+    }
+    /// Frees what the last request made.
+    pub fn reset(&mut self) {
+        self.objs.truncate(self.module_len as usize);
+        self.write_floor = self.module_len;
+        self.bytes = 0;
+    }
+    pub fn set_cap(&mut self, cap: usize) {
+        self.cap = cap;
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    /// Counts `n` bytes against the request's cap (strings and buffers call this too).
+    pub fn charge(&mut self, n: usize) -> Result<(), Abort> {
+        self.bytes += n;
+        if self.bytes > self.cap {
+            Err(Abort::new(AbortKind::Heap, 0, "the request's heap exceeded its byte cap"))
+        } else {
+            Ok(())
+        }
+    }
+    pub fn alloc(&mut self, obj: Obj) -> Result<ObjRef, Abort> {
+        self.charge(obj.size())?;
+        if self.objs.len() >= u32::MAX as usize {
+            return Err(Abort::new(AbortKind::Heap, 0, "too many objects"));
+        }
+        self.objs.push(obj);
+        Ok(ObjRef(self.objs.len() as u32 - 1))
+    }
+    pub fn get(&self, r: ObjRef) -> &Obj {
+        &self.objs[r.0 as usize]
+    }
+    pub fn is_module(&self, r: ObjRef) -> bool {
+        r.0 < self.module_len
+    }
+    /// Write access. Module objects are read-only during a request (DESIGN.md: module-level state written
+    /// by a request is `unknown`), and so are frozen objects.
+    pub fn get_mut(&mut self, r: ObjRef) -> Result<&mut Obj, Abort> {
+        if r.0 < self.write_floor {
+            if r.0 < self.module_len {
+                return Err(Abort::new(AbortKind::ModuleWrite, 0, "a request wrote module-level state"));
+            }
+            return Err(Abort::new(AbortKind::Unsupported, 0, "a detached async call wrote state older than itself"));
+        }
+        let o = &mut self.objs[r.0 as usize];
+        if o.frozen {
+            return Err(Abort::new(AbortKind::Unsupported, 0, "write to a frozen object"));
+        }
+        Ok(o)
+    }
+    /// Write access that grows the byte count by `extra` (array pushes, new properties).
+    pub fn get_mut_grow(&mut self, r: ObjRef, extra: usize) -> Result<&mut Obj, Abort> {
+        self.charge(extra)?;
+        self.get_mut(r)
+    }
+    /// Raises the write floor to everything made so far; returns the old floor for `restore_floor`.
+    pub fn raise_floor(&mut self) -> u32 {
+        let old = self.write_floor;
+        self.write_floor = self.objs.len() as u32;
+        old
+    }
+    pub fn restore_floor(&mut self, old: u32) {
+        self.write_floor = old;
+    }
+    pub fn kind(&self, r: ObjRef) -> &ObjKind {
+        &self.objs[r.0 as usize].kind
+    }
+}

@@ -1,0 +1,17 @@
+//! The runtime every function compiled by Containerless links: JavaScript values with exact semantics,
+//! a per-request heap with a byte cap, fuel and a deadline, the builtins, and the dispatcher that serves
+//! one compiled function over HTTP.
+//!
+//! Generated code calls the functions re-exported here; see `compiler/codegen` for what it emits.
+
+pub mod builtins;
+pub mod call;
+pub mod cx;
+pub mod heap;
+pub mod ops;
+pub mod props;
+pub mod realm;
+pub mod value;
+
+pub use cx::{abort, unknown, Abort, AbortKind, Call, Code, Ctl, Cx, JsResult, Limits, Program};
+pub use value::{tag, JsStr, ObjRef, Value};

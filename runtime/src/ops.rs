@@ -1,0 +1,496 @@
+//! ECMAScript abstract operations and operators, named after the spec's sections.
+
+use crate::cx::{engine_error, unsupported, Cx, JsResult};
+use crate::heap::ObjKind;
+use crate::value::{tag, JsStr, Value};
+
+/// ToBoolean (ECMA-262 §7.1.2).
+pub fn to_boolean(v: &Value) -> bool {
+    match v {
+        Value::Undefined | Value::Null | Value::Hole => false,
+        Value::Bool(b) => *b,
+        Value::Num(n) => !(*n == 0.0 || n.is_nan()),
+        Value::Str(s) => !s.is_empty(),
+        Value::Obj(_) => true,
+    }
+}
+
+/// The type tag used by type guards; see `value::tag`.
+pub fn type_tag(cx: &Cx, v: &Value) -> u16 {
+    match v {
+        Value::Undefined | Value::Hole => tag::UNDEFINED,
+        Value::Null => tag::NULL,
+        Value::Bool(_) => tag::BOOL,
+        Value::Num(_) => tag::NUMBER,
+        Value::Str(_) => tag::STRING,
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Array(_) => tag::ARRAY,
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => tag::FUNCTION,
+            ObjKind::Promise(_) => tag::PROMISE,
+            ObjKind::Ordinary | ObjKind::Error => tag::OBJECT,
+            _ => tag::OTHER,
+        },
+    }
+}
+
+/// A type guard: gives up unless `v`'s tag is one of `mask`.
+#[inline]
+pub fn guard_type(cx: &Cx, v: &Value, mask: u16, site: u32) -> JsResult<()> {
+    if type_tag(cx, v) & mask != 0 {
+        Ok(())
+    } else {
+        crate::cx::abort(crate::cx::AbortKind::TypeGuard, site, "a type the trace did not see")
+    }
+}
+
+/// `typeof` (ECMA-262 §13.5.3).
+pub fn type_of(cx: &Cx, v: &Value) -> &'static str {
+    match v {
+        Value::Undefined | Value::Hole => "undefined",
+        Value::Null => "object",
+        Value::Bool(_) => "boolean",
+        Value::Num(_) => "number",
+        Value::Str(_) => "string",
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => "function",
+            _ => "object",
+        },
+    }
+}
+
+fn is_js_whitespace(c: u16) -> bool {
+    matches!(
+        c,
+        0x09 | 0x0A | 0x0B | 0x0C | 0x0D | 0x20 | 0xA0 | 0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000 | 0xFEFF
+    )
+}
+
+/// Trims JavaScript whitespace and line terminators from both ends (String.prototype.trim).
+pub fn trim_units(u: &[u16]) -> &[u16] {
+    let start = u.iter().position(|&c| !is_js_whitespace(c)).unwrap_or(u.len());
+    let end = u.iter().rposition(|&c| !is_js_whitespace(c)).map(|i| i + 1).unwrap_or(start);
+    &u[start..end.max(start)]
+}
+pub fn trim_start_units(u: &[u16]) -> &[u16] {
+    let start = u.iter().position(|&c| !is_js_whitespace(c)).unwrap_or(u.len());
+    &u[start..]
+}
+pub fn trim_end_units(u: &[u16]) -> &[u16] {
+    let end = u.iter().rposition(|&c| !is_js_whitespace(c)).map(|i| i + 1).unwrap_or(0);
+    &u[..end]
+}
+
+/// StringToNumber (ECMA-262 §7.1.4.1.1).
+pub fn string_to_number(s: &JsStr) -> f64 {
+    let t = trim_units(s.units());
+    if t.is_empty() {
+        return 0.0;
+    }
+    if t.iter().any(|&c| c > 0x7f) {
+        return f64::NAN;
+    }
+    let text: String = t.iter().map(|&c| c as u8 as char).collect();
+    let bytes = text.as_bytes();
+    if bytes.len() > 2 && bytes[0] == b'0' {
+        let radix = match bytes[1] {
+            b'x' | b'X' => 16,
+            b'o' | b'O' => 8,
+            b'b' | b'B' => 2,
+            _ => 0,
+        };
+        if radix != 0 {
+            let mut n = 0.0f64;
+            for &c in &bytes[2..] {
+                match (c as char).to_digit(radix) {
+                    Some(d) => n = n * radix as f64 + d as f64,
+                    None => return f64::NAN,
+                }
+            }
+            return n;
+        }
+    }
+    match text.as_str() {
+        "Infinity" | "+Infinity" => return f64::INFINITY,
+        "-Infinity" => return f64::NEG_INFINITY,
+        _ => {}
+    }
+    // The StrDecimalLiteral grammar: digits, one dot, an exponent; Rust's parser also takes "inf" and
+    // "nan", which JavaScript does not.
+    let body = bytes.strip_prefix(b"+").or_else(|| bytes.strip_prefix(b"-")).unwrap_or(bytes);
+    let mut seen_digit = false;
+    let mut i = 0;
+    while i < body.len() && body[i].is_ascii_digit() {
+        i += 1;
+        seen_digit = true;
+    }
+    if i < body.len() && body[i] == b'.' {
+        i += 1;
+        while i < body.len() && body[i].is_ascii_digit() {
+            i += 1;
+            seen_digit = true;
+        }
+    }
+    if !seen_digit {
+        return f64::NAN;
+    }
+    if i < body.len() && (body[i] == b'e' || body[i] == b'E') {
+        i += 1;
+        if i < body.len() && (body[i] == b'+' || body[i] == b'-') {
+            i += 1;
+        }
+        let start = i;
+        while i < body.len() && body[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return f64::NAN;
+        }
+    }
+    if i != body.len() {
+        return f64::NAN;
+    }
+    text.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+/// Number::toString(10) (ECMA-262 §6.1.6.1.20), by the ryu-js crate, which implements it exactly.
+pub fn number_to_string(n: f64) -> String {
+    if n == 0.0 {
+        return "0".to_string();
+    }
+    let mut b = ryu_js::Buffer::new();
+    b.format(n).to_string()
+}
+
+pub fn number_to_jsstr(n: f64) -> JsStr {
+    if n >= 0.0 && n < 1e9 && n.fract() == 0.0 {
+        let mut units = Vec::with_capacity(10);
+        let s = (n as u64).to_string();
+        units.extend(s.bytes().map(|b| b as u16));
+        return JsStr::from_units(units);
+    }
+    JsStr::from(number_to_string(n))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    Default,
+    Number,
+    String,
+}
+
+/// ToPrimitive (ECMA-262 §7.1.1) with OrdinaryToPrimitive for user objects.
+pub fn to_primitive(cx: &mut Cx, v: &Value, hint: Hint) -> JsResult<Value> {
+    let o = match v {
+        Value::Obj(o) => *o,
+        Value::Hole => return Ok(Value::Undefined),
+        _ => return Ok(v.clone()),
+    };
+    match cx.heap.kind(o) {
+        ObjKind::Date(_) => {
+            // Date's @@toPrimitive prefers strings for the default hint.
+            let h = if hint == Hint::Number { Hint::Number } else { Hint::String };
+            return ordinary_to_primitive(cx, v, h);
+        }
+        ObjKind::Promise(_) | ObjKind::Host(_) | ObjKind::Map(_) | ObjKind::Set(_) | ObjKind::Scope { .. } => {}
+        _ => {}
+    }
+    ordinary_to_primitive(cx, v, if hint == Hint::String { Hint::String } else { Hint::Number })
+}
+
+fn ordinary_to_primitive(cx: &mut Cx, v: &Value, hint: Hint) -> JsResult<Value> {
+    let order: [&str; 2] = if hint == Hint::String { ["toString", "valueOf"] } else { ["valueOf", "toString"] };
+    for name in order {
+        let key: Vec<u16> = name.encode_utf16().collect();
+        let callee = crate::call::resolve_method(cx, v, &key)?;
+        if let Some(callee) = callee {
+            let r = crate::call::invoke(cx, &callee, v.clone(), &[])?;
+            if !matches!(r, Value::Obj(_)) {
+                return Ok(r);
+            }
+        }
+    }
+    engine_error("Cannot convert object to primitive value")
+}
+
+/// ToNumber (ECMA-262 §7.1.4).
+pub fn to_number(cx: &mut Cx, v: &Value) -> JsResult<f64> {
+    Ok(match v {
+        Value::Undefined | Value::Hole => f64::NAN,
+        Value::Null => 0.0,
+        Value::Bool(b) => {
+            if *b {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Value::Num(n) => *n,
+        Value::Str(s) => string_to_number(s),
+        Value::Obj(_) => {
+            let p = to_primitive(cx, v, Hint::Number)?;
+            return to_number(cx, &p);
+        }
+    })
+}
+
+/// ToString (ECMA-262 §7.1.17).
+pub fn to_string(cx: &mut Cx, v: &Value) -> JsResult<JsStr> {
+    Ok(match v {
+        Value::Undefined | Value::Hole => JsStr::from("undefined"),
+        Value::Null => JsStr::from("null"),
+        Value::Bool(true) => JsStr::from("true"),
+        Value::Bool(false) => JsStr::from("false"),
+        Value::Num(n) => number_to_jsstr(*n),
+        Value::Str(s) => s.clone(),
+        Value::Obj(_) => {
+            let p = to_primitive(cx, v, Hint::String)?;
+            return to_string(cx, &p);
+        }
+    })
+}
+
+/// ToPropertyKey for our string-keyed objects (symbols are not modelled).
+pub fn to_property_key(cx: &mut Cx, v: &Value) -> JsResult<JsStr> {
+    to_string(cx, v)
+}
+
+/// ToIntegerOrInfinity (ECMA-262 §7.1.5).
+pub fn to_integer_or_infinity(cx: &mut Cx, v: &Value) -> JsResult<f64> {
+    let n = to_number(cx, v)?;
+    Ok(if n.is_nan() || n == 0.0 { 0.0 } else { n.trunc() })
+}
+
+/// ToInt32 (ECMA-262 §7.1.6).
+pub fn f64_to_int32(n: f64) -> i32 {
+    if !n.is_finite() || n == 0.0 {
+        return 0;
+    }
+    let m = n.trunc().rem_euclid(4294967296.0);
+    (m as u64 as u32) as i32
+}
+pub fn f64_to_uint32(n: f64) -> u32 {
+    f64_to_int32(n) as u32
+}
+
+/// IsStrictlyEqual (ECMA-262 §7.2.15).
+pub fn strict_equals(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Undefined | Value::Hole, Value::Undefined | Value::Hole) => true,
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Num(x), Value::Num(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Obj(x), Value::Obj(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// SameValueZero (ECMA-262 §7.2.11).
+pub fn same_value_zero(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => x == y || (x.is_nan() && y.is_nan()),
+        _ => strict_equals(a, b),
+    }
+}
+
+/// SameValue (ECMA-262 §7.2.10), for Object.is.
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => (x.is_nan() && y.is_nan()) || (x == y && x.is_sign_negative() == y.is_sign_negative()),
+        _ => strict_equals(a, b),
+    }
+}
+
+/// IsLooselyEqual (ECMA-262 §7.2.14).
+pub fn loose_equals(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<bool> {
+    Ok(match (a, b) {
+        (Value::Undefined | Value::Hole | Value::Null, Value::Undefined | Value::Hole | Value::Null) => true,
+        (Value::Undefined | Value::Hole | Value::Null, _) | (_, Value::Undefined | Value::Hole | Value::Null) => false,
+        (Value::Num(_), Value::Num(_))
+        | (Value::Str(_), Value::Str(_))
+        | (Value::Bool(_), Value::Bool(_))
+        | (Value::Obj(_), Value::Obj(_)) => strict_equals(a, b),
+        (Value::Num(x), Value::Str(s)) => *x == string_to_number(s),
+        (Value::Str(s), Value::Num(y)) => string_to_number(s) == *y,
+        (Value::Bool(x), _) => {
+            let n = Value::Num(if *x { 1.0 } else { 0.0 });
+            return loose_equals(cx, &n, b);
+        }
+        (_, Value::Bool(y)) => {
+            let n = Value::Num(if *y { 1.0 } else { 0.0 });
+            return loose_equals(cx, a, &n);
+        }
+        (Value::Obj(_), _) => {
+            let p = to_primitive(cx, a, Hint::Default)?;
+            return loose_equals(cx, &p, b);
+        }
+        (_, Value::Obj(_)) => {
+            let p = to_primitive(cx, b, Hint::Default)?;
+            return loose_equals(cx, a, &p);
+        }
+    })
+}
+
+/// The `+` operator (ECMA-262 §13.15.3 ApplyStringOrNumericBinaryOperator).
+pub fn add(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<Value> {
+    if let (Value::Num(x), Value::Num(y)) = (a, b) {
+        return Ok(Value::Num(x + y));
+    }
+    let pa = to_primitive(cx, a, Hint::Default)?;
+    let pb = to_primitive(cx, b, Hint::Default)?;
+    if matches!(pa, Value::Str(_)) || matches!(pb, Value::Str(_)) {
+        let sa = to_string(cx, &pa)?;
+        let sb = to_string(cx, &pb)?;
+        cx.heap.charge(2 * (sa.len() + sb.len()))?;
+        return Ok(Value::Str(sa.concat(&sb)));
+    }
+    Ok(Value::Num(to_number(cx, &pa)? + to_number(cx, &pb)?))
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum NumOp {
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Exp,
+    Shl,
+    Shr,
+    UShr,
+    BitAnd,
+    BitOr,
+    BitXor,
+}
+
+/// Number::exponentiate (ECMA-262 §6.1.6.1.3): unlike `powf`, 1 ** ±Infinity and 1 ** NaN are NaN.
+pub fn js_pow(x: f64, y: f64) -> f64 {
+    if y.is_nan() {
+        return f64::NAN;
+    }
+    if y == 0.0 {
+        return 1.0;
+    }
+    if (x == 1.0 || x == -1.0) && y.is_infinite() {
+        return f64::NAN;
+    }
+    x.powf(y)
+}
+
+/// Number::remainder (ECMA-262 §6.1.6.1.6): truncating, sign of the dividend; Rust's `%` on f64 is the same.
+pub fn js_rem(x: f64, y: f64) -> f64 {
+    x % y
+}
+
+pub fn num_op(cx: &mut Cx, op: NumOp, a: &Value, b: &Value) -> JsResult<Value> {
+    let x = match a {
+        Value::Num(n) => *n,
+        _ => to_number(cx, a)?,
+    };
+    let y = match b {
+        Value::Num(n) => *n,
+        _ => to_number(cx, b)?,
+    };
+    Ok(Value::Num(match op {
+        NumOp::Sub => x - y,
+        NumOp::Mul => x * y,
+        NumOp::Div => x / y,
+        NumOp::Rem => js_rem(x, y),
+        NumOp::Exp => js_pow(x, y),
+        NumOp::Shl => (f64_to_int32(x).wrapping_shl(f64_to_uint32(y) & 31)) as f64,
+        NumOp::Shr => (f64_to_int32(x) >> (f64_to_uint32(y) & 31)) as f64,
+        NumOp::UShr => (f64_to_uint32(x) >> (f64_to_uint32(y) & 31)) as f64,
+        NumOp::BitAnd => (f64_to_int32(x) & f64_to_int32(y)) as f64,
+        NumOp::BitOr => (f64_to_int32(x) | f64_to_int32(y)) as f64,
+        NumOp::BitXor => (f64_to_int32(x) ^ f64_to_int32(y)) as f64,
+    }))
+}
+
+/// Unary `-`, `+`, `~`.
+pub fn neg(cx: &mut Cx, a: &Value) -> JsResult<Value> {
+    Ok(Value::Num(-to_number(cx, a)?))
+}
+pub fn plus(cx: &mut Cx, a: &Value) -> JsResult<Value> {
+    Ok(Value::Num(to_number(cx, a)?))
+}
+pub fn bit_not(cx: &mut Cx, a: &Value) -> JsResult<Value> {
+    Ok(Value::Num(!f64_to_int32(to_number(cx, a)?) as f64))
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum CmpOp {
+    Lt,
+    Gt,
+    Le,
+    Ge,
+}
+
+/// IsLessThan (ECMA-262 §7.2.13) and the relational operators built on it.
+pub fn compare(cx: &mut Cx, op: CmpOp, a: &Value, b: &Value) -> JsResult<bool> {
+    if let (Value::Num(x), Value::Num(y)) = (a, b) {
+        return Ok(match op {
+            CmpOp::Lt => x < y,
+            CmpOp::Gt => x > y,
+            CmpOp::Le => x <= y,
+            CmpOp::Ge => x >= y,
+        });
+    }
+    // Operands are converted left to right, once each.
+    let pa = to_primitive(cx, a, Hint::Number)?;
+    let pb = to_primitive(cx, b, Hint::Number)?;
+    if let (Value::Str(x), Value::Str(y)) = (&pa, &pb) {
+        return Ok(match op {
+            CmpOp::Lt => x < y,
+            CmpOp::Gt => x > y,
+            CmpOp::Le => x <= y,
+            CmpOp::Ge => x >= y,
+        });
+    }
+    let x = to_number(cx, &pa)?;
+    let y = to_number(cx, &pb)?;
+    Ok(match op {
+        CmpOp::Lt => x < y,
+        CmpOp::Gt => x > y,
+        CmpOp::Le => x <= y,
+        CmpOp::Ge => x >= y,
+    })
+}
+
+/// The `in` operator.
+pub fn has_property_op(cx: &mut Cx, key: &Value, obj: &Value) -> JsResult<bool> {
+    match obj {
+        Value::Obj(_) => {
+            let k = to_property_key(cx, key)?;
+            crate::props::has_property(cx, obj, k.units())
+        }
+        _ => engine_error("Cannot use 'in' operator to search for a key in a primitive"),
+    }
+}
+
+/// InstanceofOperator (ECMA-262 §13.10.2) for our functions (no @@hasInstance).
+pub fn instance_of(cx: &mut Cx, v: &Value, ctor: &Value) -> JsResult<bool> {
+    let c = match ctor {
+        Value::Obj(c) => *c,
+        _ => return engine_error("Right-hand side of 'instanceof' is not callable"),
+    };
+    let target = match cx.heap.kind(c) {
+        ObjKind::Function(_) | ObjKind::Native(_) => c,
+        ObjKind::Bound { .. } => return unsupported("instanceof a bound function"),
+        _ => return engine_error("Right-hand side of 'instanceof' is not callable"),
+    };
+    let proto = crate::props::get(cx, &Value::Obj(target), &crate::props::key("prototype"))?;
+    let proto = match proto {
+        Value::Obj(p) => p,
+        _ => return engine_error("Function has non-object prototype in instanceof check"),
+    };
+    let mut cur = match v {
+        Value::Obj(o) => crate::props::proto_of(cx, *o),
+        _ => return Ok(false),
+    };
+    while let Some(p) = cur {
+        if p == proto {
+            return Ok(true);
+        }
+        cur = crate::props::proto_of(cx, p);
+    }
+    Ok(false)
+}

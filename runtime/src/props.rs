@@ -1,0 +1,497 @@
+//! Property access: [[Get]], [[Set]], [[HasProperty]], [[Delete]] and [[OwnPropertyKeys]] over our
+//! objects, arrays, functions and primitives.
+//!
+//! Builtin methods are not stored as properties: the realm's prototype objects (Array.prototype and
+//! friends) stand in the prototype chain and their methods are found by `builtins::proto_method`. Reading
+//! one as a value (rather than calling it) gives up, because we do not give builtins an identity.
+
+use crate::cx::{engine_error, unsupported, Cx, JsResult};
+use crate::heap::{ObjKind, Prop};
+use crate::ops;
+use crate::value::{JsStr, ObjRef, Value};
+
+pub fn key(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+fn is(key: &[u16], s: &str) -> bool {
+    key.len() == s.len() && key.iter().zip(s.bytes()).all(|(&a, b)| a == b as u16)
+}
+
+pub fn index_of_key(key: &[u16]) -> Option<u32> {
+    if key.is_empty() || key.len() > 10 || (key.len() > 1 && key[0] == b'0' as u16) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in key {
+        if !(48..=57).contains(&c) {
+            return None;
+        }
+        n = n * 10 + (c - 48) as u64;
+    }
+    if n < u32::MAX as u64 {
+        Some(n as u32)
+    } else {
+        None
+    }
+}
+
+/// The [[Prototype]] of an object.
+pub fn proto_of(cx: &Cx, o: ObjRef) -> Option<ObjRef> {
+    cx.heap.get(o).proto
+}
+
+/// The prototype object primitives look methods up on.
+fn primitive_proto(cx: &Cx, v: &Value) -> Option<ObjRef> {
+    match v {
+        Value::Str(_) => Some(cx.realm.string_proto),
+        Value::Num(_) => Some(cx.realm.number_proto),
+        Value::Bool(_) => Some(cx.realm.boolean_proto),
+        _ => None,
+    }
+}
+
+/// [[Get]] with `v` as the receiver.
+pub fn get(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
+    match v {
+        Value::Undefined | Value::Hole | Value::Null => engine_error("Cannot read properties of undefined or null"),
+        Value::Str(s) => {
+            if is(key, "length") {
+                return Ok(Value::Num(s.len() as f64));
+            }
+            if let Some(i) = index_of_key(key) {
+                return Ok(match s.units().get(i as usize) {
+                    Some(&c) => Value::Str(JsStr::from_units(vec![c])),
+                    None => Value::Undefined,
+                });
+            }
+            let p = primitive_proto(cx, v).expect("string proto");
+            get_from(cx, Some(p), v, key)
+        }
+        Value::Num(_) | Value::Bool(_) => {
+            let p = primitive_proto(cx, v);
+            get_from(cx, p, v, key)
+        }
+        Value::Obj(o) => get_from(cx, Some(*o), v, key),
+    }
+}
+
+/// Looks `key` up from object `start` along the prototype chain, with `receiver` as `this` for getters.
+fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -> JsResult<Value> {
+    let mut cur = start;
+    while let Some(o) = cur {
+        let obj = cx.heap.get(o);
+        match &obj.kind {
+            ObjKind::Array(items) => {
+                if is(key, "length") {
+                    return Ok(Value::Num(items.len() as f64));
+                }
+                if let Some(i) = index_of_key(key) {
+                    if let Some(v) = items.get(i as usize) {
+                        if !matches!(v, Value::Hole) {
+                            return Ok(v.clone());
+                        }
+                    }
+                }
+            }
+            ObjKind::Function(f) => {
+                if !obj.props.contains_key(key) {
+                    if is(key, "name") {
+                        return Ok(Value::Str(f.name.clone()));
+                    }
+                    if is(key, "length") {
+                        return Ok(Value::Num(f.length as f64));
+                    }
+                    if is(key, "prototype") && f.flags & (crate::heap::fflags::ARROW | crate::heap::fflags::METHOD) == 0 {
+                        return unsupported("the prototype of a plain function");
+                    }
+                }
+            }
+            ObjKind::Native(def) => {
+                if !obj.props.contains_key(key) {
+                    if is(key, "name") {
+                        return Ok(Value::str(def.name.rsplit('.').next().unwrap_or(def.name)));
+                    }
+                    if is(key, "length") {
+                        return Ok(Value::Num(def.length as f64));
+                    }
+                }
+            }
+            ObjKind::Error => {
+                if is(key, "stack") {
+                    return unsupported("Error.prototype.stack is V8's text");
+                }
+            }
+            ObjKind::Host(_) => {
+                if let Some(v) = crate::builtins::host_get(cx, o, key)? {
+                    return Ok(v);
+                }
+            }
+            _ => {}
+        }
+        let obj = cx.heap.get(o);
+        if let Some(p) = obj.props.get(key) {
+            return match p {
+                Prop::Data { value, .. } => Ok(value.clone()),
+                Prop::Accessor { get: Some(g), .. } => {
+                    let g = *g;
+                    crate::call::call(cx, &Value::Obj(g), receiver.clone(), &[])
+                }
+                Prop::Accessor { get: None, .. } => Ok(Value::Undefined),
+            };
+        }
+        if is(key, "__proto__") {
+            return unsupported("__proto__");
+        }
+        if crate::builtins::proto_method(cx, o, key).is_some() {
+            return unsupported("a builtin method read as a value");
+        }
+        cur = obj.proto;
+    }
+    Ok(Value::Undefined)
+}
+
+/// [[Get]] with a computed key: array and string indices take the fast path.
+pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
+    if let Value::Num(n) = k {
+        let i = *n as u32;
+        if i as f64 == *n && i != u32::MAX {
+            match v {
+                Value::Obj(o) => {
+                    if let ObjKind::Array(items) = cx.heap.kind(*o) {
+                        if let Some(x) = items.get(i as usize) {
+                            if !matches!(x, Value::Hole) {
+                                return Ok(x.clone());
+                            }
+                        }
+                    }
+                }
+                Value::Str(s) => {
+                    return Ok(match s.units().get(i as usize) {
+                        Some(&c) => Value::Str(JsStr::from_units(vec![c])),
+                        None => Value::Undefined,
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+    if v.is_nullish() {
+        return engine_error("Cannot read properties of undefined or null");
+    }
+    let key = ops::to_property_key(cx, k)?;
+    get(cx, v, key.units())
+}
+
+/// [[Set]] with a computed key.
+pub fn set_computed(cx: &mut Cx, target: &Value, k: &Value, val: Value) -> JsResult<()> {
+    if let (Value::Obj(o), Value::Num(n)) = (target, k) {
+        let i = *n as u32;
+        if i as f64 == *n && i != u32::MAX {
+            return set_index(cx, *o, i, val);
+        }
+    }
+    if target.is_nullish() {
+        return engine_error("Cannot set properties of undefined or null");
+    }
+    let key = ops::to_property_key(cx, k)?;
+    set(cx, target, key.units(), val)
+}
+
+fn set_index(cx: &mut Cx, o: ObjRef, i: u32, val: Value) -> JsResult<()> {
+    if let ObjKind::Array(items) = cx.heap.kind(o) {
+        let len = items.len();
+        let i = i as usize;
+        if i > len + 100_000 {
+            return unsupported("a very sparse array");
+        }
+        let grow = if i >= len { (i + 1 - len) * 24 } else { 0 };
+        let obj = cx.heap.get_mut_grow(o, grow)?;
+        if let ObjKind::Array(items) = &mut obj.kind {
+            if i < items.len() {
+                items[i] = val;
+            } else {
+                items.resize(i, Value::Hole);
+                items.push(val);
+            }
+        }
+        return Ok(());
+    }
+    let key = ops::number_to_jsstr(i as f64);
+    set(cx, &Value::Obj(o), key.units(), val)
+}
+
+/// [[Set]] (ECMA-262 §10.1.9) with the receiver equal to the target.
+pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()> {
+    let o = match target {
+        Value::Obj(o) => *o,
+        Value::Undefined | Value::Null | Value::Hole => return engine_error("Cannot set properties of undefined or null"),
+        _ => return unsupported("a property write to a primitive"),
+    };
+    // Arrays: indices and length.
+    if let ObjKind::Array(_) = cx.heap.kind(o) {
+        if let Some(i) = index_of_key(key) {
+            return set_index(cx, o, i, val);
+        }
+        if is(key, "length") {
+            let n = match &val {
+                Value::Num(n) => *n,
+                _ => return unsupported("array length set to a non-number"),
+            };
+            let len = n as u32;
+            if len as f64 != n {
+                return engine_error("Invalid array length");
+            }
+            let obj = cx.heap.get_mut(o)?;
+            if let ObjKind::Array(items) = &mut obj.kind {
+                if (len as usize) > items.len() + 100_000 {
+                    return unsupported("a very sparse array");
+                }
+                items.resize(len as usize, Value::Hole);
+            }
+            return Ok(());
+        }
+    }
+    // An own data property, or a setter or read-only property along the chain.
+    let mut cur = Some(o);
+    while let Some(c) = cur {
+        let obj = cx.heap.get(c);
+        if let Some(p) = obj.props.get(key) {
+            match p {
+                Prop::Data { writable, .. } => {
+                    if !*writable {
+                        return unsupported("a write to a read-only property");
+                    }
+                    if c == o {
+                        let obj = cx.heap.get_mut(o)?;
+                        if let Some(Prop::Data { value, .. }) = obj.props.get_mut(key) {
+                            *value = val;
+                        }
+                        return Ok(());
+                    }
+                    break;
+                }
+                Prop::Accessor { set: Some(s), .. } => {
+                    let s = *s;
+                    crate::call::call(cx, &Value::Obj(s), target.clone(), &[val])?;
+                    return Ok(());
+                }
+                Prop::Accessor { set: None, .. } => return unsupported("a write to a getter-only property"),
+            }
+        }
+        if c != o && crate::builtins::proto_method(cx, c, key).is_some() {
+            // Shadowing a builtin method with an own property is legal; it only changes later lookups,
+            // which check own properties first.
+            break;
+        }
+        cur = obj.proto;
+    }
+    if let ObjKind::Function(_) | ObjKind::Native(_) = cx.heap.kind(o) {
+        if is(key, "name") || is(key, "length") {
+            return unsupported("a write to a function's name or length");
+        }
+    }
+    let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
+    obj.props.insert(JsStr::from_units(key.to_vec()), Prop::data(val));
+    Ok(())
+}
+
+/// Defines an own enumerable data property (object literals, CreateDataProperty).
+pub fn define(cx: &mut Cx, o: ObjRef, key: JsStr, val: Value) -> JsResult<()> {
+    if let ObjKind::Array(_) = cx.heap.kind(o) {
+        if let Some(i) = key.as_array_index() {
+            return set_index(cx, o, i, val);
+        }
+    }
+    let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
+    obj.props.insert(key, Prop::data(val));
+    Ok(())
+}
+
+/// Defines a property with the given descriptor (class members, Object.defineProperty).
+pub fn define_prop(cx: &mut Cx, o: ObjRef, key: JsStr, prop: Prop) -> JsResult<()> {
+    let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
+    // A getter and a setter of the same name merge into one accessor.
+    if let (Prop::Accessor { get: g2, set: s2, .. }, Some(Prop::Accessor { get, set, .. })) = (&prop, obj.props.get_mut(&key)) {
+        if g2.is_some() {
+            *get = *g2;
+        }
+        if s2.is_some() {
+            *set = *s2;
+        }
+        return Ok(());
+    }
+    obj.props.insert(key, prop);
+    Ok(())
+}
+
+/// [[HasProperty]].
+pub fn has_property(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<bool> {
+    let mut cur = match v {
+        Value::Obj(o) => Some(*o),
+        _ => primitive_proto(cx, v),
+    };
+    while let Some(o) = cur {
+        if has_own(cx, o, key) {
+            return Ok(true);
+        }
+        if crate::builtins::proto_method(cx, o, key).is_some() {
+            return Ok(true);
+        }
+        cur = cx.heap.get(o).proto;
+    }
+    Ok(false)
+}
+
+/// Whether `o` has an own property `key`.
+pub fn has_own(cx: &Cx, o: ObjRef, key: &[u16]) -> bool {
+    let obj = cx.heap.get(o);
+    match &obj.kind {
+        ObjKind::Array(items) => {
+            if is(key, "length") {
+                return true;
+            }
+            if let Some(i) = index_of_key(key) {
+                return items.get(i as usize).is_some_and(|v| !matches!(v, Value::Hole));
+            }
+        }
+        ObjKind::Function(_) | ObjKind::Native(_) => {
+            if is(key, "name") || is(key, "length") {
+                return true;
+            }
+        }
+        _ => {}
+    }
+    obj.props.contains_key(key)
+}
+
+/// The `delete` operator on an object property.
+pub fn delete(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<bool> {
+    let o = match v {
+        Value::Obj(o) => *o,
+        Value::Undefined | Value::Null | Value::Hole => return engine_error("Cannot convert undefined or null to object"),
+        _ => return Ok(true),
+    };
+    if let ObjKind::Array(items) = cx.heap.kind(o) {
+        if let Some(i) = index_of_key(key) {
+            if (i as usize) < items.len() {
+                let obj = cx.heap.get_mut(o)?;
+                if let ObjKind::Array(items) = &mut obj.kind {
+                    items[i as usize] = Value::Hole;
+                }
+            }
+            return Ok(true);
+        }
+        if is(key, "length") {
+            return Ok(false);
+        }
+    }
+    if !cx.heap.get(o).props.contains_key(key) {
+        return Ok(true);
+    }
+    let obj = cx.heap.get_mut(o)?;
+    obj.props.shift_remove(key);
+    Ok(true)
+}
+
+pub fn delete_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<bool> {
+    let key = ops::to_property_key(cx, k)?;
+    delete(cx, v, key.units())
+}
+
+/// [[OwnPropertyKeys]] restricted to enumerable string keys, in the spec's order: array indices
+/// ascending, then other strings in insertion order (ECMA-262 §10.1.11.1).
+pub fn own_enumerable_keys(cx: &Cx, o: ObjRef) -> Vec<JsStr> {
+    let obj = cx.heap.get(o);
+    let mut out = Vec::new();
+    if let ObjKind::Array(items) = &obj.kind {
+        for (i, v) in items.iter().enumerate() {
+            if !matches!(v, Value::Hole) {
+                out.push(ops::number_to_jsstr(i as f64));
+            }
+        }
+    }
+    let mut ints: Vec<(u32, &JsStr)> = Vec::new();
+    for (k, p) in obj.props.iter() {
+        if !p.enumerable() {
+            continue;
+        }
+        if let Some(i) = k.as_array_index() {
+            ints.push((i, k));
+        }
+    }
+    if !ints.is_empty() {
+        ints.sort_by_key(|(i, _)| *i);
+        out.extend(ints.into_iter().map(|(_, k)| k.clone()));
+    }
+    for (k, p) in obj.props.iter() {
+        if p.enumerable() && k.as_array_index().is_none() {
+            out.push(k.clone());
+        }
+    }
+    out
+}
+
+/// The value of an own property found by `own_enumerable_keys` (getters are called).
+pub fn get_own(cx: &mut Cx, o: ObjRef, key: &[u16]) -> JsResult<Value> {
+    get(cx, &Value::Obj(o), key)
+}
+
+/// Keys for `for (k in o)`: enumerable own keys, then inherited ones not shadowed.
+pub fn for_in_keys(cx: &mut Cx, v: &Value) -> JsResult<Vec<JsStr>> {
+    let o = match v {
+        Value::Obj(o) => *o,
+        Value::Undefined | Value::Null | Value::Hole => return Ok(Vec::new()),
+        Value::Str(s) => return Ok((0..s.len()).map(|i| ops::number_to_jsstr(i as f64)).collect()),
+        _ => return Ok(Vec::new()),
+    };
+    let mut keys = own_enumerable_keys(cx, o);
+    let mut cur = cx.heap.get(o).proto;
+    while let Some(p) = cur {
+        for k in own_enumerable_keys(cx, p) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        cur = cx.heap.get(p).proto;
+    }
+    Ok(keys)
+}
+
+/// Reads a captured variable `depth` environments up from `env`.
+#[inline]
+pub fn scope_get(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> Value {
+    let mut e = env;
+    for _ in 0..depth {
+        e = match &cx.heap.get(e).kind {
+            ObjKind::Scope { parent: Some(p), .. } => *p,
+            _ => unreachable!("scope chain shorter than the compiler computed"),
+        };
+    }
+    match &cx.heap.get(e).kind {
+        ObjKind::Scope { vars, .. } => vars[idx as usize].clone(),
+        _ => unreachable!("not a scope"),
+    }
+}
+
+/// Writes a captured variable. Module-level variables are read-only during a request.
+#[inline]
+pub fn scope_set(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {
+    let mut e = env;
+    for _ in 0..depth {
+        e = match &cx.heap.get(e).kind {
+            ObjKind::Scope { parent: Some(p), .. } => *p,
+            _ => unreachable!("scope chain shorter than the compiler computed"),
+        };
+    }
+    match &mut cx.heap.get_mut(e)?.kind {
+        ObjKind::Scope { vars, .. } => vars[idx as usize] = v,
+        _ => unreachable!("not a scope"),
+    }
+    Ok(())
+}
+
+/// Makes a new environment with `n` variables (all `undefined`: the compiler checks TDZ statically).
+pub fn new_scope(cx: &mut Cx, n: usize, parent: Option<ObjRef>) -> JsResult<ObjRef> {
+    Ok(cx.heap.alloc(crate::heap::Obj::new(ObjKind::Scope { vars: vec![Value::Undefined; n], parent }, None))?)
+}

@@ -1,0 +1,220 @@
+//! JavaScript values: the `Value` enum and UTF-16 strings.
+//!
+//! Strings are sequences of UTF-16 code units (ECMA-262 §6.1.4), shared by reference counting; they
+//! are immutable, so sharing is invisible to the program.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+
+/// An immutable JavaScript string: a sequence of UTF-16 code units.
+#[derive(Clone, Eq)]
+pub struct JsStr(Rc<[u16]>);
+
+impl JsStr {
+    pub fn from_units(units: Vec<u16>) -> JsStr {
+        JsStr(units.into())
+    }
+    pub fn empty() -> JsStr {
+        JsStr(Rc::from(Vec::new()))
+    }
+    pub fn units(&self) -> &[u16] {
+        &self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// UTF-8 text; lone surrogates become U+FFFD, as Node does when it writes a string as UTF-8.
+    pub fn to_rust_string(&self) -> String {
+        String::from_utf16_lossy(&self.0)
+    }
+    pub fn eq_str(&self, s: &str) -> bool {
+        let mut it = self.0.iter();
+        for u in s.encode_utf16() {
+            match it.next() {
+                Some(&c) if c == u => {}
+                _ => return false,
+            }
+        }
+        it.next().is_none()
+    }
+    pub fn concat(&self, other: &JsStr) -> JsStr {
+        if other.is_empty() {
+            return self.clone();
+        }
+        if self.is_empty() {
+            return other.clone();
+        }
+        let mut v = Vec::with_capacity(self.len() + other.len());
+        v.extend_from_slice(&self.0);
+        v.extend_from_slice(&other.0);
+        JsStr::from_units(v)
+    }
+    pub fn slice(&self, start: usize, end: usize) -> JsStr {
+        JsStr::from_units(self.0[start..end].to_vec())
+    }
+    /// The canonical array index this string denotes, if any (ECMA-262 §6.1.7: an integer index
+    /// below 2^32 - 1 whose ToString is the string itself).
+    pub fn as_array_index(&self) -> Option<u32> {
+        let u = &self.0;
+        if u.is_empty() || u.len() > 10 {
+            return None;
+        }
+        if u.len() > 1 && u[0] == b'0' as u16 {
+            return None;
+        }
+        let mut n: u64 = 0;
+        for &c in u.iter() {
+            if !(b'0' as u16..=b'9' as u16).contains(&c) {
+                return None;
+            }
+            n = n * 10 + (c - b'0' as u16) as u64;
+        }
+        if n < u32::MAX as u64 {
+            Some(n as u32)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::borrow::Borrow<[u16]> for JsStr {
+    fn borrow(&self) -> &[u16] {
+        &self.0
+    }
+}
+
+impl From<&str> for JsStr {
+    fn from(s: &str) -> JsStr {
+        JsStr::from_units(s.encode_utf16().collect())
+    }
+}
+impl From<String> for JsStr {
+    fn from(s: String) -> JsStr {
+        JsStr::from(s.as_str())
+    }
+}
+impl PartialEq for JsStr {
+    fn eq(&self, other: &JsStr) -> bool {
+        Rc::ptr_eq(&self.0, &other.0) || self.0[..] == other.0[..]
+    }
+}
+impl Hash for JsStr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0[..].hash(state)
+    }
+}
+impl PartialOrd for JsStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for JsStr {
+    /// Code-unit order, as `<` on strings compares (ECMA-262 §7.2.13).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0[..].cmp(&other.0[..])
+    }
+}
+impl fmt::Debug for JsStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.to_rust_string())
+    }
+}
+impl fmt::Display for JsStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rust_string())
+    }
+}
+
+/// A reference to an object in the request's heap.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct ObjRef(pub u32);
+
+/// A JavaScript value. Symbols and BigInts are not modelled: code that meets one gives up.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Undefined,
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(JsStr),
+    Obj(ObjRef),
+    /// An array hole. It lives only inside array storage and reads as `undefined`.
+    Hole,
+}
+
+/// Type tags, as bits, for type guards. The tracer in `compiler/` uses the same numbers.
+pub mod tag {
+    pub const UNDEFINED: u16 = 1;
+    pub const NULL: u16 = 2;
+    pub const BOOL: u16 = 4;
+    pub const NUMBER: u16 = 8;
+    pub const STRING: u16 = 16;
+    pub const OBJECT: u16 = 32;
+    pub const ARRAY: u16 = 64;
+    pub const FUNCTION: u16 = 128;
+    pub const PROMISE: u16 = 256;
+    pub const OTHER: u16 = 512;
+    pub const ANY: u16 = 0xffff;
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Str(JsStr::from(s))
+    }
+    pub fn is_undefined(&self) -> bool {
+        matches!(self, Value::Undefined | Value::Hole)
+    }
+    pub fn is_nullish(&self) -> bool {
+        matches!(self, Value::Undefined | Value::Null | Value::Hole)
+    }
+    pub fn as_obj(&self) -> Option<ObjRef> {
+        match self {
+            Value::Obj(o) => Some(*o),
+            _ => None,
+        }
+    }
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            Value::Num(n) => Some(*n),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&JsStr> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// Holes read as `undefined`.
+    pub fn unhole(self) -> Value {
+        match self {
+            Value::Hole => Value::Undefined,
+            v => v,
+        }
+    }
+}
+
+impl From<f64> for Value {
+    fn from(n: f64) -> Value {
+        Value::Num(n)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+impl From<JsStr> for Value {
+    fn from(s: JsStr) -> Value {
+        Value::Str(s)
+    }
+}
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::str(s)
+    }
+}
