@@ -257,3 +257,15 @@ impl Cx {
         Ok(Value::Obj(o))
     }
 }
+
+fn no_init(_: &mut Cx, _: &Call) -> JsResult<Value> {
+    Ok(Value::Undefined)
+}
+
+/// A context for tests of the runtime itself: `funcs` stands in for compiled code.
+pub fn test_cx(funcs: &'static [Code]) -> Cx {
+    let prog: &'static Program = Box::leak(Box::new(Program { name: "test", funcs, init: no_init, trace_version: 1 }));
+    let mut cx = Cx::new(prog, &Limits::default()).expect("realm");
+    cx.heap.seal_module();
+    cx
+}
