@@ -1,11 +1,14 @@
+import { createHash } from 'node:crypto';
 import type { Diagnostic } from './diagnostics.ts';
+import { instrument } from './instrument.ts';
+import { normalize, type Node } from './normalize.ts';
 
 export interface Prepared {
   file: string;
   source: string;
   sha256: string;
-  /** The normalised program (core ESTree with site ids). */
-  core: unknown;
+  /** The normalised program (core ESTree with site ids in `sid`). */
+  core: Node;
   /** CommonJS source of the instrumented handler; it expects a free variable `__cl` (Tracer.runtime). */
   instrumented: string;
   diagnostics: Diagnostic[];
@@ -13,7 +16,7 @@ export interface Prepared {
 
 /** Parses, normalises and instruments a handler module. Never throws on bad input: see diagnostics. */
 export function prepare(source: string, file: string): Prepared {
-  void source;
-  void file;
-  throw new Error('not implemented yet');
+  const { program, diagnostics } = normalize(source, file);
+  const instrumented = instrument(program);
+  return { file, source, sha256: createHash('sha256').update(source).digest('hex'), core: program, instrumented, diagnostics };
 }

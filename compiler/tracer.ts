@@ -1,25 +1,359 @@
+/**
+ * The tracing runtime: the `__cl` object instrumented handlers call. Each traced request records into its
+ * own recorder (found through AsyncLocalStorage, so requests in flight at once never mix); when the request
+ * settles its observations merge into the function's tree. Module top-level code, which runs once when the
+ * handler loads, records into the tree directly.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createRequire } from 'node:module';
+import { BR_FALSE, BR_NULLISH, BR_TRUE, TAG, TRACE_FORMAT, TRACE_VERSION, type SiteObs, type TraceIR } from './ir.ts';
 import type { Prepared } from './prepare.ts';
-import type { TraceIR } from './ir.ts';
+import { prune } from './tree.ts';
+
+type Obs = Map<number, SiteObs>;
+
+const nodeRequire = createRequire(import.meta.url);
+/** Builtin names the runtime models (runtime/builtins.json, written by the runtime's tests). */
+let builtinNames: string[] = [];
+try {
+  builtinNames = nodeRequire('../runtime/builtins.json') as string[];
+} catch {
+  builtinNames = [];
+}
+
+/** Maps builtin function objects to their names ("Array.prototype.map"). */
+function builtinTable(): Map<unknown, string> {
+  const table = new Map<unknown, string>();
+  const g = globalThis as Record<string, unknown>;
+  for (const name of builtinNames) {
+    const parts = name.split('.');
+    let v: unknown = g[parts[0]];
+    for (const p of parts.slice(1)) {
+      if (v === null || v === undefined) break;
+      const d = Object.getOwnPropertyDescriptor(v as object, p);
+      v = d ? (d.value ?? d.get) : undefined;
+    }
+    if (typeof v === 'function' && !table.has(v)) table.set(v, name);
+  }
+  return table;
+}
+
+export function tagOf(v: unknown): number {
+  if (v === undefined) return TAG.undefined;
+  if (v === null) return TAG.null;
+  switch (typeof v) {
+    case 'boolean':
+      return TAG.boolean;
+    case 'number':
+      return TAG.number;
+    case 'string':
+      return TAG.string;
+    case 'function':
+      return TAG.function;
+    case 'object':
+      if (Array.isArray(v)) return TAG.array;
+      if (v instanceof Promise) return TAG.promise;
+      return TAG.object;
+    default:
+      return TAG.other;
+  }
+}
+
+const BINARY: Record<string, (a: any, b: any) => unknown> = {
+  '+': (a, b) => a + b,
+  '-': (a, b) => a - b,
+  '*': (a, b) => a * b,
+  '/': (a, b) => a / b,
+  '%': (a, b) => a % b,
+  '**': (a, b) => a ** b,
+  '==': (a, b) => a == b,
+  '!=': (a, b) => a != b,
+  '===': (a, b) => a === b,
+  '!==': (a, b) => a !== b,
+  '<': (a, b) => a < b,
+  '>': (a, b) => a > b,
+  '<=': (a, b) => a <= b,
+  '>=': (a, b) => a >= b,
+  '<<': (a, b) => a << b,
+  '>>': (a, b) => a >> b,
+  '>>>': (a, b) => a >>> b,
+  '&': (a, b) => a & b,
+  '|': (a, b) => a | b,
+  '^': (a, b) => a ^ b,
+  in: (a, b) => a in b,
+  instanceof: (a, b) => a instanceof b,
+};
+const UNARY: Record<string, (a: any) => unknown> = {
+  '-': (a) => -a,
+  '+': (a) => +a,
+  '!': (a) => !a,
+  '~': (a) => ~a,
+  typeof: (a) => typeof a,
+  void: () => undefined,
+};
 
 export class Tracer {
   /** Inject as `__cl` when loading `prepared.instrumented`. */
-  readonly runtime: unknown;
+  readonly runtime: Record<string, unknown>;
+  private readonly store = new AsyncLocalStorage<Obs>();
+  private readonly tree: Obs = new Map();
+  private readonly fnSites = new WeakMap<object, number>();
+  private readonly builtins = builtinTable();
+  private count = 0;
+  private newSites = 0;
+
   constructor(readonly prepared: Prepared, readonly functionName: string) {
-    this.runtime = {};
+    this.runtime = this.makeRuntime();
   }
+
   /** Runs one traced request; its observations merge into the tree when `fn`'s promise settles. */
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const rec: Obs = new Map();
+    try {
+      return await this.store.run(rec, fn);
+    } finally {
+      this.count++;
+      this.newSites = mergeObs(this.tree, rec);
+    }
   }
-  /** Requests traced so far. */
+
   get requests(): number {
-    return 0;
+    return this.count;
   }
-  /** Site ids observed for the first time by the last `run` (0 = the request took a known path). */
+
+  /** Observations the last request added to the tree (0: it took a path already known). */
   get lastNewSites(): number {
-    return 0;
+    return this.newSites;
   }
+
   trace(): TraceIR {
-    throw new Error('not implemented yet');
+    const sites: Record<string, SiteObs> = {};
+    for (const [k, v] of [...this.tree.entries()].sort((a, b) => a[0] - b[0])) sites[String(k)] = copyObs(v);
+    return {
+      format: TRACE_FORMAT,
+      version: TRACE_VERSION,
+      function: this.functionName,
+      source: { file: this.prepared.file, sha256: this.prepared.sha256 },
+      requests: this.count,
+      program: prune(this.prepared.core, this.tree) as object,
+      sites,
+    };
   }
+
+  private obs(site: number): SiteObs {
+    const rec = this.store.getStore() ?? this.tree;
+    let o = rec.get(site);
+    if (!o) {
+      o = {};
+      rec.set(site, o);
+    }
+    return o;
+  }
+
+  private types(site: number, ...vals: unknown[]): void {
+    const o = this.obs(site);
+    const ty = o.ty ?? (o.ty = []);
+    vals.forEach((v, i) => (ty[i] = (ty[i] ?? 0) | tagOf(v)));
+  }
+
+  private callee(site: number, f: unknown): void {
+    const o = this.obs(site);
+    const list = o.callees ?? (o.callees = []);
+    const name = this.identify(f);
+    if (!list.includes(name)) list.push(name);
+  }
+
+  identify(f: unknown): string {
+    if (typeof f === 'function') {
+      const s = this.fnSites.get(f);
+      if (s !== undefined) return `fn:${s}`;
+      const b = this.builtins.get(f);
+      if (b) return b;
+      return `?:${f.name || 'anonymous'}`;
+    }
+    return `?:not a function (${f === null ? 'null' : typeof f})`;
+  }
+
+  private register(f: unknown, site: number): void {
+    if ((typeof f === 'function' || (typeof f === 'object' && f !== null)) && !this.fnSites.has(f as object)) this.fnSites.set(f as object, site);
+  }
+
+  private makeRuntime(): Record<string, unknown> {
+    const self = this;
+    const fnSites = this.fnSites;
+    return {
+      b(site: number, v: unknown) {
+        const o = self.obs(site);
+        o.br = (o.br ?? 0) | (v ? BR_TRUE : BR_FALSE) | (v === null || v === undefined ? BR_NULLISH : 0);
+        return v;
+      },
+      bin(site: number, op: string, a: unknown, b: unknown) {
+        self.types(site, a, b);
+        return BINARY[op](a, b);
+      },
+      un(site: number, op: string, a: unknown) {
+        self.types(site, a);
+        return UNARY[op](a);
+      },
+      get(site: number, o: any, k: unknown) {
+        self.types(site, o, k);
+        return o[k as string];
+      },
+      set(site: number, o: any, k: unknown, v: unknown) {
+        self.types(site, o, k, v);
+        if (o === null || o === undefined) throw new TypeError(`Cannot set properties of ${o} (setting '${String(k)}')`);
+        if (typeof o !== 'object' && typeof o !== 'function') return v;
+        Reflect.set(o, k as PropertyKey, v);
+        return v;
+      },
+      del(site: number, o: any, k: unknown) {
+        self.types(site, o, k);
+        if (o === null || o === undefined) throw new TypeError(`Cannot convert undefined or null to object`);
+        return Reflect.deleteProperty(Object(o), k as PropertyKey);
+      },
+      m(site: number, o: any, k: unknown) {
+        self.types(site, o, k);
+        const f = o[k as string];
+        self.callee(site, f);
+        if (typeof f !== 'function') {
+          return () => {
+            throw new TypeError(`${String(k)} is not a function`);
+          };
+        }
+        return (...args: unknown[]) => Reflect.apply(f, o, args);
+      },
+      call(site: number, f: any, args: unknown[]) {
+        self.callee(site, f);
+        return f(...args);
+      },
+      new(site: number, C: any, args: unknown[]) {
+        self.callee(site, C);
+        return new C(...args);
+      },
+      fn(site: number, f: unknown) {
+        fnSites.set(f as object, site);
+        return f;
+      },
+      reg(site: number, f: unknown) {
+        self.register(f, site);
+      },
+      enter(site: number) {
+        const o = self.obs(site);
+        o.n = (o.n ?? 0) + 1;
+      },
+      cls(site: number, C: any, members: [string, string, boolean, number][]) {
+        fnSites.set(C, site);
+        for (const [name, kind, isStatic, s] of members) {
+          if (kind === 'constructor') continue;
+          const d = Object.getOwnPropertyDescriptor(isStatic ? C : C.prototype, name);
+          if (!d) continue;
+          const f = kind === 'get' ? d.get : kind === 'set' ? d.set : d.value;
+          if (f) fnSites.set(f, s);
+        }
+        return C;
+      },
+      obj(o: any, members: [string, string, number][]) {
+        for (const [name, kind, s] of members) {
+          const d = Object.getOwnPropertyDescriptor(o, name);
+          if (!d) continue;
+          const f = kind === 'get' ? d.get : kind === 'set' ? d.set : d.value;
+          if (f) fnSites.set(f, s);
+        }
+        return o;
+      },
+      req(site: number, require: (m: string) => unknown, name: string) {
+        self.obs(site).n = (self.obs(site).n ?? 0) + 1;
+        const mod = require(name);
+        if (name === 'containerless' && mod && typeof mod === 'object') {
+          for (const [k, v] of Object.entries(mod)) if (typeof v === 'function' && !self.builtins.has(v)) self.builtins.set(v, `containerless.${k}`);
+        }
+        return mod;
+      },
+      i: intrinsics,
+    };
+  }
+}
+
+/** The operations desugaring needs (normalize.ts `ClIntrinsic`); the runtime implements the same. */
+export const intrinsics = {
+  /** for-of and array destructuring: arrays as they are (their iterator reads them live), other iterables copied. */
+  iter(v: unknown): unknown[] {
+    if (Array.isArray(v)) return v;
+    if (v === null || v === undefined) throw new TypeError(`${v} is not iterable`);
+    return Array.from(v as Iterable<unknown>);
+  },
+  forInKeys(v: unknown): string[] {
+    const keys: string[] = [];
+    // eslint-disable-next-line guard-for-in
+    for (const k in v as object) keys.push(k);
+    return keys;
+  },
+  toKey(k: unknown): unknown {
+    return typeof k === 'symbol' ? k : String(k);
+  },
+  objectRest(src: any, used: unknown[]): Record<string, unknown> {
+    if (src === null || src === undefined) throw new TypeError(`Cannot destructure '${src}' as it is ${src}.`);
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(src)) if (!used.includes(k)) out[k] = src[k];
+    return out;
+  },
+  arraySliceFrom(a: unknown[], i: number): unknown[] {
+    return a.slice(i);
+  },
+  requireObject(v: unknown): void {
+    if (v === null || v === undefined) throw new TypeError(`Cannot destructure '${v}' as it is ${v}.`);
+  },
+};
+
+function copyObs(o: SiteObs): SiteObs {
+  const c: SiteObs = {};
+  if (o.br !== undefined) c.br = o.br;
+  if (o.ty) c.ty = [...o.ty].map((x) => x ?? 0);
+  if (o.callees) c.callees = [...o.callees].sort();
+  if (o.n !== undefined) c.n = o.n;
+  return c;
+}
+
+/** Merges `from` into `into`; returns how many new facts (bits, callees, first entries) it added. */
+export function mergeObs(into: Obs, from: Obs): number {
+  let added = 0;
+  for (const [site, o] of from) {
+    let t = into.get(site);
+    if (!t) {
+      t = {};
+      into.set(site, t);
+    }
+    added += mergeSite(t, o);
+  }
+  return added;
+}
+
+export function mergeSite(t: SiteObs, o: SiteObs): number {
+  let added = 0;
+  if (o.br !== undefined) {
+    const b = (t.br ?? 0) | o.br;
+    if (b !== t.br) added++;
+    t.br = b;
+  }
+  if (o.ty) {
+    const ty = t.ty ?? (t.ty = []);
+    o.ty.forEach((x, i) => {
+      const v = (ty[i] ?? 0) | (x ?? 0);
+      if (v !== ty[i]) added++;
+      ty[i] = v;
+    });
+  }
+  if (o.callees) {
+    const c = t.callees ?? (t.callees = []);
+    for (const x of o.callees)
+      if (!c.includes(x)) {
+        c.push(x);
+        added++;
+      }
+  }
+  if (o.n !== undefined) {
+    if (!t.n) added++;
+    t.n = (t.n ?? 0) + o.n;
+  }
+  return added;
 }

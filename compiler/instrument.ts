@@ -1,0 +1,146 @@
+/**
+ * Instrumentation: the core program printed back to JavaScript with calls into the tracing runtime (`__cl`,
+ * see tracer.ts) at every site. Each wrapper evaluates its operands in the order the plain operator does and
+ * then applies the operator itself, so the instrumented handler behaves exactly like the plain one.
+ */
+import { generate } from 'astring';
+import type { Node } from './normalize.ts';
+
+const id = (name: string): Node => ({ type: 'Identifier', name });
+const lit = (value: unknown): Node => ({ type: 'Literal', value, raw: JSON.stringify(value) });
+const num = (n: number): Node => ({ type: 'Literal', value: n, raw: String(n) });
+const cl = (method: string): Node => ({ type: 'MemberExpression', object: id('__cl'), property: id(method), computed: false, optional: false });
+const call = (method: string, args: Node[]): Node => ({ type: 'CallExpression', callee: cl(method), arguments: args, optional: false });
+const stmt = (expression: Node): Node => ({ type: 'ExpressionStatement', expression });
+const arr = (elements: Node[]): Node => ({ type: 'ArrayExpression', elements });
+
+/** Member keys: `o.p` gives the string "p", `o[k]` the key expression. */
+function key(m: Node, t: (n: Node) => Node): Node {
+  return m.computed ? t(m.property) : lit(m.property.name);
+}
+
+/** Static names of class/object members, for registering their functions' sites. */
+function memberName(m: Node): string | null {
+  if (m.computed) return null;
+  if (m.key.type === 'Identifier') return m.key.name;
+  if (m.key.type === 'Literal') return String(m.key.value);
+  return null;
+}
+
+export function instrument(program: Node): string {
+  const t = (n: Node): Node => {
+    if (n === null || n === undefined) return n;
+    if (Array.isArray(n)) return n.map(t);
+    switch (n.type) {
+      case 'Program':
+        return { type: 'Program', sourceType: 'script', body: body(n.body) };
+      case 'ClUnsupported':
+        return n.node;
+      case 'ClRequire':
+        return call('req', [num(n.sid), id('require'), lit(n.module)]);
+      case 'ClIntrinsic':
+        return { type: 'CallExpression', callee: { type: 'MemberExpression', object: cl('i'), property: id(n.name), computed: false, optional: false }, arguments: n.arguments.map(t), optional: false };
+      case 'BlockStatement':
+        return { type: 'BlockStatement', body: body(n.body) };
+      case 'IfStatement':
+        return { type: 'IfStatement', test: call('b', [num(n.sid), t(n.test)]), consequent: t(n.consequent), alternate: t(n.alternate) };
+      case 'ConditionalExpression':
+        return { type: 'ConditionalExpression', test: call('b', [num(n.sid), t(n.test)]), consequent: t(n.consequent), alternate: t(n.alternate) };
+      case 'LogicalExpression':
+        return { type: 'LogicalExpression', operator: n.operator, left: call('b', [num(n.sid), t(n.left)]), right: t(n.right) };
+      case 'BinaryExpression':
+        return call('bin', [num(n.sid), lit(n.operator), t(n.left), t(n.right)]);
+      case 'UnaryExpression': {
+        if (n.operator === 'typeof' && n.argument.type === 'Identifier') return n;
+        if (n.operator === 'delete') return call('del', [num(n.sid), t(n.argument.object), key(n.argument, t)]);
+        return call('un', [num(n.sid), lit(n.operator), t(n.argument)]);
+      }
+      case 'MemberExpression':
+        if (n.object.type === 'Super') return { ...n, property: n.computed ? t(n.property) : n.property };
+        return call('get', [num(n.sid), t(n.object), key(n, t)]);
+      case 'AssignmentExpression':
+        if (n.left.type === 'MemberExpression' && n.left.object.type !== 'Super') {
+          return call('set', [num(n.sid ?? n.left.sid), t(n.left.object), key(n.left, t), t(n.right)]);
+        }
+        return { ...n, right: t(n.right) };
+      case 'CallExpression': {
+        const c = n.callee;
+        if (c.type === 'Super') return { ...n, arguments: t(n.arguments) };
+        if (c.type === 'MemberExpression' && c.object.type === 'Super') return { ...n, callee: t(c), arguments: t(n.arguments) };
+        if (c.type === 'MemberExpression') {
+          return { type: 'CallExpression', callee: call('m', [num(n.sid), t(c.object), key(c, t)]), arguments: t(n.arguments), optional: false };
+        }
+        return call('call', [num(n.sid), t(c), arr(t(n.arguments))]);
+      }
+      case 'NewExpression':
+        return call('new', [num(n.sid), t(n.callee), arr(t(n.arguments))]);
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        return call('fn', [num(n.sid), fn(n)]);
+      case 'FunctionDeclaration':
+        return fn(n);
+      case 'ClassExpression':
+        return call('cls', [num(n.sid), classExpr(n), arr(classSites(n))]);
+      case 'ObjectExpression': {
+        const obj = { type: 'ObjectExpression', properties: n.properties.map((p: Node) => (p.type === 'SpreadElement' ? { ...p, argument: t(p.argument) } : { ...p, key: p.computed ? t(p.key) : p.key, value: p.value.type === 'FunctionExpression' && p.value.isMethod ? fn(p.value) : t(p.value) })) };
+        const sites = n.properties
+          .filter((p: Node) => p.type === 'Property' && p.value.isMethod && memberName(p) !== null)
+          .map((p: Node) => arr([lit(memberName(p)), lit(p.kind), num(p.value.sid)]));
+        return sites.length ? call('obj', [obj, arr(sites)]) : obj;
+      }
+      case 'CatchClause':
+        return { type: 'CatchClause', param: n.param, body: { type: 'BlockStatement', body: [stmt(call('enter', [num(n.sid)])), ...body(n.body.body)] } };
+      default: {
+        const out: Node = {};
+        for (const k of Object.keys(n)) {
+          const v = n[k];
+          out[k] = k === 'loc' ? v : v && typeof v === 'object' ? t(v) : v;
+        }
+        return out;
+      }
+    }
+  };
+
+  /** Statements, with function declarations registered right after they are hoisted. */
+  const body = (list: Node[]): Node[] => {
+    const out: Node[] = [];
+    const regs: Node[] = [];
+    for (const s of list) {
+      out.push(t(s));
+      if (s.type === 'FunctionDeclaration') regs.push(stmt(call('reg', [num(s.sid), id(s.id.name)])));
+    }
+    if (!regs.length) return out;
+    const k = out.findIndex((s) => s.type !== 'FunctionDeclaration');
+    out.splice(k < 0 ? out.length : k, 0, ...regs);
+    return out;
+  };
+
+  const fn = (n: Node): Node => ({
+    ...n,
+    id: n.id,
+    params: n.params,
+    body: { type: 'BlockStatement', body: [stmt(call('enter', [num(n.sid)])), ...body(n.body.body)] },
+  });
+
+  const classExpr = (n: Node): Node => ({
+    type: 'ClassExpression',
+    id: n.id,
+    superClass: n.superClass ? t(n.superClass) : null,
+    body: {
+      type: 'ClassBody',
+      body: n.body.body.map((m: Node) =>
+        m.type === 'MethodDefinition'
+          ? { ...m, key: m.computed ? t(m.key) : m.key, value: fn(m.value) }
+          : { ...m, key: m.computed ? t(m.key) : m.key, value: m.value ? t(m.value) : null },
+      ),
+    },
+  });
+
+  /** [name, kind ("method"|"get"|"set"|"constructor"), static, site] for each member with a static name. */
+  const classSites = (n: Node): Node[] =>
+    n.body.body
+      .filter((m: Node) => m.type === 'MethodDefinition' && memberName(m) !== null)
+      .map((m: Node) => arr([lit(memberName(m)), lit(m.kind), lit(!!m.static), num(m.value.sid)]));
+
+  return generate(t(program), { comments: false });
+}

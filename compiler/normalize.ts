@@ -1,0 +1,870 @@
+/**
+ * Normalisation: an acorn ESTree program becomes the core the tracer instruments and the code generator
+ * compiles. The core is still JavaScript (astring prints it and Node runs it, with the same behaviour as the
+ * source), but smaller:
+ *
+ * - one loop form: `L: while (test) { C: { body } update }`; `for`, `for-in`, `for-of`, `do-while` desugar to
+ *   it; every `break`/`continue` names its target (`continue` becomes `break C`); `switch` becomes ifs;
+ * - `var` is hoisted to the top of its function as `let`; function declarations are hoisted to the top of
+ *   their block; `let x;` gets an explicit `undefined`;
+ * - compound, logical and update assignments become plain `=` with temporaries, so each operand is
+ *   evaluated once; destructuring (declarations, parameters, assignments, loop heads, catch) becomes member
+ *   reads; default parameters become explicit checks; arrow bodies are blocks;
+ * - optional chains become conditionals over temporaries;
+ * - constructs the compiler does not model (generators, `with`, private fields, `arguments`, ...) are kept
+ *   verbatim inside a `ClUnsupported` node, so the traced program still runs them and the generated code gives
+ *   up there, with a diagnostic naming the construct and its location.
+ *
+ * Intrinsics (`ClIntrinsic`) stand for the few operations the desugaring needs that have no syntax: they
+ * print as calls of `__cl.<name>` and compile to runtime functions.
+ */
+import * as acorn from 'acorn';
+import type { Diagnostic } from './diagnostics.ts';
+
+// ESTree nodes are handled structurally; the core adds `id` (site id) and the Cl* node types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Node = any;
+
+export interface NormalizeResult {
+  program: Node;
+  diagnostics: Diagnostic[];
+  /** The highest site id used. */
+  maxId: number;
+}
+
+interface FnCtx {
+  temps: string[];
+  vars: Set<string>;
+  isAsync: boolean;
+}
+
+interface LoopTarget {
+  /** The label `break` jumps to (the loop's). */
+  brk: string;
+  /** The label `continue` jumps to (a block around the body), or null for a labelled plain block. */
+  cont: string | null;
+  /** User labels naming this statement. */
+  names: string[];
+  kind: 'loop' | 'switch' | 'block';
+}
+
+export function normalize(source: string, file: string): NormalizeResult {
+  const diagnostics: Diagnostic[] = [];
+  let ast: Node;
+  try {
+    ast = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', locations: true, allowReturnOutsideFunction: false, allowHashBang: true });
+  } catch (e) {
+    const err = e as { message: string; loc?: { line: number; column: number } };
+    diagnostics.push({ code: 'C001', severity: 'error', message: err.message.replace(/ \(\d+:\d+\)$/, ''), file, line: err.loc?.line ?? 1, column: (err.loc?.column ?? 0) + 1 });
+    return { program: { type: 'Program', body: [], sourceType: 'script' }, diagnostics, maxId: 0 };
+  }
+  const n = new Normalizer(file, diagnostics);
+  const program = n.program(ast);
+  return { program, diagnostics, maxId: n.nextId - 1 };
+}
+
+const id = (name: string): Node => ({ type: 'Identifier', name });
+const lit = (value: unknown): Node => ({ type: 'Literal', value, raw: JSON.stringify(value) });
+const undef = (): Node => ({ type: 'Identifier', name: 'undefined' });
+const exprStmt = (expression: Node): Node => ({ type: 'ExpressionStatement', expression });
+const assign = (left: Node, right: Node): Node => ({ type: 'AssignmentExpression', operator: '=', left, right });
+const block = (body: Node[]): Node => ({ type: 'BlockStatement', body });
+const letDecl = (name: string, init: Node, kind = 'let'): Node => ({
+  type: 'VariableDeclaration',
+  kind,
+  declarations: [{ type: 'VariableDeclarator', id: id(name), init }],
+});
+const member = (object: Node, prop: string | Node, computed = false): Node =>
+  typeof prop === 'string' ? { type: 'MemberExpression', object, property: id(prop), computed: false, optional: false } : { type: 'MemberExpression', object, property: prop, computed, optional: false };
+const seq = (exprs: Node[]): Node => (exprs.length === 1 ? exprs[0] : { type: 'SequenceExpression', expressions: exprs });
+const not = (e: Node): Node => ({ type: 'UnaryExpression', operator: '!', prefix: true, argument: e });
+const isFunction = (n: Node): boolean => n && (n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression' || n.type === 'FunctionDeclaration');
+
+const COMPOUND: Record<string, string> = {
+  '+=': '+', '-=': '-', '*=': '*', '/=': '/', '%=': '%', '**=': '**', '<<=': '<<', '>>=': '>>', '>>>=': '>>>', '&=': '&', '|=': '|', '^=': '^',
+};
+
+class Normalizer {
+  nextId = 1;
+  private labelN = 0;
+  private fn: FnCtx = { temps: [], vars: new Set(), isAsync: false };
+  private targets: LoopTarget[] = [];
+  /** A pending user label for the next loop or block. */
+  private pendingLabels: string[] = [];
+
+  constructor(private file: string, private diags: Diagnostic[]) {}
+
+  private site(n: Node, src?: Node): Node {
+    n.sid = this.nextId++;
+    if (src?.loc) n.loc = src.loc;
+    return n;
+  }
+
+  private label(prefix: string): string {
+    return `$cl_${prefix}${this.labelN++}`;
+  }
+
+  private temp(): string {
+    const name = `$cl_t${this.fn.temps.length}`;
+    this.fn.temps.push(name);
+    return name;
+  }
+
+  diag(code: string, node: Node, message: string, severity: Diagnostic['severity'] = 'warning'): void {
+    const loc = node?.loc?.start ?? { line: 1, column: 0 };
+    this.diags.push({ code, severity, message, file: this.file, line: loc.line, column: loc.column + 1 });
+  }
+
+  /** Keeps `node` verbatim; the compiled code gives up when it reaches it. */
+  private unsupported(node: Node, what: string, stmt = false): Node {
+    this.diag('C002', node, `${what} is not compiled; requests that reach it run in JavaScript`);
+    return this.site({ type: 'ClUnsupported', reason: what, stmt, node }, node);
+  }
+
+  private intrinsic(name: string, args: Node[], src?: Node): Node {
+    return this.site({ type: 'ClIntrinsic', name, arguments: args }, src);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Program and functions
+
+  program(ast: Node): Node {
+    const outer = this.fn;
+    this.fn = { temps: [], vars: new Set(), isAsync: false };
+    collectVars(ast.body, this.fn.vars);
+    let body = this.stmts(ast.body);
+    body = this.withPrologue(body);
+    this.fn = outer;
+    return this.site({ type: 'Program', sourceType: 'script', body, loc: ast.loc }, ast);
+  }
+
+  /** Hoisted `var`s and temporaries at the top of a function body, then hoisted function declarations. */
+  private withPrologue(body: Node[]): Node[] {
+    const decls: Node[] = [];
+    for (const v of this.fn.vars) decls.push(letDecl(v, undef()));
+    for (const t of this.fn.temps) decls.push(letDecl(t, undef()));
+    return [...decls, ...hoistFunctions(body)];
+  }
+
+  private func(node: Node): Node {
+    if (node.generator) return this.unsupported(node, 'a generator function', node.type === 'FunctionDeclaration');
+    const outerFn = this.fn;
+    const outerTargets = this.targets;
+    this.fn = { temps: [], vars: new Set(), isAsync: !!node.async };
+    this.targets = [];
+    const pre: Node[] = [];
+    const params: Node[] = [];
+    node.params.forEach((p: Node) => {
+      if (p.type === 'Identifier') {
+        params.push(id(p.name));
+      } else if (p.type === 'RestElement' && p.argument.type === 'Identifier') {
+        params.push({ type: 'RestElement', argument: id(p.argument.name) });
+      } else if (p.type === 'AssignmentPattern' && p.left.type === 'Identifier') {
+        params.push(id(p.left.name));
+        pre.push(...this.defaultParam(p.left.name, p.right));
+      } else {
+        // A pattern: take the argument into a temporary parameter and destructure it in the body.
+        const t = `$cl_p${params.length}`;
+        if (p.type === 'RestElement') {
+          params.push({ type: 'RestElement', argument: id(t) });
+          pre.push(...this.declarePattern(p.argument, id(t), 'let'));
+        } else {
+          params.push(id(t));
+          pre.push(...this.declarePattern(p, id(t), 'let'));
+        }
+      }
+    });
+    let bodyStmts: Node[];
+    if (node.body.type === 'BlockStatement') {
+      collectVars(node.body.body, this.fn.vars);
+      bodyStmts = this.stmts(node.body.body);
+    } else {
+      bodyStmts = [this.site({ type: 'ReturnStatement', argument: this.expr(node.body) }, node.body)];
+    }
+    for (const p of params) this.fn.vars.delete(p.type === 'RestElement' ? p.argument.name : p.name);
+    const body = block(this.withPrologue([...pre, ...bodyStmts]));
+    this.fn = outerFn;
+    this.targets = outerTargets;
+    const type = node.type === 'ArrowFunctionExpression' ? 'ArrowFunctionExpression' : node.type === 'FunctionDeclaration' ? 'FunctionDeclaration' : 'FunctionExpression';
+    return this.site({ type, id: node.id ? id(node.id.name) : null, params, body, async: !!node.async, generator: false, expression: false }, node);
+  }
+
+  private defaultParam(name: string, dflt: Node): Node[] {
+    return [
+      this.site(
+        {
+          type: 'IfStatement',
+          test: this.site({ type: 'BinaryExpression', operator: '===', left: id(name), right: undef() }, dflt),
+          consequent: block([exprStmt(assign(id(name), this.expr(dflt)))]),
+          alternate: null,
+        },
+        dflt,
+      ),
+    ];
+  }
+
+  private cls(node: Node): Node {
+    const body: Node[] = [];
+    for (const m of node.body.body) {
+      if (m.type === 'StaticBlock') return this.unsupported(node, 'a class static block', node.type === 'ClassDeclaration');
+      if (m.key?.type === 'PrivateIdentifier') return this.unsupported(node, 'a class with private members', node.type === 'ClassDeclaration');
+      if (m.type === 'MethodDefinition') {
+        const value = this.func(m.value);
+        if (value.type === 'ClUnsupported') return this.unsupported(node, 'a class with a generator method', node.type === 'ClassDeclaration');
+        body.push({ type: 'MethodDefinition', kind: m.kind, static: m.static, computed: m.computed, key: m.computed ? this.expr(m.key) : m.key, value });
+      } else if (m.type === 'PropertyDefinition') {
+        const outerFn = this.fn;
+        this.fn = { temps: [], vars: new Set(), isAsync: false };
+        const value = m.value ? this.expr(m.value) : null;
+        if (this.fn.temps.length) {
+          this.fn = outerFn;
+          return this.unsupported(node, 'a class field initialiser that needs temporaries', node.type === 'ClassDeclaration');
+        }
+        this.fn = outerFn;
+        body.push(this.site({ type: 'PropertyDefinition', static: m.static, computed: m.computed, key: m.computed ? this.expr(m.key) : m.key, value }, m));
+      }
+    }
+    const superClass = node.superClass ? this.expr(node.superClass) : null;
+    const out = this.site({ type: 'ClassExpression', id: node.id ? id(node.id.name) : null, superClass, body: { type: 'ClassBody', body } }, node);
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Statements
+
+  private stmts(list: Node[]): Node[] {
+    const out: Node[] = [];
+    for (const s of list) out.push(...this.stmt(s));
+    return out;
+  }
+
+  private stmt(s: Node): Node[] {
+    switch (s.type) {
+      case 'EmptyStatement':
+        return [];
+      case 'ExpressionStatement':
+        if (s.directive) return [];
+        return [exprStmt(this.expr(s.expression, true))];
+      case 'VariableDeclaration':
+        return this.varDecl(s);
+      case 'FunctionDeclaration': {
+        const f = this.func(s);
+        if (f.type === 'ClUnsupported') return [f];
+        return [f];
+      }
+      case 'ClassDeclaration': {
+        const c = this.cls(s);
+        if (c.type === 'ClUnsupported') return [c];
+        return [letDecl(s.id.name, c)];
+      }
+      case 'ReturnStatement':
+        return [this.site({ type: 'ReturnStatement', argument: s.argument ? this.expr(s.argument) : null }, s)];
+      case 'ThrowStatement':
+        return [this.site({ type: 'ThrowStatement', argument: this.expr(s.argument) }, s)];
+      case 'BlockStatement':
+        return [block(hoistFunctions(this.stmts(s.body)))];
+      case 'IfStatement':
+        return [
+          this.site(
+            {
+              type: 'IfStatement',
+              test: this.expr(s.test),
+              consequent: this.asBlock(s.consequent),
+              alternate: s.alternate ? this.asBlock(s.alternate) : null,
+            },
+            s,
+          ),
+        ];
+      case 'LabeledStatement':
+        return this.labeled(s);
+      case 'WhileStatement':
+      case 'DoWhileStatement':
+      case 'ForStatement':
+      case 'ForInStatement':
+      case 'ForOfStatement':
+        return this.loop(s);
+      case 'BreakStatement':
+      case 'ContinueStatement':
+        return [this.jump(s)];
+      case 'SwitchStatement':
+        return this.switchStmt(s);
+      case 'TryStatement':
+        return [this.tryStmt(s)];
+      case 'WithStatement':
+        return [this.unsupported(s, 'a with statement', true)];
+      case 'DebuggerStatement':
+        return [];
+      default:
+        return [this.unsupported(s, `a ${s.type}`, true)];
+    }
+  }
+
+  private asBlock(s: Node): Node {
+    const out = this.stmt(s);
+    return out.length === 1 && out[0].type === 'BlockStatement' ? out[0] : block(hoistFunctions(out));
+  }
+
+  private varDecl(s: Node): Node[] {
+    const out: Node[] = [];
+    for (const d of s.declarations) {
+      if (s.kind === 'var') {
+        // Hoisted: the declaration is at the function's top; here it is an assignment (or nothing).
+        if (d.id.type === 'Identifier') {
+          if (d.init) out.push(exprStmt(assign(id(d.id.name), this.expr(d.init))));
+        } else {
+          const t = this.temp();
+          out.push(exprStmt(assign(id(t), this.expr(d.init))));
+          out.push(...this.assignPattern(d.id, id(t)).map(exprStmt));
+        }
+        continue;
+      }
+      const kind = s.kind === 'const' ? 'const' : 'let';
+      if (d.id.type === 'Identifier') {
+        out.push(letDecl(d.id.name, d.init ? this.expr(d.init) : undef(), kind));
+      } else {
+        const t = this.temp();
+        out.push(exprStmt(assign(id(t), this.expr(d.init))));
+        out.push(...this.declarePattern(d.id, id(t), kind));
+      }
+    }
+    return out;
+  }
+
+  private labeled(s: Node): Node[] {
+    const names: string[] = [];
+    let body = s;
+    while (body.type === 'LabeledStatement') {
+      names.push(body.label.name);
+      body = body.body;
+    }
+    if (/^(While|DoWhile|For|ForIn|ForOf)Statement$/.test(body.type)) {
+      this.pendingLabels = names;
+      return this.loop(body);
+    }
+    // A labelled non-loop statement: `break name` leaves it.
+    const brk = this.label('b');
+    this.targets.push({ brk, cont: null, names, kind: 'block' });
+    const inner = this.asBlock(body);
+    this.targets.pop();
+    return [{ type: 'LabeledStatement', label: id(brk), body: inner }];
+  }
+
+  private jump(s: Node): Node {
+    const isBreak = s.type === 'BreakStatement';
+    let target: LoopTarget | undefined;
+    for (let i = this.targets.length - 1; i >= 0; i--) {
+      const t = this.targets[i];
+      if (s.label ? t.names.includes(s.label.name) : isBreak ? t.kind !== 'block' : t.kind === 'loop') {
+        target = t;
+        break;
+      }
+    }
+    if (!target) return this.unsupported(s, `a ${isBreak ? 'break' : 'continue'} without a target`, true);
+    if (isBreak) return { type: 'BreakStatement', label: id(target.brk) };
+    if (target.cont === null) return this.unsupported(s, 'continue to a labelled block', true);
+    return { type: 'BreakStatement', label: id(target.cont) };
+  }
+
+  /** `L: while (test) { C: { body } update }` in a block with the loop's declarations. */
+  private loop(s: Node): Node[] {
+    const names = this.pendingLabels;
+    this.pendingLabels = [];
+    const brk = this.label('l');
+    const cont = this.label('c');
+    const pre: Node[] = [];
+    let test: Node = lit(true);
+    const head: Node[] = [];
+    const update: Node[] = [];
+    let perIterationCopy: string[] = [];
+    switch (s.type) {
+      case 'WhileStatement':
+        test = this.expr(s.test);
+        break;
+      case 'DoWhileStatement':
+        break;
+      case 'ForStatement': {
+        if (s.init) {
+          if (s.init.type === 'VariableDeclaration') {
+            pre.push(...this.varDecl(s.init));
+            if (s.init.kind !== 'var' && containsClosure([s.body, s.test, s.update])) {
+              perIterationCopy = s.init.declarations.flatMap((d: Node) => patternNames(d.id));
+            }
+          } else pre.push(exprStmt(this.expr(s.init, true)));
+        }
+        if (s.test) test = this.expr(s.test);
+        if (s.update) update.push(exprStmt(this.expr(s.update, true)));
+        break;
+      }
+      case 'ForOfStatement':
+      case 'ForInStatement': {
+        if (s.await) return [this.unsupported(s, 'for await', true)];
+        const it = this.temp();
+        const i = this.temp();
+        const src = this.expr(s.right);
+        pre.push(exprStmt(assign(id(it), s.type === 'ForOfStatement' ? this.intrinsic('iter', [src], s.right) : this.intrinsic('forInKeys', [src], s.right))));
+        pre.push(exprStmt(assign(id(i), lit(0))));
+        test = this.site({ type: 'BinaryExpression', operator: '<', left: id(i), right: this.site(member(id(it), 'length'), s.right) }, s.right);
+        const elem = this.site(member(id(it), id(i), true), s.left);
+        head.push(exprStmt(assign(id(i), this.site({ type: 'BinaryExpression', operator: '+', left: id(i), right: lit(1) }, s.left))));
+        if (s.left.type === 'VariableDeclaration') {
+          const d = s.left.declarations[0];
+          const kind = s.left.kind === 'var' ? null : s.left.kind;
+          if (kind === null) {
+            if (d.id.type === 'Identifier') head.unshift(exprStmt(assign(id(d.id.name), elem)));
+            else {
+              const t = this.temp();
+              head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(d.id, id(t)).map(exprStmt));
+            }
+          } else if (d.id.type === 'Identifier') head.unshift(letDecl(d.id.name, elem, kind));
+          else {
+            const t = this.temp();
+            head.unshift(exprStmt(assign(id(t), elem)), ...this.declarePattern(d.id, id(t), kind));
+          }
+        } else {
+          const t = this.temp();
+          head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(s.left, id(t)).map(exprStmt));
+        }
+        break;
+      }
+    }
+    this.targets.push({ brk, cont, names, kind: 'loop' });
+    const body = this.asBlock(s.body);
+    this.targets.pop();
+    const guard = this.site(
+      { type: 'IfStatement', test: not(test), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null },
+      s,
+    );
+    // Mark the loop's exit test so the tracer and code generator know it is one.
+    guard.loopTest = true;
+    let inner: Node[] = [{ type: 'LabeledStatement', label: id(cont), body }];
+    if (perIterationCopy.length) {
+      // Closures capture one binding per iteration (ECMA-262 CreatePerIterationEnvironment): copy the loop
+      // variables into fresh bindings for the body and back before the update.
+      const copies = perIterationCopy.map((v) => ({ v, t: this.temp() }));
+      inner = [
+        ...copies.map(({ v, t }) => exprStmt(assign(id(t), id(v)))),
+        block([
+          ...copies.map(({ v, t }) => letDecl(v, id(t))),
+          ...inner,
+          ...copies.map(({ v, t }) => exprStmt(assign(id(t), id(v)))),
+        ]),
+        ...copies.map(({ v, t }) => exprStmt(assign(id(v), id(t)))),
+      ];
+    }
+    let loopBody: Node[];
+    if (s.type === 'DoWhileStatement') {
+      const t = this.expr(s.test);
+      const exit = this.site({ type: 'IfStatement', test: not(t), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null }, s.test);
+      exit.loopTest = true;
+      loopBody = [...inner, exit];
+    } else {
+      loopBody = [guard, ...head, ...inner, ...update];
+    }
+    const loop = this.site({ type: 'WhileStatement', test: lit(true), body: block(loopBody) }, s);
+    return [block([...pre, { type: 'LabeledStatement', label: id(brk), body: loop }])];
+  }
+
+  private switchStmt(s: Node): Node[] {
+    const brk = this.label('s');
+    const d = this.temp();
+    const k = this.temp();
+    const out: Node[] = [exprStmt(assign(id(d), this.expr(s.discriminant)))];
+    const n = s.cases.length;
+    const dflt = s.cases.findIndex((c: Node) => c.test === null);
+    // $k = index of the first case whose test is === the discriminant, else the default's, else n.
+    let chain: Node = block([exprStmt(assign(id(k), lit(dflt >= 0 ? dflt : n)))]);
+    for (let i = n - 1; i >= 0; i--) {
+      const c = s.cases[i];
+      if (c.test === null) continue;
+      chain = this.site(
+        {
+          type: 'IfStatement',
+          test: this.site({ type: 'BinaryExpression', operator: '===', left: id(d), right: this.expr(c.test) }, c),
+          consequent: block([exprStmt(assign(id(k), lit(i)))]),
+          alternate: chain,
+        },
+        c,
+      );
+    }
+    out.push(chain);
+    const bodies: Node[] = [];
+    for (let i = 0; i < n; i++) {
+      this.targets.push({ brk, cont: null, names: [], kind: 'switch' });
+      const stmts = this.stmts(s.cases[i].consequent);
+      this.targets.pop();
+      if (!stmts.length) continue;
+      bodies.push(
+        this.site(
+          { type: 'IfStatement', test: this.site({ type: 'BinaryExpression', operator: '<=', left: id(k), right: lit(i) }, s.cases[i]), consequent: block(stmts), alternate: null },
+          s.cases[i],
+        ),
+      );
+    }
+    out.push({ type: 'LabeledStatement', label: id(brk), body: block(bodies) });
+    return [block(out)];
+  }
+
+  private tryStmt(s: Node): Node {
+    const block_ = this.asBlock(s.block);
+    let handler: Node = null;
+    if (s.handler) {
+      let param: Node = null;
+      const pre: Node[] = [];
+      if (s.handler.param) {
+        if (s.handler.param.type === 'Identifier') param = id(s.handler.param.name);
+        else {
+          param = id(this.label('e'));
+          pre.push(...this.declarePattern(s.handler.param, param, 'let'));
+        }
+      }
+      const body = this.asBlock(s.handler.body);
+      body.body = [...pre, ...body.body];
+      handler = this.site({ type: 'CatchClause', param, body }, s.handler);
+    }
+    const finalizer = s.finalizer ? this.asBlock(s.finalizer) : null;
+    return this.site({ type: 'TryStatement', block: block_, handler, finalizer }, s);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Patterns
+
+  /** `kind x = src.a; ...` for a declaration pattern. */
+  private declarePattern(p: Node, src: Node, kind: string): Node[] {
+    return this.pattern(p, src, (name, value) => letDecl(name, value, kind));
+  }
+
+  /** `x = src.a, ...` for an assignment pattern (targets may be members). */
+  private assignPattern(p: Node, src: Node): Node[] {
+    return this.pattern(p, src, (name, value) => assign(id(name), value), true);
+  }
+
+  private pattern(p: Node, src: Node, bind: (name: string, value: Node) => Node, assignTargets = false): Node[] {
+    const out: Node[] = [];
+    const emit = (target: Node, value: Node): void => {
+      if (target.type === 'Identifier') out.push(bind(target.name, value));
+      else if (target.type === 'MemberExpression' && assignTargets) out.push(assign(this.expr(target), value));
+      else if (target.type === 'AssignmentPattern') {
+        const t = this.temp();
+        out.push(exprStmt(assign(id(t), value)));
+        const test = this.site({ type: 'BinaryExpression', operator: '===', left: id(t), right: undef() }, target);
+        const withDefault = this.site({ type: 'ConditionalExpression', test, consequent: this.expr(target.right), alternate: id(t) }, target);
+        emit(target.left, withDefault);
+      } else {
+        const t = this.temp();
+        out.push(exprStmt(assign(id(t), value)));
+        out.push(...this.pattern(target, id(t), bind, assignTargets));
+      }
+    };
+    if (p.type === 'Identifier' || p.type === 'MemberExpression' || p.type === 'AssignmentPattern') {
+      emit(p, src);
+    } else if (p.type === 'ObjectPattern') {
+      // RequireObjectCoercible first: destructuring undefined throws even for `{}`.
+      const used: Node[] = [];
+      for (const prop of p.properties) {
+        if (prop.type === 'RestElement') {
+          emit(prop.argument, this.intrinsic('objectRest', [src, { type: 'ArrayExpression', elements: used.map((k) => ({ ...k })) }], prop));
+          continue;
+        }
+        let key: Node;
+        if (prop.computed) {
+          const t = this.temp();
+          out.push(exprStmt(assign(id(t), this.intrinsic('toKey', [this.expr(prop.key)], prop.key))));
+          key = id(t);
+        } else key = prop.key.type === 'Identifier' ? lit(prop.key.name) : lit(String(prop.key.value));
+        used.push(key);
+        emit(prop.value, this.site(member(src, key, true), prop));
+      }
+      if (!p.properties.length) out.push(exprStmt(this.intrinsic('requireObject', [src], p)));
+    } else if (p.type === 'ArrayPattern') {
+      const t = this.temp();
+      out.push(exprStmt(assign(id(t), this.intrinsic('iter', [src], p))));
+      p.elements.forEach((el: Node, i: number) => {
+        if (!el) return;
+        if (el.type === 'RestElement') {
+          emit(el.argument, this.intrinsic('arraySliceFrom', [id(t), lit(i)], el));
+          return;
+        }
+        emit(el, this.site(member(id(t), lit(i), true), el));
+      });
+    } else {
+      out.push(this.unsupported(p, `a ${p.type} pattern`, true));
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Expressions
+
+  /** `discarded`: the value is not used (statement position), so `x++` needs no temporary. */
+  expr(e: Node, discarded = false): Node {
+    switch (e.type) {
+      case 'Identifier':
+        if (e.name === 'arguments') return this.unsupported(e, 'the arguments object');
+        return { type: 'Identifier', name: e.name, loc: e.loc };
+      case 'Literal':
+        if (e.bigint !== undefined) return this.unsupported(e, 'a BigInt literal');
+        if (e.regex) return this.site({ type: 'Literal', value: null, raw: e.raw, regex: e.regex }, e);
+        return { type: 'Literal', value: e.value, raw: e.raw };
+      case 'ThisExpression':
+        return this.site({ type: 'ThisExpression' }, e);
+      case 'Super':
+        return { type: 'Super' };
+      case 'TemplateLiteral':
+        return this.site({ type: 'TemplateLiteral', quasis: e.quasis, expressions: e.expressions.map((x: Node) => this.expr(x)) }, e);
+      case 'TaggedTemplateExpression':
+        return this.unsupported(e, 'a tagged template');
+      case 'ArrayExpression':
+        if (e.elements.some((x: Node) => x === null)) return this.unsupported(e, 'an array literal with holes');
+        return this.site({ type: 'ArrayExpression', elements: e.elements.map((x: Node) => (x.type === 'SpreadElement' ? { type: 'SpreadElement', argument: this.expr(x.argument) } : this.expr(x))) }, e);
+      case 'ObjectExpression':
+        return this.objectExpr(e);
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        return this.func(e);
+      case 'ClassExpression':
+        return this.cls(e);
+      case 'UnaryExpression':
+        if (e.operator === 'delete') {
+          const a = e.argument;
+          if (a.type !== 'MemberExpression') return this.unsupported(e, 'delete of a non-property');
+          return this.site({ type: 'UnaryExpression', operator: 'delete', prefix: true, argument: this.memberExpr(a) }, e);
+        }
+        if (e.operator === 'typeof' && e.argument.type === 'Identifier') {
+          return this.site({ type: 'UnaryExpression', operator: 'typeof', prefix: true, argument: this.expr(e.argument) }, e);
+        }
+        return this.site({ type: 'UnaryExpression', operator: e.operator, prefix: true, argument: this.expr(e.argument) }, e);
+      case 'UpdateExpression':
+        return this.update(e, discarded);
+      case 'BinaryExpression':
+        if (e.left.type === 'PrivateIdentifier') return this.unsupported(e, '#x in obj');
+        return this.site({ type: 'BinaryExpression', operator: e.operator, left: this.expr(e.left), right: this.expr(e.right) }, e);
+      case 'LogicalExpression':
+        return this.site({ type: 'LogicalExpression', operator: e.operator, left: this.expr(e.left), right: this.expr(e.right) }, e);
+      case 'ConditionalExpression':
+        return this.site({ type: 'ConditionalExpression', test: this.expr(e.test), consequent: this.expr(e.consequent), alternate: this.expr(e.alternate) }, e);
+      case 'AssignmentExpression':
+        return this.assignment(e, discarded);
+      case 'SequenceExpression':
+        return seq(e.expressions.map((x: Node, i: number) => this.expr(x, discarded || i < e.expressions.length - 1)));
+      case 'CallExpression':
+        return this.call(e);
+      case 'NewExpression':
+        return this.site({ type: 'NewExpression', callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e);
+      case 'MemberExpression':
+        if (e.property.type === 'PrivateIdentifier') return this.unsupported(e, 'a private field');
+        return this.memberExpr(e);
+      case 'ChainExpression':
+        return this.chain(e.expression);
+      case 'AwaitExpression':
+        return this.site({ type: 'AwaitExpression', argument: this.expr(e.argument) }, e);
+      case 'ParenthesizedExpression':
+        return this.expr(e.expression, discarded);
+      case 'MetaProperty':
+        return this.unsupported(e, e.meta.name === 'new' ? 'new.target' : 'import.meta');
+      case 'ImportExpression':
+        return this.unsupported(e, 'dynamic import()');
+      case 'YieldExpression':
+        return this.unsupported(e, 'yield');
+      default:
+        return this.unsupported(e, `a ${e.type}`);
+    }
+  }
+
+  private args(list: Node[]): Node[] {
+    return list.map((a) => (a.type === 'SpreadElement' ? { type: 'SpreadElement', argument: this.expr(a.argument) } : this.expr(a)));
+  }
+
+  private memberExpr(e: Node): Node {
+    if (e.optional) return this.chain(e);
+    const object = e.object.type === 'Super' ? { type: 'Super' } : this.expr(e.object);
+    const property = e.computed ? this.expr(e.property) : id(e.property.name);
+    return this.site({ type: 'MemberExpression', object, property, computed: e.computed, optional: false }, e);
+  }
+
+  private call(e: Node): Node {
+    if (e.optional) return this.chain(e);
+    const callee = e.callee;
+    if (callee.type === 'Identifier' && callee.name === 'eval') {
+      this.diag('C005', e, 'eval is not compiled; requests that reach it run in JavaScript');
+      return this.site({ type: 'ClUnsupported', reason: 'eval', stmt: false, node: e }, e);
+    }
+    if (callee.type === 'Identifier' && callee.name === 'require') {
+      const a = e.arguments[0];
+      if (e.arguments.length === 1 && a.type === 'Literal' && typeof a.value === 'string') {
+        return this.site({ type: 'ClRequire', module: a.value, node: e }, e);
+      }
+      return this.unsupported(e, 'require() of a computed name');
+    }
+    const c = callee.type === 'Super' ? { type: 'Super' } : callee.type === 'MemberExpression' ? this.memberExpr(callee) : this.expr(callee);
+    return this.site({ type: 'CallExpression', callee: c, arguments: this.args(e.arguments), optional: false }, e);
+  }
+
+  /**
+   * An optional chain `a?.b.c(d)` becomes `(t = a) == null ? undefined : t.b.c(d)`, applied at each `?.`
+   * from the left, so a short circuit skips the whole rest of the chain.
+   */
+  private chain(e: Node): Node {
+    const links: Node[] = [];
+    let cur = e;
+    while (cur.type === 'MemberExpression' || cur.type === 'CallExpression') {
+      links.unshift(cur);
+      cur = cur.type === 'MemberExpression' ? cur.object : cur.callee;
+    }
+    return this.chainFrom(this.expr(cur), links, 0);
+  }
+
+  private chainFrom(base: Node, links: Node[], from: number): Node {
+    let v = base;
+    for (let i = from; i < links.length; i++) {
+      const l = links[i];
+      if (l.optional) {
+        if (l.type === 'CallExpression' && v.type === 'MemberExpression') return this.unsupported(l, 'an optional call of a method (a.b?.())');
+        const t = this.temp();
+        const rest = this.chainFrom(this.link(id(t), l), links, i + 1);
+        const test = this.site({ type: 'BinaryExpression', operator: '==', left: assign(id(t), v), right: lit(null) }, l);
+        return this.site({ type: 'ConditionalExpression', test, consequent: undef(), alternate: rest }, l);
+      }
+      v = this.link(v, l);
+    }
+    return v;
+  }
+
+  private link(v: Node, l: Node): Node {
+    if (l.type === 'MemberExpression') {
+      if (l.property.type === 'PrivateIdentifier') return this.unsupported(l, 'a private field');
+      const property = l.computed ? this.expr(l.property) : id(l.property.name);
+      return this.site({ type: 'MemberExpression', object: v, property, computed: l.computed, optional: false }, l);
+    }
+    return this.site({ type: 'CallExpression', callee: v, arguments: this.args(l.arguments), optional: false }, l);
+  }
+
+  private objectExpr(e: Node): Node {
+    const properties: Node[] = [];
+    for (const p of e.properties) {
+      if (p.type === 'SpreadElement') {
+        properties.push({ type: 'SpreadElement', argument: this.expr(p.argument) });
+        continue;
+      }
+      const key = p.computed ? this.expr(p.key) : p.key.type === 'Identifier' ? id(p.key.name) : { type: 'Literal', value: p.key.value, raw: p.key.raw };
+      if (p.kind === 'get' || p.kind === 'set' || p.method) {
+        const value = this.func(p.value);
+        if (value.type === 'ClUnsupported') return this.unsupported(e, 'an object literal with a generator method');
+        value.isMethod = true;
+        properties.push({ type: 'Property', kind: p.kind, method: p.method, shorthand: false, computed: p.computed, key, value });
+        continue;
+      }
+      if (!p.computed && key.type === 'Identifier' && key.name === '__proto__') return this.unsupported(e, '__proto__ in an object literal');
+      properties.push({ type: 'Property', kind: 'init', method: false, shorthand: false, computed: p.computed, key, value: this.expr(p.value) });
+    }
+    return this.site({ type: 'ObjectExpression', properties }, e);
+  }
+
+  private update(e: Node, discarded: boolean): Node {
+    const op = e.operator === '++' ? '+' : '-';
+    const plus = (x: Node): Node => this.site({ type: 'UnaryExpression', operator: '+', prefix: true, argument: x }, e);
+    const bin = (x: Node): Node => this.site({ type: 'BinaryExpression', operator: op, left: x, right: lit(1) }, e);
+    const arg = e.argument;
+    if (arg.type === 'Identifier') {
+      if (discarded || e.prefix) return assign(id(arg.name), bin(plus(id(arg.name))));
+      const t = this.temp();
+      return seq([assign(id(t), plus(id(arg.name))), assign(id(arg.name), bin(id(t))), id(t)]);
+    }
+    if (arg.type !== 'MemberExpression') return this.unsupported(e, 'an update of this target');
+    const { ref, setup } = this.memberRef(arg);
+    if (discarded || e.prefix) return seq([...setup, assign(ref(), bin(plus(ref())))]);
+    const t = this.temp();
+    return seq([...setup, assign(id(t), plus(ref())), assign(ref(), bin(id(t))), id(t)]);
+  }
+
+  /** Evaluates a member target's object and key once, into temporaries. */
+  private memberRef(m: Node): { ref: () => Node; setup: Node[] } {
+    const o = this.temp();
+    const setup: Node[] = [assign(id(o), this.expr(m.object))];
+    if (m.computed) {
+      const k = this.temp();
+      setup.push(assign(id(k), this.intrinsic('toKey', [this.expr(m.property)], m.property)));
+      return { ref: () => this.site(member(id(o), id(k), true), m), setup };
+    }
+    return { ref: () => this.site(member(id(o), m.property.name), m), setup };
+  }
+
+  private assignment(e: Node, discarded: boolean): Node {
+    const left = e.left;
+    if (left.type === 'ObjectPattern' || left.type === 'ArrayPattern') {
+      const t = this.temp();
+      const parts = [assign(id(t), this.expr(e.right)), ...this.assignPattern(left, id(t)).map((s: Node) => (s.type === 'ExpressionStatement' ? s.expression : s))];
+      if (!discarded) parts.push(id(t));
+      if (parts.some((p: Node) => p.type === 'ClUnsupported')) return this.unsupported(e, 'this destructuring assignment');
+      return seq(parts);
+    }
+    if (left.type === 'MemberExpression' && left.property.type === 'PrivateIdentifier') return this.unsupported(e, 'a private field');
+    if (e.operator === '=') {
+      if (left.type === 'Identifier') return assign(id(left.name), this.expr(e.right));
+      if (left.type === 'MemberExpression') return this.site(assign(this.memberExpr(left), this.expr(e.right)), e);
+      return this.unsupported(e, 'an assignment to this target');
+    }
+    const logical = e.operator === '&&=' || e.operator === '||=' || e.operator === '??=';
+    const op = logical ? e.operator.slice(0, 2) : COMPOUND[e.operator];
+    if (left.type === 'Identifier') {
+      const x = (): Node => id(left.name);
+      if (logical) return this.site({ type: 'LogicalExpression', operator: op, left: x(), right: assign(x(), this.expr(e.right)) }, e);
+      return assign(x(), this.site({ type: 'BinaryExpression', operator: op, left: x(), right: this.expr(e.right) }, e));
+    }
+    if (left.type !== 'MemberExpression') return this.unsupported(e, 'an assignment to this target');
+    const { ref, setup } = this.memberRef(left);
+    if (logical) return seq([...setup, this.site({ type: 'LogicalExpression', operator: op, left: ref(), right: this.site(assign(ref(), this.expr(e.right)), e) }, e)]);
+    return seq([...setup, this.site(assign(ref(), this.site({ type: 'BinaryExpression', operator: op, left: ref(), right: this.expr(e.right) }, e)), e)]);
+  }
+}
+
+/** Names a pattern binds. */
+function patternNames(p: Node): string[] {
+  switch (p?.type) {
+    case 'Identifier':
+      return [p.name];
+    case 'ObjectPattern':
+      return p.properties.flatMap((x: Node) => patternNames(x.type === 'RestElement' ? x.argument : x.value));
+    case 'ArrayPattern':
+      return p.elements.flatMap((x: Node) => (x ? patternNames(x) : []));
+    case 'AssignmentPattern':
+      return patternNames(p.left);
+    case 'RestElement':
+      return patternNames(p.argument);
+    default:
+      return [];
+  }
+}
+
+/** `var` names declared in a function body (not in nested functions). */
+function collectVars(body: Node[], into: Set<string>): void {
+  const visit = (n: Node): void => {
+    if (!n || typeof n !== 'object') return;
+    if (Array.isArray(n)) return n.forEach(visit);
+    if (isFunction(n) || n.type === 'ClassExpression' || n.type === 'ClassDeclaration') return;
+    if (n.type === 'VariableDeclaration' && n.kind === 'var') n.declarations.forEach((d: Node) => patternNames(d.id).forEach((x) => into.add(x)));
+    for (const k of Object.keys(n)) if (k !== 'loc' && typeof n[k] === 'object') visit(n[k]);
+  };
+  body.forEach(visit);
+}
+
+/** Function declarations move to the top of their block, keeping their order. */
+function hoistFunctions(body: Node[]): Node[] {
+  const fns = body.filter((s) => s.type === 'FunctionDeclaration' || (s.type === 'ClUnsupported' && s.node?.type === 'FunctionDeclaration'));
+  if (!fns.length) return body;
+  return [...fns, ...body.filter((s) => !fns.includes(s))];
+}
+
+function containsClosure(nodes: Node[]): boolean {
+  let found = false;
+  const visit = (n: Node): void => {
+    if (found || !n || typeof n !== 'object') return;
+    if (Array.isArray(n)) return n.forEach(visit);
+    if (isFunction(n) || n.type === 'ClassExpression' || n.type === 'ClassDeclaration') {
+      found = true;
+      return;
+    }
+    for (const k of Object.keys(n)) if (k !== 'loc' && typeof n[k] === 'object') visit(n[k]);
+  };
+  nodes.forEach(visit);
+  return found;
+}
