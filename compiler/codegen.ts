@@ -1,14 +1,1132 @@
+/**
+ * Code generation: a trace tree (TraceIR) becomes the main.rs of a Rust crate that links the runtime
+ * (`clrt`) and serves the function with `clrt::dispatcher::main`.
+ *
+ * Every JavaScript function of the tree becomes one Rust function `fN(cx, call)`; the module's top level is
+ * `f0`. Variables captured by closures live in environment objects on the request's heap; the others are
+ * Rust locals. Each expression becomes a Rust block that evaluates its operands into temporaries left to
+ * right (so `cx` is borrowed once at a time) and calls the runtime's abstract operation. At every site the
+ * code re-checks what the trace observed — operand types, the callee reached — and gives up otherwise; a
+ * pruned branch (`ClUnknown`) gives up when reached.
+ *
+ * No user text reaches the Rust source: string constants are emitted as UTF-16 code unit arrays and
+ * identifiers are rebuilt from [A-Za-z0-9_] with a numeric suffix.
+ */
+import { readFileSync } from 'node:fs';
 import type { Diagnostic } from './diagnostics.ts';
-import type { TraceIR } from './ir.ts';
+import type { SiteObs, TraceIR } from './ir.ts';
+import type { Node } from './normalize.ts';
 
 export interface Generated {
   /** The crate's src/main.rs. */
   main: string;
   diagnostics: Diagnostic[];
+  /** Number of compiled functions (including the module's top level). */
+  functions: number;
 }
 
+let builtinSet: Set<string> | null = null;
+function builtins(): Set<string> {
+  if (!builtinSet) {
+    try {
+      builtinSet = new Set(JSON.parse(readFileSync(new URL('../runtime/builtins.json', import.meta.url), 'utf8')) as string[]);
+    } catch {
+      builtinSet = new Set();
+    }
+  }
+  return builtinSet;
+}
+
+/** Globals that are not builtin functions but values. */
+const VALUE_GLOBALS = new Set(['NaN', 'Infinity', 'Math', 'JSON', 'console', 'Number', 'String', 'Object', 'Array', 'Promise', 'Date', 'Boolean', 'Map', 'Set', 'RegExp']);
+
+interface Binding {
+  name: string;
+  rust: string;
+  fn: FnInfo;
+  scope: Scope;
+  captured: boolean;
+  /** Slot in the scope's environment object, when captured. */
+  slot: number;
+  declared: boolean;
+  isConst: boolean;
+}
+
+interface Scope {
+  bindings: Map<string, Binding>;
+  parent: Scope | null;
+  fn: FnInfo;
+  /** Slots in use (captured bindings). */
+  slots: number;
+  /** Set during generation: the Rust variable holding this scope's environment object. */
+  env?: string;
+}
+
+interface FnInfo {
+  node: Node;
+  code: number;
+  parent: FnInfo | null;
+  isArrow: boolean;
+  /** A method or class member: strict, has `super`. */
+  isMethod: boolean;
+  /** The pseudo-binding for `this` when an arrow function inside captures it. */
+  thisBinding?: Binding;
+  name: string;
+}
+
+const sanitize = (s: string): string => s.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 24);
+
 export function generateRust(trace: TraceIR, opts: { name: string }): Generated {
-  void trace;
-  void opts;
-  throw new Error('not implemented yet');
+  return new Codegen(trace, opts.name).run();
+}
+
+class Codegen {
+  private diags: Diagnostic[] = [];
+  private strings: number[][] = [];
+  private stringIndex = new Map<string, number>();
+  private fns: FnInfo[] = [];
+  private fnBySite = new Map<number, FnInfo>();
+  private bodies: string[] = [];
+  private uniq = 0;
+  private scopeOf = new Map<Node, Scope>();
+  private refOf = new Map<Node, Binding | null>();
+  private sites: Record<string, SiteObs>;
+  private file: string;
+  /** Code numbers of synthesised functions (default constructors, field initialisers) by class site. */
+  private classCtor = new Map<number, number>();
+  private classFields = new Map<number, number>();
+  private seenDiag = new Set<string>();
+
+  constructor(private trace: TraceIR, private name: string) {
+    this.sites = trace.sites;
+    this.file = trace.source.file;
+  }
+
+  run(): Generated {
+    const program = this.trace.program as Node;
+    const top: FnInfo = { node: program, code: 0, parent: null, isArrow: false, isMethod: false, name: 'module' };
+    this.fns.push(top);
+    this.analyseFunction(top, program.body, [], null);
+    this.bodies[0] = this.genModule(top, program);
+    // Functions are generated as they are met; the list grows while we go.
+    for (let i = 1; i < this.fns.length; i++) if (this.bodies[i] === undefined) this.bodies[i] = this.genFunction(this.fns[i]);
+    return { main: this.render(), diagnostics: this.diags, functions: this.fns.length };
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Diagnostics and constants
+
+  private diag(code: string, node: Node, message: string): void {
+    const loc = node?.loc?.start ?? { line: 1, column: 0 };
+    const key = `${code}:${loc.line}:${loc.column}:${message}`;
+    if (this.seenDiag.has(key)) return;
+    this.seenDiag.add(key);
+    this.diags.push({ code, severity: 'warning', message, file: this.file, line: loc.line, column: loc.column + 1 });
+  }
+
+  /** Index of a string constant. */
+  private str(s: string): number {
+    let i = this.stringIndex.get(s);
+    if (i === undefined) {
+      i = this.strings.length;
+      const units: number[] = [];
+      for (let k = 0; k < s.length; k++) units.push(s.charCodeAt(k));
+      this.strings.push(units);
+      this.stringIndex.set(s, i);
+    }
+    return i;
+  }
+
+  private key(s: string): string {
+    return `S${this.str(s)}`;
+  }
+
+  private tmp(prefix = 't'): string {
+    return `${prefix}${this.uniq++}`;
+  }
+
+  private obs(sid: number | undefined): SiteObs | undefined {
+    return sid === undefined ? undefined : this.sites[String(sid)];
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Scope analysis
+
+  private newFn(node: Node, parent: FnInfo, name: string, isMethod: boolean): FnInfo {
+    const f: FnInfo = { node, code: this.fns.length, parent, isArrow: node.type === 'ArrowFunctionExpression', isMethod, name };
+    this.fns.push(f);
+    if (node.sid !== undefined) this.fnBySite.set(node.sid, f);
+    return f;
+  }
+
+  /** Declares a function's parameters and body, resolving every identifier inside. */
+  private analyseFunction(fn: FnInfo, body: Node[], params: Node[], parentScope: Scope | null): void {
+    const scope: Scope = { bindings: new Map(), parent: parentScope, fn, slots: 0 };
+    this.scopeOf.set(fn.node, scope);
+    if (fn.node.type === 'Program') {
+      for (const n of ['module', 'exports', 'require']) this.declare(scope, n, false).declared = true;
+    }
+    for (const p of params) {
+      const b = this.declare(scope, p.type === 'RestElement' ? p.argument.name : p.name, false);
+      b.declared = true;
+    }
+    this.analyseStatements(body, scope);
+  }
+
+  private declare(scope: Scope, name: string, isConst: boolean): Binding {
+    const existing = scope.bindings.get(name);
+    if (existing) return existing;
+    const b: Binding = { name, rust: `v_${sanitize(name)}_${this.uniq++}`, fn: scope.fn, scope, captured: false, slot: -1, declared: false, isConst };
+    scope.bindings.set(name, b);
+    return b;
+  }
+
+  private capture(b: Binding): void {
+    if (!b.captured) {
+      b.captured = true;
+      b.slot = b.scope.slots++;
+    }
+  }
+
+  private lookup(scope: Scope, name: string): Binding | null {
+    for (let s: Scope | null = scope; s; s = s.parent) {
+      const b = s.bindings.get(name);
+      if (b) return b;
+    }
+    return null;
+  }
+
+  private analyseStatements(list: Node[], scope: Scope): void {
+    // Block-level declarations first (let/const/class/function are visible in the whole block).
+    for (const s of list) {
+      if (s.type === 'VariableDeclaration') this.declare(scope, s.declarations[0].id.name, s.kind === 'const');
+      else if (s.type === 'FunctionDeclaration') this.declare(scope, s.id.name, false);
+      else if (s.type === 'ClUnsupported' && s.node?.type === 'FunctionDeclaration' && s.node.id) this.declare(scope, s.node.id.name, false);
+    }
+    for (const s of list) this.analyseNode(s, scope);
+  }
+
+  private analyseNode(n: Node, scope: Scope): void {
+    if (n === null || typeof n !== 'object') return;
+    if (Array.isArray(n)) {
+      for (const x of n) this.analyseNode(x, scope);
+      return;
+    }
+    switch (n.type) {
+      case 'ClUnsupported':
+      case 'ClUnknown':
+        return;
+      case 'Identifier':
+        this.resolve(n, scope);
+        return;
+      case 'VariableDeclaration': {
+        const d = n.declarations[0];
+        this.analyseNode(d.init, scope);
+        const b = this.lookup(scope, d.id.name);
+        if (b) b.declared = true;
+        this.refOf.set(d.id, b);
+        return;
+      }
+      case 'BlockStatement': {
+        const inner: Scope = { bindings: new Map(), parent: scope, fn: scope.fn, slots: 0 };
+        this.scopeOf.set(n, inner);
+        this.analyseStatements(n.body, inner);
+        return;
+      }
+      case 'CatchClause': {
+        const inner: Scope = { bindings: new Map(), parent: scope, fn: scope.fn, slots: 0 };
+        this.scopeOf.set(n, inner);
+        if (n.param) {
+          const b = this.declare(inner, n.param.name, false);
+          b.declared = true;
+          this.refOf.set(n.param, b);
+        }
+        this.analyseNode(n.body, inner);
+        return;
+      }
+      case 'FunctionDeclaration':
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression': {
+        const name = n.id?.name ?? n.inferredName ?? '';
+        const f = this.newFn(n, scope.fn, name, !!n.isMethod);
+        if (n.type === 'FunctionDeclaration') {
+          const b = this.lookup(scope, n.id.name);
+          if (b) b.declared = true;
+          this.refOf.set(n.id, b);
+        }
+        if (n.body.type === 'BlockStatement') this.analyseFunction(f, n.body.body, n.params, scope);
+        return;
+      }
+      case 'ClassExpression': {
+        this.classNodes.set(n.sid, n);
+        this.analyseNode(n.superClass, scope);
+        for (const m of n.body.body) {
+          if (m.computed) this.analyseNode(m.key, scope);
+          if (m.type === 'MethodDefinition') {
+            const f = this.newFn(m.value, scope.fn, m.kind === 'constructor' ? (n.id?.name ?? '') : memberName(m) ?? '', true);
+            if (m.kind === 'constructor') this.fnBySite.set(n.sid, f);
+            this.analyseFunction(f, m.value.body.body, m.value.params, scope);
+          }
+        }
+        // Field initialisers run as one synthesised method.
+        const fields = n.body.body.filter((m: Node) => m.type === 'PropertyDefinition' && !m.static);
+        if (fields.length) {
+          const pseudo = { type: 'ClFields', sid: undefined, cls: n };
+          const f = this.newFn(pseudo, scope.fn, '<fields>', true);
+          this.classFields.set(n.sid, f.code);
+          const fs: Scope = { bindings: new Map(), parent: scope, fn: f, slots: 0 };
+          this.scopeOf.set(pseudo, fs);
+          for (const m of fields) this.analyseNode(m.value, fs);
+        }
+        for (const m of n.body.body) if (m.type === 'PropertyDefinition' && m.static) this.analyseNode(m.value, scope);
+        if (!n.body.body.some((m: Node) => m.kind === 'constructor')) {
+          const pseudo = { type: 'ClDefaultCtor', sid: n.sid, cls: n, derived: !!n.superClass };
+          const f = this.newFn(pseudo, scope.fn, n.id?.name ?? '', true);
+          this.classCtor.set(n.sid, f.code);
+          this.fnBySite.set(n.sid, f);
+        }
+        return;
+      }
+      case 'ThisExpression': {
+        // `this` in an arrow function is the enclosing function's.
+        let f: FnInfo = scope.fn;
+        while (f.isArrow && f.parent) f = f.parent;
+        if (f !== scope.fn) {
+          if (!f.thisBinding) {
+            const fscope = this.scopeOf.get(f.node)!;
+            f.thisBinding = this.declare(fscope, '%this', true);
+            f.thisBinding.declared = true;
+          }
+          this.capture(f.thisBinding);
+          this.refOf.set(n, f.thisBinding);
+        }
+        return;
+      }
+      case 'MemberExpression':
+        this.analyseNode(n.object, scope);
+        if (n.computed) this.analyseNode(n.property, scope);
+        return;
+      case 'Property':
+        if (n.computed) this.analyseNode(n.key, scope);
+        if (n.value && (n.value.type === 'FunctionExpression' || n.value.type === 'ArrowFunctionExpression') && !n.computed) n.value.inferredName = propName(n.key);
+        this.analyseNode(n.value, scope);
+        return;
+      case 'LabeledStatement':
+        this.analyseNode(n.body, scope);
+        return;
+      case 'BreakStatement':
+      case 'ContinueStatement':
+        return;
+      default:
+        if (n.type === 'VariableDeclarator') return;
+        for (const k of Object.keys(n)) {
+          if (k === 'loc' || k === 'label') continue;
+          const v = n[k];
+          if (v && typeof v === 'object') this.analyseNode(v, scope);
+        }
+    }
+  }
+
+  private resolve(n: Node, scope: Scope): void {
+    const b = this.lookup(scope, n.name);
+    this.refOf.set(n, b);
+    if (!b) return;
+    // Captured by a nested function, or used before its declaration in the same function (TDZ: the
+    // environment slot reads as undefined, and the compiled code then follows the trace's guards).
+    if (b.fn !== scope.fn || !b.declared) this.capture(b);
+  }
+
+  // -----------------------------------------------------------------------------------------------
+  // Functions
+
+  private genModule(fn: FnInfo, program: Node): string {
+    const scope = this.scopeOf.get(program)!;
+    const g = new FnGen(this, fn);
+    const lines: string[] = [];
+    lines.push('let e_closure: Option<ObjRef> = None;');
+    g.envChain = [];
+    lines.push(...g.openScope(scope, 'e_closure'));
+    const mod = scope.bindings.get('module')!;
+    const exp = scope.bindings.get('exports')!;
+    lines.push(g.declareBinding(mod, 'cx.new_object()?'));
+    lines.push(g.declareBinding(exp, 'cx.new_object()?'));
+    lines.push(`{ let e = ${g.readBinding(exp)}; let m = ${g.readBinding(mod)}; props::set(cx, &m, ${this.key('exports')}, e)?; }`);
+    lines.push(...g.statements(program.body));
+    lines.push(`let m = ${g.readBinding(mod)};`);
+    lines.push(`props::get(cx, &m, ${this.key('exports')})`);
+    return `fn f0(cx: &mut Cx, call: &Call) -> JsResult<Value> {\n    let _ = call;\n    ${lines.join('\n    ')}\n}`;
+  }
+
+  genFunction(fn: FnInfo): string {
+    const n = fn.node;
+    const g = new FnGen(this, fn);
+    const lines: string[] = [];
+    lines.push(`let e_closure: Option<ObjRef> = call::env_of(cx, call.callee);`);
+    g.envChain = this.closureChain(fn);
+    if (n.type === 'ClDefaultCtor') {
+      if (n.derived) lines.push('call::super_call(cx, call, call.args)?;');
+      else lines.push('call::run_fields(cx, call.callee, &call.this)?;');
+      lines.push('Ok(Value::Undefined)');
+      return this.wrapFn(fn, lines);
+    }
+    if (n.type === 'ClFields') {
+      const scope = this.scopeOf.get(n)!;
+      lines.push(...g.openScope(scope, 'e_closure'));
+      lines.push('let this_obj = call.this.as_obj().expect("instance");');
+      for (const m of n.cls.body.body) {
+        if (m.type !== 'PropertyDefinition' || m.static) continue;
+        const k = m.computed ? null : propName(m.key);
+        if (k === null) {
+          lines.push(`return clrt::cx::unsupported("a computed class field");`);
+          continue;
+        }
+        const v = m.value ? g.expr(m.value) : 'Value::Undefined';
+        lines.push(`{ let v = ${v}; props::define(cx, this_obj, JsStr::from_units(${this.key(k)}.to_vec()), v)?; }`);
+      }
+      lines.push('Ok(Value::Undefined)');
+      return this.wrapFn(fn, lines);
+    }
+    const scope = this.scopeOf.get(n)!;
+    if (n.body.type === 'BlockStatement' && n.body.body.length === 1 && n.body.body[0].type === 'ClUnknown') {
+      // The trace never entered this function.
+      lines.push(`clrt::unknown(${n.sid})`);
+      return this.wrapFn(fn, lines);
+    }
+    lines.push(...g.openScope(scope, 'e_closure'));
+    if (fn.thisBinding) lines.push(g.assignBinding(fn.thisBinding, g.thisValue()));
+    n.params.forEach((p: Node, i: number) => {
+      if (p.type === 'RestElement') {
+        const b = scope.bindings.get(p.argument.name)!;
+        lines.push(`{ let r = cx.new_array(call.args.get(${i}..).map(|a| a.to_vec()).unwrap_or_default())?; ${g.assignBinding(b, 'r')} }`);
+      } else {
+        const b = scope.bindings.get(p.name)!;
+        lines.push(g.declareBinding(b, `call.arg(${i})`));
+      }
+    });
+    const isCtor = fn.isMethod && this.isCtor(fn);
+    if (isCtor && !this.isDerivedCtor(fn)) lines.push('call::run_fields(cx, call.callee, &call.this)?;');
+    lines.push(...g.statements(n.body.body));
+    lines.push('Ok(Value::Undefined)');
+    return this.wrapFn(fn, lines);
+  }
+
+  private isCtor(fn: FnInfo): boolean {
+    for (const [sid, f] of this.fnBySite) if (f === fn && sid !== fn.node.sid) return true;
+    return false;
+  }
+
+  private isDerivedCtor(fn: FnInfo): boolean {
+    for (const [sid, f] of this.fnBySite) {
+      if (f === fn && sid !== fn.node.sid) {
+        const cls = this.classNodes.get(sid);
+        return !!cls?.superClass;
+      }
+    }
+    return false;
+  }
+
+  classNodes = new Map<number, Node>();
+
+  private wrapFn(fn: FnInfo, lines: string[]): string {
+    return `/// ${sanitize(fn.name) || 'anonymous'}\nfn f${fn.code}(cx: &mut Cx, call: &Call) -> JsResult<Value> {\n    let _ = (&call, &cx);\n    ${lines.join('\n    ')}\n}`;
+  }
+
+  /** The environments a function sees through its closure: the allocated scopes enclosing its creation. */
+  private closureChain(fn: FnInfo): Scope[] {
+    const chain: Scope[] = [];
+    const fscope = fn.node.type === 'ClDefaultCtor' ? null : this.scopeOf.get(fn.node);
+    let s: Scope | null = fscope ? fscope.parent : null;
+    if (fn.node.type === 'ClDefaultCtor') return [];
+    while (s) {
+      if (s.slots > 0) chain.unshift(s);
+      s = s.parent;
+    }
+    return chain;
+  }
+
+  codeOfSite(sid: number): number | undefined {
+    return this.fnBySite.get(sid)?.code;
+  }
+
+  /** The CalleeId list for a call site, or null when the site never ran. */
+  callees(node: Node): string | null {
+    const o = this.obs(node.sid);
+    if (!o?.callees?.length) return null;
+    const ids: string[] = [];
+    for (const c of o.callees) {
+      if (c.startsWith('fn:')) {
+        const code = this.codeOfSite(Number(c.slice(3)));
+        if (code !== undefined) ids.push(`CalleeId::User(${code})`);
+      } else if (c.startsWith('?:')) {
+        this.diag('C006', node, `a call reached ${c.slice(2)}, which the runtime does not model; such requests run in JavaScript`);
+      } else if (builtins().has(c)) {
+        ids.push(`CalleeId::Builtin(${JSON.stringify(c)})`);
+      } else {
+        this.diag('C006', node, `a call reached the builtin ${c}, which the runtime does not model; such requests run in JavaScript`);
+      }
+    }
+    if (!ids.length) return null;
+    return `&[${ids.join(', ')}]`;
+  }
+
+  typeMask(node: Node, i: number): number | null {
+    const o = this.obs(node.sid);
+    const m = o?.ty?.[i];
+    return m ? m : null;
+  }
+
+  warnUnsupported(node: Node, what: string): void {
+    this.diag('C002', node, `${what} is not compiled; requests that reach it run in JavaScript`);
+  }
+  warnGlobal(node: Node, name: string): void {
+    this.diag('C003', node, `the global ${name} is not modelled by the runtime; requests that reach it run in JavaScript`);
+  }
+  warnRequire(node: Node, name: string): void {
+    this.diag('C004', node, `require('${name}') is not compiled (only 'containerless' is); requests that reach it run in JavaScript`);
+  }
+
+  isGlobal(name: string): boolean {
+    return builtins().has(name) || VALUE_GLOBALS.has(name) || [...builtins()].some((b) => b.startsWith(`${name}.`));
+  }
+
+  scope(n: Node): Scope | undefined {
+    return this.scopeOf.get(n);
+  }
+  ref(n: Node): Binding | null | undefined {
+    return this.refOf.get(n);
+  }
+  fnFor(n: Node): FnInfo | undefined {
+    return this.fns.find((f) => f.node === n);
+  }
+  keyOf(s: string): string {
+    return this.key(s);
+  }
+  strOf(s: string): number {
+    return this.str(s);
+  }
+  fresh(p?: string): string {
+    return this.tmp(p);
+  }
+  fieldsCode(classSid: number): number | undefined {
+    return this.classFields.get(classSid);
+  }
+
+  private render(): string {
+    const consts = this.strings.map((u, i) => `const S${i}: &[u16] = &[${u.join(', ')}];`).join('\n');
+    const table = this.strings.map((_, i) => `S${i}`).join(', ');
+    const funcs = this.fns.map((f) => `f${f.code}`).join(', ');
+    return `// Generated by containerless from a trace of ${sanitize(this.name)}. Do not edit.
+#![forbid(unsafe_code)]
+#![allow(unused_mut, unused_variables, unused_braces, unreachable_code, unused_imports, unused_parens, non_snake_case, clippy::all)]
+
+use clrt::call::{self, CalleeId, Member, MethodKind};
+use clrt::cx::{Call, Ctl, Cx, JsResult};
+use clrt::heap::fflags;
+use clrt::ops::{self, CmpOp, NumOp};
+use clrt::{props, rt, JsStr, ObjRef, Value};
+
+${consts}
+
+static STRINGS: &[&[u16]] = &[${table}];
+static FUNCS: &[clrt::Code] = &[${funcs}];
+
+pub static PROGRAM: clrt::Program = clrt::Program {
+    name: ${JSON.stringify(sanitize(this.name))},
+    funcs: FUNCS,
+    init: f0,
+    trace_version: 1,
+    strings: STRINGS,
+};
+
+fn main() {
+    clrt::dispatcher::main(&PROGRAM)
+}
+
+/// A try block's completion when it does not throw.
+#[allow(dead_code)]
+enum Cmp {
+    Normal,
+    Return(Value),
+    Break(u32),
+}
+
+${this.bodies.join('\n\n')}
+`;
+  }
+}
+
+function memberName(m: Node): string | null {
+  if (m.computed) return null;
+  return propName(m.key);
+}
+
+function propName(k: Node): string | null {
+  if (!k) return null;
+  if (k.type === 'Identifier') return k.name;
+  if (k.type === 'Literal') return String(k.value);
+  return null;
+}
+
+/** Generates the statements and expressions of one function. */
+class FnGen {
+  /** Allocated environments in scope, outermost first (the closure's, then this function's). */
+  envChain: Scope[] = [];
+  /** Try-block closures we are inside: the labels declared within each, and the outer labels it breaks to. */
+  private tryLabels: { labels: string[]; exits: Set<string> }[] = [];
+  /** Numbers of labels that try blocks break to. */
+  private labelIds = new Map<string, number>();
+
+  constructor(private cg: Codegen, private fn: FnInfo) {}
+
+  // Environments
+
+  /** Allocates `scope`'s environment if it has captured bindings; returns the lines. */
+  openScope(scope: Scope, closureVar: string): string[] {
+    const lines: string[] = [];
+    if (this.envChain.length === 0 && scope.parent === null) {
+      // Module level.
+    }
+    if (scope.slots > 0) {
+      const v = this.cg.fresh('env');
+      const parent = this.currentEnvExpr(closureVar);
+      lines.push(`let ${v}: ObjRef = props::new_scope(cx, ${scope.slots}, ${parent})?;`);
+      scope.env = v;
+      this.envChain = [...this.envChain, scope];
+    }
+    return lines;
+  }
+
+  private closureVar = 'e_closure';
+
+  private currentEnvExpr(closureVar = this.closureVar): string {
+    const own = [...this.envChain].reverse().find((s) => s.env && s.fn === this.fn);
+    if (own) return `Some(${own.env})`;
+    return closureVar;
+  }
+
+  /** The Rust expression for the innermost environment object and the depth of `b`'s scope from it. */
+  private envRef(b: Binding): { base: string; depth: number } {
+    const idx = this.envChain.indexOf(b.scope);
+    if (idx < 0) throw new Error(`internal: binding ${b.name} not in scope chain`);
+    const top = this.envChain.length - 1;
+    const innermost = this.envChain[top];
+    const base = innermost.fn === this.fn && innermost.env ? innermost.env : 'e_closure.expect("closure environment")';
+    // Own scopes are named directly when possible.
+    if (b.scope.fn === this.fn && b.scope.env) return { base: b.scope.env, depth: 0 };
+    return { base, depth: top - idx };
+  }
+
+  readBinding(b: Binding): string {
+    if (!b.captured) return `${b.rust}.clone()`;
+    const { base, depth } = this.envRef(b);
+    return `props::scope_get(cx, ${base}, ${depth}, ${b.slot})`;
+  }
+
+  assignBinding(b: Binding, value: string): string {
+    if (!b.captured) return `${b.rust} = ${value};`;
+    const { base, depth } = this.envRef(b);
+    return `{ let v = ${value}; props::scope_set(cx, ${base}, ${depth}, ${b.slot}, v)?; }`;
+  }
+
+  declareBinding(b: Binding, value: string): string {
+    if (!b.captured) return `let mut ${b.rust}: Value = ${value};`;
+    return this.assignBinding(b, value);
+  }
+
+  thisValue(): string {
+    return this.fn.isMethod ? 'call.this.clone()' : 'rt::sloppy_this(&call.this)?';
+  }
+
+  // Statements
+
+  statements(list: Node[]): string[] {
+    const out: string[] = [];
+    for (const s of list) out.push(...this.statement(s));
+    return out;
+  }
+
+  private block(n: Node): string {
+    const scope = this.cg.scope(n);
+    const saved = this.envChain;
+    const lines: string[] = [];
+    if (scope) lines.push(...this.openScope(scope, this.closureVar));
+    lines.push(...this.statements(n.body));
+    this.envChain = saved;
+    return `{\n${indent(lines)}\n}`;
+  }
+
+  private stmtBody(n: Node): string {
+    if (n.type === 'BlockStatement') return this.block(n);
+    return `{\n${indent(this.statement(n))}\n}`;
+  }
+
+  private returnExpr(v: string): string {
+    return this.tryLabels.length ? `return Ok(Cmp::Return(${v}));` : `return Ok(${v});`;
+  }
+
+  statement(s: Node): string[] {
+    switch (s.type) {
+      case 'ExpressionStatement':
+        return [`${this.expr(s.expression)};`];
+      case 'VariableDeclaration': {
+        const d = s.declarations[0];
+        const b = this.cg.ref(d.id);
+        const v = d.init ? this.expr(d.init) : 'Value::Undefined';
+        if (!b) return [`${v};`];
+        return [this.declareBinding(b, v)];
+      }
+      case 'FunctionDeclaration': {
+        const b = this.cg.ref(s.id);
+        const f = this.makeFunction(s, s.id.name);
+        return b ? [this.declareBinding(b, f)] : [`${f};`];
+      }
+      case 'ReturnStatement':
+        return [this.returnExpr(s.argument ? this.expr(s.argument) : 'Value::Undefined')];
+      case 'ThrowStatement':
+        return [`return Err(Ctl::Throw(${this.expr(s.argument)}));`];
+      case 'BlockStatement':
+        return [this.block(s)];
+      case 'IfStatement': {
+        const t = this.expr(s.test);
+        const c = this.stmtBody(s.consequent);
+        const a = s.alternate ? ` else ${this.stmtBody(s.alternate)}` : '';
+        return [`if ops::to_boolean(&${t}) ${c}${a}`];
+      }
+      case 'LabeledStatement': {
+        const label = `'${sanitize(s.label.name)}`;
+        if (this.tryLabels.length) this.tryLabels[this.tryLabels.length - 1].labels.push(label);
+        if (s.body.type === 'WhileStatement') {
+          const w = s.body;
+          const cond = w.test.type === 'Literal' && w.test.value === true ? '' : `if !ops::to_boolean(&${this.expr(w.test)}) { break; }\n`;
+          return [`${label}: loop {\n    cx.tick()?;\n${indent([cond + this.stmtBody(w.body)])}\n}`];
+        }
+        return [`${label}: ${this.stmtBody(s.body)}`];
+      }
+      case 'WhileStatement': {
+        const cond = s.test.type === 'Literal' && s.test.value === true ? '' : `if !ops::to_boolean(&${this.expr(s.test)}) { break; }\n`;
+        return [`loop {\n    cx.tick()?;\n${indent([cond + this.stmtBody(s.body)])}\n}`];
+      }
+      case 'BreakStatement': {
+        const label = `'${sanitize(s.label.name)}`;
+        return [this.breakTo(label)];
+      }
+      case 'TryStatement':
+        return this.tryStatement(s);
+      case 'ClUnknown':
+        return [`return clrt::unknown(${s.sid});`];
+      case 'ClUnsupported':
+        this.cg.warnUnsupported(s, s.reason);
+        return [`return clrt::cx::abort(clrt::AbortKind::Unsupported, ${s.sid}, "a construct that is not compiled");`];
+      case 'EmptyStatement':
+        return [];
+      default:
+        this.cg.warnUnsupported(s, `a ${s.type}`);
+        return [`return clrt::cx::abort(clrt::AbortKind::Unsupported, ${s.sid ?? 0}, "a statement that is not compiled");`];
+    }
+  }
+
+  private breakTo(label: string): string {
+    // Inside a try closure, a label outside it is reached by returning a completion.
+    if (this.tryLabels.length) {
+      const inner = this.tryLabels[this.tryLabels.length - 1];
+      if (!inner.labels.includes(label)) {
+        let id = this.labelIds.get(label);
+        if (id === undefined) {
+          id = this.labelIds.size;
+          this.labelIds.set(label, id);
+        }
+        inner.exits.add(label);
+        return `return Ok(Cmp::Break(${id}));`;
+      }
+    }
+    return `break ${label};`;
+  }
+
+  /** Carries out a completion `r` (a `Cmp`) in the enclosing context. */
+  private completion(r: string, exits: Set<string>): string {
+    const arms = ['Cmp::Normal => {}', `Cmp::Return(v) => { ${this.returnExpr('v')} }`];
+    const breaks = [...exits].map((label) => `Cmp::Break(${this.labelIds.get(label)}) => { ${this.breakTo(label)} }`);
+    arms.push(...breaks, '#[allow(unreachable_patterns)] Cmp::Break(_) => unreachable!("break to an unknown label"),');
+    return `match ${r} {\n${indent(arms)}\n}`;
+  }
+
+  private closureBlock(body: string[]): string {
+    return `(|| -> JsResult<Cmp> {\n${indent([...body, 'Ok(Cmp::Normal)'])}\n})()`;
+  }
+
+  private tryStatement(s: Node): string[] {
+    const lines: string[] = [];
+    const r = this.cg.fresh('r');
+    const exits = new Set<string>();
+    this.tryLabels.push({ labels: [], exits });
+    const body = this.closureBlock([this.block(s.block)]);
+    this.tryLabels.pop();
+    lines.push(`let ${r}: JsResult<Cmp> = ${body};`);
+    if (s.handler) {
+      const h = s.handler;
+      let handlerLines: string[];
+      this.tryLabels.push({ labels: [], exits });
+      if (h.body.type === 'BlockStatement' && h.body.body.length === 1 && h.body.body[0].type === 'ClUnknown') {
+        handlerLines = [`return clrt::unknown(${h.sid});`];
+      } else {
+        const scope = this.cg.scope(h);
+        const saved = this.envChain;
+        handlerLines = [];
+        if (scope) handlerLines.push(...this.openScope(scope, this.closureVar));
+        if (h.param) {
+          const b = this.cg.ref(h.param)!;
+          handlerLines.push(this.declareBinding(b, 'exc'));
+        }
+        handlerLines.push(this.block(h.body));
+        this.envChain = saved;
+      }
+      const handler = this.closureBlock(handlerLines);
+      this.tryLabels.pop();
+      lines.push(`let ${r}: JsResult<Cmp> = match ${r} { Err(Ctl::Throw(exc)) => { let exc = exc; ${handler} } other => other };`);
+    }
+    if (s.finalizer) lines.push(this.block(s.finalizer));
+    lines.push(this.completion(`${r}?`, exits));
+    return [`{\n${indent(lines)}\n}`];
+  }
+
+  // Expressions: each returns a Rust expression of type Value.
+
+  expr(e: Node, awaited = false): string {
+    switch (e.type) {
+      case 'Literal':
+        return this.literal(e);
+      case 'Identifier':
+        return this.identifier(e);
+      case 'ThisExpression': {
+        const b = this.cg.ref(e);
+        if (b) return this.readBinding(b);
+        if (this.fn.node.type === 'Program') {
+          this.cg.warnUnsupported(e, '`this` at module level');
+          return 'clrt::cx::unsupported::<Value>("module-level this")?';
+        }
+        return this.thisValue();
+      }
+      case 'TemplateLiteral': {
+        const parts: string[] = ['let mut s: Vec<u16> = Vec::new();'];
+        e.quasis.forEach((q: Node, i: number) => {
+          const text = q.value.cooked as string;
+          if (text) parts.push(`s.extend_from_slice(${this.cg.keyOf(text)});`);
+          if (i < e.expressions.length) parts.push(`{ let v = ${this.expr(e.expressions[i])}; rt::template_part(cx, &mut s, &v)?; }`);
+        });
+        parts.push('cx.new_str(s)?');
+        return `{ ${parts.join(' ')} }`;
+      }
+      case 'ArrayExpression': {
+        const parts = ['let mut items: Vec<Value> = Vec::new();'];
+        for (const el of e.elements) {
+          if (el.type === 'SpreadElement') parts.push(`{ let v = ${this.expr(el.argument)}; let more = rt::iterate(cx, &v)?; items.extend(more); }`);
+          else parts.push(`items.push(${this.expr(el)});`);
+        }
+        parts.push('cx.new_array(items)?');
+        return `{ ${parts.join(' ')} }`;
+      }
+      case 'ObjectExpression':
+        return this.object(e);
+      case 'FunctionExpression':
+      case 'ArrowFunctionExpression':
+        return this.makeFunction(e, e.inferredName ?? e.id?.name ?? '');
+      case 'ClassExpression':
+        return this.makeClass(e);
+      case 'UnaryExpression':
+        return this.unary(e);
+      case 'BinaryExpression':
+        return this.binary(e);
+      case 'LogicalExpression': {
+        const l = this.expr(e.left);
+        const r = this.expr(e.right);
+        const test = e.operator === '&&' ? 'ops::to_boolean(&l)' : e.operator === '||' ? '!ops::to_boolean(&l)' : 'l.is_nullish()';
+        return `{ let l = ${l}; if ${test} { ${r} } else { l } }`;
+      }
+      case 'ConditionalExpression':
+        return `{ let c = ${this.expr(e.test)}; if ops::to_boolean(&c) { ${this.expr(e.consequent)} } else { ${this.expr(e.alternate)} } }`;
+      case 'AssignmentExpression':
+        return this.assignment(e);
+      case 'SequenceExpression': {
+        const parts = e.expressions.map((x: Node, i: number) => (i < e.expressions.length - 1 ? `${this.expr(x)};` : this.expr(x)));
+        return `{ ${parts.join(' ')} }`;
+      }
+      case 'MemberExpression':
+        return this.member(e);
+      case 'CallExpression':
+        return this.callExpr(e, awaited);
+      case 'NewExpression': {
+        const ids = this.cg.callees(e);
+        if (!ids) return `clrt::unknown::<Value>(${e.sid})?`;
+        return `{ let f = ${this.expr(e.callee)}; ${this.args(e.arguments)} let c = call::callee_of(cx, &f)?; call::guard_callee(cx, &c, ${ids}, ${e.sid})?; call::construct(cx, &f, &args)? }`;
+      }
+      case 'AwaitExpression':
+        return `{ let v = ${this.expr(e.argument, true)}; call::await_value(cx, v)? }`;
+      case 'ClUnknown':
+        return `clrt::unknown::<Value>(${e.sid})?`;
+      case 'ClUnsupported':
+        this.cg.warnUnsupported(e, e.reason);
+        return `clrt::cx::abort::<Value>(clrt::AbortKind::Unsupported, ${e.sid}, "a construct that is not compiled")?`;
+      case 'ClRequire': {
+        if (e.module !== 'containerless') {
+          this.cg.warnRequire(e, e.module);
+          return `clrt::cx::abort::<Value>(clrt::AbortKind::Unsupported, ${e.sid}, "require of a module that is not compiled")?`;
+        }
+        return `clrt::builtins::openfaas::require(cx, &rt::text(${this.cg.keyOf(e.module)}))?`;
+      }
+      case 'ClIntrinsic':
+        return this.intrinsic(e);
+      default:
+        this.cg.warnUnsupported(e, `a ${e.type}`);
+        return `clrt::cx::abort::<Value>(clrt::AbortKind::Unsupported, ${e.sid ?? 0}, "an expression that is not compiled")?`;
+    }
+  }
+
+  private literal(e: Node): string {
+    if (e.regex) return `clrt::builtins::regexp::new_regexp(cx, &rt::text(${this.cg.keyOf(e.regex.pattern)}), &rt::text(${this.cg.keyOf(e.regex.flags)}))?`;
+    const v = e.value;
+    if (v === null) return 'Value::Null';
+    if (typeof v === 'boolean') return `Value::Bool(${v})`;
+    if (typeof v === 'number') return numberLiteral(v);
+    if (typeof v === 'string') return `cx.s(${this.cg.strOf(v)})`;
+    this.cg.warnUnsupported(e, 'this literal');
+    return 'clrt::cx::unsupported::<Value>("literal")?';
+  }
+
+  private identifier(e: Node): string {
+    const b = this.cg.ref(e);
+    if (b) return this.readBinding(b);
+    if (e.name === 'undefined') return 'Value::Undefined';
+    if (e.name === 'NaN') return 'Value::Num(f64::NAN)';
+    if (e.name === 'Infinity') return 'Value::Num(f64::INFINITY)';
+    if (this.cg.isGlobal(e.name)) return `cx.global(${JSON.stringify(e.name)}, 0)?`;
+    this.cg.warnGlobal(e, e.name);
+    return `clrt::cx::abort::<Value>(clrt::AbortKind::Unsupported, 0, "a global that is not modelled")?`;
+  }
+
+  private guard(node: Node, i: number, v: string): string {
+    const m = this.cg.typeMask(node, i);
+    if (m === null) return `return clrt::unknown(${node.sid});`;
+    return `ops::guard_type(cx, &${v}, ${m}, ${node.sid})?;`;
+  }
+
+  /** Guards that may `return`: valid inside a Rust block used as an expression only through a labelled wrapper. */
+  private guarded(node: Node, body: string): string {
+    // `return` inside an expression block returns from the whole function, which is what a give-up wants;
+    // inside a try closure it returns Err from the closure, which `?` then propagates.
+    return body;
+  }
+
+  private unary(e: Node): string {
+    const op = e.operator;
+    if (op === 'typeof' && e.argument.type === 'Identifier' && !this.cg.ref(e.argument) && !this.cg.isGlobal(e.argument.name) && !['undefined', 'NaN', 'Infinity'].includes(e.argument.name)) {
+      return `Value::str("undefined")`;
+    }
+    if (op === 'delete') {
+      const m = e.argument;
+      const k = m.computed ? this.expr(m.property) : null;
+      return `{ let o = ${this.expr(m.object)}; ${k ? `let k = ${k};` : ''} ${this.guard(e, 0, 'o')} Value::Bool(${k ? 'props::delete_computed(cx, &o, &k)?' : `props::delete(cx, &o, ${this.cg.keyOf(m.property.name)})?`}) }`;
+    }
+    const a = this.expr(e.argument);
+    if (op === 'typeof') return `{ let a = ${a}; Value::str(ops::type_of(cx, &a)) }`;
+    if (op === 'void') return `{ ${a}; Value::Undefined }`;
+    const g = this.guard(e, 0, 'a');
+    switch (op) {
+      case '!':
+        return `{ let a = ${a}; ${g} Value::Bool(!ops::to_boolean(&a)) }`;
+      case '-':
+        return `{ let a = ${a}; ${g} ops::neg(cx, &a)? }`;
+      case '+':
+        return `{ let a = ${a}; ${g} ops::plus(cx, &a)? }`;
+      case '~':
+        return `{ let a = ${a}; ${g} ops::bit_not(cx, &a)? }`;
+      default:
+        this.cg.warnUnsupported(e, `the unary operator ${op}`);
+        return 'clrt::cx::unsupported::<Value>("unary operator")?';
+    }
+  }
+
+  private binary(e: Node): string {
+    const l = this.expr(e.left);
+    const r = this.expr(e.right);
+    const g = `${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')}`;
+    const num: Record<string, string> = { '-': 'Sub', '*': 'Mul', '/': 'Div', '%': 'Rem', '**': 'Exp', '<<': 'Shl', '>>': 'Shr', '>>>': 'UShr', '&': 'BitAnd', '|': 'BitOr', '^': 'BitXor' };
+    const cmp: Record<string, string> = { '<': 'Lt', '>': 'Gt', '<=': 'Le', '>=': 'Ge' };
+    let op: string;
+    if (e.operator === '+') op = 'ops::add(cx, &a, &b)?';
+    else if (num[e.operator]) op = `ops::num_op(cx, NumOp::${num[e.operator]}, &a, &b)?`;
+    else if (cmp[e.operator]) op = `Value::Bool(ops::compare(cx, CmpOp::${cmp[e.operator]}, &a, &b)?)`;
+    else if (e.operator === '===') op = 'Value::Bool(ops::strict_equals(&a, &b))';
+    else if (e.operator === '!==') op = 'Value::Bool(!ops::strict_equals(&a, &b))';
+    else if (e.operator === '==') op = 'Value::Bool(ops::loose_equals(cx, &a, &b)?)';
+    else if (e.operator === '!=') op = 'Value::Bool(!ops::loose_equals(cx, &a, &b)?)';
+    else if (e.operator === 'in') op = 'Value::Bool(ops::has_property_op(cx, &a, &b)?)';
+    else if (e.operator === 'instanceof') op = 'Value::Bool(ops::instance_of(cx, &a, &b)?)';
+    else {
+      this.cg.warnUnsupported(e, `the operator ${e.operator}`);
+      return 'clrt::cx::unsupported::<Value>("binary operator")?';
+    }
+    // Literal operands need no guard: their type is fixed.
+    return `{ let a = ${l}; let b = ${r}; ${g} ${op} }`;
+  }
+
+  private member(e: Node): string {
+    if (e.object.type === 'Super') {
+      if (e.computed) return 'clrt::cx::unsupported::<Value>("computed super property")?';
+      return `call::super_get(cx, call, ${this.cg.keyOf(e.property.name)})?`;
+    }
+    const o = this.expr(e.object);
+    if (e.computed) {
+      const k = this.expr(e.property);
+      return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} ${this.guard(e, 1, 'k')} props::get_computed(cx, &o, &k)? }`;
+    }
+    return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get(cx, &o, ${this.cg.keyOf(e.property.name)})? }`;
+  }
+
+  private assignment(e: Node): string {
+    const left = e.left;
+    if (left.type === 'Identifier') {
+      const b = this.cg.ref(left);
+      const v = this.expr(e.right);
+      if (!b) {
+        this.cg.warnUnsupported(e, `an assignment to the undeclared variable ${left.name}`);
+        return 'clrt::cx::unsupported::<Value>("assignment to a global")?';
+      }
+      if (b.isConst) return `{ let _v = ${v}; clrt::cx::engine_error::<Value>("Assignment to constant variable.")? }`;
+      return `{ let v = ${v}; ${this.assignBinding(b, 'v.clone()')} v }`;
+    }
+    if (left.type === 'MemberExpression') {
+      if (left.object.type === 'Super') return 'clrt::cx::unsupported::<Value>("assignment to super property")?';
+      const sid = e.sid ?? left.sid;
+      const site = { sid };
+      const o = this.expr(left.object);
+      if (left.computed) {
+        const k = this.expr(left.property);
+        const v = this.expr(e.right);
+        return `{ let o = ${o}; let k = ${k}; let v = ${v}; ${this.guard(site, 0, 'o')} ${this.guard(site, 1, 'k')} props::set_computed(cx, &o, &k, v.clone())?; v }`;
+      }
+      const v = this.expr(e.right);
+      return `{ let o = ${o}; let v = ${v}; ${this.guard(site, 0, 'o')} props::set(cx, &o, ${this.cg.keyOf(left.property.name)}, v.clone())?; v }`;
+    }
+    this.cg.warnUnsupported(e, 'an assignment to this target');
+    return 'clrt::cx::unsupported::<Value>("assignment target")?';
+  }
+
+  /** Evaluates call arguments into `args`. */
+  private args(list: Node[]): string {
+    if (!list.some((a) => a.type === 'SpreadElement')) return `let args: Vec<Value> = vec![${list.map((a) => this.expr(a)).join(', ')}];`;
+    const parts = ['let mut args: Vec<Value> = Vec::new();'];
+    for (const a of list) {
+      if (a.type === 'SpreadElement') parts.push(`{ let v = ${this.expr(a.argument)}; let more = rt::iterate(cx, &v)?; args.extend(more); }`);
+      else parts.push(`args.push(${this.expr(a)});`);
+    }
+    return parts.join(' ');
+  }
+
+  private callExpr(e: Node, awaited: boolean): string {
+    const c = e.callee;
+    if (c.type === 'Super') return `{ ${this.args(e.arguments)} call::super_call(cx, call, &args)? }`;
+    if (c.type === 'MemberExpression' && c.object.type === 'Super') {
+      if (c.computed) return 'clrt::cx::unsupported::<Value>("computed super call")?';
+      return `{ let f = call::super_get(cx, call, ${this.cg.keyOf(c.property.name)})?; ${this.args(e.arguments)} call::call(cx, &f, call.this.clone(), &args)? }`;
+    }
+    const ids = this.cg.callees(e);
+    if (!ids) return `clrt::unknown::<Value>(${e.sid})?`;
+    const invoke = awaited ? 'call::call_awaited' : 'call::invoke';
+    if (c.type === 'MemberExpression') {
+      const o = this.expr(c.object);
+      if (c.computed) {
+        const k = this.expr(c.property);
+        return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} let ks = ops::to_property_key(cx, &k)?; let f = call::method(cx, &o, ks.units())?; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
+      }
+      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = call::method(cx, &o, ${this.cg.keyOf(c.property.name)})?; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
+    }
+    return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, Value::Undefined, &args)? }`;
+  }
+
+  private makeFunction(n: Node, name: string): string {
+    const f = this.cg.fnFor(n);
+    if (!f) return 'clrt::cx::unsupported::<Value>("function")?';
+    let flags = n.type === 'ArrowFunctionExpression' ? 'fflags::ARROW' : '0';
+    if (n.async) flags += ' | fflags::ASYNC';
+    if (n.isMethod) flags += ' | fflags::METHOD';
+    const len = n.params.filter((p: Node) => p.type !== 'RestElement').length;
+    return `call::make_function(cx, ${f.code}, ${this.currentEnvExpr()}, &rt::text(${this.cg.keyOf(name)}), ${len}, ${flags})?`;
+  }
+
+  private makeClass(n: Node): string {
+    this.cg.classNodes.set(n.sid, n);
+    const ctorMethod = n.body.body.find((m: Node) => m.kind === 'constructor');
+    const ctorCode = this.cg.codeOfSite(n.sid);
+    if (ctorCode === undefined) return 'clrt::cx::unsupported::<Value>("class")?';
+    const ctorLen = ctorMethod ? ctorMethod.value.params.filter((p: Node) => p.type !== 'RestElement').length : 0;
+    const members: string[] = [];
+    const staticFields: string[] = [];
+    for (const m of n.body.body) {
+      if (m.type === 'MethodDefinition' && m.kind !== 'constructor') {
+        const k = memberName(m);
+        const f = this.cg.fnFor(m.value);
+        if (k === null || !f) return 'clrt::cx::unsupported::<Value>("class with computed member names")?';
+        const kind = m.kind === 'get' ? 'MethodKind::Get' : m.kind === 'set' ? 'MethodKind::Set' : 'MethodKind::Method';
+        const len = m.value.params.filter((p: Node) => p.type !== 'RestElement').length;
+        members.push(`Member::Method { key: JsStr::from_units(${this.cg.keyOf(k)}.to_vec()), code: ${f.code}, is_static: ${!!m.static}, kind: ${kind}, length: ${len} }`);
+      } else if (m.type === 'PropertyDefinition' && m.static) {
+        const k = memberName(m);
+        if (k === null) return 'clrt::cx::unsupported::<Value>("computed static field")?';
+        staticFields.push(`{ let v = ${m.value ? this.expr(m.value) : 'Value::Undefined'}; props::define(cx, c.as_obj().expect("class"), JsStr::from_units(${this.cg.keyOf(k)}.to_vec()), v)?; }`);
+      }
+    }
+    const fields = this.cg.fieldsCode(n.sid);
+    const parent = n.superClass ? `Some(${this.expr(n.superClass)})` : 'None';
+    const name = n.id?.name ?? n.inferredName ?? '';
+    return `{ let parent = ${parent}; let c = call::make_class(cx, &rt::text(${this.cg.keyOf(name)}), ${ctorCode}, ${ctorLen}, ${fields === undefined ? 'None' : `Some(${fields})`}, parent, ${this.currentEnvExpr()}, &[${members.join(', ')}])?; ${staticFields.join(' ')} c }`;
+  }
+
+  private object(e: Node): string {
+    const parts = ['let obj = cx.new_object()?; let o = obj.as_obj().expect("object");'];
+    for (const p of e.properties) {
+      if (p.type === 'SpreadElement') {
+        parts.push(`{ let v = ${this.expr(p.argument)}; rt::object_spread(cx, o, &v)?; }`);
+        continue;
+      }
+      const key = p.computed ? `{ let k = ${this.expr(p.key)}; ops::to_property_key(cx, &k)? }` : `JsStr::from_units(${this.cg.keyOf(propName(p.key) ?? '')}.to_vec())`;
+      if (p.kind === 'get' || p.kind === 'set') {
+        parts.push(`{ let k = ${key}; let f = ${this.makeFunction(p.value, propName(p.key) ?? '')}; call::set_home(cx, &f, o)?; rt::define_accessor(cx, o, k, &f, ${p.kind === 'get'})?; }`);
+        continue;
+      }
+      if (p.value.type === 'FunctionExpression' && p.value.isMethod) {
+        parts.push(`{ let k = ${key}; let f = ${this.makeFunction(p.value, propName(p.key) ?? '')}; call::set_home(cx, &f, o)?; props::define(cx, o, k, f)?; }`);
+        continue;
+      }
+      if ((p.value.type === 'FunctionExpression' || p.value.type === 'ArrowFunctionExpression' || p.value.type === 'ClassExpression') && !p.computed) p.value.inferredName ??= propName(p.key) ?? '';
+      parts.push(`{ let k = ${key}; let v = ${this.expr(p.value)}; props::define(cx, o, k, v)?; }`);
+    }
+    parts.push('obj');
+    return `{ ${parts.join(' ')} }`;
+  }
+
+  private intrinsic(e: Node): string {
+    const args = e.arguments.map((a: Node) => this.expr(a));
+    const binds = args.map((a: string, i: number) => `let a${i} = ${a};`).join(' ');
+    const call1: Record<string, string> = { iter: 'rt::iter', forInKeys: 'rt::for_in_keys', toKey: 'rt::to_key', requireObject: 'rt::require_object' };
+    if (call1[e.name]) return `{ ${binds} ${call1[e.name]}(cx, &a0)? }`;
+    if (e.name === 'objectRest') return `{ ${binds} rt::object_rest(cx, &a0, &a1)? }`;
+    if (e.name === 'arraySliceFrom') return `{ ${binds} rt::array_slice_from(cx, &a0, &a1)? }`;
+    this.cg.warnUnsupported(e, `the intrinsic ${e.name}`);
+    return 'clrt::cx::unsupported::<Value>("intrinsic")?';
+  }
+}
+
+function numberLiteral(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 2 ** 53 && !Object.is(v, -0)) return `Value::Num(${v}.0)`;
+  const buf = Buffer.alloc(8);
+  buf.writeDoubleLE(v);
+  return `rt::num(0x${buf.readBigUInt64LE().toString(16)})`;
+}
+
+function indent(lines: string[]): string {
+  return lines
+    .join('\n')
+    .split('\n')
+    .map((l) => (l ? `    ${l}` : l))
+    .join('\n');
 }

@@ -126,6 +126,8 @@ pub struct Program {
     pub init: Code,
     /// The trace's format version the program was compiled from.
     pub trace_version: u32,
+    /// String constants (literals and property keys) as UTF-16; generated code names them by index.
+    pub strings: &'static [&'static [u16]],
 }
 
 /// What the host (the dispatcher, or a test) provides: outgoing HTTP.
@@ -162,6 +164,8 @@ pub struct Cx {
     pub depth: u32,
     /// Host state for the request being served (the context object, the containerless API's response).
     pub host: crate::builtins::HostState,
+    /// The program's string constants, made once per context.
+    strings: Vec<crate::value::JsStr>,
 }
 
 impl Cx {
@@ -180,6 +184,7 @@ impl Cx {
             logs: Vec::new(),
             depth: 0,
             host: Default::default(),
+            strings: prog.strings.iter().map(|u| crate::value::JsStr::from_units(u.to_vec())).collect(),
         };
         cx.heap.set_cap(limits.heap_bytes);
         Ok(cx)
@@ -227,6 +232,11 @@ impl Cx {
 }
 
 impl Cx {
+    /// String constant `i` of the program.
+    #[inline]
+    pub fn s(&self, i: usize) -> Value {
+        Value::Str(self.strings[i].clone())
+    }
     /// A new array.
     pub fn new_array(&mut self, items: Vec<Value>) -> JsResult<Value> {
         let p = self.realm.array_proto;
@@ -264,7 +274,7 @@ fn no_init(_: &mut Cx, _: &Call) -> JsResult<Value> {
 
 /// A context for tests of the runtime itself: `funcs` stands in for compiled code.
 pub fn test_cx(funcs: &'static [Code]) -> Cx {
-    let prog: &'static Program = Box::leak(Box::new(Program { name: "test", funcs, init: no_init, trace_version: 1 }));
+    let prog: &'static Program = Box::leak(Box::new(Program { name: "test", funcs, init: no_init, trace_version: 1, strings: &[] }));
     let mut cx = Cx::new(prog, &Limits::default()).expect("realm");
     cx.heap.seal_module();
     cx

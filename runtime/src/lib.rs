@@ -11,6 +11,7 @@ pub mod heap;
 pub mod ops;
 pub mod props;
 pub mod realm;
+pub mod rt;
 pub mod value;
 
 pub use cx::{abort, unknown, Abort, AbortKind, Call, Code, Ctl, Cx, JsResult, Limits, Program};

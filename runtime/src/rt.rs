@@ -1,0 +1,180 @@
+//! Support functions for generated code: the intrinsics the normaliser introduces (see
+//! compiler/normalize.ts `ClIntrinsic`; compiler/tracer.ts `intrinsics` is their JavaScript twin), spread,
+//! templates, and `this` in sloppy functions.
+
+use crate::cx::{engine_error, unsupported, Cx, JsResult};
+use crate::heap::{ObjKind, Prop};
+use crate::ops;
+use crate::props;
+use crate::value::{JsStr, ObjRef, Value};
+
+/// A number constant, exact to the bit.
+#[inline]
+pub fn num(bits: u64) -> Value {
+    Value::Num(f64::from_bits(bits))
+}
+
+/// `this` in a sloppy-mode function: Node would substitute globalThis (or box a primitive), which we do
+/// not model, so such paths give up.
+#[inline]
+pub fn sloppy_this(v: &Value) -> JsResult<Value> {
+    match v {
+        Value::Obj(_) => Ok(v.clone()),
+        _ => unsupported("`this` in a sloppy-mode function called without an object receiver"),
+    }
+}
+
+/// The elements of an iterable, for spread, for-of and array destructuring.
+pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
+    match v {
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Array(items) => Ok(items.iter().map(|x| x.clone().unhole()).collect()),
+            ObjKind::Map(_) | ObjKind::Set(_) => collection_items(cx, *o),
+            _ => unsupported("iterating an object that is not an array, string, Map or Set"),
+        },
+        Value::Str(s) => {
+            // Strings iterate by code points.
+            let u = s.units();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < u.len() {
+                let n = if (0xD800..0xDC00).contains(&u[i]) && i + 1 < u.len() && (0xDC00..0xE000).contains(&u[i + 1]) { 2 } else { 1 };
+                out.push(cx.new_str(u[i..i + n].to_vec())?);
+                i += n;
+            }
+            Ok(out)
+        }
+        _ => engine_error("is not iterable"),
+    }
+}
+
+fn collection_items(cx: &mut Cx, o: ObjRef) -> JsResult<Vec<Value>> {
+    let entries: Vec<(Value, Option<Value>)> = match cx.heap.kind(o) {
+        ObjKind::Map(m) => m.values().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+        ObjKind::Set(s) => s.values().map(|v| (v.clone(), None)).collect(),
+        _ => Vec::new(),
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        out.push(match v {
+            Some(v) => cx.new_array(vec![k, v])?,
+            None => k,
+        });
+    }
+    Ok(out)
+}
+
+/// `__cl.i.iter(v)`: arrays as they are (for-of reads them live), other iterables copied into an array.
+pub fn iter(cx: &mut Cx, v: &Value) -> JsResult<Value> {
+    if let Value::Obj(o) = v {
+        if let ObjKind::Array(_) = cx.heap.kind(*o) {
+            return Ok(v.clone());
+        }
+    }
+    if v.is_nullish() {
+        return engine_error("is not iterable");
+    }
+    let items = iterate(cx, v)?;
+    cx.new_array(items)
+}
+
+/// `__cl.i.forInKeys(v)`.
+pub fn for_in_keys(cx: &mut Cx, v: &Value) -> JsResult<Value> {
+    let keys = props::for_in_keys(cx, v)?;
+    cx.new_array(keys.into_iter().map(Value::Str).collect())
+}
+
+/// `__cl.i.toKey(k)`: ToPropertyKey, once, for compound assignments to computed members.
+pub fn to_key(cx: &mut Cx, k: &Value) -> JsResult<Value> {
+    Ok(Value::Str(ops::to_property_key(cx, k)?))
+}
+
+/// `__cl.i.requireObject(v)`: destructuring `undefined` or `null` throws.
+pub fn require_object(_cx: &mut Cx, v: &Value) -> JsResult<Value> {
+    if v.is_nullish() {
+        return engine_error("Cannot destructure undefined or null");
+    }
+    Ok(Value::Undefined)
+}
+
+/// `__cl.i.objectRest(src, used)`: own enumerable properties of `src` except the keys in `used`.
+pub fn object_rest(cx: &mut Cx, src: &Value, used: &Value) -> JsResult<Value> {
+    require_object(cx, src)?;
+    let used: Vec<JsStr> = match used {
+        Value::Obj(u) => match cx.heap.kind(*u) {
+            ObjKind::Array(items) => items.iter().filter_map(|v| v.as_str().cloned()).collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let out = cx.new_object()?;
+    let o = out.as_obj().expect("object");
+    if let Value::Obj(s) = src {
+        for k in props::own_enumerable_keys(cx, *s) {
+            if used.contains(&k) {
+                continue;
+            }
+            let v = props::get(cx, src, k.units())?;
+            props::define(cx, o, k, v)?;
+        }
+    } else if let Value::Str(_) = src {
+        return unsupported("object rest from a string");
+    }
+    Ok(out)
+}
+
+/// `__cl.i.arraySliceFrom(a, i)`.
+pub fn array_slice_from(cx: &mut Cx, a: &Value, i: &Value) -> JsResult<Value> {
+    let start = match i {
+        Value::Num(n) => *n as usize,
+        _ => 0,
+    };
+    let items = match a {
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Array(items) => items.iter().skip(start).map(|v| v.clone().unhole()).collect(),
+            _ => return unsupported("rest element of a non-array"),
+        },
+        _ => return unsupported("rest element of a non-array"),
+    };
+    cx.new_array(items)
+}
+
+/// `{...src}` inside an object literal: CopyDataProperties (ECMA-262 §7.3.25).
+pub fn object_spread(cx: &mut Cx, target: ObjRef, src: &Value) -> JsResult<()> {
+    match src {
+        Value::Undefined | Value::Null | Value::Hole | Value::Bool(_) | Value::Num(_) => Ok(()),
+        Value::Str(s) => {
+            for (i, c) in s.units().iter().enumerate() {
+                let k = ops::number_to_jsstr(i as f64);
+                props::define(cx, target, k, Value::Str(JsStr::from_units(vec![*c])))?;
+            }
+            Ok(())
+        }
+        Value::Obj(o) => {
+            for k in props::own_enumerable_keys(cx, *o) {
+                let v = props::get(cx, src, k.units())?;
+                props::define(cx, target, k, v)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Defines a getter or setter from an object literal.
+pub fn define_accessor(cx: &mut Cx, o: ObjRef, key: JsStr, f: &Value, is_get: bool) -> JsResult<()> {
+    let fo = f.as_obj();
+    let prop = if is_get { Prop::Accessor { get: fo, set: None, enumerable: true } } else { Prop::Accessor { get: None, set: fo, enumerable: true } };
+    props::define_prop(cx, o, key, prop)
+}
+
+/// Appends ToString(v) to a template literal being built.
+pub fn template_part(cx: &mut Cx, out: &mut Vec<u16>, v: &Value) -> JsResult<()> {
+    let s = ops::to_string(cx, v)?;
+    out.extend_from_slice(s.units());
+    Ok(())
+}
+
+/// Reads a string constant's text (for APIs that take Rust strings: regex literals, require).
+pub fn text(units: &[u16]) -> String {
+    String::from_utf16_lossy(units)
+}
