@@ -431,7 +431,7 @@ class Normalizer {
     const body = this.asBlock(s.body);
     this.targets.pop();
     const guard = this.site(
-      { type: 'IfStatement', test: not(test), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null },
+      { type: 'IfStatement', test: this.site(not(test), s), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null },
       s,
     );
     // Mark the loop's exit test so the tracer and code generator know it is one.
@@ -454,7 +454,7 @@ class Normalizer {
     let loopBody: Node[];
     if (s.type === 'DoWhileStatement') {
       const t = this.expr(s.test);
-      const exit = this.site({ type: 'IfStatement', test: not(t), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null }, s.test);
+      const exit = this.site({ type: 'IfStatement', test: this.site(not(t), s.test), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null }, s.test);
       exit.loopTest = true;
       loopBody = [...inner, exit];
     } else {
