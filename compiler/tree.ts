@@ -58,8 +58,15 @@ export function prune(core: Node, obs: ObsLike): Node {
   return visit(core);
 }
 
+/** A subtree the trace never reached: ClUnknown, or a block holding only it. */
+function pruned(x: Node): boolean {
+  return x?.type === 'ClUnknown' || (x?.type === 'BlockStatement' && x.body.length === 1 && x.body[0]?.type === 'ClUnknown');
+}
+
 /** Structural merge: a known subtree beats ClUnknown. Both trees come from the same source. */
 function mergeProgram(a: Node, b: Node): Node {
+  if (pruned(a)) return b;
+  if (pruned(b)) return a;
   if (a === null || typeof a !== 'object') return a;
   if (Array.isArray(a)) {
     if (!Array.isArray(b)) return a;
@@ -68,8 +75,6 @@ function mergeProgram(a: Node, b: Node): Node {
     if (b.length === 1 && b[0]?.type === 'ClUnknown') return a;
     return a.map((x, i) => mergeProgram(x, b[i]));
   }
-  if (a.type === 'ClUnknown') return b;
-  if (b?.type === 'ClUnknown') return a;
   const out: Node = {};
   for (const k of Object.keys(a)) out[k] = k === 'loc' ? a.loc : mergeProgram(a[k], b?.[k]);
   return out;

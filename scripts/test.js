@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// The project's test command: Rust runtime tests, then the mocha suites (unit, integration), then one
+// plain `N passed, N failed` line. Set TEST_ONLY=rust|unit|integration to run one part.
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const only = process.env.TEST_ONLY;
+let passed = 0;
+let failed = 0;
+
+function run(cmd, args, parse, env = {}) {
+  return new Promise((resolve) => {
+    const start = Date.now();
+    process.stderr.write(`\n== ${cmd} ${args.join(' ')}\n`);
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+      process.stderr.write(d);
+    });
+    child.on('close', (code) => {
+      const r = parse(out);
+      if (code !== 0 && r.failed === 0) r.failed = 1; // a crash or a build failure counts as a failure
+      passed += r.passed;
+      failed += r.failed;
+      process.stderr.write(`== ${cmd}: ${r.passed} passed, ${r.failed} failed (${((Date.now() - start) / 1000).toFixed(0)}s)\n`);
+      resolve();
+    });
+  });
+}
+
+function parseCargo(out) {
+  let p = 0;
+  let f = 0;
+  for (const m of out.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
+    p += Number(m[1]);
+    f += Number(m[2]);
+  }
+  return { passed: p, failed: f };
+}
+
+function parseMocha(out) {
+  const p = out.match(/^\s*(\d+) passing/m);
+  const f = out.match(/^\s*(\d+) failing/m);
+  return { passed: p ? Number(p[1]) : 0, failed: f ? Number(f[1]) : 0 };
+}
+
+const mocha = ['node_modules/.bin/mocha', '--import=tsx', '--reporter', 'spec'];
+if (!only || only === 'rust') await run('cargo', ['test', '--release', '-p', 'containerless-runtime', '--', '--test-threads=2'], parseCargo);
+if (!only || only === 'unit') await run(process.execPath, [...mocha, '--timeout', '60000', 'test/unit/**/*.test.ts'], parseMocha);
+if (!only || only === 'integration') await run(process.execPath, [...mocha, '--timeout', '900000', 'test/integration/**/*.test.ts'], parseMocha);
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
