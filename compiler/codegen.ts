@@ -542,7 +542,7 @@ fn main() {
     clrt::dispatcher::main(&PROGRAM)
 }
 
-/// A try block's completion when it does not throw.
+// A try block's completion when it does not throw.
 #[allow(dead_code)]
 enum Cmp {
     Normal,
