@@ -1068,7 +1068,7 @@ class FnGen {
         if (k === null || !f) return 'clrt::cx::unsupported::<Value>("class with computed member names")?';
         const kind = m.kind === 'get' ? 'MethodKind::Get' : m.kind === 'set' ? 'MethodKind::Set' : 'MethodKind::Method';
         const len = m.value.params.filter((p: Node) => p.type !== 'RestElement').length;
-        members.push(`Member::Method { key: JsStr::from_units(${this.cg.keyOf(k)}.to_vec()), code: ${f.code}, is_static: ${!!m.static}, kind: ${kind}, length: ${len} }`);
+        members.push(`Member::Method { key: JsStr::from_units(${this.cg.keyOf(k)}.to_vec()), code: ${f.code}, is_static: ${!!m.static}, kind: ${kind}, length: ${len}, is_async: ${!!m.value.async} }`);
       } else if (m.type === 'PropertyDefinition' && m.static) {
         const k = memberName(m);
         if (k === null) return 'clrt::cx::unsupported::<Value>("computed static field")?';

@@ -174,6 +174,19 @@ export class Tracer {
     return `?:not a function (${f === null ? 'null' : typeof f})`;
   }
 
+  /**
+   * Host classes that are not globals (the template's FunctionContext) are known by the name of the class
+   * that owns the method: "FunctionContext.prototype.status", if the runtime models that name.
+   */
+  private learnHostMethod(o: unknown, k: unknown, f: Function): void {
+    let owner = o === null || o === undefined ? null : Object.getPrototypeOf(o);
+    while (owner && !Object.prototype.hasOwnProperty.call(owner, k as PropertyKey)) owner = Object.getPrototypeOf(owner);
+    const ctor = owner?.constructor;
+    if (!ctor || typeof ctor.name !== 'string' || owner[k as string] !== f) return;
+    const name = `${ctor.name}.prototype.${String(k)}`;
+    if (builtinNames.includes(name)) this.builtins.set(f, name);
+  }
+
   private register(f: unknown, site: number): void {
     if ((typeof f === 'function' || (typeof f === 'object' && f !== null)) && !this.fnSites.has(f as object)) this.fnSites.set(f as object, site);
   }
@@ -214,6 +227,7 @@ export class Tracer {
       m(site: number, o: any, k: unknown) {
         self.types(site, o, k);
         const f = o[k as string];
+        if (typeof f === 'function' && !fnSites.has(f) && !self.builtins.has(f)) self.learnHostMethod(o, k, f);
         self.callee(site, f);
         if (typeof f !== 'function') {
           return () => {

@@ -325,7 +325,7 @@ pub fn env_of(cx: &Cx, callee: ObjRef) -> Option<ObjRef> {
 
 /// One member of a class body, for `make_class`.
 pub enum Member {
-    Method { key: JsStr, code: u32, is_static: bool, kind: MethodKind, length: u32 },
+    Method { key: JsStr, code: u32, is_static: bool, kind: MethodKind, length: u32, is_async: bool },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -369,14 +369,14 @@ pub fn make_class(
     props::define_prop(cx, c, JsStr::from("prototype"), Prop::Data { value: Value::Obj(proto), enumerable: false, writable: false })?;
     props::define_prop(cx, proto, JsStr::from("constructor"), Prop::hidden(Value::Obj(c)))?;
     for m in members {
-        let Member::Method { key, code, is_static, kind, length } = m;
+        let Member::Method { key, code, is_static, kind, length, is_async } = m;
         let target = if *is_static { c } else { proto };
         let fname = match kind {
             MethodKind::Method => key.to_rust_string(),
             MethodKind::Get => format!("get {}", key),
             MethodKind::Set => format!("set {}", key),
         };
-        let f = make_function(cx, *code, env, &fname, *length, fflags::METHOD)?;
+        let f = make_function(cx, *code, env, &fname, *length, fflags::METHOD | if *is_async { fflags::ASYNC } else { 0 })?;
         if let (Value::Obj(fo), ObjKind::Function(_)) = (&f, cx.heap.kind(f.as_obj().unwrap())) {
             let fo = *fo;
             if let ObjKind::Function(func) = &mut cx.heap.get_mut(fo)?.kind {
