@@ -27,7 +27,8 @@ pub fn type_tag(cx: &Cx, v: &Value) -> u16 {
             ObjKind::Array(_) => tag::ARRAY,
             ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => tag::FUNCTION,
             ObjKind::Promise(_) => tag::PROMISE,
-            ObjKind::Ordinary | ObjKind::Error => tag::OBJECT,
+            // The tracer tags every non-array, non-promise object (Dates, RegExps, Maps, Responses...) "object".
+            ObjKind::Ordinary | ObjKind::Error | ObjKind::Date(_) | ObjKind::RegExp(_) | ObjKind::Map(_) | ObjKind::Set(_) | ObjKind::Host(_) => tag::OBJECT,
             _ => tag::OTHER,
         },
     }
@@ -395,7 +396,11 @@ pub fn num_op(cx: &mut Cx, op: NumOp, a: &Value, b: &Value) -> JsResult<Value> {
         NumOp::Mul => x * y,
         NumOp::Div => x / y,
         NumOp::Rem => js_rem(x, y),
-        NumOp::Exp => js_pow(x, y),
+        // powf is the platform's pow, which differs from V8's in the last bit for some operands.
+        NumOp::Exp => match crate::builtins::math::pow_exact(x, y) {
+            Some(v) => v,
+            None => return unsupported("x ** y for operands whose result depends on V8's pow"),
+        },
         NumOp::Shl => (f64_to_int32(x).wrapping_shl(f64_to_uint32(y) & 31)) as f64,
         NumOp::Shr => (f64_to_int32(x) >> (f64_to_uint32(y) & 31)) as f64,
         NumOp::UShr => (f64_to_uint32(x) >> (f64_to_uint32(y) & 31)) as f64,
