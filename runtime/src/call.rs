@@ -65,9 +65,17 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
         _ => return engine_error("Cannot read properties of undefined or null"),
     };
     while let Some(o) = cur {
+        // Host objects compute some properties (a Response's `status`); their methods are on prototypes.
+        if matches!(cx.heap.kind(o), ObjKind::Host(_)) {
+            if let Some(v) = crate::builtins::host_get(cx, o, key)? {
+                return match v {
+                    Value::Obj(f) if matches!(cx.heap.kind(f), ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }) => Ok(Some(Callee::Obj(f))),
+                    _ => engine_error("is not a function"),
+                };
+            }
+        }
         let has_special = match cx.heap.kind(o) {
             ObjKind::Array(_) => props::index_of_key(key).is_some() || key == [108, 101, 110, 103, 116, 104],
-            ObjKind::Host(_) => true,
             ObjKind::Function(_) | ObjKind::Native(_) => key == [110, 97, 109, 101] || key == [108, 101, 110, 103, 116, 104],
             _ => false,
         };

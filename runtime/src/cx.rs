@@ -164,6 +164,8 @@ pub struct Cx {
     pub depth: u32,
     /// Host state for the request being served (the context object, the containerless API's response).
     pub host: crate::builtins::HostState,
+    /// Host state that outlives requests (the Containerless API's `listen` callback); not reset.
+    pub module_host: crate::builtins::ModuleHost,
     /// The program's string constants, made once per context.
     strings: Vec<crate::value::JsStr>,
 }
@@ -184,6 +186,7 @@ impl Cx {
             logs: Vec::new(),
             depth: 0,
             host: Default::default(),
+            module_host: Default::default(),
             strings: prog.strings.iter().map(|u| crate::value::JsStr::from_units(u.to_vec())).collect(),
         };
         cx.heap.set_cap(limits.heap_bytes);

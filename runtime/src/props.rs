@@ -127,6 +127,18 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
                     return Ok(v);
                 }
             }
+            // RegExp.prototype's accessors (source, flags, global, ...).
+            ObjKind::RegExp(_) if !obj.props.contains_key(key) => {
+                if let Some(v) = crate::builtins::regexp::accessor_get(cx, o, receiver, key)? {
+                    return Ok(v);
+                }
+            }
+            // Map.prototype.size and Set.prototype.size (accessors).
+            ObjKind::Map(_) | ObjKind::Set(_) if !obj.props.contains_key(key) => {
+                if let Some(v) = crate::builtins::collections::size_get(cx, o, receiver, key)? {
+                    return Ok(v);
+                }
+            }
             _ => {}
         }
         let obj = cx.heap.get(o);
@@ -280,6 +292,9 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
             }
         }
         if c != o && crate::builtins::proto_method(cx, c, key).is_some() {
+            if is(key, "size") && (c == cx.realm.map_proto || c == cx.realm.set_proto) {
+                return unsupported("a write to Map.prototype.size or Set.prototype.size (a getter)");
+            }
             // Shadowing a builtin method with an own property is legal; it only changes later lookups,
             // which check own properties first.
             break;
@@ -290,6 +305,15 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
         if is(key, "name") || is(key, "length") {
             return unsupported("a write to a function's name or length");
         }
+    }
+    if let ObjKind::RegExp(_) = cx.heap.kind(o) {
+        if crate::builtins::regexp::is_accessor_key(key) {
+            return unsupported("a write to a RegExp accessor property");
+        }
+    }
+    // A host object's computed properties are getters on its prototype: strict code would throw.
+    if matches!(cx.heap.kind(o), ObjKind::Host(_)) && crate::builtins::host_get(cx, o, key)?.is_some() {
+        return unsupported("a write to a host object's computed property");
     }
     let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
     obj.props.insert(JsStr::from_units(key.to_vec()), Prop::data(val));
@@ -336,6 +360,9 @@ pub fn has_property(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<bool> {
             return Ok(true);
         }
         if crate::builtins::proto_method(cx, o, key).is_some() {
+            return Ok(true);
+        }
+        if matches!(cx.heap.kind(o), ObjKind::Host(_)) && crate::builtins::host_get(cx, o, key)?.is_some() {
             return Ok(true);
         }
         cur = cx.heap.get(o).proto;

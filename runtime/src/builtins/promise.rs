@@ -1,12 +1,752 @@
-use crate::builtins::BuiltinDef;
+//! Promises (ECMA-262 §27.2) in the runtime's blocking model.
+//!
+//! Compiled code is synchronous: `await v` calls `await_value`, which settles `v` there and then. A
+//! promise's state (`heap::PromiseState`) is either settled, an I/O operation of the host (`Pending`),
+//! or a combination evaluated when awaited (`All` for `Promise.all`, `Then` for `p.then(f, r)`). Once
+//! evaluated, the promise's state becomes the outcome, so awaiting it again neither repeats I/O nor
+//! runs callbacks twice.
+//!
+//! Callbacks given to `then`, `catch` and `finally` run when their promise is awaited, not in Node's
+//! microtask: they see the program's state as it is at the `await`. While one runs, objects older than
+//! the promise `then` made are read-only (a write gives up), so a callback cannot leave an effect whose
+//! timing would differ from Node's. A callback whose promise is never awaited never runs.
+//!
+//! What gives up: an executor that returns without settling its promise (it would be settled later, by
+//! a timer or an event), thenables that are not promises, subclasses of Promise, `Promise.race` and
+//! `Promise.any` (their answer depends on timing), `Promise.all` when more than one element rejects
+//! (Node rejects with the first rejection in time, which the blocking model does not know).
 
-pub static DEFS: &[&BuiltinDef] = &[];
+use crate::builtins::{arg, BuiltinDef};
+use crate::call;
+use crate::cx::{engine_error, unsupported, Ctl, Cx, JsResult};
+use crate::heap::{Obj, ObjKind, PromiseState, Prop};
+use crate::props;
+use crate::value::{JsStr, ObjRef, Value};
 
-use crate::cx::{Cx, JsResult};
-use crate::value::Value;
+crate::builtin!(PROMISE, "Promise", 1, promise_call, ctor = promise_ctor);
+crate::builtin!(RESOLVE, "Promise.resolve", 1, promise_resolve);
+crate::builtin!(REJECT, "Promise.reject", 1, promise_reject);
+crate::builtin!(ALL, "Promise.all", 1, promise_all);
+crate::builtin!(ALL_SETTLED, "Promise.allSettled", 1, promise_all_settled);
+crate::builtin!(RACE, "Promise.race", 1, |_, _, _| unsupported(
+    "Promise.race (its answer depends on timing)"
+));
+crate::builtin!(ANY, "Promise.any", 1, |_, _, _| unsupported(
+    "Promise.any (its answer depends on timing)"
+));
+crate::builtin!(THEN, "Promise.prototype.then", 2, promise_then);
+crate::builtin!(CATCH, "Promise.prototype.catch", 1, promise_catch);
+crate::builtin!(FINALLY, "Promise.prototype.finally", 1, promise_finally);
 
-/// `await v` (blocking model: I/O completes before the awaiting code goes on).
+pub static DEFS: &[&BuiltinDef] = &[
+    &PROMISE,
+    &RESOLVE,
+    &REJECT,
+    &ALL,
+    &ALL_SETTLED,
+    &RACE,
+    &ANY,
+    &THEN,
+    &CATCH,
+    &FINALLY,
+];
+
+// Functions the runtime makes for promises; they are not globals, so they are not in DEFS.
+crate::builtin!(
+    RESOLVE_FUNCTION,
+    "Promise resolve function",
+    1,
+    resolve_function
+);
+crate::builtin!(
+    REJECT_FUNCTION,
+    "Promise reject function",
+    1,
+    reject_function
+);
+crate::builtin!(
+    SETTLED_FULFILLED,
+    "Promise.allSettled resolve element function",
+    1,
+    settled_fulfilled
+);
+crate::builtin!(
+    SETTLED_REJECTED,
+    "Promise.allSettled reject element function",
+    1,
+    settled_rejected
+);
+crate::builtin!(
+    THEN_FINALLY,
+    "Promise thenFinally function",
+    1,
+    then_finally
+);
+crate::builtin!(
+    CATCH_FINALLY,
+    "Promise catchFinally function",
+    1,
+    catch_finally
+);
+
+/// The handle of a promise made by `new Promise` whose executor has not settled it yet.
+pub const UNSETTLED: u32 = u32::MAX;
+
+/// Nesting of promises awaited inside one another beyond this gives up (as deep calls do).
+const MAX_DEPTH: u32 = 800;
+
+fn is_callable(cx: &Cx, v: &Value) -> bool {
+    match v {
+        Value::Obj(o) => matches!(
+            cx.heap.kind(*o),
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+        ),
+        _ => false,
+    }
+}
+
+fn promise_state(cx: &Cx, v: &Value) -> Option<(ObjRef, PromiseState)> {
+    match v {
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Promise(s) => Some((*o, s.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn set_state(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<()> {
+    cx.heap.get_mut(p)?.kind = ObjKind::Promise(state);
+    Ok(())
+}
+
+/// Gives up on a thenable: an object, not a promise, with a callable `then`, which JavaScript would call
+/// to resolve a promise with it. Looks `then` up without running getters: a `then` getter gives up.
+fn refuse_thenable(cx: &mut Cx, v: &Value) -> JsResult<()> {
+    let Value::Obj(o) = v else { return Ok(()) };
+    if matches!(cx.heap.kind(*o), ObjKind::Promise(_)) {
+        return Ok(());
+    }
+    let key = props::key("then");
+    let mut cur = Some(*o);
+    while let Some(c) = cur {
+        if matches!(cx.heap.kind(c), ObjKind::Host(_)) {
+            if let Some(then) = crate::builtins::host_get(cx, c, &key)? {
+                return if is_callable(cx, &then) {
+                    unsupported("a host object with a then method")
+                } else {
+                    Ok(())
+                };
+            }
+        }
+        let obj = cx.heap.get(c);
+        match obj.props.get(&key[..]) {
+            Some(Prop::Data { value, .. }) => {
+                return if is_callable(cx, value) {
+                    unsupported("a thenable that is not a promise")
+                } else {
+                    Ok(())
+                };
+            }
+            Some(Prop::Accessor { .. }) => {
+                return unsupported("an object with a `then` getter, awaited or resolved")
+            }
+            None => {}
+        }
+        if crate::builtins::proto_method(cx, c, &key).is_some() {
+            return unsupported(
+                "an object inheriting Promise.prototype.then that is not a promise",
+            );
+        }
+        cur = cx.heap.get(c).proto;
+    }
+    Ok(())
+}
+
+/// A function value for runtime-made builtin `def`, bound to `this` (`data`).
+fn bound_native(cx: &mut Cx, def: &'static BuiltinDef, data: Value) -> JsResult<Value> {
+    let fp = cx.realm.function_proto;
+    let target = cx.heap.alloc(Obj::new(ObjKind::Native(def), Some(fp)))?;
+    let b = ObjKind::Bound {
+        target: Value::Obj(target),
+        this: data,
+        args: Vec::new(),
+    };
+    Ok(Value::Obj(cx.heap.alloc(Obj::new(b, Some(fp)))?))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// await
+
+/// `await v` (ECMA-262 §27.7.5.3): a promise settles (blocking on the host for I/O); a fulfilled value
+/// is the result, a rejection is thrown; any other value is the result as it is.
 pub fn await_value(cx: &mut Cx, v: Value) -> JsResult<Value> {
-    let _ = cx;
-    Ok(v)
+    match promise_state(cx, &v) {
+        None => {
+            refuse_thenable(cx, &v)?;
+            Ok(v)
+        }
+        Some((p, state)) => {
+            cx.tick()?;
+            if cx.depth >= MAX_DEPTH {
+                return unsupported("promises nested beyond the runtime's limit");
+            }
+            cx.depth += 1;
+            let r = settle(cx, p, state);
+            cx.depth -= 1;
+            r
+        }
+    }
+}
+
+/// The outcome of promise `p` in state `state`, which becomes its state.
+fn settle(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<Value> {
+    match state {
+        PromiseState::Fulfilled(v) => await_value(cx, v),
+        PromiseState::Rejected(e) => Err(Ctl::Throw(e)),
+        PromiseState::Pending(UNSETTLED) => unsupported("await of a promise that nothing settles"),
+        PromiseState::Pending(handle) => {
+            let resp = match cx.io.as_mut() {
+                Some(io) => io.wait_fetch(handle)?,
+                None => return unsupported("await of I/O without a host"),
+            };
+            let r = crate::builtins::fetch::response_object(cx, resp)?;
+            set_state(cx, p, PromiseState::Fulfilled(r.clone()))?;
+            Ok(r)
+        }
+        PromiseState::All(items) => {
+            let mut values = Vec::with_capacity(items.len());
+            let mut rejected: Option<Value> = None;
+            for item in items {
+                match await_value(cx, item) {
+                    Ok(v) => values.push(v),
+                    Err(Ctl::Throw(e)) => {
+                        if rejected.is_some() {
+                            return unsupported("Promise.all with more than one rejection (Node takes the first in time)");
+                        }
+                        rejected = Some(e);
+                        values.push(Value::Undefined);
+                    }
+                    Err(a) => return Err(a),
+                }
+            }
+            if let Some(e) = rejected {
+                set_state(cx, p, PromiseState::Rejected(e.clone()))?;
+                return Err(Ctl::Throw(e));
+            }
+            let arr = cx.new_array(values)?;
+            set_state(cx, p, PromiseState::Fulfilled(arr.clone()))?;
+            Ok(arr)
+        }
+        PromiseState::Then(source, on_fulfilled, on_rejected) => {
+            let (callback, argument, fulfilled) = match await_value(cx, source) {
+                Ok(v) => (on_fulfilled, v, true),
+                Err(Ctl::Throw(e)) => (on_rejected, e, false),
+                Err(a) => return Err(a),
+            };
+            let outcome = if is_callable(cx, &callback) {
+                // Objects older than this promise are read-only while the callback runs.
+                let old = cx.heap.raise_floor();
+                cx.heap.restore_floor(old.max(p.0 + 1));
+                let r = call::call(cx, &callback, Value::Undefined, &[argument]);
+                cx.heap.restore_floor(old);
+                match r {
+                    Ok(v) => await_value(cx, v),
+                    Err(e) => Err(e),
+                }
+            } else if fulfilled {
+                Ok(argument)
+            } else {
+                Err(Ctl::Throw(argument))
+            };
+            match outcome {
+                Ok(v) => {
+                    set_state(cx, p, PromiseState::Fulfilled(v.clone()))?;
+                    Ok(v)
+                }
+                Err(Ctl::Throw(e)) => {
+                    set_state(cx, p, PromiseState::Rejected(e.clone()))?;
+                    Err(Ctl::Throw(e))
+                }
+                Err(a) => Err(a),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The constructor and its resolving functions
+
+fn promise_call(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {
+    engine_error("TypeError: Promise constructor cannot be invoked without 'new'")
+}
+
+/// `new Promise(executor)` (§27.2.3.1).
+fn promise_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Value> {
+    if this.is_some() {
+        return unsupported("a subclass of Promise");
+    }
+    let executor = arg(args, 0);
+    if !is_callable(cx, &executor) {
+        return engine_error("TypeError: Promise resolver is not a function");
+    }
+    let p = call::new_promise(cx, PromiseState::Pending(UNSETTLED))?;
+    let resolve = bound_native(cx, &RESOLVE_FUNCTION, p.clone())?;
+    let reject = bound_native(cx, &REJECT_FUNCTION, p.clone())?;
+    let po = p.as_obj().expect("promise");
+    match call::call(cx, &executor, Value::Undefined, &[resolve, reject]) {
+        Ok(_) => {}
+        Err(Ctl::Throw(e)) => {
+            if is_unsettled(cx, po) {
+                set_state(cx, po, PromiseState::Rejected(e))?;
+            }
+        }
+        Err(a) => return Err(a),
+    }
+    if is_unsettled(cx, po) {
+        return unsupported("a Promise executor that returned without settling its promise");
+    }
+    Ok(p)
+}
+
+fn is_unsettled(cx: &Cx, p: ObjRef) -> bool {
+    matches!(
+        cx.heap.kind(p),
+        ObjKind::Promise(PromiseState::Pending(UNSETTLED))
+    )
+}
+
+/// The state a promise takes when resolved with `v` (§27.2.1.3.2 Promise Resolve Functions).
+fn resolution(cx: &mut Cx, p: Option<ObjRef>, v: Value) -> JsResult<PromiseState> {
+    if let Some((q, _)) = promise_state(cx, &v) {
+        if Some(q) == p {
+            return engine_error("TypeError: Chaining cycle detected for promise");
+        }
+        if props::has_own(cx, q, &props::key("then"))
+            || cx.heap.get(q).proto != Some(cx.realm.promise_proto)
+        {
+            return unsupported("resolving with a promise whose then is not the builtin");
+        }
+        // Adopts q's state when awaited.
+        return Ok(PromiseState::Then(v, Value::Undefined, Value::Undefined));
+    }
+    refuse_thenable(cx, &v)?;
+    Ok(PromiseState::Fulfilled(v))
+}
+
+fn resolve_function(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let p = this.as_obj().expect("bound to its promise");
+    if is_unsettled(cx, p) {
+        let s = resolution(cx, Some(p), arg(args, 0))?;
+        set_state(cx, p, s)?;
+    }
+    Ok(Value::Undefined)
+}
+
+fn reject_function(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let p = this.as_obj().expect("bound to its promise");
+    if is_unsettled(cx, p) {
+        set_state(cx, p, PromiseState::Rejected(arg(args, 0)))?;
+    }
+    Ok(Value::Undefined)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Static functions
+
+/// Static functions must be called on `Promise` itself (`this` is the constructor they use).
+fn require_promise_ctor(cx: &Cx, this: &Value) -> JsResult<()> {
+    match (this, cx.realm.global("Promise")) {
+        (Value::Obj(t), Some(Value::Obj(p))) if *t == p => Ok(()),
+        _ => unsupported("a Promise static function called on another constructor"),
+    }
+}
+
+/// `Promise.resolve(v)` (§27.2.4.7).
+fn promise_resolve(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    require_promise_ctor(cx, this)?;
+    let v = arg(args, 0);
+    if let Some((q, _)) = promise_state(cx, &v) {
+        // PromiseResolve: a promise whose constructor is Promise is returned as it is.
+        let ctor = props::get(cx, &v, &props::key("constructor"))?;
+        if let (Value::Obj(c), Value::Obj(t)) = (&ctor, this) {
+            if c == t && cx.heap.get(q).proto == Some(cx.realm.promise_proto) {
+                return Ok(v);
+            }
+        }
+        return unsupported("Promise.resolve of a promise with another constructor");
+    }
+    let s = resolution(cx, None, v)?;
+    call::new_promise(cx, s)
+}
+
+/// `Promise.reject(e)` (§27.2.4.6).
+fn promise_reject(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    require_promise_ctor(cx, this)?;
+    call::new_promise(cx, PromiseState::Rejected(arg(args, 0)))
+}
+
+/// The elements of the iterable given to `Promise.all` and friends, each as `Promise.resolve` would
+/// make it (non-promise values stay values: they count as fulfilled).
+fn elements(cx: &mut Cx, this: &Value, iterable: &Value) -> JsResult<Vec<Value>> {
+    require_promise_ctor(cx, this)?;
+    // Node calls each element's `then`; a program that replaced the builtin one would see that.
+    let pp = cx.realm.promise_proto;
+    if cx.heap.get(pp).props.contains_key(&props::key("then")[..]) {
+        return unsupported("Promise.prototype.then replaced by the program");
+    }
+    let items = crate::rt::iterate(cx, iterable)?;
+    for item in &items {
+        if let Some((q, _)) = promise_state(cx, item) {
+            if cx.heap.get(q).proto != Some(pp) || props::has_own(cx, q, &props::key("then")) {
+                return unsupported("a promise whose then is not the builtin");
+            }
+        } else {
+            refuse_thenable(cx, item)?;
+        }
+    }
+    Ok(items)
+}
+
+/// `Promise.all(iterable)` (§27.2.4.1).
+fn promise_all(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let items = elements(cx, this, &arg(args, 0))?;
+    call::new_promise(cx, PromiseState::All(items))
+}
+
+/// `Promise.allSettled(iterable)` (§27.2.4.2): each element becomes a promise of its result object.
+fn promise_all_settled(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let items = elements(cx, this, &arg(args, 0))?;
+    let mut wrapped = Vec::with_capacity(items.len());
+    for item in items {
+        let source = if promise_state(cx, &item).is_some() {
+            item
+        } else {
+            call::new_promise(cx, PromiseState::Fulfilled(item))?
+        };
+        let fp = cx.realm.function_proto;
+        let f = Value::Obj(
+            cx.heap
+                .alloc(Obj::new(ObjKind::Native(&SETTLED_FULFILLED), Some(fp)))?,
+        );
+        let r = Value::Obj(
+            cx.heap
+                .alloc(Obj::new(ObjKind::Native(&SETTLED_REJECTED), Some(fp)))?,
+        );
+        wrapped.push(call::new_promise(cx, PromiseState::Then(source, f, r))?);
+    }
+    call::new_promise(cx, PromiseState::All(wrapped))
+}
+
+fn settled_result(cx: &mut Cx, status: &str, key: &str, v: Value) -> JsResult<Value> {
+    let o = cx.new_object()?;
+    let oo = o.as_obj().expect("object");
+    props::define(cx, oo, JsStr::from("status"), Value::str(status))?;
+    props::define(cx, oo, JsStr::from(key), v)?;
+    Ok(o)
+}
+
+fn settled_fulfilled(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
+    settled_result(cx, "fulfilled", "value", arg(args, 0))
+}
+
+fn settled_rejected(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
+    settled_result(cx, "rejected", "reason", arg(args, 0))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Promise.prototype
+
+fn this_promise(cx: &Cx, this: &Value) -> JsResult<ObjRef> {
+    match promise_state(cx, this) {
+        Some((p, _)) => Ok(p),
+        None => {
+            engine_error("TypeError: Method Promise.prototype.then called on incompatible receiver")
+        }
+    }
+}
+
+fn then_promise(
+    cx: &mut Cx,
+    this: &Value,
+    on_fulfilled: Value,
+    on_rejected: Value,
+) -> JsResult<Value> {
+    let f = if is_callable(cx, &on_fulfilled) {
+        on_fulfilled
+    } else {
+        Value::Undefined
+    };
+    let r = if is_callable(cx, &on_rejected) {
+        on_rejected
+    } else {
+        Value::Undefined
+    };
+    call::new_promise(cx, PromiseState::Then(this.clone(), f, r))
+}
+
+/// `p.then(onFulfilled, onRejected)` (§27.2.5.4).
+fn promise_then(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    this_promise(cx, this)?;
+    then_promise(cx, this, arg(args, 0), arg(args, 1))
+}
+
+/// `catch` and `finally` call `this.then`; on a promise that does not have its own, that is the builtin.
+fn builtin_then_receiver(cx: &Cx, this: &Value) -> JsResult<()> {
+    match promise_state(cx, this) {
+        Some((p, _))
+            if !props::has_own(cx, p, &props::key("then"))
+                && cx.heap.get(p).proto == Some(cx.realm.promise_proto) =>
+        {
+            if cx
+                .heap
+                .get(cx.realm.promise_proto)
+                .props
+                .contains_key(&props::key("then")[..])
+            {
+                return unsupported("Promise.prototype.then replaced by the program");
+            }
+            Ok(())
+        }
+        Some(_) => unsupported("catch or finally on a promise with its own then"),
+        None => {
+            unsupported("Promise.prototype.catch or finally on something that is not a promise")
+        }
+    }
+}
+
+/// `p.catch(onRejected)` (§27.2.5.1).
+fn promise_catch(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    builtin_then_receiver(cx, this)?;
+    then_promise(cx, this, Value::Undefined, arg(args, 0))
+}
+
+/// `p.finally(onFinally)` (§27.2.5.3).
+fn promise_finally(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    builtin_then_receiver(cx, this)?;
+    let f = arg(args, 0);
+    if !is_callable(cx, &f) {
+        return then_promise(cx, this, Value::Undefined, Value::Undefined);
+    }
+    let then_f = bound_native(cx, &THEN_FINALLY, f.clone())?;
+    let catch_f = bound_native(cx, &CATCH_FINALLY, f)?;
+    call::new_promise(cx, PromiseState::Then(this.clone(), then_f, catch_f))
+}
+
+/// thenFinally: calls onFinally, waits for its result, then passes the value on.
+fn then_finally(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let r = call::call(cx, this, Value::Undefined, &[])?;
+    await_value(cx, r)?;
+    Ok(arg(args, 0))
+}
+
+/// catchFinally: calls onFinally, waits for its result, then throws the reason again.
+fn catch_finally(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let r = call::call(cx, this, Value::Undefined, &[])?;
+    await_value(cx, r)?;
+    Err(Ctl::Throw(arg(args, 0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cx::{test_cx, Call, Code};
+
+    fn exec_resolve(cx: &mut Cx, c: &Call) -> JsResult<Value> {
+        call::call(cx, &c.arg(0), Value::Undefined, &[Value::Num(5.0)])?;
+        // Later calls are ignored.
+        call::call(cx, &c.arg(1), Value::Undefined, &[Value::Num(6.0)])?;
+        Ok(Value::Undefined)
+    }
+    fn exec_throw(_cx: &mut Cx, _c: &Call) -> JsResult<Value> {
+        Err(Ctl::Throw(Value::str("bad")))
+    }
+    fn exec_nothing(_cx: &mut Cx, _c: &Call) -> JsResult<Value> {
+        Ok(Value::Undefined)
+    }
+    fn double(cx: &mut Cx, c: &Call) -> JsResult<Value> {
+        cx.logs.push("double".into());
+        Ok(Value::Num(c.arg(0).as_num().unwrap_or(f64::NAN) * 2.0))
+    }
+    fn recover(cx: &mut Cx, c: &Call) -> JsResult<Value> {
+        cx.logs.push(format!("recover {:?}", c.arg(0)));
+        Ok(Value::str("recovered"))
+    }
+    fn rethrow(_cx: &mut Cx, c: &Call) -> JsResult<Value> {
+        Err(Ctl::Throw(c.arg(0)))
+    }
+    fn on_finally(cx: &mut Cx, _c: &Call) -> JsResult<Value> {
+        cx.logs.push("finally".into());
+        Ok(Value::Num(99.0))
+    }
+    /// Writes property `x` of the object in its first argument's `target` property.
+    fn write_target(cx: &mut Cx, c: &Call) -> JsResult<Value> {
+        let t = props::get(cx, &c.arg(0), &props::key("target"))?;
+        props::set(cx, &t, &props::key("x"), Value::Num(1.0))?;
+        Ok(Value::Undefined)
+    }
+    static FUNCS: &[Code] = &[
+        exec_resolve,
+        exec_throw,
+        exec_nothing,
+        double,
+        recover,
+        rethrow,
+        on_finally,
+        write_target,
+    ];
+
+    fn f(cx: &mut Cx, i: u32) -> Value {
+        call::make_function(cx, i, None, "f", 1, crate::heap::fflags::ARROW).unwrap()
+    }
+    fn ctor(cx: &mut Cx) -> Value {
+        cx.realm.global("Promise").unwrap()
+    }
+    fn num(r: JsResult<Value>) -> f64 {
+        match r {
+            Ok(Value::Num(n)) => n,
+            other => panic!("not a number: {:?}", other),
+        }
+    }
+    fn thrown(r: JsResult<Value>) -> Value {
+        match r {
+            Err(Ctl::Throw(v)) => v,
+            other => panic!("not a throw: {:?}", other),
+        }
+    }
+    fn gave_up(r: JsResult<Value>) -> bool {
+        matches!(r, Err(Ctl::Abort(_)))
+    }
+    fn array(cx: &Cx, v: &Value) -> Vec<Value> {
+        match cx.heap.kind(v.as_obj().expect("array")) {
+            ObjKind::Array(items) => items.clone(),
+            k => panic!("not an array: {:?}", k),
+        }
+    }
+
+    #[test]
+    fn the_executor_settles_the_promise() {
+        let mut cx = test_cx(FUNCS);
+        let c = ctor(&mut cx);
+        let e = f(&mut cx, 0);
+        let p = call::construct(&mut cx, &c, &[e]).unwrap();
+        assert_eq!(num(await_value(&mut cx, p)), 5.0);
+        let e = f(&mut cx, 1);
+        let p = call::construct(&mut cx, &c, &[e]).unwrap();
+        assert!(matches!(thrown(await_value(&mut cx, p)), Value::Str(_)));
+        let e = f(&mut cx, 2);
+        assert!(gave_up(call::construct(&mut cx, &c, &[e])));
+        assert!(gave_up(call::construct(&mut cx, &c, &[Value::Num(1.0)])));
+    }
+
+    #[test]
+    fn non_promises_pass_through_await_and_thenables_give_up() {
+        let mut cx = test_cx(FUNCS);
+        assert_eq!(num(await_value(&mut cx, Value::Num(3.0))), 3.0);
+        let o = cx.new_object().unwrap();
+        assert!(await_value(&mut cx, o.clone()).is_ok());
+        let then = f(&mut cx, 2);
+        props::set(&mut cx, &o, &props::key("then"), then).unwrap();
+        assert!(gave_up(await_value(&mut cx, o)));
+    }
+
+    #[test]
+    fn then_catch_and_finally_run_when_awaited_and_once() {
+        let mut cx = test_cx(FUNCS);
+        let c = ctor(&mut cx);
+        let p = (RESOLVE.f)(&mut cx, &c, &[Value::Num(21.0)]).unwrap();
+        let d = f(&mut cx, 3);
+        let q = (THEN.f)(&mut cx, &p, &[d]).unwrap();
+        assert!(cx.logs.is_empty(), "callbacks wait for the await");
+        assert_eq!(num(await_value(&mut cx, q.clone())), 42.0);
+        assert_eq!(num(await_value(&mut cx, q)), 42.0);
+        assert_eq!(cx.logs, vec!["double"]);
+
+        let r = (REJECT.f)(&mut cx, &c, &[Value::str("no")]).unwrap();
+        let d = f(&mut cx, 3);
+        let skipped = (THEN.f)(&mut cx, &r, &[d]).unwrap();
+        assert!(matches!(
+            thrown(await_value(&mut cx, skipped.clone())),
+            Value::Str(_)
+        ));
+        let rec = f(&mut cx, 4);
+        let caught = (CATCH.f)(&mut cx, &skipped, &[rec]).unwrap();
+        assert!(matches!(await_value(&mut cx, caught), Ok(Value::Str(s)) if s.eq_str("recovered")));
+
+        cx.logs.clear();
+        let fin = f(&mut cx, 6);
+        let p = (RESOLVE.f)(&mut cx, &c, &[Value::Num(1.0)]).unwrap();
+        let q = (FINALLY.f)(&mut cx, &p, std::slice::from_ref(&fin)).unwrap();
+        assert_eq!(
+            num(await_value(&mut cx, q)),
+            1.0,
+            "finally passes the value on"
+        );
+        let q = (FINALLY.f)(&mut cx, &r, &[fin]).unwrap();
+        assert!(matches!(thrown(await_value(&mut cx, q)), Value::Str(_)));
+        assert_eq!(cx.logs, vec!["finally", "finally"]);
+    }
+
+    #[test]
+    fn a_callback_may_not_write_state_older_than_its_promise() {
+        let mut cx = test_cx(FUNCS);
+        let c = ctor(&mut cx);
+        let target = cx.new_object().unwrap();
+        let holder = cx.new_object().unwrap();
+        props::set(&mut cx, &holder, &props::key("target"), target).unwrap();
+        let p = (RESOLVE.f)(&mut cx, &c, &[holder]).unwrap();
+        let w = f(&mut cx, 7);
+        let q = (THEN.f)(&mut cx, &p, &[w]).unwrap();
+        assert!(gave_up(await_value(&mut cx, q)));
+    }
+
+    #[test]
+    fn all_collects_in_order_and_rejects_once() {
+        let mut cx = test_cx(FUNCS);
+        let c = ctor(&mut cx);
+        let two = (RESOLVE.f)(&mut cx, &c, &[Value::Num(2.0)]).unwrap();
+        let d = f(&mut cx, 3);
+        let four = (THEN.f)(&mut cx, &two, &[d]).unwrap();
+        let list = cx.new_array(vec![Value::Num(1.0), two, four]).unwrap();
+        let all = (ALL.f)(&mut cx, &c, &[list]).unwrap();
+        let v = await_value(&mut cx, all).unwrap();
+        let got: Vec<f64> = array(&cx, &v).iter().map(|x| x.as_num().unwrap()).collect();
+        assert_eq!(got, vec![1.0, 2.0, 4.0]);
+
+        let bad = (REJECT.f)(&mut cx, &c, &[Value::str("first")]).unwrap();
+        let list = cx.new_array(vec![Value::Num(1.0), bad.clone()]).unwrap();
+        let all = (ALL.f)(&mut cx, &c, &[list]).unwrap();
+        assert!(matches!(thrown(await_value(&mut cx, all)), Value::Str(_)));
+        let worse = (REJECT.f)(&mut cx, &c, &[Value::str("second")]).unwrap();
+        let list = cx.new_array(vec![bad.clone(), worse]).unwrap();
+        let all = (ALL.f)(&mut cx, &c, &[list]).unwrap();
+        assert!(
+            gave_up(await_value(&mut cx, all)),
+            "which rejection is first in time is unknown"
+        );
+
+        let list = cx.new_array(vec![Value::Num(1.0), bad]).unwrap();
+        let settled = (ALL_SETTLED.f)(&mut cx, &c, &[list]).unwrap();
+        let v = await_value(&mut cx, settled).unwrap();
+        let items = array(&cx, &v);
+        let keys = |cx: &Cx, o: &Value| {
+            props::own_enumerable_keys(cx, o.as_obj().unwrap())
+                .iter()
+                .map(|k| k.to_rust_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&cx, &items[0]), vec!["status", "value"]);
+        assert_eq!(keys(&cx, &items[1]), vec!["status", "reason"]);
+        let st = props::get(&mut cx, &items[1], &props::key("status")).unwrap();
+        assert!(matches!(st, Value::Str(s) if s.eq_str("rejected")));
+        let race = (RACE.f)(&mut cx, &c, &[Value::Undefined]);
+        assert!(gave_up(race));
+    }
+
+    #[test]
+    fn awaiting_io_without_a_host_gives_up() {
+        let mut cx = test_cx(FUNCS);
+        let p = call::new_promise(&mut cx, PromiseState::Pending(0)).unwrap();
+        assert!(gave_up(await_value(&mut cx, p)));
+    }
 }
