@@ -1,3 +1,683 @@
-use crate::builtins::BuiltinDef;
+//! Map and Set (ECMA-262 §24.1, §24.2): the constructors, their prototype methods and the `size`
+//! accessors.
+//!
+//! Entries live in the object's `ObjKind::Map` / `ObjKind::Set` index map, keyed by `heap::MapKey`
+//! (SameValueZero) in insertion order. A deleted entry is removed from the index map, which shifts the
+//! later entries down; iterations that are under way while a callback runs (`forEach`, `Array.from`
+//! with a map function, `new Map(otherMap)` through a user `set`) see the list as the spec's iterators
+//! do because every live `Cursor` is moved back when an entry before it is removed, and to the start
+//! when the collection is cleared: entries added during the iteration are visited, deleted ones that
+//! were not reached yet are not.
+//!
+//! Deliberate give-ups: `keys`, `values`, `entries` (they return iterator objects, which the runtime
+//! does not model; spread and `Array.from` take a Map or Set directly); a write to `size`; `Map` or
+//! `Set` constructing an object that is not a fresh ordinary one.
 
-pub static DEFS: &[&BuiltinDef] = &[];
+use crate::builtin;
+use crate::builtins::{arg, BuiltinDef};
+use crate::call::{self, Callee};
+use crate::cx::{engine_error, unsupported, Cx, JsResult};
+use crate::heap::{MapKey, Obj, ObjKind};
+use crate::props;
+use crate::value::{ObjRef, Value};
+use std::cell::{Cell, RefCell};
+
+builtin!(MAP, "Map", 0, map_call, ctor = map_ctor);
+builtin!(MAP_GET, "Map.prototype.get", 1, map_get);
+builtin!(MAP_SET, "Map.prototype.set", 2, map_set);
+builtin!(MAP_HAS, "Map.prototype.has", 1, map_has);
+builtin!(MAP_DELETE, "Map.prototype.delete", 1, map_delete);
+builtin!(MAP_CLEAR, "Map.prototype.clear", 0, map_clear);
+builtin!(MAP_FOR_EACH, "Map.prototype.forEach", 1, map_for_each);
+builtin!(MAP_SIZE, "Map.prototype.size", 0, size_called);
+builtin!(MAP_KEYS, "Map.prototype.keys", 0, iterator_method);
+builtin!(MAP_VALUES, "Map.prototype.values", 0, iterator_method);
+builtin!(MAP_ENTRIES, "Map.prototype.entries", 0, iterator_method);
+builtin!(SET, "Set", 0, set_call, ctor = set_ctor);
+builtin!(SET_ADD, "Set.prototype.add", 1, set_add);
+builtin!(SET_HAS, "Set.prototype.has", 1, set_has);
+builtin!(SET_DELETE, "Set.prototype.delete", 1, set_delete);
+builtin!(SET_CLEAR, "Set.prototype.clear", 0, set_clear);
+builtin!(SET_FOR_EACH, "Set.prototype.forEach", 1, set_for_each);
+builtin!(SET_SIZE, "Set.prototype.size", 0, size_called);
+builtin!(SET_KEYS, "Set.prototype.keys", 0, iterator_method);
+builtin!(SET_VALUES, "Set.prototype.values", 0, iterator_method);
+builtin!(SET_ENTRIES, "Set.prototype.entries", 0, iterator_method);
+
+pub static DEFS: &[&BuiltinDef] = &[
+    &MAP,
+    &MAP_GET,
+    &MAP_SET,
+    &MAP_HAS,
+    &MAP_DELETE,
+    &MAP_CLEAR,
+    &MAP_FOR_EACH,
+    &MAP_SIZE,
+    &MAP_KEYS,
+    &MAP_VALUES,
+    &MAP_ENTRIES,
+    &SET,
+    &SET_ADD,
+    &SET_HAS,
+    &SET_DELETE,
+    &SET_CLEAR,
+    &SET_FOR_EACH,
+    &SET_SIZE,
+    &SET_KEYS,
+    &SET_VALUES,
+    &SET_ENTRIES,
+];
+
+/// Bytes counted against the heap cap for one entry (the key's hash slot, key and value).
+const ENTRY_BYTES: usize = 80;
+
+// ---------------------------------------------------------------------------------------------------
+// Live cursors
+
+thread_local! {
+    /// Every cursor in use: (id, collection, position of the next entry).
+    static CURSORS: RefCell<Vec<(u64, ObjRef, usize)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_CURSOR: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A position in a Map's or Set's entry list that follows deletions and `clear` as the spec's
+/// iterators do (ECMA-262 §24.1.5.1 CreateMapIterator, §24.2.5.1 CreateSetIterator). It unregisters
+/// itself when dropped.
+pub struct Cursor {
+    id: u64,
+    obj: ObjRef,
+}
+
+impl Cursor {
+    pub fn new(obj: ObjRef) -> Cursor {
+        let id = NEXT_CURSOR.with(|n| {
+            let id = n.get();
+            n.set(id + 1);
+            id
+        });
+        CURSORS.with(|c| c.borrow_mut().push((id, obj, 0)));
+        Cursor { id, obj }
+    }
+
+    fn pos(&self) -> usize {
+        CURSORS.with(|c| {
+            c.borrow()
+                .iter()
+                .find(|e| e.0 == self.id)
+                .map(|e| e.2)
+                .unwrap_or(usize::MAX)
+        })
+    }
+
+    fn advance(&self) {
+        CURSORS.with(|c| {
+            if let Some(e) = c.borrow_mut().iter_mut().find(|e| e.0 == self.id) {
+                e.2 += 1;
+            }
+        })
+    }
+
+    /// The next entry, if any: `(key, Some(value))` for a Map, `(value, None)` for a Set.
+    pub fn next(&self, cx: &Cx) -> Option<(Value, Option<Value>)> {
+        let p = self.pos();
+        let e = match cx.heap.kind(self.obj) {
+            ObjKind::Map(m) => m
+                .get_index(p)
+                .map(|(_, (k, v))| (k.clone(), Some(v.clone()))),
+            ObjKind::Set(s) => s.get_index(p).map(|(_, v)| (v.clone(), None)),
+            _ => None,
+        };
+        if e.is_some() {
+            self.advance();
+        }
+        e
+    }
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        let _ = CURSORS.try_with(|c| c.borrow_mut().retain(|e| e.0 != self.id));
+    }
+}
+
+/// Entry `idx` of `obj` was removed: cursors past it move back by one.
+fn cursors_removed(obj: ObjRef, idx: usize) {
+    CURSORS.with(|c| {
+        for e in c.borrow_mut().iter_mut() {
+            if e.1 == obj && e.2 > idx {
+                e.2 -= 1;
+            }
+        }
+    })
+}
+
+/// `obj` was cleared: its cursors go back to the start, where entries added later will be.
+fn cursors_cleared(obj: ObjRef) {
+    CURSORS.with(|c| {
+        for e in c.borrow_mut().iter_mut() {
+            if e.1 == obj {
+                e.2 = 0;
+            }
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers shared with other builtins
+
+/// Keys and values are stored with -0 folded into +0, as Map.prototype.set and Set.prototype.add do.
+fn normalize(v: Value) -> Value {
+    match v {
+        // -0 + 0 is +0; every other number is unchanged.
+        Value::Num(n) => Value::Num(n + 0.0),
+        Value::Hole => Value::Undefined,
+        v => v,
+    }
+}
+
+fn is_callable(cx: &Cx, v: &Value) -> bool {
+    match v {
+        Value::Obj(o) => matches!(
+            cx.heap.kind(*o),
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+        ),
+        _ => false,
+    }
+}
+
+fn this_map(cx: &Cx, this: &Value) -> JsResult<ObjRef> {
+    match this {
+        Value::Obj(o) if matches!(cx.heap.kind(*o), ObjKind::Map(_)) => Ok(*o),
+        _ => engine_error("Method Map.prototype.* called on incompatible receiver"),
+    }
+}
+
+fn this_set(cx: &Cx, this: &Value) -> JsResult<ObjRef> {
+    match this {
+        Value::Obj(o) if matches!(cx.heap.kind(*o), ObjKind::Set(_)) => Ok(*o),
+        _ => engine_error("Method Set.prototype.* called on incompatible receiver"),
+    }
+}
+
+/// Map.prototype.set on Map `o` without the receiver check.
+pub fn map_insert(cx: &mut Cx, o: ObjRef, k: Value, v: Value) -> JsResult<()> {
+    let k = normalize(k);
+    let key = MapKey::of(&k);
+    let exists = matches!(cx.heap.kind(o), ObjKind::Map(m) if m.contains_key(&key));
+    let obj = if exists {
+        cx.heap.get_mut(o)?
+    } else {
+        cx.heap.get_mut_grow(o, ENTRY_BYTES)?
+    };
+    if let ObjKind::Map(m) = &mut obj.kind {
+        match m.get_mut(&key) {
+            Some(e) => e.1 = v,
+            None => {
+                m.insert(key, (k, v));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Set.prototype.add on Set `o` without the receiver check.
+pub fn set_insert(cx: &mut Cx, o: ObjRef, v: Value) -> JsResult<()> {
+    let v = normalize(v);
+    let key = MapKey::of(&v);
+    if matches!(cx.heap.kind(o), ObjKind::Set(s) if s.contains_key(&key)) {
+        return Ok(());
+    }
+    if let ObjKind::Set(s) = &mut cx.heap.get_mut_grow(o, ENTRY_BYTES)?.kind {
+        s.insert(key, v);
+    }
+    Ok(())
+}
+
+/// The `size` accessors of Map.prototype and Set.prototype, for [[Get]] (props.rs) reaching the Map or
+/// Set object `o` on the way up from `receiver`. `None` when something between `o` and the realm's
+/// prototype defines `size` itself (a subclass getter), so the ordinary lookup goes on.
+pub fn size_get(cx: &mut Cx, o: ObjRef, receiver: &Value, key: &[u16]) -> JsResult<Option<Value>> {
+    if key != [115, 105, 122, 101] {
+        return Ok(None);
+    }
+    let (proto, is_map) = match cx.heap.kind(o) {
+        ObjKind::Map(_) => (cx.realm.map_proto, true),
+        ObjKind::Set(_) => (cx.realm.set_proto, false),
+        _ => return Ok(None),
+    };
+    let mut cur = cx.heap.get(o).proto;
+    loop {
+        match cur {
+            Some(p) if p == proto => {
+                if cx.heap.get(p).props.contains_key(key) {
+                    return Ok(None);
+                }
+                break;
+            }
+            Some(p) => {
+                if cx.heap.get(p).props.contains_key(key) {
+                    return Ok(None);
+                }
+                cur = cx.heap.get(p).proto;
+            }
+            None => {
+                return unsupported(
+                    "a Map or Set whose prototype chain does not reach its prototype",
+                )
+            }
+        }
+    }
+    let n = match receiver {
+        Value::Obj(r) => match cx.heap.kind(*r) {
+            ObjKind::Map(m) if is_map => m.len(),
+            ObjKind::Set(s) if !is_map => s.len(),
+            _ => {
+                return engine_error(
+                    "Method get Map.prototype.size called on incompatible receiver",
+                )
+            }
+        },
+        _ => return engine_error("Method get Map.prototype.size called on incompatible receiver"),
+    };
+    Ok(Some(Value::Num(n as f64)))
+}
+
+/// The getter called as a method (`m.size()`): `m.size` is a number, so that call throws.
+fn size_called(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {
+    engine_error("size is not a function")
+}
+
+fn iterator_method(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {
+    unsupported("Map and Set iterator objects (keys, values, entries)")
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Constructors
+
+fn map_call(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {
+    engine_error("Constructor Map requires 'new'")
+}
+
+fn set_call(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {
+    engine_error("Constructor Set requires 'new'")
+}
+
+/// The object a collection constructor initialises: a new one, or the fresh ordinary object a derived
+/// class's `super(...)` passes, which becomes a Map or Set.
+fn new_collection(
+    cx: &mut Cx,
+    this: Option<ObjRef>,
+    kind: ObjKind,
+    proto: ObjRef,
+) -> JsResult<ObjRef> {
+    match this {
+        None => Ok(cx.heap.alloc(Obj::new(kind, Some(proto)))?),
+        Some(o) => {
+            let obj = cx.heap.get_mut(o)?;
+            if !matches!(obj.kind, ObjKind::Ordinary) || !obj.props.is_empty() {
+                return unsupported(
+                    "a Map or Set constructor applied to an object that is not fresh",
+                );
+            }
+            obj.kind = kind;
+            Ok(o)
+        }
+    }
+}
+
+/// `new Map(iterable)` (ECMA-262 §24.1.1.1) with AddEntriesFromIterable (§24.1.1.2).
+fn map_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Value> {
+    let proto = cx.realm.map_proto;
+    let o = new_collection(cx, this, ObjKind::Map(Default::default()), proto)?;
+    let map = Value::Obj(o);
+    let iterable = arg(args, 0);
+    if iterable.is_nullish() {
+        return Ok(map);
+    }
+    let adder = match call::resolve_method(cx, &map, &props::key("set"))? {
+        Some(c) => c,
+        None => {
+            return engine_error(
+                "'undefined' returned for property 'set' of object '#<Map>' is not a function",
+            )
+        }
+    };
+    let builtin_adder = matches!(adder, Callee::Native(d) if std::ptr::eq(d, &MAP_SET));
+    let mut it = match crate::builtins::array::JsIter::open(cx, &iterable)? {
+        Some(it) => it,
+        None => return engine_error("object is not iterable"),
+    };
+    while let Some(item) = it.next(cx)? {
+        cx.tick()?;
+        let (k, v) = match item {
+            crate::builtins::array::Item::Pair(k, v) => (k, v),
+            crate::builtins::array::Item::One(e @ Value::Obj(_)) => {
+                let k = props::get_computed(cx, &e, &Value::Num(0.0))?;
+                let v = props::get_computed(cx, &e, &Value::Num(1.0))?;
+                (k, v)
+            }
+            crate::builtins::array::Item::One(_) => {
+                return engine_error("Iterator value is not an entry object")
+            }
+        };
+        if builtin_adder {
+            map_insert(cx, o, k, v)?;
+        } else {
+            call::invoke(cx, &adder, map.clone(), &[k, v])?;
+        }
+    }
+    Ok(map)
+}
+
+/// `new Set(iterable)` (ECMA-262 §24.2.1.1).
+fn set_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Value> {
+    let proto = cx.realm.set_proto;
+    let o = new_collection(cx, this, ObjKind::Set(Default::default()), proto)?;
+    let set = Value::Obj(o);
+    let iterable = arg(args, 0);
+    if iterable.is_nullish() {
+        return Ok(set);
+    }
+    let adder = match call::resolve_method(cx, &set, &props::key("add"))? {
+        Some(c) => c,
+        None => {
+            return engine_error(
+                "'undefined' returned for property 'add' of object '#<Set>' is not a function",
+            )
+        }
+    };
+    let builtin_adder = matches!(adder, Callee::Native(d) if std::ptr::eq(d, &SET_ADD));
+    let mut it = match crate::builtins::array::JsIter::open(cx, &iterable)? {
+        Some(it) => it,
+        None => return engine_error("object is not iterable"),
+    };
+    while let Some(item) = it.next(cx)? {
+        cx.tick()?;
+        let v = item.into_value(cx)?;
+        if builtin_adder {
+            set_insert(cx, o, v)?;
+        } else {
+            call::invoke(cx, &adder, set.clone(), &[v])?;
+        }
+    }
+    Ok(set)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Map.prototype
+
+fn map_get(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_map(cx, this)?;
+    let key = MapKey::of(&arg(args, 0));
+    Ok(match cx.heap.kind(o) {
+        ObjKind::Map(m) => m.get(&key).map(|e| e.1.clone()).unwrap_or(Value::Undefined),
+        _ => Value::Undefined,
+    })
+}
+
+fn map_set(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_map(cx, this)?;
+    map_insert(cx, o, arg(args, 0), arg(args, 1))?;
+    Ok(this.clone())
+}
+
+fn map_has(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_map(cx, this)?;
+    let key = MapKey::of(&arg(args, 0));
+    Ok(Value::Bool(
+        matches!(cx.heap.kind(o), ObjKind::Map(m) if m.contains_key(&key)),
+    ))
+}
+
+/// Removes entry `key` of Map or Set `o`; whether there was one.
+fn remove(cx: &mut Cx, o: ObjRef, key: &MapKey) -> JsResult<bool> {
+    let idx = match cx.heap.kind(o) {
+        ObjKind::Map(m) => m.get_index_of(key),
+        ObjKind::Set(s) => s.get_index_of(key),
+        _ => None,
+    };
+    let Some(idx) = idx else { return Ok(false) };
+    // Removing keeps the order of the others by shifting them down: work proportional to their number.
+    let len = match cx.heap.kind(o) {
+        ObjKind::Map(m) => m.len(),
+        ObjKind::Set(s) => s.len(),
+        _ => 0,
+    };
+    cx.burn(((len - idx) / 16) as u64)?;
+    match &mut cx.heap.get_mut(o)?.kind {
+        ObjKind::Map(m) => {
+            m.shift_remove_index(idx);
+        }
+        ObjKind::Set(s) => {
+            s.shift_remove_index(idx);
+        }
+        _ => {}
+    }
+    cursors_removed(o, idx);
+    Ok(true)
+}
+
+fn map_delete(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_map(cx, this)?;
+    let key = MapKey::of(&arg(args, 0));
+    Ok(Value::Bool(remove(cx, o, &key)?))
+}
+
+fn clear(cx: &mut Cx, o: ObjRef) -> JsResult<Value> {
+    let empty = match cx.heap.kind(o) {
+        ObjKind::Map(m) => m.is_empty(),
+        ObjKind::Set(s) => s.is_empty(),
+        _ => true,
+    };
+    if !empty {
+        match &mut cx.heap.get_mut(o)?.kind {
+            ObjKind::Map(m) => m.clear(),
+            ObjKind::Set(s) => s.clear(),
+            _ => {}
+        }
+    }
+    cursors_cleared(o);
+    Ok(Value::Undefined)
+}
+
+fn map_clear(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    let o = this_map(cx, this)?;
+    clear(cx, o)
+}
+
+/// Map.prototype.forEach (ECMA-262 §24.1.3.5): entries added by the callback are visited too.
+fn map_for_each(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_map(cx, this)?;
+    let cb = arg(args, 0);
+    if !is_callable(cx, &cb) {
+        return engine_error("callback is not a function");
+    }
+    let this_arg = arg(args, 1);
+    let cur = Cursor::new(o);
+    while let Some((k, v)) = cur.next(cx) {
+        call::call(
+            cx,
+            &cb,
+            this_arg.clone(),
+            &[v.unwrap_or(Value::Undefined), k, this.clone()],
+        )?;
+    }
+    Ok(Value::Undefined)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Set.prototype
+
+fn set_add(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_set(cx, this)?;
+    set_insert(cx, o, arg(args, 0))?;
+    Ok(this.clone())
+}
+
+fn set_has(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_set(cx, this)?;
+    let key = MapKey::of(&arg(args, 0));
+    Ok(Value::Bool(
+        matches!(cx.heap.kind(o), ObjKind::Set(s) if s.contains_key(&key)),
+    ))
+}
+
+fn set_delete(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_set(cx, this)?;
+    let key = MapKey::of(&arg(args, 0));
+    Ok(Value::Bool(remove(cx, o, &key)?))
+}
+
+fn set_clear(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    let o = this_set(cx, this)?;
+    clear(cx, o)
+}
+
+/// Set.prototype.forEach (ECMA-262 §24.2.3.6): the callback gets (value, value, set).
+fn set_for_each(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
+    let o = this_set(cx, this)?;
+    let cb = arg(args, 0);
+    if !is_callable(cx, &cb) {
+        return engine_error("callback is not a function");
+    }
+    let this_arg = arg(args, 1);
+    let cur = Cursor::new(o);
+    while let Some((v, _)) = cur.next(cx) {
+        call::call(cx, &cb, this_arg.clone(), &[v.clone(), v, this.clone()])?;
+    }
+    Ok(Value::Undefined)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::builtins::array::difftest::{case, check, How};
+
+    fn m(name: &'static str) -> How {
+        How::Method(name)
+    }
+
+    #[test]
+    fn constructors_match_node() {
+        let mut cs = Vec::new();
+        for it in [
+            "",
+            "undefined",
+            "null",
+            "[]",
+            "[[1,'a'],[2,'b'],[1,'c']]",
+            "[[1],[],[,5],[NaN,1],[-0,2],[0,3]]",
+            "[{0:'k',1:'v'},['x']]",
+            "[1,2]",
+            "'ab'",
+            "''",
+            "M[[1,'a'],[2,'b']]",
+            "S[[1,'a'],[2,'b']]",
+            "S[1]",
+            "{}",
+            "5",
+        ] {
+            cs.push(case(How::New("Map"), "0", it));
+            cs.push(case(How::New("Set"), "0", it));
+        }
+        cs.push(case(How::Static("Map"), "0", ""));
+        cs.push(case(How::Static("Set"), "0", ""));
+        let n = check(&cs);
+        assert!(n >= 20, "compared {}", n);
+    }
+
+    #[test]
+    fn methods_match_node() {
+        let mut cs = Vec::new();
+        let maps = [
+            "M[]",
+            "M[[1,'a'],[2,'b'],[3,'c']]",
+            "M[[NaN,'n'],[0,'z'],['1','s'],[null,'l'],[undefined,'u']]",
+        ];
+        let keys = [
+            "1",
+            "2",
+            "'1'",
+            "NaN",
+            "-0",
+            "0",
+            "null",
+            "undefined",
+            "4",
+            "[]",
+            "{}",
+        ];
+        for mp in maps {
+            for k in keys {
+                cs.push(case(m("Map.prototype.get"), mp, k));
+                cs.push(case(m("Map.prototype.has"), mp, k));
+                cs.push(case(m("Map.prototype.delete"), mp, k));
+                cs.push(case(m("Map.prototype.set"), mp, &format!("{},'new'", k)));
+            }
+            cs.push(case(m("Map.prototype.set"), mp, ""));
+            cs.push(case(m("Map.prototype.clear"), mp, ""));
+            cs.push(case(How::Get("size"), mp, ""));
+            cs.push(case(How::Set("size"), mp, "3"));
+            for cb in [
+                "@logargs",
+                "@mapset",
+                "@mapclear",
+                "@args,'t'",
+                "@throw",
+                "5",
+                "",
+            ] {
+                cs.push(case(m("Map.prototype.forEach"), mp, cb));
+            }
+        }
+        let sets = ["S[]", "S[1,2,3]", "S[NaN,0,'1',null,undefined]"];
+        for st in sets {
+            for k in keys {
+                cs.push(case(m("Set.prototype.has"), st, k));
+                cs.push(case(m("Set.prototype.delete"), st, k));
+                cs.push(case(m("Set.prototype.add"), st, k));
+            }
+            cs.push(case(m("Set.prototype.clear"), st, ""));
+            cs.push(case(How::Get("size"), st, ""));
+            for cb in [
+                "@logargs",
+                "@mapset",
+                "@mapclear",
+                "@args,'t'",
+                "@throw",
+                "",
+            ] {
+                cs.push(case(m("Set.prototype.forEach"), st, cb));
+            }
+        }
+        // Receivers of the wrong kind throw.
+        cs.push(case(m("Map.prototype.get"), "S[1]", "1"));
+        cs.push(case(m("Set.prototype.add"), "M[]", "1"));
+        cs.push(case(m("Map.prototype.get"), "{}", "1"));
+        let n = check(&cs);
+        assert!(n > 150, "compared {}", n);
+    }
+
+    #[test]
+    fn size_is_an_accessor_on_the_prototype() {
+        use crate::props;
+        use crate::value::Value;
+        let mut cx = crate::cx::test_cx(&[]);
+        let m = (super::MAP.ctor.unwrap())(&mut cx, None, &[]).unwrap();
+        assert!(props::has_property(&mut cx, &m, &props::key("size")).unwrap());
+        assert!(!props::has_own(
+            &cx,
+            m.as_obj().unwrap(),
+            &props::key("size")
+        ));
+        // Object.create(map).size throws (the receiver is not a Map); we give up.
+        let o = crate::builtins::object::DEFS
+            .iter()
+            .find(|d| d.name == "Object.create")
+            .unwrap();
+        let derived = (o.f)(&mut cx, &Value::Undefined, std::slice::from_ref(&m)).unwrap();
+        assert!(props::get(&mut cx, &derived, &props::key("size")).is_err());
+        // `m.size()` is a TypeError in Node: it gives up.
+        let f = crate::call::method(&mut cx, &m, &props::key("size")).unwrap();
+        assert!(crate::call::invoke(&mut cx, &f, m.clone(), &[]).is_err());
+    }
+}
