@@ -7,6 +7,7 @@
 pub mod builtins;
 pub mod call;
 pub mod cx;
+pub mod dispatcher;
 pub mod heap;
 pub mod ops;
 pub mod props;

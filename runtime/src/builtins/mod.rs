@@ -108,16 +108,9 @@ pub fn host_get(cx: &mut Cx, o: ObjRef, key: &[u16]) -> JsResult<Option<Value>> 
     fetch::host_get(cx, o, key)
 }
 
-/// Per-request host state.
-#[derive(Default, Debug)]
-pub struct HostState {
-    /// The containerless API: the first value passed to `respond`.
-    pub response: Option<Value>,
-    /// The containerless API: I/O callbacks waiting for their operation (promise, callback).
-    pub queue: std::collections::VecDeque<(Value, Value)>,
-    /// The containerless API: the callback registered by `listen` (kept in the module heap).
-    pub listener: Option<Value>,
-}
+/// Per-request host state (the template's context, the answer, the Containerless API's queue) and the
+/// module-lifetime part (the Containerless API object and its `listen` callback): see openfaas.rs.
+pub use openfaas::{HostState, ModuleHost};
 
 /// A helper for builtins: argument `i`, or `undefined`.
 #[inline]
