@@ -56,6 +56,14 @@ pub struct Realm {
     globals: HashMap<&'static str, Value>,
 }
 
+/// `(alias, builtin)`: `Number.parseInt === parseInt`, `Number.parseFloat === parseFloat` and
+/// `Set.prototype.keys === Set.prototype.values` (ECMA-262 §21.1.2.12-13, §24.2.3.8).
+const ALIASES: [(&str, &str); 3] = [
+    ("Number.parseInt", "parseInt"),
+    ("Number.parseFloat", "parseFloat"),
+    ("Set.prototype.keys", "Set.prototype.values"),
+];
+
 impl Realm {
     pub fn create(heap: &mut Heap) -> Result<Realm, Abort> {
         let mut protos: HashMap<&'static str, ObjRef> = HashMap::new();
@@ -127,6 +135,19 @@ impl Realm {
         }
         for (k, v) in builtins::global::constants() {
             realm.install_constant(heap, k, v)?;
+        }
+        // Builtins that JavaScript defines as the same function object under two names. One native
+        // serves both, so a call site traced through either name passes its guard under the other.
+        for (alias, target) in ALIASES {
+            let (class, rest) = alias.split_once('.').unwrap();
+            if let Some(method) = rest.strip_prefix("prototype.") {
+                let target = target.rsplit_once('.').unwrap().1;
+                let p = realm.protos[class];
+                let d = realm.methods[&p][&JsStr::from(target)];
+                realm.methods.get_mut(&p).unwrap().insert(JsStr::from(method), d);
+            } else if let (Some(Value::Obj(holder)), Some(f)) = (realm.globals.get(class).cloned(), realm.globals.get(target).cloned()) {
+                heap.get_mut(holder)?.props.insert(JsStr::from(rest), Prop::hidden(f));
+            }
         }
         Ok(realm)
     }

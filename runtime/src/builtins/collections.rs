@@ -40,7 +40,6 @@ builtin!(SET_DELETE, "Set.prototype.delete", 1, set_delete);
 builtin!(SET_CLEAR, "Set.prototype.clear", 0, set_clear);
 builtin!(SET_FOR_EACH, "Set.prototype.forEach", 1, set_for_each);
 builtin!(SET_SIZE, "Set.prototype.size", 0, size_called);
-builtin!(SET_KEYS, "Set.prototype.keys", 0, iterator_method);
 builtin!(SET_VALUES, "Set.prototype.values", 0, iterator_method);
 builtin!(SET_ENTRIES, "Set.prototype.entries", 0, iterator_method);
 
@@ -63,7 +62,6 @@ pub static DEFS: &[&BuiltinDef] = &[
     &SET_CLEAR,
     &SET_FOR_EACH,
     &SET_SIZE,
-    &SET_KEYS,
     &SET_VALUES,
     &SET_ENTRIES,
 ];

@@ -18,8 +18,6 @@ builtin!(IS_FINITE, "Number.isFinite", 1, is_finite);
 builtin!(IS_INTEGER, "Number.isInteger", 1, is_integer);
 builtin!(IS_NAN, "Number.isNaN", 1, is_nan);
 builtin!(IS_SAFE_INTEGER, "Number.isSafeInteger", 1, is_safe_integer);
-builtin!(PARSE_FLOAT, "Number.parseFloat", 1, parse_float);
-builtin!(PARSE_INT, "Number.parseInt", 2, parse_int);
 builtin!(TO_STRING, "Number.prototype.toString", 1, to_string);
 builtin!(TO_FIXED, "Number.prototype.toFixed", 1, to_fixed);
 builtin!(
@@ -61,8 +59,6 @@ pub static DEFS: &[&BuiltinDef] = &[
     &IS_INTEGER,
     &IS_NAN,
     &IS_SAFE_INTEGER,
-    &PARSE_FLOAT,
-    &PARSE_INT,
     &TO_STRING,
     &TO_FIXED,
     &TO_EXPONENTIAL,
@@ -130,18 +126,6 @@ fn is_safe_integer(_cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Valu
     ))
 }
 
-fn parse_float(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
-    let s = ops::to_string(cx, &arg(args, 0))?;
-    cx.burn(s.len() as u64 / 8)?;
-    Ok(Value::Num(crate::builtins::global::parse_float(s.units())))
-}
-
-fn parse_int(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
-    let s = ops::to_string(cx, &arg(args, 0))?;
-    let r = ops::f64_to_int32(ops::to_number(cx, &arg(args, 1))?);
-    cx.burn(s.len() as u64 / 8)?;
-    Ok(Value::Num(crate::builtins::global::parse_int(s.units(), r)))
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Number.prototype
