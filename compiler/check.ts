@@ -454,7 +454,8 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSu
       }
       if (reason !== undefined) {
         const at = rust.headers[SITE_HEADER];
-        const why = `${String(reason)}${at !== undefined ? ` at ${site(String(at))}` : ''}`;
+        const detail = rust.body.toString('utf8').trim().slice(0, 100);
+        const why = `${String(reason)}${at !== undefined && String(at) !== '0' ? ` at ${site(String(at))}` : ''}${detail ? `: ${detail}` : ''}`;
         summary.fallback++;
         reasons.set(why, (reasons.get(why) ?? 0) + 1);
         io.err(row(index, req.method, req.target, `fallback(${why})`, (rust.ms + js.ms).toFixed(1)));

@@ -215,6 +215,7 @@ class Codegen {
     switch (n.type) {
       case 'ClUnsupported':
       case 'ClUnknown':
+      case 'MetaProperty':
         return;
       case 'Identifier':
         this.resolve(n, scope);
@@ -805,6 +806,15 @@ class FnGen {
           return 'clrt::cx::unsupported::<Value>("module-level this")?';
         }
         return this.thisValue();
+      }
+      case 'MetaProperty': {
+        // new.target: the constructor `new` was applied to, in a function called by `new` (through
+        // super() calls too); undefined in one called without it.
+        if (this.fn.isArrow || this.fn.node.type === 'Program') {
+          this.cg.warnUnsupported(e, 'new.target outside a function body');
+          return 'clrt::cx::unsupported::<Value>("new.target in an arrow function or at module level")?';
+        }
+        return 'call.new_target.map(Value::Obj).unwrap_or(Value::Undefined)';
       }
       case 'TemplateLiteral': {
         const parts: string[] = ['let mut s: Vec<u16> = Vec::new();'];

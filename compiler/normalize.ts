@@ -660,7 +660,8 @@ class Normalizer {
       case 'ParenthesizedExpression':
         return this.expr(e.expression, discarded);
       case 'MetaProperty':
-        return this.unsupported(e, e.meta.name === 'new' ? 'new.target' : 'import.meta');
+        if (e.meta.name !== 'new') return this.unsupported(e, 'import.meta');
+        return { type: 'MetaProperty', meta: { type: 'Identifier', name: 'new' }, property: { type: 'Identifier', name: 'target' }, loc: e.loc };
       case 'ImportExpression':
         return this.unsupported(e, 'dynamic import()');
       case 'YieldExpression':

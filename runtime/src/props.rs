@@ -155,8 +155,8 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
         if is(key, "__proto__") {
             return unsupported("__proto__");
         }
-        if crate::builtins::proto_method(cx, o, key).is_some() {
-            return unsupported("a builtin method read as a value");
+        if let Some(f) = cx.realm.proto_method_object(o, key) {
+            return Ok(Value::Obj(f));
         }
         cur = obj.proto;
     }

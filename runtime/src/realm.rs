@@ -51,7 +51,10 @@ pub struct Realm {
     pub context_proto: ObjRef,
     pub event_proto: ObjRef,
     protos: HashMap<&'static str, ObjRef>,
-    methods: HashMap<ObjRef, HashMap<JsStr, &'static BuiltinDef>>,
+    /// Prototype methods by prototype and key: the builtin and its function object (made once, with the
+    /// realm, so that reading a method as a value, `Object.prototype.hasOwnProperty.call(o, k)`, gives
+    /// the same object every time).
+    methods: HashMap<ObjRef, HashMap<JsStr, (&'static BuiltinDef, ObjRef)>>,
     max_proto: u32,
     globals: HashMap<&'static str, Value>,
 }
@@ -118,7 +121,8 @@ impl Realm {
                     Some(&p) => p,
                     None => panic!("builtin {} names an unknown class", d.name),
                 };
-                realm.methods.entry(p).or_default().insert(JsStr::from(method), d);
+                let f = realm.native(heap, d)?;
+                realm.methods.entry(p).or_default().insert(JsStr::from(method), (d, f));
                 continue;
             }
             let holder = match realm.globals.get(class) {
@@ -191,6 +195,14 @@ impl Realm {
         if proto.0 > self.max_proto {
             return None;
         }
-        self.methods.get(&proto).and_then(|m| m.get(key)).copied()
+        self.methods.get(&proto).and_then(|m| m.get(key)).map(|(d, _)| *d)
+    }
+
+    /// The function object of a prototype method, for reading it as a value.
+    pub fn proto_method_object(&self, proto: ObjRef, key: &[u16]) -> Option<ObjRef> {
+        if proto.0 > self.max_proto {
+            return None;
+        }
+        self.methods.get(&proto).and_then(|m| m.get(key)).map(|(_, f)| *f)
     }
 }
