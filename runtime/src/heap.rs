@@ -143,13 +143,26 @@ pub struct Heap {
     /// detached (its promise not awaited at once), whose writes to older state Node would interleave
     /// differently.
     write_floor: u32,
+    /// Module objects the current request wrote, as they were before its first write to each. A request
+    /// may change module-level state as long as it puts it back (`module_changed` tells), as a handler
+    /// that marks cells of a module-level grid and clears them does; `reset` restores them either way.
+    undo: Vec<(u32, Obj)>,
+    saved: std::collections::HashSet<u32>,
     bytes: usize,
     cap: usize,
 }
 
 impl Heap {
     pub fn new(cap: usize) -> Heap {
-        Heap { objs: Vec::with_capacity(256), module_len: 0, write_floor: 0, bytes: 0, cap }
+        Heap {
+            objs: Vec::with_capacity(256),
+            module_len: 0,
+            write_floor: 0,
+            undo: Vec::new(),
+            saved: std::collections::HashSet::new(),
+            bytes: 0,
+            cap,
+        }
     }
     pub fn len(&self) -> usize {
         self.objs.len()
@@ -161,10 +174,16 @@ impl Heap {
     pub fn seal_module(&mut self) {
         self.module_len = self.objs.len() as u32;
         self.write_floor = self.module_len;
+        self.undo.clear();
+        self.saved.clear();
         self.bytes = 0;
     }
-    /// Frees what the last request made.
+    /// Frees what the last request made and puts back the module objects it wrote.
     pub fn reset(&mut self) {
+        for (i, o) in self.undo.drain(..) {
+            self.objs[i as usize] = o;
+        }
+        self.saved.clear();
         self.objs.truncate(self.module_len as usize);
         self.write_floor = self.module_len;
         self.bytes = 0;
@@ -202,21 +221,29 @@ impl Heap {
     /// by a request is `unknown`), and so are frozen objects.
     pub fn get_mut(&mut self, r: ObjRef) -> Result<&mut Obj, Abort> {
         if r.0 < self.write_floor {
-            if r.0 < self.module_len {
-                return Err(Abort::new(AbortKind::ModuleWrite, 0, "a request wrote module-level state"));
+            if r.0 >= self.module_len {
+                return Err(Abort::new(AbortKind::Unsupported, 0, "a detached async call wrote state older than itself"));
             }
-            return Err(Abort::new(AbortKind::Unsupported, 0, "a detached async call wrote state older than itself"));
+            if self.write_floor > self.module_len {
+                return Err(Abort::new(AbortKind::ModuleWrite, 0, "a detached async call wrote module-level state"));
+            }
         }
-        let o = &mut self.objs[r.0 as usize];
-        if o.frozen {
+        if self.objs[r.0 as usize].frozen {
             return Err(Abort::new(AbortKind::Unsupported, 0, "write to a frozen object"));
         }
-        Ok(o)
+        if r.0 < self.module_len && self.saved.insert(r.0) {
+            self.undo.push((r.0, self.objs[r.0 as usize].clone()));
+        }
+        Ok(&mut self.objs[r.0 as usize])
     }
     /// Write access that grows the byte count by `extra` (array pushes, new properties).
     pub fn get_mut_grow(&mut self, r: ObjRef, extra: usize) -> Result<&mut Obj, Abort> {
         self.charge(extra)?;
         self.get_mut(r)
+    }
+    /// Whether a module object the current request wrote differs from what it was before the request.
+    pub fn module_changed(&self) -> bool {
+        self.undo.iter().any(|(i, before)| !same_obj(before, &self.objs[*i as usize]))
     }
     /// Raises the write floor to everything made so far; returns the old floor for `restore_floor`.
     pub fn raise_floor(&mut self) -> u32 {
@@ -229,5 +256,61 @@ impl Heap {
     }
     pub fn kind(&self, r: ObjRef) -> &ObjKind {
         &self.objs[r.0 as usize].kind
+    }
+}
+
+/// Same slot: both holes, or neither and SameValue.
+fn same_slot(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Hole, Value::Hole) => true,
+        (Value::Hole, _) | (_, Value::Hole) => false,
+        _ => crate::ops::same_value(a, b),
+    }
+}
+
+fn same_prop(a: &Prop, b: &Prop) -> bool {
+    match (a, b) {
+        (Prop::Data { value: v1, enumerable: e1, writable: w1 }, Prop::Data { value: v2, enumerable: e2, writable: w2 }) => {
+            e1 == e2 && w1 == w2 && same_slot(v1, v2)
+        }
+        (Prop::Accessor { get: g1, set: s1, enumerable: e1 }, Prop::Accessor { get: g2, set: s2, enumerable: e2 }) => {
+            g1 == g2 && s1 == s2 && e1 == e2
+        }
+        _ => false,
+    }
+}
+
+/// Whether an object is observably as it was: the same prototype, flags, properties in the same order,
+/// and contents. Kinds whose contents are not compared here count as changed.
+fn same_obj(a: &Obj, b: &Obj) -> bool {
+    if a.proto != b.proto || a.frozen != b.frozen || a.props.len() != b.props.len() {
+        return false;
+    }
+    if !a.props.iter().zip(b.props.iter()).all(|((k1, p1), (k2, p2))| k1 == k2 && same_prop(p1, p2)) {
+        return false;
+    }
+    let all = |x: &[Value], y: &[Value]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_slot(p, q));
+    match (&a.kind, &b.kind) {
+        (ObjKind::Ordinary, ObjKind::Ordinary) | (ObjKind::Error, ObjKind::Error) => true,
+        (ObjKind::Array(x), ObjKind::Array(y)) => all(x, y),
+        (ObjKind::Scope { vars: x, parent: p }, ObjKind::Scope { vars: y, parent: q }) => p == q && all(x, y),
+        (ObjKind::Date(x), ObjKind::Date(y)) => x.to_bits() == y.to_bits(),
+        (ObjKind::Function(f), ObjKind::Function(g)) => {
+            f.code == g.code && f.env == g.env && f.flags == g.flags && f.home == g.home && f.fields == g.fields
+                && f.name == g.name && f.length == g.length
+                && match (&f.parent, &g.parent) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => same_slot(x, y),
+                    _ => false,
+                }
+        }
+        (ObjKind::Native(x), ObjKind::Native(y)) => std::ptr::eq(*x, *y),
+        // A RegExp's pattern and flags never change; `lastIndex` is a property, compared above.
+        (ObjKind::RegExp(_), ObjKind::RegExp(_)) => true,
+        (ObjKind::Map(x), ObjKind::Map(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|((k1, (a1, b1)), (k2, (a2, b2)))| k1 == k2 && same_slot(a1, a2) && same_slot(b1, b2))
+        }
+        (ObjKind::Set(x), ObjKind::Set(y)) => x.len() == y.len() && x.iter().zip(y).all(|((k1, v1), (k2, v2))| k1 == k2 && same_slot(v1, v2)),
+        _ => false,
     }
 }

@@ -124,19 +124,32 @@ fn reading_a_property_of_undefined_gives_up_rather_than_throwing_another_message
 }
 
 #[test]
-fn module_objects_are_read_only_during_a_request() {
+fn module_writes_are_undone_and_reported_unless_put_back() {
     let prog: &'static clrt::Program = Box::leak(Box::new(clrt::Program { name: "t", funcs: &[], init: |_, _| Ok(Value::Undefined), trace_version: 1, strings: &[] }));
     let mut cx = Cx::new(prog, &clrt::Limits::default()).unwrap();
     let module_obj = cx.new_object().unwrap();
     props::set(&mut cx, &module_obj, &key("n"), Value::Num(1.0)).unwrap();
+    let module_arr = cx.new_array(vec![Value::Num(0.0), Value::Num(0.0)]).unwrap();
     cx.heap.seal_module();
+    // Written and put back: not a change.
     cx.begin_request(&clrt::Limits::default());
-    assert_eq!(props::get(&mut cx, &module_obj, &key("n")).unwrap().as_num(), Some(1.0));
-    assert_eq!(abort_kind(props::set(&mut cx, &module_obj, &key("n"), Value::Num(2.0))), AbortKind::ModuleWrite);
+    props::set(&mut cx, &module_obj, &key("n"), Value::Num(2.0)).unwrap();
+    props::set_computed(&mut cx, &module_arr, &Value::Num(1.0), Value::Num(5.0)).unwrap();
+    assert!(cx.heap.module_changed());
+    props::set(&mut cx, &module_obj, &key("n"), Value::Num(1.0)).unwrap();
+    props::set_computed(&mut cx, &module_arr, &Value::Num(1.0), Value::Num(0.0)).unwrap();
+    assert!(!cx.heap.module_changed(), "state put back as it was is unchanged");
+    // Left changed, or with a property added and removed (order matters): a change, undone by the next request.
+    cx.begin_request(&clrt::Limits::default());
+    props::set(&mut cx, &module_obj, &key("n"), Value::Num(-0.0)).unwrap();
+    assert!(cx.heap.module_changed(), "-0 is not +0");
     let mine = cx.new_object().unwrap();
-    props::set(&mut cx, &mine, &key("n"), Value::Num(2.0)).unwrap();
+    props::set(&mut cx, &module_obj, &key("o"), mine).unwrap();
     cx.begin_request(&clrt::Limits::default());
-    assert_eq!(cx.heap.len(), module_obj.as_obj().unwrap().0 as usize + 1, "a request's objects are freed when the next begins");
+    assert!(!cx.heap.module_changed());
+    assert_eq!(props::get(&mut cx, &module_obj, &key("n")).unwrap().as_num(), Some(1.0), "the next request sees the module as it was");
+    assert!(props::get(&mut cx, &module_obj, &key("o")).unwrap().is_nullish());
+    assert_eq!(cx.heap.len(), module_arr.as_obj().unwrap().0 as usize + 1, "a request's objects are freed when the next begins");
 }
 
 #[test]

@@ -362,6 +362,10 @@ pub struct Dispatcher {
     ready: AtomicBool,
     draining: AtomicBool,
     load_logged: AtomicBool,
+    /// Set once a request left module-level state changed. It fell back, so the JavaScript function
+    /// changed its own state too, and this dispatcher's copy (restored, as every thread's is) no longer
+    /// matches it: from then on every request falls back.
+    module_state_diverged: AtomicBool,
 }
 
 fn print_logs(cx: &mut Cx) {
@@ -430,6 +434,7 @@ impl Dispatcher {
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             load_logged: AtomicBool::new(false),
+            module_state_diverged: AtomicBool::new(false),
         }
     }
 
@@ -487,9 +492,22 @@ impl Dispatcher {
                 Ok((cx, h)) => (cx, h.clone()),
                 Err(a) => return Outcome::Fallback(a.clone()),
             };
+            if self.module_state_diverged.load(Ordering::SeqCst) {
+                return Outcome::Fallback(abort(
+                    AbortKind::ModuleWrite,
+                    "an earlier request changed module-level state, so the function runs in JavaScript",
+                ));
+            }
             let r = self.run(cx, &handler, &req);
             cx.io = None;
             print_logs(cx);
+            // A give-up's partial writes are simply undone: JavaScript re-runs the whole request.
+            if !matches!(r, Err(Ctl::Abort(_))) && cx.heap.module_changed() {
+                if !self.module_state_diverged.swap(true, Ordering::SeqCst) {
+                    eprintln!("{{\"msg\":\"a request changed module-level state; from now on every request falls back\"}}");
+                }
+                return Outcome::Fallback(abort(AbortKind::ModuleWrite, "the request left module-level state changed"));
+            }
             match r {
                 Ok(parts) => Outcome::Answer(parts),
                 Err(Ctl::Abort(a)) => Outcome::Fallback(*a),
