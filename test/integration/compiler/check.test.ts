@@ -206,7 +206,7 @@ describe('containerless check, against a stand-in dispatcher', () => {
     expect(r.stdout.trim().split('\n')).to.have.length(2); // a human summary, then the JSON line
     expect(r.stdout).to.match(/5 requests: 2 rust, 1 fallback, 2 diverged/);
     expect(r.stderr).to.match(/^\s+1\s+GET\s+\/a\?q=1\s+rust\s/m);
-    expect(r.stderr).to.match(/^\s+3\s+GET\s+\/c\s+fallback\(unknown at handler\.js:\d+:\d+\)/m);
+    expect(r.stderr).to.match(/^\s+3\s+GET\s+\/c\s+fallback\(unknown at handler\.js:\d+:\d+(: [^\n]*)?\)/m);
     expect(r.stderr).to.match(/^\s+4\s+POST\s+\/d\s+DIVERGED/m);
     expect(r.stderr).to.match(/body: node \d+ bytes, rust \d+ bytes, first difference at byte \d+/);
     expect(r.stderr).to.include('status: node 200, rust 201');
@@ -345,7 +345,7 @@ describe('containerless check and compile, with the compiled dispatcher', () => 
     expect(r.code, shown(r)).to.equal(0);
     expect(r.stdout.split('\n'), shown(r)).to.have.length(2);
     expect(r.result, shown(r)).to.include({ requests: 10, rust: 8, fallback: 2, diverged: 0 });
-    expect(r.stderr).to.match(/^\s+7\s+POST\s+\/stats\s+fallback\(unknown at handler\.js:\d+:\d+\)/m);
+    expect(r.stderr).to.match(/^\s+7\s+POST\s+\/stats\s+fallback\(unknown at handler\.js:\d+:\d+(: [^\n]*)?\)/m);
   });
 
   it('compiles a trace into a dispatcher that serves the function', async () => {
