@@ -201,12 +201,18 @@ async function withLock<T>(path: string, progress: (line: string) => void, signa
   }
 }
 
-/** Removes crates that a killed build left half-written (a member without Cargo.toml breaks the workspace). */
+/**
+ * Removes crates that would break the workspace: those a killed build left half-written (no Cargo.toml),
+ * and those of another checkout of this project, whose runtime path differs (cargo refuses two packages of
+ * one name at different paths in a lockfile). Their binaries in bin/ stay usable.
+ */
 async function removeBrokenMembers(work: string): Promise<void> {
+  const ours = `containerless-runtime = { path = ${tomlString(RUNTIME_DIR)} }`;
   for (const entry of await readdir(work, { withFileTypes: true })) {
-    if (entry.isDirectory() && entry.name.startsWith('fn-') && !existsSync(join(work, entry.name, 'Cargo.toml'))) {
-      await rm(join(work, entry.name), { recursive: true, force: true });
-    }
+    if (!entry.isDirectory() || !entry.name.startsWith('fn-')) continue;
+    const manifest = join(work, entry.name, 'Cargo.toml');
+    const text = existsSync(manifest) ? await readFile(manifest, 'utf8') : '';
+    if (!text.includes(ours)) await rm(join(work, entry.name), { recursive: true, force: true });
   }
 }
 

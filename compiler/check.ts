@@ -27,7 +27,7 @@ import { buildDispatcher, BuildError } from './build.ts';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import { generateRust } from './codegen.ts';
 import type { Node } from './normalize.ts';
-import { prepare } from './prepare.ts';
+import { prepare, type Prepared } from './prepare.ts';
 import { readRequests, RequestsFileError, toHttpRequest, type HttpRequest, type RequestEntry } from './requests.ts';
 import { Tracer } from './tracer.ts';
 
@@ -176,7 +176,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 // The dispatcher process
 
 /** The dispatcher binary, started on a port; keeps the last lines of its output for error messages. */
-class Dispatcher {
+/** A dispatcher binary running on a free loopback port (also used by bench/). */
+export class Dispatcher {
   readonly tail: string[] = [];
   private exited: Promise<void>;
   private readonly onExit = (): void => this.killNow();
@@ -348,6 +349,43 @@ export function readCheckInputs(opts: CheckOptions): { dir: string; source: stri
  * Any other failure (the handler does not load, the build fails, the dispatcher dies) ends up in
  * `summary.error`, after every process and server this started has been stopped.
  */
+/**
+ * Runs requests through the instrumented handler, one at a time, as the watchdog would, and returns the
+ * tracer (its `trace()` is the merged tree) and how many requests added to the tree.
+ */
+export async function traceRequests(
+  dir: string,
+  prepared: Prepared,
+  name: string,
+  requests: RequestEntry[],
+  opts: { signal?: AbortSignal; logError?: (err: unknown) => void } = {},
+): Promise<{ tracer: Tracer; grew: number }> {
+  const tracer = new Tracer(prepared, name);
+  let instrumented: LoadedHandler;
+  try {
+    instrumented = loadHandler(dir, { source: prepared.instrumented, inject: { __cl: tracer.runtime } });
+  } catch (err) {
+    throw new CheckError((err as Error).message, [], { cause: err });
+  }
+  const traceApp = createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracer.run(fn) }), logError: opts.logError });
+  const traceServer = http.createServer(traceApp);
+  try {
+    const tracePort = await listen(traceServer);
+    let grew = 0;
+    for (const r of requests) {
+      if (opts.signal?.aborted) throw new AbortedError();
+      const before = tracer.requests;
+      await send(tracePort, toHttpRequest(r), opts.signal);
+      // The tracer merges a request's observations when its invocation settles, just after the answer.
+      for (let i = 0; i < 50 && tracer.requests === before; i++) await sleep(2);
+      if (tracer.requests > before && tracer.lastNewSites > 0) grew++;
+    }
+    return { tracer, grew };
+  } finally {
+    await closeServer(traceServer);
+  }
+}
+
 export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSummary> {
   const { dir, source, requests } = readCheckInputs(opts);
   const name = basename(dir);
@@ -369,32 +407,15 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSu
     const site = siteLocator(prepared.core, 'handler.js');
 
     // Phase 1: trace.
-    const tracer = new Tracer(prepared, name);
-    let instrumented: LoadedHandler;
     let plain: LoadedHandler;
     try {
       plain = loadHandler(dir);
-      instrumented = loadHandler(dir, { source: prepared.instrumented, inject: { __cl: tracer.runtime } });
     } catch (err) {
       throw new CheckError((err as Error).message, [], { cause: err });
     }
-    const traceApp = createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracer.run(fn) }), logError });
-    const traceServer = http.createServer(traceApp);
-    servers.push(traceServer);
-    const tracePort = await listen(traceServer);
     const toTrace = requests.slice(0, opts.traceFirst ?? requests.length);
     stage(`trace: ${toTrace.length} of ${requests.length} requests through the instrumented handler`);
-    let grew = 0;
-    for (const r of toTrace) {
-      checkAbort();
-      const before = tracer.requests;
-      await send(tracePort, toHttpRequest(r), signal);
-      // The tracer merges a request's observations when its invocation settles, just after the answer.
-      for (let i = 0; i < 50 && tracer.requests === before; i++) await sleep(2);
-      if (tracer.requests > before && tracer.lastNewSites > 0) grew++;
-    }
-    await closeServer(traceServer);
-    servers.splice(servers.indexOf(traceServer), 1);
+    const { tracer, grew } = await traceRequests(dir, prepared, name, toTrace, { signal, logError });
     const trace = tracer.trace();
     stage(`traced ${trace.requests} requests; ${grew} of them added to the trace tree`);
 
