@@ -195,6 +195,7 @@ impl Heap {
         self.bytes
     }
     /// Counts `n` bytes against the request's cap (strings and buffers call this too).
+    #[inline]
     pub fn charge(&mut self, n: usize) -> Result<(), Abort> {
         self.bytes += n;
         if self.bytes > self.cap {
@@ -211,6 +212,7 @@ impl Heap {
         self.objs.push(obj);
         Ok(ObjRef(self.objs.len() as u32 - 1))
     }
+    #[inline]
     pub fn get(&self, r: ObjRef) -> &Obj {
         &self.objs[r.0 as usize]
     }
@@ -219,6 +221,7 @@ impl Heap {
     }
     /// Write access. Module objects are read-only during a request (DESIGN.md: module-level state written
     /// by a request is `unknown`), and so are frozen objects.
+    #[inline]
     pub fn get_mut(&mut self, r: ObjRef) -> Result<&mut Obj, Abort> {
         if r.0 < self.write_floor {
             if r.0 >= self.module_len {
@@ -237,6 +240,7 @@ impl Heap {
         Ok(&mut self.objs[r.0 as usize])
     }
     /// Write access that grows the byte count by `extra` (array pushes, new properties).
+    #[inline]
     pub fn get_mut_grow(&mut self, r: ObjRef, extra: usize) -> Result<&mut Obj, Abort> {
         self.charge(extra)?;
         self.get_mut(r)
@@ -254,6 +258,7 @@ impl Heap {
     pub fn restore_floor(&mut self, old: u32) {
         self.write_floor = old;
     }
+    #[inline]
     pub fn kind(&self, r: ObjRef) -> &ObjKind {
         &self.objs[r.0 as usize].kind
     }

@@ -5,6 +5,7 @@ use crate::heap::ObjKind;
 use crate::value::{tag, JsStr, Value};
 
 /// ToBoolean (ECMA-262 §7.1.2).
+#[inline]
 pub fn to_boolean(v: &Value) -> bool {
     match v {
         Value::Undefined | Value::Null | Value::Hole => false,
@@ -16,6 +17,7 @@ pub fn to_boolean(v: &Value) -> bool {
 }
 
 /// The type tag used by type guards; see `value::tag`.
+#[inline]
 pub fn type_tag(cx: &Cx, v: &Value) -> u16 {
     match v {
         Value::Undefined | Value::Hole => tag::UNDEFINED,
@@ -35,13 +37,25 @@ pub fn type_tag(cx: &Cx, v: &Value) -> u16 {
 }
 
 /// A type guard: gives up unless `v`'s tag is one of `mask`.
-#[inline]
+#[inline(always)]
 pub fn guard_type(cx: &Cx, v: &Value, mask: u16, site: u32) -> JsResult<()> {
-    if type_tag(cx, v) & mask != 0 {
+    let t = match v {
+        Value::Num(_) => tag::NUMBER,
+        Value::Str(_) => tag::STRING,
+        Value::Bool(_) => tag::BOOL,
+        _ => type_tag(cx, v),
+    };
+    if t & mask != 0 {
         Ok(())
     } else {
-        crate::cx::abort(crate::cx::AbortKind::TypeGuard, site, "a type the trace did not see")
+        type_guard_failed(site)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn type_guard_failed(site: u32) -> JsResult<()> {
+    crate::cx::abort(crate::cx::AbortKind::TypeGuard, site, "a type the trace did not see")
 }
 
 /// `typeof` (ECMA-262 §13.5.3).
@@ -333,6 +347,7 @@ pub fn loose_equals(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<bool> {
 }
 
 /// The `+` operator (ECMA-262 §13.15.3 ApplyStringOrNumericBinaryOperator).
+#[inline]
 pub fn add(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<Value> {
     if let (Value::Num(x), Value::Num(y)) = (a, b) {
         return Ok(Value::Num(x + y));
@@ -382,6 +397,7 @@ pub fn js_rem(x: f64, y: f64) -> f64 {
     x % y
 }
 
+#[inline]
 pub fn num_op(cx: &mut Cx, op: NumOp, a: &Value, b: &Value) -> JsResult<Value> {
     let x = match a {
         Value::Num(n) => *n,
@@ -430,6 +446,7 @@ pub enum CmpOp {
 }
 
 /// IsLessThan (ECMA-262 §7.2.13) and the relational operators built on it.
+#[inline]
 pub fn compare(cx: &mut Cx, op: CmpOp, a: &Value, b: &Value) -> JsResult<bool> {
     if let (Value::Num(x), Value::Num(y)) = (a, b) {
         return Ok(match op {

@@ -164,6 +164,7 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
 }
 
 /// [[Get]] with a computed key: array and string indices take the fast path.
+#[inline]
 pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
     if let Value::Num(n) = k {
         let i = *n as u32;
@@ -196,6 +197,7 @@ pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
 }
 
 /// [[Set]] with a computed key.
+#[inline]
 pub fn set_computed(cx: &mut Cx, target: &Value, k: &Value, val: Value) -> JsResult<()> {
     if let (Value::Obj(o), Value::Num(n)) = (target, k) {
         let i = *n as u32;
@@ -210,6 +212,7 @@ pub fn set_computed(cx: &mut Cx, target: &Value, k: &Value, val: Value) -> JsRes
     set(cx, target, key.units(), val)
 }
 
+#[inline]
 fn set_index(cx: &mut Cx, o: ObjRef, i: u32, val: Value) -> JsResult<()> {
     if let ObjKind::Array(items) = cx.heap.kind(o) {
         let len = items.len();

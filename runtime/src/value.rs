@@ -134,7 +134,7 @@ impl fmt::Display for JsStr {
 pub struct ObjRef(pub u32);
 
 /// A JavaScript value. Symbols and BigInts are not modelled: code that meets one gives up.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Value {
     Undefined,
     Null,
@@ -144,6 +144,22 @@ pub enum Value {
     Obj(ObjRef),
     /// An array hole. It lives only inside array storage and reads as `undefined`.
     Hole,
+}
+
+// Cloned on nearly every operation of generated code, so written out to be inlined across crates.
+impl Clone for Value {
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        match self {
+            Value::Undefined => Value::Undefined,
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Num(n) => Value::Num(*n),
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::Obj(o) => Value::Obj(*o),
+            Value::Hole => Value::Hole,
+        }
+    }
 }
 
 /// Type tags, as bits, for type guards. The tracer in `compiler/` uses the same numbers.
