@@ -201,7 +201,7 @@ class Codegen {
     for (const s of list) {
       if (s.type === 'VariableDeclaration') this.declare(scope, s.declarations[0].id.name, s.kind === 'const');
       else if (s.type === 'FunctionDeclaration') this.declare(scope, s.id.name, false);
-      else if (s.type === 'ClUnsupported' && s.node?.type === 'FunctionDeclaration' && s.node.id) this.declare(scope, s.node.id.name, false);
+      else if (s.type === 'ClUnsupported' && s.declares) this.declare(scope, s.declares.name, false);
     }
     for (const s of list) this.analyseNode(s, scope);
   }
@@ -214,6 +214,12 @@ class Codegen {
     }
     switch (n.type) {
       case 'ClUnsupported':
+        if (n.declares) {
+          this.resolve(n.declares, scope);
+          const b = this.lookup(scope, n.declares.name);
+          if (b) b.declared = true;
+        }
+        return;
       case 'ClUnknown':
       case 'MetaProperty':
         return;
@@ -715,9 +721,14 @@ class FnGen {
         return this.tryStatement(s);
       case 'ClUnknown':
         return [`return clrt::unknown(${s.sid});`];
-      case 'ClUnsupported':
+      case 'ClUnsupported': {
         this.cg.warnUnsupported(s, s.reason);
+        // A function declaration that is not compiled (a generator, say) still declares its name: a
+        // function value whose calls give up, so requests that never call it stay in Rust.
+        const b = s.declares ? this.cg.ref(s.declares) : undefined;
+        if (b) return [this.declareBinding(b, `call::make_function(cx, call::NOT_COMPILED, None, &rt::text(${this.cg.keyOf(s.declares.name)}), ${Number(s.arity) >>> 0}, 0)?`)];
         return [`return clrt::cx::abort(clrt::AbortKind::Unsupported, ${s.sid}, "a construct that is not compiled");`];
+      }
       case 'EmptyStatement':
         return [];
       default:

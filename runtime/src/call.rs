@@ -140,13 +140,27 @@ pub fn call_awaited(cx: &mut Cx, c: &Callee, this: Value, args: &[Value]) -> JsR
     }
 }
 
+/// The code of function `code`. `NOT_COMPILED` (and any index past the table) is a function the compiler
+/// kept out (a generator, say): it exists as a value, and calling it gives up.
+#[inline]
+fn code_at(cx: &Cx, code: u32) -> crate::cx::Code {
+    cx.prog.funcs.get(code as usize).copied().unwrap_or(not_compiled)
+}
+
+/// The code index of a function that is not compiled.
+pub const NOT_COMPILED: u32 = u32::MAX;
+
+fn not_compiled(_cx: &mut Cx, _call: &Call) -> JsResult<Value> {
+    unsupported("a call of a function that is not compiled")
+}
+
 fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) -> JsResult<Value> {
     match cx.heap.kind(o) {
         ObjKind::Function(f) => {
             if f.flags & fflags::CLASS != 0 {
                 return engine_error("Class constructor cannot be invoked without 'new'");
             }
-            let code = cx.prog.funcs[f.code as usize];
+            let code = code_at(cx, f.code);
             let is_async = f.flags & fflags::ASYNC != 0;
             enter(cx)?;
             let r = if is_async && !awaited {
@@ -247,7 +261,7 @@ pub fn construct(cx: &mut Cx, f: &Value, args: &[Value]) -> JsResult<Value> {
 pub fn construct_with(cx: &mut Cx, ctor: ObjRef, this: Value, args: &[Value], new_target: ObjRef) -> JsResult<Value> {
     match cx.heap.kind(ctor) {
         ObjKind::Function(func) => {
-            let code = cx.prog.funcs[func.code as usize];
+            let code = code_at(cx, func.code);
             enter(cx)?;
             let r = code(cx, &Call { callee: ctor, this: this.clone(), args, new_target: Some(new_target) });
             cx.depth -= 1;
@@ -290,7 +304,7 @@ pub fn run_fields(cx: &mut Cx, ctor: ObjRef, this: &Value) -> JsResult<()> {
         _ => None,
     };
     if let Some(code) = fields {
-        let f = cx.prog.funcs[code as usize];
+        let f = code_at(cx, code);
         f(cx, &Call { callee: ctor, this: this.clone(), args: &[], new_target: None })?;
     }
     Ok(())

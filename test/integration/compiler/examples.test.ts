@@ -95,6 +95,24 @@ describe('containerless check on the examples and realistic handlers', function 
     });
   }
 
+  it('names each unsupported construct and its place, falls back only where one is reached, and never crashes', async function () {
+    const dir = join(ROOT, 'test/fixtures/check/unsupported');
+    const { code, summary, stderr } = await check(dir);
+    expect(summary.diverged, tail(stderr)).to.equal(0);
+    const named = (summary.diagnostics as Array<{ message: string; line: number; column: number }>).map((d) => `${d.line}:${d.column} ${d.message}`);
+    expect(named).to.include.members([
+      '2:1 a generator function is not compiled; requests that reach it run in JavaScript',
+      '6:45 eval is not compiled; requests that reach it run in JavaScript',
+      '7:37 a tagged template is not compiled; requests that reach it run in JavaScript',
+      '8:44 a BigInt literal is not compiled; requests that reach it run in JavaScript',
+    ]);
+    // The four paths that reach a construct fall back; the last request reaches none and is answered by
+    // Rust, although the module declares a generator function.
+    expect(summary.fallback, tail(stderr)).to.equal(4);
+    expect(summary.rust, tail(stderr)).to.equal(1);
+    expect(code).to.equal(0);
+  });
+
   it('module-level state put back stays in Rust; left changed, the function falls back from then on', async function () {
     const dir = join(ROOT, 'test/fixtures/check/module-state');
     const { code, summary, stderr } = await check(dir);
