@@ -14,6 +14,8 @@ pub mod props;
 pub mod realm;
 pub mod rt;
 pub mod value;
+#[cfg(test)]
+mod testkit;
 
 pub use cx::{abort, unknown, Abort, AbortKind, Call, Code, Ctl, Cx, JsResult, Limits, Program};
 pub use value::{tag, JsStr, ObjRef, Value};

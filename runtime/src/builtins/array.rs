@@ -2784,36 +2784,8 @@ function D(v,d=0){if(d>4)return '~';if(v===undefined)return 'u';if(v===null)retu
             );
         }
         js.push_str("process.stdout.write(OUT.join('\\n')+'\\n');\n");
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "clrt-array-diff-{}-{}.js",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, &js).expect("write the Node script");
-        let node = std::env::var("CLRT_NODE").unwrap_or_else(|_| "node".into());
-        let out = std::process::Command::new(node)
-            .arg(&path)
-            .output()
-            .expect("differential tests need `node` (Node.js) on PATH");
-        if std::env::var("CLRT_KEEP_JS").is_err() {
-            let _ = std::fs::remove_file(&path);
-        }
-        assert!(
-            out.status.success(),
-            "node failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).expect("utf-8");
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines.len(),
-            cases.len(),
-            "node printed {} lines for {} cases",
-            lines.len(),
-            cases.len()
-        );
+        let text = crate::testkit::node_script("array-diff", &js);
+        let lines = crate::testkit::lines_for(&text, cases.len());
         let mut bad = Vec::new();
         let mut compared = 0;
         for (c, node) in cases.iter().zip(lines) {
@@ -2837,21 +2809,7 @@ function D(v,d=0){if(d>4)return '~';if(v===undefined)return 'u';if(v===null)retu
         compared
     }
 
-    /// A deterministic xorshift generator for inputs.
-    pub struct Rng(pub u64);
-    impl Rng {
-        pub fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        pub fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    pub use crate::testkit::XorShift as Rng;
 }
 
 #[cfg(test)]

@@ -408,25 +408,7 @@ pub(crate) mod difftest {
     use crate::value::Value;
     use std::fmt::Write as _;
 
-    /// A deterministic xorshift64 generator for test inputs.
-    pub struct Rng(pub u64);
-    impl Rng {
-        pub fn next(&mut self) -> u64 {
-            let mut x = self.0;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            self.0 = x;
-            x
-        }
-        /// A double in [0, 1).
-        pub fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        pub fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    pub use crate::testkit::XorShift as Rng;
 
     /// A JavaScript literal denoting exactly `x`.
     pub fn num(x: f64) -> String {
@@ -500,50 +482,9 @@ pub(crate) mod difftest {
             let _ = writeln!(js, "out.push(T(()=>{}));", e);
         }
         js.push_str("process.stdout.write(out.join('\\n')+'\\n');\n");
-        let path = std::env::temp_dir().join(format!(
-            "clrt-difftest-{}-{}.js",
-            std::process::id(),
-            rand_suffix()
-        ));
-        std::fs::write(&path, js).expect("write the Node script");
-        let node = std::env::var("CLRT_NODE").unwrap_or_else(|_| "node".into());
-        let out = std::process::Command::new(node)
-            .arg(&path)
-            .output()
-            .expect("differential tests need `node` (Node.js) on PATH");
-        let _ = std::fs::remove_file(&path);
-        assert!(
-            out.status.success(),
-            "node failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).expect("utf-8");
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines.len(),
-            cases.len(),
-            "node printed {} lines for {} cases",
-            lines.len(),
-            cases.len()
-        );
-        let mut bad = Vec::new();
-        let mut compared = 0;
-        for ((e, ours), node) in cases.iter().zip(lines) {
-            if let Some(o) = ours {
-                compared += 1;
-                if o != node {
-                    bad.push(format!("{}: node {} ours {}", e, node, o));
-                }
-            }
-        }
-        assert!(
-            bad.is_empty(),
-            "{} of {} differ from Node:\n{}",
-            bad.len(),
-            compared,
-            bad.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
-        );
-        compared
+        let text = crate::testkit::node_script("difftest", &js);
+        let lines = crate::testkit::lines_for(&text, cases.len());
+        crate::testkit::assert_agree(cases.iter().zip(lines).map(|((e, ours), node)| (e.clone(), ours.clone(), node)))
     }
 
     /// A multiplier for the number of generated inputs (`CLRT_DIFF_SCALE`, default 1), for long runs.
@@ -552,12 +493,6 @@ pub(crate) mod difftest {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(1)
-    }
-
-    fn rand_suffix() -> u64 {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        N.fetch_add(1, Ordering::Relaxed)
     }
 }
 

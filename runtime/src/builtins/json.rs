@@ -757,32 +757,10 @@ pub fn quote_json_string(out: &mut Vec<u16>, s: &[u16]) {
 pub(crate) mod tests {
     use super::*;
     use crate::cx::{test_cx, Call, Ctl};
-    use std::io::Write;
 
     /// Runs `script` in Node with the path of a file holding `input` as `process.argv[1]`; returns stdout.
     pub(crate) fn node_run(script: &str, input: &str) -> String {
-        let dir = std::env::temp_dir();
-        let path = dir.join(format!(
-            "clrt-node-{}-{:?}.json",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::File::create(&path)
-            .and_then(|mut f| f.write_all(input.as_bytes()))
-            .expect("write the input file");
-        let out = std::process::Command::new("node")
-            .arg("-e")
-            .arg(script)
-            .arg(&path)
-            .output()
-            .expect("these differential tests need `node` (Node.js) on PATH");
-        let _ = std::fs::remove_file(&path);
-        assert!(
-            out.status.success(),
-            "node failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("node printed UTF-8")
+        crate::testkit::node_eval_with_input(script, input)
     }
 
     /// A JSON string literal for `units` (our quoting; lone surrogates become escapes Node reads back).
@@ -808,22 +786,7 @@ pub(crate) mod tests {
         matches!(r, Err(Ctl::Abort(a)) if a.kind == crate::cx::AbortKind::Uncaught)
     }
 
-    /// xorshift64*: a small deterministic generator.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545F4914F6CDD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-            xs[self.below(xs.len())]
-        }
-    }
+    use crate::testkit::XorShiftStar as Rng;
 
     const NUMBERS: &[&str] = &[
         "0",

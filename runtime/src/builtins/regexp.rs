@@ -2766,21 +2766,7 @@ mod tests {
         );
     }
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545F4914F6CDD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-            xs[self.below(xs.len())]
-        }
-    }
+    use crate::testkit::XorShiftStar as Rng;
 
     fn gen_pattern(r: &mut Rng, depth: usize, groups: &mut usize, out: &mut String) {
         let n = 1 + r.below(3);
