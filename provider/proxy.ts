@@ -1,0 +1,242 @@
+/**
+ * The invoke proxy: `/function/<fn>[.<ns>][/<path>]` to a ready replica, with http-proxy.
+ *
+ * - The body is buffered up to `max_body_size` (413 beyond) so that a request refused by a replica that
+ *   was going away can be sent again to another one (or to a fresh one).
+ * - `X-Call-Id` and `X-Start-Time` are set when absent (on the request to the function and on the
+ *   response), `X-Forwarded-Host` and `X-Forwarded-For` too.
+ * - At zero ready replicas the request waits in a bounded per-function queue while the function starts
+ *   (scaled up from zero if it was there): a full queue answers 503, a replica not ready within
+ *   `cold_start_timeout` answers 504. A function that does not answer within `read_timeout` gives 504.
+ * - Errors of the proxy itself carry `X-OpenFaaS-Internal: proxy`, as faas-provider's do.
+ * - Streaming requests (Accept text/event-stream or application/x-ndjson) are passed through unbuffered
+ *   and without the read timeout.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { minReplicas, NotFoundError, type Backend, type Endpoint } from './backend.ts';
+import type { ProviderMetrics } from './metrics.ts';
+
+export interface InvokeDeps {
+  backend: Backend;
+  metrics: ProviderMetrics;
+  maxBodyBytes: number;
+  readTimeoutMs: number;
+  coldStartTimeoutMs: number;
+  maxQueuedRequests: number;
+  /** Told when a request scaled a function up from zero. */
+  onWake?: (functionName: string) => void;
+  log?: (line: string) => void;
+}
+
+const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD']);
+
+class ProxyFailure extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Splits `/function/<name>[.<ns>]/<rest>?q` into name, namespace (undefined when absent) and upstream path. */
+export function parseInvokePath(url: string): { name: string; namespace?: string; path: string } | undefined {
+  const m = /^\/function\/([^/?]*)(\/[^?]*)?(\?.*)?$/.exec(url);
+  if (!m) return undefined;
+  const id = decodeURIComponent(m[1]);
+  const dot = id.lastIndexOf('.');
+  const name = dot >= 0 ? id.slice(0, dot) : id;
+  const namespace = dot >= 0 ? id.slice(dot + 1) : undefined;
+  return { name, namespace, path: `${m[2] ?? '/'}${m[3] ?? ''}` };
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new ProxyFailure(413, `Request body too large: the limit is ${limit} bytes.`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new ProxyFailure(413, `Request body too large: the limit is ${limit} bytes.`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export class Invoker {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 64 });
+  private readonly proxy = httpProxy.createProxyServer({ ignorePath: true, xfwd: false, agent: this.agent });
+  private readonly queues = new Map<string, number>();
+  private readonly rr = new Map<string, number>();
+  private readonly inflightByUrl = new Map<string, number>();
+
+  constructor(private readonly deps: InvokeDeps) {
+    this.proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
+      (req as IncomingMessage & { proxyReq?: ClientRequest }).proxyReq = proxyReq;
+    });
+    // Errors are handled per call; this keeps an unhandled 'error' from reaching the process.
+    this.proxy.on('error', () => {});
+  }
+
+  queued(functionName: string): number {
+    return this.queues.get(functionName) ?? 0;
+  }
+
+  close(): void {
+    this.proxy.close();
+    this.agent.destroy();
+  }
+
+  /** Handles one invocation; `namespaces` lists the allowed ones, `defaultNamespace` is used when none is named. */
+  async handle(req: IncomingMessage, res: ServerResponse, defaultNamespace: string, namespaces: string[]): Promise<void> {
+    const parsed = parseInvokePath(req.url ?? '');
+    const fail = (status: number, text: string): void => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-OpenFaaS-Internal': 'proxy' });
+      res.end(text);
+    };
+    if (!parsed || parsed.name === '') return fail(404, 'No such function: a function name is required, e.g. /function/<name>.');
+    const namespace = parsed.namespace === undefined || parsed.namespace === '' ? defaultNamespace : parsed.namespace;
+    const fname = `${parsed.name}.${namespace}`;
+    if (!METHODS.has(req.method ?? '')) return fail(405, `Method not allowed: ${req.method}.`);
+    if (!namespaces.includes(namespace)) return fail(404, `No such function: ${fname}.`);
+
+    const callId = (req.headers['x-call-id'] as string | undefined) || randomUUID();
+    const startTime = (req.headers['x-start-time'] as string | undefined) || `${BigInt(Date.now()) * 1_000_000n}`;
+    req.headers['x-call-id'] = callId;
+    req.headers['x-start-time'] = startTime;
+    req.headers['x-forwarded-host'] ??= req.headers.host ?? '';
+    req.headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? '';
+    res.setHeader('X-Call-Id', callId);
+    res.setHeader('X-Start-Time', startTime);
+
+    let end: ((code: number) => void) | undefined;
+    res.on('close', () => end?.(res.headersSent ? res.statusCode : 499));
+    try {
+      // Existence first, so an unknown function is a 404 and not a queued wait.
+      let endpoints = await this.deps.backend.endpoints(parsed.name, namespace);
+      end = this.deps.metrics.begin(fname);
+      const accept = String(req.headers.accept ?? '');
+      const streaming = accept.includes('text/event-stream') || accept.includes('application/x-ndjson');
+      let body: Buffer | undefined;
+      if (!streaming) {
+        body = await readBody(req, this.deps.maxBodyBytes);
+        delete req.headers['transfer-encoding'];
+        if (body.length > 0 || req.headers['content-length'] !== undefined) req.headers['content-length'] = String(body.length);
+      }
+      for (let attempt = 1; ; attempt++) {
+        if (endpoints.length === 0) endpoints = await this.coldStart(parsed.name, namespace, fname);
+        const ep = this.pick(fname, endpoints);
+        const outcome = await this.forward(req, res, ep, parsed.path, body, streaming, fname);
+        if (outcome === 'done') return;
+        // Refused before anything was sent: the replica went away. Try again with what is ready now.
+        if (attempt >= 3 || body === undefined) throw new ProxyFailure(500, `Can't reach service for: ${fname}.`);
+        this.deps.log?.(`proxy: ${ep.instance} refused ${callId}; retrying`);
+        endpoints = (await this.deps.backend.endpoints(parsed.name, namespace)).filter((e) => e.url !== ep.url);
+      }
+    } catch (err) {
+      if (err instanceof NotFoundError) return fail(404, `No such function: ${fname}.`);
+      if (err instanceof ProxyFailure) return fail(err.status, err.message);
+      this.deps.log?.(`proxy: ${fname}: ${(err as Error).stack ?? String(err)}`);
+      return fail(500, `Can't reach service for: ${fname}.`);
+    }
+  }
+
+  private pick(fname: string, endpoints: Endpoint[]): Endpoint {
+    // Least in flight; ties go round-robin.
+    const start = this.rr.get(fname) ?? 0;
+    this.rr.set(fname, start + 1);
+    let best = endpoints[start % endpoints.length];
+    for (let i = 0; i < endpoints.length; i++) {
+      const e = endpoints[(start + i) % endpoints.length];
+      if ((this.inflightByUrl.get(e.url) ?? 0) < (this.inflightByUrl.get(best.url) ?? 0)) best = e;
+    }
+    return best;
+  }
+
+  private async coldStart(name: string, namespace: string, fname: string): Promise<Endpoint[]> {
+    const { backend, metrics } = this.deps;
+    const waiting = this.queues.get(fname) ?? 0;
+    if (waiting >= this.deps.maxQueuedRequests) {
+      throw new ProxyFailure(503, `No endpoints available for: ${fname}. ${waiting} requests are already waiting for it to start.`);
+    }
+    this.queues.set(fname, waiting + 1);
+    metrics.queued.set({ function_name: fname }, waiting + 1);
+    const began = performance.now();
+    const signal = AbortSignal.timeout(this.deps.coldStartTimeoutMs);
+    try {
+      const status = await backend.get(name, namespace);
+      if (!status) throw new NotFoundError(`function ${name} not found`);
+      if ((status.replicas ?? 0) === 0) {
+        await backend.scale(name, namespace, Math.max(1, minReplicas(status.labels)));
+        metrics.coldStarts.inc({ function_name: fname });
+        this.deps.onWake?.(fname);
+      }
+      const eps = await this.waitForEndpoints(name, namespace, signal);
+      metrics.coldStartSeconds.observe({ function_name: fname }, (performance.now() - began) / 1000);
+      return eps;
+    } catch (err) {
+      if (signal.aborted && !(err instanceof NotFoundError)) {
+        throw new ProxyFailure(504, `Timed out after ${this.deps.coldStartTimeoutMs} ms waiting for a replica of: ${fname}.`);
+      }
+      throw err;
+    } finally {
+      const left = (this.queues.get(fname) ?? 1) - 1;
+      if (left === 0) this.queues.delete(fname);
+      else this.queues.set(fname, left);
+      metrics.queued.set({ function_name: fname }, left);
+    }
+  }
+
+  private async waitForEndpoints(name: string, namespace: string, signal: AbortSignal): Promise<Endpoint[]> {
+    const b = this.deps.backend;
+    if (b.waitForEndpoints) return b.waitForEndpoints(name, namespace, signal);
+    for (;;) {
+      const eps = await b.endpoints(name, namespace);
+      if (eps.length > 0) return eps;
+      if (signal.aborted) throw signal.reason;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Sends one attempt; 'refused' when the replica refused the connection before anything was sent. */
+  private forward(req: IncomingMessage, res: ServerResponse, ep: Endpoint, path: string, body: Buffer | undefined, streaming: boolean, fname: string): Promise<'done' | 'refused'> {
+    return new Promise((resolve, reject) => {
+      this.inflightByUrl.set(ep.url, (this.inflightByUrl.get(ep.url) ?? 0) + 1);
+      let settled = false;
+      let timedOut = false;
+      const finish = (v: 'done' | 'refused' | Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.inflightByUrl.set(ep.url, (this.inflightByUrl.get(ep.url) ?? 1) - 1);
+        if (v instanceof Error) reject(v);
+        else resolve(v);
+      };
+      const timer = streaming
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            (req as IncomingMessage & { proxyReq?: ClientRequest }).proxyReq?.destroy();
+          }, this.deps.readTimeoutMs);
+      res.once('close', () => finish('done'));
+      res.once('finish', () => finish('done'));
+      this.proxy.web(
+        req,
+        res,
+        { target: `${ep.url}${path}`, buffer: body === undefined ? undefined : Readable.from([body]) },
+        (err: NodeJS.ErrnoException) => {
+          if (timedOut) return finish(new ProxyFailure(504, `Timed out after ${this.deps.readTimeoutMs} ms waiting for: ${fname}.`));
+          if (err.code === 'ECONNREFUSED' && !res.headersSent) return finish('refused');
+          finish(new ProxyFailure(500, `Can't reach service for: ${fname}.`));
+        },
+      );
+    });
+  }
+}
