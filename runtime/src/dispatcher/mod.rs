@@ -500,7 +500,13 @@ impl Dispatcher {
             }
             let r = self.run(cx, &handler, &req);
             cx.io = None;
-            print_logs(cx);
+            // What the function logged is printed only when Rust answers: after a give-up JavaScript runs
+            // the request again and logs it there, once.
+            if r.is_ok() && !cx.heap.module_changed() {
+                print_logs(cx);
+            } else {
+                cx.logs.clear();
+            }
             // A give-up's partial writes are simply undone: JavaScript re-runs the whole request.
             if !matches!(r, Err(Ctl::Abort(_))) && cx.heap.module_changed() {
                 if !self.module_state_diverged.swap(true, Ordering::SeqCst) {
