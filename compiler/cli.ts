@@ -18,6 +18,7 @@ import { generateRust } from './codegen.ts';
 import { formatDiagnostic } from './diagnostics.ts';
 import type { TraceIR } from './ir.ts';
 import { validateTrace } from './tree.ts';
+import { runUp, UP_HELP } from '../provider/up.ts';
 
 export interface CliIo {
   /** Writes to stdout (results). */
@@ -40,6 +41,7 @@ Usage: containerless <command> [options]
 Commands:
   check <function-dir> --requests <file.jsonl>   trace, compile, and compare Node with Rust on every request
   compile <function-dir> --trace <trace.json>    build the Rust dispatcher from a trace
+  up                                             run the OpenFaaS provider with the local backend
 
 Options:
   -h, --help      show help (also after a command: containerless check --help)
@@ -186,7 +188,16 @@ const compile: Command = {
   },
 };
 
-const COMMANDS: Record<string, Command> = { check, compile };
+const up: Command = {
+  help: UP_HELP,
+  options: {},
+  async run(_values, positionals, io) {
+    if (positionals.length > 0) throw new CliUsageError(`unexpected argument '${positionals[0]}'`);
+    return runUp(io);
+  },
+};
+
+const COMMANDS: Record<string, Command> = { check, compile, up };
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit status. */
 export async function main(argv: string[], io: CliIo): Promise<number> {

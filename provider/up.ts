@@ -1,0 +1,57 @@
+/**
+ * `containerless up`: the provider with the local backend, until SIGINT/SIGTERM. The URL and how to
+ * authenticate go to stdout; logs to stderr.
+ */
+import { ConfigError } from './config.ts';
+import { startProvider } from './main.ts';
+
+export const UP_HELP = `Usage: containerless up
+
+Runs the OpenFaaS provider API (faas-provider) with the local backend: every function replica is a watchdog
+process on a loopback port of this machine; a deployment's image is the function's folder. Put the OpenFaaS
+gateway in front of it (functions_provider_url=<url>/) or call it directly. Stops on SIGINT or SIGTERM.
+
+Configuration is read from the environment (see the README's provider table): port (8080), bind_address
+(127.0.0.1), basic_auth (false), secret_mount_path (/run/secrets/), read_timeout, write_timeout (10s),
+function_namespace (openfaas-fn), state_dir, max_body_size, cold_start_timeout, scale_* and prometheus_url.
+
+Prints the URL and how to authenticate on stdout.
+Exit status: 0 after a clean stop, 1 failure, 2 bad configuration.`;
+
+export interface UpIo {
+  out(text: string): void;
+  err(text: string): void;
+  signal?: AbortSignal;
+}
+
+export async function runUp(io: UpIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let provider;
+  try {
+    provider = await startProvider({ env, log: (l) => io.err(`${l}\n`) });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`containerless up: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const { url, credentials, config } = provider;
+  io.out(`provider: ${url}\n`);
+  if (credentials) {
+    io.out(`auth: basic, user ${credentials.user}, password in ${config.secretMountPath.replace(/\/$/, '')}/basic-auth-password\n`);
+    io.out(`  curl -u ${credentials.user}:"$(cat ${config.secretMountPath.replace(/\/$/, '')}/basic-auth-password)" ${url}/system/functions\n`);
+  } else {
+    io.out(`auth: none (basic_auth=false); set basic_auth=true and secret_mount_path to require it\n`);
+    io.out(`  curl ${url}/system/functions\n`);
+  }
+  io.out(`gateway: functions_provider_url=${url}/\n`);
+  io.err(`state in ${config.stateDir}; Ctrl-C stops the provider and its function processes\n`);
+  await new Promise<void>((resolve) => {
+    if (!io.signal) return; // runs until the process is killed
+    if (io.signal.aborted) return resolve();
+    io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await provider.close();
+  io.err('provider stopped\n');
+  return 0;
+}
