@@ -1,0 +1,194 @@
+/**
+ * Starts real processes on 127.0.0.1 for the provider tests: the provider (`node bin/containerless.js up`),
+ * the OpenFaaS gateway and Prometheus. Every process is stopped by its own PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const FIXTURES = join(ROOT, 'test/fixtures/provider');
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+function track(child: ChildProcess, name: string): Proc {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      process.kill(child.pid!, 'SIGTERM');
+      const t = setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) {
+          process.stderr.write(`${name} (pid ${child.pid}) did not stop on SIGTERM; SIGKILL\n`);
+          process.kill(child.pid!, 'SIGKILL');
+        }
+      }, 15_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, () => s.close(() => res(true)));
+  });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface ProviderProc extends Proc {
+  url: string;
+  dir: string;
+  user: string;
+  password: string;
+  /** `Authorization` header value. */
+  auth: string;
+}
+
+/** `containerless up` with basic auth from fresh secret files and a fresh state_dir; env overrides. */
+export async function startProvider(env: Record<string, string> = {}, reuseDir?: string): Promise<ProviderProc> {
+  const dir = reuseDir ?? (await mkdtemp(join(tmpdir(), 'cl-provider-')));
+  const secrets = join(dir, 'auth');
+  await mkdir(secrets, { recursive: true });
+  const user = 'admin';
+  const password = 'pw-for-tests-only';
+  await writeFile(join(secrets, 'basic-auth-user'), `${user}\n`);
+  await writeFile(join(secrets, 'basic-auth-password'), `${password}\n`);
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'bin/containerless.js'), 'up'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? homedir(),
+      port: String(port),
+      basic_auth: 'true',
+      secret_mount_path: secrets,
+      state_dir: join(dir, 'state'),
+      scale_interval: '500ms',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = track(child, 'provider');
+  const url = await waitFor(
+    'the provider to print its URL',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`provider exited ${child.exitCode}: ${proc.output()}`);
+      return /^provider: (http:\S+)$/m.exec(proc.output())?.[1];
+    },
+    30_000,
+    50,
+  );
+  return { ...proc, url, dir, user, password, auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export function toolPath(name: string): string {
+  const cache = process.env.CONTAINERLESS_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'containerless');
+  return join(cache, 'tools/bin', name);
+}
+
+/** The real OpenFaaS CE gateway (built by .ci/setup-gateway.sh). It always listens on :8080 and :8082. */
+export async function startGateway(providerUrl: string, secretsDir: string, env: Record<string, string> = {}): Promise<Proc & { url: string }> {
+  const bin = toolPath('gateway');
+  if (!existsSync(bin)) throw new Error(`the OpenFaaS gateway is not installed at ${bin}; run bash .ci/setup-gateway.sh`);
+  for (const p of [8080, 8082]) {
+    if (!(await portIsFree(p))) throw new Error(`port ${p} is taken; the OpenFaaS gateway listens on 8080 and 8082 (hard-coded)`);
+  }
+  const cwd = await mkdtemp(join(tmpdir(), 'cl-gateway-'));
+  const child = spawn(bin, [], {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '',
+      functions_provider_url: `${providerUrl}/`,
+      basic_auth: 'true',
+      secret_mount_path: secretsDir,
+      read_timeout: '15s',
+      write_timeout: '15s',
+      upstream_timeout: '14s',
+      scale_from_zero: 'true',
+      function_namespace: 'openfaas-fn',
+      faas_prometheus_host: '127.0.0.1',
+      faas_prometheus_port: String(await freePort()),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = track(child, 'gateway');
+  const url = 'http://127.0.0.1:8080';
+  await waitFor('the gateway to answer /healthz', async () => {
+    if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${proc.output()}`);
+    const r = await fetch(`${url}/healthz`);
+    await r.arrayBuffer();
+    return r.status === 200;
+  });
+  return { ...proc, url, stop: async () => { await proc.stop(); await rm(cwd, { recursive: true, force: true }); } };
+}
+
+/** Debian's Prometheus (.ci/setup-prometheus.sh) scraping `targets` every second, on a free loopback port. */
+export async function startPrometheus(targets: string[]): Promise<Proc & { url: string }> {
+  const bin = existsSync('/usr/bin/prometheus') ? '/usr/bin/prometheus' : 'prometheus';
+  const dir = await mkdtemp(join(tmpdir(), 'cl-prometheus-'));
+  const port = await freePort();
+  await writeFile(
+    join(dir, 'prometheus.yml'),
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: provider\n    scrape_interval: 1s\n    static_configs:\n      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]\n`,
+  );
+  const child = spawn(bin, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.on('error', () => {});
+  const proc = track(child, 'prometheus');
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor('Prometheus to be ready', async () => {
+    if (child.exitCode !== null || child.spawnfile === undefined) throw new Error(`prometheus exited ${child.exitCode}: ${proc.output()}`);
+    const r = await fetch(`${url}/-/ready`);
+    await r.arrayBuffer();
+    return r.status === 200;
+  });
+  return { ...proc, url, stop: async () => { await proc.stop(); await rm(dir, { recursive: true, force: true }); } };
+}
