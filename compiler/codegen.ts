@@ -723,8 +723,9 @@ class FnGen {
         return [`return clrt::unknown(${s.sid});`];
       case 'ClUnsupported': {
         this.cg.warnUnsupported(s, s.reason);
-        // A function declaration that is not compiled (a generator, say) still declares its name: a
-        // function value whose calls give up, so requests that never call it stay in Rust.
+        // A function or class declaration that is not compiled (a generator, a class with private
+        // members) still binds its name: a function value whose calls, constructions and property reads
+        // give up, so requests that never touch it stay in Rust.
         const b = s.declares ? this.cg.ref(s.declares) : undefined;
         if (b) return [this.declareBinding(b, `call::make_function(cx, call::NOT_COMPILED, None, &rt::text(${this.cg.keyOf(s.declares.name)}), ${Number(s.arity) >>> 0}, 0)?`)];
         return [`return clrt::cx::abort(clrt::AbortKind::Unsupported, ${s.sid}, "a construct that is not compiled");`];

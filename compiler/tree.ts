@@ -23,9 +23,10 @@ export function prune(core: Node, obs: ObsLike): Node {
     if (Array.isArray(n)) return n.map(visit);
     switch (n.type) {
       case 'ClUnsupported':
-        // A function declaration that is not compiled keeps its name and arity: its name is still bound.
-        if (n.node?.type === 'FunctionDeclaration' && n.node.id) {
-          return { type: 'ClUnsupported', sid: n.sid, reason: n.reason, stmt: n.stmt, loc: n.loc, declares: { type: 'Identifier', name: n.node.id.name }, arity: n.node.params.length };
+        // A function or class declaration that is not compiled keeps its name: the name is still bound.
+        if ((n.node?.type === 'FunctionDeclaration' || n.node?.type === 'ClassDeclaration') && n.node.id) {
+          const arity = n.node.type === 'FunctionDeclaration' ? n.node.params.length : 0;
+          return { type: 'ClUnsupported', sid: n.sid, reason: n.reason, stmt: n.stmt, loc: n.loc, declares: { type: 'Identifier', name: n.node.id.name }, arity };
         }
         return { type: 'ClUnsupported', sid: n.sid, reason: n.reason, stmt: n.stmt, loc: n.loc };
       case 'IfStatement': {

@@ -95,6 +95,9 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
                 }
             }
             ObjKind::Function(f) => {
+                if f.code == crate::call::NOT_COMPILED {
+                    return unsupported("a property of a function or class that is not compiled");
+                }
                 if !obj.props.contains_key(key) {
                     if is(key, "name") {
                         return Ok(Value::Str(f.name.clone()));
@@ -243,6 +246,9 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
         Value::Undefined | Value::Null | Value::Hole => return engine_error("Cannot set properties of undefined or null"),
         _ => return unsupported("a property write to a primitive"),
     };
+    if matches!(cx.heap.kind(o), ObjKind::Function(f) if f.code == crate::call::NOT_COMPILED) {
+        return unsupported("a property of a function or class that is not compiled");
+    }
     // Arrays: indices and length.
     if let ObjKind::Array(_) = cx.heap.kind(o) {
         if let Some(i) = index_of_key(key) {

@@ -31,6 +31,8 @@ const CLASSES: &[(&str, Option<&str>)] = &[
     ("Headers", Some("Object")),
     ("FunctionContext", Some("Object")),
     ("FunctionEvent", Some("Object")),
+    // Array, Map and Set iterators (builtins::HostData::Iter).
+    ("Iterator", Some("Object")),
 ];
 
 pub struct Realm {

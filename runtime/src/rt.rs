@@ -30,6 +30,10 @@ pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
         Value::Obj(o) => match cx.heap.kind(*o) {
             ObjKind::Array(items) => Ok(items.iter().map(|x| x.clone().unhole()).collect()),
             ObjKind::Map(_) | ObjKind::Set(_) => collection_items(cx, *o),
+            ObjKind::Host(h) => match **h {
+                crate::builtins::HostData::Iter { source, part, done } => iterator_items(cx, *o, source, part, done),
+                _ => unsupported("iterating a host object"),
+            },
             _ => unsupported("iterating an object that is not an array, string, Map or Set"),
         },
         Value::Str(s) => {
@@ -45,6 +49,31 @@ pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
             Ok(out)
         }
         _ => engine_error("is not iterable"),
+    }
+}
+
+/// What an Array, Map or Set iterator yields, read from its source now; the iterator is then exhausted, as
+/// a JavaScript iterator is once spread or looped over.
+fn iterator_items(cx: &mut Cx, it: ObjRef, source: ObjRef, part: crate::builtins::IterPart, done: bool) -> JsResult<Vec<Value>> {
+    use crate::builtins::IterPart;
+    if done {
+        return Ok(Vec::new());
+    }
+    if let ObjKind::Host(h) = &mut cx.heap.get_mut(it)?.kind {
+        if let crate::builtins::HostData::Iter { done, .. } = &mut **h {
+            *done = true;
+        }
+    }
+    let (keys, values): (Vec<Value>, Vec<Value>) = match cx.heap.kind(source) {
+        ObjKind::Array(items) => (0..items.len()).map(|i| (Value::Num(i as f64), items[i].clone().unhole())).unzip(),
+        ObjKind::Map(m) => m.values().map(|(k, v)| (k.clone(), v.clone())).unzip(),
+        ObjKind::Set(s) => s.values().map(|v| (v.clone(), v.clone())).unzip(),
+        _ => return unsupported("an iterator over a changed source"),
+    };
+    match part {
+        IterPart::Keys => Ok(keys),
+        IterPart::Values => Ok(values),
+        IterPart::Entries => keys.into_iter().zip(values).map(|(k, v)| cx.new_array(vec![k, v])).collect(),
     }
 }
 

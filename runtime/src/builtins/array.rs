@@ -47,7 +47,7 @@ builtin!(OF, "Array.of", 0, of);
 builtin!(AT, "Array.prototype.at", 1, at);
 builtin!(CONCAT, "Array.prototype.concat", 1, concat);
 builtin!(COPY_WITHIN, "Array.prototype.copyWithin", 2, copy_within);
-builtin!(ENTRIES, "Array.prototype.entries", 0, iterator_method);
+builtin!(ENTRIES, "Array.prototype.entries", 0, entries_iter);
 builtin!(EVERY, "Array.prototype.every", 1, every);
 builtin!(FILL, "Array.prototype.fill", 1, fill);
 builtin!(FILTER, "Array.prototype.filter", 1, filter);
@@ -66,7 +66,7 @@ builtin!(FOR_EACH, "Array.prototype.forEach", 1, for_each);
 builtin!(INCLUDES, "Array.prototype.includes", 1, includes);
 builtin!(INDEX_OF, "Array.prototype.indexOf", 1, index_of);
 builtin!(JOIN, "Array.prototype.join", 1, join);
-builtin!(KEYS, "Array.prototype.keys", 0, iterator_method);
+builtin!(KEYS, "Array.prototype.keys", 0, keys_iter);
 builtin!(
     LAST_INDEX_OF,
     "Array.prototype.lastIndexOf",
@@ -95,7 +95,7 @@ builtin!(TO_SORTED, "Array.prototype.toSorted", 1, to_sorted);
 builtin!(TO_SPLICED, "Array.prototype.toSpliced", 2, to_spliced);
 builtin!(TO_STRING, "Array.prototype.toString", 0, to_string);
 builtin!(UNSHIFT, "Array.prototype.unshift", 1, unshift);
-builtin!(VALUES, "Array.prototype.values", 0, iterator_method);
+builtin!(VALUES, "Array.prototype.values", 0, values_iter);
 builtin!(WITH, "Array.prototype.with", 2, with);
 
 pub static DEFS: &[&BuiltinDef] = &[
@@ -517,8 +517,17 @@ fn of(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     cx.new_array(args.iter().map(|v| v.clone().unhole()).collect())
 }
 
-fn iterator_method(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {
-    unsupported("array iterator objects (entries, keys, values)")
+fn array_kind(k: &ObjKind) -> bool {
+    matches!(k, ObjKind::Array(_))
+}
+fn keys_iter(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    crate::builtins::make_iterator(cx, this, crate::builtins::IterPart::Keys, array_kind, "Array.prototype.keys (on a non-array)")
+}
+fn values_iter(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    crate::builtins::make_iterator(cx, this, crate::builtins::IterPart::Values, array_kind, "Array.prototype.values (on a non-array)")
+}
+fn entries_iter(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    crate::builtins::make_iterator(cx, this, crate::builtins::IterPart::Entries, array_kind, "Array.prototype.entries (on a non-array)")
 }
 
 fn to_locale_string(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {

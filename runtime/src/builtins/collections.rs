@@ -14,7 +14,7 @@
 //! `Set` constructing an object that is not a fresh ordinary one.
 
 use crate::builtin;
-use crate::builtins::{arg, BuiltinDef};
+use crate::builtins::{arg, make_iterator, BuiltinDef, IterPart};
 use crate::call::{self, Callee};
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{MapKey, Obj, ObjKind};
@@ -30,9 +30,9 @@ builtin!(MAP_DELETE, "Map.prototype.delete", 1, map_delete);
 builtin!(MAP_CLEAR, "Map.prototype.clear", 0, map_clear);
 builtin!(MAP_FOR_EACH, "Map.prototype.forEach", 1, map_for_each);
 builtin!(MAP_SIZE, "Map.prototype.size", 0, size_called);
-builtin!(MAP_KEYS, "Map.prototype.keys", 0, iterator_method);
-builtin!(MAP_VALUES, "Map.prototype.values", 0, iterator_method);
-builtin!(MAP_ENTRIES, "Map.prototype.entries", 0, iterator_method);
+builtin!(MAP_KEYS, "Map.prototype.keys", 0, map_keys);
+builtin!(MAP_VALUES, "Map.prototype.values", 0, map_values);
+builtin!(MAP_ENTRIES, "Map.prototype.entries", 0, map_entries);
 builtin!(SET, "Set", 0, set_call, ctor = set_ctor);
 builtin!(SET_ADD, "Set.prototype.add", 1, set_add);
 builtin!(SET_HAS, "Set.prototype.has", 1, set_has);
@@ -40,8 +40,8 @@ builtin!(SET_DELETE, "Set.prototype.delete", 1, set_delete);
 builtin!(SET_CLEAR, "Set.prototype.clear", 0, set_clear);
 builtin!(SET_FOR_EACH, "Set.prototype.forEach", 1, set_for_each);
 builtin!(SET_SIZE, "Set.prototype.size", 0, size_called);
-builtin!(SET_VALUES, "Set.prototype.values", 0, iterator_method);
-builtin!(SET_ENTRIES, "Set.prototype.entries", 0, iterator_method);
+builtin!(SET_VALUES, "Set.prototype.values", 0, set_values);
+builtin!(SET_ENTRIES, "Set.prototype.entries", 0, set_entries);
 
 pub static DEFS: &[&BuiltinDef] = &[
     &MAP,
@@ -285,8 +285,26 @@ fn size_called(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> 
     engine_error("size is not a function")
 }
 
-fn iterator_method(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {
-    unsupported("Map and Set iterator objects (keys, values, entries)")
+fn is_map(k: &ObjKind) -> bool {
+    matches!(k, ObjKind::Map(_))
+}
+fn is_set(k: &ObjKind) -> bool {
+    matches!(k, ObjKind::Set(_))
+}
+fn map_keys(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    make_iterator(cx, this, IterPart::Keys, is_map, "Method Map.prototype.keys")
+}
+fn map_values(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    make_iterator(cx, this, IterPart::Values, is_map, "Method Map.prototype.values")
+}
+fn map_entries(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    make_iterator(cx, this, IterPart::Entries, is_map, "Method Map.prototype.entries")
+}
+fn set_values(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    make_iterator(cx, this, IterPart::Values, is_set, "Method Set.prototype.values")
+}
+fn set_entries(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
+    make_iterator(cx, this, IterPart::Entries, is_set, "Method Set.prototype.entries")
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -653,6 +671,40 @@ mod tests {
         cs.push(case(m("Map.prototype.get"), "{}", "1"));
         let n = check(&cs);
         assert!(n > 150, "compared {}", n);
+    }
+
+    #[test]
+    fn iterators_yield_their_part_once() {
+        use crate::value::Value;
+        let mut cx = crate::cx::test_cx(&[]);
+        let pairs = {
+            let a = cx.new_array(vec![Value::Num(1.0), Value::str("a")]).unwrap();
+            let b = cx.new_array(vec![Value::str("k"), Value::Bool(true)]).unwrap();
+            cx.new_array(vec![a, b]).unwrap()
+        };
+        let m = (super::MAP.ctor.unwrap())(&mut cx, None, &[pairs]).unwrap();
+        let show = |cx: &mut crate::cx::Cx, v: &Value| crate::builtins::json::stringify_value(cx, v).unwrap().unwrap().to_rust_string();
+        let it = super::map_entries(&mut cx, &m, &[]).unwrap();
+        let items = crate::rt::iterate(&mut cx, &it).unwrap();
+        let all = cx.new_array(items).unwrap();
+        assert_eq!(show(&mut cx, &all), r#"[[1,"a"],["k",true]]"#);
+        assert!(crate::rt::iterate(&mut cx, &it).unwrap().is_empty(), "an iterator is spent once iterated");
+        let keys = super::map_keys(&mut cx, &m, &[]).unwrap();
+        let items = crate::rt::iterate(&mut cx, &keys).unwrap();
+        let all = cx.new_array(items).unwrap();
+        assert_eq!(show(&mut cx, &all), r#"[1,"k"]"#);
+        let s = (super::SET.ctor.unwrap())(&mut cx, None, &[]).unwrap();
+        super::set_add(&mut cx, &s, &[Value::str("x")]).unwrap();
+        let it = super::set_entries(&mut cx, &s, &[]).unwrap();
+        let items = crate::rt::iterate(&mut cx, &it).unwrap();
+        let all = cx.new_array(items).unwrap();
+        assert_eq!(show(&mut cx, &all), r#"[["x","x"]]"#);
+        // An iterator reads its source when the iteration happens, as JavaScript's do.
+        let it = super::set_values(&mut cx, &s, &[]).unwrap();
+        super::set_add(&mut cx, &s, &[Value::str("y")]).unwrap();
+        let items = crate::rt::iterate(&mut cx, &it).unwrap();
+        assert_eq!(items.len(), 2);
+        assert!(super::map_keys(&mut cx, &s, &[]).is_err(), "a Set is not a Map");
     }
 
     #[test]

@@ -487,8 +487,7 @@ fn inspect(
             prefix = match &**h {
                 HostData::Response(_) => "Response ".into(),
                 HostData::Headers(_) => "Headers ".into(),
-                #[allow(unreachable_patterns)]
-                _ => String::new(),
+                HostData::Iter { .. } => return unsupported("logging an iterator"),
             };
             ("{", "}")
         }

@@ -24,6 +24,7 @@ pub mod regexp;
 pub mod string;
 
 use crate::cx::{Cx, JsResult};
+use crate::heap::ObjKind;
 use crate::value::{ObjRef, Value};
 
 /// A builtin called as a function or method: `this` and the arguments.
@@ -101,6 +102,28 @@ pub fn proto_method(cx: &Cx, proto: ObjRef, key: &[u16]) -> Option<&'static Buil
 pub enum HostData {
     Response(fetch::ResponseData),
     Headers(Vec<(crate::value::JsStr, crate::value::JsStr)>),
+    /// An Array, Map or Set iterator (`keys()`, `values()`, `entries()`): what it iterates, read when the
+    /// iteration happens (spread, for-of, Array.from), once.
+    Iter { source: ObjRef, part: IterPart, done: bool },
+}
+
+/// What an iterator yields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IterPart {
+    Keys,
+    Values,
+    Entries,
+}
+
+/// A new iterator over `this` (an array, Map or Set), as `keys()`, `values()` and `entries()` return.
+pub fn make_iterator(cx: &mut Cx, this: &Value, part: IterPart, expect: fn(&ObjKind) -> bool, what: &str) -> JsResult<Value> {
+    let source = match this {
+        Value::Obj(o) if expect(cx.heap.kind(*o)) => *o,
+        _ => return crate::cx::engine_error(format!("{} called on an incompatible receiver", what)),
+    };
+    let proto = cx.realm.proto("Iterator").expect("the Iterator prototype");
+    let it = cx.heap.alloc(crate::heap::Obj::new(ObjKind::Host(Box::new(HostData::Iter { source, part, done: false })), Some(proto)))?;
+    Ok(Value::Obj(it))
 }
 
 /// Properties that host objects compute (a fetch response's `status`, `ok`, `headers`).
