@@ -40,6 +40,8 @@ export interface AppDeps {
   /** Cancels a log stream after this long (faas-provider passes write_timeout). */
   logsTimeoutMs: number;
   scaleDefaults: AutoscalerDefaults;
+  /** Called when the API scales a function up from zero (so its idle clock restarts). */
+  onScaledUp?: (functionName: string) => void;
   /** Called after a function is removed (to forget its metrics). */
   onRemoved?: (functionName: string) => void;
   log?: (line: string) => void;
@@ -211,6 +213,7 @@ export function createApp(deps: AppDeps): express.Express {
         if (!s) throw new NotFoundError(`function ${name} not found in namespace ${ns}`);
         const replicas = Math.min(body.replicas, scalePolicy(s.labels, deps.scaleDefaults).max);
         await backend.scale(name, ns, replicas);
+        if ((s.replicas ?? 0) === 0 && replicas > 0) deps.onScaledUp?.(`${name}.${ns}`);
         res.status(202).end();
       }),
     },

@@ -116,6 +116,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     credentials,
     logsTimeoutMs: config.writeTimeoutMs,
     scaleDefaults,
+    onScaledUp: (f) => autoscaler?.woke(f),
     onRemoved: (f) => metrics.forget(f),
     log,
   });
