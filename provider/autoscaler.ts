@@ -33,12 +33,15 @@ export interface LoadSample {
 }
 
 export interface LoadSource {
+  /** Where the figures come from, for logs: `registry` or `prometheus`. */
+  readonly name: string;
   /** Load per function_name (`<fn>.<ns>`); functions without data may be missing. */
   read(windowMs: number): Promise<Map<string, LoadSample>>;
 }
 
 /** Reads the provider's own registry: the concurrency counter's increase over the window. */
 export class RegistryLoadSource implements LoadSource {
+  readonly name = 'registry';
   private readonly history: { t: number; values: Map<string, number> }[] = [];
 
   constructor(
@@ -73,6 +76,7 @@ export class RegistryLoadSource implements LoadSource {
 
 /** Reads load from Prometheus (which scrapes every provider replica's /metrics) by PromQL. */
 export class PrometheusLoadSource implements LoadSource {
+  readonly name = 'prometheus';
   constructor(
     private readonly baseUrl: string,
     private readonly timeoutMs = 2000,
@@ -224,7 +228,7 @@ export class Autoscaler {
         try {
           await backend.scale(fn.name, ns, want);
           metrics.serviceCount.set({ function_name: fname }, want);
-          this.deps.log?.(`autoscaler: ${fname} ${current} -> ${want} replicas (concurrency ${(sample?.concurrency ?? 0).toFixed(2)}, target ${policy.target})`);
+          this.deps.log?.(`autoscaler: ${fname} ${current} -> ${want} replicas (concurrency ${(sample?.concurrency ?? 0).toFixed(2)} from ${this.deps.source.name}, target ${policy.target})`);
         } catch (err) {
           this.deps.log?.(`autoscaler: cannot scale ${fname}: ${(err as Error).message}`);
         }
