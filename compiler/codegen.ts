@@ -388,7 +388,7 @@ class Codegen {
           continue;
         }
         const v = m.value ? g.expr(m.value) : 'Value::Undefined';
-        lines.push(`{ let v = ${v}; props::define(cx, this_obj, JsStr::from_units(${this.key(k)}.to_vec()), v)?; }`);
+        lines.push(`{ let v = ${v}; ${defineField('this_obj', this.key(k), m.key.type === 'PrivateIdentifier')} }`);
       }
       lines.push('Ok(Value::Undefined)');
       return this.wrapFn(fn, lines);
@@ -562,6 +562,12 @@ ${this.bodies.join('\n\n')}
   }
 }
 
+/** Defines class field `key` (a string-table constant) on `obj`: private fields are not enumerable. */
+function defineField(obj: string, key: string, isPrivate: boolean): string {
+  if (isPrivate) return `props::define_prop(cx, ${obj}, JsStr::from_units(${key}.to_vec()), clrt::heap::Prop::hidden(v))?;`;
+  return `props::define(cx, ${obj}, JsStr::from_units(${key}.to_vec()), v)?;`;
+}
+
 function memberName(m: Node): string | null {
   if (m.computed) return null;
   return propName(m.key);
@@ -570,6 +576,7 @@ function memberName(m: Node): string | null {
 function propName(k: Node): string | null {
   if (!k) return null;
   if (k.type === 'Identifier') return k.name;
+  if (k.type === 'PrivateIdentifier') return k.key;
   if (k.type === 'Literal') return String(k.value);
   return null;
 }
@@ -1001,6 +1008,7 @@ class FnGen {
       const k = this.expr(e.property);
       return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} ${this.guard(e, 1, 'k')} props::get_computed(cx, &o, &k)? }`;
     }
+    if (e.property.type === 'PrivateIdentifier') return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get_private(cx, &o, ${this.cg.keyOf(e.property.key)})? }`;
     return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get(cx, &o, ${this.cg.keyOf(e.property.name)})? }`;
   }
 
@@ -1027,6 +1035,7 @@ class FnGen {
         return `{ let o = ${o}; let k = ${k}; let v = ${v}; ${this.guard(site, 0, 'o')} ${this.guard(site, 1, 'k')} props::set_computed(cx, &o, &k, v.clone())?; v }`;
       }
       const v = this.expr(e.right);
+      if (left.property.type === 'PrivateIdentifier') return `{ let o = ${o}; let v = ${v}; ${this.guard(site, 0, 'o')} props::set_private(cx, &o, ${this.cg.keyOf(left.property.key)}, v.clone())?; v }`;
       return `{ let o = ${o}; let v = ${v}; ${this.guard(site, 0, 'o')} props::set(cx, &o, ${this.cg.keyOf(left.property.name)}, v.clone())?; v }`;
     }
     this.cg.warnUnsupported(e, 'an assignment to this target');
@@ -1060,7 +1069,8 @@ class FnGen {
         const k = this.expr(c.property);
         return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} let ks = ops::to_property_key(cx, &k)?; let f = call::method(cx, &o, ks.units())?; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
       }
-      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = call::method(cx, &o, ${this.cg.keyOf(c.property.name)})?; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
+      const method = c.property.type === 'PrivateIdentifier' ? `{ let fv = props::get_private(cx, &o, ${this.cg.keyOf(c.property.key)})?; call::callee_of(cx, &fv)? }` : `call::method(cx, &o, ${this.cg.keyOf(c.property.name)})?`;
+      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
     }
     return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, Value::Undefined, &args)? }`;
   }
@@ -1094,7 +1104,7 @@ class FnGen {
       } else if (m.type === 'PropertyDefinition' && m.static) {
         const k = memberName(m);
         if (k === null) return 'clrt::cx::unsupported::<Value>("computed static field")?';
-        staticFields.push(`{ let v = ${m.value ? this.expr(m.value) : 'Value::Undefined'}; props::define(cx, c.as_obj().expect("class"), JsStr::from_units(${this.cg.keyOf(k)}.to_vec()), v)?; }`);
+        staticFields.push(`{ let v = ${m.value ? this.expr(m.value) : 'Value::Undefined'}; ${defineField('c.as_obj().expect("class")', this.cg.keyOf(k), m.key.type === 'PrivateIdentifier')} }`);
       }
     }
     const fields = this.cg.fieldsCode(n.sid);

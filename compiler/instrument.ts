@@ -14,6 +14,20 @@ const call = (method: string, args: Node[]): Node => ({ type: 'CallExpression', 
 const stmt = (expression: Node): Node => ({ type: 'ExpressionStatement', expression });
 const arr = (elements: Node[]): Node => ({ type: 'ArrayExpression', elements });
 
+const isPrivate = (m: Node): boolean => m.type === 'MemberExpression' && !m.computed && m.property.type === 'PrivateIdentifier';
+/** `(o) => o.#x` (or `(o, v) => (o.#x = v)` with `assignValue`), printed where the class's private names are in scope. */
+const privateAccess = (name: string, assignValue = false): Node => {
+  const target = { type: 'MemberExpression', object: id('__o'), property: { type: 'PrivateIdentifier', name }, computed: false, optional: false };
+  return {
+    type: 'ArrowFunctionExpression',
+    params: assignValue ? [id('__o'), id('__v')] : [id('__o')],
+    body: assignValue ? { type: 'AssignmentExpression', operator: '=', left: target, right: id('__v') } : target,
+    expression: true,
+    async: false,
+    generator: false,
+  };
+};
+
 /** Member keys: `o.p` gives the string "p", `o[k]` the key expression. */
 function key(m: Node, t: (n: Node) => Node): Node {
   return m.computed ? t(m.property) : lit(m.property.name);
@@ -57,8 +71,10 @@ export function instrument(program: Node): string {
       }
       case 'MemberExpression':
         if (n.object.type === 'Super') return { ...n, property: n.computed ? t(n.property) : n.property };
+        if (isPrivate(n)) return call('pget', [num(n.sid), t(n.object), privateAccess(n.property.name)]);
         return call('get', [num(n.sid), t(n.object), key(n, t)]);
       case 'AssignmentExpression':
+        if (isPrivate(n.left)) return call('pset', [num(n.sid ?? n.left.sid), t(n.left.object), privateAccess(n.left.property.name, true), t(n.right)]);
         if (n.left.type === 'MemberExpression' && n.left.object.type !== 'Super') {
           return call('set', [num(n.sid ?? n.left.sid), t(n.left.object), key(n.left, t), t(n.right)]);
         }
@@ -67,6 +83,10 @@ export function instrument(program: Node): string {
         const c = n.callee;
         if (c.type === 'Super') return { ...n, arguments: t(n.arguments) };
         if (c.type === 'MemberExpression' && c.object.type === 'Super') return { ...n, callee: t(c), arguments: t(n.arguments) };
+        if (isPrivate(c)) {
+          const method = num(c.property.info?.fnSid ?? -1);
+          return { type: 'CallExpression', callee: call('pm', [num(n.sid), t(c.object), privateAccess(c.property.name), method]), arguments: t(n.arguments), optional: false };
+        }
         if (c.type === 'MemberExpression') {
           return { type: 'CallExpression', callee: call('m', [num(n.sid), t(c.object), key(c, t)]), arguments: t(n.arguments), optional: false };
         }

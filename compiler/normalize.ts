@@ -76,6 +76,15 @@ const letDecl = (name: string, init: Node, kind = 'let'): Node => ({
 });
 const member = (object: Node, prop: string | Node, computed = false): Node =>
   typeof prop === 'string' ? { type: 'MemberExpression', object, property: id(prop), computed: false, optional: false } : { type: 'MemberExpression', object, property: prop, computed, optional: false };
+/**
+ * A private name of a class. `key` is the property key the compiled code stores it under: a first code
+ * unit U+FFFF, which no key in a handler's source contains, then `#name@<class offset>`, so that two
+ * classes' `#x` stay apart. `fnSid` is the site of the private method of that name, once normalised.
+ */
+interface PrivateInfo {
+  key: string;
+  fnSid?: number;
+}
 const seq = (exprs: Node[]): Node => (exprs.length === 1 ? exprs[0] : { type: 'SequenceExpression', expressions: exprs });
 const not = (e: Node): Node => ({ type: 'UnaryExpression', operator: '!', prefix: true, argument: e });
 const isFunction = (n: Node): boolean => n && (n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression' || n.type === 'FunctionDeclaration');
@@ -88,6 +97,8 @@ class Normalizer {
   nextId = 1;
   private labelN = 0;
   private fn: FnCtx = { temps: [], vars: new Set(), isAsync: false };
+  /** Private names of the classes being normalised, innermost last: `#x` to its info. */
+  private privateScopes: Map<string, PrivateInfo>[] = [];
   private targets: LoopTarget[] = [];
   /** A pending user label for the next loop or block. */
   private pendingLabels: string[] = [];
@@ -204,14 +215,38 @@ class Normalizer {
   }
 
   private cls(node: Node): Node {
+    const superClass = node.superClass ? this.expr(node.superClass) : null;
+    const names = new Map<string, PrivateInfo>();
+    for (const m of node.body.body) {
+      if (m.key?.type === 'PrivateIdentifier') names.set(m.key.name, { key: `\uFFFF#${m.key.name}@${node.start}` });
+    }
+    this.privateScopes.push(names);
+    try {
+      return this.classBody(node, superClass, names);
+    } finally {
+      this.privateScopes.pop();
+    }
+  }
+
+  /** `#x` as the normalised program keeps it: the name, and the key the compiled code uses. */
+  private privateName(p: Node): Node | null {
+    for (let i = this.privateScopes.length - 1; i >= 0; i--) {
+      const info = this.privateScopes[i].get(p.name);
+      if (info) return { type: 'PrivateIdentifier', name: p.name, key: info.key, info };
+    }
+    return null;
+  }
+
+  private classBody(node: Node, superClass: Node | null, names: Map<string, PrivateInfo>): Node {
     const body: Node[] = [];
     for (const m of node.body.body) {
       if (m.type === 'StaticBlock') return this.unsupported(node, 'a class static block', node.type === 'ClassDeclaration');
-      if (m.key?.type === 'PrivateIdentifier') return this.unsupported(node, 'a class with private members', node.type === 'ClassDeclaration');
+      const key = m.computed ? this.expr(m.key) : m.key.type === 'PrivateIdentifier' ? this.privateName(m.key) : m.key;
       if (m.type === 'MethodDefinition') {
         const value = this.func(m.value);
         if (value.type === 'ClUnsupported') return this.unsupported(node, 'a class with a generator method', node.type === 'ClassDeclaration');
-        body.push({ type: 'MethodDefinition', kind: m.kind, static: m.static, computed: m.computed, key: m.computed ? this.expr(m.key) : m.key, value });
+        if (m.key.type === 'PrivateIdentifier' && m.kind === 'method') names.get(m.key.name)!.fnSid = value.sid;
+        body.push({ type: 'MethodDefinition', kind: m.kind, static: m.static, computed: m.computed, key, value });
       } else if (m.type === 'PropertyDefinition') {
         const outerFn = this.fn;
         this.fn = { temps: [], vars: new Set(), isAsync: false };
@@ -221,10 +256,9 @@ class Normalizer {
           return this.unsupported(node, 'a class field initialiser that needs temporaries', node.type === 'ClassDeclaration');
         }
         this.fn = outerFn;
-        body.push(this.site({ type: 'PropertyDefinition', static: m.static, computed: m.computed, key: m.computed ? this.expr(m.key) : m.key, value }, m));
+        body.push(this.site({ type: 'PropertyDefinition', static: m.static, computed: m.computed, key, value }, m));
       }
     }
-    const superClass = node.superClass ? this.expr(node.superClass) : null;
     const out = this.site({ type: 'ClassExpression', id: node.id ? id(node.id.name) : null, superClass, body: { type: 'ClassBody', body } }, node);
     return out;
   }
@@ -651,7 +685,7 @@ class Normalizer {
       case 'NewExpression':
         return this.site({ type: 'NewExpression', callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e);
       case 'MemberExpression':
-        if (e.property.type === 'PrivateIdentifier') return this.unsupported(e, 'a private field');
+        if (e.property.type === 'PrivateIdentifier' && (e.optional || !this.privateName(e.property))) return this.unsupported(e, 'this use of a private name');
         return this.memberExpr(e);
       case 'ChainExpression':
         return this.chain(e.expression);
@@ -678,7 +712,7 @@ class Normalizer {
   private memberExpr(e: Node): Node {
     if (e.optional) return this.chain(e);
     const object = e.object.type === 'Super' ? { type: 'Super' } : this.expr(e.object);
-    const property = e.computed ? this.expr(e.property) : id(e.property.name);
+    const property = e.computed ? this.expr(e.property) : e.property.type === 'PrivateIdentifier' ? this.privateName(e.property) : id(e.property.name);
     return this.site({ type: 'MemberExpression', object, property, computed: e.computed, optional: false }, e);
   }
 
@@ -786,6 +820,7 @@ class Normalizer {
       setup.push(assign(id(k), this.intrinsic('toKey', [this.expr(m.property)], m.property)));
       return { ref: () => this.site(member(id(o), id(k), true), m), setup };
     }
+    if (m.property.type === 'PrivateIdentifier') return { ref: () => this.site(member(id(o), this.privateName(m.property)!), m), setup };
     return { ref: () => this.site(member(id(o), m.property.name), m), setup };
   }
 
@@ -798,7 +833,7 @@ class Normalizer {
       if (parts.some((p: Node) => p.type === 'ClUnsupported')) return this.unsupported(e, 'this destructuring assignment');
       return seq(parts);
     }
-    if (left.type === 'MemberExpression' && left.property.type === 'PrivateIdentifier') return this.unsupported(e, 'a private field');
+    if (left.type === 'MemberExpression' && left.property.type === 'PrivateIdentifier' && !this.privateName(left.property)) return this.unsupported(e, 'this use of a private name');
     if (e.operator === '=') {
       if (left.type === 'Identifier') return assign(id(left.name), this.expr(e.right));
       if (left.type === 'MemberExpression') return this.site(assign(this.memberExpr(left), this.expr(e.right)), e);

@@ -219,6 +219,28 @@ export class Tracer {
         Reflect.set(o, k as PropertyKey, v);
         return v;
       },
+      // Private members (`o.#x`): `access` is an arrow printed inside the class, the only place `#x` can be read.
+      pget(site: number, o: any, access: (o: any) => unknown) {
+        self.types(site, o);
+        return access(o);
+      },
+      pset(site: number, o: any, access: (o: any, v: unknown) => unknown, v: unknown) {
+        self.types(site, o);
+        return access(o, v);
+      },
+      pm(site: number, o: any, access: (o: any) => unknown, methodSite: number) {
+        self.types(site, o);
+        const f = access(o);
+        // A private method is registered here, where it is first reached: it has no name to look it up by.
+        if (typeof f === 'function' && methodSite >= 0 && !fnSites.has(f)) fnSites.set(f, methodSite);
+        self.callee(site, f);
+        if (typeof f !== 'function') {
+          return () => {
+            throw new TypeError('private member is not a function');
+          };
+        }
+        return (...args: unknown[]) => Reflect.apply(f, o, args);
+      },
       del(site: number, o: any, k: unknown) {
         self.types(site, o, k);
         if (o === null || o === undefined) throw new TypeError(`Cannot convert undefined or null to object`);

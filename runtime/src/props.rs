@@ -166,6 +166,58 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
     Ok(Value::Undefined)
 }
 
+/// Whether a property key is a class's private name (`#x`): the compiler stores those under keys that
+/// start with U+FFFF, as no key in a handler's source does, and defines them non-enumerable.
+pub fn is_private_key(k: &[u16]) -> bool {
+    k.first() == Some(&0xFFFF)
+}
+
+/// Reads private member `key` (`o.#x`): a field of `o` or a method or accessor on its prototype chain.
+/// An object without it is a TypeError in JavaScript; V8's message is not reproduced, so it gives up.
+pub fn get_private(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
+    let Value::Obj(o) = v else { return engine_error("Cannot read private member from an object whose class did not declare it") };
+    let mut cur = Some(*o);
+    while let Some(c) = cur {
+        let obj = cx.heap.get(c);
+        match obj.props.get(key) {
+            Some(Prop::Data { value, .. }) => return Ok(value.clone()),
+            Some(Prop::Accessor { get: Some(g), .. }) => {
+                let g = *g;
+                return crate::call::call(cx, &Value::Obj(g), v.clone(), &[]);
+            }
+            Some(Prop::Accessor { get: None, .. }) => return engine_error("'#x' was defined without a getter"),
+            None => cur = obj.proto,
+        }
+    }
+    engine_error("Cannot read private member from an object whose class did not declare it")
+}
+
+/// Writes private member `key` (`o.#x = v`): an own field, or through a private setter on the chain.
+/// Writing a private method, or a member the object lacks, is a TypeError in JavaScript: it gives up.
+pub fn set_private(cx: &mut Cx, v: &Value, key: &[u16], val: Value) -> JsResult<()> {
+    let Value::Obj(o) = v else { return engine_error("Cannot write private member to an object whose class did not declare it") };
+    if let Some(Prop::Data { .. }) = cx.heap.get(*o).props.get(key) {
+        if let Some(Prop::Data { value, .. }) = cx.heap.get_mut(*o)?.props.get_mut(key) {
+            *value = val;
+        }
+        return Ok(());
+    }
+    let mut cur = Some(*o);
+    while let Some(c) = cur {
+        let obj = cx.heap.get(c);
+        match obj.props.get(key) {
+            Some(Prop::Accessor { set: Some(s), .. }) => {
+                let s = *s;
+                crate::call::call(cx, &Value::Obj(s), v.clone(), &[val])?;
+                return Ok(());
+            }
+            Some(_) => return engine_error("Private method is not writable"),
+            None => cur = obj.proto,
+        }
+    }
+    engine_error("Cannot write private member to an object whose class did not declare it")
+}
+
 /// [[Get]] with a computed key: array and string indices take the fast path.
 #[inline]
 pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {

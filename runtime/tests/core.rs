@@ -228,3 +228,31 @@ fn int32_conversions_wrap() {
     assert_eq!(ops::f64_to_uint32(-1.0), 4294967295);
     assert_eq!(ops::js_pow(1.0, f64::INFINITY).is_nan(), true);
 }
+
+#[test]
+fn private_members_are_hidden_and_brand_checked() {
+    let mut cx = test_cx(&[]);
+    let pkey: Vec<u16> = std::iter::once(0xFFFFu16).chain("#x@1".encode_utf16()).collect();
+    assert!(props::is_private_key(&pkey));
+    let proto = cx.new_object().unwrap();
+    let obj = cx.new_object().unwrap();
+    let o = obj.as_obj().unwrap();
+    cx.heap.get_mut(o).unwrap().proto = proto.as_obj();
+    props::define_prop(&mut cx, o, clrt::value::JsStr::from_units(pkey.clone()), clrt::heap::Prop::hidden(Value::Num(1.0))).unwrap();
+    props::set(&mut cx, &obj, &key("shown"), Value::Bool(true)).unwrap();
+    // Read and written as a field; invisible to enumeration.
+    assert_eq!(props::get_private(&mut cx, &obj, &pkey).unwrap().as_num(), Some(1.0));
+    props::set_private(&mut cx, &obj, &pkey, Value::Num(2.0)).unwrap();
+    assert_eq!(props::get_private(&mut cx, &obj, &pkey).unwrap().as_num(), Some(2.0));
+    let keys: Vec<String> = props::own_enumerable_keys(&cx, o).iter().map(|k| k.to_rust_string()).collect();
+    assert_eq!(keys, vec!["shown".to_string()]);
+    // An object of another class has no such member: JavaScript throws a TypeError, and this gives up.
+    let other = cx.new_object().unwrap();
+    assert_eq!(abort_kind(props::get_private(&mut cx, &other, &pkey)), AbortKind::Uncaught);
+    assert_eq!(abort_kind(props::set_private(&mut cx, &other, &pkey, Value::Null)), AbortKind::Uncaught);
+    // A private method lives on the prototype: callable through the chain, not writable.
+    let mkey: Vec<u16> = std::iter::once(0xFFFFu16).chain("#m@1".encode_utf16()).collect();
+    props::define_prop(&mut cx, proto.as_obj().unwrap(), clrt::value::JsStr::from_units(mkey.clone()), clrt::heap::Prop::hidden(Value::Num(7.0))).unwrap();
+    assert_eq!(props::get_private(&mut cx, &obj, &mkey).unwrap().as_num(), Some(7.0));
+    assert_eq!(abort_kind(props::set_private(&mut cx, &obj, &mkey, Value::Null)), AbortKind::Uncaught);
+}

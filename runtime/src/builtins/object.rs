@@ -151,6 +151,9 @@ fn check_listable(cx: &Cx, o: ObjRef) -> JsResult<()> {
     if is_realm_object(o) {
         return unsupported("the own keys of a builtin object");
     }
+    if cx.heap.get(o).props.keys().any(|k| props::is_private_key(k.units())) {
+        return unsupported("the own keys of an object with private members");
+    }
     Ok(())
 }
 
