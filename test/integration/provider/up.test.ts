@@ -1,0 +1,76 @@
+/**
+ * `containerless up` as a process: what it prints, and SIGTERM stopping the provider and every replica
+ * process it started (no orphan keeps a port).
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { FIXTURES, ROOT, removeDir, startProvider, waitFor } from './harness.ts';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('containerless up', function () {
+  this.timeout(60_000);
+
+  it('prints the URL, how to authenticate and the gateway setting', async () => {
+    const p = await startProvider();
+    try {
+      const out = p.output();
+      expect(out).to.include(`provider: ${p.url}\n`);
+      expect(out).to.match(/^auth: basic, user admin, password in .+\/basic-auth-password$/m);
+      expect(out).to.include(`gateway: functions_provider_url=${p.url}/`);
+    } finally {
+      await p.stop();
+      await removeDir(p.dir);
+    }
+  });
+
+  it('exits 2 with every bad variable named', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/containerless.js'), 'up'], {
+      env: { PATH: process.env.PATH ?? '', port: 'eighty', read_timeout: 'soon' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).to.equal(2);
+    expect(err).to.include('port="eighty"');
+    expect(err).to.include('read_timeout="soon"');
+  });
+
+  it('on SIGTERM stops its replicas and exits', async () => {
+    const p = await startProvider();
+    try {
+      const r = await fetch(`${p.url}/system/functions`, {
+        method: 'POST',
+        headers: { authorization: p.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ service: 'hello', image: join(FIXTURES, 'hello'), labels: { 'com.openfaas.scale.min': '2' } }),
+      });
+      expect(r.status).to.equal(202);
+      const pids = new Set<number>();
+      await waitFor('both replicas to answer', async () => {
+        const b = (await (await fetch(`${p.url}/function/hello`)).json()) as { pid: number };
+        pids.add(b.pid);
+        return pids.size === 2;
+      });
+      for (const pid of pids) expect(alive(pid)).to.equal(true);
+      const exited = new Promise<[number | null, string | null]>((res) => p.child.once('exit', (c, s) => res([c, s])));
+      process.kill(p.child.pid!, 'SIGTERM');
+      const [code, signal] = await exited;
+      expect(signal).to.equal(null);
+      expect(code).to.equal(143); // the CLI's convention for a run ended by SIGTERM
+      expect(p.output()).to.include('provider stopped');
+      for (const pid of pids) expect(alive(pid), `replica ${pid}`).to.equal(false);
+    } finally {
+      await p.stop();
+      await removeDir(p.dir);
+    }
+  });
+});
