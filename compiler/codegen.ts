@@ -1143,6 +1143,7 @@ class FnGen {
     if (call1[e.name]) return `{ ${binds} ${call1[e.name]}(cx, &a0)? }`;
     if (e.name === 'objectRest') return `{ ${binds} rt::object_rest(cx, &a0, &a1)? }`;
     if (e.name === 'arraySliceFrom') return `{ ${binds} rt::array_slice_from(cx, &a0, &a1)? }`;
+    if (e.name === 'callWith') return `{ ${binds} rt::call_with(cx, &a0, &a1, &a2)? }`;
     this.cg.warnUnsupported(e, `the intrinsic ${e.name}`);
     return 'clrt::cx::unsupported::<Value>("intrinsic")?';
   }

@@ -753,7 +753,17 @@ class Normalizer {
     for (let i = from; i < links.length; i++) {
       const l = links[i];
       if (l.optional) {
-        if (l.type === 'CallExpression' && v.type === 'MemberExpression') return this.unsupported(l, 'an optional call of a method (a.b?.())');
+        if (l.type === 'CallExpression' && v.type === 'MemberExpression') {
+          // `a.b?.(x)`: `(t = a, (f = t.b) == null ? undefined : f called with this = t)`, reading `a.b` once.
+          if (v.object.type === 'Super' || v.property.type === 'PrivateIdentifier') return this.unsupported(l, 'an optional call of this method');
+          const t = this.temp();
+          const f = this.temp();
+          const get = this.site(member(id(t), v.property, v.computed), l);
+          const call = this.intrinsic('callWith', [id(f), id(t), { type: 'ArrayExpression', elements: this.args(l.arguments) }], l);
+          const rest = this.chainFrom(call, links, i + 1);
+          const test = this.site({ type: 'BinaryExpression', operator: '==', left: assign(id(f), get), right: lit(null) }, l);
+          return seq([assign(id(t), v.object), this.site({ type: 'ConditionalExpression', test, consequent: undef(), alternate: rest }, l)]);
+        }
         const t = this.temp();
         const rest = this.chainFrom(this.link(id(t), l), links, i + 1);
         const test = this.site({ type: 'BinaryExpression', operator: '==', left: assign(id(t), v), right: lit(null) }, l);

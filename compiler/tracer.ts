@@ -336,6 +336,11 @@ export const intrinsics = {
   arraySliceFrom(a: unknown[], i: number): unknown[] {
     return a.slice(i);
   },
+  /** `a.b?.(x)` once `a.b` is known to be neither null nor undefined: a call with `this` = `a`. */
+  callWith(f: unknown, self: unknown, args: unknown[]): unknown {
+    if (typeof f !== 'function') throw new TypeError(`${typeof f} is not a function`);
+    return Reflect.apply(f, self, args);
+  },
   requireObject(v: unknown): void {
     if (v === null || v === undefined) throw new TypeError(`Cannot destructure '${v}' as it is ${v}.`);
   },

@@ -207,3 +207,16 @@ pub fn template_part(cx: &mut Cx, out: &mut Vec<u16>, v: &Value) -> JsResult<()>
 pub fn text(units: &[u16]) -> String {
     String::from_utf16_lossy(units)
 }
+
+/// `__cl.i.callWith(f, self, args)`: the call in `a.b?.(x)`, once `a.b` is known not to be nullish. It
+/// reaches whatever function `f` is, user code or builtin, with the semantics of a call.
+pub fn call_with(cx: &mut Cx, f: &Value, this: &Value, args: &Value) -> JsResult<Value> {
+    let args = match args {
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Array(items) => items.iter().map(|v| v.clone().unhole()).collect::<Vec<_>>(),
+            _ => return unsupported("callWith arguments"),
+        },
+        _ => return unsupported("callWith arguments"),
+    };
+    crate::call::call(cx, f, this.clone(), &args)
+}
