@@ -51,6 +51,9 @@ export interface LocalBackendOptions {
   baseEnv?: Record<string, string>;
   /** How long a replica may take to pass its first health check before it is killed (default 60 s). */
   startTimeoutMs?: number;
+  /** Health checks of a ready replica: every this often (default 2 s); 3 failures in a row take it out of
+   *  the endpoints until it passes again, as a readiness probe would. */
+  healthIntervalMs?: number;
   /** SIGTERM to SIGKILL (default 5 s). */
   stopGraceMs?: number;
   /** Log lines kept per function (default 5000). */
@@ -141,6 +144,7 @@ export class LocalBackend implements Backend {
       cwd: resolve(options.cwd ?? process.cwd()),
       replica: options.replica ?? 'runner',
       startTimeoutMs: options.startTimeoutMs ?? 60_000,
+      healthIntervalMs: options.healthIntervalMs ?? 2_000,
       stopGraceMs: options.stopGraceMs ?? 5_000,
       logLines: options.logLines ?? 5_000,
       log: options.log,
@@ -548,6 +552,7 @@ export class LocalBackend implements Backend {
           this.opts.log?.(`local: ${r.instance} ready on 127.0.0.1:${r.port}`);
           this.events.emit(`ready:${key(fn.spec.service, fn.spec.namespace)}`);
           this.reconcile(fn);
+          void this.watchHealth(fn, r);
           return;
         }
       } catch {
@@ -560,6 +565,39 @@ export class LocalBackend implements Backend {
       r.stopping = true;
       await this.kill(r);
       this.scheduleRestart(fn);
+    }
+  }
+
+  /** Readiness probe of a running replica: 3 failed checks in a row take it out of the endpoints. */
+  private async watchHealth(fn: LocalFunction, r: Replica): Promise<void> {
+    let exited = false;
+    void r.exited.then(() => (exited = true));
+    let failures = 0;
+    const k = key(fn.spec.service, fn.spec.namespace);
+    while (!exited && !r.stopping && !this.closed) {
+      await new Promise((res) => setTimeout(res, this.opts.healthIntervalMs).unref());
+      if (exited || r.stopping || this.closed) return;
+      let ok = false;
+      try {
+        const res = await fetch(`http://127.0.0.1:${r.port}/_/health`, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        ok = res.status === 200;
+      } catch {
+        ok = false;
+      }
+      if (exited || r.stopping) return;
+      if (ok) {
+        failures = 0;
+        if (!r.ready) {
+          r.ready = true;
+          this.logLine(fn, r.instance, 'replica passes /_/health again');
+          this.events.emit(`ready:${k}`);
+        }
+      } else if (++failures === 3 && r.ready) {
+        r.ready = false;
+        this.logLine(fn, r.instance, 'replica failed /_/health 3 times; not sending it requests');
+        this.events.emit(`ready:${k}`);
+      }
     }
   }
 

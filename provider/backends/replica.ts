@@ -29,8 +29,15 @@ app.use(createRunnerApp({ handler }));
 const server = app.listen(port, '127.0.0.1', () => {
   process.stderr.write(`replica listening on 127.0.0.1:${port} for ${handler.filename}\n`);
 });
-process.on('SIGTERM', () => {
+function shutdown(): void {
   accepting = false;
   server.close(() => process.exit(0));
   setTimeout(() => process.exit(0), 5000).unref();
-});
+}
+process.on('SIGTERM', shutdown);
+// A provider killed without the chance to stop its replicas leaves them to init: exit rather than keep a
+// port and run unsupervised.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) shutdown();
+}, 1000).unref();

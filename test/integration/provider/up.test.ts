@@ -73,4 +73,61 @@ describe('containerless up', function () {
       await removeDir(p.dir);
     }
   });
+
+  describe('replica supervision', () => {
+    async function twoReplicas(p: Awaited<ReturnType<typeof startProvider>>): Promise<number[]> {
+      const r = await fetch(`${p.url}/system/functions`, {
+        method: 'POST',
+        headers: { authorization: p.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ service: 'hello', image: join(FIXTURES, 'hello'), labels: { 'com.openfaas.scale.min': '2' } }),
+      });
+      expect(r.status).to.equal(202);
+      const pids = new Set<number>();
+      await waitFor('both replicas to answer', async () => {
+        const b = (await (await fetch(`${p.url}/function/hello`)).json()) as { pid: number };
+        pids.add(b.pid);
+        return pids.size === 2;
+      });
+      return [...pids];
+    }
+    const available = async (p: Awaited<ReturnType<typeof startProvider>>): Promise<number> =>
+      (((await (await fetch(`${p.url}/system/function/hello`, { headers: { authorization: p.auth } })).json()) as { availableReplicas?: number }).availableReplicas ?? 0);
+
+    it('takes a replica that stops answering /_/health out of the endpoints, and back when it answers', async () => {
+      const p = await startProvider();
+      try {
+        const [frozen, other] = await twoReplicas(p);
+        // A hung replica, caused for real: the process is stopped (SIGSTOP) and cannot answer anything.
+        process.kill(frozen, 'SIGSTOP');
+        try {
+          await waitFor('the frozen replica to leave the endpoints', async () => (await available(p)) === 1, 20_000, 200);
+          for (let i = 0; i < 6; i++) {
+            const b = (await (await fetch(`${p.url}/function/hello`)).json()) as { pid: number };
+            expect(b.pid).to.equal(other);
+          }
+        } finally {
+          process.kill(frozen, 'SIGCONT');
+        }
+        await waitFor('the replica to be back', async () => (await available(p)) === 2, 20_000, 200);
+        const logs = await (await fetch(`${p.url}/system/logs?name=hello&follow=false`, { headers: { authorization: p.auth } })).text();
+        expect(logs).to.include('replica failed /_/health 3 times');
+        expect(logs).to.include('replica passes /_/health again');
+      } finally {
+        await p.stop();
+        await removeDir(p.dir);
+      }
+    });
+
+    it('replicas of a provider killed with SIGKILL exit on their own', async () => {
+      const p = await startProvider();
+      try {
+        const pids = await twoReplicas(p);
+        process.kill(p.child.pid!, 'SIGKILL');
+        await waitFor('orphaned replicas to exit', async () => pids.every((pid) => !alive(pid)), 10_000, 100);
+      } finally {
+        await p.stop();
+        await removeDir(p.dir);
+      }
+    });
+  });
 });
