@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -121,8 +121,28 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     log,
   });
   await backend.start();
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.bindAddress, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // Invocations skip express (routing and middleware cost a share of the proxy's time); the app's own
+  // /function route serves the same handler for callers of createApp.
+  const server: Server = createServer((req, res) => {
+    if (req.url?.startsWith('/function/')) {
+      backend
+        .namespaces()
+        .then((nss) => invoker.handle(req, res, backend.defaultNamespace, nss))
+        .catch((err: unknown) => {
+          log?.(`proxy: ${(err as Error).stack ?? String(err)}`);
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('internal error');
+          else res.destroy();
+        });
+      return;
+    }
+    app(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.bindAddress, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   // Express's server: requests may run as long as write_timeout plus the function's read_timeout.
   server.requestTimeout = 0;
