@@ -802,7 +802,7 @@ class FnGen {
       }
       const handler = this.closureBlock(handlerLines);
       this.tryLabels.pop();
-      lines.push(`let ${r}: JsResult<Cmp> = match ${r} { Err(Ctl::Throw(exc)) => { let exc = exc; ${handler} } other => other };`);
+      lines.push(`let ${r}: JsResult<Cmp> = match ${r} { Err(ctl) => match rt::caught(cx, ctl) { Ok(exc) => { let exc = exc; ${handler} } Err(e) => Err(e) }, ok => ok };`);
     }
     if (s.finalizer) lines.push(this.block(s.finalizer));
     lines.push(this.completion(`${r}?`, exits));

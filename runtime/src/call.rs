@@ -62,7 +62,7 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
         Value::Str(_) => Some(cx.realm.string_proto),
         Value::Num(_) => Some(cx.realm.number_proto),
         Value::Bool(_) => Some(cx.realm.boolean_proto),
-        _ => return engine_error("Cannot read properties of undefined or null"),
+        _ => return crate::cx::engine_throw("TypeError", "Cannot read properties of undefined or null"),
     };
     while let Some(o) = cur {
         // Host objects compute some properties (a Response's `status`); their methods are on prototypes.

@@ -52,11 +52,14 @@ pub struct Abort {
     /// The trace site (node id) where it happened, or 0.
     pub site: u32,
     pub detail: Cow<'static, str>,
+    /// For an engine error whose class is known (`TypeError`, `SyntaxError`, ...): a `catch` may take it
+    /// as an error of that class whose message cannot be read (see `rt::caught`).
+    pub throws: Option<&'static str>,
 }
 
 impl Abort {
     pub fn new(kind: AbortKind, site: u32, detail: impl Into<Cow<'static, str>>) -> Abort {
-        Abort { kind, site, detail: detail.into() }
+        Abort { kind, site, detail: detail.into(), throws: None }
     }
 }
 
@@ -94,6 +97,14 @@ pub fn unknown<T>(site: u32) -> JsResult<T> {
 /// which we do not reproduce; such paths give up rather than throw a different message.
 pub fn engine_error<T>(detail: impl Into<Cow<'static, str>>) -> JsResult<T> {
     abort(AbortKind::Uncaught, 0, detail)
+}
+
+/// An engine error of a known class (`"TypeError"`): uncaught, it gives up like `engine_error`; a
+/// `catch` receives an error of that class whose `message` gives up when read.
+pub fn engine_throw<T>(class: &'static str, detail: impl Into<Cow<'static, str>>) -> JsResult<T> {
+    let mut a = Abort::new(AbortKind::Uncaught, 0, detail);
+    a.throws = Some(class);
+    Err(Ctl::Abort(Box::new(a)))
 }
 
 pub fn unsupported<T>(detail: impl Into<Cow<'static, str>>) -> JsResult<T> {

@@ -54,7 +54,7 @@ fn primitive_proto(cx: &Cx, v: &Value) -> Option<ObjRef> {
 /// [[Get]] with `v` as the receiver.
 pub fn get(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
     match v {
-        Value::Undefined | Value::Hole | Value::Null => engine_error("Cannot read properties of undefined or null"),
+        Value::Undefined | Value::Hole | Value::Null => crate::cx::engine_throw("TypeError", "Cannot read properties of undefined or null"),
         Value::Str(s) => {
             if is(key, "length") {
                 return Ok(Value::Num(s.len() as f64));
@@ -245,7 +245,7 @@ pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
         }
     }
     if v.is_nullish() {
-        return engine_error("Cannot read properties of undefined or null");
+        return crate::cx::engine_throw("TypeError", "Cannot read properties of undefined or null");
     }
     let key = ops::to_property_key(cx, k)?;
     get(cx, v, key.units())
@@ -295,7 +295,7 @@ fn set_index(cx: &mut Cx, o: ObjRef, i: u32, val: Value) -> JsResult<()> {
 pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()> {
     let o = match target {
         Value::Obj(o) => *o,
-        Value::Undefined | Value::Null | Value::Hole => return engine_error("Cannot set properties of undefined or null"),
+        Value::Undefined | Value::Null | Value::Hole => return crate::cx::engine_throw("TypeError", "Cannot set properties of undefined or null"),
         _ => return unsupported("a property write to a primitive"),
     };
     if matches!(cx.heap.kind(o), ObjKind::Function(f) if f.code == crate::call::NOT_COMPILED) {

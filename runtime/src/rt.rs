@@ -220,3 +220,15 @@ pub fn call_with(cx: &mut Cx, f: &Value, this: &Value, args: &Value) -> JsResult
     };
     crate::call::call(cx, f, this.clone(), &args)
 }
+
+/// What a `catch` receives: a thrown value, or for an engine error of a known class an error object of
+/// that class (its message unreadable). Other give-ups pass through.
+pub fn caught(cx: &mut Cx, ctl: crate::cx::Ctl) -> JsResult<Value> {
+    match ctl {
+        crate::cx::Ctl::Throw(v) => Ok(v),
+        crate::cx::Ctl::Abort(a) => match a.throws {
+            Some(class) if a.kind == crate::cx::AbortKind::Uncaught => crate::builtins::error::engine_error_object(cx, class),
+            _ => Err(crate::cx::Ctl::Abort(a)),
+        },
+    }
+}

@@ -361,6 +361,9 @@ fn inspect(
             return Ok(());
         }
         ObjKind::Error => {
+            if let Some(Prop::Accessor { .. }) = cx.heap.get(o).props.get(&props::key("message")[..]) {
+                return unsupported("logging an error whose message is an accessor (or the engine's)");
+            }
             // Node reads `name` (running a getter) and converts it to a string.
             let name = props::get(cx, v, &props::key("name"))?;
             let name = if name.is_nullish() {

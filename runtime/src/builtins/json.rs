@@ -69,7 +69,7 @@ struct Parser<'a, 'b> {
 }
 
 fn syntax_error<T>() -> JsResult<T> {
-    engine_error("SyntaxError in JSON.parse")
+    crate::cx::engine_throw("SyntaxError", "SyntaxError in JSON.parse")
 }
 
 impl Parser<'_, '_> {

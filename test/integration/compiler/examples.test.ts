@@ -113,6 +113,16 @@ describe('containerless check on the examples and realistic handlers', function 
     expect(code).to.equal(0);
   });
 
+  it('engine errors caught by the handler keep their class in Rust; reading their message falls back', async function () {
+    const dir = join(ROOT, 'test/fixtures/check/engine-errors');
+    const { code, summary, stderr } = await check(dir);
+    expect(summary.diverged, tail(stderr)).to.equal(0);
+    expect(summary.rust, tail(stderr)).to.equal(6);
+    expect(summary.fallback).to.equal(1);
+    expect(stderr).to.match(/^\s+7\s+POST\s+\/message\s+fallback\(unsupported: the message of an error the engine raised/m);
+    expect(code).to.equal(0);
+  });
+
   it('module-level state put back stays in Rust; left changed, the function falls back from then on', async function () {
     const dir = join(ROOT, 'test/fixtures/check/module-state');
     const { code, summary, stderr } = await check(dir);
