@@ -12,7 +12,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createApp, type Credentials } from './app.ts';
 import { Autoscaler, PrometheusLoadSource, RegistryLoadSource, type LoadSource } from './autoscaler.ts';
 import type { Backend } from './backend.ts';
-import { LocalBackend, type ReplicaKind } from './backends/local.ts';
+import { detectReplicaKind, LocalBackend, type ReplicaKind } from './backends/local.ts';
 import { ConfigError, readConfig, type ProviderConfig } from './config.ts';
 import { ProviderMetrics } from './metrics.ts';
 import { Invoker } from './proxy.ts';
@@ -71,8 +71,10 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   const config = readConfig(env);
   const log = opts.log;
   const credentials = config.basicAuth ? readCredentials(config.secretMountPath) : undefined;
-  const replica = (env.local_replica || 'runner') as ReplicaKind;
-  if (replica !== 'runner' && replica !== 'watchdog') throw new ConfigError([`local_replica=${JSON.stringify(env.local_replica)} is not watchdog or runner`]);
+  const wanted = env.local_replica || 'auto';
+  if (wanted !== 'runner' && wanted !== 'watchdog' && wanted !== 'auto') throw new ConfigError([`local_replica=${JSON.stringify(env.local_replica)} is not auto, watchdog or runner`]);
+  const replica: ReplicaKind = opts.backend ? 'runner' : wanted === 'auto' ? await detectReplicaKind() : wanted;
+  log?.(`local backend replicas: ${replica === 'watchdog' ? 'containerless watchdog' : 'in-process runner (provider/backends/replica.ts)'}`);
   const backend =
     opts.backend ??
     new LocalBackend({

@@ -98,7 +98,9 @@ export class Invoker {
         res.destroy();
         return;
       }
-      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-OpenFaaS-Internal': 'proxy' });
+      // After a 413 the rest of the body is not read: the connection cannot carry another request.
+      const close = status === 413 ? { Connection: 'close' } : {};
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-OpenFaaS-Internal': 'proxy', ...close });
       res.end(text);
     };
     if (!parsed || parsed.name === '') return fail(404, 'No such function: a function name is required, e.g. /function/<name>.');

@@ -38,6 +38,19 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export type ReplicaKind = 'watchdog' | 'runner';
 
+/** `containerless watchdog` when this checkout has it (its --help exits 0), else the in-process runner. */
+export function detectReplicaKind(): Promise<ReplicaKind> {
+  return new Promise((resolveKind) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/containerless.js'), 'watchdog', '--help'], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', () => resolveKind('runner'));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolveKind(code === 0 ? 'watchdog' : 'runner');
+    });
+  });
+}
+
 export interface LocalBackendOptions {
   /** Deployments, secrets and replica folders live here. */
   stateDir: string;
@@ -45,7 +58,7 @@ export interface LocalBackendOptions {
   extraNamespaces?: string[];
   /** Relative images resolve against this folder (default process.cwd()). */
   cwd?: string;
-  /** `watchdog`: `containerless watchdog <dir>`; `runner`: provider/backends/replica.ts. */
+  /** `watchdog`: `containerless watchdog <dir>`; `runner`: provider/backends/replica.ts (default). */
   replica?: ReplicaKind;
   /** Env every replica inherits from the provider (default: PATH, HOME, LANG, TZ, NODE_ENV). */
   baseEnv?: Record<string, string>;

@@ -219,6 +219,16 @@ describe('provider API (containerless up, local backend)', function () {
     });
   });
 
+  describe('streaming invocations', () => {
+    it('passes an Accept: text/event-stream request through unbuffered and without read_timeout', async () => {
+      const t = Date.now();
+      const r = await fetch(`${p.url}/function/slow?ms=2600`, { headers: { accept: 'text/event-stream' } });
+      expect(r.status).to.equal(200);
+      expect(await r.text()).to.match(/^slept 2600/);
+      expect(Date.now() - t).to.be.at.least(2500);
+    });
+  });
+
   describe('cold start: POST /system/scale-function/{name} to 0, then invoke', () => {
     it('scales to zero (202) and the next invoke starts a replica and is answered', async () => {
       expect((await json('/system/scale-function/hello', 'POST', { serviceName: 'hello', replicas: 0 })).status).to.equal(202);

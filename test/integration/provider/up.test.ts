@@ -26,6 +26,7 @@ describe('containerless up', function () {
       expect(out).to.include(`provider: ${p.url}\n`);
       expect(out).to.match(/^auth: basic, user admin, password in .+\/basic-auth-password$/m);
       expect(out).to.include(`gateway: functions_provider_url=${p.url}/`);
+      expect(out).to.match(/^local backend replicas: (containerless watchdog|in-process runner)/m);
     } finally {
       await p.stop();
       await removeDir(p.dir);
