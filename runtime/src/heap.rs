@@ -9,7 +9,7 @@ use crate::cx::{Abort, AbortKind};
 use crate::value::{JsStr, ObjRef, Value};
 use indexmap::IndexMap;
 
-pub type Props = IndexMap<JsStr, Prop>;
+pub type Props = IndexMap<JsStr, Prop, ahash::RandomState>;
 
 #[derive(Clone, Debug)]
 pub enum Prop {
@@ -82,8 +82,8 @@ pub enum ObjKind {
     Scope { vars: Vec<Value>, parent: Option<ObjRef> },
     /// Host objects (fetch `Response`, `Headers`, the request context): data the host owns.
     Host(Box<crate::builtins::HostData>),
-    Map(IndexMap<MapKey, (Value, Value)>),
-    Set(IndexMap<MapKey, Value>),
+    Map(IndexMap<MapKey, (Value, Value), ahash::RandomState>),
+    Set(IndexMap<MapKey, Value, ahash::RandomState>),
 }
 
 /// A key of a `Map` or `Set`: SameValueZero equality (ECMA-262 §7.2.11).

@@ -17,5 +17,9 @@ pub mod value;
 #[cfg(test)]
 mod testkit;
 
+/// The allocator of every dispatcher (and of the runtime's tests): see the `mimalloc` entry in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use cx::{abort, unknown, Abort, AbortKind, Call, Code, Ctl, Cx, JsResult, Limits, Program};
 pub use value::{tag, JsStr, ObjRef, Value};

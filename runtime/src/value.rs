@@ -9,14 +9,15 @@ use std::rc::Rc;
 
 /// An immutable JavaScript string: a sequence of UTF-16 code units.
 #[derive(Clone, Eq)]
-pub struct JsStr(Rc<[u16]>);
+// A thin pointer (Rc of a boxed slice), so that a `Value` is 16 bytes: generated code moves values all the time.
+pub struct JsStr(Rc<Box<[u16]>>);
 
 impl JsStr {
     pub fn from_units(units: Vec<u16>) -> JsStr {
-        JsStr(units.into())
+        JsStr(Rc::new(units.into_boxed_slice()))
     }
     pub fn empty() -> JsStr {
-        JsStr(Rc::from(Vec::new()))
+        JsStr(Rc::new(Box::new([])))
     }
     pub fn units(&self) -> &[u16] {
         &self.0
@@ -234,3 +235,6 @@ impl From<&str> for Value {
         Value::str(s)
     }
 }
+
+// Values are moved and cloned by every operation of generated code: keep them two words.
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
