@@ -70,6 +70,7 @@ export class Invoker {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 64 });
   private readonly proxy = httpProxy.createProxyServer({ ignorePath: true, xfwd: false, agent: this.agent });
   private readonly queues = new Map<string, number>();
+  private readonly waking = new Map<string, Promise<void>>();
   private readonly rr = new Map<string, number>();
   private readonly inflightByUrl = new Map<string, number>();
 
@@ -119,7 +120,11 @@ export class Invoker {
     res.setHeader('X-Start-Time', startTime);
 
     let end: ((code: number) => void) | undefined;
-    res.on('close', () => end?.(res.headersSent ? res.statusCode : 499));
+    const clientGone = new AbortController();
+    res.on('close', () => {
+      clientGone.abort(new Error('client went away'));
+      end?.(res.headersSent ? res.statusCode : 499);
+    });
     try {
       // Existence first, so an unknown function is a 404 and not a queued wait.
       let endpoints = await this.deps.backend.endpoints(parsed.name, namespace);
@@ -133,7 +138,7 @@ export class Invoker {
         if (body.length > 0 || req.headers['content-length'] !== undefined) req.headers['content-length'] = String(body.length);
       }
       for (let attempt = 1; ; attempt++) {
-        if (endpoints.length === 0) endpoints = await this.coldStart(parsed.name, namespace, fname);
+        if (endpoints.length === 0) endpoints = await this.coldStart(parsed.name, namespace, fname, clientGone.signal);
         const ep = this.pick(fname, endpoints);
         const outcome = await this.forward(req, res, ep, parsed.path, body, streaming, fname);
         if (outcome === 'done') return;
@@ -143,6 +148,10 @@ export class Invoker {
         endpoints = (await this.deps.backend.endpoints(parsed.name, namespace)).filter((e) => e.url !== ep.url);
       }
     } catch (err) {
+      if (clientGone.signal.aborted && !res.headersSent) {
+        res.destroy();
+        return;
+      }
       if (err instanceof NotFoundError) return fail(404, `No such function: ${fname}.`);
       if (err instanceof ProxyFailure) return fail(err.status, err.message);
       this.deps.log?.(`proxy: ${fname}: ${(err as Error).stack ?? String(err)}`);
@@ -162,7 +171,7 @@ export class Invoker {
     return best;
   }
 
-  private async coldStart(name: string, namespace: string, fname: string): Promise<Endpoint[]> {
+  private async coldStart(name: string, namespace: string, fname: string, clientGone: AbortSignal): Promise<Endpoint[]> {
     const { backend, metrics } = this.deps;
     const waiting = this.queues.get(fname) ?? 0;
     if (waiting >= this.deps.maxQueuedRequests) {
@@ -171,20 +180,29 @@ export class Invoker {
     this.queues.set(fname, waiting + 1);
     metrics.queued.set({ function_name: fname }, waiting + 1);
     const began = performance.now();
-    const signal = AbortSignal.timeout(this.deps.coldStartTimeoutMs);
+    const deadline = AbortSignal.timeout(this.deps.coldStartTimeoutMs);
+    const signal = AbortSignal.any([deadline, clientGone]);
     try {
-      const status = await backend.get(name, namespace);
-      if (!status) throw new NotFoundError(`function ${name} not found`);
-      if ((status.replicas ?? 0) === 0) {
-        await backend.scale(name, namespace, Math.max(1, minReplicas(status.labels)));
-        metrics.coldStarts.inc({ function_name: fname });
-        this.deps.onWake?.(fname);
+      // One scale-up per function at a time, however many requests queue behind it.
+      let waking = this.waking.get(fname);
+      if (!waking) {
+        waking = (async () => {
+          const status = await backend.get(name, namespace);
+          if (!status) throw new NotFoundError(`function ${name} not found`);
+          if ((status.replicas ?? 0) === 0) {
+            await backend.scale(name, namespace, Math.max(1, minReplicas(status.labels)));
+            metrics.coldStarts.inc({ function_name: fname });
+            this.deps.onWake?.(fname);
+          }
+        })().finally(() => this.waking.delete(fname));
+        this.waking.set(fname, waking);
       }
+      await waking;
       const eps = await this.waitForEndpoints(name, namespace, signal);
       metrics.coldStartSeconds.observe({ function_name: fname }, (performance.now() - began) / 1000);
       return eps;
     } catch (err) {
-      if (signal.aborted && !(err instanceof NotFoundError)) {
+      if (deadline.aborted && !(err instanceof NotFoundError)) {
         throw new ProxyFailure(504, `Timed out after ${this.deps.coldStartTimeoutMs} ms waiting for a replica of: ${fname}.`);
       }
       throw err;

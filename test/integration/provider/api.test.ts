@@ -236,9 +236,15 @@ describe('provider API (containerless up, local backend)', function () {
         const s = (await (await api('/system/function/hello')).json()) as { replicas?: number; availableReplicas?: number };
         return (s.replicas ?? 0) === 0 && (s.availableReplicas ?? 0) === 0;
       });
-      const r = await fetch(`${p.url}/function/hello`, { method: 'POST', body: 'wake', headers: { 'content-type': 'text/plain' } });
-      expect(r.status).to.equal(200);
-      expect(((await r.json()) as { body: string }).body).to.equal('wake');
+      // Two requests (max_queued_requests) queue at once; one scale-up serves both (cold_starts_total is
+      // checked below).
+      const rs = await Promise.all(
+        ['a', 'b'].map((body) => fetch(`${p.url}/function/hello`, { method: 'POST', body, headers: { 'content-type': 'text/plain' } }).then(async (r) => [r.status, ((await r.json()) as { body: string }).body])),
+      );
+      expect(rs).to.deep.equal([
+        [200, 'a'],
+        [200, 'b'],
+      ]);
       const s = (await (await api('/system/function/hello')).json()) as { replicas?: number };
       expect(s.replicas).to.equal(1);
     });
@@ -258,6 +264,17 @@ describe('provider API (containerless up, local backend)', function () {
       expect(Date.now() - t).to.be.within(2900, 6000);
       const logs = await (await api('/system/logs?name=broken&follow=false')).text();
       expect(logs).to.include('is not a function folder on this machine');
+    });
+    it('frees the queue slot of a client that goes away while waiting', async () => {
+      const acs = [new AbortController(), new AbortController()];
+      const waiting = acs.map((ac) => fetch(`${p.url}/function/broken`, { signal: ac.signal }).catch((err: Error) => err.name));
+      await waitFor('two queued requests', async () => /containerless_function_queued_requests\{function_name="broken\.openfaas-fn"\} 2/.test(await (await fetch(`${p.url}/metrics`)).text()));
+      for (const ac of acs) ac.abort();
+      expect(await Promise.all(waiting)).to.deep.equal(['AbortError', 'AbortError']);
+      await waitFor('the queue to empty', async () => /containerless_function_queued_requests\{function_name="broken\.openfaas-fn"\} 0/.test(await (await fetch(`${p.url}/metrics`)).text()), 1000, 20);
+      const r = await fetch(`${p.url}/function/broken`);
+      expect(r.status).to.equal(504);
+      await r.arrayBuffer();
     });
   });
 
