@@ -211,6 +211,71 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
     expect(d.body?.replicas).to.be.greaterThan(0);
   });
 
+  describe('checks of the OpenFaaS certifier that apply without containers (written anew; the certifier module is not served)', () => {
+    it('Test_InvokeNotFound: /function/.openfaas-fn answers 404 or 502', async () => {
+      const r = await fetch(`${gateway.url}/function/.openfaas-fn`, { method: 'POST', body: 'x' });
+      expect([404, 502]).to.include(r.status);
+      await r.arrayBuffer();
+    });
+
+    it('Test_ListNamespaces: /system/namespaces through the gateway', async () => {
+      expect(await (await cli('GET', '/system/namespaces')).json()).to.deep.equal(['openfaas-fn']);
+    });
+
+    it('Test_Deploy_MetaData: metadata is stored verbatim even for an image this machine cannot run', async () => {
+      const big = JSON.stringify({ list: Array.from({ length: 200 }, (_, i) => ({ i, s: 'x'.repeat(20) })) });
+      const body = {
+        service: 'env-test-annotations',
+        image: 'functions/alpine:latest',
+        envProcess: 'env',
+        labels: { 'test-label': 'x' },
+        annotations: { 'test-annotation': big },
+        limits: { memory: '5Mi', cpu: '100m' },
+        namespace: 'openfaas-fn',
+      };
+      const r = await cli('POST', '/system/functions', body);
+      expect(r.status).to.be.oneOf([200, 202]);
+      const d = await describeFn('env-test-annotations');
+      const got = d.body as Record<string, unknown>;
+      expect(got).to.include({ name: 'env-test-annotations', image: 'functions/alpine:latest', namespace: 'openfaas-fn', envProcess: 'env' });
+      expect(got.labels).to.deep.equal({ 'test-label': 'x', faas_function: 'env-test-annotations' });
+      expect(got.annotations).to.deep.equal({ 'test-annotation': big });
+      expect(got.limits).to.deep.equal({ memory: '5Mi', cpu: '100m' });
+      expect(got).to.not.have.property('requests');
+      expect(got).to.not.have.property('envVars');
+      const list = (await (await cli('GET', '/system/functions?namespace=openfaas-fn')).json()) as { name: string }[];
+      expect(list.map((f) => f.name)).to.include('env-test-annotations');
+      expect((await cli('DELETE', '/system/functions', { functionName: 'env-test-annotations', namespace: 'openfaas-fn' })).status).to.equal(202);
+    });
+
+    it('Test_ScaleMinimum: com.openfaas.scale.min=2 gives replicas 2 right after deploy', async () => {
+      const r = await cli('POST', '/system/functions', { ...deploymentFromStack('sleepy', stack.functions.sleepy), service: 'scale-minimum', labels: { 'com.openfaas.scale.min': '2' } });
+      expect(r.status).to.equal(202);
+      expect((await describeFn('scale-minimum')).body?.replicas).to.equal(2);
+      expect((await cli('DELETE', '/system/functions', { functionName: 'scale-minimum', namespace: 'openfaas-fn' })).status).to.equal(202);
+    });
+
+    it('Test_ScaleFromZeroDuringInvoke: scaled to 0 on the provider (the CE gateway clamps to 1), the next invoke through the gateway answers 200', async () => {
+      const d = await cli('POST', '/system/functions', { ...deploymentFromStack('hello', stack.functions.hello), service: 'from-zero', secrets: [] });
+      expect(d.status).to.equal(202);
+      await waitFor('from-zero ready', async () => ((await describeFn('from-zero')).body?.availableReplicas ?? 0) > 0);
+      const z = await fetch(`${provider.url}/system/scale-function/from-zero?namespace=openfaas-fn`, {
+        method: 'POST',
+        headers: { authorization: provider.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ serviceName: 'from-zero', replicas: 0 }),
+      });
+      expect(z.status).to.equal(202);
+      await waitFor('from-zero at 0 replicas', async () => {
+        const x = (await describeFn('from-zero')).body;
+        return x?.replicas === 0 && (x.availableReplicas ?? 0) === 0;
+      });
+      const r = await fetch(`${gateway.url}/function/from-zero`, { method: 'POST', body: 'after zero', headers: { 'content-type': 'text/plain' } });
+      expect(r.status).to.equal(200);
+      expect(((await r.json()) as { body: string }).body).to.equal('after zero');
+      expect((await cli('DELETE', '/system/functions', { functionName: 'from-zero', namespace: 'openfaas-fn' })).status).to.equal(202);
+    });
+  });
+
   it('remove: DELETE /system/functions with the namespace in the body; then 404 everywhere', async () => {
     const r = await cli('DELETE', '/system/functions', { functionName: 'hello', namespace: 'openfaas-fn' });
     expect(r.status).to.equal(202);
