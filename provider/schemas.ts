@@ -24,7 +24,6 @@ export function checkSecretName(name: string): void {
   }
 }
 
-const stringMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
 const nullableStringMap = { type: ['object', 'null'], additionalProperties: { type: 'string' } } as const;
 const resources = {
   type: ['object', 'null'],
@@ -100,7 +99,6 @@ const validators = {
   secret: ajv.compile<Secret>(secretSchema),
   secretDelete: ajv.compile<Secret>(secretDeleteSchema),
 };
-void stringMap;
 
 function describe(err: ErrorObject): string {
   const path = err.instancePath.replace(/^\//, '').replace(/\//g, '.') || '';
