@@ -107,6 +107,7 @@ class Codegen {
     const top: FnInfo = { node: program, code: 0, parent: null, isArrow: false, isMethod: false, name: 'module' };
     this.fns.push(top);
     this.analyseFunction(top, program.body, [], null);
+    this.findNumericBindings(program);
     this.bodies[0] = this.genModule(top, program);
     // Functions are generated as they are met; the list grows while we go.
     for (let i = 1; i < this.fns.length; i++) if (this.bodies[i] === undefined) this.bodies[i] = this.genFunction(this.fns[i]);
@@ -476,6 +477,90 @@ class Codegen {
     return `&[${ids.join(', ')}]`;
   }
 
+  // -----------------------------------------------------------------------------------------------
+  // Numbers in Rust locals
+
+  /** Bindings held as `f64` Rust locals: see findNumericBindings. */
+  private numeric = new Set<Binding>();
+
+  /**
+   * Finds the bindings that only ever hold numbers: Rust locals (not captured by a closure), declared once
+   * with an initialiser, and assigned nowhere but by `=`, where every value they get is a number by the
+   * rules of `isNum` (whatever the inputs, or because the traced type guards at the site admit only
+   * numbers, which the compiled code checks before using them). They are kept unboxed, and arithmetic and
+   * comparisons between them compile to plain f64 operations, with JavaScript's semantics (IEEE doubles;
+   * `%` is fmod, as Rust's is).
+   */
+  private findNumericBindings(program: Node): void {
+    const defs = new Map<Binding, { decls: number; values: Node[] }>();
+    const def = (b: Binding | null | undefined, value: Node | null, isDecl: boolean): void => {
+      if (!b) return;
+      const d = defs.get(b) ?? { decls: 0, values: [] };
+      if (isDecl) d.decls++;
+      d.values.push(value ?? { type: 'Identifier', name: 'undefined' });
+      defs.set(b, d);
+    };
+    const visit = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(visit);
+      if (n.type === 'VariableDeclaration') for (const d of n.declarations) def(this.ref(d.id), d.init, true);
+      if (n.type === 'AssignmentExpression' && n.left.type === 'Identifier') def(this.ref(n.left), n.operator === '=' ? n.right : null, false);
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k]);
+    };
+    visit(program);
+    // Parameters, functions, classes and catch bindings have no declaration here; `let x;` and compound
+    // assignments count as an `undefined` value.
+    for (const [b, d] of defs) if (!b.captured && d.decls === 1) this.numeric.add(b);
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const b of [...this.numeric]) {
+        if (!defs.get(b)!.values.every((v) => this.isNum(v))) {
+          this.numeric.delete(b);
+          changed = true;
+        }
+      }
+    }
+  }
+
+  isNumeric(b: Binding | null | undefined): boolean {
+    return !!b && this.numeric.has(b);
+  }
+
+  /** Whether `e` evaluates to a number whenever the compiled code goes on (it gives up otherwise). */
+  isNum(e: Node): boolean {
+    switch (e?.type) {
+      case 'Literal':
+        return typeof e.value === 'number';
+      case 'Identifier':
+        return this.isNumeric(this.ref(e));
+      case 'UnaryExpression':
+        // BigInts are not modelled (their literals and constructor give up), so these give numbers.
+        return e.operator === '-' || e.operator === '+' || e.operator === '~';
+      case 'BinaryExpression':
+        if (NUM_OPS.has(e.operator)) return true;
+        if (e.operator !== '+') return false;
+        return (this.isNum(e.left) && this.isNum(e.right)) || (this.typeMask(e, 0) === NUMBER_TAG && this.typeMask(e, 1) === NUMBER_TAG);
+      case 'SequenceExpression':
+        return this.isNum(e.expressions[e.expressions.length - 1]);
+      case 'AssignmentExpression':
+        return e.operator === '=' && this.isNum(e.right);
+      case 'ConditionalExpression':
+        return this.isNum(e.consequent) && this.isNum(e.alternate);
+      case 'CallExpression': {
+        // The callee guard admits only the callees the trace saw: if each returns a number, so does the call.
+        const callees = this.obs(e.sid)?.callees;
+        return !!callees?.length && callees.every((c) => NUMBER_BUILTINS.has(c));
+      }
+      case 'MemberExpression': {
+        // `.length` of what the guard admits only as arrays and strings.
+        const m = this.typeMask(e, 0);
+        return !e.computed && e.property.type === 'Identifier' && e.property.name === 'length' && m !== null && (m & ~(ARRAY_TAG | STRING_TAG)) === 0;
+      }
+      default:
+        return false;
+    }
+  }
+
   typeMask(node: Node, i: number): number | null {
     const o = this.obs(node.sid);
     const m = o?.ty?.[i];
@@ -568,6 +653,33 @@ function defineField(obj: string, key: string, isPrivate: boolean): string {
   return `props::define(cx, ${obj}, JsStr::from_units(${key}.to_vec()), v)?;`;
 }
 
+const NUMBER_TAG = 8; // TAG.number, TAG.string and TAG.array in ir.ts
+const STRING_TAG = 16;
+const ARRAY_TAG = 64;
+/** Builtins that always return a number. */
+const NUMBER_BUILTINS = new Set([
+  'Number', 'parseInt', 'parseFloat', 'Number.parseInt', 'Number.parseFloat', 'Date.now', 'Date.UTC', 'Date.parse',
+  ...['abs', 'floor', 'ceil', 'round', 'trunc', 'sign', 'sqrt', 'cbrt', 'min', 'max', 'pow', 'random', 'hypot', 'imul', 'clz32', 'fround',
+    'log', 'log2', 'log10', 'log1p', 'exp', 'expm1', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'atan2', 'sinh', 'cosh', 'tanh', 'asinh', 'acosh', 'atanh'].map((m) => `Math.${m}`),
+  ...['getTime', 'valueOf', 'getFullYear', 'getMonth', 'getDate', 'getDay', 'getHours', 'getMinutes', 'getSeconds', 'getMilliseconds', 'getTimezoneOffset',
+    'getUTCFullYear', 'getUTCMonth', 'getUTCDate', 'getUTCDay', 'getUTCHours', 'getUTCMinutes', 'getUTCSeconds', 'getUTCMilliseconds'].map((m) => `Date.prototype.${m}`),
+  'String.prototype.charCodeAt', 'String.prototype.indexOf', 'String.prototype.lastIndexOf', 'String.prototype.search', 'String.prototype.localeCompare',
+  'Array.prototype.indexOf', 'Array.prototype.lastIndexOf', 'Array.prototype.findIndex', 'Array.prototype.findLastIndex', 'Array.prototype.push', 'Array.prototype.unshift',
+]);
+/** Operators on two numbers that Rust's f64 operators compute exactly as JavaScript does. */
+const F64_OPS: Record<string, string> = { '+': '+', '-': '-', '*': '*', '/': '/', '%': '%' };
+const F64_CMP: Record<string, string> = { '<': '<', '>': '>', '<=': '<=', '>=': '>=', '===': '==', '!==': '!=', '==': '==', '!=': '!=' };
+/** Operators whose result is a number whatever their operands (BigInts aside, which are not modelled). */
+const NUM_OPS = new Set(['-', '*', '/', '%', '**', '<<', '>>', '>>>', '&', '|', '^']);
+
+/** A number literal as an f64 Rust expression, exact to the bit. */
+function f64Literal(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 2 ** 53 && !Object.is(v, -0)) return `${v}.0f64`;
+  const buf = Buffer.alloc(8);
+  buf.writeDoubleLE(v);
+  return `f64::from_bits(0x${buf.readBigUInt64LE().toString(16)}u64)`;
+}
+
 function memberName(m: Node): string | null {
   if (m.computed) return null;
   return propName(m.key);
@@ -631,6 +743,7 @@ class FnGen {
   }
 
   readBinding(b: Binding): string {
+    if (this.cg.isNumeric(b)) return `Value::Num(${b.rust})`;
     if (!b.captured) return `${b.rust}.clone()`;
     const { base, depth } = this.envRef(b);
     return `props::scope_get(cx, ${base}, ${depth}, ${b.slot})`;
@@ -685,6 +798,7 @@ class FnGen {
       case 'VariableDeclaration': {
         const d = s.declarations[0];
         const b = this.cg.ref(d.id);
+        if (this.cg.isNumeric(b)) return [`let mut ${b!.rust}: f64 = ${this.num(d.init)};`];
         const v = d.init ? this.expr(d.init) : 'Value::Undefined';
         if (!b) return [`${v};`];
         return [this.declareBinding(b, v)];
@@ -974,7 +1088,25 @@ class FnGen {
     }
   }
 
+  /** `e` (for which `isNum` holds) as an f64 Rust expression. */
+  num(e: Node): string {
+    const both = e.type === 'BinaryExpression' && this.cg.isNum(e.left) && this.cg.isNum(e.right);
+    if (e.type === 'Literal') return f64Literal(e.value);
+    if (e.type === 'Identifier' && this.cg.isNumeric(this.cg.ref(e))) return this.cg.ref(e)!.rust;
+    if (both && F64_OPS[e.operator]) return `(${this.num(e.left)} ${F64_OPS[e.operator]} ${this.num(e.right)})`;
+    if (e.type === 'UnaryExpression' && this.cg.isNum(e.argument) && (e.operator === '-' || e.operator === '+')) {
+      return e.operator === '-' ? `(-${this.num(e.argument)})` : this.num(e.argument);
+    }
+    return `rt::expect_num(&${this.expr(e)})?`;
+  }
+
   private binary(e: Node): string {
+    if (this.cg.isNum(e.left) && this.cg.isNum(e.right) && this.cg.typeMask(e, 0) !== null && this.cg.typeMask(e, 1) !== null) {
+      // Both operands are numbers: plain f64 arithmetic and comparison, no guards needed.
+      if (F64_OPS[e.operator]) return `Value::Num(${this.num(e)})`;
+      const cmp = F64_CMP[e.operator];
+      if (cmp) return `Value::Bool(${this.num(e.left)} ${cmp} ${this.num(e.right)})`;
+    }
     const l = this.expr(e.left);
     const r = this.expr(e.right);
     const g = `${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')}`;
@@ -1022,6 +1154,7 @@ class FnGen {
         return 'clrt::cx::unsupported::<Value>("assignment to a global")?';
       }
       if (b.isConst) return `{ let _v = ${v}; clrt::cx::engine_error::<Value>("Assignment to constant variable.")? }`;
+      if (this.cg.isNumeric(b)) return `{ let n = ${this.num(e.right)}; ${b.rust} = n; Value::Num(n) }`;
       return `{ let v = ${v}; ${this.assignBinding(b, 'v.clone()')} v }`;
     }
     if (left.type === 'MemberExpression') {
@@ -1044,7 +1177,8 @@ class FnGen {
 
   /** Evaluates call arguments into `args`. */
   private args(list: Node[]): string {
-    if (!list.some((a) => a.type === 'SpreadElement')) return `let args: Vec<Value> = vec![${list.map((a) => this.expr(a)).join(', ')}];`;
+    // A fixed-size array on the stack: no allocation per call.
+    if (!list.some((a) => a.type === 'SpreadElement')) return `let args: [Value; ${list.length}] = [${list.map((a) => this.expr(a)).join(', ')}];`;
     const parts = ['let mut args: Vec<Value> = Vec::new();'];
     for (const a of list) {
       if (a.type === 'SpreadElement') parts.push(`{ let v = ${this.expr(a.argument)}; let more = rt::iterate(cx, &v)?; args.extend(more); }`);

@@ -239,6 +239,22 @@ impl Heap {
         }
         Ok(&mut self.objs[r.0 as usize])
     }
+    /// The element `i` of array `r`, for an in-bounds write that needs no other check: `r` belongs to the
+    /// current request (so no module-state or detached-call rule applies) and is not frozen.
+    #[inline]
+    pub fn array_slot_mut(&mut self, r: ObjRef, i: usize) -> Option<&mut Value> {
+        if r.0 < self.write_floor {
+            return None;
+        }
+        let o = self.objs.get_mut(r.0 as usize)?;
+        if o.frozen {
+            return None;
+        }
+        match &mut o.kind {
+            ObjKind::Array(items) => items.get_mut(i),
+            _ => None,
+        }
+    }
     /// Write access that grows the byte count by `extra` (array pushes, new properties).
     #[inline]
     pub fn get_mut_grow(&mut self, r: ObjRef, extra: usize) -> Result<&mut Obj, Abort> {

@@ -269,6 +269,10 @@ pub fn set_computed(cx: &mut Cx, target: &Value, k: &Value, val: Value) -> JsRes
 
 #[inline]
 fn set_index(cx: &mut Cx, o: ObjRef, i: u32, val: Value) -> JsResult<()> {
+    if let Some(slot) = cx.heap.array_slot_mut(o, i as usize) {
+        *slot = val;
+        return Ok(());
+    }
     if let ObjKind::Array(items) = cx.heap.kind(o) {
         let len = items.len();
         let i = i as usize;

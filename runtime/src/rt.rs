@@ -232,3 +232,13 @@ pub fn caught(cx: &mut Cx, ctl: crate::cx::Ctl) -> JsResult<Value> {
         },
     }
 }
+
+/// The number in `v`, which the compiler has proved is one (see `isNum` in compiler/codegen.ts); gives up
+/// rather than panic should that ever not hold.
+#[inline]
+pub fn expect_num(v: &Value) -> JsResult<f64> {
+    match v {
+        Value::Num(n) => Ok(*n),
+        _ => unsupported("a value the compiler took for a number"),
+    }
+}

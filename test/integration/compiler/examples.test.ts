@@ -123,6 +123,14 @@ describe('containerless check on the examples and realistic handlers', function 
     expect(code).to.equal(0);
   });
 
+  it('numbers kept unboxed in Rust locals agree with Node on NaN, -0, Infinity, % and comparisons', async function () {
+    const dir = join(ROOT, 'test/fixtures/check/numeric-locals');
+    const { code, summary, stderr } = await check(dir);
+    expect(summary.diverged, tail(stderr)).to.equal(0);
+    expect(summary.rust, tail(stderr)).to.equal(lines(dir));
+    expect(code).to.equal(0);
+  });
+
   it('module-level state put back stays in Rust; left changed, the function falls back from then on', async function () {
     const dir = join(ROOT, 'test/fixtures/check/module-state');
     const { code, summary, stderr } = await check(dir);
