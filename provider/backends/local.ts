@@ -473,7 +473,8 @@ export class LocalBackend implements Backend {
 
   private command(dir: string): { command: string; args: string[] } {
     if (this.opts.replica === 'watchdog') return { command: process.execPath, args: [join(ROOT, 'bin/containerless.js'), 'watchdog', dir] };
-    return { command: process.execPath, args: ['--import', 'tsx', join(ROOT, 'provider/backends/replica.ts'), dir] };
+    // tsx by absolute URL: a bare `--import tsx` resolves from the replica's cwd, the function's folder.
+    return { command: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(ROOT, 'provider/backends/replica.ts'), dir] };
   }
 
   private async startReplica(fn: LocalFunction): Promise<void> {

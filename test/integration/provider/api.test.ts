@@ -4,8 +4,9 @@
  * Nothing is mocked.
  */
 import { expect } from 'chai';
-import { join } from 'node:path';
-import { FIXTURES, removeDir, startProvider, waitFor, type ProviderProc } from './harness.ts';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+import { FIXTURES, ROOT, removeDir, startProvider, waitFor, type ProviderProc } from './harness.ts';
 
 describe('provider API (containerless up, local backend)', function () {
   this.timeout(120_000);
@@ -127,6 +128,25 @@ describe('provider API (containerless up, local backend)', function () {
         return b.env.custom === 'v2' ? b : undefined;
       });
       expect(after.pid).to.not.equal(before.pid);
+    });
+  });
+
+  describe('images on the local backend', () => {
+    it('runs a faas-cli build --shrinkwrap folder (build/<fn>) through its function/ folder, by a relative path', async () => {
+      const build = join(p.dir, 'build', 'wrapped');
+      await mkdir(join(build, 'function'), { recursive: true });
+      await writeFile(join(build, 'index.js'), '// the template entry point; the watchdog serves function/handler.js in-process\n');
+      await writeFile(join(build, 'package.json'), '{"name":"openfaas-node-template","private":true}\n');
+      await writeFile(join(build, 'function', 'package.json'), '{"name":"openfaas-function","type":"commonjs"}\n');
+      await copyFile(join(hello, 'handler.js'), join(build, 'function', 'handler.js'));
+      const image = relative(ROOT, build);
+      expect(isAbsolute(image)).to.equal(false);
+      expect((await json('/system/functions', 'POST', { service: 'wrapped', image })).status).to.equal(202);
+      await ready('wrapped');
+      const r = await fetch(`${p.url}/function/wrapped/x`);
+      expect(r.status).to.equal(200);
+      expect(((await r.json()) as { path: string }).path).to.equal('/x');
+      expect((await json('/system/functions', 'DELETE', { functionName: 'wrapped' })).status).to.equal(202);
     });
   });
 
