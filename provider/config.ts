@@ -22,6 +22,8 @@ export interface ProviderConfig {
   functionNamespace: string;
   /** `extra_namespaces`: comma-separated further namespaces the local backend accepts. */
   extraNamespaces: string[];
+  /** `max_idle_conns_per_host`: idle keep-alive connections kept to each replica. */
+  maxIdleConnsPerHost: number;
   /** `max_body_size`: invocation bodies are buffered up to this many bytes; 413 beyond. */
   maxBodyBytes: number;
   /** `max_queued_requests`: per function, requests waiting for a replica to start; 503 beyond. */
@@ -144,6 +146,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ProviderConfig {
     writeTimeoutMs: dur('write_timeout', '10s'),
     functionNamespace: namespace,
     extraNamespaces: extra.filter((n) => n !== namespace),
+    maxIdleConnsPerHost: num('max_idle_conns_per_host', 1024, 1),
     maxBodyBytes: maxBodyBytes ?? 0,
     maxQueuedRequests: num('max_queued_requests', 1000, 0),
     coldStartTimeoutMs: dur('cold_start_timeout', '30s'),

@@ -95,6 +95,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     readTimeoutMs: config.readTimeoutMs,
     coldStartTimeoutMs: config.coldStartTimeoutMs,
     maxQueuedRequests: config.maxQueuedRequests,
+    maxIdleConnsPerHost: config.maxIdleConnsPerHost,
     onWake: (f) => autoscaler?.woke(f),
     log,
   });

@@ -26,6 +26,8 @@ export interface InvokeDeps {
   readTimeoutMs: number;
   coldStartTimeoutMs: number;
   maxQueuedRequests: number;
+  /** Idle keep-alive connections kept per replica (default 1024, faas-provider's max_idle_conns_per_host). */
+  maxIdleConnsPerHost?: number;
   /** Told when a request scaled a function up from zero. */
   onWake?: (functionName: string) => void;
   log?: (line: string) => void;
@@ -67,14 +69,16 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 export class Invoker {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 64 });
-  private readonly proxy = httpProxy.createProxyServer({ ignorePath: true, xfwd: false, agent: this.agent });
+  private readonly agent: Agent;
+  private readonly proxy: httpProxy;
   private readonly queues = new Map<string, number>();
   private readonly waking = new Map<string, Promise<void>>();
   private readonly rr = new Map<string, number>();
   private readonly inflightByUrl = new Map<string, number>();
 
   constructor(private readonly deps: InvokeDeps) {
+    this.agent = new Agent({ keepAlive: true, maxFreeSockets: deps.maxIdleConnsPerHost ?? 1024 });
+    this.proxy = httpProxy.createProxyServer({ ignorePath: true, xfwd: false, agent: this.agent });
     this.proxy.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
       (req as IncomingMessage & { proxyReq?: ClientRequest }).proxyReq = proxyReq;
     });
