@@ -188,6 +188,28 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
     expect(lines.map((m) => m.text)).to.include('hello handled POST /');
   });
 
+  it('logs (faas-cli default --tail=true): follow=true streams new lines through the gateway as they happen', async () => {
+    const ac = new AbortController();
+    const r = await fetch(`${gateway.url}/system/logs?name=hello&namespace=openfaas-fn&follow=true&instance=&tail=1`, { headers: { authorization: provider.auth }, signal: ac.signal });
+    expect(r.status).to.equal(200);
+    const reader = r.body!.getReader();
+    let got = '';
+    const reading = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        got += Buffer.from(value).toString();
+        if (got.includes('/streamed-through-gateway')) return;
+      }
+    })();
+    await new Promise((res) => setTimeout(res, 300));
+    await (await fetch(`${gateway.url}/function/hello/streamed-through-gateway`)).arrayBuffer();
+    await Promise.race([reading, new Promise((_, rej) => setTimeout(() => rej(new Error(`no streamed line in: ${got}`)), 8000))]);
+    ac.abort();
+    const line = got.split('\n').find((l) => l.includes('/streamed-through-gateway'))!;
+    expect(JSON.parse(line)).to.include({ name: 'hello', text: 'hello handled GET /streamed-through-gateway' });
+  });
+
   it('scale to zero: a scale.zero function idles to 0 replicas, and the next invoke through the gateway starts it', async () => {
     const first = await fetch(`${gateway.url}/function/sleepy?ms=10`);
     expect(first.status).to.equal(200);
