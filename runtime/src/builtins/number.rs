@@ -209,14 +209,87 @@ fn to_precision(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 
 fn to_locale_string(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let x = this_number(this)?;
-    if args.iter().any(|a| !a.is_undefined()) {
-        return unsupported("Number.prototype.toLocaleString with locales or options");
+    match arg(args, 0) {
+        Value::Undefined if default_locale_is_en_us() => {}
+        Value::Str(l) if l.eq_str("en-US") || l.eq_str("en") => {}
+        Value::Undefined => return unsupported("Number.prototype.toLocaleString in a default locale other than en-US"),
+        _ => return unsupported("Number.prototype.toLocaleString in a locale other than en-US"),
     }
-    if !default_locale_is_en_us() {
-        return unsupported("Number.prototype.toLocaleString in a default locale other than en-US");
-    }
-    let s = locale_string(x);
+    let s = match arg(args, 1) {
+        Value::Undefined => locale_string(x),
+        Value::Obj(o) => format_with_options(cx, x, o)?,
+        _ => return unsupported("Number.prototype.toLocaleString with options that are not an object"),
+    };
     cx.new_str(s.encode_utf16().collect())
+}
+
+/// Intl.NumberFormat's en-US output for the options handlers use: `style` decimal, percent or currency
+/// (USD, EUR, GBP, JPY, shown as their symbol), `minimumFractionDigits`, `maximumFractionDigits` and
+/// `useGrouping` (true or false). Any other option gives up, as does an option whose value would throw.
+fn format_with_options(cx: &mut Cx, x: f64, o: crate::value::ObjRef) -> JsResult<String> {
+    const KNOWN: [&str; 5] = ["style", "currency", "minimumFractionDigits", "maximumFractionDigits", "useGrouping"];
+    if matches!(cx.heap.kind(o), crate::heap::ObjKind::Ordinary) {
+        let keys = crate::props::own_enumerable_keys(cx, o);
+        if keys.iter().any(|k| !KNOWN.iter().any(|n| k.eq_str(n))) {
+            return unsupported("Number.prototype.toLocaleString with options beyond style, currency, fraction digits and grouping");
+        }
+    } else {
+        return unsupported("Number.prototype.toLocaleString with options that are not a plain object");
+    }
+    let get = |cx: &mut Cx, k: &str| crate::props::get(cx, &Value::Obj(o), &crate::props::key(k));
+    let style = match get(cx, "style")? {
+        Value::Undefined => "decimal".to_string(),
+        Value::Str(s) if s.eq_str("decimal") || s.eq_str("percent") || s.eq_str("currency") => s.to_rust_string(),
+        _ => return unsupported("a toLocaleString style other than decimal, percent or currency"),
+    };
+    let (symbol, cur_digits) = if style == "currency" {
+        match get(cx, "currency")? {
+            Value::Str(c) if c.eq_str("USD") => ("$", 2),
+            Value::Str(c) if c.eq_str("EUR") => ("€", 2),
+            Value::Str(c) if c.eq_str("GBP") => ("£", 2),
+            Value::Str(c) if c.eq_str("JPY") => ("¥", 0),
+            _ => return unsupported("a toLocaleString currency other than USD, EUR, GBP or JPY"),
+        }
+    } else {
+        ("", 0)
+    };
+    let (min_default, max_default) = match style.as_str() {
+        "currency" => (cur_digits, cur_digits),
+        "percent" => (0, 0),
+        _ => (0, 3),
+    };
+    let digits = |cx: &mut Cx, k: &str| -> JsResult<Option<usize>> {
+        match get(cx, k)? {
+            Value::Undefined => Ok(None),
+            Value::Num(n) if n.fract() == 0.0 && (0.0..=20.0).contains(&n) => Ok(Some(n as usize)),
+            _ => unsupported("a fraction digits option that is not an integer from 0 to 20"),
+        }
+    };
+    let min = digits(cx, "minimumFractionDigits")?;
+    let max = digits(cx, "maximumFractionDigits")?;
+    // ECMA-402 SetNumberFormatDigitOptions: each default gives way to the other option.
+    let (min, max) = match (min, max) {
+        (None, None) => (min_default, max_default),
+        (Some(mn), None) => (mn, max_default.max(mn)),
+        (None, Some(mx)) => (min_default.min(mx), mx),
+        (Some(mn), Some(mx)) if mn <= mx => (mn, mx),
+        _ => return unsupported("minimumFractionDigits above maximumFractionDigits (a RangeError)"),
+    };
+    let grouping = match get(cx, "useGrouping")? {
+        Value::Undefined | Value::Bool(true) => true,
+        Value::Bool(false) => false,
+        _ => return unsupported("a useGrouping option other than true or false"),
+    };
+    let shift = if style == "percent" { 2 } else { 0 };
+    let body = format_decimal(x, min, max, grouping, shift);
+    Ok(match style.as_str() {
+        "percent" => format!("{}%", body),
+        "currency" => match body.strip_prefix('-') {
+            Some(rest) => format!("-{}{}", symbol, rest),
+            None => format!("{}{}", symbol, body),
+        },
+        _ => body,
+    })
 }
 
 /// Whether Node, started with this process's environment, would take en-US as its default locale: ICU
@@ -559,6 +632,13 @@ pub fn to_radix_string(x: f64, radix: u32) -> String {
 /// zero to at most three fraction digits, groups of three in the integer part, "-0" for negative
 /// zero and for negative numbers that round to zero, "∞" for infinities.
 pub fn locale_string(x: f64) -> String {
+    format_decimal(x, 0, 3, true, 0)
+}
+
+/// `x` as ICU writes it in en-US: the shortest decimal digits of `x` scaled by `10^shift` (2 for percent),
+/// rounded half away from zero at `max_frac` fraction digits, padded with zeros to `min_frac`, the integer
+/// part grouped by threes when `grouping`. A negative number (or -0) keeps its sign.
+pub fn format_decimal(x: f64, min_frac: usize, max_frac: usize, grouping: bool, shift: i32) -> String {
     if x.is_nan() {
         return "NaN".into();
     }
@@ -571,22 +651,19 @@ pub fn locale_string(x: f64) -> String {
         return out;
     }
     let ax = x.abs();
-    let (int_digits, frac_digits): (Vec<u8>, Vec<u8>) = if ax == 0.0 {
+    let (int_digits, mut frac_digits): (Vec<u8>, Vec<u8>) = if ax == 0.0 {
         (vec![0], vec![])
     } else {
         let (d, point) = shortest_digits(ax);
-        // Round half up (away from zero, on the magnitude) at three fraction digits.
-        let cut = point + 3;
+        let point = point + shift;
+        let cut = point + max_frac as i32;
         let (r, carry) = round_half_up(&d, cut);
         let point = point + carry as i32;
         let int_len = point.max(0) as usize;
         let (int_part, frac_part) = if cut < 0 {
             (vec![], vec![])
         } else if point >= 0 {
-            (
-                r[..int_len.min(r.len())].to_vec(),
-                r[int_len.min(r.len())..].to_vec(),
-            )
+            (r[..int_len.min(r.len())].to_vec(), r[int_len.min(r.len())..].to_vec())
         } else {
             let mut f = vec![0u8; (-point) as usize];
             f.extend_from_slice(&r);
@@ -598,15 +675,16 @@ pub fn locale_string(x: f64) -> String {
             int_part.push(0);
         }
         let mut frac_part = frac_part;
-        frac_part.truncate(3);
-        while frac_part.last() == Some(&0) {
-            frac_part.pop();
-        }
+        frac_part.truncate(max_frac);
         (int_part, frac_part)
     };
+    while frac_digits.len() > min_frac && frac_digits.last() == Some(&0) {
+        frac_digits.pop();
+    }
+    frac_digits.resize(frac_digits.len().max(min_frac), 0);
     let n = int_digits.len();
     for (i, &d) in int_digits.iter().enumerate() {
-        if i > 0 && (n - i) % 3 == 0 {
+        if grouping && i > 0 && (n - i) % 3 == 0 {
             out.push(',');
         }
         out.push((b'0' + d) as char);
@@ -751,6 +829,64 @@ mod tests {
         assert_eq!(to_radix_string(-255.0, 2), "-11111111");
         assert_eq!(to_radix_string(-0.0, 2), "0");
         assert_eq!(to_radix_string(f64::NEG_INFINITY, 7), "-Infinity");
+    }
+
+    #[test]
+    fn to_locale_string_with_options_matches_node() {
+        let mut rng = Rng(0x10ca1e);
+        let mut xs: Vec<f64> = vec![0.0, -0.0, 1.005, 2.5, -2.5, 0.125, 1234.5, -1234.5, 999.995, 0.0049, 1e21, 123456789.987654, f64::NAN, f64::INFINITY, -f64::INFINITY, 0.1 + 0.2];
+        for _ in 0..40 * scale() {
+            let mag = 10f64.powi(rng.below(12) as i32 - 4);
+            let v = (rng.unit() - 0.3) * mag;
+            xs.push(if rng.below(3) == 0 { (v * 1000.0).round() / 1000.0 } else { v });
+        }
+        let opts = [
+            "undefined",
+            "{}",
+            "{maximumFractionDigits:2}",
+            "{minimumFractionDigits:2}",
+            "{minimumFractionDigits:1,maximumFractionDigits:1}",
+            "{maximumFractionDigits:0}",
+            "{style:'percent'}",
+            "{style:'percent',maximumFractionDigits:1}",
+            "{style:'currency',currency:'USD'}",
+            "{style:'currency',currency:'EUR',minimumFractionDigits:0}",
+            "{style:'currency',currency:'GBP',maximumFractionDigits:0}",
+            "{style:'currency',currency:'JPY'}",
+            "{useGrouping:false}",
+            "{useGrouping:false,minimumFractionDigits:3}",
+            "{maximumFractionDigits:20}",
+        ];
+        let mut js = String::from("const out=[];\n");
+        let mut cases = Vec::new();
+        for x in &xs {
+            for o in opts {
+                let lit = num(*x);
+                let _ = std::fmt::Write::write_fmt(&mut js, format_args!("out.push(JSON.stringify(({}).toLocaleString('en-US',{})));\n", lit, o));
+                cases.push((*x, o));
+            }
+        }
+        js.push_str("process.stdout.write(out.join('\\n')+'\\n');\n");
+        let text = crate::testkit::node_script("locale", &js);
+        let lines = crate::testkit::lines_for(&text, cases.len());
+        let mut cx = crate::cx::test_cx(&[]);
+        let mut rows = Vec::new();
+        for ((x, o), node) in cases.iter().zip(lines) {
+            let opts = if *o == "undefined" {
+                Value::Undefined
+            } else {
+                let json = o.replace('\'', "\"").replace('{', "{\"").replace(':', "\":").replace(",", ",\"").replace("{\"}", "{}");
+                crate::builtins::json::parse_bytes(&mut cx, &json.encode_utf16().collect::<Vec<u16>>()).unwrap()
+            };
+            let ours = to_locale_string(&mut cx, &Value::Num(*x), &[Value::str("en-US"), opts]);
+            let ours = match ours {
+                Ok(Value::Str(s)) => Some(crate::builtins::json::stringify_value(&mut cx, &Value::Str(s)).unwrap().unwrap().to_rust_string()),
+                _ => None,
+            };
+            rows.push((format!("({}).toLocaleString('en-US', {})", x, o), ours, node));
+        }
+        let compared = crate::testkit::assert_agree(rows);
+        assert_eq!(compared, cases.len(), "every case is answered");
     }
 
     #[test]
