@@ -145,6 +145,9 @@ export class LocalBackend implements Backend {
   private readonly opts: Required<Omit<LocalBackendOptions, 'log' | 'baseEnv'>> & Pick<LocalBackendOptions, 'log'>;
   private readonly baseEnv: Record<string, string>;
   private saving: Promise<void> = Promise.resolve();
+  private savingPids: Promise<void> = Promise.resolve();
+  /** Running replica processes: pid -> their TMPDIR, which tells them apart from any other process. */
+  private readonly pids = new Map<number, string>();
   private closed = false;
 
   constructor(options: LocalBackendOptions) {
@@ -176,6 +179,7 @@ export class LocalBackend implements Backend {
 
   async start(): Promise<void> {
     await mkdir(join(this.opts.stateDir, 'secrets'), { recursive: true });
+    await this.stopLeftovers();
     await rm(join(this.opts.stateDir, 'run'), { recursive: true, force: true });
     let saved: SavedFunction[] = [];
     try {
@@ -200,6 +204,7 @@ export class LocalBackend implements Backend {
       for (const r of fn.replicas) stops.push(this.stopReplica(fn, r));
     }
     await Promise.all(stops);
+    await this.savingPids;
     this.events.emit('closed');
   }
 
@@ -433,6 +438,51 @@ export class LocalBackend implements Backend {
     await this.atomicWrite(this.secretPath(secret.name, secret.namespace), secret.value, 0o600);
   }
 
+  private pidsPath(): string {
+    return join(this.opts.stateDir, 'replicas.json');
+  }
+
+  /** Records running replicas, so a provider that was killed without stopping them can stop them next time. */
+  private savePids(): void {
+    const snapshot = JSON.stringify([...this.pids].map(([pid, tmp]) => ({ pid, tmp })));
+    this.savingPids = this.savingPids
+      .then(() => this.atomicWrite(this.pidsPath(), snapshot))
+      .catch((err: unknown) => this.opts.log?.(`local: could not save ${this.pidsPath()}: ${(err as Error).message}`));
+  }
+
+  /** Stops replicas a previous provider left running (it was killed). A recorded pid is signalled only if
+   *  that process still has the replica's own TMPDIR in its environment, so a reused pid is never hit. */
+  private async stopLeftovers(): Promise<void> {
+    let left: { pid: number; tmp: string }[] = [];
+    try {
+      left = JSON.parse(await readFile(this.pidsPath(), 'utf8')) as { pid: number; tmp: string }[];
+    } catch {
+      return;
+    }
+    const ours = async (pid: number, tmp: string): Promise<boolean> => {
+      try {
+        return (await readFile(`/proc/${pid}/environ`, 'latin1')).split('\0').includes(`TMPDIR=${tmp}`);
+      } catch {
+        return false;
+      }
+    };
+    await Promise.all(
+      left.map(async ({ pid, tmp }) => {
+        if (!(await ours(pid, tmp))) return;
+        this.opts.log?.(`local: stopping replica pid ${pid} left running by a previous provider`);
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          return;
+        }
+        const deadline = Date.now() + this.opts.stopGraceMs;
+        while (Date.now() < deadline && (await ours(pid, tmp))) await new Promise((res) => setTimeout(res, 50));
+        if (await ours(pid, tmp)) process.kill(pid, 'SIGKILL');
+      }),
+    );
+    await rm(this.pidsPath(), { force: true });
+  }
+
   /** Saves deployments; writes are serialised and the last one wins. */
   private save(): void {
     const snapshot = JSON.stringify(
@@ -513,6 +563,15 @@ export class LocalBackend implements Backend {
       const { command, args } = this.command(dir);
       const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
       r.child = child;
+      if (child.pid !== undefined) {
+        const pid = child.pid;
+        this.pids.set(pid, tmp);
+        this.savePids();
+        child.once('exit', () => {
+          this.pids.delete(pid);
+          this.savePids();
+        });
+      }
       for (const stream of [child.stdout, child.stderr]) {
         createInterface({ input: stream! }).on('line', (line) => this.logLine(fn, instance, line));
       }

@@ -4,13 +4,15 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, ROOT, removeDir, startProvider, waitFor } from './harness.ts';
 
+/** Running (a zombie waiting to be reaped counts as gone). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -119,13 +121,39 @@ describe('containerless up', function () {
       }
     });
 
-    it('replicas of a provider killed with SIGKILL exit on their own', async () => {
-      const p = await startProvider();
+    it('runner replicas of a provider killed with SIGKILL exit on their own', async () => {
+      const p = await startProvider({ local_replica: 'runner' });
       try {
         const pids = await twoReplicas(p);
         process.kill(p.child.pid!, 'SIGKILL');
         await waitFor('orphaned replicas to exit', async () => pids.every((pid) => !alive(pid)), 10_000, 100);
       } finally {
+        await p.stop();
+        await removeDir(p.dir);
+      }
+    });
+
+    it('a provider restarted after SIGKILL stops the replicas the killed one left (whatever the replica kind)', async () => {
+      // SIGSTOP keeps the orphans from exiting on their own (runner replicas watch their parent), so only
+      // the restarted provider can end them: SIGTERM cannot act on a stopped process, the SIGKILL after the
+      // grace period does.
+      let p = await startProvider();
+      let pids: number[] = [];
+      try {
+        pids = await twoReplicas(p);
+        for (const pid of pids) process.kill(pid, 'SIGSTOP');
+        process.kill(p.child.pid!, 'SIGKILL');
+        await new Promise((res) => p.child.once('exit', res));
+        for (const pid of pids) expect(alive(pid)).to.equal(true);
+        p = await startProvider({}, p.dir);
+        await waitFor('the old replicas to be gone', async () => pids.every((pid) => !alive(pid)), 15_000, 100);
+        expect(p.output()).to.match(/stopping replica pid \d+ left running by a previous provider/);
+        // and the function runs again on new replicas
+        const b = (await (await fetch(`${p.url}/function/hello`)).json()) as { pid: number };
+        expect(pids).to.not.include(b.pid);
+      } finally {
+        // If the test failed before the restart ended them, the stopped replicas (ours) must not linger.
+        for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
         await p.stop();
         await removeDir(p.dir);
       }
