@@ -55,16 +55,64 @@ export function parseInvokePath(url: string): { name: string; namespace?: string
   return { name, namespace, path: `${m[2] ?? '/'}${m[3] ?? ''}` };
 }
 
+/** Reads the rest of a refused body (at most `max` bytes, for at most 2 s) so that the client, still
+ *  sending, reads the 413 instead of a reset connection; a bigger or slower body gets the connection cut. */
+function drain(req: IncomingMessage, max: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded) return resolve();
+    let seen = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('error', done);
+      resolve();
+    };
+    const onData = (c: Buffer): void => {
+      seen += c.length;
+      if (seen > max) done();
+    };
+    const timer = setTimeout(done, 2000);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('error', done);
+    req.resume();
+  });
+}
+
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = async (): Promise<never> => {
+    await drain(req, limit + 1024 * 1024);
+    throw new ProxyFailure(413, `Request body too large: the limit is ${limit} bytes.`);
+  };
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw new ProxyFailure(413, `Request body too large: the limit is ${limit} bytes.`);
+  if (Number.isFinite(declared) && declared > limit) return tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  const onData = (chunk: Buffer): void => {
     size += chunk.length;
-    if (size > limit) throw new ProxyFailure(413, `Request body too large: the limit is ${limit} bytes.`);
-    chunks.push(chunk);
-  }
+    if (size <= limit) chunks.push(chunk);
+  };
+  await new Promise<void>((resolve, reject) => {
+    const finish = (err?: Error): void => {
+      req.off('data', check);
+      req.off('end', finish);
+      req.off('error', finish);
+      if (err) reject(err);
+      else resolve();
+    };
+    const check = (chunk: Buffer): void => {
+      onData(chunk);
+      if (size > limit) {
+        req.pause();
+        finish();
+      }
+    };
+    req.on('data', check);
+    req.once('end', finish);
+    req.once('error', finish);
+  });
+  if (size > limit) return tooLarge();
   return Buffer.concat(chunks);
 }
 
