@@ -242,7 +242,10 @@ export class LocalBackend implements Backend {
     clearTimeout(fn.restartTimer);
     this.save();
     await Promise.all(fn.replicas.map((r) => this.stopReplica(fn, r)));
-    await rm(this.runDir(fn), { recursive: true, force: true });
+    // The function is gone either way; a folder that cannot be removed now is removed at the next start.
+    await rm(this.runDir(fn), { recursive: true, force: true, maxRetries: 3 }).catch((err: unknown) =>
+      this.opts.log?.(`local: could not remove ${this.runDir(fn)}: ${(err as Error).message}`),
+    );
   }
 
   async list(namespace: string): Promise<FunctionStatus[]> {
@@ -679,7 +682,7 @@ export class LocalBackend implements Backend {
     r.stopping = true;
     r.ready = false;
     this.events.emit(`ready:${key(fn.spec.service, fn.spec.namespace)}`);
-    if (!r.child) return; // startReplica notices `stopping` and gives up
+    if (!r.child) return r.exited; // startReplica notices `stopping`, gives up before spawning, and marks it exited
     await this.kill(r);
   }
 
