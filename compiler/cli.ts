@@ -19,6 +19,7 @@ import { formatDiagnostic } from './diagnostics.ts';
 import type { TraceIR } from './ir.ts';
 import { validateTrace } from './tree.ts';
 import { runUp, UP_HELP } from '../provider/up.ts';
+import { runWatchdogCommand, WATCHDOG_HELP } from '../watchdog/main.ts';
 
 export interface CliIo {
   /** Writes to stdout (results). */
@@ -42,6 +43,7 @@ Commands:
   check <function-dir> --requests <file.jsonl>   trace, compile, and compare Node with Rust on every request
   compile <function-dir> --trace <trace.json>    build the Rust dispatcher from a trace
   up                                             run the OpenFaaS provider with the local backend
+  watchdog <function-dir>                        serve a function as of-watchdog + the node template do, tracing it
 
 Options:
   -h, --help      show help (also after a command: containerless check --help)
@@ -197,7 +199,15 @@ const up: Command = {
   },
 };
 
-const COMMANDS: Record<string, Command> = { check, compile, up };
+const watchdog: Command = {
+  help: WATCHDOG_HELP,
+  options: {},
+  async run(_values, positionals, io) {
+    return runWatchdogCommand(onePositional(positionals, '<function-dir>'), io);
+  },
+};
+
+const COMMANDS: Record<string, Command> = { check, compile, up, watchdog };
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit status. */
 export async function main(argv: string[], io: CliIo): Promise<number> {

@@ -34,3 +34,9 @@ export {
   type ContainerlessApiErrorCode,
   formatResponse,
 } from './containerless-api.ts';
+export { type WatchdogConfig, type TracingConfig, type TraceMode, WatchdogConfigError, readWatchdogConfig, traceSubject } from './config.ts';
+export { type WatchdogMetrics, createWatchdogMetrics } from './metrics.ts';
+export { TracingController, type TracingOptions } from './tracing.ts';
+export { TracePublisher, type PublisherOptions, TRACE_SUBJECTS } from './publisher.ts';
+export { createWatchdogApp, type WatchdogAppDeps, type WatchdogState } from './server.ts';
+export { startWatchdog, runWatchdogCommand, type RunningWatchdog, WATCHDOG_HELP } from './main.ts';
