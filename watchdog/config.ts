@@ -3,6 +3,11 @@
  * read for their names and defaults), the template's body variables (read by the runner, runner.ts), and the
  * tracing variables, which are ours. One `readWatchdogConfig(env)` reads them all and reports every bad one
  * at once; of-watchdog silently falls back to the default for most bad values, which hides typos.
+ *
+ * Defaults: this process replaces the pair "of-watchdog + the node template" as the stock node22 image runs
+ * it, so where that image's Dockerfile sets a variable its value is the default here (exec_timeout 10s,
+ * read_timeout and write_timeout 15s, prefix_logs false; the bare of-watchdog binary would use 30s, 30s,
+ * 30s and true). Everything else is of-watchdog's default.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,17 +42,17 @@ export interface WatchdogConfig {
   bindAddress?: string;
   /** `metrics_port` (ours; of-watchdog hard-codes 8081, which is the default) */
   metricsPort: number;
-  /** `read_timeout` (30s): Node's requestTimeout and keep-alive idle timeout. */
+  /** `read_timeout` (15s): Node's requestTimeout and keep-alive idle timeout. */
   readTimeoutMs: number;
-  /** `write_timeout` (30s, must be > 0): a response not finished by then has its connection closed. */
+  /** `write_timeout` (15s, must be > 0): a response not finished by then has its connection closed. */
   writeTimeoutMs: number;
-  /** `exec_timeout` (30s, 0 disables): 504 when the handler has not answered (the runner applies it). */
+  /** `exec_timeout` (10s, 0 disables): 504 when the handler has not answered (the runner applies it). */
   execTimeoutMs: number;
   /** `healthcheck_interval` (= write_timeout): how long SIGTERM keeps serving with health failing. */
   healthcheckIntervalMs: number;
   /** `max_inflight` (0: unlimited): beyond it, 429. */
   maxInflight: number;
-  /** `prefix_logs` (true): the handler's output lines get a timestamp and `stdout: ` / `stderr: `. */
+  /** `prefix_logs` (false): the handler's output lines get a timestamp and `stdout: ` / `stderr: `. */
   prefixLogs: boolean;
   /** `log_buffer_size` (65536; -1 unbuffered): longest handler output line before it is split. */
   logBufferSize: number;
@@ -64,7 +69,7 @@ export interface WatchdogConfig {
   /** `OPENFAAS_NAMESPACE`, else the pod's service-account namespace file, else `openfaas-fn`. */
   namespace: string;
   tracing: TracingConfig;
-  /** The env the runner reads (exec_timeout defaulted to of-watchdog's 30s, RAW_BODY, MAX_*_SIZE, NODE_ENV). */
+  /** The env the runner reads (exec_timeout defaulted to 10s, RAW_BODY, MAX_*_SIZE, NODE_ENV). */
   runnerEnv: NodeJS.ProcessEnv;
 }
 
@@ -127,12 +132,12 @@ export function readWatchdogConfig(env: NodeJS.ProcessEnv, functionDir: string, 
     return def;
   };
 
-  const writeTimeoutMs = duration('write_timeout', 30_000);
+  const writeTimeoutMs = duration('write_timeout', 15_000);
   if (writeTimeoutMs === 0) problems.push('write_timeout must be over 0s');
   const healthcheckIntervalMs = duration('healthcheck_interval', writeTimeoutMs);
-  const execTimeoutMs = duration('exec_timeout', 30_000);
+  const execTimeoutMs = duration('exec_timeout', 10_000);
 
-  const runnerEnv: NodeJS.ProcessEnv = { ...env, exec_timeout: has('exec_timeout') ? env.exec_timeout : '30s' };
+  const runnerEnv: NodeJS.ProcessEnv = { ...env, exec_timeout: has('exec_timeout') ? env.exec_timeout : '10s' };
   try {
     readRunnerConfig(runnerEnv);
   } catch (err) {
@@ -176,12 +181,12 @@ export function readWatchdogConfig(env: NodeJS.ProcessEnv, functionDir: string, 
     port: port('port', 8080),
     ...(has('bind_address') ? { bindAddress: env.bind_address } : {}),
     metricsPort: port('metrics_port', 8081),
-    readTimeoutMs: duration('read_timeout', 30_000),
+    readTimeoutMs: duration('read_timeout', 15_000),
     writeTimeoutMs,
     execTimeoutMs,
     healthcheckIntervalMs,
     maxInflight: int('max_inflight', 0, 0),
-    prefixLogs: bool('prefix_logs', true, 'strconv'),
+    prefixLogs: bool('prefix_logs', false, 'strconv'),
     logBufferSize: int('log_buffer_size', 65536, -1),
     contentType: env.content_type ?? 'application/octet-stream',
     suppressLock: bool('suppress_lock', false, 'getBool'),

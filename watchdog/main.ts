@@ -30,14 +30,15 @@ Serves <function-dir>/handler.js (an OpenFaaS node template handler, or a Contai
 this process, as of-watchdog in http mode in front of the node template's express server does, and traces
 requests to build the function's trace tree. Configured by environment variables (of-watchdog's names):
 
-  port (8080)  metrics_port (8081)  read_timeout (30s)  write_timeout (30s)  exec_timeout (30s)
-  healthcheck_interval (= write_timeout)  max_inflight (0: none)  prefix_logs (true)
+  port (8080)  metrics_port (8081)  read_timeout (15s)  write_timeout (15s)  exec_timeout (10s)
+  healthcheck_interval (= write_timeout)  max_inflight (0: none)  prefix_logs (false)
   log_buffer_size (65536)  content_type  suppress_lock (false)  ready_path  RAW_BODY  MAX_RAW_SIZE  MAX_JSON_SIZE
   tracing: trace_mode (sample|always|off)  trace_sample (0.01)  trace_stable_after (100)  nats_url
            trace_stream (CONTAINERLESS_TRACES)  trace_publish_interval (60s)  trace_buffer (16)
   OPENFAAS_NAME, OPENFAAS_NAMESPACE (openfaas-fn): the trace subject containerless.traces.<ns>.<fn>
 
 Endpoints: /_/health, /_/ready, everything else goes to the handler; GET :metrics_port/metrics.
+Timeouts and prefix_logs default to the stock node template image's values, the rest to of-watchdog's.
 Exit status: 0 after a SIGTERM drain, 1 when the handler or the configuration is bad or a port is taken.
 
 Options:
@@ -256,7 +257,7 @@ export async function runWatchdogCommand(dir: string, io: { err(text: string): v
   if (Object.prototype.hasOwnProperty.call(process.stdout, 'write')) delete (process.stdout as { write?: unknown }).write;
   let raw = { out: process.stdout.write.bind(process.stdout) as Write, err: process.stderr.write.bind(process.stderr) as Write };
   const envPrefix = process.env.prefix_logs;
-  const prefix = envPrefix === undefined || envPrefix === '' || ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(envPrefix);
+  const prefix = envPrefix !== undefined && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(envPrefix);
   const log = (line: string): void => void raw.err(`${goLogTime()} ${line}\n`);
 
   let running: RunningWatchdog;
