@@ -64,6 +64,11 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? u : u.slice(0, q);
 }
 
+/** An answer of the watchdog's own with its length, as Go's net/http sends a short body. */
+function reply(res: ServerResponse, status: number, body = '', headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }).end(body);
+}
+
 export function createWatchdogApp(deps: WatchdogAppDeps): { listener: (req: IncomingMessage, res: ServerResponse) => void; state: WatchdogState } {
   const state: WatchdogState = deps.state ?? { accepting: false, inflight: 0 };
   const { metrics, runner } = deps;
@@ -71,24 +76,24 @@ export function createWatchdogApp(deps: WatchdogAppDeps): { listener: (req: Inco
 
   const health = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method !== 'GET') {
-      res.writeHead(405).end();
+      reply(res, 405);
       return;
     }
-    if (!healthy()) res.writeHead(503).end();
-    else res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('OK');
+    if (!healthy()) reply(res, 503);
+    else reply(res, 200, 'OK', { 'Content-Type': 'text/plain; charset=utf-8' });
   };
 
   const ready = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method !== 'GET') {
-      res.writeHead(405).end();
+      reply(res, 405);
       return;
     }
     if (!healthy()) {
-      res.writeHead(503).end();
+      reply(res, 503);
       return;
     }
     if (deps.maxInflight > 0 && state.inflight >= deps.maxInflight) {
-      res.writeHead(429).end();
+      reply(res, 429);
       return;
     }
     if (deps.readyPath) {
@@ -96,7 +101,7 @@ export function createWatchdogApp(deps: WatchdogAppDeps): { listener: (req: Inco
       runner(req as never, res as never);
       return;
     }
-    res.writeHead(200).end();
+    reply(res, 200);
   };
 
   const fn = (req: IncomingMessage, res: ServerResponse): void => {
@@ -126,8 +131,7 @@ export function createWatchdogApp(deps: WatchdogAppDeps): { listener: (req: Inco
     res.once('close', finish);
 
     if (deps.maxInflight > 0 && state.inflight > deps.maxInflight) {
-      res.writeHead(429, { 'Content-Type': 'text/plain', 'X-OpenFaaS-Internal': 'faas-middleware' });
-      res.end(`Concurrent request limit exceeded. Max concurrent requests: ${deps.maxInflight}\n`);
+      reply(res, 429, `Concurrent request limit exceeded. Max concurrent requests: ${deps.maxInflight}\n`, { 'Content-Type': 'text/plain', 'X-OpenFaaS-Internal': 'faas-middleware' });
       return;
     }
     runner(req as never, res as never);
