@@ -7,7 +7,8 @@
  * - A replica is `node bin/containerless.js watchdog <dir>` (or the in-process runner, `replica.ts`) with
  *   env `port`, `metrics_port` (free loopback ports), its own `TMPDIR`, `secret_mount_path` (a folder
  *   holding copies of the function's secrets, one file per secret), `fprocess` from `envProcess`, and the
- *   deployment's `envVars`. It is ready when `GET /_/health` answers 200.
+ *   deployment's `envVars`, and `healthcheck_interval=0` unless those set it (the provider stops routing to a
+ *   replica before it sends SIGTERM). It is ready when `GET /_/health` answers 200.
  * - A replica that exits on its own is restarted with a back-off, as a kubelet would.
  * - Secrets are files `<state_dir>/secrets/<ns>/<name>`; deployments are saved in `<state_dir>/state.json`,
  *   so a restarted provider starts its functions again.
@@ -554,6 +555,9 @@ export class LocalBackend implements Backend {
       const env: Record<string, string> = {
         ...this.baseEnv,
         ...(fn.spec.envProcess ? { fprocess: fn.spec.envProcess } : {}),
+        // The provider takes a replica out of its endpoints before SIGTERM, so the watchdog need not keep
+        // serving with failing health for a load balancer to notice (of-watchdog's SIGTERM delay).
+        healthcheck_interval: '0',
         ...(fn.spec.envVars ?? {}),
         port: String(r.port),
         metrics_port: String(r.metricsPort),
