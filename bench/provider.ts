@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     await load(`http://${direct}`, req, opts(8));
     await load(base, [{ ...req[0], path: '/function/echo' }], opts(8));
 
-    console.log(`proxy cost: ${ROUNDS} rounds x ${PASS_MS} ms per side, function test/fixtures/runner/echo, one replica`);
+    const kind = /^local backend replicas: (.+)$/m.exec(out)?.[1] ?? 'unknown';
+    console.log(`proxy cost: ${ROUNDS} rounds x ${PASS_MS} ms per side, function test/fixtures/runner/echo, one replica (${kind})`);
     console.log('concurrency  side       req/s     p50 ms   p99 ms');
     const summary: string[] = [];
     for (const c of CONCURRENCY) {
