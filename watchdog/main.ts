@@ -258,7 +258,26 @@ export async function runWatchdogCommand(dir: string, io: { err(text: string): v
   let raw = { out: process.stdout.write.bind(process.stdout) as Write, err: process.stderr.write.bind(process.stderr) as Write };
   const envPrefix = process.env.prefix_logs;
   const prefix = envPrefix !== undefined && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(envPrefix);
-  const log = (line: string): void => void raw.err(`${goLogTime()} ${line}\n`);
+  // Log lines (one access line per request) are batched into one write per turn of the event loop: a
+  // synchronous write per request to a pipe or file costs more than serving a small request.
+  let pending = '';
+  const flush = (): void => {
+    const text = pending;
+    pending = '';
+    if (text) raw.err(text);
+  };
+  let stamp = '';
+  let stampAt = 0;
+  const log = (line: string): void => {
+    const now = Date.now();
+    if (now - stampAt >= 1000 || now < stampAt) {
+      stamp = goLogTime(new Date(now));
+      stampAt = now - (now % 1000);
+    }
+    if (!pending) setImmediate(flush);
+    pending += `${stamp} ${line}\n`;
+  };
+  process.once('exit', flush);
 
   let running: RunningWatchdog;
   try {
