@@ -44,6 +44,14 @@ export interface ProviderConfig {
   prometheusUrl?: string;
   /** `state_dir`: where the local backend keeps deployments, secrets and replica temp folders. */
   stateDir: string;
+  /** `backend`: `local` (default) or `kubernetes` (kubeconfig from KUBECONFIG, ~/.kube/config or in-cluster). */
+  backend: 'local' | 'kubernetes';
+  /** `image_pull_policy` for function containers on Kubernetes (default Always, as faas-netes). */
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** `http_probe`: HTTP probes on the watchdog's health routes (default true); false gives exec `cat /tmp/.lock`. */
+  httpProbe: boolean;
+  /** `set_nonroot_user`: run function containers as UID 12000 (faas-netes's name). */
+  setNonRootUser: boolean;
 }
 
 export class ConfigError extends Error {
@@ -157,7 +165,17 @@ export function readConfig(env: NodeJS.ProcessEnv): ProviderConfig {
     maxReplicas: num('max_replicas', 20, 1),
     prometheusUrl,
     stateDir: str('state_dir', defaultStateDir(env)),
+    backend: 'local',
+    imagePullPolicy: 'Always',
+    httpProbe: bool('http_probe', true),
+    setNonRootUser: bool('set_nonroot_user', false),
   };
+  const backend = str('backend', 'local');
+  if (backend === 'local' || backend === 'kubernetes') cfg.backend = backend;
+  else problems.push(`backend=${JSON.stringify(backend)} is not local or kubernetes`);
+  const pull = str('image_pull_policy', 'Always');
+  if (pull === 'Always' || pull === 'IfNotPresent' || pull === 'Never') cfg.imagePullPolicy = pull;
+  else problems.push(`image_pull_policy=${JSON.stringify(pull)} is not Always, IfNotPresent or Never`);
   if (cfg.scaleIntervalMs <= 0) problems.push('scale_interval must be above 0');
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;

@@ -12,6 +12,8 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createApp, type Credentials } from './app.ts';
 import { Autoscaler, PrometheusLoadSource, RegistryLoadSource, type LoadSource } from './autoscaler.ts';
 import type { Backend } from './backend.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubernetesBackend } from './backends/kubernetes.ts';
 import { detectReplicaKind, LocalBackend, type ReplicaKind } from './backends/local.ts';
 import { ConfigError, readConfig, type ProviderConfig } from './config.ts';
 import { ProviderMetrics } from './metrics.ts';
@@ -49,6 +51,40 @@ export function providerInfo(orchestration: string): ProviderInfo {
   return { provider: 'containerless', orchestration, version: { ...(commitMessage ? { commit_message: commitMessage } : {}), sha, release: pkg.version } };
 }
 
+async function localBackend(config: ProviderConfig, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<Backend> {
+  const wanted = env.local_replica || 'auto';
+  if (wanted !== 'runner' && wanted !== 'watchdog' && wanted !== 'auto') throw new ConfigError([`local_replica=${JSON.stringify(env.local_replica)} is not auto, watchdog or runner`]);
+  const replica: ReplicaKind = wanted === 'auto' ? await detectReplicaKind() : wanted;
+  log?.(`local backend replicas: ${replica === 'watchdog' ? 'containerless watchdog' : 'in-process runner (provider/backends/replica.ts)'}`);
+  return new LocalBackend({
+    stateDir: config.stateDir,
+    defaultNamespace: config.functionNamespace,
+    extraNamespaces: config.extraNamespaces,
+    replica,
+    log,
+  });
+}
+
+/** The kubeconfig comes from KUBECONFIG, then ~/.kube/config, then the pod's service account. */
+function kubernetesBackend(config: ProviderConfig, env: NodeJS.ProcessEnv, log?: (line: string) => void): Backend {
+  const kc = new KubeConfig();
+  try {
+    if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new ConfigError([`backend=kubernetes but the kubeconfig cannot be read (${(err as Error).message})`]);
+  }
+  if (!kc.getCurrentCluster()) throw new ConfigError(['backend=kubernetes but no cluster was found (set KUBECONFIG, or run in a pod with a service account)']);
+  return new KubernetesBackend({
+    kubeConfig: kc,
+    defaultNamespace: config.functionNamespace,
+    imagePullPolicy: config.imagePullPolicy,
+    httpProbe: config.httpProbe,
+    setNonRootUser: config.setNonRootUser,
+    log,
+  });
+}
+
 export interface RunningProvider {
   url: string;
   port: number;
@@ -71,19 +107,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   const config = readConfig(env);
   const log = opts.log;
   const credentials = config.basicAuth ? readCredentials(config.secretMountPath) : undefined;
-  const wanted = env.local_replica || 'auto';
-  if (wanted !== 'runner' && wanted !== 'watchdog' && wanted !== 'auto') throw new ConfigError([`local_replica=${JSON.stringify(env.local_replica)} is not auto, watchdog or runner`]);
-  const replica: ReplicaKind = opts.backend ? 'runner' : wanted === 'auto' ? await detectReplicaKind() : wanted;
-  log?.(`local backend replicas: ${replica === 'watchdog' ? 'containerless watchdog' : 'in-process runner (provider/backends/replica.ts)'}`);
-  const backend =
-    opts.backend ??
-    new LocalBackend({
-      stateDir: config.stateDir,
-      defaultNamespace: config.functionNamespace,
-      extraNamespaces: config.extraNamespaces,
-      replica,
-      log,
-    });
+  const backend = opts.backend ?? (config.backend === 'kubernetes' ? kubernetesBackend(config, env, log) : await localBackend(config, env, log));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = new ProviderMetrics(registry);

@@ -45,7 +45,8 @@ export async function runUp(io: UpIo, env: NodeJS.ProcessEnv = process.env): Pro
     io.out(`  curl ${url}/system/functions\n`);
   }
   io.out(`gateway: functions_provider_url=${url}/\n`);
-  io.err(`state in ${config.stateDir}; Ctrl-C stops the provider and its function processes\n`);
+  if (config.backend === 'kubernetes') io.err(`backend: kubernetes, functions in namespace ${config.functionNamespace}; Ctrl-C stops the provider (functions keep running)\n`);
+  else io.err(`state in ${config.stateDir}; Ctrl-C stops the provider and its function processes\n`);
   await new Promise<void>((resolve) => {
     if (!io.signal) return; // runs until the process is killed
     if (io.signal.aborted) return resolve();
