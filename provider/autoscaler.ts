@@ -171,6 +171,8 @@ export class Autoscaler {
   private readonly now: () => number;
   /** When each function was last seen scaled above zero by someone else (so idle time starts there). */
   private readonly wokenAt = new Map<string, number>();
+  /** The last error listing each namespace, so a lasting one is logged once. */
+  private readonly listErrors = new Map<string, string>();
 
   constructor(private readonly deps: AutoscalerDeps) {
     this.now = deps.now ?? (() => Date.now());
@@ -210,8 +212,12 @@ export class Autoscaler {
       let fns: FunctionStatus[];
       try {
         fns = await backend.list(ns);
+        if (this.listErrors.delete(ns)) this.deps.log?.(`autoscaler: ${ns} can be listed again`);
       } catch (err) {
-        this.deps.log?.(`autoscaler: cannot list ${ns}: ${(err as Error).message}`);
+        // Once per namespace and message, not on every pass (a namespace without RBAC stays so).
+        const msg = (err as Error).message;
+        if (this.listErrors.get(ns) !== msg) this.deps.log?.(`autoscaler: cannot list ${ns}: ${msg}`);
+        this.listErrors.set(ns, msg);
         continue;
       }
       for (const fn of fns) {

@@ -71,10 +71,13 @@ export interface KubernetesBackendOptions {
 }
 
 interface SliceCache {
-  /** EndpointSlice name → slice. */
-  slices: Map<string, V1EndpointSlice>;
+  /** The namespace's function Deployments. */
+  functions: WatchedSet<V1Deployment>;
+  /** The namespace's EndpointSlices. */
+  slices: WatchedSet<V1EndpointSlice>;
+  /** Resolves after the first list of both. */
   ready: Promise<void>;
-  abort?: AbortController;
+  /** Called on every change. */
   waiters: Set<() => void>;
 }
 
@@ -115,7 +118,8 @@ export class KubernetesBackend implements Backend {
   async close(): Promise<void> {
     this.closed = true;
     for (const c of this.caches.values()) {
-      c.abort?.abort();
+      c.functions.stop();
+      c.slices.stop();
       for (const w of c.waiters) w();
     }
     this.caches.clear();
@@ -173,16 +177,23 @@ export class KubernetesBackend implements Backend {
 
   async update(spec: DeploySpec): Promise<void> {
     const ns = spec.namespace;
-    const current = await this.readFunction(spec.service, ns);
-    const next = this.deployment(spec, current.spec?.replicas ?? 1);
-    next.metadata!.resourceVersion = current.metadata?.resourceVersion;
-    // faas-netes's `uid` label: a new value restarts the replicas even when nothing else changed, so a
-    // re-pushed image tag or an updated secret is picked up.
-    next.spec!.template.metadata!.labels!.uid = String(process.hrtime.bigint());
-    try {
-      await this.apps.replaceNamespacedDeployment({ name: spec.service, namespace: ns, body: next });
-    } catch (err) {
-      throw mapError(err, `function ${spec.service} in namespace ${ns}`);
+    // Optimistic concurrency: the autoscaler (or another provider replica) may change the Deployment
+    // between the read and the write; the API server then answers 409 Conflict and the update is redone
+    // on the fresh object, keeping its replica count.
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.readFunction(spec.service, ns);
+      const next = this.deployment(spec, current.spec?.replicas ?? 1);
+      next.metadata!.resourceVersion = current.metadata?.resourceVersion;
+      // faas-netes's `uid` label: a new value restarts the replicas even when nothing else changed, so a
+      // re-pushed image tag or an updated secret is picked up.
+      next.spec!.template.metadata!.labels!.uid = String(process.hrtime.bigint());
+      try {
+        await this.apps.replaceNamespacedDeployment({ name: spec.service, namespace: ns, body: next });
+        break;
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 409 && attempt < 5) continue;
+        throw mapError(err, `function ${spec.service} in namespace ${ns}`);
+      }
     }
     await this.replaceService(spec);
   }
@@ -243,6 +254,10 @@ export class KubernetesBackend implements Backend {
   async endpoints(name: string, namespace: string): Promise<Endpoint[]> {
     const cache = this.slices(namespace);
     await cache.ready;
+    if (!cache.functions.items.has(name)) {
+      // The watch may not have seen a function deployed a moment ago: ask before answering 404.
+      await this.readFunction(name, namespace);
+    }
     return readyEndpoints(cache, name);
   }
 
@@ -451,7 +466,7 @@ export class KubernetesBackend implements Backend {
     };
   }
 
-  private async replaceService(spec: DeploySpec): Promise<void> {
+  private async replaceService(spec: DeploySpec, attempt = 1): Promise<void> {
     const ns = spec.namespace;
     try {
       const current = await this.core.readNamespacedService({ name: spec.service, namespace: ns });
@@ -462,6 +477,7 @@ export class KubernetesBackend implements Backend {
       next.spec!.clusterIPs = current.spec?.clusterIPs;
       await this.core.replaceNamespacedService({ name: spec.service, namespace: ns, body: next });
     } catch (err) {
+      if (err instanceof ApiException && err.code === 409 && attempt < 5) return this.replaceService(spec, attempt + 1);
       const e = mapError(err, `service ${spec.service}`);
       if (!(e instanceof NotFoundError)) throw e;
       await this.core.createNamespacedService({ namespace: ns, body: this.service(spec) }).catch((err2: unknown) => {
@@ -497,84 +513,128 @@ export class KubernetesBackend implements Backend {
     return s;
   }
 
-  /** The EndpointSlice cache of a namespace: listed once, then kept by a watch that restarts on error. */
+  /** A namespace's functions and endpoints, kept by watches (the invoke path reads them on every request). */
   private slices(namespace: string): SliceCache {
     let cache = this.caches.get(namespace);
     if (cache) return cache;
-    const c: SliceCache = { slices: new Map(), waiters: new Set(), ready: Promise.resolve() };
-    cache = c;
-    this.caches.set(namespace, c);
+    const waiters = new Set<() => void>();
     const notify = (): void => {
-      for (const w of [...c.waiters]) w();
+      for (const w of [...waiters]) w();
     };
-    const path = `/apis/discovery.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/endpointslices`;
-    const relist = async (): Promise<string | undefined> => {
-      const list = await this.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: SERVICE_NAME_LABEL });
-      c.slices.clear();
-      for (const s of list.items) c.slices.set(s.metadata!.name!, s);
-      notify();
-      return list.metadata?.resourceVersion;
+    const ns = encodeURIComponent(namespace);
+    const watched = <T extends { metadata?: { name?: string; resourceVersion?: string } }>(what: string, path: string, labelSelector: string, list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>) =>
+      new WatchedSet<T>(this.watch, path, labelSelector, list, notify, (line) => this.opts.log?.(`kubernetes backend: ${what} in ${namespace}: ${line}`));
+    const functions = watched(`functions`, `/apis/apps/v1/namespaces/${ns}/deployments`, LABEL_FAAS_FUNCTION, () => this.apps.listNamespacedDeployment({ namespace, labelSelector: LABEL_FAAS_FUNCTION }));
+    const slices = watched(`endpoints`, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, SERVICE_NAME_LABEL, () =>
+      this.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: SERVICE_NAME_LABEL }),
+    );
+    const c: SliceCache = {
+      functions,
+      slices,
+      waiters,
+      ready: Promise.all([functions.start(), slices.start()]).then(
+        () => undefined,
+        (err: unknown) => {
+          functions.stop();
+          slices.stop();
+          if (this.caches.get(namespace) === c) this.caches.delete(namespace);
+          throw mapError(err, `functions in namespace ${namespace}`);
+        },
+      ),
     };
-    const loop = async (resourceVersion: string | undefined, backoffMs: number): Promise<void> => {
-      if (this.closed || this.caches.get(namespace) !== c) return;
-      try {
-        const rv = resourceVersion ?? (await relist());
-        let last = rv;
-        let failed: unknown;
-        await new Promise<void>((resolve) => {
-          this.watch
-            .watch(
-              path,
-              { labelSelector: SERVICE_NAME_LABEL, resourceVersion: rv, allowWatchBookmarks: true },
-              (phase, obj: V1EndpointSlice) => {
-                last = obj.metadata?.resourceVersion ?? last;
-                if (phase === 'BOOKMARK') return;
-                if (phase === 'ERROR') {
-                  failed = obj;
-                  return;
-                }
-                const key = obj.metadata!.name!;
-                if (phase === 'DELETED') c.slices.delete(key);
-                else c.slices.set(key, obj);
-                notify();
-              },
-              (err: unknown) => {
-                if (err && (err as Error).name !== 'AbortError') failed = err;
-                resolve();
-              },
-            )
-            .then((ac) => {
-              c.abort = ac;
-              if (this.closed) ac.abort();
-            }, (err: unknown) => {
+    c.ready.catch(() => undefined);
+    this.caches.set(namespace, c);
+    return c;
+  }
+}
+
+/**
+ * A list of objects kept current by a watch: listed once, then updated by events; a watch that ends is
+ * resumed from the last resourceVersion, and one that fails (410 Gone, a dropped connection) lists again
+ * after a backoff. `start` resolves after the first list.
+ */
+class WatchedSet<T extends { metadata?: { name?: string; resourceVersion?: string } }> {
+  readonly items = new Map<string, T>();
+  private abort?: AbortController;
+  private stopped = false;
+
+  constructor(
+    private readonly watch: Watch,
+    private readonly path: string,
+    private readonly labelSelector: string,
+    private readonly list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
+    private readonly changed: () => void,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const rv = await this.relist();
+    void this.loop(rv, 250);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  private async relist(): Promise<string | undefined> {
+    const list = await this.list();
+    this.items.clear();
+    for (const o of list.items) this.items.set(o.metadata!.name!, o);
+    this.changed();
+    return list.metadata?.resourceVersion;
+  }
+
+  private async loop(resourceVersion: string | undefined, backoffMs: number): Promise<void> {
+    if (this.stopped) return;
+    let last = resourceVersion;
+    let failed: unknown;
+    try {
+      if (last === undefined) last = await this.relist();
+      await new Promise<void>((resolve) => {
+        this.watch
+          .watch(
+            this.path,
+            { labelSelector: this.labelSelector, resourceVersion: last, allowWatchBookmarks: true },
+            (phase: string, obj: T) => {
+              if (phase === 'ERROR') {
+                failed = (obj as { message?: string }).message ?? 'watch error';
+                return;
+              }
+              last = obj.metadata?.resourceVersion ?? last;
+              if (phase === 'BOOKMARK') return;
+              const key = obj.metadata!.name!;
+              if (phase === 'DELETED') this.items.delete(key);
+              else this.items.set(key, obj);
+              this.changed();
+            },
+            (err: unknown) => {
+              if (err && (err as Error).name !== 'AbortError') failed = err;
+              resolve();
+            },
+          )
+          .then(
+            (ac) => {
+              this.abort = ac;
+              if (this.stopped) ac.abort();
+            },
+            (err: unknown) => {
               failed = err;
               resolve();
-            });
-        });
-        if (this.closed) return;
-        // A watch ends after the server's timeout; resume from the last version. After an error (for example
-        // 410 Gone: the version is too old) list again.
-        if (failed) {
-          this.opts.log?.(`kubernetes backend: endpoint watch in ${namespace} ended (${describe(failed)}); listing again`);
-          setTimeout(() => void loop(undefined, Math.min(backoffMs * 2, 10_000)), backoffMs).unref();
-        } else {
-          void loop(last, 250);
-        }
-      } catch (err) {
-        this.opts.log?.(`kubernetes backend: cannot list endpoints in ${namespace} (${describe(err)}); retrying`);
-        setTimeout(() => void loop(undefined, Math.min(backoffMs * 2, 10_000)), backoffMs).unref();
-      }
-    };
-    // The first list decides `ready`; errors after it only delay updates.
-    c.ready = relist().then(
-      (rv) => void loop(rv, 250),
-      (err: unknown) => {
-        this.caches.delete(namespace);
-        throw mapError(err, `endpoints in namespace ${namespace}`);
-      },
-    );
-    c.ready.catch(() => undefined);
-    return c;
+            },
+          );
+      });
+    } catch (err) {
+      failed = err;
+    }
+    if (this.stopped) return;
+    if (failed !== undefined) {
+      this.log(`watch ended (${describe(failed)}); listing again in ${backoffMs} ms`);
+      setTimeout(() => void this.loop(undefined, Math.min(backoffMs * 2, 10_000)), backoffMs).unref();
+    } else {
+      // The server ends every watch after its timeout: resume where it stopped.
+      void this.loop(last, 250);
+    }
   }
 }
 
@@ -582,7 +642,7 @@ export class KubernetesBackend implements Backend {
 
 function readyEndpoints(cache: SliceCache, name: string): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const s of cache.slices.values()) {
+  for (const s of cache.slices.items.values()) {
     if (s.metadata?.labels?.[SERVICE_NAME_LABEL] !== name) continue;
     const port = s.ports?.find((p) => p.name === 'http')?.port ?? s.ports?.[0]?.port ?? FUNCTION_PORT;
     for (const ep of s.endpoints ?? []) {

@@ -14,6 +14,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,9 +106,11 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
   await mkdir(pki);
   const procs: Proc[] = [];
   let routed: string | undefined;
+  let hostAddr: string | undefined;
   const stopAll = async (): Promise<void> => {
     for (const p of procs.reverse()) await p.stop();
     if (routed) await run('ip', ['route', 'del', 'unreachable', routed]).catch(() => undefined);
+    if (hostAddr) await run('ip', ['addr', 'del', `${hostAddr}/32`, 'dev', 'lo']).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -243,6 +246,10 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
       // Before any pod has an IP: every address in KWOK's range is unreachable unless a pod namespace holds it.
       await run('ip', ['route', 'add', 'unreachable', r]);
       routed = r;
+      // The host's end of every pod link: one address on lo (an address shared by several veths would lose
+      // its local route when one of them goes).
+      await run('ip', ['addr', 'add', `${hostIp}/32`, 'dev', 'lo']);
+      hostAddr = hostIp;
       const kwok = start('kwok', bin('kwok'), [
         `--kubeconfig=${kubeconfig}`,
         '--manage-all-nodes=true',
@@ -274,6 +281,7 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
       const untaint = await api('PATCH', '/api/v1/nodes/kwok-node-0', { spec: { taints: null } }, 'application/merge-patch+json');
       if (untaint.status !== 200) throw new Error(`untainting the KWOK node: ${untaint.status} ${JSON.stringify(untaint.body)}`);
       network = new PodNetwork(api, hostIp, dir);
+      network.start();
     }
 
     return {
@@ -298,20 +306,36 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
 
 type Api = Cluster['api'];
 
+interface PodInfo {
+  metadata: { name: string; namespace: string; deletionTimestamp?: string };
+  spec: {
+    containers: { name: string; image: string; env?: { name: string; value?: string }[] }[];
+    volumes?: { projected?: { sources?: { secret?: { name: string } }[] } }[];
+  };
+  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
 interface PodRun {
   ns: string;
-  proc: Proc;
+  proc?: Proc;
+  ip: string;
+  ready: boolean;
+  since: number;
 }
 
 /**
- * Plays the kubelet's networking and runtime part for KWOK's pods: for each Running pod whose image is
- * known, a network namespace holding the pod's IP (veth to the host, a /32 route to it) and the image's
- * function folder served by `containerless watchdog` inside it on :8080. Pods that go away lose their
- * namespace and process. Tests decide which images exist (`images`: image → function folder).
+ * Plays the kubelet's runtime, networking and readiness probe for KWOK's pods. For each Running pod whose
+ * image is known (`images`: image → function folder): a network namespace holding the pod's IP (a veth to
+ * the host, a /32 route to it), the pod's secrets written to a folder (passed as `secret_mount_path`,
+ * since a test cannot own /var/openfaas/secrets), and the folder served by `containerless watchdog`
+ * inside the namespace on :8080. The pod is marked Ready once `/_/health` answers 200 there, as the
+ * Deployment's readiness probe would. A pod whose image is unknown is marked Ready without running
+ * anything (its IP stays unreachable). Pods that go away lose their namespace and process.
  */
 export class PodNetwork {
   readonly images = new Map<string, string>();
   private readonly running = new Map<string, PodRun>();
+  private readonly stopping = new Set<Promise<void>>();
   private timer?: NodeJS.Timeout;
   private busy = false;
   private seq = 0;
@@ -328,40 +352,49 @@ export class PodNetwork {
     this.timer ??= setInterval(() => void this.reconcile(), 200);
   }
 
-  /** Pod names served now. */
+  /** `namespace/pod` of the pods whose function runs now. */
   served(): string[] {
-    return [...this.running.keys()];
+    return [...this.running.entries()].filter(([, r]) => r.proc).map(([k]) => k.split('@')[0]);
+  }
+
+  /** What the pod's watchdog printed (its log), by pod name. */
+  output(pod: string): string {
+    for (const [k, r] of this.running) if (k.split('@')[0].endsWith(`/${pod}`)) return r.proc?.out() ?? '';
+    return '';
   }
 
   private async reconcile(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      const pods = await this.api<{ items: { metadata: { name: string; namespace: string; deletionTimestamp?: string }; spec: { containers: { image: string; env?: { name: string; value?: string }[] }[] }; status: { phase?: string; podIP?: string } }[] }>(
-        'GET',
-        '/api/v1/pods',
-      );
+      const pods = await this.api<{ items: PodInfo[] }>('GET', '/api/v1/pods');
       if (pods.status !== 200) return;
-      const want = new Map<string, { ip: string; image: string; env: Record<string, string> }>();
+      const want = new Map<string, PodInfo>();
       for (const p of pods.body.items) {
-        const ip = p.status.podIP;
-        if (!ip || p.status.phase !== 'Running' || p.metadata.deletionTimestamp) continue;
-        const c = p.spec.containers[0];
-        const env: Record<string, string> = {};
-        for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
-        want.set(`${p.metadata.namespace}/${p.metadata.name}@${ip}`, { ip, image: c.image, env });
+        if (!p.status.podIP || p.status.phase !== 'Running' || p.metadata.deletionTimestamp) continue;
+        want.set(`${p.metadata.namespace}/${p.metadata.name}@${p.status.podIP}`, p);
       }
       for (const [key, r] of this.running) {
         if (!want.has(key)) {
           this.running.delete(key);
-          await this.teardown(key, r);
+          // In the background: a watchdog drains for healthcheck_interval after SIGTERM, as in a real pod,
+          // and the other pods' probes must go on meanwhile.
+          const t = this.teardown(key, r).finally(() => this.stopping.delete(t));
+          this.stopping.add(t);
         }
       }
-      for (const [key, w] of want) {
-        if (this.running.has(key)) continue;
-        const folder = this.images.get(w.image);
-        if (!folder) continue;
-        this.running.set(key, await this.bringUp(key, w.ip, folder, w.env));
+      for (const [key, pod] of want) {
+        let r = this.running.get(key);
+        if (!r) {
+          const folder = this.images.get(pod.spec.containers[0].image);
+          r = folder ? await this.bringUp(key, pod, folder) : { ns: '', ip: pod.status.podIP!, ready: false, since: Date.now() };
+          this.running.set(key, r);
+        }
+        if (!r.ready && (!r.proc || (await this.healthy(r.ip)))) {
+          await this.markReady(pod);
+          r.ready = true;
+          this.log.push(`ready ${key} after ${Date.now() - r.since} ms`);
+        }
       }
     } catch (err) {
       this.log.push(`reconcile: ${(err as Error).message}`);
@@ -370,7 +403,35 @@ export class PodNetwork {
     }
   }
 
-  private async bringUp(key: string, ip: string, folder: string, env: Record<string, string>): Promise<PodRun> {
+  /** The readiness probe: GET http://<podIP>:8080/_/health, an address inside a namespace this harness made. */
+  private healthy(ip: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = httpGet({ host: ip, port: 8080, path: '/_/health', timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+    });
+  }
+
+  private async markReady(pod: PodInfo): Promise<void> {
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const body = {
+      status: {
+        conditions: [
+          { type: 'Ready', status: 'True', reason: '', lastTransitionTime: now },
+          { type: 'ContainersReady', status: 'True', reason: '', lastTransitionTime: now },
+        ],
+        containerStatuses: pod.spec.containers.map((c) => ({ name: c.name, ready: true })),
+      },
+    };
+    const r = await this.api('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, body, 'application/strategic-merge-patch+json');
+    if (r.status !== 200) throw new Error(`marking ${pod.metadata.name} ready: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+
+  private async bringUp(key: string, pod: PodInfo, folder: string): Promise<PodRun> {
+    const ip = pod.status.podIP!;
     const n = ++this.seq;
     const tag = `${process.pid.toString(36)}${n.toString(36)}`.slice(-8);
     const ns = `clpod-${tag}`;
@@ -380,7 +441,6 @@ export class PodNetwork {
     await ip2('netns', 'add', ns);
     await ip2('link', 'add', host, 'type', 'veth', 'peer', 'name', peer);
     await ip2('link', 'set', peer, 'netns', ns);
-    await ip2('addr', 'add', `${this.hostIp}/32`, 'dev', host);
     await ip2('link', 'set', host, 'up');
     await ip2('route', 'replace', `${ip}/32`, 'dev', host, 'src', this.hostIp);
     await ip2('-n', ns, 'link', 'set', 'lo', 'up');
@@ -388,18 +448,39 @@ export class PodNetwork {
     await ip2('-n', ns, 'link', 'set', peer, 'up');
     await ip2('-n', ns, 'route', 'add', `${this.hostIp}/32`, 'dev', peer);
     await ip2('-n', ns, 'route', 'add', 'default', 'via', this.hostIp, 'dev', peer);
-    const tmp = join(this.dir, `pod-${tag}`);
-    await mkdir(tmp, { recursive: true });
+    const podDir = join(this.dir, `pod-${tag}`);
+    const secretsDir = join(podDir, 'secrets');
+    await mkdir(join(podDir, 'tmp'), { recursive: true });
+    await mkdir(secretsDir, { recursive: true });
+    for (const v of pod.spec.volumes ?? []) {
+      for (const src of v.projected?.sources ?? []) {
+        if (!src.secret) continue;
+        const s = await this.api<{ data?: Record<string, string> }>('GET', `/api/v1/namespaces/${pod.metadata.namespace}/secrets/${src.secret.name}`);
+        for (const [k, b64] of Object.entries(s.body.data ?? {})) await writeFile(join(secretsDir, k), Buffer.from(b64, 'base64'));
+      }
+    }
+    const env: Record<string, string> = {};
+    for (const e of pod.spec.containers[0].env ?? []) if (e.value !== undefined) env[e.name] = e.value;
     const proc = start(`pod ${key}`, 'ip', ['netns', 'exec', ns, process.execPath, join(ROOT, 'bin/containerless.js'), 'watchdog', folder], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? homedir(), TMPDIR: tmp, ...env, port: '8080', healthcheck_interval: '0' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? homedir(),
+        TMPDIR: join(podDir, 'tmp'),
+        HOSTNAME: pod.metadata.name,
+        ...env,
+        secret_mount_path: secretsDir,
+        port: '8080',
+      },
     });
     this.log.push(`up ${key} in ${ns}`);
-    return { ns, proc };
+    return { ns, proc, ip, ready: false, since: Date.now() };
   }
 
   private async teardown(key: string, r: PodRun): Promise<void> {
+    if (!r.proc) return;
     await r.proc.stop();
+    if (!r.ready) this.log.push(`${key} never became ready; its output: ${r.proc.out().slice(-1500)}`);
     // Deleting the namespace deletes the veth pair, and the host's /32 route with it.
     await run('ip', ['netns', 'del', r.ns]).catch(() => undefined);
     this.log.push(`down ${key}`);
@@ -408,7 +489,7 @@ export class PodNetwork {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     while (this.busy) await new Promise((r) => setTimeout(r, 50));
-    for (const [key, r] of this.running) await this.teardown(key, r);
+    await Promise.all([...this.stopping, ...[...this.running].map(([key, r]) => this.teardown(key, r))]);
     this.running.clear();
   }
 }
