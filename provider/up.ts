@@ -2,18 +2,22 @@
  * `containerless up`: the provider with the local backend, until SIGINT/SIGTERM. The URL and how to
  * authenticate go to stdout; logs to stderr.
  */
+import { BackendError } from './backend.ts';
 import { ConfigError } from './config.ts';
 import { startProvider } from './main.ts';
 
 export const UP_HELP = `Usage: containerless up
 
-Runs the OpenFaaS provider API (faas-provider) with the local backend: every function replica is a watchdog
-process on a loopback port of this machine; a deployment's image is the function's folder. Put the OpenFaaS
+Runs the OpenFaaS provider API (faas-provider). With the local backend (the default) every function replica
+is a watchdog process on a loopback port of this machine and a deployment's image is the function's folder.
+With backend=kubernetes functions are Deployments and Services in function_namespace of the cluster that
+KUBECONFIG (or ~/.kube/config, or the pod's service account) names; see deploy/kubernetes/provider-rbac.yaml. Put the OpenFaaS
 gateway in front of it (functions_provider_url=<url>/) or call it directly. Stops on SIGINT or SIGTERM.
 
 Configuration is read from the environment (see the README's provider table): port (8080), bind_address
 (127.0.0.1), basic_auth (false), secret_mount_path (/run/secrets/), read_timeout, write_timeout (10s),
-function_namespace (openfaas-fn), state_dir, max_body_size, cold_start_timeout, scale_* and prometheus_url.
+function_namespace (openfaas-fn), state_dir, max_body_size, cold_start_timeout, scale_*, prometheus_url,
+backend (local), and for kubernetes image_pull_policy (Always), http_probe (true), set_nonroot_user (false).
 
 Prints the URL and how to authenticate on stdout.
 Exit status: 0 after a clean stop, 1 failure, 2 bad configuration.`;
@@ -32,6 +36,12 @@ export async function runUp(io: UpIo, env: NodeJS.ProcessEnv = process.env): Pro
     if (err instanceof ConfigError) {
       io.err(`containerless up: ${err.message}\n`);
       return 2;
+    }
+    if (err instanceof BackendError) {
+      // The backend cannot start (the API server is unreachable, the namespace is missing, RBAC refuses):
+      // one line saying which, and exit 1 so a supervisor retries.
+      io.err(`containerless up: ${err.message}\n`);
+      return 1;
     }
     throw err;
   }

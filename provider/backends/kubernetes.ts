@@ -774,6 +774,7 @@ export function mapError(err: unknown, what: string): Error {
       case 422:
         return new InvalidError(`${what}: ${msg}`, 422, { cause: err });
       case 401:
+        return new ForbiddenError(`${what}: the Kubernetes API did not accept the provider's credentials (401 Unauthorized)`, { cause: err });
       case 403:
         return new ForbiddenError(`${what}: the Kubernetes API refused the provider (${msg})`, { cause: err });
       default:

@@ -7,7 +7,8 @@
  * never leave addresses the test made.
  */
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { clusterMissing, startCluster, type Cluster, type PodNetwork } from './k8s-cluster.ts';
@@ -289,6 +290,29 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     // The shipped RBAC grants function_namespace only: the API server's refusal reaches the client as 403.
     expect(r.status).to.equal(403);
     expect(await r.text()).to.match(/forbidden|refused/i);
+  });
+
+  it('does not start, and says why in one line, when the API server refuses it or the namespace is missing', async () => {
+    const up = (extra: Record<string, string>): Promise<{ code: number | null; err: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [join(ROOT, 'bin/containerless.js'), 'up'], {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', port: '0', backend: 'kubernetes', ...extra },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => resolve({ code, err }));
+      });
+    const badToken = join(cluster.dir, 'bad-token.kubeconfig');
+    await writeFile(badToken, (await readFile(cluster.providerKubeconfig, 'utf8')).replace('provider-token', 'not-a-token'));
+    const refused = await up({ KUBECONFIG: badToken });
+    expect(refused.code).to.equal(1);
+    expect(refused.err, refused.err).to.match(/^containerless up: namespace openfaas-fn: the Kubernetes API did not accept the provider's credentials \(401 Unauthorized\)$/m);
+    expect(refused.err).to.not.include('    at ');
+    const missing = await up({ KUBECONFIG: cluster.providerKubeconfig, function_namespace: 'no-such-ns' });
+    expect(missing.code).to.equal(1);
+    expect(missing.err).to.include('function_namespace no-such-ns does not exist in the cluster');
   });
 
   it('removes a function: Deployment and Service go, then 404', async () => {
