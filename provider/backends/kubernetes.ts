@@ -158,7 +158,12 @@ export class KubernetesBackend implements Backend {
     try {
       await this.apps.createNamespacedDeployment({ namespace: ns, body: this.deployment(spec, opts.replicas) });
     } catch (err) {
-      throw mapError(err, `function ${spec.service} in namespace ${ns}`);
+      const e = mapError(err, `function ${spec.service} in namespace ${ns}`);
+      if (e instanceof AlreadyExistsError) {
+        const old = await this.apps.readNamespacedDeployment({ name: spec.service, namespace: ns }).catch(() => undefined);
+        if (old?.metadata?.deletionTimestamp) throw new AlreadyExistsError(`function ${spec.service} in namespace ${ns} is still being removed; deploy again in a moment`);
+      }
+      throw e;
     }
     try {
       await this.core.createNamespacedService({ namespace: ns, body: this.service(spec) });
@@ -222,7 +227,7 @@ export class KubernetesBackend implements Backend {
   async list(namespace: string): Promise<FunctionStatus[]> {
     try {
       const list = await this.apps.listNamespacedDeployment({ namespace, labelSelector: LABEL_FAAS_FUNCTION });
-      return list.items.map((d) => toStatus(d, namespace)).sort((a, b) => a.name.localeCompare(b.name));
+      return list.items.filter(isLive).map((d) => toStatus(d, namespace)).sort((a, b) => a.name.localeCompare(b.name));
     } catch (err) {
       throw mapError(err, `functions in namespace ${namespace}`);
     }
@@ -231,7 +236,7 @@ export class KubernetesBackend implements Backend {
   async get(name: string, namespace: string): Promise<FunctionStatus | undefined> {
     try {
       const d = await this.apps.readNamespacedDeployment({ name, namespace });
-      return isFunction(d) ? toStatus(d, namespace) : undefined;
+      return isLive(d) ? toStatus(d, namespace) : undefined;
     } catch (err) {
       const e = mapError(err, `function ${name}`);
       if (e instanceof NotFoundError) return undefined;
@@ -254,7 +259,8 @@ export class KubernetesBackend implements Backend {
   async endpoints(name: string, namespace: string): Promise<Endpoint[]> {
     const cache = this.slices(namespace);
     await cache.ready;
-    if (!cache.functions.items.has(name)) {
+    const known = cache.functions.items.get(name);
+    if (!known || !isLive(known)) {
       // The watch may not have seen a function deployed a moment ago: ask before answering 404.
       await this.readFunction(name, namespace);
     }
@@ -497,6 +503,7 @@ export class KubernetesBackend implements Backend {
       throw e;
     }
     if (!isFunction(d)) throw new NotFoundError(`${name} in namespace ${namespace} is a Deployment but not a function (no ${LABEL_FAAS_FUNCTION} label)`);
+    if (d.metadata?.deletionTimestamp) throw new NotFoundError(`function ${name} not found in namespace ${namespace} (it is being removed)`);
     return d;
   }
 
@@ -658,6 +665,11 @@ function readyEndpoints(cache: SliceCache, name: string): Endpoint[] {
 
 function isFunction(d: V1Deployment): boolean {
   return d.metadata?.labels?.[LABEL_FAAS_FUNCTION] !== undefined || d.spec?.template.metadata?.labels?.[LABEL_FAAS_FUNCTION] !== undefined;
+}
+
+/** A Deployment being removed (foreground deletion waits for its pods) is already gone for the API. */
+function isLive(d: V1Deployment): boolean {
+  return isFunction(d) && !d.metadata?.deletionTimestamp;
 }
 
 function withScrape(annotations: Record<string, string>): Record<string, string> {

@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { clusterMissing, startCluster, type Cluster, type PodNetwork } from './k8s-cluster.ts';
-import { FIXTURES, ROOT, removeDir, startProvider, waitFor, type ProviderProc } from './harness.ts';
+import { FIXTURES, ROOT, removeDir, startGateway, startProvider, waitFor, type ProviderProc } from './harness.ts';
 
 const FN_NS = 'openfaas-fn';
 const HELLO_IMAGE = 'ghcr.io/example/hello:0.1.0';
@@ -254,6 +254,36 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     const woke = await api('/function/idler?ms=10');
     expect(woke.status, await woke.text()).to.equal(200);
     expect((await deployment('idler')).spec.replicas).to.equal(1);
+  });
+
+  it('serves the real OpenFaaS gateway unchanged: deploy (PUT 404, then POST), describe, invoke, scale from zero, remove', async () => {
+    const gw = await startGateway(p.url, join(p.dir, 'auth'));
+    try {
+      const cli = (method: string, path: string, body?: unknown): Promise<Response> =>
+        fetch(`${gw.url}${path}`, { method, headers: { authorization: p.auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const spec = { service: 'viagw', image: HELLO_IMAGE, namespace: FN_NS, labels: null, annotations: null };
+      const put = await cli('PUT', '/system/functions', spec);
+      expect(put.status).to.equal(404);
+      expect((await cli('POST', '/system/functions', spec)).status).to.equal(202);
+      const described = await waitFor('the gateway to describe viagw as ready', async () => {
+        const r = await cli('GET', `/system/function/viagw?namespace=${FN_NS}`);
+        const b = r.status === 200 ? ((await r.json()) as { availableReplicas?: number; labels?: Record<string, string> }) : undefined;
+        return (b?.availableReplicas ?? 0) > 0 ? b : undefined;
+      }, 60_000, 250);
+      expect(described.labels).to.include({ faas_function: 'viagw' });
+      const inv = await fetch(`${gw.url}/function/viagw/through/gateway`, { method: 'POST', body: 'hi' });
+      expect(inv.status).to.equal(200);
+      expect(((await inv.json()) as { path: string; body: string })).to.include({ path: '/through/gateway', body: 'hi' });
+      // scale to zero through the provider (the CE gateway clamps to 1), then the gateway's next invoke wakes it.
+      expect((await send('/system/scale-function/viagw', 'POST', { serviceName: 'viagw', replicas: 0 })).status).to.equal(202);
+      await waitFor('viagw to have no pods', async () => ((await k8s(`/api/v1/namespaces/${FN_NS}/pods?labelSelector=faas_function%3Dviagw`)) as unknown as { items: unknown[] }).items.length === 0, 60_000, 250);
+      const woke = await fetch(`${gw.url}/function/viagw`);
+      expect(woke.status, await woke.text()).to.equal(200);
+      expect((await cli('DELETE', '/system/functions', { functionName: 'viagw', namespace: FN_NS })).status).to.equal(202);
+      expect((await cli('GET', `/system/function/viagw?namespace=${FN_NS}`)).status).to.equal(404);
+    } finally {
+      await gw.stop();
+    }
   });
 
   it('a restarted provider loses no function: the API server is its only state', async () => {
