@@ -315,11 +315,28 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     expect((await deployment('plain')).status_code).to.equal(200);
   });
 
-  it('deploys into a namespace marked openfaas=1', async () => {
-    const r = await send('/system/functions', 'POST', { service: 'staged', image: HELLO_IMAGE, namespace: 'staging-fn' });
+  it('deploys into a namespace marked openfaas=1 once RBAC lets it, and invokes there with <fn>.<ns>', async () => {
+    const spec = { service: 'staged', image: HELLO_IMAGE, namespace: 'staging-fn' };
     // The shipped RBAC grants function_namespace only: the API server's refusal reaches the client as 403.
-    expect(r.status).to.equal(403);
-    expect(await r.text()).to.match(/forbidden|refused/i);
+    const refused = await send('/system/functions', 'POST', spec);
+    expect(refused.status).to.equal(403);
+    expect(await refused.text()).to.match(/forbidden/i);
+    // The operator grants the same Role there (the manifest's Role and RoleBinding, namespace changed).
+    const docs = parseAllDocuments(await readFile(join(ROOT, 'deploy/kubernetes/provider-rbac.yaml'), 'utf8')).map((d) => d.toJS() as Obj & { kind: string; apiVersion: string });
+    for (const d of docs.filter((x) => x.kind === 'Role' || x.kind === 'RoleBinding')) {
+      const r = await cluster.api('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/staging-fn/${d.kind.toLowerCase()}s`, { ...d, metadata: { ...d.metadata, namespace: 'staging-fn' } });
+      expect(r.status).to.equal(201);
+    }
+    expect((await send('/system/functions', 'POST', spec)).status).to.equal(202);
+    expect((await k8s('/apis/apps/v1/namespaces/staging-fn/deployments/staged')).status_code).to.equal(200);
+    const list = (await (await api('/system/functions?namespace=staging-fn')).json()) as { name: string; namespace: string }[];
+    expect(list.map((f) => [f.name, f.namespace])).to.deep.equal([['staged', 'staging-fn']]);
+    const r = await waitFor('staged.staging-fn to answer', async () => {
+      const res = await api('/function/staged.staging-fn/x');
+      return res.status === 200 ? ((await res.json()) as { path: string }) : undefined;
+    }, 60_000, 250);
+    expect(r.path).to.equal('/x');
+    expect((await send('/system/functions', 'DELETE', { functionName: 'staged', namespace: 'staging-fn' })).status).to.equal(202);
   });
 
   it('does not start, and says why in one line, when the API server refuses it or the namespace is missing', async () => {
