@@ -280,7 +280,10 @@ export async function run(argv: string[]): Promise<never> {
   process.on('SIGTERM', onSignal);
 
   const status = await main(argv, { out: (t) => void stdoutWrite(t), err: (t) => void stderrWrite(t), signal: controller.signal });
-  const code = controller.signal.aborted ? abortCode : status;
+  // A server (`up`, `watchdog`) that stops cleanly on SIGTERM/SIGINT exits with its own status (0); work
+  // cut short by a signal (check, compile) exits 130 or 143.
+  const serving = argv[0] === 'up' || argv[0] === 'watchdog';
+  const code = controller.signal.aborted && !(serving && status === 0) ? abortCode : status;
   // Let stdout drain before exiting (pipes to a parent process may be asynchronous).
   await new Promise<void>((done) => stdoutWrite('', () => done()));
   process.exit(code);
