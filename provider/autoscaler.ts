@@ -24,6 +24,8 @@ import { CONCURRENCY_SECONDS, LAST_INVOCATION, type ProviderMetrics } from './me
 import type { FunctionStatus } from './types.ts';
 
 export const LABEL_SCALE_TARGET = 'com.openfaas.scale.target';
+/** How long a function that is starting counts as active for scale to zero. */
+export const STARTING_GRACE_MS = 5 * 60_000;
 
 export interface LoadSample {
   /** Average concurrent requests over the window. */
@@ -171,6 +173,8 @@ export class Autoscaler {
   private readonly now: () => number;
   /** When each function was last seen scaled above zero by someone else (so idle time starts there). */
   private readonly wokenAt = new Map<string, number>();
+  /** When each function was first seen starting (replicas wanted, none ready). */
+  private readonly startingSince = new Map<string, number>();
   /** The last error listing each namespace, so a lasting one is logged once. */
   private readonly listErrors = new Map<string, string>();
 
@@ -227,6 +231,16 @@ export class Autoscaler {
         metrics.readyCount.set({ function_name: fname }, fn.availableReplicas ?? 0);
         const policy = scalePolicy(fn.labels, this.deps.defaults);
         const sample = load.get(fname);
+        // A function still starting (replicas wanted, none ready) is not idle: its idle clock starts once a
+        // replica is ready, so a start slower than zero-duration does not end in zero before it served. One
+        // that has not started in STARTING_GRACE_MS (a broken image) is left to the idle rule again.
+        if (current > 0 && (fn.availableReplicas ?? 0) === 0) {
+          const since = this.startingSince.get(fname) ?? this.now();
+          this.startingSince.set(fname, since);
+          if (this.now() - since < STARTING_GRACE_MS) this.wokenAt.set(fname, this.now());
+        } else {
+          this.startingSince.delete(fname);
+        }
         const lastActive = Math.max(sample?.lastInvocationMs ?? 0, this.wokenAt.get(fname) ?? 0, this.started, fn.createdAt ? Date.parse(fn.createdAt) || 0 : 0);
         const busy = metrics.inflightNow(fname) + this.deps.queued(fname);
         const want = decideReplicas(current, policy, sample, busy, this.now() - lastActive);
