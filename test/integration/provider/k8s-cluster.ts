@@ -12,13 +12,14 @@
  * Every process is stopped by its own PID.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parseDocument } from 'yaml';
 import { freePort, ROOT, waitFor } from './harness.ts';
 
 const run = promisify(execFile);
@@ -250,7 +251,22 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
       // its local route when one of them goes).
       await run('ip', ['addr', 'add', `${hostIp}/32`, 'dev', 'lo']);
       hostAddr = hostIp;
+      // KWOK's kubelet API serves pod logs from files the harness writes (one `Logs` object per pod), so the
+      // API server's pod log route works as on a real node. The CRD must exist before KWOK watches it.
+      const crd = parseDocument(await readFile(join(ROOT, 'test/fixtures/k8s/kwok-logs-crd.yaml'), 'utf8')).toJS();
+      const made = await api('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+      if (made.status !== 201) throw new Error(`creating the Logs CRD: ${made.status} ${JSON.stringify(made.body)}`);
+      await waitFor('the Logs CRD to be served', async () => (await api('GET', '/apis/kwok.x-k8s.io/v1alpha1/logs')).status === 200, 30_000, 200);
+      await ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kwok-node-0', '-keyout', 'kubelet.key', '-out', 'kubelet.csr']);
+      await writeFile(join(pki, 'kubelet.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+      await ssl(['x509', '-req', '-in', 'kubelet.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-extfile', 'kubelet.ext', '-out', 'kubelet.crt']);
+      const kubeletPort = await freePort();
       const kwok = start('kwok', bin('kwok'), [
+        '--enable-crds=Logs',
+        `--server-address=127.0.0.1:${kubeletPort}`,
+        `--node-port=${kubeletPort}`,
+        `--tls-cert-file=${join(pki, 'kubelet.crt')}`,
+        `--tls-private-key-file=${join(pki, 'kubelet.key')}`,
         `--kubeconfig=${kubeconfig}`,
         '--manage-all-nodes=true',
         `--cidr=${cidr}`,
@@ -461,6 +477,17 @@ export class PodNetwork {
     }
     const env: Record<string, string> = {};
     for (const e of pod.spec.containers[0].env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+    // The container's log as a kubelet keeps it (CRI format: time, stream, tag, text), served by KWOK.
+    const logFile = join(podDir, 'container.log');
+    await writeFile(logFile, '');
+    const container = pod.spec.containers[0].name;
+    const logs = await this.api('POST', `/apis/kwok.x-k8s.io/v1alpha1/namespaces/${pod.metadata.namespace}/logs`, {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'Logs',
+      metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace },
+      spec: { logs: [{ containers: [container], logsFile: logFile, follow: true }] },
+    });
+    if (logs.status !== 201) this.log.push(`Logs for ${key}: ${logs.status} ${JSON.stringify(logs.body)}`);
     const proc = start(`pod ${key}`, 'ip', ['netns', 'exec', ns, process.execPath, join(ROOT, 'bin/containerless.js'), 'watchdog', folder], {
       cwd: ROOT,
       env: {
@@ -473,6 +500,15 @@ export class PodNetwork {
         port: '8080',
       },
     });
+    for (const [stream, src] of [['stdout', proc.child.stdout], ['stderr', proc.child.stderr]] as const) {
+      let rest = '';
+      src?.on('data', (d: Buffer) => {
+        const parts = (rest + d.toString()).split('\n');
+        rest = parts.pop() ?? '';
+        const now = new Date().toISOString();
+        if (parts.length > 0) appendFileSync(logFile, parts.map((l) => `${now} ${stream} F ${l}\n`).join(''));
+      });
+    }
     this.log.push(`up ${key} in ${ns}`);
     return { ns, proc, ip, ready: false, since: Date.now() };
   }

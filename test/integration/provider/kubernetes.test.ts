@@ -161,6 +161,24 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     expect(body.env.hostname).to.match(/^hello-[a-z0-9]+-[a-z0-9]+$/);
   });
 
+  it('streams the pods\' logs through the API server\'s pod log route as NDJSON, and ends with follow=false', async () => {
+    const lines = await waitFor('the invocation\'s log line', async () => {
+      const r = await api(`/system/logs?name=hello&namespace=${FN_NS}&follow=false&tail=-1`);
+      expect(r.status).to.equal(200);
+      expect(r.headers.get('content-type')).to.match(/application\/x-ndjson/);
+      const msgs = (await r.text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { name: string; namespace: string; instance: string; timestamp: string; text: string });
+      return msgs.some((m) => m.text.includes('hello handled POST /some/path')) ? msgs : undefined;
+    }, 30_000, 500);
+    const line = lines.find((m) => m.text.includes('hello handled POST /some/path'))!;
+    expect(line.name).to.equal('hello');
+    expect(line.namespace).to.equal(FN_NS);
+    expect(line.instance).to.match(/^hello-[a-z0-9]+-[a-z0-9]+$/);
+    expect(Date.parse(line.timestamp)).to.be.closeTo(Date.now(), 120_000);
+    const tail = await api(`/system/logs?name=hello&namespace=${FN_NS}&follow=false&tail=1`);
+    expect((await tail.text()).trim().split('\n')).to.have.length(1);
+    expect((await api(`/system/logs?name=nope&namespace=${FN_NS}&follow=false`)).status).to.equal(404);
+  });
+
   it('scales through the Deployment: scale.min 2 gives two pods that both serve; an API scale beyond is brought back', async () => {
     const spec = { service: 'hello', image: HELLO_IMAGE, envProcess: 'node index.js', envVars: { custom_env: 'from-k8s' }, labels: { 'com.openfaas.scale.min': '2' } };
     expect((await send('/system/functions', 'PUT', spec)).status).to.equal(202);
