@@ -70,7 +70,7 @@ export interface KubernetesBackendOptions {
   log?: (line: string) => void;
 }
 
-interface SliceCache {
+interface NamespaceCache {
   /** The namespace's function Deployments. */
   functions: WatchedSet<V1Deployment>;
   /** The namespace's EndpointSlices. */
@@ -89,7 +89,7 @@ export class KubernetesBackend implements Backend {
   private readonly core: CoreV1Api;
   private readonly discovery: DiscoveryV1Api;
   private readonly watch: Watch;
-  private readonly caches = new Map<string, SliceCache>();
+  private readonly caches = new Map<string, NamespaceCache>();
   private nsCache?: { at: number; value: Promise<string[]> };
   private closed = false;
 
@@ -111,7 +111,7 @@ export class KubernetesBackend implements Backend {
       if (e instanceof NotFoundError) throw new BackendError('INTERNAL', `function_namespace ${this.defaultNamespace} does not exist in the cluster; create it first (kubectl create namespace ${this.defaultNamespace})`);
       throw e;
     }
-    await this.slices(this.defaultNamespace).ready;
+    await this.watched(this.defaultNamespace).ready;
     this.opts.log?.(`kubernetes backend: ${this.kc.getCurrentCluster()?.server ?? 'in-cluster'}, functions in ${this.defaultNamespace}`);
   }
 
@@ -257,7 +257,7 @@ export class KubernetesBackend implements Backend {
   }
 
   async endpoints(name: string, namespace: string): Promise<Endpoint[]> {
-    const cache = this.slices(namespace);
+    const cache = this.watched(namespace);
     await cache.ready;
     const known = cache.functions.items.get(name);
     if (!known || !isLive(known)) {
@@ -268,7 +268,7 @@ export class KubernetesBackend implements Backend {
   }
 
   waitForEndpoints(name: string, namespace: string, signal: AbortSignal): Promise<Endpoint[]> {
-    const cache = this.slices(namespace);
+    const cache = this.watched(namespace);
     return new Promise<Endpoint[]>((resolve, reject) => {
       const check = (): void => {
         if (signal.aborted || this.closed) {
@@ -521,7 +521,7 @@ export class KubernetesBackend implements Backend {
   }
 
   /** A namespace's functions and endpoints, kept by watches (the invoke path reads them on every request). */
-  private slices(namespace: string): SliceCache {
+  private watched(namespace: string): NamespaceCache {
     let cache = this.caches.get(namespace);
     if (cache) return cache;
     const waiters = new Set<() => void>();
@@ -529,13 +529,13 @@ export class KubernetesBackend implements Backend {
       for (const w of [...waiters]) w();
     };
     const ns = encodeURIComponent(namespace);
-    const watched = <T extends { metadata?: { name?: string; resourceVersion?: string } }>(what: string, path: string, labelSelector: string, list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>) =>
+    const watchSet = <T extends { metadata?: { name?: string; resourceVersion?: string } }>(what: string, path: string, labelSelector: string, list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>) =>
       new WatchedSet<T>(this.watch, path, labelSelector, list, notify, (line) => this.opts.log?.(`kubernetes backend: ${what} in ${namespace}: ${line}`));
-    const functions = watched(`functions`, `/apis/apps/v1/namespaces/${ns}/deployments`, LABEL_FAAS_FUNCTION, () => this.apps.listNamespacedDeployment({ namespace, labelSelector: LABEL_FAAS_FUNCTION }));
-    const slices = watched(`endpoints`, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, SERVICE_NAME_LABEL, () =>
+    const functions = watchSet(`functions`, `/apis/apps/v1/namespaces/${ns}/deployments`, LABEL_FAAS_FUNCTION, () => this.apps.listNamespacedDeployment({ namespace, labelSelector: LABEL_FAAS_FUNCTION }));
+    const slices = watchSet(`endpoints`, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, SERVICE_NAME_LABEL, () =>
       this.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: SERVICE_NAME_LABEL }),
     );
-    const c: SliceCache = {
+    const c: NamespaceCache = {
       functions,
       slices,
       waiters,
@@ -647,7 +647,7 @@ class WatchedSet<T extends { metadata?: { name?: string; resourceVersion?: strin
 
 // ---------------------------------------------------------------------------------------------------------
 
-function readyEndpoints(cache: SliceCache, name: string): Endpoint[] {
+function readyEndpoints(cache: NamespaceCache, name: string): Endpoint[] {
   const out: Endpoint[] = [];
   for (const s of cache.slices.items.values()) {
     if (s.metadata?.labels?.[SERVICE_NAME_LABEL] !== name) continue;
