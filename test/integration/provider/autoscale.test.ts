@@ -87,6 +87,24 @@ describe('autoscaler', function () {
       expect(p.output()).to.match(/autoscaler: busy\.openfaas-fn 1 -> [23] replicas \(concurrency [\d.]+ from registry/);
     });
 
+    it('does not idle a scale.zero function to zero while its first replica is still starting', async () => {
+      const r = await fetch(`${p.url}/system/functions`, {
+        method: 'POST',
+        headers: { authorization: p.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ service: 'late', image: join(FIXTURES, 'slow-start'), labels: { 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '1s' } }),
+      });
+      expect(r.status).to.equal(202);
+      const seen: number[] = [];
+      await waitFor('late to have a ready replica', async () => {
+        const x = await replicas(p, 'late');
+        seen.push(x.replicas);
+        return x.available === 1;
+      }, 30_000, 100);
+      expect(seen, 'replicas while starting').to.not.include(0);
+      // Once ready and idle, the 1 s rule applies.
+      await waitFor('late at zero replicas', async () => (await replicas(p, 'late')).replicas === 0, 10_000, 100);
+    });
+
     it('keeps a scale.zero function up while a request is in flight, then idles it to zero', async () => {
       await deploy(p, 'idler', { 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '1s' });
       await waitFor('idler ready', async () => (await replicas(p, 'idler')).available === 1);
