@@ -243,6 +243,13 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
         `--cert-dir=${join(dir, 'sched-certs')}`,
       ]);
       procs.push(sched);
+      const probe = `clprobe-${process.pid}`;
+      try {
+        await run('ip', ['netns', 'add', probe]);
+        await run('ip', ['netns', 'del', probe]);
+      } catch (err) {
+        throw new Error(`pods need network namespaces (ip netns, as root or with CAP_SYS_ADMIN and CAP_NET_ADMIN): ${(err as Error).message.split('\n')[0]}`);
+      }
       const { cidr, hostIp, routed: r } = await pickPodCidr();
       // Before any pod has an IP: every address in KWOK's range is unreachable unless a pod namespace holds it.
       await run('ip', ['route', 'add', 'unreachable', r]);
