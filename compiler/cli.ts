@@ -12,14 +12,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Console } from 'node:console';
 import { createHash } from 'node:crypto';
-import { buildDispatcher, BuildError, crateName } from './build.ts';
-import { runCheck, UsageError, type CheckSummary } from './check.ts';
-import { generateRust } from './codegen.ts';
-import { formatDiagnostic } from './diagnostics.ts';
+import type { CheckSummary } from './check.ts';
 import type { TraceIR } from './ir.ts';
-import { validateTrace } from './tree.ts';
-import { runUp, UP_HELP } from '../provider/up.ts';
-import { runWatchdogCommand, WATCHDOG_HELP } from '../watchdog/main.ts';
+// Each command loads its own modules when it runs: `watchdog` (the function's process) pays neither for the
+// compiler nor for the provider's Kubernetes client, and `up` not for the compiler.
 
 export interface CliIo {
   /** Writes to stdout (results). */
@@ -84,7 +80,7 @@ Options:
 Exit status: 0 built, 1 build failed, 2 usage error (including a trace that is invalid or of another handler.js).`;
 
 interface Command {
-  help: string;
+  help: string | (() => Promise<string>);
   options: NonNullable<ParseArgsConfig['options']>;
   run(values: Record<string, string | boolean | undefined>, positionals: string[], io: CliIo): Promise<number>;
 }
@@ -107,6 +103,7 @@ const check: Command = {
     json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
+    const { runCheck, UsageError } = await import('./check.ts');
     const dir = onePositional(positionals, '<function-dir>');
     const requests = values.requests as string | undefined;
     if (!requests) throw new CliUsageError('missing --requests <file.jsonl>');
@@ -139,6 +136,12 @@ const compile: Command = {
     json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
+    const [{ buildDispatcher, BuildError, crateName }, { generateRust }, { formatDiagnostic }, { validateTrace }] = await Promise.all([
+      import('./build.ts'),
+      import('./codegen.ts'),
+      import('./diagnostics.ts'),
+      import('./tree.ts'),
+    ]);
     const dir = resolve(onePositional(positionals, '<function-dir>'));
     const traceFile = values.trace as string | undefined;
     if (!traceFile) throw new CliUsageError('missing --trace <trace.json>');
@@ -191,19 +194,22 @@ const compile: Command = {
 };
 
 const up: Command = {
-  help: UP_HELP,
+  help: async () => (await import('../provider/up.ts')).UP_HELP,
   options: {},
   async run(_values, positionals, io) {
     if (positionals.length > 0) throw new CliUsageError(`unexpected argument '${positionals[0]}'`);
+    const { runUp } = await import('../provider/up.ts');
     return runUp(io);
   },
 };
 
 const watchdog: Command = {
-  help: WATCHDOG_HELP,
+  help: async () => (await import('../watchdog/main.ts')).WATCHDOG_HELP,
   options: {},
   async run(_values, positionals, io) {
-    return runWatchdogCommand(onePositional(positionals, '<function-dir>'), io);
+    const dir = onePositional(positionals, '<function-dir>');
+    const { runWatchdogCommand } = await import('../watchdog/main.ts');
+    return runWatchdogCommand(dir, io);
   },
 };
 
@@ -236,7 +242,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   if (wantsHelp || first === 'help') {
-    io.out(`${command.help}\n`);
+    io.out(`${typeof command.help === 'string' ? command.help : await command.help()}\n`);
     return 0;
   }
 

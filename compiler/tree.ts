@@ -2,7 +2,7 @@
  * Trace trees: the normalised program with the branches no traced request took pruned to `ClUnknown`,
  * merging of trees from several tracers, and validation of the IR.
  */
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { BR_FALSE, BR_NULLISH, BR_TRUE, traceSchema, type SiteObs, type TraceIR } from './ir.ts';
 import type { Node } from './normalize.ts';
 import { mergeSite } from './tracer.ts';
@@ -100,11 +100,12 @@ export function mergeTraces(a: TraceIR, b: TraceIR): TraceIR {
   return { ...a, requests: a.requests + b.requests, program: mergeProgram(a.program, b.program), sites };
 }
 
-const ajv = new Ajv({ allErrors: false, strict: true });
-const validate = ajv.compile(traceSchema);
+// Compiled on first use: the tracer (in every function's process) imports this module but never validates.
+let validate: ValidateFunction | undefined;
 
 /** Validates a trace against the schema; returns a one-line reason or null. */
 export function validateTrace(t: unknown): string | null {
+  validate ??= new Ajv({ allErrors: false, strict: true }).compile(traceSchema);
   if (validate(t)) return null;
   const e = validate.errors?.[0];
   return e ? `trace${e.instancePath || ''} ${e.message ?? 'is invalid'}` : 'trace is invalid';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Console } from 'node:console';
 import { readWatchdogConfig, traceSubject, WatchdogConfigError, type WatchdogConfig } from './config.ts';
 import { createWatchdogMetrics, type WatchdogMetrics } from './metrics.ts';
-import { TracePublisher } from './publisher.ts';
+import type { TracePublisher } from './publisher.ts';
 import { HandlerLoadError, createRunnerApp } from './runner.ts';
 import { createWatchdogApp, type WatchdogState } from './server.ts';
 import { TracingController } from './tracing.ts';
@@ -142,6 +142,8 @@ export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: Wat
   let periodic: NodeJS.Timeout | undefined;
   if (tracing.enabled && config.tracing.natsUrl) {
     const subject = traceSubject(config.namespace, config.functionName);
+    // The NATS client is loaded only when there is somewhere to publish.
+    const { TracePublisher } = await import('./publisher.ts');
     publisher = new TracePublisher({
       servers: config.tracing.natsUrl,
       subject,

@@ -13,7 +13,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Request } from 'express';
-import { prepare, Tracer, type TraceIR } from '../compiler/index.ts';
+// The instrumenter and tracer only, not the code generator: this runs in every function's process.
+import type { TraceIR } from '../compiler/ir.ts';
+import { prepare } from '../compiler/prepare.ts';
+import { Tracer } from '../compiler/tracer.ts';
 import type { TracingConfig } from './config.ts';
 import type { WatchdogMetrics } from './metrics.ts';
 import { loadHandler, type Invocation, type LoadedHandler } from './runner.ts';
