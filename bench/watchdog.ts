@@ -25,7 +25,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { load, type BenchRequest, type LoadResult } from './load.ts';
+import { findWrk, load, loadWrk, type BenchRequest, type LoadResult } from './load.ts';
 import { freePort, startOurs, startProcess, startStock, type Served } from '../test/integration/watchdog/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -33,6 +33,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PASS_MS = Number(process.env.BENCH_PASS_MS ?? 1500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const MAX_REQUESTS = 50_000;
+// wrk when installed (BENCH_LOADGEN=node forces the Node client): a Node load generator on a 2-core machine
+// takes a core of its own, so the servers sat half idle and the figures measured the client.
+const WRK = process.env.BENCH_LOADGEN === 'node' ? undefined : findWrk();
+const measure = (base: string, reqs: BenchRequest[], seconds: number, maxRequests: number): Promise<LoadResult> =>
+  WRK ? loadWrk(WRK, base, reqs, { concurrency: CONCURRENCY, seconds }) : load(base, reqs, { concurrency: CONCURRENCY, seconds, maxRequests });
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -47,6 +52,20 @@ function rssKib(pid: number): number {
     total += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     for (const c of children ? children.split(/\s+/) : []) total += rssKib(Number(c));
+  } catch {
+    // gone
+  }
+  return total;
+}
+
+/** CPU time (user + system, in clock ticks of 10 ms) of a process and its descendants (Linux /proc). */
+function cpuTicks(pid: number): number {
+  let total = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += Number(fields[11]) + Number(fields[12]);
+    for (const c of childPids(pid)) total += cpuTicks(c);
   } catch {
     // gone
   }
@@ -123,19 +142,27 @@ async function main(): Promise<void> {
     { name: 'fetch', dir: join(ROOT, 'bench/functions/fetch'), reqs: [{ method: 'GET', path: '/', headers: {} }] },
   ];
 
-  console.log(`bench:watchdog  concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${PASS_MS} ms passes per setup, loopback`);
-  const summary: Record<string, Record<SetupName, { rps: number; p50: number; p99: number; rssMiB: number; procs: number }>> = {};
+  console.log(`bench:watchdog  concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${WRK ? Math.max(1, Math.round(PASS_MS / 1000)) * 1000 : PASS_MS} ms passes per setup, loopback, load from ${WRK ? `wrk (${WRK})` : 'the Node client (bench/load.ts)'}`);
+  const summary: Record<string, Record<SetupName, { rps: number; p50: number; p99: number; rssMiB: number; procs: number; cpuUs: number }>> = {};
   for (const h of handlers) {
     const servers = new Map<SetupName, Served & { base: string }>();
     try {
       for (const name of SETUPS) servers.set(name, await startSetup(name, h.dir, env));
       const results = new Map<SetupName, LoadResult[]>(SETUPS.map((n) => [n, []]));
+      // CPU the setup's own processes spent per request: a cost measure that the shared machine's noise
+      // (which moves req/s by 20-30%) hardly touches.
+      const cpu = new Map<SetupName, { ticks: number; requests: number }>(SETUPS.map((n) => [n, { ticks: 0, requests: 0 }]));
+      const pidOf = (name: SetupName): number => (name === 'stock-server' ? childPids(servers.get(name)!.proc.pid)[0] : servers.get(name)!.proc.pid);
       // Warm-up: JIT, keep-alive pools, and the sampled setup's tree until it is stable.
-      for (const name of SETUPS) await load(servers.get(name)!.base, h.reqs, { concurrency: CONCURRENCY, seconds: 1, maxRequests: 2000 });
+      for (const name of SETUPS) await measure(servers.get(name)!.base, h.reqs, 1, 2000);
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? SETUPS : [...SETUPS].reverse();
         for (const name of order) {
-          const r = await load(servers.get(name)!.base, h.reqs, { concurrency: CONCURRENCY, seconds: PASS_MS / 1000, maxRequests: MAX_REQUESTS });
+          const t0 = cpuTicks(pidOf(name));
+          const r = await measure(servers.get(name)!.base, h.reqs, PASS_MS / 1000, MAX_REQUESTS);
+          const c = cpu.get(name)!;
+          c.ticks += cpuTicks(pidOf(name)) - t0;
+          c.requests += r.requests;
           const bad = Object.entries(r.statuses).filter(([code]) => code !== '200');
           if (r.errors > 0 || bad.length > 0) throw new Error(`${h.name}/${name}: ${r.errors} errors, statuses ${JSON.stringify(r.statuses)}`);
           results.get(name)!.push(r);
@@ -153,27 +180,28 @@ async function main(): Promise<void> {
           p99: median(rs.map((r) => r.p99ms)),
           rssMiB: rssKib(pid) / 1024,
           procs: processCount(pid),
+          cpuUs: (cpu.get(name)!.ticks * 10_000) / Math.max(1, cpu.get(name)!.requests),
         };
       }
     } finally {
       for (const s of servers.values()) await s.stop();
     }
     console.log(`\n${h.name}`);
-    console.log(`  ${'setup'.padEnd(13)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'RSS MiB'.padStart(8)}  processes`);
+    console.log(`  ${'setup'.padEnd(13)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'RSS MiB'.padStart(8)} ${'CPU µs/req'.padStart(10)}  processes`);
     for (const name of SETUPS) {
       const r = summary[h.name][name];
-      console.log(`  ${name.padEnd(13)} ${fmt(r.rps).padStart(8)} ${fmt(r.p50, 2).padStart(7)} ${fmt(r.p99, 2).padStart(7)} ${fmt(r.rssMiB, 1).padStart(8)}  ${r.procs}`);
+      console.log(`  ${name.padEnd(13)} ${fmt(r.rps).padStart(8)} ${fmt(r.p50, 2).padStart(7)} ${fmt(r.p99, 2).padStart(7)} ${fmt(r.rssMiB, 1).padStart(8)} ${fmt(r.cpuUs).padStart(10)}  ${r.procs}`);
     }
   }
   await backend.stop();
 
   console.log('\nratios (ours with sampled tracing, the default, against each stock setup; > 1 means ours is better)');
-  console.log(`  ${'handler'.padEnd(8)} ${'vs'.padEnd(13)} ${'throughput'.padStart(10)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'memory'.padStart(7)}`);
+  console.log(`  ${'handler'.padEnd(8)} ${'vs'.padEnd(13)} ${'throughput'.padStart(10)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'memory'.padStart(7)} ${'CPU/req'.padStart(8)}`);
   for (const h of handlers) {
     const ours = summary[h.name]['ours-sample'];
     for (const vs of ['stock-pair', 'stock-server'] as const) {
       const s = summary[h.name][vs];
-      console.log(`  ${h.name.padEnd(8)} ${vs.padEnd(13)} ${fmt(ours.rps / s.rps, 2).padStart(10)} ${fmt(s.p50 / ours.p50, 2).padStart(6)} ${fmt(s.p99 / ours.p99, 2).padStart(6)} ${fmt(s.rssMiB / ours.rssMiB, 2).padStart(7)}`);
+      console.log(`  ${h.name.padEnd(8)} ${vs.padEnd(13)} ${fmt(ours.rps / s.rps, 2).padStart(10)} ${fmt(s.p50 / ours.p50, 2).padStart(6)} ${fmt(s.p99 / ours.p99, 2).padStart(6)} ${fmt(s.rssMiB / ours.rssMiB, 2).padStart(7)} ${fmt(s.cpuUs / ours.cpuUs, 2).padStart(8)}`);
     }
   }
   console.log('\ntracing cost (throughput of ours-off divided by the traced setup; 1.00 = free)');

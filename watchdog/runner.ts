@@ -462,8 +462,12 @@ function addDurationHeader(res: Response, started: bigint): void {
   } as Response['writeHead'];
 }
 
-/** Rules 13-14: exec timeout and duration header, as of-watchdog wraps every request. */
-function watchdogLayer(cfg: RunnerConfig, logError: (err: unknown) => void): RequestHandler {
+/**
+ * Rules 13-14 (exec timeout, duration header, as of-watchdog wraps every request), rule 2 (the default
+ * Content-Type) and the choice of handler, in one layer: every request passes it, and each express layer
+ * costs a router step.
+ */
+function watchdogLayer(cfg: RunnerConfig, logError: (err: unknown) => void, choose: (req: Request) => Invocation): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     addDurationHeader(res, started);
@@ -489,17 +493,12 @@ function watchdogLayer(cfg: RunnerConfig, logError: (err: unknown) => void): Req
       res.once('finish', clear);
       res.once('close', clear);
     }
+    // Rule 2 (T:19-27).
+    if (!req.headers['content-type']) req.headers['content-type'] = 'text/plain';
+    ex.invocation = choose(req);
     next();
   };
 }
-
-/** Rule 2 (T:19-27). */
-const addDefaultContentType: RequestHandler = (req, _res, next) => {
-  if (!req.headers['content-type']) {
-    req.headers['content-type'] = 'text/plain';
-  }
-  next();
-};
 
 /** Rule 15: what a client saw when the template's process died under a request. */
 function answerAsCrashed(res: Response): void {
@@ -602,15 +601,6 @@ function invoke(inv: Invocation, run: () => Promise<void>, res: Response, next: 
   });
 }
 
-/** A router that only takes requests whose chosen handler is of `kind`. */
-function kindRouter(kind: HandlerKind, parsers: RequestHandler[], serve: RequestHandler): express.Router {
-  const router = express.Router();
-  router.use((req, _res, next) => (exchangeOf(req).invocation?.handler.kind === kind ? next() : next('router')));
-  for (const p of parsers) router.use(p);
-  router.use(serve);
-  return router;
-}
-
 /**
  * An Express app that serves every method and path with the chosen handler, as the stock node22 template
  * behind of-watchdog does (see the rules at the top of this file). It does not listen: the watchdog's
@@ -625,32 +615,26 @@ export function createRunnerApp(opts: RunnerOptions): Express {
   app.disable('x-powered-by');
   app.set('env', cfg.nodeEnv);
 
-  app.use(watchdogLayer(cfg, logError));
-  app.use(addDefaultContentType);
-  app.use((req, _res, next) => {
-    exchangeOf(req).invocation = choose(req);
-    next();
-  });
+  app.use(watchdogLayer(cfg, logError, choose));
 
-  const openfaasParsers: RequestHandler[] = cfg.rawBody
-    ? [bodyParser.raw({ type: '*/*', limit: cfg.rawLimit })]
-    : [bodyParser.text({ type: 'text/*' }), bodyParser.json({ limit: cfg.jsonLimit }), bodyParser.urlencoded({ extended: true })];
-  app.use(
-    kindRouter('openfaas', openfaasParsers, (req, res, next) => {
+  // The plain and the instrumented handler come from the same file, so every request is of the loaded
+  // handler's kind: only that kind's parsers and server are mounted.
+  if (opts.handler.kind === 'openfaas') {
+    const parsers: RequestHandler[] = cfg.rawBody
+      ? [bodyParser.raw({ type: '*/*', limit: cfg.rawLimit })]
+      : [bodyParser.text({ type: 'text/*' }), bodyParser.json({ limit: cfg.jsonLimit }), bodyParser.urlencoded({ extended: true })];
+    app.use(...parsers, (req: Request, res: Response, next: NextFunction) => {
       const ex = exchangeOf(req);
       const inv = ex.invocation!;
       invoke(inv, () => serveOpenfaas(inv.handler as OpenfaasHandler, req, res, next, ex, logError), res, next, logError);
-    }),
-  );
-
-  // The original's dispatcher always forwarded `Content-Type: application/json`, so every body is JSON.
-  const containerlessParsers: RequestHandler[] = [bodyParser.json({ type: () => true, limit: cfg.jsonLimit })];
-  app.use(
-    kindRouter('containerless', containerlessParsers, (req, res, next) => {
+    });
+  } else {
+    // The original's dispatcher always forwarded `Content-Type: application/json`, so every body is JSON.
+    app.use(bodyParser.json({ type: () => true, limit: cfg.jsonLimit }), (req: Request, res: Response, next: NextFunction) => {
       const ex = exchangeOf(req);
       const inv = ex.invocation!;
       invoke(inv, () => serveContainerless(inv.handler as ContainerlessHandler, req, res, next, ex, logError), res, next, logError);
-    }),
-  );
+    });
+  }
   return app;
 }
