@@ -34,6 +34,8 @@ export interface InvokeDeps {
 }
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD']);
+/** Dead kept-alive connections one request may meet before it gives up (each is dropped from the pool). */
+const MAX_STALE_RETRIES = 4;
 
 class ProxyFailure extends Error {
   constructor(
@@ -189,13 +191,21 @@ export class Invoker {
         delete req.headers['transfer-encoding'];
         if (body.length > 0 || req.headers['content-length'] !== undefined) req.headers['content-length'] = String(body.length);
       }
+      let staleRetries = 0;
       for (let attempt = 1; ; attempt++) {
         if (endpoints.length === 0) endpoints = await this.coldStart(parsed.name, namespace, fname, clientGone.signal);
         const ep = this.pick(fname, endpoints);
         const outcome = await this.forward(req, res, ep, parsed.path, body, streaming, fname);
         if (outcome === 'done') return;
+        if (body === undefined) throw new ProxyFailure(500, `Can't reach service for: ${fname}.`);
+        if (outcome === 'stale') {
+          // The pool handed out a dead connection (the agent drops it): the same replica, a fresh connection.
+          if (++staleRetries > MAX_STALE_RETRIES) throw new ProxyFailure(500, `Can't reach service for: ${fname}.`);
+          attempt--;
+          continue;
+        }
         // Refused before anything was sent: the replica went away. Try again with what is ready now.
-        if (attempt >= 3 || body === undefined) throw new ProxyFailure(500, `Can't reach service for: ${fname}.`);
+        if (attempt >= 3) throw new ProxyFailure(500, `Can't reach service for: ${fname}.`);
         this.deps.log?.(`proxy: ${ep.instance} refused ${callId}; retrying`);
         endpoints = (await this.deps.backend.endpoints(parsed.name, namespace)).filter((e) => e.url !== ep.url);
       }
@@ -277,13 +287,14 @@ export class Invoker {
     }
   }
 
-  /** Sends one attempt; 'refused' when the replica refused the connection before anything was sent. */
-  private forward(req: IncomingMessage, res: ServerResponse, ep: Endpoint, path: string, body: Buffer | undefined, streaming: boolean, fname: string): Promise<'done' | 'refused'> {
+  /** Sends one attempt. 'refused': the replica is not there (refused, unreachable); 'stale': a kept-alive
+   *  connection to it had died. Either way nothing reached the function. */
+  private forward(req: IncomingMessage, res: ServerResponse, ep: Endpoint, path: string, body: Buffer | undefined, streaming: boolean, fname: string): Promise<'done' | 'refused' | 'stale'> {
     return new Promise((resolve, reject) => {
       this.inflightByUrl.set(ep.url, (this.inflightByUrl.get(ep.url) ?? 0) + 1);
       let settled = false;
       let timedOut = false;
-      const finish = (v: 'done' | 'refused' | Error): void => {
+      const finish = (v: 'done' | 'refused' | 'stale' | Error): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -305,7 +316,15 @@ export class Invoker {
         { target: `${ep.url}${path}`, buffer: body === undefined ? undefined : Readable.from([body]) },
         (err: NodeJS.ErrnoException) => {
           if (timedOut) return finish(new ProxyFailure(504, `Timed out after ${this.deps.readTimeoutMs} ms waiting for: ${fname}.`));
-          if (err.code === 'ECONNREFUSED' && !res.headersSent) return finish('refused');
+          if (!res.headersSent) {
+            // Nothing reached the function: the replica is gone (refused, no route to it), or a kept-alive
+            // connection died under the request (a replica that went away; another pod that got its IP) before
+            // any answer. The buffered body makes sending it again safe, as Go's transport does for reused
+            // connections.
+            const reused = (req as IncomingMessage & { proxyReq?: ClientRequest }).proxyReq?.reusedSocket === true;
+            if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return finish('refused');
+            if (reused && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return finish('stale');
+          }
           finish(new ProxyFailure(500, `Can't reach service for: ${fname}.`));
         },
       );
