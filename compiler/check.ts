@@ -130,17 +130,36 @@ function wireHeaders(req: HttpRequest): Record<string, string> {
   return out;
 }
 
+/**
+ * Sends one request and reads the answer. A handler may answer with a 1xx status (`context.status(103)`):
+ * Node's server then sends that head alone (no body) and closes the connection, which Node's client reports
+ * as an informational response followed by a hang-up. Such an answer is the 1xx head with an empty body; a
+ * 101 is the same head, reported as an upgrade.
+ */
 function send(port: number, req: HttpRequest, signal?: AbortSignal, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
   const started = process.hrtime.bigint();
+  const ms = (): number => Number(process.hrtime.bigint() - started) / 1e6;
   return new Promise((done, fail) => {
+    let informational: Answer | undefined;
     const r = http.request({ host: '127.0.0.1', port, method: req.method, path: req.target, headers: wireHeaders(req), agent: false, setHost: false, signal }, (res) => {
+      informational = undefined;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+      res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: ms() }));
       res.on('error', fail);
     });
+    r.on('information', (info) => {
+      informational = { status: info.statusCode, headers: info.headers, body: Buffer.alloc(0), ms: 0 };
+    });
+    r.on('upgrade', (res, socket) => {
+      socket.destroy();
+      done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0), ms: ms() });
+    });
     r.setTimeout(timeoutMs, () => r.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
-    r.on('error', fail);
+    r.on('error', (err) => {
+      if (informational && !signal?.aborted) done({ ...informational, ms: ms() });
+      else fail(err);
+    });
     r.end(req.body);
   });
 }

@@ -46,7 +46,8 @@ export const requestLineSchema = {
   required: ['method', 'path'],
   properties: {
     method: { type: 'string', pattern: '^[A-Z]+$' },
-    path: { type: 'string', pattern: '^/[^\\s#]*$' },
+    // Printable ASCII: Node's client refuses to send other characters, or its server answers 400 to them.
+    path: { type: 'string', pattern: '^/[\\u0021-\\u0022\\u0024-\\u007e]*$' },
     query: {
       type: 'object',
       additionalProperties: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
@@ -54,7 +55,8 @@ export const requestLineSchema = {
     headers: {
       type: 'object',
       propertyNames: { pattern: TOKEN },
-      additionalProperties: { type: 'string', pattern: '^[^\\r\\n\\u0000]*$' },
+      // What Node's client sends (its checkInvalidHeaderChar): tab, printable ASCII, and Latin-1 above 0x7f.
+      additionalProperties: { type: 'string', pattern: '^[\\t\\u0020-\\u007e\\u0080-\\u00ff]*$' },
     },
     body: {},
   },
@@ -111,8 +113,8 @@ function describeError(e: ErrorObject): { field: string; problem: string } {
     }
     case 'pattern':
       if (at === 'method') return { field: at, problem: 'field "method" must be an HTTP method in capitals, e.g. "GET"' };
-      if (at === 'path') return { field: at, problem: 'field "path" must start with "/" and contain no spaces or "#"' };
-      return { field: at, problem: `field "${at}" must not contain line breaks` };
+      if (at === 'path') return { field: at, problem: 'field "path" must start with "/" and contain only printable ASCII, no spaces or "#" (percent-encode the rest)' };
+      return { field: at, problem: `field "${at}" must be Latin-1 text without line breaks or other control characters (Node's HTTP client refuses to send it)` };
     case 'type':
       return { field: at, problem: at === '' ? 'a request must be a JSON object' : `field "${at}" must be ${(e.params as { type: string }).type === 'object' ? 'an object' : `a ${(e.params as { type: string }).type}`}` };
     default:

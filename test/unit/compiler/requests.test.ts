@@ -52,6 +52,12 @@ describe('parseRequests', () => {
     expect(errorOf('{"method":"GET"}').message).to.equal('r.jsonl:1: missing field "path"');
   });
 
+  it('accepts what Node\'s client sends as it is: a tab or Latin-1 in a header, <>`" in the path', () => {
+    const [r] = parseRequests('{"method":"GET","path":"/a<b>`\\"c?x=\\"","headers":{"x":"a\\tb é ÿ"}}', 'r.jsonl');
+    expect(r.path).to.equal('/a<b>`"c?x="');
+    expect(r.headers).to.deep.equal({ x: 'a\tb é ÿ' });
+  });
+
   it('rejects a line that is not JSON, or not an object', () => {
     expect(errorOf('{"method":').message).to.match(/^r\.jsonl:1: not a JSON object \(/);
     expect(errorOf('[1]').message).to.equal('r.jsonl:1: a request must be a JSON object');
@@ -69,6 +75,13 @@ describe('parseRequests', () => {
       ['{"method":"GET","path":"/a","headers":{"x":5}}', 'headers.x', 'must be a string'],
       ['{"method":"GET","path":"/a","headers":{"a b":"1"}}', 'headers.a b', 'not a valid header name'],
       ['{"method":"GET","path":"/a","headers":{"x":"1\\r\\nevil: 2"}}', 'headers.x', 'line breaks'],
+      // What Node's client refuses to send (ERR_INVALID_CHAR, ERR_UNESCAPED_CHARACTERS), or its server answers 400 to.
+      ['{"method":"GET","path":"/a","headers":{"x":"a\\u0001b"}}', 'headers.x', 'control characters'],
+      ['{"method":"GET","path":"/a","headers":{"x":"a\\u007f"}}', 'headers.x', 'control characters'],
+      ['{"method":"GET","path":"/a","headers":{"x":"5 €"}}', 'headers.x', 'Latin-1'],
+      ['{"method":"GET","path":"/€"}', 'path', 'printable ASCII'],
+      ['{"method":"GET","path":"/é"}', 'path', 'printable ASCII'],
+      ['{"method":"GET","path":"/a\\u0001"}', 'path', 'printable ASCII'],
       ['{"method":"GET","path":"/a","headers":{"Content-Length":"3"}}', 'headers.Content-Length', 'computed from the body'],
       ['{"method":"GET","path":"/a","headers":{"X-A":"1","x-a":"2"}}', 'headers.x-a', 'given twice'],
     ];
