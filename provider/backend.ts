@@ -77,7 +77,8 @@ export interface Backend {
   /** Namespaces functions may live in, the default among them. */
   namespaces(): Promise<string[]>;
 
-  /** Creates a function. Throws AlreadyExistsError if it exists in that namespace. */
+  /** Creates a function. Throws AlreadyExistsError if it exists in that namespace, InvalidError when the
+   *  backend can tell at once that it cannot run the image. */
   deploy(spec: DeploySpec, opts: DeployOptions): Promise<void>;
   /** Replaces a function's spec, keeping its replica count (replicas restart). Throws NotFoundError. */
   update(spec: DeploySpec): Promise<void>;
@@ -95,7 +96,8 @@ export interface Backend {
   /** Ready replicas now (those whose watchdog health check passes). Throws NotFoundError. */
   endpoints(name: string, namespace: string): Promise<Endpoint[]>;
   /** Optional: resolves with the ready endpoints as soon as there is at least one; rejects when `signal`
-   *  aborts. The core falls back to polling `endpoints()` when a backend lacks it. */
+   *  aborts, or with StartFailedError when the function's replicas keep failing to start (the proxy answers
+   *  503 with its message). The core falls back to polling `endpoints()` when a backend lacks it. */
   waitForEndpoints?(name: string, namespace: string, signal: AbortSignal): Promise<Endpoint[]>;
 
   /** Secrets of a namespace, names only. */
@@ -168,6 +170,15 @@ export class ForbiddenError extends BackendError {
 /** HTTP 503: the backend cannot be reached right now. */
 export class UnavailableError extends BackendError {
   override readonly name = 'UnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNAVAILABLE', message, options);
+  }
+}
+
+/** HTTP 503 on invoke: the function's replicas keep failing to start (the message says why), so a request
+ *  waiting for one is answered now rather than at the cold-start timeout. */
+export class StartFailedError extends BackendError {
+  override readonly name = 'StartFailedError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('UNAVAILABLE', message, options);
   }

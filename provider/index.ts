@@ -19,6 +19,7 @@ export {
   InvalidError,
   ForbiddenError,
   UnavailableError,
+  StartFailedError,
   LABEL_SCALE_MIN,
   LABEL_SCALE_MAX,
   LABEL_SCALE_ZERO,
@@ -26,7 +27,7 @@ export {
   LABEL_FAAS_FUNCTION,
   minReplicas,
 } from './backend.ts';
-export { LocalBackend, resolveFunctionDir, detectReplicaKind, type LocalBackendOptions, type ReplicaKind } from './backends/local.ts';
+export { LocalBackend, resolveFunctionDir, inspectFunctionFolder, detectReplicaKind, START_FAILURES_UNAVAILABLE, type FunctionFolder, type LocalBackendOptions, type ReplicaKind } from './backends/local.ts';
 export { readConfig, parseDuration, parseIntOrDuration, ConfigError, type ProviderConfig } from './config.ts';
 export { Autoscaler, RegistryLoadSource, PrometheusLoadSource, scalePolicy, decideReplicas, LABEL_SCALE_TARGET, type LoadSource, type LoadSample, type ScalePolicy } from './autoscaler.ts';
 export { ProviderMetrics } from './metrics.ts';

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
-import { minReplicas, NotFoundError, type Backend, type Endpoint } from './backend.ts';
+import { minReplicas, NotFoundError, StartFailedError, type Backend, type Endpoint } from './backend.ts';
 import type { ProviderMetrics } from './metrics.ts';
 
 export interface InvokeDeps {
@@ -215,6 +215,8 @@ export class Invoker {
         return;
       }
       if (err instanceof NotFoundError) return fail(404, `No such function: ${fname}.`);
+      // Replicas that keep failing to start: say why now rather than at the cold-start timeout.
+      if (err instanceof StartFailedError) return fail(503, `No endpoints available for: ${fname}. ${err.message}`);
       if (err instanceof ProxyFailure) return fail(err.status, err.message);
       this.deps.log?.(`proxy: ${fname}: ${(err as Error).stack ?? String(err)}`);
       return fail(500, `Can't reach service for: ${fname}.`);

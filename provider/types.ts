@@ -51,6 +51,12 @@ export interface FunctionStatus {
   /** RFC 3339 (nano) time the function was first deployed. */
   createdAt?: string;
   usage?: FunctionUsage;
+  /**
+   * Not an OpenFaaS field (Go clients, the gateway among them, drop it): set by the local backend while
+   * replicas of the deployed spec fail to start, with the latest failure in one line. After an update that
+   * cannot start, the previous version keeps serving and `availableReplicas` counts its replicas.
+   */
+  startFailure?: string;
 }
 
 export interface FunctionUsage {

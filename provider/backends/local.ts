@@ -1,22 +1,31 @@
 /**
  * The `local` backend: each replica is a watchdog process on a loopback port of this machine.
  *
- * - A deployment's `image` is the function's folder, absolute or relative to `cwd`; a folder without a
- *   handler.js whose `function/` has one (a `faas-cli build --shrinkwrap` output `build/<fn>`) is used
- *   through its `function/` folder.
+ * - A deployment's `image` is a function folder on this machine: a folder with a `handler.js` file (what the
+ *   watchdog loads), or one whose `function/handler.js` is (a `faas-cli build --shrinkwrap` output
+ *   `build/<fn>`, used through its `function/` folder). A relative image is resolved against `cwd` when it
+ *   is deployed and stored absolute. Anything else (`/`, a file, a registry reference) is refused at deploy
+ *   and at update with InvalidError (400) and the reason.
  * - A replica is `node bin/containerless.js watchdog <dir>` (or the in-process runner, `replica.ts`) with
  *   env `port`, `metrics_port` (free loopback ports), its own `TMPDIR`, `secret_mount_path` (a folder
  *   holding copies of the function's secrets, one file per secret), `fprocess` from `envProcess`, and the
  *   deployment's `envVars`, and `healthcheck_interval=0` unless those set it (the provider stops routing to a
  *   replica before it sends SIGTERM). It is ready when `GET /_/health` answers 200.
- * - A replica that exits on its own is restarted with a back-off, as a kubelet would.
+ * - A replica that exits on its own is restarted with a back-off, as a kubelet would. Replicas that keep
+ *   failing to start (START_FAILURES_UNAVAILABLE in a row, none ready) make `waitForEndpoints` reject at once
+ *   with StartFailedError (the proxy answers 503 with the reason) instead of waiting for a start that will
+ *   not come; the latest failure is in the status (`startFailure`) and in the logs.
+ * - An update rolls out as a Kubernetes Deployment with maxUnavailable 0 does: replicas of the new spec start
+ *   beside the old ones, take requests once ready, and an old replica stops only when a new one is ready in
+ *   its place. A new spec that cannot start leaves the last fully rolled-out one serving (an old replica that
+ *   exits is started again, and a scale-up adds old ones) until an update that starts.
  * - Secrets are files `<state_dir>/secrets/<ns>/<name>`; deployments are saved in `<state_dir>/state.json`,
  *   so a restarted provider starts its functions again.
  * - Logs are the replicas' stdout and stderr lines, kept per function in a ring buffer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile, copyFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -24,7 +33,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   AlreadyExistsError,
+  InvalidError,
   NotFoundError,
+  StartFailedError,
   type Backend,
   type DeployOptions,
   type DeploySpec,
@@ -85,28 +96,45 @@ interface SavedFunction {
 interface Replica {
   instance: string;
   generation: number;
+  /** The spec it was started with (that of `generation`). */
+  spec: DeploySpec;
   port: number;
   metricsPort: number;
   child?: ChildProcess;
   ready: boolean;
+  /** Passed its first health check at some point (an exit before that is a failure to start). */
+  started: boolean;
   stopping: boolean;
   exited: Promise<void>;
+  /** Its last output lines, for the reason when it exits before it is ready. */
+  tail: string[];
 }
 
 interface LocalFunction {
+  /** The deployed spec; its replicas are generation `generation`. */
   spec: DeploySpec;
   desired: number;
   createdAt: string;
   generation: number;
+  /** The last generation that had all its replicas ready, and its spec: while a newer one is rolling out (or
+   *  cannot start), its replicas keep serving. Undefined until the first generation is ready. */
+  stable?: { generation: number; spec: DeploySpec };
   replicas: Replica[];
   nextInstance: number;
+  /** Replica exits and failed starts since a replica was last ready (the restart back-off). */
   failures: number;
+  /** Failed starts of the deployed generation in a row, and the latest one's reason. */
+  startFailures: number;
+  startFailure?: string;
   restartTimer?: NodeJS.Timeout;
   logs: LogMessage[];
   removed: boolean;
 }
 
 const key = (name: string, namespace: string): string => `${namespace}/${name}`;
+
+/** Failed starts in a row, with no replica ready, after which a request waiting for one gets a 503 at once. */
+export const START_FAILURES_UNAVAILABLE = 2;
 
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -127,14 +155,64 @@ function rfc3339Nano(ms: number, hr = 0n): string {
   return `${iso.slice(0, 19)}.${frac}Z`;
 }
 
-/** Where a deployment's `image` points on this machine, or undefined if no handler folder is there. */
+/** A deployment's `image` checked as a function folder: its absolute path and the folder the watchdog serves,
+ *  or why it is not one (a one-line message naming the field). */
+export type FunctionFolder = { ok: true; image: string; dir: string } | { ok: false; reason: string };
+
+/** An image that is no path on this machine but reads like `[registry/]repo[:tag][@digest]`. */
+const IMAGE_REFERENCE = /^(?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9._/-]+(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+
+/**
+ * What the local backend runs for `image`: a folder holding a readable `handler.js` file (what the watchdog
+ * loads, as the node template's entry point does), or a folder whose `function/handler.js` is one (the
+ * `faas-cli build --shrinkwrap` layout), served through `function/`. A relative image is resolved against
+ * `cwd`. A package.json `main` is not followed: the watchdog, like the template, loads handler.js.
+ */
+export function inspectFunctionFolder(image: string, cwd: string): FunctionFolder {
+  const abs = isAbsolute(image) ? resolve(image) : resolve(cwd, image);
+  const quoted = JSON.stringify(image);
+  const handlerIn = (dir: string): boolean => {
+    const file = join(dir, 'handler.js');
+    try {
+      if (!statSync(file).isFile()) return false;
+      accessSync(file, fsConstants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let st;
+  try {
+    st = statSync(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !isAbsolute(image) && !image.startsWith('.') && IMAGE_REFERENCE.test(image) && (image.includes(':') || image.includes('@') || image.split('/')[0].includes('.'))) {
+      return { ok: false, reason: `image: ${quoted} looks like a container image; the local backend runs function folders on this machine (absolute, or relative to ${cwd})` };
+    }
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, reason: `image: ${quoted}: no such folder (${abs}); the local backend runs function folders on this machine` };
+    return { ok: false, reason: `image: ${quoted}: cannot read ${abs} (${code ?? 'error'})` };
+  }
+  if (!st.isDirectory()) return { ok: false, reason: `image: ${quoted} is a file, not a function folder (a folder with handler.js)` };
+  if (handlerIn(abs)) return { ok: true, image: abs, dir: abs };
+  if (handlerIn(join(abs, 'function'))) return { ok: true, image: abs, dir: join(abs, 'function') };
+  return { ok: false, reason: `image: ${quoted} is not a function folder: it has no handler.js, nor function/handler.js` };
+}
+
+/** Where a deployment's `image` points on this machine, or undefined if it is not a function folder. */
 export function resolveFunctionDir(image: string, cwd: string): string | undefined {
-  const base = isAbsolute(image) ? image : resolve(cwd, image);
-  const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
-  if (!isDir(base)) return undefined;
-  if (existsSync(join(base, 'handler.js'))) return base;
-  if (isDir(join(base, 'function')) && existsSync(join(base, 'function', 'handler.js'))) return join(base, 'function');
-  return base;
+  const f = inspectFunctionFolder(image, cwd);
+  return f.ok ? f.dir : undefined;
+}
+
+/** The line of a replica's output that best says why it stopped: the last one that is not a stack frame, a
+ *  code excerpt's caret or Node's version footer. */
+function reasonLine(tail: string[]): string | undefined {
+  for (let i = tail.length - 1; i >= 0; i--) {
+    const line = tail[i].trim();
+    if (line === '' || /^at\s/.test(line) || /^\^+$/.test(line) || /^Node\.js v\d/.test(line) || /^[{}\[\]]$/.test(line)) continue;
+    return line.length > 400 ? `${line.slice(0, 400)}...` : line;
+  }
+  return undefined;
 }
 
 export class LocalBackend implements Backend {
@@ -219,6 +297,7 @@ export class LocalBackend implements Backend {
   async deploy(spec: DeploySpec, opts: DeployOptions): Promise<void> {
     const k = key(spec.service, spec.namespace);
     if (this.fns.has(k)) throw new AlreadyExistsError(`function ${spec.service} already exists in namespace ${spec.namespace}`);
+    spec = this.withFunctionFolder(spec);
     const fn = this.newFunction(spec, opts.replicas, rfc3339Nano(Date.now(), process.hrtime.bigint()));
     this.fns.set(k, fn);
     this.save();
@@ -227,9 +306,11 @@ export class LocalBackend implements Backend {
 
   async update(spec: DeploySpec): Promise<void> {
     const fn = this.mustGet(spec.service, spec.namespace);
-    fn.spec = spec;
+    fn.spec = this.withFunctionFolder(spec);
     fn.generation += 1;
     fn.failures = 0;
+    fn.startFailures = 0;
+    fn.startFailure = undefined;
     clearTimeout(fn.restartTimer);
     fn.restartTimer = undefined;
     this.save();
@@ -261,6 +342,13 @@ export class LocalBackend implements Backend {
   async scale(name: string, namespace: string, replicas: number): Promise<void> {
     const fn = this.mustGet(name, namespace);
     if (fn.desired === replicas) return;
+    if (fn.desired === 0) {
+      // Raised from zero: a fresh try, as a new pod would be, even if the last replicas failed to start.
+      fn.startFailures = 0;
+      fn.failures = 0;
+      clearTimeout(fn.restartTimer);
+      fn.restartTimer = undefined;
+    }
     fn.desired = replicas;
     this.save();
     this.reconcile(fn);
@@ -274,6 +362,8 @@ export class LocalBackend implements Backend {
     const fn = this.mustGet(name, namespace);
     const now = this.readyEndpoints(fn);
     if (now.length > 0) return Promise.resolve(now);
+    const failing = this.failing(fn);
+    if (failing) return Promise.reject(failing);
     return new Promise((resolveWait, reject) => {
       const k = key(name, namespace);
       const done = (): void => {
@@ -283,7 +373,14 @@ export class LocalBackend implements Backend {
       };
       const onReady = (): void => {
         const eps = this.fns.get(k) === fn ? this.readyEndpoints(fn) : [];
-        if (eps.length === 0) return;
+        if (eps.length === 0) {
+          const err = this.failing(fn);
+          if (err) {
+            done();
+            reject(err);
+          }
+          return;
+        }
         done();
         resolveWait(eps);
       };
@@ -386,7 +483,20 @@ export class LocalBackend implements Backend {
   // internals
 
   private newFunction(spec: DeploySpec, replicas: number, createdAt: string): LocalFunction {
-    return { spec, desired: replicas, createdAt, generation: 0, replicas: [], nextInstance: 1, failures: 0, logs: [], removed: false };
+    return { spec, desired: replicas, createdAt, generation: 0, replicas: [], nextInstance: 1, failures: 0, startFailures: 0, logs: [], removed: false };
+  }
+
+  /** The spec with its image checked and made absolute; InvalidError (400) with the reason otherwise. */
+  private withFunctionFolder(spec: DeploySpec): DeploySpec {
+    const folder = inspectFunctionFolder(spec.image, this.opts.cwd);
+    if (!folder.ok) throw new InvalidError(folder.reason);
+    return { ...spec, image: folder.image };
+  }
+
+  /** Why no replica will come soon: the deployed generation keeps failing to start and none is ready. */
+  private failing(fn: LocalFunction): StartFailedError | undefined {
+    if (fn.startFailures < START_FAILURES_UNAVAILABLE || fn.desired === 0 || this.readyEndpoints(fn).length > 0) return undefined;
+    return new StartFailedError(`Its replicas keep failing to start (${fn.startFailures} in a row): ${fn.startFailure ?? 'they exit before they are ready'}`);
   }
 
   private mustGet(name: string, namespace: string): LocalFunction {
@@ -413,8 +523,11 @@ export class LocalBackend implements Backend {
     if (s.requests) out.requests = s.requests;
     if (s.readOnlyRootFilesystem) out.readOnlyRootFilesystem = true;
     out.replicas = fn.desired;
+    // Replicas that take requests, of whichever version: during an update, or after one that cannot start,
+    // the previous version's (as a Deployment's availableReplicas counts every ReplicaSet's).
     out.availableReplicas = this.readyEndpoints(fn).length;
     out.createdAt = fn.createdAt;
+    if (fn.startFailure !== undefined) out.startFailure = fn.startFailure;
     return out;
   }
 
@@ -506,22 +619,44 @@ export class LocalBackend implements Backend {
     this.events.emit(`log:${key(fn.spec.service, fn.spec.namespace)}`, m);
   }
 
-  /** Starts or stops replicas until the current generation has `desired` of them; old generations go once
-   *  enough new ones are ready (a rolling update with no gap). */
+  /**
+   * Starts or stops replicas until the deployed generation has `desired` of them, rolling out as a Deployment
+   * with maxUnavailable 0 does: older replicas keep serving until enough new ones are ready to take their
+   * place, so an update never lowers the ready count below `desired`. Older replicas of the last generation
+   * that was fully rolled out (`stable`) are the ones kept; one that exits is started again and a scale-up
+   * adds more of them while the new generation is not ready. Replicas of an abandoned generation in between
+   * (an update replaced before it was ready) go unless they are ready and still needed.
+   */
   private reconcile(fn: LocalFunction): void {
     if (this.closed || fn.removed) return;
+    const waiting = fn.restartTimer !== undefined;
     const live = fn.replicas.filter((r) => !r.stopping);
     const current = live.filter((r) => r.generation === fn.generation);
-    const old = live.filter((r) => r.generation !== fn.generation);
-    if (current.length < fn.desired && fn.restartTimer === undefined) {
-      for (let i = current.length; i < fn.desired; i++) void this.startReplica(fn);
+    if (current.length < fn.desired && !waiting) {
+      for (let i = current.length; i < fn.desired; i++) void this.startReplica(fn, fn.generation, fn.spec);
     } else if (current.length > fn.desired) {
       const extra = [...current].sort((a, b) => Number(a.ready) - Number(b.ready) || b.port - a.port).slice(0, current.length - fn.desired);
       for (const r of extra) void this.stopReplica(fn, r);
     }
+
     const readyNew = current.filter((r) => r.ready).length;
-    if (old.length > 0 && (readyNew >= Math.min(fn.desired, current.length) || fn.desired === 0)) {
+    const old = live.filter((r) => r.generation !== fn.generation);
+    if (readyNew >= fn.desired) {
+      // Rolled out (also at zero replicas): older generations go.
+      if (fn.stable?.generation !== fn.generation) fn.stable = { generation: fn.generation, spec: fn.spec };
       for (const r of old) void this.stopReplica(fn, r);
+      return;
+    }
+    const stable = fn.stable;
+    const isStable = (r: Replica): boolean => stable !== undefined && r.generation === stable.generation;
+    const keep = fn.desired - readyNew;
+    const candidates = old
+      .filter((r) => r.ready || isStable(r))
+      .sort((a, b) => Number(b.ready) - Number(a.ready) || Number(isStable(b)) - Number(isStable(a)));
+    const kept = candidates.slice(0, keep);
+    for (const r of old) if (!kept.includes(r)) void this.stopReplica(fn, r);
+    if (stable && stable.generation !== fn.generation && kept.length < keep && !waiting) {
+      for (let i = kept.length; i < keep; i++) void this.startReplica(fn, stable.generation, stable.spec);
     }
   }
 
@@ -531,41 +666,52 @@ export class LocalBackend implements Backend {
     return { command: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(ROOT, 'provider/backends/replica.ts'), dir] };
   }
 
-  private async startReplica(fn: LocalFunction): Promise<void> {
-    const instance = `${fn.spec.service}-${fn.nextInstance++}`;
-    const generation = fn.generation;
+  private async startReplica(fn: LocalFunction, generation: number, spec: DeploySpec): Promise<void> {
+    const instance = `${spec.service}-${fn.nextInstance++}`;
     let markExited!: () => void;
-    const r: Replica = { instance, generation, port: 0, metricsPort: 0, ready: false, stopping: false, exited: new Promise((res) => (markExited = res)) };
+    const r: Replica = {
+      instance,
+      generation,
+      spec,
+      port: 0,
+      metricsPort: 0,
+      ready: false,
+      started: false,
+      stopping: false,
+      exited: new Promise((res) => (markExited = res)),
+      tail: [],
+    };
     fn.replicas.push(r);
     try {
       r.port = await freePort();
       r.metricsPort = await freePort();
-      const dir = resolveFunctionDir(fn.spec.image, this.opts.cwd);
-      if (dir === undefined) throw new Error(`image ${JSON.stringify(fn.spec.image)} is not a function folder on this machine (resolved against ${this.opts.cwd})`);
+      const folder = inspectFunctionFolder(spec.image, this.opts.cwd);
+      if (!folder.ok) throw new Error(folder.reason);
+      const dir = folder.dir;
       const run = join(this.runDir(fn), instance);
       const tmp = join(run, 'tmp');
       const secrets = join(this.runDir(fn), 'secrets');
       await mkdir(tmp, { recursive: true });
       await mkdir(secrets, { recursive: true });
-      for (const name of fn.spec.secrets ?? []) {
-        const src = this.secretPath(name, fn.spec.namespace);
+      for (const name of spec.secrets ?? []) {
+        const src = this.secretPath(name, spec.namespace);
         if (existsSync(src)) await copyFile(src, join(secrets, name));
       }
       if (r.stopping || fn.removed || this.closed) throw new Error('stopped before it started');
       const env: Record<string, string> = {
         ...this.baseEnv,
-        ...(fn.spec.envProcess ? { fprocess: fn.spec.envProcess } : {}),
+        ...(spec.envProcess ? { fprocess: spec.envProcess } : {}),
         // The provider takes a replica out of its endpoints before SIGTERM, so the watchdog need not keep
         // serving with failing health for a load balancer to notice (of-watchdog's SIGTERM delay).
         healthcheck_interval: '0',
-        ...(fn.spec.envVars ?? {}),
+        ...(spec.envVars ?? {}),
         port: String(r.port),
         metrics_port: String(r.metricsPort),
         TMPDIR: tmp,
         secret_mount_path: secrets,
         HOSTNAME: instance,
-        OPENFAAS_NAME: fn.spec.service,
-        OPENFAAS_NAMESPACE: fn.spec.namespace,
+        OPENFAAS_NAME: spec.service,
+        OPENFAAS_NAMESPACE: spec.namespace,
       };
       const { command, args } = this.command(dir);
       const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -580,18 +726,46 @@ export class LocalBackend implements Backend {
         });
       }
       for (const stream of [child.stdout, child.stderr]) {
-        createInterface({ input: stream! }).on('line', (line) => this.logLine(fn, instance, line));
+        createInterface({ input: stream! }).on('line', (line) => {
+          if (!r.started) {
+            r.tail.push(line);
+            if (r.tail.length > 20) r.tail.shift();
+          }
+          this.logLine(fn, instance, line);
+        });
       }
-      child.on('error', (err) => this.logLine(fn, instance, `replica failed to start: ${err.message}`));
+      let spawnError: Error | undefined;
+      child.on('error', (err) => {
+        spawnError = err;
+        this.logLine(fn, instance, `replica failed to start: ${err.message}`);
+      });
+      let closed = false;
+      const outputRead = new Promise<void>((res) => child.once('close', () => res()));
+      void outputRead.then(() => (closed = true));
       child.on('exit', (code, sig) => {
         r.ready = false;
         fn.replicas = fn.replicas.filter((x) => x !== r);
         markExited();
-        if (!r.stopping) {
-          this.logLine(fn, instance, `replica exited (${sig ?? `code ${code}`})`);
+        const k = key(fn.spec.service, fn.spec.namespace);
+        if (r.stopping) return void this.events.emit(`ready:${k}`);
+        const how = sig ?? `code ${code}`;
+        if (r.started) {
+          this.logLine(fn, instance, `replica exited (${how})`);
           this.scheduleRestart(fn);
+          return void this.events.emit(`ready:${k}`);
         }
-        this.events.emit(`ready:${key(fn.spec.service, fn.spec.namespace)}`);
+        // Its last lines may still be on their way when 'exit' comes: the reason waits for the output's end
+        // (briefly: a process it left behind may hold the pipes open).
+        const report = (): void => {
+          const why = spawnError?.message ?? reasonLine(r.tail);
+          if (!fn.removed && !this.closed) {
+            this.startFailed(fn, r, `replica ${instance} exited (${how}) before it was ready${why ? `: ${why}` : ''}`);
+            this.scheduleRestart(fn);
+          }
+          this.events.emit(`ready:${k}`);
+        };
+        if (closed) report();
+        else void Promise.race([outputRead, new Promise((res) => setTimeout(res, 200))]).then(report);
       });
       await this.waitHealthy(fn, r);
     } catch (err) {
@@ -599,11 +773,29 @@ export class LocalBackend implements Backend {
         fn.replicas = fn.replicas.filter((x) => x !== r);
         markExited();
         if (!r.stopping && !fn.removed && !this.closed) {
-          this.logLine(fn, instance, `replica could not start: ${(err as Error).message}`);
+          this.startFailed(fn, r, `replica ${instance} could not start: ${(err as Error).message}`);
           this.scheduleRestart(fn);
+          this.events.emit(`ready:${key(fn.spec.service, fn.spec.namespace)}`);
         }
       }
     }
+  }
+
+  /** A replica that never became ready: counted against its generation when that is the deployed one, and
+   *  logged with what happens next. */
+  private startFailed(fn: LocalFunction, r: Replica, reason: string): void {
+    if (r.generation === fn.generation) {
+      fn.startFailures += 1;
+      fn.startFailure = reason;
+    }
+    const serving = this.readyEndpoints(fn).length > 0;
+    const next =
+      r.generation !== fn.generation
+        ? 'a replica of the previous version'
+        : serving && fn.stable !== undefined && fn.stable.generation !== fn.generation
+          ? 'the deployed version cannot start; the previous version keeps serving'
+          : 'the function has no replica ready';
+    this.logLine(fn, r.instance, `${reason} (${next}; retrying)`);
   }
 
   private scheduleRestart(fn: LocalFunction): void {
@@ -628,7 +820,13 @@ export class LocalBackend implements Backend {
         if (res.status === 200) {
           if (exited || r.stopping) return;
           r.ready = true;
+          r.started = true;
+          r.tail = [];
           fn.failures = 0;
+          if (r.generation === fn.generation) {
+            fn.startFailures = 0;
+            fn.startFailure = undefined;
+          }
           this.opts.log?.(`local: ${r.instance} ready on 127.0.0.1:${r.port}`);
           this.events.emit(`ready:${key(fn.spec.service, fn.spec.namespace)}`);
           this.reconcile(fn);
@@ -641,10 +839,11 @@ export class LocalBackend implements Backend {
       await new Promise((res) => setTimeout(res, 25));
     }
     if (!exited && !r.stopping) {
-      this.logLine(fn, r.instance, `replica did not pass /_/health within ${this.opts.startTimeoutMs} ms; stopping it`);
       r.stopping = true;
+      this.startFailed(fn, r, `replica ${r.instance} did not pass /_/health within ${this.opts.startTimeoutMs} ms; stopping it`);
       await this.kill(r);
       this.scheduleRestart(fn);
+      this.events.emit(`ready:${key(fn.spec.service, fn.spec.namespace)}`);
     }
   }
 

@@ -15,7 +15,14 @@ if (!dir) {
   process.exit(2);
 }
 const port = Number(process.env.port || 8080);
-const handler = loadHandler(dir);
+let handler: ReturnType<typeof loadHandler>;
+try {
+  handler = loadHandler(dir);
+} catch (err) {
+  // One line for the provider to report as the reason it did not start.
+  process.stderr.write(`replica: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
 let accepting = true;
 const app = express();
 app.disable('x-powered-by');

@@ -85,8 +85,9 @@ export interface ProviderProc extends Proc {
   auth: string;
 }
 
-/** `containerless up` with basic auth from fresh secret files and a fresh state_dir; env overrides. */
-export async function startProvider(env: Record<string, string> = {}, reuseDir?: string): Promise<ProviderProc> {
+/** `containerless up` with basic auth from fresh secret files and a fresh state_dir; env overrides. It runs in
+ *  the checkout's root unless `opts.cwd` names another working directory. */
+export async function startProvider(env: Record<string, string> = {}, reuseDir?: string, opts: { cwd?: string } = {}): Promise<ProviderProc> {
   const dir = reuseDir ?? (await mkdtemp(join(tmpdir(), 'cl-provider-')));
   const secrets = join(dir, 'auth');
   await mkdir(secrets, { recursive: true });
@@ -96,7 +97,7 @@ export async function startProvider(env: Record<string, string> = {}, reuseDir?:
   await writeFile(join(secrets, 'basic-auth-password'), `${password}\n`);
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'bin/containerless.js'), 'up'], {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? homedir(),
