@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cl-bench-provider-'));
   const child = spawn(process.execPath, [join(ROOT, 'bin/containerless.js'), 'up'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', port: '0', state_dir: join(dir, 'state'), scale_interval: '1h' },
+    // basic_auth=false: a benchmark on loopback, with a provider it started itself and stops at the end.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', port: '0', state_dir: join(dir, 'state'), scale_interval: '1h', basic_auth: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

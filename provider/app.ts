@@ -20,6 +20,7 @@ import {
 } from './backend.ts';
 import { LABEL_SCALE_TARGET, scalePolicy, type AutoscalerDefaults } from './autoscaler.ts';
 import { parseDuration } from './config.ts';
+import { requestGuard, requireJson, type GuardOptions } from './guard.ts';
 import type { ProviderMetrics } from './metrics.ts';
 import type { Invoker } from './proxy.ts';
 import { checkFunctionName, checkSecretName, parseDelete, parseDeployment, parseScale, parseSecret, parseSecretDelete, RFC1123_LABEL } from './schemas.ts';
@@ -37,6 +38,10 @@ export interface AppDeps {
   info: ProviderInfo;
   /** Basic auth on /system/* (except /system/namespaces) when set. */
   credentials?: Credentials;
+  /** Host and Origin checks on every route but /function/* and /healthz (default: no extra names). */
+  guard?: Omit<GuardOptions, 'log'>;
+  /** Extra checks of a deployment before the backend sees it (the local backend's envVars policy). */
+  checkSpec?: (spec: DeploySpec) => void;
   /** Cancels a log stream after this long (faas-provider passes write_timeout). */
   logsTimeoutMs: number;
   scaleDefaults: AutoscalerDefaults;
@@ -54,6 +59,8 @@ interface Route {
   /** Label for provider_http_requests_total (the route, not the URL). */
   label: string;
   auth: boolean;
+  /** A body with no Content-Type is accepted (the OpenFaaS gateway's scale requests have none). */
+  untypedBody?: boolean;
   handler: RequestHandler;
 }
 
@@ -134,6 +141,7 @@ export function createApp(deps: AppDeps): express.Express {
       const missing = spec.secrets.filter((s) => !have.has(s));
       if (missing.length > 0) throw new InvalidError(`secrets: not found in namespace ${namespace}: ${missing.join(', ')}`);
     }
+    deps.checkSpec?.(spec);
     return spec;
   }
 
@@ -205,9 +213,13 @@ export function createApp(deps: AppDeps): express.Express {
       path: '/system/scale-function/:name',
       label: '/system/scale-function/{name}',
       auth: true,
+      untypedBody: true,
       handler: h(async (req, res) => {
         const name = String(req.params.name);
         const body = parseScale(req.body);
+        if (body.serviceName !== undefined && body.serviceName !== '' && body.serviceName !== name) {
+          throw new InvalidError(`serviceName: ${JSON.stringify(body.serviceName)} is not the function in the path (${JSON.stringify(name)})`);
+        }
         const ns = await resolveNamespace(queryString(req, 'namespace'), body.namespace);
         const s = await backend.get(name, ns);
         if (!s) throw new NotFoundError(`function ${name} not found in namespace ${ns}`);
@@ -261,6 +273,7 @@ export function createApp(deps: AppDeps): express.Express {
         const s = parseSecret(req.body);
         checkSecretName(s.name);
         if (s.value === undefined && s.rawValue === undefined) throw new InvalidError('value: required (or rawValue, base64)');
+        if (s.value !== undefined && s.rawValue !== undefined) throw new InvalidError('value and rawValue: give one of them, not both');
         const ns = await resolveNamespace(queryString(req, 'namespace'), s.namespace);
         const value = s.rawValue !== undefined && s.rawValue !== '' ? Buffer.from(s.rawValue, 'base64') : Buffer.from(s.value ?? '', 'utf8');
         if (req.method === 'POST') await backend.createSecret({ name: s.name, namespace: ns, value });
@@ -385,6 +398,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const auth = deps.credentials ? basicAuth(deps.credentials) : undefined;
+  const guard = requestGuard({ allowedHosts: [], allowedOrigins: [], ...deps.guard, log: deps.log });
+  // Only JSON bodies get here (requireJson); an untyped one is parsed as JSON too.
   const json = express.json({ type: () => true, limit: '4mb' });
   for (const r of routes) {
     const stack: RequestHandler[] = [
@@ -393,10 +408,12 @@ export function createApp(deps: AppDeps): express.Express {
         next();
       },
     ];
+    if (r.path !== '/healthz') stack.push(guard);
     if (r.auth && auth) stack.push(auth);
     for (const m of Array.isArray(r.method) ? r.method : [r.method]) {
       if (m === 'get' || m === 'head') app[m](r.path, ...stack, r.handler);
-      else app[m](r.path, ...stack, json, r.handler);
+      else if (r.path.startsWith('/system/namespace/')) app[m](r.path, ...stack, r.handler);
+      else app[m](r.path, ...stack, requireJson(r.untypedBody === true), json, r.handler);
     }
   }
 

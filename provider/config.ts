@@ -10,10 +10,16 @@ export interface ProviderConfig {
   port: number;
   /** `bind_address`: default 127.0.0.1 (the local backend runs code; do not expose it by accident). */
   bindAddress: string;
-  /** `basic_auth`: protect /system/* with the credentials in secret_mount_path. */
+  /** `basic_auth` (default true): protect /system/* with basic auth. */
   basicAuth: boolean;
   /** `secret_mount_path`: folder with basic-auth-user and basic-auth-password. */
   secretMountPath: string;
+  /** True when `secret_mount_path` was set: its files must then exist (no generated password). */
+  secretMountPathSet: boolean;
+  /** `allowed_hosts`: further names the provider answers to in the `Host` header (DNS rebinding guard). */
+  allowedHosts: string[];
+  /** `allowed_origins`: browser origins (`scheme://host[:port]`) allowed to call the /system API. */
+  allowedOrigins: string[];
   /** `read_timeout`: upstream (function) timeout for an invocation, ms. */
   readTimeoutMs: number;
   /** `write_timeout`: how long a response (and a followed log stream) may take, ms. */
@@ -141,15 +147,36 @@ export function readConfig(env: NodeJS.ProcessEnv): ProviderConfig {
     }
   }
   const namespace = str('function_namespace', 'openfaas-fn');
-  const extra = str('extra_namespaces', '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  const list = (name: string): string[] =>
+    str(name, '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  const extra = list('extra_namespaces');
+  const allowedHosts = list('allowed_hosts').map((h) => h.toLowerCase());
+  for (const h of allowedHosts) {
+    if (!/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(h)) problems.push(`allowed_hosts: ${JSON.stringify(h)} is not a host name (e.g. provider.example.com or *.example.com, without a port)`);
+  }
+  const allowedOrigins: string[] = [];
+  for (const o of list('allowed_origins')) {
+    let origin: string | undefined;
+    try {
+      const u = new URL(o);
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username) origin = u.origin;
+    } catch {
+      // reported below
+    }
+    if (origin === undefined) problems.push(`allowed_origins: ${JSON.stringify(o)} is not an origin (e.g. https://dashboard.example.com)`);
+    else allowedOrigins.push(origin);
+  }
   const cfg: ProviderConfig = {
     port,
     bindAddress: str('bind_address', '127.0.0.1'),
-    basicAuth: bool('basic_auth', false),
+    basicAuth: bool('basic_auth', true),
     secretMountPath: str('secret_mount_path', '/run/secrets/'),
+    secretMountPathSet: (env.secret_mount_path ?? '') !== '',
+    allowedHosts,
+    allowedOrigins,
     readTimeoutMs: dur('read_timeout', '10s'),
     writeTimeoutMs: dur('write_timeout', '10s'),
     functionNamespace: namespace,
@@ -177,6 +204,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ProviderConfig {
   if (pull === 'Always' || pull === 'IfNotPresent' || pull === 'Never') cfg.imagePullPolicy = pull;
   else problems.push(`image_pull_policy=${JSON.stringify(pull)} is not Always, IfNotPresent or Never`);
   if (cfg.scaleIntervalMs <= 0) problems.push('scale_interval must be above 0');
+  if (cfg.readTimeoutMs <= 0) problems.push('read_timeout must be above 0');
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
 }

@@ -4,12 +4,15 @@
  * listener with a deadline, then the backend's replicas).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createApp, type Credentials } from './app.ts';
+import { checkLocalEnvVars } from './backends/local-env.ts';
+import { podNamespace } from './guard.ts';
 import { Autoscaler, PrometheusLoadSource, RegistryLoadSource, type LoadSource } from './autoscaler.ts';
 import type { Backend } from './backend.ts';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -36,6 +39,36 @@ export function readCredentials(secretMountPath: string): Credentials {
   const password = read('basic-auth-password');
   if (user === '' || password === '') throw new ConfigError([`basic_auth=true but the user or password file in ${secretMountPath} is empty`]);
   return { user, password };
+}
+
+export interface ResolvedCredentials extends Credentials {
+  /** The folder holding basic-auth-user and basic-auth-password. */
+  dir: string;
+  /** True when this start generated them. */
+  generated: boolean;
+}
+
+/**
+ * The API's credentials: the OpenFaaS secret files in `secret_mount_path` when they are there (or when
+ * that variable is set: then they must be), else `<state_dir>/auth/`, generated on the first start (user
+ * `admin`, a random password; folder 0700, files 0600), as the OpenFaaS chart generates its basic-auth secret.
+ */
+export function resolveCredentials(config: ProviderConfig): ResolvedCredentials {
+  const mounted = config.secretMountPath;
+  if (config.secretMountPathSet || existsSync(join(mounted, 'basic-auth-password'))) return { ...readCredentials(mounted), dir: mounted, generated: false };
+  const dir = join(config.stateDir, 'auth');
+  let generated = false;
+  if (!existsSync(join(dir, 'basic-auth-password'))) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    // 24 random bytes: 32 characters of base64url, no characters a shell or a URL treats specially.
+    writeFileSync(join(dir, 'basic-auth-user'), 'admin\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'basic-auth-password'), `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    generated = true;
+  }
+  const mode = statSync(join(dir, 'basic-auth-password')).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new ConfigError([`${join(dir, 'basic-auth-password')} can be read by other users (mode ${mode.toString(8)}); chmod 600 it`]);
+  return { ...readCredentials(dir), dir, generated };
 }
 
 export function providerInfo(orchestration: string): ProviderInfo {
@@ -89,7 +122,7 @@ export interface RunningProvider {
   url: string;
   port: number;
   config: ProviderConfig;
-  credentials?: Credentials;
+  credentials?: ResolvedCredentials;
   backend: Backend;
   autoscaler: Autoscaler;
   close(): Promise<void>;
@@ -106,7 +139,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   const env = opts.env ?? process.env;
   const config = readConfig(env);
   const log = opts.log;
-  const credentials = config.basicAuth ? readCredentials(config.secretMountPath) : undefined;
+  const credentials = config.basicAuth ? resolveCredentials(config) : undefined;
   const backend = opts.backend ?? (config.backend === 'kubernetes' ? kubernetesBackend(config, env, log) : await localBackend(config, env, log));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -141,6 +174,8 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     invoker,
     info: providerInfo(backend.orchestration),
     credentials,
+    guard: { allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins, podNamespace: podNamespace() },
+    checkSpec: config.backend === 'local' && !opts.backend ? (spec) => checkLocalEnvVars(spec.envVars) : undefined,
     logsTimeoutMs: config.writeTimeoutMs,
     scaleDefaults,
     onScaledUp: (f) => autoscaler?.woke(f),
@@ -150,7 +185,8 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   await backend.start();
   // Invocations skip express (routing and middleware cost a share of the proxy's time); the app's own
   // /function route serves the same handler for callers of createApp.
-  const server: Server = createServer((req, res) => {
+  // Timeouts are checked every second (Node's default is every 30 s, which would stretch read_timeout).
+  const server: Server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
     if (req.url?.startsWith('/function/')) {
       backend
         .namespaces()
@@ -171,9 +207,11 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
       resolve();
     });
   });
-  // Express's server: requests may run as long as write_timeout plus the function's read_timeout.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  // read_timeout bounds receiving a request, head and body, as Go's http.Server ReadTimeout does in
+  // faas-provider: a client that announces a body and never sends it gets a 408 and its connection closed.
+  // The answer may take longer (the function's own read_timeout, a followed log stream).
+  server.headersTimeout = Math.min(config.readTimeoutMs, 60_000);
+  server.requestTimeout = config.readTimeoutMs;
   autoscaler.start();
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;

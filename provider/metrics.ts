@@ -13,6 +13,14 @@ export const CONCURRENCY_SECONDS = 'containerless_function_concurrency_seconds_t
 export const LAST_INVOCATION = 'containerless_function_last_invocation_timestamp_seconds';
 export const INFLIGHT = 'gateway_function_invocation_inflight';
 
+/** One invocation's bookkeeping (ProviderMetrics.begin). */
+export interface Invocation {
+  /** The request is being sent to a replica: from now on it counts as in flight. */
+  forwarding(): void;
+  /** It ended with this status (499 when the client went away first); later calls do nothing. */
+  end(code: number): void;
+}
+
 export class ProviderMetrics {
   readonly invocationTotal: Counter<'function_name' | 'code'>;
   readonly functionSeconds: Histogram<'function_name' | 'code'>;
@@ -62,22 +70,33 @@ export class ProviderMetrics {
     this.httpDuration = new Histogram({ name: 'provider_http_request_duration_seconds', help: 'Provider API request duration', labelNames: ['code', 'method', 'path'], registers });
   }
 
-  /** Call when an invocation starts; returns the function to call once it ends, with the status code. */
-  begin(functionName: string): (code: number) => void {
+  /**
+   * Call when an invocation arrives. It counts towards the function's concurrency (what the autoscaler
+   * scales on) only from `forwarding()` on, once its body is read and a replica is about to get it, so a
+   * client that is slow to send its request does not make the function scale. `end` records the outcome.
+   */
+  begin(functionName: string): Invocation {
     const started = this.now();
-    this.move(functionName, +1);
     this.invocationStarted.inc({ function_name: functionName });
     this.lastInvocation.set({ function_name: functionName }, Date.now() / 1000);
+    let busy = false;
     let ended = false;
-    return (code: number) => {
-      if (ended) return;
-      ended = true;
-      this.move(functionName, -1);
-      const labels = { function_name: functionName, code: String(code) };
-      this.invocationTotal.inc(labels);
-      this.functionSeconds.observe(labels, (this.now() - started) / 1000);
-      this.lastInvocation.set({ function_name: functionName }, Date.now() / 1000);
-      this.counts.set(functionName, (this.counts.get(functionName) ?? 0) + 1);
+    return {
+      forwarding: () => {
+        if (busy || ended) return;
+        busy = true;
+        this.move(functionName, +1);
+      },
+      end: (code: number) => {
+        if (ended) return;
+        ended = true;
+        if (busy) this.move(functionName, -1);
+        const labels = { function_name: functionName, code: String(code) };
+        this.invocationTotal.inc(labels);
+        this.functionSeconds.observe(labels, (this.now() - started) / 1000);
+        this.lastInvocation.set({ function_name: functionName }, Date.now() / 1000);
+        this.counts.set(functionName, (this.counts.get(functionName) ?? 0) + 1);
+      },
     };
   }
 

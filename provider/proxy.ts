@@ -17,7 +17,7 @@ import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } 
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { minReplicas, NotFoundError, StartFailedError, type Backend, type Endpoint } from './backend.ts';
-import type { ProviderMetrics } from './metrics.ts';
+import type { Invocation, ProviderMetrics } from './metrics.ts';
 
 export interface InvokeDeps {
   backend: Backend;
@@ -173,16 +173,16 @@ export class Invoker {
     res.setHeader('X-Call-Id', callId);
     res.setHeader('X-Start-Time', startTime);
 
-    let end: ((code: number) => void) | undefined;
+    let invocation: Invocation | undefined;
     const clientGone = new AbortController();
     res.on('close', () => {
       clientGone.abort(new Error('client went away'));
-      end?.(res.headersSent ? res.statusCode : 499);
+      invocation?.end(res.headersSent ? res.statusCode : 499);
     });
     try {
       // Existence first, so an unknown function is a 404 and not a queued wait.
       let endpoints = await this.deps.backend.endpoints(parsed.name, namespace);
-      end = this.deps.metrics.begin(fname);
+      invocation = this.deps.metrics.begin(fname);
       const accept = String(req.headers.accept ?? '');
       const streaming = accept.includes('text/event-stream') || accept.includes('application/x-ndjson');
       let body: Buffer | undefined;
@@ -195,6 +195,7 @@ export class Invoker {
       for (let attempt = 1; ; attempt++) {
         if (endpoints.length === 0) endpoints = await this.coldStart(parsed.name, namespace, fname, clientGone.signal);
         const ep = this.pick(fname, endpoints);
+        invocation.forwarding();
         const outcome = await this.forward(req, res, ep, parsed.path, body, streaming, fname);
         if (outcome === 'done') return;
         if (body === undefined) throw new ProxyFailure(500, `Can't reach service for: ${fname}.`);

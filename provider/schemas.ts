@@ -81,7 +81,8 @@ const secretSchema = {
     name: { type: 'string', minLength: 1 },
     namespace: { type: 'string' },
     value: { type: 'string' },
-    rawValue: { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$' },
+    // Standard base64 with its padding, as Go's base64.StdEncoding decodes it: whole 4-character groups.
+    rawValue: { type: 'string', pattern: '^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$' },
   },
 } as const;
 

@@ -5,6 +5,12 @@
 import { BackendError } from './backend.ts';
 import { ConfigError } from './config.ts';
 import { startProvider } from './main.ts';
+import { join } from 'node:path';
+
+/** Single-quoted for a POSIX shell. */
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
 
 export const UP_HELP = `Usage: containerless up
 
@@ -15,7 +21,9 @@ KUBECONFIG (or ~/.kube/config, or the pod's service account) names; see deploy/k
 gateway in front of it (functions_provider_url=<url>/) or call it directly. Stops on SIGINT or SIGTERM.
 
 Configuration is read from the environment (see the README's provider table): port (8080), bind_address
-(127.0.0.1), basic_auth (false), secret_mount_path (/run/secrets/), read_timeout, write_timeout (10s),
+(127.0.0.1), basic_auth (true; the password is generated into state_dir/auth on the first start unless
+secret_mount_path holds basic-auth-user and basic-auth-password), allowed_hosts, allowed_origins,
+secret_mount_path (/run/secrets/), read_timeout, write_timeout (10s),
 function_namespace (openfaas-fn), state_dir, max_body_size, cold_start_timeout, scale_*, prometheus_url,
 backend (local), and for kubernetes image_pull_policy (Always), http_probe (true), set_nonroot_user (false).
 
@@ -48,10 +56,15 @@ export async function runUp(io: UpIo, env: NodeJS.ProcessEnv = process.env): Pro
   const { url, credentials, config } = provider;
   io.out(`provider: ${url}\n`);
   if (credentials) {
-    io.out(`auth: basic, user ${credentials.user}, password in ${config.secretMountPath.replace(/\/$/, '')}/basic-auth-password\n`);
-    io.out(`  curl -u ${credentials.user}:"$(cat ${config.secretMountPath.replace(/\/$/, '')}/basic-auth-password)" ${url}/system/functions\n`);
+    const pw = join(credentials.dir, 'basic-auth-password');
+    // The files are trimmed when read (as faas-provider does), so the commands trim them too.
+    const trimmed = `sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' ${shellQuote(pw)}`;
+    io.out(`auth: basic, user ${credentials.user}, password in ${pw}\n`);
+    if (credentials.generated) io.out(`  (generated now: readable by this user only; put your own basic-auth-user and basic-auth-password in secret_mount_path to choose them)\n`);
+    io.out(`  curl -u ${shellQuote(credentials.user)}:"$(${trimmed})" ${url}/system/functions\n`);
+    io.out(`  ${trimmed} | faas-cli login --gateway ${url} --username ${shellQuote(credentials.user)} --password-stdin\n`);
   } else {
-    io.out(`auth: none (basic_auth=false); set basic_auth=true and secret_mount_path to require it\n`);
+    io.out(`auth: none (basic_auth=false): anyone who can reach ${url} can deploy and run code\n`);
     io.out(`  curl ${url}/system/functions\n`);
   }
   io.out(`gateway: functions_provider_url=${url}/\n`);

@@ -33,6 +33,9 @@ describe('provider schemas', () => {
     expect(reason(() => parseScale({ replicas: 1.5 }))).to.equal('replicas: must be integer');
     expect(reason(() => parseDelete({}))).to.equal('functionName: required');
     expect(reason(() => parseSecret({ name: 's', rawValue: '***' }))).to.equal('rawValue: must be base64');
+    // Go's base64.StdEncoding needs whole 4-character groups with their padding
+    for (const bad of ['abc', 'a', 'YWJj=', 'YQ=', 'YQ===']) expect(reason(() => parseSecret({ name: 's', rawValue: bad })), bad).to.equal('rawValue: must be base64');
+    for (const good of ['', 'YWJj', 'YQ==', 'YWI=']) expect(parseSecret({ name: 's', rawValue: good }).rawValue, good).to.equal(good);
     expect(reason(() => parseDeployment(undefined))).to.equal('body: required (a JSON object)');
     expect(reason(() => parseDeployment([1]))).to.equal('body: must be object');
   });
@@ -45,7 +48,20 @@ describe('provider schemas', () => {
 describe('provider config', () => {
   it('has faas-provider defaults', () => {
     const c = readConfig({});
-    expect(c).to.include({ port: 8080, basicAuth: false, secretMountPath: '/run/secrets/', readTimeoutMs: 10_000, writeTimeoutMs: 10_000, functionNamespace: 'openfaas-fn' });
+    expect(c).to.include({ port: 8080, basicAuth: true, secretMountPathSet: false, secretMountPath: '/run/secrets/', readTimeoutMs: 10_000, writeTimeoutMs: 10_000, functionNamespace: 'openfaas-fn' });
+  });
+  it('turns basic auth off only when asked', () => {
+    expect(readConfig({ basic_auth: 'false' }).basicAuth).to.equal(false);
+    expect(readConfig({ secret_mount_path: '/var/secrets' })).to.include({ basicAuth: true, secretMountPathSet: true });
+  });
+  it('reads allowed_hosts and allowed_origins, and refuses what is neither', () => {
+    const c = readConfig({ allowed_hosts: 'Provider.Example.com, *.internal.example', allowed_origins: 'https://ui.example.com/' });
+    expect(c.allowedHosts).to.deep.equal(['provider.example.com', '*.internal.example']);
+    expect(c.allowedOrigins).to.deep.equal(['https://ui.example.com']);
+    expect(() => readConfig({ allowed_hosts: 'a.example:8080', allowed_origins: 'https://ui.example.com/path' }))
+      .to.throw(ConfigError)
+      .with.property('problems')
+      .that.has.length(2);
   });
   it('reads whole seconds and Go durations', () => {
     expect(readConfig({ read_timeout: '30', write_timeout: '1m30s' })).to.include({ readTimeoutMs: 30_000, writeTimeoutMs: 90_000 });
@@ -116,13 +132,19 @@ describe('concurrency integral (ProviderMetrics + RegistryLoadSource)', () => {
     // two requests in flight for 1 s, then one for 1 s: 3 request-seconds over 2 s
     const a = m.begin('f.ns');
     const b = m.begin('f.ns');
+    // a third one still sending its body: not in flight yet
+    const slow = m.begin('f.ns');
+    a.forwarding();
+    b.forwarding();
     perf += 1000;
     wall += 1000;
-    a(200);
+    a.end(200);
     const s = await tick(1000);
-    b(200);
+    b.end(200);
     expect(s.get('f.ns')?.concurrency).to.be.closeTo(1.5, 1e-9);
     expect(m.invocations('f.ns')).to.equal(2);
+    slow.end(408);
+    expect(m.invocations('f.ns')).to.equal(3);
     // nothing in flight for 8 s more: 3 request-seconds over 10 s
     const later = await tick(8000);
     expect(later.get('f.ns')?.concurrency).to.be.closeTo(0.3, 1e-9);
