@@ -12,7 +12,7 @@
  * wait for requests in flight up to `write_timeout`, publish the last trace tree (up to 5 s while NATS is
  * up), close NATS, exit 0.
  */
-import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { releaseLock, takeLock } from './lock.ts';
 import http from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -205,8 +205,7 @@ export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: Wat
   log(`Listening on port: ${port}`);
   if (!config.suppressLock) {
     log(`Writing lock-file to: ${lockFile}`);
-    mkdirSync(config.tmpdir, { recursive: true });
-    writeFileSync(lockFile, '', { mode: 0o660 });
+    takeLock(lockFile);
   } else {
     log('Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.');
   }
@@ -220,7 +219,7 @@ export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: Wat
       state.accepting = false;
       if (!config.suppressLock) {
         log(`Removing lock-file : ${lockFile}`);
-        rmSync(lockFile, { force: true });
+        releaseLock(lockFile);
       }
       await sleep(config.healthcheckIntervalMs);
       log(`No new connections allowed, draining: ${state.inflight} requests`);

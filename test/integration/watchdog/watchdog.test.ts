@@ -4,9 +4,10 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, freePort, send, sleep, startOurs, startProcess, type Served } from './harness.ts';
+import { ROOT, freePort, send, sleep, startOurs, startProcess, waitHealthy, type Served } from './harness.ts';
 
 const FN = join(ROOT, 'test/fixtures/watchdog/diff');
 
@@ -114,6 +115,37 @@ describe('containerless watchdog', function () {
       }
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('keeps a watchdog healthy when another one sharing its TMPDIR stops', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'cl-wd-shared-'));
+    const started: ReturnType<typeof startProcess>[] = [];
+    const start = async (): Promise<{ port: number; proc: ReturnType<typeof startProcess> }> => {
+      const port = await freePort();
+      const proc = startProcess(process.execPath, [join(ROOT, 'bin/containerless.js'), 'watchdog', FN], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, healthcheck_interval: '0', port: String(port), metrics_port: String(await freePort()), TMPDIR: tmp },
+        cwd: FN,
+      });
+      started.push(proc);
+      await waitHealthy(port, proc);
+      return { port, proc };
+    };
+    try {
+      const a = await start();
+      const b = await start();
+      // The first to start stops first, then the other way round: either way the one left stays healthy.
+      await a.proc.stop();
+      expect((await send(b.port, { path: '/_/health' })).status).to.equal(200);
+      const c = await start();
+      await b.proc.stop();
+      expect((await send(c.port, { path: '/_/health' })).status).to.equal(200);
+      expect(existsSync(join(tmp, '.lock'))).to.equal(true);
+      await c.proc.stop();
+      expect(existsSync(join(tmp, '.lock'))).to.equal(false);
+    } finally {
+      for (const p of started) await p.stop();
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 
