@@ -72,7 +72,7 @@ export interface LocalBackendOptions {
   cwd?: string;
   /** `watchdog`: `containerless watchdog <dir>`; `runner`: provider/backends/replica.ts (default). */
   replica?: ReplicaKind;
-  /** Env every replica inherits from the provider (default: PATH, HOME, LANG, TZ, NODE_ENV). */
+  /** Env every replica inherits from the provider (default: PATH, HOME, LANG, TZ, CONTAINERLESS_CACHE). */
   baseEnv?: Record<string, string>;
   /** How long a replica may take to pass its first health check before it is killed (default 60 s). */
   startTimeoutMs?: number;
@@ -245,7 +245,7 @@ export class LocalBackend implements Backend {
       log: options.log,
     };
     const base: Record<string, string> = {};
-    for (const k of ['PATH', 'HOME', 'LANG', 'TZ', 'NODE_ENV', 'CONTAINERLESS_CACHE']) {
+    for (const k of ['PATH', 'HOME', 'LANG', 'TZ', 'CONTAINERLESS_CACHE']) {
       const v = process.env[k];
       if (v !== undefined) base[k] = v;
     }
@@ -704,6 +704,8 @@ export class LocalBackend implements Backend {
         // The provider takes a replica out of its endpoints before SIGTERM, so the watchdog need not keep
         // serving with failing health for a load balancer to notice (of-watchdog's SIGTERM delay).
         healthcheck_interval: '0',
+        // As the function image sets it: express then answers a bad request without a stack trace.
+        NODE_ENV: 'production',
         ...(spec.envVars ?? {}),
         port: String(r.port),
         metrics_port: String(r.metricsPort),

@@ -186,6 +186,45 @@ describe('provider safe defaults', function () {
     });
   });
 
+  describe('smaller edges', () => {
+    let p: Up;
+    let own: string;
+    const call = (path: string, method: string, body: unknown): Promise<Response> =>
+      fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    before(async () => {
+      own = await mkdtemp(join(tmpdir(), 'cl-safe-'));
+      p = await up({ state_dir: join(own, 'state'), basic_auth: 'false' });
+      expect((await call('/system/functions', 'POST', { service: 'hello', image: join(FIXTURES, 'hello') })).status).to.equal(202);
+      await waitFor('hello to be ready', async () => ((await (await fetch(`${p.url}/system/function/hello`)).json()) as { availableReplicas?: number }).availableReplicas === 1);
+    });
+    after(async () => {
+      await p?.stop();
+      await removeDir(own);
+    });
+
+    it('gets a function’s own 400 and 413 without a stack trace or a path of this machine', async () => {
+      const bad = await fetch(`${p.url}/function/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"broken":' });
+      const big = await fetch(`${p.url}/function/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(200 * 1024) }) });
+      for (const [r, status] of [[bad, 400], [big, 413]] as const) {
+        expect(r.status).to.equal(status);
+        const text = await r.text();
+        expect(text).to.not.match(/\bat \S+ \(|node_modules|SyntaxError|PayloadTooLargeError/);
+        expect(text).to.not.include(ROOT);
+      }
+    });
+    it('refuses a scale request whose serviceName is another function', async () => {
+      const r = await call('/system/scale-function/hello', 'POST', { serviceName: 'other', replicas: 3 });
+      expect(r.status).to.equal(400);
+      expect(await r.text()).to.include('serviceName');
+      expect(((await (await fetch(`${p.url}/system/function/hello`)).json()) as { replicas: number }).replicas).to.equal(1);
+    });
+    it('refuses rawValue that is not padded base64, and value with rawValue', async () => {
+      expect((await call('/system/secrets', 'POST', { name: 's1', rawValue: 'abc' })).status).to.equal(400);
+      expect((await call('/system/secrets', 'POST', { name: 's1', value: 'x', rawValue: 'eA==' })).status).to.equal(400);
+      expect((await call('/system/secrets', 'POST', { name: 's1', rawValue: 'eA==' })).status).to.equal(202);
+    });
+  });
+
   describe('bounded reads', () => {
     it('answers 408 to a body that never comes, and does not count it as load', async () => {
       const p = await up({ state_dir: join(dir, 'state'), basic_auth: 'false', read_timeout: '3s', scale_target: '1', scale_window: '2s' });
