@@ -19,7 +19,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { FIXTURES, removeDir, startGateway, startPrometheus, startProvider, waitFor, type Proc, type ProviderProc } from './harness.ts';
+import { FIXTURES, ROOT, removeDir, startGateway, startPrometheus, startProvider, waitFor, type Proc, type ProviderProc } from './harness.ts';
 
 interface StackFunction {
   lang: string;
@@ -173,7 +173,8 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
       500,
     );
     expect(list.map((f) => f.name).sort()).to.deep.equal(['hello', 'sleepy']);
-    expect(list.find((f) => f.name === 'hello')?.image).to.equal('test/fixtures/provider/hello');
+    // stack.yml's relative image, resolved against the provider's folder when deployed and stored absolute.
+    expect(list.find((f) => f.name === 'hello')?.image).to.equal(join(ROOT, 'test/fixtures/provider/hello'));
     expect(list.find((f) => f.name === 'hello')?.replicas).to.equal(1);
   });
 
@@ -244,11 +245,19 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
       expect(await (await cli('GET', '/system/namespaces')).json()).to.deep.equal(['openfaas-fn']);
     });
 
-    it('Test_Deploy_MetaData: metadata is stored verbatim even for an image this machine cannot run', async () => {
+    it('Test_Deploy_MetaData: an image the local backend cannot run is refused with the reason, through the gateway', async () => {
+      const r = await cli('POST', '/system/functions', { service: 'env-test', image: 'functions/alpine:latest', envProcess: 'env', namespace: 'openfaas-fn' });
+      expect(r.status).to.equal(400);
+      expect(await r.text()).to.match(/^image: "functions\/alpine:latest" looks like a container image/);
+      expect((await describeFn('env-test')).status).to.equal(404);
+    });
+
+    it('Test_Deploy_MetaData: metadata is stored verbatim (with a function folder for the image)', async () => {
       const big = JSON.stringify({ list: Array.from({ length: 200 }, (_, i) => ({ i, s: 'x'.repeat(20) })) });
+      const image = join(FIXTURES, 'hello');
       const body = {
         service: 'env-test-annotations',
-        image: 'functions/alpine:latest',
+        image,
         envProcess: 'env',
         labels: { 'test-label': 'x' },
         annotations: { 'test-annotation': big },
@@ -259,7 +268,7 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
       expect(r.status).to.be.oneOf([200, 202]);
       const d = await describeFn('env-test-annotations');
       const got = d.body as Record<string, unknown>;
-      expect(got).to.include({ name: 'env-test-annotations', image: 'functions/alpine:latest', namespace: 'openfaas-fn', envProcess: 'env' });
+      expect(got).to.include({ name: 'env-test-annotations', image, namespace: 'openfaas-fn', envProcess: 'env' });
       expect(got.labels).to.deep.equal({ 'test-label': 'x', faas_function: 'env-test-annotations' });
       expect(got.annotations).to.deep.equal({ 'test-annotation': big });
       expect(got.limits).to.deep.equal({ memory: '5Mi', cpu: '100m' });
