@@ -47,6 +47,8 @@ export interface AppDeps {
   scaleDefaults: AutoscalerDefaults;
   /** Called when the API scales a function up from zero (so its idle clock restarts). */
   onScaledUp?: (functionName: string) => void;
+  /** Called after every scale through the API. */
+  onScaled?: (functionName: string, replicas: number) => void;
   /** Called after a function is removed (to forget its metrics). */
   onRemoved?: (functionName: string) => void;
   log?: (line: string) => void;
@@ -226,6 +228,7 @@ export function createApp(deps: AppDeps): express.Express {
         const replicas = Math.min(body.replicas, scalePolicy(s.labels, deps.scaleDefaults).max);
         await backend.scale(name, ns, replicas);
         if ((s.replicas ?? 0) === 0 && replicas > 0) deps.onScaledUp?.(`${name}.${ns}`);
+        deps.onScaled?.(`${name}.${ns}`, replicas);
         res.status(202).end();
       }),
     },

@@ -173,6 +173,8 @@ export class Autoscaler {
   private readonly now: () => number;
   /** When each function was last seen scaled above zero by someone else (so idle time starts there). */
   private readonly wokenAt = new Map<string, number>();
+  /** Replicas last set through the API, per function, until the autoscaler changes them. */
+  private readonly manual = new Map<string, number>();
   /** When each function was first seen starting (replicas wanted, none ready). */
   private readonly startingSince = new Map<string, number>();
   /** The last error listing each namespace, so a lasting one is logged once. */
@@ -195,6 +197,11 @@ export class Autoscaler {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+  }
+
+  /** Tells the autoscaler the API scaled a function by hand, so that overriding it is logged once. */
+  scaledByHand(functionName: string, replicas: number): void {
+    this.manual.set(functionName, replicas);
   }
 
   /** Tells the autoscaler a function was just scaled up from zero, so its idle clock restarts. */
@@ -249,6 +256,13 @@ export class Autoscaler {
           await backend.scale(fn.name, ns, want);
           metrics.serviceCount.set({ function_name: fname }, want);
           this.deps.log?.(`autoscaler: ${fname} ${current} -> ${want} replicas (concurrency ${(sample?.concurrency ?? 0).toFixed(2)} from ${this.deps.source.name}, target ${policy.target})`);
+          const byHand = this.manual.get(fname);
+          this.manual.delete(fname);
+          if (byHand !== undefined && byHand === current && want > 0) {
+            this.deps.log?.(
+              `autoscaler: ${fname}: this overrides the manual scale to ${byHand}; replicas follow load between com.openfaas.scale.min and .max (set those labels to hold a count)`,
+            );
+          }
         } catch (err) {
           this.deps.log?.(`autoscaler: cannot scale ${fname}: ${(err as Error).message}`);
         }

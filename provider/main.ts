@@ -179,6 +179,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     logsTimeoutMs: config.writeTimeoutMs,
     scaleDefaults,
     onScaledUp: (f) => autoscaler?.woke(f),
+    onScaled: (f, n) => autoscaler?.scaledByHand(f, n),
     onRemoved: (f) => metrics.forget(f),
     log,
   });

@@ -87,6 +87,20 @@ describe('autoscaler', function () {
       expect(p.output()).to.match(/autoscaler: busy\.openfaas-fn 1 -> [23] replicas \(concurrency [\d.]+ from registry/);
     });
 
+    it('brings a manual scale back to what load asks for, and says so once', async () => {
+      await deploy(p, 'manual', {});
+      await waitFor('manual ready', async () => (await replicas(p, 'manual')).available === 1);
+      const r = await fetch(`${p.url}/system/scale-function/manual`, {
+        method: 'POST',
+        headers: { authorization: p.auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ serviceName: 'manual', replicas: 3 }),
+      });
+      expect(r.status).to.equal(202);
+      await waitFor('manual back at 1 replica', async () => (await replicas(p, 'manual')).replicas === 1, 15_000, 100);
+      const said = p.output().match(/autoscaler: manual\.openfaas-fn: this overrides the manual scale to 3;/g) ?? [];
+      expect(said).to.have.length(1);
+    });
+
     it('does not idle a scale.zero function to zero while its first replica is still starting', async () => {
       const r = await fetch(`${p.url}/system/functions`, {
         method: 'POST',
