@@ -91,6 +91,8 @@ interface SavedFunction {
   spec: DeploySpec;
   replicas: number;
   createdAt: string;
+  /** The spec that serves while `spec` is rolling out or cannot start. */
+  previous?: DeploySpec;
 }
 
 interface Replica {
@@ -268,6 +270,11 @@ export class LocalBackend implements Backend {
     }
     for (const s of saved) {
       const fn = this.newFunction(s.spec, s.replicas, s.createdAt);
+      if (s.previous) {
+        // An update that had not rolled out: the previous spec serves until the deployed one is ready.
+        fn.generation = 1;
+        fn.stable = { generation: 0, spec: s.previous };
+      }
       this.fns.set(key(s.spec.service, s.spec.namespace), fn);
       this.reconcile(fn);
     }
@@ -603,7 +610,16 @@ export class LocalBackend implements Backend {
   /** Saves deployments; writes are serialised and the last one wins. */
   private save(): void {
     const snapshot = JSON.stringify(
-      { functions: [...this.fns.values()].map((f): SavedFunction => ({ spec: f.spec, replicas: f.desired, createdAt: f.createdAt })) },
+      {
+        functions: [...this.fns.values()].map(
+          (f): SavedFunction => ({
+            spec: f.spec,
+            replicas: f.desired,
+            createdAt: f.createdAt,
+            ...(f.stable && f.stable.generation !== f.generation ? { previous: f.stable.spec } : {}),
+          }),
+        ),
+      },
       null,
       1,
     );
@@ -643,7 +659,11 @@ export class LocalBackend implements Backend {
     const old = live.filter((r) => r.generation !== fn.generation);
     if (readyNew >= fn.desired) {
       // Rolled out (also at zero replicas): older generations go.
-      if (fn.stable?.generation !== fn.generation) fn.stable = { generation: fn.generation, spec: fn.spec };
+      if (fn.stable?.generation !== fn.generation) {
+        const hadPrevious = fn.stable !== undefined;
+        fn.stable = { generation: fn.generation, spec: fn.spec };
+        if (hadPrevious) this.save(); // the previous spec is no longer needed after a restart
+      }
       for (const r of old) void this.stopReplica(fn, r);
       return;
     }
@@ -756,14 +776,12 @@ export class LocalBackend implements Backend {
           this.scheduleRestart(fn);
           return void this.events.emit(`ready:${k}`);
         }
+        this.scheduleRestart(fn);
         // Its last lines may still be on their way when 'exit' comes: the reason waits for the output's end
         // (briefly: a process it left behind may hold the pipes open).
         const report = (): void => {
           const why = spawnError?.message ?? reasonLine(r.tail);
-          if (!fn.removed && !this.closed) {
-            this.startFailed(fn, r, `replica ${instance} exited (${how}) before it was ready${why ? `: ${why}` : ''}`);
-            this.scheduleRestart(fn);
-          }
+          if (!fn.removed && !this.closed) this.startFailed(fn, r, `replica ${instance} exited (${how}) before it was ready${why ? `: ${why}` : ''}`);
           this.events.emit(`ready:${k}`);
         };
         if (closed) report();
