@@ -54,7 +54,9 @@ fn primitive_proto(cx: &Cx, v: &Value) -> Option<ObjRef> {
 /// [[Get]] with `v` as the receiver.
 pub fn get(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
     match v {
-        Value::Undefined | Value::Hole | Value::Null => crate::cx::engine_throw("TypeError", "Cannot read properties of undefined or null"),
+        Value::Undefined | Value::Hole | Value::Null => {
+            crate::cx::engine_throw("TypeError", "Cannot read properties of undefined or null")
+        }
         Value::Str(s) => {
             if is(key, "length") {
                 return Ok(Value::Num(s.len() as f64));
@@ -105,7 +107,9 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
                     if is(key, "length") {
                         return Ok(Value::Num(f.length as f64));
                     }
-                    if is(key, "prototype") && f.flags & (crate::heap::fflags::ARROW | crate::heap::fflags::METHOD) == 0 {
+                    if is(key, "prototype")
+                        && f.flags & (crate::heap::fflags::ARROW | crate::heap::fflags::METHOD) == 0
+                    {
                         return unsupported("the prototype of a plain function");
                     }
                 }
@@ -175,7 +179,11 @@ pub fn is_private_key(k: &[u16]) -> bool {
 /// Reads private member `key` (`o.#x`): a field of `o` or a method or accessor on its prototype chain.
 /// An object without it is a TypeError in JavaScript; V8's message is not reproduced, so it gives up.
 pub fn get_private(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
-    let Value::Obj(o) = v else { return engine_error("Cannot read private member from an object whose class did not declare it") };
+    let Value::Obj(o) = v else {
+        return engine_error(
+            "Cannot read private member from an object whose class did not declare it",
+        );
+    };
     let mut cur = Some(*o);
     while let Some(c) = cur {
         let obj = cx.heap.get(c);
@@ -185,7 +193,9 @@ pub fn get_private(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
                 let g = *g;
                 return crate::call::call(cx, &Value::Obj(g), v.clone(), &[]);
             }
-            Some(Prop::Accessor { get: None, .. }) => return engine_error("'#x' was defined without a getter"),
+            Some(Prop::Accessor { get: None, .. }) => {
+                return engine_error("'#x' was defined without a getter")
+            }
             None => cur = obj.proto,
         }
     }
@@ -195,7 +205,11 @@ pub fn get_private(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
 /// Writes private member `key` (`o.#x = v`): an own field, or through a private setter on the chain.
 /// Writing a private method, or a member the object lacks, is a TypeError in JavaScript: it gives up.
 pub fn set_private(cx: &mut Cx, v: &Value, key: &[u16], val: Value) -> JsResult<()> {
-    let Value::Obj(o) = v else { return engine_error("Cannot write private member to an object whose class did not declare it") };
+    let Value::Obj(o) = v else {
+        return engine_error(
+            "Cannot write private member to an object whose class did not declare it",
+        );
+    };
     if let Some(Prop::Data { .. }) = cx.heap.get(*o).props.get(key) {
         if let Some(Prop::Data { value, .. }) = cx.heap.get_mut(*o)?.props.get_mut(key) {
             *value = val;
@@ -299,7 +313,12 @@ fn set_index(cx: &mut Cx, o: ObjRef, i: u32, val: Value) -> JsResult<()> {
 pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()> {
     let o = match target {
         Value::Obj(o) => *o,
-        Value::Undefined | Value::Null | Value::Hole => return crate::cx::engine_throw("TypeError", "Cannot set properties of undefined or null"),
+        Value::Undefined | Value::Null | Value::Hole => {
+            return crate::cx::engine_throw(
+                "TypeError",
+                "Cannot set properties of undefined or null",
+            )
+        }
         _ => return unsupported("a property write to a primitive"),
     };
     if matches!(cx.heap.kind(o), ObjKind::Function(f) if f.code == crate::call::NOT_COMPILED) {
@@ -353,12 +372,20 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
                     crate::call::call(cx, &Value::Obj(s), target.clone(), &[val])?;
                     return Ok(());
                 }
-                Prop::Accessor { set: None, .. } => return unsupported("a write to a getter-only property"),
+                Prop::Accessor { set: None, .. } => {
+                    return unsupported("a write to a getter-only property")
+                }
             }
+        }
+        // Object.prototype's own `__proto__` is an accessor in JavaScript: reached here, its setter runs.
+        if c == cx.realm.object_proto && is(key, "__proto__") {
+            return set_proto_through_accessor(cx, o, &val);
         }
         if c != o && crate::builtins::proto_method(cx, c, key).is_some() {
             if is(key, "size") && (c == cx.realm.map_proto || c == cx.realm.set_proto) {
-                return unsupported("a write to Map.prototype.size or Set.prototype.size (a getter)");
+                return unsupported(
+                    "a write to Map.prototype.size or Set.prototype.size (a getter)",
+                );
             }
             // Shadowing a builtin method with an own property is legal; it only changes later lookups,
             // which check own properties first.
@@ -377,11 +404,47 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
         }
     }
     // A host object's computed properties are getters on its prototype: strict code would throw.
-    if matches!(cx.heap.kind(o), ObjKind::Host(_)) && crate::builtins::host_get(cx, o, key)?.is_some() {
+    if matches!(cx.heap.kind(o), ObjKind::Host(_))
+        && crate::builtins::host_get(cx, o, key)?.is_some()
+    {
         return unsupported("a write to a host object's computed property");
     }
     let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
-    obj.props.insert(JsStr::from_units(key.to_vec()), Prop::data(val));
+    obj.props
+        .insert(JsStr::from_units(key.to_vec()), Prop::data(val));
+    Ok(())
+}
+
+/// The setter of `Object.prototype.__proto__` (ECMA-262 §20.1.3.8.2) with `o` as the receiver, as [[Set]]
+/// of the key `__proto__` reaches it (`o[k] = v`, `Object.assign`) when nothing before Object.prototype on the
+/// chain has an own `__proto__`: an object or `null` becomes the prototype (OrdinarySetPrototypeOf,
+/// §10.1.2.1), any other value is ignored. Only ordinary objects get a new prototype here; other kinds give
+/// up rather than guess how their builtins would see it.
+fn set_proto_through_accessor(cx: &mut Cx, o: ObjRef, val: &Value) -> JsResult<()> {
+    let proto = match val {
+        Value::Obj(p) => Some(*p),
+        Value::Null => None,
+        _ => return Ok(()),
+    };
+    if cx.heap.get(o).proto == proto {
+        return Ok(());
+    }
+    if !matches!(cx.heap.kind(o), ObjKind::Ordinary) || cx.realm.is_builtin_proto(o) {
+        return unsupported(
+            "setting the prototype of a builtin or exotic object through __proto__",
+        );
+    }
+    if cx.heap.get(o).frozen {
+        return crate::cx::engine_throw("TypeError", "#<Object> is not extensible");
+    }
+    let mut p = proto;
+    while let Some(x) = p {
+        if x == o {
+            return crate::cx::engine_throw("TypeError", "Cyclic __proto__ value");
+        }
+        p = cx.heap.get(x).proto;
+    }
+    cx.heap.get_mut(o)?.proto = proto;
     Ok(())
 }
 
@@ -401,7 +464,13 @@ pub fn define(cx: &mut Cx, o: ObjRef, key: JsStr, val: Value) -> JsResult<()> {
 pub fn define_prop(cx: &mut Cx, o: ObjRef, key: JsStr, prop: Prop) -> JsResult<()> {
     let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
     // A getter and a setter of the same name merge into one accessor.
-    if let (Prop::Accessor { get: g2, set: s2, .. }, Some(Prop::Accessor { get, set, .. })) = (&prop, obj.props.get_mut(&key)) {
+    if let (
+        Prop::Accessor {
+            get: g2, set: s2, ..
+        },
+        Some(Prop::Accessor { get, set, .. }),
+    ) = (&prop, obj.props.get_mut(&key))
+    {
         if g2.is_some() {
             *get = *g2;
         }
@@ -424,10 +493,16 @@ pub fn has_property(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<bool> {
         if has_own(cx, o, key) {
             return Ok(true);
         }
+        // Object.prototype's own accessor `__proto__`.
+        if o == cx.realm.object_proto && is(key, "__proto__") {
+            return Ok(true);
+        }
         if crate::builtins::proto_method(cx, o, key).is_some() {
             return Ok(true);
         }
-        if matches!(cx.heap.kind(o), ObjKind::Host(_)) && crate::builtins::host_get(cx, o, key)?.is_some() {
+        if matches!(cx.heap.kind(o), ObjKind::Host(_))
+            && crate::builtins::host_get(cx, o, key)?.is_some()
+        {
             return Ok(true);
         }
         cur = cx.heap.get(o).proto;
@@ -444,7 +519,9 @@ pub fn has_own(cx: &Cx, o: ObjRef, key: &[u16]) -> bool {
                 return true;
             }
             if let Some(i) = index_of_key(key) {
-                return items.get(i as usize).is_some_and(|v| !matches!(v, Value::Hole));
+                return items
+                    .get(i as usize)
+                    .is_some_and(|v| !matches!(v, Value::Hole));
             }
         }
         ObjKind::Function(_) | ObjKind::Native(_) => {
@@ -461,7 +538,9 @@ pub fn has_own(cx: &Cx, o: ObjRef, key: &[u16]) -> bool {
 pub fn delete(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<bool> {
     let o = match v {
         Value::Obj(o) => *o,
-        Value::Undefined | Value::Null | Value::Hole => return engine_error("Cannot convert undefined or null to object"),
+        Value::Undefined | Value::Null | Value::Hole => {
+            return engine_error("Cannot convert undefined or null to object")
+        }
         _ => return Ok(true),
     };
     if let ObjKind::Array(items) = cx.heap.kind(o) {
@@ -534,7 +613,11 @@ pub fn for_in_keys(cx: &mut Cx, v: &Value) -> JsResult<Vec<JsStr>> {
     let o = match v {
         Value::Obj(o) => *o,
         Value::Undefined | Value::Null | Value::Hole => return Ok(Vec::new()),
-        Value::Str(s) => return Ok((0..s.len()).map(|i| ops::number_to_jsstr(i as f64)).collect()),
+        Value::Str(s) => {
+            return Ok((0..s.len())
+                .map(|i| ops::number_to_jsstr(i as f64))
+                .collect())
+        }
         _ => return Ok(Vec::new()),
     };
     let mut keys = own_enumerable_keys(cx, o);
@@ -556,7 +639,9 @@ pub fn scope_get(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> Value {
     let mut e = env;
     for _ in 0..depth {
         e = match &cx.heap.get(e).kind {
-            ObjKind::Scope { parent: Some(p), .. } => *p,
+            ObjKind::Scope {
+                parent: Some(p), ..
+            } => *p,
             _ => unreachable!("scope chain shorter than the compiler computed"),
         };
     }
@@ -572,7 +657,9 @@ pub fn scope_set(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> Js
     let mut e = env;
     for _ in 0..depth {
         e = match &cx.heap.get(e).kind {
-            ObjKind::Scope { parent: Some(p), .. } => *p,
+            ObjKind::Scope {
+                parent: Some(p), ..
+            } => *p,
             _ => unreachable!("scope chain shorter than the compiler computed"),
         };
     }
@@ -585,5 +672,11 @@ pub fn scope_set(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> Js
 
 /// Makes a new environment with `n` variables (all `undefined`: the compiler checks TDZ statically).
 pub fn new_scope(cx: &mut Cx, n: usize, parent: Option<ObjRef>) -> JsResult<ObjRef> {
-    Ok(cx.heap.alloc(crate::heap::Obj::new(ObjKind::Scope { vars: vec![Value::Undefined; n], parent }, None))?)
+    Ok(cx.heap.alloc(crate::heap::Obj::new(
+        ObjKind::Scope {
+            vars: vec![Value::Undefined; n],
+            parent,
+        },
+        None,
+    ))?)
 }

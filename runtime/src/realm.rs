@@ -80,8 +80,10 @@ impl Realm {
         // Error prototypes carry `name` and `message` as data properties, as in ECMA-262 §20.5.3.
         for (name, _) in CLASSES.iter().filter(|(n, _)| n.ends_with("Error")) {
             let o = heap.get_mut(protos[name])?;
-            o.props.insert(JsStr::from("name"), Prop::hidden(Value::str(name)));
-            o.props.insert(JsStr::from("message"), Prop::hidden(Value::str("")));
+            o.props
+                .insert(JsStr::from("name"), Prop::hidden(Value::str(name)));
+            o.props
+                .insert(JsStr::from("message"), Prop::hidden(Value::str("")));
         }
         let max_proto = protos.values().map(|o| o.0).max().unwrap_or(0);
         let mut realm = Realm {
@@ -111,20 +113,35 @@ impl Realm {
         for d in defs.iter().filter(|d| !d.name.contains('.')) {
             let f = realm.native(heap, d)?;
             if let Some(&p) = realm.protos.get(d.name) {
-                heap.get_mut(f)?.props.insert(JsStr::from("prototype"), Prop::Data { value: Value::Obj(p), enumerable: false, writable: false });
-                heap.get_mut(p)?.props.insert(JsStr::from("constructor"), Prop::hidden(Value::Obj(f)));
+                heap.get_mut(f)?.props.insert(
+                    JsStr::from("prototype"),
+                    Prop::Data {
+                        value: Value::Obj(p),
+                        enumerable: false,
+                        writable: false,
+                    },
+                );
+                heap.get_mut(p)?
+                    .props
+                    .insert(JsStr::from("constructor"), Prop::hidden(Value::Obj(f)));
             }
             realm.globals.insert(d.name, Value::Obj(f));
         }
         for d in defs.iter() {
-            let Some((class, rest)) = d.name.split_once('.') else { continue };
+            let Some((class, rest)) = d.name.split_once('.') else {
+                continue;
+            };
             if let Some(method) = rest.strip_prefix("prototype.") {
                 let p = match realm.protos.get(class) {
                     Some(&p) => p,
                     None => panic!("builtin {} names an unknown class", d.name),
                 };
                 let f = realm.native(heap, d)?;
-                realm.methods.entry(p).or_default().insert(JsStr::from(method), (d, f));
+                realm
+                    .methods
+                    .entry(p)
+                    .or_default()
+                    .insert(JsStr::from(method), (d, f));
                 continue;
             }
             let holder = match realm.globals.get(class) {
@@ -137,7 +154,9 @@ impl Realm {
                 }
             };
             let f = realm.native(heap, d)?;
-            heap.get_mut(holder)?.props.insert(JsStr::from(rest), Prop::hidden(Value::Obj(f)));
+            heap.get_mut(holder)?
+                .props
+                .insert(JsStr::from(rest), Prop::hidden(Value::Obj(f)));
         }
         for (k, v) in builtins::global::constants() {
             realm.install_constant(heap, k, v)?;
@@ -150,9 +169,18 @@ impl Realm {
                 let target = target.rsplit_once('.').unwrap().1;
                 let p = realm.protos[class];
                 let d = realm.methods[&p][&JsStr::from(target)];
-                realm.methods.get_mut(&p).unwrap().insert(JsStr::from(method), d);
-            } else if let (Some(Value::Obj(holder)), Some(f)) = (realm.globals.get(class).cloned(), realm.globals.get(target).cloned()) {
-                heap.get_mut(holder)?.props.insert(JsStr::from(rest), Prop::hidden(f));
+                realm
+                    .methods
+                    .get_mut(&p)
+                    .unwrap()
+                    .insert(JsStr::from(method), d);
+            } else if let (Some(Value::Obj(holder)), Some(f)) = (
+                realm.globals.get(class).cloned(),
+                realm.globals.get(target).cloned(),
+            ) {
+                heap.get_mut(holder)?
+                    .props
+                    .insert(JsStr::from(rest), Prop::hidden(f));
             }
         }
         Ok(realm)
@@ -163,7 +191,12 @@ impl Realm {
     }
 
     /// Installs a constant such as `Math.PI` ("Math.PI") or `NaN` ("NaN").
-    fn install_constant(&mut self, heap: &mut Heap, path: &'static str, v: Value) -> Result<(), Abort> {
+    fn install_constant(
+        &mut self,
+        heap: &mut Heap,
+        path: &'static str,
+        v: Value,
+    ) -> Result<(), Abort> {
         match path.split_once('.') {
             None => {
                 self.globals.insert(path, v);
@@ -177,7 +210,14 @@ impl Realm {
                         o
                     }
                 };
-                heap.get_mut(holder)?.props.insert(JsStr::from(rest), Prop::Data { value: v, enumerable: false, writable: false });
+                heap.get_mut(holder)?.props.insert(
+                    JsStr::from(rest),
+                    Prop::Data {
+                        value: v,
+                        enumerable: false,
+                        writable: false,
+                    },
+                );
             }
         }
         Ok(())
@@ -186,6 +226,11 @@ impl Realm {
     /// A global by name (`Math`, `JSON`, `parseInt`, ...), if the runtime models it.
     pub fn global(&self, name: &str) -> Option<Value> {
         self.globals.get(name).cloned()
+    }
+
+    /// Whether `o` is one of the realm's prototype objects (Object.prototype, Array.prototype, ...).
+    pub fn is_builtin_proto(&self, o: ObjRef) -> bool {
+        o.0 <= self.max_proto && self.protos.values().any(|&p| p == o)
     }
 
     pub fn proto(&self, class: &str) -> Option<ObjRef> {
@@ -197,7 +242,10 @@ impl Realm {
         if proto.0 > self.max_proto {
             return None;
         }
-        self.methods.get(&proto).and_then(|m| m.get(key)).map(|(d, _)| *d)
+        self.methods
+            .get(&proto)
+            .and_then(|m| m.get(key))
+            .map(|(d, _)| *d)
     }
 
     /// The function object of a prototype method, for reading it as a value.
@@ -205,6 +253,9 @@ impl Realm {
         if proto.0 > self.max_proto {
             return None;
         }
-        self.methods.get(&proto).and_then(|m| m.get(key)).map(|(_, f)| *f)
+        self.methods
+            .get(&proto)
+            .and_then(|m| m.get(key))
+            .map(|(_, f)| *f)
     }
 }
