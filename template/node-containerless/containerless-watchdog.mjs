@@ -19515,7 +19515,7 @@ var require_finalhandler = __commonJS({
       return status2;
     }
     function send(req, res, status2, headers2, message) {
-      function write() {
+      function write2() {
         var body = createHtmlDocument(message);
         res.statusCode = status2;
         if (req.httpVersionMajor < 2) {
@@ -19538,11 +19538,11 @@ var require_finalhandler = __commonJS({
         res.end(body, "utf8");
       }
       if (isFinished(req)) {
-        write();
+        write2();
         return;
       }
       req.unpipe();
-      onFinished(req, write);
+      onFinished(req, write2);
       req.resume();
     }
   }
@@ -19555,7 +19555,7 @@ var require_view = __commonJS({
     var debug = require_src()("express:view");
     var path = __require("node:path");
     var fs = __require("node:fs");
-    var dirname3 = path.dirname;
+    var dirname4 = path.dirname;
     var basename3 = path.basename;
     var extname = path.extname;
     var join3 = path.join;
@@ -19594,7 +19594,7 @@ var require_view = __commonJS({
       for (var i2 = 0; i2 < roots.length && !path2; i2++) {
         var root = roots[i2];
         var loc = resolve4(root, name);
-        var dir = dirname3(loc);
+        var dir = dirname4(loc);
         var file = basename3(loc);
         path2 = this.resolve(dir, file);
       }
@@ -43568,24 +43568,58 @@ var init_publisher = __esm({
 // watchdog/standalone.ts
 import { parseArgs } from "node:util";
 
+// watchdog/lock.ts
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+}
+function holders(file) {
+  try {
+    return readFileSync(file, "utf8").split("\n").map((l) => Number(l.trim())).filter((n) => Number.isInteger(n) && n > 0);
+  } catch {
+    return [];
+  }
+}
+function write(file, pids) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, pids.map((p) => `${p}
+`).join(""), { mode: 432 });
+  renameSync(tmp, file);
+}
+function takeLock(file, pid = process.pid) {
+  mkdirSync(dirname(file), { recursive: true });
+  const others = holders(file).filter((p) => p !== pid && alive(p));
+  write(file, [...others, pid]);
+}
+function releaseLock(file, pid = process.pid) {
+  const others = holders(file).filter((p) => p !== pid && alive(p));
+  if (others.length === 0) rmSync(file, { force: true });
+  else write(file, others);
+}
+
 // watchdog/main.ts
-import { rmSync, writeFileSync, mkdirSync } from "node:fs";
 import http from "node:http";
 import { hostname } from "node:os";
 import { join as join2 } from "node:path";
 import { Console } from "node:console";
 
 // watchdog/config.ts
-import { existsSync, readFileSync as readFileSync2 } from "node:fs";
+import { existsSync, readFileSync as readFileSync3 } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename as basename2, dirname as dirname2, resolve as resolve2 } from "node:path";
+import { basename as basename2, dirname as dirname3, resolve as resolve2 } from "node:path";
 
 // watchdog/runner.ts
 var import_body_parser = __toESM(require_body_parser(), 1);
 var import_express = __toESM(require_express2(), 1);
-import { readFileSync } from "node:fs";
+import { readFileSync as readFileSync2 } from "node:fs";
 import Module, { createRequire } from "node:module";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname as dirname2, join, resolve } from "node:path";
 import vm from "node:vm";
 
 // watchdog/containerless-api.ts
@@ -43739,9 +43773,9 @@ var WRAPPER_PARAMS = ["exports", "require", "module", "__filename", "__dirname"]
 var IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 function nodeModulePaths(from) {
   const paths = [];
-  for (let d = resolve(from); ; d = dirname(d)) {
+  for (let d = resolve(from); ; d = dirname2(d)) {
     if (basename(d) !== "node_modules") paths.push(join(d, "node_modules"));
-    if (dirname(d) === d) return paths;
+    if (dirname2(d) === d) return paths;
   }
 }
 function describeValue(v) {
@@ -43767,7 +43801,7 @@ function loadHandler(dir, opts = {}) {
   let source = opts.source;
   if (source === void 0) {
     try {
-      source = readFileSync(filename, "utf8");
+      source = readFileSync2(filename, "utf8");
     } catch (err) {
       const code = err.code ?? "error";
       throw new HandlerLoadError("HANDLER_NOT_FOUND", `cannot read handler ${filename} (${code})`, { cause: err });
@@ -43802,10 +43836,10 @@ function loadHandler(dir, opts = {}) {
   requireFn.main = baseRequire.main;
   const mod = new Module(filename);
   mod.filename = filename;
-  mod.paths = nodeModulePaths(dirname(filename));
+  mod.paths = nodeModulePaths(dirname2(filename));
   mod.require = requireFn;
   try {
-    compiled.call(mod.exports, mod.exports, requireFn, mod, filename, dirname(filename), ...injectNames.map((n) => inject[n]));
+    compiled.call(mod.exports, mod.exports, requireFn, mod, filename, dirname2(filename), ...injectNames.map((n) => inject[n]));
   } catch (err) {
     throw new HandlerLoadError("HANDLER_THREW", `handler ${filename} threw while loading: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
@@ -44182,12 +44216,12 @@ function readWatchdogConfig(env, functionDir, opts = {}) {
   const stream = env.trace_stream || "CONTAINERLESS_TRACES";
   if (!/^[A-Za-z0-9_-]+$/.test(stream)) problems.push(`trace_stream=${JSON.stringify(stream)} is not a stream name (letters, digits, _ and -)`);
   const dir = resolve2(functionDir);
-  const folderName = basename2(dir) === "function" ? basename2(dirname2(dir)) : basename2(dir);
+  const folderName = basename2(dir) === "function" ? basename2(dirname3(dir)) : basename2(dir);
   let namespace = env.OPENFAAS_NAMESPACE || "";
   const saFile = opts.saNamespaceFile ?? SA_NAMESPACE;
   if (!namespace && existsSync(saFile)) {
     try {
-      namespace = readFileSync2(saFile, "utf8").trim();
+      namespace = readFileSync3(saFile, "utf8").trim();
     } catch {
       namespace = "";
     }
@@ -44353,7 +44387,7 @@ function createWatchdogApp(deps) {
 }
 
 // watchdog/tracing.ts
-import { readFileSync as readFileSync3 } from "node:fs";
+import { readFileSync as readFileSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // compiler/prepare.ts
@@ -52831,7 +52865,7 @@ var TracingController = class {
     this.plainInvocation = { handler: this.plain };
     if (opts.config.mode !== "off") {
       try {
-        const source = readFileSync3(resolve3(opts.dir, "handler.js"), "utf8");
+        const source = readFileSync4(resolve3(opts.dir, "handler.js"), "utf8");
         const prepared = prepare(source, "handler.js");
         const tracer = new Tracer(prepared, opts.functionName);
         this.instrumented = loadHandler(opts.dir, { source: prepared.instrumented, inject: { __cl: tracer.runtime } });
@@ -53068,8 +53102,7 @@ async function startWatchdog(dir, env, io2) {
   log(`Listening on port: ${port}`);
   if (!config.suppressLock) {
     log(`Writing lock-file to: ${lockFile}`);
-    mkdirSync(config.tmpdir, { recursive: true });
-    writeFileSync(lockFile, "", { mode: 432 });
+    takeLock(lockFile);
   } else {
     log('Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.');
   }
@@ -53082,7 +53115,7 @@ async function startWatchdog(dir, env, io2) {
       state.accepting = false;
       if (!config.suppressLock) {
         log(`Removing lock-file : ${lockFile}`);
-        rmSync(lockFile, { force: true });
+        releaseLock(lockFile);
       }
       await sleep2(config.healthcheckIntervalMs);
       log(`No new connections allowed, draining: ${state.inflight} requests`);
