@@ -724,7 +724,8 @@ export class LocalBackend implements Backend {
         // The provider takes a replica out of its endpoints before SIGTERM, so the watchdog need not keep
         // serving with failing health for a load balancer to notice (of-watchdog's SIGTERM delay).
         healthcheck_interval: '0',
-        // As the function image sets it: express then answers a bad request without a stack trace.
+        // Express then answers a bad request without a stack trace and this machine's paths. The stock node
+        // image leaves NODE_ENV unset; a replica on a developer's machine should not show its paths.
         NODE_ENV: 'production',
         ...(spec.envVars ?? {}),
         port: String(r.port),
