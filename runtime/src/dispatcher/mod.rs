@@ -5,9 +5,11 @@
 //! - `handle` is the socket-free core: one request in, an `Outcome` out (what Node would answer, or a
 //!   give-up). Each thread keeps its own `Cx`, made once per program: the module's top-level code runs
 //!   there, its heap is sealed, and every request starts with `Cx::begin_request`.
-//! - `serve` is the HTTP/1.1 server (tokio + hyper): `GET /_/health` and `GET /_/ready` answer 200 `OK`
-//!   once the module has been loaded (503 before and while shutting down); everything else reaches the
-//!   function, on tokio's blocking pool.
+//! - `serve` is the HTTP/1.1 server (tokio + hyper): `GET /_/health` answers 200 `OK` and `GET /_/ready`
+//!   200 with an empty body once the module has been loaded (503 before and while shutting down, 405 for
+//!   other methods, both empty), as the watchdog does; a request that Node's `http` server would not hand to
+//!   the handler as it is (`node_would_refuse`) is handed back; everything else reaches the function, on
+//!   tokio's blocking pool.
 //! - `main` reads the environment, binds, serves, and on SIGTERM stops accepting, lets requests in flight
 //!   finish (bounded by exec_timeout) and exits 0.
 //!
@@ -630,6 +632,52 @@ fn plain(status: u16, body: &'static str) -> Response<Full<Bytes>> {
     r
 }
 
+fn empty(status: u16) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    r
+}
+
+/// Node's `http` server (llhttp and node_http_parser) counts the request target, header names and header
+/// values (not the separators) and refuses a head whose count reaches this with 431.
+const NODE_MAX_HEADER_COUNT_BYTES: usize = 16 * 1024;
+
+/// Requests on which Node's `http` server, in front of the handler, does something other than hand the
+/// request to it: the dispatcher hands them back, and Node answers them as it does. `None` for a request the
+/// handler sees.
+///
+/// - a head whose size approaches Node's limit (431 beyond it; the separators, which hyper does not keep,
+///   are not counted, so a margin stays on the safe side);
+/// - more than 100 header lines (Node keeps at most 2000 of them in `req.headers` and counts by its own rules);
+/// - `Expect` other than `100-continue` (Node answers 417 itself).
+fn node_would_refuse<B>(req: &Request<B>) -> Option<&'static str> {
+    let headers = req.headers();
+    if headers.len() > 100 {
+        return Some("more than 100 header lines: the JavaScript server's own limits apply");
+    }
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().len())
+        .unwrap_or(0);
+    let size = target
+        + headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len())
+            .sum::<usize>();
+    if size >= NODE_MAX_HEADER_COUNT_BYTES / 2 {
+        return Some("a request head near the JavaScript server's size limit (16 KiB)");
+    }
+    for v in headers.get_all("expect") {
+        if !v.as_bytes().eq_ignore_ascii_case(b"100-continue") {
+            return Some(
+                "an Expect header other than 100-continue (the JavaScript server answers 417)",
+            );
+        }
+    }
+    None
+}
+
 fn log_request(method: &str, path: &str, outcome: &Outcome, status: u16, started: Instant) {
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let tail = match outcome {
@@ -660,14 +708,23 @@ pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Respons
         _ => req.uri().to_string(),
     };
     let path = target.split('?').next().unwrap_or("").to_string();
+    // As the watchdog answers them (watchdog/server.ts): `OK` as text on health, everything else empty.
     if path == "/_/health" || path == "/_/ready" {
         return if method != "GET" {
-            plain(405, "Method Not Allowed\n")
-        } else if state.is_ready() {
+            empty(405)
+        } else if !state.is_ready() {
+            empty(503)
+        } else if path == "/_/health" {
             plain(200, "OK")
         } else {
-            plain(503, "Service Unavailable\n")
+            empty(200)
         };
+    }
+    if let Some(why) = node_would_refuse(&req) {
+        let a = abort(AbortKind::Unsupported, why);
+        let resp = to_hyper(&fallback_marker(&a), None);
+        log_request(&method, &path, &Outcome::Fallback(a), 503, started);
+        return resp;
     }
     let headers: Vec<(String, Vec<u8>)> = req
         .headers()
@@ -759,7 +816,12 @@ where
                         let st = st.clone();
                         async move { Ok::<_, std::convert::Infallible>(respond(st, req).await) }
                     });
-                    let conn = http1::Builder::new().title_case_headers(true).serve_connection(TokioIo::new(stream), svc);
+                    // Node refuses a head by its size alone (`node_would_refuse` hands such requests back), not by its
+                    // number of lines: hyper must not answer 431 first. Each line counts at least one byte there.
+                    let conn = http1::Builder::new()
+                        .title_case_headers(true)
+                        .max_headers(NODE_MAX_HEADER_COUNT_BYTES)
+                        .serve_connection(TokioIo::new(stream), svc);
                     tokio::pin!(conn);
                     tokio::select! {
                         _ = conn.as_mut() => {}

@@ -9,10 +9,17 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDispatcher } from '../../../compiler/build.ts';
+import { Dispatcher, traceRequests } from '../../../compiler/check.ts';
+import { generateRust } from '../../../compiler/codegen.ts';
+import { prepare } from '../../../compiler/prepare.ts';
+import { readRequests } from '../../../compiler/requests.ts';
+import { startOurs, type Served } from '../watchdog/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin/containerless.js');
@@ -77,4 +84,106 @@ describe('containerless check at the edges of Node\'s HTTP client', () => {
       expect(r.stderr).to.match(/requests\.jsonl:3: field "(headers\.x-a|path)"/);
     });
   }
+});
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Writes `head` (and nothing else) on a fresh connection and reads the whole answer until the server closes. */
+function raw(port: number, head: string): Promise<RawAnswer> {
+  return new Promise((done, fail) => {
+    const c = net.connect(port, '127.0.0.1', () => c.write(head, 'latin1'));
+    const chunks: Buffer[] = [];
+    c.on('data', (d: Buffer) => chunks.push(d));
+    c.on('error', fail);
+    c.setTimeout(10_000, () => c.destroy(new Error('no answer within 10s')));
+    c.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const [statusLine, ...lines] = text.slice(0, end === -1 ? text.length : end).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const l of lines) {
+        const i = l.indexOf(':');
+        if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+      }
+      let body = end === -1 ? '' : text.slice(end + 4);
+      if (headers['transfer-encoding'] === 'chunked') {
+        let out = '';
+        for (let rest = body; ; ) {
+          const nl = rest.indexOf('\r\n');
+          const n = parseInt(rest.slice(0, nl), 16);
+          if (!(n > 0)) break;
+          out += rest.slice(nl + 2, nl + 2 + n);
+          rest = rest.slice(nl + 4 + n);
+        }
+        body = out;
+      }
+      done({ status: Number(statusLine.split(' ')[1] ?? 0), headers, body });
+    });
+  });
+}
+
+const request = (target: string, ...lines: string[]): string => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines.map((l) => `${l}\r\n`).join('')}Connection: close\r\n\r\n`;
+
+describe('the dispatcher at the protocol edges of the watchdog\'s Node server', function () {
+  const dir = join(FIXTURES, 'minimal');
+  let node: Served;
+  let rust: Dispatcher;
+
+  before(async function () {
+    const prepared = prepare(readFileSync(join(dir, 'handler.js'), 'utf8'), 'handler.js');
+    const { tracer } = await traceRequests(dir, prepared, 'protocol-minimal', readRequests(join(dir, 'requests.jsonl')));
+    const built = await buildDispatcher(generateRust(tracer.trace(), { name: 'protocol-minimal' }).main, { name: 'protocol-minimal' });
+    [node, rust] = await Promise.all([startOurs(dir), Dispatcher.start(built.binary)]);
+    await rust.waitHealthy();
+  });
+  after(async function () {
+    await Promise.all([node?.stop(), rust?.stop()]);
+  });
+
+  /** The dispatcher answers as Node does, or hands the request back (the provider then sends it to Node). */
+  async function same(head: string, opts: { handBack?: boolean } = {}): Promise<void> {
+    const [js, rs] = await Promise.all([raw(node.port, head), raw(rust.port, head)]);
+    const what = `${head.slice(0, 80).replace(/\r\n/g, '\\r\\n')}…: node ${js.status} ${JSON.stringify(js.body)}, rust ${rs.status} ${JSON.stringify(rs.body)}`;
+    if (rs.status === 503 && rs.headers['x-containerless-fallback'] !== undefined) {
+      expect(opts.handBack, `handed back: ${what}`).to.equal(true);
+      return;
+    }
+    expect(opts.handBack, `answered where it should hand back: ${what}`).to.not.equal(true);
+    expect(rs.status, what).to.equal(js.status);
+    expect(rs.headers['content-type'], what).to.equal(js.headers['content-type']);
+    expect(rs.body, what).to.equal(js.body);
+  }
+
+  it('answers a plain GET from Rust as Node does', async () => {
+    await same(request('/'));
+  });
+
+  it('answers the health routes as the watchdog does: OK on /_/health, empty bodies elsewhere', async () => {
+    await same(request('/_/health'));
+    await same(request('/_/ready'));
+    await same(request('/_/ready?x=1'));
+    for (const path of ['/_/health', '/_/ready']) await same(`POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  });
+
+  it('hands back more than 100 header lines, which Node serves', async () => {
+    const many = (n: number): string[] => Array.from({ length: n }, (_, i) => `x-h${i}: ${i}`);
+    // Host and Connection make 99 and 101.
+    await same(request('/', ...many(97)));
+    await same(request('/', ...many(99)), { handBack: true });
+    await same(request('/', ...many(3000)), { handBack: true });
+  });
+
+  it('hands back a head near or over 16 KiB, which Node refuses with 431', async () => {
+    await same(request('/', `x-big: ${'a'.repeat(17_000)}`), { handBack: true });
+    await same(request('/', `x-big: ${'a'.repeat(500_000)}`), { handBack: true });
+    await same(request(`/?q=${'b'.repeat(20_000)}`), { handBack: true });
+  });
+
+  it('hands back an Expect other than 100-continue, which Node answers 417', async () => {
+    await same(request('/', 'Expect: something-else'), { handBack: true });
+  });
 });
