@@ -41,13 +41,37 @@ function memberName(m: Node): string | null {
   return null;
 }
 
+const isDirective = (s: Node): boolean => s?.type === 'ExpressionStatement' && typeof s.directive === 'string';
+
+const usesStrict = (list: Node[]): boolean => {
+  for (const s of list) {
+    if (!isDirective(s)) return false;
+    if (s.directive === 'use strict') return true;
+  }
+  return false;
+};
+
 export function instrument(program: Node): string {
+  /**
+   * Whether the code being printed is strict: a property write or `delete` that fails throws there and is
+   * ignored in sloppy code, so those sites call the strict or the sloppy form of the tracing operation.
+   */
+  let strict = false;
+  const inMode = <T>(isStrict: boolean, f: () => T): T => {
+    const saved = strict;
+    strict = strict || isStrict;
+    try {
+      return f();
+    } finally {
+      strict = saved;
+    }
+  };
   const t = (n: Node): Node => {
     if (n === null || n === undefined) return n;
     if (Array.isArray(n)) return n.map(t);
     switch (n.type) {
       case 'Program':
-        return { type: 'Program', sourceType: 'script', body: body(n.body) };
+        return inMode(usesStrict(n.body), () => ({ type: 'Program', sourceType: 'script', body: body(n.body) }));
       case 'ClUnsupported':
         return n.node;
       case 'ClRequire':
@@ -66,7 +90,7 @@ export function instrument(program: Node): string {
         return call('bin', [num(n.sid), lit(n.operator), t(n.left), t(n.right)]);
       case 'UnaryExpression': {
         if (n.operator === 'typeof' && n.argument.type === 'Identifier') return n;
-        if (n.operator === 'delete') return call('del', [num(n.sid), t(n.argument.object), key(n.argument, t)]);
+        if (n.operator === 'delete') return call(strict ? 'sdel' : 'del', [num(n.sid), t(n.argument.object), key(n.argument, t)]);
         return call('un', [num(n.sid), lit(n.operator), t(n.argument)]);
       }
       case 'MemberExpression':
@@ -76,7 +100,7 @@ export function instrument(program: Node): string {
       case 'AssignmentExpression':
         if (isPrivate(n.left)) return call('pset', [num(n.sid ?? n.left.sid), t(n.left.object), privateAccess(n.left.property.name, true), t(n.right)]);
         if (n.left.type === 'MemberExpression' && n.left.object.type !== 'Super') {
-          return call('set', [num(n.sid ?? n.left.sid), t(n.left.object), key(n.left, t), t(n.right)]);
+          return call(strict ? 'sset' : 'set', [num(n.sid ?? n.left.sid), t(n.left.object), key(n.left, t), t(n.right)]);
         }
         return { ...n, right: t(n.right) };
       case 'CallExpression': {
@@ -100,7 +124,8 @@ export function instrument(program: Node): string {
       case 'FunctionDeclaration':
         return fn(n);
       case 'ClassExpression':
-        return call('cls', [num(n.sid), classExpr(n), arr(classSites(n))]);
+        // A class, its heritage expression included, is strict code.
+        return inMode(true, () => call('cls', [num(n.sid), classExpr(n), arr(classSites(n))]));
       case 'ObjectExpression': {
         const obj = { type: 'ObjectExpression', properties: n.properties.map((p: Node) => (p.type === 'SpreadElement' ? { ...p, argument: t(p.argument) } : { ...p, key: p.computed ? t(p.key) : p.key, value: p.value.type === 'FunctionExpression' && p.value.isMethod ? fn(p.value) : t(p.value) })) };
         const sites = n.properties
@@ -121,26 +146,33 @@ export function instrument(program: Node): string {
     }
   };
 
-  /** Statements, with function declarations registered right after they are hoisted. */
-  const body = (list: Node[]): Node[] => {
+  /**
+   * Statements, with function declarations registered right after they are hoisted, and `extra` (a
+   * function's entry call) after the directive prologue, which must stay first for `'use strict'` to count.
+   */
+  const body = (list: Node[], extra: Node[] = []): Node[] => {
+    const prologue = list.length ? list.slice(0, Math.max(0, list.findIndex((s) => !isDirective(s)))) : [];
+    if (prologue.length === 0 && list.length && isDirective(list[list.length - 1])) prologue.push(...list);
     const out: Node[] = [];
     const regs: Node[] = [];
-    for (const s of list) {
+    for (const s of list.slice(prologue.length)) {
       out.push(t(s));
       if (s.type === 'FunctionDeclaration') regs.push(stmt(call('reg', [num(s.sid), id(s.id.name)])));
     }
-    if (!regs.length) return out;
-    const k = out.findIndex((s) => s.type !== 'FunctionDeclaration');
-    out.splice(k < 0 ? out.length : k, 0, ...regs);
-    return out;
+    if (regs.length) {
+      const k = out.findIndex((s) => s.type !== 'FunctionDeclaration');
+      out.splice(k < 0 ? out.length : k, 0, ...regs);
+    }
+    return [...prologue.map((s) => ({ type: 'ExpressionStatement', directive: s.directive, expression: s.expression })), ...extra, ...out];
   };
 
-  const fn = (n: Node): Node => ({
-    ...n,
-    id: n.id,
-    params: n.params,
-    body: { type: 'BlockStatement', body: [stmt(call('enter', [num(n.sid)])), ...body(n.body.body)] },
-  });
+  const fn = (n: Node): Node =>
+    inMode(usesStrict(n.body.body), () => ({
+      ...n,
+      id: n.id,
+      params: n.params,
+      body: { type: 'BlockStatement', body: body(n.body.body, [stmt(call('enter', [num(n.sid)]))]) },
+    }));
 
   const classExpr = (n: Node): Node => ({
     type: 'ClassExpression',

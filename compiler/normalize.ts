@@ -144,7 +144,7 @@ class Normalizer {
     this.fn = { temps: [], vars: new Set(), isAsync: false };
     collectVars(ast.body, this.fn.vars);
     let body = this.stmts(ast.body);
-    body = this.withPrologue(body);
+    body = [...directives(ast.body), ...this.withPrologue(body)];
     this.fn = outer;
     return this.site({ type: 'Program', sourceType: 'script', body, loc: ast.loc }, ast);
   }
@@ -186,14 +186,16 @@ class Normalizer {
       }
     });
     let bodyStmts: Node[];
+    let prologue: Node[] = [];
     if (node.body.type === 'BlockStatement') {
       collectVars(node.body.body, this.fn.vars);
+      prologue = directives(node.body.body);
       bodyStmts = this.stmts(node.body.body);
     } else {
       bodyStmts = [this.site({ type: 'ReturnStatement', argument: this.expr(node.body) }, node.body)];
     }
     for (const p of params) this.fn.vars.delete(p.type === 'RestElement' ? p.argument.name : p.name);
-    const body = block(this.withPrologue([...pre, ...bodyStmts]));
+    const body = block([...prologue, ...this.withPrologue([...pre, ...bodyStmts])]);
     this.fn = outerFn;
     this.targets = outerTargets;
     const type = node.type === 'ArrowFunctionExpression' ? 'ArrowFunctionExpression' : node.type === 'FunctionDeclaration' ? 'FunctionDeclaration' : 'FunctionExpression';
@@ -861,6 +863,20 @@ class Normalizer {
     if (logical) return seq([...setup, this.site({ type: 'LogicalExpression', operator: op, left: ref(), right: this.site(assign(ref(), this.expr(e.right)), e) }, e)]);
     return seq([...setup, this.site(assign(ref(), this.site({ type: 'BinaryExpression', operator: op, left: ref(), right: this.expr(e.right) }, e)), e)]);
   }
+}
+
+/**
+ * The directive prologue of a program or function body (`'use strict'`), kept as the first statements of
+ * the normalised body so that the printed program runs in the same mode as the source. Each is an
+ * ExpressionStatement with `directive` set; nothing else in the core may precede them.
+ */
+function directives(body: Node[]): Node[] {
+  const out: Node[] = [];
+  for (const s of body) {
+    if (s.type !== 'ExpressionStatement' || typeof s.directive !== 'string') break;
+    out.push({ type: 'ExpressionStatement', directive: s.directive, expression: { type: 'Literal', value: s.expression.value, raw: s.expression.raw } });
+  }
+  return out;
 }
 
 /** Names a pattern binds. */

@@ -92,6 +92,12 @@ const UNARY: Record<string, (a: any) => unknown> = {
   void: () => undefined,
 };
 
+// This module is strict (ESM); the Function constructor makes sloppy functions for the sloppy forms.
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
+const sloppySet = new Function('o', 'k', 'v', 'o[k] = v; return v;') as (o: unknown, k: unknown, v: unknown) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-implied-eval
+const sloppyDelete = new Function('o', 'k', 'return delete o[k];') as (o: unknown, k: unknown) => boolean;
+
 export class Tracer {
   /** Inject as `__cl` when loading `prepared.instrumented`. */
   readonly runtime: Record<string, unknown>;
@@ -212,11 +218,15 @@ export class Tracer {
         self.types(site, o, k);
         return o[k as string];
       },
+      // `o[k] = v` and `delete o[k]` run as the operators themselves, in the caller's mode: a failed write
+      // or delete throws V8's TypeError in strict code and is ignored in sloppy code.
       set(site: number, o: any, k: unknown, v: unknown) {
         self.types(site, o, k, v);
-        if (o === null || o === undefined) throw new TypeError(`Cannot set properties of ${o} (setting '${String(k)}')`);
-        if (typeof o !== 'object' && typeof o !== 'function') return v;
-        Reflect.set(o, k as PropertyKey, v);
+        return sloppySet(o, k, v);
+      },
+      sset(site: number, o: any, k: unknown, v: unknown) {
+        self.types(site, o, k, v);
+        o[k as string] = v;
         return v;
       },
       // Private members (`o.#x`): `access` is an arrow printed inside the class, the only place `#x` can be read.
@@ -243,8 +253,11 @@ export class Tracer {
       },
       del(site: number, o: any, k: unknown) {
         self.types(site, o, k);
-        if (o === null || o === undefined) throw new TypeError(`Cannot convert undefined or null to object`);
-        return Reflect.deleteProperty(Object(o), k as PropertyKey);
+        return sloppyDelete(o, k);
+      },
+      sdel(site: number, o: any, k: unknown) {
+        self.types(site, o, k);
+        return delete o[k as string];
       },
       m(site: number, o: any, k: unknown) {
         self.types(site, o, k);
