@@ -405,7 +405,7 @@ class Codegen {
     n.params.forEach((p: Node, i: number) => {
       if (p.type === 'RestElement') {
         const b = scope.bindings.get(p.argument.name)!;
-        lines.push(`{ let r = cx.new_array(call.args.get(${i}..).map(|a| a.to_vec()).unwrap_or_default())?; ${g.assignBinding(b, 'r')} }`);
+        lines.push(`let r = cx.new_array(call.args.get(${i}..).map(|a| a.to_vec()).unwrap_or_default())?; ${g.declareBinding(b, 'r')}`);
       } else {
         const b = scope.bindings.get(p.name)!;
         lines.push(g.declareBinding(b, `call.arg(${i})`));
