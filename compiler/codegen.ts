@@ -1278,6 +1278,10 @@ class FnGen {
     if (e.name === 'objectRest') return `{ ${binds} rt::object_rest(cx, &a0, &a1)? }`;
     if (e.name === 'arraySliceFrom') return `{ ${binds} rt::array_slice_from(cx, &a0, &a1)? }`;
     if (e.name === 'callWith') return `{ ${binds} rt::call_with(cx, &a0, &a1, &a2)? }`;
+    if (e.name === 'forOf') return `{ ${binds} rt::for_of(cx, &a0)? }`;
+    if (e.name === 'forOfNext') return `{ ${binds} rt::for_of_next(cx, &a0, &a1)? }`;
+    if (e.name === 'forOfValue') return `{ ${binds} rt::for_of_value(cx, &a0, &a1)? }`;
+    if (e.name === 'forInSkip') return `{ ${binds} rt::for_in_skip(cx, &a0, &a1, &a2)? }`;
     this.cg.warnUnsupported(e, `the intrinsic ${e.name}`);
     return 'clrt::cx::unsupported::<Value>("intrinsic")?';
   }

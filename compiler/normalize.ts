@@ -411,6 +411,8 @@ class Normalizer {
     let test: Node = lit(true);
     const head: Node[] = [];
     const update: Node[] = [];
+    /** Statements before the exit test of each iteration. */
+    const beforeTest: Node[] = [];
     let perIterationCopy: string[] = [];
     switch (s.type) {
       case 'WhileStatement':
@@ -437,10 +439,26 @@ class Normalizer {
         const it = this.temp();
         const i = this.temp();
         const src = this.expr(s.right);
-        pre.push(exprStmt(assign(id(it), s.type === 'ForOfStatement' ? this.intrinsic('iter', [src], s.right) : this.intrinsic('forInKeys', [src], s.right))));
-        pre.push(exprStmt(assign(id(i), lit(0))));
-        test = this.site({ type: 'BinaryExpression', operator: '<', left: id(i), right: this.site(member(id(it), 'length'), s.right) }, s.right);
-        const elem = this.site(member(id(it), id(i), true), s.left);
+        let elem: Node;
+        if (s.type === 'ForOfStatement') {
+          // Arrays are read by index, live (their iterator checks the length at every step); any other
+          // iterable is stepped through its own iterator, so entries a Map or Set gets during the loop are
+          // visited as they are by for-of.
+          pre.push(exprStmt(assign(id(it), this.intrinsic('forOf', [src], s.right))));
+          pre.push(exprStmt(assign(id(i), lit(0))));
+          test = this.intrinsic('forOfNext', [id(it), id(i)], s.right);
+          elem = this.intrinsic('forOfValue', [id(it), id(i)], s.left);
+        } else {
+          // The keys are taken when the loop starts; a key deleted before its turn is skipped (V8 checks
+          // `key in object` before each one), keys added during the loop are not visited.
+          const o = this.temp();
+          pre.push(exprStmt(assign(id(o), src)));
+          pre.push(exprStmt(assign(id(it), this.intrinsic('forInKeys', [id(o)], s.right))));
+          pre.push(exprStmt(assign(id(i), lit(0))));
+          beforeTest.push(exprStmt(assign(id(i), this.intrinsic('forInSkip', [id(o), id(it), id(i)], s.right))));
+          test = this.site({ type: 'BinaryExpression', operator: '<', left: id(i), right: this.site(member(id(it), 'length'), s.right) }, s.right);
+          elem = this.site(member(id(it), id(i), true), s.left);
+        }
         head.push(exprStmt(assign(id(i), this.site({ type: 'BinaryExpression', operator: '+', left: id(i), right: lit(1) }, s.left))));
         if (s.left.type === 'VariableDeclaration') {
           const d = s.left.declarations[0];
@@ -494,7 +512,7 @@ class Normalizer {
       exit.loopTest = true;
       loopBody = [...inner, exit];
     } else {
-      loopBody = [guard, ...head, ...inner, ...update];
+      loopBody = [...beforeTest, guard, ...head, ...inner, ...update];
     }
     const loop = this.site({ type: 'WhileStatement', test: lit(true), body: block(loopBody) }, s);
     return [block([...pre, { type: 'LabeledStatement', label: id(brk), body: loop }])];

@@ -323,6 +323,15 @@ export class Tracer {
   }
 }
 
+/** A for-of loop's iterator (the `next` method is read once, when the loop starts) and its current value. */
+class ForOfIteration {
+  value: unknown = undefined;
+  constructor(
+    readonly iterator: Iterator<unknown>,
+    readonly next: Iterator<unknown>['next'],
+  ) {}
+}
+
 /** The operations desugaring needs (normalize.ts `ClIntrinsic`); the runtime implements the same. */
 export const intrinsics = {
   /** for-of and array destructuring: arrays as they are (their iterator reads them live), other iterables copied. */
@@ -330,6 +339,35 @@ export const intrinsics = {
     if (Array.isArray(v)) return v;
     if (v === null || v === undefined) throw new TypeError(`${v} is not iterable`);
     return Array.from(v as Iterable<unknown>);
+  },
+  /** for-of: an array as it is (the loop reads it by index, live); any other iterable through its iterator. */
+  forOf(v: unknown): unknown {
+    if (Array.isArray(v)) return v;
+    const method = v === null || v === undefined ? undefined : (v as Record<symbol, unknown>)[Symbol.iterator];
+    if (typeof method !== 'function') throw new TypeError(`${typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' || typeof v === 'function' ? 'object' : String(v)} is not iterable`);
+    const iterator = Reflect.apply(method, v, []) as Iterator<unknown>;
+    if (Object(iterator) !== iterator) throw new TypeError('Result of the Symbol.iterator method is not an object');
+    return new ForOfIteration(iterator, iterator.next);
+  },
+  /** Whether the loop goes on at index `i`: an array's live length, or the iterator's next step. */
+  forOfNext(it: unknown, i: number): boolean {
+    if (Array.isArray(it)) return i < it.length;
+    const self = it as ForOfIteration;
+    const r = Reflect.apply(self.next, self.iterator, []) as IteratorResult<unknown>;
+    if (Object(r) !== r) throw new TypeError(`Iterator result ${String(r)} is not an object`);
+    if (r.done) return false;
+    self.value = r.value;
+    return true;
+  },
+  forOfValue(it: unknown, i: number): unknown {
+    return Array.isArray(it) ? it[i] : (it as ForOfIteration).value;
+  },
+  /** for-in: the index of the first key from `i` on that `o` still has (V8 skips keys deleted during the loop). */
+  forInSkip(o: unknown, keys: string[], i: number): number {
+    if (o === null || o === undefined) return keys.length;
+    const obj = Object(o) as object;
+    while (i < keys.length && !(keys[i] in obj)) i++;
+    return i;
   },
   forInKeys(v: unknown): string[] {
     const keys: string[] = [];

@@ -31,7 +31,9 @@ pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
             ObjKind::Array(items) => Ok(items.iter().map(|x| x.clone().unhole()).collect()),
             ObjKind::Map(_) | ObjKind::Set(_) => collection_items(cx, *o),
             ObjKind::Host(h) => match **h {
-                crate::builtins::HostData::Iter { source, part, done } => iterator_items(cx, *o, source, part, done),
+                crate::builtins::HostData::Iter { source, part, done } => {
+                    iterator_items(cx, *o, source, part, done)
+                }
                 _ => unsupported("iterating a host object"),
             },
             _ => unsupported("iterating an object that is not an array, string, Map or Set"),
@@ -42,7 +44,14 @@ pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
             let mut out = Vec::new();
             let mut i = 0;
             while i < u.len() {
-                let n = if (0xD800..0xDC00).contains(&u[i]) && i + 1 < u.len() && (0xDC00..0xE000).contains(&u[i + 1]) { 2 } else { 1 };
+                let n = if (0xD800..0xDC00).contains(&u[i])
+                    && i + 1 < u.len()
+                    && (0xDC00..0xE000).contains(&u[i + 1])
+                {
+                    2
+                } else {
+                    1
+                };
                 out.push(cx.new_str(u[i..i + n].to_vec())?);
                 i += n;
             }
@@ -54,7 +63,13 @@ pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
 
 /// What an Array, Map or Set iterator yields, read from its source now; the iterator is then exhausted, as
 /// a JavaScript iterator is once spread or looped over.
-fn iterator_items(cx: &mut Cx, it: ObjRef, source: ObjRef, part: crate::builtins::IterPart, done: bool) -> JsResult<Vec<Value>> {
+fn iterator_items(
+    cx: &mut Cx,
+    it: ObjRef,
+    source: ObjRef,
+    part: crate::builtins::IterPart,
+    done: bool,
+) -> JsResult<Vec<Value>> {
     use crate::builtins::IterPart;
     if done {
         return Ok(Vec::new());
@@ -65,7 +80,9 @@ fn iterator_items(cx: &mut Cx, it: ObjRef, source: ObjRef, part: crate::builtins
         }
     }
     let (keys, values): (Vec<Value>, Vec<Value>) = match cx.heap.kind(source) {
-        ObjKind::Array(items) => (0..items.len()).map(|i| (Value::Num(i as f64), items[i].clone().unhole())).unzip(),
+        ObjKind::Array(items) => (0..items.len())
+            .map(|i| (Value::Num(i as f64), items[i].clone().unhole()))
+            .unzip(),
         ObjKind::Map(m) => m.values().map(|(k, v)| (k.clone(), v.clone())).unzip(),
         ObjKind::Set(s) => s.values().map(|v| (v.clone(), v.clone())).unzip(),
         _ => return unsupported("an iterator over a changed source"),
@@ -73,13 +90,20 @@ fn iterator_items(cx: &mut Cx, it: ObjRef, source: ObjRef, part: crate::builtins
     match part {
         IterPart::Keys => Ok(keys),
         IterPart::Values => Ok(values),
-        IterPart::Entries => keys.into_iter().zip(values).map(|(k, v)| cx.new_array(vec![k, v])).collect(),
+        IterPart::Entries => keys
+            .into_iter()
+            .zip(values)
+            .map(|(k, v)| cx.new_array(vec![k, v]))
+            .collect(),
     }
 }
 
 fn collection_items(cx: &mut Cx, o: ObjRef) -> JsResult<Vec<Value>> {
     let entries: Vec<(Value, Option<Value>)> = match cx.heap.kind(o) {
-        ObjKind::Map(m) => m.values().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+        ObjKind::Map(m) => m
+            .values()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect(),
         ObjKind::Set(s) => s.values().map(|v| (v.clone(), None)).collect(),
         _ => Vec::new(),
     };
@@ -160,7 +184,11 @@ pub fn array_slice_from(cx: &mut Cx, a: &Value, i: &Value) -> JsResult<Value> {
     };
     let items = match a {
         Value::Obj(o) => match cx.heap.kind(*o) {
-            ObjKind::Array(items) => items.iter().skip(start).map(|v| v.clone().unhole()).collect(),
+            ObjKind::Array(items) => items
+                .iter()
+                .skip(start)
+                .map(|v| v.clone().unhole())
+                .collect(),
             _ => return unsupported("rest element of a non-array"),
         },
         _ => return unsupported("rest element of a non-array"),
@@ -190,9 +218,27 @@ pub fn object_spread(cx: &mut Cx, target: ObjRef, src: &Value) -> JsResult<()> {
 }
 
 /// Defines a getter or setter from an object literal.
-pub fn define_accessor(cx: &mut Cx, o: ObjRef, key: JsStr, f: &Value, is_get: bool) -> JsResult<()> {
+pub fn define_accessor(
+    cx: &mut Cx,
+    o: ObjRef,
+    key: JsStr,
+    f: &Value,
+    is_get: bool,
+) -> JsResult<()> {
     let fo = f.as_obj();
-    let prop = if is_get { Prop::Accessor { get: fo, set: None, enumerable: true } } else { Prop::Accessor { get: None, set: fo, enumerable: true } };
+    let prop = if is_get {
+        Prop::Accessor {
+            get: fo,
+            set: None,
+            enumerable: true,
+        }
+    } else {
+        Prop::Accessor {
+            get: None,
+            set: fo,
+            enumerable: true,
+        }
+    };
     props::define_prop(cx, o, key, prop)
 }
 
@@ -227,7 +273,9 @@ pub fn caught(cx: &mut Cx, ctl: crate::cx::Ctl) -> JsResult<Value> {
     match ctl {
         crate::cx::Ctl::Throw(v) => Ok(v),
         crate::cx::Ctl::Abort(a) => match a.throws {
-            Some(class) if a.kind == crate::cx::AbortKind::Uncaught => crate::builtins::error::engine_error_object(cx, class),
+            Some(class) if a.kind == crate::cx::AbortKind::Uncaught => {
+                crate::builtins::error::engine_error_object(cx, class)
+            }
             _ => Err(crate::cx::Ctl::Abort(a)),
         },
     }
@@ -240,5 +288,197 @@ pub fn expect_num(v: &Value) -> JsResult<f64> {
     match v {
         Value::Num(n) => Ok(*n),
         _ => unsupported("a value the compiler took for a number"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// for-of
+
+/// What a for-of loop over something other than an array steps through, live, as the spec's iterators
+/// do (ECMA-262 §24.1.5.1 CreateMapIterator, §24.2.5.1 CreateSetIterator, §23.1.5.1
+/// CreateArrayIterator): entries a Map or Set gets during the loop are visited, ones deleted before their
+/// turn are not, one deleted and added again is visited again (the collection's `Cursor` follows its
+/// deletions); an array iterator reads the array's length at every step.
+#[derive(Clone, Debug)]
+pub struct ForOf {
+    source: ForOfSource,
+    part: crate::builtins::IterPart,
+    /// The value of the current step.
+    current: Value,
+}
+
+#[derive(Clone, Debug)]
+enum ForOfSource {
+    Collection(std::sync::Arc<crate::builtins::collections::Cursor>),
+    Array { array: ObjRef, next: usize },
+}
+
+/// `__cl.i.forOf(v)`: an array as it is (the loop reads it by index, live); a Map, Set, or Array, Map or
+/// Set iterator as a live iteration; a string as its code points (strings do not change).
+pub fn for_of(cx: &mut Cx, v: &Value) -> JsResult<Value> {
+    use crate::builtins::{HostData, IterPart};
+    let o = match v {
+        Value::Obj(o) => *o,
+        Value::Str(_) => {
+            let items = iterate(cx, v)?;
+            return cx.new_array(items);
+        }
+        _ => return engine_error("is not iterable"),
+    };
+    let (source, part) =
+        match cx.heap.kind(o) {
+            ObjKind::Array(_) => return Ok(v.clone()),
+            ObjKind::Map(_) => (
+                ForOfSource::Collection(std::sync::Arc::new(
+                    crate::builtins::collections::Cursor::new(o),
+                )),
+                IterPart::Entries,
+            ),
+            ObjKind::Set(_) => (
+                ForOfSource::Collection(std::sync::Arc::new(
+                    crate::builtins::collections::Cursor::new(o),
+                )),
+                IterPart::Values,
+            ),
+            ObjKind::Host(h) => match **h {
+                HostData::Iter { source, part, done } => {
+                    if let ObjKind::Host(h) = &mut cx.heap.get_mut(o)?.kind {
+                        if let HostData::Iter { done, .. } = &mut **h {
+                            *done = true;
+                        }
+                    }
+                    if done {
+                        return cx.new_array(Vec::new());
+                    }
+                    match cx.heap.kind(source) {
+                        ObjKind::Array(_) => (
+                            ForOfSource::Array {
+                                array: source,
+                                next: 0,
+                            },
+                            part,
+                        ),
+                        ObjKind::Map(_) | ObjKind::Set(_) => (
+                            ForOfSource::Collection(std::sync::Arc::new(
+                                crate::builtins::collections::Cursor::new(source),
+                            )),
+                            part,
+                        ),
+                        _ => return unsupported("an iterator over a changed source"),
+                    }
+                }
+                _ => return unsupported("for-of over a host object"),
+            },
+            _ => return unsupported(
+                "for-of over an object that is not an array, string, Map, Set or their iterator",
+            ),
+        };
+    let state = ForOf {
+        source,
+        part,
+        current: Value::Undefined,
+    };
+    let it = cx.heap.alloc(crate::heap::Obj::new(
+        ObjKind::Host(Box::new(HostData::ForOf(Box::new(state)))),
+        None,
+    ))?;
+    Ok(Value::Obj(it))
+}
+
+fn for_of_state(cx: &Cx, it: &Value) -> Option<ForOf> {
+    match it {
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Host(h) => match &**h {
+                crate::builtins::HostData::ForOf(f) => Some((**f).clone()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `__cl.i.forOfNext(it, i)`: whether the loop goes on; for an iteration, takes its next value.
+pub fn for_of_next(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
+    use crate::builtins::{HostData, IterPart};
+    if let Value::Obj(o) = it {
+        if let ObjKind::Array(items) = cx.heap.kind(*o) {
+            let i = expect_num(i)?;
+            return Ok(Value::Bool(i < items.len() as f64));
+        }
+    }
+    let mut state = match for_of_state(cx, it) {
+        Some(s) => s,
+        None => return unsupported("a for-of loop over a value that changed"),
+    };
+    let step: Option<(Value, Value)> = match &mut state.source {
+        ForOfSource::Collection(cursor) => cursor.next(cx).map(|(k, v)| {
+            let v = v.unwrap_or_else(|| k.clone());
+            (k, v)
+        }),
+        ForOfSource::Array { array, next } => match cx.heap.kind(*array) {
+            ObjKind::Array(items) if *next < items.len() => {
+                let v = items[*next].clone().unhole();
+                let k = Value::Num(*next as f64);
+                *next += 1;
+                Some((k, v))
+            }
+            _ => None,
+        },
+    };
+    let more = step.is_some();
+    if let Some((k, v)) = step {
+        state.current = match state.part {
+            IterPart::Keys => k,
+            IterPart::Values => v,
+            IterPart::Entries => cx.new_array(vec![k, v])?,
+        };
+    }
+    if let Value::Obj(o) = it {
+        if let ObjKind::Host(h) = &mut cx.heap.get_mut(*o)?.kind {
+            if let HostData::ForOf(f) = &mut **h {
+                **f = state;
+            }
+        }
+    }
+    Ok(Value::Bool(more))
+}
+
+/// `__cl.i.forOfValue(it, i)`: the current step's value.
+pub fn for_of_value(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
+    if let Value::Obj(o) = it {
+        if let ObjKind::Array(_) = cx.heap.kind(*o) {
+            return props::get_computed(cx, it, i);
+        }
+    }
+    match for_of_state(cx, it) {
+        Some(s) => Ok(s.current),
+        None => unsupported("a for-of loop over a value that changed"),
+    }
+}
+
+/// `__cl.i.forInSkip(o, keys, i)`: the index of the first key from `i` on that `o` still has (V8 checks
+/// each key with HasProperty before visiting it, so a key deleted during the loop is skipped), or the
+/// number of keys.
+pub fn for_in_skip(cx: &mut Cx, o: &Value, keys: &Value, i: &Value) -> JsResult<Value> {
+    let keys = match keys {
+        Value::Obj(k) if matches!(cx.heap.kind(*k), ObjKind::Array(_)) => *k,
+        _ => return unsupported("for-in keys that are not an array"),
+    };
+    let mut i = expect_num(i)? as usize;
+    loop {
+        let key = match cx.heap.kind(keys) {
+            ObjKind::Array(items) => items.get(i).cloned(),
+            _ => None,
+        };
+        let key = match key {
+            Some(k) => k,
+            None => return Ok(Value::Num(i as f64)),
+        };
+        // A string's index keys never go away; null and undefined have no keys to check.
+        if !matches!(o, Value::Obj(_)) || ops::has_property_op(cx, &key, o)? {
+            return Ok(Value::Num(i as f64));
+        }
+        i += 1;
     }
 }

@@ -81,6 +81,7 @@ thread_local! {
 /// A position in a Map's or Set's entry list that follows deletions and `clear` as the spec's
 /// iterators do (ECMA-262 §24.1.5.1 CreateMapIterator, §24.2.5.1 CreateSetIterator). It unregisters
 /// itself when dropped.
+#[derive(Debug)]
 pub struct Cursor {
     id: u64,
     obj: ObjRef,

@@ -490,7 +490,7 @@ fn inspect(
             prefix = match &**h {
                 HostData::Response(_) => "Response ".into(),
                 HostData::Headers(_) => "Headers ".into(),
-                HostData::Iter { .. } => return unsupported("logging an iterator"),
+                HostData::Iter { .. } | HostData::ForOf(_) => return unsupported("logging an iterator"),
             };
             ("{", "}")
         }

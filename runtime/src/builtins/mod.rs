@@ -105,6 +105,8 @@ pub enum HostData {
     /// An Array, Map or Set iterator (`keys()`, `values()`, `entries()`): what it iterates, read when the
     /// iteration happens (spread, for-of, Array.from), once.
     Iter { source: ObjRef, part: IterPart, done: bool },
+    /// A for-of loop's live iteration of a Map, a Set or an iterator (compiler `forOf`; see rt.rs).
+    ForOf(Box<crate::rt::ForOf>),
 }
 
 /// What an iterator yields.
