@@ -401,7 +401,7 @@ class Codegen {
       return this.wrapFn(fn, lines);
     }
     lines.push(...g.openScope(scope, 'e_closure'));
-    if (fn.thisBinding) lines.push(g.assignBinding(fn.thisBinding, g.thisValue()));
+    if (fn.thisBinding) lines.push(g.initBinding(fn.thisBinding, g.thisValue()));
     n.params.forEach((p: Node, i: number) => {
       if (p.type === 'RestElement') {
         const b = scope.bindings.get(p.argument.name)!;
@@ -715,7 +715,7 @@ class FnGen {
     if (scope.slots > 0) {
       const v = this.cg.fresh('env');
       const parent = this.currentEnvExpr(closureVar);
-      lines.push(`let ${v}: ObjRef = props::new_scope(cx, ${scope.slots}, ${parent})?;`);
+      lines.push(`let ${v}: ObjRef = rt::new_scope(cx, ${scope.slots}, ${parent})?;`);
       scope.env = v;
       this.envChain = [...this.envChain, scope];
     }
@@ -742,14 +742,26 @@ class FnGen {
     return { base, depth: top - idx };
   }
 
+  /**
+   * Captured bindings live in environment slots, which start uninitialised: reading or assigning one before
+   * its declaration has run (its temporal dead zone, which a closure or a switch case can reach) throws
+   * ReferenceError. Rust locals are only ever used after their declaration.
+   */
   readBinding(b: Binding): string {
     if (this.cg.isNumeric(b)) return `Value::Num(${b.rust})`;
     if (!b.captured) return `${b.rust}.clone()`;
     const { base, depth } = this.envRef(b);
-    return `props::scope_get(cx, ${base}, ${depth}, ${b.slot})`;
+    return `rt::scope_read(cx, ${base}, ${depth}, ${b.slot})?`;
   }
 
   assignBinding(b: Binding, value: string): string {
+    if (!b.captured) return `${b.rust} = ${value};`;
+    const { base, depth } = this.envRef(b);
+    return `{ let v = ${value}; rt::scope_write(cx, ${base}, ${depth}, ${b.slot}, v)?; }`;
+  }
+
+  /** Initialises a binding: its declaration, a parameter, a function's `this`. */
+  initBinding(b: Binding, value: string): string {
     if (!b.captured) return `${b.rust} = ${value};`;
     const { base, depth } = this.envRef(b);
     return `{ let v = ${value}; props::scope_set(cx, ${base}, ${depth}, ${b.slot}, v)?; }`;
@@ -757,7 +769,7 @@ class FnGen {
 
   declareBinding(b: Binding, value: string): string {
     if (!b.captured) return `let mut ${b.rust}: Value = ${value};`;
-    return this.assignBinding(b, value);
+    return this.initBinding(b, value);
   }
 
   thisValue(): string {

@@ -292,6 +292,46 @@ pub fn expect_num(v: &Value) -> JsResult<f64> {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Environments with temporal dead zones
+
+/// A new environment of `n` captured bindings, all uninitialised (a hole) until their declaration runs.
+pub fn new_scope(cx: &mut Cx, n: usize, parent: Option<ObjRef>) -> JsResult<ObjRef> {
+    let env = props::new_scope(cx, n, parent)?;
+    if let ObjKind::Scope { vars, .. } = &mut cx.heap.get_mut(env)?.kind {
+        vars.fill(Value::Hole);
+    }
+    Ok(env)
+}
+
+/// A binding read or written in its temporal dead zone: V8 throws a ReferenceError ("Cannot access 'x'
+/// before initialization"); a `catch` gets a ReferenceError, uncaught it gives up (ECMA-262 §9.1.1.1.6
+/// GetBindingValue, §9.1.1.1.5 SetMutableBinding).
+fn tdz<T>() -> JsResult<T> {
+    crate::cx::engine_throw(
+        "ReferenceError",
+        "a binding read or written before its declaration ran",
+    )
+}
+
+/// Reads a captured binding; one still uninitialised throws ReferenceError.
+#[inline]
+pub fn scope_read(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<Value> {
+    match props::scope_get(cx, env, depth, idx) {
+        Value::Hole => tdz(),
+        v => Ok(v),
+    }
+}
+
+/// Assigns a captured binding; one still uninitialised throws ReferenceError.
+#[inline]
+pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {
+    if let Value::Hole = props::scope_get(cx, env, depth, idx) {
+        return tdz();
+    }
+    props::scope_set(cx, env, depth, idx, v)
+}
+
+// ---------------------------------------------------------------------------------------------------
 // for-of
 
 /// What a for-of loop over something other than an array steps through, live, as the spec's iterators
