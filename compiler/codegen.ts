@@ -241,6 +241,18 @@ class Codegen {
         this.analyseStatements(n.body, inner);
         return;
       }
+      case 'SwitchStatement': {
+        // The cases share one scope, which holds every let, const and class any case declares (`lexicals`,
+        // kept when the trace prunes the declaring case). They live in the scope's environment, not in Rust
+        // locals: the cases are separate Rust blocks, and a case may read a binding of an earlier case that
+        // did not run (its TDZ: the read throws).
+        this.analyseNode(n.discriminant, scope);
+        const inner: Scope = { bindings: new Map(), parent: scope, fn: scope.fn, slots: 0 };
+        this.scopeOf.set(n, inner);
+        for (const l of n.lexicals ?? []) this.capture(this.declare(inner, l.name, l.kind === 'const'));
+        for (const c of n.cases) for (const st of c.consequent) this.analyseNode(st, inner);
+        return;
+      }
       case 'CatchClause': {
         const inner: Scope = { bindings: new Map(), parent: scope, fn: scope.fn, slots: 0 };
         this.scopeOf.set(n, inner);
@@ -852,6 +864,8 @@ class FnGen {
       }
       case 'TryStatement':
         return this.tryStatement(s);
+      case 'SwitchStatement':
+        return this.switchStatement(s);
       case 'ClUnknown':
         return [`return clrt::unknown(${s.sid});`];
       case 'ClUnsupported': {
@@ -869,6 +883,21 @@ class FnGen {
         this.cg.warnUnsupported(s, `a ${s.type}`);
         return [`return clrt::cx::abort(clrt::AbortKind::Unsupported, ${s.sid ?? 0}, "a statement that is not compiled");`];
     }
+  }
+
+  /** `switch ($k)` over case indexes: the case it starts at, then every later one (fall-through). */
+  private switchStatement(s: Node): string[] {
+    const scope = this.cg.scope(s);
+    const saved = this.envChain;
+    const lines: string[] = [];
+    if (scope) lines.push(...this.openScope(scope, this.closureVar));
+    const k = this.cg.fresh('case');
+    lines.push(`let ${k}: f64 = rt::expect_num(&${this.expr(s.discriminant)})?;`);
+    s.cases.forEach((c: Node) => {
+      if (c.consequent.length) lines.push(`if ${k} <= ${f64Literal(c.test.value)} {\n${indent(this.statements(c.consequent))}\n}`);
+    });
+    this.envChain = saved;
+    return [`{\n${indent(lines)}\n}`];
   }
 
   private breakTo(label: string): string {

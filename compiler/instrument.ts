@@ -133,6 +133,9 @@ export function instrument(program: Node): string {
           .map((p: Node) => arr([lit(memberName(p)), lit(p.kind), num(p.value.sid)]));
         return sites.length ? call('obj', [obj, arr(sites)]) : obj;
       }
+      case 'SwitchCase':
+        // Counts the entries into the case's body (jumps to it and falls through into it alike).
+        return { type: 'SwitchCase', test: n.test, consequent: n.consequent.length ? [stmt(call('enter', [num(n.sid)])), ...body(n.consequent)] : [] };
       case 'CatchClause':
         return { type: 'CatchClause', param: n.param, body: { type: 'BlockStatement', body: [stmt(call('enter', [num(n.sid)])), ...body(n.body.body)] } };
       default: {

@@ -518,7 +518,19 @@ class Normalizer {
     return [block([...pre, { type: 'LabeledStatement', label: id(brk), body: loop }])];
   }
 
+  /**
+   * `switch` stays a switch, over the index of the case it starts at: `$d = discriminant;` then an if-chain
+   * that sets `$k` to the index of the first case whose test is `===` `$d` (tests evaluated in order, the
+   * default's index when none matches, else the number of cases), then `$s: switch ($k) { case 0: ... }`.
+   * The case bodies share the switch's one block scope, as in the source: a `let`, `const` or `class` in
+   * one case is visible (and in its temporal dead zone until its case runs) in the others. `lexicals` lists
+   * those names, so that the code generator still scopes them to the switch when the trace prunes the case
+   * that declares them; each case has a site that counts entries into its body.
+   */
   private switchStmt(s: Node): Node[] {
+    if (s.cases.some((c: Node) => c.consequent.some((x: Node) => x.type === 'FunctionDeclaration'))) {
+      return [this.unsupported(s, 'a function declared in a switch case', true)];
+    }
     const brk = this.label('s');
     const d = this.temp();
     const k = this.temp();
@@ -541,20 +553,22 @@ class Normalizer {
       );
     }
     out.push(chain);
-    const bodies: Node[] = [];
+    const lexicals: { name: string; kind: string }[] = [];
+    for (const c of s.cases) {
+      for (const x of c.consequent) {
+        if (x.type === 'VariableDeclaration' && x.kind !== 'var') x.declarations.forEach((dd: Node) => patternNames(dd.id).forEach((name) => lexicals.push({ name, kind: x.kind })));
+        if (x.type === 'ClassDeclaration') lexicals.push({ name: x.id.name, kind: 'let' });
+      }
+    }
+    const cases: Node[] = [];
     for (let i = 0; i < n; i++) {
       this.targets.push({ brk, cont: null, names: [], kind: 'switch' });
-      const stmts = this.stmts(s.cases[i].consequent);
+      const consequent = this.stmts(s.cases[i].consequent);
       this.targets.pop();
-      if (!stmts.length) continue;
-      bodies.push(
-        this.site(
-          { type: 'IfStatement', test: this.site({ type: 'BinaryExpression', operator: '<=', left: id(k), right: lit(i) }, s.cases[i]), consequent: block(stmts), alternate: null },
-          s.cases[i],
-        ),
-      );
+      cases.push(this.site({ type: 'SwitchCase', test: lit(i), consequent }, s.cases[i]));
     }
-    out.push({ type: 'LabeledStatement', label: id(brk), body: block(bodies) });
+    const sw = this.site({ type: 'SwitchStatement', discriminant: id(k), cases, lexicals }, s);
+    out.push({ type: 'LabeledStatement', label: id(brk), body: sw });
     return [block(out)];
   }
 

@@ -55,6 +55,10 @@ export function prune(core: Node, obs: ObsLike): Node {
       case 'CatchClause':
         if (!get(obs, n.sid)?.n) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
         break;
+      case 'SwitchCase':
+        // The switch's `lexicals` keep the names this case declares scoped to the switch.
+        if (n.consequent.length && !get(obs, n.sid)?.n) return { ...n, consequent: [UNKNOWN(n.sid)] };
+        break;
     }
     const out: Node = {};
     for (const k of Object.keys(n)) out[k] = k === 'loc' ? n.loc : visit(n[k]);
