@@ -1,0 +1,98 @@
+/**
+ * Handlers that probe JavaScript's corners (test/fixtures/divergences/): each runs in plain Node, in the
+ * instrumented Node the watchdog traces with, and in the compiled Rust (`containerless check`, which traces,
+ * builds the dispatcher and replays every request through Node and Rust). All three must agree: the
+ * instrumented module answers every request exactly as the plain one, and the dispatcher answers as Node
+ * does or hands the request back. And `containerless watchdog` answers them alike with trace_mode=always
+ * and trace_mode=off.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { plainVsInstrumented, requestsOf } from './differential.ts';
+import { send as sendTo, startOurs, type Served } from '../watchdog/harness.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(ROOT, 'bin/containerless.js');
+const FIXTURES = join(ROOT, 'test/fixtures/divergences');
+
+interface Summary {
+  requests: number;
+  rust: number;
+  fallback: number;
+  diverged: number;
+  error?: string;
+}
+
+function check(dir: string): Promise<{ code: number | null; summary: Summary; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, 'check', dir, '--requests', join(dir, 'requests.jsonl'), '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code) => {
+      try {
+        done({ code, summary: JSON.parse(stdout.trim().split('\n').pop() ?? '') as Summary, stderr });
+      } catch {
+        fail(new Error(`check printed no summary (exit ${code}):\n${stderr.split('\n').slice(-40).join('\n')}`));
+      }
+    });
+  });
+}
+
+const relevant = (stderr: string): string =>
+  stderr
+    .split('\n')
+    .filter((l) => /DIVERGED|fallback\(|rust gave|node:|rust:|error|^\s+body:|status:/.test(l))
+    .slice(0, 40)
+    .join('\n');
+
+/** [fixture, what it shows, the least number of requests Rust must answer itself]. */
+const CASES: Array<[string, string, number]> = [
+  ['switch-scope', 'a let, const or class in one switch case is scoped to the whole switch, with its TDZ', 7],
+  ['for-in-mutation', 'for-in skips keys deleted during the loop and never visits keys added', 8],
+  ['for-of-live', 'for-of over a Set, a Map or a Map iterator visits entries added (or deleted and re-added) during the loop', 10],
+  ['typeof-tdz', 'typeof of a binding in its temporal dead zone throws ReferenceError', 4],
+  ['use-strict', "a function-level 'use strict' survives instrumentation", 0],
+  ['rest-params', 'rest parameters compile', 2],
+];
+
+describe('divergence repros: plain Node, instrumented Node and Rust agree', function () {
+  for (const [name, what, minRust] of CASES) {
+    describe(`${name}: ${what}`, () => {
+      const dir = join(FIXTURES, name);
+      it('the instrumented module answers every request as the plain module does', async () => {
+        const diffs = await plainVsInstrumented(dir, requestsOf(join(dir, 'requests.jsonl')));
+        expect(diffs, diffs.join('\n')).to.deep.equal([]);
+      });
+      it('the watchdog answers alike with trace_mode=always and trace_mode=off', async () => {
+        const started: Served[] = [];
+        try {
+          const always = await startOurs(dir, { trace_mode: 'always' });
+          started.push(always);
+          const off = await startOurs(dir, { trace_mode: 'off' });
+          started.push(off);
+          for (const r of requestsOf(join(dir, 'requests.jsonl'))) {
+            const req = { method: r.method, path: r.target, headers: Object.fromEntries(r.headers), body: r.body };
+            const a = await sendTo(always.port, req);
+            const b = await sendTo(off.port, req);
+            const show = (x: { status: number; headers: Record<string, unknown>; body: Buffer }): string => `${x.status} ${String(x.headers['content-type'])} ${x.body.toString('utf8')}`;
+            expect(show(a), `${r.method} ${r.target}`).to.equal(show(b));
+          }
+        } finally {
+          for (const s of started) await s.stop();
+        }
+      });
+      it(`the dispatcher diverges nowhere and answers at least ${minRust} requests itself`, async () => {
+        const { code, summary, stderr } = await check(dir);
+        expect(summary.error, relevant(stderr)).to.equal(undefined);
+        expect(summary.diverged, relevant(stderr)).to.equal(0);
+        expect(summary.rust, relevant(stderr)).to.be.at.least(minRust);
+        expect(code).to.equal(0);
+      });
+    });
+  }
+});
