@@ -2,7 +2,8 @@
  * The tracing runtime: the `__cl` object instrumented handlers call. Each traced request records into its
  * own recorder (found through AsyncLocalStorage, so requests in flight at once never mix); when the request
  * settles its observations merge into the function's tree. Module top-level code, which runs once when the
- * handler loads, records into the tree directly.
+ * handler loads, records into the tree directly. A request run with `runUnrecorded` goes through the same
+ * instrumented code and records nothing, so one module instance can serve traced and untraced requests.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
@@ -101,7 +102,8 @@ const sloppyDelete = new Function('o', 'k', 'return delete o[k];') as (o: unknow
 export class Tracer {
   /** Inject as `__cl` when loading `prepared.instrumented`. */
   readonly runtime: Record<string, unknown>;
-  private readonly store = new AsyncLocalStorage<Obs>();
+  /** The current request's recorder; null while an unrecorded request runs; none at module level. */
+  private readonly store = new AsyncLocalStorage<Obs | null>();
   private readonly tree: Obs = new Map();
   private readonly fnSites = new WeakMap<object, number>();
   private readonly builtins = builtinTable();
@@ -121,6 +123,11 @@ export class Tracer {
       this.count++;
       this.newSites = mergeObs(this.tree, rec);
     }
+  }
+
+  /** Runs `fn` (an untraced request) through the instrumented code without recording anything. */
+  runUnrecorded<T>(fn: () => T): T {
+    return this.store.run(null, fn);
   }
 
   get requests(): number {
@@ -146,8 +153,11 @@ export class Tracer {
     };
   }
 
-  private obs(site: number): SiteObs {
-    const rec = this.store.getStore() ?? this.tree;
+  /** Where `site`'s observations go, or null when nothing is being recorded. */
+  private obs(site: number): SiteObs | null {
+    const current = this.store.getStore();
+    if (current === null) return null;
+    const rec = current ?? this.tree;
     let o = rec.get(site);
     if (!o) {
       o = {};
@@ -158,12 +168,14 @@ export class Tracer {
 
   private types(site: number, ...vals: unknown[]): void {
     const o = this.obs(site);
+    if (!o) return;
     const ty = o.ty ?? (o.ty = []);
     vals.forEach((v, i) => (ty[i] = (ty[i] ?? 0) | tagOf(v)));
   }
 
   private callee(site: number, f: unknown): void {
     const o = this.obs(site);
+    if (!o) return;
     const list = o.callees ?? (o.callees = []);
     const name = this.identify(f);
     if (!list.includes(name)) list.push(name);
@@ -193,6 +205,10 @@ export class Tracer {
     if (builtinNames.includes(name)) this.builtins.set(f, name);
   }
 
+  private get recording(): boolean {
+    return this.store.getStore() !== null;
+  }
+
   private register(f: unknown, site: number): void {
     if ((typeof f === 'function' || (typeof f === 'object' && f !== null)) && !this.fnSites.has(f as object)) this.fnSites.set(f as object, site);
   }
@@ -203,6 +219,7 @@ export class Tracer {
     return {
       b(site: number, v: unknown) {
         const o = self.obs(site);
+        if (!o) return v;
         o.br = (o.br ?? 0) | (v ? BR_TRUE : BR_FALSE) | (v === null || v === undefined ? BR_NULLISH : 0);
         return v;
       },
@@ -262,7 +279,7 @@ export class Tracer {
       m(site: number, o: any, k: unknown) {
         self.types(site, o, k);
         const f = o[k as string];
-        if (typeof f === 'function' && !fnSites.has(f) && !self.builtins.has(f)) self.learnHostMethod(o, k, f);
+        if (typeof f === 'function' && !fnSites.has(f) && !self.builtins.has(f) && self.recording) self.learnHostMethod(o, k, f);
         self.callee(site, f);
         if (typeof f !== 'function') {
           return () => {
@@ -288,7 +305,7 @@ export class Tracer {
       },
       enter(site: number) {
         const o = self.obs(site);
-        o.n = (o.n ?? 0) + 1;
+        if (o) o.n = (o.n ?? 0) + 1;
       },
       cls(site: number, C: any, members: [string, string, boolean, number][]) {
         fnSites.set(C, site);
@@ -311,7 +328,8 @@ export class Tracer {
         return o;
       },
       req(site: number, require: (m: string) => unknown, name: string) {
-        self.obs(site).n = (self.obs(site).n ?? 0) + 1;
+        const o = self.obs(site);
+        if (o) o.n = (o.n ?? 0) + 1;
         const mod = require(name);
         if (name === 'containerless' && mod && typeof mod === 'object') {
           for (const [k, v] of Object.entries(mod)) if (typeof v === 'function' && !self.builtins.has(v)) self.builtins.set(v, `containerless.${k}`);

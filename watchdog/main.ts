@@ -125,7 +125,7 @@ export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: Wat
   const metrics = createWatchdogMetrics();
   const log = io.log;
   const tracing = new TracingController({ dir, functionName: config.functionName, config: config.tracing, metrics, log });
-  const runner = createRunnerApp({ handler: tracing.plain, choose: tracing.choose, env: config.runnerEnv });
+  const runner = createRunnerApp({ handler: tracing.handler, choose: tracing.choose, env: config.runnerEnv });
   const lockFile = join(config.tmpdir, '.lock');
   const { listener, state } = createWatchdogApp({
     runner,
@@ -184,7 +184,7 @@ export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: Wat
     );
   });
 
-  log(`Watchdog mode: containerless (in-process)\tfunction: ${tracing.plain.filename}`);
+  log(`Watchdog mode: containerless (in-process)\tfunction: ${tracing.handler.filename}`);
   log(`Timeouts: read: ${config.readTimeoutMs}ms write: ${config.writeTimeoutMs}ms hard: ${config.execTimeoutMs}ms health: ${config.healthcheckIntervalMs}ms`);
   let metricsPort: number;
   let port: number;

@@ -1,6 +1,11 @@
 /**
- * Tracing inside the watchdog. The plain handler and an instrumented copy (compiler `prepare` + `Tracer`)
- * are loaded side by side; `choose(req)` sends a request to the instrumented one when it is worth tracing:
+ * Tracing inside the watchdog. The handler is loaded once: instrumented (compiler `prepare` + `Tracer`)
+ * unless tracing is off, and every request runs in that one module instance, so module-level state
+ * (counters, caches, connections) is the same for traced and untraced requests, as in the stock template.
+ * `choose(req)` has the tracer record a request when it is worth tracing; the others run the same code
+ * without recording (the instrumented program answers exactly as the plain one: see
+ * test/integration/compiler/instrumented.test.ts). With `off`, or when the handler cannot be instrumented,
+ * the plain file is loaded instead. Which requests are recorded:
  *
  * - `always`: every request; `off`: none.
  * - `sample` (default): every request until the tree is stable (`stableAfter` traced requests in a row added
@@ -35,8 +40,8 @@ export interface TracingOptions {
 }
 
 export class TracingController {
-  readonly plain: LoadedHandler;
-  readonly instrumented?: LoadedHandler;
+  /** The one module every request runs in: instrumented when tracing is on, else the plain file. */
+  readonly handler: LoadedHandler;
   readonly tracer?: Tracer;
   private readonly shapes = new Set<string>();
   private quiet = 0;
@@ -45,26 +50,46 @@ export class TracingController {
   private readonly listeners: Array<() => void> = [];
   private readonly random: () => number;
   private readonly plainInvocation: Invocation;
+  private readonly untracedInvocation?: Invocation;
   private readonly tracedInvocation?: Invocation;
 
   constructor(private readonly opts: TracingOptions) {
-    this.plain = loadHandler(opts.dir);
     this.random = opts.random ?? Math.random;
-    this.plainInvocation = { handler: this.plain };
-    if (opts.config.mode !== 'off') {
-      try {
-        const source = readFileSync(resolve(opts.dir, 'handler.js'), 'utf8');
-        const prepared = prepare(source, 'handler.js');
-        const tracer = new Tracer(prepared, opts.functionName);
-        this.instrumented = loadHandler(opts.dir, { source: prepared.instrumented, inject: { __cl: tracer.runtime } });
-        this.tracer = tracer;
-        this.tracedInvocation = { handler: this.instrumented, around: (fn) => this.traced(fn) };
-      } catch (err) {
-        opts.log?.(`tracing off: the instrumented handler could not be built or loaded (${err instanceof Error ? err.message : String(err)})`);
-      }
+    let instrumented: { handler: LoadedHandler; tracer: Tracer } | undefined;
+    if (opts.config.mode !== 'off') instrumented = this.loadInstrumented();
+    // Only when there is no instrumented module: module code runs once per module, and one module serves.
+    this.handler = instrumented?.handler ?? loadHandler(opts.dir);
+    this.plainInvocation = { handler: this.handler };
+    if (instrumented) {
+      const tracer = instrumented.tracer;
+      this.tracer = tracer;
+      this.tracedInvocation = { handler: this.handler, around: (fn) => this.traced(fn) };
+      this.untracedInvocation = { handler: this.handler, around: (fn) => tracer.runUnrecorded(fn) };
     }
     opts.metrics?.traceEnabled.set(this.tracer ? 1 : 0);
     opts.metrics?.traceStable.set(0);
+  }
+
+  /**
+   * The instrumented module, or undefined (and a log line) when the source does not parse (the plain load
+   * then reports it) or the instrumented module cannot be built or loaded.
+   */
+  private loadInstrumented(): { handler: LoadedHandler; tracer: Tracer } | undefined {
+    let source: string;
+    try {
+      source = readFileSync(resolve(this.opts.dir, 'handler.js'), 'utf8');
+    } catch {
+      return undefined; // the plain load says what is missing
+    }
+    try {
+      const prepared = prepare(source, 'handler.js');
+      if (prepared.diagnostics.some((d) => d.code === 'C001')) return undefined;
+      const tracer = new Tracer(prepared, this.opts.functionName);
+      return { handler: loadHandler(this.opts.dir, { source: prepared.instrumented, inject: { __cl: tracer.runtime } }), tracer };
+    } catch (err) {
+      this.opts.log?.(`tracing off: the instrumented handler could not be built or loaded (${err instanceof Error ? err.message : String(err)})`);
+      return undefined;
+    }
   }
 
   get enabled(): boolean {
@@ -95,8 +120,8 @@ export class TracingController {
 
   /** The runner's `choose`. */
   readonly choose = (req: Request): Invocation => {
-    if (!this.tracedInvocation) return this.plainInvocation;
-    return this.worthTracing(req) ? this.tracedInvocation : this.plainInvocation;
+    if (!this.tracedInvocation || !this.untracedInvocation) return this.plainInvocation;
+    return this.worthTracing(req) ? this.tracedInvocation : this.untracedInvocation;
   };
 
   private worthTracing(req: Request): boolean {

@@ -13,9 +13,10 @@ import { createWatchdogMetrics } from '../../../watchdog/metrics.ts';
 import { validateTrace } from '../../../compiler/index.ts';
 
 const DIR = fileURLToPath(new URL('../../fixtures/watchdog/branchy/', import.meta.url));
+const COUNTER = fileURLToPath(new URL('../../fixtures/watchdog/counter/', import.meta.url));
 
 async function serve(tc: TracingController): Promise<{ server: Server; get: (q: string, headers?: Record<string, string>) => Promise<string> }> {
-  const server = createRunnerApp({ handler: tc.plain, choose: tc.choose, env: {} }).listen(0, '127.0.0.1');
+  const server = createRunnerApp({ handler: tc.handler, choose: tc.choose, env: {} }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {
@@ -89,6 +90,18 @@ describe('TracingController', () => {
     expect(t.requests).to.equal(4);
     expect(tc.dirty).to.equal(false);
     expect(changes.length).to.be.greaterThan(0);
+  });
+
+  it('serves traced and untraced requests from one module instance, recording only the traced ones', async () => {
+    let flip = 0;
+    const tc = new TracingController({ dir: COUNTER, functionName: 'counter', config: { mode: 'sample', sample: 0.5, stableAfter: 1 }, random: () => (flip++ % 2 ? 0.9 : 0.1) });
+    const s = await serve(tc);
+    server = s.server;
+    const ns: number[] = [];
+    for (let i = 0; i < 10; i++) ns.push((JSON.parse(await s.get('kind=a')) as { count: number }).count);
+    expect(ns).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // The first two are traced (a new shape, then not yet stable); of the other eight, every second one.
+    expect(tc.tracer!.requests).to.equal(6);
   });
 
   it('traces nothing with mode off, and serves with the plain handler', async () => {
