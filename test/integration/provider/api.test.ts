@@ -1,5 +1,5 @@
 /**
- * The faas-provider API contract (../shared/reference/openfaas-contract.md) against the real provider
+ * The faas-provider API contract (docs/openfaas-contract.md §1) against the real provider
  * process (`containerless up`, local backend, basic auth on) on 127.0.0.1, with real replica processes.
  * Nothing is mocked.
  */

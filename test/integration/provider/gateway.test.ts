@@ -5,7 +5,7 @@
  *
  * faas-cli itself could not be installed here: the Go module proxy answers 403 for every faas-cli version.
  * So each faas-cli command is replaced by the exact HTTP requests faas-cli sends for it (openfaas/faas-cli
- * commands/*.go and proxy/*.go, summarised in ../shared/reference/openfaas-contract.md §7): same method,
+ * commands/*.go and proxy/*.go, summarised in docs/openfaas-contract.md §7): same method,
  * path, query, JSON body fields and credentials, sent to the gateway, and the gateway forwards them to the
  * provider as it would for faas-cli. The deployment bodies are built from test/fixtures/provider/stack.yml
  * the way `faas-cli deploy` builds them.

@@ -8,7 +8,7 @@
  * 2025-11-14) and for faas-cli, so neither can be installed. The pair is stock/watchdog-standin.js (of-watchdog's
  * documented http-mode behaviour: exec_timeout 504, X-Timeout, max_inflight 429, X-Duration-Seconds, health
  * files) forking stock/template-server.cjs (the node template's documented index.js), both written for this
- * project from shared/reference/openfaas-contract.md sections 4 and 5. See README, "Watchdog and template".
+ * project from docs/openfaas-contract.md §4 and §5. See README, "Watchdog and template".
  *
  * Ignored in the comparison: Date, Connection, Keep-Alive, Transfer-Encoding (per connection), and the value
  * of X-Duration-Seconds (a timing; both must send it, in of-watchdog's %f format).

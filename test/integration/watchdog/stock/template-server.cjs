@@ -1,5 +1,5 @@
 // A stock-style OpenFaaS node template server, written for this project from the documented contract
-// (shared/reference/openfaas-contract.md section 5, "index.js"), not copied from openfaas/templates. It is
+// (docs/openfaas-contract.md §5.2, "index.js"), not copied from openfaas/templates. It is
 // the upstream half of the "stock pair" the watchdog is compared with: of-watchdog (here its stand-in,
 // watchdog-standin.js) reverse-proxies every request to this express server, which calls the handler.
 //

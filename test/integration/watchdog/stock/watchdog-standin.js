@@ -1,5 +1,5 @@
 // A stand-in for of-watchdog in http mode, written for this project from the documented contract
-// (shared/reference/openfaas-contract.md section 4), not from of-watchdog's code. It exists because the real
+// (docs/openfaas-contract.md §4), not from of-watchdog's code. It exists because the real
 // of-watchdog cannot be installed here: the Go module proxy answers 403 for every of-watchdog version tried
 // (see README, "Watchdog and template"). It is a Node process where the real one is a Go process, so it is
 // a fair stand-in for behaviour but not for speed or memory; the benchmark says so next to its figures.
