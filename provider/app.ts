@@ -276,7 +276,12 @@ export function createApp(deps: AppDeps): express.Express {
         const s = parseSecret(req.body);
         checkSecretName(s.name);
         if (s.value === undefined && s.rawValue === undefined) throw new InvalidError('value: required (or rawValue, base64)');
-        if (s.value !== undefined && s.rawValue !== undefined) throw new InvalidError('value and rawValue: give one of them, not both');
+        // faas-cli --from-file sends both: rawValue (the file's bytes, which win, as in faas-netes) and value
+        // (the same text, trimmed unless --trim=false). Both are accepted when they say the same thing.
+        if (s.value !== undefined && s.rawValue !== undefined) {
+          const raw = Buffer.from(s.rawValue, 'base64').toString('utf8');
+          if (s.value !== raw && s.value !== raw.trim()) throw new InvalidError('value and rawValue: they differ; give one of them (rawValue for bytes)');
+        }
         const ns = await resolveNamespace(queryString(req, 'namespace'), s.namespace);
         const value = s.rawValue !== undefined && s.rawValue !== '' ? Buffer.from(s.rawValue, 'base64') : Buffer.from(s.value ?? '', 'utf8');
         if (req.method === 'POST') await backend.createSecret({ name: s.name, namespace: ns, value });

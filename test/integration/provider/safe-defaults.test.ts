@@ -218,10 +218,22 @@ describe('provider safe defaults', function () {
       expect(await r.text()).to.include('serviceName');
       expect(((await (await fetch(`${p.url}/system/function/hello`)).json()) as { replicas: number }).replicas).to.equal(1);
     });
-    it('refuses rawValue that is not padded base64, and value with rawValue', async () => {
+    it('refuses rawValue that is not padded base64, and a value that contradicts rawValue', async () => {
       expect((await call('/system/secrets', 'POST', { name: 's1', rawValue: 'abc' })).status).to.equal(400);
-      expect((await call('/system/secrets', 'POST', { name: 's1', value: 'x', rawValue: 'eA==' })).status).to.equal(400);
+      expect((await call('/system/secrets', 'POST', { name: 's1', value: 'y', rawValue: 'eA==' })).status).to.equal(400);
       expect((await call('/system/secrets', 'POST', { name: 's1', rawValue: 'eA==' })).status).to.equal(202);
+    });
+    it('takes faas-cli --from-file’s pair (rawValue the file, value its trimmed text) and stores the bytes', async () => {
+      const file = Buffer.from('  token\n');
+      expect((await call('/system/secrets', 'POST', { name: 's2', rawValue: file.toString('base64'), value: 'token' })).status).to.equal(202);
+      expect((await call('/system/secrets', 'PUT', { name: 's2', rawValue: file.toString('base64'), value: file.toString() })).status).to.equal(202);
+      expect((await call('/system/functions', 'PUT', { service: 'hello', image: join(FIXTURES, 'hello'), secrets: ['s2'] })).status).to.equal(202);
+      const seen = await waitFor('hello to see the secret', async () => {
+        const r = await fetch(`${p.url}/function/hello`);
+        const out = (await r.json()) as { secrets?: Record<string, string> };
+        return out.secrets?.s2;
+      });
+      expect(seen).to.equal('  token\n');
     });
   });
 
