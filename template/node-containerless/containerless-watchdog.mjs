@@ -45466,13 +45466,31 @@ function memberName(m) {
   if (m.key.type === "Literal") return String(m.key.value);
   return null;
 }
+var isDirective = (s) => s?.type === "ExpressionStatement" && typeof s.directive === "string";
+var usesStrict = (list2) => {
+  for (const s of list2) {
+    if (!isDirective(s)) return false;
+    if (s.directive === "use strict") return true;
+  }
+  return false;
+};
 function instrument(program) {
+  let strict = false;
+  const inMode = (isStrict, f) => {
+    const saved = strict;
+    strict = strict || isStrict;
+    try {
+      return f();
+    } finally {
+      strict = saved;
+    }
+  };
   const t = (n) => {
     if (n === null || n === void 0) return n;
     if (Array.isArray(n)) return n.map(t);
     switch (n.type) {
       case "Program":
-        return { type: "Program", sourceType: "script", body: body(n.body) };
+        return inMode(usesStrict(n.body), () => ({ type: "Program", sourceType: "script", body: body(n.body) }));
       case "ClUnsupported":
         return n.node;
       case "ClRequire":
@@ -45491,7 +45509,7 @@ function instrument(program) {
         return call("bin", [num(n.sid), lit(n.operator), t(n.left), t(n.right)]);
       case "UnaryExpression": {
         if (n.operator === "typeof" && n.argument.type === "Identifier") return n;
-        if (n.operator === "delete") return call("del", [num(n.sid), t(n.argument.object), key(n.argument, t)]);
+        if (n.operator === "delete") return call(strict ? "sdel" : "del", [num(n.sid), t(n.argument.object), key(n.argument, t)]);
         return call("un", [num(n.sid), lit(n.operator), t(n.argument)]);
       }
       case "MemberExpression":
@@ -45501,7 +45519,7 @@ function instrument(program) {
       case "AssignmentExpression":
         if (isPrivate(n.left)) return call("pset", [num(n.sid ?? n.left.sid), t(n.left.object), privateAccess(n.left.property.name, true), t(n.right)]);
         if (n.left.type === "MemberExpression" && n.left.object.type !== "Super") {
-          return call("set", [num(n.sid ?? n.left.sid), t(n.left.object), key(n.left, t), t(n.right)]);
+          return call(strict ? "sset" : "set", [num(n.sid ?? n.left.sid), t(n.left.object), key(n.left, t), t(n.right)]);
         }
         return { ...n, right: t(n.right) };
       case "CallExpression": {
@@ -45525,12 +45543,14 @@ function instrument(program) {
       case "FunctionDeclaration":
         return fn(n);
       case "ClassExpression":
-        return call("cls", [num(n.sid), classExpr(n), arr(classSites(n))]);
+        return inMode(true, () => call("cls", [num(n.sid), classExpr(n), arr(classSites(n))]));
       case "ObjectExpression": {
         const obj = { type: "ObjectExpression", properties: n.properties.map((p) => p.type === "SpreadElement" ? { ...p, argument: t(p.argument) } : { ...p, key: p.computed ? t(p.key) : p.key, value: p.value.type === "FunctionExpression" && p.value.isMethod ? fn(p.value) : t(p.value) }) };
         const sites = n.properties.filter((p) => p.type === "Property" && p.value.isMethod && memberName(p) !== null).map((p) => arr([lit(memberName(p)), lit(p.kind), num(p.value.sid)]));
         return sites.length ? call("obj", [obj, arr(sites)]) : obj;
       }
+      case "SwitchCase":
+        return { type: "SwitchCase", test: n.test, consequent: n.consequent.length ? [stmt(call("enter", [num(n.sid)])), ...body(n.consequent)] : [] };
       case "CatchClause":
         return { type: "CatchClause", param: n.param, body: { type: "BlockStatement", body: [stmt(call("enter", [num(n.sid)])), ...body(n.body.body)] } };
       default: {
@@ -45543,24 +45563,27 @@ function instrument(program) {
       }
     }
   };
-  const body = (list2) => {
+  const body = (list2, extra = []) => {
+    const prologue = list2.length ? list2.slice(0, Math.max(0, list2.findIndex((s) => !isDirective(s)))) : [];
+    if (prologue.length === 0 && list2.length && isDirective(list2[list2.length - 1])) prologue.push(...list2);
     const out = [];
     const regs = [];
-    for (const s of list2) {
+    for (const s of list2.slice(prologue.length)) {
       out.push(t(s));
       if (s.type === "FunctionDeclaration") regs.push(stmt(call("reg", [num(s.sid), id(s.id.name)])));
     }
-    if (!regs.length) return out;
-    const k = out.findIndex((s) => s.type !== "FunctionDeclaration");
-    out.splice(k < 0 ? out.length : k, 0, ...regs);
-    return out;
+    if (regs.length) {
+      const k = out.findIndex((s) => s.type !== "FunctionDeclaration");
+      out.splice(k < 0 ? out.length : k, 0, ...regs);
+    }
+    return [...prologue.map((s) => ({ type: "ExpressionStatement", directive: s.directive, expression: s.expression })), ...extra, ...out];
   };
-  const fn = (n) => ({
+  const fn = (n) => inMode(usesStrict(n.body.body), () => ({
     ...n,
     id: n.id,
     params: n.params,
-    body: { type: "BlockStatement", body: [stmt(call("enter", [num(n.sid)])), ...body(n.body.body)] }
-  });
+    body: { type: "BlockStatement", body: body(n.body.body, [stmt(call("enter", [num(n.sid)]))]) }
+  }));
   const classExpr = (n) => ({
     type: "ClassExpression",
     id: n.id,
@@ -51394,7 +51417,7 @@ var Normalizer = class {
     this.fn = { temps: [], vars: /* @__PURE__ */ new Set(), isAsync: false };
     collectVars(ast.body, this.fn.vars);
     let body = this.stmts(ast.body);
-    body = this.withPrologue(body);
+    body = [...directives(ast.body), ...this.withPrologue(body)];
     this.fn = outer;
     return this.site({ type: "Program", sourceType: "script", body, loc: ast.loc }, ast);
   }
@@ -51433,14 +51456,16 @@ var Normalizer = class {
       }
     });
     let bodyStmts;
+    let prologue = [];
     if (node.body.type === "BlockStatement") {
       collectVars(node.body.body, this.fn.vars);
+      prologue = directives(node.body.body);
       bodyStmts = this.stmts(node.body.body);
     } else {
       bodyStmts = [this.site({ type: "ReturnStatement", argument: this.expr(node.body) }, node.body)];
     }
     for (const p of params) this.fn.vars.delete(p.type === "RestElement" ? p.argument.name : p.name);
-    const body = block(this.withPrologue([...pre, ...bodyStmts]));
+    const body = block([...prologue, ...this.withPrologue([...pre, ...bodyStmts])]);
     this.fn = outerFn;
     this.targets = outerTargets;
     const type = node.type === "ArrowFunctionExpression" ? "ArrowFunctionExpression" : node.type === "FunctionDeclaration" ? "FunctionDeclaration" : "FunctionExpression";
@@ -51642,6 +51667,7 @@ var Normalizer = class {
     let test = lit2(true);
     const head = [];
     const update = [];
+    const beforeTest = [];
     let perIterationCopy = [];
     switch (s.type) {
       case "WhileStatement":
@@ -51668,10 +51694,21 @@ var Normalizer = class {
         const it = this.temp();
         const i2 = this.temp();
         const src = this.expr(s.right);
-        pre.push(exprStmt(assign(id2(it), s.type === "ForOfStatement" ? this.intrinsic("iter", [src], s.right) : this.intrinsic("forInKeys", [src], s.right))));
-        pre.push(exprStmt(assign(id2(i2), lit2(0))));
-        test = this.site({ type: "BinaryExpression", operator: "<", left: id2(i2), right: this.site(member(id2(it), "length"), s.right) }, s.right);
-        const elem = this.site(member(id2(it), id2(i2), true), s.left);
+        let elem;
+        if (s.type === "ForOfStatement") {
+          pre.push(exprStmt(assign(id2(it), this.intrinsic("forOf", [src], s.right))));
+          pre.push(exprStmt(assign(id2(i2), lit2(0))));
+          test = this.intrinsic("forOfNext", [id2(it), id2(i2)], s.right);
+          elem = this.intrinsic("forOfValue", [id2(it), id2(i2)], s.left);
+        } else {
+          const o = this.temp();
+          pre.push(exprStmt(assign(id2(o), src)));
+          pre.push(exprStmt(assign(id2(it), this.intrinsic("forInKeys", [id2(o)], s.right))));
+          pre.push(exprStmt(assign(id2(i2), lit2(0))));
+          beforeTest.push(exprStmt(assign(id2(i2), this.intrinsic("forInSkip", [id2(o), id2(it), id2(i2)], s.right))));
+          test = this.site({ type: "BinaryExpression", operator: "<", left: id2(i2), right: this.site(member(id2(it), "length"), s.right) }, s.right);
+          elem = this.site(member(id2(it), id2(i2), true), s.left);
+        }
         head.push(exprStmt(assign(id2(i2), this.site({ type: "BinaryExpression", operator: "+", left: id2(i2), right: lit2(1) }, s.left))));
         if (s.left.type === "VariableDeclaration") {
           const d = s.left.declarations[0];
@@ -51722,12 +51759,24 @@ var Normalizer = class {
       exit.loopTest = true;
       loopBody = [...inner, exit];
     } else {
-      loopBody = [guard, ...head, ...inner, ...update];
+      loopBody = [...beforeTest, guard, ...head, ...inner, ...update];
     }
     const loop = this.site({ type: "WhileStatement", test: lit2(true), body: block(loopBody) }, s);
     return [block([...pre, { type: "LabeledStatement", label: id2(brk), body: loop }])];
   }
+  /**
+   * `switch` stays a switch, over the index of the case it starts at: `$d = discriminant;` then an if-chain
+   * that sets `$k` to the index of the first case whose test is `===` `$d` (tests evaluated in order, the
+   * default's index when none matches, else the number of cases), then `$s: switch ($k) { case 0: ... }`.
+   * The case bodies share the switch's one block scope, as in the source: a `let`, `const` or `class` in
+   * one case is visible (and in its temporal dead zone until its case runs) in the others. `lexicals` lists
+   * those names, so that the code generator still scopes them to the switch when the trace prunes the case
+   * that declares them; each case has a site that counts entries into its body.
+   */
   switchStmt(s) {
+    if (s.cases.some((c) => c.consequent.some((x) => x.type === "FunctionDeclaration"))) {
+      return [this.unsupported(s, "a function declared in a switch case", true)];
+    }
     const brk = this.label("s");
     const d = this.temp();
     const k = this.temp();
@@ -51749,20 +51798,22 @@ var Normalizer = class {
       );
     }
     out.push(chain);
-    const bodies = [];
+    const lexicals = [];
+    for (const c of s.cases) {
+      for (const x of c.consequent) {
+        if (x.type === "VariableDeclaration" && x.kind !== "var") x.declarations.forEach((dd) => patternNames(dd.id).forEach((name) => lexicals.push({ name, kind: x.kind })));
+        if (x.type === "ClassDeclaration") lexicals.push({ name: x.id.name, kind: "let" });
+      }
+    }
+    const cases = [];
     for (let i2 = 0; i2 < n; i2++) {
       this.targets.push({ brk, cont: null, names: [], kind: "switch" });
-      const stmts = this.stmts(s.cases[i2].consequent);
+      const consequent = this.stmts(s.cases[i2].consequent);
       this.targets.pop();
-      if (!stmts.length) continue;
-      bodies.push(
-        this.site(
-          { type: "IfStatement", test: this.site({ type: "BinaryExpression", operator: "<=", left: id2(k), right: lit2(i2) }, s.cases[i2]), consequent: block(stmts), alternate: null },
-          s.cases[i2]
-        )
-      );
+      cases.push(this.site({ type: "SwitchCase", test: lit2(i2), consequent }, s.cases[i2]));
     }
-    out.push({ type: "LabeledStatement", label: id2(brk), body: block(bodies) });
+    const sw = this.site({ type: "SwitchStatement", discriminant: id2(k), cases, lexicals }, s);
+    out.push({ type: "LabeledStatement", label: id2(brk), body: sw });
     return [block(out)];
   }
   tryStmt(s) {
@@ -52071,6 +52122,14 @@ var Normalizer = class {
     return seq([...setup, this.site(assign(ref2(), this.site({ type: "BinaryExpression", operator: op, left: ref2(), right: this.expr(e.right) }, e)), e)]);
   }
 };
+function directives(body) {
+  const out = [];
+  for (const s of body) {
+    if (s.type !== "ExpressionStatement" || typeof s.directive !== "string") break;
+    out.push({ type: "ExpressionStatement", directive: s.directive, expression: { type: "Literal", value: s.expression.value, raw: s.expression.raw } });
+  }
+  return out;
+}
 function patternNames(p) {
   switch (p?.type) {
     case "Identifier":
@@ -52481,6 +52540,9 @@ function prune(core, obs) {
       case "CatchClause":
         if (!get(obs, n.sid)?.n) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
         break;
+      case "SwitchCase":
+        if (n.consequent.length && !get(obs, n.sid)?.n) return { ...n, consequent: [UNKNOWN(n.sid)] };
+        break;
     }
     const out = {};
     for (const k of Object.keys(n)) out[k] = k === "loc" ? n.loc : visit(n[k]);
@@ -52564,6 +52626,8 @@ var UNARY = {
   typeof: (a) => typeof a,
   void: () => void 0
 };
+var sloppySet = new Function("o", "k", "v", "o[k] = v; return v;");
+var sloppyDelete = new Function("o", "k", "return delete o[k];");
 var Tracer = class {
   constructor(prepared, functionName) {
     this.prepared = prepared;
@@ -52574,6 +52638,7 @@ var Tracer = class {
   functionName;
   /** Inject as `__cl` when loading `prepared.instrumented`. */
   runtime;
+  /** The current request's recorder; null while an unrecorded request runs; none at module level. */
   store = new AsyncLocalStorage2();
   tree = /* @__PURE__ */ new Map();
   fnSites = /* @__PURE__ */ new WeakMap();
@@ -52589,6 +52654,10 @@ var Tracer = class {
       this.count++;
       this.newSites = mergeObs(this.tree, rec);
     }
+  }
+  /** Runs `fn` (an untraced request) through the instrumented code without recording anything. */
+  runUnrecorded(fn) {
+    return this.store.run(null, fn);
   }
   get requests() {
     return this.count;
@@ -52610,8 +52679,11 @@ var Tracer = class {
       sites
     };
   }
+  /** Where `site`'s observations go, or null when nothing is being recorded. */
   obs(site) {
-    const rec = this.store.getStore() ?? this.tree;
+    const current3 = this.store.getStore();
+    if (current3 === null) return null;
+    const rec = current3 ?? this.tree;
     let o = rec.get(site);
     if (!o) {
       o = {};
@@ -52621,11 +52693,13 @@ var Tracer = class {
   }
   types(site, ...vals) {
     const o = this.obs(site);
+    if (!o) return;
     const ty = o.ty ?? (o.ty = []);
     vals.forEach((v, i2) => ty[i2] = (ty[i2] ?? 0) | tagOf(v));
   }
   callee(site, f) {
     const o = this.obs(site);
+    if (!o) return;
     const list2 = o.callees ?? (o.callees = []);
     const name = this.identify(f);
     if (!list2.includes(name)) list2.push(name);
@@ -52652,6 +52726,9 @@ var Tracer = class {
     const name = `${ctor.name}.prototype.${String(k)}`;
     if (builtinNames.includes(name)) this.builtins.set(f, name);
   }
+  get recording() {
+    return this.store.getStore() !== null;
+  }
   register(f, site) {
     if ((typeof f === "function" || typeof f === "object" && f !== null) && !this.fnSites.has(f)) this.fnSites.set(f, site);
   }
@@ -52661,6 +52738,7 @@ var Tracer = class {
     return {
       b(site, v) {
         const o = self2.obs(site);
+        if (!o) return v;
         o.br = (o.br ?? 0) | (v ? BR_TRUE : BR_FALSE) | (v === null || v === void 0 ? BR_NULLISH : 0);
         return v;
       },
@@ -52676,11 +52754,15 @@ var Tracer = class {
         self2.types(site, o, k);
         return o[k];
       },
+      // `o[k] = v` and `delete o[k]` run as the operators themselves, in the caller's mode: a failed write
+      // or delete throws V8's TypeError in strict code and is ignored in sloppy code.
       set(site, o, k, v) {
         self2.types(site, o, k, v);
-        if (o === null || o === void 0) throw new TypeError(`Cannot set properties of ${o} (setting '${String(k)}')`);
-        if (typeof o !== "object" && typeof o !== "function") return v;
-        Reflect.set(o, k, v);
+        return sloppySet(o, k, v);
+      },
+      sset(site, o, k, v) {
+        self2.types(site, o, k, v);
+        o[k] = v;
         return v;
       },
       // Private members (`o.#x`): `access` is an arrow printed inside the class, the only place `#x` can be read.
@@ -52706,13 +52788,16 @@ var Tracer = class {
       },
       del(site, o, k) {
         self2.types(site, o, k);
-        if (o === null || o === void 0) throw new TypeError(`Cannot convert undefined or null to object`);
-        return Reflect.deleteProperty(Object(o), k);
+        return sloppyDelete(o, k);
+      },
+      sdel(site, o, k) {
+        self2.types(site, o, k);
+        return delete o[k];
       },
       m(site, o, k) {
         self2.types(site, o, k);
         const f = o[k];
-        if (typeof f === "function" && !fnSites.has(f) && !self2.builtins.has(f)) self2.learnHostMethod(o, k, f);
+        if (typeof f === "function" && !fnSites.has(f) && !self2.builtins.has(f) && self2.recording) self2.learnHostMethod(o, k, f);
         self2.callee(site, f);
         if (typeof f !== "function") {
           return () => {
@@ -52738,7 +52823,7 @@ var Tracer = class {
       },
       enter(site) {
         const o = self2.obs(site);
-        o.n = (o.n ?? 0) + 1;
+        if (o) o.n = (o.n ?? 0) + 1;
       },
       cls(site, C, members) {
         fnSites.set(C, site);
@@ -52761,7 +52846,8 @@ var Tracer = class {
         return o;
       },
       req(site, require2, name) {
-        self2.obs(site).n = (self2.obs(site).n ?? 0) + 1;
+        const o = self2.obs(site);
+        if (o) o.n = (o.n ?? 0) + 1;
         const mod = require2(name);
         if (name === "containerless" && mod && typeof mod === "object") {
           for (const [k, v] of Object.entries(mod)) if (typeof v === "function" && !self2.builtins.has(v)) self2.builtins.set(v, `containerless.${k}`);
@@ -52772,12 +52858,50 @@ var Tracer = class {
     };
   }
 };
+var ForOfIteration = class {
+  constructor(iterator, next) {
+    this.iterator = iterator;
+    this.next = next;
+  }
+  iterator;
+  next;
+  value = void 0;
+};
 var intrinsics = {
   /** for-of and array destructuring: arrays as they are (their iterator reads them live), other iterables copied. */
   iter(v) {
     if (Array.isArray(v)) return v;
     if (v === null || v === void 0) throw new TypeError(`${v} is not iterable`);
     return Array.from(v);
+  },
+  /** for-of: an array as it is (the loop reads it by index, live); any other iterable through its iterator. */
+  forOf(v) {
+    if (Array.isArray(v)) return v;
+    const method = v === null || v === void 0 ? void 0 : v[Symbol.iterator];
+    if (typeof method !== "function") throw new TypeError(`${typeof v === "string" ? JSON.stringify(v) : typeof v === "object" || typeof v === "function" ? "object" : String(v)} is not iterable`);
+    const iterator = Reflect.apply(method, v, []);
+    if (Object(iterator) !== iterator) throw new TypeError("Result of the Symbol.iterator method is not an object");
+    return new ForOfIteration(iterator, iterator.next);
+  },
+  /** Whether the loop goes on at index `i`: an array's live length, or the iterator's next step. */
+  forOfNext(it, i2) {
+    if (Array.isArray(it)) return i2 < it.length;
+    const self2 = it;
+    const r = Reflect.apply(self2.next, self2.iterator, []);
+    if (Object(r) !== r) throw new TypeError(`Iterator result ${String(r)} is not an object`);
+    if (r.done) return false;
+    self2.value = r.value;
+    return true;
+  },
+  forOfValue(it, i2) {
+    return Array.isArray(it) ? it[i2] : it.value;
+  },
+  /** for-in: the index of the first key from `i` on that `o` still has (V8 skips keys deleted during the loop). */
+  forInSkip(o, keys, i2) {
+    if (o === null || o === void 0) return keys.length;
+    const obj = Object(o);
+    while (i2 < keys.length && !(keys[i2] in obj)) i2++;
+    return i2;
   },
   forInKeys(v) {
     const keys = [];
@@ -52860,27 +52984,23 @@ var MAX_SHAPES = 1e4;
 var TracingController = class {
   constructor(opts) {
     this.opts = opts;
-    this.plain = loadHandler(opts.dir);
     this.random = opts.random ?? Math.random;
-    this.plainInvocation = { handler: this.plain };
-    if (opts.config.mode !== "off") {
-      try {
-        const source = readFileSync4(resolve3(opts.dir, "handler.js"), "utf8");
-        const prepared = prepare(source, "handler.js");
-        const tracer = new Tracer(prepared, opts.functionName);
-        this.instrumented = loadHandler(opts.dir, { source: prepared.instrumented, inject: { __cl: tracer.runtime } });
-        this.tracer = tracer;
-        this.tracedInvocation = { handler: this.instrumented, around: (fn) => this.traced(fn) };
-      } catch (err) {
-        opts.log?.(`tracing off: the instrumented handler could not be built or loaded (${err instanceof Error ? err.message : String(err)})`);
-      }
+    let instrumented;
+    if (opts.config.mode !== "off") instrumented = this.loadInstrumented();
+    this.handler = instrumented?.handler ?? loadHandler(opts.dir);
+    this.plainInvocation = { handler: this.handler };
+    if (instrumented) {
+      const tracer = instrumented.tracer;
+      this.tracer = tracer;
+      this.tracedInvocation = { handler: this.handler, around: (fn) => this.traced(fn) };
+      this.untracedInvocation = { handler: this.handler, around: (fn) => tracer.runUnrecorded(fn) };
     }
     opts.metrics?.traceEnabled.set(this.tracer ? 1 : 0);
     opts.metrics?.traceStable.set(0);
   }
   opts;
-  plain;
-  instrumented;
+  /** The one module every request runs in: instrumented when tracing is on, else the plain file. */
+  handler;
   tracer;
   shapes = /* @__PURE__ */ new Set();
   quiet = 0;
@@ -52889,7 +53009,29 @@ var TracingController = class {
   listeners = [];
   random;
   plainInvocation;
+  untracedInvocation;
   tracedInvocation;
+  /**
+   * The instrumented module, or undefined (and a log line) when the source does not parse (the plain load
+   * then reports it) or the instrumented module cannot be built or loaded.
+   */
+  loadInstrumented() {
+    let source;
+    try {
+      source = readFileSync4(resolve3(this.opts.dir, "handler.js"), "utf8");
+    } catch {
+      return void 0;
+    }
+    try {
+      const prepared = prepare(source, "handler.js");
+      if (prepared.diagnostics.some((d) => d.code === "C001")) return void 0;
+      const tracer = new Tracer(prepared, this.opts.functionName);
+      return { handler: loadHandler(this.opts.dir, { source: prepared.instrumented, inject: { __cl: tracer.runtime } }), tracer };
+    } catch (err) {
+      this.opts.log?.(`tracing off: the instrumented handler could not be built or loaded (${err instanceof Error ? err.message : String(err)})`);
+      return void 0;
+    }
+  }
   get enabled() {
     return this.tracer !== void 0;
   }
@@ -52913,8 +53055,8 @@ var TracingController = class {
   }
   /** The runner's `choose`. */
   choose = (req) => {
-    if (!this.tracedInvocation) return this.plainInvocation;
-    return this.worthTracing(req) ? this.tracedInvocation : this.plainInvocation;
+    if (!this.tracedInvocation || !this.untracedInvocation) return this.plainInvocation;
+    return this.worthTracing(req) ? this.tracedInvocation : this.untracedInvocation;
   };
   worthTracing(req) {
     const mode = this.opts.config.mode;
@@ -53026,7 +53168,7 @@ async function startWatchdog(dir, env, io2) {
   const metrics = createWatchdogMetrics();
   const log = io2.log;
   const tracing = new TracingController({ dir, functionName: config.functionName, config: config.tracing, metrics, log });
-  const runner = createRunnerApp({ handler: tracing.plain, choose: tracing.choose, env: config.runnerEnv });
+  const runner = createRunnerApp({ handler: tracing.handler, choose: tracing.choose, env: config.runnerEnv });
   const lockFile = join2(config.tmpdir, ".lock");
   const { listener, state } = createWatchdogApp({
     runner,
@@ -53081,7 +53223,7 @@ async function startWatchdog(dir, env, io2) {
       (err) => res.writeHead(500).end(String(err))
     );
   });
-  log(`Watchdog mode: containerless (in-process)	function: ${tracing.plain.filename}`);
+  log(`Watchdog mode: containerless (in-process)	function: ${tracing.handler.filename}`);
   log(`Timeouts: read: ${config.readTimeoutMs}ms write: ${config.writeTimeoutMs}ms hard: ${config.execTimeoutMs}ms health: ${config.healthcheckIntervalMs}ms`);
   let metricsPort;
   let port;
