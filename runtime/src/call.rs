@@ -39,7 +39,11 @@ pub fn callee_id(cx: &Cx, c: &Callee) -> Option<CalleeId> {
 pub fn guard_callee(cx: &Cx, c: &Callee, expect: &[CalleeId], site: u32) -> JsResult<()> {
     match callee_id(cx, c) {
         Some(id) if expect.contains(&id) => Ok(()),
-        _ => abort(AbortKind::CalleeGuard, site, "a callee the trace did not see"),
+        _ => abort(
+            AbortKind::CalleeGuard,
+            site,
+            "a callee the trace did not see",
+        ),
     }
 }
 
@@ -47,7 +51,9 @@ pub fn guard_callee(cx: &Cx, c: &Callee, expect: &[CalleeId], site: u32) -> JsRe
 pub fn callee_of(cx: &Cx, f: &Value) -> JsResult<Callee> {
     match f {
         Value::Obj(o) => match cx.heap.kind(*o) {
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => Ok(Callee::Obj(*o)),
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => {
+                Ok(Callee::Obj(*o))
+            }
             _ => engine_error("is not a function"),
         },
         _ => engine_error("is not a function"),
@@ -62,33 +68,56 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
         Value::Str(_) => Some(cx.realm.string_proto),
         Value::Num(_) => Some(cx.realm.number_proto),
         Value::Bool(_) => Some(cx.realm.boolean_proto),
-        _ => return crate::cx::engine_throw("TypeError", "Cannot read properties of undefined or null"),
+        _ => {
+            return crate::cx::engine_throw(
+                "TypeError",
+                "Cannot read properties of undefined or null",
+            )
+        }
     };
     while let Some(o) = cur {
         // Host objects compute some properties (a Response's `status`); their methods are on prototypes.
         if matches!(cx.heap.kind(o), ObjKind::Host(_)) {
             if let Some(v) = crate::builtins::host_get(cx, o, key)? {
                 return match v {
-                    Value::Obj(f) if matches!(cx.heap.kind(f), ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }) => Ok(Some(Callee::Obj(f))),
+                    Value::Obj(f)
+                        if matches!(
+                            cx.heap.kind(f),
+                            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+                        ) =>
+                    {
+                        Ok(Some(Callee::Obj(f)))
+                    }
                     _ => engine_error("is not a function"),
                 };
             }
         }
         let has_special = match cx.heap.kind(o) {
-            ObjKind::Array(_) => props::index_of_key(key).is_some() || key == [108, 101, 110, 103, 116, 104],
-            ObjKind::Function(_) | ObjKind::Native(_) => key == [110, 97, 109, 101] || key == [108, 101, 110, 103, 116, 104],
+            ObjKind::Array(_) => {
+                props::index_of_key(key).is_some() || key == [108, 101, 110, 103, 116, 104]
+            }
+            ObjKind::Function(_) | ObjKind::Native(_) => {
+                key == [110, 97, 109, 101] || key == [108, 101, 110, 103, 116, 104]
+            }
             _ => false,
         };
         if has_special || cx.heap.get(o).props.contains_key(key) {
             let v = props::get(cx, &Value::Obj(o), key)?;
             // Getters see the original receiver; re-read through it when it differs.
-            let v = if Value::Obj(o).as_obj() != recv.as_obj() && matches!(cx.heap.get(o).props.get(key), Some(Prop::Accessor { .. })) {
+            let v = if Value::Obj(o).as_obj() != recv.as_obj()
+                && matches!(cx.heap.get(o).props.get(key), Some(Prop::Accessor { .. }))
+            {
                 props::get(cx, recv, key)?
             } else {
                 v
             };
             return match v {
-                Value::Obj(f) if matches!(cx.heap.kind(f), ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }) => {
+                Value::Obj(f)
+                    if matches!(
+                        cx.heap.kind(f),
+                        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+                    ) =>
+                {
                     Ok(Some(Callee::Obj(f)))
                 }
                 Value::Undefined if has_special && !cx.heap.get(o).props.contains_key(key) => {
@@ -144,7 +173,11 @@ pub fn call_awaited(cx: &mut Cx, c: &Callee, this: Value, args: &[Value]) -> JsR
 /// kept out (a generator, say): it exists as a value, and calling it gives up.
 #[inline]
 fn code_at(cx: &Cx, code: u32) -> crate::cx::Code {
-    cx.prog.funcs.get(code as usize).copied().unwrap_or(not_compiled)
+    cx.prog
+        .funcs
+        .get(code as usize)
+        .copied()
+        .unwrap_or(not_compiled)
 }
 
 /// The code index of a function that is not compiled.
@@ -163,16 +196,38 @@ fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) 
             let code = code_at(cx, f.code);
             let is_async = f.flags & fflags::ASYNC != 0;
             enter(cx)?;
-            let r = if is_async && !awaited {
+            if is_async && !awaited {
                 // Node runs a detached async function up to its first await, then the caller; we run it
-                // to the end. The two agree unless it writes state older than itself, which we refuse.
+                // to the end. The two agree unless it writes state older than itself, which we refuse, or
+                // reads, after its first await, state that the caller writes before awaiting its promise
+                // (the heap watches what it read: see `heap::Later`).
                 let old = cx.heap.raise_floor();
-                let r = code(cx, &Call { callee: o, this, args, new_target: None });
+                cx.heap.begin_detached();
+                let r = code(
+                    cx,
+                    &Call {
+                        callee: o,
+                        this,
+                        args,
+                        new_target: None,
+                    },
+                );
                 cx.heap.restore_floor(old);
-                r
-            } else {
-                code(cx, &Call { callee: o, this, args, new_target: None })
-            };
+                cx.depth -= 1;
+                let r = settle(cx, r);
+                let promise = r.as_ref().ok().and_then(|v| v.as_obj());
+                cx.heap.end_later(promise, Some(o))?;
+                return r;
+            }
+            let r = code(
+                cx,
+                &Call {
+                    callee: o,
+                    this,
+                    args,
+                    new_target: None,
+                },
+            );
             cx.depth -= 1;
             if is_async {
                 settle(cx, r)
@@ -185,7 +240,11 @@ fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) 
             cx.tick()?;
             (d.f)(cx, &this, args)
         }
-        ObjKind::Bound { target, this: bthis, args: bargs } => {
+        ObjKind::Bound {
+            target,
+            this: bthis,
+            args: bargs,
+        } => {
             let target = target.clone();
             let bthis = bthis.clone();
             let mut all = bargs.clone();
@@ -199,7 +258,11 @@ fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) 
 fn enter(cx: &mut Cx) -> JsResult<()> {
     cx.tick()?;
     if cx.depth >= MAX_DEPTH {
-        return abort(AbortKind::Unsupported, 0, "call depth beyond the runtime's limit");
+        return abort(
+            AbortKind::Unsupported,
+            0,
+            "call depth beyond the runtime's limit",
+        );
     }
     cx.depth += 1;
     Ok(())
@@ -217,7 +280,9 @@ pub fn settle(cx: &mut Cx, r: JsResult<Value>) -> JsResult<Value> {
 
 pub fn new_promise(cx: &mut Cx, state: PromiseState) -> JsResult<Value> {
     let p = cx.realm.promise_proto;
-    Ok(Value::Obj(cx.heap.alloc(Obj::new(ObjKind::Promise(state), Some(p)))?))
+    Ok(Value::Obj(
+        cx.heap.alloc(Obj::new(ObjKind::Promise(state), Some(p)))?,
+    ))
 }
 
 /// `await v`: promises settle (blocking on I/O), other values pass through.
@@ -258,12 +323,26 @@ pub fn construct(cx: &mut Cx, f: &Value, args: &[Value]) -> JsResult<Value> {
 }
 
 /// Runs constructor `ctor` on an existing `this` (for `new`, and for `super(...)` in derived classes).
-pub fn construct_with(cx: &mut Cx, ctor: ObjRef, this: Value, args: &[Value], new_target: ObjRef) -> JsResult<Value> {
+pub fn construct_with(
+    cx: &mut Cx,
+    ctor: ObjRef,
+    this: Value,
+    args: &[Value],
+    new_target: ObjRef,
+) -> JsResult<Value> {
     match cx.heap.kind(ctor) {
         ObjKind::Function(func) => {
             let code = code_at(cx, func.code);
             enter(cx)?;
-            let r = code(cx, &Call { callee: ctor, this: this.clone(), args, new_target: Some(new_target) });
+            let r = code(
+                cx,
+                &Call {
+                    callee: ctor,
+                    this: this.clone(),
+                    args,
+                    new_target: Some(new_target),
+                },
+            );
             cx.depth -= 1;
             let r = r?;
             Ok(if matches!(r, Value::Obj(_)) { r } else { this })
@@ -305,7 +384,15 @@ pub fn run_fields(cx: &mut Cx, ctor: ObjRef, this: &Value) -> JsResult<()> {
     };
     if let Some(code) = fields {
         let f = code_at(cx, code);
-        f(cx, &Call { callee: ctor, this: this.clone(), args: &[], new_target: None })?;
+        f(
+            cx,
+            &Call {
+                callee: ctor,
+                this: this.clone(),
+                args: &[],
+                new_target: None,
+            },
+        )?;
     }
     Ok(())
 }
@@ -330,10 +417,29 @@ pub fn super_get(cx: &mut Cx, call: &Call, key: &[u16]) -> JsResult<Value> {
 }
 
 /// Makes a closure over environment `env`.
-pub fn make_function(cx: &mut Cx, code: u32, env: Option<ObjRef>, name: &str, length: u32, flags: u8) -> JsResult<Value> {
-    let func = Func { code, env, name: JsStr::from(name), length, flags, home: None, parent: None, fields: None };
+pub fn make_function(
+    cx: &mut Cx,
+    code: u32,
+    env: Option<ObjRef>,
+    name: &str,
+    length: u32,
+    flags: u8,
+) -> JsResult<Value> {
+    let func = Func {
+        code,
+        env,
+        name: JsStr::from(name),
+        length,
+        flags,
+        home: None,
+        parent: None,
+        fields: None,
+    };
     let proto = cx.realm.function_proto;
-    Ok(Value::Obj(cx.heap.alloc(Obj::new(ObjKind::Function(Box::new(func)), Some(proto)))?))
+    Ok(Value::Obj(cx.heap.alloc(Obj::new(
+        ObjKind::Function(Box::new(func)),
+        Some(proto),
+    ))?))
 }
 
 /// The environment a compiled function was closed over.
@@ -347,7 +453,14 @@ pub fn env_of(cx: &Cx, callee: ObjRef) -> Option<ObjRef> {
 
 /// One member of a class body, for `make_class`.
 pub enum Member {
-    Method { key: JsStr, code: u32, is_static: bool, kind: MethodKind, length: u32, is_async: bool },
+    Method {
+        key: JsStr,
+        code: u32,
+        is_static: bool,
+        kind: MethodKind,
+        length: u32,
+        is_async: bool,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -375,30 +488,76 @@ pub fn make_class(
         Some(p @ Value::Obj(po)) => {
             let pp = match props::get(cx, p, &props::key("prototype"))? {
                 Value::Obj(pp) => pp,
-                _ => return engine_error("Class extends value does not have valid prototype property"),
+                _ => {
+                    return engine_error(
+                        "Class extends value does not have valid prototype property",
+                    )
+                }
             };
             (pp, *po)
         }
         Some(_) => return engine_error("Class extends value is not a constructor or null"),
     };
-    let proto = cx.heap.alloc(Obj::new(ObjKind::Ordinary, Some(proto_parent)))?;
+    let proto = cx
+        .heap
+        .alloc(Obj::new(ObjKind::Ordinary, Some(proto_parent)))?;
     let mut flags = fflags::CLASS;
     if parent.is_some() {
         flags |= fflags::DERIVED;
     }
-    let func = Func { code: ctor, env, name: JsStr::from(name), length: ctor_length, flags, home: Some(proto), parent, fields };
-    let c = cx.heap.alloc(Obj::new(ObjKind::Function(Box::new(func)), Some(ctor_parent)))?;
-    props::define_prop(cx, c, JsStr::from("prototype"), Prop::Data { value: Value::Obj(proto), enumerable: false, writable: false })?;
-    props::define_prop(cx, proto, JsStr::from("constructor"), Prop::hidden(Value::Obj(c)))?;
+    let func = Func {
+        code: ctor,
+        env,
+        name: JsStr::from(name),
+        length: ctor_length,
+        flags,
+        home: Some(proto),
+        parent,
+        fields,
+    };
+    let c = cx.heap.alloc(Obj::new(
+        ObjKind::Function(Box::new(func)),
+        Some(ctor_parent),
+    ))?;
+    props::define_prop(
+        cx,
+        c,
+        JsStr::from("prototype"),
+        Prop::Data {
+            value: Value::Obj(proto),
+            enumerable: false,
+            writable: false,
+        },
+    )?;
+    props::define_prop(
+        cx,
+        proto,
+        JsStr::from("constructor"),
+        Prop::hidden(Value::Obj(c)),
+    )?;
     for m in members {
-        let Member::Method { key, code, is_static, kind, length, is_async } = m;
+        let Member::Method {
+            key,
+            code,
+            is_static,
+            kind,
+            length,
+            is_async,
+        } = m;
         let target = if *is_static { c } else { proto };
         let fname = match kind {
             MethodKind::Method => key.to_rust_string(),
             MethodKind::Get => format!("get {}", key),
             MethodKind::Set => format!("set {}", key),
         };
-        let f = make_function(cx, *code, env, &fname, *length, fflags::METHOD | if *is_async { fflags::ASYNC } else { 0 })?;
+        let f = make_function(
+            cx,
+            *code,
+            env,
+            &fname,
+            *length,
+            fflags::METHOD | if *is_async { fflags::ASYNC } else { 0 },
+        )?;
         if let (Value::Obj(fo), ObjKind::Function(_)) = (&f, cx.heap.kind(f.as_obj().unwrap())) {
             let fo = *fo;
             if let ObjKind::Function(func) = &mut cx.heap.get_mut(fo)?.kind {
@@ -407,8 +566,16 @@ pub fn make_class(
         }
         let prop = match kind {
             MethodKind::Method => Prop::hidden(f),
-            MethodKind::Get => Prop::Accessor { get: f.as_obj(), set: None, enumerable: false },
-            MethodKind::Set => Prop::Accessor { get: None, set: f.as_obj(), enumerable: false },
+            MethodKind::Get => Prop::Accessor {
+                get: f.as_obj(),
+                set: None,
+                enumerable: false,
+            },
+            MethodKind::Set => Prop::Accessor {
+                get: None,
+                set: f.as_obj(),
+                enumerable: false,
+            },
         };
         props::define_prop(cx, target, key.clone(), prop)?;
     }

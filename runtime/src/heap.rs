@@ -13,16 +13,32 @@ pub type Props = IndexMap<JsStr, Prop, ahash::RandomState>;
 
 #[derive(Clone, Debug)]
 pub enum Prop {
-    Data { value: Value, enumerable: bool, writable: bool },
-    Accessor { get: Option<ObjRef>, set: Option<ObjRef>, enumerable: bool },
+    Data {
+        value: Value,
+        enumerable: bool,
+        writable: bool,
+    },
+    Accessor {
+        get: Option<ObjRef>,
+        set: Option<ObjRef>,
+        enumerable: bool,
+    },
 }
 
 impl Prop {
     pub fn data(value: Value) -> Prop {
-        Prop::Data { value, enumerable: true, writable: true }
+        Prop::Data {
+            value,
+            enumerable: true,
+            writable: true,
+        }
     }
     pub fn hidden(value: Value) -> Prop {
-        Prop::Data { value, enumerable: false, writable: true }
+        Prop::Data {
+            value,
+            enumerable: false,
+            writable: true,
+        }
     }
     pub fn enumerable(&self) -> bool {
         match self {
@@ -73,13 +89,20 @@ pub enum ObjKind {
     Array(Vec<Value>),
     Function(Box<Func>),
     Native(&'static crate::builtins::BuiltinDef),
-    Bound { target: Value, this: Value, args: Vec<Value> },
+    Bound {
+        target: Value,
+        this: Value,
+        args: Vec<Value>,
+    },
     Error,
     Date(f64),
     RegExp(Box<crate::builtins::regexp::RegExpData>),
     Promise(PromiseState),
     /// A closure environment: captured variables, and the enclosing environment.
-    Scope { vars: Vec<Value>, parent: Option<ObjRef> },
+    Scope {
+        vars: Vec<Value>,
+        parent: Option<ObjRef>,
+    },
     /// Host objects (fetch `Response`, `Headers`, the request context): data the host owns.
     Host(Box<crate::builtins::HostData>),
     Map(IndexMap<MapKey, (Value, Value), ahash::RandomState>),
@@ -106,7 +129,11 @@ impl MapKey {
             Value::Bool(b) => MapKey::Bool(*b),
             Value::Num(n) => {
                 let n = if *n == 0.0 { 0.0 } else { *n };
-                MapKey::Num(if n.is_nan() { f64::NAN.to_bits() } else { n.to_bits() })
+                MapKey::Num(if n.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    n.to_bits()
+                })
             }
             Value::Str(s) => MapKey::Str(s.clone()),
             Value::Obj(o) => MapKey::Obj(*o),
@@ -124,7 +151,12 @@ pub struct Obj {
 
 impl Obj {
     pub fn new(kind: ObjKind, proto: Option<ObjRef>) -> Obj {
-        Obj { proto, props: Props::default(), kind, frozen: false }
+        Obj {
+            proto,
+            props: Props::default(),
+            kind,
+            frozen: false,
+        }
     }
     fn size(&self) -> usize {
         let base = 96 + self.props.len() * 64;
@@ -150,6 +182,33 @@ pub struct Heap {
     saved: std::collections::HashSet<u32>,
     bytes: usize,
     cap: usize,
+    /// Reads of objects below this index are logged in `read_log` (0: nothing is logged). See `Later`.
+    read_floor: std::cell::Cell<u32>,
+    read_log: std::cell::RefCell<Vec<u32>>,
+    /// Code running where Node would run it later than we do, innermost last.
+    later: Vec<Later>,
+    /// For each detached async call that read older state after its first `await` (its promise, what it
+    /// read): until its promise is awaited, Node may run that part after the caller has written those
+    /// objects, so a write to one of them gives up.
+    watched: Vec<(u32, Vec<u32>)>,
+}
+
+/// A part of the program that Node runs later than the runtime does, so that what it reads of older state
+/// may differ between the two:
+///
+/// - a detached async call (its promise not awaited at once) runs to completion when called, where Node
+///   runs it only up to its first `await` and the rest after the caller has gone on: from that first
+///   `await`, its reads of objects older than the call are logged, and the call's promise watches them
+///   (`watch`);
+/// - a `.then` callback runs when its promise is awaited, where Node runs it as soon as the source settles:
+///   it may not read objects older than the `.then` call that the request could have written meanwhile.
+#[derive(Clone, Copy, Debug)]
+pub struct Later {
+    floor: u32,
+    /// Logging (a detached call after its first `await`, a `.then` callback at once).
+    active: bool,
+    then_callback: bool,
+    log_start: usize,
 }
 
 impl Heap {
@@ -162,6 +221,10 @@ impl Heap {
             saved: std::collections::HashSet::new(),
             bytes: 0,
             cap,
+            read_floor: std::cell::Cell::new(0),
+            read_log: std::cell::RefCell::new(Vec::new()),
+            later: Vec::new(),
+            watched: Vec::new(),
         }
     }
     pub fn len(&self) -> usize {
@@ -187,6 +250,10 @@ impl Heap {
         self.objs.truncate(self.module_len as usize);
         self.write_floor = self.module_len;
         self.bytes = 0;
+        self.read_floor.set(0);
+        self.read_log.borrow_mut().clear();
+        self.later.clear();
+        self.watched.clear();
     }
     pub fn set_cap(&mut self, cap: usize) {
         self.cap = cap;
@@ -199,7 +266,11 @@ impl Heap {
     pub fn charge(&mut self, n: usize) -> Result<(), Abort> {
         self.bytes += n;
         if self.bytes > self.cap {
-            Err(Abort::new(AbortKind::Heap, 0, "the request's heap exceeded its byte cap"))
+            Err(Abort::new(
+                AbortKind::Heap,
+                0,
+                "the request's heap exceeded its byte cap",
+            ))
         } else {
             Ok(())
         }
@@ -214,6 +285,9 @@ impl Heap {
     }
     #[inline]
     pub fn get(&self, r: ObjRef) -> &Obj {
+        if r.0 < self.read_floor.get() {
+            self.read_log.borrow_mut().push(r.0);
+        }
         &self.objs[r.0 as usize]
     }
     pub fn is_module(&self, r: ObjRef) -> bool {
@@ -225,14 +299,33 @@ impl Heap {
     pub fn get_mut(&mut self, r: ObjRef) -> Result<&mut Obj, Abort> {
         if r.0 < self.write_floor {
             if r.0 >= self.module_len {
-                return Err(Abort::new(AbortKind::Unsupported, 0, "a detached async call wrote state older than itself"));
+                return Err(Abort::new(
+                    AbortKind::Unsupported,
+                    0,
+                    "a detached async call wrote state older than itself",
+                ));
             }
             if self.write_floor > self.module_len {
-                return Err(Abort::new(AbortKind::ModuleWrite, 0, "a detached async call wrote module-level state"));
+                return Err(Abort::new(
+                    AbortKind::ModuleWrite,
+                    0,
+                    "a detached async call wrote module-level state",
+                ));
             }
         }
         if self.objs[r.0 as usize].frozen {
-            return Err(Abort::new(AbortKind::Unsupported, 0, "write to a frozen object"));
+            return Err(Abort::new(
+                AbortKind::Unsupported,
+                0,
+                "write to a frozen object",
+            ));
+        }
+        if self.is_watched(r) {
+            return Err(Abort::new(
+                AbortKind::Unsupported,
+                0,
+                "a write to state that a detached async call read after its first await (Node may run that part after this write)",
+            ));
         }
         if r.0 < self.module_len && self.saved.insert(r.0) {
             self.undo.push((r.0, self.objs[r.0 as usize].clone()));
@@ -243,7 +336,7 @@ impl Heap {
     /// current request (so no module-state or detached-call rule applies) and is not frozen.
     #[inline]
     pub fn array_slot_mut(&mut self, r: ObjRef, i: usize) -> Option<&mut Value> {
-        if r.0 < self.write_floor {
+        if r.0 < self.write_floor || self.is_watched(r) {
             return None;
         }
         let o = self.objs.get_mut(r.0 as usize)?;
@@ -263,7 +356,9 @@ impl Heap {
     }
     /// Whether a module object the current request wrote differs from what it was before the request.
     pub fn module_changed(&self) -> bool {
-        self.undo.iter().any(|(i, before)| !same_obj(before, &self.objs[*i as usize]))
+        self.undo
+            .iter()
+            .any(|(i, before)| !same_obj(before, &self.objs[*i as usize]))
     }
     /// Raises the write floor to everything made so far; returns the old floor for `restore_floor`.
     pub fn raise_floor(&mut self) -> u32 {
@@ -276,7 +371,111 @@ impl Heap {
     }
     #[inline]
     pub fn kind(&self, r: ObjRef) -> &ObjKind {
-        &self.objs[r.0 as usize].kind
+        &self.get(r).kind
+    }
+
+    fn update_read_floor(&self) {
+        let floor = self
+            .later
+            .iter()
+            .filter(|l| l.active)
+            .map(|l| l.floor)
+            .max()
+            .unwrap_or(0);
+        self.read_floor.set(floor);
+    }
+
+    /// A detached async call starts: it runs to its end now, Node runs it up to its first `await`.
+    pub fn begin_detached(&mut self) {
+        let log_start = self.read_log.borrow().len();
+        self.later.push(Later {
+            floor: self.objs.len() as u32,
+            active: false,
+            then_callback: false,
+            log_start,
+        });
+    }
+
+    /// A `.then` callback of promise `p` starts (now, where Node ran it as soon as its source settled).
+    pub fn begin_then_callback(&mut self, p: ObjRef) {
+        let log_start = self.read_log.borrow().len();
+        self.later.push(Later {
+            floor: p.0 + 1,
+            active: true,
+            then_callback: true,
+            log_start,
+        });
+        self.update_read_floor();
+    }
+
+    /// An `await` is reached: a detached call running here goes on, in Node, only after its caller has.
+    pub fn on_await(&mut self) {
+        if let Some(l) = self.later.last_mut() {
+            if !l.active {
+                l.active = true;
+                self.update_read_floor();
+            }
+        }
+    }
+
+    /// The innermost `begin_detached` or `begin_then_callback` ends. For a detached call, `promise` is the
+    /// promise it returned (None when it gave up): it watches what the call read after its first `await`.
+    /// A `.then` callback that read an object older than its promise which this request may have written
+    /// since (any non-module object, a module object it wrote) gives up.
+    /// `callee`, the function called, is not counted as read: calling it reads only what never changes.
+    pub fn end_later(
+        &mut self,
+        promise: Option<ObjRef>,
+        callee: Option<ObjRef>,
+    ) -> Result<(), Abort> {
+        let Some(l) = self.later.pop() else {
+            return Ok(());
+        };
+        let skip = callee.map(|c| c.0);
+        let mut read: Vec<u32> = self.read_log.borrow()[l.log_start..]
+            .iter()
+            .copied()
+            .filter(|&o| o < l.floor && Some(o) != skip)
+            .collect();
+        if !self.later.iter().any(|o| o.active) {
+            self.read_log.borrow_mut().truncate(l.log_start);
+        }
+        self.update_read_floor();
+        if l.then_callback {
+            if read
+                .iter()
+                .any(|&o| o >= self.module_len || self.saved.contains(&o))
+            {
+                return Err(Abort::new(
+                    AbortKind::Unsupported,
+                    0,
+                    "a .then callback read state that may have changed before Node would have run it",
+                ));
+            }
+            return Ok(());
+        }
+        if let (Some(p), false) = (promise, read.is_empty()) {
+            read.sort_unstable();
+            read.dedup();
+            self.watched.push((p.0, read));
+        }
+        Ok(())
+    }
+
+    /// Promise `p` is awaited: whatever its detached call read, Node has run it by the time the awaiting
+    /// code goes on.
+    pub fn unwatch(&mut self, p: ObjRef) {
+        if !self.watched.is_empty() {
+            self.watched.retain(|(q, _)| *q != p.0);
+        }
+    }
+
+    fn is_watched(&self, r: ObjRef) -> bool {
+        !self.watched.is_empty()
+            && self
+                .watched
+                .iter()
+                .any(|(_, objs)| objs.binary_search(&r.0).is_ok())
     }
 }
 
@@ -291,12 +490,30 @@ fn same_slot(a: &Value, b: &Value) -> bool {
 
 fn same_prop(a: &Prop, b: &Prop) -> bool {
     match (a, b) {
-        (Prop::Data { value: v1, enumerable: e1, writable: w1 }, Prop::Data { value: v2, enumerable: e2, writable: w2 }) => {
-            e1 == e2 && w1 == w2 && same_slot(v1, v2)
-        }
-        (Prop::Accessor { get: g1, set: s1, enumerable: e1 }, Prop::Accessor { get: g2, set: s2, enumerable: e2 }) => {
-            g1 == g2 && s1 == s2 && e1 == e2
-        }
+        (
+            Prop::Data {
+                value: v1,
+                enumerable: e1,
+                writable: w1,
+            },
+            Prop::Data {
+                value: v2,
+                enumerable: e2,
+                writable: w2,
+            },
+        ) => e1 == e2 && w1 == w2 && same_slot(v1, v2),
+        (
+            Prop::Accessor {
+                get: g1,
+                set: s1,
+                enumerable: e1,
+            },
+            Prop::Accessor {
+                get: g2,
+                set: s2,
+                enumerable: e2,
+            },
+        ) => g1 == g2 && s1 == s2 && e1 == e2,
         _ => false,
     }
 }
@@ -307,18 +524,32 @@ fn same_obj(a: &Obj, b: &Obj) -> bool {
     if a.proto != b.proto || a.frozen != b.frozen || a.props.len() != b.props.len() {
         return false;
     }
-    if !a.props.iter().zip(b.props.iter()).all(|((k1, p1), (k2, p2))| k1 == k2 && same_prop(p1, p2)) {
+    if !a
+        .props
+        .iter()
+        .zip(b.props.iter())
+        .all(|((k1, p1), (k2, p2))| k1 == k2 && same_prop(p1, p2))
+    {
         return false;
     }
-    let all = |x: &[Value], y: &[Value]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_slot(p, q));
+    let all = |x: &[Value], y: &[Value]| {
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_slot(p, q))
+    };
     match (&a.kind, &b.kind) {
         (ObjKind::Ordinary, ObjKind::Ordinary) | (ObjKind::Error, ObjKind::Error) => true,
         (ObjKind::Array(x), ObjKind::Array(y)) => all(x, y),
-        (ObjKind::Scope { vars: x, parent: p }, ObjKind::Scope { vars: y, parent: q }) => p == q && all(x, y),
+        (ObjKind::Scope { vars: x, parent: p }, ObjKind::Scope { vars: y, parent: q }) => {
+            p == q && all(x, y)
+        }
         (ObjKind::Date(x), ObjKind::Date(y)) => x.to_bits() == y.to_bits(),
         (ObjKind::Function(f), ObjKind::Function(g)) => {
-            f.code == g.code && f.env == g.env && f.flags == g.flags && f.home == g.home && f.fields == g.fields
-                && f.name == g.name && f.length == g.length
+            f.code == g.code
+                && f.env == g.env
+                && f.flags == g.flags
+                && f.home == g.home
+                && f.fields == g.fields
+                && f.name == g.name
+                && f.length == g.length
                 && match (&f.parent, &g.parent) {
                     (None, None) => true,
                     (Some(x), Some(y)) => same_slot(x, y),
@@ -329,9 +560,17 @@ fn same_obj(a: &Obj, b: &Obj) -> bool {
         // A RegExp's pattern and flags never change; `lastIndex` is a property, compared above.
         (ObjKind::RegExp(_), ObjKind::RegExp(_)) => true,
         (ObjKind::Map(x), ObjKind::Map(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|((k1, (a1, b1)), (k2, (a2, b2)))| k1 == k2 && same_slot(a1, a2) && same_slot(b1, b2))
+            x.len() == y.len()
+                && x.iter().zip(y).all(|((k1, (a1, b1)), (k2, (a2, b2)))| {
+                    k1 == k2 && same_slot(a1, a2) && same_slot(b1, b2)
+                })
         }
-        (ObjKind::Set(x), ObjKind::Set(y)) => x.len() == y.len() && x.iter().zip(y).all(|((k1, v1), (k2, v2))| k1 == k2 && same_slot(v1, v2)),
+        (ObjKind::Set(x), ObjKind::Set(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same_slot(v1, v2))
+        }
         _ => false,
     }
 }

@@ -181,6 +181,11 @@ fn bound_native(cx: &mut Cx, def: &'static BuiltinDef, data: Value) -> JsResult<
 /// `await v` (ECMA-262 §27.7.5.3): a promise settles (blocking on the host for I/O); a fulfilled value
 /// is the result, a rejection is thrown; any other value is the result as it is.
 pub fn await_value(cx: &mut Cx, v: Value) -> JsResult<Value> {
+    // Every `await` suspends in Node, so a detached async call goes on only after its caller has.
+    cx.heap.on_await();
+    if let Value::Obj(p) = &v {
+        cx.heap.unwatch(*p);
+    }
     match promise_state(cx, &v) {
         None => {
             refuse_thenable(cx, &v)?;
@@ -248,8 +253,11 @@ fn settle(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<Value> {
                 // Objects older than this promise are read-only while the callback runs.
                 let old = cx.heap.raise_floor();
                 cx.heap.restore_floor(old.max(p.0 + 1));
+                // Node ran it as soon as the source settled, maybe before writes this request has made since.
+                cx.heap.begin_then_callback(p);
                 let r = call::call(cx, &callback, Value::Undefined, &[argument]);
                 cx.heap.restore_floor(old);
+                cx.heap.end_later(None, callback.as_obj())?;
                 match r {
                     Ok(v) => await_value(cx, v),
                     Err(e) => Err(e),

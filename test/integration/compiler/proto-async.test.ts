@@ -57,3 +57,20 @@ describe('__proto__ as a property key', () => {
     expect(code).to.equal(0);
   });
 });
+
+describe('async interleaving', () => {
+  it('gives up where a detached async call or a .then callback could read state Node reads later, and answers the rest as Node', async () => {
+    const dir = join(FIXTURES, 'async-order');
+    const { code, summary, stderr } = await check(dir);
+    expect(summary.diverged, table(stderr)).to.equal(0);
+    expect(summary.error, table(stderr)).to.equal(undefined);
+    // The issue's repro, a .then callback run after a write, and a never-awaited call whose read state is
+    // written give up; reads before the first await, state nothing writes, and callbacks on their own values
+    // are answered by Rust.
+    expect(stderr).to.match(/^\s+1\s+POST\s+\/\?mode=issue\s+fallback\(unsupported: a write to state that a detached async call read/m);
+    expect(stderr).to.match(/^\s+2\s+POST\s+\/\?mode=then-before-write\s+fallback\(unsupported: a \.then callback read state/m);
+    expect(summary.rust, table(stderr)).to.equal(3);
+    expect(summary.fallback, table(stderr)).to.equal(3);
+    expect(code).to.equal(0);
+  });
+});
