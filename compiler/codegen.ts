@@ -959,7 +959,11 @@ class FnGen {
       this.tryLabels.pop();
       lines.push(`let ${r}: JsResult<Cmp> = match ${r} { Err(ctl) => match rt::caught(cx, ctl) { Ok(exc) => { let exc = exc; ${handler} } Err(e) => Err(e) }, ok => ok };`);
     }
-    if (s.finalizer) lines.push(this.block(s.finalizer));
+    if (s.finalizer) {
+      // A give-up goes on at once: a `break`, `continue` or `return` in the finally block would discard it.
+      lines.push(`let ${r}: JsResult<Cmp> = rt::before_finally(${r})?;`);
+      lines.push(this.block(s.finalizer));
+    }
     lines.push(this.completion(`${r}?`, exits));
     return [`{\n${indent(lines)}\n}`];
   }

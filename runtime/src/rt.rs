@@ -281,6 +281,21 @@ pub fn caught(cx: &mut Cx, ctl: crate::cx::Ctl) -> JsResult<Value> {
     }
 }
 
+/// What a `finally` block may see: the completion of its `try` (and `catch`), unless that is a give-up.
+/// A give-up other than an engine error that `catch` could have caught goes on at once, before the finally
+/// block runs, because a `break`, `continue` or `return` there would discard it and the request would
+/// answer from a path the runtime has abandoned.
+pub fn before_finally<T>(r: JsResult<T>) -> JsResult<JsResult<T>> {
+    match r {
+        Err(crate::cx::Ctl::Abort(a))
+            if !(a.throws.is_some() && a.kind == crate::cx::AbortKind::Uncaught) =>
+        {
+            Err(crate::cx::Ctl::Abort(a))
+        }
+        r => Ok(r),
+    }
+}
+
 /// The number in `v`, which the compiler has proved is one (see `isNum` in compiler/codegen.ts); gives up
 /// rather than panic should that ever not hold.
 #[inline]
