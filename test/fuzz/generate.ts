@@ -938,7 +938,7 @@ export function generateProgram(id: string, seed: number, opts: GenOptions = {})
   // The prelude declares the inputs; it is not part of `body`, so the minimiser keeps it.
   for (const [k, t] of FIELDS) g.declare(k, t, true);
   g.declare('q', 'str', false);
-  const body = g.block(r.int(4, 14), 0);
+  const body = g.block(r.int(3, 10), 0);
   const ret = r.pick(['out', 'out', 'out', `{ out, n: ${g.num(1)} }`]);
   const inputs = Array.from({ length: opts.requests ?? 50 }, () => input(r, id));
   return { id, seed, body, ret, inputs };
