@@ -25,7 +25,7 @@ export interface Classified {
 /** V8 names a callee or an iterable by its source text (`a.b`, `x.y(...).z`); the instrumented copy does not. */
 function errorTextOnly(plain: string, other: string): boolean {
   if (plain === other) return false;
-  const strip = (s: string): string => s.replace(/TypeError: [^"\\]*? is not (a function|iterable)/g, 'TypeError: _ is not $1');
+  const strip = (s: string): string => s.replace(/(^|"|TypeError: )[^"\\]*? is not (a function|iterable)/g, '$1_ is not $2');
   return strip(plain) === strip(other);
 }
 
@@ -33,7 +33,7 @@ export function classify(f: Finding): Classified {
   const feats = featuresOf(f.program.body);
   const known = Object.keys(KNOWN_FEATURES).filter((k) => feats.has(k));
   if (known.length) return { cls: `known:${known.join('+')}`, expected: true, note: known.map((k) => KNOWN_FEATURES[k]).join('; ') };
-  if (f.kind === 'instrumented' && f.plainBody !== undefined && f.otherBody !== undefined && errorTextOnly(f.plainBody, f.otherBody)) {
+  if ((f.kind === 'instrumented' || f.kind === 'unrecorded') && f.plainBody !== undefined && f.otherBody !== undefined && errorTextOnly(f.plainBody, f.otherBody)) {
     return { cls: 'instrumented-error-text', expected: true, note: PENDING['instrumented-error-text'] };
   }
   return { cls: `new:${f.kind}`, expected: false, note: f.diff.split('\n')[0] };

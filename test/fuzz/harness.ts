@@ -2,7 +2,8 @@
  * Runs a batch of generated programs through three sides and compares them:
  *
  *   plain         the handler module as Node loads it (the answer every other side must give)
- *   instrumented  the watchdog's traced copy (compiler/instrument.ts), every request under a tracer
+ *   instrumented  the watchdog's traced copy (compiler/instrument.ts), every request under a tracer, and
+ *                 again with recording off (`runUnrecorded`), as the watchdog serves unsampled requests
  *   rust          the dispatcher compiled from the trace of a share of the requests (the rest take paths
  *                 the trace may not have seen, so they test the give-ups too)
  *
@@ -33,7 +34,7 @@ export interface Answer {
   body: Buffer;
 }
 
-export type FindingKind = 'instrumented' | 'rust' | 'rust-no-answer' | 'build' | 'prepare';
+export type FindingKind = 'instrumented' | 'unrecorded' | 'rust' | 'rust-no-answer' | 'build' | 'prepare';
 
 export interface Finding {
   kind: FindingKind;
@@ -193,6 +194,22 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       if (diff !== null) result.findings.push({ kind: 'instrumented', program: j.program, input: j.input, diff, plain: describe(want), other: describe(got), plainBody: want.body.toString('utf8'), otherBody: got.body.toString('utf8') });
     });
     progress(`instrumented: ${jobs.length} answers, ${result.findings.length} differ from plain`);
+
+    // The same instrumented module with recording off, as the watchdog serves requests it does not sample.
+    const unrecServer = http.createServer(createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracerAll.runUnrecorded(fn) }), logError: quiet }));
+    servers.push(unrecServer);
+    const unrecPort = await listen(unrecServer);
+    let unrecDiffs = 0;
+    await pool(jobs, concurrency, async (j) => {
+      const got = await send(unrecPort, j.req);
+      const want = expected.get(j)!;
+      const diff = compareAnswers(want, got);
+      if (diff !== null) {
+        unrecDiffs++;
+        result.findings.push({ kind: 'unrecorded', program: j.program, input: j.input, diff, plain: describe(want), other: describe(got), plainBody: want.body.toString('utf8'), otherBody: got.body.toString('utf8') });
+      }
+    });
+    progress(`instrumented, not recording: ${jobs.length} answers, ${unrecDiffs} differ from plain`);
     if (opts.noRust) return result;
 
     // Trace a share of each program's inputs, compile, build.

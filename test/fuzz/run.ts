@@ -166,7 +166,7 @@ export async function minimiseFinding(f: Finding, batch: (programs: Program[]) =
   const seen = new Map<string, Finding>();
   const oracle: Oracle = async (cands) => {
     const opts = batch(cands);
-    const res = await runBatch({ ...opts, noRust: f.kind === 'instrumented' || opts.noRust, progress: () => {} });
+    const res = await runBatch({ ...opts, noRust: f.kind === 'instrumented' || f.kind === 'unrecorded' || opts.noRust, progress: () => {} });
     const hits = new Set<string>();
     for (const g of res.findings) {
       if (g.kind === f.kind && classify(g).cls === cls && !hits.has(g.program.id)) {
