@@ -30,11 +30,11 @@ function errorTextOnly(plain: string, other: string): boolean {
 }
 
 export function classify(f: Finding): Classified {
-  const feats = featuresOf(f.program.body);
-  const known = Object.keys(KNOWN_FEATURES).filter((k) => feats.has(k));
-  if (known.length) return { cls: `known:${known.join('+')}`, expected: true, note: known.map((k) => KNOWN_FEATURES[k]).join('; ') };
   if ((f.kind === 'instrumented' || f.kind === 'unrecorded') && f.plainBody !== undefined && f.otherBody !== undefined && errorTextOnly(f.plainBody, f.otherBody)) {
     return { cls: 'instrumented-error-text', expected: true, note: PENDING['instrumented-error-text'] };
   }
+  const feats = featuresOf(f.program.body);
+  const known = Object.keys(KNOWN_FEATURES).filter((k) => feats.has(k));
+  if (known.length) return { cls: `known:${known.join('+')}`, expected: true, note: known.map((k) => KNOWN_FEATURES[k]).join('; ') };
   return { cls: `new:${f.kind}`, expected: false, note: f.diff.split('\n')[0] };
 }
