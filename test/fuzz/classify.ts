@@ -25,7 +25,7 @@ export interface Classified {
 /** V8 names a callee or an iterable by its source text (`a.b`, `x.y(...).z`); the instrumented copy does not. */
 function errorTextOnly(plain: string, other: string): boolean {
   if (plain === other) return false;
-  const strip = (s: string): string => s.replace(/(^|"|TypeError: )[^"\\]*? is not (a function|iterable)/g, '$1_ is not $2');
+  const strip = (s: string): string => s.replace(/(^|"|TypeError: )[^"\\]*? is not (a function|iterable)( or its return value is not iterable)?/g, '$1_ is not $2');
   return strip(plain) === strip(other);
 }
 
