@@ -26,6 +26,7 @@ the instrumented (traced) module and the compiled Rust, and reports every answer
   --no-rust          compare plain and instrumented Node only (no cargo build)
   --minimise K       minimise up to K new findings, one per class (default 3; 0 for none)
   --out DIR          where minimised findings go (default $TMPDIR/containerless-fuzz)
+  --log FILE         append one JSON line per finding as each batch ends
   --cache DIR        build cache (default: the one containerless check uses)
   --concurrency C    requests in flight per side (default 4)
   --show I           print program I of the seed (as a handler module) and exit
@@ -53,6 +54,7 @@ try {
       'no-rust': { type: 'boolean', default: false },
       minimise: { type: 'string', default: '3' },
       out: { type: 'string' },
+      log: { type: 'string' },
       cache: { type: 'string' },
       concurrency: { type: 'string', default: '4' },
       show: { type: 'string' },
@@ -106,6 +108,7 @@ const report = await runFuzz({
   noRust: args['no-rust'],
   minimise: int('minimise', args.minimise, 0),
   out: args.out ?? join(tmpdir(), 'containerless-fuzz'),
+  log: args.log,
   cacheDir: args.cache,
   concurrency: int('concurrency', args.concurrency, 1),
   progress: log,

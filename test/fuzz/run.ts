@@ -4,7 +4,7 @@
  * function folder and a regression fixture.
  */
 import * as acorn from 'acorn';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { classify, type Classified } from './classify.ts';
 import { generateProgram, renderProgram, sizeOf, type FuzzInput, type Program } from './generate.ts';
@@ -44,6 +44,8 @@ export interface RunOptions {
   minimise?: number;
   /** Where minimised findings are written. */
   out?: string;
+  /** A file that gets one JSON line per finding as batches finish (nothing is lost to a crash or ^C). */
+  log?: string;
   progress?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -128,11 +130,15 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
     addCounts(report.fallbackReasons, res.fallbackReasons);
     for (const f of res.findings) {
       const c = { ...f, classified: classify(f) };
+      if (opts.log) {
+        const line = { seed: opts.seed, program: f.program.id, input: f.input, kind: f.kind, cls: c.classified.cls, diff: f.diff, plain: f.plain, other: f.other, request: f.input >= 0 ? f.program.inputs[f.input] : undefined };
+        appendFileSync(opts.log, `${JSON.stringify(line)}\n`);
+      }
       report.findings.push(c);
       report.classes[c.classified.cls] = (report.classes[c.classified.cls] ?? 0) + 1;
     }
     const newOnes = res.findings.filter((f) => !classify(f).expected);
-    progress(`batch ${b + 1}: ${res.requests} requests, rust ${res.rust}, fallback ${res.fallback}, findings ${res.findings.length} (${newOnes.length} new)`);
+    progress(`batch ${b + 1}: ${res.requests} requests, rust ${res.rust}, fallback ${res.fallback}, findings ${res.findings.length} (${newOnes.length} new); so far ${report.programs} programs, ${report.requests} requests`);
     if (newOnes.length) for (const f of newOnes.slice(0, 3)) progress(`   NEW ${f.kind} ${f.program.id} input ${f.input}: ${f.diff.split('\n')[0].slice(0, 300)}`);
   }
 
