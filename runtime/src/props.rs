@@ -554,7 +554,9 @@ pub fn delete(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<bool> {
             return Ok(true);
         }
         if is(key, "length") {
-            return Ok(false);
+            // Non-configurable: `false` in sloppy code, V8's TypeError in strict code; which one applies is
+            // not known here.
+            return unsupported("delete of an array's length");
         }
     }
     if !cx.heap.get(o).props.contains_key(key) {

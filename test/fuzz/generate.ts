@@ -33,6 +33,8 @@ export interface Program {
   inputs: FuzzInput[];
   /** How many of the inputs (the first ones) are traced before the build; default: the run's share. */
   traced?: number;
+  /** A function-level 'use strict' (regression fixtures found in a strict module carry it). */
+  strict?: boolean;
 }
 
 export interface GenOptions {
@@ -964,6 +966,7 @@ export function renderStmts(list: Stmt[], indent: string): string {
 export function renderProgram(p: Program): string {
   return [
     `async function ${p.id}(event, context) {`,
+    ...(p.strict ? ["  'use strict';"] : []),
     '  const input = event.body ?? {};',
     '  let { a, b, s, t, xs, ws, o, f } = input;',
     "  const q = event.query.q ?? '';",

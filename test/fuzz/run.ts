@@ -76,6 +76,8 @@ export interface Fixture {
   ret: string;
   inputs: FuzzInput[];
   traced: number;
+  /** Runs as strict code (a function-level 'use strict'). */
+  strict?: boolean;
 }
 
 export function loadFixtures(dir = FIXTURES_DIR): Program[] {
@@ -85,7 +87,7 @@ export function loadFixtures(dir = FIXTURES_DIR): Program[] {
     .sort()
     .map((f, i) => {
       const fx = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Fixture;
-      return { id: `fx${i}_${f.replace(/\W+/g, '_').replace(/_json$/, '')}`, seed: 0, body: [{ code: fx.body.join('\n'), feats: [`fixture:${f}`] }], ret: fx.ret, inputs: fx.inputs, traced: fx.traced };
+      return { id: `fx${i}_${f.replace(/\W+/g, '_').replace(/_json$/, '')}`, seed: 0, body: [{ code: fx.body.join('\n'), feats: [`fixture:${f}`] }], ret: fx.ret, inputs: fx.inputs, traced: fx.traced, strict: fx.strict };
     });
 }
 
@@ -205,8 +207,8 @@ export function writeFinding(root: string, name: string, p: Program, f: Finding,
   const traced = p.traced ?? p.inputs.length;
   writeFileSync(join(dir, 'handler.js'), `${strict ? "'use strict';\n" : ''}module.exports = ${renderProgram(p)};\n`);
   writeFileSync(join(dir, 'requests.jsonl'), p.inputs.map((_, i) => JSON.stringify(requestOf(p, i), (k, v) => (k === 'line' ? undefined : v))).join('\n') + '\n');
-  const lines = renderProgram(p).split('\n');
-  const fixture: Fixture = { note: `${f.kind}: ${f.diff.split('\n')[0]}`, body: lines.slice(5, -2).map((l) => l.slice(2)), ret: p.ret, inputs: p.inputs, traced };
+  const lines = renderProgram({ ...p, strict: false }).split('\n');
+  const fixture: Fixture = { note: `${f.kind}: ${f.diff.split('\n')[0]}`, body: lines.slice(5, -2).map((l) => l.slice(2)), ret: p.ret, inputs: p.inputs, traced, strict: strict || p.strict };
   writeFileSync(join(dir, 'fixture.json'), JSON.stringify(fixture, null, 2) + '\n');
   writeFileSync(
     join(dir, 'finding.txt'),
