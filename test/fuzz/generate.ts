@@ -261,6 +261,10 @@ class Gen {
       [2, () => `${s()}.split(${r.pick(SEPS)}).join(${r.pick(SEPS)})`],
       [1, () => `${s()}.split('').reverse().join('')`],
       [2, () => `${s()}.${r.pick(['replace', 'replaceAll'])}(${r.pick(STRS)}, ${r.pick(STRS)})`],
+      [1, () => `${s()}.replace(/${r.pick(['a+', '([a-z])(\\d)', '^\\s+|\\s+$', '[A-Z]'])}/${r.pick(['g', '', 'gi'])}, ${r.pick(["'_'", "'$1'", "'[$&]'", "''"])})`],
+      [1, () => `JSON.stringify(${this.any(d + 1)}, null, ${r.pick(['2', "'--'", '0'])})`],
+      [1, () => `[null, undefined, ${this.num(d + 1)}, [${this.leafNum()}, [${this.leafStr()}]]].join(${r.pick(SEPS)})`],
+      [1, () => `String.fromCharCode(${this.leafNum()} & 127, 65)`],
       [3, () => `String(${n()})`],
       [2, () => `${this.paren(n())}.toFixed(${r.int(0, 4)})`],
       [1, () => `${this.paren(n())}.toString(${r.pick(['2', '16', '36', '7'])})`],
@@ -305,6 +309,8 @@ class Gen {
       [1, () => `Number.${r.pick(['isInteger', 'isFinite', 'isNaN', 'isSafeInteger'])}(${this.num(d + 1)})`],
       [1, () => `isNaN(${this.str(d + 1)})`],
       [1, () => `Array.isArray(${this.any(d + 1)})`],
+      [1, () => `Object.is(${this.num(d + 1)}, ${r.pick(['-0', '0', 'NaN'])})`],
+      [1, () => `/${r.pick(['^a', 'b+', '[0-9]', '\\s', 'x-?y', '^$', '[A-Z]{2}'])}/${r.pick(['', 'i'])}.test(${this.str(d + 1)})`],
       [2, () => `!${this.bool(d + 1)}`],
       [2, () => `(${this.bool(d + 1)} ${r.pick(['&&', '||'])} ${this.bool(d + 1)})`],
       [1, () => {
@@ -368,6 +374,9 @@ class Gen {
       [1, () => `${this.sarr(d + 1)}.filter((w) => w.length > ${r.int(0, 3)})`],
       [1, () => `Object.entries(${this.obj(d + 1)}).map(([k, v]) => k + '=' + v)`],
       [1, () => `${this.arr(d + 1)}.map(String)`],
+      [1, () => `[...${this.str(d + 1)}]`],
+      [1, () => `${this.str(d + 1)}.split(/${r.pick([',\\s*', '[aeiou]', '(-)', '\\d'])}/)`],
+      [1, () => `(${this.str(d + 1)}.match(/${r.pick(['[a-z]+', '\\d', '.', '[^ ]+'])}/g) ?? [])`],
     ])();
   }
 
@@ -458,6 +467,7 @@ class Gen {
       }
     }
     if (this.loops.length) choices.push([2, () => this.jump(d)]);
+    choices.push([2, () => this.corner(d)]);
     if (this.known) {
       choices.push([1, () => this.knownStmt(d)]);
     }
@@ -862,6 +872,26 @@ class Gen {
     ])();
     this.declare(name, 'num', true);
     return s;
+  }
+
+  /** Corners where strict and sloppy code differ, holes, sorting with odd comparators, for-in over instances. */
+  private corner(d: number): Stmt {
+    const r = this.r;
+    const a = this.varOf('arr');
+    const inst = this.varOf('inst');
+    const catchOut = "catch (err) { out.push(err instanceof TypeError ? 'TypeError' : String(err)); }";
+    return r.weighted<() => Stmt>([
+      [2, () => code(`{ const ro = { get v() { return ${this.leafNum()}; } }; try { ro.v = ${this.num(d + 1)}; out.push('wrote', ro.v); } ${catchOut} }`, 'accessor', 'strictness')],
+      [1, () => code(`{ const fz = Object.freeze({ k: ${this.leafNum()}, arr: [1] }); try { fz.k = ${this.num(d + 1)}; fz.arr.push(2); out.push(fz.k, fz.arr); } ${catchOut} }`, 'object', 'strictness')],
+      [1, () => code(`{ const st = ${this.str(d + 1)}; try { st.extra = 1; out.push(st.extra); } ${catchOut} }`, 'string', 'strictness')],
+      [1, () => code(`{ const frozen = Object.freeze([${this.leafNum()}, 2]); try { frozen.push(3); } ${catchOut} out.push(frozen); }`, 'array', 'strictness')],
+      [2, () => (a ? code(`if (${a}.length > 1) { delete ${a}[${r.pick(['0', '1', `${a}.length - 1`])}]; out.push(${a}.length, JSON.stringify(${a}), ${a}.indexOf(undefined), ${a}.includes(undefined), Object.keys(${a}).join()); }`, 'array', 'holes') : this.push(d))],
+      [1, () => (a ? code(`{ const holey = [${this.leafNum()}, , ${this.leafNum()}]; holey[5] = 1; out.push(holey.length, holey.map((v) => v * 2), String(holey), holey.filter(() => true).length); }`, 'array', 'holes') : this.push(d))],
+      [2, () => code(`out.push(${this.arr(d + 1)}.slice().sort(${r.pick(['(x, y) => x > y', '(x, y) => (x < y ? 1 : 0)', '() => 0', '(x, y) => y', '(x, y) => (x % 3) - (y % 3)'])}));`, 'array', 'sort')],
+      [1, () => code(`out.push([${this.leafStr()}, ${this.leafNum()}, undefined, null, ${this.leafStr()}].sort());`, 'array', 'sort')],
+      [1, () => (inst ? code(`{ const ks = []; for (const k in ${inst}) ks.push(k); out.push(ks.join(), Object.keys(${inst}).length); }`, 'class', 'for-in') : this.push(d))],
+      [1, () => code(`out.push(Math.round(${r.pick(['-0.5', '2.5', '-2.5', '0.49999999999999994'])}), Object.is(Math.round(-0.4), -0), (${this.leafNum()}).toString(${r.pick(['2', '3', '36'])}));`, 'number')],
+    ])();
   }
 
   /** Constructs with a known divergence (KNOWN_FEATURES). */

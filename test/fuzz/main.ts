@@ -120,7 +120,11 @@ if (args.json) {
 } else {
   const lines = [
     `seed ${report.seed}: ${report.programs} programs (+${report.fixtures} fixtures), ${report.requests} requests in ${report.seconds.toFixed(0)}s`,
-    `  rust answered ${report.rust}, gave up ${report.fallback}`,
+    `  rust answered ${report.rust}, gave up ${report.fallback}; most frequent reasons:`,
+    ...Object.entries(report.fallbackReasons)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 8)
+      .map(([why, n]) => `    ${String(n).padStart(5)} × ${why}`),
     `  findings: ${report.findings.length} (${fresh.length} new)`,
     ...Object.entries(report.classes).map(([c, n]) => `    ${String(n).padStart(5)} × ${c}`),
     ...report.minimised.map((m) => `  minimised ${m.cls} to ${m.statements} statements: ${m.dir}`),
