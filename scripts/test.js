@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The project's test command: Rust runtime tests, then the mocha suites (unit, integration), then one
-// plain `N passed, N failed` line. Set TEST_ONLY=rust|unit|integration to run one part.
+// The project's test command: the checks of the code's habits (types, and the others listed in CHECKS), the
+// Rust runtime tests, then the mocha suites (unit, integration), then one plain `N passed, N failed` line.
+// Each check counts as one test. Set TEST_ONLY=checks|rust|unit|integration to run one part.
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,7 @@ function run(cmd, args, parse, env = {}) {
       process.stderr.write(d);
     });
     child.on('close', (code) => {
-      const r = parse(out);
+      const r = parse(out, code);
       if (code !== 0 && r.failed === 0) r.failed = 1; // a crash or a build failure counts as a failure
       passed += r.passed;
       failed += r.failed;
@@ -51,7 +52,12 @@ function parseMocha(out) {
   return { passed: p ? Number(p[1]) : 0, failed: f ? Number(f[1]) : 0 };
 }
 
+/** Checks that pass or fail as a whole: [what, command, args]. */
+const CHECKS = [['typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']]];
+const wholeCheck = (_out, code) => (code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
+
 const mocha = ['node_modules/.bin/mocha', '--import=tsx', '--reporter', 'spec'];
+if (!only || only === 'checks') for (const [, cmd, args] of CHECKS) await run(cmd, args, wholeCheck);
 if (!only || only === 'rust') await run('cargo', ['test', '--release', '-p', 'containerless-runtime', '--', '--test-threads=2'], parseCargo);
 if (!only || only === 'unit') await run(process.execPath, [...mocha, '--timeout', '60000', 'test/unit/**/*.test.ts'], parseMocha);
 if (!only || only === 'integration') await run(process.execPath, [...mocha, '--timeout', '900000', 'test/integration/**/*.test.ts'], parseMocha);
