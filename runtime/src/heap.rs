@@ -442,9 +442,18 @@ impl Heap {
         }
         self.update_read_floor();
         if l.then_callback {
+            // A function without own properties cannot have changed: its code and environment are fixed.
+            let unchanging = |o: u32| {
+                let obj = &self.objs[o as usize];
+                obj.props.is_empty()
+                    && matches!(
+                        obj.kind,
+                        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+                    )
+            };
             if read
                 .iter()
-                .any(|&o| o >= self.module_len || self.saved.contains(&o))
+                .any(|&o| (o >= self.module_len || self.saved.contains(&o)) && !unchanging(o))
             {
                 return Err(Abort::new(
                     AbortKind::Unsupported,

@@ -244,6 +244,10 @@ fn settle(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<Value> {
             Ok(arr)
         }
         PromiseState::Then(source, on_fulfilled, on_rejected) => {
+            // What the caller made after `.then` is as old as state for the callback: Node may run it before
+            // the caller goes on, so the callback writing it would be seen at another time. What settling the
+            // source makes (a fetch's response) is the callback's own.
+            let caller_made = cx.heap.len() as u32;
             let (callback, argument, fulfilled) = match await_value(cx, source) {
                 Ok(v) => (on_fulfilled, v, true),
                 Err(Ctl::Throw(e)) => (on_rejected, e, false),
@@ -252,7 +256,7 @@ fn settle(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<Value> {
             let outcome = if is_callable(cx, &callback) {
                 // Objects older than this promise are read-only while the callback runs.
                 let old = cx.heap.raise_floor();
-                cx.heap.restore_floor(old.max(p.0 + 1));
+                cx.heap.restore_floor(old.max(p.0 + 1).max(caller_made));
                 // Node ran it as soon as the source settled, maybe before writes this request has made since.
                 cx.heap.begin_then_callback(p);
                 let r = call::call(cx, &callback, Value::Undefined, &[argument]);
