@@ -12,6 +12,11 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDispatcher } from '../../../compiler/build.ts';
+import { Dispatcher, FALLBACK_HEADER, traceRequests } from '../../../compiler/check.ts';
+import { generateRust } from '../../../compiler/codegen.ts';
+import { prepare } from '../../../compiler/prepare.ts';
+import { readRequests } from '../../../compiler/requests.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin/containerless.js');
@@ -64,13 +69,63 @@ describe('async interleaving', () => {
     const { code, summary, stderr } = await check(dir);
     expect(summary.diverged, table(stderr)).to.equal(0);
     expect(summary.error, table(stderr)).to.equal(undefined);
-    // The issue's repro, a .then callback run after a write, and a never-awaited call whose read state is
-    // written give up; reads before the first await, state nothing writes, and callbacks on their own values
+    // The issue's repro, a .then callback run after a write, a never-awaited call whose read state is
+    // written, and a .then callback writing what the caller made after it give up; reads before the first await, state nothing writes, and callbacks on their own values
     // are answered by Rust.
     expect(stderr).to.match(/^\s+1\s+POST\s+\/\?mode=issue\s+fallback\(unsupported: a write to state that a detached async call read/m);
     expect(stderr).to.match(/^\s+2\s+POST\s+\/\?mode=then-before-write\s+fallback\(unsupported: a \.then callback read state/m);
     expect(summary.rust, table(stderr)).to.equal(3);
-    expect(summary.fallback, table(stderr)).to.equal(3);
+    expect(summary.fallback, table(stderr)).to.equal(4);
     expect(code).to.equal(0);
+  });
+});
+
+/** CPU seconds (user + system) the process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks
+}
+
+describe('a regex that backtracks catastrophically', () => {
+  const dir = join(FIXTURES, 'runaway-regex');
+
+  it('answers benign subjects as Node does and gives up on the rest (check)', async () => {
+    const { code, summary, stderr } = await check(dir);
+    expect(summary.diverged, table(stderr)).to.equal(0);
+    expect(summary.error, table(stderr)).to.equal(undefined);
+    expect(summary.rust, table(stderr)).to.be.at.least(3);
+    expect(code).to.equal(0);
+  });
+
+  it('gives up on /^(a+)+$/ on 36 a and ! at once, and leaves no thread busy after the answer', async function () {
+    // Node itself would spin for hours on this subject, so only the dispatcher gets it.
+    const prepared = prepare(readFileSync(join(dir, 'handler.js'), 'utf8'), 'handler.js');
+    const { tracer } = await traceRequests(dir, prepared, 'runaway-regex', readRequests(join(dir, 'requests.jsonl')));
+    const built = await buildDispatcher(generateRust(tracer.trace(), { name: 'runaway-regex' }).main, { name: 'runaway-regex' });
+    process.env.exec_timeout = '3s';
+    let rust: Dispatcher;
+    try {
+      rust = await Dispatcher.start(built.binary);
+    } finally {
+      delete process.env.exec_timeout;
+    }
+    try {
+      await rust.waitHealthy();
+      const started = Date.now();
+      const r = await fetch(`http://127.0.0.1:${rust.port}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s: `${'a'.repeat(36)}!` }) });
+      const elapsed = Date.now() - started;
+      expect(r.status).to.equal(503);
+      expect(r.headers.get(FALLBACK_HEADER)).to.equal('fuel');
+      await r.text();
+      // It gave up before the work, not at the deadline.
+      expect(elapsed).to.be.below(2000);
+      const before = cpuSeconds(rust.child.pid!);
+      await new Promise((res) => setTimeout(res, 1000));
+      const used = cpuSeconds(rust.child.pid!) - before;
+      expect(used, `${used}s of CPU in the second after the answer`).to.be.below(0.1);
+    } finally {
+      await rust.stop();
+    }
   });
 });
