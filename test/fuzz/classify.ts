@@ -11,7 +11,7 @@ import type { Finding } from './harness.ts';
  */
 export const PENDING: Record<string, string> = {
   'instrumented-error-text':
-    "instrumented Node words a TypeError that V8 words from the source text differently: 'split is not a function' where Node says 's.split is not a function', 'undefined is not iterable' where Node says 'xs is not iterable' (compiler/tracer.ts and the normaliser's for-of build the message from the value or the key)",
+    "instrumented Node words a TypeError that V8 words from the source text differently: 'split is not a function' for 's.split is not a function', 'f is not a function' for 'h is not a function', '5 is not iterable' for 'xs is not iterable', 'C is not a constructor' for 'K is not a constructor', and a destructuring of undefined as a property read (the tracer's wrappers and the normaliser's desugaring make V8 word it from their own code)",
 };
 
 export interface Classified {
@@ -25,7 +25,10 @@ export interface Classified {
 /** V8 names a callee or an iterable by its source text (`a.b`, `x.y(...).z`); the instrumented copy does not. */
 function errorTextOnly(plain: string, other: string): boolean {
   if (plain === other) return false;
-  const strip = (s: string): string => s.replace(/(^|"|TypeError: )[^"\\]*? is not (a function|iterable)( or its return value is not iterable)?/g, '$1_ is not $2');
+  const strip = (s: string): string =>
+    s
+      .replace(/Cannot destructure property '([^']*)' of '[^']*' as it is (undefined|null)\./g, "Cannot read properties of $2 (reading '$1')")
+      .replace(/(^|"|TypeError: )[^"\\]*? is not (a function|a constructor|iterable)( or its return value is not iterable)?/g, '$1_ is not $2');
   return strip(plain) === strip(other);
 }
 
