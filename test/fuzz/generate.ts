@@ -870,6 +870,10 @@ class Gen {
       [1, () => code(`let ${name} = (await Promise.all([${this.num(d + 1)}, Promise.resolve(${this.num(d + 1)})])).reduce((a, b) => a + b, 0);`, 'async')],
       [1, () => code(`let ${name} = 0; try { await Promise.reject(new Error(${this.str(d + 1)})); } catch (err) { out.push(err.message); ${name} = 1; }`, 'async', 'try')],
       [1, () => code(`let ${name} = await (async () => { await null; return ${this.num(d + 1)}; })();`, 'async', 'closure')],
+      // Interleavings: Node's order, or the runtime gives up (it must never answer another order).
+      [1, () => code(`let ${name} = 0; { const log = []; const step = async (tag, v) => { log.push(tag + 1); await ${r.pick(['null', 'Promise.resolve()'])}; log.push(tag + 2); return v; }; const rs = await Promise.all([step('a', ${this.num(d + 1)}), step('b', ${this.num(d + 1)})]); out.push(log.join(), rs); ${name} = rs.length; }`, 'async', 'async-order')],
+      [1, () => code(`let ${name} = 0; { const log = []; const pr = Promise.resolve(${this.num(d + 1)}).then((v) => { log.push('then'); return v; }); log.push('sync'); ${name} = await pr; out.push(log.join()); }`, 'async', 'async-order')],
+      [1, () => code(`let ${name} = 0; { const box = { v: ${this.num(d + 1)} }; const pr = (async () => { const seen = box.v; await null; return [seen, box.v]; })(); box.v = ${this.num(d + 1)}; out.push(await pr); ${name} = box.v; }`, 'async', 'async-order')],
     ])();
     this.declare(name, 'num', true);
     return s;
