@@ -7,8 +7,9 @@
  *               as the watchdog serves it (watchdog/runner.ts), on its own port
  *   2. compile  generateRust(trace) and a cargo build (build.ts), with progress on stderr
  *   3. replay   every request, in order, to the dispatcher and to the plain handler (a fresh module, on
- *               another port). When the dispatcher gives up (503 with `x-containerless-fallback`), Node's answer
- *               is the answer, as in production, and the request counts as a fallback. Otherwise the two
+ *               another port, behind the watchdog's request listener as in production). When the dispatcher
+ *               gives up (503 with `x-containerless-fallback`), Node's answer is the answer, as in production,
+ *               and the request counts as a fallback. Otherwise the two
  *               answers must agree on status, content type and body bytes; if not, the request diverged.
  *               Each request runs once in Node whatever the dispatcher did, so module state in Node evolves
  *               exactly as it would behind the provider.
@@ -22,7 +23,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type Server } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
-import { createRunnerApp, loadHandler, type LoadedHandler } from '../watchdog/index.ts';
+import { createRunnerApp, createWatchdogApp, createWatchdogMetrics, loadHandler, type LoadedHandler } from '../watchdog/index.ts';
 import { buildDispatcher, BuildError } from './build.ts';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
 import { generateRust } from './codegen.ts';
@@ -449,7 +450,20 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSu
 
     // Phase 3: replay through Node and Rust.
     checkAbort();
-    const jsServer = http.createServer(createRunnerApp({ handler: plain, logError }));
+    // Node's side is served as the watchdog serves it (its health routes never reach the handler), as the
+    // dispatcher is.
+    const watchdog = createWatchdogApp({
+      runner: createRunnerApp({ handler: plain, logError }),
+      metrics: createWatchdogMetrics({ defaultMetrics: false }),
+      lockFile: '',
+      suppressLock: true,
+      maxInflight: 0,
+      readyPath: '',
+      writeTimeoutMs: REQUEST_TIMEOUT_MS,
+      log: () => {},
+      state: { accepting: true, inflight: 0 },
+    });
+    const jsServer = http.createServer(watchdog.listener);
     servers.push(jsServer);
     const jsPort = await listen(jsServer);
     dispatcher = await Dispatcher.start(built.binary);

@@ -67,6 +67,15 @@ describe('containerless check at the edges of Node\'s HTTP client', () => {
     expect(r.result.rust + r.result.fallback, shown(r)).to.equal(5);
   });
 
+  it('compares the protocol edges with the watchdog\'s answers: handed back or the same, never diverged', async () => {
+    const dir = join(FIXTURES, 'minimal');
+    const r = await cli(['check', dir, '--requests', join(dir, 'edges.jsonl'), '--json']);
+    expect(r.code, shown(r)).to.equal(0);
+    // 101 header lines, a 17 kB and a 500 kB header, Expect: something-else are handed back; GET /, /a?q=1
+    // and /_/ready (the watchdog's own route on both sides) agree.
+    expect(r.result, shown(r)).to.include({ requests: 7, rust: 3, fallback: 4, diverged: 0 });
+  });
+
   for (const [what, line] of [
     ['a control character in a header', '{"method":"GET","path":"/","headers":{"x-a":"a\\u0001"}}'],
     ['DEL in a header', '{"method":"GET","path":"/","headers":{"x-a":"a\\u007f"}}'],
@@ -98,7 +107,11 @@ function raw(port: number, head: string): Promise<RawAnswer> {
     const c = net.connect(port, '127.0.0.1', () => c.write(head, 'latin1'));
     const chunks: Buffer[] = [];
     c.on('data', (d: Buffer) => chunks.push(d));
-    c.on('error', fail);
+    // A server refusing a large head may reset the connection while the rest is still being written: what it
+    // answered before that is the answer.
+    c.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') fail(err);
+    });
     c.setTimeout(10_000, () => c.destroy(new Error('no answer within 10s')));
     c.on('close', () => {
       const text = Buffer.concat(chunks).toString('latin1');
