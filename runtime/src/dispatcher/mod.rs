@@ -8,8 +8,8 @@
 //! - `serve` is the HTTP/1.1 server (tokio + hyper): `GET /_/health` answers 200 `OK` and `GET /_/ready`
 //!   200 with an empty body once the module has been loaded (503 before and while shutting down, 405 for
 //!   other methods, both empty), as the watchdog does; a request that Node's `http` server would not hand to
-//!   the handler as it is (`node_would_refuse`) is handed back; everything else reaches the function, on
-//!   tokio's blocking pool.
+//!   the handler as it is (`node_would_refuse`, and targets `front` marks) is handed back; everything else
+//!   reaches the function, on tokio's blocking pool.
 //! - `main` reads the environment, binds, serves, and on SIGTERM stops accepting, lets requests in flight
 //!   finish (bounded by exec_timeout) and exits 0.
 //!
@@ -25,6 +25,7 @@
 //! `MAX_RAW_SIZE`.
 
 pub mod express;
+pub mod front;
 pub mod request;
 
 use crate::builtins::openfaas;
@@ -720,7 +721,12 @@ pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Respons
             empty(200)
         };
     }
-    if let Some(why) = node_would_refuse(&req) {
+    let refused = if path == front::marker() {
+        Some("a request target the dispatcher's HTTP parser refuses or reads differently from Node's")
+    } else {
+        node_would_refuse(&req)
+    };
+    if let Some(why) = refused {
         let a = abort(AbortKind::Unsupported, why);
         let resp = to_hyper(&fallback_marker(&a), None);
         log_request(&method, &path, &Outcome::Fallback(a), 503, started);
@@ -821,7 +827,7 @@ where
                     let conn = http1::Builder::new()
                         .title_case_headers(true)
                         .max_headers(NODE_MAX_HEADER_COUNT_BYTES)
-                        .serve_connection(TokioIo::new(stream), svc);
+                        .serve_connection(TokioIo::new(front::Front::new(stream)), svc);
                     tokio::pin!(conn);
                     tokio::select! {
                         _ = conn.as_mut() => {}

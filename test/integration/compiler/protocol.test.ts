@@ -199,4 +199,28 @@ describe('the dispatcher at the protocol edges of the watchdog\'s Node server', 
   it('hands back an Expect other than 100-continue, which Node answers 417', async () => {
     await same(request('/', 'Expect: something-else'), { handBack: true });
   });
+
+  it('hands back <, > and ` in the path and " in the query, which Node serves as they are', async () => {
+    await same(request('/a<b>c'), { handBack: true });
+    await same(request('/a`b'), { handBack: true });
+    await same(request('/a?q="x"'), { handBack: true });
+    await same(request('/é'), { handBack: true });
+    // What hyper takes as Node does is answered from Rust.
+    await same(request('/{a}|b^c\\d?x=`{}`'));
+  });
+
+  it('finds each request head on a kept-alive connection, past a body that looks like one', async () => {
+    const body = 'GET /a<b HTTP/1.1\r\n\r\n';
+    const head = `POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /a<b HTTP/1.1\r\nHost: a\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`;
+    const text = await new Promise<string>((done, fail) => {
+      const c = net.connect(rust.port, '127.0.0.1', () => c.write(head, 'latin1'));
+      let out = '';
+      c.on('data', (d: Buffer) => (out += d.toString('latin1')));
+      c.on('error', fail);
+      c.on('close', () => done(out));
+    });
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    expect(statuses, text).to.deep.equal([200, 503, 200]);
+    expect(text.match(/x-containerless-fallback/gi), text).to.have.length(1);
+  });
 });
