@@ -1,8 +1,9 @@
 //! A front on each connection, before hyper: request targets that Node's `http` server takes as they are but
 //! hyper refuses with 400 (`<`, `>` or a backtick in the path, `"` in the query; the `http` crate's tables) or
-//! takes differently (a fragment, bytes above 0x7f, which Node refuses with 400), are replaced by a marker
-//! target, and `respond` hands the request back: the provider then re-sends the original to Node, which
-//! answers it as it does.
+//! takes differently (a fragment, bytes above 0x7f, which Node refuses with 400), and heads that Node's own
+//! limits apply to (more than 100 header lines, a size near its 16 KiB), are reduced to a marker target and
+//! the headers that frame the message, and `respond` hands the request back: the provider then re-sends the
+//! original to Node, which answers it as it does. hyper then never parses a large head.
 //!
 //! The front follows the connection's framing to know where each request head starts: it reads heads up to
 //! their empty line and passes `Content-Length` bodies through. Anything else (chunked bodies, upgrades,
@@ -128,23 +129,42 @@ impl<S> Front<S> {
         }
     }
 
-    /// Writes `head` (rewritten if its target needs Node) to `out`; the state after it.
+    /// Writes `head` to `out`, as it is or, for a request that must go to Node, reduced to the marker
+    /// target and the headers that frame the message; the state after it.
     fn pass_head(&mut self, head: &[u8]) -> State {
         let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
         let line = &head[..line_end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
         let mut next = State::Head;
         if parts.len() != 3 || parts[0] == b"CONNECT" {
             next = State::Aside;
         }
         let mut length: Option<u64> = None;
+        let mut lines = 0usize;
+        // What Node counts against its limit: the target, header names and values.
+        let mut counted = parts.get(1).map_or(0, |t| t.len());
+        let mut framing: Vec<&[u8]> = Vec::new();
         for l in head[line_end.min(head.len())..].split(|&b| b == b'\n') {
             let l = l.strip_suffix(b"\r").unwrap_or(l);
             let Some(colon) = l.iter().position(|&b| b == b':') else {
                 continue;
             };
+            lines += 1;
             let name = &l[..colon];
             let value = trim(&l[colon + 1..]);
+            counted += name.len() + value.len();
+            let keep = [
+                "transfer-encoding",
+                "upgrade",
+                "content-length",
+                "expect",
+                "connection",
+                "host",
+            ];
+            if keep.iter().any(|k| name.eq_ignore_ascii_case(k.as_bytes())) {
+                framing.push(l);
+            }
             if name.eq_ignore_ascii_case(b"transfer-encoding")
                 || name.eq_ignore_ascii_case(b"upgrade")
             {
@@ -161,13 +181,22 @@ impl<S> Front<S> {
                 }
             }
         }
-        if parts.len() == 3 && target_needs_node(parts[1]) {
+        let to_node = parts.len() == 3
+            && (target_needs_node(parts[1])
+                || lines > super::MAX_HEADER_LINES
+                || counted >= super::NODE_MAX_HEADER_COUNT_BYTES / 2);
+        if to_node {
             self.out.extend_from_slice(parts[0]);
             self.out.push(b' ');
             self.out.extend_from_slice(marker().as_bytes());
             self.out.push(b' ');
-            self.out
-                .extend_from_slice(&head[parts[0].len() + parts[1].len() + 2..]);
+            self.out.extend_from_slice(parts[2]);
+            self.out.extend_from_slice(b"\r\n");
+            for l in framing {
+                self.out.extend_from_slice(l);
+                self.out.extend_from_slice(b"\r\n");
+            }
+            self.out.extend_from_slice(b"\r\n");
         } else {
             self.out.extend_from_slice(head);
         }
@@ -311,6 +340,22 @@ mod tests {
         assert_eq!(through(&[&input]), expected);
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
         assert_eq!(through(&bytes), expected);
+    }
+
+    #[test]
+    fn heads_beyond_the_limits_are_reduced_to_the_marker_and_their_framing() {
+        let mut input = b"POST /x HTTP/1.1\r\nHost: a\r\n".to_vec();
+        for i in 0..101 {
+            input.extend_from_slice(format!("x-h{}: {}\r\n", i, i).as_bytes());
+        }
+        input.extend_from_slice(b"Content-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nx-big: ");
+        input.extend(std::iter::repeat(b'a').take(9000));
+        input.extend_from_slice(b"\r\n\r\n");
+        let expected = format!(
+            "POST {m} HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET {m} HTTP/1.1\r\n\r\n",
+            m = marker()
+        );
+        assert_eq!(String::from_utf8(through(&[&input])).unwrap(), expected);
     }
 
     #[test]

@@ -643,6 +643,9 @@ fn empty(status: u16) -> Response<Full<Bytes>> {
 /// values (not the separators) and refuses a head whose count reaches this with 431.
 const NODE_MAX_HEADER_COUNT_BYTES: usize = 16 * 1024;
 
+/// More header lines than this are handed back (hyper's own limit, far below Node's).
+const MAX_HEADER_LINES: usize = 100;
+
 /// Requests on which Node's `http` server, in front of the handler, does something other than hand the
 /// request to it: the dispatcher hands them back, and Node answers them as it does. `None` for a request the
 /// handler sees.
@@ -653,7 +656,7 @@ const NODE_MAX_HEADER_COUNT_BYTES: usize = 16 * 1024;
 /// - `Expect` other than `100-continue` (Node answers 417 itself).
 fn node_would_refuse<B>(req: &Request<B>) -> Option<&'static str> {
     let headers = req.headers();
-    if headers.len() > 100 {
+    if headers.len() > MAX_HEADER_LINES {
         return Some("more than 100 header lines: the JavaScript server's own limits apply");
     }
     let target = req
@@ -822,11 +825,9 @@ where
                         let st = st.clone();
                         async move { Ok::<_, std::convert::Infallible>(respond(st, req).await) }
                     });
-                    // Node refuses a head by its size alone (`node_would_refuse` hands such requests back), not by its
-                    // number of lines: hyper must not answer 431 first. Each line counts at least one byte there.
+                    // Heads with more lines than hyper takes (100) are reduced by the front and handed back.
                     let conn = http1::Builder::new()
                         .title_case_headers(true)
-                        .max_headers(NODE_MAX_HEADER_COUNT_BYTES)
                         .serve_connection(TokioIo::new(front::Front::new(stream)), svc);
                     tokio::pin!(conn);
                     tokio::select! {
