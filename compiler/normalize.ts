@@ -832,7 +832,8 @@ class Normalizer {
         properties.push({ type: 'Property', kind: p.kind, method: p.method, shorthand: false, computed: p.computed, key, value });
         continue;
       }
-      if (!p.computed && key.type === 'Identifier' && key.name === '__proto__') return this.unsupported(e, '__proto__ in an object literal');
+      // `__proto__: v` and `'__proto__': v` set the prototype (a computed or shorthand key defines a property).
+      if (!p.computed && ((key.type === 'Identifier' && key.name === '__proto__') || (key.type === 'Literal' && key.value === '__proto__'))) return this.unsupported(e, '__proto__ in an object literal');
       properties.push({ type: 'Property', kind: 'init', method: false, shorthand: false, computed: p.computed, key, value: this.expr(p.value) });
     }
     return this.site({ type: 'ObjectExpression', properties }, e);
