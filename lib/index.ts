@@ -1,0 +1,10 @@
+/**
+ * The small library every component and test harness shares: env parsing (Go durations, int-or-duration,
+ * Go booleans, sizes, one ConfigError for every component), loopback ports, waiting, and the cache folder.
+ * It imports no other folder of the project.
+ */
+export { parseGoDuration, parseGoDurationNs, parseIntOrDuration } from './duration.ts';
+export { ConfigError, EnvReader, parseGoBool, parseSize, type DurationOptions } from './env.ts';
+export { freePort, listen } from './net.ts';
+export { sleep, waitFor } from './wait.ts';
+export { cacheDir, cachePath } from './cache.ts';
