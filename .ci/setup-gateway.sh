@@ -4,7 +4,7 @@
 # $CONTAINERLESS_CACHE/tools/bin. Skips the build when the binary is already there.
 set -euo pipefail
 VERSION=v0.0.0-20260702090804-8d803bf9e265
-CACHE="${CONTAINERLESS_CACHE:-$HOME/.cache/containerless}"
+CACHE="${CONTAINERLESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/containerless}"
 BIN="$CACHE/tools/bin"
 STAMP="$BIN/.gateway-$VERSION"
 if [ -x "$BIN/gateway" ] && [ -e "$STAMP" ]; then

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 K8S=v1.35.4
 ETCD=v3.6.16
 KWOK=v0.8.0
-CACHE="${CONTAINERLESS_CACHE:-$HOME/.cache/containerless}"
+CACHE="${CONTAINERLESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/containerless}"
 BIN="$CACHE/tools/k8s-$K8S"
 STAMP="$BIN/.stamp-$K8S-$ETCD-$KWOK-$(sha256sum tools/k8s-bins/go.sum tools/etcd-bin/go.sum | sha256sum | cut -c1-12)"
 if [ -e "$STAMP" ]; then

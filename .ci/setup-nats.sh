@@ -4,7 +4,7 @@
 # Tests look for the binary there first, then on PATH.
 set -euo pipefail
 VERSION=v2.15.2
-CACHE="${CONTAINERLESS_CACHE:-$HOME/.cache/containerless}"
+CACHE="${CONTAINERLESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/containerless}"
 BIN="$CACHE/tools/bin"
 STAMP="$BIN/.nats-server-$VERSION"
 if [ -x "$BIN/nats-server" ] && [ -e "$STAMP" ]; then

@@ -21,10 +21,9 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDispatcher } from '../compiler/build.ts';
-import { Dispatcher, FALLBACK_HEADER, traceRequests } from '../compiler/check.ts';
-import { generateRust, prepare } from '../compiler/index.ts';
-import { readRequests, toHttpRequest, type HttpRequest } from '../compiler/requests.ts';
+import { buildDispatcher, generateRust } from '../compiler/index.ts';
+import { Dispatcher, FALLBACK_HEADER, readRequests, toHttpRequest, traceRequests, type HttpRequest } from '../harness/index.ts';
+import { prepare } from '../trace/index.ts';
 // @ts-expect-error: the backend is plain JavaScript without types
 import { startBackend } from '../examples/backend/server.js';
 

@@ -19,6 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor as waitUntil } from '../lib/index.ts';
 import { load, type LoadResult } from './load.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -27,20 +28,14 @@ const PASS_MS = Number(process.env.BENCH_PASS_MS ?? 1000);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
 const CONCURRENCY = [1, 8];
 
+/** Polls every 20 ms for up to 30 s (the cold-start figures depend on noticing a replica promptly). */
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | false>): Promise<T> => waitUntil(what, probe, 30_000, 20);
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cl-bench-provider-'));

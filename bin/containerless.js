@@ -36,7 +36,7 @@ async function buildBundle() {
     const esbuild = await import('esbuild');
     const tmp = `${BUNDLE}.${process.pid}.tmp`;
     const result = await esbuild.build({
-      entryPoints: [join(ROOT, 'compiler/cli.ts')],
+      entryPoints: [join(ROOT, 'cli/index.ts')],
       bundle: true,
       platform: 'node',
       format: 'esm',
@@ -77,6 +77,6 @@ if (argv[0] === 'watchdog' && process.env.CONTAINERLESS_NO_BUNDLE !== '1') {
 if (!cli) {
   const { register } = await import('tsx/esm/api');
   register();
-  cli = await import('../compiler/cli.ts');
+  cli = await import('../cli/index.ts');
 }
 await cli.run(argv);

@@ -1,18 +1,17 @@
 /**
- * `containerless up`: the provider with the local backend, until SIGINT/SIGTERM. The URL and how to
- * authenticate go to stdout; logs to stderr.
+ * `containerless up`: the provider (provider/) with the local backend, until SIGINT/SIGTERM. The URL and how
+ * to authenticate go to stdout; logs to stderr.
  */
-import { BackendError } from './backend.ts';
-import { ConfigError } from './config.ts';
-import { startProvider } from './main.ts';
 import { join } from 'node:path';
+import { ConfigError } from '../lib/index.ts';
+import { CliUsageError, type CliIo, type Command } from './command.ts';
 
 /** Single-quoted for a POSIX shell. */
 function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-export const UP_HELP = `Usage: containerless up
+const UP_HELP = `Usage: containerless up
 
 Runs the OpenFaaS provider API (faas-provider). With the local backend (the default) every function replica
 is a watchdog process on a loopback port of this machine and a deployment's image is the function's folder.
@@ -30,13 +29,18 @@ backend (local), and for kubernetes image_pull_policy (Always), http_probe (true
 Prints the URL and how to authenticate on stdout.
 Exit status: 0 after a clean stop, 1 failure, 2 bad configuration.`;
 
-export interface UpIo {
-  out(text: string): void;
-  err(text: string): void;
-  signal?: AbortSignal;
-}
+export const up: Command = {
+  help: UP_HELP,
+  options: {},
+  async run(_values, positionals, io) {
+    if (positionals.length > 0) throw new CliUsageError(`unexpected argument '${positionals[0]}'`);
+    return runUp(io);
+  },
+};
 
-export async function runUp(io: UpIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runUp(io: CliIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Loaded here: `up` is the only command that needs the provider (and its Kubernetes client).
+  const { startProvider, BackendError } = await import('../provider/index.ts');
   let provider;
   try {
     provider = await startProvider({ env, log: (l) => io.err(`${l}\n`) });

@@ -18,9 +18,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from '../lib/index.ts';
 
 /** The layout's version: a new layout gets a new folder rather than tripping over an old one. */
 export const CACHE_LAYOUT = 'v1';
@@ -73,12 +73,6 @@ export class BuildError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/** `$CONTAINERLESS_CACHE`, else `$XDG_CACHE_HOME/containerless`, else `~/.cache/containerless`. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.CONTAINERLESS_CACHE) return env.CONTAINERLESS_CACHE;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'containerless');
 }
 
 /** The crate (and binary) name for a function: `fn-` and the name in lower case, [a-z0-9-] only. */
@@ -321,7 +315,7 @@ export async function buildDispatcher(main: string, opts: BuildOptions): Promise
   const progress = opts.onProgress ?? (() => {});
   const release = opts.release ?? true;
   const crate = crateName(opts.name);
-  const root = join(opts.cacheDir ?? defaultCacheDir(), CACHE_LAYOUT);
+  const root = join(opts.cacheDir ?? cacheDir(), CACHE_LAYOUT);
   const work = join(root, 'work');
   const target = join(root, 'target');
   const bin = join(root, 'bin');

@@ -13,9 +13,7 @@
  * identifiers are rebuilt from [A-Za-z0-9_] with a numeric suffix.
  */
 import { readFileSync } from 'node:fs';
-import type { Diagnostic } from './diagnostics.ts';
-import type { SiteObs, TraceIR } from './ir.ts';
-import type { Node } from './normalize.ts';
+import type { Diagnostic, Node, SiteObs, TraceIR } from '../trace/index.ts';
 
 export interface Generated {
   /** The crate's src/main.rs. */

@@ -21,16 +21,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type Server } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
 import { basename, join, resolve } from 'node:path';
+import { buildDispatcher, BuildError, generateRust } from '../compiler/index.ts';
+import { freePort, listen, sleep } from '../lib/index.ts';
+import { formatDiagnostic, prepare, Tracer, type Diagnostic, type Node, type Prepared } from '../trace/index.ts';
 import { createRunnerApp, createWatchdogApp, createWatchdogMetrics, loadHandler, type LoadedHandler } from '../watchdog/index.ts';
-import { buildDispatcher, BuildError } from './build.ts';
-import { formatDiagnostic, type Diagnostic } from './diagnostics.ts';
-import { generateRust } from './codegen.ts';
-import type { Node } from './normalize.ts';
-import { prepare, type Prepared } from './prepare.ts';
 import { readRequests, RequestsFileError, toHttpRequest, type HttpRequest, type RequestEntry } from './requests.ts';
-import { Tracer } from './tracer.ts';
 
 /** The header by which the dispatcher hands a request back, and the one that names the site. */
 export const FALLBACK_HEADER = 'x-containerless-fallback';
@@ -165,32 +161,12 @@ function send(port: number, req: HttpRequest, signal?: AbortSignal, timeoutMs = 
   });
 }
 
-function listen(server: Server): Promise<number> {
-  return new Promise((done, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => done((server.address() as AddressInfo).port));
-  });
-}
-
 function closeServer(server: Server): Promise<void> {
   return new Promise((done) => {
     server.closeAllConnections();
     server.close(() => done());
   });
 }
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = net.createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => done(port));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------------------
 // The dispatcher process
@@ -390,7 +366,7 @@ export async function traceRequests(
   const traceApp = createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracer.run(fn) }), logError: opts.logError });
   const traceServer = http.createServer(traceApp);
   try {
-    const tracePort = await listen(traceServer);
+    const tracePort = await listen(traceServer, 0, '127.0.0.1');
     let grew = 0;
     for (const r of requests) {
       if (opts.signal?.aborted) throw new AbortedError();
@@ -465,7 +441,7 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSu
     });
     const jsServer = http.createServer(watchdog.listener);
     servers.push(jsServer);
-    const jsPort = await listen(jsServer);
+    const jsPort = await listen(jsServer, 0, '127.0.0.1');
     dispatcher = await Dispatcher.start(built.binary);
     await dispatcher.waitHealthy(signal);
     stage(`replay: ${requests.length} requests through Node (port ${jsPort}) and the dispatcher (port ${dispatcher.port})`);

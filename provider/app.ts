@@ -18,8 +18,7 @@ import {
   type DeploySpec,
   type LogRequest,
 } from './backend.ts';
-import { LABEL_SCALE_TARGET, scalePolicy, type AutoscalerDefaults } from './autoscaler.ts';
-import { parseDuration } from './config.ts';
+import { LABEL_SCALE_TARGET, parseZeroDuration, scalePolicy, type AutoscalerDefaults } from './autoscaler.ts';
 import { requestGuard, requireJson, type GuardOptions } from './guard.ts';
 import type { ProviderMetrics } from './metrics.ts';
 import type { Invoker } from './proxy.ts';
@@ -114,7 +113,7 @@ export function createApp(deps: AppDeps): express.Express {
     const z = labels[LABEL_SCALE_ZERO];
     if (z !== undefined && !/^(true|false)$/i.test(z.trim())) throw new InvalidError(`labels.${LABEL_SCALE_ZERO}: ${JSON.stringify(z)} is not true or false`);
     const zd = labels[LABEL_SCALE_ZERO_DURATION];
-    if (zd !== undefined && parseDuration(zd) === undefined) throw new InvalidError(`labels.${LABEL_SCALE_ZERO_DURATION}: ${JSON.stringify(zd)} is not a duration (e.g. 30s, 15m)`);
+    if (zd !== undefined && parseZeroDuration(zd) === undefined) throw new InvalidError(`labels.${LABEL_SCALE_ZERO_DURATION}: ${JSON.stringify(zd)} is not a duration (e.g. 30s, 15m)`);
     const min = labels[LABEL_SCALE_MIN];
     const max = labels[LABEL_SCALE_MAX];
     if (min !== undefined && max !== undefined && Number(min) > Number(max)) throw new InvalidError(`labels: ${LABEL_SCALE_MIN} (${min}) is above ${LABEL_SCALE_MAX} (${max})`);

@@ -19,7 +19,7 @@ import {
   minReplicas,
   type Backend,
 } from './backend.ts';
-import { parseDuration } from './config.ts';
+import { parseGoDuration } from '../lib/index.ts';
 import { CONCURRENCY_SECONDS, LAST_INVOCATION, type ProviderMetrics } from './metrics.ts';
 import type { FunctionStatus } from './types.ts';
 
@@ -126,6 +126,13 @@ export interface AutoscalerDefaults {
   zeroDurationMs: number;
 }
 
+/** The `com.openfaas.scale.zero-duration` label: a Go duration (spaces around it ignored, as for the other
+ *  scaling labels), not negative; undefined otherwise. */
+export function parseZeroDuration(text: string): number | undefined {
+  const ms = parseGoDuration(text.trim());
+  return ms !== undefined && ms >= 0 ? ms : undefined;
+}
+
 /** The scaling labels of a function, with defaults; bad values were refused at deploy time. */
 export function scalePolicy(labels: Record<string, string> | undefined, d: AutoscalerDefaults): ScalePolicy {
   const int = (k: string): number | undefined => {
@@ -140,7 +147,7 @@ export function scalePolicy(labels: Record<string, string> | undefined, d: Autos
     max: Math.max(max, min),
     target: Math.max(1, int(LABEL_SCALE_TARGET) ?? d.target),
     zero: labels?.[LABEL_SCALE_ZERO]?.trim().toLowerCase() === 'true',
-    zeroDurationMs: (zd !== undefined ? parseDuration(zd) : undefined) ?? d.zeroDurationMs,
+    zeroDurationMs: (zd !== undefined ? parseZeroDuration(zd) : undefined) ?? d.zeroDurationMs,
   };
 }
 

@@ -1,9 +1,10 @@
 /**
  * The provider's configuration, read once from env with faas-netes/faas-provider names where one exists.
- * Every bad variable is reported at once (ConfigError). The README's table lists them all.
+ * Every bad variable is reported at once (lib's ConfigError). The README's table lists them all. Durations
+ * are faas-provider's: a whole number of seconds or a Go duration.
  */
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cacheDir, EnvReader, parseSize } from '../lib/index.ts';
 
 export interface ProviderConfig {
   /** `port`: where the provider listens (default 8080). */
@@ -58,107 +59,43 @@ export interface ProviderConfig {
   httpProbe: boolean;
   /** `set_nonroot_user`: run function containers as UID 12000 (faas-netes's name). */
   setNonRootUser: boolean;
+  /** `local_replica`: what a local replica runs (`auto`: the watchdog when this checkout has its launcher). */
+  localReplica: 'auto' | 'watchdog' | 'runner';
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'BAD_CONFIG';
-  constructor(readonly problems: string[]) {
-    super(`bad provider configuration: ${problems.join('; ')}`);
-  }
-}
-
-const UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go's time.ParseDuration in ms (`10s`, `1m30s`, `250ms`); undefined when Go would reject it. */
-export function parseDuration(text: string): number | undefined {
-  const s = text.trim();
-  if (s === '0') return 0;
-  if (!/^(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+$/.test(s)) return undefined;
-  let total = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * UNITS_MS[m[2]];
-  return total;
-}
-
-/** faas-provider's parseIntOrDurationValue: a whole number is seconds, otherwise a Go duration. */
-export function parseIntOrDuration(text: string): number | undefined {
-  if (/^\d+$/.test(text.trim())) return Number(text.trim()) * 1000;
-  return parseDuration(text);
-}
-
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-function parseSize(text: string): number | undefined {
-  const m = /^(\d+)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+/** The provider's booleans: true or 1, false or 0, in any case. */
+function providerBool(text: string): boolean | undefined {
+  if (/^(true|1)$/i.test(text)) return true;
+  if (/^(false|0)$/i.test(text)) return false;
+  return undefined;
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
-  const cache = env.CONTAINERLESS_CACHE || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'containerless');
-  return join(cache, 'local-provider');
+  return join(cacheDir(env), 'local-provider');
 }
 
 export function readConfig(env: NodeJS.ProcessEnv): ProviderConfig {
-  const problems: string[] = [];
-  const str = (name: string, dflt: string): string => {
-    const v = env[name];
-    return v === undefined || v === '' ? dflt : v;
-  };
-  const num = (name: string, dflt: number, min: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return dflt;
-    if (!/^\d+$/.test(raw.trim()) || Number(raw) < min) {
-      problems.push(`${name}=${JSON.stringify(raw)} is not a whole number >= ${min}`);
-      return dflt;
-    }
-    return Number(raw);
-  };
-  const dur = (name: string, dflt: string, intIsSeconds = true): number => {
-    const raw = str(name, dflt);
-    const ms = intIsSeconds ? parseIntOrDuration(raw) : parseDuration(raw);
-    if (ms === undefined) {
-      problems.push(`${name}=${JSON.stringify(raw)} is not a duration (e.g. 10s, 1m30s${intIsSeconds ? ', or seconds as an integer' : ''})`);
-      return parseIntOrDuration(dflt) ?? 0;
-    }
-    return ms;
-  };
-  const bool = (name: string, dflt: boolean): boolean => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return dflt;
-    if (/^(true|1)$/i.test(raw)) return true;
-    if (/^(false|0)$/i.test(raw)) return false;
-    problems.push(`${name}=${JSON.stringify(raw)} is not true or false`);
-    return dflt;
-  };
-
-  const port = num('port', 8080, 0);
-  if (port > 65535) problems.push(`port=${port} is above 65535`);
-  const sizeRaw = str('max_body_size', '20mb');
+  const r = new EnvReader(env);
+  const port = r.port('port', 8080);
+  const sizeRaw = r.string('max_body_size', '20mb');
   const maxBodyBytes = parseSize(sizeRaw);
-  if (maxBodyBytes === undefined) problems.push(`max_body_size=${JSON.stringify(sizeRaw)} is not a size (e.g. 20mb, 512kb, 1048576)`);
-  const promRaw = env.prometheus_url;
+  if (maxBodyBytes === undefined) r.problem(`max_body_size=${JSON.stringify(sizeRaw)} is not a size (e.g. 20mb, 512kb, 1048576)`);
   let prometheusUrl: string | undefined;
-  if (promRaw) {
+  if (r.has('prometheus_url')) {
     try {
-      prometheusUrl = new URL(promRaw).toString().replace(/\/$/, '');
+      prometheusUrl = new URL(env.prometheus_url!).toString().replace(/\/$/, '');
     } catch {
-      problems.push(`prometheus_url=${JSON.stringify(promRaw)} is not a URL`);
+      r.problem(`prometheus_url=${JSON.stringify(env.prometheus_url)} is not a URL`);
     }
   }
-  const namespace = str('function_namespace', 'openfaas-fn');
-  const list = (name: string): string[] =>
-    str(name, '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-  const extra = list('extra_namespaces');
-  const allowedHosts = list('allowed_hosts').map((h) => h.toLowerCase());
+  const namespace = r.string('function_namespace', 'openfaas-fn');
+  const extra = r.list('extra_namespaces');
+  const allowedHosts = r.list('allowed_hosts').map((h) => h.toLowerCase());
   for (const h of allowedHosts) {
-    if (!/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(h)) problems.push(`allowed_hosts: ${JSON.stringify(h)} is not a host name (e.g. provider.example.com or *.example.com, without a port)`);
+    if (!/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(h)) r.problem(`allowed_hosts: ${JSON.stringify(h)} is not a host name (e.g. provider.example.com or *.example.com, without a port)`);
   }
   const allowedOrigins: string[] = [];
-  for (const o of list('allowed_origins')) {
+  for (const o of r.list('allowed_origins')) {
     let origin: string | undefined;
     try {
       const u = new URL(o);
@@ -166,45 +103,40 @@ export function readConfig(env: NodeJS.ProcessEnv): ProviderConfig {
     } catch {
       // reported below
     }
-    if (origin === undefined) problems.push(`allowed_origins: ${JSON.stringify(o)} is not an origin (e.g. https://dashboard.example.com)`);
+    if (origin === undefined) r.problem(`allowed_origins: ${JSON.stringify(o)} is not an origin (e.g. https://dashboard.example.com)`);
     else allowedOrigins.push(origin);
   }
   const cfg: ProviderConfig = {
     port,
-    bindAddress: str('bind_address', '127.0.0.1'),
-    basicAuth: bool('basic_auth', true),
-    secretMountPath: str('secret_mount_path', '/run/secrets/'),
-    secretMountPathSet: (env.secret_mount_path ?? '') !== '',
+    bindAddress: r.string('bind_address', '127.0.0.1'),
+    basicAuth: r.bool('basic_auth', true, providerBool),
+    secretMountPath: r.string('secret_mount_path', '/run/secrets/'),
+    secretMountPathSet: r.has('secret_mount_path'),
     allowedHosts,
     allowedOrigins,
-    readTimeoutMs: dur('read_timeout', '10s'),
-    writeTimeoutMs: dur('write_timeout', '10s'),
+    readTimeoutMs: r.duration('read_timeout', 10_000),
+    writeTimeoutMs: r.duration('write_timeout', 10_000),
     functionNamespace: namespace,
     extraNamespaces: extra.filter((n) => n !== namespace),
-    maxIdleConnsPerHost: num('max_idle_conns_per_host', 1024, 1),
+    maxIdleConnsPerHost: r.int('max_idle_conns_per_host', 1024, 1),
     maxBodyBytes: maxBodyBytes ?? 0,
-    maxQueuedRequests: num('max_queued_requests', 1000, 0),
-    coldStartTimeoutMs: dur('cold_start_timeout', '30s'),
-    scaleIntervalMs: dur('scale_interval', '1s'),
-    scaleWindowMs: dur('scale_window', '30s'),
-    scaleTarget: num('scale_target', 50, 1),
-    scaleZeroDurationMs: dur('scale_zero_duration', '15m'),
-    maxReplicas: num('max_replicas', 20, 1),
+    maxQueuedRequests: r.int('max_queued_requests', 1000, 0),
+    coldStartTimeoutMs: r.duration('cold_start_timeout', 30_000),
+    scaleIntervalMs: r.duration('scale_interval', 1_000),
+    scaleWindowMs: r.duration('scale_window', 30_000),
+    scaleTarget: r.int('scale_target', 50, 1),
+    scaleZeroDurationMs: r.duration('scale_zero_duration', 15 * 60_000),
+    maxReplicas: r.int('max_replicas', 20, 1),
     prometheusUrl,
-    stateDir: str('state_dir', defaultStateDir(env)),
-    backend: 'local',
-    imagePullPolicy: 'Always',
-    httpProbe: bool('http_probe', true),
-    setNonRootUser: bool('set_nonroot_user', false),
+    stateDir: r.string('state_dir', defaultStateDir(env)),
+    backend: r.oneOf('backend', 'local', ['local', 'kubernetes']),
+    imagePullPolicy: r.oneOf('image_pull_policy', 'Always', ['Always', 'IfNotPresent', 'Never']),
+    httpProbe: r.bool('http_probe', true, providerBool),
+    setNonRootUser: r.bool('set_nonroot_user', false, providerBool),
+    localReplica: r.oneOf('local_replica', 'auto', ['auto', 'watchdog', 'runner']),
   };
-  const backend = str('backend', 'local');
-  if (backend === 'local' || backend === 'kubernetes') cfg.backend = backend;
-  else problems.push(`backend=${JSON.stringify(backend)} is not local or kubernetes`);
-  const pull = str('image_pull_policy', 'Always');
-  if (pull === 'Always' || pull === 'IfNotPresent' || pull === 'Never') cfg.imagePullPolicy = pull;
-  else problems.push(`image_pull_policy=${JSON.stringify(pull)} is not Always, IfNotPresent or Never`);
-  if (cfg.scaleIntervalMs <= 0) problems.push('scale_interval must be above 0');
-  if (cfg.readTimeoutMs <= 0) problems.push('read_timeout must be above 0');
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (cfg.scaleIntervalMs <= 0) r.problem('scale_interval must be above 0');
+  if (cfg.readTimeoutMs <= 0) r.problem('read_timeout must be above 0');
+  r.check('provider');
   return cfg;
 }

@@ -18,7 +18,8 @@ import type { Backend } from './backend.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesBackend } from './backends/kubernetes.ts';
 import { detectReplicaKind, LocalBackend, type ReplicaKind } from './backends/local.ts';
-import { ConfigError, readConfig, type ProviderConfig } from './config.ts';
+import { ConfigError } from '../lib/index.ts';
+import { readConfig, type ProviderConfig } from './config.ts';
 import { ProviderMetrics } from './metrics.ts';
 import { Invoker } from './proxy.ts';
 import type { ProviderInfo } from './types.ts';
@@ -32,12 +33,12 @@ export function readCredentials(secretMountPath: string): Credentials {
     try {
       return readFileSync(p, 'utf8').trim();
     } catch (err) {
-      throw new ConfigError([`basic_auth=true but ${p} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+      throw new ConfigError('provider', [`basic_auth=true but ${p} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
     }
   };
   const user = read('basic-auth-user');
   const password = read('basic-auth-password');
-  if (user === '' || password === '') throw new ConfigError([`basic_auth=true but the user or password file in ${secretMountPath} is empty`]);
+  if (user === '' || password === '') throw new ConfigError('provider', [`basic_auth=true but the user or password file in ${secretMountPath} is empty`]);
   return { user, password };
 }
 
@@ -67,7 +68,7 @@ export function resolveCredentials(config: ProviderConfig): ResolvedCredentials 
     generated = true;
   }
   const mode = statSync(join(dir, 'basic-auth-password')).mode & 0o777;
-  if ((mode & 0o077) !== 0) throw new ConfigError([`${join(dir, 'basic-auth-password')} can be read by other users (mode ${mode.toString(8)}); chmod 600 it`]);
+  if ((mode & 0o077) !== 0) throw new ConfigError('provider', [`${join(dir, 'basic-auth-password')} can be read by other users (mode ${mode.toString(8)}); chmod 600 it`]);
   return { ...readCredentials(dir), dir, generated };
 }
 
@@ -84,10 +85,8 @@ export function providerInfo(orchestration: string): ProviderInfo {
   return { provider: 'containerless', orchestration, version: { ...(commitMessage ? { commit_message: commitMessage } : {}), sha, release: pkg.version } };
 }
 
-async function localBackend(config: ProviderConfig, env: NodeJS.ProcessEnv, log?: (line: string) => void): Promise<Backend> {
-  const wanted = env.local_replica || 'auto';
-  if (wanted !== 'runner' && wanted !== 'watchdog' && wanted !== 'auto') throw new ConfigError([`local_replica=${JSON.stringify(env.local_replica)} is not auto, watchdog or runner`]);
-  const replica: ReplicaKind = wanted === 'auto' ? await detectReplicaKind() : wanted;
+function localBackend(config: ProviderConfig, log?: (line: string) => void): Backend {
+  const replica: ReplicaKind = config.localReplica === 'auto' ? detectReplicaKind() : config.localReplica;
   log?.(`local backend replicas: ${replica === 'watchdog' ? 'containerless watchdog' : 'in-process runner (provider/backends/replica.ts)'}`);
   return new LocalBackend({
     stateDir: config.stateDir,
@@ -105,9 +104,9 @@ function kubernetesBackend(config: ProviderConfig, env: NodeJS.ProcessEnv, log?:
     if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
     else kc.loadFromDefault();
   } catch (err) {
-    throw new ConfigError([`backend=kubernetes but the kubeconfig cannot be read (${(err as Error).message})`]);
+    throw new ConfigError('provider', [`backend=kubernetes but the kubeconfig cannot be read (${(err as Error).message})`]);
   }
-  if (!kc.getCurrentCluster()) throw new ConfigError(['backend=kubernetes but no cluster was found (set KUBECONFIG, or run in a pod with a service account)']);
+  if (!kc.getCurrentCluster()) throw new ConfigError('provider', ['backend=kubernetes but no cluster was found (set KUBECONFIG, or run in a pod with a service account)']);
   return new KubernetesBackend({
     kubeConfig: kc,
     defaultNamespace: config.functionNamespace,
@@ -140,7 +139,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   const config = readConfig(env);
   const log = opts.log;
   const credentials = config.basicAuth ? resolveCredentials(config) : undefined;
-  const backend = opts.backend ?? (config.backend === 'kubernetes' ? kubernetesBackend(config, env, log) : await localBackend(config, env, log));
+  const backend = opts.backend ?? (config.backend === 'kubernetes' ? kubernetesBackend(config, env, log) : localBackend(config, log));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = new ProviderMetrics(registry);

@@ -32,7 +32,7 @@ export interface BuiltBundle {
 }
 
 /**
- * compiler/tracer.ts loads runtime/builtins.json with a `require` made from its own URL, which in a bundle
+ * trace/tracer.ts loads runtime/builtins.json with a `require` made from its own URL, which in a bundle
  * would resolve next to the bundle and silently find nothing (the tracer would then not name any builtin a
  * handler calls). In the bundle, that call becomes an import of the JSON, so the list is inside the file.
  */
@@ -40,11 +40,11 @@ const BUILTINS_CALL = "nodeRequire('../runtime/builtins.json')";
 const inlineBuiltinNames: esbuild.Plugin = {
   name: 'inline-builtin-names',
   setup(build) {
-    build.onLoad({ filter: /[\\/]compiler[\\/]tracer\.ts$/ }, (args) => {
+    build.onLoad({ filter: /[\\/]trace[\\/]tracer\.ts$/ }, (args) => {
       const source = readFileSync(args.path, 'utf8');
       const uses = source.split(BUILTINS_CALL).length - 1;
       if (uses !== 1) {
-        return { errors: [{ text: `expected ${BUILTINS_CALL} once in compiler/tracer.ts, found it ${uses} times: update scripts/build-template.ts` }] };
+        return { errors: [{ text: `expected ${BUILTINS_CALL} once in trace/tracer.ts, found it ${uses} times: update scripts/build-template.ts` }] };
       }
       const contents = `import __clBuiltinNames from '../runtime/builtins.json';\n${source.replace(BUILTINS_CALL, '__clBuiltinNames')}`;
       return { contents, loader: 'ts' };

@@ -8,10 +8,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { BR_FALSE, BR_NULLISH, BR_TRUE, TAG, TRACE_FORMAT, TRACE_VERSION, type SiteObs, type TraceIR } from './ir.ts';
+import { copyObs, mergeObs, type Obs } from './merge.ts';
 import type { Prepared } from './prepare.ts';
 import { prune } from './tree.ts';
-
-type Obs = Map<number, SiteObs>;
 
 const nodeRequire = createRequire(import.meta.url);
 /** Builtin names the runtime models (runtime/builtins.json, written by the runtime's tests). */
@@ -414,56 +413,3 @@ export const intrinsics = {
     if (v === null || v === undefined) throw new TypeError(`Cannot destructure '${v}' as it is ${v}.`);
   },
 };
-
-function copyObs(o: SiteObs): SiteObs {
-  const c: SiteObs = {};
-  if (o.br !== undefined) c.br = o.br;
-  if (o.ty) c.ty = [...o.ty].map((x) => x ?? 0);
-  if (o.callees) c.callees = [...o.callees].sort();
-  if (o.n !== undefined) c.n = o.n;
-  return c;
-}
-
-/** Merges `from` into `into`; returns how many new facts (bits, callees, first entries) it added. */
-export function mergeObs(into: Obs, from: Obs): number {
-  let added = 0;
-  for (const [site, o] of from) {
-    let t = into.get(site);
-    if (!t) {
-      t = {};
-      into.set(site, t);
-    }
-    added += mergeSite(t, o);
-  }
-  return added;
-}
-
-export function mergeSite(t: SiteObs, o: SiteObs): number {
-  let added = 0;
-  if (o.br !== undefined) {
-    const b = (t.br ?? 0) | o.br;
-    if (b !== t.br) added++;
-    t.br = b;
-  }
-  if (o.ty) {
-    const ty = t.ty ?? (t.ty = []);
-    o.ty.forEach((x, i) => {
-      const v = (ty[i] ?? 0) | (x ?? 0);
-      if (v !== ty[i]) added++;
-      ty[i] = v;
-    });
-  }
-  if (o.callees) {
-    const c = t.callees ?? (t.callees = []);
-    for (const x of o.callees)
-      if (!c.includes(x)) {
-        c.push(x);
-        added++;
-      }
-  }
-  if (o.n !== undefined) {
-    if (!t.n) added++;
-    t.n = (t.n ?? 0) + o.n;
-  }
-  return added;
-}

@@ -5,7 +5,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { BR_FALSE, BR_NULLISH, BR_TRUE, traceSchema, type SiteObs, type TraceIR } from './ir.ts';
 import type { Node } from './normalize.ts';
-import { mergeSite } from './tracer.ts';
+import { mergeSite } from './merge.ts';
 
 const UNKNOWN = (sid: number): Node => ({ type: 'ClUnknown', sid });
 const UNKNOWN_BLOCK = (sid: number): Node => ({ type: 'BlockStatement', body: [{ type: 'ClUnknown', sid }] });

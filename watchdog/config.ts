@@ -1,8 +1,10 @@
 /**
  * The watchdog's configuration: of-watchdog's environment variables (openfaas/of-watchdog config/config.go,
  * read for their names and defaults), the template's body variables (read by the runner, runner.ts), and the
- * tracing variables, which are ours. One `readWatchdogConfig(env)` reads them all and reports every bad one
- * at once; of-watchdog silently falls back to the default for most bad values, which hides typos.
+ * tracing variables, which are ours. `readWatchdogConfig(env)` reads them all and reports every bad one at
+ * once (ConfigError); of-watchdog silently falls back to the default for most bad values, which hides typos.
+ * `readRunnerConfig(env)` is the runner's share (the template's variables and exec_timeout), read again when
+ * the runner is used on its own (by `containerless check`, the local backend's `runner` replicas).
  *
  * Defaults: this process replaces the pair "of-watchdog + the node template" as the stock node22 image runs
  * it, so where that image's Dockerfile sets a variable its value is the default here (exec_timeout 10s,
@@ -12,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import { parseGoDuration, readRunnerConfig, RunnerConfigError } from './runner.ts';
+import { ConfigError, EnvReader } from '../lib/index.ts';
 
 export type TraceMode = 'sample' | 'always' | 'off';
 
@@ -73,14 +75,6 @@ export interface WatchdogConfig {
   runnerEnv: NodeJS.ProcessEnv;
 }
 
-export class WatchdogConfigError extends Error {
-  override readonly name = 'WatchdogConfigError';
-  readonly code = 'BAD_CONFIG';
-  constructor(readonly problems: string[]) {
-    super(`bad watchdog configuration: ${problems.join('; ')}`);
-  }
-}
-
 const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 /** A NATS subject token: no dots, wildcards or white space. */
@@ -93,81 +87,39 @@ export function traceSubject(namespace: string, fn: string): string {
 }
 
 export function readWatchdogConfig(env: NodeJS.ProcessEnv, functionDir: string, opts: { saNamespaceFile?: string } = {}): WatchdogConfig {
-  const problems: string[] = [];
-  const has = (k: string): boolean => env[k] !== undefined && env[k] !== '';
+  const r = new EnvReader(env);
 
-  const int = (k: string, def: number, min: number): number => {
-    if (!has(k)) return def;
-    const text = env[k]!;
-    if (!/^[+-]?\d+$/.test(text) || Number(text) < min) {
-      problems.push(`${k}=${JSON.stringify(text)} is not a whole number${min > -Infinity ? ` >= ${min}` : ''}`);
-      return def;
-    }
-    return Number(text);
-  };
-  const port = (k: string, def: number): number => {
-    const n = int(k, def, 0);
-    if (n > 65535) problems.push(`${k}=${n} is not a TCP port`);
-    return n;
-  };
-  /** of-watchdog's parseIntOrDurationValue: an integer is seconds, else a Go duration. */
-  const duration = (k: string, defMs: number): number => {
-    if (!has(k)) return defMs;
-    const text = env[k]!;
-    const ms = /^\+?\d+$/.test(text) ? Number(text) * 1000 : parseGoDuration(text);
-    if (ms === undefined || ms < 0) {
-      problems.push(`${k}=${JSON.stringify(text)} is not a duration (e.g. 10s, 1m30s, or seconds as an integer)`);
-      return defMs;
-    }
-    return ms;
-  };
-  /** Go's strconv.ParseBool for prefix_logs; of-watchdog's getBool ("true" or "1") for the others. */
-  const bool = (k: string, def: boolean, parse: 'strconv' | 'getBool'): boolean => {
-    if (!has(k)) return def;
-    const text = env[k]!;
-    if (parse === 'getBool') return text === 'true' || text === '1';
-    if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
-    if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
-    problems.push(`${k}=${JSON.stringify(text)} is not a boolean (true or false)`);
-    return def;
-  };
+  const writeTimeoutMs = r.duration('write_timeout', 15_000);
+  if (writeTimeoutMs === 0) r.problem('write_timeout must be over 0s');
+  const healthcheckIntervalMs = r.duration('healthcheck_interval', writeTimeoutMs);
+  const execTimeoutMs = r.duration('exec_timeout', 10_000);
 
-  const writeTimeoutMs = duration('write_timeout', 15_000);
-  if (writeTimeoutMs === 0) problems.push('write_timeout must be over 0s');
-  const healthcheckIntervalMs = duration('healthcheck_interval', writeTimeoutMs);
-  const execTimeoutMs = duration('exec_timeout', 10_000);
+  // The runner reads its own variables; exec_timeout was read (and reported) above, and is passed on with
+  // the stock image's default.
+  const runnerEnv: NodeJS.ProcessEnv = { ...env, exec_timeout: r.has('exec_timeout') ? env.exec_timeout : '10s' };
+  const runner = readRunnerVariables(runnerEnv);
+  r.problems.push(...runner.problems.filter((p) => !p.startsWith('exec_timeout=')));
 
-  const runnerEnv: NodeJS.ProcessEnv = { ...env, exec_timeout: has('exec_timeout') ? env.exec_timeout : '10s' };
-  try {
-    readRunnerConfig(runnerEnv);
-  } catch (err) {
-    if (!(err instanceof RunnerConfigError)) throw err;
-    problems.push(...err.problems.filter((p) => !p.startsWith('exec_timeout=')));
-  }
-
-  const modeText = env.trace_mode || 'sample';
-  let mode: TraceMode = 'sample';
-  if (modeText === 'sample' || modeText === 'always' || modeText === 'off') mode = modeText;
-  else problems.push(`trace_mode=${JSON.stringify(modeText)} is not sample, always or off`);
+  const mode = r.oneOf<TraceMode>('trace_mode', 'sample', ['sample', 'always', 'off']);
   let sample = 0.01;
-  if (has('trace_sample')) {
+  if (r.has('trace_sample')) {
     const n = Number(env.trace_sample);
-    if (!Number.isFinite(n) || n < 0 || n > 1) problems.push(`trace_sample=${JSON.stringify(env.trace_sample)} is not a share between 0 and 1`);
+    if (!Number.isFinite(n) || n < 0 || n > 1) r.problem(`trace_sample=${JSON.stringify(env.trace_sample)} is not a share between 0 and 1`);
     else sample = n;
   }
   let natsUrl: string | undefined;
-  if (has('nats_url')) {
+  if (r.has('nats_url')) {
     natsUrl = env.nats_url!;
     for (const server of natsUrl.split(',')) {
-      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim())) problems.push(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
+      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim())) r.problem(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
     }
   }
-  const stream = env.trace_stream || 'CONTAINERLESS_TRACES';
-  if (!/^[A-Za-z0-9_-]+$/.test(stream)) problems.push(`trace_stream=${JSON.stringify(stream)} is not a stream name (letters, digits, _ and -)`);
+  const stream = r.string('trace_stream', 'CONTAINERLESS_TRACES');
+  if (!/^[A-Za-z0-9_-]+$/.test(stream)) r.problem(`trace_stream=${JSON.stringify(stream)} is not a stream name (letters, digits, _ and -)`);
 
   const dir = resolve(functionDir);
   const folderName = basename(dir) === 'function' ? basename(dirname(dir)) : basename(dir);
-  let namespace = env.OPENFAAS_NAMESPACE || '';
+  let namespace = r.string('OPENFAAS_NAMESPACE', '');
   const saFile = opts.saNamespaceFile ?? SA_NAMESPACE;
   if (!namespace && existsSync(saFile)) {
     try {
@@ -178,35 +130,78 @@ export function readWatchdogConfig(env: NodeJS.ProcessEnv, functionDir: string, 
   }
 
   const config: WatchdogConfig = {
-    port: port('port', 8080),
-    ...(has('bind_address') ? { bindAddress: env.bind_address } : {}),
-    metricsPort: port('metrics_port', 8081),
-    readTimeoutMs: duration('read_timeout', 15_000),
+    port: r.port('port', 8080),
+    ...(r.has('bind_address') ? { bindAddress: env.bind_address } : {}),
+    metricsPort: r.port('metrics_port', 8081),
+    readTimeoutMs: r.duration('read_timeout', 15_000),
     writeTimeoutMs,
     execTimeoutMs,
     healthcheckIntervalMs,
-    maxInflight: int('max_inflight', 0, 0),
-    prefixLogs: bool('prefix_logs', false, 'strconv'),
-    logBufferSize: int('log_buffer_size', 65536, -1),
+    maxInflight: r.int('max_inflight', 0, 0),
+    // Go's strconv.ParseBool, as of-watchdog reads prefix_logs; suppress_lock is its getBool.
+    prefixLogs: r.bool('prefix_logs', false),
+    logBufferSize: r.int('log_buffer_size', 65536, -1),
     contentType: env.content_type ?? 'application/octet-stream',
-    suppressLock: bool('suppress_lock', false, 'getBool'),
+    suppressLock: r.bool('suppress_lock', false, ofWatchdogGetBool),
     readyPath: env.ready_path ?? '',
-    tmpdir: env.TMPDIR ? resolve(env.TMPDIR) : tmpdir(),
-    functionName: env.OPENFAAS_NAME || folderName,
+    tmpdir: r.has('TMPDIR') ? resolve(env.TMPDIR!) : tmpdir(),
+    functionName: r.string('OPENFAAS_NAME', folderName),
     namespace: namespace || 'openfaas-fn',
     tracing: {
       mode,
       sample,
-      stableAfter: int('trace_stable_after', 100, 1),
+      stableAfter: r.int('trace_stable_after', 100, 1),
       ...(natsUrl ? { natsUrl } : {}),
       stream,
-      publishIntervalMs: duration('trace_publish_interval', 60_000),
-      bufferSize: int('trace_buffer', 16, 1),
-      publishTimeoutMs: duration('trace_publish_timeout', 5_000) || 5_000,
+      publishIntervalMs: r.duration('trace_publish_interval', 60_000),
+      bufferSize: r.int('trace_buffer', 16, 1),
+      publishTimeoutMs: r.duration('trace_publish_timeout', 5_000) || 5_000,
     },
     runnerEnv,
   };
-  if (config.readyPath && !config.readyPath.startsWith('/')) problems.push(`ready_path=${JSON.stringify(config.readyPath)} must start with /`);
-  if (problems.length > 0) throw new WatchdogConfigError(problems);
+  if (config.readyPath && !config.readyPath.startsWith('/')) r.problem(`ready_path=${JSON.stringify(config.readyPath)} must start with /`);
+  r.check('watchdog');
+  return config;
+}
+
+/** of-watchdog's getBool: "true" or "1" is true, anything else false (never a problem). */
+function ofWatchdogGetBool(text: string): boolean {
+  return text === 'true' || text === '1';
+}
+
+export interface RunnerConfig {
+  /** RAW_BODY === 'true' */
+  rawBody: boolean;
+  /** MAX_RAW_SIZE || '100kb' */
+  rawLimit: string;
+  /** MAX_JSON_SIZE || '100kb' */
+  jsonLimit: string;
+  /** exec_timeout in milliseconds; 0 disables. */
+  execTimeoutMs: number;
+  /** Express's `env` setting (NODE_ENV || 'development'): decides whether error pages show stack traces. */
+  nodeEnv: string;
+}
+
+/**
+ * What body-parser's size parser (the `bytes` package) reads as a limit: a number first. Its own rules are
+ * laxer still (`10mbx` is 10 bytes), and anything else silently means no limit; the variable goes to
+ * body-parser as the template passes it, so this only refuses what would lift the limit.
+ */
+const BYTES = /^[+-]?\d/;
+
+function readRunnerVariables(env: NodeJS.ProcessEnv): { config: RunnerConfig; problems: string[] } {
+  const r = new EnvReader(env);
+  const rawLimit = r.string('MAX_RAW_SIZE', '100kb');
+  const jsonLimit = r.string('MAX_JSON_SIZE', '100kb');
+  if (!BYTES.test(rawLimit)) r.problem(`MAX_RAW_SIZE=${JSON.stringify(rawLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
+  if (!BYTES.test(jsonLimit)) r.problem(`MAX_JSON_SIZE=${JSON.stringify(jsonLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
+  const execTimeoutMs = r.duration('exec_timeout', 10_000);
+  return { config: { rawBody: env.RAW_BODY === 'true', rawLimit, jsonLimit, execTimeoutMs, nodeEnv: r.string('NODE_ENV', 'development') }, problems: r.problems };
+}
+
+/** The runner's variables (the template's and exec_timeout), reporting every bad one at once (ConfigError). */
+export function readRunnerConfig(env: NodeJS.ProcessEnv): RunnerConfig {
+  const { config, problems } = readRunnerVariables(env);
+  if (problems.length > 0) throw new ConfigError('watchdog', problems);
   return config;
 }

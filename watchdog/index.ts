@@ -1,7 +1,10 @@
 /**
  * The watchdog's public surface. The runner serves a handler in-process the way the stock OpenFaaS node22
  * template behind of-watchdog does (runner.ts lists the rules it follows); handlers written for the original
- * Containerless system get the `require('containerless')` shim (containerless-api.ts).
+ * Containerless system get the `require('containerless')` shim (containerless-api.ts). `startWatchdog` and
+ * `runWatchdogCommand` (main.ts) are the whole watchdog: config (config.ts), health and limits (server.ts),
+ * tracing (tracing.ts) and, when `nats_url` is set, the NATS publisher (publisher.ts), which main.ts loads
+ * only then: it is not exported here, so importing the runner never loads the NATS client.
  */
 export {
   type HandlerKind,
@@ -13,16 +16,12 @@ export {
   type LoadOptions,
   type Invocation,
   type RunnerOptions,
-  type RunnerConfig,
   loadHandler,
   createRunnerApp,
-  readRunnerConfig,
-  parseGoDuration,
   FunctionEvent,
   FunctionContext,
   HandlerLoadError,
   type HandlerLoadErrorCode,
-  RunnerConfigError,
   ExecTimeoutError,
 } from './runner.ts';
 export {
@@ -34,9 +33,8 @@ export {
   type ContainerlessApiErrorCode,
   formatResponse,
 } from './containerless-api.ts';
-export { type WatchdogConfig, type TracingConfig, type TraceMode, WatchdogConfigError, readWatchdogConfig, traceSubject } from './config.ts';
+export { type WatchdogConfig, type TracingConfig, type TraceMode, type RunnerConfig, readWatchdogConfig, readRunnerConfig, traceSubject } from './config.ts';
 export { type WatchdogMetrics, createWatchdogMetrics } from './metrics.ts';
 export { TracingController, type TracingOptions } from './tracing.ts';
-export { TracePublisher, type PublisherOptions, TRACE_SUBJECTS } from './publisher.ts';
 export { createWatchdogApp, type WatchdogAppDeps, type WatchdogState } from './server.ts';
 export { startWatchdog, runWatchdogCommand, type RunningWatchdog, WATCHDOG_HELP } from './main.ts';

@@ -12,12 +12,13 @@
  * wait for requests in flight up to `write_timeout`, publish the last trace tree (up to 5 s while NATS is
  * up), close NATS, exit 0.
  */
-import { releaseLock, takeLock } from './lock.ts';
 import http from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Console } from 'node:console';
-import { readWatchdogConfig, traceSubject, WatchdogConfigError, type WatchdogConfig } from './config.ts';
+import { ConfigError, listen, sleep } from '../lib/index.ts';
+import { readWatchdogConfig, traceSubject, type WatchdogConfig } from './config.ts';
+import { releaseLock, takeLock } from './lock.ts';
 import { createWatchdogMetrics, type WatchdogMetrics } from './metrics.ts';
 import type { TracePublisher } from './publisher.ts';
 import { HandlerLoadError, createRunnerApp } from './runner.ts';
@@ -83,21 +84,9 @@ function prefixProcessOutput(maxLine: number): { out: Write; err: Write } {
   return { out: wrap(process.stdout, 'stdout'), err: wrap(process.stderr, 'stderr') };
 }
 
-function listen(server: http.Server, port: number, host: string | undefined): Promise<number> {
-  return new Promise((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolveListen((server.address() as { port: number }).port);
-    });
-  });
-}
-
 function close(server: http.Server): Promise<void> {
   return new Promise((done) => server.close(() => done()));
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface WatchdogIo {
   /** The watchdog's own log lines (stderr), without the timestamp. */
@@ -117,11 +106,10 @@ export interface RunningWatchdog {
 }
 
 /**
- * Starts a watchdog in this process (listening, lock file written). Throws WatchdogConfigError or
- * HandlerLoadError before anything listens, or the bind error.
+ * Starts a watchdog in this process (listening, lock file written). Throws ConfigError or HandlerLoadError
+ * before anything listens, or the bind error. `config` is `env` read already (readWatchdogConfig).
  */
-export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: WatchdogIo): Promise<RunningWatchdog> {
-  const config = readWatchdogConfig(env, dir);
+export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: WatchdogIo, config: WatchdogConfig = readWatchdogConfig(env, dir)): Promise<RunningWatchdog> {
   const metrics = createWatchdogMetrics();
   const log = io.log;
   const tracing = new TracingController({ dir, functionName: config.functionName, config: config.tracing, metrics, log });
@@ -257,8 +245,6 @@ export async function runWatchdogCommand(dir: string, io: { err(text: string): v
   // The CLI sends stdout to stderr for its other commands; a watchdog's function output belongs on stdout.
   if (Object.prototype.hasOwnProperty.call(process.stdout, 'write')) delete (process.stdout as { write?: unknown }).write;
   let raw = { out: process.stdout.write.bind(process.stdout) as Write, err: process.stderr.write.bind(process.stderr) as Write };
-  const envPrefix = process.env.prefix_logs;
-  const prefix = envPrefix !== undefined && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(envPrefix);
   // Log lines (one access line per request) are batched into one write per turn of the event loop: a
   // synchronous write per request to a pipe or file costs more than serving a small request.
   let pending = '';
@@ -282,15 +268,13 @@ export async function runWatchdogCommand(dir: string, io: { err(text: string): v
 
   let running: RunningWatchdog;
   try {
+    const config = readWatchdogConfig(process.env, dir);
     // Output prefixing starts before the handler loads, so its top-level logs are prefixed too.
-    if (prefix) {
-      const maxLine = Number(process.env.log_buffer_size || 65536);
-      raw = prefixProcessOutput(Number.isFinite(maxLine) ? maxLine : 65536);
-    }
+    if (config.prefixLogs) raw = prefixProcessOutput(config.logBufferSize);
     globalThis.console = new Console({ stdout: process.stdout, stderr: process.stderr });
-    running = await startWatchdog(dir, process.env, { log });
+    running = await startWatchdog(dir, process.env, { log }, config);
   } catch (err) {
-    if (err instanceof WatchdogConfigError || err instanceof HandlerLoadError) {
+    if (err instanceof ConfigError || err instanceof HandlerLoadError) {
       io.err(`containerless watchdog: ${err.message}\n`);
       return 1;
     }

@@ -13,13 +13,13 @@
  *   one copy.
  * - The stream (default CONTAINERLESS_TRACES, subjects `containerless.traces.>`) is created when missing.
  *
- * Message: subject `containerless.traces.<namespace>.<function>`, body the trace IR as JSON (compiler/ir.ts,
+ * Message: subject `containerless.traces.<namespace>.<function>`, body the trace IR as JSON (trace/ir.ts,
  * `format: "containerless-trace"`, `version`), headers `Containerless-Replica` and `Containerless-Trace-Seq`.
  */
 import { connect } from '@nats-io/transport-node';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import type { TraceIR } from '../compiler/index.ts';
+import type { TraceIR } from '../trace/index.ts';
 import type { WatchdogMetrics } from './metrics.ts';
 
 export const TRACE_SUBJECTS = 'containerless.traces.>';

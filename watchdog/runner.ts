@@ -67,7 +67,8 @@
  * - After the 504 of rule 13, a late `succeed`/`cb` is dropped silently (the template wrote into a connection
  *   of-watchdog had already closed).
  * - A bad `exec_timeout`, `MAX_JSON_SIZE` or `MAX_RAW_SIZE` is an error listing every bad variable
- *   (`RunnerConfigError`), where of-watchdog falls back to its default and body-parser to no limit at all.
+ *   (`ConfigError`; config.ts reads them), where of-watchdog falls back to its default and body-parser to no
+ *   limit at all.
  * - Not emulated: the request headers Go's HTTP client adds or rewrites on the way to the template
  *   (`User-Agent: Go-http-client/1.1` and `Accept-Encoding: gzip` when absent, header order, a chunked body
  *   instead of Content-Length), and Go's canonical capitalisation of response header names. The handler sees
@@ -86,6 +87,8 @@ import vm from 'node:vm';
 import bodyParser from 'body-parser';
 import express from 'express';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import { parseGoDuration } from '../lib/index.ts';
+import { readRunnerConfig, type RunnerConfig } from './config.ts';
 import { createContainerlessApi, RequestScope, runInRequest, type ListenCallback } from './containerless-api.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -313,82 +316,6 @@ export class FunctionContext {
     this.cbCalled++;
     this.cb(value, undefined);
   }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Configuration
-
-export interface RunnerConfig {
-  /** RAW_BODY === 'true' */
-  rawBody: boolean;
-  /** MAX_RAW_SIZE || '100kb' */
-  rawLimit: string;
-  /** MAX_JSON_SIZE || '100kb' */
-  jsonLimit: string;
-  /** exec_timeout in milliseconds; 0 disables. */
-  execTimeoutMs: number;
-  /** Express's `env` setting (NODE_ENV || 'development'): decides whether error pages show stack traces. */
-  nodeEnv: string;
-}
-
-export class RunnerConfigError extends Error {
-  override readonly name = 'RunnerConfigError';
-  readonly code = 'BAD_CONFIG';
-  constructor(readonly problems: string[]) {
-    super(`bad watchdog configuration: ${problems.join('; ')}`);
-  }
-}
-
-const GO_UNITS_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go's `time.ParseDuration`, in milliseconds; undefined when Go would reject the text. */
-export function parseGoDuration(text: string): number | undefined {
-  let s = text;
-  let sign = 1;
-  if (s[0] === '-' || s[0] === '+') {
-    if (s[0] === '-') sign = -1;
-    s = s.slice(1);
-  }
-  if (s === '0') return 0;
-  if (s === '') return undefined;
-  const part = /(\d*)(\.\d*)?(ns|us|µs|μs|ms|s|m|h)/y;
-  let total = 0;
-  let at = 0;
-  while (at < s.length) {
-    part.lastIndex = at;
-    const m = part.exec(s);
-    if (!m || (m[1] === '' && (m[2] === undefined || m[2] === '.'))) return undefined;
-    total += Number(`${m[1] || '0'}${m[2] ?? ''}`) * GO_UNITS_MS[m[3]];
-    at = part.lastIndex;
-  }
-  return sign * total;
-}
-
-/** of-watchdog's `parseIntOrDurationValue` (C:228-241): a non-negative integer is seconds, else a Go duration. */
-function parseIntOrDuration(text: string): number | undefined {
-  if (/^\+?\d+$/.test(text)) return Number(text) * 1000;
-  return parseGoDuration(text);
-}
-
-/** What the `bytes` package (body-parser's limit parser) accepts; anything else silently means no limit. */
-const BYTES = /^[+-]?\d/;
-
-/** Reads the runner's variables, reporting every bad one at once. */
-export function readRunnerConfig(env: NodeJS.ProcessEnv): RunnerConfig {
-  const problems: string[] = [];
-  const rawLimit = env.MAX_RAW_SIZE || '100kb';
-  const jsonLimit = env.MAX_JSON_SIZE || '100kb';
-  if (!BYTES.test(rawLimit)) problems.push(`MAX_RAW_SIZE=${JSON.stringify(rawLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
-  if (!BYTES.test(jsonLimit)) problems.push(`MAX_JSON_SIZE=${JSON.stringify(jsonLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
-  let execTimeoutMs = 10_000;
-  const rawTimeout = env.exec_timeout;
-  if (rawTimeout !== undefined && rawTimeout !== '') {
-    const ms = parseIntOrDuration(rawTimeout);
-    if (ms === undefined || ms < 0) problems.push(`exec_timeout=${JSON.stringify(rawTimeout)} is not a duration (e.g. 10s, 1m30s, or seconds as an integer)`);
-    else execTimeoutMs = ms;
-  }
-  if (problems.length > 0) throw new RunnerConfigError(problems);
-  return { rawBody: env.RAW_BODY === 'true', rawLimit, jsonLimit, execTimeoutMs, nodeEnv: env.NODE_ENV || 'development' };
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 /**
- * Tracing inside the watchdog. The handler is loaded once: instrumented (compiler `prepare` + `Tracer`)
+ * Tracing inside the watchdog. The handler is loaded once: instrumented (trace/'s `prepare` + `Tracer`)
  * unless tracing is off, and every request runs in that one module instance, so module-level state
  * (counters, caches, connections) is the same for traced and untraced requests, as in the stock template.
  * `choose(req)` has the tracer record a request when it is worth tracing; the others run the same code
@@ -18,10 +18,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Request } from 'express';
-// The instrumenter and tracer only, not the code generator: this runs in every function's process.
-import type { TraceIR } from '../compiler/ir.ts';
-import { prepare } from '../compiler/prepare.ts';
-import { Tracer } from '../compiler/tracer.ts';
+// trace/ only (the instrumenter and the tracer), not the compiler: this runs in every function's process.
+import { prepare, Tracer, type TraceIR } from '../trace/index.ts';
 import type { TracingConfig } from './config.ts';
 import type { WatchdogMetrics } from './metrics.ts';
 import { loadHandler, type Invocation, type LoadedHandler } from './runner.ts';

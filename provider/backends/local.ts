@@ -27,7 +27,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile, copyFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -44,23 +43,19 @@ import {
   type SecretData,
   type SecretRef,
 } from '../backend.ts';
+import { freePort } from '../../lib/index.ts';
 import type { FunctionStatus, LogMessage } from '../types.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export type ReplicaKind = 'watchdog' | 'runner';
 
-/** `containerless watchdog` when this checkout has it (its --help exits 0), else the in-process runner. */
-export function detectReplicaKind(): Promise<ReplicaKind> {
-  return new Promise((resolveKind) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/containerless.js'), 'watchdog', '--help'], { stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', () => resolveKind('runner'));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolveKind(code === 0 ? 'watchdog' : 'runner');
-    });
-  });
+/**
+ * `local_replica=auto`: `containerless watchdog` when this checkout has its launcher (bin/containerless.js,
+ * which serves the watchdog from a bundle or, failing that, through tsx), else the in-process runner.
+ */
+export function detectReplicaKind(root = ROOT): ReplicaKind {
+  return existsSync(join(root, 'bin/containerless.js')) ? 'watchdog' : 'runner';
 }
 
 export interface LocalBackendOptions {
@@ -70,7 +65,8 @@ export interface LocalBackendOptions {
   extraNamespaces?: string[];
   /** Relative images resolve against this folder (default process.cwd()). */
   cwd?: string;
-  /** `watchdog`: `containerless watchdog <dir>`; `runner`: provider/backends/replica.ts (default). */
+  /** `watchdog`: `containerless watchdog <dir>`; `runner`: provider/backends/replica.ts; default as
+   *  `local_replica=auto` (detectReplicaKind). */
   replica?: ReplicaKind;
   /** Env every replica inherits from the provider (default: PATH, HOME, LANG, TZ, CONTAINERLESS_CACHE). */
   baseEnv?: Record<string, string>;
@@ -137,19 +133,6 @@ const key = (name: string, namespace: string): string => `${namespace}/${name}`;
 
 /** Failed starts in a row, with no replica ready, after which a request waiting for one gets a 503 at once. */
 export const START_FAILURES_UNAVAILABLE = 2;
-
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
 
 function rfc3339Nano(ms: number, hr = 0n): string {
   const iso = new Date(ms).toISOString(); // ...T12:34:56.789Z
@@ -239,7 +222,7 @@ export class LocalBackend implements Backend {
       defaultNamespace: this.defaultNamespace,
       extraNamespaces: this.extraNamespaces,
       cwd: resolve(options.cwd ?? process.cwd()),
-      replica: options.replica ?? 'runner',
+      replica: options.replica ?? detectReplicaKind(),
       startTimeoutMs: options.startTimeoutMs ?? 60_000,
       healthIntervalMs: options.healthIntervalMs ?? 2_000,
       stopGraceMs: options.stopGraceMs ?? 5_000,

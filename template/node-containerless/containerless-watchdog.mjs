@@ -51,9 +51,4973 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   mod
 ));
 
-// node_modules/ms/index.js
+// ../main/node_modules/prom-client/lib/util.js
+var require_util = __commonJS({
+  "../main/node_modules/prom-client/lib/util.js"(exports) {
+    "use strict";
+    exports.getValueAsString = function getValueString(value) {
+      if (Number.isNaN(value)) {
+        return "Nan";
+      } else if (!Number.isFinite(value)) {
+        if (value < 0) {
+          return "-Inf";
+        } else {
+          return "+Inf";
+        }
+      } else {
+        return `${value}`;
+      }
+    };
+    exports.removeLabels = function removeLabels(hashMap, labels, sortedLabelNames) {
+      const hash = hashObject(labels, sortedLabelNames);
+      delete hashMap[hash];
+    };
+    exports.setValue = function setValue(hashMap, value, labels) {
+      const hash = hashObject(labels);
+      hashMap[hash] = {
+        value: typeof value === "number" ? value : 0,
+        labels: labels || {}
+      };
+      return hashMap;
+    };
+    exports.setValueDelta = function setValueDelta(hashMap, deltaValue, labels, hash = "") {
+      const value = typeof deltaValue === "number" ? deltaValue : 0;
+      if (hashMap[hash]) {
+        hashMap[hash].value += value;
+      } else {
+        hashMap[hash] = { value, labels };
+      }
+      return hashMap;
+    };
+    exports.getLabels = function(labelNames, args) {
+      if (typeof args[0] === "object") {
+        return args[0];
+      }
+      if (labelNames.length !== args.length) {
+        throw new Error(
+          `Invalid number of arguments (${args.length}): "${args.join(
+            ", "
+          )}" for label names (${labelNames.length}): "${labelNames.join(", ")}".`
+        );
+      }
+      const acc = {};
+      for (let i2 = 0; i2 < labelNames.length; i2++) {
+        acc[labelNames[i2]] = args[i2];
+      }
+      return acc;
+    };
+    function fastHashObject(keys, labels) {
+      if (keys.length === 0) {
+        return "";
+      }
+      let hash = "";
+      for (let i2 = 0; i2 < keys.length; i2++) {
+        const key2 = keys[i2];
+        const value = labels[key2];
+        if (value === void 0) continue;
+        hash += `${key2}:${value},`;
+      }
+      return hash;
+    }
+    function hashObject(labels, labelNames) {
+      if (labelNames) {
+        return fastHashObject(labelNames, labels);
+      }
+      const keys = Object.keys(labels);
+      if (keys.length > 1) {
+        keys.sort();
+      }
+      return fastHashObject(keys, labels);
+    }
+    exports.hashObject = hashObject;
+    exports.isObject = function isObject2(obj) {
+      return obj !== null && typeof obj === "object";
+    };
+    exports.nowTimestamp = function nowTimestamp() {
+      return Date.now() / 1e3;
+    };
+    var Grouper = class extends Map {
+      /**
+       * Adds the `value` to the `key`'s array of values.
+       * @param {*} key Key to set.
+       * @param {*} value Value to add to `key`'s array.
+       * @returns {undefined} undefined.
+       */
+      add(key2, value) {
+        if (this.has(key2)) {
+          this.get(key2).push(value);
+        } else {
+          this.set(key2, [value]);
+        }
+      }
+    };
+    exports.Grouper = Grouper;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/registry.js
+var require_registry = __commonJS({
+  "../main/node_modules/prom-client/lib/registry.js"(exports, module) {
+    "use strict";
+    var { getValueAsString } = require_util();
+    var Registry2 = class _Registry {
+      static get PROMETHEUS_CONTENT_TYPE() {
+        return "text/plain; version=0.0.4; charset=utf-8";
+      }
+      static get OPENMETRICS_CONTENT_TYPE() {
+        return "application/openmetrics-text; version=1.0.0; charset=utf-8";
+      }
+      constructor(regContentType = _Registry.PROMETHEUS_CONTENT_TYPE) {
+        this._metrics = {};
+        this._collectors = [];
+        this._defaultLabels = {};
+        if (regContentType !== _Registry.PROMETHEUS_CONTENT_TYPE && regContentType !== _Registry.OPENMETRICS_CONTENT_TYPE) {
+          throw new TypeError(`Content type ${regContentType} is unsupported`);
+        }
+        this._contentType = regContentType;
+      }
+      getMetricsAsArray() {
+        return Object.values(this._metrics);
+      }
+      async getMetricsAsString(metrics) {
+        const metric = typeof metrics.getForPromString === "function" ? await metrics.getForPromString() : await metrics.get();
+        const name = escapeString(metric.name);
+        const help = `# HELP ${name} ${escapeString(metric.help)}`;
+        const type = `# TYPE ${name} ${metric.type}`;
+        const values = [help, type];
+        const defaultLabels = Object.keys(this._defaultLabels).length > 0 ? this._defaultLabels : null;
+        const isOpenMetrics = this.contentType === _Registry.OPENMETRICS_CONTENT_TYPE;
+        for (const val of metric.values || []) {
+          let { metricName = name, labels = {} } = val;
+          const { sharedLabels = {} } = val;
+          if (isOpenMetrics && metric.type === "counter") {
+            metricName = `${metricName}_total`;
+          }
+          if (defaultLabels) {
+            labels = { ...labels, ...defaultLabels, ...labels };
+          }
+          const formattedLabels = formatLabels(labels, sharedLabels);
+          const flattenedShared = flattenSharedLabels(sharedLabels);
+          const labelParts = [...formattedLabels, flattenedShared].filter(Boolean);
+          const labelsString = labelParts.length ? `{${labelParts.join(",")}}` : "";
+          let fullMetricLine = `${metricName}${labelsString} ${getValueAsString(
+            val.value
+          )}`;
+          const { exemplar } = val;
+          if (exemplar && isOpenMetrics) {
+            const formattedExemplars = formatLabels(exemplar.labelSet);
+            fullMetricLine += ` # {${formattedExemplars.join(
+              ","
+            )}} ${getValueAsString(exemplar.value)} ${exemplar.timestamp}`;
+          }
+          values.push(fullMetricLine);
+        }
+        return values.join("\n");
+      }
+      async metrics() {
+        const isOpenMetrics = this.contentType === _Registry.OPENMETRICS_CONTENT_TYPE;
+        const promises = this.getMetricsAsArray().map((metric) => {
+          if (isOpenMetrics && metric.type === "counter") {
+            metric.name = standardizeCounterName(metric.name);
+          }
+          return this.getMetricsAsString(metric);
+        });
+        const resolves = await Promise.all(promises);
+        return isOpenMetrics ? `${resolves.join("\n")}
+# EOF
+` : `${resolves.join("\n\n")}
+`;
+      }
+      registerMetric(metric) {
+        if (this._metrics[metric.name] && this._metrics[metric.name] !== metric) {
+          throw new Error(
+            `A metric with the name ${metric.name} has already been registered.`
+          );
+        }
+        this._metrics[metric.name] = metric;
+      }
+      clear() {
+        this._metrics = {};
+        this._defaultLabels = {};
+      }
+      async getMetricsAsJSON() {
+        const metrics = [];
+        const defaultLabelNames = Object.keys(this._defaultLabels);
+        const promises = [];
+        for (const metric of this.getMetricsAsArray()) {
+          promises.push(metric.get());
+        }
+        const resolves = await Promise.all(promises);
+        for (const item of resolves) {
+          if (item.values && defaultLabelNames.length > 0) {
+            for (const val of item.values) {
+              val.labels = Object.assign({}, val.labels);
+              for (const labelName of defaultLabelNames) {
+                val.labels[labelName] = val.labels[labelName] || this._defaultLabels[labelName];
+              }
+            }
+          }
+          metrics.push(item);
+        }
+        return metrics;
+      }
+      removeSingleMetric(name) {
+        delete this._metrics[name];
+      }
+      getSingleMetricAsString(name) {
+        return this.getMetricsAsString(this._metrics[name]);
+      }
+      getSingleMetric(name) {
+        return this._metrics[name];
+      }
+      setDefaultLabels(labels) {
+        this._defaultLabels = labels;
+      }
+      resetMetrics() {
+        for (const metric in this._metrics) {
+          this._metrics[metric].reset();
+        }
+      }
+      get contentType() {
+        return this._contentType;
+      }
+      setContentType(metricsContentType) {
+        if (metricsContentType === _Registry.OPENMETRICS_CONTENT_TYPE || metricsContentType === _Registry.PROMETHEUS_CONTENT_TYPE) {
+          this._contentType = metricsContentType;
+        } else {
+          throw new Error(`Content type ${metricsContentType} is unsupported`);
+        }
+      }
+      static merge(registers) {
+        const regType = registers[0].contentType;
+        for (const reg of registers) {
+          if (reg.contentType !== regType) {
+            throw new Error(
+              "Registers can only be merged if they have the same content type"
+            );
+          }
+        }
+        const mergedRegistry = new _Registry(regType);
+        const metricsToMerge = registers.reduce(
+          (acc, reg) => acc.concat(reg.getMetricsAsArray()),
+          []
+        );
+        metricsToMerge.forEach(mergedRegistry.registerMetric, mergedRegistry);
+        return mergedRegistry;
+      }
+    };
+    function formatLabels(labels, exclude) {
+      const { hasOwnProperty: hasOwnProperty2 } = Object.prototype;
+      const formatted = [];
+      for (const [name, value] of Object.entries(labels)) {
+        if (!exclude || !hasOwnProperty2.call(exclude, name)) {
+          formatted.push(`${name}="${escapeLabelValue(value)}"`);
+        }
+      }
+      return formatted;
+    }
+    var sharedLabelCache = /* @__PURE__ */ new WeakMap();
+    function flattenSharedLabels(labels) {
+      const cached = sharedLabelCache.get(labels);
+      if (cached) {
+        return cached;
+      }
+      const formattedLabels = formatLabels(labels);
+      const flattened = formattedLabels.join(",");
+      sharedLabelCache.set(labels, flattened);
+      return flattened;
+    }
+    function escapeLabelValue(str) {
+      if (typeof str !== "string") {
+        return str;
+      }
+      return escapeString(str).replace(/"/g, '\\"');
+    }
+    function escapeString(str) {
+      return str.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+    }
+    function standardizeCounterName(name) {
+      return name.replace(/_total$/, "");
+    }
+    module.exports = Registry2;
+    module.exports.globalRegistry = new Registry2();
+  }
+});
+
+// ../main/node_modules/prom-client/lib/validation.js
+var require_validation = __commonJS({
+  "../main/node_modules/prom-client/lib/validation.js"(exports) {
+    "use strict";
+    var util = __require("util");
+    var metricRegexp = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+    var labelRegexp = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+    exports.validateMetricName = function(name) {
+      return metricRegexp.test(name);
+    };
+    exports.validateLabelName = function(names = []) {
+      return names.every((name) => labelRegexp.test(name));
+    };
+    exports.validateLabel = function validateLabel(savedLabels, labels) {
+      for (const label in labels) {
+        if (!savedLabels.includes(label)) {
+          throw new Error(
+            `Added label "${label}" is not included in initial labelset: ${util.inspect(
+              savedLabels
+            )}`
+          );
+        }
+      }
+    };
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metric.js
+var require_metric = __commonJS({
+  "../main/node_modules/prom-client/lib/metric.js"(exports, module) {
+    "use strict";
+    var Registry2 = require_registry();
+    var { isObject: isObject2 } = require_util();
+    var { validateMetricName, validateLabelName } = require_validation();
+    var Metric = class {
+      constructor(config, defaults = {}) {
+        if (!isObject2(config)) {
+          throw new TypeError("constructor expected a config object");
+        }
+        Object.assign(
+          this,
+          {
+            labelNames: [],
+            registers: [Registry2.globalRegistry],
+            aggregator: "sum",
+            enableExemplars: false
+          },
+          defaults,
+          config
+        );
+        if (!this.registers) {
+          this.registers = [Registry2.globalRegistry];
+        }
+        if (!this.help) {
+          throw new Error("Missing mandatory help parameter");
+        }
+        if (!this.name) {
+          throw new Error("Missing mandatory name parameter");
+        }
+        if (!validateMetricName(this.name)) {
+          throw new Error("Invalid metric name");
+        }
+        if (!validateLabelName(this.labelNames)) {
+          throw new Error("Invalid label name");
+        }
+        if (this.collect && typeof this.collect !== "function") {
+          throw new Error('Optional "collect" parameter must be a function');
+        }
+        if (this.labelNames) {
+          this.sortedLabelNames = [...this.labelNames].sort();
+        } else {
+          this.sortedLabelNames = [];
+        }
+        this.reset();
+        for (const register of this.registers) {
+          if (this.enableExemplars && register.contentType === Registry2.PROMETHEUS_CONTENT_TYPE) {
+            throw new TypeError(
+              "Exemplars are supported only on OpenMetrics registries"
+            );
+          }
+          register.registerMetric(this);
+        }
+      }
+      reset() {
+      }
+    };
+    module.exports = { Metric };
+  }
+});
+
+// ../main/node_modules/prom-client/lib/exemplar.js
+var require_exemplar = __commonJS({
+  "../main/node_modules/prom-client/lib/exemplar.js"(exports, module) {
+    "use strict";
+    var Exemplar = class {
+      constructor(labelSet = {}, value = null) {
+        this.labelSet = labelSet;
+        this.value = value;
+      }
+      /**
+       * Validation for the label set format.
+       * https://github.com/OpenObservability/OpenMetrics/blob/d99b705f611b75fec8f450b05e344e02eea6921d/specification/OpenMetrics.md#exemplars
+       *
+       * @param {object} labelSet - Exemplar labels.
+       * @throws {RangeError}
+       * @return {void}
+       */
+      validateExemplarLabelSet(labelSet) {
+        let res = "";
+        for (const [labelName, labelValue] of Object.entries(labelSet)) {
+          res += `${labelName}${labelValue}`;
+        }
+        if (res.length > 128) {
+          throw new RangeError(
+            "Label set size must be smaller than 128 UTF-8 chars"
+          );
+        }
+      }
+    };
+    module.exports = Exemplar;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/counter.js
+var require_counter = __commonJS({
+  "../main/node_modules/prom-client/lib/counter.js"(exports, module) {
+    "use strict";
+    var util = __require("util");
+    var {
+      hashObject,
+      isObject: isObject2,
+      getLabels,
+      removeLabels,
+      nowTimestamp
+    } = require_util();
+    var { validateLabel } = require_validation();
+    var { Metric } = require_metric();
+    var Exemplar = require_exemplar();
+    var Counter2 = class extends Metric {
+      constructor(config) {
+        super(config);
+        this.type = "counter";
+        this.defaultLabels = {};
+        this.defaultValue = 1;
+        this.defaultExemplarLabelSet = {};
+        if (config.enableExemplars) {
+          this.enableExemplars = true;
+          this.inc = this.incWithExemplar;
+        } else {
+          this.inc = this.incWithoutExemplar;
+        }
+      }
+      /**
+       * Increment counter
+       * @param {object} labels - What label you want to be incremented
+       * @param {Number} value - Value to increment, if omitted increment with 1
+       * @returns {object} results - object with information about the inc operation
+       * @returns {string} results.labelHash - hash representation of the labels
+       */
+      incWithoutExemplar(labels, value) {
+        let hash = "";
+        if (isObject2(labels)) {
+          hash = hashObject(labels, this.sortedLabelNames);
+          validateLabel(this.labelNames, labels);
+        } else {
+          value = labels;
+          labels = {};
+        }
+        if (value && !Number.isFinite(value)) {
+          throw new TypeError(`Value is not a valid number: ${util.format(value)}`);
+        }
+        if (value < 0) {
+          throw new Error("It is not possible to decrease a counter");
+        }
+        if (value === null || value === void 0) value = 1;
+        setValue(this.hashMap, value, labels, hash);
+        return { labelHash: hash };
+      }
+      /**
+       * Increment counter with exemplar, same as inc but accepts labels for an
+       * exemplar.
+       * If no label is provided the current exemplar labels are kept unchanged
+       * (defaults to empty set).
+       *
+       * @param {object} incOpts - Object with options about what metric to increase
+       * @param {object} incOpts.labels - What label you want to be incremented,
+       *                                  defaults to null (metric with no labels)
+       * @param {Number} incOpts.value - Value to increment, defaults to 1
+       * @param {object} incOpts.exemplarLabels - Key-value  labels for the
+       *                                          exemplar, defaults to empty set {}
+       * @returns {void}
+       */
+      incWithExemplar({
+        labels = this.defaultLabels,
+        value = this.defaultValue,
+        exemplarLabels = this.defaultExemplarLabelSet
+      } = {}) {
+        const res = this.incWithoutExemplar(labels, value);
+        this.updateExemplar(exemplarLabels, value, res.labelHash);
+      }
+      updateExemplar(exemplarLabels, value, hash) {
+        if (exemplarLabels === this.defaultExemplarLabelSet) return;
+        if (!isObject2(this.hashMap[hash].exemplar)) {
+          this.hashMap[hash].exemplar = new Exemplar();
+        }
+        this.hashMap[hash].exemplar.validateExemplarLabelSet(exemplarLabels);
+        this.hashMap[hash].exemplar.labelSet = exemplarLabels;
+        this.hashMap[hash].exemplar.value = value ? value : 1;
+        this.hashMap[hash].exemplar.timestamp = nowTimestamp();
+      }
+      /**
+       * Reset counter
+       * @returns {void}
+       */
+      reset() {
+        this.hashMap = {};
+        if (this.labelNames.length === 0) {
+          setValue(this.hashMap, 0);
+        }
+      }
+      async get() {
+        if (this.collect) {
+          const v = this.collect();
+          if (v instanceof Promise) await v;
+        }
+        return {
+          help: this.help,
+          name: this.name,
+          type: this.type,
+          values: Object.values(this.hashMap),
+          aggregator: this.aggregator
+        };
+      }
+      labels(...args) {
+        const labels = getLabels(this.labelNames, args) || {};
+        return {
+          inc: this.inc.bind(this, labels)
+        };
+      }
+      remove(...args) {
+        const labels = getLabels(this.labelNames, args) || {};
+        validateLabel(this.labelNames, labels);
+        return removeLabels.call(this, this.hashMap, labels, this.sortedLabelNames);
+      }
+    };
+    function setValue(hashMap, value, labels = {}, hash = "") {
+      if (hashMap[hash]) {
+        hashMap[hash].value += value;
+      } else {
+        hashMap[hash] = { value, labels };
+      }
+      return hashMap;
+    }
+    module.exports = Counter2;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/gauge.js
+var require_gauge = __commonJS({
+  "../main/node_modules/prom-client/lib/gauge.js"(exports, module) {
+    "use strict";
+    var util = __require("util");
+    var {
+      setValue,
+      setValueDelta,
+      getLabels,
+      hashObject,
+      isObject: isObject2,
+      removeLabels
+    } = require_util();
+    var { validateLabel } = require_validation();
+    var { Metric } = require_metric();
+    var Gauge2 = class extends Metric {
+      constructor(config) {
+        super(config);
+        this.type = "gauge";
+      }
+      /**
+       * Set a gauge to a value
+       * @param {object} labels - Object with labels and their values
+       * @param {Number} value - Value to set the gauge to, must be positive
+       * @returns {void}
+       */
+      set(labels, value) {
+        value = getValueArg(labels, value);
+        labels = getLabelArg(labels);
+        set(this, labels, value);
+      }
+      /**
+       * Reset gauge
+       * @returns {void}
+       */
+      reset() {
+        this.hashMap = {};
+        if (this.labelNames.length === 0) {
+          setValue(this.hashMap, 0, {});
+        }
+      }
+      /**
+       * Increment a gauge value
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @param {Number} value - Value to increment - if omitted, increment with 1
+       * @returns {void}
+       */
+      inc(labels, value) {
+        value = getValueArg(labels, value);
+        labels = getLabelArg(labels);
+        if (value === void 0) value = 1;
+        setDelta(this, labels, value);
+      }
+      /**
+       * Decrement a gauge value
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @param {Number} value - Value to decrement - if omitted, decrement with 1
+       * @returns {void}
+       */
+      dec(labels, value) {
+        value = getValueArg(labels, value);
+        labels = getLabelArg(labels);
+        if (value === void 0) value = 1;
+        setDelta(this, labels, -value);
+      }
+      /**
+       * Set the gauge to current unix epoch
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @returns {void}
+       */
+      setToCurrentTime(labels) {
+        const now = Date.now() / 1e3;
+        if (labels === void 0) {
+          this.set(now);
+        } else {
+          this.set(labels, now);
+        }
+      }
+      /**
+       * Start a timer
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @returns {function} - Invoke this function to set the duration in seconds since you started the timer.
+       * @example
+       * var done = gauge.startTimer();
+       * makeXHRRequest(function(err, response) {
+       *	done(); //Duration of the request will be saved
+       * });
+       */
+      startTimer(labels) {
+        const start = process.hrtime();
+        return (endLabels) => {
+          const delta = process.hrtime(start);
+          const value = delta[0] + delta[1] / 1e9;
+          this.set(Object.assign({}, labels, endLabels), value);
+          return value;
+        };
+      }
+      async get() {
+        if (this.collect) {
+          const v = this.collect();
+          if (v instanceof Promise) await v;
+        }
+        return {
+          help: this.help,
+          name: this.name,
+          type: this.type,
+          values: Object.values(this.hashMap),
+          aggregator: this.aggregator
+        };
+      }
+      _getValue(labels) {
+        const hash = hashObject(labels || {}, this.sortedLabelNames);
+        return this.hashMap[hash] ? this.hashMap[hash].value : 0;
+      }
+      labels(...args) {
+        const labels = getLabels(this.labelNames, args);
+        validateLabel(this.labelNames, labels);
+        return {
+          inc: this.inc.bind(this, labels),
+          dec: this.dec.bind(this, labels),
+          set: this.set.bind(this, labels),
+          setToCurrentTime: this.setToCurrentTime.bind(this, labels),
+          startTimer: this.startTimer.bind(this, labels)
+        };
+      }
+      remove(...args) {
+        const labels = getLabels(this.labelNames, args);
+        validateLabel(this.labelNames, labels);
+        removeLabels.call(this, this.hashMap, labels, this.sortedLabelNames);
+      }
+    };
+    function set(gauge, labels, value) {
+      if (typeof value !== "number") {
+        throw new TypeError(`Value is not a valid number: ${util.format(value)}`);
+      }
+      validateLabel(gauge.labelNames, labels);
+      setValue(gauge.hashMap, value, labels);
+    }
+    function setDelta(gauge, labels, delta) {
+      if (typeof delta !== "number") {
+        throw new TypeError(`Delta is not a valid number: ${util.format(delta)}`);
+      }
+      validateLabel(gauge.labelNames, labels);
+      const hash = hashObject(labels, gauge.sortedLabelNames);
+      setValueDelta(gauge.hashMap, delta, labels, hash);
+    }
+    function getLabelArg(labels) {
+      return isObject2(labels) ? labels : {};
+    }
+    function getValueArg(labels, value) {
+      return isObject2(labels) ? value : labels;
+    }
+    module.exports = Gauge2;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/histogram.js
+var require_histogram = __commonJS({
+  "../main/node_modules/prom-client/lib/histogram.js"(exports, module) {
+    "use strict";
+    var util = __require("util");
+    var {
+      getLabels,
+      hashObject,
+      isObject: isObject2,
+      removeLabels,
+      nowTimestamp
+    } = require_util();
+    var { validateLabel } = require_validation();
+    var { Metric } = require_metric();
+    var Exemplar = require_exemplar();
+    var Histogram2 = class extends Metric {
+      constructor(config) {
+        super(config, {
+          buckets: [5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+        });
+        this.type = "histogram";
+        this.defaultLabels = {};
+        this.defaultExemplarLabelSet = {};
+        this.enableExemplars = false;
+        for (const label of this.labelNames) {
+          if (label === "le") {
+            throw new Error("le is a reserved label keyword");
+          }
+        }
+        this.upperBounds = this.buckets;
+        this.bucketValues = this.upperBounds.reduce((acc, upperBound) => {
+          acc[upperBound] = 0;
+          return acc;
+        }, {});
+        if (config.enableExemplars) {
+          this.enableExemplars = true;
+          this.bucketExemplars = this.upperBounds.reduce((acc, upperBound) => {
+            acc[upperBound] = null;
+            return acc;
+          }, {});
+          Object.freeze(this.bucketExemplars);
+          this.observe = this.observeWithExemplar;
+        } else {
+          this.observe = this.observeWithoutExemplar;
+        }
+        Object.freeze(this.bucketValues);
+        Object.freeze(this.upperBounds);
+        if (this.labelNames.length === 0) {
+          this.hashMap = {
+            [hashObject({})]: createBaseValues(
+              {},
+              this.bucketValues,
+              this.bucketExemplars
+            )
+          };
+        }
+      }
+      /**
+       * Observe a value in histogram
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @param {Number} value - Value to observe in the histogram
+       * @returns {void}
+       */
+      observeWithoutExemplar(labels, value) {
+        observe.call(this, labels === 0 ? 0 : labels || {})(value);
+      }
+      observeWithExemplar({
+        labels = this.defaultLabels,
+        value,
+        exemplarLabels = this.defaultExemplarLabelSet
+      } = {}) {
+        observe.call(this, labels === 0 ? 0 : labels || {})(value);
+        this.updateExemplar(labels, value, exemplarLabels);
+      }
+      updateExemplar(labels, value, exemplarLabels) {
+        if (Object.keys(exemplarLabels).length === 0) return;
+        const hash = hashObject(labels, this.sortedLabelNames);
+        const bound = findBound(this.upperBounds, value);
+        const { bucketExemplars } = this.hashMap[hash];
+        let exemplar = bucketExemplars[bound];
+        if (!isObject2(exemplar)) {
+          exemplar = new Exemplar();
+          bucketExemplars[bound] = exemplar;
+        }
+        exemplar.validateExemplarLabelSet(exemplarLabels);
+        exemplar.labelSet = exemplarLabels;
+        exemplar.value = value;
+        exemplar.timestamp = nowTimestamp();
+      }
+      async get() {
+        const data2 = await this.getForPromString();
+        data2.values = data2.values.map(splayLabels);
+        return data2;
+      }
+      async getForPromString() {
+        if (this.collect) {
+          const v = this.collect();
+          if (v instanceof Promise) await v;
+        }
+        const data2 = Object.values(this.hashMap);
+        const values = data2.map(extractBucketValuesForExport(this)).reduce(addSumAndCountForExport(this), []);
+        return {
+          name: this.name,
+          help: this.help,
+          type: this.type,
+          values,
+          aggregator: this.aggregator
+        };
+      }
+      reset() {
+        this.hashMap = {};
+      }
+      /**
+       * Initialize the metrics for the given combination of labels to zero
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @returns {void}
+       */
+      zero(labels) {
+        const hash = hashObject(labels, this.sortedLabelNames);
+        this.hashMap[hash] = createBaseValues(
+          labels,
+          this.bucketValues,
+          this.bucketExemplars
+        );
+      }
+      /**
+       * Start a timer that could be used to logging durations
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @param {object} exemplarLabels - Object with labels for exemplar where key is the label key and value is label value. Can only be one level deep
+       * @returns {function} - Function to invoke when you want to stop the timer and observe the duration in seconds
+       * @example
+       * var end = histogram.startTimer();
+       * makeExpensiveXHRRequest(function(err, res) {
+       * 	const duration = end(); //Observe the duration of expensiveXHRRequest and returns duration in seconds
+       * 	console.log('Duration', duration);
+       * });
+       */
+      startTimer(labels, exemplarLabels) {
+        return this.enableExemplars ? startTimerWithExemplar.call(this, labels, exemplarLabels)() : startTimer.call(this, labels)();
+      }
+      labels(...args) {
+        const labels = getLabels(this.labelNames, args);
+        validateLabel(this.labelNames, labels);
+        return {
+          observe: observe.call(this, labels),
+          startTimer: startTimer.call(this, labels)
+        };
+      }
+      remove(...args) {
+        const labels = getLabels(this.labelNames, args);
+        validateLabel(this.labelNames, labels);
+        removeLabels.call(this, this.hashMap, labels, this.sortedLabelNames);
+      }
+    };
+    function startTimer(startLabels) {
+      return () => {
+        const start = process.hrtime();
+        return (endLabels) => {
+          const delta = process.hrtime(start);
+          const value = delta[0] + delta[1] / 1e9;
+          this.observe(Object.assign({}, startLabels, endLabels), value);
+          return value;
+        };
+      };
+    }
+    function startTimerWithExemplar(startLabels, startExemplarLabels) {
+      return () => {
+        const start = process.hrtime();
+        return (endLabels, endExemplarLabels) => {
+          const delta = process.hrtime(start);
+          const value = delta[0] + delta[1] / 1e9;
+          this.observe({
+            labels: Object.assign({}, startLabels, endLabels),
+            value,
+            exemplarLabels: Object.assign(
+              {},
+              startExemplarLabels,
+              endExemplarLabels
+            )
+          });
+          return value;
+        };
+      };
+    }
+    function setValuePair(labels, value, metricName, exemplar, sharedLabels = {}) {
+      return {
+        labels,
+        sharedLabels,
+        value,
+        metricName,
+        exemplar
+      };
+    }
+    function findBound(upperBounds, value) {
+      for (let i2 = 0; i2 < upperBounds.length; i2++) {
+        const bound = upperBounds[i2];
+        if (value <= bound) {
+          return bound;
+        }
+      }
+      return -1;
+    }
+    function observe(labels) {
+      return (value) => {
+        const labelValuePair = convertLabelsAndValues(labels, value);
+        validateLabel(this.labelNames, labelValuePair.labels);
+        if (!Number.isFinite(labelValuePair.value)) {
+          throw new TypeError(
+            `Value is not a valid number: ${util.format(labelValuePair.value)}`
+          );
+        }
+        const hash = hashObject(labelValuePair.labels, this.sortedLabelNames);
+        let valueFromMap = this.hashMap[hash];
+        if (!valueFromMap) {
+          valueFromMap = createBaseValues(
+            labelValuePair.labels,
+            this.bucketValues,
+            this.bucketExemplars
+          );
+        }
+        const b = findBound(this.upperBounds, labelValuePair.value);
+        valueFromMap.sum += labelValuePair.value;
+        valueFromMap.count += 1;
+        if (Object.prototype.hasOwnProperty.call(valueFromMap.bucketValues, b)) {
+          valueFromMap.bucketValues[b] += 1;
+        }
+        this.hashMap[hash] = valueFromMap;
+      };
+    }
+    function createBaseValues(labels, bucketValues, bucketExemplars) {
+      const result = {
+        labels,
+        bucketValues: { ...bucketValues },
+        sum: 0,
+        count: 0
+      };
+      if (bucketExemplars) {
+        result.bucketExemplars = { ...bucketExemplars };
+      }
+      return result;
+    }
+    function convertLabelsAndValues(labels, value) {
+      return isObject2(labels) ? {
+        labels,
+        value
+      } : {
+        value: labels,
+        labels: {}
+      };
+    }
+    function extractBucketValuesForExport(histogram) {
+      const name = `${histogram.name}_bucket`;
+      return (bucketData) => {
+        let acc = 0;
+        const buckets = histogram.upperBounds.map((upperBound) => {
+          acc += bucketData.bucketValues[upperBound];
+          return setValuePair(
+            { le: upperBound },
+            acc,
+            name,
+            bucketData.bucketExemplars ? bucketData.bucketExemplars[upperBound] : null,
+            bucketData.labels
+          );
+        });
+        return { buckets, data: bucketData };
+      };
+    }
+    function addSumAndCountForExport(histogram) {
+      return (acc, d) => {
+        acc.push(...d.buckets);
+        const infLabel = { le: "+Inf" };
+        acc.push(
+          setValuePair(
+            infLabel,
+            d.data.count,
+            `${histogram.name}_bucket`,
+            d.data.bucketExemplars ? d.data.bucketExemplars["-1"] : null,
+            d.data.labels
+          ),
+          setValuePair(
+            {},
+            d.data.sum,
+            `${histogram.name}_sum`,
+            void 0,
+            d.data.labels
+          ),
+          setValuePair(
+            {},
+            d.data.count,
+            `${histogram.name}_count`,
+            void 0,
+            d.data.labels
+          )
+        );
+        return acc;
+      };
+    }
+    function splayLabels(bucket) {
+      const { sharedLabels, labels, ...newBucket } = bucket;
+      for (const label of Object.keys(sharedLabels)) {
+        labels[label] = sharedLabels[label];
+      }
+      newBucket.labels = labels;
+      return newBucket;
+    }
+    module.exports = Histogram2;
+  }
+});
+
+// ../main/node_modules/bintrees/lib/treebase.js
+var require_treebase = __commonJS({
+  "../main/node_modules/bintrees/lib/treebase.js"(exports, module) {
+    function TreeBase() {
+    }
+    TreeBase.prototype.clear = function() {
+      this._root = null;
+      this.size = 0;
+    };
+    TreeBase.prototype.find = function(data2) {
+      var res = this._root;
+      while (res !== null) {
+        var c = this._comparator(data2, res.data);
+        if (c === 0) {
+          return res.data;
+        } else {
+          res = res.get_child(c > 0);
+        }
+      }
+      return null;
+    };
+    TreeBase.prototype.findIter = function(data2) {
+      var res = this._root;
+      var iter = this.iterator();
+      while (res !== null) {
+        var c = this._comparator(data2, res.data);
+        if (c === 0) {
+          iter._cursor = res;
+          return iter;
+        } else {
+          iter._ancestors.push(res);
+          res = res.get_child(c > 0);
+        }
+      }
+      return null;
+    };
+    TreeBase.prototype.lowerBound = function(item) {
+      var cur = this._root;
+      var iter = this.iterator();
+      var cmp = this._comparator;
+      while (cur !== null) {
+        var c = cmp(item, cur.data);
+        if (c === 0) {
+          iter._cursor = cur;
+          return iter;
+        }
+        iter._ancestors.push(cur);
+        cur = cur.get_child(c > 0);
+      }
+      for (var i2 = iter._ancestors.length - 1; i2 >= 0; --i2) {
+        cur = iter._ancestors[i2];
+        if (cmp(item, cur.data) < 0) {
+          iter._cursor = cur;
+          iter._ancestors.length = i2;
+          return iter;
+        }
+      }
+      iter._ancestors.length = 0;
+      return iter;
+    };
+    TreeBase.prototype.upperBound = function(item) {
+      var iter = this.lowerBound(item);
+      var cmp = this._comparator;
+      while (iter.data() !== null && cmp(iter.data(), item) === 0) {
+        iter.next();
+      }
+      return iter;
+    };
+    TreeBase.prototype.min = function() {
+      var res = this._root;
+      if (res === null) {
+        return null;
+      }
+      while (res.left !== null) {
+        res = res.left;
+      }
+      return res.data;
+    };
+    TreeBase.prototype.max = function() {
+      var res = this._root;
+      if (res === null) {
+        return null;
+      }
+      while (res.right !== null) {
+        res = res.right;
+      }
+      return res.data;
+    };
+    TreeBase.prototype.iterator = function() {
+      return new Iterator(this);
+    };
+    TreeBase.prototype.each = function(cb) {
+      var it = this.iterator(), data2;
+      while ((data2 = it.next()) !== null) {
+        if (cb(data2) === false) {
+          return;
+        }
+      }
+    };
+    TreeBase.prototype.reach = function(cb) {
+      var it = this.iterator(), data2;
+      while ((data2 = it.prev()) !== null) {
+        if (cb(data2) === false) {
+          return;
+        }
+      }
+    };
+    function Iterator(tree) {
+      this._tree = tree;
+      this._ancestors = [];
+      this._cursor = null;
+    }
+    Iterator.prototype.data = function() {
+      return this._cursor !== null ? this._cursor.data : null;
+    };
+    Iterator.prototype.next = function() {
+      if (this._cursor === null) {
+        var root = this._tree._root;
+        if (root !== null) {
+          this._minNode(root);
+        }
+      } else {
+        if (this._cursor.right === null) {
+          var save;
+          do {
+            save = this._cursor;
+            if (this._ancestors.length) {
+              this._cursor = this._ancestors.pop();
+            } else {
+              this._cursor = null;
+              break;
+            }
+          } while (this._cursor.right === save);
+        } else {
+          this._ancestors.push(this._cursor);
+          this._minNode(this._cursor.right);
+        }
+      }
+      return this._cursor !== null ? this._cursor.data : null;
+    };
+    Iterator.prototype.prev = function() {
+      if (this._cursor === null) {
+        var root = this._tree._root;
+        if (root !== null) {
+          this._maxNode(root);
+        }
+      } else {
+        if (this._cursor.left === null) {
+          var save;
+          do {
+            save = this._cursor;
+            if (this._ancestors.length) {
+              this._cursor = this._ancestors.pop();
+            } else {
+              this._cursor = null;
+              break;
+            }
+          } while (this._cursor.left === save);
+        } else {
+          this._ancestors.push(this._cursor);
+          this._maxNode(this._cursor.left);
+        }
+      }
+      return this._cursor !== null ? this._cursor.data : null;
+    };
+    Iterator.prototype._minNode = function(start) {
+      while (start.left !== null) {
+        this._ancestors.push(start);
+        start = start.left;
+      }
+      this._cursor = start;
+    };
+    Iterator.prototype._maxNode = function(start) {
+      while (start.right !== null) {
+        this._ancestors.push(start);
+        start = start.right;
+      }
+      this._cursor = start;
+    };
+    module.exports = TreeBase;
+  }
+});
+
+// ../main/node_modules/bintrees/lib/rbtree.js
+var require_rbtree = __commonJS({
+  "../main/node_modules/bintrees/lib/rbtree.js"(exports, module) {
+    var TreeBase = require_treebase();
+    function Node3(data2) {
+      this.data = data2;
+      this.left = null;
+      this.right = null;
+      this.red = true;
+    }
+    Node3.prototype.get_child = function(dir) {
+      return dir ? this.right : this.left;
+    };
+    Node3.prototype.set_child = function(dir, val) {
+      if (dir) {
+        this.right = val;
+      } else {
+        this.left = val;
+      }
+    };
+    function RBTree(comparator) {
+      this._root = null;
+      this._comparator = comparator;
+      this.size = 0;
+    }
+    RBTree.prototype = new TreeBase();
+    RBTree.prototype.insert = function(data2) {
+      var ret2 = false;
+      if (this._root === null) {
+        this._root = new Node3(data2);
+        ret2 = true;
+        this.size++;
+      } else {
+        var head = new Node3(void 0);
+        var dir = 0;
+        var last = 0;
+        var gp = null;
+        var ggp = head;
+        var p = null;
+        var node = this._root;
+        ggp.right = this._root;
+        while (true) {
+          if (node === null) {
+            node = new Node3(data2);
+            p.set_child(dir, node);
+            ret2 = true;
+            this.size++;
+          } else if (is_red(node.left) && is_red(node.right)) {
+            node.red = true;
+            node.left.red = false;
+            node.right.red = false;
+          }
+          if (is_red(node) && is_red(p)) {
+            var dir2 = ggp.right === gp;
+            if (node === p.get_child(last)) {
+              ggp.set_child(dir2, single_rotate(gp, !last));
+            } else {
+              ggp.set_child(dir2, double_rotate(gp, !last));
+            }
+          }
+          var cmp = this._comparator(node.data, data2);
+          if (cmp === 0) {
+            break;
+          }
+          last = dir;
+          dir = cmp < 0;
+          if (gp !== null) {
+            ggp = gp;
+          }
+          gp = p;
+          p = node;
+          node = node.get_child(dir);
+        }
+        this._root = head.right;
+      }
+      this._root.red = false;
+      return ret2;
+    };
+    RBTree.prototype.remove = function(data2) {
+      if (this._root === null) {
+        return false;
+      }
+      var head = new Node3(void 0);
+      var node = head;
+      node.right = this._root;
+      var p = null;
+      var gp = null;
+      var found = null;
+      var dir = 1;
+      while (node.get_child(dir) !== null) {
+        var last = dir;
+        gp = p;
+        p = node;
+        node = node.get_child(dir);
+        var cmp = this._comparator(data2, node.data);
+        dir = cmp > 0;
+        if (cmp === 0) {
+          found = node;
+        }
+        if (!is_red(node) && !is_red(node.get_child(dir))) {
+          if (is_red(node.get_child(!dir))) {
+            var sr = single_rotate(node, dir);
+            p.set_child(last, sr);
+            p = sr;
+          } else if (!is_red(node.get_child(!dir))) {
+            var sibling2 = p.get_child(!last);
+            if (sibling2 !== null) {
+              if (!is_red(sibling2.get_child(!last)) && !is_red(sibling2.get_child(last))) {
+                p.red = false;
+                sibling2.red = true;
+                node.red = true;
+              } else {
+                var dir2 = gp.right === p;
+                if (is_red(sibling2.get_child(last))) {
+                  gp.set_child(dir2, double_rotate(p, last));
+                } else if (is_red(sibling2.get_child(!last))) {
+                  gp.set_child(dir2, single_rotate(p, last));
+                }
+                var gpc = gp.get_child(dir2);
+                gpc.red = true;
+                node.red = true;
+                gpc.left.red = false;
+                gpc.right.red = false;
+              }
+            }
+          }
+        }
+      }
+      if (found !== null) {
+        found.data = node.data;
+        p.set_child(p.right === node, node.get_child(node.left === null));
+        this.size--;
+      }
+      this._root = head.right;
+      if (this._root !== null) {
+        this._root.red = false;
+      }
+      return found !== null;
+    };
+    function is_red(node) {
+      return node !== null && node.red;
+    }
+    function single_rotate(root, dir) {
+      var save = root.get_child(!dir);
+      root.set_child(!dir, save.get_child(dir));
+      save.set_child(dir, root);
+      root.red = true;
+      save.red = false;
+      return save;
+    }
+    function double_rotate(root, dir) {
+      root.set_child(!dir, single_rotate(root.get_child(!dir), !dir));
+      return single_rotate(root, dir);
+    }
+    module.exports = RBTree;
+  }
+});
+
+// ../main/node_modules/bintrees/lib/bintree.js
+var require_bintree = __commonJS({
+  "../main/node_modules/bintrees/lib/bintree.js"(exports, module) {
+    var TreeBase = require_treebase();
+    function Node3(data2) {
+      this.data = data2;
+      this.left = null;
+      this.right = null;
+    }
+    Node3.prototype.get_child = function(dir) {
+      return dir ? this.right : this.left;
+    };
+    Node3.prototype.set_child = function(dir, val) {
+      if (dir) {
+        this.right = val;
+      } else {
+        this.left = val;
+      }
+    };
+    function BinTree(comparator) {
+      this._root = null;
+      this._comparator = comparator;
+      this.size = 0;
+    }
+    BinTree.prototype = new TreeBase();
+    BinTree.prototype.insert = function(data2) {
+      if (this._root === null) {
+        this._root = new Node3(data2);
+        this.size++;
+        return true;
+      }
+      var dir = 0;
+      var p = null;
+      var node = this._root;
+      while (true) {
+        if (node === null) {
+          node = new Node3(data2);
+          p.set_child(dir, node);
+          ret = true;
+          this.size++;
+          return true;
+        }
+        if (this._comparator(node.data, data2) === 0) {
+          return false;
+        }
+        dir = this._comparator(node.data, data2) < 0;
+        p = node;
+        node = node.get_child(dir);
+      }
+    };
+    BinTree.prototype.remove = function(data2) {
+      if (this._root === null) {
+        return false;
+      }
+      var head = new Node3(void 0);
+      var node = head;
+      node.right = this._root;
+      var p = null;
+      var found = null;
+      var dir = 1;
+      while (node.get_child(dir) !== null) {
+        p = node;
+        node = node.get_child(dir);
+        var cmp = this._comparator(data2, node.data);
+        dir = cmp > 0;
+        if (cmp === 0) {
+          found = node;
+        }
+      }
+      if (found !== null) {
+        found.data = node.data;
+        p.set_child(p.right === node, node.get_child(node.left === null));
+        this._root = head.right;
+        this.size--;
+        return true;
+      } else {
+        return false;
+      }
+    };
+    module.exports = BinTree;
+  }
+});
+
+// ../main/node_modules/bintrees/index.js
+var require_bintrees = __commonJS({
+  "../main/node_modules/bintrees/index.js"(exports, module) {
+    module.exports = {
+      RBTree: require_rbtree(),
+      BinTree: require_bintree()
+    };
+  }
+});
+
+// ../main/node_modules/tdigest/tdigest.js
+var require_tdigest = __commonJS({
+  "../main/node_modules/tdigest/tdigest.js"(exports, module) {
+    var RBTree = require_bintrees().RBTree;
+    function TDigest(delta, K, CX) {
+      this.discrete = delta === false;
+      this.delta = delta || 0.01;
+      this.K = K === void 0 ? 25 : K;
+      this.CX = CX === void 0 ? 1.1 : CX;
+      this.centroids = new RBTree(compare_centroid_means);
+      this.nreset = 0;
+      this.reset();
+    }
+    TDigest.prototype.reset = function() {
+      this.centroids.clear();
+      this.n = 0;
+      this.nreset += 1;
+      this.last_cumulate = 0;
+    };
+    TDigest.prototype.size = function() {
+      return this.centroids.size;
+    };
+    TDigest.prototype.toArray = function(everything) {
+      var result = [];
+      if (everything) {
+        this._cumulate(true);
+        this.centroids.each(function(c) {
+          result.push(c);
+        });
+      } else {
+        this.centroids.each(function(c) {
+          result.push({ mean: c.mean, n: c.n });
+        });
+      }
+      return result;
+    };
+    TDigest.prototype.summary = function() {
+      var approx = this.discrete ? "exact " : "approximating ";
+      var s = [
+        approx + this.n + " samples using " + this.size() + " centroids",
+        "min = " + this.percentile(0),
+        "Q1  = " + this.percentile(0.25),
+        "Q2  = " + this.percentile(0.5),
+        "Q3  = " + this.percentile(0.75),
+        "max = " + this.percentile(1)
+      ];
+      return s.join("\n");
+    };
+    function compare_centroid_means(a, b) {
+      return a.mean > b.mean ? 1 : a.mean < b.mean ? -1 : 0;
+    }
+    function compare_centroid_mean_cumns(a, b) {
+      return a.mean_cumn - b.mean_cumn;
+    }
+    TDigest.prototype.push = function(x, n) {
+      n = n || 1;
+      x = Array.isArray(x) ? x : [x];
+      for (var i2 = 0; i2 < x.length; i2++) {
+        this._digest(x[i2], n);
+      }
+    };
+    TDigest.prototype.push_centroid = function(c) {
+      c = Array.isArray(c) ? c : [c];
+      for (var i2 = 0; i2 < c.length; i2++) {
+        this._digest(c[i2].mean, c[i2].n);
+      }
+    };
+    TDigest.prototype._cumulate = function(exact) {
+      if (this.n === this.last_cumulate || !exact && this.CX && this.CX > this.n / this.last_cumulate) {
+        return;
+      }
+      var cumn = 0;
+      this.centroids.each(function(c) {
+        c.mean_cumn = cumn + c.n / 2;
+        cumn = c.cumn = cumn + c.n;
+      });
+      this.n = this.last_cumulate = cumn;
+    };
+    TDigest.prototype.find_nearest = function(x) {
+      if (this.size() === 0) {
+        return null;
+      }
+      var iter = this.centroids.lowerBound({ mean: x });
+      var c = iter.data() === null ? iter.prev() : iter.data();
+      if (c.mean === x || this.discrete) {
+        return c;
+      }
+      var prev = iter.prev();
+      if (prev && Math.abs(prev.mean - x) < Math.abs(c.mean - x)) {
+        return prev;
+      } else {
+        return c;
+      }
+    };
+    TDigest.prototype._new_centroid = function(x, n, cumn) {
+      var c = { mean: x, n, cumn };
+      this.centroids.insert(c);
+      this.n += n;
+      return c;
+    };
+    TDigest.prototype._addweight = function(nearest, x, n) {
+      if (x !== nearest.mean) {
+        nearest.mean += n * (x - nearest.mean) / (nearest.n + n);
+      }
+      nearest.cumn += n;
+      nearest.mean_cumn += n / 2;
+      nearest.n += n;
+      this.n += n;
+    };
+    TDigest.prototype._digest = function(x, n) {
+      var min = this.centroids.min();
+      var max = this.centroids.max();
+      var nearest = this.find_nearest(x);
+      if (nearest && nearest.mean === x) {
+        this._addweight(nearest, x, n);
+      } else if (nearest === min) {
+        this._new_centroid(x, n, 0);
+      } else if (nearest === max) {
+        this._new_centroid(x, n, this.n);
+      } else if (this.discrete) {
+        this._new_centroid(x, n, nearest.cumn);
+      } else {
+        var p = nearest.mean_cumn / this.n;
+        var max_n = Math.floor(4 * this.n * this.delta * p * (1 - p));
+        if (max_n - nearest.n >= n) {
+          this._addweight(nearest, x, n);
+        } else {
+          this._new_centroid(x, n, nearest.cumn);
+        }
+      }
+      this._cumulate(false);
+      if (!this.discrete && this.K && this.size() > this.K / this.delta) {
+        this.compress();
+      }
+    };
+    TDigest.prototype.bound_mean = function(x) {
+      var iter = this.centroids.upperBound({ mean: x });
+      var lower = iter.prev();
+      var upper = lower.mean === x ? lower : iter.next();
+      return [lower, upper];
+    };
+    TDigest.prototype.p_rank = function(x_or_xlist) {
+      var xs = Array.isArray(x_or_xlist) ? x_or_xlist : [x_or_xlist];
+      var ps = xs.map(this._p_rank, this);
+      return Array.isArray(x_or_xlist) ? ps : ps[0];
+    };
+    TDigest.prototype._p_rank = function(x) {
+      if (this.size() === 0) {
+        return void 0;
+      } else if (x < this.centroids.min().mean) {
+        return 0;
+      } else if (x > this.centroids.max().mean) {
+        return 1;
+      }
+      this._cumulate(true);
+      var bound = this.bound_mean(x);
+      var lower = bound[0], upper = bound[1];
+      if (this.discrete) {
+        return lower.cumn / this.n;
+      } else {
+        var cumn = lower.mean_cumn;
+        if (lower !== upper) {
+          cumn += (x - lower.mean) * (upper.mean_cumn - lower.mean_cumn) / (upper.mean - lower.mean);
+        }
+        return cumn / this.n;
+      }
+    };
+    TDigest.prototype.bound_mean_cumn = function(cumn) {
+      this.centroids._comparator = compare_centroid_mean_cumns;
+      var iter = this.centroids.upperBound({ mean_cumn: cumn });
+      this.centroids._comparator = compare_centroid_means;
+      var lower = iter.prev();
+      var upper = lower && lower.mean_cumn === cumn ? lower : iter.next();
+      return [lower, upper];
+    };
+    TDigest.prototype.percentile = function(p_or_plist) {
+      var ps = Array.isArray(p_or_plist) ? p_or_plist : [p_or_plist];
+      var qs = ps.map(this._percentile, this);
+      return Array.isArray(p_or_plist) ? qs : qs[0];
+    };
+    TDigest.prototype._percentile = function(p) {
+      if (this.size() === 0) {
+        return void 0;
+      }
+      this._cumulate(true);
+      var h = this.n * p;
+      var bound = this.bound_mean_cumn(h);
+      var lower = bound[0], upper = bound[1];
+      if (upper === lower || lower === null || upper === null) {
+        return (lower || upper).mean;
+      } else if (!this.discrete) {
+        return lower.mean + (h - lower.mean_cumn) * (upper.mean - lower.mean) / (upper.mean_cumn - lower.mean_cumn);
+      } else if (h <= lower.cumn) {
+        return lower.mean;
+      } else {
+        return upper.mean;
+      }
+    };
+    function pop_random(choices) {
+      var idx = Math.floor(Math.random() * choices.length);
+      return choices.splice(idx, 1)[0];
+    }
+    TDigest.prototype.compress = function() {
+      if (this.compressing) {
+        return;
+      }
+      var points = this.toArray();
+      this.reset();
+      this.compressing = true;
+      while (points.length > 0) {
+        this.push_centroid(pop_random(points));
+      }
+      this._cumulate(true);
+      this.compressing = false;
+    };
+    function Digest(config) {
+      this.config = config || {};
+      this.mode = this.config.mode || "auto";
+      TDigest.call(this, this.mode === "cont" ? config.delta : false);
+      this.digest_ratio = this.config.ratio || 0.9;
+      this.digest_thresh = this.config.thresh || 1e3;
+      this.n_unique = 0;
+    }
+    Digest.prototype = Object.create(TDigest.prototype);
+    Digest.prototype.constructor = Digest;
+    Digest.prototype.push = function(x_or_xlist) {
+      TDigest.prototype.push.call(this, x_or_xlist);
+      this.check_continuous();
+    };
+    Digest.prototype._new_centroid = function(x, n, cumn) {
+      this.n_unique += 1;
+      TDigest.prototype._new_centroid.call(this, x, n, cumn);
+    };
+    Digest.prototype._addweight = function(nearest, x, n) {
+      if (nearest.n === 1) {
+        this.n_unique -= 1;
+      }
+      TDigest.prototype._addweight.call(this, nearest, x, n);
+    };
+    Digest.prototype.check_continuous = function() {
+      if (this.mode !== "auto" || this.size() < this.digest_thresh) {
+        return false;
+      }
+      if (this.n_unique / this.size() > this.digest_ratio) {
+        this.mode = "cont";
+        this.discrete = false;
+        this.delta = this.config.delta || 0.01;
+        this.compress();
+        return true;
+      }
+      return false;
+    };
+    module.exports = {
+      "TDigest": TDigest,
+      "Digest": Digest
+    };
+  }
+});
+
+// ../main/node_modules/prom-client/lib/timeWindowQuantiles.js
+var require_timeWindowQuantiles = __commonJS({
+  "../main/node_modules/prom-client/lib/timeWindowQuantiles.js"(exports, module) {
+    "use strict";
+    var { TDigest } = require_tdigest();
+    var TimeWindowQuantiles = class {
+      constructor(maxAgeSeconds, ageBuckets) {
+        this.maxAgeSeconds = maxAgeSeconds || 0;
+        this.ageBuckets = ageBuckets || 0;
+        this.shouldRotate = maxAgeSeconds && ageBuckets;
+        this.ringBuffer = Array(ageBuckets).fill(new TDigest());
+        this.currentBuffer = 0;
+        this.lastRotateTimestampMillis = Date.now();
+        this.durationBetweenRotatesMillis = maxAgeSeconds * 1e3 / ageBuckets || Infinity;
+      }
+      size() {
+        const bucket = rotate.call(this);
+        return bucket.size();
+      }
+      percentile(quantile) {
+        const bucket = rotate.call(this);
+        return bucket.percentile(quantile);
+      }
+      push(value) {
+        rotate.call(this);
+        this.ringBuffer.forEach((bucket) => {
+          bucket.push(value);
+        });
+      }
+      reset() {
+        this.ringBuffer.forEach((bucket) => {
+          bucket.reset();
+        });
+      }
+      compress() {
+        this.ringBuffer.forEach((bucket) => {
+          bucket.compress();
+        });
+      }
+    };
+    function rotate() {
+      let timeSinceLastRotateMillis = Date.now() - this.lastRotateTimestampMillis;
+      while (timeSinceLastRotateMillis > this.durationBetweenRotatesMillis && this.shouldRotate) {
+        this.ringBuffer[this.currentBuffer] = new TDigest();
+        if (++this.currentBuffer >= this.ringBuffer.length) {
+          this.currentBuffer = 0;
+        }
+        timeSinceLastRotateMillis -= this.durationBetweenRotatesMillis;
+        this.lastRotateTimestampMillis += this.durationBetweenRotatesMillis;
+      }
+      return this.ringBuffer[this.currentBuffer];
+    }
+    module.exports = TimeWindowQuantiles;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/summary.js
+var require_summary = __commonJS({
+  "../main/node_modules/prom-client/lib/summary.js"(exports, module) {
+    "use strict";
+    var util = __require("util");
+    var { getLabels, hashObject, removeLabels } = require_util();
+    var { validateLabel } = require_validation();
+    var { Metric } = require_metric();
+    var timeWindowQuantiles = require_timeWindowQuantiles();
+    var DEFAULT_COMPRESS_COUNT = 1e3;
+    var Summary = class extends Metric {
+      constructor(config) {
+        super(config, {
+          percentiles: [0.01, 0.05, 0.5, 0.9, 0.95, 0.99, 0.999],
+          compressCount: DEFAULT_COMPRESS_COUNT,
+          hashMap: {}
+        });
+        this.type = "summary";
+        for (const label of this.labelNames) {
+          if (label === "quantile")
+            throw new Error("quantile is a reserved label keyword");
+        }
+        if (this.labelNames.length === 0) {
+          this.hashMap = {
+            [hashObject({})]: {
+              labels: {},
+              td: new timeWindowQuantiles(this.maxAgeSeconds, this.ageBuckets),
+              count: 0,
+              sum: 0
+            }
+          };
+        }
+      }
+      /**
+       * Observe a value
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @param {Number} value - Value to observe
+       * @returns {void}
+       */
+      observe(labels, value) {
+        observe.call(this, labels === 0 ? 0 : labels || {})(value);
+      }
+      async get() {
+        if (this.collect) {
+          const v = this.collect();
+          if (v instanceof Promise) await v;
+        }
+        const hashKeys = Object.keys(this.hashMap);
+        const values = [];
+        hashKeys.forEach((hashKey) => {
+          const s = this.hashMap[hashKey];
+          if (s) {
+            if (this.pruneAgedBuckets && s.td.size() === 0) {
+              delete this.hashMap[hashKey];
+            } else {
+              extractSummariesForExport(s, this.percentiles).forEach((v) => {
+                values.push(v);
+              });
+              values.push(getSumForExport(s, this));
+              values.push(getCountForExport(s, this));
+            }
+          }
+        });
+        return {
+          name: this.name,
+          help: this.help,
+          type: this.type,
+          values,
+          aggregator: this.aggregator
+        };
+      }
+      reset() {
+        const data2 = Object.values(this.hashMap);
+        data2.forEach((s) => {
+          s.td.reset();
+          s.count = 0;
+          s.sum = 0;
+        });
+      }
+      /**
+       * Start a timer that could be used to logging durations
+       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
+       * @returns {function} - Function to invoke when you want to stop the timer and observe the duration in seconds
+       * @example
+       * var end = summary.startTimer();
+       * makeExpensiveXHRRequest(function(err, res) {
+       *	end(); //Observe the duration of expensiveXHRRequest
+       * });
+       */
+      startTimer(labels) {
+        return startTimer.call(this, labels)();
+      }
+      labels(...args) {
+        const labels = getLabels(this.labelNames, args);
+        validateLabel(this.labelNames, labels);
+        return {
+          observe: observe.call(this, labels),
+          startTimer: startTimer.call(this, labels)
+        };
+      }
+      remove(...args) {
+        const labels = getLabels(this.labelNames, args);
+        validateLabel(this.labelNames, labels);
+        removeLabels.call(this, this.hashMap, labels, this.sortedLabelNames);
+      }
+    };
+    function extractSummariesForExport(summaryOfLabels, percentiles) {
+      summaryOfLabels.td.compress();
+      return percentiles.map((percentile) => {
+        const percentileValue = summaryOfLabels.td.percentile(percentile);
+        return {
+          labels: Object.assign({ quantile: percentile }, summaryOfLabels.labels),
+          value: percentileValue ? percentileValue : 0
+        };
+      });
+    }
+    function getCountForExport(value, summary) {
+      return {
+        metricName: `${summary.name}_count`,
+        labels: value.labels,
+        value: value.count
+      };
+    }
+    function getSumForExport(value, summary) {
+      return {
+        metricName: `${summary.name}_sum`,
+        labels: value.labels,
+        value: value.sum
+      };
+    }
+    function startTimer(startLabels) {
+      return () => {
+        const start = process.hrtime();
+        return (endLabels) => {
+          const delta = process.hrtime(start);
+          const value = delta[0] + delta[1] / 1e9;
+          this.observe(Object.assign({}, startLabels, endLabels), value);
+          return value;
+        };
+      };
+    }
+    function observe(labels) {
+      return (value) => {
+        const labelValuePair = convertLabelsAndValues(labels, value);
+        validateLabel(this.labelNames, labels);
+        if (!Number.isFinite(labelValuePair.value)) {
+          throw new TypeError(
+            `Value is not a valid number: ${util.format(labelValuePair.value)}`
+          );
+        }
+        const hash = hashObject(labelValuePair.labels, this.sortedLabelNames);
+        let summaryOfLabel = this.hashMap[hash];
+        if (!summaryOfLabel) {
+          summaryOfLabel = {
+            labels: labelValuePair.labels,
+            td: new timeWindowQuantiles(this.maxAgeSeconds, this.ageBuckets),
+            count: 0,
+            sum: 0
+          };
+        }
+        summaryOfLabel.td.push(labelValuePair.value);
+        summaryOfLabel.count++;
+        if (summaryOfLabel.count % this.compressCount === 0) {
+          summaryOfLabel.td.compress();
+        }
+        summaryOfLabel.sum += labelValuePair.value;
+        this.hashMap[hash] = summaryOfLabel;
+      };
+    }
+    function convertLabelsAndValues(labels, value) {
+      if (value === void 0) {
+        return {
+          value: labels,
+          labels: {}
+        };
+      }
+      return {
+        labels,
+        value
+      };
+    }
+    module.exports = Summary;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/pushgateway.js
+var require_pushgateway = __commonJS({
+  "../main/node_modules/prom-client/lib/pushgateway.js"(exports, module) {
+    "use strict";
+    var url = __require("url");
+    var http2 = __require("http");
+    var https = __require("https");
+    var { gzipSync } = __require("zlib");
+    var { globalRegistry } = require_registry();
+    var Pushgateway = class {
+      constructor(gatewayUrl, options, registry) {
+        if (!registry) {
+          registry = globalRegistry;
+        }
+        this.registry = registry;
+        this.gatewayUrl = gatewayUrl;
+        const { requireJobName, ...requestOptions } = {
+          requireJobName: true,
+          ...options
+        };
+        this.requireJobName = requireJobName;
+        this.requestOptions = requestOptions;
+      }
+      pushAdd(params = {}) {
+        if (this.requireJobName && !params.jobName) {
+          throw new Error("Missing jobName parameter");
+        }
+        return useGateway.call(this, "POST", params.jobName, params.groupings);
+      }
+      push(params = {}) {
+        if (this.requireJobName && !params.jobName) {
+          throw new Error("Missing jobName parameter");
+        }
+        return useGateway.call(this, "PUT", params.jobName, params.groupings);
+      }
+      delete(params = {}) {
+        if (this.requireJobName && !params.jobName) {
+          throw new Error("Missing jobName parameter");
+        }
+        return useGateway.call(this, "DELETE", params.jobName, params.groupings);
+      }
+    };
+    async function useGateway(method, job, groupings) {
+      const gatewayUrlParsed = url.parse(this.gatewayUrl);
+      const gatewayUrlPath = gatewayUrlParsed.pathname && gatewayUrlParsed.pathname !== "/" ? gatewayUrlParsed.pathname : "";
+      const jobPath = job ? `/job/${encodeURIComponent(job)}${generateGroupings(groupings)}` : "";
+      const path = `${gatewayUrlPath}/metrics${jobPath}`;
+      const target = url.resolve(this.gatewayUrl, path);
+      const requestParams = url.parse(target);
+      const httpModule = isHttps(requestParams.href) ? https : http2;
+      const options = Object.assign(requestParams, this.requestOptions, {
+        method
+      });
+      return new Promise((resolve4, reject) => {
+        if (method === "DELETE" && options.headers) {
+          delete options.headers["Content-Encoding"];
+        }
+        const req = httpModule.request(options, (resp) => {
+          let body = "";
+          resp.setEncoding("utf8");
+          resp.on("data", (chunk) => {
+            body += chunk;
+          });
+          resp.on("end", () => {
+            if (resp.statusCode >= 400) {
+              reject(
+                new Error(`push failed with status ${resp.statusCode}, ${body}`)
+              );
+            } else {
+              resolve4({ resp, body });
+            }
+          });
+        });
+        req.on("error", (err) => {
+          reject(err);
+        });
+        req.on("timeout", () => {
+          req.destroy(new Error("Pushgateway request timed out"));
+        });
+        if (method !== "DELETE") {
+          this.registry.metrics().then((metrics) => {
+            if (options.headers && options.headers["Content-Encoding"] === "gzip") {
+              metrics = gzipSync(metrics);
+            }
+            req.write(metrics);
+            req.end();
+          }).catch((err) => {
+            reject(err);
+          });
+        } else {
+          req.end();
+        }
+      });
+    }
+    function generateGroupings(groupings) {
+      if (!groupings) {
+        return "";
+      }
+      return Object.keys(groupings).map(
+        (key2) => `/${encodeURIComponent(key2)}/${encodeURIComponent(groupings[key2])}`
+      ).join("");
+    }
+    function isHttps(href) {
+      return href.search(/^https/) !== -1;
+    }
+    module.exports = Pushgateway;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/bucketGenerators.js
+var require_bucketGenerators = __commonJS({
+  "../main/node_modules/prom-client/lib/bucketGenerators.js"(exports) {
+    "use strict";
+    exports.linearBuckets = (start, width, count) => {
+      if (count < 1) {
+        throw new Error("Linear buckets needs a positive count");
+      }
+      const buckets = new Array(count);
+      for (let i2 = 0; i2 < count; i2++) {
+        buckets[i2] = start + i2 * width;
+      }
+      return buckets;
+    };
+    exports.exponentialBuckets = (start, factor, count) => {
+      if (start <= 0) {
+        throw new Error("Exponential buckets needs a positive start");
+      }
+      if (count < 1) {
+        throw new Error("Exponential buckets needs a positive count");
+      }
+      if (factor <= 1) {
+        throw new Error("Exponential buckets needs a factor greater than 1");
+      }
+      const buckets = new Array(count);
+      for (let i2 = 0; i2 < count; i2++) {
+        buckets[i2] = start;
+        start *= factor;
+      }
+      return buckets;
+    };
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/diag/types.cjs
+var require_types = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/diag/types.cjs"(exports) {
+    var DiagLogLevel = /* @__PURE__ */ (function(DiagLogLevel2) {
+      DiagLogLevel2[DiagLogLevel2["NONE"] = 0] = "NONE";
+      DiagLogLevel2[DiagLogLevel2["ERROR"] = 30] = "ERROR";
+      DiagLogLevel2[DiagLogLevel2["WARN"] = 50] = "WARN";
+      DiagLogLevel2[DiagLogLevel2["INFO"] = 60] = "INFO";
+      DiagLogLevel2[DiagLogLevel2["DEBUG"] = 70] = "DEBUG";
+      DiagLogLevel2[DiagLogLevel2["VERBOSE"] = 80] = "VERBOSE";
+      DiagLogLevel2[DiagLogLevel2["ALL"] = 9999] = "ALL";
+      return DiagLogLevel2;
+    })({});
+    exports.DiagLogLevel = DiagLogLevel;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/version.cjs
+var require_version = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/version.cjs"(exports) {
+    var VERSION = "1.10.0";
+    exports.VERSION = VERSION;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/internal/semver.cjs
+var require_semver = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/internal/semver.cjs"(exports) {
+    var require_version6 = require_version();
+    var re = /^(\d+)\.(\d+)\.(\d+)(-(.+))?$/;
+    function _makeCompatibilityCheck(ownVersion) {
+      const acceptedVersions = /* @__PURE__ */ new Set([ownVersion]);
+      const rejectedVersions = /* @__PURE__ */ new Set();
+      const myVersionMatch = ownVersion.match(re);
+      if (!myVersionMatch) return () => false;
+      const ownVersionParsed = {
+        major: +myVersionMatch[1],
+        minor: +myVersionMatch[2],
+        patch: +myVersionMatch[3],
+        prerelease: myVersionMatch[4]
+      };
+      if (ownVersionParsed.prerelease != null) return function isExactmatch(globalVersion) {
+        return globalVersion === ownVersion;
+      };
+      function _reject(v) {
+        rejectedVersions.add(v);
+        return false;
+      }
+      function _accept(v) {
+        acceptedVersions.add(v);
+        return true;
+      }
+      return function isCompatible2(globalVersion) {
+        if (acceptedVersions.has(globalVersion)) return true;
+        if (rejectedVersions.has(globalVersion)) return false;
+        const globalVersionMatch = globalVersion.match(re);
+        if (!globalVersionMatch) return _reject(globalVersion);
+        const globalVersionParsed = {
+          major: +globalVersionMatch[1],
+          minor: +globalVersionMatch[2],
+          patch: +globalVersionMatch[3],
+          prerelease: globalVersionMatch[4]
+        };
+        if (globalVersionParsed.prerelease != null) return _reject(globalVersion);
+        if (ownVersionParsed.major !== globalVersionParsed.major) return _reject(globalVersion);
+        if (ownVersionParsed.major === 0) {
+          if (ownVersionParsed.minor === globalVersionParsed.minor && ownVersionParsed.patch <= globalVersionParsed.patch) return _accept(globalVersion);
+          return _reject(globalVersion);
+        }
+        if (ownVersionParsed.minor <= globalVersionParsed.minor) return _accept(globalVersion);
+        return _reject(globalVersion);
+      };
+    }
+    var isCompatible = _makeCompatibilityCheck(require_version6.VERSION);
+    exports._makeCompatibilityCheck = _makeCompatibilityCheck;
+    exports.isCompatible = isCompatible;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/internal/global-utils.cjs
+var require_global_utils = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/internal/global-utils.cjs"(exports) {
+    var require_version6 = require_version();
+    var require_semver3 = require_semver();
+    var major = require_version6.VERSION.split(".")[0];
+    var GLOBAL_OPENTELEMETRY_API_KEY = /* @__PURE__ */ Symbol.for(`opentelemetry.js.api.${major}`);
+    var _global = typeof globalThis === "object" ? globalThis : typeof self === "object" ? self : typeof window === "object" ? window : typeof global === "object" ? global : {};
+    function _makeGlobalApi() {
+      return Object.defineProperty({}, "version", {
+        value: require_version6.VERSION,
+        enumerable: true,
+        writable: false,
+        configurable: false
+      });
+    }
+    function registerGlobal(type, instance, diag, allowOverride = false) {
+      var _global$GLOBAL_OPENTE;
+      const api = _global[GLOBAL_OPENTELEMETRY_API_KEY] = (_global$GLOBAL_OPENTE = _global[GLOBAL_OPENTELEMETRY_API_KEY]) !== null && _global$GLOBAL_OPENTE !== void 0 ? _global$GLOBAL_OPENTE : _makeGlobalApi();
+      if (!allowOverride && api[type]) {
+        const err = /* @__PURE__ */ new Error(`@opentelemetry/api: Attempted duplicate registration of API: ${type}`);
+        diag.error(err.stack || err.message);
+        return false;
+      }
+      if (api.version !== "1.10.0") {
+        const err = /* @__PURE__ */ new Error(`@opentelemetry/api: Registration of version v${api.version} for ${type} does not match previously registered API v${require_version6.VERSION}`);
+        diag.error(err.stack || err.message);
+        return false;
+      }
+      api[type] = instance;
+      diag.debug(`@opentelemetry/api: Registered a global for ${type} v${require_version6.VERSION}.`);
+      return true;
+    }
+    var _compatibleGlobalApi;
+    function getGlobal(type) {
+      const api = _global[GLOBAL_OPENTELEMETRY_API_KEY];
+      if (api == null) return;
+      if (api !== _compatibleGlobalApi) {
+        if (!api.version || !require_semver3.isCompatible(api.version)) return;
+        _compatibleGlobalApi = api;
+      }
+      return api[type];
+    }
+    function unregisterGlobal(type, diag) {
+      diag.debug(`@opentelemetry/api: Unregistering a global for ${type} v${require_version6.VERSION}.`);
+      const api = _global[GLOBAL_OPENTELEMETRY_API_KEY];
+      if (api) delete api[type];
+    }
+    exports.getGlobal = getGlobal;
+    exports.registerGlobal = registerGlobal;
+    exports.unregisterGlobal = unregisterGlobal;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs
+var require_ComponentLogger = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs"(exports) {
+    var require_global_utils2 = require_global_utils();
+    var DiagComponentLogger = class {
+      constructor(props) {
+        this._namespace = props.namespace || "DiagComponentLogger";
+      }
+      debug(...args) {
+        return logProxy("debug", this._namespace, args);
+      }
+      error(...args) {
+        return logProxy("error", this._namespace, args);
+      }
+      info(...args) {
+        return logProxy("info", this._namespace, args);
+      }
+      warn(...args) {
+        return logProxy("warn", this._namespace, args);
+      }
+      verbose(...args) {
+        return logProxy("verbose", this._namespace, args);
+      }
+    };
+    function logProxy(funcName, namespace, args) {
+      const logger = require_global_utils2.getGlobal("diag");
+      if (!logger) return;
+      return logger[funcName](namespace, ...args);
+    }
+    exports.DiagComponentLogger = DiagComponentLogger;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs
+var require_logLevelLogger = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs"(exports) {
+    require_types();
+    function createLogLevelDiagLogger(maxLevel, logger) {
+      if (maxLevel < 0) maxLevel = 0;
+      else if (maxLevel > 9999) maxLevel = 9999;
+      logger = logger || {};
+      function _filterFunc(funcName, theLevel) {
+        const theFunc = logger[funcName];
+        if (typeof theFunc === "function" && maxLevel >= theLevel) return theFunc.bind(logger);
+        return function() {
+        };
+      }
+      return {
+        error: _filterFunc("error", 30),
+        warn: _filterFunc("warn", 50),
+        info: _filterFunc("info", 60),
+        debug: _filterFunc("debug", 70),
+        verbose: _filterFunc("verbose", 80)
+      };
+    }
+    exports.createLogLevelDiagLogger = createLogLevelDiagLogger;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/api/diag.cjs
+var require_diag = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/api/diag.cjs"(exports) {
+    var require_global_utils2 = require_global_utils();
+    var require_ComponentLogger2 = require_ComponentLogger();
+    require_types();
+    var require_logLevelLogger2 = require_logLevelLogger();
+    var API_NAME = "diag";
+    var DiagAPI = class DiagAPI2 {
+      /** Get the singleton instance of the DiagAPI API */
+      static instance() {
+        if (!this._instance) this._instance = new DiagAPI2();
+        return this._instance;
+      }
+      /**
+      * Private internal constructor
+      * @private
+      */
+      constructor() {
+        function _logProxy(funcName) {
+          return function(...args) {
+            const logger = require_global_utils2.getGlobal("diag");
+            if (!logger) return;
+            return logger[funcName](...args);
+          };
+        }
+        const self2 = this;
+        const setLogger = (logger, optionsOrLogLevel = { logLevel: 60 }) => {
+          var _optionsOrLogLevel$lo;
+          if (logger === self2) {
+            var _err$stack;
+            const err = /* @__PURE__ */ new Error("Cannot use diag as the logger for itself. Please use a DiagLogger implementation like ConsoleDiagLogger or a custom implementation");
+            self2.error((_err$stack = err.stack) !== null && _err$stack !== void 0 ? _err$stack : err.message);
+            return false;
+          }
+          if (typeof optionsOrLogLevel === "number") optionsOrLogLevel = { logLevel: optionsOrLogLevel };
+          const oldLogger = require_global_utils2.getGlobal("diag");
+          const newLogger = require_logLevelLogger2.createLogLevelDiagLogger((_optionsOrLogLevel$lo = optionsOrLogLevel.logLevel) !== null && _optionsOrLogLevel$lo !== void 0 ? _optionsOrLogLevel$lo : 60, logger);
+          if (oldLogger && !optionsOrLogLevel.suppressOverrideMessage) {
+            var _Error$stack;
+            const stack = (_Error$stack = (/* @__PURE__ */ new Error()).stack) !== null && _Error$stack !== void 0 ? _Error$stack : "<failed to generate stacktrace>";
+            oldLogger.warn(`Current logger will be overwritten from ${stack}`);
+            newLogger.warn(`Current logger will overwrite one already registered from ${stack}`);
+          }
+          return require_global_utils2.registerGlobal("diag", newLogger, self2, true);
+        };
+        self2.setLogger = setLogger;
+        self2.disable = () => {
+          require_global_utils2.unregisterGlobal(API_NAME, self2);
+        };
+        self2.createComponentLogger = (options) => {
+          return new require_ComponentLogger2.DiagComponentLogger(options);
+        };
+        self2.verbose = _logProxy("verbose");
+        self2.debug = _logProxy("debug");
+        self2.info = _logProxy("info");
+        self2.warn = _logProxy("warn");
+        self2.error = _logProxy("error");
+      }
+    };
+    exports.DiagAPI = DiagAPI;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs
+var require_baggage_impl = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs"(exports) {
+    var BaggageImpl = class BaggageImpl2 {
+      constructor(entries) {
+        this._entries = entries ? new Map(entries) : /* @__PURE__ */ new Map();
+      }
+      getEntry(key2) {
+        const entry = this._entries.get(key2);
+        if (!entry) return;
+        return Object.assign({}, entry);
+      }
+      getAllEntries() {
+        return Array.from(this._entries.entries());
+      }
+      setEntry(key2, entry) {
+        const newBaggage = new BaggageImpl2(this._entries);
+        newBaggage._entries.set(key2, entry);
+        return newBaggage;
+      }
+      removeEntry(key2) {
+        const newBaggage = new BaggageImpl2(this._entries);
+        newBaggage._entries.delete(key2);
+        return newBaggage;
+      }
+      removeEntries(...keys) {
+        const newBaggage = new BaggageImpl2(this._entries);
+        for (const key2 of keys) newBaggage._entries.delete(key2);
+        return newBaggage;
+      }
+      clear() {
+        return new BaggageImpl2();
+      }
+    };
+    exports.BaggageImpl = BaggageImpl;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs
+var require_symbol = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs"(exports) {
+    var baggageEntryMetadataSymbol = /* @__PURE__ */ Symbol("BaggageEntryMetadata");
+    exports.baggageEntryMetadataSymbol = baggageEntryMetadataSymbol;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/baggage/utils.cjs
+var require_utils = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/baggage/utils.cjs"(exports) {
+    var require_diag2 = require_diag();
+    var require_baggage_impl2 = require_baggage_impl();
+    var require_symbol2 = require_symbol();
+    var diag = require_diag2.DiagAPI.instance();
+    function createBaggage(entries = {}) {
+      return new require_baggage_impl2.BaggageImpl(new Map(Object.entries(entries)));
+    }
+    function baggageEntryMetadataFromString(str) {
+      if (typeof str !== "string") {
+        diag.error(`Cannot create baggage metadata from unknown type: ${typeof str}`);
+        str = "";
+      }
+      return {
+        __TYPE__: require_symbol2.baggageEntryMetadataSymbol,
+        toString() {
+          return str;
+        }
+      };
+    }
+    exports.baggageEntryMetadataFromString = baggageEntryMetadataFromString;
+    exports.createBaggage = createBaggage;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/context/context.cjs
+var require_context = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/context/context.cjs"(exports) {
+    function createContextKey(description) {
+      return Symbol.for(description);
+    }
+    var ROOT_CONTEXT = new class BaseContext {
+      /**
+      * Construct a new context which inherits values from an optional parent context.
+      *
+      * @param parentContext a context from which to inherit values
+      */
+      constructor(parentContext) {
+        const self2 = this;
+        self2._currentContext = parentContext ? new Map(parentContext) : /* @__PURE__ */ new Map();
+        self2.getValue = (key2) => self2._currentContext.get(key2);
+        self2.setValue = (key2, value) => {
+          const context = new BaseContext(self2._currentContext);
+          context._currentContext.set(key2, value);
+          return context;
+        };
+        self2.deleteValue = (key2) => {
+          const context = new BaseContext(self2._currentContext);
+          context._currentContext.delete(key2);
+          return context;
+        };
+      }
+    }();
+    exports.ROOT_CONTEXT = ROOT_CONTEXT;
+    exports.createContextKey = createContextKey;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs
+var require_consoleLogger = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs"(exports) {
+    var consoleMap = [
+      {
+        n: "error",
+        c: "error"
+      },
+      {
+        n: "warn",
+        c: "warn"
+      },
+      {
+        n: "info",
+        c: "info"
+      },
+      {
+        n: "debug",
+        c: "debug"
+      },
+      {
+        n: "verbose",
+        c: "trace"
+      }
+    ];
+    var _originalConsoleMethods = {};
+    if (typeof console !== "undefined") {
+      for (const key2 of [
+        "error",
+        "warn",
+        "info",
+        "debug",
+        "trace",
+        "log"
+      ]) if (typeof console[key2] === "function") _originalConsoleMethods[key2] = console[key2];
+    }
+    var DiagConsoleLogger = class {
+      constructor() {
+        function _consoleFunc(funcName) {
+          return function(...args) {
+            let theFunc = _originalConsoleMethods[funcName];
+            if (typeof theFunc !== "function") theFunc = _originalConsoleMethods["log"];
+            if (typeof theFunc !== "function" && console) {
+              theFunc = console[funcName];
+              if (typeof theFunc !== "function") theFunc = console.log;
+            }
+            if (typeof theFunc === "function") return theFunc.apply(console, args);
+          };
+        }
+        for (let i2 = 0; i2 < consoleMap.length; i2++) this[consoleMap[i2].n] = _consoleFunc(consoleMap[i2].c);
+      }
+    };
+    exports.DiagConsoleLogger = DiagConsoleLogger;
+    exports._originalConsoleMethods = _originalConsoleMethods;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs
+var require_NoopMeter = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs"(exports) {
+    var NoopMeter = class {
+      constructor() {
+      }
+      /**
+      * @see {@link Meter.createGauge}
+      */
+      createGauge(_name, _options) {
+        return NOOP_GAUGE_METRIC;
+      }
+      /**
+      * @see {@link Meter.createHistogram}
+      */
+      createHistogram(_name, _options) {
+        return NOOP_HISTOGRAM_METRIC;
+      }
+      /**
+      * @see {@link Meter.createCounter}
+      */
+      createCounter(_name, _options) {
+        return NOOP_COUNTER_METRIC;
+      }
+      /**
+      * @see {@link Meter.createUpDownCounter}
+      */
+      createUpDownCounter(_name, _options) {
+        return NOOP_UP_DOWN_COUNTER_METRIC;
+      }
+      /**
+      * @see {@link Meter.createObservableGauge}
+      */
+      createObservableGauge(_name, _options) {
+        return NOOP_OBSERVABLE_GAUGE_METRIC;
+      }
+      /**
+      * @see {@link Meter.createObservableCounter}
+      */
+      createObservableCounter(_name, _options) {
+        return NOOP_OBSERVABLE_COUNTER_METRIC;
+      }
+      /**
+      * @see {@link Meter.createObservableUpDownCounter}
+      */
+      createObservableUpDownCounter(_name, _options) {
+        return NOOP_OBSERVABLE_UP_DOWN_COUNTER_METRIC;
+      }
+      /**
+      * @see {@link Meter.addBatchObservableCallback}
+      */
+      addBatchObservableCallback(_callback, _observables) {
+      }
+      /**
+      * @see {@link Meter.removeBatchObservableCallback}
+      */
+      removeBatchObservableCallback(_callback) {
+      }
+    };
+    var NoopMetric = class {
+    };
+    var NoopCounterMetric = class extends NoopMetric {
+      add(_value, _attributes) {
+      }
+    };
+    var NoopUpDownCounterMetric = class extends NoopMetric {
+      add(_value, _attributes) {
+      }
+    };
+    var NoopGaugeMetric = class extends NoopMetric {
+      record(_value, _attributes) {
+      }
+    };
+    var NoopHistogramMetric = class extends NoopMetric {
+      record(_value, _attributes) {
+      }
+    };
+    var NoopObservableMetric = class {
+      addCallback(_callback) {
+      }
+      removeCallback(_callback) {
+      }
+    };
+    var NoopObservableCounterMetric = class extends NoopObservableMetric {
+    };
+    var NoopObservableGaugeMetric = class extends NoopObservableMetric {
+    };
+    var NoopObservableUpDownCounterMetric = class extends NoopObservableMetric {
+    };
+    var NOOP_METER = new NoopMeter();
+    var NOOP_COUNTER_METRIC = new NoopCounterMetric();
+    var NOOP_GAUGE_METRIC = new NoopGaugeMetric();
+    var NOOP_HISTOGRAM_METRIC = new NoopHistogramMetric();
+    var NOOP_UP_DOWN_COUNTER_METRIC = new NoopUpDownCounterMetric();
+    var NOOP_OBSERVABLE_COUNTER_METRIC = new NoopObservableCounterMetric();
+    var NOOP_OBSERVABLE_GAUGE_METRIC = new NoopObservableGaugeMetric();
+    var NOOP_OBSERVABLE_UP_DOWN_COUNTER_METRIC = new NoopObservableUpDownCounterMetric();
+    function createNoopMeter() {
+      return NOOP_METER;
+    }
+    exports.NOOP_COUNTER_METRIC = NOOP_COUNTER_METRIC;
+    exports.NOOP_GAUGE_METRIC = NOOP_GAUGE_METRIC;
+    exports.NOOP_HISTOGRAM_METRIC = NOOP_HISTOGRAM_METRIC;
+    exports.NOOP_METER = NOOP_METER;
+    exports.NOOP_OBSERVABLE_COUNTER_METRIC = NOOP_OBSERVABLE_COUNTER_METRIC;
+    exports.NOOP_OBSERVABLE_GAUGE_METRIC = NOOP_OBSERVABLE_GAUGE_METRIC;
+    exports.NOOP_OBSERVABLE_UP_DOWN_COUNTER_METRIC = NOOP_OBSERVABLE_UP_DOWN_COUNTER_METRIC;
+    exports.NOOP_UP_DOWN_COUNTER_METRIC = NOOP_UP_DOWN_COUNTER_METRIC;
+    exports.NoopCounterMetric = NoopCounterMetric;
+    exports.NoopGaugeMetric = NoopGaugeMetric;
+    exports.NoopHistogramMetric = NoopHistogramMetric;
+    exports.NoopMeter = NoopMeter;
+    exports.NoopMetric = NoopMetric;
+    exports.NoopObservableCounterMetric = NoopObservableCounterMetric;
+    exports.NoopObservableGaugeMetric = NoopObservableGaugeMetric;
+    exports.NoopObservableMetric = NoopObservableMetric;
+    exports.NoopObservableUpDownCounterMetric = NoopObservableUpDownCounterMetric;
+    exports.NoopUpDownCounterMetric = NoopUpDownCounterMetric;
+    exports.createNoopMeter = createNoopMeter;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/metrics/Metric.cjs
+var require_Metric = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/metrics/Metric.cjs"(exports) {
+    var ValueType = /* @__PURE__ */ (function(ValueType2) {
+      ValueType2[ValueType2["INT"] = 0] = "INT";
+      ValueType2[ValueType2["DOUBLE"] = 1] = "DOUBLE";
+      return ValueType2;
+    })({});
+    exports.ValueType = ValueType;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs
+var require_NoopLogger = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs"(exports) {
+    var NoopLogger = class {
+      emit(_logRecord) {
+      }
+      enabled() {
+        return false;
+      }
+    };
+    var NOOP_LOGGER = new NoopLogger();
+    function createNoopLogger() {
+      return NOOP_LOGGER;
+    }
+    exports.NOOP_LOGGER = NOOP_LOGGER;
+    exports.NoopLogger = NoopLogger;
+    exports.createNoopLogger = createNoopLogger;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs
+var require_LogRecord = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs"(exports) {
+    var SeverityNumber = /* @__PURE__ */ (function(SeverityNumber2) {
+      SeverityNumber2[SeverityNumber2["UNSPECIFIED"] = 0] = "UNSPECIFIED";
+      SeverityNumber2[SeverityNumber2["TRACE"] = 1] = "TRACE";
+      SeverityNumber2[SeverityNumber2["TRACE2"] = 2] = "TRACE2";
+      SeverityNumber2[SeverityNumber2["TRACE3"] = 3] = "TRACE3";
+      SeverityNumber2[SeverityNumber2["TRACE4"] = 4] = "TRACE4";
+      SeverityNumber2[SeverityNumber2["DEBUG"] = 5] = "DEBUG";
+      SeverityNumber2[SeverityNumber2["DEBUG2"] = 6] = "DEBUG2";
+      SeverityNumber2[SeverityNumber2["DEBUG3"] = 7] = "DEBUG3";
+      SeverityNumber2[SeverityNumber2["DEBUG4"] = 8] = "DEBUG4";
+      SeverityNumber2[SeverityNumber2["INFO"] = 9] = "INFO";
+      SeverityNumber2[SeverityNumber2["INFO2"] = 10] = "INFO2";
+      SeverityNumber2[SeverityNumber2["INFO3"] = 11] = "INFO3";
+      SeverityNumber2[SeverityNumber2["INFO4"] = 12] = "INFO4";
+      SeverityNumber2[SeverityNumber2["WARN"] = 13] = "WARN";
+      SeverityNumber2[SeverityNumber2["WARN2"] = 14] = "WARN2";
+      SeverityNumber2[SeverityNumber2["WARN3"] = 15] = "WARN3";
+      SeverityNumber2[SeverityNumber2["WARN4"] = 16] = "WARN4";
+      SeverityNumber2[SeverityNumber2["ERROR"] = 17] = "ERROR";
+      SeverityNumber2[SeverityNumber2["ERROR2"] = 18] = "ERROR2";
+      SeverityNumber2[SeverityNumber2["ERROR3"] = 19] = "ERROR3";
+      SeverityNumber2[SeverityNumber2["ERROR4"] = 20] = "ERROR4";
+      SeverityNumber2[SeverityNumber2["FATAL"] = 21] = "FATAL";
+      SeverityNumber2[SeverityNumber2["FATAL2"] = 22] = "FATAL2";
+      SeverityNumber2[SeverityNumber2["FATAL3"] = 23] = "FATAL3";
+      SeverityNumber2[SeverityNumber2["FATAL4"] = 24] = "FATAL4";
+      return SeverityNumber2;
+    })({});
+    exports.SeverityNumber = SeverityNumber;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs
+var require_TextMapPropagator = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs"(exports) {
+    var defaultTextMapGetter = {
+      get(carrier, key2) {
+        if (carrier == null) return;
+        return carrier[key2];
+      },
+      keys(carrier) {
+        if (carrier == null) return [];
+        return Object.keys(carrier);
+      }
+    };
+    var defaultTextMapSetter = { set(carrier, key2, value) {
+      if (carrier == null) return;
+      carrier[key2] = value;
+    } };
+    exports.defaultTextMapGetter = defaultTextMapGetter;
+    exports.defaultTextMapSetter = defaultTextMapSetter;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs
+var require_trace_flags = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs"(exports) {
+    var TraceFlags = /* @__PURE__ */ (function(TraceFlags2) {
+      TraceFlags2[TraceFlags2["NONE"] = 0] = "NONE";
+      TraceFlags2[TraceFlags2["SAMPLED"] = 1] = "SAMPLED";
+      return TraceFlags2;
+    })({});
+    exports.TraceFlags = TraceFlags;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs
+var require_invalid_span_constants = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs"(exports) {
+    require_trace_flags();
+    var INVALID_SPANID = "0000000000000000";
+    var INVALID_TRACEID = "00000000000000000000000000000000";
+    var INVALID_SPAN_CONTEXT = {
+      traceId: INVALID_TRACEID,
+      spanId: INVALID_SPANID,
+      traceFlags: 0
+    };
+    exports.INVALID_SPANID = INVALID_SPANID;
+    exports.INVALID_SPAN_CONTEXT = INVALID_SPAN_CONTEXT;
+    exports.INVALID_TRACEID = INVALID_TRACEID;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs
+var require_NonRecordingSpan = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs"(exports) {
+    var require_invalid_span_constants2 = require_invalid_span_constants();
+    var NonRecordingSpan = class {
+      constructor(spanContext = require_invalid_span_constants2.INVALID_SPAN_CONTEXT) {
+        this._spanContext = spanContext;
+      }
+      spanContext() {
+        return this._spanContext;
+      }
+      setAttribute(_key, _value) {
+        return this;
+      }
+      setAttributes(_attributes) {
+        return this;
+      }
+      addEvent(_name, _attributes) {
+        return this;
+      }
+      addLink(_link) {
+        return this;
+      }
+      addLinks(_links) {
+        return this;
+      }
+      setStatus(_status) {
+        return this;
+      }
+      updateName(_name) {
+        return this;
+      }
+      end(_endTime) {
+      }
+      isRecording() {
+        return false;
+      }
+      recordException(_exception, _time) {
+      }
+    };
+    exports.NonRecordingSpan = NonRecordingSpan;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs
+var require_spancontext_utils = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs"(exports) {
+    require_invalid_span_constants();
+    var require_NonRecordingSpan2 = require_NonRecordingSpan();
+    var isHex = new Uint8Array([
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      1,
+      1,
+      1,
+      1,
+      1,
+      1
+    ]);
+    function isValidHex(id3, length) {
+      if (typeof id3 !== "string" || id3.length !== length) return false;
+      let r = 0;
+      for (let i2 = 0; i2 < id3.length; i2 += 4) r += (isHex[id3.charCodeAt(i2)] | 0) + (isHex[id3.charCodeAt(i2 + 1)] | 0) + (isHex[id3.charCodeAt(i2 + 2)] | 0) + (isHex[id3.charCodeAt(i2 + 3)] | 0);
+      return r === length;
+    }
+    function isValidTraceId(traceId) {
+      return isValidHex(traceId, 32) && traceId !== "00000000000000000000000000000000";
+    }
+    function isValidSpanId(spanId) {
+      return isValidHex(spanId, 16) && spanId !== "0000000000000000";
+    }
+    function isSpanContextValid(spanContext) {
+      return isValidTraceId(spanContext.traceId) && isValidSpanId(spanContext.spanId);
+    }
+    function wrapSpanContext(spanContext) {
+      return new require_NonRecordingSpan2.NonRecordingSpan(spanContext);
+    }
+    exports.isSpanContextValid = isSpanContextValid;
+    exports.isValidSpanId = isValidSpanId;
+    exports.isValidTraceId = isValidTraceId;
+    exports.wrapSpanContext = wrapSpanContext;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs
+var require_NoopContextManager = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs"(exports) {
+    var require_context3 = require_context();
+    var NoopContextManager = class {
+      active() {
+        return require_context3.ROOT_CONTEXT;
+      }
+      with(_context, fn, thisArg, ...args) {
+        return fn.call(thisArg, ...args);
+      }
+      bind(_context, target) {
+        return target;
+      }
+      enable() {
+        return this;
+      }
+      disable() {
+        return this;
+      }
+      /** @experimental This API is experimental and may change in minor releases without prior notice. */
+      attach(_context) {
+        return { dispose() {
+        } };
+      }
+    };
+    exports.NoopContextManager = NoopContextManager;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/api/context.cjs
+var require_context2 = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/api/context.cjs"(exports) {
+    var require_global_utils2 = require_global_utils();
+    var require_diag2 = require_diag();
+    var require_NoopContextManager2 = require_NoopContextManager();
+    var API_NAME = "context";
+    var NOOP_CONTEXT_MANAGER = new require_NoopContextManager2.NoopContextManager();
+    var NOOP_TOKEN = Object.freeze({ dispose: () => {
+    } });
+    var ContextAPI = class ContextAPI2 {
+      /** Empty private constructor prevents end users from constructing a new instance of the API */
+      constructor() {
+        this._attachUnsupportedWarned = false;
+      }
+      /** Get the singleton instance of the Context API */
+      static getInstance() {
+        if (!this._instance) this._instance = new ContextAPI2();
+        return this._instance;
+      }
+      /**
+      * Set the current context manager.
+      *
+      * @returns true if the context manager was successfully registered, else false
+      */
+      setGlobalContextManager(contextManager) {
+        return require_global_utils2.registerGlobal(API_NAME, contextManager, require_diag2.DiagAPI.instance());
+      }
+      /**
+      * Get the currently active context
+      */
+      active() {
+        return this._getContextManager().active();
+      }
+      /**
+      * Execute a function with an active context
+      *
+      * @param context context to be active during function execution
+      * @param fn function to execute in a context
+      * @param thisArg optional receiver to be used for calling fn
+      * @param args optional arguments forwarded to fn
+      */
+      with(context, fn, thisArg, ...args) {
+        return this._getContextManager().with(context, fn, thisArg, ...args);
+      }
+      /**
+      * Bind a context to a target function or event emitter
+      *
+      * @param context context to bind to the event emitter or function. Defaults to the currently active context
+      * @param target function or event emitter to bind
+      */
+      bind(context, target) {
+        return this._getContextManager().bind(context, target);
+      }
+      /**
+      * Imperatively sets `context` as active, returning a {@link ContextManagementToken} whose
+      * {@link ContextManagementToken.dispose} restores the previous context.
+      *
+      * This is a delicate, low-level API - prefer {@link with}/{@link bind}, which
+      * restore context automatically. Use `attach` only to bridge callback
+      * boundaries that `with` cannot wrap. Call `token.dispose()` when the
+      * operation is done.
+      *
+      * **Caveat for async functions:** If called inside an async function before
+      * the first `await`, the context change may leak into the caller's context
+      * and remain active there. Prefer {@link with} for async code.
+      *
+      * Support is best-effort and varies by the active ContextManager (see
+      * {@link ContextManager.attach}); if it does not implement `attach`, this logs
+      * a warning and returns a no-op token.
+      *
+      * @param context The Context to attach
+      * @returns A {@link ContextManagementToken} whose dispose() restores the previous Context
+      * @since 1.10.0
+      * @experimental This API is experimental and may change in minor releases without prior notice.
+      */
+      attach(context) {
+        const contextManager = this._getContextManager();
+        if (contextManager.attach) return contextManager.attach(context);
+        if (!this._attachUnsupportedWarned) {
+          this._attachUnsupportedWarned = true;
+          require_diag2.DiagAPI.instance().warn("The current ContextManager does not implement attach(). The context will not be attached. Use a ContextManager that supports attach() (e.g. AsyncLocalStorageContextManager) or use with()/bind() instead.");
+        }
+        return NOOP_TOKEN;
+      }
+      _getContextManager() {
+        return require_global_utils2.getGlobal(API_NAME) || NOOP_CONTEXT_MANAGER;
+      }
+      /** Disable and remove the global context manager */
+      disable() {
+        this._getContextManager().disable();
+        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
+      }
+    };
+    exports.ContextAPI = ContextAPI;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/context-utils.cjs
+var require_context_utils = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/context-utils.cjs"(exports) {
+    var require_context3 = require_context();
+    var require_context$1 = require_context2();
+    var require_NonRecordingSpan2 = require_NonRecordingSpan();
+    var SPAN_KEY = require_context3.createContextKey("OpenTelemetry Context Key SPAN");
+    function getSpan(context) {
+      return context.getValue(SPAN_KEY) || void 0;
+    }
+    function getActiveSpan() {
+      return getSpan(require_context$1.ContextAPI.getInstance().active());
+    }
+    function setSpan(context, span) {
+      return context.setValue(SPAN_KEY, span);
+    }
+    function deleteSpan(context) {
+      return context.deleteValue(SPAN_KEY);
+    }
+    function setSpanContext(context, spanContext) {
+      return setSpan(context, new require_NonRecordingSpan2.NonRecordingSpan(spanContext));
+    }
+    function getSpanContext(context) {
+      var _getSpan;
+      return (_getSpan = getSpan(context)) === null || _getSpan === void 0 ? void 0 : _getSpan.spanContext();
+    }
+    exports.deleteSpan = deleteSpan;
+    exports.getActiveSpan = getActiveSpan;
+    exports.getSpan = getSpan;
+    exports.getSpanContext = getSpanContext;
+    exports.setSpan = setSpan;
+    exports.setSpanContext = setSpanContext;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs
+var require_NoopTracer = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs"(exports) {
+    var require_context3 = require_context2();
+    var require_NonRecordingSpan2 = require_NonRecordingSpan();
+    var require_context_utils2 = require_context_utils();
+    var require_spancontext_utils2 = require_spancontext_utils();
+    var contextApi = require_context3.ContextAPI.getInstance();
+    var NoopTracer = class {
+      startSpan(name, options, context = contextApi.active()) {
+        if (Boolean(options === null || options === void 0 ? void 0 : options.root)) return new require_NonRecordingSpan2.NonRecordingSpan();
+        const parentFromContext = context && require_context_utils2.getSpanContext(context);
+        if (isSpanContext(parentFromContext) && require_spancontext_utils2.isSpanContextValid(parentFromContext)) return new require_NonRecordingSpan2.NonRecordingSpan(parentFromContext);
+        else return new require_NonRecordingSpan2.NonRecordingSpan();
+      }
+      startActiveSpan(name, arg2, arg3, arg4) {
+        var _ctx;
+        let opts;
+        let ctx;
+        let fn;
+        if (arguments.length < 2) return;
+        else if (arguments.length === 2) fn = arg2;
+        else if (arguments.length === 3) {
+          opts = arg2;
+          fn = arg3;
+        } else {
+          opts = arg2;
+          ctx = arg3;
+          fn = arg4;
+        }
+        const parentContext = (_ctx = ctx) !== null && _ctx !== void 0 ? _ctx : contextApi.active();
+        const span = this.startSpan(name, opts, parentContext);
+        const contextWithSpanSet = require_context_utils2.setSpan(parentContext, span);
+        return contextApi.with(contextWithSpanSet, fn, void 0, span);
+      }
+    };
+    function isSpanContext(spanContext) {
+      return spanContext !== null && typeof spanContext === "object" && "spanId" in spanContext && typeof spanContext["spanId"] === "string" && "traceId" in spanContext && typeof spanContext["traceId"] === "string" && "traceFlags" in spanContext && typeof spanContext["traceFlags"] === "number";
+    }
+    exports.NoopTracer = NoopTracer;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs
+var require_ProxyTracer = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs"(exports) {
+    var NOOP_TRACER = new (require_NoopTracer()).NoopTracer();
+    var ProxyTracer = class {
+      constructor(provider, name, version2, options) {
+        this._provider = provider;
+        this.name = name;
+        this.version = version2;
+        this.options = options;
+      }
+      startSpan(name, options, context) {
+        return this._getTracer().startSpan(name, options, context);
+      }
+      startActiveSpan(_name, _options, _context, _fn) {
+        const tracer = this._getTracer();
+        return Reflect.apply(tracer.startActiveSpan, tracer, arguments);
+      }
+      /**
+      * Try to get a tracer from the proxy tracer provider.
+      * If the proxy tracer provider has no delegate, return a noop tracer.
+      */
+      _getTracer() {
+        if (this._delegate) return this._delegate;
+        const tracer = this._provider.getDelegateTracer(this.name, this.version, this.options);
+        if (!tracer) return NOOP_TRACER;
+        this._delegate = tracer;
+        return this._delegate;
+      }
+    };
+    exports.ProxyTracer = ProxyTracer;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/span_kind.cjs
+var require_span_kind = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/span_kind.cjs"(exports) {
+    var SpanKind = /* @__PURE__ */ (function(SpanKind2) {
+      SpanKind2[SpanKind2["INTERNAL"] = 0] = "INTERNAL";
+      SpanKind2[SpanKind2["SERVER"] = 1] = "SERVER";
+      SpanKind2[SpanKind2["CLIENT"] = 2] = "CLIENT";
+      SpanKind2[SpanKind2["PRODUCER"] = 3] = "PRODUCER";
+      SpanKind2[SpanKind2["CONSUMER"] = 4] = "CONSUMER";
+      return SpanKind2;
+    })({});
+    exports.SpanKind = SpanKind;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/status.cjs
+var require_status = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/status.cjs"(exports) {
+    var SpanStatusCode = /* @__PURE__ */ (function(SpanStatusCode2) {
+      SpanStatusCode2[SpanStatusCode2["UNSET"] = 0] = "UNSET";
+      SpanStatusCode2[SpanStatusCode2["OK"] = 1] = "OK";
+      SpanStatusCode2[SpanStatusCode2["ERROR"] = 2] = "ERROR";
+      return SpanStatusCode2;
+    })({});
+    exports.SpanStatusCode = SpanStatusCode;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs
+var require_tracestate_validators = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs"(exports) {
+    var VALID_KEY_CHAR_RANGE = "[_0-9a-z-*/]";
+    var VALID_KEY_REGEX = new RegExp(`^(?:${`[a-z]${VALID_KEY_CHAR_RANGE}{0,255}`}|${`[a-z0-9]${VALID_KEY_CHAR_RANGE}{0,240}@[a-z]${VALID_KEY_CHAR_RANGE}{0,13}`})$`);
+    var VALID_VALUE_BASE_REGEX = /^[ -~]{0,255}[!-~]$/;
+    var INVALID_VALUE_COMMA_EQUAL_REGEX = /,|=/;
+    function validateKey(key2) {
+      return VALID_KEY_REGEX.test(key2);
+    }
+    function validateValue(value) {
+      return VALID_VALUE_BASE_REGEX.test(value) && !INVALID_VALUE_COMMA_EQUAL_REGEX.test(value);
+    }
+    exports.validateKey = validateKey;
+    exports.validateValue = validateValue;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs
+var require_tracestate_impl = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs"(exports) {
+    var require_tracestate_validators2 = require_tracestate_validators();
+    var MAX_TRACE_STATE_ITEMS = 32;
+    var MAX_TRACE_STATE_LEN = 512;
+    var LIST_MEMBERS_SEPARATOR = ",";
+    var LIST_MEMBER_KEY_VALUE_SPLITTER = "=";
+    var TraceStateImpl = class TraceStateImpl2 {
+      constructor(rawTraceState) {
+        this._internalState = /* @__PURE__ */ new Map();
+        if (rawTraceState) this._parse(rawTraceState);
+      }
+      set(key2, value) {
+        const currValue = this._internalState.get(key2);
+        let newLength = this.serialize().length;
+        if (typeof currValue === "string") newLength += value.length - currValue.length;
+        else {
+          if (this._internalState.size >= MAX_TRACE_STATE_ITEMS) return this;
+          newLength += key2.length + value.length + (this._internalState.size > 0 ? 2 : 1);
+        }
+        if (newLength > MAX_TRACE_STATE_LEN) return this;
+        const traceState = this._clone();
+        if (traceState._internalState.has(key2)) traceState._internalState.delete(key2);
+        traceState._internalState.set(key2, value);
+        return traceState;
+      }
+      unset(key2) {
+        const traceState = this._clone();
+        traceState._internalState.delete(key2);
+        return traceState;
+      }
+      get(key2) {
+        return this._internalState.get(key2);
+      }
+      serialize() {
+        return Array.from(this._internalState.keys()).reduceRight((agg, key2) => {
+          agg.push(key2 + LIST_MEMBER_KEY_VALUE_SPLITTER + this.get(key2));
+          return agg;
+        }, []).join(LIST_MEMBERS_SEPARATOR);
+      }
+      _parse(rawTraceState) {
+        if (rawTraceState.length > MAX_TRACE_STATE_LEN) return;
+        this._internalState = rawTraceState.split(LIST_MEMBERS_SEPARATOR).reduceRight((agg, part) => {
+          const listMember = part.trim();
+          const i2 = listMember.indexOf(LIST_MEMBER_KEY_VALUE_SPLITTER);
+          if (i2 !== -1) {
+            const key2 = listMember.slice(0, i2);
+            const value = listMember.slice(i2 + 1, part.length);
+            if (require_tracestate_validators2.validateKey(key2) && require_tracestate_validators2.validateValue(value)) agg.set(key2, value);
+          }
+          return agg;
+        }, /* @__PURE__ */ new Map());
+        if (this._internalState.size > MAX_TRACE_STATE_ITEMS) this._internalState = new Map(Array.from(this._internalState.entries()).reverse().slice(0, MAX_TRACE_STATE_ITEMS));
+      }
+      _keys() {
+        return Array.from(this._internalState.keys()).reverse();
+      }
+      _clone() {
+        const traceState = new TraceStateImpl2();
+        traceState._internalState = new Map(this._internalState);
+        return traceState;
+      }
+    };
+    exports.TraceStateImpl = TraceStateImpl;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs
+var require_utils2 = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs"(exports) {
+    var require_tracestate_impl2 = require_tracestate_impl();
+    function createTraceState(rawTraceState) {
+      return new require_tracestate_impl2.TraceStateImpl(rawTraceState);
+    }
+    exports.createTraceState = createTraceState;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs
+var require_NoopTracerProvider = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs"(exports) {
+    var require_NoopTracer2 = require_NoopTracer();
+    var NoopTracerProvider = class {
+      getTracer(_name, _version, _options) {
+        return new require_NoopTracer2.NoopTracer();
+      }
+    };
+    exports.NoopTracerProvider = NoopTracerProvider;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs
+var require_ProxyTracerProvider = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs"(exports) {
+    var require_ProxyTracer2 = require_ProxyTracer();
+    var NOOP_TRACER_PROVIDER = new (require_NoopTracerProvider()).NoopTracerProvider();
+    var ProxyTracerProvider = class {
+      /**
+      * Get a {@link ProxyTracer}
+      */
+      getTracer(name, version2, options) {
+        var _this$getDelegateTrac;
+        return (_this$getDelegateTrac = this.getDelegateTracer(name, version2, options)) !== null && _this$getDelegateTrac !== void 0 ? _this$getDelegateTrac : new require_ProxyTracer2.ProxyTracer(this, name, version2, options);
+      }
+      getDelegate() {
+        var _this$_delegate;
+        return (_this$_delegate = this._delegate) !== null && _this$_delegate !== void 0 ? _this$_delegate : NOOP_TRACER_PROVIDER;
+      }
+      /**
+      * Set the delegate tracer provider
+      */
+      setDelegate(delegate) {
+        this._delegate = delegate;
+      }
+      getDelegateTracer(name, version2, options) {
+        var _this$_delegate2;
+        return (_this$_delegate2 = this._delegate) === null || _this$_delegate2 === void 0 ? void 0 : _this$_delegate2.getTracer(name, version2, options);
+      }
+    };
+    exports.ProxyTracerProvider = ProxyTracerProvider;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs
+var require_SamplingResult = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs"(exports) {
+    var SamplingDecision = /* @__PURE__ */ (function(SamplingDecision2) {
+      SamplingDecision2[SamplingDecision2["NOT_RECORD"] = 0] = "NOT_RECORD";
+      SamplingDecision2[SamplingDecision2["RECORD"] = 1] = "RECORD";
+      SamplingDecision2[SamplingDecision2["RECORD_AND_SAMPLED"] = 2] = "RECORD_AND_SAMPLED";
+      return SamplingDecision2;
+    })({});
+    exports.SamplingDecision = SamplingDecision;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/context-api.cjs
+var require_context_api = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/context-api.cjs"(exports) {
+    var context = require_context2().ContextAPI.getInstance();
+    exports.context = context;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/diag-api.cjs
+var require_diag_api = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/diag-api.cjs"(exports) {
+    var diag = require_diag().DiagAPI.instance();
+    exports.diag = diag;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs
+var require_NoopLoggerProvider = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs"(exports) {
+    var require_NoopLogger2 = require_NoopLogger();
+    var NoopLoggerProvider = class {
+      getLogger(_name, _version, _options) {
+        return new require_NoopLogger2.NoopLogger();
+      }
+    };
+    var NOOP_LOGGER_PROVIDER = new NoopLoggerProvider();
+    exports.NOOP_LOGGER_PROVIDER = NOOP_LOGGER_PROVIDER;
+    exports.NoopLoggerProvider = NoopLoggerProvider;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs
+var require_ProxyLogger = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs"(exports) {
+    var require_NoopLogger2 = require_NoopLogger();
+    var ProxyLogger = class {
+      constructor(provider, name, version2, options) {
+        this._provider = provider;
+        this.name = name;
+        this.version = version2;
+        this.options = options;
+      }
+      /**
+      * Emit a log record. This method should only be used by log appenders.
+      *
+      * @param logRecord
+      */
+      emit(logRecord) {
+        this._getLogger().emit(logRecord);
+      }
+      enabled(options) {
+        return this._getLogger().enabled(options);
+      }
+      /**
+      * Try to get a logger from the proxy logger provider.
+      * If the proxy logger provider has no delegate, return a noop logger.
+      */
+      _getLogger() {
+        if (this._delegate) return this._delegate;
+        const logger = this._provider._getDelegateLogger(this.name, this.version, this.options);
+        if (!logger) return require_NoopLogger2.NOOP_LOGGER;
+        this._delegate = logger;
+        return this._delegate;
+      }
+    };
+    exports.ProxyLogger = ProxyLogger;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs
+var require_ProxyLoggerProvider = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs"(exports) {
+    var require_NoopLoggerProvider2 = require_NoopLoggerProvider();
+    var require_ProxyLogger2 = require_ProxyLogger();
+    var ProxyLoggerProvider = class {
+      getLogger(name, version2, options) {
+        var _this$_getDelegateLog;
+        return (_this$_getDelegateLog = this._getDelegateLogger(name, version2, options)) !== null && _this$_getDelegateLog !== void 0 ? _this$_getDelegateLog : new require_ProxyLogger2.ProxyLogger(this, name, version2, options);
+      }
+      /**
+      * Get the delegate logger provider.
+      * Used by tests only.
+      * @internal
+      */
+      _getDelegate() {
+        var _this$_delegate;
+        return (_this$_delegate = this._delegate) !== null && _this$_delegate !== void 0 ? _this$_delegate : require_NoopLoggerProvider2.NOOP_LOGGER_PROVIDER;
+      }
+      /**
+      * Set the delegate logger provider
+      * @internal
+      */
+      _setDelegate(delegate) {
+        this._delegate = delegate;
+      }
+      /**
+      * @internal
+      */
+      _getDelegateLogger(name, version2, options) {
+        var _this$_delegate2;
+        return (_this$_delegate2 = this._delegate) === null || _this$_delegate2 === void 0 ? void 0 : _this$_delegate2.getLogger(name, version2, options);
+      }
+    };
+    exports.ProxyLoggerProvider = ProxyLoggerProvider;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/api/logs.cjs
+var require_logs = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/api/logs.cjs"(exports) {
+    var require_global_utils2 = require_global_utils();
+    var require_diag2 = require_diag();
+    var require_ProxyLoggerProvider2 = require_ProxyLoggerProvider();
+    var API_NAME = "logs";
+    var LogsAPI = class LogsAPI2 {
+      /** Empty private constructor prevents end users from constructing a new instance of the API */
+      constructor() {
+        this._proxyLoggerProvider = new require_ProxyLoggerProvider2.ProxyLoggerProvider();
+      }
+      /** Get the singleton instance of the Logs API */
+      static getInstance() {
+        if (!this._instance) this._instance = new LogsAPI2();
+        return this._instance;
+      }
+      setGlobalLoggerProvider(provider) {
+        const success = require_global_utils2.registerGlobal(API_NAME, provider, require_diag2.DiagAPI.instance());
+        if (success) this._proxyLoggerProvider._setDelegate(provider);
+        return success;
+      }
+      /**
+      * Returns the global logger provider.
+      *
+      * @returns LoggerProvider
+      */
+      getLoggerProvider() {
+        return require_global_utils2.getGlobal(API_NAME) || this._proxyLoggerProvider;
+      }
+      /**
+      * Returns a Logger, creating one if one with the given name, version,
+      * schemaUrl, and attributes is not already created.
+      *
+      * Getting a Logger may be expensive, especially when `attributes` are
+      * provided. Reuse Logger instances where possible instead of calling
+      * `getLogger()` on hot paths.
+      *
+      * @param name The name of the logger or instrumentation library.
+      * @param version The version of the logger or instrumentation library.
+      * @param options The options of the logger or instrumentation library.
+      * @returns {@link Logger}
+      */
+      getLogger(name, version2, options) {
+        return this.getLoggerProvider().getLogger(name, version2, options);
+      }
+      /** Remove the global logger provider */
+      disable() {
+        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
+        this._proxyLoggerProvider = new require_ProxyLoggerProvider2.ProxyLoggerProvider();
+      }
+    };
+    exports.LogsAPI = LogsAPI;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/logs-api.cjs
+var require_logs_api = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/logs-api.cjs"(exports) {
+    var logs = require_logs().LogsAPI.getInstance();
+    exports.logs = logs;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs
+var require_NoopMeterProvider = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs"(exports) {
+    var require_NoopMeter2 = require_NoopMeter();
+    var NoopMeterProvider = class {
+      getMeter(_name, _version, _options) {
+        return require_NoopMeter2.NOOP_METER;
+      }
+    };
+    var NOOP_METER_PROVIDER = new NoopMeterProvider();
+    exports.NOOP_METER_PROVIDER = NOOP_METER_PROVIDER;
+    exports.NoopMeterProvider = NoopMeterProvider;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/api/metrics.cjs
+var require_metrics = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/api/metrics.cjs"(exports) {
+    var require_global_utils2 = require_global_utils();
+    var require_diag2 = require_diag();
+    var require_NoopMeterProvider2 = require_NoopMeterProvider();
+    var API_NAME = "metrics";
+    var MetricsAPI = class MetricsAPI2 {
+      /** Empty private constructor prevents end users from constructing a new instance of the API */
+      constructor() {
+      }
+      /** Get the singleton instance of the Metrics API */
+      static getInstance() {
+        if (!this._instance) this._instance = new MetricsAPI2();
+        return this._instance;
+      }
+      /**
+      * Set the current global meter provider.
+      * Returns true if the meter provider was successfully registered, else false.
+      */
+      setGlobalMeterProvider(provider) {
+        return require_global_utils2.registerGlobal(API_NAME, provider, require_diag2.DiagAPI.instance());
+      }
+      /**
+      * Returns the global meter provider.
+      */
+      getMeterProvider() {
+        return require_global_utils2.getGlobal(API_NAME) || require_NoopMeterProvider2.NOOP_METER_PROVIDER;
+      }
+      /**
+      * Returns a meter from the global meter provider.
+      */
+      getMeter(name, version2, options) {
+        return this.getMeterProvider().getMeter(name, version2, options);
+      }
+      /** Remove the global meter provider */
+      disable() {
+        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
+      }
+    };
+    exports.MetricsAPI = MetricsAPI;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/metrics-api.cjs
+var require_metrics_api = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/metrics-api.cjs"(exports) {
+    var metrics = require_metrics().MetricsAPI.getInstance();
+    exports.metrics = metrics;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs
+var require_NoopTextMapPropagator = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs"(exports) {
+    var NoopTextMapPropagator = class {
+      /** Noop inject function does nothing */
+      inject(_context, _carrier) {
+      }
+      /** Noop extract function does nothing and returns the input context */
+      extract(context, _carrier) {
+        return context;
+      }
+      fields() {
+        return [];
+      }
+    };
+    exports.NoopTextMapPropagator = NoopTextMapPropagator;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs
+var require_context_helpers = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs"(exports) {
+    var require_context3 = require_context();
+    var require_context$1 = require_context2();
+    var BAGGAGE_KEY = require_context3.createContextKey("OpenTelemetry Baggage Key");
+    function getBaggage(context) {
+      return context.getValue(BAGGAGE_KEY) || void 0;
+    }
+    function getActiveBaggage() {
+      return getBaggage(require_context$1.ContextAPI.getInstance().active());
+    }
+    function setBaggage(context, baggage) {
+      return context.setValue(BAGGAGE_KEY, baggage);
+    }
+    function deleteBaggage(context) {
+      return context.deleteValue(BAGGAGE_KEY);
+    }
+    exports.deleteBaggage = deleteBaggage;
+    exports.getActiveBaggage = getActiveBaggage;
+    exports.getBaggage = getBaggage;
+    exports.setBaggage = setBaggage;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/api/propagation.cjs
+var require_propagation = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/api/propagation.cjs"(exports) {
+    var require_global_utils2 = require_global_utils();
+    var require_diag2 = require_diag();
+    var require_utils6 = require_utils();
+    var require_TextMapPropagator2 = require_TextMapPropagator();
+    var require_NoopTextMapPropagator2 = require_NoopTextMapPropagator();
+    var require_context_helpers2 = require_context_helpers();
+    var API_NAME = "propagation";
+    var NOOP_TEXT_MAP_PROPAGATOR = new require_NoopTextMapPropagator2.NoopTextMapPropagator();
+    var PropagationAPI = class PropagationAPI2 {
+      /** Empty private constructor prevents end users from constructing a new instance of the API */
+      constructor() {
+        this.createBaggage = require_utils6.createBaggage;
+        this.getBaggage = require_context_helpers2.getBaggage;
+        this.getActiveBaggage = require_context_helpers2.getActiveBaggage;
+        this.setBaggage = require_context_helpers2.setBaggage;
+        this.deleteBaggage = require_context_helpers2.deleteBaggage;
+      }
+      /** Get the singleton instance of the Propagator API */
+      static getInstance() {
+        if (!this._instance) this._instance = new PropagationAPI2();
+        return this._instance;
+      }
+      /**
+      * Set the current propagator.
+      *
+      * @returns true if the propagator was successfully registered, else false
+      */
+      setGlobalPropagator(propagator) {
+        return require_global_utils2.registerGlobal(API_NAME, propagator, require_diag2.DiagAPI.instance());
+      }
+      /**
+      * Inject context into a carrier to be propagated inter-process
+      *
+      * @param context Context carrying tracing data to inject
+      * @param carrier carrier to inject context into
+      * @param setter Function used to set values on the carrier
+      */
+      inject(context, carrier, setter = require_TextMapPropagator2.defaultTextMapSetter) {
+        return this._getGlobalPropagator().inject(context, carrier, setter);
+      }
+      /**
+      * Extract context from a carrier
+      *
+      * @param context Context which the newly created context will inherit from
+      * @param carrier Carrier to extract context from
+      * @param getter Function used to extract keys from a carrier
+      */
+      extract(context, carrier, getter = require_TextMapPropagator2.defaultTextMapGetter) {
+        return this._getGlobalPropagator().extract(context, carrier, getter);
+      }
+      /**
+      * Return a list of all fields which may be used by the propagator.
+      */
+      fields() {
+        return this._getGlobalPropagator().fields();
+      }
+      /** Remove the global propagator */
+      disable() {
+        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
+      }
+      _getGlobalPropagator() {
+        return require_global_utils2.getGlobal(API_NAME) || NOOP_TEXT_MAP_PROPAGATOR;
+      }
+    };
+    exports.PropagationAPI = PropagationAPI;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/propagation-api.cjs
+var require_propagation_api = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/propagation-api.cjs"(exports) {
+    var propagation = require_propagation().PropagationAPI.getInstance();
+    exports.propagation = propagation;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/api/trace.cjs
+var require_trace = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/api/trace.cjs"(exports) {
+    var require_global_utils2 = require_global_utils();
+    var require_diag2 = require_diag();
+    var require_context_utils2 = require_context_utils();
+    var require_spancontext_utils2 = require_spancontext_utils();
+    var require_ProxyTracerProvider2 = require_ProxyTracerProvider();
+    var API_NAME = "trace";
+    var TraceAPI = class TraceAPI2 {
+      /** Empty private constructor prevents end users from constructing a new instance of the API */
+      constructor() {
+        this._proxyTracerProvider = new require_ProxyTracerProvider2.ProxyTracerProvider();
+        this.wrapSpanContext = require_spancontext_utils2.wrapSpanContext;
+        this.isSpanContextValid = require_spancontext_utils2.isSpanContextValid;
+        this.deleteSpan = require_context_utils2.deleteSpan;
+        this.getSpan = require_context_utils2.getSpan;
+        this.getActiveSpan = require_context_utils2.getActiveSpan;
+        this.getSpanContext = require_context_utils2.getSpanContext;
+        this.setSpan = require_context_utils2.setSpan;
+        this.setSpanContext = require_context_utils2.setSpanContext;
+      }
+      /** Get the singleton instance of the Trace API */
+      static getInstance() {
+        if (!this._instance) this._instance = new TraceAPI2();
+        return this._instance;
+      }
+      /**
+      * Set the current global tracer.
+      *
+      * @returns true if the tracer provider was successfully registered, else false
+      */
+      setGlobalTracerProvider(provider) {
+        const success = require_global_utils2.registerGlobal(API_NAME, this._proxyTracerProvider, require_diag2.DiagAPI.instance());
+        if (success) this._proxyTracerProvider.setDelegate(provider);
+        return success;
+      }
+      /**
+      * Returns the global tracer provider.
+      */
+      getTracerProvider() {
+        return require_global_utils2.getGlobal(API_NAME) || this._proxyTracerProvider;
+      }
+      /**
+      * Returns a tracer from the global tracer provider.
+      */
+      getTracer(name, version2) {
+        return this.getTracerProvider().getTracer(name, version2);
+      }
+      /** Remove the global tracer provider */
+      disable() {
+        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
+        this._proxyTracerProvider = new require_ProxyTracerProvider2.ProxyTracerProvider();
+      }
+    };
+    exports.TraceAPI = TraceAPI;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/trace-api.cjs
+var require_trace_api = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/trace-api.cjs"(exports) {
+    var trace = require_trace().TraceAPI.getInstance();
+    exports.trace = trace;
+  }
+});
+
+// ../main/node_modules/@opentelemetry/api/dist/index.cjs
+var require_dist = __commonJS({
+  "../main/node_modules/@opentelemetry/api/dist/index.cjs"(exports) {
+    Object.defineProperties(exports, {
+      __esModule: { value: true },
+      [Symbol.toStringTag]: { value: "Module" }
+    });
+    var require_types4 = require_types();
+    var require_utils6 = require_utils();
+    var require_context3 = require_context();
+    var require_consoleLogger2 = require_consoleLogger();
+    var require_NoopMeter2 = require_NoopMeter();
+    var require_Metric2 = require_Metric();
+    var require_NoopLogger2 = require_NoopLogger();
+    var require_LogRecord2 = require_LogRecord();
+    var require_TextMapPropagator2 = require_TextMapPropagator();
+    var require_trace_flags2 = require_trace_flags();
+    var require_invalid_span_constants2 = require_invalid_span_constants();
+    var require_spancontext_utils2 = require_spancontext_utils();
+    var require_ProxyTracer2 = require_ProxyTracer();
+    var require_span_kind2 = require_span_kind();
+    var require_status2 = require_status();
+    var require_utils$1 = require_utils2();
+    var require_ProxyTracerProvider2 = require_ProxyTracerProvider();
+    var require_SamplingResult2 = require_SamplingResult();
+    var require_context_api2 = require_context_api();
+    var require_diag_api2 = require_diag_api();
+    var require_logs_api2 = require_logs_api();
+    var require_metrics_api2 = require_metrics_api();
+    var require_propagation_api2 = require_propagation_api();
+    var require_trace_api2 = require_trace_api();
+    var src_default = {
+      context: require_context_api2.context,
+      diag: require_diag_api2.diag,
+      logs: require_logs_api2.logs,
+      metrics: require_metrics_api2.metrics,
+      propagation: require_propagation_api2.propagation,
+      trace: require_trace_api2.trace
+    };
+    exports.DiagConsoleLogger = require_consoleLogger2.DiagConsoleLogger;
+    exports.DiagLogLevel = require_types4.DiagLogLevel;
+    exports.INVALID_SPANID = require_invalid_span_constants2.INVALID_SPANID;
+    exports.INVALID_SPAN_CONTEXT = require_invalid_span_constants2.INVALID_SPAN_CONTEXT;
+    exports.INVALID_TRACEID = require_invalid_span_constants2.INVALID_TRACEID;
+    exports.ProxyTracer = require_ProxyTracer2.ProxyTracer;
+    exports.ProxyTracerProvider = require_ProxyTracerProvider2.ProxyTracerProvider;
+    exports.ROOT_CONTEXT = require_context3.ROOT_CONTEXT;
+    exports.SamplingDecision = require_SamplingResult2.SamplingDecision;
+    exports.SeverityNumber = require_LogRecord2.SeverityNumber;
+    exports.SpanKind = require_span_kind2.SpanKind;
+    exports.SpanStatusCode = require_status2.SpanStatusCode;
+    exports.TraceFlags = require_trace_flags2.TraceFlags;
+    exports.ValueType = require_Metric2.ValueType;
+    exports.baggageEntryMetadataFromString = require_utils6.baggageEntryMetadataFromString;
+    exports.context = require_context_api2.context;
+    exports.createContextKey = require_context3.createContextKey;
+    exports.createNoopLogger = require_NoopLogger2.createNoopLogger;
+    exports.createNoopMeter = require_NoopMeter2.createNoopMeter;
+    exports.createTraceState = require_utils$1.createTraceState;
+    exports.default = src_default;
+    exports.defaultTextMapGetter = require_TextMapPropagator2.defaultTextMapGetter;
+    exports.defaultTextMapSetter = require_TextMapPropagator2.defaultTextMapSetter;
+    exports.diag = require_diag_api2.diag;
+    exports.isSpanContextValid = require_spancontext_utils2.isSpanContextValid;
+    exports.isValidSpanId = require_spancontext_utils2.isValidSpanId;
+    exports.isValidTraceId = require_spancontext_utils2.isValidTraceId;
+    exports.logs = require_logs_api2.logs;
+    exports.metrics = require_metrics_api2.metrics;
+    exports.propagation = require_propagation_api2.propagation;
+    exports.trace = require_trace_api2.trace;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/processCpuTotal.js
+var require_processCpuTotal = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/processCpuTotal.js"(exports, module) {
+    "use strict";
+    var OtelApi = require_dist();
+    var Counter2 = require_counter();
+    var PROCESS_CPU_USER_SECONDS = "process_cpu_user_seconds_total";
+    var PROCESS_CPU_SYSTEM_SECONDS = "process_cpu_system_seconds_total";
+    var PROCESS_CPU_SECONDS = "process_cpu_seconds_total";
+    module.exports = (registry, config = {}) => {
+      const registers = registry ? [registry] : void 0;
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const exemplars = config.enableExemplars ? config.enableExemplars : false;
+      const labelNames = Object.keys(labels);
+      let lastCpuUsage = process.cpuUsage();
+      const cpuUserUsageCounter = new Counter2({
+        name: namePrefix + PROCESS_CPU_USER_SECONDS,
+        help: "Total user CPU time spent in seconds.",
+        enableExemplars: exemplars,
+        registers,
+        labelNames,
+        // Use this one metric's `collect` to set all metrics' values.
+        collect() {
+          const cpuUsage = process.cpuUsage();
+          const userUsageMicros = cpuUsage.user - lastCpuUsage.user;
+          const systemUsageMicros = cpuUsage.system - lastCpuUsage.system;
+          lastCpuUsage = cpuUsage;
+          if (this.enableExemplars) {
+            let exemplarLabels = {};
+            const currentSpan = OtelApi.trace.getSpan(OtelApi.context.active());
+            if (currentSpan) {
+              exemplarLabels = {
+                traceId: currentSpan.spanContext().traceId,
+                spanId: currentSpan.spanContext().spanId
+              };
+            }
+            cpuUserUsageCounter.inc({
+              labels,
+              value: userUsageMicros / 1e6,
+              exemplarLabels
+            });
+            cpuSystemUsageCounter.inc({
+              labels,
+              value: systemUsageMicros / 1e6,
+              exemplarLabels
+            });
+            cpuUsageCounter.inc({
+              labels,
+              value: (userUsageMicros + systemUsageMicros) / 1e6,
+              exemplarLabels
+            });
+          } else {
+            cpuUserUsageCounter.inc(labels, userUsageMicros / 1e6);
+            cpuSystemUsageCounter.inc(labels, systemUsageMicros / 1e6);
+            cpuUsageCounter.inc(
+              labels,
+              (userUsageMicros + systemUsageMicros) / 1e6
+            );
+          }
+        }
+      });
+      const cpuSystemUsageCounter = new Counter2({
+        name: namePrefix + PROCESS_CPU_SYSTEM_SECONDS,
+        help: "Total system CPU time spent in seconds.",
+        enableExemplars: exemplars,
+        registers,
+        labelNames
+      });
+      const cpuUsageCounter = new Counter2({
+        name: namePrefix + PROCESS_CPU_SECONDS,
+        help: "Total user and system CPU time spent in seconds.",
+        enableExemplars: exemplars,
+        registers,
+        labelNames
+      });
+    };
+    module.exports.metricNames = [
+      PROCESS_CPU_USER_SECONDS,
+      PROCESS_CPU_SYSTEM_SECONDS,
+      PROCESS_CPU_SECONDS
+    ];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/processStartTime.js
+var require_processStartTime = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/processStartTime.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var startInSeconds = Math.round(Date.now() / 1e3 - process.uptime());
+    var PROCESS_START_TIME = "process_start_time_seconds";
+    module.exports = (registry, config = {}) => {
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      new Gauge2({
+        name: namePrefix + PROCESS_START_TIME,
+        help: "Start time of the process since unix epoch in seconds.",
+        registers: registry ? [registry] : void 0,
+        labelNames,
+        aggregator: "omit",
+        collect() {
+          this.set(labels, startInSeconds);
+        }
+      });
+    };
+    module.exports.metricNames = [PROCESS_START_TIME];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js
+var require_osMemoryHeapLinux = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var fs = __require("fs");
+    var values = ["VmSize", "VmRSS", "VmData"];
+    var PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes";
+    var PROCESS_VIRTUAL_MEMORY = "process_virtual_memory_bytes";
+    var PROCESS_HEAP = "process_heap_bytes";
+    function structureOutput(input) {
+      return input.split("\n").reduce((acc, string) => {
+        if (!values.some((value2) => string.startsWith(value2))) {
+          return acc;
+        }
+        const split = string.split(":");
+        let value = split[1].trim();
+        value = value.substr(0, value.length - 3);
+        value = Number(value) * 1024;
+        acc[split[0]] = value;
+        return acc;
+      }, {});
+    }
+    module.exports = (registry, config = {}) => {
+      const registers = registry ? [registry] : void 0;
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      const residentMemGauge = new Gauge2({
+        name: namePrefix + PROCESS_RESIDENT_MEMORY,
+        help: "Resident memory size in bytes.",
+        registers,
+        labelNames,
+        // Use this one metric's `collect` to set all metrics' values.
+        collect() {
+          try {
+            const stat = fs.readFileSync("/proc/self/status", "utf8");
+            const structuredOutput = structureOutput(stat);
+            residentMemGauge.set(labels, structuredOutput.VmRSS);
+            virtualMemGauge.set(labels, structuredOutput.VmSize);
+            heapSizeMemGauge.set(labels, structuredOutput.VmData);
+          } catch {
+          }
+        }
+      });
+      const virtualMemGauge = new Gauge2({
+        name: namePrefix + PROCESS_VIRTUAL_MEMORY,
+        help: "Virtual memory size in bytes.",
+        registers,
+        labelNames
+      });
+      const heapSizeMemGauge = new Gauge2({
+        name: namePrefix + PROCESS_HEAP,
+        help: "Process heap size in bytes.",
+        registers,
+        labelNames
+      });
+    };
+    module.exports.metricNames = [
+      PROCESS_RESIDENT_MEMORY,
+      PROCESS_VIRTUAL_MEMORY,
+      PROCESS_HEAP
+    ];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js
+var require_safeMemoryUsage = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js"(exports, module) {
+    "use strict";
+    function safeMemoryUsage() {
+      try {
+        return process.memoryUsage();
+      } catch {
+        return;
+      }
+    }
+    module.exports = safeMemoryUsage;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/osMemoryHeap.js
+var require_osMemoryHeap = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/osMemoryHeap.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var linuxVariant = require_osMemoryHeapLinux();
+    var safeMemoryUsage = require_safeMemoryUsage();
+    var PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes";
+    function notLinuxVariant(registry, config = {}) {
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      new Gauge2({
+        name: namePrefix + PROCESS_RESIDENT_MEMORY,
+        help: "Resident memory size in bytes.",
+        registers: registry ? [registry] : void 0,
+        labelNames,
+        collect() {
+          const memUsage = safeMemoryUsage();
+          if (memUsage) {
+            this.set(labels, memUsage.rss);
+          }
+        }
+      });
+    }
+    module.exports = (registry, config) => process.platform === "linux" ? linuxVariant(registry, config) : notLinuxVariant(registry, config);
+    module.exports.metricNames = process.platform === "linux" ? linuxVariant.metricNames : [PROCESS_RESIDENT_MEMORY];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js
+var require_processOpenFileDescriptors = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var fs = __require("fs");
+    var process2 = __require("process");
+    var PROCESS_OPEN_FDS = "process_open_fds";
+    module.exports = (registry, config = {}) => {
+      if (process2.platform !== "linux") {
+        return;
+      }
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      new Gauge2({
+        name: namePrefix + PROCESS_OPEN_FDS,
+        help: "Number of open file descriptors.",
+        registers: registry ? [registry] : void 0,
+        labelNames,
+        collect() {
+          try {
+            const fds = fs.readdirSync("/proc/self/fd");
+            this.set(labels, fds.length - 1);
+          } catch {
+          }
+        }
+      });
+    };
+    module.exports.metricNames = [PROCESS_OPEN_FDS];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js
+var require_processMaxFileDescriptors = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var fs = __require("fs");
+    var PROCESS_MAX_FDS = "process_max_fds";
+    var maxFds;
+    module.exports = (registry, config = {}) => {
+      if (maxFds === void 0) {
+        try {
+          const limits = fs.readFileSync("/proc/self/limits", "utf8");
+          const lines = limits.split("\n");
+          for (const line of lines) {
+            if (line.startsWith("Max open files")) {
+              const parts = line.split(/  +/);
+              maxFds = Number(parts[1]);
+              break;
+            }
+          }
+        } catch {
+          return;
+        }
+      }
+      if (maxFds === void 0) return;
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      new Gauge2({
+        name: namePrefix + PROCESS_MAX_FDS,
+        help: "Maximum number of open file descriptors.",
+        registers: registry ? [registry] : void 0,
+        labelNames,
+        collect() {
+          if (maxFds !== void 0) this.set(labels, maxFds);
+        }
+      });
+    };
+    module.exports.metricNames = [PROCESS_MAX_FDS];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/eventLoopLag.js
+var require_eventLoopLag = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/eventLoopLag.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var perf_hooks;
+    try {
+      perf_hooks = __require("perf_hooks");
+    } catch {
+    }
+    var NODEJS_EVENTLOOP_LAG = "nodejs_eventloop_lag_seconds";
+    var NODEJS_EVENTLOOP_LAG_MIN = "nodejs_eventloop_lag_min_seconds";
+    var NODEJS_EVENTLOOP_LAG_MAX = "nodejs_eventloop_lag_max_seconds";
+    var NODEJS_EVENTLOOP_LAG_MEAN = "nodejs_eventloop_lag_mean_seconds";
+    var NODEJS_EVENTLOOP_LAG_STDDEV = "nodejs_eventloop_lag_stddev_seconds";
+    var NODEJS_EVENTLOOP_LAG_P50 = "nodejs_eventloop_lag_p50_seconds";
+    var NODEJS_EVENTLOOP_LAG_P90 = "nodejs_eventloop_lag_p90_seconds";
+    var NODEJS_EVENTLOOP_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
+    function reportEventloopLag(start, gauge, labels) {
+      const delta = process.hrtime(start);
+      const nanosec = delta[0] * 1e9 + delta[1];
+      const seconds = nanosec / 1e9;
+      gauge.set(labels, seconds);
+    }
+    module.exports = (registry, config = {}) => {
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      const registers = registry ? [registry] : void 0;
+      let collect = () => {
+        const start = process.hrtime();
+        setImmediate(reportEventloopLag, start, lag, labels);
+      };
+      if (perf_hooks && perf_hooks.monitorEventLoopDelay) {
+        try {
+          const histogram = perf_hooks.monitorEventLoopDelay({
+            resolution: config.eventLoopMonitoringPrecision
+          });
+          histogram.enable();
+          collect = () => {
+            const start = process.hrtime();
+            setImmediate(reportEventloopLag, start, lag, labels);
+            lagMin.set(labels, histogram.min / 1e9);
+            lagMax.set(labels, histogram.max / 1e9);
+            lagMean.set(labels, histogram.mean / 1e9);
+            lagStddev.set(labels, histogram.stddev / 1e9);
+            lagP50.set(labels, histogram.percentile(50) / 1e9);
+            lagP90.set(labels, histogram.percentile(90) / 1e9);
+            lagP99.set(labels, histogram.percentile(99) / 1e9);
+            histogram.reset();
+          };
+        } catch (e) {
+          if (e.code === "ERR_NOT_IMPLEMENTED") {
+            return;
+          }
+          throw e;
+        }
+      }
+      const lag = new Gauge2({
+        name: namePrefix + NODEJS_EVENTLOOP_LAG,
+        help: "Lag of event loop in seconds.",
+        registers,
+        labelNames,
+        aggregator: "average",
+        // Use this one metric's `collect` to set all metrics' values.
+        collect
+      });
+      const lagMin = new Gauge2({
+        name: namePrefix + NODEJS_EVENTLOOP_LAG_MIN,
+        help: "The minimum recorded event loop delay.",
+        registers,
+        labelNames,
+        aggregator: "min"
+      });
+      const lagMax = new Gauge2({
+        name: namePrefix + NODEJS_EVENTLOOP_LAG_MAX,
+        help: "The maximum recorded event loop delay.",
+        registers,
+        labelNames,
+        aggregator: "max"
+      });
+      const lagMean = new Gauge2({
+        name: namePrefix + NODEJS_EVENTLOOP_LAG_MEAN,
+        help: "The mean of the recorded event loop delays.",
+        registers,
+        labelNames,
+        aggregator: "average"
+      });
+      const lagStddev = new Gauge2({
+        name: namePrefix + NODEJS_EVENTLOOP_LAG_STDDEV,
+        help: "The standard deviation of the recorded event loop delays.",
+        registers,
+        labelNames,
+        aggregator: "average"
+      });
+      const lagP50 = new Gauge2({
+        name: namePrefix + NODEJS_EVENTLOOP_LAG_P50,
+        help: "The 50th percentile of the recorded event loop delays.",
+        registers,
+        labelNames,
+        aggregator: "average"
+      });
+      const lagP90 = new Gauge2({
+        name: namePrefix + NODEJS_EVENTLOOP_LAG_P90,
+        help: "The 90th percentile of the recorded event loop delays.",
+        registers,
+        labelNames,
+        aggregator: "average"
+      });
+      const lagP99 = new Gauge2({
+        name: namePrefix + NODEJS_EVENTLOOP_LAG_P99,
+        help: "The 99th percentile of the recorded event loop delays.",
+        registers,
+        labelNames,
+        aggregator: "average"
+      });
+    };
+    module.exports.metricNames = [
+      NODEJS_EVENTLOOP_LAG,
+      NODEJS_EVENTLOOP_LAG_MIN,
+      NODEJS_EVENTLOOP_LAG_MAX,
+      NODEJS_EVENTLOOP_LAG_MEAN,
+      NODEJS_EVENTLOOP_LAG_STDDEV,
+      NODEJS_EVENTLOOP_LAG_P50,
+      NODEJS_EVENTLOOP_LAG_P90,
+      NODEJS_EVENTLOOP_LAG_P99
+    ];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js
+var require_processMetricsHelpers = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js"(exports, module) {
+    "use strict";
+    function aggregateByObjectName(list2) {
+      const data2 = {};
+      for (let i2 = 0; i2 < list2.length; i2++) {
+        const listElement = list2[i2];
+        if (!listElement || typeof listElement.constructor === "undefined") {
+          continue;
+        }
+        if (Object.hasOwnProperty.call(data2, listElement.constructor.name)) {
+          data2[listElement.constructor.name] += 1;
+        } else {
+          data2[listElement.constructor.name] = 1;
+        }
+      }
+      return data2;
+    }
+    function updateMetrics(gauge, data2, labels) {
+      gauge.reset();
+      for (const key2 in data2) {
+        gauge.set(Object.assign({ type: key2 }, labels || {}), data2[key2]);
+      }
+    }
+    module.exports = {
+      aggregateByObjectName,
+      updateMetrics
+    };
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/processHandles.js
+var require_processHandles = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/processHandles.js"(exports, module) {
+    "use strict";
+    var { aggregateByObjectName } = require_processMetricsHelpers();
+    var { updateMetrics } = require_processMetricsHelpers();
+    var Gauge2 = require_gauge();
+    var NODEJS_ACTIVE_HANDLES = "nodejs_active_handles";
+    var NODEJS_ACTIVE_HANDLES_TOTAL = "nodejs_active_handles_total";
+    module.exports = (registry, config = {}) => {
+      if (typeof process._getActiveHandles !== "function") {
+        return;
+      }
+      const registers = registry ? [registry] : void 0;
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      new Gauge2({
+        name: namePrefix + NODEJS_ACTIVE_HANDLES,
+        help: "Number of active libuv handles grouped by handle type. Every handle type is C++ class name.",
+        labelNames: ["type", ...labelNames],
+        registers,
+        collect() {
+          const handles = process._getActiveHandles();
+          updateMetrics(this, aggregateByObjectName(handles), labels);
+        }
+      });
+      new Gauge2({
+        name: namePrefix + NODEJS_ACTIVE_HANDLES_TOTAL,
+        help: "Total number of active handles.",
+        registers,
+        labelNames,
+        collect() {
+          const handles = process._getActiveHandles();
+          this.set(labels, handles.length);
+        }
+      });
+    };
+    module.exports.metricNames = [
+      NODEJS_ACTIVE_HANDLES,
+      NODEJS_ACTIVE_HANDLES_TOTAL
+    ];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/processRequests.js
+var require_processRequests = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/processRequests.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var { aggregateByObjectName } = require_processMetricsHelpers();
+    var { updateMetrics } = require_processMetricsHelpers();
+    var NODEJS_ACTIVE_REQUESTS = "nodejs_active_requests";
+    var NODEJS_ACTIVE_REQUESTS_TOTAL = "nodejs_active_requests_total";
+    module.exports = (registry, config = {}) => {
+      if (typeof process._getActiveRequests !== "function") {
+        return;
+      }
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      new Gauge2({
+        name: namePrefix + NODEJS_ACTIVE_REQUESTS,
+        help: "Number of active libuv requests grouped by request type. Every request type is C++ class name.",
+        labelNames: ["type", ...labelNames],
+        registers: registry ? [registry] : void 0,
+        collect() {
+          const requests = process._getActiveRequests();
+          updateMetrics(this, aggregateByObjectName(requests), labels);
+        }
+      });
+      new Gauge2({
+        name: namePrefix + NODEJS_ACTIVE_REQUESTS_TOTAL,
+        help: "Total number of active requests.",
+        registers: registry ? [registry] : void 0,
+        labelNames,
+        collect() {
+          const requests = process._getActiveRequests();
+          this.set(labels, requests.length);
+        }
+      });
+    };
+    module.exports.metricNames = [
+      NODEJS_ACTIVE_REQUESTS,
+      NODEJS_ACTIVE_REQUESTS_TOTAL
+    ];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/processResources.js
+var require_processResources = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/processResources.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var { updateMetrics } = require_processMetricsHelpers();
+    var NODEJS_ACTIVE_RESOURCES = "nodejs_active_resources";
+    var NODEJS_ACTIVE_RESOURCES_TOTAL = "nodejs_active_resources_total";
+    module.exports = (registry, config = {}) => {
+      if (typeof process.getActiveResourcesInfo !== "function") {
+        return;
+      }
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      new Gauge2({
+        name: namePrefix + NODEJS_ACTIVE_RESOURCES,
+        help: "Number of active resources that are currently keeping the event loop alive, grouped by async resource type.",
+        labelNames: ["type", ...labelNames],
+        registers: registry ? [registry] : void 0,
+        collect() {
+          const resources = process.getActiveResourcesInfo();
+          const data2 = {};
+          for (let i2 = 0; i2 < resources.length; i2++) {
+            const resource = resources[i2];
+            if (Object.hasOwn(data2, resource)) {
+              data2[resource] += 1;
+            } else {
+              data2[resource] = 1;
+            }
+          }
+          updateMetrics(this, data2, labels);
+        }
+      });
+      new Gauge2({
+        name: namePrefix + NODEJS_ACTIVE_RESOURCES_TOTAL,
+        help: "Total number of active resources.",
+        registers: registry ? [registry] : void 0,
+        labelNames,
+        collect() {
+          const resources = process.getActiveResourcesInfo();
+          this.set(labels, resources.length);
+        }
+      });
+    };
+    module.exports.metricNames = [
+      NODEJS_ACTIVE_RESOURCES,
+      NODEJS_ACTIVE_RESOURCES_TOTAL
+    ];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/heapSizeAndUsed.js
+var require_heapSizeAndUsed = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/heapSizeAndUsed.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var safeMemoryUsage = require_safeMemoryUsage();
+    var NODEJS_HEAP_SIZE_TOTAL = "nodejs_heap_size_total_bytes";
+    var NODEJS_HEAP_SIZE_USED = "nodejs_heap_size_used_bytes";
+    var NODEJS_EXTERNAL_MEMORY = "nodejs_external_memory_bytes";
+    module.exports = (registry, config = {}) => {
+      if (typeof process.memoryUsage !== "function") {
+        return;
+      }
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      const registers = registry ? [registry] : void 0;
+      const namePrefix = config.prefix ? config.prefix : "";
+      const collect = () => {
+        const memUsage = safeMemoryUsage();
+        if (memUsage) {
+          heapSizeTotal.set(labels, memUsage.heapTotal);
+          heapSizeUsed.set(labels, memUsage.heapUsed);
+          if (memUsage.external !== void 0) {
+            externalMemUsed.set(labels, memUsage.external);
+          }
+        }
+      };
+      const heapSizeTotal = new Gauge2({
+        name: namePrefix + NODEJS_HEAP_SIZE_TOTAL,
+        help: "Process heap size from Node.js in bytes.",
+        registers,
+        labelNames,
+        // Use this one metric's `collect` to set all metrics' values.
+        collect
+      });
+      const heapSizeUsed = new Gauge2({
+        name: namePrefix + NODEJS_HEAP_SIZE_USED,
+        help: "Process heap size used from Node.js in bytes.",
+        registers,
+        labelNames
+      });
+      const externalMemUsed = new Gauge2({
+        name: namePrefix + NODEJS_EXTERNAL_MEMORY,
+        help: "Node.js external memory size in bytes.",
+        registers,
+        labelNames
+      });
+    };
+    module.exports.metricNames = [
+      NODEJS_HEAP_SIZE_TOTAL,
+      NODEJS_HEAP_SIZE_USED,
+      NODEJS_EXTERNAL_MEMORY
+    ];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js
+var require_heapSpacesSizeAndUsed = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var v8 = __require("v8");
+    var METRICS = ["total", "used", "available"];
+    var NODEJS_HEAP_SIZE = {};
+    METRICS.forEach((metricType) => {
+      NODEJS_HEAP_SIZE[metricType] = `nodejs_heap_space_size_${metricType}_bytes`;
+    });
+    module.exports = (registry, config = {}) => {
+      try {
+        v8.getHeapSpaceStatistics();
+      } catch (e) {
+        if (e.code === "ERR_NOT_IMPLEMENTED") {
+          return;
+        }
+        throw e;
+      }
+      const registers = registry ? [registry] : void 0;
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = ["space", ...Object.keys(labels)];
+      const gauges = {};
+      METRICS.forEach((metricType) => {
+        gauges[metricType] = new Gauge2({
+          name: namePrefix + NODEJS_HEAP_SIZE[metricType],
+          help: `Process heap space size ${metricType} from Node.js in bytes.`,
+          labelNames,
+          registers
+        });
+      });
+      gauges.total.collect = () => {
+        for (const space of v8.getHeapSpaceStatistics()) {
+          const spaceName = space.space_name.substr(
+            0,
+            space.space_name.indexOf("_space")
+          );
+          gauges.total.set({ space: spaceName, ...labels }, space.space_size);
+          gauges.used.set({ space: spaceName, ...labels }, space.space_used_size);
+          gauges.available.set(
+            { space: spaceName, ...labels },
+            space.space_available_size
+          );
+        }
+      };
+    };
+    module.exports.metricNames = Object.values(NODEJS_HEAP_SIZE);
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/version.js
+var require_version2 = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/version.js"(exports, module) {
+    "use strict";
+    var Gauge2 = require_gauge();
+    var version2 = process.version;
+    var versionSegments = version2.slice(1).split(".").map(Number);
+    var NODE_VERSION_INFO = "nodejs_version_info";
+    module.exports = (registry, config = {}) => {
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      new Gauge2({
+        name: namePrefix + NODE_VERSION_INFO,
+        help: "Node.js version info.",
+        labelNames: ["version", "major", "minor", "patch", ...labelNames],
+        registers: registry ? [registry] : void 0,
+        aggregator: "first",
+        collect() {
+          this.labels(
+            version2,
+            versionSegments[0],
+            versionSegments[1],
+            versionSegments[2],
+            ...Object.values(labels)
+          ).set(1);
+        }
+      });
+    };
+    module.exports.metricNames = [NODE_VERSION_INFO];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metrics/gc.js
+var require_gc = __commonJS({
+  "../main/node_modules/prom-client/lib/metrics/gc.js"(exports, module) {
+    "use strict";
+    var Histogram2 = require_histogram();
+    var perf_hooks;
+    try {
+      perf_hooks = __require("perf_hooks");
+    } catch {
+    }
+    var NODEJS_GC_DURATION_SECONDS = "nodejs_gc_duration_seconds";
+    var DEFAULT_GC_DURATION_BUCKETS = [1e-3, 0.01, 0.1, 1, 2, 5];
+    var kinds = [];
+    if (perf_hooks && perf_hooks.constants) {
+      kinds[perf_hooks.constants.NODE_PERFORMANCE_GC_MAJOR] = "major";
+      kinds[perf_hooks.constants.NODE_PERFORMANCE_GC_MINOR] = "minor";
+      kinds[perf_hooks.constants.NODE_PERFORMANCE_GC_INCREMENTAL] = "incremental";
+      kinds[perf_hooks.constants.NODE_PERFORMANCE_GC_WEAKCB] = "weakcb";
+    }
+    module.exports = (registry, config = {}) => {
+      if (!perf_hooks) {
+        return;
+      }
+      const namePrefix = config.prefix ? config.prefix : "";
+      const labels = config.labels ? config.labels : {};
+      const labelNames = Object.keys(labels);
+      const buckets = config.gcDurationBuckets ? config.gcDurationBuckets : DEFAULT_GC_DURATION_BUCKETS;
+      const gcHistogram = new Histogram2({
+        name: namePrefix + NODEJS_GC_DURATION_SECONDS,
+        help: "Garbage collection duration by kind, one of major, minor, incremental or weakcb.",
+        labelNames: ["kind", ...labelNames],
+        enableExemplars: false,
+        buckets,
+        registers: registry ? [registry] : void 0
+      });
+      const obs = new perf_hooks.PerformanceObserver((list2) => {
+        const entry = list2.getEntries()[0];
+        const kind = entry.detail ? kinds[entry.detail.kind] : kinds[entry.kind];
+        gcHistogram.observe(Object.assign({ kind }, labels), entry.duration / 1e3);
+      });
+      obs.observe({ entryTypes: ["gc"] });
+    };
+    module.exports.metricNames = [NODEJS_GC_DURATION_SECONDS];
+  }
+});
+
+// ../main/node_modules/prom-client/lib/defaultMetrics.js
+var require_defaultMetrics = __commonJS({
+  "../main/node_modules/prom-client/lib/defaultMetrics.js"(exports, module) {
+    "use strict";
+    var { isObject: isObject2 } = require_util();
+    var processCpuTotal = require_processCpuTotal();
+    var processStartTime = require_processStartTime();
+    var osMemoryHeap = require_osMemoryHeap();
+    var processOpenFileDescriptors = require_processOpenFileDescriptors();
+    var processMaxFileDescriptors = require_processMaxFileDescriptors();
+    var eventLoopLag = require_eventLoopLag();
+    var processHandles = require_processHandles();
+    var processRequests = require_processRequests();
+    var processResources = require_processResources();
+    var heapSizeAndUsed = require_heapSizeAndUsed();
+    var heapSpacesSizeAndUsed = require_heapSpacesSizeAndUsed();
+    var version2 = require_version2();
+    var gc = require_gc();
+    var metrics = {
+      processCpuTotal,
+      processStartTime,
+      osMemoryHeap,
+      processOpenFileDescriptors,
+      processMaxFileDescriptors,
+      eventLoopLag,
+      ...typeof process.getActiveResourcesInfo === "function" ? { processResources } : {},
+      processHandles,
+      processRequests,
+      heapSizeAndUsed,
+      heapSpacesSizeAndUsed,
+      version: version2,
+      gc
+    };
+    var metricsList = Object.keys(metrics);
+    module.exports = function collectDefaultMetrics2(config) {
+      if (config !== null && config !== void 0 && !isObject2(config)) {
+        throw new TypeError("config must be null, undefined, or an object");
+      }
+      config = { eventLoopMonitoringPrecision: 10, ...config };
+      for (const metric of Object.values(metrics)) {
+        metric(config.register, config);
+      }
+    };
+    module.exports.metricsList = metricsList;
+  }
+});
+
+// ../main/node_modules/prom-client/lib/metricAggregators.js
+var require_metricAggregators = __commonJS({
+  "../main/node_modules/prom-client/lib/metricAggregators.js"(exports) {
+    "use strict";
+    var { Grouper, hashObject } = require_util();
+    function AggregatorFactory(aggregatorFn) {
+      return (metrics) => {
+        if (metrics.length === 0) return;
+        const result = {
+          help: metrics[0].help,
+          name: metrics[0].name,
+          type: metrics[0].type,
+          values: [],
+          aggregator: metrics[0].aggregator
+        };
+        const byLabels = new Grouper();
+        metrics.forEach((metric) => {
+          metric.values.forEach((value) => {
+            const key2 = hashObject(value.labels);
+            byLabels.add(`${value.metricName}_${key2}`, value);
+          });
+        });
+        byLabels.forEach((values) => {
+          if (values.length === 0) return;
+          const valObj = {
+            value: aggregatorFn(values),
+            labels: values[0].labels
+          };
+          if (values[0].metricName) {
+            valObj.metricName = values[0].metricName;
+          }
+          result.values.push(valObj);
+        });
+        return result;
+      };
+    }
+    exports.AggregatorFactory = AggregatorFactory;
+    exports.aggregators = {
+      /**
+       * @return The sum of values.
+       */
+      sum: AggregatorFactory((v) => v.reduce((p, c) => p + c.value, 0)),
+      /**
+       * @return The first value.
+       */
+      first: AggregatorFactory((v) => v[0].value),
+      /**
+       * @return {undefined} Undefined; omits the metric.
+       */
+      omit: () => {
+      },
+      /**
+       * @return The arithmetic mean of the values.
+       */
+      average: AggregatorFactory(
+        (v) => v.reduce((p, c) => p + c.value, 0) / v.length
+      ),
+      /**
+       * @return The minimum of the values.
+       */
+      min: AggregatorFactory(
+        (v) => v.reduce((p, c) => Math.min(p, c.value), Infinity)
+      ),
+      /**
+       * @return The maximum of the values.
+       */
+      max: AggregatorFactory(
+        (v) => v.reduce((p, c) => Math.max(p, c.value), -Infinity)
+      )
+    };
+  }
+});
+
+// ../main/node_modules/prom-client/lib/cluster.js
+var require_cluster = __commonJS({
+  "../main/node_modules/prom-client/lib/cluster.js"(exports, module) {
+    "use strict";
+    var Registry2 = require_registry();
+    var { Grouper } = require_util();
+    var { aggregators } = require_metricAggregators();
+    var cluster = () => {
+      const data2 = __require("cluster");
+      cluster = () => data2;
+      return data2;
+    };
+    var GET_METRICS_REQ = "prom-client:getMetricsReq";
+    var GET_METRICS_RES = "prom-client:getMetricsRes";
+    var registries = [Registry2.globalRegistry];
+    var requestCtr = 0;
+    var listenersAdded = false;
+    var requests = /* @__PURE__ */ new Map();
+    var AggregatorRegistry = class extends Registry2 {
+      constructor(regContentType = Registry2.PROMETHEUS_CONTENT_TYPE) {
+        super(regContentType);
+        addListeners();
+      }
+      /**
+       * Gets aggregated metrics for all workers. The optional callback and
+       * returned Promise resolve with the same value; either may be used.
+       * @return {Promise<string>} Promise that resolves with the aggregated
+       *   metrics.
+       */
+      clusterMetrics() {
+        const requestId = requestCtr++;
+        return new Promise((resolve4, reject) => {
+          let settled = false;
+          function done(err, result) {
+            if (settled) return;
+            settled = true;
+            if (err) reject(err);
+            else resolve4(result);
+          }
+          const request = {
+            responses: [],
+            pending: 0,
+            done,
+            errorTimeout: setTimeout(() => {
+              const err = new Error("Operation timed out.");
+              request.done(err);
+            }, 5e3)
+          };
+          requests.set(requestId, request);
+          const message = {
+            type: GET_METRICS_REQ,
+            requestId
+          };
+          for (const id3 in cluster().workers) {
+            if (cluster().workers[id3].isConnected()) {
+              cluster().workers[id3].send(message);
+              request.pending++;
+            }
+          }
+          if (request.pending === 0) {
+            clearTimeout(request.errorTimeout);
+            process.nextTick(() => done(null, ""));
+          }
+        });
+      }
+      get contentType() {
+        return super.contentType;
+      }
+      /**
+       * Creates a new Registry instance from an array of metrics that were
+       * created by `registry.getMetricsAsJSON()`. Metrics are aggregated using
+       * the method specified by their `aggregator` property, or by summation if
+       * `aggregator` is undefined.
+       * @param {Array} metricsArr Array of metrics, each of which created by
+       *   `registry.getMetricsAsJSON()`.
+       * @param {string} registryType content type of the new registry. Defaults
+       * to PROMETHEUS_CONTENT_TYPE.
+       * @return {Registry} aggregated registry.
+       */
+      static aggregate(metricsArr, registryType = Registry2.PROMETHEUS_CONTENT_TYPE) {
+        const aggregatedRegistry = new Registry2();
+        const metricsByName = new Grouper();
+        aggregatedRegistry.setContentType(registryType);
+        metricsArr.forEach((metrics) => {
+          metrics.forEach((metric) => {
+            metricsByName.add(metric.name, metric);
+          });
+        });
+        metricsByName.forEach((metrics) => {
+          const aggregatorName = metrics[0].aggregator;
+          const aggregatorFn = aggregators[aggregatorName];
+          if (typeof aggregatorFn !== "function") {
+            throw new Error(`'${aggregatorName}' is not a defined aggregator.`);
+          }
+          const aggregatedMetric = aggregatorFn(metrics);
+          if (aggregatedMetric) {
+            const aggregatedMetricWrapper = Object.assign(
+              {
+                get: () => aggregatedMetric
+              },
+              aggregatedMetric
+            );
+            aggregatedRegistry.registerMetric(aggregatedMetricWrapper);
+          }
+        });
+        return aggregatedRegistry;
+      }
+      /**
+       * Sets the registry or registries to be aggregated. Call from workers to
+       * use a registry/registries other than the default global registry.
+       * @param {Array<Registry>|Registry} regs Registry or registries to be
+       *   aggregated.
+       * @return {void}
+       */
+      static setRegistries(regs) {
+        if (!Array.isArray(regs)) regs = [regs];
+        regs.forEach((reg) => {
+          if (!(reg instanceof Registry2)) {
+            throw new TypeError(`Expected Registry, got ${typeof reg}`);
+          }
+        });
+        registries = regs;
+      }
+    };
+    function addListeners() {
+      if (listenersAdded) return;
+      listenersAdded = true;
+      if (cluster().isMaster) {
+        cluster().on("message", (worker, message) => {
+          if (message.type === GET_METRICS_RES) {
+            const request = requests.get(message.requestId);
+            if (message.error) {
+              request.done(new Error(message.error));
+              return;
+            }
+            message.metrics.forEach((registry) => request.responses.push(registry));
+            request.pending--;
+            if (request.pending === 0) {
+              requests.delete(message.requestId);
+              clearTimeout(request.errorTimeout);
+              const registry = AggregatorRegistry.aggregate(request.responses);
+              const promString = registry.metrics();
+              request.done(null, promString);
+            }
+          }
+        });
+      }
+      if (cluster().isWorker) {
+        process.on("message", (message) => {
+          if (message.type === GET_METRICS_REQ) {
+            Promise.all(registries.map((r) => r.getMetricsAsJSON())).then((metrics) => {
+              process.send({
+                type: GET_METRICS_RES,
+                requestId: message.requestId,
+                metrics
+              });
+            }).catch((error) => {
+              process.send({
+                type: GET_METRICS_RES,
+                requestId: message.requestId,
+                error: error.message
+              });
+            });
+          }
+        });
+      }
+    }
+    module.exports = AggregatorRegistry;
+  }
+});
+
+// ../main/node_modules/prom-client/index.js
+var require_prom_client = __commonJS({
+  "../main/node_modules/prom-client/index.js"(exports) {
+    "use strict";
+    exports.register = require_registry().globalRegistry;
+    exports.Registry = require_registry();
+    Object.defineProperty(exports, "contentType", {
+      configurable: false,
+      enumerable: true,
+      get() {
+        return exports.register.contentType;
+      },
+      set(value) {
+        exports.register.setContentType(value);
+      }
+    });
+    exports.prometheusContentType = exports.Registry.PROMETHEUS_CONTENT_TYPE;
+    exports.openMetricsContentType = exports.Registry.OPENMETRICS_CONTENT_TYPE;
+    exports.validateMetricName = require_validation().validateMetricName;
+    exports.Counter = require_counter();
+    exports.Gauge = require_gauge();
+    exports.Histogram = require_histogram();
+    exports.Summary = require_summary();
+    exports.Pushgateway = require_pushgateway();
+    exports.linearBuckets = require_bucketGenerators().linearBuckets;
+    exports.exponentialBuckets = require_bucketGenerators().exponentialBuckets;
+    exports.collectDefaultMetrics = require_defaultMetrics();
+    exports.aggregators = require_metricAggregators().aggregators;
+    exports.AggregatorRegistry = require_cluster();
+  }
+});
+
+// ../main/node_modules/ms/index.js
 var require_ms = __commonJS({
-  "node_modules/ms/index.js"(exports, module) {
+  "../main/node_modules/ms/index.js"(exports, module) {
     var s = 1e3;
     var m = s * 60;
     var h = m * 60;
@@ -167,9 +5131,9 @@ var require_ms = __commonJS({
   }
 });
 
-// node_modules/debug/src/common.js
+// ../main/node_modules/debug/src/common.js
 var require_common = __commonJS({
-  "node_modules/debug/src/common.js"(exports, module) {
+  "../main/node_modules/debug/src/common.js"(exports, module) {
     function setup(env) {
       createDebug.debug = createDebug;
       createDebug.default = createDebug;
@@ -344,9 +5308,9 @@ var require_common = __commonJS({
   }
 });
 
-// node_modules/debug/src/browser.js
+// ../main/node_modules/debug/src/browser.js
 var require_browser = __commonJS({
-  "node_modules/debug/src/browser.js"(exports, module) {
+  "../main/node_modules/debug/src/browser.js"(exports, module) {
     exports.formatArgs = formatArgs;
     exports.save = save;
     exports.load = load;
@@ -514,9 +5478,9 @@ var require_browser = __commonJS({
   }
 });
 
-// node_modules/has-flag/index.js
+// ../main/node_modules/has-flag/index.js
 var require_has_flag = __commonJS({
-  "node_modules/has-flag/index.js"(exports, module) {
+  "../main/node_modules/has-flag/index.js"(exports, module) {
     "use strict";
     module.exports = (flag, argv = process.argv) => {
       const prefix = flag.startsWith("-") ? "" : flag.length === 1 ? "-" : "--";
@@ -527,9 +5491,9 @@ var require_has_flag = __commonJS({
   }
 });
 
-// node_modules/supports-color/index.js
+// ../main/node_modules/supports-color/index.js
 var require_supports_color = __commonJS({
-  "node_modules/supports-color/index.js"(exports, module) {
+  "../main/node_modules/supports-color/index.js"(exports, module) {
     "use strict";
     var os = __require("os");
     var tty = __require("tty");
@@ -641,9 +5605,9 @@ var require_supports_color = __commonJS({
   }
 });
 
-// node_modules/debug/src/node.js
+// ../main/node_modules/debug/src/node.js
 var require_node = __commonJS({
-  "node_modules/debug/src/node.js"(exports, module) {
+  "../main/node_modules/debug/src/node.js"(exports, module) {
     var tty = __require("tty");
     var util = __require("util");
     exports.init = init;
@@ -815,9 +5779,9 @@ var require_node = __commonJS({
   }
 });
 
-// node_modules/debug/src/index.js
+// ../main/node_modules/debug/src/index.js
 var require_src = __commonJS({
-  "node_modules/debug/src/index.js"(exports, module) {
+  "../main/node_modules/debug/src/index.js"(exports, module) {
     if (typeof process === "undefined" || process.type === "renderer" || process.browser === true || process.__nwjs) {
       module.exports = require_browser();
     } else {
@@ -826,9 +5790,9 @@ var require_src = __commonJS({
   }
 });
 
-// node_modules/depd/index.js
+// ../main/node_modules/depd/index.js
 var require_depd = __commonJS({
-  "node_modules/depd/index.js"(exports, module) {
+  "../main/node_modules/depd/index.js"(exports, module) {
     var relative = __require("path").relative;
     module.exports = depd;
     var basePath = process.cwd();
@@ -1132,9 +6096,9 @@ var require_depd = __commonJS({
   }
 });
 
-// node_modules/setprototypeof/index.js
+// ../main/node_modules/setprototypeof/index.js
 var require_setprototypeof = __commonJS({
-  "node_modules/setprototypeof/index.js"(exports, module) {
+  "../main/node_modules/setprototypeof/index.js"(exports, module) {
     "use strict";
     module.exports = Object.setPrototypeOf || ({ __proto__: [] } instanceof Array ? setProtoOf : mixinProperties);
     function setProtoOf(obj, proto) {
@@ -1152,9 +6116,9 @@ var require_setprototypeof = __commonJS({
   }
 });
 
-// node_modules/statuses/codes.json
+// ../main/node_modules/statuses/codes.json
 var require_codes = __commonJS({
-  "node_modules/statuses/codes.json"(exports, module) {
+  "../main/node_modules/statuses/codes.json"(exports, module) {
     module.exports = {
       "100": "Continue",
       "101": "Switching Protocols",
@@ -1223,9 +6187,9 @@ var require_codes = __commonJS({
   }
 });
 
-// node_modules/statuses/index.js
+// ../main/node_modules/statuses/index.js
 var require_statuses = __commonJS({
-  "node_modules/statuses/index.js"(exports, module) {
+  "../main/node_modules/statuses/index.js"(exports, module) {
     "use strict";
     var codes = require_codes();
     module.exports = status2;
@@ -1294,9 +6258,9 @@ var require_statuses = __commonJS({
   }
 });
 
-// node_modules/inherits/inherits_browser.js
+// ../main/node_modules/inherits/inherits_browser.js
 var require_inherits_browser = __commonJS({
-  "node_modules/inherits/inherits_browser.js"(exports, module) {
+  "../main/node_modules/inherits/inherits_browser.js"(exports, module) {
     if (typeof Object.create === "function") {
       module.exports = function inherits(ctor, superCtor) {
         if (superCtor) {
@@ -1326,9 +6290,9 @@ var require_inherits_browser = __commonJS({
   }
 });
 
-// node_modules/inherits/inherits.js
+// ../main/node_modules/inherits/inherits.js
 var require_inherits = __commonJS({
-  "node_modules/inherits/inherits.js"(exports, module) {
+  "../main/node_modules/inherits/inherits.js"(exports, module) {
     try {
       util = __require("util");
       if (typeof util.inherits !== "function") throw "";
@@ -1340,9 +6304,9 @@ var require_inherits = __commonJS({
   }
 });
 
-// node_modules/toidentifier/index.js
+// ../main/node_modules/toidentifier/index.js
 var require_toidentifier = __commonJS({
-  "node_modules/toidentifier/index.js"(exports, module) {
+  "../main/node_modules/toidentifier/index.js"(exports, module) {
     "use strict";
     module.exports = toIdentifier;
     function toIdentifier(str) {
@@ -1353,9 +6317,9 @@ var require_toidentifier = __commonJS({
   }
 });
 
-// node_modules/http-errors/index.js
+// ../main/node_modules/http-errors/index.js
 var require_http_errors = __commonJS({
-  "node_modules/http-errors/index.js"(exports, module) {
+  "../main/node_modules/http-errors/index.js"(exports, module) {
     "use strict";
     var deprecate = require_depd()("http-errors");
     var setPrototypeOf = require_setprototypeof();
@@ -1517,9 +6481,9 @@ var require_http_errors = __commonJS({
   }
 });
 
-// node_modules/bytes/index.js
+// ../main/node_modules/bytes/index.js
 var require_bytes = __commonJS({
-  "node_modules/bytes/index.js"(exports, module) {
+  "../main/node_modules/bytes/index.js"(exports, module) {
     "use strict";
     module.exports = bytes;
     module.exports.format = format;
@@ -1606,9 +6570,9 @@ var require_bytes = __commonJS({
   }
 });
 
-// node_modules/safer-buffer/safer.js
+// ../main/node_modules/safer-buffer/safer.js
 var require_safer = __commonJS({
-  "node_modules/safer-buffer/safer.js"(exports, module) {
+  "../main/node_modules/safer-buffer/safer.js"(exports, module) {
     "use strict";
     var buffer = __require("buffer");
     var Buffer2 = buffer.Buffer;
@@ -1674,9 +6638,9 @@ var require_safer = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/lib/bom-handling.js
+// ../main/node_modules/iconv-lite/lib/bom-handling.js
 var require_bom_handling = __commonJS({
-  "node_modules/iconv-lite/lib/bom-handling.js"(exports) {
+  "../main/node_modules/iconv-lite/lib/bom-handling.js"(exports) {
     "use strict";
     var BOMChar = "\uFEFF";
     exports.PrependBOM = PrependBOMWrapper;
@@ -1720,9 +6684,9 @@ var require_bom_handling = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/lib/helpers/merge-exports.js
+// ../main/node_modules/iconv-lite/lib/helpers/merge-exports.js
 var require_merge_exports = __commonJS({
-  "node_modules/iconv-lite/lib/helpers/merge-exports.js"(exports, module) {
+  "../main/node_modules/iconv-lite/lib/helpers/merge-exports.js"(exports, module) {
     "use strict";
     var hasOwn2 = typeof Object.hasOwn === "undefined" ? Function.call.bind(Object.prototype.hasOwnProperty) : Object.hasOwn;
     function mergeModules(target, module2) {
@@ -1736,9 +6700,9 @@ var require_merge_exports = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/internal.js
+// ../main/node_modules/iconv-lite/encodings/internal.js
 var require_internal = __commonJS({
-  "node_modules/iconv-lite/encodings/internal.js"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/internal.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     module.exports = {
@@ -1917,9 +6881,9 @@ var require_internal = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/utf32.js
+// ../main/node_modules/iconv-lite/encodings/utf32.js
 var require_utf32 = __commonJS({
-  "node_modules/iconv-lite/encodings/utf32.js"(exports) {
+  "../main/node_modules/iconv-lite/encodings/utf32.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._utf32 = Utf32Codec;
@@ -2152,9 +7116,9 @@ var require_utf32 = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/utf16.js
+// ../main/node_modules/iconv-lite/encodings/utf16.js
 var require_utf16 = __commonJS({
-  "node_modules/iconv-lite/encodings/utf16.js"(exports) {
+  "../main/node_modules/iconv-lite/encodings/utf16.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports.utf16be = Utf16BECodec;
@@ -2295,9 +7259,9 @@ var require_utf16 = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/utf7.js
+// ../main/node_modules/iconv-lite/encodings/utf7.js
 var require_utf7 = __commonJS({
-  "node_modules/iconv-lite/encodings/utf7.js"(exports) {
+  "../main/node_modules/iconv-lite/encodings/utf7.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports.utf7 = Utf7Codec;
@@ -2513,9 +7477,9 @@ var require_utf7 = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/sbcs-codec.js
+// ../main/node_modules/iconv-lite/encodings/sbcs-codec.js
 var require_sbcs_codec = __commonJS({
-  "node_modules/iconv-lite/encodings/sbcs-codec.js"(exports) {
+  "../main/node_modules/iconv-lite/encodings/sbcs-codec.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._sbcs = SBCSCodec;
@@ -2575,9 +7539,9 @@ var require_sbcs_codec = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/sbcs-data.js
+// ../main/node_modules/iconv-lite/encodings/sbcs-data.js
 var require_sbcs_data = __commonJS({
-  "node_modules/iconv-lite/encodings/sbcs-data.js"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/sbcs-data.js"(exports, module) {
     "use strict";
     module.exports = {
       // Not supported by iconv, not sure why.
@@ -2730,9 +7694,9 @@ var require_sbcs_data = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/sbcs-data-generated.js
+// ../main/node_modules/iconv-lite/encodings/sbcs-data-generated.js
 var require_sbcs_data_generated = __commonJS({
-  "node_modules/iconv-lite/encodings/sbcs-data-generated.js"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/sbcs-data-generated.js"(exports, module) {
     "use strict";
     module.exports = {
       "437": "cp437",
@@ -3185,9 +8149,9 @@ var require_sbcs_data_generated = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/dbcs-codec.js
+// ../main/node_modules/iconv-lite/encodings/dbcs-codec.js
 var require_dbcs_codec = __commonJS({
-  "node_modules/iconv-lite/encodings/dbcs-codec.js"(exports) {
+  "../main/node_modules/iconv-lite/encodings/dbcs-codec.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._dbcs = DBCSCodec;
@@ -3645,9 +8609,9 @@ var require_dbcs_codec = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/tables/shiftjis.json
+// ../main/node_modules/iconv-lite/encodings/tables/shiftjis.json
 var require_shiftjis = __commonJS({
-  "node_modules/iconv-lite/encodings/tables/shiftjis.json"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/tables/shiftjis.json"(exports, module) {
     module.exports = [
       ["0", "\0", 128],
       ["a1", "｡", 62],
@@ -3776,9 +8740,9 @@ var require_shiftjis = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/tables/eucjp.json
+// ../main/node_modules/iconv-lite/encodings/tables/eucjp.json
 var require_eucjp = __commonJS({
-  "node_modules/iconv-lite/encodings/tables/eucjp.json"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/tables/eucjp.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["8ea1", "｡", 62],
@@ -3964,9 +8928,9 @@ var require_eucjp = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/tables/cp936.json
+// ../main/node_modules/iconv-lite/encodings/tables/cp936.json
 var require_cp936 = __commonJS({
-  "node_modules/iconv-lite/encodings/tables/cp936.json"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/tables/cp936.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127, "€"],
       ["8140", "丂丄丅丆丏丒丗丟丠両丣並丩丮丯丱丳丵丷丼乀乁乂乄乆乊乑乕乗乚乛乢乣乤乥乧乨乪", 5, "乲乴", 9, "乿", 6, "亇亊"],
@@ -4234,9 +9198,9 @@ var require_cp936 = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/tables/gbk-added.json
+// ../main/node_modules/iconv-lite/encodings/tables/gbk-added.json
 var require_gbk_added = __commonJS({
-  "node_modules/iconv-lite/encodings/tables/gbk-added.json"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/tables/gbk-added.json"(exports, module) {
     module.exports = [
       ["a140", "", 62],
       ["a180", "", 32],
@@ -4296,16 +9260,16 @@ var require_gbk_added = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/tables/gb18030-ranges.json
+// ../main/node_modules/iconv-lite/encodings/tables/gb18030-ranges.json
 var require_gb18030_ranges = __commonJS({
-  "node_modules/iconv-lite/encodings/tables/gb18030-ranges.json"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/tables/gb18030-ranges.json"(exports, module) {
     module.exports = { uChars: [128, 165, 169, 178, 184, 216, 226, 235, 238, 244, 248, 251, 253, 258, 276, 284, 300, 325, 329, 334, 364, 463, 465, 467, 469, 471, 473, 475, 477, 506, 594, 610, 712, 716, 730, 930, 938, 962, 970, 1026, 1104, 1106, 8209, 8215, 8218, 8222, 8231, 8241, 8244, 8246, 8252, 8365, 8452, 8454, 8458, 8471, 8482, 8556, 8570, 8596, 8602, 8713, 8720, 8722, 8726, 8731, 8737, 8740, 8742, 8748, 8751, 8760, 8766, 8777, 8781, 8787, 8802, 8808, 8816, 8854, 8858, 8870, 8896, 8979, 9322, 9372, 9548, 9588, 9616, 9622, 9634, 9652, 9662, 9672, 9676, 9680, 9702, 9735, 9738, 9793, 9795, 11906, 11909, 11913, 11917, 11928, 11944, 11947, 11951, 11956, 11960, 11964, 11979, 12284, 12292, 12312, 12319, 12330, 12351, 12436, 12447, 12535, 12543, 12586, 12842, 12850, 12964, 13200, 13215, 13218, 13253, 13263, 13267, 13270, 13384, 13428, 13727, 13839, 13851, 14617, 14703, 14801, 14816, 14964, 15183, 15471, 15585, 16471, 16736, 17208, 17325, 17330, 17374, 17623, 17997, 18018, 18212, 18218, 18301, 18318, 18760, 18811, 18814, 18820, 18823, 18844, 18848, 18872, 19576, 19620, 19738, 19887, 40870, 59244, 59336, 59367, 59413, 59417, 59423, 59431, 59437, 59443, 59452, 59460, 59478, 59493, 63789, 63866, 63894, 63976, 63986, 64016, 64018, 64021, 64025, 64034, 64037, 64042, 65074, 65093, 65107, 65112, 65127, 65132, 65375, 65510, 65536], gbChars: [0, 36, 38, 45, 50, 81, 89, 95, 96, 100, 103, 104, 105, 109, 126, 133, 148, 172, 175, 179, 208, 306, 307, 308, 309, 310, 311, 312, 313, 341, 428, 443, 544, 545, 558, 741, 742, 749, 750, 805, 819, 820, 7922, 7924, 7925, 7927, 7934, 7943, 7944, 7945, 7950, 8062, 8148, 8149, 8152, 8164, 8174, 8236, 8240, 8262, 8264, 8374, 8380, 8381, 8384, 8388, 8390, 8392, 8393, 8394, 8396, 8401, 8406, 8416, 8419, 8424, 8437, 8439, 8445, 8482, 8485, 8496, 8521, 8603, 8936, 8946, 9046, 9050, 9063, 9066, 9076, 9092, 9100, 9108, 9111, 9113, 9131, 9162, 9164, 9218, 9219, 11329, 11331, 11334, 11336, 11346, 11361, 11363, 11366, 11370, 11372, 11375, 11389, 11682, 11686, 11687, 11692, 11694, 11714, 11716, 11723, 11725, 11730, 11736, 11982, 11989, 12102, 12336, 12348, 12350, 12384, 12393, 12395, 12397, 12510, 12553, 12851, 12962, 12973, 13738, 13823, 13919, 13933, 14080, 14298, 14585, 14698, 15583, 15847, 16318, 16434, 16438, 16481, 16729, 17102, 17122, 17315, 17320, 17402, 17418, 17859, 17909, 17911, 17915, 17916, 17936, 17939, 17961, 18664, 18703, 18814, 18962, 19043, 33469, 33470, 33471, 33484, 33485, 33490, 33497, 33501, 33505, 33513, 33520, 33536, 33550, 37845, 37921, 37948, 38029, 38038, 38064, 38065, 38066, 38069, 38075, 38076, 38078, 39108, 39109, 39113, 39114, 39115, 39116, 39265, 39394, 189e3] };
   }
 });
 
-// node_modules/iconv-lite/encodings/tables/cp949.json
+// ../main/node_modules/iconv-lite/encodings/tables/cp949.json
 var require_cp949 = __commonJS({
-  "node_modules/iconv-lite/encodings/tables/cp949.json"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/tables/cp949.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["8141", "갂갃갅갆갋", 4, "갘갞갟갡갢갣갥", 6, "갮갲갳갴"],
@@ -4582,9 +9546,9 @@ var require_cp949 = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/tables/cp950.json
+// ../main/node_modules/iconv-lite/encodings/tables/cp950.json
 var require_cp950 = __commonJS({
-  "node_modules/iconv-lite/encodings/tables/cp950.json"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/tables/cp950.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["a140", "　，、。．‧；：？！︰…‥﹐﹑﹒·﹔﹕﹖﹗｜–︱—︳╴︴﹏（）︵︶｛｝︷︸〔〕︹︺【】︻︼《》︽︾〈〉︿﹀「」﹁﹂『』﹃﹄﹙﹚"],
@@ -4765,9 +9729,9 @@ var require_cp950 = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/tables/big5-added.json
+// ../main/node_modules/iconv-lite/encodings/tables/big5-added.json
 var require_big5_added = __commonJS({
-  "node_modules/iconv-lite/encodings/tables/big5-added.json"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/tables/big5-added.json"(exports, module) {
     module.exports = [
       ["8740", "䏰䰲䘃䖦䕸𧉧䵷䖳𧲱䳢𧳅㮕䜶䝄䱇䱀𤊿𣘗𧍒𦺋𧃒䱗𪍑䝏䗚䲅𧱬䴇䪤䚡𦬣爥𥩔𡩣𣸆𣽡晍囻"],
       ["8767", "綕夝𨮹㷴霴𧯯寛𡵞媤㘥𩺰嫑宷峼杮薓𩥅瑡璝㡵𡵓𣚞𦀡㻬"],
@@ -4893,9 +9857,9 @@ var require_big5_added = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/dbcs-data.js
+// ../main/node_modules/iconv-lite/encodings/dbcs-data.js
 var require_dbcs_data = __commonJS({
-  "node_modules/iconv-lite/encodings/dbcs-data.js"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/dbcs-data.js"(exports, module) {
     "use strict";
     module.exports = {
       // == Japanese/ShiftJIS ====================================================
@@ -5140,9 +10104,9 @@ var require_dbcs_data = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/encodings/index.js
+// ../main/node_modules/iconv-lite/encodings/index.js
 var require_encodings = __commonJS({
-  "node_modules/iconv-lite/encodings/index.js"(exports, module) {
+  "../main/node_modules/iconv-lite/encodings/index.js"(exports, module) {
     "use strict";
     var mergeModules = require_merge_exports();
     var modules = [
@@ -5165,9 +10129,9 @@ var require_encodings = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/lib/streams.js
+// ../main/node_modules/iconv-lite/lib/streams.js
 var require_streams = __commonJS({
-  "node_modules/iconv-lite/lib/streams.js"(exports, module) {
+  "../main/node_modules/iconv-lite/lib/streams.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     module.exports = function(streamModule) {
@@ -5262,9 +10226,9 @@ var require_streams = __commonJS({
   }
 });
 
-// node_modules/iconv-lite/lib/index.js
+// ../main/node_modules/iconv-lite/lib/index.js
 var require_lib = __commonJS({
-  "node_modules/iconv-lite/lib/index.js"(exports, module) {
+  "../main/node_modules/iconv-lite/lib/index.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     var bomHandling = require_bom_handling();
@@ -5394,9 +10358,9 @@ var require_lib = __commonJS({
   }
 });
 
-// node_modules/unpipe/index.js
+// ../main/node_modules/unpipe/index.js
 var require_unpipe = __commonJS({
-  "node_modules/unpipe/index.js"(exports, module) {
+  "../main/node_modules/unpipe/index.js"(exports, module) {
     "use strict";
     module.exports = unpipe;
     function hasPipeDataListeners(stream) {
@@ -5432,9 +10396,9 @@ var require_unpipe = __commonJS({
   }
 });
 
-// node_modules/raw-body/index.js
+// ../main/node_modules/raw-body/index.js
 var require_raw_body = __commonJS({
-  "node_modules/raw-body/index.js"(exports, module) {
+  "../main/node_modules/raw-body/index.js"(exports, module) {
     "use strict";
     var asyncHooks = tryRequireAsyncHooks();
     var bytes = require_bytes();
@@ -5621,9 +10585,9 @@ var require_raw_body = __commonJS({
   }
 });
 
-// node_modules/ee-first/index.js
+// ../main/node_modules/ee-first/index.js
 var require_ee_first = __commonJS({
-  "node_modules/ee-first/index.js"(exports, module) {
+  "../main/node_modules/ee-first/index.js"(exports, module) {
     "use strict";
     module.exports = first;
     function first(stuff, done) {
@@ -5677,9 +10641,9 @@ var require_ee_first = __commonJS({
   }
 });
 
-// node_modules/on-finished/index.js
+// ../main/node_modules/on-finished/index.js
 var require_on_finished = __commonJS({
-  "node_modules/on-finished/index.js"(exports, module) {
+  "../main/node_modules/on-finished/index.js"(exports, module) {
     "use strict";
     module.exports = onFinished;
     module.exports.isFinished = isFinished;
@@ -5785,9 +10749,9 @@ var require_on_finished = __commonJS({
   }
 });
 
-// node_modules/content-type/dist/index.js
-var require_dist = __commonJS({
-  "node_modules/content-type/dist/index.js"(exports) {
+// ../main/node_modules/content-type/dist/index.js
+var require_dist2 = __commonJS({
+  "../main/node_modules/content-type/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.format = format;
@@ -5924,9 +10888,9 @@ var require_dist = __commonJS({
   }
 });
 
-// node_modules/mime-db/db.json
+// ../main/node_modules/mime-db/db.json
 var require_db = __commonJS({
-  "node_modules/mime-db/db.json"(exports, module) {
+  "../main/node_modules/mime-db/db.json"(exports, module) {
     module.exports = {
       "application/1d-interleaved-parityfec": {
         source: "iana"
@@ -15272,16 +20236,16 @@ var require_db = __commonJS({
   }
 });
 
-// node_modules/mime-db/index.js
+// ../main/node_modules/mime-db/index.js
 var require_mime_db = __commonJS({
-  "node_modules/mime-db/index.js"(exports, module) {
+  "../main/node_modules/mime-db/index.js"(exports, module) {
     module.exports = require_db();
   }
 });
 
-// node_modules/mime-types/mimeScore.js
+// ../main/node_modules/mime-types/mimeScore.js
 var require_mimeScore = __commonJS({
-  "node_modules/mime-types/mimeScore.js"(exports, module) {
+  "../main/node_modules/mime-types/mimeScore.js"(exports, module) {
     var FACET_SCORES = {
       "prs.": 100,
       "x-": 200,
@@ -15323,9 +20287,9 @@ var require_mimeScore = __commonJS({
   }
 });
 
-// node_modules/mime-types/index.js
+// ../main/node_modules/mime-types/index.js
 var require_mime_types = __commonJS({
-  "node_modules/mime-types/index.js"(exports) {
+  "../main/node_modules/mime-types/index.js"(exports) {
     "use strict";
     var db = require_mime_db();
     var extname = __require("path").extname;
@@ -15429,9 +20393,9 @@ var require_mime_types = __commonJS({
   }
 });
 
-// node_modules/media-typer/index.js
+// ../main/node_modules/media-typer/index.js
 var require_media_typer = __commonJS({
-  "node_modules/media-typer/index.js"(exports) {
+  "../main/node_modules/media-typer/index.js"(exports) {
     "use strict";
     var SUBTYPE_NAME_REGEXP = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.-]{0,126}$/;
     var TYPE_NAME_REGEXP = /^[A-Za-z0-9][A-Za-z0-9!#$&^_-]{0,126}$/;
@@ -15493,11 +20457,11 @@ var require_media_typer = __commonJS({
   }
 });
 
-// node_modules/type-is/index.js
+// ../main/node_modules/type-is/index.js
 var require_type_is = __commonJS({
-  "node_modules/type-is/index.js"(exports, module) {
+  "../main/node_modules/type-is/index.js"(exports, module) {
     "use strict";
-    var contentType = require_dist();
+    var contentType = require_dist2();
     var mime = require_mime_types();
     var typer = require_media_typer();
     module.exports = typeofrequest;
@@ -15584,9 +20548,9 @@ var require_type_is = __commonJS({
   }
 });
 
-// node_modules/body-parser/lib/read.js
+// ../main/node_modules/body-parser/lib/read.js
 var require_read = __commonJS({
-  "node_modules/body-parser/lib/read.js"(exports, module) {
+  "../main/node_modules/body-parser/lib/read.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var getBody = require_raw_body();
@@ -15594,7 +20558,7 @@ var require_read = __commonJS({
     var onFinished = require_on_finished();
     var zlib = __require("node:zlib");
     var hasBody = require_type_is().hasBody;
-    var contentType = require_dist();
+    var contentType = require_dist2();
     module.exports = read;
     var hasZstandardSupport = "createZstdDecompress" in zlib;
     function read(req, res, next, parse4, debug, options) {
@@ -15755,9 +20719,9 @@ var require_read = __commonJS({
   }
 });
 
-// node_modules/body-parser/lib/utils.js
-var require_utils = __commonJS({
-  "node_modules/body-parser/lib/utils.js"(exports, module) {
+// ../main/node_modules/body-parser/lib/utils.js
+var require_utils3 = __commonJS({
+  "../main/node_modules/body-parser/lib/utils.js"(exports, module) {
     "use strict";
     var bytes = require_bytes();
     var typeis = require_type_is();
@@ -15800,13 +20764,13 @@ var require_utils = __commonJS({
   }
 });
 
-// node_modules/body-parser/lib/types/json.js
+// ../main/node_modules/body-parser/lib/types/json.js
 var require_json = __commonJS({
-  "node_modules/body-parser/lib/types/json.js"(exports, module) {
+  "../main/node_modules/body-parser/lib/types/json.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:json");
     var read = require_read();
-    var { normalizeOptions } = require_utils();
+    var { normalizeOptions } = require_utils3();
     module.exports = json;
     var FIRST_NON_WHITESPACE_REGEXP = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d]|$)/;
     var JSON_SYNTAX_CHAR = "#";
@@ -15901,13 +20865,13 @@ var require_json = __commonJS({
   }
 });
 
-// node_modules/body-parser/lib/types/raw.js
+// ../main/node_modules/body-parser/lib/types/raw.js
 var require_raw = __commonJS({
-  "node_modules/body-parser/lib/types/raw.js"(exports, module) {
+  "../main/node_modules/body-parser/lib/types/raw.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:raw");
     var read = require_read();
-    var { normalizeOptions, passthrough } = require_utils();
+    var { normalizeOptions, passthrough } = require_utils3();
     module.exports = raw;
     function raw(options) {
       const normalizedOptions = normalizeOptions(options, "application/octet-stream");
@@ -15923,13 +20887,13 @@ var require_raw = __commonJS({
   }
 });
 
-// node_modules/body-parser/lib/types/text.js
+// ../main/node_modules/body-parser/lib/types/text.js
 var require_text = __commonJS({
-  "node_modules/body-parser/lib/types/text.js"(exports, module) {
+  "../main/node_modules/body-parser/lib/types/text.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:text");
     var read = require_read();
-    var { normalizeOptions, passthrough } = require_utils();
+    var { normalizeOptions, passthrough } = require_utils3();
     module.exports = text;
     function text(options) {
       const normalizedOptions = normalizeOptions(options, "text/plain");
@@ -15940,24 +20904,24 @@ var require_text = __commonJS({
   }
 });
 
-// node_modules/es-errors/type.js
+// ../main/node_modules/es-errors/type.js
 var require_type = __commonJS({
-  "node_modules/es-errors/type.js"(exports, module) {
+  "../main/node_modules/es-errors/type.js"(exports, module) {
     "use strict";
     module.exports = TypeError;
   }
 });
 
-// node_modules/object-inspect/util.inspect.js
+// ../main/node_modules/object-inspect/util.inspect.js
 var require_util_inspect = __commonJS({
-  "node_modules/object-inspect/util.inspect.js"(exports, module) {
+  "../main/node_modules/object-inspect/util.inspect.js"(exports, module) {
     module.exports = __require("util").inspect;
   }
 });
 
-// node_modules/object-inspect/stringWidthRanges.js
+// ../main/node_modules/object-inspect/stringWidthRanges.js
 var require_stringWidthRanges = __commonJS({
-  "node_modules/object-inspect/stringWidthRanges.js"(exports, module) {
+  "../main/node_modules/object-inspect/stringWidthRanges.js"(exports, module) {
     var $join = Array.prototype.join;
     module.exports = $join.call([
       "00.v,02n.w,0gw.33,07n.6,07b.18,01.0,01.1,01.1,01.0,01k.5,0a.a,01.0,01a.k,0g.0,02t.7,01.5,02.1,01.3,",
@@ -15992,9 +20956,9 @@ var require_stringWidthRanges = __commonJS({
   }
 });
 
-// node_modules/object-inspect/stringWidth.js
+// ../main/node_modules/object-inspect/stringWidth.js
 var require_stringWidth = __commonJS({
-  "node_modules/object-inspect/stringWidth.js"(exports, module) {
+  "../main/node_modules/object-inspect/stringWidth.js"(exports, module) {
     var $charCodeAt = String.prototype.charCodeAt;
     var $indexOf = String.prototype.indexOf;
     var $normalize = String.prototype.normalize;
@@ -16062,9 +21026,9 @@ var require_stringWidth = __commonJS({
   }
 });
 
-// node_modules/object-inspect/index.js
+// ../main/node_modules/object-inspect/index.js
 var require_object_inspect = __commonJS({
-  "node_modules/object-inspect/index.js"(exports, module) {
+  "../main/node_modules/object-inspect/index.js"(exports, module) {
     var hasMap = typeof Map === "function" && Map.prototype;
     var mapSizeDescriptor = Object.getOwnPropertyDescriptor && hasMap ? Object.getOwnPropertyDescriptor(Map.prototype, "size") : null;
     var mapSize = hasMap && mapSizeDescriptor && typeof mapSizeDescriptor.get === "function" ? mapSizeDescriptor.get : null;
@@ -16861,9 +21825,9 @@ var require_object_inspect = __commonJS({
   }
 });
 
-// node_modules/side-channel-list/index.js
+// ../main/node_modules/side-channel-list/index.js
 var require_side_channel_list = __commonJS({
-  "node_modules/side-channel-list/index.js"(exports, module) {
+  "../main/node_modules/side-channel-list/index.js"(exports, module) {
     "use strict";
     var inspect = require_object_inspect();
     var $TypeError = require_type();
@@ -16954,113 +21918,113 @@ var require_side_channel_list = __commonJS({
   }
 });
 
-// node_modules/es-object-atoms/index.js
+// ../main/node_modules/es-object-atoms/index.js
 var require_es_object_atoms = __commonJS({
-  "node_modules/es-object-atoms/index.js"(exports, module) {
+  "../main/node_modules/es-object-atoms/index.js"(exports, module) {
     "use strict";
     module.exports = Object;
   }
 });
 
-// node_modules/es-errors/index.js
+// ../main/node_modules/es-errors/index.js
 var require_es_errors = __commonJS({
-  "node_modules/es-errors/index.js"(exports, module) {
+  "../main/node_modules/es-errors/index.js"(exports, module) {
     "use strict";
     module.exports = Error;
   }
 });
 
-// node_modules/es-errors/eval.js
+// ../main/node_modules/es-errors/eval.js
 var require_eval = __commonJS({
-  "node_modules/es-errors/eval.js"(exports, module) {
+  "../main/node_modules/es-errors/eval.js"(exports, module) {
     "use strict";
     module.exports = EvalError;
   }
 });
 
-// node_modules/es-errors/range.js
+// ../main/node_modules/es-errors/range.js
 var require_range = __commonJS({
-  "node_modules/es-errors/range.js"(exports, module) {
+  "../main/node_modules/es-errors/range.js"(exports, module) {
     "use strict";
     module.exports = RangeError;
   }
 });
 
-// node_modules/es-errors/ref.js
+// ../main/node_modules/es-errors/ref.js
 var require_ref = __commonJS({
-  "node_modules/es-errors/ref.js"(exports, module) {
+  "../main/node_modules/es-errors/ref.js"(exports, module) {
     "use strict";
     module.exports = ReferenceError;
   }
 });
 
-// node_modules/es-errors/syntax.js
+// ../main/node_modules/es-errors/syntax.js
 var require_syntax = __commonJS({
-  "node_modules/es-errors/syntax.js"(exports, module) {
+  "../main/node_modules/es-errors/syntax.js"(exports, module) {
     "use strict";
     module.exports = SyntaxError;
   }
 });
 
-// node_modules/es-errors/uri.js
+// ../main/node_modules/es-errors/uri.js
 var require_uri = __commonJS({
-  "node_modules/es-errors/uri.js"(exports, module) {
+  "../main/node_modules/es-errors/uri.js"(exports, module) {
     "use strict";
     module.exports = URIError;
   }
 });
 
-// node_modules/math-intrinsics/abs.js
+// ../main/node_modules/math-intrinsics/abs.js
 var require_abs = __commonJS({
-  "node_modules/math-intrinsics/abs.js"(exports, module) {
+  "../main/node_modules/math-intrinsics/abs.js"(exports, module) {
     "use strict";
     module.exports = Math.abs;
   }
 });
 
-// node_modules/math-intrinsics/floor.js
+// ../main/node_modules/math-intrinsics/floor.js
 var require_floor = __commonJS({
-  "node_modules/math-intrinsics/floor.js"(exports, module) {
+  "../main/node_modules/math-intrinsics/floor.js"(exports, module) {
     "use strict";
     module.exports = Math.floor;
   }
 });
 
-// node_modules/math-intrinsics/max.js
+// ../main/node_modules/math-intrinsics/max.js
 var require_max = __commonJS({
-  "node_modules/math-intrinsics/max.js"(exports, module) {
+  "../main/node_modules/math-intrinsics/max.js"(exports, module) {
     "use strict";
     module.exports = Math.max;
   }
 });
 
-// node_modules/math-intrinsics/min.js
+// ../main/node_modules/math-intrinsics/min.js
 var require_min = __commonJS({
-  "node_modules/math-intrinsics/min.js"(exports, module) {
+  "../main/node_modules/math-intrinsics/min.js"(exports, module) {
     "use strict";
     module.exports = Math.min;
   }
 });
 
-// node_modules/math-intrinsics/pow.js
+// ../main/node_modules/math-intrinsics/pow.js
 var require_pow = __commonJS({
-  "node_modules/math-intrinsics/pow.js"(exports, module) {
+  "../main/node_modules/math-intrinsics/pow.js"(exports, module) {
     "use strict";
     module.exports = Math.pow;
   }
 });
 
-// node_modules/math-intrinsics/round.js
+// ../main/node_modules/math-intrinsics/round.js
 var require_round = __commonJS({
-  "node_modules/math-intrinsics/round.js"(exports, module) {
+  "../main/node_modules/math-intrinsics/round.js"(exports, module) {
     "use strict";
     module.exports = Math.round;
   }
 });
 
-// node_modules/math-intrinsics/isNaN.js
+// ../main/node_modules/math-intrinsics/isNaN.js
 var require_isNaN = __commonJS({
-  "node_modules/math-intrinsics/isNaN.js"(exports, module) {
+  "../main/node_modules/math-intrinsics/isNaN.js"(exports, module) {
     "use strict";
     module.exports = Number.isNaN || function isNaN2(a) {
       return a !== a;
@@ -17068,9 +22032,9 @@ var require_isNaN = __commonJS({
   }
 });
 
-// node_modules/math-intrinsics/sign.js
+// ../main/node_modules/math-intrinsics/sign.js
 var require_sign = __commonJS({
-  "node_modules/math-intrinsics/sign.js"(exports, module) {
+  "../main/node_modules/math-intrinsics/sign.js"(exports, module) {
     "use strict";
     var $isNaN = require_isNaN();
     module.exports = function sign(number) {
@@ -17082,17 +22046,17 @@ var require_sign = __commonJS({
   }
 });
 
-// node_modules/gopd/gOPD.js
+// ../main/node_modules/gopd/gOPD.js
 var require_gOPD = __commonJS({
-  "node_modules/gopd/gOPD.js"(exports, module) {
+  "../main/node_modules/gopd/gOPD.js"(exports, module) {
     "use strict";
     module.exports = Object.getOwnPropertyDescriptor;
   }
 });
 
-// node_modules/gopd/index.js
+// ../main/node_modules/gopd/index.js
 var require_gopd = __commonJS({
-  "node_modules/gopd/index.js"(exports, module) {
+  "../main/node_modules/gopd/index.js"(exports, module) {
     "use strict";
     var $gOPD = require_gOPD();
     if ($gOPD) {
@@ -17106,9 +22070,9 @@ var require_gopd = __commonJS({
   }
 });
 
-// node_modules/es-define-property/index.js
+// ../main/node_modules/es-define-property/index.js
 var require_es_define_property = __commonJS({
-  "node_modules/es-define-property/index.js"(exports, module) {
+  "../main/node_modules/es-define-property/index.js"(exports, module) {
     "use strict";
     var $defineProperty = Object.defineProperty || false;
     if ($defineProperty) {
@@ -17122,9 +22086,9 @@ var require_es_define_property = __commonJS({
   }
 });
 
-// node_modules/has-symbols/shams.js
+// ../main/node_modules/has-symbols/shams.js
 var require_shams = __commonJS({
-  "node_modules/has-symbols/shams.js"(exports, module) {
+  "../main/node_modules/has-symbols/shams.js"(exports, module) {
     "use strict";
     module.exports = function hasSymbols() {
       if (typeof Symbol !== "function" || typeof Object.getOwnPropertySymbols !== "function") {
@@ -17177,9 +22141,9 @@ var require_shams = __commonJS({
   }
 });
 
-// node_modules/has-symbols/index.js
+// ../main/node_modules/has-symbols/index.js
 var require_has_symbols = __commonJS({
-  "node_modules/has-symbols/index.js"(exports, module) {
+  "../main/node_modules/has-symbols/index.js"(exports, module) {
     "use strict";
     var origSymbol = typeof Symbol !== "undefined" && Symbol;
     var hasSymbolSham = require_shams();
@@ -17201,26 +22165,26 @@ var require_has_symbols = __commonJS({
   }
 });
 
-// node_modules/get-proto/Reflect.getPrototypeOf.js
+// ../main/node_modules/get-proto/Reflect.getPrototypeOf.js
 var require_Reflect_getPrototypeOf = __commonJS({
-  "node_modules/get-proto/Reflect.getPrototypeOf.js"(exports, module) {
+  "../main/node_modules/get-proto/Reflect.getPrototypeOf.js"(exports, module) {
     "use strict";
     module.exports = typeof Reflect !== "undefined" && Reflect.getPrototypeOf || null;
   }
 });
 
-// node_modules/get-proto/Object.getPrototypeOf.js
+// ../main/node_modules/get-proto/Object.getPrototypeOf.js
 var require_Object_getPrototypeOf = __commonJS({
-  "node_modules/get-proto/Object.getPrototypeOf.js"(exports, module) {
+  "../main/node_modules/get-proto/Object.getPrototypeOf.js"(exports, module) {
     "use strict";
     var $Object = require_es_object_atoms();
     module.exports = $Object.getPrototypeOf || null;
   }
 });
 
-// node_modules/function-bind/implementation.js
+// ../main/node_modules/function-bind/implementation.js
 var require_implementation = __commonJS({
-  "node_modules/function-bind/implementation.js"(exports, module) {
+  "../main/node_modules/function-bind/implementation.js"(exports, module) {
     "use strict";
     var ERROR_MESSAGE = "Function.prototype.bind called on incompatible ";
     var toStr = Object.prototype.toString;
@@ -17294,42 +22258,42 @@ var require_implementation = __commonJS({
   }
 });
 
-// node_modules/function-bind/index.js
+// ../main/node_modules/function-bind/index.js
 var require_function_bind = __commonJS({
-  "node_modules/function-bind/index.js"(exports, module) {
+  "../main/node_modules/function-bind/index.js"(exports, module) {
     "use strict";
     var implementation = require_implementation();
     module.exports = Function.prototype.bind || implementation;
   }
 });
 
-// node_modules/call-bind-apply-helpers/functionCall.js
+// ../main/node_modules/call-bind-apply-helpers/functionCall.js
 var require_functionCall = __commonJS({
-  "node_modules/call-bind-apply-helpers/functionCall.js"(exports, module) {
+  "../main/node_modules/call-bind-apply-helpers/functionCall.js"(exports, module) {
     "use strict";
     module.exports = Function.prototype.call;
   }
 });
 
-// node_modules/call-bind-apply-helpers/functionApply.js
+// ../main/node_modules/call-bind-apply-helpers/functionApply.js
 var require_functionApply = __commonJS({
-  "node_modules/call-bind-apply-helpers/functionApply.js"(exports, module) {
+  "../main/node_modules/call-bind-apply-helpers/functionApply.js"(exports, module) {
     "use strict";
     module.exports = Function.prototype.apply;
   }
 });
 
-// node_modules/call-bind-apply-helpers/reflectApply.js
+// ../main/node_modules/call-bind-apply-helpers/reflectApply.js
 var require_reflectApply = __commonJS({
-  "node_modules/call-bind-apply-helpers/reflectApply.js"(exports, module) {
+  "../main/node_modules/call-bind-apply-helpers/reflectApply.js"(exports, module) {
     "use strict";
     module.exports = typeof Reflect !== "undefined" && Reflect && Reflect.apply;
   }
 });
 
-// node_modules/call-bind-apply-helpers/actualApply.js
+// ../main/node_modules/call-bind-apply-helpers/actualApply.js
 var require_actualApply = __commonJS({
-  "node_modules/call-bind-apply-helpers/actualApply.js"(exports, module) {
+  "../main/node_modules/call-bind-apply-helpers/actualApply.js"(exports, module) {
     "use strict";
     var bind = require_function_bind();
     var $apply = require_functionApply();
@@ -17339,9 +22303,9 @@ var require_actualApply = __commonJS({
   }
 });
 
-// node_modules/call-bind-apply-helpers/index.js
+// ../main/node_modules/call-bind-apply-helpers/index.js
 var require_call_bind_apply_helpers = __commonJS({
-  "node_modules/call-bind-apply-helpers/index.js"(exports, module) {
+  "../main/node_modules/call-bind-apply-helpers/index.js"(exports, module) {
     "use strict";
     var bind = require_function_bind();
     var $TypeError = require_type();
@@ -17356,9 +22320,9 @@ var require_call_bind_apply_helpers = __commonJS({
   }
 });
 
-// node_modules/dunder-proto/get.js
+// ../main/node_modules/dunder-proto/get.js
 var require_get = __commonJS({
-  "node_modules/dunder-proto/get.js"(exports, module) {
+  "../main/node_modules/dunder-proto/get.js"(exports, module) {
     "use strict";
     var callBind = require_call_bind_apply_helpers();
     var gOPD = require_gopd();
@@ -17387,9 +22351,9 @@ var require_get = __commonJS({
   }
 });
 
-// node_modules/get-proto/index.js
+// ../main/node_modules/get-proto/index.js
 var require_get_proto = __commonJS({
-  "node_modules/get-proto/index.js"(exports, module) {
+  "../main/node_modules/get-proto/index.js"(exports, module) {
     "use strict";
     var reflectGetProto = require_Reflect_getPrototypeOf();
     var originalGetProto = require_Object_getPrototypeOf();
@@ -17407,9 +22371,9 @@ var require_get_proto = __commonJS({
   }
 });
 
-// node_modules/async-function/index.js
+// ../main/node_modules/async-function/index.js
 var require_async_function = __commonJS({
-  "node_modules/async-function/index.js"(exports, module) {
+  "../main/node_modules/async-function/index.js"(exports, module) {
     "use strict";
     var cached = (
       /** @type {import('.').AsyncFunctionConstructor} */
@@ -17420,9 +22384,9 @@ var require_async_function = __commonJS({
   }
 });
 
-// node_modules/generator-function/index.js
+// ../main/node_modules/generator-function/index.js
 var require_generator_function = __commonJS({
-  "node_modules/generator-function/index.js"(exports, module) {
+  "../main/node_modules/generator-function/index.js"(exports, module) {
     "use strict";
     var cached = (
       /** @type {GeneratorFunctionConstructor} */
@@ -17433,9 +22397,9 @@ var require_generator_function = __commonJS({
   }
 });
 
-// node_modules/async-generator-function/index.js
+// ../main/node_modules/async-generator-function/index.js
 var require_async_generator_function = __commonJS({
-  "node_modules/async-generator-function/index.js"(exports, module) {
+  "../main/node_modules/async-generator-function/index.js"(exports, module) {
     "use strict";
     var cached = (
       /** @type {import('.').AsyncGeneratorFunctionConstructor} */
@@ -17446,9 +22410,9 @@ var require_async_generator_function = __commonJS({
   }
 });
 
-// node_modules/hasown/index.js
+// ../main/node_modules/hasown/index.js
 var require_hasown = __commonJS({
-  "node_modules/hasown/index.js"(exports, module) {
+  "../main/node_modules/hasown/index.js"(exports, module) {
     "use strict";
     var call2 = Function.prototype.call;
     var $hasOwn = Object.prototype.hasOwnProperty;
@@ -17457,9 +22421,9 @@ var require_hasown = __commonJS({
   }
 });
 
-// node_modules/get-intrinsic/index.js
+// ../main/node_modules/get-intrinsic/index.js
 var require_get_intrinsic = __commonJS({
-  "node_modules/get-intrinsic/index.js"(exports, module) {
+  "../main/node_modules/get-intrinsic/index.js"(exports, module) {
     "use strict";
     var undefined2;
     var $Object = require_es_object_atoms();
@@ -17784,9 +22748,9 @@ var require_get_intrinsic = __commonJS({
   }
 });
 
-// node_modules/call-bound/index.js
+// ../main/node_modules/call-bound/index.js
 var require_call_bound = __commonJS({
-  "node_modules/call-bound/index.js"(exports, module) {
+  "../main/node_modules/call-bound/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBindBasic = require_call_bind_apply_helpers();
@@ -17807,9 +22771,9 @@ var require_call_bound = __commonJS({
   }
 });
 
-// node_modules/side-channel-map/index.js
+// ../main/node_modules/side-channel-map/index.js
 var require_side_channel_map = __commonJS({
-  "node_modules/side-channel-map/index.js"(exports, module) {
+  "../main/node_modules/side-channel-map/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBound = require_call_bound();
@@ -17863,9 +22827,9 @@ var require_side_channel_map = __commonJS({
   }
 });
 
-// node_modules/side-channel-weakmap/index.js
+// ../main/node_modules/side-channel-weakmap/index.js
 var require_side_channel_weakmap = __commonJS({
-  "node_modules/side-channel-weakmap/index.js"(exports, module) {
+  "../main/node_modules/side-channel-weakmap/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBound = require_call_bound();
@@ -17936,9 +22900,9 @@ var require_side_channel_weakmap = __commonJS({
   }
 });
 
-// node_modules/side-channel/index.js
+// ../main/node_modules/side-channel/index.js
 var require_side_channel = __commonJS({
-  "node_modules/side-channel/index.js"(exports, module) {
+  "../main/node_modules/side-channel/index.js"(exports, module) {
     "use strict";
     var $TypeError = require_type();
     var inspect = require_object_inspect();
@@ -17976,9 +22940,9 @@ var require_side_channel = __commonJS({
   }
 });
 
-// node_modules/qs/lib/formats.js
+// ../main/node_modules/qs/lib/formats.js
 var require_formats = __commonJS({
-  "node_modules/qs/lib/formats.js"(exports, module) {
+  "../main/node_modules/qs/lib/formats.js"(exports, module) {
     "use strict";
     var replace = String.prototype.replace;
     var percentTwenties = /%20/g;
@@ -18007,9 +22971,9 @@ var require_formats = __commonJS({
   }
 });
 
-// node_modules/qs/lib/utils.js
-var require_utils2 = __commonJS({
-  "node_modules/qs/lib/utils.js"(exports, module) {
+// ../main/node_modules/qs/lib/utils.js
+var require_utils4 = __commonJS({
+  "../main/node_modules/qs/lib/utils.js"(exports, module) {
     "use strict";
     var formats = require_formats();
     var getSideChannel = require_side_channel();
@@ -18427,12 +23391,12 @@ var require_utils2 = __commonJS({
   }
 });
 
-// node_modules/qs/lib/stringify.js
+// ../main/node_modules/qs/lib/stringify.js
 var require_stringify = __commonJS({
-  "node_modules/qs/lib/stringify.js"(exports, module) {
+  "../main/node_modules/qs/lib/stringify.js"(exports, module) {
     "use strict";
     var getSideChannel = require_side_channel();
-    var utils = require_utils2();
+    var utils = require_utils4();
     var formats = require_formats();
     var has = Object.prototype.hasOwnProperty;
     var arrayPrefixGenerators = {
@@ -18724,12 +23688,12 @@ var require_stringify = __commonJS({
   }
 });
 
-// node_modules/qs/lib/parse.js
+// ../main/node_modules/qs/lib/parse.js
 var require_parse = __commonJS({
-  "node_modules/qs/lib/parse.js"(exports, module) {
+  "../main/node_modules/qs/lib/parse.js"(exports, module) {
     "use strict";
     var getSideChannel = require_side_channel();
-    var utils = require_utils2();
+    var utils = require_utils4();
     var has = Object.prototype.hasOwnProperty;
     var isArray3 = Array.isArray;
     var getPrototypeOf = Object.getPrototypeOf;
@@ -19135,9 +24099,9 @@ var require_parse = __commonJS({
   }
 });
 
-// node_modules/qs/lib/index.js
+// ../main/node_modules/qs/lib/index.js
 var require_lib2 = __commonJS({
-  "node_modules/qs/lib/index.js"(exports, module) {
+  "../main/node_modules/qs/lib/index.js"(exports, module) {
     "use strict";
     var stringify2 = require_stringify();
     var parse4 = require_parse();
@@ -19150,15 +24114,15 @@ var require_lib2 = __commonJS({
   }
 });
 
-// node_modules/body-parser/lib/types/urlencoded.js
+// ../main/node_modules/body-parser/lib/types/urlencoded.js
 var require_urlencoded = __commonJS({
-  "node_modules/body-parser/lib/types/urlencoded.js"(exports, module) {
+  "../main/node_modules/body-parser/lib/types/urlencoded.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var debug = require_src()("body-parser:urlencoded");
     var read = require_read();
     var qs = require_lib2();
-    var { normalizeOptions } = require_utils();
+    var { normalizeOptions } = require_utils3();
     module.exports = urlencoded;
     function urlencoded(options) {
       const normalizedOptions = normalizeOptions(options, "application/x-www-form-urlencoded");
@@ -19236,9 +24200,9 @@ var require_urlencoded = __commonJS({
   }
 });
 
-// node_modules/body-parser/index.js
+// ../main/node_modules/body-parser/index.js
 var require_body_parser = __commonJS({
-  "node_modules/body-parser/index.js"(exports, module) {
+  "../main/node_modules/body-parser/index.js"(exports, module) {
     "use strict";
     exports = module.exports = bodyParser2;
     exports.json = require_json();
@@ -19251,9 +24215,9 @@ var require_body_parser = __commonJS({
   }
 });
 
-// node_modules/merge-descriptors/index.js
+// ../main/node_modules/merge-descriptors/index.js
 var require_merge_descriptors = __commonJS({
-  "node_modules/merge-descriptors/index.js"(exports, module) {
+  "../main/node_modules/merge-descriptors/index.js"(exports, module) {
     "use strict";
     function mergeDescriptors(destination, source, overwrite = true) {
       if (!destination) {
@@ -19275,9 +24239,9 @@ var require_merge_descriptors = __commonJS({
   }
 });
 
-// node_modules/encodeurl/index.js
+// ../main/node_modules/encodeurl/index.js
 var require_encodeurl = __commonJS({
-  "node_modules/encodeurl/index.js"(exports, module) {
+  "../main/node_modules/encodeurl/index.js"(exports, module) {
     "use strict";
     module.exports = encodeUrl;
     var ENCODE_CHARS_REGEXP = /(?:[^\x21\x23-\x3B\x3D\x3F-\x5F\x61-\x7A\x7C\x7E]+|%+(?![0-9A-Fa-f]{2})){1,1024}/g;
@@ -19290,9 +24254,9 @@ var require_encodeurl = __commonJS({
   }
 });
 
-// node_modules/escape-html/index.js
+// ../main/node_modules/escape-html/index.js
 var require_escape_html = __commonJS({
-  "node_modules/escape-html/index.js"(exports, module) {
+  "../main/node_modules/escape-html/index.js"(exports, module) {
     "use strict";
     var matchHtmlRegExp = /["'&<>]/;
     module.exports = escapeHtml;
@@ -19337,9 +24301,9 @@ var require_escape_html = __commonJS({
   }
 });
 
-// node_modules/parseurl/index.js
+// ../main/node_modules/parseurl/index.js
 var require_parseurl = __commonJS({
-  "node_modules/parseurl/index.js"(exports, module) {
+  "../main/node_modules/parseurl/index.js"(exports, module) {
     "use strict";
     var url = __require("url");
     var parse4 = url.parse;
@@ -19421,9 +24385,9 @@ var require_parseurl = __commonJS({
   }
 });
 
-// node_modules/finalhandler/index.js
+// ../main/node_modules/finalhandler/index.js
 var require_finalhandler = __commonJS({
-  "node_modules/finalhandler/index.js"(exports, module) {
+  "../main/node_modules/finalhandler/index.js"(exports, module) {
     "use strict";
     var debug = require_src()("finalhandler");
     var encodeUrl = require_encodeurl();
@@ -19548,9 +24512,9 @@ var require_finalhandler = __commonJS({
   }
 });
 
-// node_modules/express/lib/view.js
+// ../main/node_modules/express/lib/view.js
 var require_view = __commonJS({
-  "node_modules/express/lib/view.js"(exports, module) {
+  "../main/node_modules/express/lib/view.js"(exports, module) {
     "use strict";
     var debug = require_src()("express:view");
     var path = __require("node:path");
@@ -19642,9 +24606,9 @@ var require_view = __commonJS({
   }
 });
 
-// node_modules/etag/index.js
+// ../main/node_modules/etag/index.js
 var require_etag = __commonJS({
-  "node_modules/etag/index.js"(exports, module) {
+  "../main/node_modules/etag/index.js"(exports, module) {
     "use strict";
     module.exports = etag;
     var crypto = __require("crypto");
@@ -19684,9 +24648,9 @@ var require_etag = __commonJS({
   }
 });
 
-// node_modules/forwarded/index.js
+// ../main/node_modules/forwarded/index.js
 var require_forwarded = __commonJS({
-  "node_modules/forwarded/index.js"(exports, module) {
+  "../main/node_modules/forwarded/index.js"(exports, module) {
     "use strict";
     module.exports = forwarded;
     function forwarded(req) {
@@ -19731,9 +24695,9 @@ var require_forwarded = __commonJS({
   }
 });
 
-// node_modules/ipaddr.js/lib/ipaddr.js
+// ../main/node_modules/ipaddr.js/lib/ipaddr.js
 var require_ipaddr = __commonJS({
-  "node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
+  "../main/node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
     (function() {
       var expandIPv6, ipaddr, ipv4Part, ipv4Regexes, ipv6Part, ipv6Regexes, matchCIDR, root, zoneIndex;
       ipaddr = {};
@@ -20353,9 +25317,9 @@ var require_ipaddr = __commonJS({
   }
 });
 
-// node_modules/proxy-addr/index.js
+// ../main/node_modules/proxy-addr/index.js
 var require_proxy_addr = __commonJS({
-  "node_modules/proxy-addr/index.js"(exports, module) {
+  "../main/node_modules/proxy-addr/index.js"(exports, module) {
     "use strict";
     module.exports = proxyaddr;
     module.exports.all = alladdrs;
@@ -20528,12 +25492,12 @@ var require_proxy_addr = __commonJS({
   }
 });
 
-// node_modules/express/lib/utils.js
-var require_utils3 = __commonJS({
-  "node_modules/express/lib/utils.js"(exports) {
+// ../main/node_modules/express/lib/utils.js
+var require_utils5 = __commonJS({
+  "../main/node_modules/express/lib/utils.js"(exports) {
     "use strict";
     var { METHODS } = __require("node:http");
-    var contentType = require_dist();
+    var contentType = require_dist2();
     var etag = require_etag();
     var mime = require_mime_types();
     var proxyaddr = require_proxy_addr();
@@ -20655,9 +25619,9 @@ var require_utils3 = __commonJS({
   }
 });
 
-// node_modules/wrappy/wrappy.js
+// ../main/node_modules/wrappy/wrappy.js
 var require_wrappy = __commonJS({
-  "node_modules/wrappy/wrappy.js"(exports, module) {
+  "../main/node_modules/wrappy/wrappy.js"(exports, module) {
     module.exports = wrappy;
     function wrappy(fn, cb) {
       if (fn && cb) return wrappy(fn)(cb);
@@ -20685,9 +25649,9 @@ var require_wrappy = __commonJS({
   }
 });
 
-// node_modules/once/once.js
+// ../main/node_modules/once/once.js
 var require_once = __commonJS({
-  "node_modules/once/once.js"(exports, module) {
+  "../main/node_modules/once/once.js"(exports, module) {
     var wrappy = require_wrappy();
     module.exports = wrappy(once);
     module.exports.strict = wrappy(onceStrict);
@@ -20729,9 +25693,9 @@ var require_once = __commonJS({
   }
 });
 
-// node_modules/is-promise/index.js
+// ../main/node_modules/is-promise/index.js
 var require_is_promise = __commonJS({
-  "node_modules/is-promise/index.js"(exports, module) {
+  "../main/node_modules/is-promise/index.js"(exports, module) {
     module.exports = isPromise;
     module.exports.default = isPromise;
     function isPromise(obj) {
@@ -20740,9 +25704,9 @@ var require_is_promise = __commonJS({
   }
 });
 
-// node_modules/router/lib/param.js
+// ../main/node_modules/router/lib/param.js
 var require_param = __commonJS({
-  "node_modules/router/lib/param.js"(exports, module) {
+  "../main/node_modules/router/lib/param.js"(exports, module) {
     "use strict";
     var isPromise = require_is_promise();
     var deprecate = require_depd()("router");
@@ -20775,9 +25739,9 @@ var require_param = __commonJS({
   }
 });
 
-// node_modules/path-to-regexp/dist/index.js
-var require_dist2 = __commonJS({
-  "node_modules/path-to-regexp/dist/index.js"(exports) {
+// ../main/node_modules/path-to-regexp/dist/index.js
+var require_dist3 = __commonJS({
+  "../main/node_modules/path-to-regexp/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PathError = exports.TokenData = void 0;
@@ -21144,17 +26108,17 @@ var require_dist2 = __commonJS({
   }
 });
 
-// node_modules/router/lib/symbols.js
+// ../main/node_modules/router/lib/symbols.js
 var require_symbols = __commonJS({
-  "node_modules/router/lib/symbols.js"(exports) {
+  "../main/node_modules/router/lib/symbols.js"(exports) {
     "use strict";
     exports.matchedRoute = /* @__PURE__ */ Symbol("router.tracing.matchedRoute");
   }
 });
 
-// node_modules/router/lib/tracing.js
+// ../main/node_modules/router/lib/tracing.js
 var require_tracing = __commonJS({
-  "node_modules/router/lib/tracing.js"(exports) {
+  "../main/node_modules/router/lib/tracing.js"(exports) {
     "use strict";
     var dc = __require("node:diagnostics_channel");
     var isPromise = require_is_promise();
@@ -21268,12 +26232,12 @@ var require_tracing = __commonJS({
   }
 });
 
-// node_modules/router/lib/layer.js
+// ../main/node_modules/router/lib/layer.js
 var require_layer = __commonJS({
-  "node_modules/router/lib/layer.js"(exports, module) {
+  "../main/node_modules/router/lib/layer.js"(exports, module) {
     "use strict";
     var isPromise = require_is_promise();
-    var pathRegexp = require_dist2();
+    var pathRegexp = require_dist3();
     var debug = require_src()("router:layer");
     var deprecate = require_depd()("router");
     var { matchedRoute } = require_symbols();
@@ -21487,9 +26451,9 @@ var require_layer = __commonJS({
   }
 });
 
-// node_modules/router/lib/route.js
+// ../main/node_modules/router/lib/route.js
 var require_route = __commonJS({
-  "node_modules/router/lib/route.js"(exports, module) {
+  "../main/node_modules/router/lib/route.js"(exports, module) {
     "use strict";
     var debug = require_src()("router:route");
     var Layer = require_layer();
@@ -21613,9 +26577,9 @@ var require_route = __commonJS({
   }
 });
 
-// node_modules/router/index.js
+// ../main/node_modules/router/index.js
 var require_router = __commonJS({
-  "node_modules/router/index.js"(exports, module) {
+  "../main/node_modules/router/index.js"(exports, module) {
     "use strict";
     var callParam = require_param();
     var Layer = require_layer();
@@ -22029,18 +26993,18 @@ var require_router = __commonJS({
   }
 });
 
-// node_modules/express/lib/application.js
+// ../main/node_modules/express/lib/application.js
 var require_application = __commonJS({
-  "node_modules/express/lib/application.js"(exports, module) {
+  "../main/node_modules/express/lib/application.js"(exports, module) {
     "use strict";
     var finalhandler = require_finalhandler();
     var debug = require_src()("express:application");
     var View = require_view();
     var http2 = __require("node:http");
-    var methods = require_utils3().methods;
-    var compileETag = require_utils3().compileETag;
-    var compileQueryParser = require_utils3().compileQueryParser;
-    var compileTrust = require_utils3().compileTrust;
+    var methods = require_utils5().methods;
+    var compileETag = require_utils5().compileETag;
+    var compileQueryParser = require_utils5().compileQueryParser;
+    var compileTrust = require_utils5().compileTrust;
     var resolve4 = __require("node:path").resolve;
     var once = require_once();
     var Router = require_router();
@@ -22290,11 +27254,11 @@ var require_application = __commonJS({
   }
 });
 
-// node_modules/negotiator/lib/accept.js
+// ../main/node_modules/negotiator/lib/accept.js
 var require_accept = __commonJS({
-  "node_modules/negotiator/lib/accept.js"(exports, module) {
+  "../main/node_modules/negotiator/lib/accept.js"(exports, module) {
     "use strict";
-    var contentType = require_dist();
+    var contentType = require_dist2();
     module.exports = parseAccept;
     function parseAccept(header) {
       var values = [];
@@ -22318,9 +27282,9 @@ var require_accept = __commonJS({
   }
 });
 
-// node_modules/negotiator/lib/charset.js
+// ../main/node_modules/negotiator/lib/charset.js
 var require_charset = __commonJS({
-  "node_modules/negotiator/lib/charset.js"(exports, module) {
+  "../main/node_modules/negotiator/lib/charset.js"(exports, module) {
     "use strict";
     var parseAccept = require_accept();
     module.exports = preferredCharsets;
@@ -22390,9 +27354,9 @@ var require_charset = __commonJS({
   }
 });
 
-// node_modules/negotiator/lib/encoding.js
+// ../main/node_modules/negotiator/lib/encoding.js
 var require_encoding = __commonJS({
-  "node_modules/negotiator/lib/encoding.js"(exports, module) {
+  "../main/node_modules/negotiator/lib/encoding.js"(exports, module) {
     "use strict";
     var parseAccept = require_accept();
     module.exports = preferredEncodings;
@@ -22490,11 +27454,11 @@ var require_encoding = __commonJS({
   }
 });
 
-// node_modules/negotiator/lib/language.js
+// ../main/node_modules/negotiator/lib/language.js
 var require_language = __commonJS({
-  "node_modules/negotiator/lib/language.js"(exports, module) {
+  "../main/node_modules/negotiator/lib/language.js"(exports, module) {
     "use strict";
-    var contentType = require_dist();
+    var contentType = require_dist2();
     var parseAccept = require_accept();
     module.exports = preferredLanguages;
     module.exports.preferredLanguages = preferredLanguages;
@@ -22574,11 +27538,11 @@ var require_language = __commonJS({
   }
 });
 
-// node_modules/negotiator/lib/mediaType.js
+// ../main/node_modules/negotiator/lib/mediaType.js
 var require_mediaType = __commonJS({
-  "node_modules/negotiator/lib/mediaType.js"(exports, module) {
+  "../main/node_modules/negotiator/lib/mediaType.js"(exports, module) {
     "use strict";
-    var contentType = require_dist();
+    var contentType = require_dist2();
     var parseAcceptHeader = require_accept();
     module.exports = preferredMediaTypes;
     module.exports.preferredMediaTypes = preferredMediaTypes;
@@ -22671,9 +27635,9 @@ var require_mediaType = __commonJS({
   }
 });
 
-// node_modules/negotiator/index.js
+// ../main/node_modules/negotiator/index.js
 var require_negotiator = __commonJS({
-  "node_modules/negotiator/index.js"(exports, module) {
+  "../main/node_modules/negotiator/index.js"(exports, module) {
     "use strict";
     var preferredCharsets = require_charset();
     var preferredEncodings = require_encoding();
@@ -22727,9 +27691,9 @@ var require_negotiator = __commonJS({
   }
 });
 
-// node_modules/accepts/index.js
+// ../main/node_modules/accepts/index.js
 var require_accepts = __commonJS({
-  "node_modules/accepts/index.js"(exports, module) {
+  "../main/node_modules/accepts/index.js"(exports, module) {
     "use strict";
     var Negotiator = require_negotiator();
     var mime = require_mime_types();
@@ -22808,9 +27772,9 @@ var require_accepts = __commonJS({
   }
 });
 
-// node_modules/fresh/index.js
+// ../main/node_modules/fresh/index.js
 var require_fresh = __commonJS({
-  "node_modules/fresh/index.js"(exports, module) {
+  "../main/node_modules/fresh/index.js"(exports, module) {
     "use strict";
     var CACHE_CONTROL_NO_CACHE_REGEXP = /(?:^|,)\s*?no-cache\s*?(?:,|$)/;
     module.exports = fresh;
@@ -22880,9 +27844,9 @@ var require_fresh = __commonJS({
   }
 });
 
-// node_modules/range-parser/index.js
+// ../main/node_modules/range-parser/index.js
 var require_range_parser = __commonJS({
-  "node_modules/range-parser/index.js"(exports, module) {
+  "../main/node_modules/range-parser/index.js"(exports, module) {
     "use strict";
     module.exports = rangeParser;
     function rangeParser(size, str, options) {
@@ -22973,9 +27937,9 @@ var require_range_parser = __commonJS({
   }
 });
 
-// node_modules/express/lib/request.js
+// ../main/node_modules/express/lib/request.js
 var require_request = __commonJS({
-  "node_modules/express/lib/request.js"(exports, module) {
+  "../main/node_modules/express/lib/request.js"(exports, module) {
     "use strict";
     var accepts = require_accepts();
     var isIP = __require("node:net").isIP;
@@ -23121,9 +28085,9 @@ var require_request = __commonJS({
   }
 });
 
-// node_modules/content-disposition/dist/index.js
-var require_dist3 = __commonJS({
-  "node_modules/content-disposition/dist/index.js"(exports) {
+// ../main/node_modules/content-disposition/dist/index.js
+var require_dist4 = __commonJS({
+  "../main/node_modules/content-disposition/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.create = create;
@@ -23410,9 +28374,9 @@ var require_dist3 = __commonJS({
   }
 });
 
-// node_modules/cookie-signature/index.js
+// ../main/node_modules/cookie-signature/index.js
 var require_cookie_signature = __commonJS({
-  "node_modules/cookie-signature/index.js"(exports) {
+  "../main/node_modules/cookie-signature/index.js"(exports) {
     var crypto = __require("crypto");
     exports.sign = function(val, secret) {
       if ("string" != typeof val) throw new TypeError("Cookie value must be provided as a string.");
@@ -23428,9 +28392,9 @@ var require_cookie_signature = __commonJS({
   }
 });
 
-// node_modules/cookie/index.js
+// ../main/node_modules/cookie/index.js
 var require_cookie = __commonJS({
-  "node_modules/cookie/index.js"(exports) {
+  "../main/node_modules/cookie/index.js"(exports) {
     "use strict";
     exports.parse = parse4;
     exports.serialize = serialize;
@@ -23594,9 +28558,9 @@ var require_cookie = __commonJS({
   }
 });
 
-// node_modules/send/index.js
+// ../main/node_modules/send/index.js
 var require_send = __commonJS({
-  "node_modules/send/index.js"(exports, module) {
+  "../main/node_modules/send/index.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var debug = require_src()("send");
@@ -24077,9 +29041,9 @@ var require_send = __commonJS({
   }
 });
 
-// node_modules/vary/index.js
+// ../main/node_modules/vary/index.js
 var require_vary = __commonJS({
-  "node_modules/vary/index.js"(exports, module) {
+  "../main/node_modules/vary/index.js"(exports, module) {
     "use strict";
     module.exports = vary;
     module.exports.append = append;
@@ -24150,11 +29114,11 @@ var require_vary = __commonJS({
   }
 });
 
-// node_modules/express/lib/response.js
+// ../main/node_modules/express/lib/response.js
 var require_response = __commonJS({
-  "node_modules/express/lib/response.js"(exports, module) {
+  "../main/node_modules/express/lib/response.js"(exports, module) {
     "use strict";
-    var contentDisposition = require_dist3();
+    var contentDisposition = require_dist4();
     var createError = require_http_errors();
     var deprecate = require_depd()("express");
     var encodeUrl = require_encodeurl();
@@ -24166,9 +29130,9 @@ var require_response = __commonJS({
     var pathIsAbsolute = __require("node:path").isAbsolute;
     var statuses = require_statuses();
     var sign = require_cookie_signature().sign;
-    var normalizeType = require_utils3().normalizeType;
-    var normalizeTypes = require_utils3().normalizeTypes;
-    var setCharset = require_utils3().setCharset;
+    var normalizeType = require_utils5().normalizeType;
+    var normalizeTypes = require_utils5().normalizeTypes;
+    var setCharset = require_utils5().setCharset;
     var cookie = require_cookie();
     var send = require_send();
     var extname = path.extname;
@@ -24620,9 +29584,9 @@ var require_response = __commonJS({
   }
 });
 
-// node_modules/serve-static/index.js
+// ../main/node_modules/serve-static/index.js
 var require_serve_static = __commonJS({
-  "node_modules/serve-static/index.js"(exports, module) {
+  "../main/node_modules/serve-static/index.js"(exports, module) {
     "use strict";
     var encodeUrl = require_encodeurl();
     var escapeHtml = require_escape_html();
@@ -24724,9 +29688,9 @@ var require_serve_static = __commonJS({
   }
 });
 
-// node_modules/express/lib/express.js
+// ../main/node_modules/express/lib/express.js
 var require_express = __commonJS({
-  "node_modules/express/lib/express.js"(exports, module) {
+  "../main/node_modules/express/lib/express.js"(exports, module) {
     "use strict";
     var bodyParser2 = require_body_parser();
     var EventEmitter = __require("node:events").EventEmitter;
@@ -24764,4981 +29728,17 @@ var require_express = __commonJS({
   }
 });
 
-// node_modules/express/index.js
+// ../main/node_modules/express/index.js
 var require_express2 = __commonJS({
-  "node_modules/express/index.js"(exports, module) {
+  "../main/node_modules/express/index.js"(exports, module) {
     "use strict";
     module.exports = require_express();
   }
 });
 
-// node_modules/prom-client/lib/util.js
-var require_util = __commonJS({
-  "node_modules/prom-client/lib/util.js"(exports) {
-    "use strict";
-    exports.getValueAsString = function getValueString(value) {
-      if (Number.isNaN(value)) {
-        return "Nan";
-      } else if (!Number.isFinite(value)) {
-        if (value < 0) {
-          return "-Inf";
-        } else {
-          return "+Inf";
-        }
-      } else {
-        return `${value}`;
-      }
-    };
-    exports.removeLabels = function removeLabels(hashMap, labels, sortedLabelNames) {
-      const hash = hashObject(labels, sortedLabelNames);
-      delete hashMap[hash];
-    };
-    exports.setValue = function setValue(hashMap, value, labels) {
-      const hash = hashObject(labels);
-      hashMap[hash] = {
-        value: typeof value === "number" ? value : 0,
-        labels: labels || {}
-      };
-      return hashMap;
-    };
-    exports.setValueDelta = function setValueDelta(hashMap, deltaValue, labels, hash = "") {
-      const value = typeof deltaValue === "number" ? deltaValue : 0;
-      if (hashMap[hash]) {
-        hashMap[hash].value += value;
-      } else {
-        hashMap[hash] = { value, labels };
-      }
-      return hashMap;
-    };
-    exports.getLabels = function(labelNames, args) {
-      if (typeof args[0] === "object") {
-        return args[0];
-      }
-      if (labelNames.length !== args.length) {
-        throw new Error(
-          `Invalid number of arguments (${args.length}): "${args.join(
-            ", "
-          )}" for label names (${labelNames.length}): "${labelNames.join(", ")}".`
-        );
-      }
-      const acc = {};
-      for (let i2 = 0; i2 < labelNames.length; i2++) {
-        acc[labelNames[i2]] = args[i2];
-      }
-      return acc;
-    };
-    function fastHashObject(keys, labels) {
-      if (keys.length === 0) {
-        return "";
-      }
-      let hash = "";
-      for (let i2 = 0; i2 < keys.length; i2++) {
-        const key2 = keys[i2];
-        const value = labels[key2];
-        if (value === void 0) continue;
-        hash += `${key2}:${value},`;
-      }
-      return hash;
-    }
-    function hashObject(labels, labelNames) {
-      if (labelNames) {
-        return fastHashObject(labelNames, labels);
-      }
-      const keys = Object.keys(labels);
-      if (keys.length > 1) {
-        keys.sort();
-      }
-      return fastHashObject(keys, labels);
-    }
-    exports.hashObject = hashObject;
-    exports.isObject = function isObject2(obj) {
-      return obj !== null && typeof obj === "object";
-    };
-    exports.nowTimestamp = function nowTimestamp() {
-      return Date.now() / 1e3;
-    };
-    var Grouper = class extends Map {
-      /**
-       * Adds the `value` to the `key`'s array of values.
-       * @param {*} key Key to set.
-       * @param {*} value Value to add to `key`'s array.
-       * @returns {undefined} undefined.
-       */
-      add(key2, value) {
-        if (this.has(key2)) {
-          this.get(key2).push(value);
-        } else {
-          this.set(key2, [value]);
-        }
-      }
-    };
-    exports.Grouper = Grouper;
-  }
-});
-
-// node_modules/prom-client/lib/registry.js
-var require_registry = __commonJS({
-  "node_modules/prom-client/lib/registry.js"(exports, module) {
-    "use strict";
-    var { getValueAsString } = require_util();
-    var Registry2 = class _Registry {
-      static get PROMETHEUS_CONTENT_TYPE() {
-        return "text/plain; version=0.0.4; charset=utf-8";
-      }
-      static get OPENMETRICS_CONTENT_TYPE() {
-        return "application/openmetrics-text; version=1.0.0; charset=utf-8";
-      }
-      constructor(regContentType = _Registry.PROMETHEUS_CONTENT_TYPE) {
-        this._metrics = {};
-        this._collectors = [];
-        this._defaultLabels = {};
-        if (regContentType !== _Registry.PROMETHEUS_CONTENT_TYPE && regContentType !== _Registry.OPENMETRICS_CONTENT_TYPE) {
-          throw new TypeError(`Content type ${regContentType} is unsupported`);
-        }
-        this._contentType = regContentType;
-      }
-      getMetricsAsArray() {
-        return Object.values(this._metrics);
-      }
-      async getMetricsAsString(metrics) {
-        const metric = typeof metrics.getForPromString === "function" ? await metrics.getForPromString() : await metrics.get();
-        const name = escapeString(metric.name);
-        const help = `# HELP ${name} ${escapeString(metric.help)}`;
-        const type = `# TYPE ${name} ${metric.type}`;
-        const values = [help, type];
-        const defaultLabels = Object.keys(this._defaultLabels).length > 0 ? this._defaultLabels : null;
-        const isOpenMetrics = this.contentType === _Registry.OPENMETRICS_CONTENT_TYPE;
-        for (const val of metric.values || []) {
-          let { metricName = name, labels = {} } = val;
-          const { sharedLabels = {} } = val;
-          if (isOpenMetrics && metric.type === "counter") {
-            metricName = `${metricName}_total`;
-          }
-          if (defaultLabels) {
-            labels = { ...labels, ...defaultLabels, ...labels };
-          }
-          const formattedLabels = formatLabels(labels, sharedLabels);
-          const flattenedShared = flattenSharedLabels(sharedLabels);
-          const labelParts = [...formattedLabels, flattenedShared].filter(Boolean);
-          const labelsString = labelParts.length ? `{${labelParts.join(",")}}` : "";
-          let fullMetricLine = `${metricName}${labelsString} ${getValueAsString(
-            val.value
-          )}`;
-          const { exemplar } = val;
-          if (exemplar && isOpenMetrics) {
-            const formattedExemplars = formatLabels(exemplar.labelSet);
-            fullMetricLine += ` # {${formattedExemplars.join(
-              ","
-            )}} ${getValueAsString(exemplar.value)} ${exemplar.timestamp}`;
-          }
-          values.push(fullMetricLine);
-        }
-        return values.join("\n");
-      }
-      async metrics() {
-        const isOpenMetrics = this.contentType === _Registry.OPENMETRICS_CONTENT_TYPE;
-        const promises = this.getMetricsAsArray().map((metric) => {
-          if (isOpenMetrics && metric.type === "counter") {
-            metric.name = standardizeCounterName(metric.name);
-          }
-          return this.getMetricsAsString(metric);
-        });
-        const resolves = await Promise.all(promises);
-        return isOpenMetrics ? `${resolves.join("\n")}
-# EOF
-` : `${resolves.join("\n\n")}
-`;
-      }
-      registerMetric(metric) {
-        if (this._metrics[metric.name] && this._metrics[metric.name] !== metric) {
-          throw new Error(
-            `A metric with the name ${metric.name} has already been registered.`
-          );
-        }
-        this._metrics[metric.name] = metric;
-      }
-      clear() {
-        this._metrics = {};
-        this._defaultLabels = {};
-      }
-      async getMetricsAsJSON() {
-        const metrics = [];
-        const defaultLabelNames = Object.keys(this._defaultLabels);
-        const promises = [];
-        for (const metric of this.getMetricsAsArray()) {
-          promises.push(metric.get());
-        }
-        const resolves = await Promise.all(promises);
-        for (const item of resolves) {
-          if (item.values && defaultLabelNames.length > 0) {
-            for (const val of item.values) {
-              val.labels = Object.assign({}, val.labels);
-              for (const labelName of defaultLabelNames) {
-                val.labels[labelName] = val.labels[labelName] || this._defaultLabels[labelName];
-              }
-            }
-          }
-          metrics.push(item);
-        }
-        return metrics;
-      }
-      removeSingleMetric(name) {
-        delete this._metrics[name];
-      }
-      getSingleMetricAsString(name) {
-        return this.getMetricsAsString(this._metrics[name]);
-      }
-      getSingleMetric(name) {
-        return this._metrics[name];
-      }
-      setDefaultLabels(labels) {
-        this._defaultLabels = labels;
-      }
-      resetMetrics() {
-        for (const metric in this._metrics) {
-          this._metrics[metric].reset();
-        }
-      }
-      get contentType() {
-        return this._contentType;
-      }
-      setContentType(metricsContentType) {
-        if (metricsContentType === _Registry.OPENMETRICS_CONTENT_TYPE || metricsContentType === _Registry.PROMETHEUS_CONTENT_TYPE) {
-          this._contentType = metricsContentType;
-        } else {
-          throw new Error(`Content type ${metricsContentType} is unsupported`);
-        }
-      }
-      static merge(registers) {
-        const regType = registers[0].contentType;
-        for (const reg of registers) {
-          if (reg.contentType !== regType) {
-            throw new Error(
-              "Registers can only be merged if they have the same content type"
-            );
-          }
-        }
-        const mergedRegistry = new _Registry(regType);
-        const metricsToMerge = registers.reduce(
-          (acc, reg) => acc.concat(reg.getMetricsAsArray()),
-          []
-        );
-        metricsToMerge.forEach(mergedRegistry.registerMetric, mergedRegistry);
-        return mergedRegistry;
-      }
-    };
-    function formatLabels(labels, exclude) {
-      const { hasOwnProperty: hasOwnProperty2 } = Object.prototype;
-      const formatted = [];
-      for (const [name, value] of Object.entries(labels)) {
-        if (!exclude || !hasOwnProperty2.call(exclude, name)) {
-          formatted.push(`${name}="${escapeLabelValue(value)}"`);
-        }
-      }
-      return formatted;
-    }
-    var sharedLabelCache = /* @__PURE__ */ new WeakMap();
-    function flattenSharedLabels(labels) {
-      const cached = sharedLabelCache.get(labels);
-      if (cached) {
-        return cached;
-      }
-      const formattedLabels = formatLabels(labels);
-      const flattened = formattedLabels.join(",");
-      sharedLabelCache.set(labels, flattened);
-      return flattened;
-    }
-    function escapeLabelValue(str) {
-      if (typeof str !== "string") {
-        return str;
-      }
-      return escapeString(str).replace(/"/g, '\\"');
-    }
-    function escapeString(str) {
-      return str.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
-    }
-    function standardizeCounterName(name) {
-      return name.replace(/_total$/, "");
-    }
-    module.exports = Registry2;
-    module.exports.globalRegistry = new Registry2();
-  }
-});
-
-// node_modules/prom-client/lib/validation.js
-var require_validation = __commonJS({
-  "node_modules/prom-client/lib/validation.js"(exports) {
-    "use strict";
-    var util = __require("util");
-    var metricRegexp = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-    var labelRegexp = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-    exports.validateMetricName = function(name) {
-      return metricRegexp.test(name);
-    };
-    exports.validateLabelName = function(names = []) {
-      return names.every((name) => labelRegexp.test(name));
-    };
-    exports.validateLabel = function validateLabel(savedLabels, labels) {
-      for (const label in labels) {
-        if (!savedLabels.includes(label)) {
-          throw new Error(
-            `Added label "${label}" is not included in initial labelset: ${util.inspect(
-              savedLabels
-            )}`
-          );
-        }
-      }
-    };
-  }
-});
-
-// node_modules/prom-client/lib/metric.js
-var require_metric = __commonJS({
-  "node_modules/prom-client/lib/metric.js"(exports, module) {
-    "use strict";
-    var Registry2 = require_registry();
-    var { isObject: isObject2 } = require_util();
-    var { validateMetricName, validateLabelName } = require_validation();
-    var Metric = class {
-      constructor(config, defaults = {}) {
-        if (!isObject2(config)) {
-          throw new TypeError("constructor expected a config object");
-        }
-        Object.assign(
-          this,
-          {
-            labelNames: [],
-            registers: [Registry2.globalRegistry],
-            aggregator: "sum",
-            enableExemplars: false
-          },
-          defaults,
-          config
-        );
-        if (!this.registers) {
-          this.registers = [Registry2.globalRegistry];
-        }
-        if (!this.help) {
-          throw new Error("Missing mandatory help parameter");
-        }
-        if (!this.name) {
-          throw new Error("Missing mandatory name parameter");
-        }
-        if (!validateMetricName(this.name)) {
-          throw new Error("Invalid metric name");
-        }
-        if (!validateLabelName(this.labelNames)) {
-          throw new Error("Invalid label name");
-        }
-        if (this.collect && typeof this.collect !== "function") {
-          throw new Error('Optional "collect" parameter must be a function');
-        }
-        if (this.labelNames) {
-          this.sortedLabelNames = [...this.labelNames].sort();
-        } else {
-          this.sortedLabelNames = [];
-        }
-        this.reset();
-        for (const register of this.registers) {
-          if (this.enableExemplars && register.contentType === Registry2.PROMETHEUS_CONTENT_TYPE) {
-            throw new TypeError(
-              "Exemplars are supported only on OpenMetrics registries"
-            );
-          }
-          register.registerMetric(this);
-        }
-      }
-      reset() {
-      }
-    };
-    module.exports = { Metric };
-  }
-});
-
-// node_modules/prom-client/lib/exemplar.js
-var require_exemplar = __commonJS({
-  "node_modules/prom-client/lib/exemplar.js"(exports, module) {
-    "use strict";
-    var Exemplar = class {
-      constructor(labelSet = {}, value = null) {
-        this.labelSet = labelSet;
-        this.value = value;
-      }
-      /**
-       * Validation for the label set format.
-       * https://github.com/OpenObservability/OpenMetrics/blob/d99b705f611b75fec8f450b05e344e02eea6921d/specification/OpenMetrics.md#exemplars
-       *
-       * @param {object} labelSet - Exemplar labels.
-       * @throws {RangeError}
-       * @return {void}
-       */
-      validateExemplarLabelSet(labelSet) {
-        let res = "";
-        for (const [labelName, labelValue] of Object.entries(labelSet)) {
-          res += `${labelName}${labelValue}`;
-        }
-        if (res.length > 128) {
-          throw new RangeError(
-            "Label set size must be smaller than 128 UTF-8 chars"
-          );
-        }
-      }
-    };
-    module.exports = Exemplar;
-  }
-});
-
-// node_modules/prom-client/lib/counter.js
-var require_counter = __commonJS({
-  "node_modules/prom-client/lib/counter.js"(exports, module) {
-    "use strict";
-    var util = __require("util");
-    var {
-      hashObject,
-      isObject: isObject2,
-      getLabels,
-      removeLabels,
-      nowTimestamp
-    } = require_util();
-    var { validateLabel } = require_validation();
-    var { Metric } = require_metric();
-    var Exemplar = require_exemplar();
-    var Counter2 = class extends Metric {
-      constructor(config) {
-        super(config);
-        this.type = "counter";
-        this.defaultLabels = {};
-        this.defaultValue = 1;
-        this.defaultExemplarLabelSet = {};
-        if (config.enableExemplars) {
-          this.enableExemplars = true;
-          this.inc = this.incWithExemplar;
-        } else {
-          this.inc = this.incWithoutExemplar;
-        }
-      }
-      /**
-       * Increment counter
-       * @param {object} labels - What label you want to be incremented
-       * @param {Number} value - Value to increment, if omitted increment with 1
-       * @returns {object} results - object with information about the inc operation
-       * @returns {string} results.labelHash - hash representation of the labels
-       */
-      incWithoutExemplar(labels, value) {
-        let hash = "";
-        if (isObject2(labels)) {
-          hash = hashObject(labels, this.sortedLabelNames);
-          validateLabel(this.labelNames, labels);
-        } else {
-          value = labels;
-          labels = {};
-        }
-        if (value && !Number.isFinite(value)) {
-          throw new TypeError(`Value is not a valid number: ${util.format(value)}`);
-        }
-        if (value < 0) {
-          throw new Error("It is not possible to decrease a counter");
-        }
-        if (value === null || value === void 0) value = 1;
-        setValue(this.hashMap, value, labels, hash);
-        return { labelHash: hash };
-      }
-      /**
-       * Increment counter with exemplar, same as inc but accepts labels for an
-       * exemplar.
-       * If no label is provided the current exemplar labels are kept unchanged
-       * (defaults to empty set).
-       *
-       * @param {object} incOpts - Object with options about what metric to increase
-       * @param {object} incOpts.labels - What label you want to be incremented,
-       *                                  defaults to null (metric with no labels)
-       * @param {Number} incOpts.value - Value to increment, defaults to 1
-       * @param {object} incOpts.exemplarLabels - Key-value  labels for the
-       *                                          exemplar, defaults to empty set {}
-       * @returns {void}
-       */
-      incWithExemplar({
-        labels = this.defaultLabels,
-        value = this.defaultValue,
-        exemplarLabels = this.defaultExemplarLabelSet
-      } = {}) {
-        const res = this.incWithoutExemplar(labels, value);
-        this.updateExemplar(exemplarLabels, value, res.labelHash);
-      }
-      updateExemplar(exemplarLabels, value, hash) {
-        if (exemplarLabels === this.defaultExemplarLabelSet) return;
-        if (!isObject2(this.hashMap[hash].exemplar)) {
-          this.hashMap[hash].exemplar = new Exemplar();
-        }
-        this.hashMap[hash].exemplar.validateExemplarLabelSet(exemplarLabels);
-        this.hashMap[hash].exemplar.labelSet = exemplarLabels;
-        this.hashMap[hash].exemplar.value = value ? value : 1;
-        this.hashMap[hash].exemplar.timestamp = nowTimestamp();
-      }
-      /**
-       * Reset counter
-       * @returns {void}
-       */
-      reset() {
-        this.hashMap = {};
-        if (this.labelNames.length === 0) {
-          setValue(this.hashMap, 0);
-        }
-      }
-      async get() {
-        if (this.collect) {
-          const v = this.collect();
-          if (v instanceof Promise) await v;
-        }
-        return {
-          help: this.help,
-          name: this.name,
-          type: this.type,
-          values: Object.values(this.hashMap),
-          aggregator: this.aggregator
-        };
-      }
-      labels(...args) {
-        const labels = getLabels(this.labelNames, args) || {};
-        return {
-          inc: this.inc.bind(this, labels)
-        };
-      }
-      remove(...args) {
-        const labels = getLabels(this.labelNames, args) || {};
-        validateLabel(this.labelNames, labels);
-        return removeLabels.call(this, this.hashMap, labels, this.sortedLabelNames);
-      }
-    };
-    function setValue(hashMap, value, labels = {}, hash = "") {
-      if (hashMap[hash]) {
-        hashMap[hash].value += value;
-      } else {
-        hashMap[hash] = { value, labels };
-      }
-      return hashMap;
-    }
-    module.exports = Counter2;
-  }
-});
-
-// node_modules/prom-client/lib/gauge.js
-var require_gauge = __commonJS({
-  "node_modules/prom-client/lib/gauge.js"(exports, module) {
-    "use strict";
-    var util = __require("util");
-    var {
-      setValue,
-      setValueDelta,
-      getLabels,
-      hashObject,
-      isObject: isObject2,
-      removeLabels
-    } = require_util();
-    var { validateLabel } = require_validation();
-    var { Metric } = require_metric();
-    var Gauge2 = class extends Metric {
-      constructor(config) {
-        super(config);
-        this.type = "gauge";
-      }
-      /**
-       * Set a gauge to a value
-       * @param {object} labels - Object with labels and their values
-       * @param {Number} value - Value to set the gauge to, must be positive
-       * @returns {void}
-       */
-      set(labels, value) {
-        value = getValueArg(labels, value);
-        labels = getLabelArg(labels);
-        set(this, labels, value);
-      }
-      /**
-       * Reset gauge
-       * @returns {void}
-       */
-      reset() {
-        this.hashMap = {};
-        if (this.labelNames.length === 0) {
-          setValue(this.hashMap, 0, {});
-        }
-      }
-      /**
-       * Increment a gauge value
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @param {Number} value - Value to increment - if omitted, increment with 1
-       * @returns {void}
-       */
-      inc(labels, value) {
-        value = getValueArg(labels, value);
-        labels = getLabelArg(labels);
-        if (value === void 0) value = 1;
-        setDelta(this, labels, value);
-      }
-      /**
-       * Decrement a gauge value
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @param {Number} value - Value to decrement - if omitted, decrement with 1
-       * @returns {void}
-       */
-      dec(labels, value) {
-        value = getValueArg(labels, value);
-        labels = getLabelArg(labels);
-        if (value === void 0) value = 1;
-        setDelta(this, labels, -value);
-      }
-      /**
-       * Set the gauge to current unix epoch
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @returns {void}
-       */
-      setToCurrentTime(labels) {
-        const now = Date.now() / 1e3;
-        if (labels === void 0) {
-          this.set(now);
-        } else {
-          this.set(labels, now);
-        }
-      }
-      /**
-       * Start a timer
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @returns {function} - Invoke this function to set the duration in seconds since you started the timer.
-       * @example
-       * var done = gauge.startTimer();
-       * makeXHRRequest(function(err, response) {
-       *	done(); //Duration of the request will be saved
-       * });
-       */
-      startTimer(labels) {
-        const start = process.hrtime();
-        return (endLabels) => {
-          const delta = process.hrtime(start);
-          const value = delta[0] + delta[1] / 1e9;
-          this.set(Object.assign({}, labels, endLabels), value);
-          return value;
-        };
-      }
-      async get() {
-        if (this.collect) {
-          const v = this.collect();
-          if (v instanceof Promise) await v;
-        }
-        return {
-          help: this.help,
-          name: this.name,
-          type: this.type,
-          values: Object.values(this.hashMap),
-          aggregator: this.aggregator
-        };
-      }
-      _getValue(labels) {
-        const hash = hashObject(labels || {}, this.sortedLabelNames);
-        return this.hashMap[hash] ? this.hashMap[hash].value : 0;
-      }
-      labels(...args) {
-        const labels = getLabels(this.labelNames, args);
-        validateLabel(this.labelNames, labels);
-        return {
-          inc: this.inc.bind(this, labels),
-          dec: this.dec.bind(this, labels),
-          set: this.set.bind(this, labels),
-          setToCurrentTime: this.setToCurrentTime.bind(this, labels),
-          startTimer: this.startTimer.bind(this, labels)
-        };
-      }
-      remove(...args) {
-        const labels = getLabels(this.labelNames, args);
-        validateLabel(this.labelNames, labels);
-        removeLabels.call(this, this.hashMap, labels, this.sortedLabelNames);
-      }
-    };
-    function set(gauge, labels, value) {
-      if (typeof value !== "number") {
-        throw new TypeError(`Value is not a valid number: ${util.format(value)}`);
-      }
-      validateLabel(gauge.labelNames, labels);
-      setValue(gauge.hashMap, value, labels);
-    }
-    function setDelta(gauge, labels, delta) {
-      if (typeof delta !== "number") {
-        throw new TypeError(`Delta is not a valid number: ${util.format(delta)}`);
-      }
-      validateLabel(gauge.labelNames, labels);
-      const hash = hashObject(labels, gauge.sortedLabelNames);
-      setValueDelta(gauge.hashMap, delta, labels, hash);
-    }
-    function getLabelArg(labels) {
-      return isObject2(labels) ? labels : {};
-    }
-    function getValueArg(labels, value) {
-      return isObject2(labels) ? value : labels;
-    }
-    module.exports = Gauge2;
-  }
-});
-
-// node_modules/prom-client/lib/histogram.js
-var require_histogram = __commonJS({
-  "node_modules/prom-client/lib/histogram.js"(exports, module) {
-    "use strict";
-    var util = __require("util");
-    var {
-      getLabels,
-      hashObject,
-      isObject: isObject2,
-      removeLabels,
-      nowTimestamp
-    } = require_util();
-    var { validateLabel } = require_validation();
-    var { Metric } = require_metric();
-    var Exemplar = require_exemplar();
-    var Histogram2 = class extends Metric {
-      constructor(config) {
-        super(config, {
-          buckets: [5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-        });
-        this.type = "histogram";
-        this.defaultLabels = {};
-        this.defaultExemplarLabelSet = {};
-        this.enableExemplars = false;
-        for (const label of this.labelNames) {
-          if (label === "le") {
-            throw new Error("le is a reserved label keyword");
-          }
-        }
-        this.upperBounds = this.buckets;
-        this.bucketValues = this.upperBounds.reduce((acc, upperBound) => {
-          acc[upperBound] = 0;
-          return acc;
-        }, {});
-        if (config.enableExemplars) {
-          this.enableExemplars = true;
-          this.bucketExemplars = this.upperBounds.reduce((acc, upperBound) => {
-            acc[upperBound] = null;
-            return acc;
-          }, {});
-          Object.freeze(this.bucketExemplars);
-          this.observe = this.observeWithExemplar;
-        } else {
-          this.observe = this.observeWithoutExemplar;
-        }
-        Object.freeze(this.bucketValues);
-        Object.freeze(this.upperBounds);
-        if (this.labelNames.length === 0) {
-          this.hashMap = {
-            [hashObject({})]: createBaseValues(
-              {},
-              this.bucketValues,
-              this.bucketExemplars
-            )
-          };
-        }
-      }
-      /**
-       * Observe a value in histogram
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @param {Number} value - Value to observe in the histogram
-       * @returns {void}
-       */
-      observeWithoutExemplar(labels, value) {
-        observe.call(this, labels === 0 ? 0 : labels || {})(value);
-      }
-      observeWithExemplar({
-        labels = this.defaultLabels,
-        value,
-        exemplarLabels = this.defaultExemplarLabelSet
-      } = {}) {
-        observe.call(this, labels === 0 ? 0 : labels || {})(value);
-        this.updateExemplar(labels, value, exemplarLabels);
-      }
-      updateExemplar(labels, value, exemplarLabels) {
-        if (Object.keys(exemplarLabels).length === 0) return;
-        const hash = hashObject(labels, this.sortedLabelNames);
-        const bound = findBound(this.upperBounds, value);
-        const { bucketExemplars } = this.hashMap[hash];
-        let exemplar = bucketExemplars[bound];
-        if (!isObject2(exemplar)) {
-          exemplar = new Exemplar();
-          bucketExemplars[bound] = exemplar;
-        }
-        exemplar.validateExemplarLabelSet(exemplarLabels);
-        exemplar.labelSet = exemplarLabels;
-        exemplar.value = value;
-        exemplar.timestamp = nowTimestamp();
-      }
-      async get() {
-        const data2 = await this.getForPromString();
-        data2.values = data2.values.map(splayLabels);
-        return data2;
-      }
-      async getForPromString() {
-        if (this.collect) {
-          const v = this.collect();
-          if (v instanceof Promise) await v;
-        }
-        const data2 = Object.values(this.hashMap);
-        const values = data2.map(extractBucketValuesForExport(this)).reduce(addSumAndCountForExport(this), []);
-        return {
-          name: this.name,
-          help: this.help,
-          type: this.type,
-          values,
-          aggregator: this.aggregator
-        };
-      }
-      reset() {
-        this.hashMap = {};
-      }
-      /**
-       * Initialize the metrics for the given combination of labels to zero
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @returns {void}
-       */
-      zero(labels) {
-        const hash = hashObject(labels, this.sortedLabelNames);
-        this.hashMap[hash] = createBaseValues(
-          labels,
-          this.bucketValues,
-          this.bucketExemplars
-        );
-      }
-      /**
-       * Start a timer that could be used to logging durations
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @param {object} exemplarLabels - Object with labels for exemplar where key is the label key and value is label value. Can only be one level deep
-       * @returns {function} - Function to invoke when you want to stop the timer and observe the duration in seconds
-       * @example
-       * var end = histogram.startTimer();
-       * makeExpensiveXHRRequest(function(err, res) {
-       * 	const duration = end(); //Observe the duration of expensiveXHRRequest and returns duration in seconds
-       * 	console.log('Duration', duration);
-       * });
-       */
-      startTimer(labels, exemplarLabels) {
-        return this.enableExemplars ? startTimerWithExemplar.call(this, labels, exemplarLabels)() : startTimer.call(this, labels)();
-      }
-      labels(...args) {
-        const labels = getLabels(this.labelNames, args);
-        validateLabel(this.labelNames, labels);
-        return {
-          observe: observe.call(this, labels),
-          startTimer: startTimer.call(this, labels)
-        };
-      }
-      remove(...args) {
-        const labels = getLabels(this.labelNames, args);
-        validateLabel(this.labelNames, labels);
-        removeLabels.call(this, this.hashMap, labels, this.sortedLabelNames);
-      }
-    };
-    function startTimer(startLabels) {
-      return () => {
-        const start = process.hrtime();
-        return (endLabels) => {
-          const delta = process.hrtime(start);
-          const value = delta[0] + delta[1] / 1e9;
-          this.observe(Object.assign({}, startLabels, endLabels), value);
-          return value;
-        };
-      };
-    }
-    function startTimerWithExemplar(startLabels, startExemplarLabels) {
-      return () => {
-        const start = process.hrtime();
-        return (endLabels, endExemplarLabels) => {
-          const delta = process.hrtime(start);
-          const value = delta[0] + delta[1] / 1e9;
-          this.observe({
-            labels: Object.assign({}, startLabels, endLabels),
-            value,
-            exemplarLabels: Object.assign(
-              {},
-              startExemplarLabels,
-              endExemplarLabels
-            )
-          });
-          return value;
-        };
-      };
-    }
-    function setValuePair(labels, value, metricName, exemplar, sharedLabels = {}) {
-      return {
-        labels,
-        sharedLabels,
-        value,
-        metricName,
-        exemplar
-      };
-    }
-    function findBound(upperBounds, value) {
-      for (let i2 = 0; i2 < upperBounds.length; i2++) {
-        const bound = upperBounds[i2];
-        if (value <= bound) {
-          return bound;
-        }
-      }
-      return -1;
-    }
-    function observe(labels) {
-      return (value) => {
-        const labelValuePair = convertLabelsAndValues(labels, value);
-        validateLabel(this.labelNames, labelValuePair.labels);
-        if (!Number.isFinite(labelValuePair.value)) {
-          throw new TypeError(
-            `Value is not a valid number: ${util.format(labelValuePair.value)}`
-          );
-        }
-        const hash = hashObject(labelValuePair.labels, this.sortedLabelNames);
-        let valueFromMap = this.hashMap[hash];
-        if (!valueFromMap) {
-          valueFromMap = createBaseValues(
-            labelValuePair.labels,
-            this.bucketValues,
-            this.bucketExemplars
-          );
-        }
-        const b = findBound(this.upperBounds, labelValuePair.value);
-        valueFromMap.sum += labelValuePair.value;
-        valueFromMap.count += 1;
-        if (Object.prototype.hasOwnProperty.call(valueFromMap.bucketValues, b)) {
-          valueFromMap.bucketValues[b] += 1;
-        }
-        this.hashMap[hash] = valueFromMap;
-      };
-    }
-    function createBaseValues(labels, bucketValues, bucketExemplars) {
-      const result = {
-        labels,
-        bucketValues: { ...bucketValues },
-        sum: 0,
-        count: 0
-      };
-      if (bucketExemplars) {
-        result.bucketExemplars = { ...bucketExemplars };
-      }
-      return result;
-    }
-    function convertLabelsAndValues(labels, value) {
-      return isObject2(labels) ? {
-        labels,
-        value
-      } : {
-        value: labels,
-        labels: {}
-      };
-    }
-    function extractBucketValuesForExport(histogram) {
-      const name = `${histogram.name}_bucket`;
-      return (bucketData) => {
-        let acc = 0;
-        const buckets = histogram.upperBounds.map((upperBound) => {
-          acc += bucketData.bucketValues[upperBound];
-          return setValuePair(
-            { le: upperBound },
-            acc,
-            name,
-            bucketData.bucketExemplars ? bucketData.bucketExemplars[upperBound] : null,
-            bucketData.labels
-          );
-        });
-        return { buckets, data: bucketData };
-      };
-    }
-    function addSumAndCountForExport(histogram) {
-      return (acc, d) => {
-        acc.push(...d.buckets);
-        const infLabel = { le: "+Inf" };
-        acc.push(
-          setValuePair(
-            infLabel,
-            d.data.count,
-            `${histogram.name}_bucket`,
-            d.data.bucketExemplars ? d.data.bucketExemplars["-1"] : null,
-            d.data.labels
-          ),
-          setValuePair(
-            {},
-            d.data.sum,
-            `${histogram.name}_sum`,
-            void 0,
-            d.data.labels
-          ),
-          setValuePair(
-            {},
-            d.data.count,
-            `${histogram.name}_count`,
-            void 0,
-            d.data.labels
-          )
-        );
-        return acc;
-      };
-    }
-    function splayLabels(bucket) {
-      const { sharedLabels, labels, ...newBucket } = bucket;
-      for (const label of Object.keys(sharedLabels)) {
-        labels[label] = sharedLabels[label];
-      }
-      newBucket.labels = labels;
-      return newBucket;
-    }
-    module.exports = Histogram2;
-  }
-});
-
-// node_modules/bintrees/lib/treebase.js
-var require_treebase = __commonJS({
-  "node_modules/bintrees/lib/treebase.js"(exports, module) {
-    function TreeBase() {
-    }
-    TreeBase.prototype.clear = function() {
-      this._root = null;
-      this.size = 0;
-    };
-    TreeBase.prototype.find = function(data2) {
-      var res = this._root;
-      while (res !== null) {
-        var c = this._comparator(data2, res.data);
-        if (c === 0) {
-          return res.data;
-        } else {
-          res = res.get_child(c > 0);
-        }
-      }
-      return null;
-    };
-    TreeBase.prototype.findIter = function(data2) {
-      var res = this._root;
-      var iter = this.iterator();
-      while (res !== null) {
-        var c = this._comparator(data2, res.data);
-        if (c === 0) {
-          iter._cursor = res;
-          return iter;
-        } else {
-          iter._ancestors.push(res);
-          res = res.get_child(c > 0);
-        }
-      }
-      return null;
-    };
-    TreeBase.prototype.lowerBound = function(item) {
-      var cur = this._root;
-      var iter = this.iterator();
-      var cmp = this._comparator;
-      while (cur !== null) {
-        var c = cmp(item, cur.data);
-        if (c === 0) {
-          iter._cursor = cur;
-          return iter;
-        }
-        iter._ancestors.push(cur);
-        cur = cur.get_child(c > 0);
-      }
-      for (var i2 = iter._ancestors.length - 1; i2 >= 0; --i2) {
-        cur = iter._ancestors[i2];
-        if (cmp(item, cur.data) < 0) {
-          iter._cursor = cur;
-          iter._ancestors.length = i2;
-          return iter;
-        }
-      }
-      iter._ancestors.length = 0;
-      return iter;
-    };
-    TreeBase.prototype.upperBound = function(item) {
-      var iter = this.lowerBound(item);
-      var cmp = this._comparator;
-      while (iter.data() !== null && cmp(iter.data(), item) === 0) {
-        iter.next();
-      }
-      return iter;
-    };
-    TreeBase.prototype.min = function() {
-      var res = this._root;
-      if (res === null) {
-        return null;
-      }
-      while (res.left !== null) {
-        res = res.left;
-      }
-      return res.data;
-    };
-    TreeBase.prototype.max = function() {
-      var res = this._root;
-      if (res === null) {
-        return null;
-      }
-      while (res.right !== null) {
-        res = res.right;
-      }
-      return res.data;
-    };
-    TreeBase.prototype.iterator = function() {
-      return new Iterator(this);
-    };
-    TreeBase.prototype.each = function(cb) {
-      var it = this.iterator(), data2;
-      while ((data2 = it.next()) !== null) {
-        if (cb(data2) === false) {
-          return;
-        }
-      }
-    };
-    TreeBase.prototype.reach = function(cb) {
-      var it = this.iterator(), data2;
-      while ((data2 = it.prev()) !== null) {
-        if (cb(data2) === false) {
-          return;
-        }
-      }
-    };
-    function Iterator(tree) {
-      this._tree = tree;
-      this._ancestors = [];
-      this._cursor = null;
-    }
-    Iterator.prototype.data = function() {
-      return this._cursor !== null ? this._cursor.data : null;
-    };
-    Iterator.prototype.next = function() {
-      if (this._cursor === null) {
-        var root = this._tree._root;
-        if (root !== null) {
-          this._minNode(root);
-        }
-      } else {
-        if (this._cursor.right === null) {
-          var save;
-          do {
-            save = this._cursor;
-            if (this._ancestors.length) {
-              this._cursor = this._ancestors.pop();
-            } else {
-              this._cursor = null;
-              break;
-            }
-          } while (this._cursor.right === save);
-        } else {
-          this._ancestors.push(this._cursor);
-          this._minNode(this._cursor.right);
-        }
-      }
-      return this._cursor !== null ? this._cursor.data : null;
-    };
-    Iterator.prototype.prev = function() {
-      if (this._cursor === null) {
-        var root = this._tree._root;
-        if (root !== null) {
-          this._maxNode(root);
-        }
-      } else {
-        if (this._cursor.left === null) {
-          var save;
-          do {
-            save = this._cursor;
-            if (this._ancestors.length) {
-              this._cursor = this._ancestors.pop();
-            } else {
-              this._cursor = null;
-              break;
-            }
-          } while (this._cursor.left === save);
-        } else {
-          this._ancestors.push(this._cursor);
-          this._maxNode(this._cursor.left);
-        }
-      }
-      return this._cursor !== null ? this._cursor.data : null;
-    };
-    Iterator.prototype._minNode = function(start) {
-      while (start.left !== null) {
-        this._ancestors.push(start);
-        start = start.left;
-      }
-      this._cursor = start;
-    };
-    Iterator.prototype._maxNode = function(start) {
-      while (start.right !== null) {
-        this._ancestors.push(start);
-        start = start.right;
-      }
-      this._cursor = start;
-    };
-    module.exports = TreeBase;
-  }
-});
-
-// node_modules/bintrees/lib/rbtree.js
-var require_rbtree = __commonJS({
-  "node_modules/bintrees/lib/rbtree.js"(exports, module) {
-    var TreeBase = require_treebase();
-    function Node3(data2) {
-      this.data = data2;
-      this.left = null;
-      this.right = null;
-      this.red = true;
-    }
-    Node3.prototype.get_child = function(dir) {
-      return dir ? this.right : this.left;
-    };
-    Node3.prototype.set_child = function(dir, val) {
-      if (dir) {
-        this.right = val;
-      } else {
-        this.left = val;
-      }
-    };
-    function RBTree(comparator) {
-      this._root = null;
-      this._comparator = comparator;
-      this.size = 0;
-    }
-    RBTree.prototype = new TreeBase();
-    RBTree.prototype.insert = function(data2) {
-      var ret2 = false;
-      if (this._root === null) {
-        this._root = new Node3(data2);
-        ret2 = true;
-        this.size++;
-      } else {
-        var head = new Node3(void 0);
-        var dir = 0;
-        var last = 0;
-        var gp = null;
-        var ggp = head;
-        var p = null;
-        var node = this._root;
-        ggp.right = this._root;
-        while (true) {
-          if (node === null) {
-            node = new Node3(data2);
-            p.set_child(dir, node);
-            ret2 = true;
-            this.size++;
-          } else if (is_red(node.left) && is_red(node.right)) {
-            node.red = true;
-            node.left.red = false;
-            node.right.red = false;
-          }
-          if (is_red(node) && is_red(p)) {
-            var dir2 = ggp.right === gp;
-            if (node === p.get_child(last)) {
-              ggp.set_child(dir2, single_rotate(gp, !last));
-            } else {
-              ggp.set_child(dir2, double_rotate(gp, !last));
-            }
-          }
-          var cmp = this._comparator(node.data, data2);
-          if (cmp === 0) {
-            break;
-          }
-          last = dir;
-          dir = cmp < 0;
-          if (gp !== null) {
-            ggp = gp;
-          }
-          gp = p;
-          p = node;
-          node = node.get_child(dir);
-        }
-        this._root = head.right;
-      }
-      this._root.red = false;
-      return ret2;
-    };
-    RBTree.prototype.remove = function(data2) {
-      if (this._root === null) {
-        return false;
-      }
-      var head = new Node3(void 0);
-      var node = head;
-      node.right = this._root;
-      var p = null;
-      var gp = null;
-      var found = null;
-      var dir = 1;
-      while (node.get_child(dir) !== null) {
-        var last = dir;
-        gp = p;
-        p = node;
-        node = node.get_child(dir);
-        var cmp = this._comparator(data2, node.data);
-        dir = cmp > 0;
-        if (cmp === 0) {
-          found = node;
-        }
-        if (!is_red(node) && !is_red(node.get_child(dir))) {
-          if (is_red(node.get_child(!dir))) {
-            var sr = single_rotate(node, dir);
-            p.set_child(last, sr);
-            p = sr;
-          } else if (!is_red(node.get_child(!dir))) {
-            var sibling2 = p.get_child(!last);
-            if (sibling2 !== null) {
-              if (!is_red(sibling2.get_child(!last)) && !is_red(sibling2.get_child(last))) {
-                p.red = false;
-                sibling2.red = true;
-                node.red = true;
-              } else {
-                var dir2 = gp.right === p;
-                if (is_red(sibling2.get_child(last))) {
-                  gp.set_child(dir2, double_rotate(p, last));
-                } else if (is_red(sibling2.get_child(!last))) {
-                  gp.set_child(dir2, single_rotate(p, last));
-                }
-                var gpc = gp.get_child(dir2);
-                gpc.red = true;
-                node.red = true;
-                gpc.left.red = false;
-                gpc.right.red = false;
-              }
-            }
-          }
-        }
-      }
-      if (found !== null) {
-        found.data = node.data;
-        p.set_child(p.right === node, node.get_child(node.left === null));
-        this.size--;
-      }
-      this._root = head.right;
-      if (this._root !== null) {
-        this._root.red = false;
-      }
-      return found !== null;
-    };
-    function is_red(node) {
-      return node !== null && node.red;
-    }
-    function single_rotate(root, dir) {
-      var save = root.get_child(!dir);
-      root.set_child(!dir, save.get_child(dir));
-      save.set_child(dir, root);
-      root.red = true;
-      save.red = false;
-      return save;
-    }
-    function double_rotate(root, dir) {
-      root.set_child(!dir, single_rotate(root.get_child(!dir), !dir));
-      return single_rotate(root, dir);
-    }
-    module.exports = RBTree;
-  }
-});
-
-// node_modules/bintrees/lib/bintree.js
-var require_bintree = __commonJS({
-  "node_modules/bintrees/lib/bintree.js"(exports, module) {
-    var TreeBase = require_treebase();
-    function Node3(data2) {
-      this.data = data2;
-      this.left = null;
-      this.right = null;
-    }
-    Node3.prototype.get_child = function(dir) {
-      return dir ? this.right : this.left;
-    };
-    Node3.prototype.set_child = function(dir, val) {
-      if (dir) {
-        this.right = val;
-      } else {
-        this.left = val;
-      }
-    };
-    function BinTree(comparator) {
-      this._root = null;
-      this._comparator = comparator;
-      this.size = 0;
-    }
-    BinTree.prototype = new TreeBase();
-    BinTree.prototype.insert = function(data2) {
-      if (this._root === null) {
-        this._root = new Node3(data2);
-        this.size++;
-        return true;
-      }
-      var dir = 0;
-      var p = null;
-      var node = this._root;
-      while (true) {
-        if (node === null) {
-          node = new Node3(data2);
-          p.set_child(dir, node);
-          ret = true;
-          this.size++;
-          return true;
-        }
-        if (this._comparator(node.data, data2) === 0) {
-          return false;
-        }
-        dir = this._comparator(node.data, data2) < 0;
-        p = node;
-        node = node.get_child(dir);
-      }
-    };
-    BinTree.prototype.remove = function(data2) {
-      if (this._root === null) {
-        return false;
-      }
-      var head = new Node3(void 0);
-      var node = head;
-      node.right = this._root;
-      var p = null;
-      var found = null;
-      var dir = 1;
-      while (node.get_child(dir) !== null) {
-        p = node;
-        node = node.get_child(dir);
-        var cmp = this._comparator(data2, node.data);
-        dir = cmp > 0;
-        if (cmp === 0) {
-          found = node;
-        }
-      }
-      if (found !== null) {
-        found.data = node.data;
-        p.set_child(p.right === node, node.get_child(node.left === null));
-        this._root = head.right;
-        this.size--;
-        return true;
-      } else {
-        return false;
-      }
-    };
-    module.exports = BinTree;
-  }
-});
-
-// node_modules/bintrees/index.js
-var require_bintrees = __commonJS({
-  "node_modules/bintrees/index.js"(exports, module) {
-    module.exports = {
-      RBTree: require_rbtree(),
-      BinTree: require_bintree()
-    };
-  }
-});
-
-// node_modules/tdigest/tdigest.js
-var require_tdigest = __commonJS({
-  "node_modules/tdigest/tdigest.js"(exports, module) {
-    var RBTree = require_bintrees().RBTree;
-    function TDigest(delta, K, CX) {
-      this.discrete = delta === false;
-      this.delta = delta || 0.01;
-      this.K = K === void 0 ? 25 : K;
-      this.CX = CX === void 0 ? 1.1 : CX;
-      this.centroids = new RBTree(compare_centroid_means);
-      this.nreset = 0;
-      this.reset();
-    }
-    TDigest.prototype.reset = function() {
-      this.centroids.clear();
-      this.n = 0;
-      this.nreset += 1;
-      this.last_cumulate = 0;
-    };
-    TDigest.prototype.size = function() {
-      return this.centroids.size;
-    };
-    TDigest.prototype.toArray = function(everything) {
-      var result = [];
-      if (everything) {
-        this._cumulate(true);
-        this.centroids.each(function(c) {
-          result.push(c);
-        });
-      } else {
-        this.centroids.each(function(c) {
-          result.push({ mean: c.mean, n: c.n });
-        });
-      }
-      return result;
-    };
-    TDigest.prototype.summary = function() {
-      var approx = this.discrete ? "exact " : "approximating ";
-      var s = [
-        approx + this.n + " samples using " + this.size() + " centroids",
-        "min = " + this.percentile(0),
-        "Q1  = " + this.percentile(0.25),
-        "Q2  = " + this.percentile(0.5),
-        "Q3  = " + this.percentile(0.75),
-        "max = " + this.percentile(1)
-      ];
-      return s.join("\n");
-    };
-    function compare_centroid_means(a, b) {
-      return a.mean > b.mean ? 1 : a.mean < b.mean ? -1 : 0;
-    }
-    function compare_centroid_mean_cumns(a, b) {
-      return a.mean_cumn - b.mean_cumn;
-    }
-    TDigest.prototype.push = function(x, n) {
-      n = n || 1;
-      x = Array.isArray(x) ? x : [x];
-      for (var i2 = 0; i2 < x.length; i2++) {
-        this._digest(x[i2], n);
-      }
-    };
-    TDigest.prototype.push_centroid = function(c) {
-      c = Array.isArray(c) ? c : [c];
-      for (var i2 = 0; i2 < c.length; i2++) {
-        this._digest(c[i2].mean, c[i2].n);
-      }
-    };
-    TDigest.prototype._cumulate = function(exact) {
-      if (this.n === this.last_cumulate || !exact && this.CX && this.CX > this.n / this.last_cumulate) {
-        return;
-      }
-      var cumn = 0;
-      this.centroids.each(function(c) {
-        c.mean_cumn = cumn + c.n / 2;
-        cumn = c.cumn = cumn + c.n;
-      });
-      this.n = this.last_cumulate = cumn;
-    };
-    TDigest.prototype.find_nearest = function(x) {
-      if (this.size() === 0) {
-        return null;
-      }
-      var iter = this.centroids.lowerBound({ mean: x });
-      var c = iter.data() === null ? iter.prev() : iter.data();
-      if (c.mean === x || this.discrete) {
-        return c;
-      }
-      var prev = iter.prev();
-      if (prev && Math.abs(prev.mean - x) < Math.abs(c.mean - x)) {
-        return prev;
-      } else {
-        return c;
-      }
-    };
-    TDigest.prototype._new_centroid = function(x, n, cumn) {
-      var c = { mean: x, n, cumn };
-      this.centroids.insert(c);
-      this.n += n;
-      return c;
-    };
-    TDigest.prototype._addweight = function(nearest, x, n) {
-      if (x !== nearest.mean) {
-        nearest.mean += n * (x - nearest.mean) / (nearest.n + n);
-      }
-      nearest.cumn += n;
-      nearest.mean_cumn += n / 2;
-      nearest.n += n;
-      this.n += n;
-    };
-    TDigest.prototype._digest = function(x, n) {
-      var min = this.centroids.min();
-      var max = this.centroids.max();
-      var nearest = this.find_nearest(x);
-      if (nearest && nearest.mean === x) {
-        this._addweight(nearest, x, n);
-      } else if (nearest === min) {
-        this._new_centroid(x, n, 0);
-      } else if (nearest === max) {
-        this._new_centroid(x, n, this.n);
-      } else if (this.discrete) {
-        this._new_centroid(x, n, nearest.cumn);
-      } else {
-        var p = nearest.mean_cumn / this.n;
-        var max_n = Math.floor(4 * this.n * this.delta * p * (1 - p));
-        if (max_n - nearest.n >= n) {
-          this._addweight(nearest, x, n);
-        } else {
-          this._new_centroid(x, n, nearest.cumn);
-        }
-      }
-      this._cumulate(false);
-      if (!this.discrete && this.K && this.size() > this.K / this.delta) {
-        this.compress();
-      }
-    };
-    TDigest.prototype.bound_mean = function(x) {
-      var iter = this.centroids.upperBound({ mean: x });
-      var lower = iter.prev();
-      var upper = lower.mean === x ? lower : iter.next();
-      return [lower, upper];
-    };
-    TDigest.prototype.p_rank = function(x_or_xlist) {
-      var xs = Array.isArray(x_or_xlist) ? x_or_xlist : [x_or_xlist];
-      var ps = xs.map(this._p_rank, this);
-      return Array.isArray(x_or_xlist) ? ps : ps[0];
-    };
-    TDigest.prototype._p_rank = function(x) {
-      if (this.size() === 0) {
-        return void 0;
-      } else if (x < this.centroids.min().mean) {
-        return 0;
-      } else if (x > this.centroids.max().mean) {
-        return 1;
-      }
-      this._cumulate(true);
-      var bound = this.bound_mean(x);
-      var lower = bound[0], upper = bound[1];
-      if (this.discrete) {
-        return lower.cumn / this.n;
-      } else {
-        var cumn = lower.mean_cumn;
-        if (lower !== upper) {
-          cumn += (x - lower.mean) * (upper.mean_cumn - lower.mean_cumn) / (upper.mean - lower.mean);
-        }
-        return cumn / this.n;
-      }
-    };
-    TDigest.prototype.bound_mean_cumn = function(cumn) {
-      this.centroids._comparator = compare_centroid_mean_cumns;
-      var iter = this.centroids.upperBound({ mean_cumn: cumn });
-      this.centroids._comparator = compare_centroid_means;
-      var lower = iter.prev();
-      var upper = lower && lower.mean_cumn === cumn ? lower : iter.next();
-      return [lower, upper];
-    };
-    TDigest.prototype.percentile = function(p_or_plist) {
-      var ps = Array.isArray(p_or_plist) ? p_or_plist : [p_or_plist];
-      var qs = ps.map(this._percentile, this);
-      return Array.isArray(p_or_plist) ? qs : qs[0];
-    };
-    TDigest.prototype._percentile = function(p) {
-      if (this.size() === 0) {
-        return void 0;
-      }
-      this._cumulate(true);
-      var h = this.n * p;
-      var bound = this.bound_mean_cumn(h);
-      var lower = bound[0], upper = bound[1];
-      if (upper === lower || lower === null || upper === null) {
-        return (lower || upper).mean;
-      } else if (!this.discrete) {
-        return lower.mean + (h - lower.mean_cumn) * (upper.mean - lower.mean) / (upper.mean_cumn - lower.mean_cumn);
-      } else if (h <= lower.cumn) {
-        return lower.mean;
-      } else {
-        return upper.mean;
-      }
-    };
-    function pop_random(choices) {
-      var idx = Math.floor(Math.random() * choices.length);
-      return choices.splice(idx, 1)[0];
-    }
-    TDigest.prototype.compress = function() {
-      if (this.compressing) {
-        return;
-      }
-      var points = this.toArray();
-      this.reset();
-      this.compressing = true;
-      while (points.length > 0) {
-        this.push_centroid(pop_random(points));
-      }
-      this._cumulate(true);
-      this.compressing = false;
-    };
-    function Digest(config) {
-      this.config = config || {};
-      this.mode = this.config.mode || "auto";
-      TDigest.call(this, this.mode === "cont" ? config.delta : false);
-      this.digest_ratio = this.config.ratio || 0.9;
-      this.digest_thresh = this.config.thresh || 1e3;
-      this.n_unique = 0;
-    }
-    Digest.prototype = Object.create(TDigest.prototype);
-    Digest.prototype.constructor = Digest;
-    Digest.prototype.push = function(x_or_xlist) {
-      TDigest.prototype.push.call(this, x_or_xlist);
-      this.check_continuous();
-    };
-    Digest.prototype._new_centroid = function(x, n, cumn) {
-      this.n_unique += 1;
-      TDigest.prototype._new_centroid.call(this, x, n, cumn);
-    };
-    Digest.prototype._addweight = function(nearest, x, n) {
-      if (nearest.n === 1) {
-        this.n_unique -= 1;
-      }
-      TDigest.prototype._addweight.call(this, nearest, x, n);
-    };
-    Digest.prototype.check_continuous = function() {
-      if (this.mode !== "auto" || this.size() < this.digest_thresh) {
-        return false;
-      }
-      if (this.n_unique / this.size() > this.digest_ratio) {
-        this.mode = "cont";
-        this.discrete = false;
-        this.delta = this.config.delta || 0.01;
-        this.compress();
-        return true;
-      }
-      return false;
-    };
-    module.exports = {
-      "TDigest": TDigest,
-      "Digest": Digest
-    };
-  }
-});
-
-// node_modules/prom-client/lib/timeWindowQuantiles.js
-var require_timeWindowQuantiles = __commonJS({
-  "node_modules/prom-client/lib/timeWindowQuantiles.js"(exports, module) {
-    "use strict";
-    var { TDigest } = require_tdigest();
-    var TimeWindowQuantiles = class {
-      constructor(maxAgeSeconds, ageBuckets) {
-        this.maxAgeSeconds = maxAgeSeconds || 0;
-        this.ageBuckets = ageBuckets || 0;
-        this.shouldRotate = maxAgeSeconds && ageBuckets;
-        this.ringBuffer = Array(ageBuckets).fill(new TDigest());
-        this.currentBuffer = 0;
-        this.lastRotateTimestampMillis = Date.now();
-        this.durationBetweenRotatesMillis = maxAgeSeconds * 1e3 / ageBuckets || Infinity;
-      }
-      size() {
-        const bucket = rotate.call(this);
-        return bucket.size();
-      }
-      percentile(quantile) {
-        const bucket = rotate.call(this);
-        return bucket.percentile(quantile);
-      }
-      push(value) {
-        rotate.call(this);
-        this.ringBuffer.forEach((bucket) => {
-          bucket.push(value);
-        });
-      }
-      reset() {
-        this.ringBuffer.forEach((bucket) => {
-          bucket.reset();
-        });
-      }
-      compress() {
-        this.ringBuffer.forEach((bucket) => {
-          bucket.compress();
-        });
-      }
-    };
-    function rotate() {
-      let timeSinceLastRotateMillis = Date.now() - this.lastRotateTimestampMillis;
-      while (timeSinceLastRotateMillis > this.durationBetweenRotatesMillis && this.shouldRotate) {
-        this.ringBuffer[this.currentBuffer] = new TDigest();
-        if (++this.currentBuffer >= this.ringBuffer.length) {
-          this.currentBuffer = 0;
-        }
-        timeSinceLastRotateMillis -= this.durationBetweenRotatesMillis;
-        this.lastRotateTimestampMillis += this.durationBetweenRotatesMillis;
-      }
-      return this.ringBuffer[this.currentBuffer];
-    }
-    module.exports = TimeWindowQuantiles;
-  }
-});
-
-// node_modules/prom-client/lib/summary.js
-var require_summary = __commonJS({
-  "node_modules/prom-client/lib/summary.js"(exports, module) {
-    "use strict";
-    var util = __require("util");
-    var { getLabels, hashObject, removeLabels } = require_util();
-    var { validateLabel } = require_validation();
-    var { Metric } = require_metric();
-    var timeWindowQuantiles = require_timeWindowQuantiles();
-    var DEFAULT_COMPRESS_COUNT = 1e3;
-    var Summary = class extends Metric {
-      constructor(config) {
-        super(config, {
-          percentiles: [0.01, 0.05, 0.5, 0.9, 0.95, 0.99, 0.999],
-          compressCount: DEFAULT_COMPRESS_COUNT,
-          hashMap: {}
-        });
-        this.type = "summary";
-        for (const label of this.labelNames) {
-          if (label === "quantile")
-            throw new Error("quantile is a reserved label keyword");
-        }
-        if (this.labelNames.length === 0) {
-          this.hashMap = {
-            [hashObject({})]: {
-              labels: {},
-              td: new timeWindowQuantiles(this.maxAgeSeconds, this.ageBuckets),
-              count: 0,
-              sum: 0
-            }
-          };
-        }
-      }
-      /**
-       * Observe a value
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @param {Number} value - Value to observe
-       * @returns {void}
-       */
-      observe(labels, value) {
-        observe.call(this, labels === 0 ? 0 : labels || {})(value);
-      }
-      async get() {
-        if (this.collect) {
-          const v = this.collect();
-          if (v instanceof Promise) await v;
-        }
-        const hashKeys = Object.keys(this.hashMap);
-        const values = [];
-        hashKeys.forEach((hashKey) => {
-          const s = this.hashMap[hashKey];
-          if (s) {
-            if (this.pruneAgedBuckets && s.td.size() === 0) {
-              delete this.hashMap[hashKey];
-            } else {
-              extractSummariesForExport(s, this.percentiles).forEach((v) => {
-                values.push(v);
-              });
-              values.push(getSumForExport(s, this));
-              values.push(getCountForExport(s, this));
-            }
-          }
-        });
-        return {
-          name: this.name,
-          help: this.help,
-          type: this.type,
-          values,
-          aggregator: this.aggregator
-        };
-      }
-      reset() {
-        const data2 = Object.values(this.hashMap);
-        data2.forEach((s) => {
-          s.td.reset();
-          s.count = 0;
-          s.sum = 0;
-        });
-      }
-      /**
-       * Start a timer that could be used to logging durations
-       * @param {object} labels - Object with labels where key is the label key and value is label value. Can only be one level deep
-       * @returns {function} - Function to invoke when you want to stop the timer and observe the duration in seconds
-       * @example
-       * var end = summary.startTimer();
-       * makeExpensiveXHRRequest(function(err, res) {
-       *	end(); //Observe the duration of expensiveXHRRequest
-       * });
-       */
-      startTimer(labels) {
-        return startTimer.call(this, labels)();
-      }
-      labels(...args) {
-        const labels = getLabels(this.labelNames, args);
-        validateLabel(this.labelNames, labels);
-        return {
-          observe: observe.call(this, labels),
-          startTimer: startTimer.call(this, labels)
-        };
-      }
-      remove(...args) {
-        const labels = getLabels(this.labelNames, args);
-        validateLabel(this.labelNames, labels);
-        removeLabels.call(this, this.hashMap, labels, this.sortedLabelNames);
-      }
-    };
-    function extractSummariesForExport(summaryOfLabels, percentiles) {
-      summaryOfLabels.td.compress();
-      return percentiles.map((percentile) => {
-        const percentileValue = summaryOfLabels.td.percentile(percentile);
-        return {
-          labels: Object.assign({ quantile: percentile }, summaryOfLabels.labels),
-          value: percentileValue ? percentileValue : 0
-        };
-      });
-    }
-    function getCountForExport(value, summary) {
-      return {
-        metricName: `${summary.name}_count`,
-        labels: value.labels,
-        value: value.count
-      };
-    }
-    function getSumForExport(value, summary) {
-      return {
-        metricName: `${summary.name}_sum`,
-        labels: value.labels,
-        value: value.sum
-      };
-    }
-    function startTimer(startLabels) {
-      return () => {
-        const start = process.hrtime();
-        return (endLabels) => {
-          const delta = process.hrtime(start);
-          const value = delta[0] + delta[1] / 1e9;
-          this.observe(Object.assign({}, startLabels, endLabels), value);
-          return value;
-        };
-      };
-    }
-    function observe(labels) {
-      return (value) => {
-        const labelValuePair = convertLabelsAndValues(labels, value);
-        validateLabel(this.labelNames, labels);
-        if (!Number.isFinite(labelValuePair.value)) {
-          throw new TypeError(
-            `Value is not a valid number: ${util.format(labelValuePair.value)}`
-          );
-        }
-        const hash = hashObject(labelValuePair.labels, this.sortedLabelNames);
-        let summaryOfLabel = this.hashMap[hash];
-        if (!summaryOfLabel) {
-          summaryOfLabel = {
-            labels: labelValuePair.labels,
-            td: new timeWindowQuantiles(this.maxAgeSeconds, this.ageBuckets),
-            count: 0,
-            sum: 0
-          };
-        }
-        summaryOfLabel.td.push(labelValuePair.value);
-        summaryOfLabel.count++;
-        if (summaryOfLabel.count % this.compressCount === 0) {
-          summaryOfLabel.td.compress();
-        }
-        summaryOfLabel.sum += labelValuePair.value;
-        this.hashMap[hash] = summaryOfLabel;
-      };
-    }
-    function convertLabelsAndValues(labels, value) {
-      if (value === void 0) {
-        return {
-          value: labels,
-          labels: {}
-        };
-      }
-      return {
-        labels,
-        value
-      };
-    }
-    module.exports = Summary;
-  }
-});
-
-// node_modules/prom-client/lib/pushgateway.js
-var require_pushgateway = __commonJS({
-  "node_modules/prom-client/lib/pushgateway.js"(exports, module) {
-    "use strict";
-    var url = __require("url");
-    var http2 = __require("http");
-    var https = __require("https");
-    var { gzipSync } = __require("zlib");
-    var { globalRegistry } = require_registry();
-    var Pushgateway = class {
-      constructor(gatewayUrl, options, registry) {
-        if (!registry) {
-          registry = globalRegistry;
-        }
-        this.registry = registry;
-        this.gatewayUrl = gatewayUrl;
-        const { requireJobName, ...requestOptions } = {
-          requireJobName: true,
-          ...options
-        };
-        this.requireJobName = requireJobName;
-        this.requestOptions = requestOptions;
-      }
-      pushAdd(params = {}) {
-        if (this.requireJobName && !params.jobName) {
-          throw new Error("Missing jobName parameter");
-        }
-        return useGateway.call(this, "POST", params.jobName, params.groupings);
-      }
-      push(params = {}) {
-        if (this.requireJobName && !params.jobName) {
-          throw new Error("Missing jobName parameter");
-        }
-        return useGateway.call(this, "PUT", params.jobName, params.groupings);
-      }
-      delete(params = {}) {
-        if (this.requireJobName && !params.jobName) {
-          throw new Error("Missing jobName parameter");
-        }
-        return useGateway.call(this, "DELETE", params.jobName, params.groupings);
-      }
-    };
-    async function useGateway(method, job, groupings) {
-      const gatewayUrlParsed = url.parse(this.gatewayUrl);
-      const gatewayUrlPath = gatewayUrlParsed.pathname && gatewayUrlParsed.pathname !== "/" ? gatewayUrlParsed.pathname : "";
-      const jobPath = job ? `/job/${encodeURIComponent(job)}${generateGroupings(groupings)}` : "";
-      const path = `${gatewayUrlPath}/metrics${jobPath}`;
-      const target = url.resolve(this.gatewayUrl, path);
-      const requestParams = url.parse(target);
-      const httpModule = isHttps(requestParams.href) ? https : http2;
-      const options = Object.assign(requestParams, this.requestOptions, {
-        method
-      });
-      return new Promise((resolve4, reject) => {
-        if (method === "DELETE" && options.headers) {
-          delete options.headers["Content-Encoding"];
-        }
-        const req = httpModule.request(options, (resp) => {
-          let body = "";
-          resp.setEncoding("utf8");
-          resp.on("data", (chunk) => {
-            body += chunk;
-          });
-          resp.on("end", () => {
-            if (resp.statusCode >= 400) {
-              reject(
-                new Error(`push failed with status ${resp.statusCode}, ${body}`)
-              );
-            } else {
-              resolve4({ resp, body });
-            }
-          });
-        });
-        req.on("error", (err) => {
-          reject(err);
-        });
-        req.on("timeout", () => {
-          req.destroy(new Error("Pushgateway request timed out"));
-        });
-        if (method !== "DELETE") {
-          this.registry.metrics().then((metrics) => {
-            if (options.headers && options.headers["Content-Encoding"] === "gzip") {
-              metrics = gzipSync(metrics);
-            }
-            req.write(metrics);
-            req.end();
-          }).catch((err) => {
-            reject(err);
-          });
-        } else {
-          req.end();
-        }
-      });
-    }
-    function generateGroupings(groupings) {
-      if (!groupings) {
-        return "";
-      }
-      return Object.keys(groupings).map(
-        (key2) => `/${encodeURIComponent(key2)}/${encodeURIComponent(groupings[key2])}`
-      ).join("");
-    }
-    function isHttps(href) {
-      return href.search(/^https/) !== -1;
-    }
-    module.exports = Pushgateway;
-  }
-});
-
-// node_modules/prom-client/lib/bucketGenerators.js
-var require_bucketGenerators = __commonJS({
-  "node_modules/prom-client/lib/bucketGenerators.js"(exports) {
-    "use strict";
-    exports.linearBuckets = (start, width, count) => {
-      if (count < 1) {
-        throw new Error("Linear buckets needs a positive count");
-      }
-      const buckets = new Array(count);
-      for (let i2 = 0; i2 < count; i2++) {
-        buckets[i2] = start + i2 * width;
-      }
-      return buckets;
-    };
-    exports.exponentialBuckets = (start, factor, count) => {
-      if (start <= 0) {
-        throw new Error("Exponential buckets needs a positive start");
-      }
-      if (count < 1) {
-        throw new Error("Exponential buckets needs a positive count");
-      }
-      if (factor <= 1) {
-        throw new Error("Exponential buckets needs a factor greater than 1");
-      }
-      const buckets = new Array(count);
-      for (let i2 = 0; i2 < count; i2++) {
-        buckets[i2] = start;
-        start *= factor;
-      }
-      return buckets;
-    };
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/diag/types.cjs
-var require_types = __commonJS({
-  "node_modules/@opentelemetry/api/dist/diag/types.cjs"(exports) {
-    var DiagLogLevel = /* @__PURE__ */ (function(DiagLogLevel2) {
-      DiagLogLevel2[DiagLogLevel2["NONE"] = 0] = "NONE";
-      DiagLogLevel2[DiagLogLevel2["ERROR"] = 30] = "ERROR";
-      DiagLogLevel2[DiagLogLevel2["WARN"] = 50] = "WARN";
-      DiagLogLevel2[DiagLogLevel2["INFO"] = 60] = "INFO";
-      DiagLogLevel2[DiagLogLevel2["DEBUG"] = 70] = "DEBUG";
-      DiagLogLevel2[DiagLogLevel2["VERBOSE"] = 80] = "VERBOSE";
-      DiagLogLevel2[DiagLogLevel2["ALL"] = 9999] = "ALL";
-      return DiagLogLevel2;
-    })({});
-    exports.DiagLogLevel = DiagLogLevel;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/version.cjs
-var require_version = __commonJS({
-  "node_modules/@opentelemetry/api/dist/version.cjs"(exports) {
-    var VERSION = "1.10.0";
-    exports.VERSION = VERSION;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/internal/semver.cjs
-var require_semver = __commonJS({
-  "node_modules/@opentelemetry/api/dist/internal/semver.cjs"(exports) {
-    var require_version6 = require_version();
-    var re = /^(\d+)\.(\d+)\.(\d+)(-(.+))?$/;
-    function _makeCompatibilityCheck(ownVersion) {
-      const acceptedVersions = /* @__PURE__ */ new Set([ownVersion]);
-      const rejectedVersions = /* @__PURE__ */ new Set();
-      const myVersionMatch = ownVersion.match(re);
-      if (!myVersionMatch) return () => false;
-      const ownVersionParsed = {
-        major: +myVersionMatch[1],
-        minor: +myVersionMatch[2],
-        patch: +myVersionMatch[3],
-        prerelease: myVersionMatch[4]
-      };
-      if (ownVersionParsed.prerelease != null) return function isExactmatch(globalVersion) {
-        return globalVersion === ownVersion;
-      };
-      function _reject(v) {
-        rejectedVersions.add(v);
-        return false;
-      }
-      function _accept(v) {
-        acceptedVersions.add(v);
-        return true;
-      }
-      return function isCompatible2(globalVersion) {
-        if (acceptedVersions.has(globalVersion)) return true;
-        if (rejectedVersions.has(globalVersion)) return false;
-        const globalVersionMatch = globalVersion.match(re);
-        if (!globalVersionMatch) return _reject(globalVersion);
-        const globalVersionParsed = {
-          major: +globalVersionMatch[1],
-          minor: +globalVersionMatch[2],
-          patch: +globalVersionMatch[3],
-          prerelease: globalVersionMatch[4]
-        };
-        if (globalVersionParsed.prerelease != null) return _reject(globalVersion);
-        if (ownVersionParsed.major !== globalVersionParsed.major) return _reject(globalVersion);
-        if (ownVersionParsed.major === 0) {
-          if (ownVersionParsed.minor === globalVersionParsed.minor && ownVersionParsed.patch <= globalVersionParsed.patch) return _accept(globalVersion);
-          return _reject(globalVersion);
-        }
-        if (ownVersionParsed.minor <= globalVersionParsed.minor) return _accept(globalVersion);
-        return _reject(globalVersion);
-      };
-    }
-    var isCompatible = _makeCompatibilityCheck(require_version6.VERSION);
-    exports._makeCompatibilityCheck = _makeCompatibilityCheck;
-    exports.isCompatible = isCompatible;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/internal/global-utils.cjs
-var require_global_utils = __commonJS({
-  "node_modules/@opentelemetry/api/dist/internal/global-utils.cjs"(exports) {
-    var require_version6 = require_version();
-    var require_semver3 = require_semver();
-    var major = require_version6.VERSION.split(".")[0];
-    var GLOBAL_OPENTELEMETRY_API_KEY = /* @__PURE__ */ Symbol.for(`opentelemetry.js.api.${major}`);
-    var _global = typeof globalThis === "object" ? globalThis : typeof self === "object" ? self : typeof window === "object" ? window : typeof global === "object" ? global : {};
-    function _makeGlobalApi() {
-      return Object.defineProperty({}, "version", {
-        value: require_version6.VERSION,
-        enumerable: true,
-        writable: false,
-        configurable: false
-      });
-    }
-    function registerGlobal(type, instance, diag, allowOverride = false) {
-      var _global$GLOBAL_OPENTE;
-      const api = _global[GLOBAL_OPENTELEMETRY_API_KEY] = (_global$GLOBAL_OPENTE = _global[GLOBAL_OPENTELEMETRY_API_KEY]) !== null && _global$GLOBAL_OPENTE !== void 0 ? _global$GLOBAL_OPENTE : _makeGlobalApi();
-      if (!allowOverride && api[type]) {
-        const err = /* @__PURE__ */ new Error(`@opentelemetry/api: Attempted duplicate registration of API: ${type}`);
-        diag.error(err.stack || err.message);
-        return false;
-      }
-      if (api.version !== "1.10.0") {
-        const err = /* @__PURE__ */ new Error(`@opentelemetry/api: Registration of version v${api.version} for ${type} does not match previously registered API v${require_version6.VERSION}`);
-        diag.error(err.stack || err.message);
-        return false;
-      }
-      api[type] = instance;
-      diag.debug(`@opentelemetry/api: Registered a global for ${type} v${require_version6.VERSION}.`);
-      return true;
-    }
-    var _compatibleGlobalApi;
-    function getGlobal(type) {
-      const api = _global[GLOBAL_OPENTELEMETRY_API_KEY];
-      if (api == null) return;
-      if (api !== _compatibleGlobalApi) {
-        if (!api.version || !require_semver3.isCompatible(api.version)) return;
-        _compatibleGlobalApi = api;
-      }
-      return api[type];
-    }
-    function unregisterGlobal(type, diag) {
-      diag.debug(`@opentelemetry/api: Unregistering a global for ${type} v${require_version6.VERSION}.`);
-      const api = _global[GLOBAL_OPENTELEMETRY_API_KEY];
-      if (api) delete api[type];
-    }
-    exports.getGlobal = getGlobal;
-    exports.registerGlobal = registerGlobal;
-    exports.unregisterGlobal = unregisterGlobal;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs
-var require_ComponentLogger = __commonJS({
-  "node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs"(exports) {
-    var require_global_utils2 = require_global_utils();
-    var DiagComponentLogger = class {
-      constructor(props) {
-        this._namespace = props.namespace || "DiagComponentLogger";
-      }
-      debug(...args) {
-        return logProxy("debug", this._namespace, args);
-      }
-      error(...args) {
-        return logProxy("error", this._namespace, args);
-      }
-      info(...args) {
-        return logProxy("info", this._namespace, args);
-      }
-      warn(...args) {
-        return logProxy("warn", this._namespace, args);
-      }
-      verbose(...args) {
-        return logProxy("verbose", this._namespace, args);
-      }
-    };
-    function logProxy(funcName, namespace, args) {
-      const logger = require_global_utils2.getGlobal("diag");
-      if (!logger) return;
-      return logger[funcName](namespace, ...args);
-    }
-    exports.DiagComponentLogger = DiagComponentLogger;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs
-var require_logLevelLogger = __commonJS({
-  "node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs"(exports) {
-    require_types();
-    function createLogLevelDiagLogger(maxLevel, logger) {
-      if (maxLevel < 0) maxLevel = 0;
-      else if (maxLevel > 9999) maxLevel = 9999;
-      logger = logger || {};
-      function _filterFunc(funcName, theLevel) {
-        const theFunc = logger[funcName];
-        if (typeof theFunc === "function" && maxLevel >= theLevel) return theFunc.bind(logger);
-        return function() {
-        };
-      }
-      return {
-        error: _filterFunc("error", 30),
-        warn: _filterFunc("warn", 50),
-        info: _filterFunc("info", 60),
-        debug: _filterFunc("debug", 70),
-        verbose: _filterFunc("verbose", 80)
-      };
-    }
-    exports.createLogLevelDiagLogger = createLogLevelDiagLogger;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/api/diag.cjs
-var require_diag = __commonJS({
-  "node_modules/@opentelemetry/api/dist/api/diag.cjs"(exports) {
-    var require_global_utils2 = require_global_utils();
-    var require_ComponentLogger2 = require_ComponentLogger();
-    require_types();
-    var require_logLevelLogger2 = require_logLevelLogger();
-    var API_NAME = "diag";
-    var DiagAPI = class DiagAPI2 {
-      /** Get the singleton instance of the DiagAPI API */
-      static instance() {
-        if (!this._instance) this._instance = new DiagAPI2();
-        return this._instance;
-      }
-      /**
-      * Private internal constructor
-      * @private
-      */
-      constructor() {
-        function _logProxy(funcName) {
-          return function(...args) {
-            const logger = require_global_utils2.getGlobal("diag");
-            if (!logger) return;
-            return logger[funcName](...args);
-          };
-        }
-        const self2 = this;
-        const setLogger = (logger, optionsOrLogLevel = { logLevel: 60 }) => {
-          var _optionsOrLogLevel$lo;
-          if (logger === self2) {
-            var _err$stack;
-            const err = /* @__PURE__ */ new Error("Cannot use diag as the logger for itself. Please use a DiagLogger implementation like ConsoleDiagLogger or a custom implementation");
-            self2.error((_err$stack = err.stack) !== null && _err$stack !== void 0 ? _err$stack : err.message);
-            return false;
-          }
-          if (typeof optionsOrLogLevel === "number") optionsOrLogLevel = { logLevel: optionsOrLogLevel };
-          const oldLogger = require_global_utils2.getGlobal("diag");
-          const newLogger = require_logLevelLogger2.createLogLevelDiagLogger((_optionsOrLogLevel$lo = optionsOrLogLevel.logLevel) !== null && _optionsOrLogLevel$lo !== void 0 ? _optionsOrLogLevel$lo : 60, logger);
-          if (oldLogger && !optionsOrLogLevel.suppressOverrideMessage) {
-            var _Error$stack;
-            const stack = (_Error$stack = (/* @__PURE__ */ new Error()).stack) !== null && _Error$stack !== void 0 ? _Error$stack : "<failed to generate stacktrace>";
-            oldLogger.warn(`Current logger will be overwritten from ${stack}`);
-            newLogger.warn(`Current logger will overwrite one already registered from ${stack}`);
-          }
-          return require_global_utils2.registerGlobal("diag", newLogger, self2, true);
-        };
-        self2.setLogger = setLogger;
-        self2.disable = () => {
-          require_global_utils2.unregisterGlobal(API_NAME, self2);
-        };
-        self2.createComponentLogger = (options) => {
-          return new require_ComponentLogger2.DiagComponentLogger(options);
-        };
-        self2.verbose = _logProxy("verbose");
-        self2.debug = _logProxy("debug");
-        self2.info = _logProxy("info");
-        self2.warn = _logProxy("warn");
-        self2.error = _logProxy("error");
-      }
-    };
-    exports.DiagAPI = DiagAPI;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs
-var require_baggage_impl = __commonJS({
-  "node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs"(exports) {
-    var BaggageImpl = class BaggageImpl2 {
-      constructor(entries) {
-        this._entries = entries ? new Map(entries) : /* @__PURE__ */ new Map();
-      }
-      getEntry(key2) {
-        const entry = this._entries.get(key2);
-        if (!entry) return;
-        return Object.assign({}, entry);
-      }
-      getAllEntries() {
-        return Array.from(this._entries.entries());
-      }
-      setEntry(key2, entry) {
-        const newBaggage = new BaggageImpl2(this._entries);
-        newBaggage._entries.set(key2, entry);
-        return newBaggage;
-      }
-      removeEntry(key2) {
-        const newBaggage = new BaggageImpl2(this._entries);
-        newBaggage._entries.delete(key2);
-        return newBaggage;
-      }
-      removeEntries(...keys) {
-        const newBaggage = new BaggageImpl2(this._entries);
-        for (const key2 of keys) newBaggage._entries.delete(key2);
-        return newBaggage;
-      }
-      clear() {
-        return new BaggageImpl2();
-      }
-    };
-    exports.BaggageImpl = BaggageImpl;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs
-var require_symbol = __commonJS({
-  "node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs"(exports) {
-    var baggageEntryMetadataSymbol = /* @__PURE__ */ Symbol("BaggageEntryMetadata");
-    exports.baggageEntryMetadataSymbol = baggageEntryMetadataSymbol;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/baggage/utils.cjs
-var require_utils4 = __commonJS({
-  "node_modules/@opentelemetry/api/dist/baggage/utils.cjs"(exports) {
-    var require_diag2 = require_diag();
-    var require_baggage_impl2 = require_baggage_impl();
-    var require_symbol2 = require_symbol();
-    var diag = require_diag2.DiagAPI.instance();
-    function createBaggage(entries = {}) {
-      return new require_baggage_impl2.BaggageImpl(new Map(Object.entries(entries)));
-    }
-    function baggageEntryMetadataFromString(str) {
-      if (typeof str !== "string") {
-        diag.error(`Cannot create baggage metadata from unknown type: ${typeof str}`);
-        str = "";
-      }
-      return {
-        __TYPE__: require_symbol2.baggageEntryMetadataSymbol,
-        toString() {
-          return str;
-        }
-      };
-    }
-    exports.baggageEntryMetadataFromString = baggageEntryMetadataFromString;
-    exports.createBaggage = createBaggage;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/context/context.cjs
-var require_context = __commonJS({
-  "node_modules/@opentelemetry/api/dist/context/context.cjs"(exports) {
-    function createContextKey(description) {
-      return Symbol.for(description);
-    }
-    var ROOT_CONTEXT = new class BaseContext {
-      /**
-      * Construct a new context which inherits values from an optional parent context.
-      *
-      * @param parentContext a context from which to inherit values
-      */
-      constructor(parentContext) {
-        const self2 = this;
-        self2._currentContext = parentContext ? new Map(parentContext) : /* @__PURE__ */ new Map();
-        self2.getValue = (key2) => self2._currentContext.get(key2);
-        self2.setValue = (key2, value) => {
-          const context = new BaseContext(self2._currentContext);
-          context._currentContext.set(key2, value);
-          return context;
-        };
-        self2.deleteValue = (key2) => {
-          const context = new BaseContext(self2._currentContext);
-          context._currentContext.delete(key2);
-          return context;
-        };
-      }
-    }();
-    exports.ROOT_CONTEXT = ROOT_CONTEXT;
-    exports.createContextKey = createContextKey;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs
-var require_consoleLogger = __commonJS({
-  "node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs"(exports) {
-    var consoleMap = [
-      {
-        n: "error",
-        c: "error"
-      },
-      {
-        n: "warn",
-        c: "warn"
-      },
-      {
-        n: "info",
-        c: "info"
-      },
-      {
-        n: "debug",
-        c: "debug"
-      },
-      {
-        n: "verbose",
-        c: "trace"
-      }
-    ];
-    var _originalConsoleMethods = {};
-    if (typeof console !== "undefined") {
-      for (const key2 of [
-        "error",
-        "warn",
-        "info",
-        "debug",
-        "trace",
-        "log"
-      ]) if (typeof console[key2] === "function") _originalConsoleMethods[key2] = console[key2];
-    }
-    var DiagConsoleLogger = class {
-      constructor() {
-        function _consoleFunc(funcName) {
-          return function(...args) {
-            let theFunc = _originalConsoleMethods[funcName];
-            if (typeof theFunc !== "function") theFunc = _originalConsoleMethods["log"];
-            if (typeof theFunc !== "function" && console) {
-              theFunc = console[funcName];
-              if (typeof theFunc !== "function") theFunc = console.log;
-            }
-            if (typeof theFunc === "function") return theFunc.apply(console, args);
-          };
-        }
-        for (let i2 = 0; i2 < consoleMap.length; i2++) this[consoleMap[i2].n] = _consoleFunc(consoleMap[i2].c);
-      }
-    };
-    exports.DiagConsoleLogger = DiagConsoleLogger;
-    exports._originalConsoleMethods = _originalConsoleMethods;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs
-var require_NoopMeter = __commonJS({
-  "node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs"(exports) {
-    var NoopMeter = class {
-      constructor() {
-      }
-      /**
-      * @see {@link Meter.createGauge}
-      */
-      createGauge(_name, _options) {
-        return NOOP_GAUGE_METRIC;
-      }
-      /**
-      * @see {@link Meter.createHistogram}
-      */
-      createHistogram(_name, _options) {
-        return NOOP_HISTOGRAM_METRIC;
-      }
-      /**
-      * @see {@link Meter.createCounter}
-      */
-      createCounter(_name, _options) {
-        return NOOP_COUNTER_METRIC;
-      }
-      /**
-      * @see {@link Meter.createUpDownCounter}
-      */
-      createUpDownCounter(_name, _options) {
-        return NOOP_UP_DOWN_COUNTER_METRIC;
-      }
-      /**
-      * @see {@link Meter.createObservableGauge}
-      */
-      createObservableGauge(_name, _options) {
-        return NOOP_OBSERVABLE_GAUGE_METRIC;
-      }
-      /**
-      * @see {@link Meter.createObservableCounter}
-      */
-      createObservableCounter(_name, _options) {
-        return NOOP_OBSERVABLE_COUNTER_METRIC;
-      }
-      /**
-      * @see {@link Meter.createObservableUpDownCounter}
-      */
-      createObservableUpDownCounter(_name, _options) {
-        return NOOP_OBSERVABLE_UP_DOWN_COUNTER_METRIC;
-      }
-      /**
-      * @see {@link Meter.addBatchObservableCallback}
-      */
-      addBatchObservableCallback(_callback, _observables) {
-      }
-      /**
-      * @see {@link Meter.removeBatchObservableCallback}
-      */
-      removeBatchObservableCallback(_callback) {
-      }
-    };
-    var NoopMetric = class {
-    };
-    var NoopCounterMetric = class extends NoopMetric {
-      add(_value, _attributes) {
-      }
-    };
-    var NoopUpDownCounterMetric = class extends NoopMetric {
-      add(_value, _attributes) {
-      }
-    };
-    var NoopGaugeMetric = class extends NoopMetric {
-      record(_value, _attributes) {
-      }
-    };
-    var NoopHistogramMetric = class extends NoopMetric {
-      record(_value, _attributes) {
-      }
-    };
-    var NoopObservableMetric = class {
-      addCallback(_callback) {
-      }
-      removeCallback(_callback) {
-      }
-    };
-    var NoopObservableCounterMetric = class extends NoopObservableMetric {
-    };
-    var NoopObservableGaugeMetric = class extends NoopObservableMetric {
-    };
-    var NoopObservableUpDownCounterMetric = class extends NoopObservableMetric {
-    };
-    var NOOP_METER = new NoopMeter();
-    var NOOP_COUNTER_METRIC = new NoopCounterMetric();
-    var NOOP_GAUGE_METRIC = new NoopGaugeMetric();
-    var NOOP_HISTOGRAM_METRIC = new NoopHistogramMetric();
-    var NOOP_UP_DOWN_COUNTER_METRIC = new NoopUpDownCounterMetric();
-    var NOOP_OBSERVABLE_COUNTER_METRIC = new NoopObservableCounterMetric();
-    var NOOP_OBSERVABLE_GAUGE_METRIC = new NoopObservableGaugeMetric();
-    var NOOP_OBSERVABLE_UP_DOWN_COUNTER_METRIC = new NoopObservableUpDownCounterMetric();
-    function createNoopMeter() {
-      return NOOP_METER;
-    }
-    exports.NOOP_COUNTER_METRIC = NOOP_COUNTER_METRIC;
-    exports.NOOP_GAUGE_METRIC = NOOP_GAUGE_METRIC;
-    exports.NOOP_HISTOGRAM_METRIC = NOOP_HISTOGRAM_METRIC;
-    exports.NOOP_METER = NOOP_METER;
-    exports.NOOP_OBSERVABLE_COUNTER_METRIC = NOOP_OBSERVABLE_COUNTER_METRIC;
-    exports.NOOP_OBSERVABLE_GAUGE_METRIC = NOOP_OBSERVABLE_GAUGE_METRIC;
-    exports.NOOP_OBSERVABLE_UP_DOWN_COUNTER_METRIC = NOOP_OBSERVABLE_UP_DOWN_COUNTER_METRIC;
-    exports.NOOP_UP_DOWN_COUNTER_METRIC = NOOP_UP_DOWN_COUNTER_METRIC;
-    exports.NoopCounterMetric = NoopCounterMetric;
-    exports.NoopGaugeMetric = NoopGaugeMetric;
-    exports.NoopHistogramMetric = NoopHistogramMetric;
-    exports.NoopMeter = NoopMeter;
-    exports.NoopMetric = NoopMetric;
-    exports.NoopObservableCounterMetric = NoopObservableCounterMetric;
-    exports.NoopObservableGaugeMetric = NoopObservableGaugeMetric;
-    exports.NoopObservableMetric = NoopObservableMetric;
-    exports.NoopObservableUpDownCounterMetric = NoopObservableUpDownCounterMetric;
-    exports.NoopUpDownCounterMetric = NoopUpDownCounterMetric;
-    exports.createNoopMeter = createNoopMeter;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/metrics/Metric.cjs
-var require_Metric = __commonJS({
-  "node_modules/@opentelemetry/api/dist/metrics/Metric.cjs"(exports) {
-    var ValueType = /* @__PURE__ */ (function(ValueType2) {
-      ValueType2[ValueType2["INT"] = 0] = "INT";
-      ValueType2[ValueType2["DOUBLE"] = 1] = "DOUBLE";
-      return ValueType2;
-    })({});
-    exports.ValueType = ValueType;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs
-var require_NoopLogger = __commonJS({
-  "node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs"(exports) {
-    var NoopLogger = class {
-      emit(_logRecord) {
-      }
-      enabled() {
-        return false;
-      }
-    };
-    var NOOP_LOGGER = new NoopLogger();
-    function createNoopLogger() {
-      return NOOP_LOGGER;
-    }
-    exports.NOOP_LOGGER = NOOP_LOGGER;
-    exports.NoopLogger = NoopLogger;
-    exports.createNoopLogger = createNoopLogger;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs
-var require_LogRecord = __commonJS({
-  "node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs"(exports) {
-    var SeverityNumber = /* @__PURE__ */ (function(SeverityNumber2) {
-      SeverityNumber2[SeverityNumber2["UNSPECIFIED"] = 0] = "UNSPECIFIED";
-      SeverityNumber2[SeverityNumber2["TRACE"] = 1] = "TRACE";
-      SeverityNumber2[SeverityNumber2["TRACE2"] = 2] = "TRACE2";
-      SeverityNumber2[SeverityNumber2["TRACE3"] = 3] = "TRACE3";
-      SeverityNumber2[SeverityNumber2["TRACE4"] = 4] = "TRACE4";
-      SeverityNumber2[SeverityNumber2["DEBUG"] = 5] = "DEBUG";
-      SeverityNumber2[SeverityNumber2["DEBUG2"] = 6] = "DEBUG2";
-      SeverityNumber2[SeverityNumber2["DEBUG3"] = 7] = "DEBUG3";
-      SeverityNumber2[SeverityNumber2["DEBUG4"] = 8] = "DEBUG4";
-      SeverityNumber2[SeverityNumber2["INFO"] = 9] = "INFO";
-      SeverityNumber2[SeverityNumber2["INFO2"] = 10] = "INFO2";
-      SeverityNumber2[SeverityNumber2["INFO3"] = 11] = "INFO3";
-      SeverityNumber2[SeverityNumber2["INFO4"] = 12] = "INFO4";
-      SeverityNumber2[SeverityNumber2["WARN"] = 13] = "WARN";
-      SeverityNumber2[SeverityNumber2["WARN2"] = 14] = "WARN2";
-      SeverityNumber2[SeverityNumber2["WARN3"] = 15] = "WARN3";
-      SeverityNumber2[SeverityNumber2["WARN4"] = 16] = "WARN4";
-      SeverityNumber2[SeverityNumber2["ERROR"] = 17] = "ERROR";
-      SeverityNumber2[SeverityNumber2["ERROR2"] = 18] = "ERROR2";
-      SeverityNumber2[SeverityNumber2["ERROR3"] = 19] = "ERROR3";
-      SeverityNumber2[SeverityNumber2["ERROR4"] = 20] = "ERROR4";
-      SeverityNumber2[SeverityNumber2["FATAL"] = 21] = "FATAL";
-      SeverityNumber2[SeverityNumber2["FATAL2"] = 22] = "FATAL2";
-      SeverityNumber2[SeverityNumber2["FATAL3"] = 23] = "FATAL3";
-      SeverityNumber2[SeverityNumber2["FATAL4"] = 24] = "FATAL4";
-      return SeverityNumber2;
-    })({});
-    exports.SeverityNumber = SeverityNumber;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs
-var require_TextMapPropagator = __commonJS({
-  "node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs"(exports) {
-    var defaultTextMapGetter = {
-      get(carrier, key2) {
-        if (carrier == null) return;
-        return carrier[key2];
-      },
-      keys(carrier) {
-        if (carrier == null) return [];
-        return Object.keys(carrier);
-      }
-    };
-    var defaultTextMapSetter = { set(carrier, key2, value) {
-      if (carrier == null) return;
-      carrier[key2] = value;
-    } };
-    exports.defaultTextMapGetter = defaultTextMapGetter;
-    exports.defaultTextMapSetter = defaultTextMapSetter;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs
-var require_trace_flags = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs"(exports) {
-    var TraceFlags = /* @__PURE__ */ (function(TraceFlags2) {
-      TraceFlags2[TraceFlags2["NONE"] = 0] = "NONE";
-      TraceFlags2[TraceFlags2["SAMPLED"] = 1] = "SAMPLED";
-      return TraceFlags2;
-    })({});
-    exports.TraceFlags = TraceFlags;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs
-var require_invalid_span_constants = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs"(exports) {
-    require_trace_flags();
-    var INVALID_SPANID = "0000000000000000";
-    var INVALID_TRACEID = "00000000000000000000000000000000";
-    var INVALID_SPAN_CONTEXT = {
-      traceId: INVALID_TRACEID,
-      spanId: INVALID_SPANID,
-      traceFlags: 0
-    };
-    exports.INVALID_SPANID = INVALID_SPANID;
-    exports.INVALID_SPAN_CONTEXT = INVALID_SPAN_CONTEXT;
-    exports.INVALID_TRACEID = INVALID_TRACEID;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs
-var require_NonRecordingSpan = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs"(exports) {
-    var require_invalid_span_constants2 = require_invalid_span_constants();
-    var NonRecordingSpan = class {
-      constructor(spanContext = require_invalid_span_constants2.INVALID_SPAN_CONTEXT) {
-        this._spanContext = spanContext;
-      }
-      spanContext() {
-        return this._spanContext;
-      }
-      setAttribute(_key, _value) {
-        return this;
-      }
-      setAttributes(_attributes) {
-        return this;
-      }
-      addEvent(_name, _attributes) {
-        return this;
-      }
-      addLink(_link) {
-        return this;
-      }
-      addLinks(_links) {
-        return this;
-      }
-      setStatus(_status) {
-        return this;
-      }
-      updateName(_name) {
-        return this;
-      }
-      end(_endTime) {
-      }
-      isRecording() {
-        return false;
-      }
-      recordException(_exception, _time) {
-      }
-    };
-    exports.NonRecordingSpan = NonRecordingSpan;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs
-var require_spancontext_utils = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs"(exports) {
-    require_invalid_span_constants();
-    var require_NonRecordingSpan2 = require_NonRecordingSpan();
-    var isHex = new Uint8Array([
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      1,
-      1,
-      1,
-      1,
-      1,
-      1
-    ]);
-    function isValidHex(id3, length) {
-      if (typeof id3 !== "string" || id3.length !== length) return false;
-      let r = 0;
-      for (let i2 = 0; i2 < id3.length; i2 += 4) r += (isHex[id3.charCodeAt(i2)] | 0) + (isHex[id3.charCodeAt(i2 + 1)] | 0) + (isHex[id3.charCodeAt(i2 + 2)] | 0) + (isHex[id3.charCodeAt(i2 + 3)] | 0);
-      return r === length;
-    }
-    function isValidTraceId(traceId) {
-      return isValidHex(traceId, 32) && traceId !== "00000000000000000000000000000000";
-    }
-    function isValidSpanId(spanId) {
-      return isValidHex(spanId, 16) && spanId !== "0000000000000000";
-    }
-    function isSpanContextValid(spanContext) {
-      return isValidTraceId(spanContext.traceId) && isValidSpanId(spanContext.spanId);
-    }
-    function wrapSpanContext(spanContext) {
-      return new require_NonRecordingSpan2.NonRecordingSpan(spanContext);
-    }
-    exports.isSpanContextValid = isSpanContextValid;
-    exports.isValidSpanId = isValidSpanId;
-    exports.isValidTraceId = isValidTraceId;
-    exports.wrapSpanContext = wrapSpanContext;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs
-var require_NoopContextManager = __commonJS({
-  "node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs"(exports) {
-    var require_context3 = require_context();
-    var NoopContextManager = class {
-      active() {
-        return require_context3.ROOT_CONTEXT;
-      }
-      with(_context, fn, thisArg, ...args) {
-        return fn.call(thisArg, ...args);
-      }
-      bind(_context, target) {
-        return target;
-      }
-      enable() {
-        return this;
-      }
-      disable() {
-        return this;
-      }
-      /** @experimental This API is experimental and may change in minor releases without prior notice. */
-      attach(_context) {
-        return { dispose() {
-        } };
-      }
-    };
-    exports.NoopContextManager = NoopContextManager;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/api/context.cjs
-var require_context2 = __commonJS({
-  "node_modules/@opentelemetry/api/dist/api/context.cjs"(exports) {
-    var require_global_utils2 = require_global_utils();
-    var require_diag2 = require_diag();
-    var require_NoopContextManager2 = require_NoopContextManager();
-    var API_NAME = "context";
-    var NOOP_CONTEXT_MANAGER = new require_NoopContextManager2.NoopContextManager();
-    var NOOP_TOKEN = Object.freeze({ dispose: () => {
-    } });
-    var ContextAPI = class ContextAPI2 {
-      /** Empty private constructor prevents end users from constructing a new instance of the API */
-      constructor() {
-        this._attachUnsupportedWarned = false;
-      }
-      /** Get the singleton instance of the Context API */
-      static getInstance() {
-        if (!this._instance) this._instance = new ContextAPI2();
-        return this._instance;
-      }
-      /**
-      * Set the current context manager.
-      *
-      * @returns true if the context manager was successfully registered, else false
-      */
-      setGlobalContextManager(contextManager) {
-        return require_global_utils2.registerGlobal(API_NAME, contextManager, require_diag2.DiagAPI.instance());
-      }
-      /**
-      * Get the currently active context
-      */
-      active() {
-        return this._getContextManager().active();
-      }
-      /**
-      * Execute a function with an active context
-      *
-      * @param context context to be active during function execution
-      * @param fn function to execute in a context
-      * @param thisArg optional receiver to be used for calling fn
-      * @param args optional arguments forwarded to fn
-      */
-      with(context, fn, thisArg, ...args) {
-        return this._getContextManager().with(context, fn, thisArg, ...args);
-      }
-      /**
-      * Bind a context to a target function or event emitter
-      *
-      * @param context context to bind to the event emitter or function. Defaults to the currently active context
-      * @param target function or event emitter to bind
-      */
-      bind(context, target) {
-        return this._getContextManager().bind(context, target);
-      }
-      /**
-      * Imperatively sets `context` as active, returning a {@link ContextManagementToken} whose
-      * {@link ContextManagementToken.dispose} restores the previous context.
-      *
-      * This is a delicate, low-level API - prefer {@link with}/{@link bind}, which
-      * restore context automatically. Use `attach` only to bridge callback
-      * boundaries that `with` cannot wrap. Call `token.dispose()` when the
-      * operation is done.
-      *
-      * **Caveat for async functions:** If called inside an async function before
-      * the first `await`, the context change may leak into the caller's context
-      * and remain active there. Prefer {@link with} for async code.
-      *
-      * Support is best-effort and varies by the active ContextManager (see
-      * {@link ContextManager.attach}); if it does not implement `attach`, this logs
-      * a warning and returns a no-op token.
-      *
-      * @param context The Context to attach
-      * @returns A {@link ContextManagementToken} whose dispose() restores the previous Context
-      * @since 1.10.0
-      * @experimental This API is experimental and may change in minor releases without prior notice.
-      */
-      attach(context) {
-        const contextManager = this._getContextManager();
-        if (contextManager.attach) return contextManager.attach(context);
-        if (!this._attachUnsupportedWarned) {
-          this._attachUnsupportedWarned = true;
-          require_diag2.DiagAPI.instance().warn("The current ContextManager does not implement attach(). The context will not be attached. Use a ContextManager that supports attach() (e.g. AsyncLocalStorageContextManager) or use with()/bind() instead.");
-        }
-        return NOOP_TOKEN;
-      }
-      _getContextManager() {
-        return require_global_utils2.getGlobal(API_NAME) || NOOP_CONTEXT_MANAGER;
-      }
-      /** Disable and remove the global context manager */
-      disable() {
-        this._getContextManager().disable();
-        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
-      }
-    };
-    exports.ContextAPI = ContextAPI;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/context-utils.cjs
-var require_context_utils = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/context-utils.cjs"(exports) {
-    var require_context3 = require_context();
-    var require_context$1 = require_context2();
-    var require_NonRecordingSpan2 = require_NonRecordingSpan();
-    var SPAN_KEY = require_context3.createContextKey("OpenTelemetry Context Key SPAN");
-    function getSpan(context) {
-      return context.getValue(SPAN_KEY) || void 0;
-    }
-    function getActiveSpan() {
-      return getSpan(require_context$1.ContextAPI.getInstance().active());
-    }
-    function setSpan(context, span) {
-      return context.setValue(SPAN_KEY, span);
-    }
-    function deleteSpan(context) {
-      return context.deleteValue(SPAN_KEY);
-    }
-    function setSpanContext(context, spanContext) {
-      return setSpan(context, new require_NonRecordingSpan2.NonRecordingSpan(spanContext));
-    }
-    function getSpanContext(context) {
-      var _getSpan;
-      return (_getSpan = getSpan(context)) === null || _getSpan === void 0 ? void 0 : _getSpan.spanContext();
-    }
-    exports.deleteSpan = deleteSpan;
-    exports.getActiveSpan = getActiveSpan;
-    exports.getSpan = getSpan;
-    exports.getSpanContext = getSpanContext;
-    exports.setSpan = setSpan;
-    exports.setSpanContext = setSpanContext;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs
-var require_NoopTracer = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs"(exports) {
-    var require_context3 = require_context2();
-    var require_NonRecordingSpan2 = require_NonRecordingSpan();
-    var require_context_utils2 = require_context_utils();
-    var require_spancontext_utils2 = require_spancontext_utils();
-    var contextApi = require_context3.ContextAPI.getInstance();
-    var NoopTracer = class {
-      startSpan(name, options, context = contextApi.active()) {
-        if (Boolean(options === null || options === void 0 ? void 0 : options.root)) return new require_NonRecordingSpan2.NonRecordingSpan();
-        const parentFromContext = context && require_context_utils2.getSpanContext(context);
-        if (isSpanContext(parentFromContext) && require_spancontext_utils2.isSpanContextValid(parentFromContext)) return new require_NonRecordingSpan2.NonRecordingSpan(parentFromContext);
-        else return new require_NonRecordingSpan2.NonRecordingSpan();
-      }
-      startActiveSpan(name, arg2, arg3, arg4) {
-        var _ctx;
-        let opts;
-        let ctx;
-        let fn;
-        if (arguments.length < 2) return;
-        else if (arguments.length === 2) fn = arg2;
-        else if (arguments.length === 3) {
-          opts = arg2;
-          fn = arg3;
-        } else {
-          opts = arg2;
-          ctx = arg3;
-          fn = arg4;
-        }
-        const parentContext = (_ctx = ctx) !== null && _ctx !== void 0 ? _ctx : contextApi.active();
-        const span = this.startSpan(name, opts, parentContext);
-        const contextWithSpanSet = require_context_utils2.setSpan(parentContext, span);
-        return contextApi.with(contextWithSpanSet, fn, void 0, span);
-      }
-    };
-    function isSpanContext(spanContext) {
-      return spanContext !== null && typeof spanContext === "object" && "spanId" in spanContext && typeof spanContext["spanId"] === "string" && "traceId" in spanContext && typeof spanContext["traceId"] === "string" && "traceFlags" in spanContext && typeof spanContext["traceFlags"] === "number";
-    }
-    exports.NoopTracer = NoopTracer;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs
-var require_ProxyTracer = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs"(exports) {
-    var NOOP_TRACER = new (require_NoopTracer()).NoopTracer();
-    var ProxyTracer = class {
-      constructor(provider, name, version2, options) {
-        this._provider = provider;
-        this.name = name;
-        this.version = version2;
-        this.options = options;
-      }
-      startSpan(name, options, context) {
-        return this._getTracer().startSpan(name, options, context);
-      }
-      startActiveSpan(_name, _options, _context, _fn) {
-        const tracer = this._getTracer();
-        return Reflect.apply(tracer.startActiveSpan, tracer, arguments);
-      }
-      /**
-      * Try to get a tracer from the proxy tracer provider.
-      * If the proxy tracer provider has no delegate, return a noop tracer.
-      */
-      _getTracer() {
-        if (this._delegate) return this._delegate;
-        const tracer = this._provider.getDelegateTracer(this.name, this.version, this.options);
-        if (!tracer) return NOOP_TRACER;
-        this._delegate = tracer;
-        return this._delegate;
-      }
-    };
-    exports.ProxyTracer = ProxyTracer;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/span_kind.cjs
-var require_span_kind = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/span_kind.cjs"(exports) {
-    var SpanKind = /* @__PURE__ */ (function(SpanKind2) {
-      SpanKind2[SpanKind2["INTERNAL"] = 0] = "INTERNAL";
-      SpanKind2[SpanKind2["SERVER"] = 1] = "SERVER";
-      SpanKind2[SpanKind2["CLIENT"] = 2] = "CLIENT";
-      SpanKind2[SpanKind2["PRODUCER"] = 3] = "PRODUCER";
-      SpanKind2[SpanKind2["CONSUMER"] = 4] = "CONSUMER";
-      return SpanKind2;
-    })({});
-    exports.SpanKind = SpanKind;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/status.cjs
-var require_status = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/status.cjs"(exports) {
-    var SpanStatusCode = /* @__PURE__ */ (function(SpanStatusCode2) {
-      SpanStatusCode2[SpanStatusCode2["UNSET"] = 0] = "UNSET";
-      SpanStatusCode2[SpanStatusCode2["OK"] = 1] = "OK";
-      SpanStatusCode2[SpanStatusCode2["ERROR"] = 2] = "ERROR";
-      return SpanStatusCode2;
-    })({});
-    exports.SpanStatusCode = SpanStatusCode;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs
-var require_tracestate_validators = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs"(exports) {
-    var VALID_KEY_CHAR_RANGE = "[_0-9a-z-*/]";
-    var VALID_KEY_REGEX = new RegExp(`^(?:${`[a-z]${VALID_KEY_CHAR_RANGE}{0,255}`}|${`[a-z0-9]${VALID_KEY_CHAR_RANGE}{0,240}@[a-z]${VALID_KEY_CHAR_RANGE}{0,13}`})$`);
-    var VALID_VALUE_BASE_REGEX = /^[ -~]{0,255}[!-~]$/;
-    var INVALID_VALUE_COMMA_EQUAL_REGEX = /,|=/;
-    function validateKey(key2) {
-      return VALID_KEY_REGEX.test(key2);
-    }
-    function validateValue(value) {
-      return VALID_VALUE_BASE_REGEX.test(value) && !INVALID_VALUE_COMMA_EQUAL_REGEX.test(value);
-    }
-    exports.validateKey = validateKey;
-    exports.validateValue = validateValue;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs
-var require_tracestate_impl = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs"(exports) {
-    var require_tracestate_validators2 = require_tracestate_validators();
-    var MAX_TRACE_STATE_ITEMS = 32;
-    var MAX_TRACE_STATE_LEN = 512;
-    var LIST_MEMBERS_SEPARATOR = ",";
-    var LIST_MEMBER_KEY_VALUE_SPLITTER = "=";
-    var TraceStateImpl = class TraceStateImpl2 {
-      constructor(rawTraceState) {
-        this._internalState = /* @__PURE__ */ new Map();
-        if (rawTraceState) this._parse(rawTraceState);
-      }
-      set(key2, value) {
-        const currValue = this._internalState.get(key2);
-        let newLength = this.serialize().length;
-        if (typeof currValue === "string") newLength += value.length - currValue.length;
-        else {
-          if (this._internalState.size >= MAX_TRACE_STATE_ITEMS) return this;
-          newLength += key2.length + value.length + (this._internalState.size > 0 ? 2 : 1);
-        }
-        if (newLength > MAX_TRACE_STATE_LEN) return this;
-        const traceState = this._clone();
-        if (traceState._internalState.has(key2)) traceState._internalState.delete(key2);
-        traceState._internalState.set(key2, value);
-        return traceState;
-      }
-      unset(key2) {
-        const traceState = this._clone();
-        traceState._internalState.delete(key2);
-        return traceState;
-      }
-      get(key2) {
-        return this._internalState.get(key2);
-      }
-      serialize() {
-        return Array.from(this._internalState.keys()).reduceRight((agg, key2) => {
-          agg.push(key2 + LIST_MEMBER_KEY_VALUE_SPLITTER + this.get(key2));
-          return agg;
-        }, []).join(LIST_MEMBERS_SEPARATOR);
-      }
-      _parse(rawTraceState) {
-        if (rawTraceState.length > MAX_TRACE_STATE_LEN) return;
-        this._internalState = rawTraceState.split(LIST_MEMBERS_SEPARATOR).reduceRight((agg, part) => {
-          const listMember = part.trim();
-          const i2 = listMember.indexOf(LIST_MEMBER_KEY_VALUE_SPLITTER);
-          if (i2 !== -1) {
-            const key2 = listMember.slice(0, i2);
-            const value = listMember.slice(i2 + 1, part.length);
-            if (require_tracestate_validators2.validateKey(key2) && require_tracestate_validators2.validateValue(value)) agg.set(key2, value);
-          }
-          return agg;
-        }, /* @__PURE__ */ new Map());
-        if (this._internalState.size > MAX_TRACE_STATE_ITEMS) this._internalState = new Map(Array.from(this._internalState.entries()).reverse().slice(0, MAX_TRACE_STATE_ITEMS));
-      }
-      _keys() {
-        return Array.from(this._internalState.keys()).reverse();
-      }
-      _clone() {
-        const traceState = new TraceStateImpl2();
-        traceState._internalState = new Map(this._internalState);
-        return traceState;
-      }
-    };
-    exports.TraceStateImpl = TraceStateImpl;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs
-var require_utils5 = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs"(exports) {
-    var require_tracestate_impl2 = require_tracestate_impl();
-    function createTraceState(rawTraceState) {
-      return new require_tracestate_impl2.TraceStateImpl(rawTraceState);
-    }
-    exports.createTraceState = createTraceState;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs
-var require_NoopTracerProvider = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs"(exports) {
-    var require_NoopTracer2 = require_NoopTracer();
-    var NoopTracerProvider = class {
-      getTracer(_name, _version, _options) {
-        return new require_NoopTracer2.NoopTracer();
-      }
-    };
-    exports.NoopTracerProvider = NoopTracerProvider;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs
-var require_ProxyTracerProvider = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs"(exports) {
-    var require_ProxyTracer2 = require_ProxyTracer();
-    var NOOP_TRACER_PROVIDER = new (require_NoopTracerProvider()).NoopTracerProvider();
-    var ProxyTracerProvider = class {
-      /**
-      * Get a {@link ProxyTracer}
-      */
-      getTracer(name, version2, options) {
-        var _this$getDelegateTrac;
-        return (_this$getDelegateTrac = this.getDelegateTracer(name, version2, options)) !== null && _this$getDelegateTrac !== void 0 ? _this$getDelegateTrac : new require_ProxyTracer2.ProxyTracer(this, name, version2, options);
-      }
-      getDelegate() {
-        var _this$_delegate;
-        return (_this$_delegate = this._delegate) !== null && _this$_delegate !== void 0 ? _this$_delegate : NOOP_TRACER_PROVIDER;
-      }
-      /**
-      * Set the delegate tracer provider
-      */
-      setDelegate(delegate) {
-        this._delegate = delegate;
-      }
-      getDelegateTracer(name, version2, options) {
-        var _this$_delegate2;
-        return (_this$_delegate2 = this._delegate) === null || _this$_delegate2 === void 0 ? void 0 : _this$_delegate2.getTracer(name, version2, options);
-      }
-    };
-    exports.ProxyTracerProvider = ProxyTracerProvider;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs
-var require_SamplingResult = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs"(exports) {
-    var SamplingDecision = /* @__PURE__ */ (function(SamplingDecision2) {
-      SamplingDecision2[SamplingDecision2["NOT_RECORD"] = 0] = "NOT_RECORD";
-      SamplingDecision2[SamplingDecision2["RECORD"] = 1] = "RECORD";
-      SamplingDecision2[SamplingDecision2["RECORD_AND_SAMPLED"] = 2] = "RECORD_AND_SAMPLED";
-      return SamplingDecision2;
-    })({});
-    exports.SamplingDecision = SamplingDecision;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/context-api.cjs
-var require_context_api = __commonJS({
-  "node_modules/@opentelemetry/api/dist/context-api.cjs"(exports) {
-    var context = require_context2().ContextAPI.getInstance();
-    exports.context = context;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/diag-api.cjs
-var require_diag_api = __commonJS({
-  "node_modules/@opentelemetry/api/dist/diag-api.cjs"(exports) {
-    var diag = require_diag().DiagAPI.instance();
-    exports.diag = diag;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs
-var require_NoopLoggerProvider = __commonJS({
-  "node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs"(exports) {
-    var require_NoopLogger2 = require_NoopLogger();
-    var NoopLoggerProvider = class {
-      getLogger(_name, _version, _options) {
-        return new require_NoopLogger2.NoopLogger();
-      }
-    };
-    var NOOP_LOGGER_PROVIDER = new NoopLoggerProvider();
-    exports.NOOP_LOGGER_PROVIDER = NOOP_LOGGER_PROVIDER;
-    exports.NoopLoggerProvider = NoopLoggerProvider;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs
-var require_ProxyLogger = __commonJS({
-  "node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs"(exports) {
-    var require_NoopLogger2 = require_NoopLogger();
-    var ProxyLogger = class {
-      constructor(provider, name, version2, options) {
-        this._provider = provider;
-        this.name = name;
-        this.version = version2;
-        this.options = options;
-      }
-      /**
-      * Emit a log record. This method should only be used by log appenders.
-      *
-      * @param logRecord
-      */
-      emit(logRecord) {
-        this._getLogger().emit(logRecord);
-      }
-      enabled(options) {
-        return this._getLogger().enabled(options);
-      }
-      /**
-      * Try to get a logger from the proxy logger provider.
-      * If the proxy logger provider has no delegate, return a noop logger.
-      */
-      _getLogger() {
-        if (this._delegate) return this._delegate;
-        const logger = this._provider._getDelegateLogger(this.name, this.version, this.options);
-        if (!logger) return require_NoopLogger2.NOOP_LOGGER;
-        this._delegate = logger;
-        return this._delegate;
-      }
-    };
-    exports.ProxyLogger = ProxyLogger;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs
-var require_ProxyLoggerProvider = __commonJS({
-  "node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs"(exports) {
-    var require_NoopLoggerProvider2 = require_NoopLoggerProvider();
-    var require_ProxyLogger2 = require_ProxyLogger();
-    var ProxyLoggerProvider = class {
-      getLogger(name, version2, options) {
-        var _this$_getDelegateLog;
-        return (_this$_getDelegateLog = this._getDelegateLogger(name, version2, options)) !== null && _this$_getDelegateLog !== void 0 ? _this$_getDelegateLog : new require_ProxyLogger2.ProxyLogger(this, name, version2, options);
-      }
-      /**
-      * Get the delegate logger provider.
-      * Used by tests only.
-      * @internal
-      */
-      _getDelegate() {
-        var _this$_delegate;
-        return (_this$_delegate = this._delegate) !== null && _this$_delegate !== void 0 ? _this$_delegate : require_NoopLoggerProvider2.NOOP_LOGGER_PROVIDER;
-      }
-      /**
-      * Set the delegate logger provider
-      * @internal
-      */
-      _setDelegate(delegate) {
-        this._delegate = delegate;
-      }
-      /**
-      * @internal
-      */
-      _getDelegateLogger(name, version2, options) {
-        var _this$_delegate2;
-        return (_this$_delegate2 = this._delegate) === null || _this$_delegate2 === void 0 ? void 0 : _this$_delegate2.getLogger(name, version2, options);
-      }
-    };
-    exports.ProxyLoggerProvider = ProxyLoggerProvider;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/api/logs.cjs
-var require_logs = __commonJS({
-  "node_modules/@opentelemetry/api/dist/api/logs.cjs"(exports) {
-    var require_global_utils2 = require_global_utils();
-    var require_diag2 = require_diag();
-    var require_ProxyLoggerProvider2 = require_ProxyLoggerProvider();
-    var API_NAME = "logs";
-    var LogsAPI = class LogsAPI2 {
-      /** Empty private constructor prevents end users from constructing a new instance of the API */
-      constructor() {
-        this._proxyLoggerProvider = new require_ProxyLoggerProvider2.ProxyLoggerProvider();
-      }
-      /** Get the singleton instance of the Logs API */
-      static getInstance() {
-        if (!this._instance) this._instance = new LogsAPI2();
-        return this._instance;
-      }
-      setGlobalLoggerProvider(provider) {
-        const success = require_global_utils2.registerGlobal(API_NAME, provider, require_diag2.DiagAPI.instance());
-        if (success) this._proxyLoggerProvider._setDelegate(provider);
-        return success;
-      }
-      /**
-      * Returns the global logger provider.
-      *
-      * @returns LoggerProvider
-      */
-      getLoggerProvider() {
-        return require_global_utils2.getGlobal(API_NAME) || this._proxyLoggerProvider;
-      }
-      /**
-      * Returns a Logger, creating one if one with the given name, version,
-      * schemaUrl, and attributes is not already created.
-      *
-      * Getting a Logger may be expensive, especially when `attributes` are
-      * provided. Reuse Logger instances where possible instead of calling
-      * `getLogger()` on hot paths.
-      *
-      * @param name The name of the logger or instrumentation library.
-      * @param version The version of the logger or instrumentation library.
-      * @param options The options of the logger or instrumentation library.
-      * @returns {@link Logger}
-      */
-      getLogger(name, version2, options) {
-        return this.getLoggerProvider().getLogger(name, version2, options);
-      }
-      /** Remove the global logger provider */
-      disable() {
-        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
-        this._proxyLoggerProvider = new require_ProxyLoggerProvider2.ProxyLoggerProvider();
-      }
-    };
-    exports.LogsAPI = LogsAPI;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/logs-api.cjs
-var require_logs_api = __commonJS({
-  "node_modules/@opentelemetry/api/dist/logs-api.cjs"(exports) {
-    var logs = require_logs().LogsAPI.getInstance();
-    exports.logs = logs;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs
-var require_NoopMeterProvider = __commonJS({
-  "node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs"(exports) {
-    var require_NoopMeter2 = require_NoopMeter();
-    var NoopMeterProvider = class {
-      getMeter(_name, _version, _options) {
-        return require_NoopMeter2.NOOP_METER;
-      }
-    };
-    var NOOP_METER_PROVIDER = new NoopMeterProvider();
-    exports.NOOP_METER_PROVIDER = NOOP_METER_PROVIDER;
-    exports.NoopMeterProvider = NoopMeterProvider;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/api/metrics.cjs
-var require_metrics = __commonJS({
-  "node_modules/@opentelemetry/api/dist/api/metrics.cjs"(exports) {
-    var require_global_utils2 = require_global_utils();
-    var require_diag2 = require_diag();
-    var require_NoopMeterProvider2 = require_NoopMeterProvider();
-    var API_NAME = "metrics";
-    var MetricsAPI = class MetricsAPI2 {
-      /** Empty private constructor prevents end users from constructing a new instance of the API */
-      constructor() {
-      }
-      /** Get the singleton instance of the Metrics API */
-      static getInstance() {
-        if (!this._instance) this._instance = new MetricsAPI2();
-        return this._instance;
-      }
-      /**
-      * Set the current global meter provider.
-      * Returns true if the meter provider was successfully registered, else false.
-      */
-      setGlobalMeterProvider(provider) {
-        return require_global_utils2.registerGlobal(API_NAME, provider, require_diag2.DiagAPI.instance());
-      }
-      /**
-      * Returns the global meter provider.
-      */
-      getMeterProvider() {
-        return require_global_utils2.getGlobal(API_NAME) || require_NoopMeterProvider2.NOOP_METER_PROVIDER;
-      }
-      /**
-      * Returns a meter from the global meter provider.
-      */
-      getMeter(name, version2, options) {
-        return this.getMeterProvider().getMeter(name, version2, options);
-      }
-      /** Remove the global meter provider */
-      disable() {
-        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
-      }
-    };
-    exports.MetricsAPI = MetricsAPI;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/metrics-api.cjs
-var require_metrics_api = __commonJS({
-  "node_modules/@opentelemetry/api/dist/metrics-api.cjs"(exports) {
-    var metrics = require_metrics().MetricsAPI.getInstance();
-    exports.metrics = metrics;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs
-var require_NoopTextMapPropagator = __commonJS({
-  "node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs"(exports) {
-    var NoopTextMapPropagator = class {
-      /** Noop inject function does nothing */
-      inject(_context, _carrier) {
-      }
-      /** Noop extract function does nothing and returns the input context */
-      extract(context, _carrier) {
-        return context;
-      }
-      fields() {
-        return [];
-      }
-    };
-    exports.NoopTextMapPropagator = NoopTextMapPropagator;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs
-var require_context_helpers = __commonJS({
-  "node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs"(exports) {
-    var require_context3 = require_context();
-    var require_context$1 = require_context2();
-    var BAGGAGE_KEY = require_context3.createContextKey("OpenTelemetry Baggage Key");
-    function getBaggage(context) {
-      return context.getValue(BAGGAGE_KEY) || void 0;
-    }
-    function getActiveBaggage() {
-      return getBaggage(require_context$1.ContextAPI.getInstance().active());
-    }
-    function setBaggage(context, baggage) {
-      return context.setValue(BAGGAGE_KEY, baggage);
-    }
-    function deleteBaggage(context) {
-      return context.deleteValue(BAGGAGE_KEY);
-    }
-    exports.deleteBaggage = deleteBaggage;
-    exports.getActiveBaggage = getActiveBaggage;
-    exports.getBaggage = getBaggage;
-    exports.setBaggage = setBaggage;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/api/propagation.cjs
-var require_propagation = __commonJS({
-  "node_modules/@opentelemetry/api/dist/api/propagation.cjs"(exports) {
-    var require_global_utils2 = require_global_utils();
-    var require_diag2 = require_diag();
-    var require_utils6 = require_utils4();
-    var require_TextMapPropagator2 = require_TextMapPropagator();
-    var require_NoopTextMapPropagator2 = require_NoopTextMapPropagator();
-    var require_context_helpers2 = require_context_helpers();
-    var API_NAME = "propagation";
-    var NOOP_TEXT_MAP_PROPAGATOR = new require_NoopTextMapPropagator2.NoopTextMapPropagator();
-    var PropagationAPI = class PropagationAPI2 {
-      /** Empty private constructor prevents end users from constructing a new instance of the API */
-      constructor() {
-        this.createBaggage = require_utils6.createBaggage;
-        this.getBaggage = require_context_helpers2.getBaggage;
-        this.getActiveBaggage = require_context_helpers2.getActiveBaggage;
-        this.setBaggage = require_context_helpers2.setBaggage;
-        this.deleteBaggage = require_context_helpers2.deleteBaggage;
-      }
-      /** Get the singleton instance of the Propagator API */
-      static getInstance() {
-        if (!this._instance) this._instance = new PropagationAPI2();
-        return this._instance;
-      }
-      /**
-      * Set the current propagator.
-      *
-      * @returns true if the propagator was successfully registered, else false
-      */
-      setGlobalPropagator(propagator) {
-        return require_global_utils2.registerGlobal(API_NAME, propagator, require_diag2.DiagAPI.instance());
-      }
-      /**
-      * Inject context into a carrier to be propagated inter-process
-      *
-      * @param context Context carrying tracing data to inject
-      * @param carrier carrier to inject context into
-      * @param setter Function used to set values on the carrier
-      */
-      inject(context, carrier, setter = require_TextMapPropagator2.defaultTextMapSetter) {
-        return this._getGlobalPropagator().inject(context, carrier, setter);
-      }
-      /**
-      * Extract context from a carrier
-      *
-      * @param context Context which the newly created context will inherit from
-      * @param carrier Carrier to extract context from
-      * @param getter Function used to extract keys from a carrier
-      */
-      extract(context, carrier, getter = require_TextMapPropagator2.defaultTextMapGetter) {
-        return this._getGlobalPropagator().extract(context, carrier, getter);
-      }
-      /**
-      * Return a list of all fields which may be used by the propagator.
-      */
-      fields() {
-        return this._getGlobalPropagator().fields();
-      }
-      /** Remove the global propagator */
-      disable() {
-        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
-      }
-      _getGlobalPropagator() {
-        return require_global_utils2.getGlobal(API_NAME) || NOOP_TEXT_MAP_PROPAGATOR;
-      }
-    };
-    exports.PropagationAPI = PropagationAPI;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/propagation-api.cjs
-var require_propagation_api = __commonJS({
-  "node_modules/@opentelemetry/api/dist/propagation-api.cjs"(exports) {
-    var propagation = require_propagation().PropagationAPI.getInstance();
-    exports.propagation = propagation;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/api/trace.cjs
-var require_trace = __commonJS({
-  "node_modules/@opentelemetry/api/dist/api/trace.cjs"(exports) {
-    var require_global_utils2 = require_global_utils();
-    var require_diag2 = require_diag();
-    var require_context_utils2 = require_context_utils();
-    var require_spancontext_utils2 = require_spancontext_utils();
-    var require_ProxyTracerProvider2 = require_ProxyTracerProvider();
-    var API_NAME = "trace";
-    var TraceAPI = class TraceAPI2 {
-      /** Empty private constructor prevents end users from constructing a new instance of the API */
-      constructor() {
-        this._proxyTracerProvider = new require_ProxyTracerProvider2.ProxyTracerProvider();
-        this.wrapSpanContext = require_spancontext_utils2.wrapSpanContext;
-        this.isSpanContextValid = require_spancontext_utils2.isSpanContextValid;
-        this.deleteSpan = require_context_utils2.deleteSpan;
-        this.getSpan = require_context_utils2.getSpan;
-        this.getActiveSpan = require_context_utils2.getActiveSpan;
-        this.getSpanContext = require_context_utils2.getSpanContext;
-        this.setSpan = require_context_utils2.setSpan;
-        this.setSpanContext = require_context_utils2.setSpanContext;
-      }
-      /** Get the singleton instance of the Trace API */
-      static getInstance() {
-        if (!this._instance) this._instance = new TraceAPI2();
-        return this._instance;
-      }
-      /**
-      * Set the current global tracer.
-      *
-      * @returns true if the tracer provider was successfully registered, else false
-      */
-      setGlobalTracerProvider(provider) {
-        const success = require_global_utils2.registerGlobal(API_NAME, this._proxyTracerProvider, require_diag2.DiagAPI.instance());
-        if (success) this._proxyTracerProvider.setDelegate(provider);
-        return success;
-      }
-      /**
-      * Returns the global tracer provider.
-      */
-      getTracerProvider() {
-        return require_global_utils2.getGlobal(API_NAME) || this._proxyTracerProvider;
-      }
-      /**
-      * Returns a tracer from the global tracer provider.
-      */
-      getTracer(name, version2) {
-        return this.getTracerProvider().getTracer(name, version2);
-      }
-      /** Remove the global tracer provider */
-      disable() {
-        require_global_utils2.unregisterGlobal(API_NAME, require_diag2.DiagAPI.instance());
-        this._proxyTracerProvider = new require_ProxyTracerProvider2.ProxyTracerProvider();
-      }
-    };
-    exports.TraceAPI = TraceAPI;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/trace-api.cjs
-var require_trace_api = __commonJS({
-  "node_modules/@opentelemetry/api/dist/trace-api.cjs"(exports) {
-    var trace = require_trace().TraceAPI.getInstance();
-    exports.trace = trace;
-  }
-});
-
-// node_modules/@opentelemetry/api/dist/index.cjs
-var require_dist4 = __commonJS({
-  "node_modules/@opentelemetry/api/dist/index.cjs"(exports) {
-    Object.defineProperties(exports, {
-      __esModule: { value: true },
-      [Symbol.toStringTag]: { value: "Module" }
-    });
-    var require_types4 = require_types();
-    var require_utils6 = require_utils4();
-    var require_context3 = require_context();
-    var require_consoleLogger2 = require_consoleLogger();
-    var require_NoopMeter2 = require_NoopMeter();
-    var require_Metric2 = require_Metric();
-    var require_NoopLogger2 = require_NoopLogger();
-    var require_LogRecord2 = require_LogRecord();
-    var require_TextMapPropagator2 = require_TextMapPropagator();
-    var require_trace_flags2 = require_trace_flags();
-    var require_invalid_span_constants2 = require_invalid_span_constants();
-    var require_spancontext_utils2 = require_spancontext_utils();
-    var require_ProxyTracer2 = require_ProxyTracer();
-    var require_span_kind2 = require_span_kind();
-    var require_status2 = require_status();
-    var require_utils$1 = require_utils5();
-    var require_ProxyTracerProvider2 = require_ProxyTracerProvider();
-    var require_SamplingResult2 = require_SamplingResult();
-    var require_context_api2 = require_context_api();
-    var require_diag_api2 = require_diag_api();
-    var require_logs_api2 = require_logs_api();
-    var require_metrics_api2 = require_metrics_api();
-    var require_propagation_api2 = require_propagation_api();
-    var require_trace_api2 = require_trace_api();
-    var src_default = {
-      context: require_context_api2.context,
-      diag: require_diag_api2.diag,
-      logs: require_logs_api2.logs,
-      metrics: require_metrics_api2.metrics,
-      propagation: require_propagation_api2.propagation,
-      trace: require_trace_api2.trace
-    };
-    exports.DiagConsoleLogger = require_consoleLogger2.DiagConsoleLogger;
-    exports.DiagLogLevel = require_types4.DiagLogLevel;
-    exports.INVALID_SPANID = require_invalid_span_constants2.INVALID_SPANID;
-    exports.INVALID_SPAN_CONTEXT = require_invalid_span_constants2.INVALID_SPAN_CONTEXT;
-    exports.INVALID_TRACEID = require_invalid_span_constants2.INVALID_TRACEID;
-    exports.ProxyTracer = require_ProxyTracer2.ProxyTracer;
-    exports.ProxyTracerProvider = require_ProxyTracerProvider2.ProxyTracerProvider;
-    exports.ROOT_CONTEXT = require_context3.ROOT_CONTEXT;
-    exports.SamplingDecision = require_SamplingResult2.SamplingDecision;
-    exports.SeverityNumber = require_LogRecord2.SeverityNumber;
-    exports.SpanKind = require_span_kind2.SpanKind;
-    exports.SpanStatusCode = require_status2.SpanStatusCode;
-    exports.TraceFlags = require_trace_flags2.TraceFlags;
-    exports.ValueType = require_Metric2.ValueType;
-    exports.baggageEntryMetadataFromString = require_utils6.baggageEntryMetadataFromString;
-    exports.context = require_context_api2.context;
-    exports.createContextKey = require_context3.createContextKey;
-    exports.createNoopLogger = require_NoopLogger2.createNoopLogger;
-    exports.createNoopMeter = require_NoopMeter2.createNoopMeter;
-    exports.createTraceState = require_utils$1.createTraceState;
-    exports.default = src_default;
-    exports.defaultTextMapGetter = require_TextMapPropagator2.defaultTextMapGetter;
-    exports.defaultTextMapSetter = require_TextMapPropagator2.defaultTextMapSetter;
-    exports.diag = require_diag_api2.diag;
-    exports.isSpanContextValid = require_spancontext_utils2.isSpanContextValid;
-    exports.isValidSpanId = require_spancontext_utils2.isValidSpanId;
-    exports.isValidTraceId = require_spancontext_utils2.isValidTraceId;
-    exports.logs = require_logs_api2.logs;
-    exports.metrics = require_metrics_api2.metrics;
-    exports.propagation = require_propagation_api2.propagation;
-    exports.trace = require_trace_api2.trace;
-  }
-});
-
-// node_modules/prom-client/lib/metrics/processCpuTotal.js
-var require_processCpuTotal = __commonJS({
-  "node_modules/prom-client/lib/metrics/processCpuTotal.js"(exports, module) {
-    "use strict";
-    var OtelApi = require_dist4();
-    var Counter2 = require_counter();
-    var PROCESS_CPU_USER_SECONDS = "process_cpu_user_seconds_total";
-    var PROCESS_CPU_SYSTEM_SECONDS = "process_cpu_system_seconds_total";
-    var PROCESS_CPU_SECONDS = "process_cpu_seconds_total";
-    module.exports = (registry, config = {}) => {
-      const registers = registry ? [registry] : void 0;
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const exemplars = config.enableExemplars ? config.enableExemplars : false;
-      const labelNames = Object.keys(labels);
-      let lastCpuUsage = process.cpuUsage();
-      const cpuUserUsageCounter = new Counter2({
-        name: namePrefix + PROCESS_CPU_USER_SECONDS,
-        help: "Total user CPU time spent in seconds.",
-        enableExemplars: exemplars,
-        registers,
-        labelNames,
-        // Use this one metric's `collect` to set all metrics' values.
-        collect() {
-          const cpuUsage = process.cpuUsage();
-          const userUsageMicros = cpuUsage.user - lastCpuUsage.user;
-          const systemUsageMicros = cpuUsage.system - lastCpuUsage.system;
-          lastCpuUsage = cpuUsage;
-          if (this.enableExemplars) {
-            let exemplarLabels = {};
-            const currentSpan = OtelApi.trace.getSpan(OtelApi.context.active());
-            if (currentSpan) {
-              exemplarLabels = {
-                traceId: currentSpan.spanContext().traceId,
-                spanId: currentSpan.spanContext().spanId
-              };
-            }
-            cpuUserUsageCounter.inc({
-              labels,
-              value: userUsageMicros / 1e6,
-              exemplarLabels
-            });
-            cpuSystemUsageCounter.inc({
-              labels,
-              value: systemUsageMicros / 1e6,
-              exemplarLabels
-            });
-            cpuUsageCounter.inc({
-              labels,
-              value: (userUsageMicros + systemUsageMicros) / 1e6,
-              exemplarLabels
-            });
-          } else {
-            cpuUserUsageCounter.inc(labels, userUsageMicros / 1e6);
-            cpuSystemUsageCounter.inc(labels, systemUsageMicros / 1e6);
-            cpuUsageCounter.inc(
-              labels,
-              (userUsageMicros + systemUsageMicros) / 1e6
-            );
-          }
-        }
-      });
-      const cpuSystemUsageCounter = new Counter2({
-        name: namePrefix + PROCESS_CPU_SYSTEM_SECONDS,
-        help: "Total system CPU time spent in seconds.",
-        enableExemplars: exemplars,
-        registers,
-        labelNames
-      });
-      const cpuUsageCounter = new Counter2({
-        name: namePrefix + PROCESS_CPU_SECONDS,
-        help: "Total user and system CPU time spent in seconds.",
-        enableExemplars: exemplars,
-        registers,
-        labelNames
-      });
-    };
-    module.exports.metricNames = [
-      PROCESS_CPU_USER_SECONDS,
-      PROCESS_CPU_SYSTEM_SECONDS,
-      PROCESS_CPU_SECONDS
-    ];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/processStartTime.js
-var require_processStartTime = __commonJS({
-  "node_modules/prom-client/lib/metrics/processStartTime.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var startInSeconds = Math.round(Date.now() / 1e3 - process.uptime());
-    var PROCESS_START_TIME = "process_start_time_seconds";
-    module.exports = (registry, config = {}) => {
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      new Gauge2({
-        name: namePrefix + PROCESS_START_TIME,
-        help: "Start time of the process since unix epoch in seconds.",
-        registers: registry ? [registry] : void 0,
-        labelNames,
-        aggregator: "omit",
-        collect() {
-          this.set(labels, startInSeconds);
-        }
-      });
-    };
-    module.exports.metricNames = [PROCESS_START_TIME];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js
-var require_osMemoryHeapLinux = __commonJS({
-  "node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var fs = __require("fs");
-    var values = ["VmSize", "VmRSS", "VmData"];
-    var PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes";
-    var PROCESS_VIRTUAL_MEMORY = "process_virtual_memory_bytes";
-    var PROCESS_HEAP = "process_heap_bytes";
-    function structureOutput(input) {
-      return input.split("\n").reduce((acc, string) => {
-        if (!values.some((value2) => string.startsWith(value2))) {
-          return acc;
-        }
-        const split = string.split(":");
-        let value = split[1].trim();
-        value = value.substr(0, value.length - 3);
-        value = Number(value) * 1024;
-        acc[split[0]] = value;
-        return acc;
-      }, {});
-    }
-    module.exports = (registry, config = {}) => {
-      const registers = registry ? [registry] : void 0;
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      const residentMemGauge = new Gauge2({
-        name: namePrefix + PROCESS_RESIDENT_MEMORY,
-        help: "Resident memory size in bytes.",
-        registers,
-        labelNames,
-        // Use this one metric's `collect` to set all metrics' values.
-        collect() {
-          try {
-            const stat = fs.readFileSync("/proc/self/status", "utf8");
-            const structuredOutput = structureOutput(stat);
-            residentMemGauge.set(labels, structuredOutput.VmRSS);
-            virtualMemGauge.set(labels, structuredOutput.VmSize);
-            heapSizeMemGauge.set(labels, structuredOutput.VmData);
-          } catch {
-          }
-        }
-      });
-      const virtualMemGauge = new Gauge2({
-        name: namePrefix + PROCESS_VIRTUAL_MEMORY,
-        help: "Virtual memory size in bytes.",
-        registers,
-        labelNames
-      });
-      const heapSizeMemGauge = new Gauge2({
-        name: namePrefix + PROCESS_HEAP,
-        help: "Process heap size in bytes.",
-        registers,
-        labelNames
-      });
-    };
-    module.exports.metricNames = [
-      PROCESS_RESIDENT_MEMORY,
-      PROCESS_VIRTUAL_MEMORY,
-      PROCESS_HEAP
-    ];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js
-var require_safeMemoryUsage = __commonJS({
-  "node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js"(exports, module) {
-    "use strict";
-    function safeMemoryUsage() {
-      try {
-        return process.memoryUsage();
-      } catch {
-        return;
-      }
-    }
-    module.exports = safeMemoryUsage;
-  }
-});
-
-// node_modules/prom-client/lib/metrics/osMemoryHeap.js
-var require_osMemoryHeap = __commonJS({
-  "node_modules/prom-client/lib/metrics/osMemoryHeap.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var linuxVariant = require_osMemoryHeapLinux();
-    var safeMemoryUsage = require_safeMemoryUsage();
-    var PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes";
-    function notLinuxVariant(registry, config = {}) {
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      new Gauge2({
-        name: namePrefix + PROCESS_RESIDENT_MEMORY,
-        help: "Resident memory size in bytes.",
-        registers: registry ? [registry] : void 0,
-        labelNames,
-        collect() {
-          const memUsage = safeMemoryUsage();
-          if (memUsage) {
-            this.set(labels, memUsage.rss);
-          }
-        }
-      });
-    }
-    module.exports = (registry, config) => process.platform === "linux" ? linuxVariant(registry, config) : notLinuxVariant(registry, config);
-    module.exports.metricNames = process.platform === "linux" ? linuxVariant.metricNames : [PROCESS_RESIDENT_MEMORY];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js
-var require_processOpenFileDescriptors = __commonJS({
-  "node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var fs = __require("fs");
-    var process2 = __require("process");
-    var PROCESS_OPEN_FDS = "process_open_fds";
-    module.exports = (registry, config = {}) => {
-      if (process2.platform !== "linux") {
-        return;
-      }
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      new Gauge2({
-        name: namePrefix + PROCESS_OPEN_FDS,
-        help: "Number of open file descriptors.",
-        registers: registry ? [registry] : void 0,
-        labelNames,
-        collect() {
-          try {
-            const fds = fs.readdirSync("/proc/self/fd");
-            this.set(labels, fds.length - 1);
-          } catch {
-          }
-        }
-      });
-    };
-    module.exports.metricNames = [PROCESS_OPEN_FDS];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js
-var require_processMaxFileDescriptors = __commonJS({
-  "node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var fs = __require("fs");
-    var PROCESS_MAX_FDS = "process_max_fds";
-    var maxFds;
-    module.exports = (registry, config = {}) => {
-      if (maxFds === void 0) {
-        try {
-          const limits = fs.readFileSync("/proc/self/limits", "utf8");
-          const lines = limits.split("\n");
-          for (const line of lines) {
-            if (line.startsWith("Max open files")) {
-              const parts = line.split(/  +/);
-              maxFds = Number(parts[1]);
-              break;
-            }
-          }
-        } catch {
-          return;
-        }
-      }
-      if (maxFds === void 0) return;
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      new Gauge2({
-        name: namePrefix + PROCESS_MAX_FDS,
-        help: "Maximum number of open file descriptors.",
-        registers: registry ? [registry] : void 0,
-        labelNames,
-        collect() {
-          if (maxFds !== void 0) this.set(labels, maxFds);
-        }
-      });
-    };
-    module.exports.metricNames = [PROCESS_MAX_FDS];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/eventLoopLag.js
-var require_eventLoopLag = __commonJS({
-  "node_modules/prom-client/lib/metrics/eventLoopLag.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var perf_hooks;
-    try {
-      perf_hooks = __require("perf_hooks");
-    } catch {
-    }
-    var NODEJS_EVENTLOOP_LAG = "nodejs_eventloop_lag_seconds";
-    var NODEJS_EVENTLOOP_LAG_MIN = "nodejs_eventloop_lag_min_seconds";
-    var NODEJS_EVENTLOOP_LAG_MAX = "nodejs_eventloop_lag_max_seconds";
-    var NODEJS_EVENTLOOP_LAG_MEAN = "nodejs_eventloop_lag_mean_seconds";
-    var NODEJS_EVENTLOOP_LAG_STDDEV = "nodejs_eventloop_lag_stddev_seconds";
-    var NODEJS_EVENTLOOP_LAG_P50 = "nodejs_eventloop_lag_p50_seconds";
-    var NODEJS_EVENTLOOP_LAG_P90 = "nodejs_eventloop_lag_p90_seconds";
-    var NODEJS_EVENTLOOP_LAG_P99 = "nodejs_eventloop_lag_p99_seconds";
-    function reportEventloopLag(start, gauge, labels) {
-      const delta = process.hrtime(start);
-      const nanosec = delta[0] * 1e9 + delta[1];
-      const seconds = nanosec / 1e9;
-      gauge.set(labels, seconds);
-    }
-    module.exports = (registry, config = {}) => {
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      const registers = registry ? [registry] : void 0;
-      let collect = () => {
-        const start = process.hrtime();
-        setImmediate(reportEventloopLag, start, lag, labels);
-      };
-      if (perf_hooks && perf_hooks.monitorEventLoopDelay) {
-        try {
-          const histogram = perf_hooks.monitorEventLoopDelay({
-            resolution: config.eventLoopMonitoringPrecision
-          });
-          histogram.enable();
-          collect = () => {
-            const start = process.hrtime();
-            setImmediate(reportEventloopLag, start, lag, labels);
-            lagMin.set(labels, histogram.min / 1e9);
-            lagMax.set(labels, histogram.max / 1e9);
-            lagMean.set(labels, histogram.mean / 1e9);
-            lagStddev.set(labels, histogram.stddev / 1e9);
-            lagP50.set(labels, histogram.percentile(50) / 1e9);
-            lagP90.set(labels, histogram.percentile(90) / 1e9);
-            lagP99.set(labels, histogram.percentile(99) / 1e9);
-            histogram.reset();
-          };
-        } catch (e) {
-          if (e.code === "ERR_NOT_IMPLEMENTED") {
-            return;
-          }
-          throw e;
-        }
-      }
-      const lag = new Gauge2({
-        name: namePrefix + NODEJS_EVENTLOOP_LAG,
-        help: "Lag of event loop in seconds.",
-        registers,
-        labelNames,
-        aggregator: "average",
-        // Use this one metric's `collect` to set all metrics' values.
-        collect
-      });
-      const lagMin = new Gauge2({
-        name: namePrefix + NODEJS_EVENTLOOP_LAG_MIN,
-        help: "The minimum recorded event loop delay.",
-        registers,
-        labelNames,
-        aggregator: "min"
-      });
-      const lagMax = new Gauge2({
-        name: namePrefix + NODEJS_EVENTLOOP_LAG_MAX,
-        help: "The maximum recorded event loop delay.",
-        registers,
-        labelNames,
-        aggregator: "max"
-      });
-      const lagMean = new Gauge2({
-        name: namePrefix + NODEJS_EVENTLOOP_LAG_MEAN,
-        help: "The mean of the recorded event loop delays.",
-        registers,
-        labelNames,
-        aggregator: "average"
-      });
-      const lagStddev = new Gauge2({
-        name: namePrefix + NODEJS_EVENTLOOP_LAG_STDDEV,
-        help: "The standard deviation of the recorded event loop delays.",
-        registers,
-        labelNames,
-        aggregator: "average"
-      });
-      const lagP50 = new Gauge2({
-        name: namePrefix + NODEJS_EVENTLOOP_LAG_P50,
-        help: "The 50th percentile of the recorded event loop delays.",
-        registers,
-        labelNames,
-        aggregator: "average"
-      });
-      const lagP90 = new Gauge2({
-        name: namePrefix + NODEJS_EVENTLOOP_LAG_P90,
-        help: "The 90th percentile of the recorded event loop delays.",
-        registers,
-        labelNames,
-        aggregator: "average"
-      });
-      const lagP99 = new Gauge2({
-        name: namePrefix + NODEJS_EVENTLOOP_LAG_P99,
-        help: "The 99th percentile of the recorded event loop delays.",
-        registers,
-        labelNames,
-        aggregator: "average"
-      });
-    };
-    module.exports.metricNames = [
-      NODEJS_EVENTLOOP_LAG,
-      NODEJS_EVENTLOOP_LAG_MIN,
-      NODEJS_EVENTLOOP_LAG_MAX,
-      NODEJS_EVENTLOOP_LAG_MEAN,
-      NODEJS_EVENTLOOP_LAG_STDDEV,
-      NODEJS_EVENTLOOP_LAG_P50,
-      NODEJS_EVENTLOOP_LAG_P90,
-      NODEJS_EVENTLOOP_LAG_P99
-    ];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js
-var require_processMetricsHelpers = __commonJS({
-  "node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js"(exports, module) {
-    "use strict";
-    function aggregateByObjectName(list2) {
-      const data2 = {};
-      for (let i2 = 0; i2 < list2.length; i2++) {
-        const listElement = list2[i2];
-        if (!listElement || typeof listElement.constructor === "undefined") {
-          continue;
-        }
-        if (Object.hasOwnProperty.call(data2, listElement.constructor.name)) {
-          data2[listElement.constructor.name] += 1;
-        } else {
-          data2[listElement.constructor.name] = 1;
-        }
-      }
-      return data2;
-    }
-    function updateMetrics(gauge, data2, labels) {
-      gauge.reset();
-      for (const key2 in data2) {
-        gauge.set(Object.assign({ type: key2 }, labels || {}), data2[key2]);
-      }
-    }
-    module.exports = {
-      aggregateByObjectName,
-      updateMetrics
-    };
-  }
-});
-
-// node_modules/prom-client/lib/metrics/processHandles.js
-var require_processHandles = __commonJS({
-  "node_modules/prom-client/lib/metrics/processHandles.js"(exports, module) {
-    "use strict";
-    var { aggregateByObjectName } = require_processMetricsHelpers();
-    var { updateMetrics } = require_processMetricsHelpers();
-    var Gauge2 = require_gauge();
-    var NODEJS_ACTIVE_HANDLES = "nodejs_active_handles";
-    var NODEJS_ACTIVE_HANDLES_TOTAL = "nodejs_active_handles_total";
-    module.exports = (registry, config = {}) => {
-      if (typeof process._getActiveHandles !== "function") {
-        return;
-      }
-      const registers = registry ? [registry] : void 0;
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      new Gauge2({
-        name: namePrefix + NODEJS_ACTIVE_HANDLES,
-        help: "Number of active libuv handles grouped by handle type. Every handle type is C++ class name.",
-        labelNames: ["type", ...labelNames],
-        registers,
-        collect() {
-          const handles = process._getActiveHandles();
-          updateMetrics(this, aggregateByObjectName(handles), labels);
-        }
-      });
-      new Gauge2({
-        name: namePrefix + NODEJS_ACTIVE_HANDLES_TOTAL,
-        help: "Total number of active handles.",
-        registers,
-        labelNames,
-        collect() {
-          const handles = process._getActiveHandles();
-          this.set(labels, handles.length);
-        }
-      });
-    };
-    module.exports.metricNames = [
-      NODEJS_ACTIVE_HANDLES,
-      NODEJS_ACTIVE_HANDLES_TOTAL
-    ];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/processRequests.js
-var require_processRequests = __commonJS({
-  "node_modules/prom-client/lib/metrics/processRequests.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var { aggregateByObjectName } = require_processMetricsHelpers();
-    var { updateMetrics } = require_processMetricsHelpers();
-    var NODEJS_ACTIVE_REQUESTS = "nodejs_active_requests";
-    var NODEJS_ACTIVE_REQUESTS_TOTAL = "nodejs_active_requests_total";
-    module.exports = (registry, config = {}) => {
-      if (typeof process._getActiveRequests !== "function") {
-        return;
-      }
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      new Gauge2({
-        name: namePrefix + NODEJS_ACTIVE_REQUESTS,
-        help: "Number of active libuv requests grouped by request type. Every request type is C++ class name.",
-        labelNames: ["type", ...labelNames],
-        registers: registry ? [registry] : void 0,
-        collect() {
-          const requests = process._getActiveRequests();
-          updateMetrics(this, aggregateByObjectName(requests), labels);
-        }
-      });
-      new Gauge2({
-        name: namePrefix + NODEJS_ACTIVE_REQUESTS_TOTAL,
-        help: "Total number of active requests.",
-        registers: registry ? [registry] : void 0,
-        labelNames,
-        collect() {
-          const requests = process._getActiveRequests();
-          this.set(labels, requests.length);
-        }
-      });
-    };
-    module.exports.metricNames = [
-      NODEJS_ACTIVE_REQUESTS,
-      NODEJS_ACTIVE_REQUESTS_TOTAL
-    ];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/processResources.js
-var require_processResources = __commonJS({
-  "node_modules/prom-client/lib/metrics/processResources.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var { updateMetrics } = require_processMetricsHelpers();
-    var NODEJS_ACTIVE_RESOURCES = "nodejs_active_resources";
-    var NODEJS_ACTIVE_RESOURCES_TOTAL = "nodejs_active_resources_total";
-    module.exports = (registry, config = {}) => {
-      if (typeof process.getActiveResourcesInfo !== "function") {
-        return;
-      }
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      new Gauge2({
-        name: namePrefix + NODEJS_ACTIVE_RESOURCES,
-        help: "Number of active resources that are currently keeping the event loop alive, grouped by async resource type.",
-        labelNames: ["type", ...labelNames],
-        registers: registry ? [registry] : void 0,
-        collect() {
-          const resources = process.getActiveResourcesInfo();
-          const data2 = {};
-          for (let i2 = 0; i2 < resources.length; i2++) {
-            const resource = resources[i2];
-            if (Object.hasOwn(data2, resource)) {
-              data2[resource] += 1;
-            } else {
-              data2[resource] = 1;
-            }
-          }
-          updateMetrics(this, data2, labels);
-        }
-      });
-      new Gauge2({
-        name: namePrefix + NODEJS_ACTIVE_RESOURCES_TOTAL,
-        help: "Total number of active resources.",
-        registers: registry ? [registry] : void 0,
-        labelNames,
-        collect() {
-          const resources = process.getActiveResourcesInfo();
-          this.set(labels, resources.length);
-        }
-      });
-    };
-    module.exports.metricNames = [
-      NODEJS_ACTIVE_RESOURCES,
-      NODEJS_ACTIVE_RESOURCES_TOTAL
-    ];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/heapSizeAndUsed.js
-var require_heapSizeAndUsed = __commonJS({
-  "node_modules/prom-client/lib/metrics/heapSizeAndUsed.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var safeMemoryUsage = require_safeMemoryUsage();
-    var NODEJS_HEAP_SIZE_TOTAL = "nodejs_heap_size_total_bytes";
-    var NODEJS_HEAP_SIZE_USED = "nodejs_heap_size_used_bytes";
-    var NODEJS_EXTERNAL_MEMORY = "nodejs_external_memory_bytes";
-    module.exports = (registry, config = {}) => {
-      if (typeof process.memoryUsage !== "function") {
-        return;
-      }
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      const registers = registry ? [registry] : void 0;
-      const namePrefix = config.prefix ? config.prefix : "";
-      const collect = () => {
-        const memUsage = safeMemoryUsage();
-        if (memUsage) {
-          heapSizeTotal.set(labels, memUsage.heapTotal);
-          heapSizeUsed.set(labels, memUsage.heapUsed);
-          if (memUsage.external !== void 0) {
-            externalMemUsed.set(labels, memUsage.external);
-          }
-        }
-      };
-      const heapSizeTotal = new Gauge2({
-        name: namePrefix + NODEJS_HEAP_SIZE_TOTAL,
-        help: "Process heap size from Node.js in bytes.",
-        registers,
-        labelNames,
-        // Use this one metric's `collect` to set all metrics' values.
-        collect
-      });
-      const heapSizeUsed = new Gauge2({
-        name: namePrefix + NODEJS_HEAP_SIZE_USED,
-        help: "Process heap size used from Node.js in bytes.",
-        registers,
-        labelNames
-      });
-      const externalMemUsed = new Gauge2({
-        name: namePrefix + NODEJS_EXTERNAL_MEMORY,
-        help: "Node.js external memory size in bytes.",
-        registers,
-        labelNames
-      });
-    };
-    module.exports.metricNames = [
-      NODEJS_HEAP_SIZE_TOTAL,
-      NODEJS_HEAP_SIZE_USED,
-      NODEJS_EXTERNAL_MEMORY
-    ];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js
-var require_heapSpacesSizeAndUsed = __commonJS({
-  "node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var v8 = __require("v8");
-    var METRICS = ["total", "used", "available"];
-    var NODEJS_HEAP_SIZE = {};
-    METRICS.forEach((metricType) => {
-      NODEJS_HEAP_SIZE[metricType] = `nodejs_heap_space_size_${metricType}_bytes`;
-    });
-    module.exports = (registry, config = {}) => {
-      try {
-        v8.getHeapSpaceStatistics();
-      } catch (e) {
-        if (e.code === "ERR_NOT_IMPLEMENTED") {
-          return;
-        }
-        throw e;
-      }
-      const registers = registry ? [registry] : void 0;
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = ["space", ...Object.keys(labels)];
-      const gauges = {};
-      METRICS.forEach((metricType) => {
-        gauges[metricType] = new Gauge2({
-          name: namePrefix + NODEJS_HEAP_SIZE[metricType],
-          help: `Process heap space size ${metricType} from Node.js in bytes.`,
-          labelNames,
-          registers
-        });
-      });
-      gauges.total.collect = () => {
-        for (const space of v8.getHeapSpaceStatistics()) {
-          const spaceName = space.space_name.substr(
-            0,
-            space.space_name.indexOf("_space")
-          );
-          gauges.total.set({ space: spaceName, ...labels }, space.space_size);
-          gauges.used.set({ space: spaceName, ...labels }, space.space_used_size);
-          gauges.available.set(
-            { space: spaceName, ...labels },
-            space.space_available_size
-          );
-        }
-      };
-    };
-    module.exports.metricNames = Object.values(NODEJS_HEAP_SIZE);
-  }
-});
-
-// node_modules/prom-client/lib/metrics/version.js
-var require_version2 = __commonJS({
-  "node_modules/prom-client/lib/metrics/version.js"(exports, module) {
-    "use strict";
-    var Gauge2 = require_gauge();
-    var version2 = process.version;
-    var versionSegments = version2.slice(1).split(".").map(Number);
-    var NODE_VERSION_INFO = "nodejs_version_info";
-    module.exports = (registry, config = {}) => {
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      new Gauge2({
-        name: namePrefix + NODE_VERSION_INFO,
-        help: "Node.js version info.",
-        labelNames: ["version", "major", "minor", "patch", ...labelNames],
-        registers: registry ? [registry] : void 0,
-        aggregator: "first",
-        collect() {
-          this.labels(
-            version2,
-            versionSegments[0],
-            versionSegments[1],
-            versionSegments[2],
-            ...Object.values(labels)
-          ).set(1);
-        }
-      });
-    };
-    module.exports.metricNames = [NODE_VERSION_INFO];
-  }
-});
-
-// node_modules/prom-client/lib/metrics/gc.js
-var require_gc = __commonJS({
-  "node_modules/prom-client/lib/metrics/gc.js"(exports, module) {
-    "use strict";
-    var Histogram2 = require_histogram();
-    var perf_hooks;
-    try {
-      perf_hooks = __require("perf_hooks");
-    } catch {
-    }
-    var NODEJS_GC_DURATION_SECONDS = "nodejs_gc_duration_seconds";
-    var DEFAULT_GC_DURATION_BUCKETS = [1e-3, 0.01, 0.1, 1, 2, 5];
-    var kinds = [];
-    if (perf_hooks && perf_hooks.constants) {
-      kinds[perf_hooks.constants.NODE_PERFORMANCE_GC_MAJOR] = "major";
-      kinds[perf_hooks.constants.NODE_PERFORMANCE_GC_MINOR] = "minor";
-      kinds[perf_hooks.constants.NODE_PERFORMANCE_GC_INCREMENTAL] = "incremental";
-      kinds[perf_hooks.constants.NODE_PERFORMANCE_GC_WEAKCB] = "weakcb";
-    }
-    module.exports = (registry, config = {}) => {
-      if (!perf_hooks) {
-        return;
-      }
-      const namePrefix = config.prefix ? config.prefix : "";
-      const labels = config.labels ? config.labels : {};
-      const labelNames = Object.keys(labels);
-      const buckets = config.gcDurationBuckets ? config.gcDurationBuckets : DEFAULT_GC_DURATION_BUCKETS;
-      const gcHistogram = new Histogram2({
-        name: namePrefix + NODEJS_GC_DURATION_SECONDS,
-        help: "Garbage collection duration by kind, one of major, minor, incremental or weakcb.",
-        labelNames: ["kind", ...labelNames],
-        enableExemplars: false,
-        buckets,
-        registers: registry ? [registry] : void 0
-      });
-      const obs = new perf_hooks.PerformanceObserver((list2) => {
-        const entry = list2.getEntries()[0];
-        const kind = entry.detail ? kinds[entry.detail.kind] : kinds[entry.kind];
-        gcHistogram.observe(Object.assign({ kind }, labels), entry.duration / 1e3);
-      });
-      obs.observe({ entryTypes: ["gc"] });
-    };
-    module.exports.metricNames = [NODEJS_GC_DURATION_SECONDS];
-  }
-});
-
-// node_modules/prom-client/lib/defaultMetrics.js
-var require_defaultMetrics = __commonJS({
-  "node_modules/prom-client/lib/defaultMetrics.js"(exports, module) {
-    "use strict";
-    var { isObject: isObject2 } = require_util();
-    var processCpuTotal = require_processCpuTotal();
-    var processStartTime = require_processStartTime();
-    var osMemoryHeap = require_osMemoryHeap();
-    var processOpenFileDescriptors = require_processOpenFileDescriptors();
-    var processMaxFileDescriptors = require_processMaxFileDescriptors();
-    var eventLoopLag = require_eventLoopLag();
-    var processHandles = require_processHandles();
-    var processRequests = require_processRequests();
-    var processResources = require_processResources();
-    var heapSizeAndUsed = require_heapSizeAndUsed();
-    var heapSpacesSizeAndUsed = require_heapSpacesSizeAndUsed();
-    var version2 = require_version2();
-    var gc = require_gc();
-    var metrics = {
-      processCpuTotal,
-      processStartTime,
-      osMemoryHeap,
-      processOpenFileDescriptors,
-      processMaxFileDescriptors,
-      eventLoopLag,
-      ...typeof process.getActiveResourcesInfo === "function" ? { processResources } : {},
-      processHandles,
-      processRequests,
-      heapSizeAndUsed,
-      heapSpacesSizeAndUsed,
-      version: version2,
-      gc
-    };
-    var metricsList = Object.keys(metrics);
-    module.exports = function collectDefaultMetrics2(config) {
-      if (config !== null && config !== void 0 && !isObject2(config)) {
-        throw new TypeError("config must be null, undefined, or an object");
-      }
-      config = { eventLoopMonitoringPrecision: 10, ...config };
-      for (const metric of Object.values(metrics)) {
-        metric(config.register, config);
-      }
-    };
-    module.exports.metricsList = metricsList;
-  }
-});
-
-// node_modules/prom-client/lib/metricAggregators.js
-var require_metricAggregators = __commonJS({
-  "node_modules/prom-client/lib/metricAggregators.js"(exports) {
-    "use strict";
-    var { Grouper, hashObject } = require_util();
-    function AggregatorFactory(aggregatorFn) {
-      return (metrics) => {
-        if (metrics.length === 0) return;
-        const result = {
-          help: metrics[0].help,
-          name: metrics[0].name,
-          type: metrics[0].type,
-          values: [],
-          aggregator: metrics[0].aggregator
-        };
-        const byLabels = new Grouper();
-        metrics.forEach((metric) => {
-          metric.values.forEach((value) => {
-            const key2 = hashObject(value.labels);
-            byLabels.add(`${value.metricName}_${key2}`, value);
-          });
-        });
-        byLabels.forEach((values) => {
-          if (values.length === 0) return;
-          const valObj = {
-            value: aggregatorFn(values),
-            labels: values[0].labels
-          };
-          if (values[0].metricName) {
-            valObj.metricName = values[0].metricName;
-          }
-          result.values.push(valObj);
-        });
-        return result;
-      };
-    }
-    exports.AggregatorFactory = AggregatorFactory;
-    exports.aggregators = {
-      /**
-       * @return The sum of values.
-       */
-      sum: AggregatorFactory((v) => v.reduce((p, c) => p + c.value, 0)),
-      /**
-       * @return The first value.
-       */
-      first: AggregatorFactory((v) => v[0].value),
-      /**
-       * @return {undefined} Undefined; omits the metric.
-       */
-      omit: () => {
-      },
-      /**
-       * @return The arithmetic mean of the values.
-       */
-      average: AggregatorFactory(
-        (v) => v.reduce((p, c) => p + c.value, 0) / v.length
-      ),
-      /**
-       * @return The minimum of the values.
-       */
-      min: AggregatorFactory(
-        (v) => v.reduce((p, c) => Math.min(p, c.value), Infinity)
-      ),
-      /**
-       * @return The maximum of the values.
-       */
-      max: AggregatorFactory(
-        (v) => v.reduce((p, c) => Math.max(p, c.value), -Infinity)
-      )
-    };
-  }
-});
-
-// node_modules/prom-client/lib/cluster.js
-var require_cluster = __commonJS({
-  "node_modules/prom-client/lib/cluster.js"(exports, module) {
-    "use strict";
-    var Registry2 = require_registry();
-    var { Grouper } = require_util();
-    var { aggregators } = require_metricAggregators();
-    var cluster = () => {
-      const data2 = __require("cluster");
-      cluster = () => data2;
-      return data2;
-    };
-    var GET_METRICS_REQ = "prom-client:getMetricsReq";
-    var GET_METRICS_RES = "prom-client:getMetricsRes";
-    var registries = [Registry2.globalRegistry];
-    var requestCtr = 0;
-    var listenersAdded = false;
-    var requests = /* @__PURE__ */ new Map();
-    var AggregatorRegistry = class extends Registry2 {
-      constructor(regContentType = Registry2.PROMETHEUS_CONTENT_TYPE) {
-        super(regContentType);
-        addListeners();
-      }
-      /**
-       * Gets aggregated metrics for all workers. The optional callback and
-       * returned Promise resolve with the same value; either may be used.
-       * @return {Promise<string>} Promise that resolves with the aggregated
-       *   metrics.
-       */
-      clusterMetrics() {
-        const requestId = requestCtr++;
-        return new Promise((resolve4, reject) => {
-          let settled = false;
-          function done(err, result) {
-            if (settled) return;
-            settled = true;
-            if (err) reject(err);
-            else resolve4(result);
-          }
-          const request = {
-            responses: [],
-            pending: 0,
-            done,
-            errorTimeout: setTimeout(() => {
-              const err = new Error("Operation timed out.");
-              request.done(err);
-            }, 5e3)
-          };
-          requests.set(requestId, request);
-          const message = {
-            type: GET_METRICS_REQ,
-            requestId
-          };
-          for (const id3 in cluster().workers) {
-            if (cluster().workers[id3].isConnected()) {
-              cluster().workers[id3].send(message);
-              request.pending++;
-            }
-          }
-          if (request.pending === 0) {
-            clearTimeout(request.errorTimeout);
-            process.nextTick(() => done(null, ""));
-          }
-        });
-      }
-      get contentType() {
-        return super.contentType;
-      }
-      /**
-       * Creates a new Registry instance from an array of metrics that were
-       * created by `registry.getMetricsAsJSON()`. Metrics are aggregated using
-       * the method specified by their `aggregator` property, or by summation if
-       * `aggregator` is undefined.
-       * @param {Array} metricsArr Array of metrics, each of which created by
-       *   `registry.getMetricsAsJSON()`.
-       * @param {string} registryType content type of the new registry. Defaults
-       * to PROMETHEUS_CONTENT_TYPE.
-       * @return {Registry} aggregated registry.
-       */
-      static aggregate(metricsArr, registryType = Registry2.PROMETHEUS_CONTENT_TYPE) {
-        const aggregatedRegistry = new Registry2();
-        const metricsByName = new Grouper();
-        aggregatedRegistry.setContentType(registryType);
-        metricsArr.forEach((metrics) => {
-          metrics.forEach((metric) => {
-            metricsByName.add(metric.name, metric);
-          });
-        });
-        metricsByName.forEach((metrics) => {
-          const aggregatorName = metrics[0].aggregator;
-          const aggregatorFn = aggregators[aggregatorName];
-          if (typeof aggregatorFn !== "function") {
-            throw new Error(`'${aggregatorName}' is not a defined aggregator.`);
-          }
-          const aggregatedMetric = aggregatorFn(metrics);
-          if (aggregatedMetric) {
-            const aggregatedMetricWrapper = Object.assign(
-              {
-                get: () => aggregatedMetric
-              },
-              aggregatedMetric
-            );
-            aggregatedRegistry.registerMetric(aggregatedMetricWrapper);
-          }
-        });
-        return aggregatedRegistry;
-      }
-      /**
-       * Sets the registry or registries to be aggregated. Call from workers to
-       * use a registry/registries other than the default global registry.
-       * @param {Array<Registry>|Registry} regs Registry or registries to be
-       *   aggregated.
-       * @return {void}
-       */
-      static setRegistries(regs) {
-        if (!Array.isArray(regs)) regs = [regs];
-        regs.forEach((reg) => {
-          if (!(reg instanceof Registry2)) {
-            throw new TypeError(`Expected Registry, got ${typeof reg}`);
-          }
-        });
-        registries = regs;
-      }
-    };
-    function addListeners() {
-      if (listenersAdded) return;
-      listenersAdded = true;
-      if (cluster().isMaster) {
-        cluster().on("message", (worker, message) => {
-          if (message.type === GET_METRICS_RES) {
-            const request = requests.get(message.requestId);
-            if (message.error) {
-              request.done(new Error(message.error));
-              return;
-            }
-            message.metrics.forEach((registry) => request.responses.push(registry));
-            request.pending--;
-            if (request.pending === 0) {
-              requests.delete(message.requestId);
-              clearTimeout(request.errorTimeout);
-              const registry = AggregatorRegistry.aggregate(request.responses);
-              const promString = registry.metrics();
-              request.done(null, promString);
-            }
-          }
-        });
-      }
-      if (cluster().isWorker) {
-        process.on("message", (message) => {
-          if (message.type === GET_METRICS_REQ) {
-            Promise.all(registries.map((r) => r.getMetricsAsJSON())).then((metrics) => {
-              process.send({
-                type: GET_METRICS_RES,
-                requestId: message.requestId,
-                metrics
-              });
-            }).catch((error) => {
-              process.send({
-                type: GET_METRICS_RES,
-                requestId: message.requestId,
-                error: error.message
-              });
-            });
-          }
-        });
-      }
-    }
-    module.exports = AggregatorRegistry;
-  }
-});
-
-// node_modules/prom-client/index.js
-var require_prom_client = __commonJS({
-  "node_modules/prom-client/index.js"(exports) {
-    "use strict";
-    exports.register = require_registry().globalRegistry;
-    exports.Registry = require_registry();
-    Object.defineProperty(exports, "contentType", {
-      configurable: false,
-      enumerable: true,
-      get() {
-        return exports.register.contentType;
-      },
-      set(value) {
-        exports.register.setContentType(value);
-      }
-    });
-    exports.prometheusContentType = exports.Registry.PROMETHEUS_CONTENT_TYPE;
-    exports.openMetricsContentType = exports.Registry.OPENMETRICS_CONTENT_TYPE;
-    exports.validateMetricName = require_validation().validateMetricName;
-    exports.Counter = require_counter();
-    exports.Gauge = require_gauge();
-    exports.Histogram = require_histogram();
-    exports.Summary = require_summary();
-    exports.Pushgateway = require_pushgateway();
-    exports.linearBuckets = require_bucketGenerators().linearBuckets;
-    exports.exponentialBuckets = require_bucketGenerators().exponentialBuckets;
-    exports.collectDefaultMetrics = require_defaultMetrics();
-    exports.aggregators = require_metricAggregators().aggregators;
-    exports.AggregatorRegistry = require_cluster();
-  }
-});
-
-// node_modules/@nats-io/nats-core/lib/encoders.js
+// ../main/node_modules/@nats-io/nats-core/lib/encoders.js
 var require_encoders = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/encoders.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/encoders.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.TD = exports.TE = exports.Empty = void 0;
@@ -29782,9 +29782,9 @@ var require_encoders = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/errors.js
+// ../main/node_modules/@nats-io/nats-core/lib/errors.js
 var require_errors = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/errors.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/errors.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.errors = exports.PermissionViolationError = exports.NoRespondersError = exports.TimeoutError = exports.RequestError = exports.ProtocolError = exports.ConnectionError = exports.DrainingConnectionError = exports.ClosedConnectionError = exports.AuthorizationError = exports.UserAuthenticationExpiredError = exports.InvalidOperationError = exports.InvalidArgumentError = exports.InvalidSubjectError = void 0;
@@ -29962,9 +29962,9 @@ var require_errors = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/util.js
+// ../main/node_modules/@nats-io/nats-core/lib/util.js
 var require_util2 = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/util.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/util.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.SimpleMutex = exports.Perf = void 0;
@@ -30204,9 +30204,9 @@ var require_util2 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nuid/lib/nuid.js
+// ../main/node_modules/@nats-io/nuid/lib/nuid.js
 var require_nuid = __commonJS({
-  "node_modules/@nats-io/nuid/lib/nuid.js"(exports) {
+  "../main/node_modules/@nats-io/nuid/lib/nuid.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.NuidImpl = void 0;
@@ -30342,9 +30342,9 @@ var require_nuid = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nuid/lib/mod.js
+// ../main/node_modules/@nats-io/nuid/lib/mod.js
 var require_mod = __commonJS({
-  "node_modules/@nats-io/nuid/lib/mod.js"(exports) {
+  "../main/node_modules/@nats-io/nuid/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.Nuid = void 0;
@@ -30354,9 +30354,9 @@ var require_mod = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/nuid.js
+// ../main/node_modules/@nats-io/nats-core/lib/nuid.js
 var require_nuid2 = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/nuid.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/nuid.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.Nuid = void 0;
@@ -30370,9 +30370,9 @@ var require_nuid2 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/core.js
+// ../main/node_modules/@nats-io/nats-core/lib/core.js
 var require_core = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/core.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/core.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DEFAULT_HOST = exports.DEFAULT_PORT = exports.Match = void 0;
@@ -30417,9 +30417,9 @@ var require_core = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/databuffer.js
+// ../main/node_modules/@nats-io/nats-core/lib/databuffer.js
 var require_databuffer = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/databuffer.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/databuffer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DataBuffer = void 0;
@@ -30528,9 +30528,9 @@ var require_databuffer = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/transport.js
+// ../main/node_modules/@nats-io/nats-core/lib/transport.js
 var require_transport = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/transport.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/transport.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.LF = exports.CR = exports.CRLF = exports.CR_LF_LEN = exports.CR_LF = void 0;
@@ -30589,9 +30589,9 @@ var require_transport = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/ipparser.js
+// ../main/node_modules/@nats-io/nats-core/lib/ipparser.js
 var require_ipparser = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/ipparser.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/ipparser.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ipV4 = ipV4;
@@ -30771,9 +30771,9 @@ var require_ipparser = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/servers.js
+// ../main/node_modules/@nats-io/nats-core/lib/servers.js
 var require_servers = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/servers.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/servers.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Servers = exports.ServerImpl = void 0;
@@ -31072,9 +31072,9 @@ var require_servers = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/queued_iterator.js
+// ../main/node_modules/@nats-io/nats-core/lib/queued_iterator.js
 var require_queued_iterator = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/queued_iterator.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/queued_iterator.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.QueuedIteratorImpl = void 0;
@@ -31214,9 +31214,9 @@ var require_queued_iterator = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/muxsubscription.js
+// ../main/node_modules/@nats-io/nats-core/lib/muxsubscription.js
 var require_muxsubscription = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/muxsubscription.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/muxsubscription.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MuxSubscription = void 0;
@@ -31300,9 +31300,9 @@ var require_muxsubscription = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/heartbeats.js
+// ../main/node_modules/@nats-io/nats-core/lib/heartbeats.js
 var require_heartbeats = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/heartbeats.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/heartbeats.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Heartbeat = void 0;
@@ -31367,9 +31367,9 @@ var require_heartbeats = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/denobuffer.js
+// ../main/node_modules/@nats-io/nats-core/lib/denobuffer.js
 var require_denobuffer = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/denobuffer.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/denobuffer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DenoBuffer = exports.MAX_SIZE = exports.AssertionError = void 0;
@@ -31564,9 +31564,9 @@ var require_denobuffer = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/parser.js
+// ../main/node_modules/@nats-io/nats-core/lib/parser.js
 var require_parser = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/parser.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/parser.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.cc = exports.State = exports.Parser = exports.Kind = void 0;
@@ -32251,9 +32251,9 @@ var require_parser = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/headers.js
+// ../main/node_modules/@nats-io/nats-core/lib/headers.js
 var require_headers = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/headers.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/headers.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MsgHdrsImpl = void 0;
@@ -32509,9 +32509,9 @@ ${k}: ${v[i2]}`;
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/msg.js
+// ../main/node_modules/@nats-io/nats-core/lib/msg.js
 var require_msg = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/msg.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/msg.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MsgImpl = void 0;
@@ -32596,9 +32596,9 @@ var require_msg = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/semver.js
+// ../main/node_modules/@nats-io/nats-core/lib/semver.js
 var require_semver2 = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/semver.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/semver.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Features = exports.Feature = void 0;
@@ -32743,9 +32743,9 @@ var require_semver2 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/crc16.js
+// ../main/node_modules/@nats-io/nkeys/lib/crc16.js
 var require_crc16 = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/crc16.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/crc16.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.crc16 = void 0;
@@ -33027,9 +33027,9 @@ var require_crc16 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/base32.js
+// ../main/node_modules/@nats-io/nkeys/lib/base32.js
 var require_base32 = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/base32.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/base32.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.base32 = void 0;
@@ -33082,9 +33082,9 @@ var require_base32 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/codec.js
+// ../main/node_modules/@nats-io/nkeys/lib/codec.js
 var require_codec = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/codec.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/codec.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Codec = void 0;
@@ -33189,9 +33189,9 @@ var require_codec = __commonJS({
   }
 });
 
-// node_modules/tweetnacl/nacl-fast.js
+// ../main/node_modules/tweetnacl/nacl-fast.js
 var require_nacl_fast = __commonJS({
-  "node_modules/tweetnacl/nacl-fast.js"(exports, module) {
+  "../main/node_modules/tweetnacl/nacl-fast.js"(exports, module) {
     (function(nacl) {
       "use strict";
       var gf = function(init) {
@@ -35413,9 +35413,9 @@ var require_nacl_fast = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/nacl.js
+// ../main/node_modules/@nats-io/nkeys/lib/nacl.js
 var require_nacl = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/nacl.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/nacl.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35426,9 +35426,9 @@ var require_nacl = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/kp.js
+// ../main/node_modules/@nats-io/nkeys/lib/kp.js
 var require_kp = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/kp.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/kp.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35504,9 +35504,9 @@ var require_kp = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/public.js
+// ../main/node_modules/@nats-io/nkeys/lib/public.js
 var require_public = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/public.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/public.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35570,9 +35570,9 @@ var require_public = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/curve.js
+// ../main/node_modules/@nats-io/nkeys/lib/curve.js
 var require_curve = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/curve.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/curve.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35688,9 +35688,9 @@ var require_curve = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/nkeys.js
+// ../main/node_modules/@nats-io/nkeys/lib/nkeys.js
 var require_nkeys = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/nkeys.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/nkeys.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35842,9 +35842,9 @@ var require_nkeys = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/util.js
+// ../main/node_modules/@nats-io/nkeys/lib/util.js
 var require_util3 = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/util.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/util.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.encode = encode;
@@ -35881,9 +35881,9 @@ var require_util3 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/version.js
+// ../main/node_modules/@nats-io/nkeys/lib/version.js
 var require_version3 = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/version.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -35891,9 +35891,9 @@ var require_version3 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nkeys/lib/mod.js
+// ../main/node_modules/@nats-io/nkeys/lib/mod.js
 var require_mod2 = __commonJS({
-  "node_modules/@nats-io/nkeys/lib/mod.js"(exports) {
+  "../main/node_modules/@nats-io/nkeys/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = exports.encode = exports.decode = exports.Prefixes = exports.Prefix = exports.NKeysErrorCode = exports.NKeysError = exports.fromSeed = exports.fromPublic = exports.fromCurveSeed = exports.createUser = exports.createServer = exports.createPair = exports.createOperator = exports.createCurve = exports.createCluster = exports.createAccount = void 0;
@@ -35954,9 +35954,9 @@ var require_mod2 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/nkeys.js
+// ../main/node_modules/@nats-io/nats-core/lib/nkeys.js
 var require_nkeys2 = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/nkeys.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/nkeys.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -36001,9 +36001,9 @@ var require_nkeys2 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/authenticator.js
+// ../main/node_modules/@nats-io/nats-core/lib/authenticator.js
 var require_authenticator = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/authenticator.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/authenticator.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.multiAuthenticator = multiAuthenticator;
@@ -36092,9 +36092,9 @@ var require_authenticator = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/options.js
+// ../main/node_modules/@nats-io/nats-core/lib/options.js
 var require_options = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/options.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/options.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DEFAULT_RECONNECT_TIME_WAIT = exports.DEFAULT_MAX_PING_OUT = exports.DEFAULT_PING_INTERVAL = exports.DEFAULT_JITTER_TLS = exports.DEFAULT_JITTER = exports.DEFAULT_MAX_RECONNECT_ATTEMPTS = void 0;
@@ -36229,9 +36229,9 @@ var require_options = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/protocol.js
+// ../main/node_modules/@nats-io/nats-core/lib/protocol.js
 var require_protocol = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/protocol.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/protocol.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ProtocolHandler = exports.Subscriptions = exports.SubscriptionImpl = exports.Connect = exports.INFO = void 0;
@@ -37166,9 +37166,9 @@ var require_protocol = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/request.js
+// ../main/node_modules/@nats-io/nats-core/lib/request.js
 var require_request2 = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/request.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/request.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.RequestOne = exports.RequestMany = exports.BaseRequest = void 0;
@@ -37292,9 +37292,9 @@ ${this.ctx.stack}`;
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/nats.js
+// ../main/node_modules/@nats-io/nats-core/lib/nats.js
 var require_nats = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/nats.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/nats.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.NatsConnectionImpl = void 0;
@@ -37762,9 +37762,9 @@ ${stack}`;
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/types.js
+// ../main/node_modules/@nats-io/nats-core/lib/types.js
 var require_types2 = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/types.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Empty = void 0;
@@ -37775,9 +37775,9 @@ var require_types2 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/bench.js
+// ../main/node_modules/@nats-io/nats-core/lib/bench.js
 var require_bench = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/bench.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/bench.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Bench = exports.Metric = void 0;
@@ -38131,9 +38131,9 @@ var require_bench = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js
+// ../main/node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js
 var require_idleheartbeat_monitor = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.IdleHeartbeatMonitor = void 0;
@@ -38233,9 +38233,9 @@ var require_idleheartbeat_monitor = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/version.js
+// ../main/node_modules/@nats-io/nats-core/lib/version.js
 var require_version4 = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/version.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -38243,9 +38243,9 @@ var require_version4 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/ws_transport.js
+// ../main/node_modules/@nats-io/nats-core/lib/ws_transport.js
 var require_ws_transport = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/ws_transport.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/ws_transport.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.WsTransport = void 0;
@@ -38525,9 +38525,9 @@ var require_ws_transport = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/internal_mod.js
+// ../main/node_modules/@nats-io/nats-core/lib/internal_mod.js
 var require_internal_mod = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/internal_mod.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/internal_mod.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -38838,9 +38838,9 @@ var require_internal_mod = __commonJS({
   }
 });
 
-// node_modules/@nats-io/transport-node/lib/nats-base-client.js
+// ../main/node_modules/@nats-io/transport-node/lib/nats-base-client.js
 var require_nats_base_client = __commonJS({
-  "node_modules/@nats-io/transport-node/lib/nats-base-client.js"(exports) {
+  "../main/node_modules/@nats-io/transport-node/lib/nats-base-client.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -38863,9 +38863,9 @@ var require_nats_base_client = __commonJS({
   }
 });
 
-// node_modules/@nats-io/transport-node/lib/version.js
+// ../main/node_modules/@nats-io/transport-node/lib/version.js
 var require_version5 = __commonJS({
-  "node_modules/@nats-io/transport-node/lib/version.js"(exports) {
+  "../main/node_modules/@nats-io/transport-node/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -38873,9 +38873,9 @@ var require_version5 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/transport-node/lib/node_transport.js
+// ../main/node_modules/@nats-io/transport-node/lib/node_transport.js
 var require_node_transport = __commonJS({
-  "node_modules/@nats-io/transport-node/lib/node_transport.js"(exports) {
+  "../main/node_modules/@nats-io/transport-node/lib/node_transport.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -39298,9 +39298,9 @@ var require_node_transport = __commonJS({
   }
 });
 
-// node_modules/@nats-io/transport-node/lib/connect.js
+// ../main/node_modules/@nats-io/transport-node/lib/connect.js
 var require_connect = __commonJS({
-  "node_modules/@nats-io/transport-node/lib/connect.js"(exports) {
+  "../main/node_modules/@nats-io/transport-node/lib/connect.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.connect = connect2;
@@ -39322,9 +39322,9 @@ var require_connect = __commonJS({
   }
 });
 
-// node_modules/@nats-io/transport-node/lib/mod.js
+// ../main/node_modules/@nats-io/transport-node/lib/mod.js
 var require_mod3 = __commonJS({
-  "node_modules/@nats-io/transport-node/lib/mod.js"(exports) {
+  "../main/node_modules/@nats-io/transport-node/lib/mod.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -39352,17 +39352,17 @@ var require_mod3 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/transport-node/index.js
+// ../main/node_modules/@nats-io/transport-node/index.js
 var require_transport_node = __commonJS({
-  "node_modules/@nats-io/transport-node/index.js"(exports, module) {
+  "../main/node_modules/@nats-io/transport-node/index.js"(exports, module) {
     "use strict";
     module.exports = require_mod3();
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/types.js
+// ../main/node_modules/@nats-io/jetstream/lib/types.js
 var require_types3 = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/types.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.RepublishHeaders = exports.DirectMsgHeaders = exports.JsHeaders = exports.AdvisoryKind = void 0;
@@ -39480,9 +39480,9 @@ var require_types3 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jserrors.js
+// ../main/node_modules/@nats-io/jetstream/lib/jserrors.js
 var require_jserrors = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jserrors.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jserrors.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.jserrors = exports.StreamNotFoundError = exports.ConsumerNotFoundError = exports.JetStreamApiError = exports.InvalidNameError = exports.JetStreamApiCodes = exports.JetStreamStatus = exports.JetStreamStatusError = exports.JetStreamError = exports.JetStreamNotEnabled = void 0;
@@ -39692,9 +39692,9 @@ var require_jserrors = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js
+// ../main/node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js
 var require_jsbaseclient_api = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.BaseApiClientImpl = void 0;
@@ -39815,9 +39815,9 @@ var require_jsbaseclient_api = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jslister.js
+// ../main/node_modules/@nats-io/jetstream/lib/jslister.js
 var require_jslister = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jslister.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jslister.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ListerImpl = void 0;
@@ -39892,9 +39892,9 @@ var require_jslister = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jsutil.js
+// ../main/node_modules/@nats-io/jetstream/lib/jsutil.js
 var require_jsutil = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jsutil.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jsutil.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.validateDurableName = validateDurableName;
@@ -39961,9 +39961,9 @@ var require_jsutil = __commonJS({
   }
 });
 
-// node_modules/@nats-io/nats-core/lib/mod.js
+// ../main/node_modules/@nats-io/nats-core/lib/mod.js
 var require_mod4 = __commonJS({
-  "node_modules/@nats-io/nats-core/lib/mod.js"(exports) {
+  "../main/node_modules/@nats-io/nats-core/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.wsconnect = exports.usernamePasswordAuthenticator = exports.UserAuthenticationExpiredError = exports.tokenAuthenticator = exports.TimeoutError = exports.syncIterator = exports.RequestError = exports.ProtocolError = exports.PermissionViolationError = exports.nuid = exports.Nuid = exports.NoRespondersError = exports.nkeys = exports.nkeyAuthenticator = exports.nanos = exports.MsgHdrsImpl = exports.millis = exports.Metric = exports.Match = exports.jwtAuthenticator = exports.InvalidSubjectError = exports.InvalidOperationError = exports.InvalidArgumentError = exports.headers = exports.hasWsProtocol = exports.errors = exports.Empty = exports.DrainingConnectionError = exports.delay = exports.deferred = exports.deadline = exports.credsAuthenticator = exports.createInbox = exports.ConnectionError = exports.ClosedConnectionError = exports.canonicalMIMEHeaderKey = exports.buildAuthenticator = exports.Bench = exports.backoff = exports.AuthorizationError = void 0;
@@ -40091,9 +40091,9 @@ var require_mod4 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jsapi_types.js
+// ../main/node_modules/@nats-io/jetstream/lib/jsapi_types.js
 var require_jsapi_types = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jsapi_types.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jsapi_types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PubHeaders = exports.PriorityPolicy = exports.ConsumerApiAction = exports.PersistMode = exports.StoreCompression = exports.ReplayPolicy = exports.AckPolicy = exports.DeliverPolicy = exports.StorageType = exports.DiscardPolicy = exports.RetentionPolicy = void 0;
@@ -40273,9 +40273,9 @@ var require_jsapi_types = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js
+// ../main/node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js
 var require_jsmconsumer_api = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ConsumerAPIImpl = void 0;
@@ -40485,9 +40485,9 @@ var require_jsmconsumer_api = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jsmsg.js
+// ../main/node_modules/@nats-io/jetstream/lib/jsmsg.js
 var require_jsmsg = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jsmsg.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jsmsg.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.JsMsgImpl = exports.ACK = void 0;
@@ -40671,9 +40671,9 @@ var require_jsmsg = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/consumer.js
+// ../main/node_modules/@nats-io/jetstream/lib/consumer.js
 var require_consumer = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/consumer.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/consumer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PullConsumerImpl = exports.PullConsumerMessagesImpl = exports.PullConsumerType = void 0;
@@ -41400,9 +41400,9 @@ var require_consumer = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/pushconsumer.js
+// ../main/node_modules/@nats-io/jetstream/lib/pushconsumer.js
 var require_pushconsumer = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/pushconsumer.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/pushconsumer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PushConsumerImpl = exports.PushConsumerMessagesImpl = void 0;
@@ -41749,9 +41749,9 @@ var require_pushconsumer = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jsmstream_api.js
+// ../main/node_modules/@nats-io/jetstream/lib/jsmstream_api.js
 var require_jsmstream_api = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jsmstream_api.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jsmstream_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.StreamsImpl = exports.StoredMsgImpl = exports.StreamAPIImpl = exports.StreamImpl = exports.ConsumersImpl = void 0;
@@ -42275,9 +42275,9 @@ var require_jsmstream_api = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jsm_direct.js
+// ../main/node_modules/@nats-io/jetstream/lib/jsm_direct.js
 var require_jsm_direct = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jsm_direct.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jsm_direct.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DirectConsumer = exports.DirectMsgImpl = exports.DirectStreamAPIImpl = void 0;
@@ -42628,9 +42628,9 @@ var require_jsm_direct = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/jsclient.js
+// ../main/node_modules/@nats-io/jetstream/lib/jsclient.js
 var require_jsclient = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/jsclient.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/jsclient.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.BatchPublisherImpl = exports.JetStreamClientImpl = exports.JetStreamManagerImpl = void 0;
@@ -43182,9 +43182,9 @@ var require_jsclient = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/internal_mod.js
+// ../main/node_modules/@nats-io/jetstream/lib/internal_mod.js
 var require_internal_mod2 = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/internal_mod.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/internal_mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.validateStreamName = exports.jserrors = exports.JetStreamStatusError = exports.JetStreamStatus = exports.JetStreamError = exports.JetStreamApiError = exports.JetStreamApiCodes = exports.isMessageNotFound = exports.ListerImpl = exports.StoreCompression = exports.StorageType = exports.RetentionPolicy = exports.ReplayPolicy = exports.PubHeaders = exports.PersistMode = exports.DiscardPolicy = exports.DeliverPolicy = exports.AckPolicy = exports.DirectMsgImpl = exports.BaseApiClientImpl = exports.toJetStreamClient = exports.startFastIngest = exports.jetstreamManager = exports.JetStreamClientImpl = exports.jetstream = exports.RepublishHeaders = exports.JsHeaders = exports.isPushConsumer = exports.isPullConsumer = exports.isOrderedPushConsumerOptions = exports.isBoundPushConsumerOptions = exports.DirectMsgHeaders = exports.AdvisoryKind = void 0;
@@ -43298,9 +43298,9 @@ var require_internal_mod2 = __commonJS({
   }
 });
 
-// node_modules/@nats-io/jetstream/lib/mod.js
+// ../main/node_modules/@nats-io/jetstream/lib/mod.js
 var require_mod5 = __commonJS({
-  "node_modules/@nats-io/jetstream/lib/mod.js"(exports) {
+  "../main/node_modules/@nats-io/jetstream/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.StoreCompression = exports.StorageType = exports.RetentionPolicy = exports.RepublishHeaders = exports.ReplayPolicy = exports.PubHeaders = exports.PersistMode = exports.JsHeaders = exports.JetStreamError = exports.JetStreamApiError = exports.JetStreamApiCodes = exports.isPushConsumer = exports.isPullConsumer = exports.DiscardPolicy = exports.DirectMsgHeaders = exports.DeliverPolicy = exports.AdvisoryKind = exports.AckPolicy = exports.jetstreamManager = exports.jetstream = void 0;
@@ -43375,7 +43375,7 @@ __export(publisher_exports, {
   TRACE_SUBJECTS: () => TRACE_SUBJECTS,
   TracePublisher: () => TracePublisher
 });
-var import_transport_node, import_transport_node2, import_jetstream, TRACE_SUBJECTS, sleep, TracePublisher;
+var import_transport_node, import_transport_node2, import_jetstream, TRACE_SUBJECTS, sleep2, TracePublisher;
 var init_publisher = __esm({
   "watchdog/publisher.ts"() {
     "use strict";
@@ -43383,7 +43383,7 @@ var init_publisher = __esm({
     import_transport_node2 = __toESM(require_transport_node(), 1);
     import_jetstream = __toESM(require_mod5(), 1);
     TRACE_SUBJECTS = "containerless.traces.>";
-    sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+    sleep2 = (ms) => new Promise((r) => setTimeout(r, ms).unref());
     TracePublisher = class {
       constructor(opts) {
         this.opts = opts;
@@ -43430,7 +43430,7 @@ var init_publisher = __esm({
       /** Waits until the buffer is empty or `ms` passed; true when empty. */
       async flush(ms) {
         const deadline = Date.now() + ms;
-        while (this.queue.length > 0 && Date.now() < deadline) await sleep(10);
+        while (this.queue.length > 0 && Date.now() < deadline) await sleep2(10);
         return this.queue.length === 0;
       }
       /** Stops publishing and closes the connection (drained: what NATS already took is delivered). */
@@ -43466,7 +43466,7 @@ var init_publisher = __esm({
             });
           } catch (err) {
             this.log(`nats: cannot connect to ${this.opts.servers} (${err.message}); retrying`);
-            await sleep(this.opts.reconnectWaitMs ?? 1e3);
+            await sleep2(this.opts.reconnectWaitMs ?? 1e3);
           }
         }
         const nc = this.nc;
@@ -43514,7 +43514,7 @@ var init_publisher = __esm({
             this.streamReady = true;
           } catch (err) {
             this.log(`nats: stream ${this.opts.stream} not ready (${err.message}); retrying`);
-            await sleep(this.opts.reconnectWaitMs ?? 1e3);
+            await sleep2(this.opts.reconnectWaitMs ?? 1e3);
           }
         }
         this.kick();
@@ -43550,7 +43550,7 @@ var init_publisher = __esm({
             } catch (err) {
               this.opts.metrics?.tracePublishErrors.inc();
               this.log(`nats: publishing trace tree ${head.seq} failed (${err.message}); will retry`);
-              await sleep(backoff);
+              await sleep2(backoff);
               backoff = Math.min(backoff * 2, 5e3);
             }
             this.opts.metrics?.traceBuffered.set(this.queue.length);
@@ -43568,9 +43568,309 @@ var init_publisher = __esm({
 // watchdog/standalone.ts
 import { parseArgs } from "node:util";
 
+// watchdog/main.ts
+import http from "node:http";
+import { hostname } from "node:os";
+import { join as join2 } from "node:path";
+import { Console } from "node:console";
+
+// lib/duration.ts
+var UNIT_NS = { ns: 1n, us: 1000n, "µs": 1000n, "μs": 1000n, ms: 1000000n, s: 1000000000n, m: 60000000000n, h: 3600000000000n };
+var MAX_NS = (1n << 63n) - 1n;
+var LIMIT = 1n << 63n;
+var isDigit = (c) => c !== void 0 && c >= "0" && c <= "9";
+function parseGoDurationNs(text) {
+  let s = text;
+  let neg = false;
+  if (s !== "" && (s[0] === "-" || s[0] === "+")) {
+    neg = s[0] === "-";
+    s = s.slice(1);
+  }
+  if (s === "0") return 0n;
+  if (s === "") return void 0;
+  let total = 0n;
+  let at2 = 0;
+  while (at2 < s.length) {
+    if (!(s[at2] === "." || isDigit(s[at2]))) return void 0;
+    let whole = 0n;
+    const wholeStart = at2;
+    while (isDigit(s[at2])) {
+      whole = whole * 10n + BigInt(s.charCodeAt(at2) - 48);
+      if (whole > LIMIT) return void 0;
+      at2++;
+    }
+    const pre = at2 !== wholeStart;
+    let frac = 0n;
+    let scale = 1;
+    let post = false;
+    if (s[at2] === ".") {
+      at2++;
+      const fracStart = at2;
+      let overflow = false;
+      while (isDigit(s[at2])) {
+        if (!overflow) {
+          if (frac > (LIMIT - 1n) / 10n) overflow = true;
+          else {
+            const next = frac * 10n + BigInt(s.charCodeAt(at2) - 48);
+            if (next > LIMIT) overflow = true;
+            else {
+              frac = next;
+              scale *= 10;
+            }
+          }
+        }
+        at2++;
+      }
+      post = at2 !== fracStart;
+    }
+    if (!pre && !post) return void 0;
+    const unitStart = at2;
+    while (at2 < s.length && s[at2] !== "." && !isDigit(s[at2])) at2++;
+    if (at2 === unitStart) return void 0;
+    const unit = UNIT_NS[s.slice(unitStart, at2)];
+    if (unit === void 0) return void 0;
+    if (whole > LIMIT / unit) return void 0;
+    let v = whole * unit;
+    if (frac > 0n) {
+      v += BigInt(Math.trunc(Number(frac) * (Number(unit) / scale)));
+      if (v > LIMIT) return void 0;
+    }
+    total += v;
+    if (total > LIMIT) return void 0;
+  }
+  if (neg) return -total;
+  if (total > MAX_NS) return void 0;
+  return total;
+}
+function parseGoDuration(text) {
+  const ns = parseGoDurationNs(text);
+  return ns === void 0 ? void 0 : Number(ns) / 1e6;
+}
+function parseIntOrDuration(text) {
+  if (/^[+-]?\d+$/.test(text)) {
+    const n = BigInt(text);
+    if (n >= 0n && n <= MAX_NS) {
+      if (n * 1000000000n > MAX_NS) return void 0;
+      return Number(n) * 1e3;
+    }
+  }
+  return parseGoDuration(text);
+}
+
+// lib/env.ts
+var ConfigError = class extends Error {
+  constructor(component, problems) {
+    super(`bad ${component} configuration: ${problems.join("; ")}`);
+    this.component = component;
+    this.problems = problems;
+  }
+  component;
+  problems;
+  name = "ConfigError";
+  code = "BAD_CONFIG";
+};
+function parseGoBool(text) {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
+  return void 0;
+}
+var SIZE_UNITS = { "": 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+var EnvReader = class {
+  constructor(env) {
+    this.env = env;
+  }
+  env;
+  problems = [];
+  /** Set and not empty. */
+  has(name) {
+    const v = this.env[name];
+    return v !== void 0 && v !== "";
+  }
+  /** Notes a problem (a check across variables, or one the reader does not know). */
+  problem(text) {
+    this.problems.push(text);
+  }
+  string(name, dflt) {
+    return this.has(name) ? this.env[name] : dflt;
+  }
+  /** Comma-separated, trimmed, empty entries dropped. */
+  list(name) {
+    return this.string(name, "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  }
+  /** A whole number (an optional sign, then digits, as Go's strconv.Atoi reads it) of at least `min`. */
+  int(name, dflt, min = -Infinity) {
+    if (!this.has(name)) return dflt;
+    const text = this.env[name];
+    if (!/^[+-]?\d+$/.test(text) || Number(text) < min) {
+      this.problems.push(`${name}=${JSON.stringify(text)} is not a whole number${min > -Infinity ? ` >= ${min}` : ""}`);
+      return dflt;
+    }
+    return Number(text);
+  }
+  /** A TCP port, 0 to 65535 (0: any free port). */
+  port(name, dflt) {
+    const n = this.int(name, dflt, 0);
+    if (n > 65535) {
+      this.problems.push(`${name}=${n} is not a TCP port (0 to 65535)`);
+      return dflt;
+    }
+    return n;
+  }
+  /** A duration in milliseconds: a Go duration, or (by default) a whole number of seconds. */
+  duration(name, dfltMs, opts = {}) {
+    if (!this.has(name)) return dfltMs;
+    const text = this.env[name];
+    const intIsSeconds = opts.intIsSeconds ?? true;
+    const ms = intIsSeconds ? parseIntOrDuration(text) : parseGoDuration(text);
+    if (ms === void 0 || ms < (opts.minMs ?? 0)) {
+      this.problems.push(`${name}=${JSON.stringify(text)} is not a duration (e.g. 10s, 1m30s${intIsSeconds ? ", or seconds as an integer" : ""})`);
+      return dfltMs;
+    }
+    return ms;
+  }
+  /** A boolean as `parse` reads it (default Go's strconv.ParseBool); text it refuses is a problem. */
+  bool(name, dflt, parse4 = parseGoBool) {
+    if (!this.has(name)) return dflt;
+    const text = this.env[name];
+    const b = parse4(text);
+    if (b === void 0) {
+      this.problems.push(`${name}=${JSON.stringify(text)} is not a boolean (true or false)`);
+      return dflt;
+    }
+    return b;
+  }
+  /** One of `choices`; anything else is a problem. */
+  oneOf(name, dflt, choices) {
+    const text = this.string(name, dflt);
+    if (choices.includes(text)) return text;
+    const names = choices.length > 1 ? `${choices.slice(0, -1).join(", ")} or ${choices[choices.length - 1]}` : choices[0];
+    this.problems.push(`${name}=${JSON.stringify(text)} is not ${names}`);
+    return dflt;
+  }
+  /** Throws ConfigError with every problem noted, if there is one. */
+  check(component) {
+    if (this.problems.length > 0) throw new ConfigError(component, this.problems);
+  }
+};
+
+// lib/net.ts
+function listen(server, port, host) {
+  return new Promise((resolveListen, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const addr = server.address();
+      resolveListen(typeof addr === "object" && addr ? addr.port : port);
+    });
+  });
+}
+
+// lib/wait.ts
+var sleep = (ms) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+
+// watchdog/config.ts
+import { existsSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, resolve } from "node:path";
+var SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+function subjectToken(s) {
+  return s.replace(/[.*>\s]/g, "_") || "_";
+}
+function traceSubject(namespace, fn) {
+  return `containerless.traces.${subjectToken(namespace)}.${subjectToken(fn)}`;
+}
+function readWatchdogConfig(env, functionDir, opts = {}) {
+  const r = new EnvReader(env);
+  const writeTimeoutMs = r.duration("write_timeout", 15e3);
+  if (writeTimeoutMs === 0) r.problem("write_timeout must be over 0s");
+  const healthcheckIntervalMs = r.duration("healthcheck_interval", writeTimeoutMs);
+  const execTimeoutMs = r.duration("exec_timeout", 1e4);
+  const runnerEnv = { ...env, exec_timeout: r.has("exec_timeout") ? env.exec_timeout : "10s" };
+  const runner = readRunnerVariables(runnerEnv);
+  r.problems.push(...runner.problems.filter((p) => !p.startsWith("exec_timeout=")));
+  const mode = r.oneOf("trace_mode", "sample", ["sample", "always", "off"]);
+  let sample = 0.01;
+  if (r.has("trace_sample")) {
+    const n = Number(env.trace_sample);
+    if (!Number.isFinite(n) || n < 0 || n > 1) r.problem(`trace_sample=${JSON.stringify(env.trace_sample)} is not a share between 0 and 1`);
+    else sample = n;
+  }
+  let natsUrl;
+  if (r.has("nats_url")) {
+    natsUrl = env.nats_url;
+    for (const server of natsUrl.split(",")) {
+      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim())) r.problem(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
+    }
+  }
+  const stream = r.string("trace_stream", "CONTAINERLESS_TRACES");
+  if (!/^[A-Za-z0-9_-]+$/.test(stream)) r.problem(`trace_stream=${JSON.stringify(stream)} is not a stream name (letters, digits, _ and -)`);
+  const dir = resolve(functionDir);
+  const folderName = basename(dir) === "function" ? basename(dirname(dir)) : basename(dir);
+  let namespace = r.string("OPENFAAS_NAMESPACE", "");
+  const saFile = opts.saNamespaceFile ?? SA_NAMESPACE;
+  if (!namespace && existsSync(saFile)) {
+    try {
+      namespace = readFileSync(saFile, "utf8").trim();
+    } catch {
+      namespace = "";
+    }
+  }
+  const config = {
+    port: r.port("port", 8080),
+    ...r.has("bind_address") ? { bindAddress: env.bind_address } : {},
+    metricsPort: r.port("metrics_port", 8081),
+    readTimeoutMs: r.duration("read_timeout", 15e3),
+    writeTimeoutMs,
+    execTimeoutMs,
+    healthcheckIntervalMs,
+    maxInflight: r.int("max_inflight", 0, 0),
+    // Go's strconv.ParseBool, as of-watchdog reads prefix_logs; suppress_lock is its getBool.
+    prefixLogs: r.bool("prefix_logs", false),
+    logBufferSize: r.int("log_buffer_size", 65536, -1),
+    contentType: env.content_type ?? "application/octet-stream",
+    suppressLock: r.bool("suppress_lock", false, ofWatchdogGetBool),
+    readyPath: env.ready_path ?? "",
+    tmpdir: r.has("TMPDIR") ? resolve(env.TMPDIR) : tmpdir(),
+    functionName: r.string("OPENFAAS_NAME", folderName),
+    namespace: namespace || "openfaas-fn",
+    tracing: {
+      mode,
+      sample,
+      stableAfter: r.int("trace_stable_after", 100, 1),
+      ...natsUrl ? { natsUrl } : {},
+      stream,
+      publishIntervalMs: r.duration("trace_publish_interval", 6e4),
+      bufferSize: r.int("trace_buffer", 16, 1),
+      publishTimeoutMs: r.duration("trace_publish_timeout", 5e3) || 5e3
+    },
+    runnerEnv
+  };
+  if (config.readyPath && !config.readyPath.startsWith("/")) r.problem(`ready_path=${JSON.stringify(config.readyPath)} must start with /`);
+  r.check("watchdog");
+  return config;
+}
+function ofWatchdogGetBool(text) {
+  return text === "true" || text === "1";
+}
+var BYTES = /^[+-]?\d/;
+function readRunnerVariables(env) {
+  const r = new EnvReader(env);
+  const rawLimit = r.string("MAX_RAW_SIZE", "100kb");
+  const jsonLimit = r.string("MAX_JSON_SIZE", "100kb");
+  if (!BYTES.test(rawLimit)) r.problem(`MAX_RAW_SIZE=${JSON.stringify(rawLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
+  if (!BYTES.test(jsonLimit)) r.problem(`MAX_JSON_SIZE=${JSON.stringify(jsonLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
+  const execTimeoutMs = r.duration("exec_timeout", 1e4);
+  return { config: { rawBody: env.RAW_BODY === "true", rawLimit, jsonLimit, execTimeoutMs, nodeEnv: r.string("NODE_ENV", "development") }, problems: r.problems };
+}
+function readRunnerConfig(env) {
+  const { config, problems } = readRunnerVariables(env);
+  if (problems.length > 0) throw new ConfigError("watchdog", problems);
+  return config;
+}
+
 // watchdog/lock.ts
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, readFileSync as readFileSync2, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname as dirname2 } from "node:path";
 function alive(pid) {
   try {
     process.kill(pid, 0);
@@ -43581,7 +43881,7 @@ function alive(pid) {
 }
 function holders(file) {
   try {
-    return readFileSync(file, "utf8").split("\n").map((l) => Number(l.trim())).filter((n) => Number.isInteger(n) && n > 0);
+    return readFileSync2(file, "utf8").split("\n").map((l) => Number(l.trim())).filter((n) => Number.isInteger(n) && n > 0);
   } catch {
     return [];
   }
@@ -43593,7 +43893,7 @@ function write(file, pids) {
   renameSync(tmp, file);
 }
 function takeLock(file, pid = process.pid) {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname2(file), { recursive: true });
   const others = holders(file).filter((p) => p !== pid && alive(p));
   write(file, [...others, pid]);
 }
@@ -43603,23 +43903,43 @@ function releaseLock(file, pid = process.pid) {
   else write(file, others);
 }
 
-// watchdog/main.ts
-import http from "node:http";
-import { hostname } from "node:os";
-import { join as join2 } from "node:path";
-import { Console } from "node:console";
-
-// watchdog/config.ts
-import { existsSync, readFileSync as readFileSync3 } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename as basename2, dirname as dirname3, resolve as resolve2 } from "node:path";
+// watchdog/metrics.ts
+var import_prom_client = __toESM(require_prom_client(), 1);
+function createWatchdogMetrics(opts = {}) {
+  const registry = new import_prom_client.Registry();
+  if (opts.defaultMetrics !== false) (0, import_prom_client.collectDefaultMetrics)({ register: registry });
+  const registers = [registry];
+  const m = {
+    registry,
+    requestsTotal: new import_prom_client.Counter({ name: "http_requests_total", help: "total HTTP requests processed", labelNames: ["code", "method"], registers }),
+    requestDuration: new import_prom_client.Histogram({
+      name: "http_request_duration_seconds",
+      help: "Seconds spent serving HTTP requests.",
+      labelNames: ["code", "method"],
+      buckets: [5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    }),
+    inFlight: new import_prom_client.Gauge({ name: "http_requests_in_flight", help: "total HTTP requests in-flight", registers }),
+    traced: new import_prom_client.Counter({ name: "containerless_traced_requests_total", help: "requests run through the instrumented handler", registers }),
+    traceGrew: new import_prom_client.Counter({ name: "containerless_trace_growth_total", help: "traced requests that added to the trace tree", registers }),
+    traceStable: new import_prom_client.Gauge({ name: "containerless_trace_stable", help: "1 once trace_stable_after traced requests in a row added nothing (sampling), else 0", registers }),
+    traceEnabled: new import_prom_client.Gauge({ name: "containerless_tracing_enabled", help: "1 when the instrumented handler loaded and tracing is on", registers }),
+    tracePublished: new import_prom_client.Counter({ name: "containerless_trace_published_total", help: "trace trees acknowledged by JetStream", registers }),
+    traceDropped: new import_prom_client.Counter({ name: "containerless_trace_dropped_total", help: "trace trees dropped unpublished because the buffer was full (a newer tree of this replica replaced them)", registers }),
+    tracePublishErrors: new import_prom_client.Counter({ name: "containerless_trace_publish_errors_total", help: "publish attempts that failed or timed out (the tree stays buffered and is retried)", registers }),
+    traceBuffered: new import_prom_client.Gauge({ name: "containerless_trace_buffered", help: "trace trees waiting to be published", registers }),
+    natsConnected: new import_prom_client.Gauge({ name: "containerless_nats_connected", help: "1 while connected to NATS", registers })
+  };
+  m.inFlight.set(0);
+  return m;
+}
 
 // watchdog/runner.ts
 var import_body_parser = __toESM(require_body_parser(), 1);
 var import_express = __toESM(require_express2(), 1);
-import { readFileSync as readFileSync2 } from "node:fs";
+import { readFileSync as readFileSync3 } from "node:fs";
 import Module, { createRequire } from "node:module";
-import { basename, dirname as dirname2, join, resolve } from "node:path";
+import { basename as basename2, dirname as dirname3, join, resolve as resolve2 } from "node:path";
 import vm from "node:vm";
 
 // watchdog/containerless-api.ts
@@ -43773,9 +44093,9 @@ var WRAPPER_PARAMS = ["exports", "require", "module", "__filename", "__dirname"]
 var IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 function nodeModulePaths(from) {
   const paths = [];
-  for (let d = resolve(from); ; d = dirname2(d)) {
-    if (basename(d) !== "node_modules") paths.push(join(d, "node_modules"));
-    if (dirname2(d) === d) return paths;
+  for (let d = resolve2(from); ; d = dirname3(d)) {
+    if (basename2(d) !== "node_modules") paths.push(join(d, "node_modules"));
+    if (dirname3(d) === d) return paths;
   }
 }
 function describeValue(v) {
@@ -43789,8 +44109,8 @@ function describeValue(v) {
   return `a ${typeof v} (${String(v).slice(0, 40)})`;
 }
 function loadHandler(dir, opts = {}) {
-  const absDir = resolve(dir);
-  const filename = resolve(absDir, opts.filename ?? "handler.js");
+  const absDir = resolve2(dir);
+  const filename = resolve2(absDir, opts.filename ?? "handler.js");
   const inject = opts.inject ?? {};
   const injectNames = Object.keys(inject);
   for (const name of injectNames) {
@@ -43801,7 +44121,7 @@ function loadHandler(dir, opts = {}) {
   let source = opts.source;
   if (source === void 0) {
     try {
-      source = readFileSync2(filename, "utf8");
+      source = readFileSync3(filename, "utf8");
     } catch (err) {
       const code = err.code ?? "error";
       throw new HandlerLoadError("HANDLER_NOT_FOUND", `cannot read handler ${filename} (${code})`, { cause: err });
@@ -43836,10 +44156,10 @@ function loadHandler(dir, opts = {}) {
   requireFn.main = baseRequire.main;
   const mod = new Module(filename);
   mod.filename = filename;
-  mod.paths = nodeModulePaths(dirname2(filename));
+  mod.paths = nodeModulePaths(dirname3(filename));
   mod.require = requireFn;
   try {
-    compiled.call(mod.exports, mod.exports, requireFn, mod, filename, dirname2(filename), ...injectNames.map((n) => inject[n]));
+    compiled.call(mod.exports, mod.exports, requireFn, mod, filename, dirname3(filename), ...injectNames.map((n) => inject[n]));
   } catch (err) {
     throw new HandlerLoadError("HANDLER_THREW", `handler ${filename} threw while loading: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
@@ -43909,58 +44229,6 @@ var FunctionContext = class {
     this.cb(value, void 0);
   }
 };
-var RunnerConfigError = class extends Error {
-  constructor(problems) {
-    super(`bad watchdog configuration: ${problems.join("; ")}`);
-    this.problems = problems;
-  }
-  problems;
-  name = "RunnerConfigError";
-  code = "BAD_CONFIG";
-};
-var GO_UNITS_MS = { ns: 1e-6, us: 1e-3, "µs": 1e-3, "μs": 1e-3, ms: 1, s: 1e3, m: 6e4, h: 36e5 };
-function parseGoDuration(text) {
-  let s = text;
-  let sign = 1;
-  if (s[0] === "-" || s[0] === "+") {
-    if (s[0] === "-") sign = -1;
-    s = s.slice(1);
-  }
-  if (s === "0") return 0;
-  if (s === "") return void 0;
-  const part = /(\d*)(\.\d*)?(ns|us|µs|μs|ms|s|m|h)/y;
-  let total = 0;
-  let at2 = 0;
-  while (at2 < s.length) {
-    part.lastIndex = at2;
-    const m = part.exec(s);
-    if (!m || m[1] === "" && (m[2] === void 0 || m[2] === ".")) return void 0;
-    total += Number(`${m[1] || "0"}${m[2] ?? ""}`) * GO_UNITS_MS[m[3]];
-    at2 = part.lastIndex;
-  }
-  return sign * total;
-}
-function parseIntOrDuration(text) {
-  if (/^\+?\d+$/.test(text)) return Number(text) * 1e3;
-  return parseGoDuration(text);
-}
-var BYTES = /^[+-]?\d/;
-function readRunnerConfig(env) {
-  const problems = [];
-  const rawLimit = env.MAX_RAW_SIZE || "100kb";
-  const jsonLimit = env.MAX_JSON_SIZE || "100kb";
-  if (!BYTES.test(rawLimit)) problems.push(`MAX_RAW_SIZE=${JSON.stringify(rawLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
-  if (!BYTES.test(jsonLimit)) problems.push(`MAX_JSON_SIZE=${JSON.stringify(jsonLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
-  let execTimeoutMs = 1e4;
-  const rawTimeout = env.exec_timeout;
-  if (rawTimeout !== void 0 && rawTimeout !== "") {
-    const ms = parseIntOrDuration(rawTimeout);
-    if (ms === void 0 || ms < 0) problems.push(`exec_timeout=${JSON.stringify(rawTimeout)} is not a duration (e.g. 10s, 1m30s, or seconds as an integer)`);
-    else execTimeoutMs = ms;
-  }
-  if (problems.length > 0) throw new RunnerConfigError(problems);
-  return { rawBody: env.RAW_BODY === "true", rawLimit, jsonLimit, execTimeoutMs, nodeEnv: env.NODE_ENV || "development" };
-}
 var ExecTimeoutError = class extends Error {
   constructor(timeoutMs, method, url) {
     super(`${method} ${url}: no response within exec_timeout ${timeoutMs}ms, answered 504`);
@@ -44132,165 +44400,6 @@ function createRunnerApp(opts) {
   return app;
 }
 
-// watchdog/config.ts
-var WatchdogConfigError = class extends Error {
-  constructor(problems) {
-    super(`bad watchdog configuration: ${problems.join("; ")}`);
-    this.problems = problems;
-  }
-  problems;
-  name = "WatchdogConfigError";
-  code = "BAD_CONFIG";
-};
-var SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-function subjectToken(s) {
-  return s.replace(/[.*>\s]/g, "_") || "_";
-}
-function traceSubject(namespace, fn) {
-  return `containerless.traces.${subjectToken(namespace)}.${subjectToken(fn)}`;
-}
-function readWatchdogConfig(env, functionDir, opts = {}) {
-  const problems = [];
-  const has = (k) => env[k] !== void 0 && env[k] !== "";
-  const int = (k, def, min) => {
-    if (!has(k)) return def;
-    const text = env[k];
-    if (!/^[+-]?\d+$/.test(text) || Number(text) < min) {
-      problems.push(`${k}=${JSON.stringify(text)} is not a whole number${min > -Infinity ? ` >= ${min}` : ""}`);
-      return def;
-    }
-    return Number(text);
-  };
-  const port = (k, def) => {
-    const n = int(k, def, 0);
-    if (n > 65535) problems.push(`${k}=${n} is not a TCP port`);
-    return n;
-  };
-  const duration = (k, defMs) => {
-    if (!has(k)) return defMs;
-    const text = env[k];
-    const ms = /^\+?\d+$/.test(text) ? Number(text) * 1e3 : parseGoDuration(text);
-    if (ms === void 0 || ms < 0) {
-      problems.push(`${k}=${JSON.stringify(text)} is not a duration (e.g. 10s, 1m30s, or seconds as an integer)`);
-      return defMs;
-    }
-    return ms;
-  };
-  const bool = (k, def, parse4) => {
-    if (!has(k)) return def;
-    const text = env[k];
-    if (parse4 === "getBool") return text === "true" || text === "1";
-    if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
-    if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
-    problems.push(`${k}=${JSON.stringify(text)} is not a boolean (true or false)`);
-    return def;
-  };
-  const writeTimeoutMs = duration("write_timeout", 15e3);
-  if (writeTimeoutMs === 0) problems.push("write_timeout must be over 0s");
-  const healthcheckIntervalMs = duration("healthcheck_interval", writeTimeoutMs);
-  const execTimeoutMs = duration("exec_timeout", 1e4);
-  const runnerEnv = { ...env, exec_timeout: has("exec_timeout") ? env.exec_timeout : "10s" };
-  try {
-    readRunnerConfig(runnerEnv);
-  } catch (err) {
-    if (!(err instanceof RunnerConfigError)) throw err;
-    problems.push(...err.problems.filter((p) => !p.startsWith("exec_timeout=")));
-  }
-  const modeText = env.trace_mode || "sample";
-  let mode = "sample";
-  if (modeText === "sample" || modeText === "always" || modeText === "off") mode = modeText;
-  else problems.push(`trace_mode=${JSON.stringify(modeText)} is not sample, always or off`);
-  let sample = 0.01;
-  if (has("trace_sample")) {
-    const n = Number(env.trace_sample);
-    if (!Number.isFinite(n) || n < 0 || n > 1) problems.push(`trace_sample=${JSON.stringify(env.trace_sample)} is not a share between 0 and 1`);
-    else sample = n;
-  }
-  let natsUrl;
-  if (has("nats_url")) {
-    natsUrl = env.nats_url;
-    for (const server of natsUrl.split(",")) {
-      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim())) problems.push(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
-    }
-  }
-  const stream = env.trace_stream || "CONTAINERLESS_TRACES";
-  if (!/^[A-Za-z0-9_-]+$/.test(stream)) problems.push(`trace_stream=${JSON.stringify(stream)} is not a stream name (letters, digits, _ and -)`);
-  const dir = resolve2(functionDir);
-  const folderName = basename2(dir) === "function" ? basename2(dirname3(dir)) : basename2(dir);
-  let namespace = env.OPENFAAS_NAMESPACE || "";
-  const saFile = opts.saNamespaceFile ?? SA_NAMESPACE;
-  if (!namespace && existsSync(saFile)) {
-    try {
-      namespace = readFileSync3(saFile, "utf8").trim();
-    } catch {
-      namespace = "";
-    }
-  }
-  const config = {
-    port: port("port", 8080),
-    ...has("bind_address") ? { bindAddress: env.bind_address } : {},
-    metricsPort: port("metrics_port", 8081),
-    readTimeoutMs: duration("read_timeout", 15e3),
-    writeTimeoutMs,
-    execTimeoutMs,
-    healthcheckIntervalMs,
-    maxInflight: int("max_inflight", 0, 0),
-    prefixLogs: bool("prefix_logs", false, "strconv"),
-    logBufferSize: int("log_buffer_size", 65536, -1),
-    contentType: env.content_type ?? "application/octet-stream",
-    suppressLock: bool("suppress_lock", false, "getBool"),
-    readyPath: env.ready_path ?? "",
-    tmpdir: env.TMPDIR ? resolve2(env.TMPDIR) : tmpdir(),
-    functionName: env.OPENFAAS_NAME || folderName,
-    namespace: namespace || "openfaas-fn",
-    tracing: {
-      mode,
-      sample,
-      stableAfter: int("trace_stable_after", 100, 1),
-      ...natsUrl ? { natsUrl } : {},
-      stream,
-      publishIntervalMs: duration("trace_publish_interval", 6e4),
-      bufferSize: int("trace_buffer", 16, 1),
-      publishTimeoutMs: duration("trace_publish_timeout", 5e3) || 5e3
-    },
-    runnerEnv
-  };
-  if (config.readyPath && !config.readyPath.startsWith("/")) problems.push(`ready_path=${JSON.stringify(config.readyPath)} must start with /`);
-  if (problems.length > 0) throw new WatchdogConfigError(problems);
-  return config;
-}
-
-// watchdog/metrics.ts
-var import_prom_client = __toESM(require_prom_client(), 1);
-function createWatchdogMetrics(opts = {}) {
-  const registry = new import_prom_client.Registry();
-  if (opts.defaultMetrics !== false) (0, import_prom_client.collectDefaultMetrics)({ register: registry });
-  const registers = [registry];
-  const m = {
-    registry,
-    requestsTotal: new import_prom_client.Counter({ name: "http_requests_total", help: "total HTTP requests processed", labelNames: ["code", "method"], registers }),
-    requestDuration: new import_prom_client.Histogram({
-      name: "http_request_duration_seconds",
-      help: "Seconds spent serving HTTP requests.",
-      labelNames: ["code", "method"],
-      buckets: [5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers
-    }),
-    inFlight: new import_prom_client.Gauge({ name: "http_requests_in_flight", help: "total HTTP requests in-flight", registers }),
-    traced: new import_prom_client.Counter({ name: "containerless_traced_requests_total", help: "requests run through the instrumented handler", registers }),
-    traceGrew: new import_prom_client.Counter({ name: "containerless_trace_growth_total", help: "traced requests that added to the trace tree", registers }),
-    traceStable: new import_prom_client.Gauge({ name: "containerless_trace_stable", help: "1 once trace_stable_after traced requests in a row added nothing (sampling), else 0", registers }),
-    traceEnabled: new import_prom_client.Gauge({ name: "containerless_tracing_enabled", help: "1 when the instrumented handler loaded and tracing is on", registers }),
-    tracePublished: new import_prom_client.Counter({ name: "containerless_trace_published_total", help: "trace trees acknowledged by JetStream", registers }),
-    traceDropped: new import_prom_client.Counter({ name: "containerless_trace_dropped_total", help: "trace trees dropped unpublished because the buffer was full (a newer tree of this replica replaced them)", registers }),
-    tracePublishErrors: new import_prom_client.Counter({ name: "containerless_trace_publish_errors_total", help: "publish attempts that failed or timed out (the tree stays buffered and is retried)", registers }),
-    traceBuffered: new import_prom_client.Gauge({ name: "containerless_trace_buffered", help: "trace trees waiting to be published", registers }),
-    natsConnected: new import_prom_client.Gauge({ name: "containerless_nats_connected", help: "1 while connected to NATS", registers })
-  };
-  m.inFlight.set(0);
-  return m;
-}
-
 // watchdog/server.ts
 import { existsSync as existsSync2 } from "node:fs";
 import { STATUS_CODES } from "node:http";
@@ -44390,10 +44499,10 @@ function createWatchdogApp(deps) {
 import { readFileSync as readFileSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
-// compiler/prepare.ts
+// trace/prepare.ts
 import { createHash } from "node:crypto";
 
-// node_modules/astring/dist/astring.mjs
+// ../main/node_modules/astring/dist/astring.mjs
 var { stringify } = JSON;
 if (!String.prototype.repeat) {
   throw new Error(
@@ -45437,7 +45546,7 @@ function generate(node, options) {
   return state.output;
 }
 
-// compiler/instrument.ts
+// trace/instrument.ts
 var id = (name) => ({ type: "Identifier", name });
 var lit = (value) => ({ type: "Literal", value, raw: JSON.stringify(value) });
 var num = (n) => ({ type: "Literal", value: n, raw: String(n) });
@@ -45599,7 +45708,7 @@ function instrument(program) {
   return generate(t(program), { comments: false });
 }
 
-// node_modules/acorn/dist/acorn.mjs
+// ../main/node_modules/acorn/dist/acorn.mjs
 var astralIdentifierCodes = [509, 0, 227, 0, 150, 4, 294, 9, 1368, 2, 2, 1, 6, 3, 41, 2, 5, 0, 166, 1, 574, 3, 9, 9, 7, 9, 32, 4, 318, 1, 31, 4, 33, 15, 71, 10, 50, 3, 123, 2, 54, 14, 32, 10, 3, 1, 11, 3, 46, 10, 8, 0, 46, 9, 7, 2, 37, 13, 2, 9, 6, 1, 45, 0, 13, 2, 49, 13, 9, 3, 2, 11, 83, 11, 7, 0, 3, 0, 158, 11, 6, 9, 7, 3, 56, 1, 2, 6, 3, 1, 3, 2, 10, 0, 11, 1, 3, 6, 4, 4, 68, 8, 2, 0, 3, 0, 2, 3, 2, 4, 2, 0, 15, 1, 83, 17, 10, 9, 5, 0, 82, 19, 13, 9, 214, 6, 3, 8, 28, 1, 83, 16, 16, 9, 82, 12, 9, 9, 7, 19, 58, 14, 5, 9, 243, 14, 166, 9, 71, 5, 2, 1, 3, 3, 2, 0, 2, 1, 13, 9, 120, 6, 3, 6, 4, 0, 29, 9, 41, 6, 2, 3, 9, 0, 10, 10, 47, 15, 199, 7, 137, 9, 54, 7, 2, 7, 17, 9, 57, 21, 2, 13, 123, 5, 4, 0, 2, 1, 2, 6, 2, 0, 9, 9, 49, 4, 2, 1, 2, 4, 9, 9, 55, 9, 7, 0, 259, 3, 10, 1, 2, 0, 49, 6, 4, 4, 14, 10, 5350, 0, 7, 14, 11465, 27, 2343, 9, 87, 9, 39, 4, 60, 6, 26, 9, 535, 9, 470, 0, 2, 54, 8, 3, 82, 0, 12, 1, 19628, 1, 4178, 9, 519, 45, 3, 22, 481, 1, 61, 4, 4, 5, 9, 7, 3, 6, 31, 3, 149, 2, 12, 2, 9, 1, 3, 0, 33, 1, 1357, 49, 513, 54, 5, 49, 9, 0, 15, 0, 23, 4, 2, 14, 1361, 6, 2, 16, 3, 6, 2, 1, 2, 4, 101, 0, 161, 6, 10, 9, 357, 0, 62, 13, 499, 13, 245, 1, 2, 9, 233, 0, 3, 0, 8, 1, 6, 0, 475, 6, 110, 6, 6, 9, 4759, 9, 787719, 239];
 var astralIdentifierStartCodes = [0, 11, 2, 25, 2, 18, 2, 1, 2, 14, 3, 13, 35, 122, 70, 52, 268, 28, 4, 48, 48, 31, 14, 29, 6, 37, 11, 29, 3, 35, 5, 7, 2, 4, 43, 157, 19, 35, 5, 35, 5, 39, 9, 51, 13, 10, 2, 14, 2, 6, 2, 1, 2, 10, 2, 14, 2, 6, 2, 1, 4, 51, 13, 310, 10, 21, 11, 7, 25, 5, 2, 41, 2, 13, 65, 5, 3, 0, 2, 43, 2, 1, 4, 0, 3, 22, 11, 22, 10, 30, 66, 18, 2, 1, 11, 21, 11, 25, 7, 25, 39, 55, 7, 1, 65, 0, 16, 3, 2, 2, 2, 28, 43, 28, 4, 28, 36, 7, 2, 27, 28, 53, 11, 21, 11, 18, 14, 17, 111, 72, 56, 50, 14, 50, 14, 35, 39, 27, 10, 22, 251, 41, 7, 1, 17, 5, 18, 21, 18, 28, 11, 0, 9, 21, 43, 17, 47, 20, 28, 22, 13, 52, 58, 1, 3, 0, 14, 44, 33, 24, 27, 35, 30, 0, 3, 0, 9, 34, 4, 0, 13, 47, 15, 3, 22, 0, 2, 0, 36, 17, 2, 24, 20, 1, 64, 6, 2, 0, 2, 3, 2, 14, 2, 9, 8, 46, 39, 7, 3, 1, 3, 21, 2, 6, 2, 1, 2, 4, 4, 0, 19, 0, 13, 4, 31, 9, 2, 0, 3, 0, 2, 37, 2, 0, 26, 0, 2, 0, 45, 52, 19, 3, 21, 2, 31, 47, 21, 1, 2, 0, 185, 46, 42, 3, 37, 47, 21, 0, 60, 42, 14, 0, 72, 26, 38, 6, 186, 43, 117, 63, 32, 7, 3, 0, 3, 7, 2, 1, 2, 23, 16, 0, 2, 0, 95, 7, 3, 38, 17, 0, 2, 0, 29, 0, 11, 39, 8, 0, 22, 0, 12, 45, 20, 0, 19, 72, 18, 0, 182, 32, 32, 8, 2, 36, 18, 0, 50, 29, 113, 6, 2, 1, 2, 37, 22, 0, 26, 5, 2, 1, 2, 31, 15, 0, 24, 43, 22, 0, 239, 18, 16, 0, 2, 12, 2, 33, 125, 0, 80, 921, 103, 111, 6, 206, 13, 310, 2314, 96, 16, 1071, 18, 5, 26, 3994, 6, 582, 6842, 29, 1763, 568, 8, 30, 18, 78, 18, 29, 19, 47, 17, 3, 32, 20, 6, 18, 433, 44, 212, 63, 33, 24, 3, 24, 45, 74, 6, 0, 67, 12, 65, 1, 2, 0, 15, 4, 10, 7386, 37, 33, 96, 114, 14, 913, 15, 50, 7710, 3, 2, 6, 2, 1, 2, 296, 10, 0, 30, 2, 3, 0, 15, 4, 8, 395, 2309, 106, 6, 12, 4, 8, 8, 9, 5991, 84, 2, 70, 2, 1, 3, 0, 3, 1, 3, 3, 2, 11, 2, 0, 2, 6, 2, 64, 2, 3, 3, 7, 2, 6, 2, 27, 2, 3, 2, 4, 2, 0, 4, 6, 2, 340, 2, 24, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 7, 1845, 129, 15, 6, 55, 50, 49, 61, 147, 44, 11, 6, 17, 0, 322, 29, 19, 43, 485, 27, 229, 29, 3, 0, 208, 30, 2, 2, 2, 1, 2, 6, 3, 4, 10, 1, 225, 6, 2, 3, 2, 1, 2, 14, 2, 196, 60, 67, 8, 0, 1205, 3, 2, 26, 2, 1, 2, 0, 3, 0, 2, 9, 2, 3, 2, 0, 2, 0, 7, 0, 5, 0, 2, 0, 2, 0, 2, 2, 2, 1, 2, 0, 3, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 1, 2, 0, 3, 3, 2, 6, 2, 3, 2, 3, 2, 0, 2, 9, 2, 16, 6, 2, 2, 4, 2, 16, 4421, 42719, 33, 4382, 2, 5773, 3, 7472, 16, 621, 2467, 541, 1507, 4938, 6, 8489, 39815, 11327];
 var nonASCIIidentifierChars = "‌‍·̀-ͯ·҃-֑҇-ׇֽֿׁׂׅׄ-׉ؐ-ًؚ-٩ٰۖ-ۜ۟-۪ۤۧۨ-ۭ۰-۹ܑܰ-݊ަ-ް߀-߉߫-߽߳ࠖ-࠙ࠛ-ࠣࠥ-ࠧࠩ-࡙࠭-࡛ࢗ-࢟࣊-ࣣ࣡-ःऺ-़ा-ॏ॑-ॗॢॣ०-९ঁ-ঃ়া-ৄেৈো-্ৗৢৣ০-৯৾ਁ-ਃ਼ਾ-ੂੇੈੋ-੍ੑ੦-ੱੵઁ-ઃ઼ા-ૅે-ૉો-્ૢૣ૦-૯ૺ-૿ଁ-ଃ଼ା-ୄେୈୋ-୍୓-ୗୢୣ୦-୯ஂா-ூெ-ைொ-்ௗ௦-௯ఀ-ఄ఼ా-ౄె-ైొ-్ౕౖౢౣ౦-౯ಁ-ಃ಼ಾ-ೄೆ-ೈೊ-್ೕೖೢೣ೦-೯ೳഀ-ഃ഻഼ാ-ൄെ-ൈൊ-്ൗൢൣ൦-൯ඁ-ඃ්ා-ුූෘ-ෟ෦-෯ෲෳัิ-ฺ็-๎๐-๙ັິ-ຼ່-໎໐-໙༘༙༠-༩༹༵༷༾༿ཱ-྄྆྇ྍ-ྗྙ-ྼ࿆ါ-ှ၀-၉ၖ-ၙၞ-ၠၢ-ၤၧ-ၭၱ-ၴႂ-ႍႏ-ႝ፝-፟፩-፱ᜒ-᜕ᜲ-᜴ᝒᝓᝲᝳ឴-៓៝០-៩᠋-᠍᠏-᠙ᢩᤠ-ᤫᤰ-᤻᥆-᥏᧐-᧚ᨗ-ᨛᩕ-ᩞ᩠-᩿᩼-᪉᪐-᪙᪰-᪽ᪿ-᫰ᬀ-ᬄ᬴-᭄᭐-᭙᭫-᭳ᮀ-ᮂᮡ-ᮭ᮰-᮹᯦-᯳ᰤ-᰷᱀-᱉᱐-᱙᳐-᳔᳒-᳨᳭᳴᳷-᳹᷀-᷿‌‍‿⁀⁔⃐-⃥⃜⃡-⃰⳯-⵿⳱ⷠ-〪ⷿ-゙゚〯・꘠-꘩꙯ꙴ-꙽ꚞꚟ꛰꛱ꠂ꠆ꠋꠣ-ꠧ꠬ꢀꢁꢴ-ꣅ꣐-꣙꣠-꣱ꣿ-꤉ꤦ-꤭ꥇ-꥓ꦀ-ꦃ꦳-꧀꧐-꧙ꧥ꧰-꧹ꨩ-ꨶꩃꩌꩍ꩐-꩙ꩻ-ꩽꪰꪲ-ꪴꪷꪸꪾ꪿꫁ꫫ-ꫯꫵ꫶ꯣ-ꯪ꯬꯭꯰-꯹ﬞ︀-️︠-︯︳︴﹍-﹏０-９＿･";
@@ -51326,7 +51435,7 @@ function parse3(input, options) {
   return Parser.parse(input, options);
 }
 
-// compiler/normalize.ts
+// trace/normalize.ts
 function normalize(source, file) {
   const diagnostics = [];
   let ast;
@@ -52176,7 +52285,7 @@ function containsClosure(nodes) {
   return found;
 }
 
-// compiler/prepare.ts
+// trace/prepare.ts
 function prepare(source, file) {
   const { program, diagnostics } = normalize(source, file);
   const instrumented = instrument(program);
@@ -52473,11 +52582,11 @@ var builtins_default = [
   "parseInt"
 ];
 
-// compiler/tracer.ts
+// trace/tracer.ts
 import { AsyncLocalStorage as AsyncLocalStorage2 } from "node:async_hooks";
 import { createRequire as createRequire2 } from "node:module";
 
-// compiler/ir.ts
+// trace/ir.ts
 var TRACE_FORMAT = "containerless-trace";
 var TRACE_VERSION = 1;
 var BR_TRUE = 1;
@@ -52496,7 +52605,58 @@ var TAG = {
   other: 512
 };
 
-// compiler/tree.ts
+// trace/merge.ts
+function copyObs(o) {
+  const c = {};
+  if (o.br !== void 0) c.br = o.br;
+  if (o.ty) c.ty = [...o.ty].map((x) => x ?? 0);
+  if (o.callees) c.callees = [...o.callees].sort();
+  if (o.n !== void 0) c.n = o.n;
+  return c;
+}
+function mergeObs(into, from) {
+  let added = 0;
+  for (const [site, o] of from) {
+    let t = into.get(site);
+    if (!t) {
+      t = {};
+      into.set(site, t);
+    }
+    added += mergeSite(t, o);
+  }
+  return added;
+}
+function mergeSite(t, o) {
+  let added = 0;
+  if (o.br !== void 0) {
+    const b = (t.br ?? 0) | o.br;
+    if (b !== t.br) added++;
+    t.br = b;
+  }
+  if (o.ty) {
+    const ty = t.ty ?? (t.ty = []);
+    o.ty.forEach((x, i2) => {
+      const v = (ty[i2] ?? 0) | (x ?? 0);
+      if (v !== ty[i2]) added++;
+      ty[i2] = v;
+    });
+  }
+  if (o.callees) {
+    const c = t.callees ?? (t.callees = []);
+    for (const x of o.callees)
+      if (!c.includes(x)) {
+        c.push(x);
+        added++;
+      }
+  }
+  if (o.n !== void 0) {
+    if (!t.n) added++;
+    t.n = (t.n ?? 0) + o.n;
+  }
+  return added;
+}
+
+// trace/tree.ts
 var UNKNOWN = (sid) => ({ type: "ClUnknown", sid });
 var UNKNOWN_BLOCK = (sid) => ({ type: "BlockStatement", body: [{ type: "ClUnknown", sid }] });
 function get(obs, sid) {
@@ -52551,7 +52711,7 @@ function prune(core, obs) {
   return visit(core);
 }
 
-// compiler/tracer.ts
+// trace/tracer.ts
 var nodeRequire = createRequire2(import.meta.url);
 var builtinNames = [];
 try {
@@ -52929,55 +53089,6 @@ var intrinsics = {
     if (v === null || v === void 0) throw new TypeError(`Cannot destructure '${v}' as it is ${v}.`);
   }
 };
-function copyObs(o) {
-  const c = {};
-  if (o.br !== void 0) c.br = o.br;
-  if (o.ty) c.ty = [...o.ty].map((x) => x ?? 0);
-  if (o.callees) c.callees = [...o.callees].sort();
-  if (o.n !== void 0) c.n = o.n;
-  return c;
-}
-function mergeObs(into, from) {
-  let added = 0;
-  for (const [site, o] of from) {
-    let t = into.get(site);
-    if (!t) {
-      t = {};
-      into.set(site, t);
-    }
-    added += mergeSite(t, o);
-  }
-  return added;
-}
-function mergeSite(t, o) {
-  let added = 0;
-  if (o.br !== void 0) {
-    const b = (t.br ?? 0) | o.br;
-    if (b !== t.br) added++;
-    t.br = b;
-  }
-  if (o.ty) {
-    const ty = t.ty ?? (t.ty = []);
-    o.ty.forEach((x, i2) => {
-      const v = (ty[i2] ?? 0) | (x ?? 0);
-      if (v !== ty[i2]) added++;
-      ty[i2] = v;
-    });
-  }
-  if (o.callees) {
-    const c = t.callees ?? (t.callees = []);
-    for (const x of o.callees)
-      if (!c.includes(x)) {
-        c.push(x);
-        added++;
-      }
-  }
-  if (o.n !== void 0) {
-    if (!t.n) added++;
-    t.n = (t.n ?? 0) + o.n;
-  }
-  return added;
-}
 
 // watchdog/tracing.ts
 var MAX_SHAPES = 1e4;
@@ -53150,21 +53261,10 @@ function prefixProcessOutput(maxLine) {
   };
   return { out: wrap(process.stdout, "stdout"), err: wrap(process.stderr, "stderr") };
 }
-function listen(server, port, host) {
-  return new Promise((resolveListen, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolveListen(server.address().port);
-    });
-  });
-}
 function close(server) {
   return new Promise((done) => server.close(() => done()));
 }
-var sleep2 = (ms) => new Promise((r) => setTimeout(r, ms));
-async function startWatchdog(dir, env, io2) {
-  const config = readWatchdogConfig(env, dir);
+async function startWatchdog(dir, env, io2, config = readWatchdogConfig(env, dir)) {
   const metrics = createWatchdogMetrics();
   const log = io2.log;
   const tracing = new TracingController({ dir, functionName: config.functionName, config: config.tracing, metrics, log });
@@ -53259,11 +53359,11 @@ async function startWatchdog(dir, env, io2) {
         log(`Removing lock-file : ${lockFile}`);
         releaseLock(lockFile);
       }
-      await sleep2(config.healthcheckIntervalMs);
+      await sleep(config.healthcheckIntervalMs);
       log(`No new connections allowed, draining: ${state.inflight} requests`);
       const closed = close(server);
       server.closeIdleConnections();
-      const deadline = sleep2(config.writeTimeoutMs).then(() => "timeout");
+      const deadline = sleep(config.writeTimeoutMs).then(() => "timeout");
       if (await Promise.race([closed.then(() => "closed"), deadline]) === "timeout") {
         log(`write_timeout reached with ${state.inflight} requests in flight; closing their connections`);
         server.closeAllConnections();
@@ -53288,8 +53388,6 @@ async function startWatchdog(dir, env, io2) {
 async function runWatchdogCommand(dir, io2) {
   if (Object.prototype.hasOwnProperty.call(process.stdout, "write")) delete process.stdout.write;
   let raw = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
-  const envPrefix = process.env.prefix_logs;
-  const prefix = envPrefix !== void 0 && ["1", "t", "T", "TRUE", "true", "True"].includes(envPrefix);
   let pending = "";
   const flush = () => {
     const text = pending;
@@ -53311,14 +53409,12 @@ async function runWatchdogCommand(dir, io2) {
   process.once("exit", flush);
   let running;
   try {
-    if (prefix) {
-      const maxLine = Number(process.env.log_buffer_size || 65536);
-      raw = prefixProcessOutput(Number.isFinite(maxLine) ? maxLine : 65536);
-    }
+    const config = readWatchdogConfig(process.env, dir);
+    if (config.prefixLogs) raw = prefixProcessOutput(config.logBufferSize);
     globalThis.console = new Console({ stdout: process.stdout, stderr: process.stderr });
-    running = await startWatchdog(dir, process.env, { log });
+    running = await startWatchdog(dir, process.env, { log }, config);
   } catch (err) {
-    if (err instanceof WatchdogConfigError || err instanceof HandlerLoadError) {
+    if (err instanceof ConfigError || err instanceof HandlerLoadError) {
       io2.err(`containerless watchdog: ${err.message}
 `);
       return 1;

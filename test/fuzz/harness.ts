@@ -19,12 +19,12 @@ import http, { type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildDispatcher, BuildError } from '../../compiler/build.ts';
-import { compareAnswers, Dispatcher, FALLBACK_HEADER, traceRequests } from '../../compiler/check.ts';
-import { generateRust } from '../../compiler/codegen.ts';
-import { prepare } from '../../compiler/prepare.ts';
-import { toHttpRequest, type HttpRequest, type RequestEntry } from '../../compiler/requests.ts';
-import { Tracer } from '../../compiler/tracer.ts';
+import { buildDispatcher, BuildError } from '../../compiler/index.ts';
+import { compareAnswers, Dispatcher, FALLBACK_HEADER, traceRequests } from '../../harness/index.ts';
+import { generateRust } from '../../compiler/index.ts';
+import { prepare } from '../../trace/index.ts';
+import { toHttpRequest, type HttpRequest, type RequestEntry } from '../../harness/index.ts';
+import { Tracer } from '../../trace/index.ts';
 import { createRunnerApp, loadHandler } from '../../watchdog/index.ts';
 import { renderProgram, type Program } from './generate.ts';
 

@@ -16,12 +16,12 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDispatcher, BuildError, crateName, defaultCacheDir } from '../../../compiler/build.ts';
-import { prepare, Tracer } from '../../../compiler/index.ts';
+import { buildDispatcher, BuildError, crateName } from '../../../compiler/index.ts';
+import { cacheDir, freePort } from '../../../lib/index.ts';
+import { prepare, Tracer } from '../../../trace/index.ts';
 import { createRunnerApp, loadHandler } from '../../../watchdog/index.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -82,16 +82,6 @@ function isAlive(pid: number): boolean {
 
 const fixture = (...p: string[]): string => join(FIXTURES, ...p);
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => done(port));
-    });
-  });
-}
 
 describe('containerless CLI usage', () => {
   it('prints the version from package.json, also after a command', async () => {
@@ -269,12 +259,6 @@ describe('buildDispatcher', () => {
     expect(crateName('***')).to.equal('fn-function');
   });
 
-  it('puts the cache under $CONTAINERLESS_CACHE, else $XDG_CACHE_HOME/containerless, else ~/.cache/containerless', () => {
-    expect(defaultCacheDir({ CONTAINERLESS_CACHE: '/c', XDG_CACHE_HOME: '/x' })).to.equal('/c');
-    expect(defaultCacheDir({ XDG_CACHE_HOME: '/x' })).to.equal('/x/containerless');
-    expect(defaultCacheDir({ HOME: '/h' })).to.match(/\/\.cache\/containerless$/);
-  });
-
   it('builds a crate that links the runtime, and a second function compiles only its own crate', async () => {
     const first = await buildDispatcher(trivial(`first-${nonce}`), { name: 'cl-test-build-a' });
     expect(await run(first.binary)).to.equal(`first-${nonce} true\n`);
@@ -284,7 +268,7 @@ describe('buildDispatcher', () => {
     const compiled = lines.filter((l) => /\] Compiling /.test(l)).map((l) => l.replace(/^.*\] Compiling (\S+).*$/, '$1'));
     expect(compiled, lines.join('\n')).to.deep.equal(['fn-cl-test-build-b']);
     expect(second.seconds, 'a second function should build in well under a minute').to.be.below(60);
-    const work = join(defaultCacheDir(), 'v1/work');
+    const work = join(cacheDir(), 'v1/work');
     expect(readFileSync(join(work, 'Cargo.toml'), 'utf8')).to.include('members = ["fn-*"]').and.include('codegen-units = 16');
     expect(readFileSync(join(work, 'fn-cl-test-build-b/Cargo.toml'), 'utf8')).to.include(`path = ${JSON.stringify(join(ROOT, 'runtime'))}`);
   });
@@ -292,7 +276,7 @@ describe('buildDispatcher', () => {
   it('compiles nothing and leaves main.rs alone when a function has not changed', async () => {
     const main = trivial('same');
     await buildDispatcher(main, { name: 'cl-test-build-a' });
-    const file = join(defaultCacheDir(), 'v1/work/fn-cl-test-build-a/src/main.rs');
+    const file = join(cacheDir(), 'v1/work/fn-cl-test-build-a/src/main.rs');
     const mtime = statSync(file).mtimeMs;
     const lines: string[] = [];
     const again = await buildDispatcher(main, { name: 'cl-test-build-a', onProgress: (l) => lines.push(l) });

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { prepare } from '../../../compiler/prepare.ts';
-import { readRequests, toHttpRequest, type HttpRequest } from '../../../compiler/requests.ts';
-import { Tracer } from '../../../compiler/tracer.ts';
+import { prepare } from '../../../trace/index.ts';
+import { readRequests, toHttpRequest, type HttpRequest } from '../../../harness/index.ts';
+import { Tracer } from '../../../trace/index.ts';
 import { createRunnerApp, loadHandler, type LoadedHandler } from '../../../watchdog/index.ts';
 
 export interface Answer {

@@ -12,14 +12,14 @@
  * skipped. A handler that fails to load must fail alike on both sides.
  */
 import { expect } from 'chai';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { prepare } from '../../../compiler/prepare.ts';
-import type { HttpRequest } from '../../../compiler/requests.ts';
-import { Tracer } from '../../../compiler/tracer.ts';
+import { prepare } from '../../../trace/index.ts';
+import type { HttpRequest } from '../../../harness/index.ts';
+import { Tracer } from '../../../trace/index.ts';
 import { createRunnerApp, HandlerLoadError, loadHandler, type LoadedHandler } from '../../../watchdog/index.ts';
 // @ts-expect-error: the backend is plain JavaScript without types
 import { startBackend } from '../../../examples/backend/server.js';

@@ -12,11 +12,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDispatcher } from '../../../compiler/build.ts';
-import { Dispatcher, FALLBACK_HEADER, traceRequests } from '../../../compiler/check.ts';
-import { generateRust } from '../../../compiler/codegen.ts';
-import { prepare } from '../../../compiler/prepare.ts';
-import { readRequests } from '../../../compiler/requests.ts';
+import { buildDispatcher, generateRust } from '../../../compiler/index.ts';
+import { Dispatcher, FALLBACK_HEADER, readRequests, traceRequests } from '../../../harness/index.ts';
+import { prepare } from '../../../trace/index.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin/containerless.js');

@@ -14,11 +14,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDispatcher } from '../../../compiler/build.ts';
-import { Dispatcher, traceRequests } from '../../../compiler/check.ts';
-import { generateRust } from '../../../compiler/codegen.ts';
-import { prepare } from '../../../compiler/prepare.ts';
-import { readRequests } from '../../../compiler/requests.ts';
+import { buildDispatcher } from '../../../compiler/index.ts';
+import { Dispatcher, traceRequests } from '../../../harness/index.ts';
+import { generateRust } from '../../../compiler/index.ts';
+import { prepare } from '../../../trace/index.ts';
+import { readRequests } from '../../../harness/index.ts';
 import { startOurs, type Served } from '../watchdog/harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -9,6 +9,9 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cachePath, freePort, waitFor } from '../../../lib/index.ts';
+
+export { freePort, waitFor };
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const FIXTURES = join(ROOT, 'test/fixtures/provider');
@@ -42,38 +45,12 @@ function track(child: ChildProcess, name: string): Proc {
   };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 export function portIsFree(port: number): Promise<boolean> {
   return new Promise((res) => {
     const s = createServer();
     s.once('error', () => res(false));
     s.listen(port, () => s.close(() => res(true)));
   });
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 export interface ProviderProc extends Proc {
@@ -128,8 +105,7 @@ export async function removeDir(dir: string): Promise<void> {
 }
 
 export function toolPath(name: string): string {
-  const cache = process.env.CONTAINERLESS_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'containerless');
-  return join(cache, 'tools/bin', name);
+  return cachePath(process.env, 'tools/bin', name);
 }
 
 /** The real OpenFaaS CE gateway (built by .ci/setup-gateway.sh). It always listens on :8080 and :8082. */

@@ -20,14 +20,14 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseDocument } from 'yaml';
+import { cachePath } from '../../../lib/index.ts';
 import { freePort, ROOT, waitFor } from './harness.ts';
 
 const run = promisify(execFile);
 export const K8S_VERSION = 'v1.35.4';
 
 export function k8sBinDir(): string {
-  const cache = process.env.CONTAINERLESS_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'containerless');
-  return join(cache, 'tools', `k8s-${K8S_VERSION}`);
+  return cachePath(process.env, 'tools', `k8s-${K8S_VERSION}`);
 }
 
 /** Why the cluster cannot start here, or undefined when its binaries are installed. */

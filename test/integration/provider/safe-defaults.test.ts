@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { request } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from '../../../lib/index.ts';
 import { FIXTURES, ROOT, freePort, removeDir, waitFor, type Proc } from './harness.ts';
 
 interface Up extends Proc {
@@ -57,7 +58,6 @@ function raw(url: string, method: string, path: string, headers: Record<string, 
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('provider safe defaults', function () {
   this.timeout(120_000);

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { readRequests, toHttpRequest, type RequestLine } from '../../../compiler/requests.ts';
+import { readRequests, toHttpRequest, type RequestLine } from '../../../harness/index.ts';
 // @ts-expect-error: the backend is plain JavaScript without types
 import { startBackend } from '../../../examples/backend/server.js';
 import { ROOT, send, startOurs, type Answer, type Req } from '../watchdog/harness.ts';

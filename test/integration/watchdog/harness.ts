@@ -7,25 +7,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir, homedir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cachePath, freePort, sleep } from '../../../lib/index.ts';
+
+export { freePort, sleep };
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const STOCK = join(ROOT, 'test/integration/watchdog/stock');
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => res(port));
-    });
-  });
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface Answer {
   status: number;
@@ -186,8 +177,7 @@ export async function startStock(dir: string, env: Record<string, string> = {}):
 
 /** nats-server from .ci/setup-nats.sh's cache, else PATH; a missing binary is an error that says what to run. */
 export function findNatsServer(): string {
-  const cache = process.env.CONTAINERLESS_CACHE || join(homedir(), '.cache/containerless');
-  const cached = join(cache, 'tools/bin/nats-server');
+  const cached = cachePath(process.env, 'tools/bin/nats-server');
   if (existsSync(cached)) return cached;
   for (const d of (process.env.PATH ?? '').split(delimiter)) {
     const p = join(d, 'nats-server');

@@ -19,11 +19,12 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, posix } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import YAML from 'yaml';
+import { cachePath } from '../../../lib/index.ts';
 import { BUNDLE } from '../../../scripts/build-template.ts';
 import { buildImage, envOf, nodeModulesAbove, parseDockerfile, shrinkwrap, startImage, type Image } from '../template/image.ts';
 import { ROOT, send, sleep, startNats, startOurs, startStock, type Answer, type Nats, type Req, type Served } from './harness.ts';
@@ -32,7 +33,7 @@ const TEMPLATE = join(ROOT, 'template/node-containerless');
 const BUNDLE_NAME = posix.basename(BUNDLE);
 
 function findFaasCli(): string | undefined {
-  const cached = join(process.env.CONTAINERLESS_CACHE || join(homedir(), '.cache/containerless'), 'tools/bin/faas-cli');
+  const cached = cachePath(process.env, 'tools/bin/faas-cli');
   if (existsSync(cached)) return cached;
   for (const d of (process.env.PATH ?? '').split(delimiter)) if (d && existsSync(join(d, 'faas-cli'))) return join(d, 'faas-cli');
   return undefined;

@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { validateTrace, type TraceIR } from '../../../compiler/index.ts';
+import { validateTrace, type TraceIR } from '../../../trace/index.ts';
+import { waitFor as waitUntil } from '../../../lib/index.ts';
 import { ROOT, freePort, send, sleep, startNats, startOurs, type Nats, type Served } from './harness.ts';
 
 const FN = join(ROOT, 'test/fixtures/watchdog/branchy');
@@ -29,15 +30,7 @@ async function lastTrace(jsm: JetStreamManager, subject: string): Promise<Seen |
   }
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => waitUntil(what, probe, 20_000, 50);
 
 async function metric(w: Served, name: string): Promise<number> {
   const text = (await send(w.metricsPort, { path: '/metrics' })).body.toString();

@@ -6,7 +6,8 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { generateRust, prepare, Tracer } from '../../../compiler/index.ts';
+import { generateRust } from '../../../compiler/index.ts';
+import { prepare, Tracer } from '../../../trace/index.ts';
 
 /** Traces a handler once (module load only) and generates its Rust. */
 function gen(source: string): string {

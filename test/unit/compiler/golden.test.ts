@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { generateRust, mergeTraces, prepare, Tracer, validateTrace, type TraceIR } from '../../../compiler/index.ts';
+import { generateRust } from '../../../compiler/index.ts';
+import { mergeTraces, prepare, Tracer, validateTrace, type TraceIR } from '../../../trace/index.ts';
 
 const dir = join(import.meta.dirname, '../../fixtures/compiler');
 const update = !!process.env.UPDATE_GOLDEN;

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRequests, queryString, readRequests, RequestsFileError, toHttpRequest } from '../../../compiler/requests.ts';
+import { parseRequests, queryString, readRequests, RequestsFileError, toHttpRequest } from '../../../harness/index.ts';
 
 function errorOf(text: string): RequestsFileError {
   try {

@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { decideReplicas, RegistryLoadSource, scalePolicy } from '../../../provider/autoscaler.ts';
 import { InvalidError, minReplicas } from '../../../provider/backend.ts';
-import { ConfigError, parseDuration, readConfig } from '../../../provider/config.ts';
+import { ConfigError } from '../../../lib/index.ts';
+import { readConfig } from '../../../provider/config.ts';
 import { ProviderMetrics } from '../../../provider/metrics.ts';
 import { parseInvokePath } from '../../../provider/proxy.ts';
 import { checkFunctionName, parseDelete, parseDeployment, parseScale, parseSecret } from '../../../provider/schemas.ts';
@@ -65,9 +66,22 @@ describe('provider config', () => {
   });
   it('reads whole seconds and Go durations', () => {
     expect(readConfig({ read_timeout: '30', write_timeout: '1m30s' })).to.include({ readTimeoutMs: 30_000, writeTimeoutMs: 90_000 });
-    expect(parseDuration('250ms')).to.equal(250);
-    expect(parseDuration('1h2m')).to.equal(3_720_000);
-    expect(parseDuration('10')).to.equal(undefined);
+    expect(readConfig({ read_timeout: '.5s', write_timeout: '+1s', scale_window: '1.5h', cold_start_timeout: '0' })).to.include({
+      readTimeoutMs: 500,
+      writeTimeoutMs: 1000,
+      scaleWindowMs: 5_400_000,
+      coldStartTimeoutMs: 0,
+    });
+  });
+  it('refuses durations Go refuses, and negative ones', () => {
+    for (const bad of ['10 s', ' 10s', '1x', '-1s', '-5']) {
+      expect(() => readConfig({ write_timeout: bad }), bad).to.throw(ConfigError, 'write_timeout');
+    }
+  });
+  it('reads local_replica, auto by default', () => {
+    expect(readConfig({}).localReplica).to.equal('auto');
+    expect(readConfig({ local_replica: 'runner' }).localReplica).to.equal('runner');
+    expect(() => readConfig({ local_replica: 'docker' })).to.throw(ConfigError, 'local_replica="docker" is not auto, watchdog or runner');
   });
   it('reports every bad variable at once', () => {
     try {

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { createRunnerApp } from '../../../watchdog/runner.ts';
 import { TracingController } from '../../../watchdog/tracing.ts';
 import { createWatchdogMetrics } from '../../../watchdog/metrics.ts';
-import { validateTrace } from '../../../compiler/index.ts';
+import { validateTrace } from '../../../trace/index.ts';
 
 const DIR = fileURLToPath(new URL('../../fixtures/watchdog/branchy/', import.meta.url));
 const COUNTER = fileURLToPath(new URL('../../fixtures/watchdog/counter/', import.meta.url));
