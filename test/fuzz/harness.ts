@@ -2,7 +2,7 @@
  * Runs a batch of generated programs through three sides and compares them:
  *
  *   plain         the handler module as Node loads it (the answer every other side must give)
- *   instrumented  the watchdog's traced copy (compiler/instrument.ts), every request under a tracer, and
+ *   instrumented  the watchdog's traced copy (trace/instrument.ts), every request under a tracer, and
  *                 again with recording off (`runUnrecorded`), as the watchdog serves unsampled requests
  *   rust          the dispatcher compiled from the trace of a share of the requests (the rest take paths
  *                 the trace may not have seen, so they test the give-ups too)

@@ -1,5 +1,5 @@
 /**
- * Requests files for `containerless check` (compiler/requests.ts): parsing, validation messages that name the
+ * Requests files for `containerless check` (harness/requests.ts): parsing, validation messages that name the
  * line and the field, and the request each line puts on the wire.
  */
 import { expect } from 'chai';
