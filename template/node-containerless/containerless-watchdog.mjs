@@ -52170,7 +52170,7 @@ var Normalizer = class {
         properties.push({ type: "Property", kind: p.kind, method: p.method, shorthand: false, computed: p.computed, key: key2, value });
         continue;
       }
-      if (!p.computed && key2.type === "Identifier" && key2.name === "__proto__") return this.unsupported(e, "__proto__ in an object literal");
+      if (!p.computed && (key2.type === "Identifier" && key2.name === "__proto__" || key2.type === "Literal" && key2.value === "__proto__")) return this.unsupported(e, "__proto__ in an object literal");
       properties.push({ type: "Property", kind: "init", method: false, shorthand: false, computed: p.computed, key: key2, value: this.expr(p.value) });
     }
     return this.site({ type: "ObjectExpression", properties }, e);
