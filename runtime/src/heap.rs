@@ -11,6 +11,9 @@ use indexmap::IndexMap;
 
 pub type Props = IndexMap<JsStr, Prop, ahash::RandomState>;
 
+/// The most reads of older state that code running later (`Later`) may log.
+const READ_LOG_CAP: usize = 1 << 20;
+
 #[derive(Clone, Debug)]
 pub enum Prop {
     Data {
@@ -185,6 +188,8 @@ pub struct Heap {
     /// Reads of objects below this index are logged in `read_log` (0: nothing is logged). See `Later`.
     read_floor: std::cell::Cell<u32>,
     read_log: std::cell::RefCell<Vec<u32>>,
+    /// More reads than `READ_LOG_CAP` were to be logged: the code running later gives up when it ends.
+    read_overflow: std::cell::Cell<bool>,
     /// Code running where Node would run it later than we do, innermost last.
     later: Vec<Later>,
     /// For each detached async call that read older state after its first `await` (its promise, what it
@@ -223,6 +228,7 @@ impl Heap {
             cap,
             read_floor: std::cell::Cell::new(0),
             read_log: std::cell::RefCell::new(Vec::new()),
+            read_overflow: std::cell::Cell::new(false),
             later: Vec::new(),
             watched: Vec::new(),
         }
@@ -252,6 +258,7 @@ impl Heap {
         self.bytes = 0;
         self.read_floor.set(0);
         self.read_log.borrow_mut().clear();
+        self.read_overflow.set(false);
         self.later.clear();
         self.watched.clear();
     }
@@ -286,9 +293,21 @@ impl Heap {
     #[inline]
     pub fn get(&self, r: ObjRef) -> &Obj {
         if r.0 < self.read_floor.get() {
-            self.read_log.borrow_mut().push(r.0);
+            self.note_read(r.0);
         }
         &self.objs[r.0 as usize]
+    }
+
+    #[cold]
+    fn note_read(&self, o: u32) {
+        let mut log = self.read_log.borrow_mut();
+        if log.last() != Some(&o) {
+            if log.len() >= READ_LOG_CAP {
+                self.read_overflow.set(true);
+            } else {
+                log.push(o);
+            }
+        }
     }
     pub fn is_module(&self, r: ObjRef) -> bool {
         r.0 < self.module_len
@@ -441,6 +460,16 @@ impl Heap {
             self.read_log.borrow_mut().truncate(l.log_start);
         }
         self.update_read_floor();
+        if self.read_overflow.get() {
+            if self.later.is_empty() {
+                self.read_overflow.set(false);
+            }
+            return Err(Abort::new(
+                AbortKind::Unsupported,
+                0,
+                "code Node runs later read more older state than the runtime follows",
+            ));
+        }
         if l.then_callback {
             // A function without own properties cannot have changed: its code and environment are fixed.
             let unchanging = |o: u32| {
@@ -581,5 +610,57 @@ fn same_obj(a: &Obj, b: &Obj) -> bool {
                     .all(|((k1, v1), (k2, v2))| k1 == k2 && same_slot(v1, v2))
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heap_with(n: usize) -> (Heap, Vec<ObjRef>) {
+        let mut h = Heap::new(usize::MAX);
+        h.seal_module();
+        let objs = (0..n)
+            .map(|_| h.alloc(Obj::new(ObjKind::Ordinary, None)).unwrap())
+            .collect();
+        (h, objs)
+    }
+
+    #[test]
+    fn what_a_detached_call_read_after_its_first_await_is_watched_until_its_promise_is_awaited() {
+        let (mut h, o) = heap_with(2);
+        h.begin_detached();
+        let _ = h.get(o[0]); // before the first await: Node reads it now too
+        h.on_await();
+        let _ = h.get(o[1]);
+        let p = h.alloc(Obj::new(ObjKind::Ordinary, None)).unwrap();
+        h.end_later(Some(p), None).unwrap();
+        assert!(h.get_mut(o[0]).is_ok());
+        assert!(
+            h.get_mut(o[1]).is_err(),
+            "a write to what it read after the await gives up"
+        );
+        assert!(h.array_slot_mut(o[1], 0).is_none());
+        h.unwatch(p);
+        assert!(
+            h.get_mut(o[1]).is_ok(),
+            "once its promise is awaited, Node has run it"
+        );
+    }
+
+    #[test]
+    fn a_then_callback_that_read_older_state_gives_up() {
+        let (mut h, o) = heap_with(2);
+        let p = o[1];
+        let newer = h.alloc(Obj::new(ObjKind::Ordinary, None)).unwrap();
+        h.begin_then_callback(p);
+        let _ = h.get(newer); // made after its promise
+        assert!(h.end_later(None, None).is_ok());
+        h.begin_then_callback(p);
+        let _ = h.get(o[0]);
+        assert!(h.end_later(None, None).is_err());
+        // Nothing is logged once no such code runs.
+        let _ = h.get(o[0]);
+        assert!(h.read_log.borrow().is_empty());
     }
 }
