@@ -11,9 +11,10 @@
 //!
 //! `sort` and `toSorted` are V8's TimSort (third_party/v8/builtins/array-sort.tq, itself CPython's
 //! listsort), re-implemented from its description: undefined values and holes are taken out first, runs
-//! are found and extended with binary insertion, and merged with galloping (newer V8 sorts arrays of
-//! fewer than ten elements by binary insertion alone; Node 22.20's V8 does not, which the differential
-//! test checks comparison by comparison). Because the same comparisons happen in the same order,
+//! are found and extended with binary insertion, and merged with galloping. `sort` (not `toSorted`) of
+//! fewer than `MIN_TIMSORT_LEN` values (undefined values and holes not counted) is binary insertion
+//! alone, as in Node 26's V8 (Node 20's ran TimSort on every length; the differential test checks the
+//! comparisons one by one). Because the same comparisons happen in the same order,
 //! the result equals Node's for every comparator, consistent or not, and a comparator with side effects
 //! is called with the same arguments in the same order. The default order compares ToString of the
 //! elements; for primitives it is computed once per element, which nothing can observe, for objects at
@@ -1443,6 +1444,10 @@ struct Sorter<'a> {
 
 const MIN_GALLOP: usize = 7;
 
+/// V8's kMinTimSortLen as Node 26 behaves: `sort` sorts fewer values by binary insertion alone. Found by
+/// counting comparisons on reversed arrays (7 values take 14, 8 values take 7, one count_run).
+const MIN_TIMSORT_LEN: usize = 8;
+
 impl Sorter<'_> {
     /// CompareArrayElements without the undefined cases (undefined values are not sorted).
     fn compare(&self, cx: &mut Cx, x: u32, y: u32) -> JsResult<f64> {
@@ -1951,11 +1956,15 @@ impl Sorter<'_> {
         Ok(())
     }
 
-    /// Sorts every value; returns them in order.
-    fn run(mut self, cx: &mut Cx) -> JsResult<Vec<Value>> {
+    /// Sorts every value; returns them in order. `small_by_insertion`: fewer than `MIN_TIMSORT_LEN`
+    /// values are sorted by binary insertion alone (V8's ArrayTimSort, which `sort` calls and `toSorted`
+    /// does not).
+    fn run(mut self, cx: &mut Cx, small_by_insertion: bool) -> JsResult<Vec<Value>> {
         let n = self.vals.len();
         let mut w: Vec<u32> = (0..n as u32).collect();
-        if n >= 2 {
+        if small_by_insertion && n < MIN_TIMSORT_LEN {
+            self.binary_insertion(cx, &mut w, 0, 0, n)?;
+        } else if n >= 2 {
             let min_run = {
                 let (mut m, mut r) = (n, 0);
                 while m >= 64 {
@@ -1986,8 +1995,13 @@ impl Sorter<'_> {
     }
 }
 
-/// Sorts `vals` (none of them undefined) as V8 does.
-fn timsort(cx: &mut Cx, cmp: &Comparator, vals: Vec<Value>) -> JsResult<Vec<Value>> {
+/// Sorts `vals` (none of them undefined) as V8 does; `small_by_insertion` as in `Sorter::run`.
+fn timsort(
+    cx: &mut Cx,
+    cmp: &Comparator,
+    vals: Vec<Value>,
+    small_by_insertion: bool,
+) -> JsResult<Vec<Value>> {
     let strs = match cmp {
         Comparator::Default => {
             let mut s = Vec::with_capacity(vals.len());
@@ -2008,7 +2022,7 @@ fn timsort(cx: &mut Cx, cmp: &Comparator, vals: Vec<Value>) -> JsResult<Vec<Valu
         min_gallop: MIN_GALLOP,
         runs: Vec::new(),
     }
-    .run(cx)
+    .run(cx, small_by_insertion)
 }
 
 fn comparator(cx: &Cx, v: &Value) -> JsResult<Comparator> {
@@ -2041,7 +2055,7 @@ fn sort(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
             }
         }
     }
-    let sorted = timsort(cx, &cmp, vals)?;
+    let sorted = timsort(cx, &cmp, vals, true)?;
     let n = sorted.len();
     for (j, v) in sorted.into_iter().enumerate() {
         set_idx(cx, o, j, v)?;
@@ -2075,7 +2089,7 @@ fn to_sorted(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let mut sorted = if len < 2 {
         vals
     } else {
-        timsort(cx, &cmp, vals)?
+        timsort(cx, &cmp, vals, false)?
     };
     sorted.extend(std::iter::repeat_n(Value::Undefined, undefs));
     cx.new_array(sorted)
@@ -3090,7 +3104,7 @@ mod tests {
         let mut rng = Rng(0x9e3779b97f4a7c15);
         let mut cs = Vec::new();
         let sizes = [
-            0usize, 1, 2, 3, 5, 9, 10, 11, 20, 31, 32, 33, 63, 64, 65, 100, 127, 128, 200, 257,
+            0usize, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 20, 31, 32, 33, 63, 64, 65, 100, 127, 128, 200, 257,
             500, 1000, 2100,
         ];
         for &n in &sizes {
@@ -3130,6 +3144,8 @@ mod tests {
         for a in [
             "[3,undefined,,1,null,'10',2,,undefined,-0,0,NaN,'b','a',true]",
             "[,undefined,3]",
+            "[7,undefined,6,,5,4,3,2,1,undefined]",
+            "[8,undefined,7,,6,5,4,3,2,1,undefined]",
             "[undefined]",
             "[,]",
             "[1,,]",
