@@ -51,6 +51,7 @@ describe('differential fuzzer (bounded run)', function () {
     expect(classify({ ...base, plainBody: 'TypeError: xs is not iterable', otherBody: 'TypeError: undefined is not iterable' }).cls).to.equal('instrumented-error-text');
     expect(classify({ ...base, plainBody: 'TypeError: xs.concat is not a function or its return value is not iterable', otherBody: 'TypeError: concat is not a function' }).cls).to.equal('instrumented-error-text');
     expect(classify({ ...base, plainBody: '["(t + t).trimEnd is not a function"]', otherBody: '["trimEnd is not a function"]' }).cls).to.equal('instrumented-error-text');
+    expect(classify({ ...base, plainBody: 'TypeError: (t + 2) is not iterable', otherBody: 'TypeError: __cl.bin is not a function or its return value is not iterable' }).cls).to.equal('instrumented-error-text');
     expect(classify({ ...base, plainBody: '["K is not a constructor"]', otherBody: '["C is not a constructor"]' }).cls).to.equal('instrumented-error-text');
     expect(classify({ ...base, plainBody: `["Cannot destructure property 'a' of 'o.z' as it is undefined."]`, otherBody: `["Cannot read properties of undefined (reading 'a')"]` }).cls).to.equal('instrumented-error-text');
     expect(classify({ ...base, kind: 'unrecorded', plainBody: '[false,"t.trimStart is not a function"]', otherBody: '[false,"trimStart is not a function"]' }).cls).to.equal('instrumented-error-text');
