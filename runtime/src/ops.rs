@@ -378,18 +378,33 @@ pub enum NumOp {
     BitXor,
 }
 
-/// Number::exponentiate (ECMA-262 §6.1.6.1.3): unlike `powf`, 1 ** ±Infinity and 1 ** NaN are NaN.
+/// Number::exponentiate (ECMA-262 §6.1.6.1.3) as Node 26 computes it, for `**` and `Math.pow`. Its V8
+/// (`math::pow` with `--use-std-math-pow`, on by default) answers the cases where C's `pow` differs from
+/// the spec itself (a NaN exponent; a base of ±1 with an infinite exponent), squares for an exponent of 2,
+/// takes a square root for 0.5 (+Infinity for a base of -Infinity), and otherwise calls the C library's
+/// `pow`. So do we: Rust's `powf` is that same C function (glibc's or musl's, whichever the binary links),
+/// so the dispatcher answers as Node on the same C library, bit for bit. Node 20's V8 used its own fdlibm
+/// port instead. The operands go through `black_box` so that LLVM, seeing a constant exponent in
+/// generated code, cannot rewrite the call (its library-call simplifier turns `pow(x, -1.0)` into
+/// `1.0 / x`, which C's `pow` is not).
 pub fn js_pow(x: f64, y: f64) -> f64 {
     if y.is_nan() {
         return f64::NAN;
     }
-    if y == 0.0 {
-        return 1.0;
-    }
-    if (x == 1.0 || x == -1.0) && y.is_infinite() {
+    if y.is_infinite() && (x == 1.0 || x == -1.0) {
         return f64::NAN;
     }
-    x.powf(y)
+    if y == 2.0 {
+        return x * x;
+    }
+    if y == 0.5 {
+        return if x == f64::NEG_INFINITY {
+            f64::INFINITY
+        } else {
+            (x + 0.0).sqrt()
+        };
+    }
+    std::hint::black_box(x).powf(std::hint::black_box(y))
 }
 
 /// Number::remainder (ECMA-262 §6.1.6.1.6): truncating, sign of the dividend; Rust's `%` on f64 is the same.
@@ -412,11 +427,7 @@ pub fn num_op(cx: &mut Cx, op: NumOp, a: &Value, b: &Value) -> JsResult<Value> {
         NumOp::Mul => x * y,
         NumOp::Div => x / y,
         NumOp::Rem => js_rem(x, y),
-        // powf is the platform's pow, which differs from V8's in the last bit for some operands.
-        NumOp::Exp => match crate::builtins::math::pow_exact(x, y) {
-            Some(v) => v,
-            None => return unsupported("x ** y for operands whose result depends on V8's pow"),
-        },
+        NumOp::Exp => js_pow(x, y),
         NumOp::Shl => (f64_to_int32(x).wrapping_shl(f64_to_uint32(y) & 31)) as f64,
         NumOp::Shr => (f64_to_int32(x) >> (f64_to_uint32(y) & 31)) as f64,
         NumOp::UShr => (f64_to_uint32(x) >> (f64_to_uint32(y) & 31)) as f64,
