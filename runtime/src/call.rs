@@ -279,6 +279,9 @@ pub fn settle(cx: &mut Cx, r: JsResult<Value>) -> JsResult<Value> {
 }
 
 pub fn new_promise(cx: &mut Cx, state: PromiseState) -> JsResult<Value> {
+    if matches!(state, PromiseState::Then(..)) {
+        cx.heap.unsettled_thens += 1;
+    }
     let p = cx.realm.promise_proto;
     Ok(Value::Obj(
         cx.heap.alloc(Obj::new(ObjKind::Promise(state), Some(p)))?,

@@ -196,6 +196,9 @@ pub struct Heap {
     /// read): until its promise is awaited, Node may run that part after the caller has written those
     /// objects, so a write to one of them gives up.
     watched: Vec<(u32, Vec<u32>)>,
+    /// `.then` promises of this request not yet settled: their callbacks run only when awaited here, where
+    /// Node runs them anyway, so a request that answers with one left falls back.
+    pub unsettled_thens: u32,
 }
 
 /// A part of the program that Node runs later than the runtime does, so that what it reads of older state
@@ -231,6 +234,7 @@ impl Heap {
             read_overflow: std::cell::Cell::new(false),
             later: Vec::new(),
             watched: Vec::new(),
+            unsettled_thens: 0,
         }
     }
     pub fn len(&self) -> usize {
@@ -261,6 +265,7 @@ impl Heap {
         self.read_overflow.set(false);
         self.later.clear();
         self.watched.clear();
+        self.unsettled_thens = 0;
     }
     pub fn set_cap(&mut self, cap: usize) {
         self.cap = cap;

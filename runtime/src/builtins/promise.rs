@@ -116,6 +116,10 @@ fn promise_state(cx: &Cx, v: &Value) -> Option<(ObjRef, PromiseState)> {
 }
 
 fn set_state(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<()> {
+    let was_then = matches!(cx.heap.kind(p), ObjKind::Promise(PromiseState::Then(..)));
+    if was_then && !matches!(state, PromiseState::Then(..)) {
+        cx.heap.unsettled_thens = cx.heap.unsettled_thens.saturating_sub(1);
+    }
     cx.heap.get_mut(p)?.kind = ObjKind::Promise(state);
     Ok(())
 }

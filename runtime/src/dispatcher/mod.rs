@@ -517,6 +517,12 @@ impl Dispatcher {
                 }
                 return Outcome::Fallback(abort(AbortKind::ModuleWrite, "the request left module-level state changed"));
             }
+            if r.is_ok() && cx.heap.unsettled_thens > 0 {
+                return Outcome::Fallback(abort(
+                    AbortKind::Unsupported,
+                    "a .then callback the request never awaited (Node runs it, maybe before answering)",
+                ));
+            }
             match r {
                 Ok(parts) => Outcome::Answer(parts),
                 Err(Ctl::Abort(a)) => Outcome::Fallback(*a),
