@@ -10,8 +10,9 @@
 //! The String methods and `test` follow the spec's generic algorithms only for RegExp objects whose
 //! `exec` and flags cannot have been replaced (no own properties but `lastIndex`, an unmodified
 //! RegExp.prototype); anything else gives up. What else gives up: the `v` flag, the `d` flag's
-//! `indices` (on any path that returns a match array), `matchAll`, subclasses of RegExp, and `lastIndex`
-//! pointing inside a surrogate pair of a `u` regex. Invalid patterns and flags are V8 SyntaxErrors, and
+//! `indices` (on any path that returns a match array), `matchAll`, subclasses of RegExp, `lastIndex`
+//! pointing inside a surrogate pair of a `u` regex, modifier groups (`(?i:...)`), and `\k<name>` where
+//! several groups share the name. Groups may share a name in different alternatives, as in Node 26. Invalid patterns and flags are V8 SyntaxErrors, and
 //! `replaceAll` with a non-global regex a TypeError: those give up with `engine_error`.
 
 use crate::builtins::{arg, BuiltinDef};
@@ -206,13 +207,18 @@ struct PatternInfo {
     names: Vec<Option<JsStr>>,
     /// Whether the pattern has `\1`..`\9` (a backreference, or a legacy octal escape in Annex B).
     backslash_digit: bool,
+    /// The names `\k<name>` refers to.
+    backref_names: Vec<JsStr>,
 }
 
-/// Finds the capturing groups of a (syntactically valid) pattern and their names.
+/// Finds the capturing groups of a (syntactically valid) pattern and their names. A name may repeat
+/// in different alternatives (duplicate named groups, ES2025, which Node 26 accepts; regress has
+/// refused the pattern already where the two share an alternative, as V8 does).
 fn scan_pattern(p: &[u16]) -> JsResult<PatternInfo> {
     let mut info = PatternInfo {
         names: Vec::new(),
         backslash_digit: false,
+        backref_names: Vec::new(),
     };
     let mut i = 0;
     let mut in_class = false;
@@ -221,6 +227,17 @@ fn scan_pattern(p: &[u16]) -> JsResult<PatternInfo> {
         if c == b'\\' as u16 {
             if p.get(i + 1).is_some_and(|&d| (0x31..=0x39).contains(&d)) {
                 info.backslash_digit = true;
+            }
+            if !in_class
+                && p.get(i + 1) == Some(&(b'k' as u16))
+                && p.get(i + 2) == Some(&(b'<' as u16))
+            {
+                if let Some(len) = p[i + 3..].iter().position(|&c| c == b'>' as u16) {
+                    let name = JsStr::from_units(p[i + 3..i + 3 + len].to_vec());
+                    info.backref_names.push(name);
+                    i += 4 + len;
+                    continue;
+                }
             }
             i += 2;
             continue;
@@ -247,17 +264,12 @@ fn scan_pattern(p: &[u16]) -> JsResult<PatternInfo> {
                         if name.contains(&(b'\\' as u16)) {
                             return unsupported("an escape in a capture group name");
                         }
-                        let name = JsStr::from_units(name.to_vec());
-                        if info.names.iter().any(|n| n.as_ref() == Some(&name)) {
-                            // Node 22 (V8 12.4) predates duplicate named groups.
-                            return engine_error("Duplicate capture group name");
-                        }
-                        info.names.push(Some(name));
+                        info.names.push(Some(JsStr::from_units(name.to_vec())));
                         i = start + len + 1;
                         continue;
                     }
-                    // `(?:`, `(?=`, `(?!`, `(?<=`, `(?<!`; anything else is a modifier group `(?i:...)`,
-                    // which regress accepts and Node 22 does not.
+                    // `(?:`, `(?=`, `(?!`, `(?<=`, `(?<!`; anything else is a modifier group `(?i:...)`
+                    // (ES2025), not modelled.
                     if !matches!(
                         p.get(i + 2),
                         Some(&0x3A) | Some(&0x3D) | Some(&0x21) | Some(&0x3C)
@@ -671,6 +683,15 @@ fn compile(cx: &mut Cx, pattern: &[u16], set: FlagSet) -> JsResult<Rc<Compiled>>
         Err(_) => return engine_error("Invalid regular expression"),
     };
     let info = scan_pattern(pattern)?;
+    if info
+        .backref_names
+        .iter()
+        .any(|b| info.names.iter().filter(|n| n.as_ref() == Some(b)).count() > 1)
+    {
+        // regress tries each group of the name in turn, and one that did not participate matches
+        // the empty string; V8 matches the group of that name that participated.
+        return unsupported("a backreference to a duplicate capture group name");
+    }
     if has_quantified_assertion(pattern, set.unicode) {
         return engine_error("Invalid regular expression: Nothing to repeat");
     }
@@ -1129,13 +1150,30 @@ fn capture_values(cx: &mut Cx, s: &[u16], m: &Match) -> JsResult<Vec<Value>> {
     Ok(out)
 }
 
-/// The `groups` object of a match: null prototype, one property per named group in group order.
+/// The named captures of a match: each name once, in the order of its first group, with the capture of
+/// the group of that name that participated (at most one can; several groups share a name only in
+/// different alternatives), else undefined.
+fn named_captures(names: &[Option<JsStr>], caps: &[Value]) -> Vec<(JsStr, Value)> {
+    let mut out: Vec<(JsStr, Value)> = Vec::new();
+    for (name, v) in names.iter().zip(caps) {
+        let Some(name) = name else { continue };
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, old)) => {
+                if old.is_undefined() {
+                    *old = v.clone();
+                }
+            }
+            None => out.push((name.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+/// The `groups` object of a match: null prototype, one property per group name (`named_captures`).
 fn groups_object(cx: &mut Cx, d: &RegExpData, caps: &[Value]) -> JsResult<Value> {
     let mut obj = Obj::new(ObjKind::Ordinary, None);
-    for (name, v) in d.compiled.names.iter().zip(caps) {
-        if let Some(name) = name {
-            obj.props.insert(name.clone(), Prop::data(v.clone()));
-        }
+    for (name, v) in named_captures(&d.compiled.names, caps) {
+        obj.props.insert(name, Prop::data(v));
     }
     Ok(Value::Obj(cx.heap.alloc(obj)?))
 }
@@ -1365,14 +1403,7 @@ fn regexp_replace(
             }
             Replacement::Template(t) => {
                 let named: Option<Vec<(JsStr, Value)>> = if d.compiled.named {
-                    Some(
-                        d.compiled
-                            .names
-                            .iter()
-                            .zip(&caps)
-                            .filter_map(|(n, v)| n.clone().map(|n| (n, v.clone())))
-                            .collect(),
-                    )
+                    Some(named_captures(&d.compiled.names, &caps))
                 } else {
                     None
                 };
@@ -2042,6 +2073,18 @@ mod tests {
         ("p{L}", r"\p{L}", "", "X"),
         ("ab", "(?<a>a)(?<a>b)", "", "X"),
         ("ab", "(?<a>a)|(?<a>b)", "", "X"),
+        ("ab", "(?<a>a)|(?<a>b)", "g", "[$<a>]"),
+        ("xbyz", "(?<a>x)|(?<a>y)(?<b>z)", "g", "[$<a>$<b>]"),
+        ("yz", "(?<a>x)|(?<a>y)(?<b>z)", "", "X"),
+        ("ab", "((?<a>a)|(?<a>b))+", "", "<$<a>>"),
+        ("abc", "(?<a>a)|(?<b>b)|(?<a>c)", "g", "$<a>|$<b>"),
+        ("ab", "(?<a>a)|((?<a>b))", "g", "$<a>"),
+        ("AB", "(?<a>a)|(?<a>b)", "gi", "<$<a>>"),
+        ("ab", "(?<a>a)|(?<a>b)(?<a>c)", "", "X"),
+        ("xz", "(?:(?<a>x)|y)(?<a>z)", "", "X"),
+        ("ab", "(?:(?<a>a)|(?<a>b))(?:(?<a>a)|(?<a>b))", "", "X"),
+        ("yy", r"(?:(?<a>x)|(?<a>y))\k<a>", "", "X"),
+        ("xx", r"\k<a>(?:(?<a>x)|(?<a>y))", "u", "X"),
         ("x", r"\q", "u", "X"),
         ("x", "]", "u", "X"),
         ("x", "{", "u", "X"),
@@ -2193,6 +2236,8 @@ mod tests {
         ("ſ K \u{212A} k", "[a-z]", "gi"),
         ("İ i ı I", "i", "gi"),
         ("aBc", "(?i:b)", ""),
+        ("yy", r"(?:(?<a>x)|(?<a>y))\k<a>", ""),
+        ("xx", r"\k<a>(?:(?<a>x)|(?<a>y))", "u"),
         ("k", "[\\W]", "i"),
         ("k", "[\\u212a]", "i"),
         ("k", "[^\\u212a]", "i"),
