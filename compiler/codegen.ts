@@ -1095,13 +1095,6 @@ class FnGen {
     return `ops::guard_type(cx, &${v}, ${m}, ${node.sid})?;`;
   }
 
-  /** Guards that may `return`: valid inside a Rust block used as an expression only through a labelled wrapper. */
-  private guarded(node: Node, body: string): string {
-    // `return` inside an expression block returns from the whole function, which is what a give-up wants;
-    // inside a try closure it returns Err from the closure, which `?` then propagates.
-    return body;
-  }
-
   private unary(e: Node): string {
     const op = e.operator;
     if (op === 'typeof' && e.argument.type === 'Identifier' && !this.cg.ref(e.argument) && !this.cg.isGlobal(e.argument.name) && !['undefined', 'NaN', 'Infinity'].includes(e.argument.name)) {

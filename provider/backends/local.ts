@@ -183,12 +183,6 @@ export function inspectFunctionFolder(image: string, cwd: string): FunctionFolde
   return { ok: false, reason: `image: ${quoted} is not a function folder: it has no handler.js, nor function/handler.js` };
 }
 
-/** Where a deployment's `image` points on this machine, or undefined if it is not a function folder. */
-export function resolveFunctionDir(image: string, cwd: string): string | undefined {
-  const f = inspectFunctionFolder(image, cwd);
-  return f.ok ? f.dir : undefined;
-}
-
 /** The line of a replica's output that best says why it stopped: the last one that is not a stack frame, a
  *  code excerpt's caret or Node's version footer. */
 function reasonLine(tail: string[]): string | undefined {
