@@ -18,14 +18,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildDispatcher, BuildError, crateName } from '../../../compiler/index.ts';
 import { cacheDir, freePort } from '../../../lib/index.ts';
 import { prepare, Tracer } from '../../../trace/index.ts';
 import { createRunnerApp, loadHandler } from '../../../watchdog/index.ts';
+import { ROOT, runCli, shown as showRun, type CliRun } from './cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/containerless.js');
 const FIXTURES = join(ROOT, 'test/fixtures/check');
 const STAND_IN_BIN = join(FIXTURES, 'stand-in/bin');
 const PKG_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -35,41 +33,14 @@ const TMP = mkdtempSync(join(tmpdir(), 'cl-check-test-'));
 const tempDir = (prefix: string): string => mkdtempSync(join(TMP, prefix));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** The last line of stdout, parsed (undefined when it is not JSON). */
-  result: any;
-}
 
 /** Runs the CLI from a temporary folder (so nothing depends on the cwd). */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (child: ChildProcess) => void): Promise<Run> {
-  const cwd = tempDir('cwd-');
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code, signal) => {
-      const last = stdout.trimEnd().split('\n').pop() ?? '';
-      let result: unknown;
-      try {
-        result = JSON.parse(last);
-      } catch {
-        result = undefined;
-      }
-      done({ code, signal, stdout, stderr, result });
-    });
-    onSpawn?.(child);
-  });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
+  return runCli(args, { cwd: tempDir('cwd-'), env, onSpawn });
 }
 
 /** For assertion messages: what the CLI printed. */
-const shown = (r: Run): string => `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr (last 60 lines)\n${r.stderr.split('\n').slice(-60).join('\n')}`;
+const shown = (r: CliRun): string => showRun(r, 60);
 
 function isAlive(pid: number): boolean {
   try {

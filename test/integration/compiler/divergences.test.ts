@@ -7,41 +7,14 @@
  * and trace_mode=off.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { checkFixture, ROOT } from './cli.ts';
 import { plainVsInstrumented, requestsOf } from './differential.ts';
 import { send as sendTo, startOurs, type Served } from '../watchdog/harness.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/containerless.js');
 const FIXTURES = join(ROOT, 'test/fixtures/divergences');
 
-interface Summary {
-  requests: number;
-  rust: number;
-  fallback: number;
-  diverged: number;
-  error?: string;
-}
-
-function check(dir: string): Promise<{ code: number | null; summary: Summary; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, 'check', dir, '--requests', join(dir, 'requests.jsonl'), '--json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      try {
-        done({ code, summary: JSON.parse(stdout.trim().split('\n').pop() ?? '') as Summary, stderr });
-      } catch {
-        fail(new Error(`check printed no summary (exit ${code}):\n${stderr.split('\n').slice(-40).join('\n')}`));
-      }
-    });
-  });
-}
+const check = (dir: string) => checkFixture(dir, ['--json']);
 
 const relevant = (stderr: string): string =>
   stderr

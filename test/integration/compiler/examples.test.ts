@@ -8,42 +8,14 @@
  * - module-level state: put back, it stays in Rust; left changed, the function falls back from then on.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 // @ts-expect-error: the backend is plain JavaScript without types
 import { startBackend } from '../../../examples/backend/server.js';
+import { checkFixture, ROOT } from './cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/containerless.js');
 
-interface Summary {
-  requests: number;
-  rust: number;
-  fallback: number;
-  diverged: number;
-  diagnostics: unknown[];
-}
-
-function check(dir: string, extra: string[] = []): Promise<{ code: number | null; summary: Summary; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, 'check', dir, '--requests', join(dir, 'requests.jsonl'), ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const last = stdout.trimEnd().split('\n').pop() ?? '';
-      try {
-        done({ code, summary: JSON.parse(last) as Summary, stderr });
-      } catch {
-        fail(new Error(`check printed no summary (exit ${code}):\n${stderr.split('\n').slice(-40).join('\n')}`));
-      }
-    });
-  });
-}
+const check = checkFixture;
 
 const lines = (dir: string): number => readFileSync(join(dir, 'requests.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).length;
 const tail = (s: string): string => s.split('\n').filter((l) => /DIVERGED|fallback\(|rust gave|node:|rust:/.test(l)).slice(0, 40).join('\n');

@@ -8,43 +8,16 @@
  * - a regex that backtracks catastrophically gives up and leaves no thread busy.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildDispatcher, generateRust } from '../../../compiler/index.ts';
 import { Dispatcher, FALLBACK_HEADER, readRequests, traceRequests } from '../../../harness/index.ts';
 import { prepare } from '../../../trace/index.ts';
+import { checkFixture, ROOT } from './cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/containerless.js');
 const FIXTURES = join(ROOT, 'test/fixtures/check');
 
-interface Summary {
-  requests: number;
-  rust: number;
-  fallback: number;
-  diverged: number;
-  error?: string;
-}
-
-function check(dir: string, extra: string[] = []): Promise<{ code: number | null; summary: Summary; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, 'check', dir, '--requests', join(dir, 'requests.jsonl'), ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      try {
-        done({ code, summary: JSON.parse(stdout.trimEnd().split('\n').pop() ?? '') as Summary, stderr });
-      } catch {
-        fail(new Error(`check printed no summary (exit ${code}):\n${stderr.split('\n').slice(-40).join('\n')}`));
-      }
-    });
-  });
-}
+const check = checkFixture;
 
 const lines = (dir: string): number => readFileSync(join(dir, 'requests.jsonl'), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#')).length;
 const table = (s: string): string => s.split('\n').filter((l) => /^\s+\d+\s|^\s{9}|error/.test(l)).join('\n');

@@ -8,54 +8,23 @@
  *   request goes to both, and their answers are compared.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildDispatcher } from '../../../compiler/index.ts';
-import { Dispatcher, traceRequests } from '../../../harness/index.ts';
-import { generateRust } from '../../../compiler/index.ts';
+import { buildDispatcher, generateRust } from '../../../compiler/index.ts';
+import { Dispatcher, readRequests, traceRequests } from '../../../harness/index.ts';
 import { prepare } from '../../../trace/index.ts';
-import { readRequests } from '../../../harness/index.ts';
+import { ROOT, runCli, shown, type CliRun } from './cli.ts';
 import { startOurs, type Served } from '../watchdog/harness.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/containerless.js');
 const FIXTURES = join(ROOT, 'test/fixtures/check');
 
 const TMP = mkdtempSync(join(tmpdir(), 'cl-protocol-test-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  result: any;
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(args, { cwd: TMP });
 
-function cli(args: string[]): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: TMP, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      let result: unknown;
-      try {
-        result = JSON.parse(stdout.trimEnd().split('\n').pop() ?? '');
-      } catch {
-        result = undefined;
-      }
-      done({ code, stdout, stderr, result });
-    });
-  });
-}
-
-const shown = (r: Run): string => `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr (last 40 lines)\n${r.stderr.split('\n').slice(-40).join('\n')}`;
 
 describe('containerless check at the edges of Node\'s HTTP client', () => {
   it('survives a handler answering 100, 101 or 103, and diverges nowhere', async () => {
