@@ -350,7 +350,7 @@ class Normalizer {
         } else {
           const t = this.temp();
           out.push(exprStmt(assign(id(t), this.expr(d.init))));
-          out.push(...this.assignPattern(d.id, id(t)).map(exprStmt));
+          out.push(...this.assignPattern(d.id, id(t)));
         }
         continue;
       }
@@ -467,7 +467,7 @@ class Normalizer {
             if (d.id.type === 'Identifier') head.unshift(exprStmt(assign(id(d.id.name), elem)));
             else {
               const t = this.temp();
-              head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(d.id, id(t)).map(exprStmt));
+              head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(d.id, id(t)));
             }
           } else if (d.id.type === 'Identifier') head.unshift(letDecl(d.id.name, elem, kind));
           else {
@@ -476,7 +476,7 @@ class Normalizer {
           }
         } else {
           const t = this.temp();
-          head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(s.left, id(t)).map(exprStmt));
+          head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(s.left, id(t)));
         }
         break;
       }
@@ -601,16 +601,16 @@ class Normalizer {
     return this.pattern(p, src, (name, value) => letDecl(name, value, kind));
   }
 
-  /** `x = src.a, ...` for an assignment pattern (targets may be members). */
+  /** `x = src.a; ...` for an assignment pattern (targets may be members). */
   private assignPattern(p: Node, src: Node): Node[] {
-    return this.pattern(p, src, (name, value) => assign(id(name), value), true);
+    return this.pattern(p, src, (name, value) => exprStmt(assign(id(name), value)), true);
   }
 
   private pattern(p: Node, src: Node, bind: (name: string, value: Node) => Node, assignTargets = false): Node[] {
     const out: Node[] = [];
     const emit = (target: Node, value: Node): void => {
       if (target.type === 'Identifier') out.push(bind(target.name, value));
-      else if (target.type === 'MemberExpression' && assignTargets) out.push(assign(this.expr(target), value));
+      else if (target.type === 'MemberExpression' && assignTargets) out.push(exprStmt(assign(this.expr(target), value)));
       else if (target.type === 'AssignmentPattern') {
         const t = this.temp();
         out.push(exprStmt(assign(id(t), value)));

@@ -51719,7 +51719,7 @@ var Normalizer = class {
         } else {
           const t = this.temp();
           out.push(exprStmt(assign(id2(t), this.expr(d.init))));
-          out.push(...this.assignPattern(d.id, id2(t)).map(exprStmt));
+          out.push(...this.assignPattern(d.id, id2(t)));
         }
         continue;
       }
@@ -51826,7 +51826,7 @@ var Normalizer = class {
             if (d.id.type === "Identifier") head.unshift(exprStmt(assign(id2(d.id.name), elem)));
             else {
               const t = this.temp();
-              head.unshift(exprStmt(assign(id2(t), elem)), ...this.assignPattern(d.id, id2(t)).map(exprStmt));
+              head.unshift(exprStmt(assign(id2(t), elem)), ...this.assignPattern(d.id, id2(t)));
             }
           } else if (d.id.type === "Identifier") head.unshift(letDecl(d.id.name, elem, kind));
           else {
@@ -51835,7 +51835,7 @@ var Normalizer = class {
           }
         } else {
           const t = this.temp();
-          head.unshift(exprStmt(assign(id2(t), elem)), ...this.assignPattern(s.left, id2(t)).map(exprStmt));
+          head.unshift(exprStmt(assign(id2(t), elem)), ...this.assignPattern(s.left, id2(t)));
         }
         break;
       }
@@ -51951,15 +51951,15 @@ var Normalizer = class {
   declarePattern(p, src, kind) {
     return this.pattern(p, src, (name, value) => letDecl(name, value, kind));
   }
-  /** `x = src.a, ...` for an assignment pattern (targets may be members). */
+  /** `x = src.a; ...` for an assignment pattern (targets may be members). */
   assignPattern(p, src) {
-    return this.pattern(p, src, (name, value) => assign(id2(name), value), true);
+    return this.pattern(p, src, (name, value) => exprStmt(assign(id2(name), value)), true);
   }
   pattern(p, src, bind, assignTargets = false) {
     const out = [];
     const emit = (target, value) => {
       if (target.type === "Identifier") out.push(bind(target.name, value));
-      else if (target.type === "MemberExpression" && assignTargets) out.push(assign(this.expr(target), value));
+      else if (target.type === "MemberExpression" && assignTargets) out.push(exprStmt(assign(this.expr(target), value)));
       else if (target.type === "AssignmentPattern") {
         const t = this.temp();
         out.push(exprStmt(assign(id2(t), value)));

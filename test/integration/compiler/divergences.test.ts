@@ -31,6 +31,7 @@ const CASES: Array<[string, string, number]> = [
   ['typeof-tdz', 'typeof of a binding in its temporal dead zone throws ReferenceError', 4],
   ['use-strict', "a function-level 'use strict' survives instrumentation", 0],
   ['rest-params', 'rest parameters compile', 2],
+  ['nested-destructuring', 'nested destructuring in var declarations, assignments and loop heads compiles', 3],
 ];
 
 describe('divergence repros: plain Node, instrumented Node and Rust agree', function () {
