@@ -850,6 +850,8 @@ class Normalizer {
       return seq([assign(id(t), plus(id(arg.name))), assign(id(arg.name), bin(id(t))), id(t)]);
     }
     if (arg.type !== 'MemberExpression') return this.unsupported(e, 'an update of this target');
+    // `super` cannot be read into a temporary.
+    if (arg.object.type === 'Super') return this.unsupported(e, 'an update of a super property');
     const { ref, setup } = this.memberRef(arg);
     if (discarded || e.prefix) return seq([...setup, assign(ref(), bin(plus(ref())))]);
     const t = this.temp();
@@ -892,6 +894,7 @@ class Normalizer {
       return assign(x(), this.site({ type: 'BinaryExpression', operator: op, left: x(), right: this.expr(e.right) }, e));
     }
     if (left.type !== 'MemberExpression') return this.unsupported(e, 'an assignment to this target');
+    if (left.object.type === 'Super') return this.unsupported(e, 'a compound assignment to a super property');
     const { ref, setup } = this.memberRef(left);
     if (logical) return seq([...setup, this.site({ type: 'LogicalExpression', operator: op, left: ref(), right: this.site(assign(ref(), this.expr(e.right)), e) }, e)]);
     return seq([...setup, this.site(assign(ref(), this.site({ type: 'BinaryExpression', operator: op, left: ref(), right: this.expr(e.right) }, e)), e)]);

@@ -52186,6 +52186,7 @@ var Normalizer = class {
       return seq([assign(id2(t2), plus(id2(arg.name))), assign(id2(arg.name), bin(id2(t2))), id2(t2)]);
     }
     if (arg.type !== "MemberExpression") return this.unsupported(e, "an update of this target");
+    if (arg.object.type === "Super") return this.unsupported(e, "an update of a super property");
     const { ref: ref2, setup } = this.memberRef(arg);
     if (discarded || e.prefix) return seq([...setup, assign(ref2(), bin(plus(ref2())))]);
     const t = this.temp();
@@ -52226,6 +52227,7 @@ var Normalizer = class {
       return assign(x(), this.site({ type: "BinaryExpression", operator: op, left: x(), right: this.expr(e.right) }, e));
     }
     if (left.type !== "MemberExpression") return this.unsupported(e, "an assignment to this target");
+    if (left.object.type === "Super") return this.unsupported(e, "a compound assignment to a super property");
     const { ref: ref2, setup } = this.memberRef(left);
     if (logical) return seq([...setup, this.site({ type: "LogicalExpression", operator: op, left: ref2(), right: this.site(assign(ref2(), this.expr(e.right)), e) }, e)]);
     return seq([...setup, this.site(assign(ref2(), this.site({ type: "BinaryExpression", operator: op, left: ref2(), right: this.expr(e.right) }, e)), e)]);
