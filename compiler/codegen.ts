@@ -13,7 +13,7 @@
  * identifiers are rebuilt from [A-Za-z0-9_] with a numeric suffix.
  */
 import { readFileSync } from 'node:fs';
-import type { Diagnostic, Node, SiteObs, TraceIR } from '../trace/index.ts';
+import type { Diagnostic, SiteObs, TraceIR, UntypedNode as Node } from '../trace/index.ts';
 
 export interface Generated {
   /** The crate's src/main.rs. */

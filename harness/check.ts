@@ -24,7 +24,7 @@ import http, { type IncomingHttpHeaders, type Server } from 'node:http';
 import { basename, join, resolve } from 'node:path';
 import { buildDispatcher, BuildError, generateRust } from '../compiler/index.ts';
 import { freePort, listen, sleep } from '../lib/index.ts';
-import { formatDiagnostic, prepare, Tracer, type Diagnostic, type Node, type Prepared } from '../trace/index.ts';
+import { formatDiagnostic, prepare, Tracer, walkNodes, type CoreNode, type Diagnostic, type Prepared } from '../trace/index.ts';
 import { createRunnerApp, createWatchdogApp, createWatchdogMetrics, loadHandler, type LoadedHandler } from '../watchdog/index.ts';
 import { readRequests, RequestsFileError, toHttpRequest, type HttpRequest, type RequestEntry } from './requests.ts';
 
@@ -262,18 +262,11 @@ export class Dispatcher {
 // Reporting
 
 /** `handler.js:12:5` for a site id of the normalised program, or `site 12` when it has no location. */
-function siteLocator(core: Node, file: string): (site: string) => string {
+function siteLocator(core: CoreNode, file: string): (site: string) => string {
   const locs = new Map<number, { line: number; column: number }>();
-  const walk = (n: Node): void => {
-    if (n === null || typeof n !== 'object') return;
-    if (Array.isArray(n)) {
-      n.forEach(walk);
-      return;
-    }
+  walkNodes<CoreNode>(core, (n) => {
     if (typeof n.sid === 'number' && n.loc?.start && !locs.has(n.sid)) locs.set(n.sid, n.loc.start);
-    for (const k of Object.keys(n)) if (k !== 'loc') walk(n[k]);
-  };
-  walk(core);
+  });
   return (site) => {
     const at = locs.get(Number(site));
     return at ? `${file}:${at.line}:${at.column + 1}` : `site ${site}`;

@@ -12,7 +12,10 @@
  * The compiler (compiler/) turns a TraceIR into Rust; this folder imports no other component.
  */
 export { prepare, type Prepared } from './prepare.ts';
-export { normalize, type Node, type NormalizeResult } from './normalize.ts';
+export { normalize, type NormalizeResult } from './normalize.ts';
+export type * as Core from './ast.ts';
+export type { CoreNode, UntypedNode } from './ast.ts';
+export { walkNodes } from './walk.ts';
 export { Tracer } from './tracer.ts';
 export { mergeTraces, validateTrace, TraceMergeError } from './tree.ts';
 export { type Diagnostic, type Severity, formatDiagnostic, CODES } from './diagnostics.ts';

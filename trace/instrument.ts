@@ -4,7 +4,7 @@
  * then applies the operator itself, so the instrumented handler behaves exactly like the plain one.
  */
 import { generate } from 'astring';
-import type { Node } from './normalize.ts';
+import type { UntypedNode as Node } from './ast.ts';
 
 const id = (name: string): Node => ({ type: 'Identifier', name });
 const lit = (value: unknown): Node => ({ type: 'Literal', value, raw: JSON.stringify(value) });

@@ -19,14 +19,12 @@
  * print as calls of `__cl.<name>` and compile to runtime functions.
  */
 import * as acorn from 'acorn';
+import type * as C from './ast.ts';
 import type { Diagnostic } from './diagnostics.ts';
-
-// ESTree nodes are handled structurally; the core adds `id` (site id) and the Cl* node types.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Node = any;
+import { walkNodes } from './walk.ts';
 
 export interface NormalizeResult {
-  program: Node;
+  program: C.Program;
   diagnostics: Diagnostic[];
   /** The highest site id used. */
   maxId: number;
@@ -50,7 +48,7 @@ interface LoopTarget {
 
 export function normalize(source: string, file: string): NormalizeResult {
   const diagnostics: Diagnostic[] = [];
-  let ast: Node;
+  let ast: acorn.Program;
   try {
     ast = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', locations: true, allowReturnOutsideFunction: false, allowHashBang: true });
   } catch (e) {
@@ -63,33 +61,38 @@ export function normalize(source: string, file: string): NormalizeResult {
   return { program, diagnostics, maxId: n.nextId - 1 };
 }
 
-const id = (name: string): Node => ({ type: 'Identifier', name });
-const lit = (value: unknown): Node => ({ type: 'Literal', value, raw: JSON.stringify(value) });
-const undef = (): Node => ({ type: 'Identifier', name: 'undefined' });
-const exprStmt = (expression: Node): Node => ({ type: 'ExpressionStatement', expression });
-const assign = (left: Node, right: Node): Node => ({ type: 'AssignmentExpression', operator: '=', left, right });
-const block = (body: Node[]): Node => ({ type: 'BlockStatement', body });
-const letDecl = (name: string, init: Node, kind = 'let'): Node => ({
+const id = (name: string): C.Identifier => ({ type: 'Identifier', name });
+const lit = (value: string | number | boolean | null): C.Literal => ({ type: 'Literal', value, raw: JSON.stringify(value) });
+const undef = (): C.Identifier => ({ type: 'Identifier', name: 'undefined' });
+const exprStmt = (expression: C.Expression): C.ExpressionStatement => ({ type: 'ExpressionStatement', expression });
+const assign = (left: C.AssignmentExpression['left'], right: C.Expression): C.AssignmentExpression => ({ type: 'AssignmentExpression', operator: '=', left, right });
+const block = (body: C.Statement[]): C.BlockStatement => ({ type: 'BlockStatement', body });
+const letDecl = (name: string, init: C.Expression, kind: C.LexicalKind = 'let'): C.VariableDeclaration => ({
   type: 'VariableDeclaration',
   kind,
   declarations: [{ type: 'VariableDeclarator', id: id(name), init }],
 });
-const member = (object: Node, prop: string | Node, computed = false): Node =>
+const member = (object: C.Expression, prop: string | C.Expression | C.PrivateIdentifier, computed = false): C.MemberExpression =>
   typeof prop === 'string' ? { type: 'MemberExpression', object, property: id(prop), computed: false, optional: false } : { type: 'MemberExpression', object, property: prop, computed, optional: false };
 /**
- * A private name of a class. `key` is the property key the compiled code stores it under: a first code
- * unit U+FFFF, which no key in a handler's source contains, then `#name@<class offset>`, so that two
- * classes' `#x` stay apart. `fnSid` is the site of the private method of that name, once normalised.
+ * A private name of a class (C.PrivateInfo). `key` is the property key the compiled code stores it under: a
+ * first code unit U+FFFF, which no key in a handler's source contains, then `#name@<class offset>`, so that
+ * two classes' `#x` stay apart. `fnSid` is the site of the private method of that name, once normalised.
  */
-interface PrivateInfo {
-  key: string;
-  fnSid?: number;
-}
-const seq = (exprs: Node[]): Node => (exprs.length === 1 ? exprs[0] : { type: 'SequenceExpression', expressions: exprs });
-const not = (e: Node): Node => ({ type: 'UnaryExpression', operator: '!', prefix: true, argument: e });
-const isFunction = (n: Node): boolean => n && (n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression' || n.type === 'FunctionDeclaration');
+type PrivateInfo = C.PrivateInfo;
+const seq = (exprs: C.Expression[]): C.Expression => (exprs.length === 1 ? exprs[0] : { type: 'SequenceExpression', expressions: exprs });
+const superNode = (): C.Super => ({ type: 'Super' });
+const not = (e: C.Expression): C.UnaryExpression => ({ type: 'UnaryExpression', operator: '!', prefix: true, argument: e });
+const isFunction = (n: { type: string }): boolean => n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression' || n.type === 'FunctionDeclaration';
 
-const COMPOUND: Record<string, string> = {
+/** A source node that has a location (every acorn node; the core's when it kept one). */
+type Located = { loc?: acorn.SourceLocation | null };
+/** Loop statements of the source. */
+type SourceLoop = acorn.WhileStatement | acorn.DoWhileStatement | acorn.ForStatement | acorn.ForInStatement | acorn.ForOfStatement;
+/** Function nodes of the source. */
+type SourceFunction = acorn.FunctionDeclaration | acorn.AnonymousFunctionDeclaration | acorn.FunctionExpression | acorn.ArrowFunctionExpression;
+
+const COMPOUND: Record<string, acorn.BinaryOperator> = {
   '+=': '+', '-=': '-', '*=': '*', '/=': '/', '%=': '%', '**=': '**', '<<=': '<<', '>>=': '>>', '>>>=': '>>>', '&=': '&', '|=': '|', '^=': '^',
 };
 
@@ -105,10 +108,11 @@ class Normalizer {
 
   constructor(private file: string, private diags: Diagnostic[]) {}
 
-  private site(n: Node, src?: Node): Node {
-    n.sid = this.nextId++;
-    if (src?.loc) n.loc = src.loc;
-    return n;
+  private site<T extends C.CoreNode>(n: T, src?: Located): T & { sid: number } {
+    const sited = n as T & { sid: number };
+    sited.sid = this.nextId++;
+    if (src?.loc) sited.loc = src.loc;
+    return sited;
   }
 
   private label(prefix: string): string {
@@ -121,25 +125,25 @@ class Normalizer {
     return name;
   }
 
-  diag(code: string, node: Node, message: string, severity: Diagnostic['severity'] = 'warning'): void {
+  diag(code: string, node: Located | undefined, message: string, severity: Diagnostic['severity'] = 'warning'): void {
     const loc = node?.loc?.start ?? { line: 1, column: 0 };
     this.diags.push({ code, severity, message, file: this.file, line: loc.line, column: loc.column + 1 });
   }
 
   /** Keeps `node` verbatim; the compiled code gives up when it reaches it. */
-  private unsupported(node: Node, what: string, stmt = false): Node {
+  private unsupported(node: acorn.AnyNode, what: string, stmt = false): C.ClUnsupported {
     this.diag('C002', node, `${what} is not compiled; requests that reach it run in JavaScript`);
     return this.site({ type: 'ClUnsupported', reason: what, stmt, node }, node);
   }
 
-  private intrinsic(name: string, args: Node[], src?: Node): Node {
+  private intrinsic(name: string, args: C.Expression[], src?: Located): C.ClIntrinsic {
     return this.site({ type: 'ClIntrinsic', name, arguments: args }, src);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Program and functions
 
-  program(ast: Node): Node {
+  program(ast: acorn.Program): C.Program {
     const outer = this.fn;
     this.fn = { temps: [], vars: new Set(), isAsync: false };
     collectVars(ast.body, this.fn.vars);
@@ -150,22 +154,24 @@ class Normalizer {
   }
 
   /** Hoisted `var`s and temporaries at the top of a function body, then hoisted function declarations. */
-  private withPrologue(body: Node[]): Node[] {
-    const decls: Node[] = [];
+  private withPrologue(body: C.Statement[]): C.Statement[] {
+    const decls: C.Statement[] = [];
     for (const v of this.fn.vars) decls.push(letDecl(v, undef()));
     for (const t of this.fn.temps) decls.push(letDecl(t, undef()));
     return [...decls, ...hoistFunctions(body)];
   }
 
-  private func(node: Node): Node {
+  private func(node: acorn.FunctionDeclaration | acorn.AnonymousFunctionDeclaration): C.FunctionDeclaration | C.ClUnsupported;
+  private func(node: acorn.FunctionExpression | acorn.ArrowFunctionExpression): C.FunctionExpression | C.ArrowFunctionExpression | C.ClUnsupported;
+  private func(node: SourceFunction): C.AnyFunction | C.ClUnsupported {
     if (node.generator) return this.unsupported(node, 'a generator function', node.type === 'FunctionDeclaration');
     const outerFn = this.fn;
     const outerTargets = this.targets;
     this.fn = { temps: [], vars: new Set(), isAsync: !!node.async };
     this.targets = [];
-    const pre: Node[] = [];
-    const params: Node[] = [];
-    node.params.forEach((p: Node) => {
+    const pre: C.Statement[] = [];
+    const params: (C.Identifier | C.RestElement)[] = [];
+    node.params.forEach((p) => {
       if (p.type === 'Identifier') {
         params.push(id(p.name));
       } else if (p.type === 'RestElement' && p.argument.type === 'Identifier') {
@@ -185,8 +191,8 @@ class Normalizer {
         }
       }
     });
-    let bodyStmts: Node[];
-    let prologue: Node[] = [];
+    let bodyStmts: C.Statement[];
+    let prologue: C.Statement[] = [];
     if (node.body.type === 'BlockStatement') {
       collectVars(node.body.body, this.fn.vars);
       prologue = directives(node.body.body);
@@ -198,11 +204,10 @@ class Normalizer {
     const body = block([...prologue, ...this.withPrologue([...pre, ...bodyStmts])]);
     this.fn = outerFn;
     this.targets = outerTargets;
-    const type = node.type === 'ArrowFunctionExpression' ? 'ArrowFunctionExpression' : node.type === 'FunctionDeclaration' ? 'FunctionDeclaration' : 'FunctionExpression';
-    return this.site({ type, id: node.id ? id(node.id.name) : null, params, body, async: !!node.async, generator: false, expression: false }, node);
+    return this.site({ type: node.type, id: node.id ? id(node.id.name) : null, params, body, async: !!node.async, generator: false, expression: false }, node);
   }
 
-  private defaultParam(name: string, dflt: Node): Node[] {
+  private defaultParam(name: string, dflt: acorn.Expression): C.Statement[] {
     return [
       this.site(
         {
@@ -216,11 +221,11 @@ class Normalizer {
     ];
   }
 
-  private cls(node: Node): Node {
+  private cls(node: acorn.ClassDeclaration | acorn.ClassExpression | acorn.AnonymousClassDeclaration): C.ClassExpression | C.ClUnsupported {
     const superClass = node.superClass ? this.expr(node.superClass) : null;
     const names = new Map<string, PrivateInfo>();
     for (const m of node.body.body) {
-      if (m.key?.type === 'PrivateIdentifier') names.set(m.key.name, { key: `\uFFFF#${m.key.name}@${node.start}` });
+      if (m.type !== 'StaticBlock' && m.key.type === 'PrivateIdentifier') names.set(m.key.name, { key: `\uFFFF#${m.key.name}@${node.start}` });
     }
     this.privateScopes.push(names);
     try {
@@ -231,7 +236,7 @@ class Normalizer {
   }
 
   /** `#x` as the normalised program keeps it: the name, and the key the compiled code uses. */
-  private privateName(p: Node): Node | null {
+  private privateName(p: acorn.PrivateIdentifier): C.PrivateIdentifier | null {
     for (let i = this.privateScopes.length - 1; i >= 0; i--) {
       const info = this.privateScopes[i].get(p.name);
       if (info) return { type: 'PrivateIdentifier', name: p.name, key: info.key, info };
@@ -239,11 +244,13 @@ class Normalizer {
     return null;
   }
 
-  private classBody(node: Node, superClass: Node | null, names: Map<string, PrivateInfo>): Node {
-    const body: Node[] = [];
+  private classBody(node: acorn.ClassDeclaration | acorn.ClassExpression | acorn.AnonymousClassDeclaration, superClass: C.Expression | null, names: Map<string, PrivateInfo>): C.ClassExpression | C.ClUnsupported {
+    const body: (C.MethodDefinition | C.PropertyDefinition)[] = [];
     for (const m of node.body.body) {
       if (m.type === 'StaticBlock') return this.unsupported(node, 'a class static block', node.type === 'ClassDeclaration');
-      const key = m.computed ? this.expr(m.key) : m.key.type === 'PrivateIdentifier' ? this.privateName(m.key) : m.key;
+      // A key that is not computed is an identifier or a literal; a private one is always in `names`.
+      const key: C.ClassKey =
+        m.key.type === 'PrivateIdentifier' ? this.privateName(m.key)! : m.computed ? this.expr(m.key) : (m.key as acorn.Identifier | acorn.Literal);
       if (m.type === 'MethodDefinition') {
         const value = this.func(m.value);
         if (value.type === 'ClUnsupported') return this.unsupported(node, 'a class with a generator method', node.type === 'ClassDeclaration');
@@ -268,13 +275,13 @@ class Normalizer {
   // ---------------------------------------------------------------------------------------------
   // Statements
 
-  private stmts(list: Node[]): Node[] {
-    const out: Node[] = [];
+  private stmts(list: (acorn.Statement | acorn.ModuleDeclaration)[]): C.Statement[] {
+    const out: C.Statement[] = [];
     for (const s of list) out.push(...this.stmt(s));
     return out;
   }
 
-  private stmt(s: Node): Node[] {
+  private stmt(s: acorn.Statement | acorn.ModuleDeclaration): C.Statement[] {
     switch (s.type) {
       case 'EmptyStatement':
         return [];
@@ -283,11 +290,8 @@ class Normalizer {
         return [exprStmt(this.expr(s.expression, true))];
       case 'VariableDeclaration':
         return this.varDecl(s);
-      case 'FunctionDeclaration': {
-        const f = this.func(s);
-        if (f.type === 'ClUnsupported') return [f];
-        return [f];
-      }
+      case 'FunctionDeclaration':
+        return [this.func(s)];
       case 'ClassDeclaration': {
         const c = this.cls(s);
         if (c.type === 'ClUnsupported') return [c];
@@ -335,13 +339,13 @@ class Normalizer {
     }
   }
 
-  private asBlock(s: Node): Node {
+  private asBlock(s: acorn.Statement): C.BlockStatement {
     const out = this.stmt(s);
     return out.length === 1 && out[0].type === 'BlockStatement' ? out[0] : block(hoistFunctions(out));
   }
 
-  private varDecl(s: Node): Node[] {
-    const out: Node[] = [];
+  private varDecl(s: acorn.VariableDeclaration): C.Statement[] {
+    const out: C.Statement[] = [];
     for (const d of s.declarations) {
       if (s.kind === 'var') {
         // Hoisted: the declaration is at the function's top; here it is an assignment (or nothing).
@@ -349,7 +353,8 @@ class Normalizer {
           if (d.init) out.push(exprStmt(assign(id(d.id.name), this.expr(d.init))));
         } else {
           const t = this.temp();
-          out.push(exprStmt(assign(id(t), this.expr(d.init))));
+          // A destructuring declaration always has an initialiser (acorn refuses one without).
+          out.push(exprStmt(assign(id(t), this.expr(d.init!))));
           out.push(...this.assignPattern(d.id, id(t)));
         }
         continue;
@@ -359,21 +364,21 @@ class Normalizer {
         out.push(letDecl(d.id.name, d.init ? this.expr(d.init) : undef(), kind));
       } else {
         const t = this.temp();
-        out.push(exprStmt(assign(id(t), this.expr(d.init))));
+        out.push(exprStmt(assign(id(t), this.expr(d.init!))));
         out.push(...this.declarePattern(d.id, id(t), kind));
       }
     }
     return out;
   }
 
-  private labeled(s: Node): Node[] {
+  private labeled(s: acorn.LabeledStatement): C.Statement[] {
     const names: string[] = [];
-    let body = s;
+    let body: acorn.Statement = s;
     while (body.type === 'LabeledStatement') {
       names.push(body.label.name);
       body = body.body;
     }
-    if (/^(While|DoWhile|For|ForIn|ForOf)Statement$/.test(body.type)) {
+    if (isLoop(body)) {
       this.pendingLabels = names;
       return this.loop(body);
     }
@@ -385,7 +390,7 @@ class Normalizer {
     return [{ type: 'LabeledStatement', label: id(brk), body: inner }];
   }
 
-  private jump(s: Node): Node {
+  private jump(s: acorn.BreakStatement | acorn.ContinueStatement): C.BreakStatement | C.ClUnsupported {
     const isBreak = s.type === 'BreakStatement';
     let target: LoopTarget | undefined;
     for (let i = this.targets.length - 1; i >= 0; i--) {
@@ -402,17 +407,17 @@ class Normalizer {
   }
 
   /** `L: while (test) { C: { body } update }` in a block with the loop's declarations. */
-  private loop(s: Node): Node[] {
+  private loop(s: SourceLoop): C.Statement[] {
     const names = this.pendingLabels;
     this.pendingLabels = [];
     const brk = this.label('l');
     const cont = this.label('c');
-    const pre: Node[] = [];
-    let test: Node = lit(true);
-    const head: Node[] = [];
-    const update: Node[] = [];
+    const pre: C.Statement[] = [];
+    let test: C.Expression = lit(true);
+    const head: C.Statement[] = [];
+    const update: C.Statement[] = [];
     /** Statements before the exit test of each iteration. */
-    const beforeTest: Node[] = [];
+    const beforeTest: C.Statement[] = [];
     let perIterationCopy: string[] = [];
     switch (s.type) {
       case 'WhileStatement':
@@ -425,7 +430,7 @@ class Normalizer {
           if (s.init.type === 'VariableDeclaration') {
             pre.push(...this.varDecl(s.init));
             if (s.init.kind !== 'var' && containsClosure([s.body, s.test, s.update])) {
-              perIterationCopy = s.init.declarations.flatMap((d: Node) => patternNames(d.id));
+              perIterationCopy = s.init.declarations.flatMap((d) => patternNames(d.id));
             }
           } else pre.push(exprStmt(this.expr(s.init, true)));
         }
@@ -435,11 +440,11 @@ class Normalizer {
       }
       case 'ForOfStatement':
       case 'ForInStatement': {
-        if (s.await) return [this.unsupported(s, 'for await', true)];
+        if (s.type === 'ForOfStatement' && s.await) return [this.unsupported(s, 'for await', true)];
         const it = this.temp();
         const i = this.temp();
         const src = this.expr(s.right);
-        let elem: Node;
+        let elem: C.Expression;
         if (s.type === 'ForOfStatement') {
           // Arrays are read by index, live (their iterator checks the length at every step); any other
           // iterable is stepped through its own iterator, so entries a Map or Set gets during the loop are
@@ -484,13 +489,13 @@ class Normalizer {
     this.targets.push({ brk, cont, names, kind: 'loop' });
     const body = this.asBlock(s.body);
     this.targets.pop();
-    const guard = this.site(
+    const guard: C.IfStatement = this.site(
       { type: 'IfStatement', test: this.site(not(test), s), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null },
       s,
     );
     // Mark the loop's exit test so the tracer and code generator know it is one.
     guard.loopTest = true;
-    let inner: Node[] = [{ type: 'LabeledStatement', label: id(cont), body }];
+    let inner: C.Statement[] = [{ type: 'LabeledStatement', label: id(cont), body }];
     if (perIterationCopy.length) {
       // Closures capture one binding per iteration (ECMA-262 CreatePerIterationEnvironment): copy the loop
       // variables into fresh bindings for the body and back before the update.
@@ -505,10 +510,10 @@ class Normalizer {
         ...copies.map(({ v, t }) => exprStmt(assign(id(v), id(t)))),
       ];
     }
-    let loopBody: Node[];
+    let loopBody: C.Statement[];
     if (s.type === 'DoWhileStatement') {
       const t = this.expr(s.test);
-      const exit = this.site({ type: 'IfStatement', test: this.site(not(t), s.test), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null }, s.test);
+      const exit: C.IfStatement = this.site({ type: 'IfStatement', test: this.site(not(t), s.test), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null }, s.test);
       exit.loopTest = true;
       loopBody = [...inner, exit];
     } else {
@@ -527,21 +532,21 @@ class Normalizer {
    * those names, so that the code generator still scopes them to the switch when the trace prunes the case
    * that declares them; each case has a site that counts entries into its body.
    */
-  private switchStmt(s: Node): Node[] {
-    if (s.cases.some((c: Node) => c.consequent.some((x: Node) => x.type === 'FunctionDeclaration'))) {
+  private switchStmt(s: acorn.SwitchStatement): C.Statement[] {
+    if (s.cases.some((c) => c.consequent.some((x) => x.type === 'FunctionDeclaration'))) {
       return [this.unsupported(s, 'a function declared in a switch case', true)];
     }
     const brk = this.label('s');
     const d = this.temp();
     const k = this.temp();
-    const out: Node[] = [exprStmt(assign(id(d), this.expr(s.discriminant)))];
+    const out: C.Statement[] = [exprStmt(assign(id(d), this.expr(s.discriminant)))];
     const n = s.cases.length;
-    const dflt = s.cases.findIndex((c: Node) => c.test === null);
+    const dflt = s.cases.findIndex((c) => !c.test);
     // $k = index of the first case whose test is === the discriminant, else the default's, else n.
-    let chain: Node = block([exprStmt(assign(id(k), lit(dflt >= 0 ? dflt : n)))]);
+    let chain: C.BlockStatement | C.IfStatement = block([exprStmt(assign(id(k), lit(dflt >= 0 ? dflt : n)))]);
     for (let i = n - 1; i >= 0; i--) {
       const c = s.cases[i];
-      if (c.test === null) continue;
+      if (!c.test) continue;
       chain = this.site(
         {
           type: 'IfStatement',
@@ -553,14 +558,17 @@ class Normalizer {
       );
     }
     out.push(chain);
-    const lexicals: { name: string; kind: string }[] = [];
+    const lexicals: C.SwitchStatement['lexicals'] = [];
     for (const c of s.cases) {
       for (const x of c.consequent) {
-        if (x.type === 'VariableDeclaration' && x.kind !== 'var') x.declarations.forEach((dd: Node) => patternNames(dd.id).forEach((name) => lexicals.push({ name, kind: x.kind })));
+        if (x.type === 'VariableDeclaration' && x.kind !== 'var') {
+          const kind = x.kind;
+          x.declarations.forEach((dd) => patternNames(dd.id).forEach((name) => lexicals.push({ name, kind })));
+        }
         if (x.type === 'ClassDeclaration') lexicals.push({ name: x.id.name, kind: 'let' });
       }
     }
-    const cases: Node[] = [];
+    const cases: C.SwitchCase[] = [];
     for (let i = 0; i < n; i++) {
       this.targets.push({ brk, cont: null, names: [], kind: 'switch' });
       const consequent = this.stmts(s.cases[i].consequent);
@@ -572,12 +580,12 @@ class Normalizer {
     return [block(out)];
   }
 
-  private tryStmt(s: Node): Node {
+  private tryStmt(s: acorn.TryStatement): C.TryStatement {
     const block_ = this.asBlock(s.block);
-    let handler: Node = null;
+    let handler: C.CatchClause | null = null;
     if (s.handler) {
-      let param: Node = null;
-      const pre: Node[] = [];
+      let param: C.Identifier | null = null;
+      const pre: C.Statement[] = [];
       if (s.handler.param) {
         if (s.handler.param.type === 'Identifier') param = id(s.handler.param.name);
         else {
@@ -597,20 +605,20 @@ class Normalizer {
   // Patterns
 
   /** `kind x = src.a; ...` for a declaration pattern. */
-  private declarePattern(p: Node, src: Node, kind: string): Node[] {
+  private declarePattern(p: acorn.Pattern, src: C.Expression, kind: C.LexicalKind): C.Statement[] {
     return this.pattern(p, src, (name, value) => letDecl(name, value, kind));
   }
 
   /** `x = src.a; ...` for an assignment pattern (targets may be members). */
-  private assignPattern(p: Node, src: Node): Node[] {
+  private assignPattern(p: acorn.Pattern, src: C.Expression): C.Statement[] {
     return this.pattern(p, src, (name, value) => exprStmt(assign(id(name), value)), true);
   }
 
-  private pattern(p: Node, src: Node, bind: (name: string, value: Node) => Node, assignTargets = false): Node[] {
-    const out: Node[] = [];
-    const emit = (target: Node, value: Node): void => {
+  private pattern(p: acorn.Pattern, src: C.Expression, bind: (name: string, value: C.Expression) => C.Statement, assignTargets = false): C.Statement[] {
+    const out: C.Statement[] = [];
+    const emit = (target: acorn.Pattern, value: C.Expression): void => {
       if (target.type === 'Identifier') out.push(bind(target.name, value));
-      else if (target.type === 'MemberExpression' && assignTargets) out.push(exprStmt(assign(this.expr(target), value)));
+      else if (target.type === 'MemberExpression' && assignTargets) out.push(exprStmt(assign(this.assignTarget(target), value)));
       else if (target.type === 'AssignmentPattern') {
         const t = this.temp();
         out.push(exprStmt(assign(id(t), value)));
@@ -627,18 +635,18 @@ class Normalizer {
       emit(p, src);
     } else if (p.type === 'ObjectPattern') {
       // RequireObjectCoercible first: destructuring undefined throws even for `{}`.
-      const used: Node[] = [];
+      const used: (C.Identifier | C.Literal)[] = [];
       for (const prop of p.properties) {
         if (prop.type === 'RestElement') {
           emit(prop.argument, this.intrinsic('objectRest', [src, { type: 'ArrayExpression', elements: used.map((k) => ({ ...k })) }], prop));
           continue;
         }
-        let key: Node;
+        let key: C.Identifier | C.Literal;
         if (prop.computed) {
           const t = this.temp();
           out.push(exprStmt(assign(id(t), this.intrinsic('toKey', [this.expr(prop.key)], prop.key))));
           key = id(t);
-        } else key = prop.key.type === 'Identifier' ? lit(prop.key.name) : lit(String(prop.key.value));
+        } else key = prop.key.type === 'Identifier' ? lit(prop.key.name) : lit(String((prop.key as acorn.Literal).value));
         used.push(key);
         emit(prop.value, this.site(member(src, key, true), prop));
       }
@@ -646,7 +654,7 @@ class Normalizer {
     } else if (p.type === 'ArrayPattern') {
       const t = this.temp();
       out.push(exprStmt(assign(id(t), this.intrinsic('iter', [src], p))));
-      p.elements.forEach((el: Node, i: number) => {
+      p.elements.forEach((el, i) => {
         if (!el) return;
         if (el.type === 'RestElement') {
           emit(el.argument, this.intrinsic('arraySliceFrom', [id(t), lit(i)], el));
@@ -664,7 +672,7 @@ class Normalizer {
   // Expressions
 
   /** `discarded`: the value is not used (statement position), so `x++` needs no temporary. */
-  expr(e: Node, discarded = false): Node {
+  expr(e: acorn.Expression, discarded = false): C.Expression {
     switch (e.type) {
       case 'Identifier':
         if (e.name === 'arguments') return this.unsupported(e, 'the arguments object');
@@ -675,15 +683,13 @@ class Normalizer {
         return { type: 'Literal', value: e.value, raw: e.raw };
       case 'ThisExpression':
         return this.site({ type: 'ThisExpression' }, e);
-      case 'Super':
-        return { type: 'Super' };
       case 'TemplateLiteral':
-        return this.site({ type: 'TemplateLiteral', quasis: e.quasis, expressions: e.expressions.map((x: Node) => this.expr(x)) }, e);
+        return this.site({ type: 'TemplateLiteral', quasis: e.quasis, expressions: e.expressions.map((x) => this.expr(x)) }, e);
       case 'TaggedTemplateExpression':
         return this.unsupported(e, 'a tagged template');
       case 'ArrayExpression':
-        if (e.elements.some((x: Node) => x === null)) return this.unsupported(e, 'an array literal with holes');
-        return this.site({ type: 'ArrayExpression', elements: e.elements.map((x: Node) => (x.type === 'SpreadElement' ? { type: 'SpreadElement', argument: this.expr(x.argument) } : this.expr(x))) }, e);
+        if (e.elements.some((x) => x === null)) return this.unsupported(e, 'an array literal with holes');
+        return this.site({ type: 'ArrayExpression', elements: this.args(e.elements as (acorn.Expression | acorn.SpreadElement)[]) }, e);
       case 'ObjectExpression':
         return this.objectExpr(e);
       case 'FunctionExpression':
@@ -713,7 +719,7 @@ class Normalizer {
       case 'AssignmentExpression':
         return this.assignment(e, discarded);
       case 'SequenceExpression':
-        return seq(e.expressions.map((x: Node, i: number) => this.expr(x, discarded || i < e.expressions.length - 1)));
+        return seq(e.expressions.map((x, i) => this.expr(x, discarded || i < e.expressions.length - 1)));
       case 'CallExpression':
         return this.call(e);
       case 'NewExpression':
@@ -735,22 +741,34 @@ class Normalizer {
       case 'YieldExpression':
         return this.unsupported(e, 'yield');
       default:
-        return this.unsupported(e, `a ${e.type}`);
+        return this.unsupported(e as acorn.AnyNode, `a ${(e as acorn.AnyNode).type}`);
     }
   }
 
-  private args(list: Node[]): Node[] {
-    return list.map((a) => (a.type === 'SpreadElement' ? { type: 'SpreadElement', argument: this.expr(a.argument) } : this.expr(a)));
+  private args(list: (acorn.Expression | acorn.SpreadElement)[]): (C.Expression | C.SpreadElement)[] {
+    return list.map((a): C.Expression | C.SpreadElement => (a.type === 'SpreadElement' ? { type: 'SpreadElement', argument: this.expr(a.argument) } : this.expr(a)));
   }
 
-  private memberExpr(e: Node): Node {
+  private memberExpr(e: acorn.MemberExpression): C.Expression {
     if (e.optional) return this.chain(e);
-    const object = e.object.type === 'Super' ? { type: 'Super' } : this.expr(e.object);
-    const property = e.computed ? this.expr(e.property) : e.property.type === 'PrivateIdentifier' ? this.privateName(e.property) : id(e.property.name);
+    return this.member(e);
+  }
+
+  /** A member read that is not optional. A private name in it is declared (else it would not parse). */
+  private member(e: acorn.MemberExpression): C.MemberExpression {
+    const object = e.object.type === 'Super' ? superNode() : this.expr(e.object);
+    const property =
+      e.property.type === 'PrivateIdentifier' ? this.privateName(e.property)! : e.computed ? this.expr(e.property) : id((e.property as acorn.Identifier).name);
     return this.site({ type: 'MemberExpression', object, property, computed: e.computed, optional: false }, e);
   }
 
-  private call(e: Node): Node {
+  /** A member as a destructuring target, read as `expr` reads one. */
+  private assignTarget(e: acorn.MemberExpression): C.MemberExpression | C.ClUnsupported {
+    if (e.property.type === 'PrivateIdentifier' && !this.privateName(e.property)) return this.unsupported(e, 'this use of a private name');
+    return this.member(e);
+  }
+
+  private call(e: acorn.CallExpression): C.Expression {
     if (e.optional) return this.chain(e);
     const callee = e.callee;
     if (callee.type === 'Identifier' && callee.name === 'eval') {
@@ -764,7 +782,7 @@ class Normalizer {
       }
       return this.unsupported(e, 'require() of a computed name');
     }
-    const c = callee.type === 'Super' ? { type: 'Super' } : callee.type === 'MemberExpression' ? this.memberExpr(callee) : this.expr(callee);
+    const c = callee.type === 'Super' ? superNode() : callee.type === 'MemberExpression' ? this.memberExpr(callee) : this.expr(callee);
     return this.site({ type: 'CallExpression', callee: c, arguments: this.args(e.arguments), optional: false }, e);
   }
 
@@ -772,17 +790,17 @@ class Normalizer {
    * An optional chain `a?.b.c(d)` becomes `(t = a) == null ? undefined : t.b.c(d)`, applied at each `?.`
    * from the left, so a short circuit skips the whole rest of the chain.
    */
-  private chain(e: Node): Node {
-    const links: Node[] = [];
-    let cur = e;
+  private chain(e: acorn.MemberExpression | acorn.CallExpression): C.Expression {
+    const links: (acorn.MemberExpression | acorn.CallExpression)[] = [];
+    let cur: acorn.Expression | acorn.Super = e;
     while (cur.type === 'MemberExpression' || cur.type === 'CallExpression') {
       links.unshift(cur);
       cur = cur.type === 'MemberExpression' ? cur.object : cur.callee;
     }
-    return this.chainFrom(this.expr(cur), links, 0);
+    return this.chainFrom(cur.type === 'Super' ? superNode() : this.expr(cur), links, 0);
   }
 
-  private chainFrom(base: Node, links: Node[], from: number): Node {
+  private chainFrom(base: C.Expression | C.Super, links: (acorn.MemberExpression | acorn.CallExpression)[], from: number): C.Expression {
     let v = base;
     for (let i = from; i < links.length; i++) {
       const l = links[i];
@@ -800,33 +818,36 @@ class Normalizer {
         }
         const t = this.temp();
         const rest = this.chainFrom(this.link(id(t), l), links, i + 1);
-        const test = this.site({ type: 'BinaryExpression', operator: '==', left: assign(id(t), v), right: lit(null) }, l);
+        // `super?.x` does not parse, so an optional link follows an expression, not the base `super`.
+        const test = this.site({ type: 'BinaryExpression', operator: '==', left: assign(id(t), v as C.Expression), right: lit(null) }, l);
         return this.site({ type: 'ConditionalExpression', test, consequent: undef(), alternate: rest }, l);
       }
       v = this.link(v, l);
     }
-    return v;
+    // A chain has a link past `from` (its optional one), so `v` is a link's result, not the base.
+    return v as C.Expression;
   }
 
-  private link(v: Node, l: Node): Node {
+  private link(v: C.Expression | C.Super, l: acorn.MemberExpression | acorn.CallExpression): C.Expression {
     if (l.type === 'MemberExpression') {
       if (l.property.type === 'PrivateIdentifier') return this.unsupported(l, 'a private field');
-      const property = l.computed ? this.expr(l.property) : id(l.property.name);
+      const property = l.computed ? this.expr(l.property) : id((l.property as acorn.Identifier).name);
       return this.site({ type: 'MemberExpression', object: v, property, computed: l.computed, optional: false }, l);
     }
     return this.site({ type: 'CallExpression', callee: v, arguments: this.args(l.arguments), optional: false }, l);
   }
 
-  private objectExpr(e: Node): Node {
-    const properties: Node[] = [];
+  private objectExpr(e: acorn.ObjectExpression): C.Expression {
+    const properties: (C.Property | C.SpreadElement)[] = [];
     for (const p of e.properties) {
       if (p.type === 'SpreadElement') {
         properties.push({ type: 'SpreadElement', argument: this.expr(p.argument) });
         continue;
       }
-      const key = p.computed ? this.expr(p.key) : p.key.type === 'Identifier' ? id(p.key.name) : { type: 'Literal', value: p.key.value, raw: p.key.raw };
+      // A key that is not computed is an identifier or a literal.
+      const key: C.Expression = p.computed ? this.expr(p.key) : p.key.type === 'Identifier' ? id(p.key.name) : { type: 'Literal', value: (p.key as acorn.Literal).value, raw: (p.key as acorn.Literal).raw };
       if (p.kind === 'get' || p.kind === 'set' || p.method) {
-        const value = this.func(p.value);
+        const value = this.func(p.value as acorn.FunctionExpression);
         if (value.type === 'ClUnsupported') return this.unsupported(e, 'an object literal with a generator method');
         value.isMethod = true;
         properties.push({ type: 'Property', kind: p.kind, method: p.method, shorthand: false, computed: p.computed, key, value });
@@ -839,10 +860,10 @@ class Normalizer {
     return this.site({ type: 'ObjectExpression', properties }, e);
   }
 
-  private update(e: Node, discarded: boolean): Node {
+  private update(e: acorn.UpdateExpression, discarded: boolean): C.Expression {
     const op = e.operator === '++' ? '+' : '-';
-    const plus = (x: Node): Node => this.site({ type: 'UnaryExpression', operator: '+', prefix: true, argument: x }, e);
-    const bin = (x: Node): Node => this.site({ type: 'BinaryExpression', operator: op, left: x, right: lit(1) }, e);
+    const plus = (x: C.Expression): C.Expression => this.site({ type: 'UnaryExpression', operator: '+', prefix: true, argument: x }, e);
+    const bin = (x: C.Expression): C.Expression => this.site({ type: 'BinaryExpression', operator: op, left: x, right: lit(1) }, e);
     const arg = e.argument;
     if (arg.type === 'Identifier') {
       if (discarded || e.prefix) return assign(id(arg.name), bin(plus(id(arg.name))));
@@ -851,7 +872,7 @@ class Normalizer {
     }
     if (arg.type !== 'MemberExpression') return this.unsupported(e, 'an update of this target');
     // `super` cannot be read into a temporary.
-    if (arg.object.type === 'Super') return this.unsupported(e, 'an update of a super property');
+    if (!ofExpression(arg)) return this.unsupported(e, 'an update of a super property');
     const { ref, setup } = this.memberRef(arg);
     if (discarded || e.prefix) return seq([...setup, assign(ref(), bin(plus(ref())))]);
     const t = this.temp();
@@ -859,44 +880,47 @@ class Normalizer {
   }
 
   /** Evaluates a member target's object and key once, into temporaries. */
-  private memberRef(m: Node): { ref: () => Node; setup: Node[] } {
+  private memberRef(m: MemberOfExpression): { ref: () => C.MemberExpression; setup: C.Expression[] } {
     const o = this.temp();
-    const setup: Node[] = [assign(id(o), this.expr(m.object))];
+    const setup: C.Expression[] = [assign(id(o), this.expr(m.object))];
+    const property = m.property;
+    if (property.type === 'PrivateIdentifier') return { ref: () => this.site(member(id(o), this.privateName(property)!), m), setup };
     if (m.computed) {
       const k = this.temp();
-      setup.push(assign(id(k), this.intrinsic('toKey', [this.expr(m.property)], m.property)));
+      setup.push(assign(id(k), this.intrinsic('toKey', [this.expr(property)], property)));
       return { ref: () => this.site(member(id(o), id(k), true), m), setup };
     }
-    if (m.property.type === 'PrivateIdentifier') return { ref: () => this.site(member(id(o), this.privateName(m.property)!), m), setup };
-    return { ref: () => this.site(member(id(o), m.property.name), m), setup };
+    // A key that is not computed is an identifier.
+    return { ref: () => this.site(member(id(o), (property as acorn.Identifier).name), m), setup };
   }
 
-  private assignment(e: Node, discarded: boolean): Node {
+  private assignment(e: acorn.AssignmentExpression, discarded: boolean): C.Expression {
     const left = e.left;
     if (left.type === 'ObjectPattern' || left.type === 'ArrayPattern') {
       const t = this.temp();
-      const parts = [assign(id(t), this.expr(e.right)), ...this.assignPattern(left, id(t)).map((s: Node) => (s.type === 'ExpressionStatement' ? s.expression : s))];
+      // An assignment pattern yields expression statements, or a ClUnsupported.
+      const parts: C.Expression[] = [assign(id(t), this.expr(e.right)), ...this.assignPattern(left, id(t)).map((s) => (s.type === 'ExpressionStatement' ? s.expression : (s as C.ClUnsupported)))];
       if (!discarded) parts.push(id(t));
-      if (parts.some((p: Node) => p.type === 'ClUnsupported')) return this.unsupported(e, 'this destructuring assignment');
+      if (parts.some((p) => p.type === 'ClUnsupported')) return this.unsupported(e, 'this destructuring assignment');
       return seq(parts);
     }
     if (left.type === 'MemberExpression' && left.property.type === 'PrivateIdentifier' && !this.privateName(left.property)) return this.unsupported(e, 'this use of a private name');
     if (e.operator === '=') {
       if (left.type === 'Identifier') return assign(id(left.name), this.expr(e.right));
-      if (left.type === 'MemberExpression') return this.site(assign(this.memberExpr(left), this.expr(e.right)), e);
+      if (left.type === 'MemberExpression') return this.site(assign(this.member(left), this.expr(e.right)), e);
       return this.unsupported(e, 'an assignment to this target');
     }
-    const logical = e.operator === '&&=' || e.operator === '||=' || e.operator === '??=';
-    const op = logical ? e.operator.slice(0, 2) : COMPOUND[e.operator];
+    const logical = e.operator === '&&=' || e.operator === '||=' || e.operator === '??=' ? (e.operator.slice(0, 2) as acorn.LogicalOperator) : undefined;
+    const op = COMPOUND[e.operator];
     if (left.type === 'Identifier') {
-      const x = (): Node => id(left.name);
-      if (logical) return this.site({ type: 'LogicalExpression', operator: op, left: x(), right: assign(x(), this.expr(e.right)) }, e);
+      const x = (): C.Identifier => id(left.name);
+      if (logical) return this.site({ type: 'LogicalExpression', operator: logical, left: x(), right: assign(x(), this.expr(e.right)) }, e);
       return assign(x(), this.site({ type: 'BinaryExpression', operator: op, left: x(), right: this.expr(e.right) }, e));
     }
     if (left.type !== 'MemberExpression') return this.unsupported(e, 'an assignment to this target');
-    if (left.object.type === 'Super') return this.unsupported(e, 'a compound assignment to a super property');
+    if (!ofExpression(left)) return this.unsupported(e, 'a compound assignment to a super property');
     const { ref, setup } = this.memberRef(left);
-    if (logical) return seq([...setup, this.site({ type: 'LogicalExpression', operator: op, left: ref(), right: this.site(assign(ref(), this.expr(e.right)), e) }, e)]);
+    if (logical) return seq([...setup, this.site({ type: 'LogicalExpression', operator: logical, left: ref(), right: this.site(assign(ref(), this.expr(e.right)), e) }, e)]);
     return seq([...setup, this.site(assign(ref(), this.site({ type: 'BinaryExpression', operator: op, left: ref(), right: this.expr(e.right) }, e)), e)]);
   }
 }
@@ -906,24 +930,26 @@ class Normalizer {
  * the normalised body so that the printed program runs in the same mode as the source. Each is an
  * ExpressionStatement with `directive` set; nothing else in the core may precede them.
  */
-function directives(body: Node[]): Node[] {
-  const out: Node[] = [];
+function directives(body: (acorn.Statement | acorn.ModuleDeclaration)[]): C.Statement[] {
+  const out: C.Statement[] = [];
   for (const s of body) {
     if (s.type !== 'ExpressionStatement' || typeof s.directive !== 'string') break;
-    out.push({ type: 'ExpressionStatement', directive: s.directive, expression: { type: 'Literal', value: s.expression.value, raw: s.expression.raw } });
+    // A directive's expression is its string literal.
+    const text = s.expression as acorn.Literal;
+    out.push({ type: 'ExpressionStatement', directive: s.directive, expression: { type: 'Literal', value: text.value, raw: text.raw } });
   }
   return out;
 }
 
 /** Names a pattern binds. */
-function patternNames(p: Node): string[] {
-  switch (p?.type) {
+function patternNames(p: acorn.Pattern): string[] {
+  switch (p.type) {
     case 'Identifier':
       return [p.name];
     case 'ObjectPattern':
-      return p.properties.flatMap((x: Node) => patternNames(x.type === 'RestElement' ? x.argument : x.value));
+      return p.properties.flatMap((x) => patternNames(x.type === 'RestElement' ? x.argument : x.value));
     case 'ArrayPattern':
-      return p.elements.flatMap((x: Node) => (x ? patternNames(x) : []));
+      return p.elements.flatMap((x) => (x ? patternNames(x) : []));
     case 'AssignmentPattern':
       return patternNames(p.left);
     case 'RestElement':
@@ -934,35 +960,42 @@ function patternNames(p: Node): string[] {
 }
 
 /** `var` names declared in a function body (not in nested functions). */
-function collectVars(body: Node[], into: Set<string>): void {
-  const visit = (n: Node): void => {
-    if (!n || typeof n !== 'object') return;
-    if (Array.isArray(n)) return n.forEach(visit);
-    if (isFunction(n) || n.type === 'ClassExpression' || n.type === 'ClassDeclaration') return;
-    if (n.type === 'VariableDeclaration' && n.kind === 'var') n.declarations.forEach((d: Node) => patternNames(d.id).forEach((x) => into.add(x)));
-    for (const k of Object.keys(n)) if (k !== 'loc' && typeof n[k] === 'object') visit(n[k]);
-  };
-  body.forEach(visit);
+function collectVars(body: (acorn.Statement | acorn.ModuleDeclaration)[], into: Set<string>): void {
+  walkNodes<acorn.AnyNode>(body, (n) => {
+    if (isScope(n)) return false;
+    if (n.type === 'VariableDeclaration' && n.kind === 'var') n.declarations.forEach((d) => patternNames(d.id).forEach((x) => into.add(x)));
+    return true;
+  });
 }
 
 /** Function declarations move to the top of their block, keeping their order. */
-function hoistFunctions(body: Node[]): Node[] {
+function hoistFunctions(body: C.Statement[]): C.Statement[] {
   const fns = body.filter((s) => s.type === 'FunctionDeclaration' || (s.type === 'ClUnsupported' && s.node?.type === 'FunctionDeclaration'));
   if (!fns.length) return body;
   return [...fns, ...body.filter((s) => !fns.includes(s))];
 }
 
-function containsClosure(nodes: Node[]): boolean {
+function containsClosure(nodes: (acorn.AnyNode | null | undefined)[]): boolean {
   let found = false;
-  const visit = (n: Node): void => {
-    if (found || !n || typeof n !== 'object') return;
-    if (Array.isArray(n)) return n.forEach(visit);
-    if (isFunction(n) || n.type === 'ClassExpression' || n.type === 'ClassDeclaration') {
-      found = true;
-      return;
-    }
-    for (const k of Object.keys(n)) if (k !== 'loc' && typeof n[k] === 'object') visit(n[k]);
-  };
-  nodes.forEach(visit);
+  walkNodes<acorn.AnyNode>(nodes, (n) => {
+    if (found) return false;
+    if (isScope(n)) found = true;
+    return !found;
+  });
   return found;
+}
+
+/** A function or class: its body is a scope of its own. */
+function isScope(n: acorn.AnyNode): boolean {
+  return isFunction(n) || n.type === 'ClassExpression' || n.type === 'ClassDeclaration';
+}
+
+/** A member read whose object is not `super`. */
+type MemberOfExpression = acorn.MemberExpression & { object: acorn.Expression };
+function ofExpression(m: acorn.MemberExpression): m is MemberOfExpression {
+  return m.object.type !== 'Super';
+}
+
+function isLoop(s: acorn.Statement): s is SourceLoop {
+  return s.type === 'WhileStatement' || s.type === 'DoWhileStatement' || s.type === 'ForStatement' || s.type === 'ForInStatement' || s.type === 'ForOfStatement';
 }

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Diagnostic } from './diagnostics.ts';
 import { instrument } from './instrument.ts';
-import { normalize, type Node } from './normalize.ts';
+import type { Program } from './ast.ts';
+import { normalize } from './normalize.ts';
 
 export interface Prepared {
   file: string;
   source: string;
   sha256: string;
   /** The normalised program (core ESTree with site ids in `sid`). */
-  core: Node;
+  core: Program;
   /** CommonJS source of the instrumented handler; it expects a free variable `__cl` (Tracer.runtime). */
   instrumented: string;
   diagnostics: Diagnostic[];

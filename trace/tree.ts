@@ -4,11 +4,17 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { BR_FALSE, BR_NULLISH, BR_TRUE, traceSchema, type SiteObs, type TraceIR } from './ir.ts';
-import type { Node } from './normalize.ts';
+import type * as C from './ast.ts';
 import { mergeSite } from './merge.ts';
 
-const UNKNOWN = (sid: number): Node => ({ type: 'ClUnknown', sid });
-const UNKNOWN_BLOCK = (sid: number): Node => ({ type: 'BlockStatement', body: [{ type: 'ClUnknown', sid }] });
+const UNKNOWN = (sid: number | undefined): C.ClUnknown => ({ type: 'ClUnknown', sid });
+const UNKNOWN_BLOCK = (sid: number | undefined): C.BlockStatement => ({ type: 'BlockStatement', body: [{ type: 'ClUnknown', sid }] });
+
+/**
+ * The passes below rebuild every node by its keys (copy `loc`, visit the rest), as the core's types do not
+ * list which field holds a child: a node is read as a record of fields there, a narrow cast.
+ */
+type Fields = Record<string, unknown>;
 
 type ObsLike = Map<number, SiteObs> | Record<string, SiteObs>;
 function get(obs: ObsLike, sid: number): SiteObs | undefined {
@@ -16,11 +22,23 @@ function get(obs: ObsLike, sid: number): SiteObs | undefined {
 }
 
 /** A copy of `core` with untaken branches replaced by ClUnknown. */
-export function prune(core: Node, obs: ObsLike): Node {
-  const br = (sid: number): number => get(obs, sid)?.br ?? 0;
-  const visit = (n: Node): Node => {
-    if (n === null || typeof n !== 'object') return n;
-    if (Array.isArray(n)) return n.map(visit);
+export function prune(core: C.Program, obs: ObsLike): C.Program {
+  const br = (sid: number | undefined): number => (sid === undefined ? 0 : (get(obs, sid)?.br ?? 0));
+  const entered = (sid: number | undefined): boolean => sid !== undefined && !!get(obs, sid)?.n;
+  const visitAny = (v: unknown): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v)) return v.map(visitAny);
+    return typeof (v as Fields).type === 'string' ? visitNode(v as C.CoreNode) : copy(v as Fields);
+  };
+  /** A copy with every child visited, `loc` shared. */
+  const copy = (n: Fields): Fields => {
+    const out: Fields = {};
+    for (const [k, v] of Object.entries(n)) out[k] = k === 'loc' ? v : visitAny(v);
+    return out;
+  };
+  // The same node type back, its children visited.
+  const visit = <T>(n: T): T => visitAny(n) as T;
+  const visitNode = (n: C.CoreNode): C.CoreNode => {
     switch (n.type) {
       case 'ClUnsupported':
         // A function or class declaration that is not compiled keeps its name: the name is still bound.
@@ -50,42 +68,48 @@ export function prune(core: Node, obs: ObsLike): Node {
       case 'FunctionExpression':
       case 'ArrowFunctionExpression':
       case 'FunctionDeclaration':
-        if (!get(obs, n.sid)?.n) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
+        if (!entered(n.sid)) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
         break;
       case 'CatchClause':
-        if (!get(obs, n.sid)?.n) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
+        if (!entered(n.sid)) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
         break;
       case 'SwitchCase':
         // The switch's `lexicals` keep the names this case declares scoped to the switch.
-        if (n.consequent.length && !get(obs, n.sid)?.n) return { ...n, consequent: [UNKNOWN(n.sid)] };
+        if (n.consequent.length && !entered(n.sid)) return { ...n, consequent: [UNKNOWN(n.sid)] };
         break;
     }
-    const out: Node = {};
-    for (const k of Object.keys(n)) out[k] = k === 'loc' ? n.loc : visit(n[k]);
-    return out;
+    return copy(n as unknown as Fields) as unknown as C.CoreNode;
   };
   return visit(core);
 }
 
+const isUnknown = (x: unknown): boolean => (x as Fields | null | undefined)?.type === 'ClUnknown';
+
 /** A subtree the trace never reached: ClUnknown, or a block holding only it. */
-function pruned(x: Node): boolean {
-  return x?.type === 'ClUnknown' || (x?.type === 'BlockStatement' && x.body.length === 1 && x.body[0]?.type === 'ClUnknown');
+function pruned(x: unknown): boolean {
+  if (isUnknown(x)) return true;
+  const block = x as Partial<C.BlockStatement> | null | undefined;
+  return block?.type === 'BlockStatement' && block.body?.length === 1 && isUnknown(block.body[0]);
 }
 
-/** Structural merge: a known subtree beats ClUnknown. Both trees come from the same source. */
-function mergeProgram(a: Node, b: Node): Node {
+/**
+ * Structural merge: a known subtree beats ClUnknown. Both trees come from the same source (and from JSON,
+ * when they were published), so they are walked as plain values.
+ */
+function mergeProgram(a: unknown, b: unknown): unknown {
   if (pruned(a)) return b;
   if (pruned(b)) return a;
   if (a === null || typeof a !== 'object') return a;
   if (Array.isArray(a)) {
     if (!Array.isArray(b)) return a;
     // A pruned block is [ClUnknown]; a known one is its statements.
-    if (a.length === 1 && a[0]?.type === 'ClUnknown') return b;
-    if (b.length === 1 && b[0]?.type === 'ClUnknown') return a;
+    if (a.length === 1 && isUnknown(a[0])) return b;
+    if (b.length === 1 && isUnknown(b[0])) return a;
     return a.map((x, i) => mergeProgram(x, b[i]));
   }
-  const out: Node = {};
-  for (const k of Object.keys(a)) out[k] = k === 'loc' ? a.loc : mergeProgram(a[k], b?.[k]);
+  const out: Fields = {};
+  const other = b as Fields | null | undefined;
+  for (const [k, v] of Object.entries(a)) out[k] = k === 'loc' ? v : mergeProgram(v, other?.[k]);
   return out;
 }
 

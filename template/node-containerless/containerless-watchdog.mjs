@@ -51435,6 +51435,21 @@ function parse3(input, options) {
   return Parser.parse(input, options);
 }
 
+// trace/walk.ts
+function walkNodes(root, enter) {
+  const visit = (v) => {
+    if (v === null || typeof v !== "object") return;
+    if (Array.isArray(v)) {
+      v.forEach(visit);
+      return;
+    }
+    const fields = v;
+    if (typeof fields.type === "string" && enter(v) === false) return;
+    for (const k of Object.keys(fields)) if (k !== "loc") visit(fields[k]);
+  };
+  visit(root);
+}
+
 // trace/normalize.ts
 function normalize(source, file) {
   const diagnostics = [];
@@ -51463,8 +51478,9 @@ var letDecl = (name, init, kind = "let") => ({
 });
 var member = (object, prop, computed = false) => typeof prop === "string" ? { type: "MemberExpression", object, property: id2(prop), computed: false, optional: false } : { type: "MemberExpression", object, property: prop, computed, optional: false };
 var seq = (exprs) => exprs.length === 1 ? exprs[0] : { type: "SequenceExpression", expressions: exprs };
+var superNode = () => ({ type: "Super" });
 var not = (e) => ({ type: "UnaryExpression", operator: "!", prefix: true, argument: e });
-var isFunction = (n) => n && (n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression" || n.type === "FunctionDeclaration");
+var isFunction = (n) => n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression" || n.type === "FunctionDeclaration";
 var COMPOUND = {
   "+=": "+",
   "-=": "-",
@@ -51495,9 +51511,10 @@ var Normalizer = class {
   /** A pending user label for the next loop or block. */
   pendingLabels = [];
   site(n, src) {
-    n.sid = this.nextId++;
-    if (src?.loc) n.loc = src.loc;
-    return n;
+    const sited = n;
+    sited.sid = this.nextId++;
+    if (src?.loc) sited.loc = src.loc;
+    return sited;
   }
   label(prefix) {
     return `$cl_${prefix}${this.labelN++}`;
@@ -51577,8 +51594,7 @@ var Normalizer = class {
     const body = block([...prologue, ...this.withPrologue([...pre, ...bodyStmts])]);
     this.fn = outerFn;
     this.targets = outerTargets;
-    const type = node.type === "ArrowFunctionExpression" ? "ArrowFunctionExpression" : node.type === "FunctionDeclaration" ? "FunctionDeclaration" : "FunctionExpression";
-    return this.site({ type, id: node.id ? id2(node.id.name) : null, params, body, async: !!node.async, generator: false, expression: false }, node);
+    return this.site({ type: node.type, id: node.id ? id2(node.id.name) : null, params, body, async: !!node.async, generator: false, expression: false }, node);
   }
   defaultParam(name, dflt) {
     return [
@@ -51597,7 +51613,7 @@ var Normalizer = class {
     const superClass = node.superClass ? this.expr(node.superClass) : null;
     const names = /* @__PURE__ */ new Map();
     for (const m of node.body.body) {
-      if (m.key?.type === "PrivateIdentifier") names.set(m.key.name, { key: `￿#${m.key.name}@${node.start}` });
+      if (m.type !== "StaticBlock" && m.key.type === "PrivateIdentifier") names.set(m.key.name, { key: `￿#${m.key.name}@${node.start}` });
     }
     this.privateScopes.push(names);
     try {
@@ -51618,7 +51634,7 @@ var Normalizer = class {
     const body = [];
     for (const m of node.body.body) {
       if (m.type === "StaticBlock") return this.unsupported(node, "a class static block", node.type === "ClassDeclaration");
-      const key2 = m.computed ? this.expr(m.key) : m.key.type === "PrivateIdentifier" ? this.privateName(m.key) : m.key;
+      const key2 = m.key.type === "PrivateIdentifier" ? this.privateName(m.key) : m.computed ? this.expr(m.key) : m.key;
       if (m.type === "MethodDefinition") {
         const value = this.func(m.value);
         if (value.type === "ClUnsupported") return this.unsupported(node, "a class with a generator method", node.type === "ClassDeclaration");
@@ -51655,11 +51671,8 @@ var Normalizer = class {
         return [exprStmt(this.expr(s.expression, true))];
       case "VariableDeclaration":
         return this.varDecl(s);
-      case "FunctionDeclaration": {
-        const f = this.func(s);
-        if (f.type === "ClUnsupported") return [f];
-        return [f];
-      }
+      case "FunctionDeclaration":
+        return [this.func(s)];
       case "ClassDeclaration": {
         const c = this.cls(s);
         if (c.type === "ClUnsupported") return [c];
@@ -51741,7 +51754,7 @@ var Normalizer = class {
       names.push(body.label.name);
       body = body.body;
     }
-    if (/^(While|DoWhile|For|ForIn|ForOf)Statement$/.test(body.type)) {
+    if (isLoop(body)) {
       this.pendingLabels = names;
       return this.loop(body);
     }
@@ -51799,7 +51812,7 @@ var Normalizer = class {
       }
       case "ForOfStatement":
       case "ForInStatement": {
-        if (s.await) return [this.unsupported(s, "for await", true)];
+        if (s.type === "ForOfStatement" && s.await) return [this.unsupported(s, "for await", true)];
         const it = this.temp();
         const i2 = this.temp();
         const src = this.expr(s.right);
@@ -51891,11 +51904,11 @@ var Normalizer = class {
     const k = this.temp();
     const out = [exprStmt(assign(id2(d), this.expr(s.discriminant)))];
     const n = s.cases.length;
-    const dflt = s.cases.findIndex((c) => c.test === null);
+    const dflt = s.cases.findIndex((c) => !c.test);
     let chain = block([exprStmt(assign(id2(k), lit2(dflt >= 0 ? dflt : n)))]);
     for (let i2 = n - 1; i2 >= 0; i2--) {
       const c = s.cases[i2];
-      if (c.test === null) continue;
+      if (!c.test) continue;
       chain = this.site(
         {
           type: "IfStatement",
@@ -51910,7 +51923,10 @@ var Normalizer = class {
     const lexicals = [];
     for (const c of s.cases) {
       for (const x of c.consequent) {
-        if (x.type === "VariableDeclaration" && x.kind !== "var") x.declarations.forEach((dd) => patternNames(dd.id).forEach((name) => lexicals.push({ name, kind: x.kind })));
+        if (x.type === "VariableDeclaration" && x.kind !== "var") {
+          const kind = x.kind;
+          x.declarations.forEach((dd) => patternNames(dd.id).forEach((name) => lexicals.push({ name, kind })));
+        }
         if (x.type === "ClassDeclaration") lexicals.push({ name: x.id.name, kind: "let" });
       }
     }
@@ -51959,7 +51975,7 @@ var Normalizer = class {
     const out = [];
     const emit = (target, value) => {
       if (target.type === "Identifier") out.push(bind(target.name, value));
-      else if (target.type === "MemberExpression" && assignTargets) out.push(exprStmt(assign(this.expr(target), value)));
+      else if (target.type === "MemberExpression" && assignTargets) out.push(exprStmt(assign(this.assignTarget(target), value)));
       else if (target.type === "AssignmentPattern") {
         const t = this.temp();
         out.push(exprStmt(assign(id2(t), value)));
@@ -52021,15 +52037,13 @@ var Normalizer = class {
         return { type: "Literal", value: e.value, raw: e.raw };
       case "ThisExpression":
         return this.site({ type: "ThisExpression" }, e);
-      case "Super":
-        return { type: "Super" };
       case "TemplateLiteral":
         return this.site({ type: "TemplateLiteral", quasis: e.quasis, expressions: e.expressions.map((x) => this.expr(x)) }, e);
       case "TaggedTemplateExpression":
         return this.unsupported(e, "a tagged template");
       case "ArrayExpression":
         if (e.elements.some((x) => x === null)) return this.unsupported(e, "an array literal with holes");
-        return this.site({ type: "ArrayExpression", elements: e.elements.map((x) => x.type === "SpreadElement" ? { type: "SpreadElement", argument: this.expr(x.argument) } : this.expr(x)) }, e);
+        return this.site({ type: "ArrayExpression", elements: this.args(e.elements) }, e);
       case "ObjectExpression":
         return this.objectExpr(e);
       case "FunctionExpression":
@@ -52089,9 +52103,18 @@ var Normalizer = class {
   }
   memberExpr(e) {
     if (e.optional) return this.chain(e);
-    const object = e.object.type === "Super" ? { type: "Super" } : this.expr(e.object);
-    const property = e.computed ? this.expr(e.property) : e.property.type === "PrivateIdentifier" ? this.privateName(e.property) : id2(e.property.name);
+    return this.member(e);
+  }
+  /** A member read that is not optional. A private name in it is declared (else it would not parse). */
+  member(e) {
+    const object = e.object.type === "Super" ? superNode() : this.expr(e.object);
+    const property = e.property.type === "PrivateIdentifier" ? this.privateName(e.property) : e.computed ? this.expr(e.property) : id2(e.property.name);
     return this.site({ type: "MemberExpression", object, property, computed: e.computed, optional: false }, e);
+  }
+  /** A member as a destructuring target, read as `expr` reads one. */
+  assignTarget(e) {
+    if (e.property.type === "PrivateIdentifier" && !this.privateName(e.property)) return this.unsupported(e, "this use of a private name");
+    return this.member(e);
   }
   call(e) {
     if (e.optional) return this.chain(e);
@@ -52107,7 +52130,7 @@ var Normalizer = class {
       }
       return this.unsupported(e, "require() of a computed name");
     }
-    const c = callee.type === "Super" ? { type: "Super" } : callee.type === "MemberExpression" ? this.memberExpr(callee) : this.expr(callee);
+    const c = callee.type === "Super" ? superNode() : callee.type === "MemberExpression" ? this.memberExpr(callee) : this.expr(callee);
     return this.site({ type: "CallExpression", callee: c, arguments: this.args(e.arguments), optional: false }, e);
   }
   /**
@@ -52121,7 +52144,7 @@ var Normalizer = class {
       links.unshift(cur);
       cur = cur.type === "MemberExpression" ? cur.object : cur.callee;
     }
-    return this.chainFrom(this.expr(cur), links, 0);
+    return this.chainFrom(cur.type === "Super" ? superNode() : this.expr(cur), links, 0);
   }
   chainFrom(base, links, from) {
     let v = base;
@@ -52186,7 +52209,7 @@ var Normalizer = class {
       return seq([assign(id2(t2), plus(id2(arg.name))), assign(id2(arg.name), bin(id2(t2))), id2(t2)]);
     }
     if (arg.type !== "MemberExpression") return this.unsupported(e, "an update of this target");
-    if (arg.object.type === "Super") return this.unsupported(e, "an update of a super property");
+    if (!ofExpression(arg)) return this.unsupported(e, "an update of a super property");
     const { ref: ref2, setup } = this.memberRef(arg);
     if (discarded || e.prefix) return seq([...setup, assign(ref2(), bin(plus(ref2())))]);
     const t = this.temp();
@@ -52196,13 +52219,14 @@ var Normalizer = class {
   memberRef(m) {
     const o = this.temp();
     const setup = [assign(id2(o), this.expr(m.object))];
+    const property = m.property;
+    if (property.type === "PrivateIdentifier") return { ref: () => this.site(member(id2(o), this.privateName(property)), m), setup };
     if (m.computed) {
       const k = this.temp();
-      setup.push(assign(id2(k), this.intrinsic("toKey", [this.expr(m.property)], m.property)));
+      setup.push(assign(id2(k), this.intrinsic("toKey", [this.expr(property)], property)));
       return { ref: () => this.site(member(id2(o), id2(k), true), m), setup };
     }
-    if (m.property.type === "PrivateIdentifier") return { ref: () => this.site(member(id2(o), this.privateName(m.property)), m), setup };
-    return { ref: () => this.site(member(id2(o), m.property.name), m), setup };
+    return { ref: () => this.site(member(id2(o), property.name), m), setup };
   }
   assignment(e, discarded) {
     const left = e.left;
@@ -52216,20 +52240,20 @@ var Normalizer = class {
     if (left.type === "MemberExpression" && left.property.type === "PrivateIdentifier" && !this.privateName(left.property)) return this.unsupported(e, "this use of a private name");
     if (e.operator === "=") {
       if (left.type === "Identifier") return assign(id2(left.name), this.expr(e.right));
-      if (left.type === "MemberExpression") return this.site(assign(this.memberExpr(left), this.expr(e.right)), e);
+      if (left.type === "MemberExpression") return this.site(assign(this.member(left), this.expr(e.right)), e);
       return this.unsupported(e, "an assignment to this target");
     }
-    const logical = e.operator === "&&=" || e.operator === "||=" || e.operator === "??=";
-    const op = logical ? e.operator.slice(0, 2) : COMPOUND[e.operator];
+    const logical = e.operator === "&&=" || e.operator === "||=" || e.operator === "??=" ? e.operator.slice(0, 2) : void 0;
+    const op = COMPOUND[e.operator];
     if (left.type === "Identifier") {
       const x = () => id2(left.name);
-      if (logical) return this.site({ type: "LogicalExpression", operator: op, left: x(), right: assign(x(), this.expr(e.right)) }, e);
+      if (logical) return this.site({ type: "LogicalExpression", operator: logical, left: x(), right: assign(x(), this.expr(e.right)) }, e);
       return assign(x(), this.site({ type: "BinaryExpression", operator: op, left: x(), right: this.expr(e.right) }, e));
     }
     if (left.type !== "MemberExpression") return this.unsupported(e, "an assignment to this target");
-    if (left.object.type === "Super") return this.unsupported(e, "a compound assignment to a super property");
+    if (!ofExpression(left)) return this.unsupported(e, "a compound assignment to a super property");
     const { ref: ref2, setup } = this.memberRef(left);
-    if (logical) return seq([...setup, this.site({ type: "LogicalExpression", operator: op, left: ref2(), right: this.site(assign(ref2(), this.expr(e.right)), e) }, e)]);
+    if (logical) return seq([...setup, this.site({ type: "LogicalExpression", operator: logical, left: ref2(), right: this.site(assign(ref2(), this.expr(e.right)), e) }, e)]);
     return seq([...setup, this.site(assign(ref2(), this.site({ type: "BinaryExpression", operator: op, left: ref2(), right: this.expr(e.right) }, e)), e)]);
   }
 };
@@ -52237,12 +52261,13 @@ function directives(body) {
   const out = [];
   for (const s of body) {
     if (s.type !== "ExpressionStatement" || typeof s.directive !== "string") break;
-    out.push({ type: "ExpressionStatement", directive: s.directive, expression: { type: "Literal", value: s.expression.value, raw: s.expression.raw } });
+    const text = s.expression;
+    out.push({ type: "ExpressionStatement", directive: s.directive, expression: { type: "Literal", value: text.value, raw: text.raw } });
   }
   return out;
 }
 function patternNames(p) {
-  switch (p?.type) {
+  switch (p.type) {
     case "Identifier":
       return [p.name];
     case "ObjectPattern":
@@ -52258,14 +52283,11 @@ function patternNames(p) {
   }
 }
 function collectVars(body, into) {
-  const visit = (n) => {
-    if (!n || typeof n !== "object") return;
-    if (Array.isArray(n)) return n.forEach(visit);
-    if (isFunction(n) || n.type === "ClassExpression" || n.type === "ClassDeclaration") return;
+  walkNodes(body, (n) => {
+    if (isScope(n)) return false;
     if (n.type === "VariableDeclaration" && n.kind === "var") n.declarations.forEach((d) => patternNames(d.id).forEach((x) => into.add(x)));
-    for (const k of Object.keys(n)) if (k !== "loc" && typeof n[k] === "object") visit(n[k]);
-  };
-  body.forEach(visit);
+    return true;
+  });
 }
 function hoistFunctions(body) {
   const fns = body.filter((s) => s.type === "FunctionDeclaration" || s.type === "ClUnsupported" && s.node?.type === "FunctionDeclaration");
@@ -52274,17 +52296,21 @@ function hoistFunctions(body) {
 }
 function containsClosure(nodes) {
   let found = false;
-  const visit = (n) => {
-    if (found || !n || typeof n !== "object") return;
-    if (Array.isArray(n)) return n.forEach(visit);
-    if (isFunction(n) || n.type === "ClassExpression" || n.type === "ClassDeclaration") {
-      found = true;
-      return;
-    }
-    for (const k of Object.keys(n)) if (k !== "loc" && typeof n[k] === "object") visit(n[k]);
-  };
-  nodes.forEach(visit);
+  walkNodes(nodes, (n) => {
+    if (found) return false;
+    if (isScope(n)) found = true;
+    return !found;
+  });
   return found;
+}
+function isScope(n) {
+  return isFunction(n) || n.type === "ClassExpression" || n.type === "ClassDeclaration";
+}
+function ofExpression(m) {
+  return m.object.type !== "Super";
+}
+function isLoop(s) {
+  return s.type === "WhileStatement" || s.type === "DoWhileStatement" || s.type === "ForStatement" || s.type === "ForInStatement" || s.type === "ForOfStatement";
 }
 
 // trace/prepare.ts
@@ -52665,10 +52691,20 @@ function get(obs, sid) {
   return obs instanceof Map ? obs.get(sid) : obs[String(sid)];
 }
 function prune(core, obs) {
-  const br = (sid) => get(obs, sid)?.br ?? 0;
-  const visit = (n) => {
-    if (n === null || typeof n !== "object") return n;
-    if (Array.isArray(n)) return n.map(visit);
+  const br = (sid) => sid === void 0 ? 0 : get(obs, sid)?.br ?? 0;
+  const entered = (sid) => sid !== void 0 && !!get(obs, sid)?.n;
+  const visitAny = (v) => {
+    if (v === null || typeof v !== "object") return v;
+    if (Array.isArray(v)) return v.map(visitAny);
+    return typeof v.type === "string" ? visitNode(v) : copy(v);
+  };
+  const copy = (n) => {
+    const out = {};
+    for (const [k, v] of Object.entries(n)) out[k] = k === "loc" ? v : visitAny(v);
+    return out;
+  };
+  const visit = (n) => visitAny(n);
+  const visitNode = (n) => {
     switch (n.type) {
       case "ClUnsupported":
         if ((n.node?.type === "FunctionDeclaration" || n.node?.type === "ClassDeclaration") && n.node.id) {
@@ -52697,18 +52733,16 @@ function prune(core, obs) {
       case "FunctionExpression":
       case "ArrowFunctionExpression":
       case "FunctionDeclaration":
-        if (!get(obs, n.sid)?.n) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
+        if (!entered(n.sid)) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
         break;
       case "CatchClause":
-        if (!get(obs, n.sid)?.n) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
+        if (!entered(n.sid)) return { ...n, body: UNKNOWN_BLOCK(n.sid) };
         break;
       case "SwitchCase":
-        if (n.consequent.length && !get(obs, n.sid)?.n) return { ...n, consequent: [UNKNOWN(n.sid)] };
+        if (n.consequent.length && !entered(n.sid)) return { ...n, consequent: [UNKNOWN(n.sid)] };
         break;
     }
-    const out = {};
-    for (const k of Object.keys(n)) out[k] = k === "loc" ? n.loc : visit(n[k]);
-    return out;
+    return copy(n);
   };
   return visit(core);
 }
