@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cacheDir } from '../lib/index.ts';
+import { cacheDir, isAlive } from '../lib/index.ts';
 
 /** The layout's version: a new layout gets a new folder rather than tripping over an old one. */
 export const CACHE_LAYOUT = 'v1';
@@ -128,15 +128,6 @@ path = "src/main.rs"
 [dependencies]
 containerless-runtime = { path = ${tomlString(RUNTIME_DIR)} }
 `;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>

@@ -25,7 +25,7 @@ import { basename, join, resolve } from 'node:path';
 import { buildDispatcher, BuildError, generateRust } from '../compiler/index.ts';
 import { freePort, listen, sleep } from '../lib/index.ts';
 import { formatDiagnostic, prepare, Tracer, walkNodes, type CoreNode, type Diagnostic, type Prepared } from '../trace/index.ts';
-import { createRunnerApp, createWatchdogApp, createWatchdogMetrics, loadHandler, type LoadedHandler } from '../watchdog/index.ts';
+import { createBareWatchdogApp, createRunnerApp, loadHandler, type LoadedHandler } from '../watchdog/index.ts';
 import { readRequests, RequestsFileError, toHttpRequest, type HttpRequest, type RequestEntry } from './requests.ts';
 
 /** The header by which the dispatcher hands a request back, and the one that names the site. */
@@ -421,17 +421,7 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSu
     checkAbort();
     // Node's side is served as the watchdog serves it (its health routes never reach the handler), as the
     // dispatcher is.
-    const watchdog = createWatchdogApp({
-      runner: createRunnerApp({ handler: plain, logError }),
-      metrics: createWatchdogMetrics({ defaultMetrics: false }),
-      lockFile: '',
-      suppressLock: true,
-      maxInflight: 0,
-      readyPath: '',
-      writeTimeoutMs: REQUEST_TIMEOUT_MS,
-      log: () => {},
-      state: { accepting: true, inflight: 0 },
-    });
+    const watchdog = createBareWatchdogApp(createRunnerApp({ handler: plain, logError }), REQUEST_TIMEOUT_MS);
     const jsServer = http.createServer(watchdog.listener);
     servers.push(jsServer);
     const jsPort = await listen(jsServer, 0, '127.0.0.1');

@@ -1,6 +1,7 @@
 /**
  * The small library every component and test harness shares: env parsing (Go durations, int-or-duration,
- * Go booleans, sizes, one ConfigError for every component), loopback ports, waiting, and the cache folder.
+ * Go booleans, sizes, one ConfigError for every component), loopback ports, waiting, the cache folder, and
+ * whether a process is alive.
  * It imports no other folder of the project.
  */
 export { parseGoDuration, parseGoDurationNs, parseIntOrDuration } from './duration.ts';
@@ -8,3 +9,4 @@ export { ConfigError, EnvReader, parseGoBool, parseSize, type DurationOptions } 
 export { freePort, listen } from './net.ts';
 export { sleep, waitFor } from './wait.ts';
 export { cacheDir, cachePath } from './cache.ts';
+export { isAlive } from './process.ts';

@@ -36,5 +36,5 @@ export {
 export { type WatchdogConfig, type TracingConfig, type TraceMode, type RunnerConfig, readWatchdogConfig, readRunnerConfig, traceSubject } from './config.ts';
 export { type WatchdogMetrics, createWatchdogMetrics } from './metrics.ts';
 export { TracingController, type TracingOptions } from './tracing.ts';
-export { createWatchdogApp, type WatchdogAppDeps, type WatchdogState } from './server.ts';
+export { createWatchdogApp, createBareWatchdogApp, type WatchdogAppDeps, type WatchdogState } from './server.ts';
 export { startWatchdog, runWatchdogCommand, type RunningWatchdog, WATCHDOG_HELP } from './main.ts';

@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Express } from 'express';
-import type { WatchdogMetrics } from './metrics.ts';
+import { createWatchdogMetrics, type WatchdogMetrics } from './metrics.ts';
 
 export interface WatchdogState {
   /** False from SIGTERM on: health and ready fail. */
@@ -144,4 +144,23 @@ export function createWatchdogApp(deps: WatchdogAppDeps): { listener: (req: Inco
     else fn(req, res);
   };
   return { listener, state };
+}
+
+/**
+ * The listener around `runner` with the watchdog's health routes, in-flight count and write timeout only:
+ * no lock file, limit, ready path, metrics or access log, accepting from the start. The harness serves
+ * Node's side of a replay with it, and the local backend's `runner` replicas serve with it.
+ */
+export function createBareWatchdogApp(runner: Express, writeTimeoutMs: number): { listener: (req: IncomingMessage, res: ServerResponse) => void; state: WatchdogState } {
+  return createWatchdogApp({
+    runner,
+    metrics: createWatchdogMetrics({ defaultMetrics: false }),
+    lockFile: '',
+    suppressLock: true,
+    maxInflight: 0,
+    readyPath: '',
+    writeTimeoutMs,
+    log: () => {},
+    state: { accepting: true, inflight: 0 },
+  });
 }

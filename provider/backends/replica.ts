@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 import { listen } from '../../lib/index.ts';
-import { createRunnerApp, createWatchdogApp, createWatchdogMetrics, loadHandler, type LoadedHandler } from '../../watchdog/index.ts';
+import { createBareWatchdogApp, createRunnerApp, loadHandler, type LoadedHandler } from '../../watchdog/index.ts';
 
 /** SIGTERM to exit at the latest; the provider's own grace before SIGKILL is longer. */
 const DRAIN_MS = 5000;
@@ -30,17 +30,7 @@ try {
   process.stderr.write(`replica: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 }
-const { listener, state } = createWatchdogApp({
-  runner: createRunnerApp({ handler }),
-  metrics: createWatchdogMetrics({ defaultMetrics: false }),
-  lockFile: '',
-  suppressLock: true,
-  maxInflight: 0,
-  readyPath: '',
-  writeTimeoutMs: NO_WRITE_TIMEOUT_MS,
-  log: () => {},
-  state: { accepting: true, inflight: 0 },
-});
+const { listener, state } = createBareWatchdogApp(createRunnerApp({ handler }), NO_WRITE_TIMEOUT_MS);
 const server = http.createServer(listener);
 await listen(server, port, '127.0.0.1');
 process.stderr.write(`replica listening on 127.0.0.1:${port} for ${handler.filename}\n`);

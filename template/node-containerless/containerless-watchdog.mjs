@@ -43768,6 +43768,16 @@ function listen(server, port, host) {
 // lib/wait.ts
 var sleep = (ms) => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 
+// lib/process.ts
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+}
+
 // watchdog/config.ts
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43871,14 +43881,6 @@ function readRunnerConfig(env) {
 // watchdog/lock.ts
 import { mkdirSync, readFileSync as readFileSync2, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname as dirname2 } from "node:path";
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code === "EPERM";
-  }
-}
 function holders(file) {
   try {
     return readFileSync2(file, "utf8").split("\n").map((l) => Number(l.trim())).filter((n) => Number.isInteger(n) && n > 0);
@@ -43894,11 +43896,11 @@ function write(file, pids) {
 }
 function takeLock(file, pid = process.pid) {
   mkdirSync(dirname2(file), { recursive: true });
-  const others = holders(file).filter((p) => p !== pid && alive(p));
+  const others = holders(file).filter((p) => p !== pid && isAlive(p));
   write(file, [...others, pid]);
 }
 function releaseLock(file, pid = process.pid) {
-  const others = holders(file).filter((p) => p !== pid && alive(p));
+  const others = holders(file).filter((p) => p !== pid && isAlive(p));
   if (others.length === 0) rmSync(file, { force: true });
   else write(file, others);
 }
