@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { buildDispatcher, BuildError, crateName } from '../../../compiler/index.ts';
-import { cacheDir, freePort } from '../../../lib/index.ts';
+import { cacheDir, freePort, isAlive } from '../../../lib/index.ts';
 import { prepare, Tracer } from '../../../trace/index.ts';
 import { createRunnerApp, loadHandler } from '../../../watchdog/index.ts';
 import { ROOT, runCli, shown as showRun, type CliRun } from './cli.ts';
@@ -41,15 +41,6 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (child: Chil
 
 /** For assertion messages: what the CLI printed. */
 const shown = (r: CliRun): string => showRun(r, 60);
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const fixture = (...p: string[]): string => join(FIXTURES, ...p);
 

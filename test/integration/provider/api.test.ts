@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import { FIXTURES, ROOT, removeDir, startProvider, waitFor, type ProviderProc } from './harness.ts';
+import { FIXTURES, ROOT, readUntil, removeDir, startProvider, timeout, waitFor, type ProviderProc } from './harness.ts';
 
 describe('provider API (containerless up, local backend)', function () {
   this.timeout(120_000);
@@ -347,20 +347,11 @@ describe('provider API (containerless up, local backend)', function () {
     it('sends new lines while following', async () => {
       const ac = new AbortController();
       const r = await api('/system/logs?name=hello&follow=true&tail=1', { signal: ac.signal });
-      const reader = r.body!.getReader();
-      let got = '';
-      const reading = (async () => {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) return;
-          got += Buffer.from(value).toString();
-          if (got.includes('/followed')) return;
-        }
-      })();
+      const stream = readUntil(r.body!, '/followed');
       await (await fetch(`${p.url}/function/hello/followed`)).arrayBuffer();
-      await Promise.race([reading, new Promise((_, rej) => setTimeout(() => rej(new Error(`no followed line in: ${got}`)), 5000))]);
+      await Promise.race([stream.read, timeout(5000, () => `no followed line in: ${stream.text()}`)]);
       ac.abort();
-      expect(got).to.include('hello handled GET /followed');
+      expect(stream.text()).to.include('hello handled GET /followed');
     });
     it('answers 422 for a query it cannot parse, 400 without a name and 404 for an unknown function', async () => {
       expect((await api('/system/logs?name=hello&tail=abc')).status).to.equal(422);

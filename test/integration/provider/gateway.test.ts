@@ -19,7 +19,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { FIXTURES, ROOT, removeDir, startGateway, startPrometheus, startProvider, waitFor, type Proc, type ProviderProc } from './harness.ts';
+import { FIXTURES, ROOT, readUntil, removeDir, startGateway, startPrometheus, startProvider, timeout, waitFor, type Proc, type ProviderProc } from './harness.ts';
 
 interface StackFunction {
   lang: string;
@@ -193,21 +193,12 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
     const ac = new AbortController();
     const r = await fetch(`${gateway.url}/system/logs?name=hello&namespace=openfaas-fn&follow=true&instance=&tail=1`, { headers: { authorization: provider.auth }, signal: ac.signal });
     expect(r.status).to.equal(200);
-    const reader = r.body!.getReader();
-    let got = '';
-    const reading = (async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        got += Buffer.from(value).toString();
-        if (got.includes('/streamed-through-gateway')) return;
-      }
-    })();
+    const stream = readUntil(r.body!, '/streamed-through-gateway');
     await new Promise((res) => setTimeout(res, 300));
     await (await fetch(`${gateway.url}/function/hello/streamed-through-gateway`)).arrayBuffer();
-    await Promise.race([reading, new Promise((_, rej) => setTimeout(() => rej(new Error(`no streamed line in: ${got}`)), 8000))]);
+    await Promise.race([stream.read, timeout(8000, () => `no streamed line in: ${stream.text()}`)]);
     ac.abort();
-    const line = got.split('\n').find((l) => l.includes('/streamed-through-gateway'))!;
+    const line = stream.text().split('\n').find((l) => l.includes('/streamed-through-gateway'))!;
     expect(JSON.parse(line)).to.include({ name: 'hello', text: 'hello handled GET /streamed-through-gateway' });
   });
 

@@ -100,6 +100,29 @@ export async function startProvider(env: Record<string, string> = {}, reuseDir?:
   return { ...proc, url, dir, user, password, auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
+/**
+ * Reads a streamed response body (a followed log) until its text includes `marker`; `read` resolves then
+ * or when the stream ends, and `text()` is what came so far.
+ */
+export function readUntil(body: ReadableStream<Uint8Array>, marker: string): { read: Promise<void>; text: () => string } {
+  const reader = body.getReader();
+  let got = '';
+  const read = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      got += Buffer.from(value).toString();
+      if (got.includes(marker)) return;
+    }
+  })();
+  return { read, text: () => got };
+}
+
+/** Rejects after `ms` with `message()`, for a race against something that may never come. */
+export function timeout(ms: number, message: () => string): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(message())), ms));
+}
+
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }

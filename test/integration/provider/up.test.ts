@@ -18,6 +18,23 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Deploys `hello` with two replicas and waits until both answered; their pids. */
+async function twoReplicas(p: Awaited<ReturnType<typeof startProvider>>): Promise<number[]> {
+  const r = await fetch(`${p.url}/system/functions`, {
+    method: 'POST',
+    headers: { authorization: p.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ service: 'hello', image: join(FIXTURES, 'hello'), labels: { 'com.openfaas.scale.min': '2' } }),
+  });
+  expect(r.status).to.equal(202);
+  const pids = new Set<number>();
+  await waitFor('both replicas to answer', async () => {
+    const b = (await (await fetch(`${p.url}/function/hello`)).json()) as { pid: number };
+    pids.add(b.pid);
+    return pids.size === 2;
+  });
+  return [...pids];
+}
+
 describe('containerless up', function () {
   this.timeout(60_000);
 
@@ -51,18 +68,7 @@ describe('containerless up', function () {
   it('on SIGTERM stops its replicas and exits', async () => {
     const p = await startProvider();
     try {
-      const r = await fetch(`${p.url}/system/functions`, {
-        method: 'POST',
-        headers: { authorization: p.auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ service: 'hello', image: join(FIXTURES, 'hello'), labels: { 'com.openfaas.scale.min': '2' } }),
-      });
-      expect(r.status).to.equal(202);
-      const pids = new Set<number>();
-      await waitFor('both replicas to answer', async () => {
-        const b = (await (await fetch(`${p.url}/function/hello`)).json()) as { pid: number };
-        pids.add(b.pid);
-        return pids.size === 2;
-      });
+      const pids = await twoReplicas(p);
       for (const pid of pids) expect(alive(pid)).to.equal(true);
       const exited = new Promise<[number | null, string | null]>((res) => p.child.once('exit', (c, s) => res([c, s])));
       process.kill(p.child.pid!, 'SIGTERM');
@@ -78,21 +84,6 @@ describe('containerless up', function () {
   });
 
   describe('replica supervision', () => {
-    async function twoReplicas(p: Awaited<ReturnType<typeof startProvider>>): Promise<number[]> {
-      const r = await fetch(`${p.url}/system/functions`, {
-        method: 'POST',
-        headers: { authorization: p.auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ service: 'hello', image: join(FIXTURES, 'hello'), labels: { 'com.openfaas.scale.min': '2' } }),
-      });
-      expect(r.status).to.equal(202);
-      const pids = new Set<number>();
-      await waitFor('both replicas to answer', async () => {
-        const b = (await (await fetch(`${p.url}/function/hello`)).json()) as { pid: number };
-        pids.add(b.pid);
-        return pids.size === 2;
-      });
-      return [...pids];
-    }
     const available = async (p: Awaited<ReturnType<typeof startProvider>>): Promise<number> =>
       (((await (await fetch(`${p.url}/system/function/hello`, { headers: { authorization: p.auth } })).json()) as { availableReplicas?: number }).availableReplicas ?? 0);
 

@@ -130,17 +130,7 @@ export async function startOurs(dir: string, env: Record<string, string> = {}, o
     cwd: dir,
   });
   if (opts.wait !== false) await waitHealthy(port, proc);
-  return {
-    port,
-    metricsPort,
-    tmp,
-    proc,
-    async stop() {
-      const r = await proc.stop();
-      rmSync(tmp, { recursive: true, force: true });
-      return r;
-    },
-  };
+  return served(port, metricsPort, tmp, proc);
 }
 
 /** The stock-style pair: the of-watchdog stand-in forking the stock-style template server. */
@@ -162,9 +152,14 @@ export async function startStock(dir: string, env: Record<string, string> = {}):
     cwd: dir,
   });
   await waitHealthy(port, proc);
+  return served(port, 0, tmp, proc);
+}
+
+/** A started setup; stopping it removes its temporary folder. */
+function served(port: number, metricsPort: number, tmp: string, proc: Proc): Served {
   return {
     port,
-    metricsPort: 0,
+    metricsPort,
     tmp,
     proc,
     async stop() {
