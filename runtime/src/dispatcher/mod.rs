@@ -501,7 +501,14 @@ impl Dispatcher {
                     "an earlier request changed module-level state, so the function runs in JavaScript",
                 ));
             }
-            let r = self.run(cx, &handler, &req);
+            let r = match self.run(cx, &handler, &req) {
+                // The runtime runs .then callbacks when awaited; Node runs them anyway, maybe before answering.
+                Ok(_) if cx.heap.unsettled_thens > 0 => Err(Ctl::Abort(Box::new(abort(
+                    AbortKind::Unsupported,
+                    "a .then callback the request never awaited (Node runs it, maybe before answering)",
+                )))),
+                r => r,
+            };
             cx.io = None;
             // What the function logged is printed only when Rust answers: after a give-up JavaScript runs
             // the request again and logs it there, once.
@@ -516,12 +523,6 @@ impl Dispatcher {
                     eprintln!("{{\"msg\":\"a request changed module-level state; from now on every request falls back\"}}");
                 }
                 return Outcome::Fallback(abort(AbortKind::ModuleWrite, "the request left module-level state changed"));
-            }
-            if r.is_ok() && cx.heap.unsettled_thens > 0 {
-                return Outcome::Fallback(abort(
-                    AbortKind::Unsupported,
-                    "a .then callback the request never awaited (Node runs it, maybe before answering)",
-                ));
             }
             match r {
                 Ok(parts) => Outcome::Answer(parts),
