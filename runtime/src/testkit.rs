@@ -2,6 +2,7 @@
 //! answers line by line, and small deterministic generators for inputs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// A temporary file name unique to this process and call.
 fn temp_path(tag: &str, ext: &str) -> std::path::PathBuf {
@@ -9,14 +10,61 @@ fn temp_path(tag: &str, ext: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("clrt-{}-{}-{}.{}", tag, std::process::id(), N.fetch_add(1, Ordering::Relaxed), ext))
 }
 
-/// Runs `node` (or `$CLRT_NODE`) with `args` and returns its stdout, asserting that it succeeded.
+/// The Node.js the differential tests compare with: `$CONTAINERLESS_NODE` if set, else `node` on PATH.
+/// It must be the major version `.nvmrc` names (the Node whose behaviour the runtime copies, which the
+/// function image ships): another Node answers differently in places (Array.prototype.sort's
+/// comparisons, Math.pow, RegExp syntax), and its differences would show up as false divergences, so
+/// the first use panics with what to do instead. Checked once per process.
+pub fn node_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = std::env::var("CONTAINERLESS_NODE").unwrap_or_else(|_| "node".into());
+        let nvmrc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.nvmrc");
+        let want = std::fs::read_to_string(&nvmrc)
+            .unwrap_or_else(|e| panic!("cannot read {}: {}", nvmrc.display(), e));
+        let want = want.trim().trim_start_matches('v').to_string();
+        let want_major = want.split('.').next().unwrap_or_default().to_string();
+        let fix = format!(
+            "run `export PATH=$(bash .ci/node.sh):$PATH` (it installs Node {} and prints its bin folder) \
+             or set CONTAINERLESS_NODE to a Node {} binary",
+            want, want_major
+        );
+        let out = std::process::Command::new(&bin)
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("differential tests need Node.js {} but cannot run `{}`: {}; {}", want, bin, e, fix)
+            });
+        let got = String::from_utf8_lossy(&out.stdout).trim().trim_start_matches('v').to_string();
+        let got_major = got.split('.').next().unwrap_or_default();
+        assert!(
+            out.status.success() && got_major == want_major,
+            "differential tests compare with Node.js {} (.nvmrc), whose behaviour the runtime copies, \
+             but `{}` is Node {:?}: its answers differ from Node {}'s in places and would show as false \
+             divergences; {}",
+            want,
+            bin,
+            got,
+            want_major,
+            fix
+        );
+        bin
+    })
+}
+
+/// A command that runs the Node of `node_bin`.
+pub fn node_command() -> std::process::Command {
+    std::process::Command::new(node_bin())
+}
+
+/// Runs Node with `args` and returns its stdout, asserting that it succeeded.
 fn node(args: &[&std::ffi::OsStr]) -> String {
-    let bin = std::env::var("CLRT_NODE").unwrap_or_else(|_| "node".into());
-    let out = std::process::Command::new(bin)
-        .args(args)
-        .output()
-        .expect("differential tests need `node` (Node.js) on PATH");
-    assert!(out.status.success(), "node failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = node_command().args(args).output().expect("run node");
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("node printed UTF-8")
 }
 

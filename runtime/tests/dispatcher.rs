@@ -13,8 +13,13 @@ use clrt::value::{JsStr, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
+
+// The runtime's test kit (std only), for the Node these tests start and its version check.
+#[allow(dead_code)]
+#[path = "../src/testkit.rs"]
+mod testkit;
 
 fn k(s: &str) -> Vec<u16> {
     s.encode_utf16().collect()
@@ -625,7 +630,7 @@ fn start_runner(dir: &Path) -> Runner {
     )
     .unwrap();
     // One process (node with tsx's loader), so that killing it leaves nothing behind.
-    let mut child = Command::new("node")
+    let mut child = testkit::node_command()
         .arg("--import")
         .arg("tsx")
         .arg(&launcher)

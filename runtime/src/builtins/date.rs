@@ -1140,13 +1140,11 @@ mod tests {
         js.push_str("process.stdout.write(out.join('\\n')+'\\n');\n");
         let path = std::env::temp_dir().join(format!("clrt-date-{}.js", std::process::id()));
         std::fs::write(&path, js).expect("write the Node script");
-        let out = std::process::Command::new(
-            std::env::var("CLRT_NODE").unwrap_or_else(|_| "node".into()),
-        )
-        .arg(&path)
-        .env("TZ", "UTC")
-        .output()
-        .expect("the differential test needs `node` (Node.js) on PATH");
+        let out = crate::testkit::node_command()
+            .arg(&path)
+            .env("TZ", "UTC")
+            .output()
+            .expect("run node");
         let _ = std::fs::remove_file(&path);
         assert!(
             out.status.success(),

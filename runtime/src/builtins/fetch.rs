@@ -1335,12 +1335,11 @@ mod tests {
             ));
         }
         js.push_str("process.stdout.write(out.join('\\n') + '\\n'); })();\n");
-        let node = std::env::var("CLRT_NODE").unwrap_or_else(|_| "node".into());
-        let out = std::process::Command::new(node)
+        let out = crate::testkit::node_command()
             .arg("-e")
             .arg(&js)
             .output()
-            .expect("the differential test needs `node` on PATH");
+            .expect("run node");
         assert!(
             out.status.success(),
             "node failed: {}",

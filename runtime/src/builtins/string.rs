@@ -1076,12 +1076,11 @@ mod tests {
         let js = "const o=[];for(let c=0;c<=0x10FFFF;c++){if(c>=0xD800&&c<=0xDFFF)continue;const s=String.fromCodePoint(c);\
                   const u=s.toUpperCase(),l=s.toLowerCase();if(u!==s||l!==s)o.push(c.toString(16)+' '+u+' '+l);}\
                   process.stdout.write(o.join('\\n')+'\\n');";
-        let node = std::env::var("CLRT_NODE").unwrap_or_else(|_| "node".into());
-        let out = std::process::Command::new(node)
+        let out = crate::testkit::node_command()
             .arg("-e")
             .arg(js)
             .output()
-            .expect("differential tests need `node` on PATH");
+            .expect("run node");
         assert!(out.status.success());
         let expected = String::from_utf8(out.stdout).unwrap();
         let mut ours = String::new();

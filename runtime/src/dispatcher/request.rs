@@ -736,11 +736,11 @@ mod tests {
             "const qs=require('node:querystring');const cases={};for(const c of cases){{const o=qs.parse(c);console.log('{{'+Object.keys(o).map(k=>JSON.stringify(k)+':'+(Array.isArray(o[k])?'['+o[k].map(x=>JSON.stringify(x)).join(',')+']':JSON.stringify(o[k]))).join(',')+'}}')}}",
             serde_like(&cases)
         );
-        let out = std::process::Command::new("node")
+        let out = crate::testkit::node_command()
             .arg("-e")
             .arg(&script)
             .output()
-            .expect("node runs");
+            .expect("run node");
         let node = String::from_utf8(out.stdout).unwrap();
         let node: Vec<&str> = node.lines().collect();
         assert_eq!(
