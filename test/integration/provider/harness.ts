@@ -92,7 +92,8 @@ export async function startProvider(env: Record<string, string> = {}, reuseDir?:
     'the provider to print its URL',
     async () => {
       if (child.exitCode !== null) throw new Error(`provider exited ${child.exitCode}: ${proc.output()}`);
-      return /^provider: (http:\S+)$/m.exec(proc.output())?.[1];
+      // The gateway line comes after the URL and the login lines.
+      return /^gateway: /m.test(proc.output()) ? /^provider: (http:\S+)$/m.exec(proc.output())?.[1] : undefined;
     },
     30_000,
     50,

@@ -31,7 +31,8 @@ async function up(env: Record<string, string>): Promise<Up> {
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const url = await waitFor('the provider to print its URL', async () => {
     if (child.exitCode !== null) throw new Error(`provider exited ${child.exitCode}: ${out}`);
-    return /^provider: (http:\S+)$/m.exec(out)?.[1];
+    // The gateway line comes after the URL and the login lines.
+    return /^gateway: /m.test(out) ? /^provider: (http:\S+)$/m.exec(out)?.[1] : undefined;
   });
   return {
     child,
