@@ -3,7 +3,7 @@
 
 use crate::builtins::BuiltinDef;
 use crate::cx::{abort, engine_error, unsupported, AbortKind, Call, Cx, JsResult};
-use crate::heap::{fflags, Func, Obj, ObjKind, PromiseState, Prop};
+use crate::heap::{fflags, Func, Obj, ObjKind, Prop};
 use crate::props;
 use crate::value::{JsStr, ObjRef, Value};
 
@@ -76,9 +76,9 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
         }
     };
     while let Some(o) = cur {
-        // Host objects compute some properties (a Response's `status`); their methods are on prototypes.
-        if matches!(cx.heap.kind(o), ObjKind::Host(_)) {
-            if let Some(v) = crate::builtins::host_get(cx, o, key)? {
+        // Host objects compute some fields (a Response's `status`); their methods are on prototypes.
+        if let Some(h) = props::hooks_of(cx, o).filter(|h| h.fields) {
+            if let Some(v) = (h.get)(cx, o, recv, key)? {
                 return match v {
                     Value::Obj(f)
                         if matches!(
@@ -127,7 +127,7 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
                 _ => engine_error("is not a function"),
             };
         }
-        if let Some(d) = crate::builtins::proto_method(cx, o, key) {
+        if let Some(d) = cx.realm.proto_method(o, key) {
             return Ok(Some(Callee::Native(d)));
         }
         cur = cx.heap.get(o).proto;
@@ -270,22 +270,7 @@ fn enter(cx: &mut Cx) -> JsResult<()> {
 
 /// Wraps an async function's completion in a promise: a value fulfils it, a throw rejects it.
 pub fn settle(cx: &mut Cx, r: JsResult<Value>) -> JsResult<Value> {
-    let state = match r {
-        Ok(v) => PromiseState::Fulfilled(v),
-        Err(crate::cx::Ctl::Throw(e)) => PromiseState::Rejected(e),
-        Err(e) => return Err(e),
-    };
-    new_promise(cx, state)
-}
-
-pub fn new_promise(cx: &mut Cx, state: PromiseState) -> JsResult<Value> {
-    if matches!(state, PromiseState::Then(..)) {
-        cx.heap.unsettled_thens += 1;
-    }
-    let p = cx.realm.promise_proto;
-    Ok(Value::Obj(
-        cx.heap.alloc(Obj::new(ObjKind::Promise(state), Some(p)))?,
-    ))
+    crate::builtins::promise::from_completion(cx, r)
 }
 
 /// `await v`: promises settle (blocking on I/O), other values pass through.
@@ -409,7 +394,7 @@ pub fn super_get(cx: &mut Cx, call: &Call, key: &[u16]) -> JsResult<Value> {
     let start = home.and_then(|h| cx.heap.get(h).proto);
     match start {
         Some(p) => {
-            if let Some(d) = crate::builtins::proto_method(cx, p, key) {
+            if let Some(d) = cx.realm.proto_method(p, key) {
                 let _ = d;
                 return unsupported("super reference to a builtin method");
             }

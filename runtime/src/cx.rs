@@ -3,6 +3,7 @@
 use crate::heap::Heap;
 use crate::realm::Realm;
 use crate::value::{ObjRef, Value};
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -141,14 +142,6 @@ pub struct Program {
     pub strings: &'static [&'static [u16]],
 }
 
-/// What the host (the dispatcher, or a test) provides: outgoing HTTP.
-pub trait Io {
-    /// Starts a request; returns a handle.
-    fn start_fetch(&mut self, req: crate::builtins::fetch::FetchRequest) -> Result<u32, Abort>;
-    /// Waits for a started request.
-    fn wait_fetch(&mut self, handle: u32) -> Result<crate::builtins::fetch::FetchResponse, Abort>;
-}
-
 pub struct Limits {
     pub fuel: u64,
     pub heap_bytes: usize,
@@ -168,15 +161,16 @@ pub struct Cx {
     fuel: u64,
     deadline: Instant,
     ticks: u32,
-    pub io: Option<Box<dyn Io>>,
+    pub io: Option<Box<dyn crate::io::Io>>,
     /// Lines the program wrote with `console.*`; the host prints them.
     pub logs: Vec<String>,
     /// Depth of nested calls, bounded so deep recursion gives up instead of overflowing the stack.
     pub depth: u32,
-    /// Host state for the request being served (the context object, the containerless API's response).
-    pub host: crate::builtins::HostState,
-    /// Host state that outlives requests (the Containerless API's `listen` callback); not reset.
-    pub module_host: crate::builtins::ModuleHost,
+    /// State builtins keep for the request being served (the template's context object, the answer); a
+    /// new request starts without any.
+    pub host: HostState,
+    /// State builtins keep for the module's lifetime (the Containerless API's `listen` callback).
+    pub module_host: HostState,
     /// The program's string constants, made once per context.
     strings: Vec<crate::value::JsStr>,
 }
@@ -185,7 +179,7 @@ impl Cx {
     /// A context with the globals made and the module not yet loaded.
     pub fn new(prog: &'static Program, limits: &Limits) -> Result<Cx, Abort> {
         let mut heap = Heap::new(usize::MAX);
-        let realm = Realm::create(&mut heap)?;
+        let realm = Realm::create(&mut heap, crate::builtins::INSTALL)?;
         let mut cx = Cx {
             heap,
             realm,
@@ -279,6 +273,28 @@ impl Cx {
         let o = self.heap.alloc(crate::heap::Obj::new(crate::heap::ObjKind::Error, Some(p)))?;
         self.heap.get_mut(o)?.props.insert(crate::value::JsStr::from("message"), crate::heap::Prop::hidden(Value::str(message)));
         Ok(Value::Obj(o))
+    }
+}
+
+/// State that builtins keep in the context, one value of each type, made (with `Default`) on first use.
+#[derive(Default)]
+pub struct HostState(Vec<Box<dyn Any>>);
+
+impl HostState {
+    /// The value of type `T`, made on first use.
+    pub fn get<T: Any + Default>(&mut self) -> &mut T {
+        let i = match self.0.iter().position(|b| b.is::<T>()) {
+            Some(i) => i,
+            None => {
+                self.0.push(Box::new(T::default()));
+                self.0.len() - 1
+            }
+        };
+        self.0[i].downcast_mut::<T>().expect("the value's type was just checked")
+    }
+    /// The value of type `T`, if one was made.
+    pub fn peek<T: Any>(&self) -> Option<&T> {
+        self.0.iter().find_map(|b| b.downcast_ref::<T>())
     }
 }
 

@@ -6,8 +6,12 @@
 //! end of a request the heap is truncated back to `module_len`, which frees everything the request made.
 
 use crate::cx::{Abort, AbortKind};
-use crate::value::{JsStr, ObjRef, Value};
+use crate::native::BuiltinDef;
+use crate::props::PropHooks;
+use crate::value::{tag, JsStr, ObjRef, Value};
 use indexmap::IndexMap;
+use std::any::Any;
+use std::fmt;
 
 pub type Props = IndexMap<JsStr, Prop, ahash::RandomState>;
 
@@ -75,72 +79,101 @@ pub mod fflags {
 }
 
 #[derive(Clone, Debug)]
-pub enum PromiseState {
-    Fulfilled(Value),
-    Rejected(Value),
-    /// An I/O operation in flight; the index is the host's handle for it.
-    Pending(u32),
-    /// `Promise.all` over these promises, resolved when awaited.
-    All(Vec<Value>),
-    /// `p.then(onFulfilled, onRejected)`, run when awaited.
-    Then(Value, Value, Value),
-}
-
-#[derive(Clone, Debug)]
 pub enum ObjKind {
     Ordinary,
     Array(Vec<Value>),
     Function(Box<Func>),
-    Native(&'static crate::builtins::BuiltinDef),
+    Native(&'static BuiltinDef),
     Bound {
         target: Value,
         this: Value,
         args: Vec<Value>,
     },
     Error,
-    Date(f64),
-    RegExp(Box<crate::builtins::regexp::RegExpData>),
-    Promise(PromiseState),
     /// A closure environment: captured variables, and the enclosing environment.
     Scope {
         vars: Vec<Value>,
         parent: Option<ObjRef>,
     },
-    /// Host objects (fetch `Response`, `Headers`, the request context): data the host owns.
-    Host(Box<crate::builtins::HostData>),
-    Map(IndexMap<MapKey, (Value, Value), ahash::RandomState>),
-    Set(IndexMap<MapKey, Value, ahash::RandomState>),
+    /// An object a builtin made, with the internal slots it keeps (a Map's entries, a RegExp's matcher,
+    /// a Date's time value, a fetch response).
+    Builtin(Box<dyn Slots>),
 }
 
-/// A key of a `Map` or `Set`: SameValueZero equality (ECMA-262 §7.2.11).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum MapKey {
-    Undefined,
-    Null,
-    Bool(bool),
-    /// The bits of the number, with -0 folded into +0 and every NaN into one.
-    Num(u64),
-    Str(JsStr),
-    Obj(ObjRef),
-}
-
-impl MapKey {
-    pub fn of(v: &Value) -> MapKey {
-        match v {
-            Value::Undefined | Value::Hole => MapKey::Undefined,
-            Value::Null => MapKey::Null,
-            Value::Bool(b) => MapKey::Bool(*b),
-            Value::Num(n) => {
-                let n = if *n == 0.0 { 0.0 } else { *n };
-                MapKey::Num(if n.is_nan() {
-                    f64::NAN.to_bits()
-                } else {
-                    n.to_bits()
-                })
-            }
-            Value::Str(s) => MapKey::Str(s.clone()),
-            Value::Obj(o) => MapKey::Obj(*o),
+impl ObjKind {
+    /// The slots of type `T`, if this is a builtin's object holding them.
+    #[inline]
+    pub fn slots<T: Slots>(&self) -> Option<&T> {
+        match self {
+            ObjKind::Builtin(b) => (&**b as &dyn Any).downcast_ref::<T>(),
+            _ => None,
         }
+    }
+    #[inline]
+    pub fn slots_mut<T: Slots>(&mut self) -> Option<&mut T> {
+        match self {
+            ObjKind::Builtin(b) => (&mut **b as &mut dyn Any).downcast_mut::<T>(),
+            _ => None,
+        }
+    }
+    /// Whether this is a builtin's object holding slots of type `T`.
+    #[inline]
+    pub fn is<T: Slots>(&self) -> bool {
+        self.slots::<T>().is_some()
+    }
+    /// Whether this is a host object (see `Slots::is_host`).
+    pub fn is_host(&self) -> bool {
+        matches!(self, ObjKind::Builtin(b) if b.is_host())
+    }
+    /// A builtin's object with slots `slots`.
+    pub fn builtin(slots: impl Slots) -> ObjKind {
+        ObjKind::Builtin(Box::new(slots))
+    }
+}
+
+/// The internal slots a builtin keeps in its objects (ECMA-262's [[MapData]], [[RegExpMatcher]],
+/// [[DateValue]], [[PromiseState]], a fetch response): the core stores them in `ObjKind::Builtin` and asks
+/// them only what it must; the builtin that made them reads them back with `ObjKind::slots`.
+pub trait Slots: Any + fmt::Debug + CloneSlots {
+    /// The type tag type guards see (`value::tag`).
+    fn type_tag(&self) -> u16 {
+        tag::OBJECT
+    }
+    /// Whether ToPrimitive without a hint prefers a string (Date's @@toPrimitive, ECMA-262 §21.4.4.45).
+    fn prefers_string(&self) -> bool {
+        false
+    }
+    /// A host object (a fetch Response or Headers, an iterator): its state is not made of properties, so
+    /// operations over an object's properties (`Object.keys`, `JSON.stringify`, `Object.assign`...) give
+    /// up on it.
+    fn is_host(&self) -> bool {
+        false
+    }
+    /// Whether `other` holds the same observable contents, for the module-state check
+    /// (`Heap::module_changed`). Slots that do not compare count as changed.
+    fn same_as(&self, _other: &dyn Slots) -> bool {
+        false
+    }
+    /// The builtin's part of property access on its objects, if they compute properties.
+    fn hooks(&self) -> Option<&'static PropHooks> {
+        None
+    }
+}
+
+/// Cloning slots behind a `Box<dyn Slots>` (module objects are copied before a request's first write).
+pub trait CloneSlots {
+    fn clone_slots(&self) -> Box<dyn Slots>;
+}
+
+impl<T: Slots + Clone> CloneSlots for T {
+    fn clone_slots(&self) -> Box<dyn Slots> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Slots> {
+    fn clone(&self) -> Box<dyn Slots> {
+        self.clone_slots()
     }
 }
 
@@ -523,7 +556,7 @@ impl Heap {
 }
 
 /// Same slot: both holes, or neither and SameValue.
-fn same_slot(a: &Value, b: &Value) -> bool {
+pub fn same_slot(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Hole, Value::Hole) => true,
         (Value::Hole, _) | (_, Value::Hole) => false,
@@ -584,7 +617,6 @@ fn same_obj(a: &Obj, b: &Obj) -> bool {
         (ObjKind::Scope { vars: x, parent: p }, ObjKind::Scope { vars: y, parent: q }) => {
             p == q && all(x, y)
         }
-        (ObjKind::Date(x), ObjKind::Date(y)) => x.to_bits() == y.to_bits(),
         (ObjKind::Function(f), ObjKind::Function(g)) => {
             f.code == g.code
                 && f.env == g.env
@@ -600,20 +632,7 @@ fn same_obj(a: &Obj, b: &Obj) -> bool {
                 }
         }
         (ObjKind::Native(x), ObjKind::Native(y)) => std::ptr::eq(*x, *y),
-        // A RegExp's pattern and flags never change; `lastIndex` is a property, compared above.
-        (ObjKind::RegExp(_), ObjKind::RegExp(_)) => true,
-        (ObjKind::Map(x), ObjKind::Map(y)) => {
-            x.len() == y.len()
-                && x.iter().zip(y).all(|((k1, (a1, b1)), (k2, (a2, b2)))| {
-                    k1 == k2 && same_slot(a1, a2) && same_slot(b1, b2)
-                })
-        }
-        (ObjKind::Set(x), ObjKind::Set(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same_slot(v1, v2))
-        }
+        (ObjKind::Builtin(x), ObjKind::Builtin(y)) => x.same_as(&**y),
         _ => false,
     }
 }

@@ -9,6 +9,8 @@ pub mod call;
 pub mod cx;
 pub mod dispatcher;
 pub mod heap;
+pub mod io;
+pub mod native;
 pub mod ops;
 pub mod props;
 pub mod realm;

@@ -28,9 +28,10 @@ pub fn type_tag(cx: &Cx, v: &Value) -> u16 {
         Value::Obj(o) => match cx.heap.kind(*o) {
             ObjKind::Array(_) => tag::ARRAY,
             ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => tag::FUNCTION,
-            ObjKind::Promise(_) => tag::PROMISE,
-            // The tracer tags every non-array, non-promise object (Dates, RegExps, Maps, Responses...) "object".
-            ObjKind::Ordinary | ObjKind::Error | ObjKind::Date(_) | ObjKind::RegExp(_) | ObjKind::Map(_) | ObjKind::Set(_) | ObjKind::Host(_) => tag::OBJECT,
+            // The tracer tags every non-array, non-promise object (Dates, RegExps, Maps, Responses...) "object";
+            // a builtin's objects say which tag they have.
+            ObjKind::Builtin(b) => b.type_tag(),
+            ObjKind::Ordinary | ObjKind::Error => tag::OBJECT,
             _ => tag::OTHER,
         },
     }
@@ -200,14 +201,12 @@ pub fn to_primitive(cx: &mut Cx, v: &Value, hint: Hint) -> JsResult<Value> {
         Value::Hole => return Ok(Value::Undefined),
         _ => return Ok(v.clone()),
     };
-    match cx.heap.kind(o) {
-        ObjKind::Date(_) => {
+    if let ObjKind::Builtin(b) = cx.heap.kind(o) {
+        if b.prefers_string() {
             // Date's @@toPrimitive prefers strings for the default hint.
             let h = if hint == Hint::Number { Hint::Number } else { Hint::String };
             return ordinary_to_primitive(cx, v, h);
         }
-        ObjKind::Promise(_) | ObjKind::Host(_) | ObjKind::Map(_) | ObjKind::Set(_) | ObjKind::Scope { .. } => {}
-        _ => {}
     }
     ordinary_to_primitive(cx, v, if hint == Hint::String { Hint::String } else { Hint::Number })
 }

@@ -2,13 +2,37 @@
 //! objects, arrays, functions and primitives.
 //!
 //! Builtin methods are not stored as properties: the realm's prototype objects (Array.prototype and
-//! friends) stand in the prototype chain and their methods are found by `builtins::proto_method`. Reading
-//! one as a value (rather than calling it) gives up, because we do not give builtins an identity.
+//! friends) stand in the prototype chain and their methods are found by `Realm::proto_method`. Objects a
+//! builtin made may compute properties of their own (a RegExp's `source`, a Map's `size`, a fetch
+//! Response's `status`): the builtin says how through its `PropHooks`, which the operations here consult.
 
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{ObjKind, Prop};
+use crate::native::Kind;
 use crate::ops;
 use crate::value::{JsStr, ObjRef, Value};
+
+/// A builtin's part of [[Get]], [[Set]] and [[HasProperty]] on the objects it makes (see `Slots::hooks`).
+pub struct PropHooks {
+    /// A property the object computes, read with `receiver` as `this`: its value, or `None` when `key` is
+    /// not one of them (the lookup then goes on).
+    pub get: fn(&mut Cx, ObjRef, &Value, &[u16]) -> JsResult<Option<Value>>,
+    /// Whether the computed properties are the object's own fields (a fetch Response's `status`): they
+    /// come before its own properties and count for `in` and for method calls. Otherwise they are
+    /// accessors inherited from a prototype (a RegExp's `source`), which own properties shadow.
+    pub fields: bool,
+    /// Whether a write of `key` to the object gives up: the property is computed and has no setter.
+    pub refuses_write: fn(&mut Cx, ObjRef, &[u16]) -> JsResult<bool>,
+}
+
+/// The hooks of object `o`, if a builtin made it and gave it some.
+#[inline]
+pub fn hooks_of(cx: &Cx, o: ObjRef) -> Option<&'static PropHooks> {
+    match cx.heap.kind(o) {
+        ObjKind::Builtin(b) => b.hooks(),
+        _ => None,
+    }
+}
 
 pub fn key(s: &str) -> Vec<u16> {
     s.encode_utf16().collect()
@@ -117,7 +141,7 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
             ObjKind::Native(def) => {
                 if !obj.props.contains_key(key) {
                     if is(key, "name") {
-                        return Ok(Value::str(def.name.rsplit('.').next().unwrap_or(def.name)));
+                        return Ok(Value::str(def.js_name()));
                     }
                     if is(key, "length") {
                         return Ok(Value::Num(def.length as f64));
@@ -129,21 +153,13 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
                     return unsupported("Error.prototype.stack is V8's text");
                 }
             }
-            ObjKind::Host(_) => {
-                if let Some(v) = crate::builtins::host_get(cx, o, key)? {
-                    return Ok(v);
-                }
-            }
-            // RegExp.prototype's accessors (source, flags, global, ...).
-            ObjKind::RegExp(_) if !obj.props.contains_key(key) => {
-                if let Some(v) = crate::builtins::regexp::accessor_get(cx, o, receiver, key)? {
-                    return Ok(v);
-                }
-            }
-            // Map.prototype.size and Set.prototype.size (accessors).
-            ObjKind::Map(_) | ObjKind::Set(_) if !obj.props.contains_key(key) => {
-                if let Some(v) = crate::builtins::collections::size_get(cx, o, receiver, key)? {
-                    return Ok(v);
+            ObjKind::Builtin(b) => {
+                if let Some(h) = b.hooks() {
+                    if h.fields || !obj.props.contains_key(key) {
+                        if let Some(v) = (h.get)(cx, o, receiver, key)? {
+                            return Ok(v);
+                        }
+                    }
                 }
             }
             _ => {}
@@ -381,11 +397,9 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
         if c == cx.realm.object_proto && is(key, "__proto__") {
             return set_proto_through_accessor(cx, o, &val);
         }
-        if c != o && crate::builtins::proto_method(cx, c, key).is_some() {
-            if is(key, "size") && (c == cx.realm.map_proto || c == cx.realm.set_proto) {
-                return unsupported(
-                    "a write to Map.prototype.size or Set.prototype.size (a getter)",
-                );
+        if let Some(d) = cx.realm.proto_method(c, key).filter(|_| c != o) {
+            if d.kind() == Kind::Getter {
+                return unsupported(format!("a write to {} (a getter)", d.name));
             }
             // Shadowing a builtin method with an own property is legal; it only changes later lookups,
             // which check own properties first.
@@ -398,16 +412,11 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
             return unsupported("a write to a function's name or length");
         }
     }
-    if let ObjKind::RegExp(_) = cx.heap.kind(o) {
-        if crate::builtins::regexp::is_accessor_key(key) {
-            return unsupported("a write to a RegExp accessor property");
+    // A computed property has no setter: strict code would throw.
+    if let Some(h) = hooks_of(cx, o) {
+        if (h.refuses_write)(cx, o, key)? {
+            return unsupported("a write to a property a builtin computes (a getter)");
         }
-    }
-    // A host object's computed properties are getters on its prototype: strict code would throw.
-    if matches!(cx.heap.kind(o), ObjKind::Host(_))
-        && crate::builtins::host_get(cx, o, key)?.is_some()
-    {
-        return unsupported("a write to a host object's computed property");
     }
     let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
     obj.props
@@ -497,13 +506,13 @@ pub fn has_property(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<bool> {
         if o == cx.realm.object_proto && is(key, "__proto__") {
             return Ok(true);
         }
-        if crate::builtins::proto_method(cx, o, key).is_some() {
+        if cx.realm.proto_method(o, key).is_some() {
             return Ok(true);
         }
-        if matches!(cx.heap.kind(o), ObjKind::Host(_))
-            && crate::builtins::host_get(cx, o, key)?.is_some()
-        {
-            return Ok(true);
+        if let Some(h) = hooks_of(cx, o).filter(|h| h.fields) {
+            if (h.get)(cx, o, &Value::Obj(o), key)?.is_some() {
+                return Ok(true);
+            }
         }
         cur = cx.heap.get(o).proto;
     }

@@ -1,39 +1,17 @@
 //! The realm: the prototype objects and globals every request shares. They are made before the module
 //! loads, so they sit in the read-only module part of the heap.
+//!
+//! The realm itself makes only the intrinsic prototypes that the language needs before any builtin runs
+//! (objects, functions, arrays, the primitives' wrappers, errors), empty. Each builtin then installs
+//! itself through an `Installer`: its prototype objects, its constructor or namespace as a global, its
+//! methods and static functions under the keys it names. The realm records where each builtin went, so
+//! that `installed()` lists them by path ("Array.prototype.map") without ever taking a name apart.
 
-use crate::builtins::{self, BuiltinDef};
 use crate::cx::Abort;
 use crate::heap::{Heap, Obj, ObjKind, Prop};
+use crate::native::BuiltinDef;
 use crate::value::{JsStr, ObjRef, Value};
 use std::collections::HashMap;
-
-/// Classes whose prototype objects the realm makes, and the prototype each inherits from.
-const CLASSES: &[(&str, Option<&str>)] = &[
-    ("Object", None),
-    ("Function", Some("Object")),
-    ("Array", Some("Object")),
-    ("String", Some("Object")),
-    ("Number", Some("Object")),
-    ("Boolean", Some("Object")),
-    ("Error", Some("Object")),
-    ("TypeError", Some("Error")),
-    ("RangeError", Some("Error")),
-    ("SyntaxError", Some("Error")),
-    ("ReferenceError", Some("Error")),
-    ("URIError", Some("Error")),
-    ("EvalError", Some("Error")),
-    ("Date", Some("Object")),
-    ("RegExp", Some("Object")),
-    ("Promise", Some("Object")),
-    ("Map", Some("Object")),
-    ("Set", Some("Object")),
-    ("Response", Some("Object")),
-    ("Headers", Some("Object")),
-    ("FunctionContext", Some("Object")),
-    ("FunctionEvent", Some("Object")),
-    // Array, Map and Set iterators (builtins::HostData::Iter).
-    ("Iterator", Some("Object")),
-];
 
 pub struct Realm {
     pub object_proto: ObjRef,
@@ -43,15 +21,6 @@ pub struct Realm {
     pub number_proto: ObjRef,
     pub boolean_proto: ObjRef,
     pub error_proto: ObjRef,
-    pub date_proto: ObjRef,
-    pub regexp_proto: ObjRef,
-    pub promise_proto: ObjRef,
-    pub map_proto: ObjRef,
-    pub set_proto: ObjRef,
-    pub response_proto: ObjRef,
-    pub headers_proto: ObjRef,
-    pub context_proto: ObjRef,
-    pub event_proto: ObjRef,
     protos: HashMap<&'static str, ObjRef>,
     /// Prototype methods by prototype and key: the builtin and its function object (made once, with the
     /// realm, so that reading a method as a value, `Object.prototype.hasOwnProperty.call(o, k)`, gives
@@ -59,33 +28,37 @@ pub struct Realm {
     methods: HashMap<ObjRef, HashMap<JsStr, (&'static BuiltinDef, ObjRef)>>,
     max_proto: u32,
     globals: HashMap<&'static str, Value>,
+    /// The path of every object that holds builtins ("Array", "Array.prototype", "Math").
+    holders: HashMap<ObjRef, String>,
+    /// Every builtin with the path it was installed at, in installation order.
+    installed: Vec<(String, &'static BuiltinDef)>,
 }
 
-/// `(alias, builtin)`: `Number.parseInt === parseInt`, `Number.parseFloat === parseFloat` and
-/// `Set.prototype.keys === Set.prototype.values` (ECMA-262 §21.1.2.12-13, §24.2.3.8).
-const ALIASES: [(&str, &str); 3] = [
-    ("Number.parseInt", "parseInt"),
-    ("Number.parseFloat", "parseFloat"),
-    ("Set.prototype.keys", "Set.prototype.values"),
+/// The intrinsic prototypes the realm makes itself, with the one each inherits from.
+const INTRINSICS: [(&str, Option<&str>); 7] = [
+    ("Object", None),
+    ("Function", Some("Object")),
+    ("Array", Some("Object")),
+    ("String", Some("Object")),
+    ("Number", Some("Object")),
+    ("Boolean", Some("Object")),
+    ("Error", Some("Object")),
 ];
 
+/// How a builtin installs itself: see `Installer`.
+pub type Install = fn(&mut Installer<'_>) -> Result<(), Abort>;
+
 impl Realm {
-    pub fn create(heap: &mut Heap) -> Result<Realm, Abort> {
+    /// Makes the intrinsic prototypes, then runs each builtin's `install` in order.
+    pub fn create(heap: &mut Heap, installs: &[Install]) -> Result<Realm, Abort> {
         let mut protos: HashMap<&'static str, ObjRef> = HashMap::new();
-        for (name, parent) in CLASSES {
+        let mut holders = HashMap::new();
+        for (name, parent) in INTRINSICS {
             let p = parent.map(|p| protos[p]);
             let o = heap.alloc(Obj::new(ObjKind::Ordinary, p))?;
             protos.insert(name, o);
+            holders.insert(o, format!("{}.prototype", name));
         }
-        // Error prototypes carry `name` and `message` as data properties, as in ECMA-262 §20.5.3.
-        for (name, _) in CLASSES.iter().filter(|(n, _)| n.ends_with("Error")) {
-            let o = heap.get_mut(protos[name])?;
-            o.props
-                .insert(JsStr::from("name"), Prop::hidden(Value::str(name)));
-            o.props
-                .insert(JsStr::from("message"), Prop::hidden(Value::str("")));
-        }
-        let max_proto = protos.values().map(|o| o.0).max().unwrap_or(0);
         let mut realm = Realm {
             object_proto: protos["Object"],
             function_proto: protos["Function"],
@@ -94,133 +67,18 @@ impl Realm {
             number_proto: protos["Number"],
             boolean_proto: protos["Boolean"],
             error_proto: protos["Error"],
-            date_proto: protos["Date"],
-            regexp_proto: protos["RegExp"],
-            promise_proto: protos["Promise"],
-            map_proto: protos["Map"],
-            set_proto: protos["Set"],
-            response_proto: protos["Response"],
-            headers_proto: protos["Headers"],
-            context_proto: protos["FunctionContext"],
-            event_proto: protos["FunctionEvent"],
+            max_proto: protos.values().map(|o| o.0).max().unwrap_or(0),
             protos,
             methods: HashMap::new(),
-            max_proto,
             globals: HashMap::new(),
+            holders,
+            installed: Vec::new(),
         };
-        let defs = builtins::all();
-        // Globals and constructors first, then their static members, then prototype methods.
-        for d in defs.iter().filter(|d| !d.name.contains('.')) {
-            let f = realm.native(heap, d)?;
-            if let Some(&p) = realm.protos.get(d.name) {
-                heap.get_mut(f)?.props.insert(
-                    JsStr::from("prototype"),
-                    Prop::Data {
-                        value: Value::Obj(p),
-                        enumerable: false,
-                        writable: false,
-                    },
-                );
-                heap.get_mut(p)?
-                    .props
-                    .insert(JsStr::from("constructor"), Prop::hidden(Value::Obj(f)));
-            }
-            realm.globals.insert(d.name, Value::Obj(f));
-        }
-        for d in defs.iter() {
-            let Some((class, rest)) = d.name.split_once('.') else {
-                continue;
-            };
-            if let Some(method) = rest.strip_prefix("prototype.") {
-                let p = match realm.protos.get(class) {
-                    Some(&p) => p,
-                    None => panic!("builtin {} names an unknown class", d.name),
-                };
-                let f = realm.native(heap, d)?;
-                realm
-                    .methods
-                    .entry(p)
-                    .or_default()
-                    .insert(JsStr::from(method), (d, f));
-                continue;
-            }
-            let holder = match realm.globals.get(class) {
-                Some(Value::Obj(o)) => *o,
-                _ => {
-                    let o = heap.alloc(Obj::new(ObjKind::Ordinary, Some(realm.object_proto)))?;
-                    let class: &'static str = d.name.split_once('.').unwrap().0;
-                    realm.globals.insert(class, Value::Obj(o));
-                    o
-                }
-            };
-            let f = realm.native(heap, d)?;
-            heap.get_mut(holder)?
-                .props
-                .insert(JsStr::from(rest), Prop::hidden(Value::Obj(f)));
-        }
-        for (k, v) in builtins::global::constants() {
-            realm.install_constant(heap, k, v)?;
-        }
-        // Builtins that JavaScript defines as the same function object under two names. One native
-        // serves both, so a call site traced through either name passes its guard under the other.
-        for (alias, target) in ALIASES {
-            let (class, rest) = alias.split_once('.').unwrap();
-            if let Some(method) = rest.strip_prefix("prototype.") {
-                let target = target.rsplit_once('.').unwrap().1;
-                let p = realm.protos[class];
-                let d = realm.methods[&p][&JsStr::from(target)];
-                realm
-                    .methods
-                    .get_mut(&p)
-                    .unwrap()
-                    .insert(JsStr::from(method), d);
-            } else if let (Some(Value::Obj(holder)), Some(f)) = (
-                realm.globals.get(class).cloned(),
-                realm.globals.get(target).cloned(),
-            ) {
-                heap.get_mut(holder)?
-                    .props
-                    .insert(JsStr::from(rest), Prop::hidden(f));
-            }
+        let mut installer = Installer { realm: &mut realm, heap };
+        for install in installs {
+            install(&mut installer)?;
         }
         Ok(realm)
-    }
-
-    fn native(&self, heap: &mut Heap, d: &'static BuiltinDef) -> Result<ObjRef, Abort> {
-        heap.alloc(Obj::new(ObjKind::Native(d), Some(self.function_proto)))
-    }
-
-    /// Installs a constant such as `Math.PI` ("Math.PI") or `NaN` ("NaN").
-    fn install_constant(
-        &mut self,
-        heap: &mut Heap,
-        path: &'static str,
-        v: Value,
-    ) -> Result<(), Abort> {
-        match path.split_once('.') {
-            None => {
-                self.globals.insert(path, v);
-            }
-            Some((class, rest)) => {
-                let holder = match self.globals.get(class) {
-                    Some(Value::Obj(o)) => *o,
-                    _ => {
-                        let o = heap.alloc(Obj::new(ObjKind::Ordinary, Some(self.object_proto)))?;
-                        self.globals.insert(class, Value::Obj(o));
-                        o
-                    }
-                };
-                heap.get_mut(holder)?.props.insert(
-                    JsStr::from(rest),
-                    Prop::Data {
-                        value: v,
-                        enumerable: false,
-                        writable: false,
-                    },
-                );
-            }
-        }
-        Ok(())
     }
 
     /// A global by name (`Math`, `JSON`, `parseInt`, ...), if the runtime models it.
@@ -228,11 +86,24 @@ impl Realm {
         self.globals.get(name).cloned()
     }
 
+    /// The names of every global, sorted.
+    pub fn global_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.globals.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Every builtin installed, with the path it was installed at, in installation order.
+    pub fn installed(&self) -> &[(String, &'static BuiltinDef)] {
+        &self.installed
+    }
+
     /// Whether `o` is one of the realm's prototype objects (Object.prototype, Array.prototype, ...).
     pub fn is_builtin_proto(&self, o: ObjRef) -> bool {
         o.0 <= self.max_proto && self.protos.values().any(|&p| p == o)
     }
 
+    /// The prototype object of class `class` ("Map"), if a builtin made one.
     pub fn proto(&self, class: &str) -> Option<ObjRef> {
         self.protos.get(class).copied()
     }
@@ -242,10 +113,7 @@ impl Realm {
         if proto.0 > self.max_proto {
             return None;
         }
-        self.methods
-            .get(&proto)
-            .and_then(|m| m.get(key))
-            .map(|(d, _)| *d)
+        self.methods.get(&proto).and_then(|m| m.get(key)).map(|(d, _)| *d)
     }
 
     /// The function object of a prototype method, for reading it as a value.
@@ -253,9 +121,133 @@ impl Realm {
         if proto.0 > self.max_proto {
             return None;
         }
-        self.methods
-            .get(&proto)
-            .and_then(|m| m.get(key))
-            .map(|(_, f)| *f)
+        self.methods.get(&proto).and_then(|m| m.get(key)).map(|(_, f)| *f)
+    }
+}
+
+/// What a builtin's `install` works with: the realm being made and the heap its objects go to.
+pub struct Installer<'a> {
+    pub realm: &'a mut Realm,
+    pub heap: &'a mut Heap,
+}
+
+impl Installer<'_> {
+    /// The prototype object of class `class`, made by the realm or by a builtin installed earlier.
+    pub fn proto(&self, class: &str) -> ObjRef {
+        match self.realm.proto(class) {
+            Some(p) => p,
+            None => panic!("no prototype of {} is installed yet", class),
+        }
+    }
+
+    /// A new, empty prototype object for class `class` inheriting from `parent`.
+    pub fn prototype(&mut self, class: &'static str, parent: ObjRef) -> Result<ObjRef, Abort> {
+        assert!(!self.realm.protos.contains_key(class), "two prototypes of {}", class);
+        let o = self.heap.alloc(Obj::new(ObjKind::Ordinary, Some(parent)))?;
+        self.realm.protos.insert(class, o);
+        self.realm.max_proto = self.realm.max_proto.max(o.0);
+        self.realm.holders.insert(o, format!("{}.prototype", class));
+        Ok(o)
+    }
+
+    fn native(&mut self, def: &'static BuiltinDef) -> Result<ObjRef, Abort> {
+        self.heap.alloc(Obj::new(ObjKind::Native(def), Some(self.realm.function_proto)))
+    }
+
+    fn record(&mut self, holder: Option<ObjRef>, key: &str, def: &'static BuiltinDef) {
+        let path = match holder {
+            None => key.to_string(),
+            Some(h) => match self.realm.holders.get(&h) {
+                Some(name) => format!("{}.{}", name, key),
+                None => panic!("builtin {} installed on an object that is not a holder", def.name),
+            },
+        };
+        self.realm.installed.push((path, def));
+    }
+
+    fn set_global(&mut self, name: &'static str, v: Value) {
+        let old = self.realm.globals.insert(name, v);
+        assert!(old.is_none(), "two globals named {}", name);
+    }
+
+    /// Global constructor `name` (`def` has a `ctor`), linked both ways with its prototype object.
+    pub fn constructor(&mut self, name: &'static str, def: &'static BuiltinDef, proto: ObjRef) -> Result<ObjRef, Abort> {
+        let f = self.native(def)?;
+        self.heap
+            .get_mut(f)?
+            .props
+            .insert(JsStr::from("prototype"), Prop::Data { value: Value::Obj(proto), enumerable: false, writable: false });
+        self.heap.get_mut(proto)?.props.insert(JsStr::from("constructor"), Prop::hidden(Value::Obj(f)));
+        self.set_global(name, Value::Obj(f));
+        self.realm.holders.insert(f, name.to_string());
+        self.record(None, name, def);
+        Ok(f)
+    }
+
+    /// Global function `name` (`parseInt`, `fetch`).
+    pub fn function(&mut self, name: &'static str, def: &'static BuiltinDef) -> Result<ObjRef, Abort> {
+        let f = self.native(def)?;
+        self.set_global(name, Value::Obj(f));
+        self.record(None, name, def);
+        Ok(f)
+    }
+
+    /// Global `name` holding functions and constants (`Math`, `JSON`, `console`): an ordinary object.
+    pub fn namespace(&mut self, name: &'static str) -> Result<ObjRef, Abort> {
+        let o = self.heap.alloc(Obj::new(ObjKind::Ordinary, Some(self.realm.object_proto)))?;
+        self.set_global(name, Value::Obj(o));
+        self.realm.holders.insert(o, name.to_string());
+        Ok(o)
+    }
+
+    /// Functions `holder[key]` (`Array.from`, `Math.floor`), non-enumerable, in order.
+    pub fn statics(&mut self, holder: ObjRef, fns: &[(&'static str, &'static BuiltinDef)]) -> Result<(), Abort> {
+        for &(key, def) in fns {
+            let f = self.native(def)?;
+            self.heap.get_mut(holder)?.props.insert(JsStr::from(key), Prop::hidden(Value::Obj(f)));
+            self.record(Some(holder), key, def);
+        }
+        Ok(())
+    }
+
+    /// Methods (and accessors' getters) of prototype `proto`, found by key rather than stored as
+    /// properties (see props.rs).
+    pub fn methods(&mut self, proto: ObjRef, fns: &[(&'static str, &'static BuiltinDef)]) -> Result<(), Abort> {
+        assert!(self.realm.is_builtin_proto(proto), "methods installed on an object that is not a prototype");
+        for &(key, def) in fns {
+            let f = self.native(def)?;
+            self.realm.methods.entry(proto).or_default().insert(JsStr::from(key), (def, f));
+            self.record(Some(proto), key, def);
+        }
+        Ok(())
+    }
+
+    /// Method `key` of `proto` is the very function object of its method `existing`
+    /// (`Set.prototype.keys === Set.prototype.values`).
+    pub fn alias_method(&mut self, proto: ObjRef, key: &'static str, existing: &'static str) {
+        let m = self.realm.methods.get_mut(&proto).expect("a prototype with methods");
+        let target = *m.get(&JsStr::from(existing)).unwrap_or_else(|| panic!("no method {} to alias", existing));
+        m.insert(JsStr::from(key), target);
+    }
+
+    /// A non-enumerable, writable data property `holder[key]` (`Number.parseInt`, the global `parseInt`).
+    pub fn property(&mut self, holder: ObjRef, key: &'static str, v: Value) -> Result<(), Abort> {
+        self.heap.get_mut(holder)?.props.insert(JsStr::from(key), Prop::hidden(v));
+        Ok(())
+    }
+
+    /// A constant: `holder[key]`, non-enumerable and read-only (`Math.PI`), or the global `key` when
+    /// `holder` is `None` (`NaN`).
+    pub fn constant(&mut self, holder: Option<ObjRef>, key: &'static str, v: Value) -> Result<(), Abort> {
+        match holder {
+            None => self.set_global(key, v),
+            Some(h) => {
+                self.heap
+                    .get_mut(h)?
+                    .props
+                    .insert(JsStr::from(key), Prop::Data { value: v, enumerable: false, writable: false });
+            }
+        }
+        Ok(())
     }
 }

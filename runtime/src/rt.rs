@@ -2,6 +2,8 @@
 //! compiler/normalize.ts `ClIntrinsic`; compiler/tracer.ts `intrinsics` is their JavaScript twin), spread,
 //! templates, and `this` in sloppy functions.
 
+use crate::builtins::collections::{Cursor, MapData, SetData};
+use crate::builtins::iterator::{Iter, IterPart};
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{ObjKind, Prop};
 use crate::ops;
@@ -29,13 +31,12 @@ pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
     match v {
         Value::Obj(o) => match cx.heap.kind(*o) {
             ObjKind::Array(items) => Ok(items.iter().map(|x| x.clone().unhole()).collect()),
-            ObjKind::Map(_) | ObjKind::Set(_) => collection_items(cx, *o),
-            ObjKind::Host(h) => match **h {
-                crate::builtins::HostData::Iter { source, part, done } => {
-                    iterator_items(cx, *o, source, part, done)
-                }
-                _ => unsupported("iterating a host object"),
-            },
+            k if is_collection(k) => collection_items(cx, *o),
+            k if k.is::<Iter>() => {
+                let &Iter { source, part, done } = k.slots::<Iter>().expect("an iterator");
+                iterator_items(cx, *o, source, part, done)
+            }
+            k if k.is_host() => unsupported("iterating a host object"),
             _ => unsupported("iterating an object that is not an array, string, Map or Set"),
         },
         Value::Str(s) => {
@@ -67,25 +68,24 @@ fn iterator_items(
     cx: &mut Cx,
     it: ObjRef,
     source: ObjRef,
-    part: crate::builtins::IterPart,
+    part: IterPart,
     done: bool,
 ) -> JsResult<Vec<Value>> {
-    use crate::builtins::IterPart;
     if done {
         return Ok(Vec::new());
     }
-    if let ObjKind::Host(h) = &mut cx.heap.get_mut(it)?.kind {
-        if let crate::builtins::HostData::Iter { done, .. } = &mut **h {
-            *done = true;
-        }
+    if let Some(i) = cx.heap.get_mut(it)?.kind.slots_mut::<Iter>() {
+        i.done = true;
     }
-    let (keys, values): (Vec<Value>, Vec<Value>) = match cx.heap.kind(source) {
-        ObjKind::Array(items) => (0..items.len())
-            .map(|i| (Value::Num(i as f64), items[i].clone().unhole()))
-            .unzip(),
-        ObjKind::Map(m) => m.values().map(|(k, v)| (k.clone(), v.clone())).unzip(),
-        ObjKind::Set(s) => s.values().map(|v| (v.clone(), v.clone())).unzip(),
-        _ => return unsupported("an iterator over a changed source"),
+    let kind = cx.heap.kind(source);
+    let (keys, values): (Vec<Value>, Vec<Value>) = if let ObjKind::Array(items) = kind {
+        (0..items.len()).map(|i| (Value::Num(i as f64), items[i].clone().unhole())).unzip()
+    } else if let Some(m) = kind.slots::<MapData>() {
+        m.values().map(|(k, v)| (k.clone(), v.clone())).unzip()
+    } else if let Some(s) = kind.slots::<SetData>() {
+        s.values().map(|v| (v.clone(), v.clone())).unzip()
+    } else {
+        return unsupported("an iterator over a changed source");
     };
     match part {
         IterPart::Keys => Ok(keys),
@@ -98,14 +98,18 @@ fn iterator_items(
     }
 }
 
+fn is_collection(k: &ObjKind) -> bool {
+    k.is::<MapData>() || k.is::<SetData>()
+}
+
 fn collection_items(cx: &mut Cx, o: ObjRef) -> JsResult<Vec<Value>> {
-    let entries: Vec<(Value, Option<Value>)> = match cx.heap.kind(o) {
-        ObjKind::Map(m) => m
-            .values()
-            .map(|(k, v)| (k.clone(), Some(v.clone())))
-            .collect(),
-        ObjKind::Set(s) => s.values().map(|v| (v.clone(), None)).collect(),
-        _ => Vec::new(),
+    let kind = cx.heap.kind(o);
+    let entries: Vec<(Value, Option<Value>)> = if let Some(m) = kind.slots::<MapData>() {
+        m.values().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
+    } else if let Some(s) = kind.slots::<SetData>() {
+        s.values().map(|v| (v.clone(), None)).collect()
+    } else {
+        Vec::new()
     };
     let mut out = Vec::with_capacity(entries.len());
     for (k, v) in entries {
@@ -357,21 +361,27 @@ pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> 
 #[derive(Clone, Debug)]
 pub struct ForOf {
     source: ForOfSource,
-    part: crate::builtins::IterPart,
+    part: IterPart,
     /// The value of the current step.
     current: Value,
 }
 
+/// A for-of loop's iteration is the runtime's own host object: it has no properties and no prototype.
+impl crate::heap::Slots for ForOf {
+    fn is_host(&self) -> bool {
+        true
+    }
+}
+
 #[derive(Clone, Debug)]
 enum ForOfSource {
-    Collection(std::sync::Arc<crate::builtins::collections::Cursor>),
+    Collection(std::sync::Arc<Cursor>),
     Array { array: ObjRef, next: usize },
 }
 
 /// `__cl.i.forOf(v)`: an array as it is (the loop reads it by index, live); a Map, Set, or Array, Map or
 /// Set iterator as a live iteration; a string as its code points (strings do not change).
 pub fn for_of(cx: &mut Cx, v: &Value) -> JsResult<Value> {
-    use crate::builtins::{HostData, IterPart};
     let o = match v {
         Value::Obj(o) => *o,
         Value::Str(_) => {
@@ -380,82 +390,49 @@ pub fn for_of(cx: &mut Cx, v: &Value) -> JsResult<Value> {
         }
         _ => return engine_error("is not iterable"),
     };
-    let (source, part) =
-        match cx.heap.kind(o) {
-            ObjKind::Array(_) => return Ok(v.clone()),
-            ObjKind::Map(_) => (
-                ForOfSource::Collection(std::sync::Arc::new(
-                    crate::builtins::collections::Cursor::new(o),
-                )),
-                IterPart::Entries,
-            ),
-            ObjKind::Set(_) => (
-                ForOfSource::Collection(std::sync::Arc::new(
-                    crate::builtins::collections::Cursor::new(o),
-                )),
-                IterPart::Values,
-            ),
-            ObjKind::Host(h) => match **h {
-                HostData::Iter { source, part, done } => {
-                    if let ObjKind::Host(h) = &mut cx.heap.get_mut(o)?.kind {
-                        if let HostData::Iter { done, .. } = &mut **h {
-                            *done = true;
-                        }
-                    }
-                    if done {
-                        return cx.new_array(Vec::new());
-                    }
-                    match cx.heap.kind(source) {
-                        ObjKind::Array(_) => (
-                            ForOfSource::Array {
-                                array: source,
-                                next: 0,
-                            },
-                            part,
-                        ),
-                        ObjKind::Map(_) | ObjKind::Set(_) => (
-                            ForOfSource::Collection(std::sync::Arc::new(
-                                crate::builtins::collections::Cursor::new(source),
-                            )),
-                            part,
-                        ),
-                        _ => return unsupported("an iterator over a changed source"),
-                    }
-                }
-                _ => return unsupported("for-of over a host object"),
-            },
-            _ => return unsupported(
-                "for-of over an object that is not an array, string, Map, Set or their iterator",
-            ),
-        };
+    let cursor = |o| ForOfSource::Collection(std::sync::Arc::new(Cursor::new(o)));
+    let kind = cx.heap.kind(o);
+    let (source, part) = if let ObjKind::Array(_) = kind {
+        return Ok(v.clone());
+    } else if kind.is::<MapData>() {
+        (cursor(o), IterPart::Entries)
+    } else if kind.is::<SetData>() {
+        (cursor(o), IterPart::Values)
+    } else if let Some(&Iter { source, part, done }) = kind.slots::<Iter>() {
+        if let Some(i) = cx.heap.get_mut(o)?.kind.slots_mut::<Iter>() {
+            i.done = true;
+        }
+        if done {
+            return cx.new_array(Vec::new());
+        }
+        match cx.heap.kind(source) {
+            ObjKind::Array(_) => (ForOfSource::Array { array: source, next: 0 }, part),
+            k if is_collection(k) => (cursor(source), part),
+            _ => return unsupported("an iterator over a changed source"),
+        }
+    } else if kind.is_host() {
+        return unsupported("for-of over a host object");
+    } else {
+        return unsupported("for-of over an object that is not an array, string, Map, Set or their iterator");
+    };
     let state = ForOf {
         source,
         part,
         current: Value::Undefined,
     };
-    let it = cx.heap.alloc(crate::heap::Obj::new(
-        ObjKind::Host(Box::new(HostData::ForOf(Box::new(state)))),
-        None,
-    ))?;
+    let it = cx.heap.alloc(crate::heap::Obj::new(ObjKind::builtin(state), None))?;
     Ok(Value::Obj(it))
 }
 
 fn for_of_state(cx: &Cx, it: &Value) -> Option<ForOf> {
     match it {
-        Value::Obj(o) => match cx.heap.kind(*o) {
-            ObjKind::Host(h) => match &**h {
-                crate::builtins::HostData::ForOf(f) => Some((**f).clone()),
-                _ => None,
-            },
-            _ => None,
-        },
+        Value::Obj(o) => cx.heap.kind(*o).slots::<ForOf>().cloned(),
         _ => None,
     }
 }
 
 /// `__cl.i.forOfNext(it, i)`: whether the loop goes on; for an iteration, takes its next value.
 pub fn for_of_next(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
-    use crate::builtins::{HostData, IterPart};
     if let Value::Obj(o) = it {
         if let ObjKind::Array(items) = cx.heap.kind(*o) {
             let i = expect_num(i)?;
@@ -490,10 +467,8 @@ pub fn for_of_next(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
         };
     }
     if let Value::Obj(o) = it {
-        if let ObjKind::Host(h) = &mut cx.heap.get_mut(*o)?.kind {
-            if let HostData::ForOf(f) = &mut **h {
-                **f = state;
-            }
+        if let Some(f) = cx.heap.get_mut(*o)?.kind.slots_mut::<ForOf>() {
+            *f = state;
         }
     }
     Ok(Value::Bool(more))

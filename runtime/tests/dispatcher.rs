@@ -797,7 +797,7 @@ fn containerless_answers_equal_the_javascript_runners() {
         .unwrap();
     let handle = rt.handle().clone();
     let d = dispatcher(&CONTAINERLESS).with_io(Arc::new(move || {
-        Some(Box::new(clrt::builtins::fetch::HttpIo::new(handle.clone())) as Box<dyn clrt::cx::Io>)
+        Some(Box::new(clrt::builtins::fetch::HttpIo::new(handle.clone())) as Box<dyn clrt::io::Io>)
     }));
     let get = format!("/get?id=7&url=http://127.0.0.1:{}/x", up_port);
     let cases: Vec<Case> = vec![

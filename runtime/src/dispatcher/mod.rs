@@ -29,7 +29,8 @@ pub mod front;
 pub mod request;
 
 use crate::builtins::openfaas;
-use crate::cx::{Abort, AbortKind, Call, Ctl, Cx, Io, Limits, Program};
+use crate::cx::{Abort, AbortKind, Call, Ctl, Cx, Limits, Program};
+use crate::io::Io;
 use crate::value::{JsStr, Value};
 pub use express::{ReqFacts, ResponseParts};
 use request::{BodyConfig, Incoming};
@@ -386,7 +387,6 @@ fn load(prog: &'static Program, config: &Config) -> Result<(Cx, Handler), Abort>
         Ctl::Abort(a) => *a,
         Ctl::Throw(_) => abort(AbortKind::Uncaught, "the module threw while loading"),
     };
-    openfaas::install(&mut cx).map_err(to_abort)?;
     let callee = cx.realm.object_proto;
     let r = (prog.init)(
         &mut cx,
@@ -401,7 +401,7 @@ fn load(prog: &'static Program, config: &Config) -> Result<(Cx, Handler), Abort>
     let exports = r.map_err(to_abort)?;
     cx.heap.seal_module();
     let handler = if openfaas::uses_containerless(&cx) {
-        match cx.module_host.listener.clone() {
+        match openfaas::listener(&mut cx) {
             Some(l) => Handler::Containerless(l),
             None => return Err(abort(AbortKind::Unsupported, "the module requires 'containerless' but did not call listen(callback) while loading")),
         }

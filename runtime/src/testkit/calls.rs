@@ -4,6 +4,7 @@
 //! Maps, `S[...]` for Sets, `@name` for one of `CALLBACKS`), and a builtin to call. Both sides print
 //! the result, the receiver afterwards and what the callbacks logged, in the same form.
 
+    use crate::builtins::collections::{MapData, SetData};
     use crate::call::make_function;
     use crate::cx::{Call, Code, Ctl, Cx, JsResult};
     use crate::heap::ObjKind;
@@ -323,8 +324,10 @@
                     ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => {
                         "fn".into()
                     }
-                    ObjKind::Map(m) => {
-                        let parts: Vec<String> = m
+                    k if k.is::<MapData>() => {
+                        let parts: Vec<String> = k
+                            .slots::<MapData>()
+                            .expect("a Map")
                             .values()
                             .map(|(k, x)| {
                                 format!("{}=>{}", dump(cx, k, depth + 1), dump(cx, x, depth + 1))
@@ -332,9 +335,11 @@
                             .collect();
                         format!("Map{{{}}}", parts.join(","))
                     }
-                    ObjKind::Set(s) => {
-                        let parts: Vec<String> =
-                            s.values().map(|x| dump(cx, x, depth + 1)).collect();
+                    k if k.is::<SetData>() => {
+                        let parts: Vec<String> = k
+                            .slots::<SetData>()
+                            .expect("a Set")
+                            .values().map(|x| dump(cx, x, depth + 1)).collect();
                         format!("Set{{{}}}", parts.join(","))
                     }
                     _ => {
@@ -501,7 +506,7 @@ function D(v,d=0){if(d>4)return '~';if(v===undefined)return 'u';if(v===null)retu
         if ops::strict_equals(&a(c, 1), &Value::Num(1.0)) {
             let m = c.arg(2);
             invoke_m(cx, &m, "delete", &[Value::Num(2.0)])?;
-            let adder = if matches!(cx.heap.kind(m.as_obj().unwrap()), ObjKind::Map(_)) {
+            let adder = if cx.heap.kind(m.as_obj().unwrap()).is::<MapData>() {
                 "set"
             } else {
                 "add"
@@ -517,7 +522,7 @@ function D(v,d=0){if(d>4)return '~';if(v===undefined)return 'u';if(v===null)retu
         if ops::strict_equals(&a(c, 1), &Value::Num(1.0)) {
             let m = c.arg(2);
             invoke_m(cx, &m, "clear", &[])?;
-            let adder = if matches!(cx.heap.kind(m.as_obj().unwrap()), ObjKind::Map(_)) {
+            let adder = if cx.heap.kind(m.as_obj().unwrap()).is::<MapData>() {
                 "set"
             } else {
                 "add"

@@ -1,7 +1,7 @@
 //! Map and Set (ECMA-262 §24.1, §24.2): the constructors, their prototype methods and the `size`
 //! accessors.
 //!
-//! Entries live in the object's `ObjKind::Map` / `ObjKind::Set` index map, keyed by `heap::MapKey`
+//! Entries live in the object's slots (`MapData` / `SetData`), an index map keyed by `MapKey`
 //! (SameValueZero) in insertion order. A deleted entry is removed from the index map, which shifts the
 //! later entries down; iterations that are under way while a callback runs (`forEach`, `Array.from`
 //! with a map function, `new Map(otherMap)` through a user `set`) see the list as the spec's iterators
@@ -13,13 +13,17 @@
 //! does not model; spread and `Array.from` take a Map or Set directly); a write to `size`; `Map` or
 //! `Set` constructing an object that is not a fresh ordinary one.
 
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtin;
-use crate::builtins::{arg, make_iterator, BuiltinDef, IterPart};
+use crate::builtins::iterator::{make_iterator, IterPart};
+use crate::builtins::arg;
 use crate::call::{self, Callee};
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
-use crate::heap::{MapKey, Obj, ObjKind};
-use crate::props;
-use crate::value::{ObjRef, Value};
+use crate::heap::{same_slot, Obj, ObjKind, Slots};
+use crate::props::{self, PropHooks};
+use crate::value::{JsStr, ObjRef, Value};
+use indexmap::IndexMap;
 use std::cell::{Cell, RefCell};
 
 builtin!(MAP, "Map", 0, map_call, ctor = map_ctor);
@@ -29,7 +33,7 @@ builtin!(MAP_HAS, "Map.prototype.has", 1, map_has);
 builtin!(MAP_DELETE, "Map.prototype.delete", 1, map_delete);
 builtin!(MAP_CLEAR, "Map.prototype.clear", 0, map_clear);
 builtin!(MAP_FOR_EACH, "Map.prototype.forEach", 1, map_for_each);
-builtin!(MAP_SIZE, "Map.prototype.size", 0, size_called);
+builtin!(MAP_SIZE, "Map.prototype.size", 0, size_called, getter);
 builtin!(MAP_KEYS, "Map.prototype.keys", 0, map_keys);
 builtin!(MAP_VALUES, "Map.prototype.values", 0, map_values);
 builtin!(MAP_ENTRIES, "Map.prototype.entries", 0, map_entries);
@@ -39,32 +43,137 @@ builtin!(SET_HAS, "Set.prototype.has", 1, set_has);
 builtin!(SET_DELETE, "Set.prototype.delete", 1, set_delete);
 builtin!(SET_CLEAR, "Set.prototype.clear", 0, set_clear);
 builtin!(SET_FOR_EACH, "Set.prototype.forEach", 1, set_for_each);
-builtin!(SET_SIZE, "Set.prototype.size", 0, size_called);
+builtin!(SET_SIZE, "Set.prototype.size", 0, size_called, getter);
 builtin!(SET_VALUES, "Set.prototype.values", 0, set_values);
 builtin!(SET_ENTRIES, "Set.prototype.entries", 0, set_entries);
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &MAP,
-    &MAP_GET,
-    &MAP_SET,
-    &MAP_HAS,
-    &MAP_DELETE,
-    &MAP_CLEAR,
-    &MAP_FOR_EACH,
-    &MAP_SIZE,
-    &MAP_KEYS,
-    &MAP_VALUES,
-    &MAP_ENTRIES,
-    &SET,
-    &SET_ADD,
-    &SET_HAS,
-    &SET_DELETE,
-    &SET_CLEAR,
-    &SET_FOR_EACH,
-    &SET_SIZE,
-    &SET_VALUES,
-    &SET_ENTRIES,
-];
+
+/// Installs collections's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let map_proto = r.prototype("Map", r.realm.object_proto)?;
+    let set_proto = r.prototype("Set", r.realm.object_proto)?;
+    let _map = r.constructor("Map", &MAP, map_proto)?;
+    let _set = r.constructor("Set", &SET, set_proto)?;
+    r.methods(map_proto, &[("get", &MAP_GET), ("set", &MAP_SET), ("has", &MAP_HAS), ("delete", &MAP_DELETE), ("clear", &MAP_CLEAR), ("forEach", &MAP_FOR_EACH), ("size", &MAP_SIZE), ("keys", &MAP_KEYS), ("values", &MAP_VALUES), ("entries", &MAP_ENTRIES)])?;
+    r.methods(set_proto, &[("add", &SET_ADD), ("has", &SET_HAS), ("delete", &SET_DELETE), ("clear", &SET_CLEAR), ("forEach", &SET_FOR_EACH), ("size", &SET_SIZE), ("values", &SET_VALUES), ("entries", &SET_ENTRIES)])?;
+    // `Set.prototype.keys === Set.prototype.values` (ECMA-262 §24.2.3.8).
+    r.alias_method(set_proto, "keys", "values");
+    Ok(())
+}
+
+/// A key of a `Map` or `Set`: SameValueZero equality (ECMA-262 §7.2.11).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MapKey {
+    Undefined,
+    Null,
+    Bool(bool),
+    /// The bits of the number, with -0 folded into +0 and every NaN into one.
+    Num(u64),
+    Str(JsStr),
+    Obj(ObjRef),
+}
+
+impl MapKey {
+    pub fn of(v: &Value) -> MapKey {
+        match v {
+            Value::Undefined | Value::Hole => MapKey::Undefined,
+            Value::Null => MapKey::Null,
+            Value::Bool(b) => MapKey::Bool(*b),
+            Value::Num(n) => {
+                let n = if *n == 0.0 { 0.0 } else { *n };
+                MapKey::Num(if n.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    n.to_bits()
+                })
+            }
+            Value::Str(s) => MapKey::Str(s.clone()),
+            Value::Obj(o) => MapKey::Obj(*o),
+        }
+    }
+}
+
+/// A Map's slots ([[MapData]]): its entries in insertion order, each `(key, value)` under its `MapKey`.
+#[derive(Clone, Debug, Default)]
+pub struct MapData(pub IndexMap<MapKey, (Value, Value), ahash::RandomState>);
+
+/// A Set's slots ([[SetData]]): its values in insertion order, each under its `MapKey`.
+#[derive(Clone, Debug, Default)]
+pub struct SetData(pub IndexMap<MapKey, Value, ahash::RandomState>);
+
+impl std::ops::Deref for MapData {
+    type Target = IndexMap<MapKey, (Value, Value), ahash::RandomState>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl std::ops::DerefMut for MapData {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+impl std::ops::Deref for SetData {
+    type Target = IndexMap<MapKey, Value, ahash::RandomState>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl std::ops::DerefMut for SetData {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+/// `size` is an accessor of Map.prototype and Set.prototype, read on the object (see `size_get`).
+static HOOKS: PropHooks = PropHooks { get: size_get, fields: false, refuses_write: |_, _, _| Ok(false) };
+
+impl Slots for MapData {
+    fn same_as(&self, other: &dyn Slots) -> bool {
+        let Some(y) = (other as &dyn std::any::Any).downcast_ref::<MapData>() else { return false };
+        self.len() == y.len()
+            && self.iter().zip(y.iter()).all(|((k1, (a1, b1)), (k2, (a2, b2)))| k1 == k2 && same_slot(a1, a2) && same_slot(b1, b2))
+    }
+    fn hooks(&self) -> Option<&'static PropHooks> {
+        Some(&HOOKS)
+    }
+}
+
+impl Slots for SetData {
+    fn same_as(&self, other: &dyn Slots) -> bool {
+        let Some(y) = (other as &dyn std::any::Any).downcast_ref::<SetData>() else { return false };
+        self.len() == y.len() && self.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && same_slot(v1, v2))
+    }
+    fn hooks(&self) -> Option<&'static PropHooks> {
+        Some(&HOOKS)
+    }
+}
+
+/// A Map's or Set's entries, for the code that serves both.
+enum Entries<'a> {
+    Map(&'a MapData),
+    Set(&'a SetData),
+}
+
+fn entries(k: &ObjKind) -> Option<Entries<'_>> {
+    if let Some(m) = k.slots::<MapData>() {
+        Some(Entries::Map(m))
+    } else {
+        k.slots::<SetData>().map(Entries::Set)
+    }
+}
+
+enum EntriesMut<'a> {
+    Map(&'a mut MapData),
+    Set(&'a mut SetData),
+}
+
+fn entries_mut(k: &mut ObjKind) -> Option<EntriesMut<'_>> {
+    if k.is::<MapData>() {
+        k.slots_mut::<MapData>().map(EntriesMut::Map)
+    } else {
+        k.slots_mut::<SetData>().map(EntriesMut::Set)
+    }
+}
 
 /// Bytes counted against the heap cap for one entry (the key's hash slot, key and value).
 const ENTRY_BYTES: usize = 80;
@@ -119,12 +228,10 @@ impl Cursor {
     /// The next entry, if any: `(key, Some(value))` for a Map, `(value, None)` for a Set.
     pub fn next(&self, cx: &Cx) -> Option<(Value, Option<Value>)> {
         let p = self.pos();
-        let e = match cx.heap.kind(self.obj) {
-            ObjKind::Map(m) => m
-                .get_index(p)
-                .map(|(_, (k, v))| (k.clone(), Some(v.clone()))),
-            ObjKind::Set(s) => s.get_index(p).map(|(_, v)| (v.clone(), None)),
-            _ => None,
+        let e = match entries(cx.heap.kind(self.obj)) {
+            Some(Entries::Map(m)) => m.get_index(p).map(|(_, (k, v))| (k.clone(), Some(v.clone()))),
+            Some(Entries::Set(s)) => s.get_index(p).map(|(_, v)| (v.clone(), None)),
+            None => None,
         };
         if e.is_some() {
             self.advance();
@@ -186,14 +293,14 @@ fn is_callable(cx: &Cx, v: &Value) -> bool {
 
 fn this_map(cx: &Cx, this: &Value) -> JsResult<ObjRef> {
     match this {
-        Value::Obj(o) if matches!(cx.heap.kind(*o), ObjKind::Map(_)) => Ok(*o),
+        Value::Obj(o) if cx.heap.kind(*o).is::<MapData>() => Ok(*o),
         _ => engine_error("Method Map.prototype.* called on incompatible receiver"),
     }
 }
 
 fn this_set(cx: &Cx, this: &Value) -> JsResult<ObjRef> {
     match this {
-        Value::Obj(o) if matches!(cx.heap.kind(*o), ObjKind::Set(_)) => Ok(*o),
+        Value::Obj(o) if cx.heap.kind(*o).is::<SetData>() => Ok(*o),
         _ => engine_error("Method Set.prototype.* called on incompatible receiver"),
     }
 }
@@ -202,13 +309,13 @@ fn this_set(cx: &Cx, this: &Value) -> JsResult<ObjRef> {
 pub fn map_insert(cx: &mut Cx, o: ObjRef, k: Value, v: Value) -> JsResult<()> {
     let k = normalize(k);
     let key = MapKey::of(&k);
-    let exists = matches!(cx.heap.kind(o), ObjKind::Map(m) if m.contains_key(&key));
+    let exists = cx.heap.kind(o).slots::<MapData>().is_some_and(|m| m.contains_key(&key));
     let obj = if exists {
         cx.heap.get_mut(o)?
     } else {
         cx.heap.get_mut_grow(o, ENTRY_BYTES)?
     };
-    if let ObjKind::Map(m) = &mut obj.kind {
+    if let Some(m) = obj.kind.slots_mut::<MapData>() {
         match m.get_mut(&key) {
             Some(e) => e.1 = v,
             None => {
@@ -223,10 +330,10 @@ pub fn map_insert(cx: &mut Cx, o: ObjRef, k: Value, v: Value) -> JsResult<()> {
 pub fn set_insert(cx: &mut Cx, o: ObjRef, v: Value) -> JsResult<()> {
     let v = normalize(v);
     let key = MapKey::of(&v);
-    if matches!(cx.heap.kind(o), ObjKind::Set(s) if s.contains_key(&key)) {
+    if cx.heap.kind(o).slots::<SetData>().is_some_and(|s| s.contains_key(&key)) {
         return Ok(());
     }
-    if let ObjKind::Set(s) = &mut cx.heap.get_mut_grow(o, ENTRY_BYTES)?.kind {
+    if let Some(s) = cx.heap.get_mut_grow(o, ENTRY_BYTES)?.kind.slots_mut::<SetData>() {
         s.insert(key, v);
     }
     Ok(())
@@ -235,15 +342,16 @@ pub fn set_insert(cx: &mut Cx, o: ObjRef, v: Value) -> JsResult<()> {
 /// The `size` accessors of Map.prototype and Set.prototype, for [[Get]] (props.rs) reaching the Map or
 /// Set object `o` on the way up from `receiver`. `None` when something between `o` and the realm's
 /// prototype defines `size` itself (a subclass getter), so the ordinary lookup goes on.
-pub fn size_get(cx: &mut Cx, o: ObjRef, receiver: &Value, key: &[u16]) -> JsResult<Option<Value>> {
+fn size_get(cx: &mut Cx, o: ObjRef, receiver: &Value, key: &[u16]) -> JsResult<Option<Value>> {
     if key != [115, 105, 122, 101] {
         return Ok(None);
     }
-    let (proto, is_map) = match cx.heap.kind(o) {
-        ObjKind::Map(_) => (cx.realm.map_proto, true),
-        ObjKind::Set(_) => (cx.realm.set_proto, false),
-        _ => return Ok(None),
+    let (class, is_map) = match entries(cx.heap.kind(o)) {
+        Some(Entries::Map(_)) => ("Map", true),
+        Some(Entries::Set(_)) => ("Set", false),
+        None => return Ok(None),
     };
+    let proto = cx.realm.proto(class).expect("the collection's prototype");
     let mut cur = cx.heap.get(o).proto;
     loop {
         match cur {
@@ -267,9 +375,9 @@ pub fn size_get(cx: &mut Cx, o: ObjRef, receiver: &Value, key: &[u16]) -> JsResu
         }
     }
     let n = match receiver {
-        Value::Obj(r) => match cx.heap.kind(*r) {
-            ObjKind::Map(m) if is_map => m.len(),
-            ObjKind::Set(s) if !is_map => s.len(),
+        Value::Obj(r) => match entries(cx.heap.kind(*r)) {
+            Some(Entries::Map(m)) if is_map => m.len(),
+            Some(Entries::Set(s)) if !is_map => s.len(),
             _ => {
                 return engine_error(
                     "Method get Map.prototype.size called on incompatible receiver",
@@ -287,10 +395,10 @@ fn size_called(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> 
 }
 
 fn is_map(k: &ObjKind) -> bool {
-    matches!(k, ObjKind::Map(_))
+    k.is::<MapData>()
 }
 fn is_set(k: &ObjKind) -> bool {
-    matches!(k, ObjKind::Set(_))
+    k.is::<SetData>()
 }
 fn map_keys(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
     make_iterator(cx, this, IterPart::Keys, is_map, "Method Map.prototype.keys")
@@ -344,8 +452,8 @@ fn new_collection(
 
 /// `new Map(iterable)` (ECMA-262 §24.1.1.1) with AddEntriesFromIterable (§24.1.1.2).
 fn map_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Value> {
-    let proto = cx.realm.map_proto;
-    let o = new_collection(cx, this, ObjKind::Map(Default::default()), proto)?;
+    let proto = cx.realm.proto("Map").expect("Map.prototype");
+    let o = new_collection(cx, this, ObjKind::builtin(MapData::default()), proto)?;
     let map = Value::Obj(o);
     let iterable = arg(args, 0);
     if iterable.is_nullish() {
@@ -388,8 +496,8 @@ fn map_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Value
 
 /// `new Set(iterable)` (ECMA-262 §24.2.1.1).
 fn set_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Value> {
-    let proto = cx.realm.set_proto;
-    let o = new_collection(cx, this, ObjKind::Set(Default::default()), proto)?;
+    let proto = cx.realm.proto("Set").expect("Set.prototype");
+    let o = new_collection(cx, this, ObjKind::builtin(SetData::default()), proto)?;
     let set = Value::Obj(o);
     let iterable = arg(args, 0);
     if iterable.is_nullish() {
@@ -426,9 +534,9 @@ fn set_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Value
 fn map_get(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_map(cx, this)?;
     let key = MapKey::of(&arg(args, 0));
-    Ok(match cx.heap.kind(o) {
-        ObjKind::Map(m) => m.get(&key).map(|e| e.1.clone()).unwrap_or(Value::Undefined),
-        _ => Value::Undefined,
+    Ok(match cx.heap.kind(o).slots::<MapData>() {
+        Some(m) => m.get(&key).map(|e| e.1.clone()).unwrap_or(Value::Undefined),
+        None => Value::Undefined,
     })
 }
 
@@ -442,33 +550,33 @@ fn map_has(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_map(cx, this)?;
     let key = MapKey::of(&arg(args, 0));
     Ok(Value::Bool(
-        matches!(cx.heap.kind(o), ObjKind::Map(m) if m.contains_key(&key)),
+        cx.heap.kind(o).slots::<MapData>().is_some_and(|m| m.contains_key(&key)),
     ))
 }
 
 /// Removes entry `key` of Map or Set `o`; whether there was one.
 fn remove(cx: &mut Cx, o: ObjRef, key: &MapKey) -> JsResult<bool> {
-    let idx = match cx.heap.kind(o) {
-        ObjKind::Map(m) => m.get_index_of(key),
-        ObjKind::Set(s) => s.get_index_of(key),
-        _ => None,
+    let idx = match entries(cx.heap.kind(o)) {
+        Some(Entries::Map(m)) => m.get_index_of(key),
+        Some(Entries::Set(s)) => s.get_index_of(key),
+        None => None,
     };
     let Some(idx) = idx else { return Ok(false) };
     // Removing keeps the order of the others by shifting them down: work proportional to their number.
-    let len = match cx.heap.kind(o) {
-        ObjKind::Map(m) => m.len(),
-        ObjKind::Set(s) => s.len(),
-        _ => 0,
+    let len = match entries(cx.heap.kind(o)) {
+        Some(Entries::Map(m)) => m.len(),
+        Some(Entries::Set(s)) => s.len(),
+        None => 0,
     };
     cx.burn(((len - idx) / 16) as u64)?;
-    match &mut cx.heap.get_mut(o)?.kind {
-        ObjKind::Map(m) => {
+    match entries_mut(&mut cx.heap.get_mut(o)?.kind) {
+        Some(EntriesMut::Map(m)) => {
             m.shift_remove_index(idx);
         }
-        ObjKind::Set(s) => {
+        Some(EntriesMut::Set(s)) => {
             s.shift_remove_index(idx);
         }
-        _ => {}
+        None => {}
     }
     cursors_removed(o, idx);
     Ok(true)
@@ -481,16 +589,16 @@ fn map_delete(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 }
 
 fn clear(cx: &mut Cx, o: ObjRef) -> JsResult<Value> {
-    let empty = match cx.heap.kind(o) {
-        ObjKind::Map(m) => m.is_empty(),
-        ObjKind::Set(s) => s.is_empty(),
-        _ => true,
+    let empty = match entries(cx.heap.kind(o)) {
+        Some(Entries::Map(m)) => m.is_empty(),
+        Some(Entries::Set(s)) => s.is_empty(),
+        None => true,
     };
     if !empty {
-        match &mut cx.heap.get_mut(o)?.kind {
-            ObjKind::Map(m) => m.clear(),
-            ObjKind::Set(s) => s.clear(),
-            _ => {}
+        match entries_mut(&mut cx.heap.get_mut(o)?.kind) {
+            Some(EntriesMut::Map(m)) => m.clear(),
+            Some(EntriesMut::Set(s)) => s.clear(),
+            None => {}
         }
     }
     cursors_cleared(o);
@@ -535,7 +643,7 @@ fn set_has(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_set(cx, this)?;
     let key = MapKey::of(&arg(args, 0));
     Ok(Value::Bool(
-        matches!(cx.heap.kind(o), ObjKind::Set(s) if s.contains_key(&key)),
+        cx.heap.kind(o).slots::<SetData>().is_some_and(|s| s.contains_key(&key)),
     ))
 }
 

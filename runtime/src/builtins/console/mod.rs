@@ -8,9 +8,15 @@
 //! their argument with `valueOf`, `toString` or `toJSON` where Node does, and inspecting objects reads
 //! their data properties without running getters.
 
-use crate::builtins::{BuiltinDef, HostData};
+use crate::realm::Installer;
+use crate::cx::Abort;
+use crate::builtins::collections::{MapData, SetData};
+use crate::builtins::date::DateValue;
+use crate::builtins::fetch::{HeadersData, ResponseData};
+use crate::builtins::promise::PromiseState;
+use crate::builtins::regexp::RegExpData;
 use crate::cx::{unsupported, Cx, JsResult};
-use crate::heap::{fflags, ObjKind, PromiseState, Prop};
+use crate::heap::{fflags, ObjKind, Prop};
 use crate::ops;
 use crate::props;
 use crate::value::{JsStr, ObjRef, Value};
@@ -21,7 +27,13 @@ crate::builtin!(DEBUG, "console.debug", 0, console_log);
 crate::builtin!(WARN, "console.warn", 0, console_log);
 crate::builtin!(ERROR, "console.error", 0, console_log);
 
-pub static DEFS: &[&BuiltinDef] = &[&LOG, &INFO, &DEBUG, &WARN, &ERROR];
+
+/// Installs console's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let console = r.namespace("console")?;
+    r.statics(console, &[("log", &LOG), ("info", &INFO), ("debug", &DEBUG), ("warn", &WARN), ("error", &ERROR)])?;
+    Ok(())
+}
 
 /// Inspection stops at this depth, as Node's default (`[Object]` beyond).
 const MAX_DEPTH: usize = 2;
@@ -238,18 +250,12 @@ fn shallow_kind(cx: &Cx, o: ObjRef) -> ObjKind {
         ObjKind::Array(items) => {
             ObjKind::Array(items.iter().take(MAX_ITEMS + 1).cloned().collect())
         }
-        ObjKind::Map(m) => ObjKind::Map(
-            m.iter()
-                .take(MAX_ITEMS)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        ObjKind::Set(m) => ObjKind::Set(
-            m.iter()
-                .take(MAX_ITEMS)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
+        k if k.is::<MapData>() => ObjKind::builtin(MapData(
+            k.slots::<MapData>().expect("a Map").iter().take(MAX_ITEMS).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        )),
+        k if k.is::<SetData>() => ObjKind::builtin(SetData(
+            k.slots::<SetData>().expect("a Set").iter().take(MAX_ITEMS).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        )),
         ObjKind::Scope { .. } => ObjKind::Scope {
             vars: Vec::new(),
             parent: None,
@@ -266,11 +272,8 @@ fn array_len(cx: &Cx, o: ObjRef) -> usize {
 }
 
 fn collection_len(cx: &Cx, o: ObjRef) -> usize {
-    match cx.heap.kind(o) {
-        ObjKind::Map(m) => m.len(),
-        ObjKind::Set(s) => s.len(),
-        _ => 0,
-    }
+    let k = cx.heap.kind(o);
+    k.slots::<MapData>().map(|m| m.len()).or_else(|| k.slots::<SetData>().map(|s| s.len())).unwrap_or(0)
 }
 
 /// `util.inspect(v)`, approximately (see the module's notes): no user code runs.
@@ -335,7 +338,7 @@ fn inspect(
         ObjKind::Native(d) => {
             out.push_str(&format!(
                 "[Function: {}]",
-                d.name.rsplit('.').next().unwrap_or(d.name)
+                d.js_name()
             ));
             return Ok(());
         }
@@ -343,13 +346,14 @@ fn inspect(
             out.push_str("[Function: bound]");
             return Ok(());
         }
-        ObjKind::Date(t) => {
+        ref k if k.is::<DateValue>() => {
+            let DateValue(t) = *k.slots::<DateValue>().expect("a Date");
             out.push_str(
                 &crate::builtins::date::iso_string(t).unwrap_or_else(|| "Invalid Date".into()),
             );
             return Ok(());
         }
-        ObjKind::RegExp(_) => {
+        ref k if k.is::<RegExpData>() => {
             let source = crate::builtins::regexp::accessor_get(cx, o, v, &props::key("source"))?;
             let flags = crate::builtins::regexp::accessor_get(cx, o, v, &props::key("flags"))?;
             match (source, flags) {
@@ -450,7 +454,8 @@ fn inspect(
             }
             ("[", "]")
         }
-        ObjKind::Map(ref m) => {
+        ref k if k.is::<MapData>() => {
+            let m = k.slots::<MapData>().expect("a Map");
             prefix = format!("Map({}) ", collection_len(cx, o));
             let entries: Vec<(Value, Value)> = m.values().take(MAX_ITEMS).cloned().collect();
             for (k, val) in entries {
@@ -462,7 +467,8 @@ fn inspect(
             }
             ("{", "}")
         }
-        ObjKind::Set(ref set) => {
+        ref k if k.is::<SetData>() => {
+            let set = k.slots::<SetData>().expect("a Set");
             prefix = format!("Set({}) ", collection_len(cx, o));
             let items: Vec<Value> = set.values().take(MAX_ITEMS).cloned().collect();
             for item in items {
@@ -472,7 +478,8 @@ fn inspect(
             }
             ("{", "}")
         }
-        ObjKind::Promise(ref state) => {
+        ref k if k.is::<PromiseState>() => {
+            let state = k.slots::<PromiseState>().expect("a promise");
             prefix = "Promise ".into();
             let mut s = String::new();
             match state {
@@ -486,14 +493,15 @@ fn inspect(
             parts.push(s);
             ("{", "}")
         }
-        ObjKind::Host(ref h) => {
-            prefix = match &**h {
-                HostData::Response(_) => "Response ".into(),
-                HostData::Headers(_) => "Headers ".into(),
-                HostData::Iter { .. } | HostData::ForOf(_) => return unsupported("logging an iterator"),
-            };
+        ref k if k.is::<ResponseData>() => {
+            prefix = "Response ".into();
             ("{", "}")
         }
+        ref k if k.is::<HeadersData>() => {
+            prefix = "Headers ".into();
+            ("{", "}")
+        }
+        ref k if k.is_host() => return unsupported("logging an iterator"),
         _ => {
             match cx.heap.get(o).proto {
                 None => prefix = "[Object: null prototype] ".into(),

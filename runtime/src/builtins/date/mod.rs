@@ -1,7 +1,7 @@
 //! `Date` (ECMA-262 §21.4), as V8 computes it.
 //!
 //! Time values are milliseconds since the epoch, clipped to ±8.64e15 (TimeClip); a Date object holds one
-//! in `ObjKind::Date`. Day and month arithmetic follows §21.4.1 (MakeDay, MakeTime, MakeDate) with V8's
+//! in the object's slots (`DateValue`). Day and month arithmetic follows §21.4.1 (MakeDay, MakeTime, MakeDate) with V8's
 //! limits where V8 differs from the letter of the spec: MakeDay answers NaN for a year outside ±1e6 or a
 //! month outside ±1e7 before it looks at the date.
 //!
@@ -17,9 +17,11 @@
 //! setters' rare orders of evaluation where V8 and the spec disagree (a `valueOf` that changes the date
 //! being set, or object arguments to a setter of an invalid date).
 
-use crate::builtins::{arg, BuiltinDef};
+use crate::realm::Installer;
+use crate::cx::Abort;
+use crate::builtins::arg;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
-use crate::heap::{Obj, ObjKind};
+use crate::heap::{Obj, ObjKind, Slots};
 use crate::ops;
 use crate::value::{ObjRef, Value};
 use std::sync::OnceLock;
@@ -231,55 +233,29 @@ crate::builtin!(
     to_locale
 );
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &DATE,
-    &NOW,
-    &PARSE,
-    &UTC,
-    &GET_TIME,
-    &VALUE_OF,
-    &GET_TIMEZONE_OFFSET,
-    &GET_FULL_YEAR,
-    &GET_MONTH,
-    &GET_DATE,
-    &GET_DAY,
-    &GET_HOURS,
-    &GET_MINUTES,
-    &GET_SECONDS,
-    &GET_MILLISECONDS,
-    &GET_UTC_FULL_YEAR,
-    &GET_UTC_MONTH,
-    &GET_UTC_DATE,
-    &GET_UTC_DAY,
-    &GET_UTC_HOURS,
-    &GET_UTC_MINUTES,
-    &GET_UTC_SECONDS,
-    &GET_UTC_MILLISECONDS,
-    &SET_TIME,
-    &SET_FULL_YEAR,
-    &SET_MONTH,
-    &SET_DATE,
-    &SET_HOURS,
-    &SET_MINUTES,
-    &SET_SECONDS,
-    &SET_MILLISECONDS,
-    &SET_UTC_FULL_YEAR,
-    &SET_UTC_MONTH,
-    &SET_UTC_DATE,
-    &SET_UTC_HOURS,
-    &SET_UTC_MINUTES,
-    &SET_UTC_SECONDS,
-    &SET_UTC_MILLISECONDS,
-    &TO_ISO_STRING,
-    &TO_JSON,
-    &TO_UTC_STRING,
-    &TO_STRING,
-    &TO_DATE_STRING,
-    &TO_TIME_STRING,
-    &TO_LOCALE_STRING,
-    &TO_LOCALE_DATE_STRING,
-    &TO_LOCALE_TIME_STRING,
-];
+
+/// A Date's slots: its time value ([[DateValue]], ECMA-262 §21.4.4), NaN for an invalid date.
+#[derive(Clone, Copy, Debug)]
+pub struct DateValue(pub f64);
+
+impl Slots for DateValue {
+    /// Date.prototype[@@toPrimitive] prefers a string for the default hint (§21.4.4.45).
+    fn prefers_string(&self) -> bool {
+        true
+    }
+    fn same_as(&self, other: &dyn Slots) -> bool {
+        (other as &dyn std::any::Any).downcast_ref::<DateValue>().is_some_and(|d| d.0.to_bits() == self.0.to_bits())
+    }
+}
+
+/// Installs date's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let date_proto = r.prototype("Date", r.realm.object_proto)?;
+    let date = r.constructor("Date", &DATE, date_proto)?;
+    r.statics(date, &[("now", &NOW), ("parse", &PARSE), ("UTC", &UTC)])?;
+    r.methods(date_proto, &[("getTime", &GET_TIME), ("valueOf", &VALUE_OF), ("getTimezoneOffset", &GET_TIMEZONE_OFFSET), ("getFullYear", &GET_FULL_YEAR), ("getMonth", &GET_MONTH), ("getDate", &GET_DATE), ("getDay", &GET_DAY), ("getHours", &GET_HOURS), ("getMinutes", &GET_MINUTES), ("getSeconds", &GET_SECONDS), ("getMilliseconds", &GET_MILLISECONDS), ("getUTCFullYear", &GET_UTC_FULL_YEAR), ("getUTCMonth", &GET_UTC_MONTH), ("getUTCDate", &GET_UTC_DATE), ("getUTCDay", &GET_UTC_DAY), ("getUTCHours", &GET_UTC_HOURS), ("getUTCMinutes", &GET_UTC_MINUTES), ("getUTCSeconds", &GET_UTC_SECONDS), ("getUTCMilliseconds", &GET_UTC_MILLISECONDS), ("setTime", &SET_TIME), ("setFullYear", &SET_FULL_YEAR), ("setMonth", &SET_MONTH), ("setDate", &SET_DATE), ("setHours", &SET_HOURS), ("setMinutes", &SET_MINUTES), ("setSeconds", &SET_SECONDS), ("setMilliseconds", &SET_MILLISECONDS), ("setUTCFullYear", &SET_UTC_FULL_YEAR), ("setUTCMonth", &SET_UTC_MONTH), ("setUTCDate", &SET_UTC_DATE), ("setUTCHours", &SET_UTC_HOURS), ("setUTCMinutes", &SET_UTC_MINUTES), ("setUTCSeconds", &SET_UTC_SECONDS), ("setUTCMilliseconds", &SET_UTC_MILLISECONDS), ("toISOString", &TO_ISO_STRING), ("toJSON", &TO_JSON), ("toUTCString", &TO_UTC_STRING), ("toString", &TO_STRING), ("toDateString", &TO_DATE_STRING), ("toTimeString", &TO_TIME_STRING), ("toLocaleString", &TO_LOCALE_STRING), ("toLocaleDateString", &TO_LOCALE_DATE_STRING), ("toLocaleTimeString", &TO_LOCALE_TIME_STRING)])?;
+    Ok(())
+}
 
 const MS_PER_DAY: f64 = 86_400_000.0;
 const MS_PER_HOUR: f64 = 3_600_000.0;
@@ -484,10 +460,7 @@ fn date_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Valu
         1 => {
             let v = &args[0];
             let dv = match v {
-                Value::Obj(o) => match cx.heap.kind(*o) {
-                    ObjKind::Date(t) => Some(*t),
-                    _ => None,
-                },
+                Value::Obj(o) => cx.heap.kind(*o).slots::<DateValue>().map(|d| d.0),
                 _ => None,
             };
             match dv {
@@ -510,13 +483,13 @@ fn date_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Valu
             if !matches!(obj.kind, ObjKind::Ordinary) {
                 return unsupported("the Date constructor applied to an exotic object");
             }
-            obj.kind = ObjKind::Date(tv);
+            obj.kind = ObjKind::builtin(DateValue(tv));
             Ok(Value::Obj(o))
         }
         None => {
-            let p = cx.realm.date_proto;
+            let p = date_proto(cx);
             Ok(Value::Obj(
-                cx.heap.alloc(Obj::new(ObjKind::Date(tv), Some(p)))?,
+                cx.heap.alloc(Obj::new(ObjKind::builtin(DateValue(tv)), Some(p)))?,
             ))
         }
     }
@@ -751,10 +724,18 @@ fn parse(u: &[u16]) -> JsResult<f64> {
 // ---------------------------------------------------------------------------------------------------
 // Date.prototype
 
+/// Replaces the time value of Date `o`.
+fn set_time_value(cx: &mut Cx, o: ObjRef, t: f64) -> JsResult<()> {
+    if let Some(d) = cx.heap.get_mut(o)?.kind.slots_mut::<DateValue>() {
+        d.0 = t;
+    }
+    Ok(())
+}
+
 fn this_date(cx: &Cx, this: &Value) -> JsResult<(ObjRef, f64)> {
     if let Value::Obj(o) = this {
-        if let ObjKind::Date(t) = cx.heap.kind(*o) {
-            return Ok((*o, *t));
+        if let Some(&DateValue(t)) = cx.heap.kind(*o).slots::<DateValue>() {
+            return Ok((*o, t));
         }
     }
     engine_error("TypeError: this is not a Date object.")
@@ -810,7 +791,7 @@ fn get_field(cx: &mut Cx, this: &Value, field: Field, utc: bool) -> JsResult<Val
 fn set_time(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let (o, _) = this_date(cx, this)?;
     let t = time_clip(ops::to_number(cx, &arg(args, 0))?);
-    cx.heap.get_mut(o)?.kind = ObjKind::Date(t);
+    set_time_value(cx, o, t)?;
     Ok(Value::Num(t))
 }
 
@@ -884,7 +865,7 @@ fn set_fields(
         make_date(day_of(t) as f64, make_time(f[3], f[4], f[5], f[6]))
     };
     let u = time_clip(new_date);
-    cx.heap.get_mut(o)?.kind = ObjKind::Date(u);
+    set_time_value(cx, o, u)?;
     Ok(Value::Num(u))
 }
 
@@ -989,6 +970,11 @@ fn format_date(cx: &mut Cx, this: &Value, form: Format) -> JsResult<Value> {
 fn to_locale(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
     this_date(cx, this)?;
     unsupported("Date.prototype.toLocale*String (ICU formatting)")
+}
+
+/// The realm's Date.prototype.
+fn date_proto(cx: &Cx) -> ObjRef {
+    cx.realm.proto("Date").expect("Date.prototype is installed")
 }
 
 #[cfg(test)]

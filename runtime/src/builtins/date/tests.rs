@@ -1,4 +1,5 @@
     use super::*;
+    use crate::native::BuiltinDef;
     use crate::testkit::exprs::{num, repr, str_lit, Rng};
     use crate::cx::{test_cx, Ctl};
     use std::fmt::Write as _;

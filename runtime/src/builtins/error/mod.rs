@@ -6,6 +6,8 @@
 //! gives up (props.rs), and so does `Error.captureStackTrace` on an object that is not an error (V8 would
 //! give it a `stack` the program could read).
 
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtins::{arg, BuiltinDef};
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop};
@@ -57,17 +59,39 @@ crate::builtin!(
     capture_stack_trace
 );
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &ERROR,
-    &TYPE_ERROR,
-    &RANGE_ERROR,
-    &SYNTAX_ERROR,
-    &REFERENCE_ERROR,
-    &URI_ERROR,
-    &EVAL_ERROR,
-    &TO_STRING,
-    &CAPTURE_STACK_TRACE,
+
+/// The error classes, each with its constructor.
+const CLASSES: [(&str, &BuiltinDef); 7] = [
+    ("Error", &ERROR),
+    ("TypeError", &TYPE_ERROR),
+    ("RangeError", &RANGE_ERROR),
+    ("SyntaxError", &SYNTAX_ERROR),
+    ("ReferenceError", &REFERENCE_ERROR),
+    ("URIError", &URI_ERROR),
+    ("EvalError", &EVAL_ERROR),
 ];
+
+/// Installs the error classes: `Error.prototype` (which the realm makes, as the engine throws errors) and
+/// one prototype per native error inheriting from it, each carrying `name` and `message` as data
+/// properties (ECMA-262 §20.5.3), and the constructors.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let error_proto = r.proto("Error");
+    let mut protos = Vec::new();
+    for (name, _) in CLASSES {
+        let p = if name == "Error" { error_proto } else { r.prototype(name, error_proto)? };
+        r.property(p, "name", Value::str(name))?;
+        r.property(p, "message", Value::str(""))?;
+        protos.push(p);
+    }
+    for ((name, def), p) in CLASSES.into_iter().zip(protos) {
+        let ctor = r.constructor(name, def, p)?;
+        if name == "Error" {
+            r.statics(ctor, &[("captureStackTrace", &CAPTURE_STACK_TRACE)])?;
+        }
+    }
+    r.methods(error_proto, &[("toString", &TO_STRING)])?;
+    Ok(())
+}
 
 /// The body of every error constructor (ECMA-262 §20.5.1.1): `this` is the object a derived class's
 /// `super(...)` initialises, otherwise a new object with the class's prototype is made.

@@ -18,15 +18,18 @@
 //! Request header names reach the wire in lower case (hyper's `HeaderName`), where undici keeps the case
 //! the program gave; servers see the same headers otherwise, in the same order.
 
-use crate::builtins::{arg, BuiltinDef, HostData};
+use crate::realm::Installer;
+use crate::builtins::promise::{new_promise, PromiseState};
+use crate::builtins::arg;
+use crate::io::{HttpRequest, HttpResponse, Io};
 use crate::call;
 use crate::cx::{engine_error, unsupported, Abort, AbortKind, Cx, JsResult};
-use crate::heap::{Obj, ObjKind, PromiseState, Prop};
+use crate::heap::{Obj, ObjKind, Prop, Slots};
+use crate::props::PropHooks;
 use crate::ops;
 use crate::props;
 use crate::value::{JsStr, ObjRef, Value};
 use std::collections::HashMap;
-use std::time::Instant;
 
 crate::builtin!(FETCH, "fetch", 1, fetch);
 crate::builtin!(JSON, "Response.prototype.json", 0, response_json);
@@ -46,41 +49,20 @@ crate::builtin!(
     |_, _, _| unsupported("Headers.prototype.entries")
 );
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &FETCH,
-    &JSON,
-    &TEXT,
-    &HEADERS_GET,
-    &HEADERS_HAS,
-    &HEADERS_FOR_EACH,
-    &HEADERS_ENTRIES,
-];
 
-/// An outgoing request, as it goes on the wire: the header list is complete (host, connection, the
-/// program's headers, undici's defaults, content-length), in order.
-#[derive(Clone, Debug)]
-pub struct FetchRequest {
-    pub url: String,
-    pub method: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
-    /// When the request that made this call runs out of time; the host gives up on the call then.
-    pub deadline: Option<Instant>,
-}
-
-/// A whole response: header names in lower case, values as Latin-1 text (one char per byte).
-#[derive(Clone, Debug)]
-pub struct FetchResponse {
-    pub status: u16,
-    pub status_text: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub url: String,
+/// Installs fetch's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let response_proto = r.prototype("Response", r.realm.object_proto)?;
+    let headers_proto = r.prototype("Headers", r.realm.object_proto)?;
+    r.function("fetch", &FETCH)?;
+    r.methods(response_proto, &[("json", &JSON), ("text", &TEXT)])?;
+    r.methods(headers_proto, &[("get", &HEADERS_GET), ("has", &HEADERS_HAS), ("forEach", &HEADERS_FOR_EACH), ("entries", &HEADERS_ENTRIES)])?;
+    Ok(())
 }
 
 #[derive(Clone, Debug)]
 pub struct ResponseData {
-    pub resp: FetchResponse,
+    pub resp: HttpResponse,
     pub body_used: bool,
     /// The response's `Headers` object (the same object each time `headers` is read).
     pub headers: Option<ObjRef>,
@@ -89,18 +71,41 @@ pub struct ResponseData {
     pub null_body: bool,
 }
 
+/// A Response is a host object whose properties are its own fields (see `host_get`); they have no
+/// setters.
+static RESPONSE_HOOKS: PropHooks = PropHooks {
+    get: |cx, o, _, key| host_get(cx, o, key),
+    fields: true,
+    refuses_write: |cx, o, key| Ok(host_get(cx, o, key)?.is_some()),
+};
+
+impl Slots for ResponseData {
+    fn is_host(&self) -> bool {
+        true
+    }
+    fn hooks(&self) -> Option<&'static PropHooks> {
+        Some(&RESPONSE_HOOKS)
+    }
+}
+
+/// A `Headers` object's slots: its entries, names in lower case, in the order they came.
+#[derive(Clone, Debug)]
+pub struct HeadersData(pub Vec<(JsStr, JsStr)>);
+
+impl Slots for HeadersData {
+    fn is_host(&self) -> bool {
+        true
+    }
+}
+
 fn key_is(key: &[u16], s: &str) -> bool {
     key.len() == s.len() && key.iter().zip(s.bytes()).all(|(&a, b)| a == b as u16)
 }
 
 /// The properties `Response` objects compute (undici's getters on Response.prototype).
-pub fn host_get(cx: &mut Cx, o: ObjRef, key: &[u16]) -> JsResult<Option<Value>> {
-    let data = match cx.heap.kind(o) {
-        ObjKind::Host(h) => match &**h {
-            HostData::Response(r) => r,
-            _ => return Ok(None),
-        },
-        _ => return Ok(None),
+fn host_get(cx: &mut Cx, o: ObjRef, key: &[u16]) -> JsResult<Option<Value>> {
+    let Some(data) = cx.heap.kind(o).slots::<ResponseData>() else {
+        return Ok(None);
     };
     let r = &data.resp;
     let v = if key_is(key, "status") {
@@ -366,15 +371,14 @@ fn read_headers(cx: &mut Cx, init: &Value, list: &mut HeaderList) -> JsResult<()
             }
             Ok(())
         }
-        ObjKind::Host(h) => match &**h {
-            HostData::Headers(entries) => {
-                for (n, v) in sort_and_combine(entries) {
-                    user_header(list, &n, &v)?;
-                }
-                Ok(())
+        k if k.is::<HeadersData>() => {
+            let HeadersData(entries) = k.slots::<HeadersData>().expect("checked");
+            for (n, v) in sort_and_combine(entries) {
+                user_header(list, &n, &v)?;
             }
-            _ => unsupported("fetch headers given as a host object"),
-        },
+            Ok(())
+        }
+        k if k.is_host() => unsupported("fetch headers given as a host object"),
         _ if plain_object(cx, o) => {
             for k in props::own_enumerable_keys(cx, o) {
                 let v = own_data(cx, o, &k.to_rust_string());
@@ -487,7 +491,7 @@ fn fetch(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
     if let Some(b) = &body {
         cx.heap.charge(b.len())?;
     }
-    let req = FetchRequest {
+    let req = HttpRequest {
         url,
         method,
         headers: wire,
@@ -501,14 +505,14 @@ fn fetch(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
     if handle == crate::builtins::promise::UNSETTLED {
         return unsupported("the host ran out of I/O handles");
     }
-    call::new_promise(cx, PromiseState::Pending(handle))
+    new_promise(cx, PromiseState::Pending(handle))
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Response and Headers
 
 /// The `Response` object for a response the host received.
-pub fn response_object(cx: &mut Cx, resp: FetchResponse) -> JsResult<Value> {
+pub fn response_object(cx: &mut Cx, resp: HttpResponse) -> JsResult<Value> {
     let has = |name: &str| {
         resp.headers
             .iter()
@@ -547,12 +551,12 @@ pub fn response_object(cx: &mut Cx, resp: FetchResponse) -> JsResult<Value> {
         .iter()
         .map(|(n, v)| (JsStr::from(n.to_ascii_lowercase()), JsStr::from(v.as_str())))
         .collect();
-    let hp = cx.realm.headers_proto;
+    let hp = headers_proto(cx);
     let h = cx.heap.alloc(Obj::new(
-        ObjKind::Host(Box::new(HostData::Headers(entries))),
+        ObjKind::builtin(HeadersData(entries)),
         Some(hp),
     ))?;
-    let rp = cx.realm.response_proto;
+    let rp = response_proto(cx);
     let null_body = matches!(resp.status, 204 | 205 | 304);
     let data = ResponseData {
         resp,
@@ -561,7 +565,7 @@ pub fn response_object(cx: &mut Cx, resp: FetchResponse) -> JsResult<Value> {
         null_body,
     };
     let r = cx.heap.alloc(Obj::new(
-        ObjKind::Host(Box::new(HostData::Response(data))),
+        ObjKind::builtin(data),
         Some(rp),
     ))?;
     Ok(Value::Obj(r))
@@ -574,28 +578,18 @@ fn take_body(cx: &mut Cx, this: &Value) -> JsResult<Vec<u8>> {
         Value::Obj(o) => *o,
         _ => return engine_error("TypeError: Illegal invocation"),
     };
-    let used = match cx.heap.kind(o) {
-        ObjKind::Host(h) => match &**h {
-            HostData::Response(r) if r.null_body => return Ok(Vec::new()),
-            HostData::Response(r) => r.body_used,
-            _ => return engine_error("TypeError: Illegal invocation"),
-        },
-        _ => return engine_error("TypeError: Illegal invocation"),
+    let used = match cx.heap.kind(o).slots::<ResponseData>() {
+        Some(r) if r.null_body => return Ok(Vec::new()),
+        Some(r) => r.body_used,
+        None => return engine_error("TypeError: Illegal invocation"),
     };
     if used {
         return engine_error("TypeError: Body is unusable: Body has already been read");
     }
     let obj = cx.heap.get_mut(o)?;
-    match &mut obj.kind {
-        ObjKind::Host(h) => match &mut **h {
-            HostData::Response(r) => {
-                r.body_used = true;
-                Ok(r.resp.body.clone())
-            }
-            _ => unreachable!("checked above"),
-        },
-        _ => unreachable!("checked above"),
-    }
+    let r = obj.kind.slots_mut::<ResponseData>().expect("checked above");
+    r.body_used = true;
+    Ok(r.resp.body.clone())
 }
 
 /// UTF-8 decode (WHATWG Encoding §4.1): a leading BOM is dropped, malformed sequences become U+FFFD
@@ -617,7 +611,7 @@ fn response_json(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> 
     let body = take_body(cx, this)?;
     let units = utf8_decode(cx, &body)?;
     let v = crate::builtins::json::parse_bytes(cx, &units)?;
-    call::new_promise(cx, PromiseState::Fulfilled(v))
+    new_promise(cx, PromiseState::Fulfilled(v))
 }
 
 /// `response.text()`.
@@ -625,15 +619,13 @@ fn response_text(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> 
     let body = take_body(cx, this)?;
     let units = utf8_decode(cx, &body)?;
     let s = Value::Str(JsStr::from_units(units));
-    call::new_promise(cx, PromiseState::Fulfilled(s))
+    new_promise(cx, PromiseState::Fulfilled(s))
 }
 
 fn this_headers(cx: &Cx, this: &Value) -> JsResult<Vec<(JsStr, JsStr)>> {
     if let Value::Obj(o) = this {
-        if let ObjKind::Host(h) = cx.heap.kind(*o) {
-            if let HostData::Headers(entries) = &**h {
-                return Ok(entries.clone());
-            }
+        if let Some(HeadersData(entries)) = cx.heap.kind(*o).slots::<HeadersData>() {
+            return Ok(entries.clone());
         }
     }
     engine_error("TypeError: Illegal invocation")
@@ -740,7 +732,7 @@ type HttpClient = hyper_util::client::legacy::Client<
 pub struct HttpIo {
     handle: tokio::runtime::Handle,
     client: HttpClient,
-    inflight: HashMap<u32, tokio::task::JoinHandle<Result<FetchResponse, Abort>>>,
+    inflight: HashMap<u32, tokio::task::JoinHandle<Result<HttpResponse, Abort>>>,
     next: u32,
     /// The largest response body accepted; a larger one gives up.
     pub max_body: usize,
@@ -781,7 +773,7 @@ async fn send(
     req: hyper::Request<http_body_util::Full<bytes::Bytes>>,
     url: String,
     max_body: usize,
-) -> Result<FetchResponse, Abort> {
+) -> Result<HttpResponse, Abort> {
     use http_body_util::BodyExt;
     let resp = client
         .request(req)
@@ -808,7 +800,7 @@ async fn send(
         .map_err(|e| io_abort(format!("reading a fetch response failed: {}", e)))?
         .to_bytes()
         .to_vec();
-    Ok(FetchResponse {
+    Ok(HttpResponse {
         status: status.as_u16(),
         status_text,
         headers,
@@ -817,8 +809,8 @@ async fn send(
     })
 }
 
-impl crate::cx::Io for HttpIo {
-    fn start_fetch(&mut self, req: FetchRequest) -> Result<u32, Abort> {
+impl Io for HttpIo {
+    fn start_fetch(&mut self, req: HttpRequest) -> Result<u32, Abort> {
         let method = hyper::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| Abort::new(AbortKind::Unsupported, 0, "a method hyper refuses"))?;
         let mut b = hyper::Request::builder()
@@ -865,7 +857,7 @@ impl crate::cx::Io for HttpIo {
         Ok(h)
     }
 
-    fn wait_fetch(&mut self, handle: u32) -> Result<FetchResponse, Abort> {
+    fn wait_fetch(&mut self, handle: u32) -> Result<HttpResponse, Abort> {
         let task = self.inflight.remove(&handle).ok_or_else(|| {
             Abort::new(
                 AbortKind::Unsupported,
@@ -878,6 +870,16 @@ impl crate::cx::Io for HttpIo {
             Err(e) => Err(io_abort(format!("the fetch task failed: {}", e))),
         }
     }
+}
+
+/// The realm's Headers.prototype.
+fn headers_proto(cx: &Cx) -> ObjRef {
+    cx.realm.proto("Headers").expect("Headers.prototype is installed")
+}
+
+/// The realm's Response.prototype.
+fn response_proto(cx: &Cx) -> ObjRef {
+    cx.realm.proto("Response").expect("Response.prototype is installed")
 }
 
 #[cfg(test)]

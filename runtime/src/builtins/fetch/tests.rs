@@ -1,4 +1,5 @@
     use super::*;
+    use std::time::Instant;
     use crate::builtins::promise::await_value;
     use crate::cx::{test_cx, Call, Code, Ctl};
     use http_body_util::{BodyExt, Full};

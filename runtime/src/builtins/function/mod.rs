@@ -8,9 +8,11 @@
 //! 65535 arguments (V8 may overflow its stack there); after `delete` of a bound function's `name` or
 //! `length` Node reads Function.prototype's, which the runtime does not model (reads give `undefined`).
 
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtin;
 use crate::builtins::array::is_callable;
-use crate::builtins::{arg, BuiltinDef};
+use crate::builtins::arg;
 use crate::call;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop};
@@ -23,7 +25,13 @@ builtin!(BIND, "Function.prototype.bind", 1, bind);
 builtin!(CALL, "Function.prototype.call", 1, call_method);
 builtin!(TO_STRING, "Function.prototype.toString", 0, to_string);
 
-pub static DEFS: &[&BuiltinDef] = &[&APPLY, &BIND, &CALL, &TO_STRING];
+
+/// Installs function's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let function_proto = r.proto("Function");
+    r.methods(function_proto, &[("apply", &APPLY), ("bind", &BIND), ("call", &CALL), ("toString", &TO_STRING)])?;
+    Ok(())
+}
 
 /// The most arguments `apply` passes before giving up.
 const MAX_APPLY_ARGS: f64 = 65535.0;

@@ -88,10 +88,7 @@
         assert_eq!(items.len(), 3);
         assert!(crate::ops::strict_equals(&items[0], &t));
         // Own keys in V8's order; not enumerable; read-only.
-        let names = crate::builtins::object::DEFS
-            .iter()
-            .find(|d| d.name == "Object.keys")
-            .unwrap();
+        let names = crate::builtins::by_name("Object.keys").unwrap();
         let keys = (names.f)(&mut cx, &Value::Undefined, std::slice::from_ref(&b)).unwrap();
         assert!(
             matches!(cx.heap.kind(keys.as_obj().unwrap()), crate::heap::ObjKind::Array(v) if v.is_empty())

@@ -5,8 +5,10 @@
 //! power-of-two radixes are correctly rounded, the other radixes accumulate in doubles chunk by chunk
 //! exactly as V8's `NumberParseIntHelper` does.
 
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtin;
-use crate::builtins::{arg, BuiltinDef};
+use crate::builtins::arg;
 use crate::cx::{engine_error, Cx, JsResult};
 use crate::ops;
 use crate::value::{JsStr, Value};
@@ -30,28 +32,31 @@ builtin!(
 );
 builtin!(DECODE_URI, "decodeURI", 1, decode_uri);
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &PARSE_INT,
-    &PARSE_FLOAT,
-    &IS_NAN,
-    &IS_FINITE,
-    &ENCODE_URI_COMPONENT,
-    &ENCODE_URI,
-    &DECODE_URI_COMPONENT,
-    &DECODE_URI,
-];
 
-/// Constants the realm installs: ("NaN", NaN), ("Math.PI", π), ...
-pub fn constants() -> Vec<(&'static str, Value)> {
-    let mut v: Vec<(&'static str, Value)> = vec![
-        ("NaN", Value::Num(f64::NAN)),
-        ("Infinity", Value::Num(f64::INFINITY)),
-        ("undefined", Value::Undefined),
-    ];
-    v.extend(crate::builtins::math::constants());
-    v.extend(crate::builtins::number::constants());
-    v
+/// Installs the global functions and values, and `Number.parseInt` and `Number.parseFloat`.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let parse_int = r.function("parseInt", &PARSE_INT)?;
+    let parse_float = r.function("parseFloat", &PARSE_FLOAT)?;
+    r.function("isNaN", &IS_NAN)?;
+    r.function("isFinite", &IS_FINITE)?;
+    r.function("encodeURIComponent", &ENCODE_URI_COMPONENT)?;
+    r.function("encodeURI", &ENCODE_URI)?;
+    r.function("decodeURIComponent", &DECODE_URI_COMPONENT)?;
+    r.function("decodeURI", &DECODE_URI)?;
+    r.constant(None, "NaN", Value::Num(f64::NAN))?;
+    r.constant(None, "Infinity", Value::Num(f64::INFINITY))?;
+    r.constant(None, "undefined", Value::Undefined)?;
+    // `Number.parseInt === parseInt` and `Number.parseFloat === parseFloat` (ECMA-262 §21.1.2.12-13): one
+    // function object under both names, so a call site traced through either passes its guard under the
+    // other.
+    let Some(Value::Obj(number)) = r.realm.global("Number") else {
+        panic!("Number is installed before the global functions");
+    };
+    r.property(number, "parseInt", Value::Obj(parse_int))?;
+    r.property(number, "parseFloat", Value::Obj(parse_float))?;
+    Ok(())
 }
+
 
 // ---------------------------------------------------------------------------------------------------
 // parseInt (ECMA-262 §19.2.5)

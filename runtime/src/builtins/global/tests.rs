@@ -1,5 +1,6 @@
     use crate::testkit::exprs::{answer, check, scale, str_lit, Rng};
     use super::*;
+    use crate::native::BuiltinDef;
 
     fn units(s: &str) -> Vec<u16> {
         s.encode_utf16().collect()

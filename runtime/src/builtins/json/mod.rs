@@ -7,7 +7,9 @@
 //! function, nesting deeper than `MAX_PARSE_DEPTH` / `MAX_STRINGIFY_DEPTH`, a cycle (V8 throws a
 //! TypeError whose text we do not reproduce), host objects, and Dates when no `toJSON` is modelled.
 
-use crate::builtins::{arg, BuiltinDef};
+use crate::realm::Installer;
+use crate::cx::Abort;
+use crate::builtins::arg;
 use crate::call::{self, Callee};
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop, Props};
@@ -19,7 +21,13 @@ use std::collections::HashSet;
 crate::builtin!(PARSE, "JSON.parse", 2, json_parse);
 crate::builtin!(STRINGIFY, "JSON.stringify", 3, json_stringify);
 
-pub static DEFS: &[&BuiltinDef] = &[&PARSE, &STRINGIFY];
+
+/// Installs json's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let json = r.namespace("JSON")?;
+    r.statics(json, &[("parse", &PARSE), ("stringify", &STRINGIFY)])?;
+    Ok(())
+}
 
 /// Nesting beyond this gives up in `JSON.parse` (V8 itself parses far deeper).
 const MAX_PARSE_DEPTH: usize = 5000;
@@ -483,7 +491,7 @@ fn to_json_method(cx: &mut Cx, v: &Value, o: ObjRef) -> JsResult<Option<Callee>>
     let mut cur = Some(o);
     while let Some(c) = cur {
         let obj = cx.heap.get(c);
-        if let ObjKind::Host(_) = obj.kind {
+        if obj.kind.is_host() {
             return unsupported("JSON.stringify of a host object");
         }
         if obj.props.contains_key(TO_JSON) {
@@ -493,12 +501,12 @@ fn to_json_method(cx: &mut Cx, v: &Value, o: ObjRef) -> JsResult<Option<Callee>>
                 _ => None,
             });
         }
-        if let Some(d) = crate::builtins::proto_method(cx, c, TO_JSON) {
+        if let Some(d) = cx.realm.proto_method(c, TO_JSON) {
             return Ok(Some(Callee::Native(d)));
         }
         cur = obj.proto;
     }
-    if let ObjKind::Date(_) = cx.heap.kind(o) {
+    if cx.heap.kind(o).is::<crate::builtins::date::DateValue>() {
         return unsupported("JSON.stringify of a Date without Date.prototype.toJSON");
     }
     Ok(None)
@@ -666,7 +674,7 @@ impl Serializer {
                     ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => {
                         return Ok(Step::Nothing)
                     }
-                    ObjKind::Host(_) => return unsupported("JSON.stringify of a host object"),
+                    k if k.is_host() => return unsupported("JSON.stringify of a host object"),
                     ObjKind::Scope { .. } => {
                         return unsupported("JSON.stringify of an environment")
                     }

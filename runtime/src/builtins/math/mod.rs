@@ -18,8 +18,10 @@
 //! Math.random draws from a xorshift64* generator seeded from the clock on first use; programs cannot
 //! observe the difference from V8's generator except by predicting it.
 
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtin;
-use crate::builtins::{arg, BuiltinDef};
+use crate::builtins::arg;
 use crate::cx::{unsupported, Cx, JsResult};
 use crate::ops;
 use crate::value::Value;
@@ -257,24 +259,29 @@ builtin!(RANDOM, "Math.random", 0, |_cx: &mut Cx,
     Ok(Value::Num(random()))
 });
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &ABS, &ACOS, &ACOSH, &ASIN, &ASINH, &ATAN, &ATAN2, &ATANH, &CBRT, &CEIL, &CLZ32, &COS, &COSH,
-    &EXP, &EXPM1, &FLOOR, &FROUND, &HYPOT, &IMUL, &LOG, &LOG10, &LOG1P, &LOG2, &MAX, &MIN, &POW,
-    &RANDOM, &ROUND, &SIGN, &SIN, &SINH, &SQRT, &TAN, &TANH, &TRUNC,
-];
 
-/// Math's constants, for `global::constants()`.
-pub fn constants() -> Vec<(&'static str, Value)> {
+/// Installs math's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let math = r.namespace("Math")?;
+    r.statics(math, &[("abs", &ABS), ("acos", &ACOS), ("acosh", &ACOSH), ("asin", &ASIN), ("asinh", &ASINH), ("atan", &ATAN), ("atan2", &ATAN2), ("atanh", &ATANH), ("cbrt", &CBRT), ("ceil", &CEIL), ("clz32", &CLZ32), ("cos", &COS), ("cosh", &COSH), ("exp", &EXP), ("expm1", &EXPM1), ("floor", &FLOOR), ("fround", &FROUND), ("hypot", &HYPOT), ("imul", &IMUL), ("log", &LOG), ("log10", &LOG10), ("log1p", &LOG1P), ("log2", &LOG2), ("max", &MAX), ("min", &MIN), ("pow", &POW), ("random", &RANDOM), ("round", &ROUND), ("sign", &SIGN), ("sin", &SIN), ("sinh", &SINH), ("sqrt", &SQRT), ("tan", &TAN), ("tanh", &TANH), ("trunc", &TRUNC)])?;
+    for (key, v) in constants() {
+        r.constant(Some(math), key, v)?;
+    }
+    Ok(())
+}
+
+/// Math's constants (ECMA-262 §21.3.1).
+fn constants() -> Vec<(&'static str, Value)> {
     use std::f64::consts;
     vec![
-        ("Math.E", Value::Num(consts::E)),
-        ("Math.LN10", Value::Num(consts::LN_10)),
-        ("Math.LN2", Value::Num(consts::LN_2)),
-        ("Math.LOG10E", Value::Num(consts::LOG10_E)),
-        ("Math.LOG2E", Value::Num(consts::LOG2_E)),
-        ("Math.PI", Value::Num(consts::PI)),
-        ("Math.SQRT1_2", Value::Num(consts::FRAC_1_SQRT_2)),
-        ("Math.SQRT2", Value::Num(consts::SQRT_2)),
+        ("E", Value::Num(consts::E)),
+        ("LN10", Value::Num(consts::LN_10)),
+        ("LN2", Value::Num(consts::LN_2)),
+        ("LOG10E", Value::Num(consts::LOG10_E)),
+        ("LOG2E", Value::Num(consts::LOG2_E)),
+        ("PI", Value::Num(consts::PI)),
+        ("SQRT1_2", Value::Num(consts::FRAC_1_SQRT_2)),
+        ("SQRT2", Value::Num(consts::SQRT_2)),
     ]
 }
 

@@ -1,4 +1,5 @@
     use super::*;
+    use crate::native::BuiltinDef;
     use crate::testkit::exprs::{answer, check, num, scale, Rng};
 
     thread_local! {

@@ -7,8 +7,10 @@
 //!
 //! `new Number(...)` and `new Boolean(...)` give up: wrapper objects are not modelled.
 
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtin;
-use crate::builtins::{arg, BuiltinDef};
+use crate::builtins::arg;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::ops;
 use crate::value::{JsStr, ObjRef, Value};
@@ -53,34 +55,33 @@ builtin!(
     boolean_value_of
 );
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &NUMBER,
-    &IS_FINITE,
-    &IS_INTEGER,
-    &IS_NAN,
-    &IS_SAFE_INTEGER,
-    &TO_STRING,
-    &TO_FIXED,
-    &TO_EXPONENTIAL,
-    &TO_PRECISION,
-    &VALUE_OF,
-    &TO_LOCALE_STRING,
-    &BOOLEAN,
-    &BOOLEAN_TO_STRING,
-    &BOOLEAN_VALUE_OF,
-];
 
-/// Number's constants, for `global::constants()`.
-pub fn constants() -> Vec<(&'static str, Value)> {
+/// Installs number's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let number_proto = r.proto("Number");
+    let boolean_proto = r.proto("Boolean");
+    let number = r.constructor("Number", &NUMBER, number_proto)?;
+    let _boolean = r.constructor("Boolean", &BOOLEAN, boolean_proto)?;
+    r.statics(number, &[("isFinite", &IS_FINITE), ("isInteger", &IS_INTEGER), ("isNaN", &IS_NAN), ("isSafeInteger", &IS_SAFE_INTEGER)])?;
+    r.methods(number_proto, &[("toString", &TO_STRING), ("toFixed", &TO_FIXED), ("toExponential", &TO_EXPONENTIAL), ("toPrecision", &TO_PRECISION), ("valueOf", &VALUE_OF), ("toLocaleString", &TO_LOCALE_STRING)])?;
+    for (key, v) in constants() {
+        r.constant(Some(number), key, v)?;
+    }
+    r.methods(boolean_proto, &[("toString", &BOOLEAN_TO_STRING), ("valueOf", &BOOLEAN_VALUE_OF)])?;
+    Ok(())
+}
+
+/// Number's constants (ECMA-262 §21.1.2).
+fn constants() -> Vec<(&'static str, Value)> {
     vec![
-        ("Number.MAX_SAFE_INTEGER", Value::Num(9007199254740991.0)),
-        ("Number.MIN_SAFE_INTEGER", Value::Num(-9007199254740991.0)),
-        ("Number.EPSILON", Value::Num(f64::EPSILON)),
-        ("Number.MAX_VALUE", Value::Num(f64::MAX)),
-        ("Number.MIN_VALUE", Value::Num(5e-324)),
-        ("Number.POSITIVE_INFINITY", Value::Num(f64::INFINITY)),
-        ("Number.NEGATIVE_INFINITY", Value::Num(f64::NEG_INFINITY)),
-        ("Number.NaN", Value::Num(f64::NAN)),
+        ("MAX_SAFE_INTEGER", Value::Num(9007199254740991.0)),
+        ("MIN_SAFE_INTEGER", Value::Num(-9007199254740991.0)),
+        ("EPSILON", Value::Num(f64::EPSILON)),
+        ("MAX_VALUE", Value::Num(f64::MAX)),
+        ("MIN_VALUE", Value::Num(5e-324)),
+        ("POSITIVE_INFINITY", Value::Num(f64::INFINITY)),
+        ("NEGATIVE_INFINITY", Value::Num(f64::NEG_INFINITY)),
+        ("NaN", Value::Num(f64::NAN)),
     ]
 }
 

@@ -15,9 +15,15 @@
 //! `stack`), regexps; Object.getPrototypeOf of async functions (AsyncFunction.prototype is not
 //! modelled); Object.prototype.toString of realm objects whose tag we do not know.
 
+use crate::builtins::collections::{MapData, SetData};
+use crate::builtins::date::DateValue;
+use crate::builtins::promise::PromiseState;
+use crate::builtins::regexp::RegExpData;
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtin;
 use crate::builtins::array::{is_callable, Item, JsIter};
-use crate::builtins::{arg, BuiltinDef};
+use crate::builtins::arg;
 use crate::call;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{fflags, Heap, Obj, ObjKind, Prop};
@@ -78,28 +84,15 @@ builtin!(
 builtin!(TO_STRING, "Object.prototype.toString", 0, to_string);
 builtin!(VALUE_OF, "Object.prototype.valueOf", 0, value_of);
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &OBJECT,
-    &ASSIGN,
-    &CREATE,
-    &DEFINE_PROPERTY,
-    &ENTRIES,
-    &FREEZE,
-    &FROM_ENTRIES,
-    &GET_OWN_PROPERTY_NAMES,
-    &GET_PROTOTYPE_OF,
-    &HAS_OWN,
-    &IS,
-    &IS_FROZEN,
-    &KEYS,
-    &VALUES,
-    &HAS_OWN_PROPERTY,
-    &IS_PROTOTYPE_OF,
-    &PROPERTY_IS_ENUMERABLE,
-    &TO_LOCALE_STRING,
-    &TO_STRING,
-    &VALUE_OF,
-];
+
+/// Installs object's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let object_proto = r.proto("Object");
+    let object = r.constructor("Object", &OBJECT, object_proto)?;
+    r.statics(object, &[("assign", &ASSIGN), ("create", &CREATE), ("defineProperty", &DEFINE_PROPERTY), ("entries", &ENTRIES), ("freeze", &FREEZE), ("fromEntries", &FROM_ENTRIES), ("getOwnPropertyNames", &GET_OWN_PROPERTY_NAMES), ("getPrototypeOf", &GET_PROTOTYPE_OF), ("hasOwn", &HAS_OWN), ("is", &IS), ("isFrozen", &IS_FROZEN), ("keys", &KEYS), ("values", &VALUES)])?;
+    r.methods(object_proto, &[("hasOwnProperty", &HAS_OWN_PROPERTY), ("isPrototypeOf", &IS_PROTOTYPE_OF), ("propertyIsEnumerable", &PROPERTY_IS_ENUMERABLE), ("toLocaleString", &TO_LOCALE_STRING), ("toString", &TO_STRING), ("valueOf", &VALUE_OF)])?;
+    Ok(())
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -132,7 +125,7 @@ fn realm_len() -> u32 {
     static N: OnceLock<u32> = OnceLock::new();
     *N.get_or_init(|| {
         let mut heap = Heap::new(usize::MAX);
-        Realm::create(&mut heap).expect("the realm");
+        Realm::create(&mut heap, crate::builtins::INSTALL).expect("the realm");
         heap.len() as u32
     })
 }
@@ -145,7 +138,7 @@ pub(crate) fn is_realm_object(o: ObjRef) -> bool {
 /// Objects whose own keys we can list: not host objects (their properties are computed) and not the
 /// realm's (V8's differ: `console`'s methods are enumerable there).
 fn check_listable(cx: &Cx, o: ObjRef) -> JsResult<()> {
-    if matches!(cx.heap.kind(o), ObjKind::Host(_) | ObjKind::Scope { .. }) {
+    if cx.heap.kind(o).is_host() || matches!(cx.heap.kind(o), ObjKind::Scope { .. }) {
         return unsupported("the own keys of a host object");
     }
     if is_realm_object(o) {
@@ -313,7 +306,7 @@ fn assign(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
         Target::Obj(o) => o,
         _ => return unsupported("Object.assign to a primitive makes a wrapper object"),
     };
-    if matches!(cx.heap.kind(to), ObjKind::Host(_)) {
+    if cx.heap.kind(to).is_host() {
         return unsupported("Object.assign to a host object");
     }
     let target = Value::Obj(to);
@@ -377,7 +370,7 @@ fn from_entries(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
 fn freeze(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
     let v = arg(args, 0);
     if let Value::Obj(o) = v {
-        if matches!(cx.heap.kind(o), ObjKind::Host(_)) {
+        if cx.heap.kind(o).is_host() {
             return unsupported("Object.freeze of a host object");
         }
         if !cx.heap.get(o).frozen {
@@ -444,7 +437,7 @@ fn has_own_key(cx: &Cx, t: &Target, key: &[u16]) -> JsResult<bool> {
             let o = *o;
             let stored = cx.heap.get(o).props.contains_key(key);
             match cx.heap.kind(o) {
-                ObjKind::Host(_) => return unsupported("own properties of a host object"),
+                k if k.is_host() => return unsupported("own properties of a host object"),
                 ObjKind::Error if key_is(key, "stack") && !stored => {
                     return unsupported("V8's own `stack` of errors")
                 }
@@ -515,7 +508,8 @@ fn define_property(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value
     // What the model can hold.
     let k = key.units();
     match cx.heap.kind(o) {
-        ObjKind::Host(_) | ObjKind::Scope { .. } => {
+        ObjKind::Scope { .. } => return unsupported("Object.defineProperty on a host object"),
+        k if k.is_host() => {
             return unsupported("Object.defineProperty on a host object")
         }
         ObjKind::Array(items) => {
@@ -547,7 +541,7 @@ fn define_property(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value
         {
             return unsupported("Object.defineProperty of a function's own builtin property");
         }
-        ObjKind::RegExp(_) if key_is(k, "lastIndex") => {
+        k2 if k2.is::<RegExpData>() && key_is(k, "lastIndex") => {
             return unsupported("Object.defineProperty of lastIndex")
         }
         ObjKind::Error if key_is(k, "stack") => {
@@ -653,11 +647,11 @@ fn get_own_property_names(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResul
                     keys.insert(n, Value::str("length"));
                     keys
                 }
-                ObjKind::Ordinary
-                | ObjKind::Map(_)
-                | ObjKind::Set(_)
-                | ObjKind::Date(_)
-                | ObjKind::Promise(_) => own_keys_all(cx, o).into_iter().map(Value::Str).collect(),
+                ObjKind::Ordinary => own_keys_all(cx, o).into_iter().map(Value::Str).collect(),
+                // Maps, Sets, Dates and promises keep their state in slots: their keys are their properties.
+                k if !k.is_host() && (k.is::<MapData>() || k.is::<SetData>() || k.is::<DateValue>() || k.is::<PromiseState>()) => {
+                    own_keys_all(cx, o).into_iter().map(Value::Str).collect()
+                }
                 _ => {
                     return unsupported(
                         "Object.getOwnPropertyNames of a function, error, regexp or host object",
@@ -708,7 +702,7 @@ fn property_is_enumerable(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult
         Target::Str(s) => string_index(&s, key.units()).is_some(),
         Target::NoOwn => false,
         Target::Obj(o) => {
-            if matches!(cx.heap.kind(o), ObjKind::Host(_)) {
+            if cx.heap.kind(o).is_host() {
                 return unsupported("own properties of a host object");
             }
             own_enumerable_now(cx, o, &key)
@@ -738,6 +732,7 @@ fn class_tag(cx: &Cx, o: ObjRef) -> JsResult<&'static str> {
         ("console", "console"),
         ("Reflect", "Reflect"),
     ];
+    let class_proto = |class: &str| r.proto(class).unwrap_or_else(|| panic!("{}.prototype is installed", class));
     let plain_protos = [
         r.object_proto,
         r.function_proto,
@@ -746,8 +741,8 @@ fn class_tag(cx: &Cx, o: ObjRef) -> JsResult<&'static str> {
         r.number_proto,
         r.boolean_proto,
         r.error_proto,
-        r.date_proto,
-        r.regexp_proto,
+        class_proto("Date"),
+        class_proto("RegExp"),
     ];
     let error_classes = [
         "TypeError",
@@ -764,19 +759,19 @@ fn class_tag(cx: &Cx, o: ObjRef) -> JsResult<&'static str> {
         if steps > 100_000 {
             return unsupported("a prototype chain beyond the runtime's limit");
         }
-        if c == r.map_proto {
+        if c == class_proto("Map") {
             return Ok("Map");
         }
-        if c == r.set_proto {
+        if c == class_proto("Set") {
             return Ok("Set");
         }
-        if c == r.promise_proto {
+        if c == class_proto("Promise") {
             return Ok("Promise");
         }
-        if c == r.response_proto {
+        if c == class_proto("Response") {
             return Ok("Response");
         }
-        if c == r.headers_proto {
+        if c == class_proto("Headers") {
             return Ok("Headers");
         }
         if is_async_fn(cx, c) {
@@ -803,9 +798,9 @@ fn class_tag(cx: &Cx, o: ObjRef) -> JsResult<&'static str> {
         ObjKind::Array(_) => "Array",
         ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => "Function",
         ObjKind::Error => "Error",
-        ObjKind::Date(_) => "Date",
-        ObjKind::RegExp(_) => "RegExp",
-        ObjKind::Host(_) | ObjKind::Scope { .. } => {
+        k if k.is::<DateValue>() => "Date",
+        k if k.is::<RegExpData>() => "RegExp",
+        k if k.is_host() || matches!(k, ObjKind::Scope { .. }) => {
             return unsupported("Object.prototype.toString of a host object")
         }
         _ if o == r.array_proto => "Array",

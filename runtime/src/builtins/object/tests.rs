@@ -145,7 +145,7 @@
                 assert!(super::is_realm_object(o), "{}", g);
             }
         }
-        assert!(super::is_realm_object(cx.realm.event_proto));
+        assert!(super::is_realm_object(event_proto(&cx)));
         let mut cx = cx;
         let o = cx.new_object().unwrap().as_obj().unwrap();
         assert!(!super::is_realm_object(o));
@@ -164,7 +164,7 @@
         assert_eq!(tag(&mut cx, &math).as_deref(), Some("[object Math]"));
         let ap = Value::Obj(cx.realm.array_proto);
         assert_eq!(tag(&mut cx, &ap).as_deref(), Some("[object Array]"));
-        let mp = Value::Obj(cx.realm.map_proto);
+        let mp = Value::Obj(map_proto(&cx));
         assert_eq!(tag(&mut cx, &mp).as_deref(), Some("[object Map]"));
         let ep = Value::Obj(cx.realm.error_proto);
         assert_eq!(tag(&mut cx, &ep).as_deref(), Some("[object Object]"));
@@ -173,6 +173,16 @@
         let f = crate::call::make_function(&mut cx, 0, None, "f", 0, crate::heap::fflags::ASYNC)
             .unwrap();
         assert_eq!(tag(&mut cx, &f).as_deref(), Some("[object AsyncFunction]"));
-        let ev = Value::Obj(cx.realm.event_proto);
+        let ev = Value::Obj(event_proto(&cx));
         assert_eq!(tag(&mut cx, &ev), None);
+    }
+
+    /// The realm's FunctionEvent.prototype.
+    fn event_proto(cx: &crate::cx::Cx) -> crate::value::ObjRef {
+        cx.realm.proto("FunctionEvent").expect("FunctionEvent.prototype is installed")
+    }
+
+    /// The realm's Map.prototype.
+    fn map_proto(cx: &crate::cx::Cx) -> crate::value::ObjRef {
+        cx.realm.proto("Map").expect("Map.prototype is installed")
     }

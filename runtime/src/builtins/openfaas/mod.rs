@@ -21,11 +21,14 @@
 //! twice, calls outside a request, bad arguments), `respond` with a function, a listener or I/O callback
 //! that throws before the request was answered, and a rejected promise from one (Node would crash).
 
-use crate::builtins::{arg, BuiltinDef};
+use crate::realm::Installer;
+use crate::cx::Abort;
+use crate::builtins::arg;
 use crate::call;
 use crate::cx::{unsupported, AbortKind, Ctl, Cx, JsResult};
 use crate::dispatcher::express::{ReqFacts, Res, ResponseParts};
-use crate::heap::{Obj, ObjKind, PromiseState, Prop};
+use crate::builtins::promise::PromiseState;
+use crate::heap::{Obj, ObjKind, Prop};
 use crate::ops;
 use crate::props;
 use crate::value::{JsStr, ObjRef, Value};
@@ -42,11 +45,42 @@ crate::builtin!(POST, "containerless.post", 2, cl_post);
 crate::builtin!(PUT, "containerless.put", 2, cl_put);
 crate::builtin!(DELETE, "containerless.delete", 2, cl_delete);
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &STATUS, &HEADERS, &SUCCEED, &FAIL, &LISTEN, &RESPOND, &GET, &POST, &PUT, &DELETE,
-];
 
-// Functions the host makes; not globals, so not in DEFS. The template's callback is the arrow function
+/// Installs the template's FunctionContext and FunctionEvent prototypes and the Containerless API
+/// object. Reading `constructor` of an event or a context gives up: Node has the template's class there,
+/// which is not modelled.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let function_context_proto = r.prototype("FunctionContext", r.realm.object_proto)?;
+    let function_event_proto = r.prototype("FunctionEvent", r.realm.object_proto)?;
+    let containerless = r.namespace("containerless")?;
+    r.statics(containerless, &[("listen", &LISTEN), ("respond", &RESPOND), ("get", &GET), ("post", &POST), ("put", &PUT), ("delete", &DELETE)])?;
+    r.methods(function_context_proto, &[("status", &STATUS), ("headers", &HEADERS), ("succeed", &SUCCEED), ("fail", &FAIL)])?;
+    let getter = r.heap.alloc(Obj::new(ObjKind::Native(&CONSTRUCTOR_GETTER), Some(r.realm.function_proto)))?;
+    for proto in [function_context_proto, function_event_proto] {
+        r.heap
+            .get_mut(proto)?
+            .props
+            .insert(JsStr::from("constructor"), Prop::Accessor { get: Some(getter), set: None, enumerable: false });
+    }
+    Ok(())
+}
+
+/// The host state of the request being served.
+fn served(cx: &mut Cx) -> &mut HostState {
+    cx.host.get::<HostState>()
+}
+
+/// The module's host state.
+fn module(cx: &mut Cx) -> &mut ModuleHost {
+    cx.module_host.get::<ModuleHost>()
+}
+
+/// The callback the Containerless API's `listen` registered, if any.
+pub fn listener(cx: &mut Cx) -> Option<Value> {
+    module(cx).listener.clone()
+}
+
+// Functions the host makes; not globals, so not installed. The template's callback is the arrow function
 // `cb` (name "cb", two parameters).
 crate::builtin!(CALLBACK, "FunctionContext.cb", 2, template_cb);
 crate::builtin!(CONSTRUCTOR_GETTER, "get constructor", 0, |_, _, _| {
@@ -106,29 +140,6 @@ fn call_method(cx: &mut Cx, recv: &Value, name: &str, args: &[Value]) -> JsResul
     call::invoke(cx, &c, recv.clone(), args)
 }
 
-/// Installs what the realm does not give the template's classes: reading `constructor` of an event or a
-/// context gives up (Node has the template's class there, which we do not model). Call before the
-/// module's code runs.
-pub fn install(cx: &mut Cx) -> JsResult<()> {
-    let fp = cx.realm.function_proto;
-    let getter = cx
-        .heap
-        .alloc(Obj::new(ObjKind::Native(&CONSTRUCTOR_GETTER), Some(fp)))?;
-    for proto in [cx.realm.context_proto, cx.realm.event_proto] {
-        props::define_prop(
-            cx,
-            proto,
-            JsStr::from("constructor"),
-            Prop::Accessor {
-                get: Some(getter),
-                set: None,
-                enumerable: false,
-            },
-        )?;
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The template's FunctionEvent and FunctionContext
 
@@ -141,7 +152,7 @@ pub fn make_event(
     query: Value,
     path: Value,
 ) -> JsResult<Value> {
-    let p = cx.realm.event_proto;
+    let p = event_proto(cx);
     let o = cx.heap.alloc(Obj::new(ObjKind::Ordinary, Some(p)))?;
     for (k, v) in [
         ("body", body),
@@ -157,7 +168,7 @@ pub fn make_event(
 
 /// `new FunctionContext(cb)` (index.js:55-61).
 pub fn make_context(cx: &mut Cx) -> JsResult<Value> {
-    let p = cx.realm.context_proto;
+    let p = context_proto(cx);
     let o = cx.heap.alloc(Obj::new(ObjKind::Ordinary, Some(p)))?;
     let fp = cx.realm.function_proto;
     let cb = cx
@@ -220,21 +231,21 @@ fn ctx_fail(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 
 /// The template's `cb(err, functionResult)` (index.js:99-115).
 fn template_cb(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
-    if cx.host.mode != Mode::Openfaas {
+    if served(cx).mode != Mode::Openfaas {
         return unsupported("the template's callback outside its request");
     }
-    if cx.host.answer.is_some() {
+    if served(cx).answer.is_some() {
         return unsupported(
             "a second answer for one request (Express throws ERR_HTTP_HEADERS_SENT or ignores it)",
         );
     }
-    let ctx = match cx.host.context.clone() {
+    let ctx = match served(cx).context.clone() {
         Some(c) => c,
         None => return unsupported("the template's callback without a context"),
     };
     match answer(cx, &ctx, &arg(args, 0), &arg(args, 1)) {
         Ok(parts) => {
-            cx.host.answer = Some(parts);
+            served(cx).answer = Some(parts);
             Ok(Value::Undefined)
         }
         Err(Ctl::Throw(_)) => unsupported("an exception inside the template's callback (Express's handling of it is not reproduced)"),
@@ -243,7 +254,7 @@ fn template_cb(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
 }
 
 fn answer(cx: &mut Cx, ctx: &Value, err: &Value, result: &Value) -> JsResult<ResponseParts> {
-    let req = cx.host.req.clone();
+    let req = served(cx).req.clone();
     let mut res = Res::default();
     if ops::to_boolean(err) {
         // console.error(err); res.status(fnContext.status()).send(err.toString ? err.toString() : err)
@@ -308,22 +319,22 @@ fn realm_class(cx: &Cx, o: ObjRef) -> Option<&'static str> {
         return Some("Array");
     }
     let others = [
-        r.function_proto,
-        r.string_proto,
-        r.number_proto,
-        r.boolean_proto,
-        r.error_proto,
-        r.date_proto,
-        r.regexp_proto,
-        r.promise_proto,
-        r.map_proto,
-        r.set_proto,
-        r.response_proto,
-        r.headers_proto,
-        r.context_proto,
-        r.event_proto,
+        "Function",
+        "String",
+        "Number",
+        "Boolean",
+        "Error",
+        "Date",
+        "RegExp",
+        "Promise",
+        "Map",
+        "Set",
+        "Response",
+        "Headers",
+        "FunctionContext",
+        "FunctionEvent",
     ];
-    if others.contains(&o) {
+    if others.iter().any(|c| r.proto(c) == Some(o)) {
         return Some("");
     }
     for e in [
@@ -356,7 +367,7 @@ fn constructor_is(cx: &mut Cx, v: &Value, class: &'static str) -> JsResult<bool>
         _ => None,
     };
     while let Some(o) = cur {
-        if matches!(cx.heap.kind(o), ObjKind::Host(_)) {
+        if cx.heap.kind(o).is_host() {
             return unsupported("the constructor of a host object");
         }
         let own = cx.heap.get(o).props.get(&ckey[..]).cloned();
@@ -390,10 +401,10 @@ pub fn run_openfaas(
     event: Value,
     req: ReqFacts,
 ) -> JsResult<ResponseParts> {
-    cx.host.mode = Mode::Openfaas;
-    cx.host.req = req;
+    served(cx).mode = Mode::Openfaas;
+    served(cx).req = req;
     let ctx = make_context(cx)?;
-    cx.host.context = Some(ctx.clone());
+    served(cx).context = Some(ctx.clone());
     let cb = props::get(cx, &ctx, &key("cb"))?;
     let callee = call::callee_of(cx, handler)?;
     // Nothing of the template runs between the call and the settling of its promise, so the handler may
@@ -438,7 +449,7 @@ pub fn run_openfaas(
         }
         Err(a) => return Err(a),
     }
-    match cx.host.answer.take() {
+    match served(cx).answer.take() {
         Some(a) => Ok(a),
         None => unsupported("a handler that never answered (Node waits for exec_timeout)"),
     }
@@ -453,10 +464,10 @@ pub fn require(cx: &mut Cx, name: &str) -> JsResult<Value> {
     if name != "containerless" {
         return unsupported("require of a module other than 'containerless'");
     }
-    if let Some(api) = &cx.module_host.api {
+    if let Some(api) = &module(cx).api {
         return Ok(api.clone());
     }
-    if cx.host.mode != Mode::None {
+    if served(cx).mode != Mode::None {
         return unsupported("the first require('containerless') during a request");
     }
     let holder = match cx.realm.global("containerless") {
@@ -473,13 +484,13 @@ pub fn require(cx: &mut Cx, name: &str) -> JsResult<Value> {
         props::define(cx, o, JsStr::from(name), f)?;
     }
     cx.heap.get_mut(o)?.frozen = true;
-    cx.module_host.api = Some(Value::Obj(o));
+    module(cx).api = Some(Value::Obj(o));
     Ok(Value::Obj(o))
 }
 
 /// Whether the module required 'containerless' (its handler is then the `listen` callback).
 pub fn uses_containerless(cx: &Cx) -> bool {
-    cx.module_host.api.is_some()
+    cx.module_host.peek::<ModuleHost>().is_some_and(|m| m.api.is_some())
 }
 
 fn cl_listen(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
@@ -489,13 +500,13 @@ fn cl_listen(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
             "containerless.listen() without a function (the shim throws NOT_A_FUNCTION)",
         );
     }
-    if cx.host.mode != Mode::None {
+    if served(cx).mode != Mode::None {
         return unsupported("containerless.listen() during a request");
     }
-    if cx.module_host.listener.is_some() {
+    if module(cx).listener.is_some() {
         return unsupported("containerless.listen() called twice (the shim throws LISTEN_TWICE)");
     }
-    cx.module_host.listener = Some(cb);
+    module(cx).listener = Some(cb);
     Ok(Value::Undefined)
 }
 
@@ -529,18 +540,18 @@ pub fn format_response(cx: &mut Cx, v: &Value) -> JsResult<(JsStr, &'static str)
 }
 
 fn cl_respond(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
-    if cx.host.mode != Mode::Containerless {
+    if served(cx).mode != Mode::Containerless {
         return unsupported("containerless.respond() outside a Containerless-API request (the shim throws NO_REQUEST)");
     }
     let (body, ct) = format_response(cx, &arg(args, 0))?;
-    if cx.host.answer.is_some() {
+    if served(cx).answer.is_some() {
         return Ok(Value::Undefined);
     }
-    let req = cx.host.req.clone();
+    let req = served(cx).req.clone();
     let mut res = Res::default();
     res.set(cx, &JsStr::from("Content-Type"), &Value::str(ct))?;
     let parts = res.send(cx, &req, &Value::Str(body))?;
-    cx.host.answer = Some(parts);
+    served(cx).answer = Some(parts);
     Ok(Value::Undefined)
 }
 
@@ -599,7 +610,7 @@ fn io(
     headers: Value,
     cb: Value,
 ) -> JsResult<Value> {
-    if cx.host.mode != Mode::Containerless {
+    if served(cx).mode != Mode::Containerless {
         return unsupported("a containerless I/O call outside a Containerless-API request (the shim throws NO_REQUEST)");
     }
     if !is_callable(cx, &cb) {
@@ -648,7 +659,7 @@ fn io(
         props::define(cx, io_, JsStr::from("headers"), h)?;
     }
     let p = (crate::builtins::fetch::FETCH.f)(cx, &Value::Undefined, &[Value::Str(url), init])?;
-    cx.host.queue.push_back((p, cb));
+    served(cx).queue.push_back((p, cb));
     Ok(Value::Undefined)
 }
 
@@ -685,7 +696,7 @@ fn deliver(cx: &mut Cx, f: &Value, args: &[Value]) -> JsResult<()> {
     match call::call_awaited(cx, &callee, Value::Undefined, args) {
         Ok(v) => {
             if let Value::Obj(o) = &v {
-                if let ObjKind::Promise(state) = cx.heap.kind(*o) {
+                if let Some(state) = cx.heap.kind(*o).slots::<PromiseState>() {
                     if matches!(state, PromiseState::Rejected(_)) {
                         return unsupported("a Containerless-API callback whose promise rejects (an unhandled rejection)");
                     }
@@ -699,7 +710,7 @@ fn deliver(cx: &mut Cx, f: &Value, args: &[Value]) -> JsResult<()> {
             Ok(())
         }
         Err(Ctl::Throw(e)) => {
-            if cx.host.answer.is_some() {
+            if served(cx).answer.is_some() {
                 let s = match ops::to_string(cx, &e) {
                     Ok(s) => s.to_rust_string(),
                     Err(_) => "an exception".to_string(),
@@ -726,14 +737,14 @@ pub fn run_containerless(
     request: Value,
     req: ReqFacts,
 ) -> JsResult<ResponseParts> {
-    cx.host.mode = Mode::Containerless;
-    cx.host.req = req;
+    served(cx).mode = Mode::Containerless;
+    served(cx).req = req;
     deliver(cx, listener, &[request])?;
-    while let Some((p, cb)) = cx.host.queue.pop_front() {
+    while let Some((p, cb)) = served(cx).queue.pop_front() {
         let value = finish_io(cx, p)?;
         deliver(cx, &cb, &[value])?;
     }
-    match cx.host.answer.take() {
+    match served(cx).answer.take() {
         Some(a) => Ok(a),
         None => unsupported(
             "a Containerless-API request that was never answered (Node waits for exec_timeout)",
@@ -750,3 +761,16 @@ pub fn make_cl_request(cx: &mut Cx, path: Value, query: Value, body: Value) -> J
     props::define(cx, o, JsStr::from("body"), body)?;
     Ok(obj)
 }
+
+/// The realm's FunctionContext.prototype.
+fn context_proto(cx: &Cx) -> ObjRef {
+    cx.realm.proto("FunctionContext").expect("FunctionContext.prototype is installed")
+}
+
+/// The realm's FunctionEvent.prototype.
+fn event_proto(cx: &Cx) -> ObjRef {
+    cx.realm.proto("FunctionEvent").expect("FunctionEvent.prototype is installed")
+}
+
+#[cfg(test)]
+mod tests;

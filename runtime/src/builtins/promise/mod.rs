@@ -1,7 +1,7 @@
 //! Promises (ECMA-262 §27.2) in the runtime's blocking model.
 //!
 //! Compiled code is synchronous: `await v` calls `await_value`, which settles `v` there and then. A
-//! promise's state (`heap::PromiseState`) is either settled, an I/O operation of the host (`Pending`),
+//! promise's state (`PromiseState`, its slots) is either settled, an I/O operation of the host (`Pending`),
 //! or a combination evaluated when awaited (`All` for `Promise.all`, `Then` for `p.then(f, r)`). Once
 //! evaluated, the promise's state becomes the outcome, so awaiting it again neither repeats I/O nor
 //! runs callbacks twice.
@@ -16,10 +16,13 @@
 //! `Promise.any` (their answer depends on timing), `Promise.all` when more than one element rejects
 //! (Node rejects with the first rejection in time, which the blocking model does not know).
 
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtins::{arg, BuiltinDef};
 use crate::call;
 use crate::cx::{engine_error, unsupported, Ctl, Cx, JsResult};
-use crate::heap::{Obj, ObjKind, PromiseState, Prop};
+use crate::heap::{Obj, ObjKind, Prop, Slots};
+use crate::value::tag;
 use crate::props;
 use crate::value::{JsStr, ObjRef, Value};
 
@@ -38,18 +41,15 @@ crate::builtin!(THEN, "Promise.prototype.then", 2, promise_then);
 crate::builtin!(CATCH, "Promise.prototype.catch", 1, promise_catch);
 crate::builtin!(FINALLY, "Promise.prototype.finally", 1, promise_finally);
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &PROMISE,
-    &RESOLVE,
-    &REJECT,
-    &ALL,
-    &ALL_SETTLED,
-    &RACE,
-    &ANY,
-    &THEN,
-    &CATCH,
-    &FINALLY,
-];
+
+/// Installs promise's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let promise_proto = r.prototype("Promise", r.realm.object_proto)?;
+    let promise = r.constructor("Promise", &PROMISE, promise_proto)?;
+    r.statics(promise, &[("resolve", &RESOLVE), ("reject", &REJECT), ("all", &ALL), ("allSettled", &ALL_SETTLED), ("race", &RACE), ("any", &ANY)])?;
+    r.methods(promise_proto, &[("then", &THEN), ("catch", &CATCH), ("finally", &FINALLY)])?;
+    Ok(())
+}
 
 // Functions the runtime makes for promises; they are not globals, so they are not in DEFS.
 crate::builtin!(
@@ -105,22 +105,66 @@ fn is_callable(cx: &Cx, v: &Value) -> bool {
     }
 }
 
+/// A promise's slots ([[PromiseState]] and what settles it).
+#[derive(Clone, Debug)]
+pub enum PromiseState {
+    Fulfilled(Value),
+    Rejected(Value),
+    /// An I/O operation in flight; the index is the host's handle for it.
+    Pending(u32),
+    /// `Promise.all` over these promises, resolved when awaited.
+    All(Vec<Value>),
+    /// `p.then(onFulfilled, onRejected)`, run when awaited.
+    Then(Value, Value, Value),
+}
+
+impl Slots for PromiseState {
+    fn type_tag(&self) -> u16 {
+        tag::PROMISE
+    }
+}
+
+/// A new promise in state `state`.
+pub fn new_promise(cx: &mut Cx, state: PromiseState) -> JsResult<Value> {
+    if matches!(state, PromiseState::Then(..)) {
+        cx.heap.unsettled_thens += 1;
+    }
+    let p = promise_proto(cx);
+    Ok(Value::Obj(cx.heap.alloc(Obj::new(ObjKind::builtin(state), Some(p)))?))
+}
+
+/// The promise an async function returns for its completion: a value fulfils it, a throw rejects it.
+pub fn from_completion(cx: &mut Cx, r: JsResult<Value>) -> JsResult<Value> {
+    let state = match r {
+        Ok(v) => PromiseState::Fulfilled(v),
+        Err(Ctl::Throw(e)) => PromiseState::Rejected(e),
+        Err(e) => return Err(e),
+    };
+    new_promise(cx, state)
+}
+
+/// Whether `v` is a promise.
+pub fn is_promise(cx: &Cx, v: &Value) -> bool {
+    matches!(v, Value::Obj(o) if cx.heap.kind(*o).is::<PromiseState>())
+}
+
 fn promise_state(cx: &Cx, v: &Value) -> Option<(ObjRef, PromiseState)> {
     match v {
-        Value::Obj(o) => match cx.heap.kind(*o) {
-            ObjKind::Promise(s) => Some((*o, s.clone())),
-            _ => None,
-        },
+        Value::Obj(o) => cx.heap.kind(*o).slots::<PromiseState>().map(|s| (*o, s.clone())),
         _ => None,
     }
 }
 
 fn set_state(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<()> {
-    let was_then = matches!(cx.heap.kind(p), ObjKind::Promise(PromiseState::Then(..)));
+    let was_then = matches!(cx.heap.kind(p).slots::<PromiseState>(), Some(PromiseState::Then(..)));
     if was_then && !matches!(state, PromiseState::Then(..)) {
         cx.heap.unsettled_thens = cx.heap.unsettled_thens.saturating_sub(1);
     }
-    cx.heap.get_mut(p)?.kind = ObjKind::Promise(state);
+    let kind = &mut cx.heap.get_mut(p)?.kind;
+    match kind.slots_mut::<PromiseState>() {
+        Some(s) => *s = state,
+        None => *kind = ObjKind::builtin(state),
+    }
     Ok(())
 }
 
@@ -128,14 +172,14 @@ fn set_state(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<()> {
 /// to resolve a promise with it. Looks `then` up without running getters: a `then` getter gives up.
 fn refuse_thenable(cx: &mut Cx, v: &Value) -> JsResult<()> {
     let Value::Obj(o) = v else { return Ok(()) };
-    if matches!(cx.heap.kind(*o), ObjKind::Promise(_)) {
+    if cx.heap.kind(*o).is::<PromiseState>() {
         return Ok(());
     }
     let key = props::key("then");
     let mut cur = Some(*o);
     while let Some(c) = cur {
-        if matches!(cx.heap.kind(c), ObjKind::Host(_)) {
-            if let Some(then) = crate::builtins::host_get(cx, c, &key)? {
+        if let Some(h) = props::hooks_of(cx, c).filter(|h| h.fields) {
+            if let Some(then) = (h.get)(cx, c, &Value::Obj(c), &key)? {
                 return if is_callable(cx, &then) {
                     unsupported("a host object with a then method")
                 } else {
@@ -157,7 +201,7 @@ fn refuse_thenable(cx: &mut Cx, v: &Value) -> JsResult<()> {
             }
             None => {}
         }
-        if crate::builtins::proto_method(cx, c, &key).is_some() {
+        if cx.realm.proto_method(c, &key).is_some() {
             return unsupported(
                 "an object inheriting Promise.prototype.then that is not a promise",
             );
@@ -306,7 +350,7 @@ fn promise_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<V
     if !is_callable(cx, &executor) {
         return engine_error("TypeError: Promise resolver is not a function");
     }
-    let p = call::new_promise(cx, PromiseState::Pending(UNSETTLED))?;
+    let p = new_promise(cx, PromiseState::Pending(UNSETTLED))?;
     let resolve = bound_native(cx, &RESOLVE_FUNCTION, p.clone())?;
     let reject = bound_native(cx, &REJECT_FUNCTION, p.clone())?;
     let po = p.as_obj().expect("promise");
@@ -326,10 +370,7 @@ fn promise_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<V
 }
 
 fn is_unsettled(cx: &Cx, p: ObjRef) -> bool {
-    matches!(
-        cx.heap.kind(p),
-        ObjKind::Promise(PromiseState::Pending(UNSETTLED))
-    )
+    matches!(cx.heap.kind(p).slots::<PromiseState>(), Some(PromiseState::Pending(UNSETTLED)))
 }
 
 /// The state a promise takes when resolved with `v` (§27.2.1.3.2 Promise Resolve Functions).
@@ -339,7 +380,7 @@ fn resolution(cx: &mut Cx, p: Option<ObjRef>, v: Value) -> JsResult<PromiseState
             return engine_error("TypeError: Chaining cycle detected for promise");
         }
         if props::has_own(cx, q, &props::key("then"))
-            || cx.heap.get(q).proto != Some(cx.realm.promise_proto)
+            || cx.heap.get(q).proto != Some(promise_proto(cx))
         {
             return unsupported("resolving with a promise whose then is not the builtin");
         }
@@ -386,20 +427,20 @@ fn promise_resolve(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value>
         // PromiseResolve: a promise whose constructor is Promise is returned as it is.
         let ctor = props::get(cx, &v, &props::key("constructor"))?;
         if let (Value::Obj(c), Value::Obj(t)) = (&ctor, this) {
-            if c == t && cx.heap.get(q).proto == Some(cx.realm.promise_proto) {
+            if c == t && cx.heap.get(q).proto == Some(promise_proto(cx)) {
                 return Ok(v);
             }
         }
         return unsupported("Promise.resolve of a promise with another constructor");
     }
     let s = resolution(cx, None, v)?;
-    call::new_promise(cx, s)
+    new_promise(cx, s)
 }
 
 /// `Promise.reject(e)` (§27.2.4.6).
 fn promise_reject(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     require_promise_ctor(cx, this)?;
-    call::new_promise(cx, PromiseState::Rejected(arg(args, 0)))
+    new_promise(cx, PromiseState::Rejected(arg(args, 0)))
 }
 
 /// The elements of the iterable given to `Promise.all` and friends, each as `Promise.resolve` would
@@ -407,7 +448,7 @@ fn promise_reject(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> 
 fn elements(cx: &mut Cx, this: &Value, iterable: &Value) -> JsResult<Vec<Value>> {
     require_promise_ctor(cx, this)?;
     // Node calls each element's `then`; a program that replaced the builtin one would see that.
-    let pp = cx.realm.promise_proto;
+    let pp = promise_proto(cx);
     if cx.heap.get(pp).props.contains_key(&props::key("then")[..]) {
         return unsupported("Promise.prototype.then replaced by the program");
     }
@@ -427,7 +468,7 @@ fn elements(cx: &mut Cx, this: &Value, iterable: &Value) -> JsResult<Vec<Value>>
 /// `Promise.all(iterable)` (§27.2.4.1).
 fn promise_all(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let items = elements(cx, this, &arg(args, 0))?;
-    call::new_promise(cx, PromiseState::All(items))
+    new_promise(cx, PromiseState::All(items))
 }
 
 /// `Promise.allSettled(iterable)` (§27.2.4.2): each element becomes a promise of its result object.
@@ -438,7 +479,7 @@ fn promise_all_settled(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Va
         let source = if promise_state(cx, &item).is_some() {
             item
         } else {
-            call::new_promise(cx, PromiseState::Fulfilled(item))?
+            new_promise(cx, PromiseState::Fulfilled(item))?
         };
         let fp = cx.realm.function_proto;
         let f = Value::Obj(
@@ -449,9 +490,9 @@ fn promise_all_settled(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Va
             cx.heap
                 .alloc(Obj::new(ObjKind::Native(&SETTLED_REJECTED), Some(fp)))?,
         );
-        wrapped.push(call::new_promise(cx, PromiseState::Then(source, f, r))?);
+        wrapped.push(new_promise(cx, PromiseState::Then(source, f, r))?);
     }
-    call::new_promise(cx, PromiseState::All(wrapped))
+    new_promise(cx, PromiseState::All(wrapped))
 }
 
 fn settled_result(cx: &mut Cx, status: &str, key: &str, v: Value) -> JsResult<Value> {
@@ -498,7 +539,7 @@ fn then_promise(
     } else {
         Value::Undefined
     };
-    call::new_promise(cx, PromiseState::Then(this.clone(), f, r))
+    new_promise(cx, PromiseState::Then(this.clone(), f, r))
 }
 
 /// `p.then(onFulfilled, onRejected)` (§27.2.5.4).
@@ -512,11 +553,11 @@ fn builtin_then_receiver(cx: &Cx, this: &Value) -> JsResult<()> {
     match promise_state(cx, this) {
         Some((p, _))
             if !props::has_own(cx, p, &props::key("then"))
-                && cx.heap.get(p).proto == Some(cx.realm.promise_proto) =>
+                && cx.heap.get(p).proto == Some(promise_proto(cx)) =>
         {
             if cx
                 .heap
-                .get(cx.realm.promise_proto)
+                .get(promise_proto(cx))
                 .props
                 .contains_key(&props::key("then")[..])
             {
@@ -546,7 +587,7 @@ fn promise_finally(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value>
     }
     let then_f = bound_native(cx, &THEN_FINALLY, f.clone())?;
     let catch_f = bound_native(cx, &CATCH_FINALLY, f)?;
-    call::new_promise(cx, PromiseState::Then(this.clone(), then_f, catch_f))
+    new_promise(cx, PromiseState::Then(this.clone(), then_f, catch_f))
 }
 
 /// thenFinally: calls onFinally, waits for its result, then passes the value on.
@@ -561,6 +602,11 @@ fn catch_finally(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let r = call::call(cx, this, Value::Undefined, &[])?;
     await_value(cx, r)?;
     Err(Ctl::Throw(arg(args, 0)))
+}
+
+/// The realm's Promise.prototype.
+fn promise_proto(cx: &Cx) -> ObjRef {
+    cx.realm.proto("Promise").expect("Promise.prototype is installed")
 }
 
 #[cfg(test)]

@@ -195,6 +195,6 @@
     #[test]
     fn awaiting_io_without_a_host_gives_up() {
         let mut cx = test_cx(FUNCS);
-        let p = call::new_promise(&mut cx, PromiseState::Pending(0)).unwrap();
+        let p = new_promise(&mut cx, PromiseState::Pending(0)).unwrap();
         assert!(gave_up(await_value(&mut cx, p)));
     }

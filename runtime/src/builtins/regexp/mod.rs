@@ -15,18 +15,19 @@
 //! several groups share the name. Groups may share a name in different alternatives, as in Node 26. Invalid patterns and flags are V8 SyntaxErrors, and
 //! `replaceAll` with a non-global regex a TypeError: those give up with `engine_error`.
 
-use crate::builtins::{arg, BuiltinDef};
+use crate::realm::Installer;
+use crate::cx::Abort;
+use crate::builtins::arg;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
-use crate::heap::{Obj, ObjKind, Prop};
+use crate::heap::{Obj, ObjKind, Prop, Slots};
 use crate::ops;
-use crate::props;
+use crate::props::{self, PropHooks};
 use crate::value::{JsStr, ObjRef, Value};
 use regress::{Match, Regex};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-#[path = "regexp_cost.rs"]
 mod cost;
 
 crate::builtin!(REGEXP, "RegExp", 2, regexp_call, ctor = regexp_ctor);
@@ -35,31 +36,28 @@ crate::builtin!(TEST, "RegExp.prototype.test", 1, regexp_test);
 crate::builtin!(TO_STRING, "RegExp.prototype.toString", 0, regexp_to_string);
 // The accessors of RegExp.prototype. Reading them goes through `accessor_get` (from `props::get`); these
 // defs make `"flags" in re` true, and calling one (`re.source()`) fails as in JavaScript.
-crate::builtin!(SOURCE, "RegExp.prototype.source", 0, accessor_called);
-crate::builtin!(FLAGS, "RegExp.prototype.flags", 0, accessor_called);
-crate::builtin!(GLOBAL, "RegExp.prototype.global", 0, accessor_called);
+crate::builtin!(SOURCE, "RegExp.prototype.source", 0, accessor_called, getter);
+crate::builtin!(FLAGS, "RegExp.prototype.flags", 0, accessor_called, getter);
+crate::builtin!(GLOBAL, "RegExp.prototype.global", 0, accessor_called, getter);
 crate::builtin!(
     IGNORE_CASE,
     "RegExp.prototype.ignoreCase",
     0,
-    accessor_called
-);
-crate::builtin!(MULTILINE, "RegExp.prototype.multiline", 0, accessor_called);
-crate::builtin!(DOT_ALL, "RegExp.prototype.dotAll", 0, accessor_called);
-crate::builtin!(UNICODE, "RegExp.prototype.unicode", 0, accessor_called);
+    accessor_called, getter);
+crate::builtin!(MULTILINE, "RegExp.prototype.multiline", 0, accessor_called, getter);
+crate::builtin!(DOT_ALL, "RegExp.prototype.dotAll", 0, accessor_called, getter);
+crate::builtin!(UNICODE, "RegExp.prototype.unicode", 0, accessor_called, getter);
 crate::builtin!(
     UNICODE_SETS,
     "RegExp.prototype.unicodeSets",
     0,
-    accessor_called
-);
-crate::builtin!(STICKY, "RegExp.prototype.sticky", 0, accessor_called);
+    accessor_called, getter);
+crate::builtin!(STICKY, "RegExp.prototype.sticky", 0, accessor_called, getter);
 crate::builtin!(
     HAS_INDICES,
     "RegExp.prototype.hasIndices",
     0,
-    accessor_called
-);
+    accessor_called, getter);
 crate::builtin!(REPLACE, "String.prototype.replace", 2, string_replace);
 crate::builtin!(
     REPLACE_ALL,
@@ -72,28 +70,16 @@ crate::builtin!(MATCH_ALL, "String.prototype.matchAll", 1, string_match_all);
 crate::builtin!(SEARCH, "String.prototype.search", 1, string_search);
 crate::builtin!(SPLIT, "String.prototype.split", 2, string_split);
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &REGEXP,
-    &EXEC,
-    &TEST,
-    &TO_STRING,
-    &SOURCE,
-    &FLAGS,
-    &GLOBAL,
-    &IGNORE_CASE,
-    &MULTILINE,
-    &DOT_ALL,
-    &UNICODE,
-    &UNICODE_SETS,
-    &STICKY,
-    &HAS_INDICES,
-    &REPLACE,
-    &REPLACE_ALL,
-    &MATCH,
-    &MATCH_ALL,
-    &SEARCH,
-    &SPLIT,
-];
+
+/// Installs regexp's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let regexp_proto = r.prototype("RegExp", r.realm.object_proto)?;
+    let string_proto = r.proto("String");
+    let _regexp = r.constructor("RegExp", &REGEXP, regexp_proto)?;
+    r.methods(regexp_proto, &[("exec", &EXEC), ("test", &TEST), ("toString", &TO_STRING), ("source", &SOURCE), ("flags", &FLAGS), ("global", &GLOBAL), ("ignoreCase", &IGNORE_CASE), ("multiline", &MULTILINE), ("dotAll", &DOT_ALL), ("unicode", &UNICODE), ("unicodeSets", &UNICODE_SETS), ("sticky", &STICKY), ("hasIndices", &HAS_INDICES)])?;
+    r.methods(string_proto, &[("replace", &REPLACE), ("replaceAll", &REPLACE_ALL), ("match", &MATCH), ("matchAll", &MATCH_ALL), ("search", &SEARCH), ("split", &SPLIT)])?;
+    Ok(())
+}
 
 const LAST_INDEX: &[u16] = &[108, 97, 115, 116, 73, 110, 100, 101, 120];
 
@@ -176,6 +162,24 @@ pub struct Compiled {
     u_mid_pair_risky: bool,
     /// A bound on the work of one search, checked before it runs (regress cannot be interrupted).
     cost: cost::Cost,
+}
+
+/// RegExp.prototype's accessors, read on a RegExp object (own properties shadow them); they have no
+/// setters.
+static HOOKS: PropHooks = PropHooks {
+    get: |cx, o, receiver, key| accessor_get(cx, o, receiver, key),
+    fields: false,
+    refuses_write: |_, _, key| Ok(is_accessor_key(key)),
+};
+
+impl Slots for RegExpData {
+    /// A RegExp's pattern and flags never change; `lastIndex` is a property, compared with the others.
+    fn same_as(&self, other: &dyn Slots) -> bool {
+        (other as &dyn std::any::Any).is::<RegExpData>()
+    }
+    fn hooks(&self) -> Option<&'static PropHooks> {
+        Some(&HOOKS)
+    }
 }
 
 /// What a RegExp object holds besides its `lastIndex` property.
@@ -792,7 +796,7 @@ fn escape_pattern(p: &[u16]) -> JsStr {
 
 fn alloc_regexp(cx: &mut Cx, data: RegExpData) -> JsResult<Value> {
     cx.heap.charge(64 + 2 * data.source.len())?;
-    let mut obj = Obj::new(ObjKind::RegExp(Box::new(data)), Some(cx.realm.regexp_proto));
+    let mut obj = Obj::new(ObjKind::builtin(data), Some(regexp_proto(cx)));
     obj.props.insert(
         JsStr::from_units(LAST_INDEX.to_vec()),
         Prop::hidden(Value::Num(0.0)),
@@ -842,10 +846,7 @@ fn regexp_create(cx: &mut Cx, pattern: &JsStr, flags: &JsStr) -> JsResult<Value>
 /// The RegExp data of `v`, if it is a RegExp object.
 pub fn regexp_data(cx: &Cx, v: &Value) -> Option<(ObjRef, RegExpData)> {
     match v {
-        Value::Obj(o) => match cx.heap.kind(*o) {
-            ObjKind::RegExp(d) => Some((*o, (**d).clone())),
-            _ => None,
-        },
+        Value::Obj(o) => cx.heap.kind(*o).slots::<RegExpData>().map(|d| (*o, d.clone())),
         _ => None,
     }
 }
@@ -936,13 +937,13 @@ pub fn is_accessor_key(key: &[u16]) -> bool {
 /// The value of RegExp.prototype's accessor `key` read on RegExp object `o` (with `receiver` as
 /// `this`), or `None` when `key` is not one of them or RegExp.prototype's property was replaced.
 pub fn accessor_get(cx: &Cx, o: ObjRef, receiver: &Value, key: &[u16]) -> JsResult<Option<Value>> {
-    let ObjKind::RegExp(d) = cx.heap.kind(o) else {
+    let Some(d) = cx.heap.kind(o).slots::<RegExpData>() else {
         return Ok(None);
     };
-    if !is_accessor_key(key) || cx.heap.get(o).proto != Some(cx.realm.regexp_proto) {
+    if !is_accessor_key(key) || cx.heap.get(o).proto != Some(regexp_proto(cx)) {
         return Ok(None);
     }
-    if cx.heap.get(cx.realm.regexp_proto).props.contains_key(key) {
+    if cx.heap.get(regexp_proto(cx)).props.contains_key(key) {
         return Ok(None);
     }
     if receiver.as_obj() != Some(o) {
@@ -974,13 +975,13 @@ pub fn accessor_get(cx: &Cx, o: ObjRef, receiver: &Value, key: &[u16]) -> JsResu
 fn check_pristine(cx: &Cx, o: ObjRef) -> JsResult<()> {
     let obj = cx.heap.get(o);
     let own_ok = obj.props.keys().all(|k| k.units() == LAST_INDEX);
-    let proto = cx.heap.get(cx.realm.regexp_proto);
+    let proto = cx.heap.get(regexp_proto(cx));
     // RegExp.prototype holds only `constructor`, still RegExp (@@split reads it for the species).
     let ctor_ok = proto.props.iter().all(|(k, p)| {
         k.eq_str("constructor")
             && matches!((p, cx.realm.global("RegExp")), (Prop::Data { value: Value::Obj(c), .. }, Some(Value::Obj(r))) if *c == r)
     });
-    if own_ok && obj.proto == Some(cx.realm.regexp_proto) && ctor_ok {
+    if own_ok && obj.proto == Some(regexp_proto(cx)) && ctor_ok {
         Ok(())
     } else {
         unsupported("a RegExp whose exec or flags may have been replaced")
@@ -1723,6 +1724,11 @@ fn regexp_split(cx: &mut Cx, d: &RegExpData, s: &JsStr, limit: &Value) -> JsResu
     }
     items.push(cx.new_str(u[p..].to_vec())?);
     cx.new_array(items)
+}
+
+/// The realm's RegExp.prototype.
+fn regexp_proto(cx: &Cx) -> ObjRef {
+    cx.realm.proto("RegExp").expect("RegExp.prototype is installed")
 }
 
 #[cfg(test)]

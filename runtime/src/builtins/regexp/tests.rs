@@ -1,4 +1,5 @@
     use super::*;
+    use crate::native::BuiltinDef;
     use crate::testkit::{json_lit, node_eval_with_input as node_run, stringify};
     use crate::cx::{test_cx, AbortKind, Call, Ctl};
 

@@ -9,8 +9,10 @@
 //! reproduce); normalize on non-ASCII text; toLowerCase of text containing 'Σ' (final-sigma rule);
 //! toLocale{Lower,Upper}Case and localeCompare with a locale or options argument.
 
+use crate::realm::Installer;
+use crate::cx::Abort;
 use crate::builtin;
-use crate::builtins::{arg, BuiltinDef};
+use crate::builtins::arg;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::ops;
 use crate::props;
@@ -95,41 +97,15 @@ builtin!(
     to_well_formed
 );
 
-pub static DEFS: &[&BuiltinDef] = &[
-    &STRING,
-    &FROM_CHAR_CODE,
-    &FROM_CODE_POINT,
-    &RAW,
-    &AT,
-    &CHAR_AT,
-    &CHAR_CODE_AT,
-    &CODE_POINT_AT,
-    &CONCAT,
-    &ENDS_WITH,
-    &INCLUDES,
-    &INDEX_OF,
-    &LAST_INDEX_OF,
-    &LOCALE_COMPARE,
-    &NORMALIZE,
-    &PAD_END,
-    &PAD_START,
-    &REPEAT,
-    &SLICE,
-    &STARTS_WITH,
-    &SUBSTRING,
-    &SUBSTR,
-    &TO_LOWER_CASE,
-    &TO_UPPER_CASE,
-    &TO_LOCALE_LOWER_CASE,
-    &TO_LOCALE_UPPER_CASE,
-    &TO_STRING,
-    &VALUE_OF,
-    &TRIM,
-    &TRIM_START,
-    &TRIM_END,
-    &IS_WELL_FORMED,
-    &TO_WELL_FORMED,
-];
+
+/// Installs string's builtins into the realm.
+pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
+    let string_proto = r.proto("String");
+    let string = r.constructor("String", &STRING, string_proto)?;
+    r.statics(string, &[("fromCharCode", &FROM_CHAR_CODE), ("fromCodePoint", &FROM_CODE_POINT), ("raw", &RAW)])?;
+    r.methods(string_proto, &[("at", &AT), ("charAt", &CHAR_AT), ("charCodeAt", &CHAR_CODE_AT), ("codePointAt", &CODE_POINT_AT), ("concat", &CONCAT), ("endsWith", &ENDS_WITH), ("includes", &INCLUDES), ("indexOf", &INDEX_OF), ("lastIndexOf", &LAST_INDEX_OF), ("localeCompare", &LOCALE_COMPARE), ("normalize", &NORMALIZE), ("padEnd", &PAD_END), ("padStart", &PAD_START), ("repeat", &REPEAT), ("slice", &SLICE), ("startsWith", &STARTS_WITH), ("substring", &SUBSTRING), ("substr", &SUBSTR), ("toLowerCase", &TO_LOWER_CASE), ("toUpperCase", &TO_UPPER_CASE), ("toLocaleLowerCase", &TO_LOCALE_LOWER_CASE), ("toLocaleUpperCase", &TO_LOCALE_UPPER_CASE), ("toString", &TO_STRING), ("valueOf", &VALUE_OF), ("trim", &TRIM), ("trimStart", &TRIM_START), ("trimEnd", &TRIM_END), ("isWellFormed", &IS_WELL_FORMED), ("toWellFormed", &TO_WELL_FORMED)])?;
+    Ok(())
+}
 
 /// V8's String::kMaxLength on 64-bit hosts; longer results throw RangeError("Invalid string length").
 const MAX_STRING_LENGTH: f64 = 536_870_888.0;
@@ -181,7 +157,7 @@ fn to_length(cx: &mut Cx, v: &Value) -> JsResult<f64> {
 }
 
 fn is_regexp(cx: &Cx, v: &Value) -> bool {
-    matches!(v, Value::Obj(o) if matches!(cx.heap.kind(*o), crate::heap::ObjKind::RegExp(_)))
+    matches!(v, Value::Obj(o) if cx.heap.kind(*o).is::<crate::builtins::regexp::RegExpData>())
 }
 
 /// The first index ≥ `from` where `needle` occurs in `hay` (StringIndexOf, ECMA-262 §6.1.4.1).
