@@ -60,13 +60,24 @@ pub struct Abort {
 
 impl Abort {
     pub fn new(kind: AbortKind, site: u32, detail: impl Into<Cow<'static, str>>) -> Abort {
-        Abort { kind, site, detail: detail.into(), throws: None }
+        Abort {
+            kind,
+            site,
+            detail: detail.into(),
+            throws: None,
+        }
     }
 }
 
 impl fmt::Display for Abort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at site {}: {}", self.kind.as_str(), self.site, self.detail)
+        write!(
+            f,
+            "{} at site {}: {}",
+            self.kind.as_str(),
+            self.site,
+            self.detail
+        )
     }
 }
 
@@ -150,7 +161,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { fuel: 200_000_000, heap_bytes: 64 << 20, deadline: Duration::from_secs(10) }
+        Limits {
+            fuel: 200_000_000,
+            heap_bytes: 64 << 20,
+            deadline: Duration::from_secs(10),
+        }
     }
 }
 
@@ -192,7 +207,11 @@ impl Cx {
             depth: 0,
             host: Default::default(),
             module_host: Default::default(),
-            strings: prog.strings.iter().map(|u| crate::value::JsStr::from_units(u.to_vec())).collect(),
+            strings: prog
+                .strings
+                .iter()
+                .map(|u| crate::value::JsStr::from_units(u.to_vec()))
+                .collect(),
         };
         cx.heap.set_cap(limits.heap_bytes);
         Ok(cx)
@@ -248,12 +267,18 @@ impl Cx {
     /// A new array.
     pub fn new_array(&mut self, items: Vec<Value>) -> JsResult<Value> {
         let p = self.realm.array_proto;
-        Ok(Value::Obj(self.heap.alloc(crate::heap::Obj::new(crate::heap::ObjKind::Array(items), Some(p)))?))
+        Ok(Value::Obj(self.heap.alloc(crate::heap::Obj::new(
+            crate::heap::ObjKind::Array(items),
+            Some(p),
+        ))?))
     }
     /// A new plain object (`{}`).
     pub fn new_object(&mut self) -> JsResult<Value> {
         let p = self.realm.object_proto;
-        Ok(Value::Obj(self.heap.alloc(crate::heap::Obj::new(crate::heap::ObjKind::Ordinary, Some(p)))?))
+        Ok(Value::Obj(self.heap.alloc(crate::heap::Obj::new(
+            crate::heap::ObjKind::Ordinary,
+            Some(p),
+        ))?))
     }
     /// A new string from UTF-16 units, counted against the heap cap.
     pub fn new_str(&mut self, units: Vec<u16>) -> JsResult<Value> {
@@ -264,14 +289,23 @@ impl Cx {
     pub fn global(&self, name: &'static str, site: u32) -> JsResult<Value> {
         match self.realm.global(name) {
             Some(v) => Ok(v),
-            None => abort(AbortKind::Unsupported, site, format!("the global {} is not modelled", name)),
+            None => abort(
+                AbortKind::Unsupported,
+                site,
+                format!("the global {} is not modelled", name),
+            ),
         }
     }
     /// Makes a new error object of class `class` ("TypeError", ...) with `message`, as `new TypeError(m)`.
     pub fn make_error(&mut self, class: &str, message: &str) -> JsResult<Value> {
         let p = self.realm.proto(class).unwrap_or(self.realm.error_proto);
-        let o = self.heap.alloc(crate::heap::Obj::new(crate::heap::ObjKind::Error, Some(p)))?;
-        self.heap.get_mut(o)?.props.insert(crate::value::JsStr::from("message"), crate::heap::Prop::hidden(Value::str(message)));
+        let o = self
+            .heap
+            .alloc(crate::heap::Obj::new(crate::heap::ObjKind::Error, Some(p)))?;
+        self.heap.get_mut(o)?.props.insert(
+            crate::value::JsStr::from("message"),
+            crate::heap::Prop::hidden(Value::str(message)),
+        );
         Ok(Value::Obj(o))
     }
 }
@@ -290,7 +324,9 @@ impl HostState {
                 self.0.len() - 1
             }
         };
-        self.0[i].downcast_mut::<T>().expect("the value's type was just checked")
+        self.0[i]
+            .downcast_mut::<T>()
+            .expect("the value's type was just checked")
     }
     /// The value of type `T`, if one was made.
     pub fn peek<T: Any>(&self) -> Option<&T> {
@@ -304,7 +340,13 @@ fn no_init(_: &mut Cx, _: &Call) -> JsResult<Value> {
 
 /// A context for tests of the runtime itself: `funcs` stands in for compiled code.
 pub fn test_cx(funcs: &'static [Code]) -> Cx {
-    let prog: &'static Program = Box::leak(Box::new(Program { name: "test", funcs, init: no_init, trace_version: 1, strings: &[] }));
+    let prog: &'static Program = Box::leak(Box::new(Program {
+        name: "test",
+        funcs,
+        init: no_init,
+        trace_version: 1,
+        strings: &[],
+    }));
     let mut cx = Cx::new(prog, &Limits::default()).expect("realm");
     cx.heap.seal_module();
     cx

@@ -15,9 +15,9 @@ pub mod ops;
 pub mod props;
 pub mod realm;
 pub mod rt;
-pub mod value;
 #[cfg(test)]
 mod testkit;
+pub mod value;
 
 /// The allocator of every dispatcher (and of the runtime's tests): see the `mimalloc` entry in Cargo.toml.
 #[global_allocator]

@@ -51,20 +51,36 @@ pub struct BuiltinDef {
 
 impl BuiltinDef {
     pub const fn new(name: &'static str, length: u32, f: NativeFn) -> BuiltinDef {
-        BuiltinDef { name, f, length, ctor: None, getter: false, returns: tag::ANY }
+        BuiltinDef {
+            name,
+            f,
+            length,
+            ctor: None,
+            getter: false,
+            returns: tag::ANY,
+        }
     }
     /// Callable with `new` through `c`.
     pub const fn ctor(self, c: NativeCtor) -> BuiltinDef {
-        BuiltinDef { ctor: Some(c), ..self }
+        BuiltinDef {
+            ctor: Some(c),
+            ..self
+        }
     }
     /// An accessor's getter (see `Kind::Getter`).
     pub const fn getter(self) -> BuiltinDef {
-        BuiltinDef { getter: true, ..self }
+        BuiltinDef {
+            getter: true,
+            ..self
+        }
     }
     /// Every call returns a number or gives up (a throw included: the code generator only unboxes the
     /// value a call returned).
     pub const fn returns_number(self) -> BuiltinDef {
-        BuiltinDef { returns: tag::NUMBER, ..self }
+        BuiltinDef {
+            returns: tag::NUMBER,
+            ..self
+        }
     }
     pub fn kind(&self) -> Kind {
         if self.getter {

@@ -56,7 +56,11 @@ pub fn guard_type(cx: &Cx, v: &Value, mask: u16, site: u32) -> JsResult<()> {
 #[cold]
 #[inline(never)]
 fn type_guard_failed(site: u32) -> JsResult<()> {
-    crate::cx::abort(crate::cx::AbortKind::TypeGuard, site, "a type the trace did not see")
+    crate::cx::abort(
+        crate::cx::AbortKind::TypeGuard,
+        site,
+        "a type the trace did not see",
+    )
 }
 
 /// `typeof` (ECMA-262 §13.5.3).
@@ -77,22 +81,37 @@ pub fn type_of(cx: &Cx, v: &Value) -> &'static str {
 fn is_js_whitespace(c: u16) -> bool {
     matches!(
         c,
-        0x09 | 0x0A | 0x0B | 0x0C | 0x0D | 0x20 | 0xA0 | 0x1680 | 0x2000..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000 | 0xFEFF
+        0x09 | 0x0A | 0x0B | 0x0C | 0x0D | 0x20 | 0xA0 | 0x1680 | 0x2000
+            ..=0x200A | 0x2028 | 0x2029 | 0x202F | 0x205F | 0x3000 | 0xFEFF
     )
 }
 
 /// Trims JavaScript whitespace and line terminators from both ends (String.prototype.trim).
 pub fn trim_units(u: &[u16]) -> &[u16] {
-    let start = u.iter().position(|&c| !is_js_whitespace(c)).unwrap_or(u.len());
-    let end = u.iter().rposition(|&c| !is_js_whitespace(c)).map(|i| i + 1).unwrap_or(start);
+    let start = u
+        .iter()
+        .position(|&c| !is_js_whitespace(c))
+        .unwrap_or(u.len());
+    let end = u
+        .iter()
+        .rposition(|&c| !is_js_whitespace(c))
+        .map(|i| i + 1)
+        .unwrap_or(start);
     &u[start..end.max(start)]
 }
 pub fn trim_start_units(u: &[u16]) -> &[u16] {
-    let start = u.iter().position(|&c| !is_js_whitespace(c)).unwrap_or(u.len());
+    let start = u
+        .iter()
+        .position(|&c| !is_js_whitespace(c))
+        .unwrap_or(u.len());
     &u[start..]
 }
 pub fn trim_end_units(u: &[u16]) -> &[u16] {
-    let end = u.iter().rposition(|&c| !is_js_whitespace(c)).map(|i| i + 1).unwrap_or(0);
+    let end = u
+        .iter()
+        .rposition(|&c| !is_js_whitespace(c))
+        .map(|i| i + 1)
+        .unwrap_or(0);
     &u[..end]
 }
 
@@ -132,7 +151,10 @@ pub fn string_to_number(s: &JsStr) -> f64 {
     }
     // The StrDecimalLiteral grammar: digits, one dot, an exponent; Rust's parser also takes "inf" and
     // "nan", which JavaScript does not.
-    let body = bytes.strip_prefix(b"+").or_else(|| bytes.strip_prefix(b"-")).unwrap_or(bytes);
+    let body = bytes
+        .strip_prefix(b"+")
+        .or_else(|| bytes.strip_prefix(b"-"))
+        .unwrap_or(bytes);
     let mut seen_digit = false;
     let mut i = 0;
     while i < body.len() && body[i].is_ascii_digit() {
@@ -204,15 +226,31 @@ pub fn to_primitive(cx: &mut Cx, v: &Value, hint: Hint) -> JsResult<Value> {
     if let ObjKind::Builtin(b) = cx.heap.kind(o) {
         if b.prefers_string() {
             // Date's @@toPrimitive prefers strings for the default hint.
-            let h = if hint == Hint::Number { Hint::Number } else { Hint::String };
+            let h = if hint == Hint::Number {
+                Hint::Number
+            } else {
+                Hint::String
+            };
             return ordinary_to_primitive(cx, v, h);
         }
     }
-    ordinary_to_primitive(cx, v, if hint == Hint::String { Hint::String } else { Hint::Number })
+    ordinary_to_primitive(
+        cx,
+        v,
+        if hint == Hint::String {
+            Hint::String
+        } else {
+            Hint::Number
+        },
+    )
 }
 
 fn ordinary_to_primitive(cx: &mut Cx, v: &Value, hint: Hint) -> JsResult<Value> {
-    let order: [&str; 2] = if hint == Hint::String { ["toString", "valueOf"] } else { ["valueOf", "toString"] };
+    let order: [&str; 2] = if hint == Hint::String {
+        ["toString", "valueOf"]
+    } else {
+        ["valueOf", "toString"]
+    };
     for name in order {
         let key: Vec<u16> = name.encode_utf16().collect();
         let callee = crate::call::resolve_method(cx, v, &key)?;
@@ -271,7 +309,11 @@ pub fn to_property_key(cx: &mut Cx, v: &Value) -> JsResult<JsStr> {
 /// ToIntegerOrInfinity (ECMA-262 §7.1.5).
 pub fn to_integer_or_infinity(cx: &mut Cx, v: &Value) -> JsResult<f64> {
     let n = to_number(cx, v)?;
-    Ok(if n.is_nan() || n == 0.0 { 0.0 } else { n.trunc() })
+    Ok(if n.is_nan() || n == 0.0 {
+        0.0
+    } else {
+        n.trunc()
+    })
 }
 
 /// ToInt32 (ECMA-262 §7.1.6).
@@ -310,7 +352,9 @@ pub fn same_value_zero(a: &Value, b: &Value) -> bool {
 /// SameValue (ECMA-262 §7.2.10), for Object.is.
 pub fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Num(x), Value::Num(y)) => (x.is_nan() && y.is_nan()) || (x == y && x.is_sign_negative() == y.is_sign_negative()),
+        (Value::Num(x), Value::Num(y)) => {
+            (x.is_nan() && y.is_nan()) || (x == y && x.is_sign_negative() == y.is_sign_negative())
+        }
         _ => strict_equals(a, b),
     }
 }
@@ -318,8 +362,12 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
 /// IsLooselyEqual (ECMA-262 §7.2.14).
 pub fn loose_equals(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<bool> {
     Ok(match (a, b) {
-        (Value::Undefined | Value::Hole | Value::Null, Value::Undefined | Value::Hole | Value::Null) => true,
-        (Value::Undefined | Value::Hole | Value::Null, _) | (_, Value::Undefined | Value::Hole | Value::Null) => false,
+        (
+            Value::Undefined | Value::Hole | Value::Null,
+            Value::Undefined | Value::Hole | Value::Null,
+        ) => true,
+        (Value::Undefined | Value::Hole | Value::Null, _)
+        | (_, Value::Undefined | Value::Hole | Value::Null) => false,
         (Value::Num(_), Value::Num(_))
         | (Value::Str(_), Value::Str(_))
         | (Value::Bool(_), Value::Bool(_))

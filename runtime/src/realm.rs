@@ -74,7 +74,10 @@ impl Realm {
             holders,
             installed: Vec::new(),
         };
-        let mut installer = Installer { realm: &mut realm, heap };
+        let mut installer = Installer {
+            realm: &mut realm,
+            heap,
+        };
         for install in installs {
             install(&mut installer)?;
         }
@@ -113,7 +116,10 @@ impl Realm {
         if proto.0 > self.max_proto {
             return None;
         }
-        self.methods.get(&proto).and_then(|m| m.get(key)).map(|(d, _)| *d)
+        self.methods
+            .get(&proto)
+            .and_then(|m| m.get(key))
+            .map(|(d, _)| *d)
     }
 
     /// The function object of a prototype method, for reading it as a value.
@@ -121,7 +127,10 @@ impl Realm {
         if proto.0 > self.max_proto {
             return None;
         }
-        self.methods.get(&proto).and_then(|m| m.get(key)).map(|(_, f)| *f)
+        self.methods
+            .get(&proto)
+            .and_then(|m| m.get(key))
+            .map(|(_, f)| *f)
     }
 }
 
@@ -142,7 +151,11 @@ impl Installer<'_> {
 
     /// A new, empty prototype object for class `class` inheriting from `parent`.
     pub fn prototype(&mut self, class: &'static str, parent: ObjRef) -> Result<ObjRef, Abort> {
-        assert!(!self.realm.protos.contains_key(class), "two prototypes of {}", class);
+        assert!(
+            !self.realm.protos.contains_key(class),
+            "two prototypes of {}",
+            class
+        );
         let o = self.heap.alloc(Obj::new(ObjKind::Ordinary, Some(parent)))?;
         self.realm.protos.insert(class, o);
         self.realm.max_proto = self.realm.max_proto.max(o.0);
@@ -151,7 +164,10 @@ impl Installer<'_> {
     }
 
     fn native(&mut self, def: &'static BuiltinDef) -> Result<ObjRef, Abort> {
-        self.heap.alloc(Obj::new(ObjKind::Native(def), Some(self.realm.function_proto)))
+        self.heap.alloc(Obj::new(
+            ObjKind::Native(def),
+            Some(self.realm.function_proto),
+        ))
     }
 
     fn record(&mut self, holder: Option<ObjRef>, key: &str, def: &'static BuiltinDef) {
@@ -159,7 +175,10 @@ impl Installer<'_> {
             None => key.to_string(),
             Some(h) => match self.realm.holders.get(&h) {
                 Some(name) => format!("{}.{}", name, key),
-                None => panic!("builtin {} installed on an object that is not a holder", def.name),
+                None => panic!(
+                    "builtin {} installed on an object that is not a holder",
+                    def.name
+                ),
             },
         };
         self.realm.installed.push((path, def));
@@ -171,13 +190,25 @@ impl Installer<'_> {
     }
 
     /// Global constructor `name` (`def` has a `ctor`), linked both ways with its prototype object.
-    pub fn constructor(&mut self, name: &'static str, def: &'static BuiltinDef, proto: ObjRef) -> Result<ObjRef, Abort> {
+    pub fn constructor(
+        &mut self,
+        name: &'static str,
+        def: &'static BuiltinDef,
+        proto: ObjRef,
+    ) -> Result<ObjRef, Abort> {
         let f = self.native(def)?;
+        self.heap.get_mut(f)?.props.insert(
+            JsStr::from("prototype"),
+            Prop::Data {
+                value: Value::Obj(proto),
+                enumerable: false,
+                writable: false,
+            },
+        );
         self.heap
-            .get_mut(f)?
+            .get_mut(proto)?
             .props
-            .insert(JsStr::from("prototype"), Prop::Data { value: Value::Obj(proto), enumerable: false, writable: false });
-        self.heap.get_mut(proto)?.props.insert(JsStr::from("constructor"), Prop::hidden(Value::Obj(f)));
+            .insert(JsStr::from("constructor"), Prop::hidden(Value::Obj(f)));
         self.set_global(name, Value::Obj(f));
         self.realm.holders.insert(f, name.to_string());
         self.record(None, name, def);
@@ -185,7 +216,11 @@ impl Installer<'_> {
     }
 
     /// Global function `name` (`parseInt`, `fetch`).
-    pub fn function(&mut self, name: &'static str, def: &'static BuiltinDef) -> Result<ObjRef, Abort> {
+    pub fn function(
+        &mut self,
+        name: &'static str,
+        def: &'static BuiltinDef,
+    ) -> Result<ObjRef, Abort> {
         let f = self.native(def)?;
         self.set_global(name, Value::Obj(f));
         self.record(None, name, def);
@@ -194,17 +229,26 @@ impl Installer<'_> {
 
     /// Global `name` holding functions and constants (`Math`, `JSON`, `console`): an ordinary object.
     pub fn namespace(&mut self, name: &'static str) -> Result<ObjRef, Abort> {
-        let o = self.heap.alloc(Obj::new(ObjKind::Ordinary, Some(self.realm.object_proto)))?;
+        let o = self
+            .heap
+            .alloc(Obj::new(ObjKind::Ordinary, Some(self.realm.object_proto)))?;
         self.set_global(name, Value::Obj(o));
         self.realm.holders.insert(o, name.to_string());
         Ok(o)
     }
 
     /// Functions `holder[key]` (`Array.from`, `Math.floor`), non-enumerable, in order.
-    pub fn statics(&mut self, holder: ObjRef, fns: &[(&'static str, &'static BuiltinDef)]) -> Result<(), Abort> {
+    pub fn statics(
+        &mut self,
+        holder: ObjRef,
+        fns: &[(&'static str, &'static BuiltinDef)],
+    ) -> Result<(), Abort> {
         for &(key, def) in fns {
             let f = self.native(def)?;
-            self.heap.get_mut(holder)?.props.insert(JsStr::from(key), Prop::hidden(Value::Obj(f)));
+            self.heap
+                .get_mut(holder)?
+                .props
+                .insert(JsStr::from(key), Prop::hidden(Value::Obj(f)));
             self.record(Some(holder), key, def);
         }
         Ok(())
@@ -212,11 +256,22 @@ impl Installer<'_> {
 
     /// Methods (and accessors' getters) of prototype `proto`, found by key rather than stored as
     /// properties (see props.rs).
-    pub fn methods(&mut self, proto: ObjRef, fns: &[(&'static str, &'static BuiltinDef)]) -> Result<(), Abort> {
-        assert!(self.realm.is_builtin_proto(proto), "methods installed on an object that is not a prototype");
+    pub fn methods(
+        &mut self,
+        proto: ObjRef,
+        fns: &[(&'static str, &'static BuiltinDef)],
+    ) -> Result<(), Abort> {
+        assert!(
+            self.realm.is_builtin_proto(proto),
+            "methods installed on an object that is not a prototype"
+        );
         for &(key, def) in fns {
             let f = self.native(def)?;
-            self.realm.methods.entry(proto).or_default().insert(JsStr::from(key), (def, f));
+            self.realm
+                .methods
+                .entry(proto)
+                .or_default()
+                .insert(JsStr::from(key), (def, f));
             self.record(Some(proto), key, def);
         }
         Ok(())
@@ -225,27 +280,45 @@ impl Installer<'_> {
     /// Method `key` of `proto` is the very function object of its method `existing`
     /// (`Set.prototype.keys === Set.prototype.values`).
     pub fn alias_method(&mut self, proto: ObjRef, key: &'static str, existing: &'static str) {
-        let m = self.realm.methods.get_mut(&proto).expect("a prototype with methods");
-        let target = *m.get(&JsStr::from(existing)).unwrap_or_else(|| panic!("no method {} to alias", existing));
+        let m = self
+            .realm
+            .methods
+            .get_mut(&proto)
+            .expect("a prototype with methods");
+        let target = *m
+            .get(&JsStr::from(existing))
+            .unwrap_or_else(|| panic!("no method {} to alias", existing));
         m.insert(JsStr::from(key), target);
     }
 
     /// A non-enumerable, writable data property `holder[key]` (`Number.parseInt`, the global `parseInt`).
     pub fn property(&mut self, holder: ObjRef, key: &'static str, v: Value) -> Result<(), Abort> {
-        self.heap.get_mut(holder)?.props.insert(JsStr::from(key), Prop::hidden(v));
+        self.heap
+            .get_mut(holder)?
+            .props
+            .insert(JsStr::from(key), Prop::hidden(v));
         Ok(())
     }
 
     /// A constant: `holder[key]`, non-enumerable and read-only (`Math.PI`), or the global `key` when
     /// `holder` is `None` (`NaN`).
-    pub fn constant(&mut self, holder: Option<ObjRef>, key: &'static str, v: Value) -> Result<(), Abort> {
+    pub fn constant(
+        &mut self,
+        holder: Option<ObjRef>,
+        key: &'static str,
+        v: Value,
+    ) -> Result<(), Abort> {
         match holder {
             None => self.set_global(key, v),
             Some(h) => {
-                self.heap
-                    .get_mut(h)?
-                    .props
-                    .insert(JsStr::from(key), Prop::Data { value: v, enumerable: false, writable: false });
+                self.heap.get_mut(h)?.props.insert(
+                    JsStr::from(key),
+                    Prop::Data {
+                        value: v,
+                        enumerable: false,
+                        writable: false,
+                    },
+                );
             }
         }
         Ok(())

@@ -79,7 +79,9 @@ fn iterator_items(
     }
     let kind = cx.heap.kind(source);
     let (keys, values): (Vec<Value>, Vec<Value>) = if let ObjKind::Array(items) = kind {
-        (0..items.len()).map(|i| (Value::Num(i as f64), items[i].clone().unhole())).unzip()
+        (0..items.len())
+            .map(|i| (Value::Num(i as f64), items[i].clone().unhole()))
+            .unzip()
     } else if let Some(m) = kind.slots::<MapData>() {
         m.values().map(|(k, v)| (k.clone(), v.clone())).unzip()
     } else if let Some(s) = kind.slots::<SetData>() {
@@ -105,7 +107,9 @@ fn is_collection(k: &ObjKind) -> bool {
 fn collection_items(cx: &mut Cx, o: ObjRef) -> JsResult<Vec<Value>> {
     let kind = cx.heap.kind(o);
     let entries: Vec<(Value, Option<Value>)> = if let Some(m) = kind.slots::<MapData>() {
-        m.values().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
+        m.values()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect()
     } else if let Some(s) = kind.slots::<SetData>() {
         s.values().map(|v| (v.clone(), None)).collect()
     } else {
@@ -406,21 +410,31 @@ pub fn for_of(cx: &mut Cx, v: &Value) -> JsResult<Value> {
             return cx.new_array(Vec::new());
         }
         match cx.heap.kind(source) {
-            ObjKind::Array(_) => (ForOfSource::Array { array: source, next: 0 }, part),
+            ObjKind::Array(_) => (
+                ForOfSource::Array {
+                    array: source,
+                    next: 0,
+                },
+                part,
+            ),
             k if is_collection(k) => (cursor(source), part),
             _ => return unsupported("an iterator over a changed source"),
         }
     } else if kind.is_host() {
         return unsupported("for-of over a host object");
     } else {
-        return unsupported("for-of over an object that is not an array, string, Map, Set or their iterator");
+        return unsupported(
+            "for-of over an object that is not an array, string, Map, Set or their iterator",
+        );
     };
     let state = ForOf {
         source,
         part,
         current: Value::Undefined,
     };
-    let it = cx.heap.alloc(crate::heap::Obj::new(ObjKind::builtin(state), None))?;
+    let it = cx
+        .heap
+        .alloc(crate::heap::Obj::new(ObjKind::builtin(state), None))?;
     Ok(Value::Obj(it))
 }
 

@@ -8,7 +8,11 @@ fn builtins_json_lists_every_builtin() {
     let mut dup = names.clone();
     dup.dedup();
     assert_eq!(dup.len(), names.len(), "two builtins share a name");
-    let body = names.iter().map(|n| format!("  \"{}\"", n)).collect::<Vec<_>>().join(",\n");
+    let body = names
+        .iter()
+        .map(|n| format!("  \"{}\"", n))
+        .collect::<Vec<_>>()
+        .join(",\n");
     let json = format!("[\n{}\n]\n", body);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/builtins.json");
     if std::env::var("UPDATE_GOLDEN").is_ok() {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 // The runtime's test kit (std only), for the Node these tests start and its version check.
 #[allow(dead_code)]
-#[path = "../src/testkit.rs"]
+#[path = "../src/testkit/node.rs"]
 mod testkit;
 
 fn k(s: &str) -> Vec<u16> {

@@ -25,8 +25,13 @@ fn reach(cx: &mut crate::cx::Cx, path: &str) -> Option<Value> {
 #[test]
 fn every_builtin_is_installed_at_its_name() {
     let mut cx = test_cx(&[]);
-    let installed: Vec<(String, &'static crate::native::BuiltinDef)> = cx.realm.installed().to_vec();
-    assert!(installed.len() > 250, "only {} builtins installed", installed.len());
+    let installed: Vec<(String, &'static crate::native::BuiltinDef)> =
+        cx.realm.installed().to_vec();
+    assert!(
+        installed.len() > 250,
+        "only {} builtins installed",
+        installed.len()
+    );
     for (path, def) in installed {
         assert_eq!(path, def.name, "{} is installed at {}", def.name, path);
         if def.kind() == Kind::Getter {
@@ -51,7 +56,10 @@ fn all_lists_each_builtin_once_by_name() {
     names.dedup();
     assert_eq!(names.len(), n, "two builtins share a name");
     assert!(super::by_name("Array.prototype.map").is_some());
-    assert!(super::by_name("Number.parseInt").is_none(), "an alias is not a builtin of its own");
+    assert!(
+        super::by_name("Number.parseInt").is_none(),
+        "an alias is not a builtin of its own"
+    );
 }
 
 #[test]

@@ -29,16 +29,16 @@
 //! nesting deeper than the runtime's recursion limits (join of arrays nested 200 deep, flat 2000 deep);
 //! iterating objects that inherit an iterator without being an array, string, Map or Set.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtin;
-use crate::builtins::collections::{Cursor, MapData, SetData};
 use crate::builtins::arg;
+use crate::builtins::collections::{Cursor, MapData, SetData};
 use crate::call::{self, Callee};
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::ObjKind;
 use crate::ops;
 use crate::props;
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -101,13 +101,57 @@ builtin!(UNSHIFT, "Array.prototype.unshift", 1, unshift);
 builtin!(VALUES, "Array.prototype.values", 0, values_iter);
 builtin!(WITH, "Array.prototype.with", 2, with);
 
-
 /// Installs array's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let array_proto = r.proto("Array");
     let array = r.constructor("Array", &ARRAY, array_proto)?;
-    r.statics(array, &[("isArray", &IS_ARRAY), ("from", &FROM), ("of", &OF)])?;
-    r.methods(array_proto, &[("at", &AT), ("concat", &CONCAT), ("copyWithin", &COPY_WITHIN), ("entries", &ENTRIES), ("every", &EVERY), ("fill", &FILL), ("filter", &FILTER), ("find", &FIND), ("findIndex", &FIND_INDEX), ("findLast", &FIND_LAST), ("findLastIndex", &FIND_LAST_INDEX), ("flat", &FLAT), ("flatMap", &FLAT_MAP), ("forEach", &FOR_EACH), ("includes", &INCLUDES), ("indexOf", &INDEX_OF), ("join", &JOIN), ("keys", &KEYS), ("lastIndexOf", &LAST_INDEX_OF), ("map", &MAP), ("pop", &POP), ("push", &PUSH), ("reduce", &REDUCE), ("reduceRight", &REDUCE_RIGHT), ("reverse", &REVERSE), ("shift", &SHIFT), ("slice", &SLICE), ("some", &SOME), ("sort", &SORT), ("splice", &SPLICE), ("toLocaleString", &TO_LOCALE_STRING), ("toReversed", &TO_REVERSED), ("toSorted", &TO_SORTED), ("toSpliced", &TO_SPLICED), ("toString", &TO_STRING), ("unshift", &UNSHIFT), ("values", &VALUES), ("with", &WITH)])?;
+    r.statics(
+        array,
+        &[("isArray", &IS_ARRAY), ("from", &FROM), ("of", &OF)],
+    )?;
+    r.methods(
+        array_proto,
+        &[
+            ("at", &AT),
+            ("concat", &CONCAT),
+            ("copyWithin", &COPY_WITHIN),
+            ("entries", &ENTRIES),
+            ("every", &EVERY),
+            ("fill", &FILL),
+            ("filter", &FILTER),
+            ("find", &FIND),
+            ("findIndex", &FIND_INDEX),
+            ("findLast", &FIND_LAST),
+            ("findLastIndex", &FIND_LAST_INDEX),
+            ("flat", &FLAT),
+            ("flatMap", &FLAT_MAP),
+            ("forEach", &FOR_EACH),
+            ("includes", &INCLUDES),
+            ("indexOf", &INDEX_OF),
+            ("join", &JOIN),
+            ("keys", &KEYS),
+            ("lastIndexOf", &LAST_INDEX_OF),
+            ("map", &MAP),
+            ("pop", &POP),
+            ("push", &PUSH),
+            ("reduce", &REDUCE),
+            ("reduceRight", &REDUCE_RIGHT),
+            ("reverse", &REVERSE),
+            ("shift", &SHIFT),
+            ("slice", &SLICE),
+            ("some", &SOME),
+            ("sort", &SORT),
+            ("splice", &SPLICE),
+            ("toLocaleString", &TO_LOCALE_STRING),
+            ("toReversed", &TO_REVERSED),
+            ("toSorted", &TO_SORTED),
+            ("toSpliced", &TO_SPLICED),
+            ("toString", &TO_STRING),
+            ("unshift", &UNSHIFT),
+            ("values", &VALUES),
+            ("with", &WITH),
+        ],
+    )?;
     Ok(())
 }
 
@@ -314,11 +358,18 @@ impl JsIter {
             Value::Str(s) => Ok(Some(JsIter::Str { s: s.clone(), i: 0 })),
             Value::Obj(o) => match cx.heap.kind(*o) {
                 ObjKind::Array(_) => Ok(Some(JsIter::Array { o: *o, i: 0 })),
-                k if k.is::<MapData>() || k.is::<SetData>() => Ok(Some(JsIter::Coll(Cursor::new(*o)))),
+                k if k.is::<MapData>() || k.is::<SetData>() => {
+                    Ok(Some(JsIter::Coll(Cursor::new(*o))))
+                }
                 k if k.is_host() => unsupported("iterating a host object"),
                 _ => {
                     let r = &cx.realm;
-                    let iterable_protos = [r.array_proto, r.proto("Map").expect("Map.prototype"), r.proto("Set").expect("Set.prototype"), r.string_proto];
+                    let iterable_protos = [
+                        r.array_proto,
+                        r.proto("Map").expect("Map.prototype"),
+                        r.proto("Set").expect("Set.prototype"),
+                        r.string_proto,
+                    ];
                     let mut cur = cx.heap.get(*o).proto;
                     while let Some(p) = cur {
                         if iterable_protos.contains(&p) {
@@ -489,13 +540,31 @@ fn array_kind(k: &ObjKind) -> bool {
     matches!(k, ObjKind::Array(_))
 }
 fn keys_iter(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
-    crate::builtins::iterator::make_iterator(cx, this, crate::builtins::iterator::IterPart::Keys, array_kind, "Array.prototype.keys (on a non-array)")
+    crate::builtins::iterator::make_iterator(
+        cx,
+        this,
+        crate::builtins::iterator::IterPart::Keys,
+        array_kind,
+        "Array.prototype.keys (on a non-array)",
+    )
 }
 fn values_iter(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
-    crate::builtins::iterator::make_iterator(cx, this, crate::builtins::iterator::IterPart::Values, array_kind, "Array.prototype.values (on a non-array)")
+    crate::builtins::iterator::make_iterator(
+        cx,
+        this,
+        crate::builtins::iterator::IterPart::Values,
+        array_kind,
+        "Array.prototype.values (on a non-array)",
+    )
 }
 fn entries_iter(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
-    crate::builtins::iterator::make_iterator(cx, this, crate::builtins::iterator::IterPart::Entries, array_kind, "Array.prototype.entries (on a non-array)")
+    crate::builtins::iterator::make_iterator(
+        cx,
+        this,
+        crate::builtins::iterator::IterPart::Entries,
+        array_kind,
+        "Array.prototype.entries (on a non-array)",
+    )
 }
 
 fn to_locale_string(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {

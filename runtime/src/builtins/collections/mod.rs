@@ -13,15 +13,15 @@
 //! does not model; spread and `Array.from` take a Map or Set directly); a write to `size`; `Map` or
 //! `Set` constructing an object that is not a fresh ordinary one.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtin;
-use crate::builtins::iterator::{make_iterator, IterPart};
 use crate::builtins::arg;
+use crate::builtins::iterator::{make_iterator, IterPart};
 use crate::call::{self, Callee};
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{same_slot, Obj, ObjKind, Slots};
 use crate::props::{self, PropHooks};
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 use indexmap::IndexMap;
 use std::cell::{Cell, RefCell};
@@ -47,15 +47,40 @@ builtin!(SET_SIZE, "Set.prototype.size", 0, size_called, getter);
 builtin!(SET_VALUES, "Set.prototype.values", 0, set_values);
 builtin!(SET_ENTRIES, "Set.prototype.entries", 0, set_entries);
 
-
 /// Installs collections's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let map_proto = r.prototype("Map", r.realm.object_proto)?;
     let set_proto = r.prototype("Set", r.realm.object_proto)?;
     let _map = r.constructor("Map", &MAP, map_proto)?;
     let _set = r.constructor("Set", &SET, set_proto)?;
-    r.methods(map_proto, &[("get", &MAP_GET), ("set", &MAP_SET), ("has", &MAP_HAS), ("delete", &MAP_DELETE), ("clear", &MAP_CLEAR), ("forEach", &MAP_FOR_EACH), ("size", &MAP_SIZE), ("keys", &MAP_KEYS), ("values", &MAP_VALUES), ("entries", &MAP_ENTRIES)])?;
-    r.methods(set_proto, &[("add", &SET_ADD), ("has", &SET_HAS), ("delete", &SET_DELETE), ("clear", &SET_CLEAR), ("forEach", &SET_FOR_EACH), ("size", &SET_SIZE), ("values", &SET_VALUES), ("entries", &SET_ENTRIES)])?;
+    r.methods(
+        map_proto,
+        &[
+            ("get", &MAP_GET),
+            ("set", &MAP_SET),
+            ("has", &MAP_HAS),
+            ("delete", &MAP_DELETE),
+            ("clear", &MAP_CLEAR),
+            ("forEach", &MAP_FOR_EACH),
+            ("size", &MAP_SIZE),
+            ("keys", &MAP_KEYS),
+            ("values", &MAP_VALUES),
+            ("entries", &MAP_ENTRIES),
+        ],
+    )?;
+    r.methods(
+        set_proto,
+        &[
+            ("add", &SET_ADD),
+            ("has", &SET_HAS),
+            ("delete", &SET_DELETE),
+            ("clear", &SET_CLEAR),
+            ("forEach", &SET_FOR_EACH),
+            ("size", &SET_SIZE),
+            ("values", &SET_VALUES),
+            ("entries", &SET_ENTRIES),
+        ],
+    )?;
     // `Set.prototype.keys === Set.prototype.values` (ECMA-262 §24.2.3.8).
     r.alias_method(set_proto, "keys", "values");
     Ok(())
@@ -125,13 +150,24 @@ impl std::ops::DerefMut for SetData {
 }
 
 /// `size` is an accessor of Map.prototype and Set.prototype, read on the object (see `size_get`).
-static HOOKS: PropHooks = PropHooks { get: size_get, fields: false, refuses_write: |_, _, _| Ok(false) };
+static HOOKS: PropHooks = PropHooks {
+    get: size_get,
+    fields: false,
+    refuses_write: |_, _, _| Ok(false),
+};
 
 impl Slots for MapData {
     fn same_as(&self, other: &dyn Slots) -> bool {
-        let Some(y) = (other as &dyn std::any::Any).downcast_ref::<MapData>() else { return false };
+        let Some(y) = (other as &dyn std::any::Any).downcast_ref::<MapData>() else {
+            return false;
+        };
         self.len() == y.len()
-            && self.iter().zip(y.iter()).all(|((k1, (a1, b1)), (k2, (a2, b2)))| k1 == k2 && same_slot(a1, a2) && same_slot(b1, b2))
+            && self
+                .iter()
+                .zip(y.iter())
+                .all(|((k1, (a1, b1)), (k2, (a2, b2)))| {
+                    k1 == k2 && same_slot(a1, a2) && same_slot(b1, b2)
+                })
     }
     fn hooks(&self) -> Option<&'static PropHooks> {
         Some(&HOOKS)
@@ -140,8 +176,14 @@ impl Slots for MapData {
 
 impl Slots for SetData {
     fn same_as(&self, other: &dyn Slots) -> bool {
-        let Some(y) = (other as &dyn std::any::Any).downcast_ref::<SetData>() else { return false };
-        self.len() == y.len() && self.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && same_slot(v1, v2))
+        let Some(y) = (other as &dyn std::any::Any).downcast_ref::<SetData>() else {
+            return false;
+        };
+        self.len() == y.len()
+            && self
+                .iter()
+                .zip(y.iter())
+                .all(|((k1, v1), (k2, v2))| k1 == k2 && same_slot(v1, v2))
     }
     fn hooks(&self) -> Option<&'static PropHooks> {
         Some(&HOOKS)
@@ -229,7 +271,9 @@ impl Cursor {
     pub fn next(&self, cx: &Cx) -> Option<(Value, Option<Value>)> {
         let p = self.pos();
         let e = match entries(cx.heap.kind(self.obj)) {
-            Some(Entries::Map(m)) => m.get_index(p).map(|(_, (k, v))| (k.clone(), Some(v.clone()))),
+            Some(Entries::Map(m)) => m
+                .get_index(p)
+                .map(|(_, (k, v))| (k.clone(), Some(v.clone()))),
             Some(Entries::Set(s)) => s.get_index(p).map(|(_, v)| (v.clone(), None)),
             None => None,
         };
@@ -309,7 +353,11 @@ fn this_set(cx: &Cx, this: &Value) -> JsResult<ObjRef> {
 pub fn map_insert(cx: &mut Cx, o: ObjRef, k: Value, v: Value) -> JsResult<()> {
     let k = normalize(k);
     let key = MapKey::of(&k);
-    let exists = cx.heap.kind(o).slots::<MapData>().is_some_and(|m| m.contains_key(&key));
+    let exists = cx
+        .heap
+        .kind(o)
+        .slots::<MapData>()
+        .is_some_and(|m| m.contains_key(&key));
     let obj = if exists {
         cx.heap.get_mut(o)?
     } else {
@@ -330,10 +378,20 @@ pub fn map_insert(cx: &mut Cx, o: ObjRef, k: Value, v: Value) -> JsResult<()> {
 pub fn set_insert(cx: &mut Cx, o: ObjRef, v: Value) -> JsResult<()> {
     let v = normalize(v);
     let key = MapKey::of(&v);
-    if cx.heap.kind(o).slots::<SetData>().is_some_and(|s| s.contains_key(&key)) {
+    if cx
+        .heap
+        .kind(o)
+        .slots::<SetData>()
+        .is_some_and(|s| s.contains_key(&key))
+    {
         return Ok(());
     }
-    if let Some(s) = cx.heap.get_mut_grow(o, ENTRY_BYTES)?.kind.slots_mut::<SetData>() {
+    if let Some(s) = cx
+        .heap
+        .get_mut_grow(o, ENTRY_BYTES)?
+        .kind
+        .slots_mut::<SetData>()
+    {
         s.insert(key, v);
     }
     Ok(())
@@ -401,19 +459,49 @@ fn is_set(k: &ObjKind) -> bool {
     k.is::<SetData>()
 }
 fn map_keys(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
-    make_iterator(cx, this, IterPart::Keys, is_map, "Method Map.prototype.keys")
+    make_iterator(
+        cx,
+        this,
+        IterPart::Keys,
+        is_map,
+        "Method Map.prototype.keys",
+    )
 }
 fn map_values(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
-    make_iterator(cx, this, IterPart::Values, is_map, "Method Map.prototype.values")
+    make_iterator(
+        cx,
+        this,
+        IterPart::Values,
+        is_map,
+        "Method Map.prototype.values",
+    )
 }
 fn map_entries(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
-    make_iterator(cx, this, IterPart::Entries, is_map, "Method Map.prototype.entries")
+    make_iterator(
+        cx,
+        this,
+        IterPart::Entries,
+        is_map,
+        "Method Map.prototype.entries",
+    )
 }
 fn set_values(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
-    make_iterator(cx, this, IterPart::Values, is_set, "Method Set.prototype.values")
+    make_iterator(
+        cx,
+        this,
+        IterPart::Values,
+        is_set,
+        "Method Set.prototype.values",
+    )
 }
 fn set_entries(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
-    make_iterator(cx, this, IterPart::Entries, is_set, "Method Set.prototype.entries")
+    make_iterator(
+        cx,
+        this,
+        IterPart::Entries,
+        is_set,
+        "Method Set.prototype.entries",
+    )
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -550,7 +638,10 @@ fn map_has(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_map(cx, this)?;
     let key = MapKey::of(&arg(args, 0));
     Ok(Value::Bool(
-        cx.heap.kind(o).slots::<MapData>().is_some_and(|m| m.contains_key(&key)),
+        cx.heap
+            .kind(o)
+            .slots::<MapData>()
+            .is_some_and(|m| m.contains_key(&key)),
     ))
 }
 
@@ -643,7 +734,10 @@ fn set_has(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_set(cx, this)?;
     let key = MapKey::of(&arg(args, 0));
     Ok(Value::Bool(
-        cx.heap.kind(o).slots::<SetData>().is_some_and(|s| s.contains_key(&key)),
+        cx.heap
+            .kind(o)
+            .slots::<SetData>()
+            .is_some_and(|s| s.contains_key(&key)),
     ))
 }
 

@@ -8,17 +8,17 @@
 //! their argument with `valueOf`, `toString` or `toJSON` where Node does, and inspecting objects reads
 //! their data properties without running getters.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtins::collections::{MapData, SetData};
 use crate::builtins::date::DateValue;
 use crate::builtins::fetch::{HeadersData, ResponseData};
 use crate::builtins::promise::PromiseState;
 use crate::builtins::regexp::RegExpData;
+use crate::cx::Abort;
 use crate::cx::{unsupported, Cx, JsResult};
 use crate::heap::{fflags, ObjKind, Prop};
 use crate::ops;
 use crate::props;
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 
 crate::builtin!(LOG, "console.log", 0, console_log);
@@ -27,11 +27,19 @@ crate::builtin!(DEBUG, "console.debug", 0, console_log);
 crate::builtin!(WARN, "console.warn", 0, console_log);
 crate::builtin!(ERROR, "console.error", 0, console_log);
 
-
 /// Installs console's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let console = r.namespace("console")?;
-    r.statics(console, &[("log", &LOG), ("info", &INFO), ("debug", &DEBUG), ("warn", &WARN), ("error", &ERROR)])?;
+    r.statics(
+        console,
+        &[
+            ("log", &LOG),
+            ("info", &INFO),
+            ("debug", &DEBUG),
+            ("warn", &WARN),
+            ("error", &ERROR),
+        ],
+    )?;
     Ok(())
 }
 
@@ -251,10 +259,20 @@ fn shallow_kind(cx: &Cx, o: ObjRef) -> ObjKind {
             ObjKind::Array(items.iter().take(MAX_ITEMS + 1).cloned().collect())
         }
         k if k.is::<MapData>() => ObjKind::builtin(MapData(
-            k.slots::<MapData>().expect("a Map").iter().take(MAX_ITEMS).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            k.slots::<MapData>()
+                .expect("a Map")
+                .iter()
+                .take(MAX_ITEMS)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         )),
         k if k.is::<SetData>() => ObjKind::builtin(SetData(
-            k.slots::<SetData>().expect("a Set").iter().take(MAX_ITEMS).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            k.slots::<SetData>()
+                .expect("a Set")
+                .iter()
+                .take(MAX_ITEMS)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         )),
         ObjKind::Scope { .. } => ObjKind::Scope {
             vars: Vec::new(),
@@ -273,7 +291,10 @@ fn array_len(cx: &Cx, o: ObjRef) -> usize {
 
 fn collection_len(cx: &Cx, o: ObjRef) -> usize {
     let k = cx.heap.kind(o);
-    k.slots::<MapData>().map(|m| m.len()).or_else(|| k.slots::<SetData>().map(|s| s.len())).unwrap_or(0)
+    k.slots::<MapData>()
+        .map(|m| m.len())
+        .or_else(|| k.slots::<SetData>().map(|s| s.len()))
+        .unwrap_or(0)
 }
 
 /// `util.inspect(v)`, approximately (see the module's notes): no user code runs.
@@ -336,10 +357,7 @@ fn inspect(
             return Ok(());
         }
         ObjKind::Native(d) => {
-            out.push_str(&format!(
-                "[Function: {}]",
-                d.js_name()
-            ));
+            out.push_str(&format!("[Function: {}]", d.js_name()));
             return Ok(());
         }
         ObjKind::Bound { .. } => {
@@ -365,8 +383,12 @@ fn inspect(
             return Ok(());
         }
         ObjKind::Error => {
-            if let Some(Prop::Accessor { .. }) = cx.heap.get(o).props.get(&props::key("message")[..]) {
-                return unsupported("logging an error whose message is an accessor (or the engine's)");
+            if let Some(Prop::Accessor { .. }) =
+                cx.heap.get(o).props.get(&props::key("message")[..])
+            {
+                return unsupported(
+                    "logging an error whose message is an accessor (or the engine's)",
+                );
             }
             // Node reads `name` (running a getter) and converts it to a string.
             let name = props::get(cx, v, &props::key("name"))?;

@@ -17,12 +17,12 @@
 //! setters' rare orders of evaluation where V8 and the spec disagree (a `valueOf` that changes the date
 //! being set, or object arguments to a setter of an invalid date).
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtins::arg;
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Slots};
 use crate::ops;
+use crate::realm::Installer;
 use crate::value::{ObjRef, Value};
 use std::sync::OnceLock;
 
@@ -233,7 +233,6 @@ crate::builtin!(
     to_locale
 );
 
-
 /// A Date's slots: its time value ([[DateValue]], ECMA-262 §21.4.4), NaN for an invalid date.
 #[derive(Clone, Copy, Debug)]
 pub struct DateValue(pub f64);
@@ -244,7 +243,9 @@ impl Slots for DateValue {
         true
     }
     fn same_as(&self, other: &dyn Slots) -> bool {
-        (other as &dyn std::any::Any).downcast_ref::<DateValue>().is_some_and(|d| d.0.to_bits() == self.0.to_bits())
+        (other as &dyn std::any::Any)
+            .downcast_ref::<DateValue>()
+            .is_some_and(|d| d.0.to_bits() == self.0.to_bits())
     }
 }
 
@@ -253,7 +254,54 @@ pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let date_proto = r.prototype("Date", r.realm.object_proto)?;
     let date = r.constructor("Date", &DATE, date_proto)?;
     r.statics(date, &[("now", &NOW), ("parse", &PARSE), ("UTC", &UTC)])?;
-    r.methods(date_proto, &[("getTime", &GET_TIME), ("valueOf", &VALUE_OF), ("getTimezoneOffset", &GET_TIMEZONE_OFFSET), ("getFullYear", &GET_FULL_YEAR), ("getMonth", &GET_MONTH), ("getDate", &GET_DATE), ("getDay", &GET_DAY), ("getHours", &GET_HOURS), ("getMinutes", &GET_MINUTES), ("getSeconds", &GET_SECONDS), ("getMilliseconds", &GET_MILLISECONDS), ("getUTCFullYear", &GET_UTC_FULL_YEAR), ("getUTCMonth", &GET_UTC_MONTH), ("getUTCDate", &GET_UTC_DATE), ("getUTCDay", &GET_UTC_DAY), ("getUTCHours", &GET_UTC_HOURS), ("getUTCMinutes", &GET_UTC_MINUTES), ("getUTCSeconds", &GET_UTC_SECONDS), ("getUTCMilliseconds", &GET_UTC_MILLISECONDS), ("setTime", &SET_TIME), ("setFullYear", &SET_FULL_YEAR), ("setMonth", &SET_MONTH), ("setDate", &SET_DATE), ("setHours", &SET_HOURS), ("setMinutes", &SET_MINUTES), ("setSeconds", &SET_SECONDS), ("setMilliseconds", &SET_MILLISECONDS), ("setUTCFullYear", &SET_UTC_FULL_YEAR), ("setUTCMonth", &SET_UTC_MONTH), ("setUTCDate", &SET_UTC_DATE), ("setUTCHours", &SET_UTC_HOURS), ("setUTCMinutes", &SET_UTC_MINUTES), ("setUTCSeconds", &SET_UTC_SECONDS), ("setUTCMilliseconds", &SET_UTC_MILLISECONDS), ("toISOString", &TO_ISO_STRING), ("toJSON", &TO_JSON), ("toUTCString", &TO_UTC_STRING), ("toString", &TO_STRING), ("toDateString", &TO_DATE_STRING), ("toTimeString", &TO_TIME_STRING), ("toLocaleString", &TO_LOCALE_STRING), ("toLocaleDateString", &TO_LOCALE_DATE_STRING), ("toLocaleTimeString", &TO_LOCALE_TIME_STRING)])?;
+    r.methods(
+        date_proto,
+        &[
+            ("getTime", &GET_TIME),
+            ("valueOf", &VALUE_OF),
+            ("getTimezoneOffset", &GET_TIMEZONE_OFFSET),
+            ("getFullYear", &GET_FULL_YEAR),
+            ("getMonth", &GET_MONTH),
+            ("getDate", &GET_DATE),
+            ("getDay", &GET_DAY),
+            ("getHours", &GET_HOURS),
+            ("getMinutes", &GET_MINUTES),
+            ("getSeconds", &GET_SECONDS),
+            ("getMilliseconds", &GET_MILLISECONDS),
+            ("getUTCFullYear", &GET_UTC_FULL_YEAR),
+            ("getUTCMonth", &GET_UTC_MONTH),
+            ("getUTCDate", &GET_UTC_DATE),
+            ("getUTCDay", &GET_UTC_DAY),
+            ("getUTCHours", &GET_UTC_HOURS),
+            ("getUTCMinutes", &GET_UTC_MINUTES),
+            ("getUTCSeconds", &GET_UTC_SECONDS),
+            ("getUTCMilliseconds", &GET_UTC_MILLISECONDS),
+            ("setTime", &SET_TIME),
+            ("setFullYear", &SET_FULL_YEAR),
+            ("setMonth", &SET_MONTH),
+            ("setDate", &SET_DATE),
+            ("setHours", &SET_HOURS),
+            ("setMinutes", &SET_MINUTES),
+            ("setSeconds", &SET_SECONDS),
+            ("setMilliseconds", &SET_MILLISECONDS),
+            ("setUTCFullYear", &SET_UTC_FULL_YEAR),
+            ("setUTCMonth", &SET_UTC_MONTH),
+            ("setUTCDate", &SET_UTC_DATE),
+            ("setUTCHours", &SET_UTC_HOURS),
+            ("setUTCMinutes", &SET_UTC_MINUTES),
+            ("setUTCSeconds", &SET_UTC_SECONDS),
+            ("setUTCMilliseconds", &SET_UTC_MILLISECONDS),
+            ("toISOString", &TO_ISO_STRING),
+            ("toJSON", &TO_JSON),
+            ("toUTCString", &TO_UTC_STRING),
+            ("toString", &TO_STRING),
+            ("toDateString", &TO_DATE_STRING),
+            ("toTimeString", &TO_TIME_STRING),
+            ("toLocaleString", &TO_LOCALE_STRING),
+            ("toLocaleDateString", &TO_LOCALE_DATE_STRING),
+            ("toLocaleTimeString", &TO_LOCALE_TIME_STRING),
+        ],
+    )?;
     Ok(())
 }
 
@@ -488,9 +536,10 @@ fn date_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<Valu
         }
         None => {
             let p = date_proto(cx);
-            Ok(Value::Obj(
-                cx.heap.alloc(Obj::new(ObjKind::builtin(DateValue(tv)), Some(p)))?,
-            ))
+            Ok(Value::Obj(cx.heap.alloc(Obj::new(
+                ObjKind::builtin(DateValue(tv)),
+                Some(p),
+            ))?))
         }
     }
 }

@@ -6,13 +6,13 @@
 //! gives up (props.rs), and so does `Error.captureStackTrace` on an object that is not an error (V8 would
 //! give it a `stack` the program could read).
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtins::{arg, BuiltinDef};
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop};
 use crate::ops;
 use crate::props;
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 
 /// Declares a constructor builtin for one error class: called as a function or with `new`, it makes an
@@ -59,7 +59,6 @@ crate::builtin!(
     capture_stack_trace
 );
 
-
 /// The error classes, each with its constructor.
 const CLASSES: [(&str, &BuiltinDef); 7] = [
     ("Error", &ERROR),
@@ -78,7 +77,11 @@ pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let error_proto = r.proto("Error");
     let mut protos = Vec::new();
     for (name, _) in CLASSES {
-        let p = if name == "Error" { error_proto } else { r.prototype(name, error_proto)? };
+        let p = if name == "Error" {
+            error_proto
+        } else {
+            r.prototype(name, error_proto)?
+        };
         r.property(p, "name", Value::str(name))?;
         r.property(p, "message", Value::str(""))?;
         protos.push(p);
@@ -177,16 +180,28 @@ fn capture_stack_trace(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<V
 crate::builtin!(ENGINE_MESSAGE, "%EngineErrorMessage%", 0, engine_message);
 
 fn engine_message(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {
-    crate::cx::unsupported("the message of an error the engine raised (V8's text is not reproduced)")
+    crate::cx::unsupported(
+        "the message of an error the engine raised (V8's text is not reproduced)",
+    )
 }
 
 /// An error of class `class` as a `catch` receives it for an engine error: right class and name, and a
 /// `message` accessor that gives up when read.
 pub fn engine_error_object(cx: &mut Cx, class: &str) -> JsResult<Value> {
     let p = cx.realm.proto(class).unwrap_or(cx.realm.error_proto);
-    let getter = cx.heap.alloc(Obj::new(ObjKind::Native(&ENGINE_MESSAGE), Some(cx.realm.function_proto)))?;
+    let getter = cx.heap.alloc(Obj::new(
+        ObjKind::Native(&ENGINE_MESSAGE),
+        Some(cx.realm.function_proto),
+    ))?;
     let o = cx.heap.alloc(Obj::new(ObjKind::Error, Some(p)))?;
-    cx.heap.get_mut(o)?.props.insert(JsStr::from("message"), Prop::Accessor { get: Some(getter), set: None, enumerable: false });
+    cx.heap.get_mut(o)?.props.insert(
+        JsStr::from("message"),
+        Prop::Accessor {
+            get: Some(getter),
+            set: None,
+            enumerable: false,
+        },
+    );
     Ok(Value::Obj(o))
 }
 

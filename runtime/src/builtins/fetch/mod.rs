@@ -18,16 +18,16 @@
 //! Request header names reach the wire in lower case (hyper's `HeaderName`), where undici keeps the case
 //! the program gave; servers see the same headers otherwise, in the same order.
 
-use crate::realm::Installer;
-use crate::builtins::promise::{new_promise, PromiseState};
 use crate::builtins::arg;
-use crate::io::{HttpRequest, HttpResponse, Io};
+use crate::builtins::promise::{new_promise, PromiseState};
 use crate::call;
 use crate::cx::{engine_error, unsupported, Abort, AbortKind, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop, Slots};
-use crate::props::PropHooks;
+use crate::io::{HttpRequest, HttpResponse, Io};
 use crate::ops;
 use crate::props;
+use crate::props::PropHooks;
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 use std::collections::HashMap;
 
@@ -49,14 +49,21 @@ crate::builtin!(
     |_, _, _| unsupported("Headers.prototype.entries")
 );
 
-
 /// Installs fetch's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let response_proto = r.prototype("Response", r.realm.object_proto)?;
     let headers_proto = r.prototype("Headers", r.realm.object_proto)?;
     r.function("fetch", &FETCH)?;
     r.methods(response_proto, &[("json", &JSON), ("text", &TEXT)])?;
-    r.methods(headers_proto, &[("get", &HEADERS_GET), ("has", &HEADERS_HAS), ("forEach", &HEADERS_FOR_EACH), ("entries", &HEADERS_ENTRIES)])?;
+    r.methods(
+        headers_proto,
+        &[
+            ("get", &HEADERS_GET),
+            ("has", &HEADERS_HAS),
+            ("forEach", &HEADERS_FOR_EACH),
+            ("entries", &HEADERS_ENTRIES),
+        ],
+    )?;
     Ok(())
 }
 
@@ -552,10 +559,9 @@ pub fn response_object(cx: &mut Cx, resp: HttpResponse) -> JsResult<Value> {
         .map(|(n, v)| (JsStr::from(n.to_ascii_lowercase()), JsStr::from(v.as_str())))
         .collect();
     let hp = headers_proto(cx);
-    let h = cx.heap.alloc(Obj::new(
-        ObjKind::builtin(HeadersData(entries)),
-        Some(hp),
-    ))?;
+    let h = cx
+        .heap
+        .alloc(Obj::new(ObjKind::builtin(HeadersData(entries)), Some(hp)))?;
     let rp = response_proto(cx);
     let null_body = matches!(resp.status, 204 | 205 | 304);
     let data = ResponseData {
@@ -564,10 +570,7 @@ pub fn response_object(cx: &mut Cx, resp: HttpResponse) -> JsResult<Value> {
         headers: Some(h),
         null_body,
     };
-    let r = cx.heap.alloc(Obj::new(
-        ObjKind::builtin(data),
-        Some(rp),
-    ))?;
+    let r = cx.heap.alloc(Obj::new(ObjKind::builtin(data), Some(rp)))?;
     Ok(Value::Obj(r))
 }
 
@@ -874,12 +877,16 @@ impl Io for HttpIo {
 
 /// The realm's Headers.prototype.
 fn headers_proto(cx: &Cx) -> ObjRef {
-    cx.realm.proto("Headers").expect("Headers.prototype is installed")
+    cx.realm
+        .proto("Headers")
+        .expect("Headers.prototype is installed")
 }
 
 /// The realm's Response.prototype.
 fn response_proto(cx: &Cx) -> ObjRef {
-    cx.realm.proto("Response").expect("Response.prototype is installed")
+    cx.realm
+        .proto("Response")
+        .expect("Response.prototype is installed")
 }
 
 #[cfg(test)]

@@ -8,16 +8,16 @@
 //! 65535 arguments (V8 may overflow its stack there); after `delete` of a bound function's `name` or
 //! `length` Node reads Function.prototype's, which the runtime does not model (reads give `undefined`).
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtin;
-use crate::builtins::array::is_callable;
 use crate::builtins::arg;
+use crate::builtins::array::is_callable;
 use crate::call;
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop};
 use crate::ops;
 use crate::props;
+use crate::realm::Installer;
 use crate::value::{JsStr, Value};
 
 builtin!(APPLY, "Function.prototype.apply", 2, apply);
@@ -25,11 +25,18 @@ builtin!(BIND, "Function.prototype.bind", 1, bind);
 builtin!(CALL, "Function.prototype.call", 1, call_method);
 builtin!(TO_STRING, "Function.prototype.toString", 0, to_string);
 
-
 /// Installs function's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let function_proto = r.proto("Function");
-    r.methods(function_proto, &[("apply", &APPLY), ("bind", &BIND), ("call", &CALL), ("toString", &TO_STRING)])?;
+    r.methods(
+        function_proto,
+        &[
+            ("apply", &APPLY),
+            ("bind", &BIND),
+            ("call", &CALL),
+            ("toString", &TO_STRING),
+        ],
+    )?;
     Ok(())
 }
 

@@ -5,12 +5,12 @@
 //! power-of-two radixes are correctly rounded, the other radixes accumulate in doubles chunk by chunk
 //! exactly as V8's `NumberParseIntHelper` does.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtin;
 use crate::builtins::arg;
+use crate::cx::Abort;
 use crate::cx::{engine_error, Cx, JsResult};
 use crate::ops;
+use crate::realm::Installer;
 use crate::value::{JsStr, Value};
 
 builtin!(PARSE_INT, "parseInt", 2, parse_int_fn);
@@ -31,7 +31,6 @@ builtin!(
     decode_uri_component
 );
 builtin!(DECODE_URI, "decodeURI", 1, decode_uri);
-
 
 /// Installs the global functions and values, and `Number.parseInt` and `Number.parseFloat`.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
@@ -56,7 +55,6 @@ pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     r.property(number, "parseFloat", Value::Obj(parse_float))?;
     Ok(())
 }
-
 
 // ---------------------------------------------------------------------------------------------------
 // parseInt (ECMA-262 §19.2.5)

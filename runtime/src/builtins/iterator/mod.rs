@@ -37,13 +37,26 @@ pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
 }
 
 /// A new iterator over `this` (an array, Map or Set), as `keys()`, `values()` and `entries()` return.
-pub fn make_iterator(cx: &mut Cx, this: &Value, part: IterPart, expect: fn(&ObjKind) -> bool, what: &str) -> JsResult<Value> {
+pub fn make_iterator(
+    cx: &mut Cx,
+    this: &Value,
+    part: IterPart,
+    expect: fn(&ObjKind) -> bool,
+    what: &str,
+) -> JsResult<Value> {
     let source = match this {
         Value::Obj(o) if expect(cx.heap.kind(*o)) => *o,
         _ => return engine_error(format!("{} called on an incompatible receiver", what)),
     };
     let proto = cx.realm.proto("Iterator").expect("the Iterator prototype");
-    let it = cx.heap.alloc(Obj::new(ObjKind::builtin(Iter { source, part, done: false }), Some(proto)))?;
+    let it = cx.heap.alloc(Obj::new(
+        ObjKind::builtin(Iter {
+            source,
+            part,
+            done: false,
+        }),
+        Some(proto),
+    ))?;
     Ok(Value::Obj(it))
 }
 

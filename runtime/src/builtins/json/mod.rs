@@ -7,20 +7,19 @@
 //! function, nesting deeper than `MAX_PARSE_DEPTH` / `MAX_STRINGIFY_DEPTH`, a cycle (V8 throws a
 //! TypeError whose text we do not reproduce), host objects, and Dates when no `toJSON` is modelled.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtins::arg;
 use crate::call::{self, Callee};
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop, Props};
 use crate::ops;
 use crate::props;
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 use std::collections::HashSet;
 
 crate::builtin!(PARSE, "JSON.parse", 2, json_parse);
 crate::builtin!(STRINGIFY, "JSON.stringify", 3, json_stringify);
-
 
 /// Installs json's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {

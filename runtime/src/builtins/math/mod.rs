@@ -18,12 +18,12 @@
 //! Math.random draws from a xorshift64* generator seeded from the clock on first use; programs cannot
 //! observe the difference from V8's generator except by predicting it.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtin;
 use crate::builtins::arg;
+use crate::cx::Abort;
 use crate::cx::{unsupported, Cx, JsResult};
 use crate::ops;
+use crate::realm::Installer;
 use crate::value::Value;
 
 macro_rules! unary {
@@ -259,11 +259,49 @@ builtin!(RANDOM, "Math.random", 0, |_cx: &mut Cx,
     Ok(Value::Num(random()))
 });
 
-
 /// Installs math's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let math = r.namespace("Math")?;
-    r.statics(math, &[("abs", &ABS), ("acos", &ACOS), ("acosh", &ACOSH), ("asin", &ASIN), ("asinh", &ASINH), ("atan", &ATAN), ("atan2", &ATAN2), ("atanh", &ATANH), ("cbrt", &CBRT), ("ceil", &CEIL), ("clz32", &CLZ32), ("cos", &COS), ("cosh", &COSH), ("exp", &EXP), ("expm1", &EXPM1), ("floor", &FLOOR), ("fround", &FROUND), ("hypot", &HYPOT), ("imul", &IMUL), ("log", &LOG), ("log10", &LOG10), ("log1p", &LOG1P), ("log2", &LOG2), ("max", &MAX), ("min", &MIN), ("pow", &POW), ("random", &RANDOM), ("round", &ROUND), ("sign", &SIGN), ("sin", &SIN), ("sinh", &SINH), ("sqrt", &SQRT), ("tan", &TAN), ("tanh", &TANH), ("trunc", &TRUNC)])?;
+    r.statics(
+        math,
+        &[
+            ("abs", &ABS),
+            ("acos", &ACOS),
+            ("acosh", &ACOSH),
+            ("asin", &ASIN),
+            ("asinh", &ASINH),
+            ("atan", &ATAN),
+            ("atan2", &ATAN2),
+            ("atanh", &ATANH),
+            ("cbrt", &CBRT),
+            ("ceil", &CEIL),
+            ("clz32", &CLZ32),
+            ("cos", &COS),
+            ("cosh", &COSH),
+            ("exp", &EXP),
+            ("expm1", &EXPM1),
+            ("floor", &FLOOR),
+            ("fround", &FROUND),
+            ("hypot", &HYPOT),
+            ("imul", &IMUL),
+            ("log", &LOG),
+            ("log10", &LOG10),
+            ("log1p", &LOG1P),
+            ("log2", &LOG2),
+            ("max", &MAX),
+            ("min", &MIN),
+            ("pow", &POW),
+            ("random", &RANDOM),
+            ("round", &ROUND),
+            ("sign", &SIGN),
+            ("sin", &SIN),
+            ("sinh", &SINH),
+            ("sqrt", &SQRT),
+            ("tan", &TAN),
+            ("tanh", &TANH),
+            ("trunc", &TRUNC),
+        ],
+    )?;
     for (key, v) in constants() {
         r.constant(Some(math), key, v)?;
     }

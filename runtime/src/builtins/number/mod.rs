@@ -7,12 +7,12 @@
 //!
 //! `new Number(...)` and `new Boolean(...)` give up: wrapper objects are not modelled.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtin;
 use crate::builtins::arg;
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::ops;
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 
 builtin!(NUMBER, "Number", 1, number_fn, ctor = number_ctor);
@@ -55,19 +55,42 @@ builtin!(
     boolean_value_of
 );
 
-
 /// Installs number's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let number_proto = r.proto("Number");
     let boolean_proto = r.proto("Boolean");
     let number = r.constructor("Number", &NUMBER, number_proto)?;
     let _boolean = r.constructor("Boolean", &BOOLEAN, boolean_proto)?;
-    r.statics(number, &[("isFinite", &IS_FINITE), ("isInteger", &IS_INTEGER), ("isNaN", &IS_NAN), ("isSafeInteger", &IS_SAFE_INTEGER)])?;
-    r.methods(number_proto, &[("toString", &TO_STRING), ("toFixed", &TO_FIXED), ("toExponential", &TO_EXPONENTIAL), ("toPrecision", &TO_PRECISION), ("valueOf", &VALUE_OF), ("toLocaleString", &TO_LOCALE_STRING)])?;
+    r.statics(
+        number,
+        &[
+            ("isFinite", &IS_FINITE),
+            ("isInteger", &IS_INTEGER),
+            ("isNaN", &IS_NAN),
+            ("isSafeInteger", &IS_SAFE_INTEGER),
+        ],
+    )?;
+    r.methods(
+        number_proto,
+        &[
+            ("toString", &TO_STRING),
+            ("toFixed", &TO_FIXED),
+            ("toExponential", &TO_EXPONENTIAL),
+            ("toPrecision", &TO_PRECISION),
+            ("valueOf", &VALUE_OF),
+            ("toLocaleString", &TO_LOCALE_STRING),
+        ],
+    )?;
     for (key, v) in constants() {
         r.constant(Some(number), key, v)?;
     }
-    r.methods(boolean_proto, &[("toString", &BOOLEAN_TO_STRING), ("valueOf", &BOOLEAN_VALUE_OF)])?;
+    r.methods(
+        boolean_proto,
+        &[
+            ("toString", &BOOLEAN_TO_STRING),
+            ("valueOf", &BOOLEAN_VALUE_OF),
+        ],
+    )?;
     Ok(())
 }
 
@@ -126,7 +149,6 @@ fn is_safe_integer(_cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Valu
         matches!(arg(args, 0), Value::Num(n) if n.is_finite() && n.trunc() == n && n.abs() <= 9007199254740991.0),
     ))
 }
-
 
 // ---------------------------------------------------------------------------------------------------
 // Number.prototype
@@ -213,13 +235,21 @@ fn to_locale_string(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value
     match arg(args, 0) {
         Value::Undefined if default_locale_is_en_us() => {}
         Value::Str(l) if l.eq_str("en-US") || l.eq_str("en") => {}
-        Value::Undefined => return unsupported("Number.prototype.toLocaleString in a default locale other than en-US"),
+        Value::Undefined => {
+            return unsupported(
+                "Number.prototype.toLocaleString in a default locale other than en-US",
+            )
+        }
         _ => return unsupported("Number.prototype.toLocaleString in a locale other than en-US"),
     }
     let s = match arg(args, 1) {
         Value::Undefined => locale_string(x),
         Value::Obj(o) => format_with_options(cx, x, o)?,
-        _ => return unsupported("Number.prototype.toLocaleString with options that are not an object"),
+        _ => {
+            return unsupported(
+                "Number.prototype.toLocaleString with options that are not an object",
+            )
+        }
     };
     cx.new_str(s.encode_utf16().collect())
 }
@@ -228,19 +258,29 @@ fn to_locale_string(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value
 /// (USD, EUR, GBP, JPY, shown as their symbol), `minimumFractionDigits`, `maximumFractionDigits` and
 /// `useGrouping` (true or false). Any other option gives up, as does an option whose value would throw.
 fn format_with_options(cx: &mut Cx, x: f64, o: crate::value::ObjRef) -> JsResult<String> {
-    const KNOWN: [&str; 5] = ["style", "currency", "minimumFractionDigits", "maximumFractionDigits", "useGrouping"];
+    const KNOWN: [&str; 5] = [
+        "style",
+        "currency",
+        "minimumFractionDigits",
+        "maximumFractionDigits",
+        "useGrouping",
+    ];
     if matches!(cx.heap.kind(o), crate::heap::ObjKind::Ordinary) {
         let keys = crate::props::own_enumerable_keys(cx, o);
         if keys.iter().any(|k| !KNOWN.iter().any(|n| k.eq_str(n))) {
             return unsupported("Number.prototype.toLocaleString with options beyond style, currency, fraction digits and grouping");
         }
     } else {
-        return unsupported("Number.prototype.toLocaleString with options that are not a plain object");
+        return unsupported(
+            "Number.prototype.toLocaleString with options that are not a plain object",
+        );
     }
     let get = |cx: &mut Cx, k: &str| crate::props::get(cx, &Value::Obj(o), &crate::props::key(k));
     let style = match get(cx, "style")? {
         Value::Undefined => "decimal".to_string(),
-        Value::Str(s) if s.eq_str("decimal") || s.eq_str("percent") || s.eq_str("currency") => s.to_rust_string(),
+        Value::Str(s) if s.eq_str("decimal") || s.eq_str("percent") || s.eq_str("currency") => {
+            s.to_rust_string()
+        }
         _ => return unsupported("a toLocaleString style other than decimal, percent or currency"),
     };
     let (symbol, cur_digits) = if style == "currency" {
@@ -274,7 +314,9 @@ fn format_with_options(cx: &mut Cx, x: f64, o: crate::value::ObjRef) -> JsResult
         (Some(mn), None) => (mn, max_default.max(mn)),
         (None, Some(mx)) => (min_default.min(mx), mx),
         (Some(mn), Some(mx)) if mn <= mx => (mn, mx),
-        _ => return unsupported("minimumFractionDigits above maximumFractionDigits (a RangeError)"),
+        _ => {
+            return unsupported("minimumFractionDigits above maximumFractionDigits (a RangeError)")
+        }
     };
     let grouping = match get(cx, "useGrouping")? {
         Value::Undefined | Value::Bool(true) => true,
@@ -639,7 +681,13 @@ pub fn locale_string(x: f64) -> String {
 /// `x` as ICU writes it in en-US: the shortest decimal digits of `x` scaled by `10^shift` (2 for percent),
 /// rounded half away from zero at `max_frac` fraction digits, padded with zeros to `min_frac`, the integer
 /// part grouped by threes when `grouping`. A negative number (or -0) keeps its sign.
-pub fn format_decimal(x: f64, min_frac: usize, max_frac: usize, grouping: bool, shift: i32) -> String {
+pub fn format_decimal(
+    x: f64,
+    min_frac: usize,
+    max_frac: usize,
+    grouping: bool,
+    shift: i32,
+) -> String {
     if x.is_nan() {
         return "NaN".into();
     }
@@ -664,7 +712,10 @@ pub fn format_decimal(x: f64, min_frac: usize, max_frac: usize, grouping: bool, 
         let (int_part, frac_part) = if cut < 0 {
             (vec![], vec![])
         } else if point >= 0 {
-            (r[..int_len.min(r.len())].to_vec(), r[int_len.min(r.len())..].to_vec())
+            (
+                r[..int_len.min(r.len())].to_vec(),
+                r[int_len.min(r.len())..].to_vec(),
+            )
         } else {
             let mut f = vec![0u8; (-point) as usize];
             f.extend_from_slice(&r);

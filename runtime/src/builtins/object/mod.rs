@@ -15,20 +15,20 @@
 //! `stack`), regexps; Object.getPrototypeOf of async functions (AsyncFunction.prototype is not
 //! modelled); Object.prototype.toString of realm objects whose tag we do not know.
 
+use crate::builtin;
+use crate::builtins::arg;
+use crate::builtins::array::{is_callable, Item, JsIter};
 use crate::builtins::collections::{MapData, SetData};
 use crate::builtins::date::DateValue;
 use crate::builtins::promise::PromiseState;
 use crate::builtins::regexp::RegExpData;
-use crate::realm::Installer;
-use crate::cx::Abort;
-use crate::builtin;
-use crate::builtins::array::{is_callable, Item, JsIter};
-use crate::builtins::arg;
 use crate::call;
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{fflags, Heap, Obj, ObjKind, Prop};
 use crate::ops;
 use crate::props;
+use crate::realm::Installer;
 use crate::realm::Realm;
 use crate::value::{JsStr, ObjRef, Value};
 use std::sync::OnceLock;
@@ -84,13 +84,39 @@ builtin!(
 builtin!(TO_STRING, "Object.prototype.toString", 0, to_string);
 builtin!(VALUE_OF, "Object.prototype.valueOf", 0, value_of);
 
-
 /// Installs object's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let object_proto = r.proto("Object");
     let object = r.constructor("Object", &OBJECT, object_proto)?;
-    r.statics(object, &[("assign", &ASSIGN), ("create", &CREATE), ("defineProperty", &DEFINE_PROPERTY), ("entries", &ENTRIES), ("freeze", &FREEZE), ("fromEntries", &FROM_ENTRIES), ("getOwnPropertyNames", &GET_OWN_PROPERTY_NAMES), ("getPrototypeOf", &GET_PROTOTYPE_OF), ("hasOwn", &HAS_OWN), ("is", &IS), ("isFrozen", &IS_FROZEN), ("keys", &KEYS), ("values", &VALUES)])?;
-    r.methods(object_proto, &[("hasOwnProperty", &HAS_OWN_PROPERTY), ("isPrototypeOf", &IS_PROTOTYPE_OF), ("propertyIsEnumerable", &PROPERTY_IS_ENUMERABLE), ("toLocaleString", &TO_LOCALE_STRING), ("toString", &TO_STRING), ("valueOf", &VALUE_OF)])?;
+    r.statics(
+        object,
+        &[
+            ("assign", &ASSIGN),
+            ("create", &CREATE),
+            ("defineProperty", &DEFINE_PROPERTY),
+            ("entries", &ENTRIES),
+            ("freeze", &FREEZE),
+            ("fromEntries", &FROM_ENTRIES),
+            ("getOwnPropertyNames", &GET_OWN_PROPERTY_NAMES),
+            ("getPrototypeOf", &GET_PROTOTYPE_OF),
+            ("hasOwn", &HAS_OWN),
+            ("is", &IS),
+            ("isFrozen", &IS_FROZEN),
+            ("keys", &KEYS),
+            ("values", &VALUES),
+        ],
+    )?;
+    r.methods(
+        object_proto,
+        &[
+            ("hasOwnProperty", &HAS_OWN_PROPERTY),
+            ("isPrototypeOf", &IS_PROTOTYPE_OF),
+            ("propertyIsEnumerable", &PROPERTY_IS_ENUMERABLE),
+            ("toLocaleString", &TO_LOCALE_STRING),
+            ("toString", &TO_STRING),
+            ("valueOf", &VALUE_OF),
+        ],
+    )?;
     Ok(())
 }
 
@@ -144,7 +170,13 @@ fn check_listable(cx: &Cx, o: ObjRef) -> JsResult<()> {
     if is_realm_object(o) {
         return unsupported("the own keys of a builtin object");
     }
-    if cx.heap.get(o).props.keys().any(|k| props::is_private_key(k.units())) {
+    if cx
+        .heap
+        .get(o)
+        .props
+        .keys()
+        .any(|k| props::is_private_key(k.units()))
+    {
         return unsupported("the own keys of an object with private members");
     }
     Ok(())
@@ -509,9 +541,7 @@ fn define_property(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value
     let k = key.units();
     match cx.heap.kind(o) {
         ObjKind::Scope { .. } => return unsupported("Object.defineProperty on a host object"),
-        k if k.is_host() => {
-            return unsupported("Object.defineProperty on a host object")
-        }
+        k if k.is_host() => return unsupported("Object.defineProperty on a host object"),
         ObjKind::Array(items) => {
             if key_is(k, "length") {
                 return unsupported("Object.defineProperty of an array's length");
@@ -631,35 +661,39 @@ fn define_property(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value
 
 /// Object.getOwnPropertyNames (ECMA-262 §20.1.2.10) for arrays, strings and plain objects.
 fn get_own_property_names(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
-    let names: Vec<Value> = match to_object(&arg(args, 0))? {
-        Target::Str(s) => (0..s.len())
-            .map(|i| Value::Str(ops::number_to_jsstr(i as f64)))
-            .chain(std::iter::once(Value::str("length")))
-            .collect(),
-        Target::NoOwn => Vec::new(),
-        Target::Obj(o) => {
-            check_listable(cx, o)?;
-            match cx.heap.kind(o) {
-                ObjKind::Array(items) => {
-                    let n = items.iter().filter(|v| !matches!(v, Value::Hole)).count();
-                    let mut keys: Vec<Value> =
-                        own_keys_all(cx, o).into_iter().map(Value::Str).collect();
-                    keys.insert(n, Value::str("length"));
-                    keys
-                }
-                ObjKind::Ordinary => own_keys_all(cx, o).into_iter().map(Value::Str).collect(),
-                // Maps, Sets, Dates and promises keep their state in slots: their keys are their properties.
-                k if !k.is_host() && (k.is::<MapData>() || k.is::<SetData>() || k.is::<DateValue>() || k.is::<PromiseState>()) => {
-                    own_keys_all(cx, o).into_iter().map(Value::Str).collect()
-                }
-                _ => {
-                    return unsupported(
+    let names: Vec<Value> =
+        match to_object(&arg(args, 0))? {
+            Target::Str(s) => (0..s.len())
+                .map(|i| Value::Str(ops::number_to_jsstr(i as f64)))
+                .chain(std::iter::once(Value::str("length")))
+                .collect(),
+            Target::NoOwn => Vec::new(),
+            Target::Obj(o) => {
+                check_listable(cx, o)?;
+                match cx.heap.kind(o) {
+                    ObjKind::Array(items) => {
+                        let n = items.iter().filter(|v| !matches!(v, Value::Hole)).count();
+                        let mut keys: Vec<Value> =
+                            own_keys_all(cx, o).into_iter().map(Value::Str).collect();
+                        keys.insert(n, Value::str("length"));
+                        keys
+                    }
+                    ObjKind::Ordinary => own_keys_all(cx, o).into_iter().map(Value::Str).collect(),
+                    // Maps, Sets, Dates and promises keep their state in slots: their keys are their properties.
+                    k if !k.is_host()
+                        && (k.is::<MapData>()
+                            || k.is::<SetData>()
+                            || k.is::<DateValue>()
+                            || k.is::<PromiseState>()) =>
+                    {
+                        own_keys_all(cx, o).into_iter().map(Value::Str).collect()
+                    }
+                    _ => return unsupported(
                         "Object.getOwnPropertyNames of a function, error, regexp or host object",
-                    )
+                    ),
                 }
             }
-        }
-    };
+        };
     cx.burn(names.len() as u64)?;
     cx.new_array(names)
 }
@@ -732,7 +766,10 @@ fn class_tag(cx: &Cx, o: ObjRef) -> JsResult<&'static str> {
         ("console", "console"),
         ("Reflect", "Reflect"),
     ];
-    let class_proto = |class: &str| r.proto(class).unwrap_or_else(|| panic!("{}.prototype is installed", class));
+    let class_proto = |class: &str| {
+        r.proto(class)
+            .unwrap_or_else(|| panic!("{}.prototype is installed", class))
+    };
     let plain_protos = [
         r.object_proto,
         r.function_proto,

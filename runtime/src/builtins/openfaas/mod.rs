@@ -21,16 +21,16 @@
 //! twice, calls outside a request, bad arguments), `respond` with a function, a listener or I/O callback
 //! that throws before the request was answered, and a rejected promise from one (Node would crash).
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtins::arg;
+use crate::builtins::promise::PromiseState;
 use crate::call;
+use crate::cx::Abort;
 use crate::cx::{unsupported, AbortKind, Ctl, Cx, JsResult};
 use crate::dispatcher::express::{ReqFacts, Res, ResponseParts};
-use crate::builtins::promise::PromiseState;
 use crate::heap::{Obj, ObjKind, Prop};
 use crate::ops;
 use crate::props;
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 use std::collections::VecDeque;
 
@@ -45,7 +45,6 @@ crate::builtin!(POST, "containerless.post", 2, cl_post);
 crate::builtin!(PUT, "containerless.put", 2, cl_put);
 crate::builtin!(DELETE, "containerless.delete", 2, cl_delete);
 
-
 /// Installs the template's FunctionContext and FunctionEvent prototypes and the Containerless API
 /// object. Reading `constructor` of an event or a context gives up: Node has the template's class there,
 /// which is not modelled.
@@ -53,14 +52,39 @@ pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let function_context_proto = r.prototype("FunctionContext", r.realm.object_proto)?;
     let function_event_proto = r.prototype("FunctionEvent", r.realm.object_proto)?;
     let containerless = r.namespace("containerless")?;
-    r.statics(containerless, &[("listen", &LISTEN), ("respond", &RESPOND), ("get", &GET), ("post", &POST), ("put", &PUT), ("delete", &DELETE)])?;
-    r.methods(function_context_proto, &[("status", &STATUS), ("headers", &HEADERS), ("succeed", &SUCCEED), ("fail", &FAIL)])?;
-    let getter = r.heap.alloc(Obj::new(ObjKind::Native(&CONSTRUCTOR_GETTER), Some(r.realm.function_proto)))?;
+    r.statics(
+        containerless,
+        &[
+            ("listen", &LISTEN),
+            ("respond", &RESPOND),
+            ("get", &GET),
+            ("post", &POST),
+            ("put", &PUT),
+            ("delete", &DELETE),
+        ],
+    )?;
+    r.methods(
+        function_context_proto,
+        &[
+            ("status", &STATUS),
+            ("headers", &HEADERS),
+            ("succeed", &SUCCEED),
+            ("fail", &FAIL),
+        ],
+    )?;
+    let getter = r.heap.alloc(Obj::new(
+        ObjKind::Native(&CONSTRUCTOR_GETTER),
+        Some(r.realm.function_proto),
+    ))?;
     for proto in [function_context_proto, function_event_proto] {
-        r.heap
-            .get_mut(proto)?
-            .props
-            .insert(JsStr::from("constructor"), Prop::Accessor { get: Some(getter), set: None, enumerable: false });
+        r.heap.get_mut(proto)?.props.insert(
+            JsStr::from("constructor"),
+            Prop::Accessor {
+                get: Some(getter),
+                set: None,
+                enumerable: false,
+            },
+        );
     }
     Ok(())
 }
@@ -490,7 +514,9 @@ pub fn require(cx: &mut Cx, name: &str) -> JsResult<Value> {
 
 /// Whether the module required 'containerless' (its handler is then the `listen` callback).
 pub fn uses_containerless(cx: &Cx) -> bool {
-    cx.module_host.peek::<ModuleHost>().is_some_and(|m| m.api.is_some())
+    cx.module_host
+        .peek::<ModuleHost>()
+        .is_some_and(|m| m.api.is_some())
 }
 
 fn cl_listen(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
@@ -764,12 +790,16 @@ pub fn make_cl_request(cx: &mut Cx, path: Value, query: Value, body: Value) -> J
 
 /// The realm's FunctionContext.prototype.
 fn context_proto(cx: &Cx) -> ObjRef {
-    cx.realm.proto("FunctionContext").expect("FunctionContext.prototype is installed")
+    cx.realm
+        .proto("FunctionContext")
+        .expect("FunctionContext.prototype is installed")
 }
 
 /// The realm's FunctionEvent.prototype.
 fn event_proto(cx: &Cx) -> ObjRef {
-    cx.realm.proto("FunctionEvent").expect("FunctionEvent.prototype is installed")
+    cx.realm
+        .proto("FunctionEvent")
+        .expect("FunctionEvent.prototype is installed")
 }
 
 #[cfg(test)]

@@ -8,7 +8,12 @@ fn reading_constructor_of_an_event_or_a_context_gives_up() {
         let p = cx.realm.proto(class).unwrap();
         let o = cx.heap.alloc(Obj::new(ObjKind::Ordinary, Some(p))).unwrap();
         let r = props::get(&mut cx, &Value::Obj(o), &key("constructor"));
-        assert!(matches!(r, Err(Ctl::Abort(ref a)) if a.kind == AbortKind::Unsupported), "{}: {:?}", class, r);
+        assert!(
+            matches!(r, Err(Ctl::Abort(ref a)) if a.kind == AbortKind::Unsupported),
+            "{}: {:?}",
+            class,
+            r
+        );
     }
 }
 

@@ -16,14 +16,14 @@
 //! `Promise.any` (their answer depends on timing), `Promise.all` when more than one element rejects
 //! (Node rejects with the first rejection in time, which the blocking model does not know).
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtins::{arg, BuiltinDef};
 use crate::call;
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Ctl, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop, Slots};
-use crate::value::tag;
 use crate::props;
+use crate::realm::Installer;
+use crate::value::tag;
 use crate::value::{JsStr, ObjRef, Value};
 
 crate::builtin!(PROMISE, "Promise", 1, promise_call, ctor = promise_ctor);
@@ -41,13 +41,25 @@ crate::builtin!(THEN, "Promise.prototype.then", 2, promise_then);
 crate::builtin!(CATCH, "Promise.prototype.catch", 1, promise_catch);
 crate::builtin!(FINALLY, "Promise.prototype.finally", 1, promise_finally);
 
-
 /// Installs promise's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let promise_proto = r.prototype("Promise", r.realm.object_proto)?;
     let promise = r.constructor("Promise", &PROMISE, promise_proto)?;
-    r.statics(promise, &[("resolve", &RESOLVE), ("reject", &REJECT), ("all", &ALL), ("allSettled", &ALL_SETTLED), ("race", &RACE), ("any", &ANY)])?;
-    r.methods(promise_proto, &[("then", &THEN), ("catch", &CATCH), ("finally", &FINALLY)])?;
+    r.statics(
+        promise,
+        &[
+            ("resolve", &RESOLVE),
+            ("reject", &REJECT),
+            ("all", &ALL),
+            ("allSettled", &ALL_SETTLED),
+            ("race", &RACE),
+            ("any", &ANY),
+        ],
+    )?;
+    r.methods(
+        promise_proto,
+        &[("then", &THEN), ("catch", &CATCH), ("finally", &FINALLY)],
+    )?;
     Ok(())
 }
 
@@ -130,7 +142,9 @@ pub fn new_promise(cx: &mut Cx, state: PromiseState) -> JsResult<Value> {
         cx.heap.unsettled_thens += 1;
     }
     let p = promise_proto(cx);
-    Ok(Value::Obj(cx.heap.alloc(Obj::new(ObjKind::builtin(state), Some(p)))?))
+    Ok(Value::Obj(
+        cx.heap.alloc(Obj::new(ObjKind::builtin(state), Some(p)))?,
+    ))
 }
 
 /// The promise an async function returns for its completion: a value fulfils it, a throw rejects it.
@@ -150,13 +164,20 @@ pub fn is_promise(cx: &Cx, v: &Value) -> bool {
 
 fn promise_state(cx: &Cx, v: &Value) -> Option<(ObjRef, PromiseState)> {
     match v {
-        Value::Obj(o) => cx.heap.kind(*o).slots::<PromiseState>().map(|s| (*o, s.clone())),
+        Value::Obj(o) => cx
+            .heap
+            .kind(*o)
+            .slots::<PromiseState>()
+            .map(|s| (*o, s.clone())),
         _ => None,
     }
 }
 
 fn set_state(cx: &mut Cx, p: ObjRef, state: PromiseState) -> JsResult<()> {
-    let was_then = matches!(cx.heap.kind(p).slots::<PromiseState>(), Some(PromiseState::Then(..)));
+    let was_then = matches!(
+        cx.heap.kind(p).slots::<PromiseState>(),
+        Some(PromiseState::Then(..))
+    );
     if was_then && !matches!(state, PromiseState::Then(..)) {
         cx.heap.unsettled_thens = cx.heap.unsettled_thens.saturating_sub(1);
     }
@@ -370,7 +391,10 @@ fn promise_ctor(cx: &mut Cx, this: Option<ObjRef>, args: &[Value]) -> JsResult<V
 }
 
 fn is_unsettled(cx: &Cx, p: ObjRef) -> bool {
-    matches!(cx.heap.kind(p).slots::<PromiseState>(), Some(PromiseState::Pending(UNSETTLED)))
+    matches!(
+        cx.heap.kind(p).slots::<PromiseState>(),
+        Some(PromiseState::Pending(UNSETTLED))
+    )
 }
 
 /// The state a promise takes when resolved with `v` (§27.2.1.3.2 Promise Resolve Functions).
@@ -606,7 +630,9 @@ fn catch_finally(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 
 /// The realm's Promise.prototype.
 fn promise_proto(cx: &Cx) -> ObjRef {
-    cx.realm.proto("Promise").expect("Promise.prototype is installed")
+    cx.realm
+        .proto("Promise")
+        .expect("Promise.prototype is installed")
 }
 
 #[cfg(test)]

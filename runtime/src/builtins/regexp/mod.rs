@@ -15,13 +15,13 @@
 //! several groups share the name. Groups may share a name in different alternatives, as in Node 26. Invalid patterns and flags are V8 SyntaxErrors, and
 //! `replaceAll` with a non-global regex a TypeError: those give up with `engine_error`.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtins::arg;
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop, Slots};
 use crate::ops;
 use crate::props::{self, PropHooks};
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 use regress::{Match, Regex};
 use std::cell::RefCell;
@@ -36,28 +36,70 @@ crate::builtin!(TEST, "RegExp.prototype.test", 1, regexp_test);
 crate::builtin!(TO_STRING, "RegExp.prototype.toString", 0, regexp_to_string);
 // The accessors of RegExp.prototype. Reading them goes through `accessor_get` (from `props::get`); these
 // defs make `"flags" in re` true, and calling one (`re.source()`) fails as in JavaScript.
-crate::builtin!(SOURCE, "RegExp.prototype.source", 0, accessor_called, getter);
+crate::builtin!(
+    SOURCE,
+    "RegExp.prototype.source",
+    0,
+    accessor_called,
+    getter
+);
 crate::builtin!(FLAGS, "RegExp.prototype.flags", 0, accessor_called, getter);
-crate::builtin!(GLOBAL, "RegExp.prototype.global", 0, accessor_called, getter);
+crate::builtin!(
+    GLOBAL,
+    "RegExp.prototype.global",
+    0,
+    accessor_called,
+    getter
+);
 crate::builtin!(
     IGNORE_CASE,
     "RegExp.prototype.ignoreCase",
     0,
-    accessor_called, getter);
-crate::builtin!(MULTILINE, "RegExp.prototype.multiline", 0, accessor_called, getter);
-crate::builtin!(DOT_ALL, "RegExp.prototype.dotAll", 0, accessor_called, getter);
-crate::builtin!(UNICODE, "RegExp.prototype.unicode", 0, accessor_called, getter);
+    accessor_called,
+    getter
+);
+crate::builtin!(
+    MULTILINE,
+    "RegExp.prototype.multiline",
+    0,
+    accessor_called,
+    getter
+);
+crate::builtin!(
+    DOT_ALL,
+    "RegExp.prototype.dotAll",
+    0,
+    accessor_called,
+    getter
+);
+crate::builtin!(
+    UNICODE,
+    "RegExp.prototype.unicode",
+    0,
+    accessor_called,
+    getter
+);
 crate::builtin!(
     UNICODE_SETS,
     "RegExp.prototype.unicodeSets",
     0,
-    accessor_called, getter);
-crate::builtin!(STICKY, "RegExp.prototype.sticky", 0, accessor_called, getter);
+    accessor_called,
+    getter
+);
+crate::builtin!(
+    STICKY,
+    "RegExp.prototype.sticky",
+    0,
+    accessor_called,
+    getter
+);
 crate::builtin!(
     HAS_INDICES,
     "RegExp.prototype.hasIndices",
     0,
-    accessor_called, getter);
+    accessor_called,
+    getter
+);
 crate::builtin!(REPLACE, "String.prototype.replace", 2, string_replace);
 crate::builtin!(
     REPLACE_ALL,
@@ -70,14 +112,40 @@ crate::builtin!(MATCH_ALL, "String.prototype.matchAll", 1, string_match_all);
 crate::builtin!(SEARCH, "String.prototype.search", 1, string_search);
 crate::builtin!(SPLIT, "String.prototype.split", 2, string_split);
 
-
 /// Installs regexp's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let regexp_proto = r.prototype("RegExp", r.realm.object_proto)?;
     let string_proto = r.proto("String");
     let _regexp = r.constructor("RegExp", &REGEXP, regexp_proto)?;
-    r.methods(regexp_proto, &[("exec", &EXEC), ("test", &TEST), ("toString", &TO_STRING), ("source", &SOURCE), ("flags", &FLAGS), ("global", &GLOBAL), ("ignoreCase", &IGNORE_CASE), ("multiline", &MULTILINE), ("dotAll", &DOT_ALL), ("unicode", &UNICODE), ("unicodeSets", &UNICODE_SETS), ("sticky", &STICKY), ("hasIndices", &HAS_INDICES)])?;
-    r.methods(string_proto, &[("replace", &REPLACE), ("replaceAll", &REPLACE_ALL), ("match", &MATCH), ("matchAll", &MATCH_ALL), ("search", &SEARCH), ("split", &SPLIT)])?;
+    r.methods(
+        regexp_proto,
+        &[
+            ("exec", &EXEC),
+            ("test", &TEST),
+            ("toString", &TO_STRING),
+            ("source", &SOURCE),
+            ("flags", &FLAGS),
+            ("global", &GLOBAL),
+            ("ignoreCase", &IGNORE_CASE),
+            ("multiline", &MULTILINE),
+            ("dotAll", &DOT_ALL),
+            ("unicode", &UNICODE),
+            ("unicodeSets", &UNICODE_SETS),
+            ("sticky", &STICKY),
+            ("hasIndices", &HAS_INDICES),
+        ],
+    )?;
+    r.methods(
+        string_proto,
+        &[
+            ("replace", &REPLACE),
+            ("replaceAll", &REPLACE_ALL),
+            ("match", &MATCH),
+            ("matchAll", &MATCH_ALL),
+            ("search", &SEARCH),
+            ("split", &SPLIT),
+        ],
+    )?;
     Ok(())
 }
 
@@ -846,7 +914,11 @@ fn regexp_create(cx: &mut Cx, pattern: &JsStr, flags: &JsStr) -> JsResult<Value>
 /// The RegExp data of `v`, if it is a RegExp object.
 pub fn regexp_data(cx: &Cx, v: &Value) -> Option<(ObjRef, RegExpData)> {
     match v {
-        Value::Obj(o) => cx.heap.kind(*o).slots::<RegExpData>().map(|d| (*o, d.clone())),
+        Value::Obj(o) => cx
+            .heap
+            .kind(*o)
+            .slots::<RegExpData>()
+            .map(|d| (*o, d.clone())),
         _ => None,
     }
 }
@@ -1728,7 +1800,9 @@ fn regexp_split(cx: &mut Cx, d: &RegExpData, s: &JsStr, limit: &Value) -> JsResu
 
 /// The realm's RegExp.prototype.
 fn regexp_proto(cx: &Cx) -> ObjRef {
-    cx.realm.proto("RegExp").expect("RegExp.prototype is installed")
+    cx.realm
+        .proto("RegExp")
+        .expect("RegExp.prototype is installed")
 }
 
 #[cfg(test)]

@@ -9,13 +9,13 @@
 //! reproduce); normalize on non-ASCII text; toLowerCase of text containing 'Σ' (final-sigma rule);
 //! toLocale{Lower,Upper}Case and localeCompare with a locale or options argument.
 
-use crate::realm::Installer;
-use crate::cx::Abort;
 use crate::builtin;
 use crate::builtins::arg;
+use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::ops;
 use crate::props;
+use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 
 builtin!(STRING, "String", 1, string_fn, ctor = string_ctor);
@@ -97,13 +97,52 @@ builtin!(
     to_well_formed
 );
 
-
 /// Installs string's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     let string_proto = r.proto("String");
     let string = r.constructor("String", &STRING, string_proto)?;
-    r.statics(string, &[("fromCharCode", &FROM_CHAR_CODE), ("fromCodePoint", &FROM_CODE_POINT), ("raw", &RAW)])?;
-    r.methods(string_proto, &[("at", &AT), ("charAt", &CHAR_AT), ("charCodeAt", &CHAR_CODE_AT), ("codePointAt", &CODE_POINT_AT), ("concat", &CONCAT), ("endsWith", &ENDS_WITH), ("includes", &INCLUDES), ("indexOf", &INDEX_OF), ("lastIndexOf", &LAST_INDEX_OF), ("localeCompare", &LOCALE_COMPARE), ("normalize", &NORMALIZE), ("padEnd", &PAD_END), ("padStart", &PAD_START), ("repeat", &REPEAT), ("slice", &SLICE), ("startsWith", &STARTS_WITH), ("substring", &SUBSTRING), ("substr", &SUBSTR), ("toLowerCase", &TO_LOWER_CASE), ("toUpperCase", &TO_UPPER_CASE), ("toLocaleLowerCase", &TO_LOCALE_LOWER_CASE), ("toLocaleUpperCase", &TO_LOCALE_UPPER_CASE), ("toString", &TO_STRING), ("valueOf", &VALUE_OF), ("trim", &TRIM), ("trimStart", &TRIM_START), ("trimEnd", &TRIM_END), ("isWellFormed", &IS_WELL_FORMED), ("toWellFormed", &TO_WELL_FORMED)])?;
+    r.statics(
+        string,
+        &[
+            ("fromCharCode", &FROM_CHAR_CODE),
+            ("fromCodePoint", &FROM_CODE_POINT),
+            ("raw", &RAW),
+        ],
+    )?;
+    r.methods(
+        string_proto,
+        &[
+            ("at", &AT),
+            ("charAt", &CHAR_AT),
+            ("charCodeAt", &CHAR_CODE_AT),
+            ("codePointAt", &CODE_POINT_AT),
+            ("concat", &CONCAT),
+            ("endsWith", &ENDS_WITH),
+            ("includes", &INCLUDES),
+            ("indexOf", &INDEX_OF),
+            ("lastIndexOf", &LAST_INDEX_OF),
+            ("localeCompare", &LOCALE_COMPARE),
+            ("normalize", &NORMALIZE),
+            ("padEnd", &PAD_END),
+            ("padStart", &PAD_START),
+            ("repeat", &REPEAT),
+            ("slice", &SLICE),
+            ("startsWith", &STARTS_WITH),
+            ("substring", &SUBSTRING),
+            ("substr", &SUBSTR),
+            ("toLowerCase", &TO_LOWER_CASE),
+            ("toUpperCase", &TO_UPPER_CASE),
+            ("toLocaleLowerCase", &TO_LOCALE_LOWER_CASE),
+            ("toLocaleUpperCase", &TO_LOCALE_UPPER_CASE),
+            ("toString", &TO_STRING),
+            ("valueOf", &VALUE_OF),
+            ("trim", &TRIM),
+            ("trimStart", &TRIM_START),
+            ("trimEnd", &TRIM_END),
+            ("isWellFormed", &IS_WELL_FORMED),
+            ("toWellFormed", &TO_WELL_FORMED),
+        ],
+    )?;
     Ok(())
 }
 
