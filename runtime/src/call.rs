@@ -459,6 +459,8 @@ pub enum MethodKind {
 }
 
 /// Creates a class: the constructor function (code `ctor`), its prototype object, and methods.
+// One argument per part of the class, as generated code passes them (compiler/codegen): a struct would
+// only move the same list into every generated call.
 #[allow(clippy::too_many_arguments)]
 pub fn make_class(
     cx: &mut Cx,

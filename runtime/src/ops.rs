@@ -200,7 +200,7 @@ pub fn number_to_string(n: f64) -> String {
 }
 
 pub fn number_to_jsstr(n: f64) -> JsStr {
-    if n >= 0.0 && n < 1e9 && n.fract() == 0.0 {
+    if (0.0..1e9).contains(&n) && n.fract() == 0.0 {
         let mut units = Vec::with_capacity(10);
         let s = (n as u64).to_string();
         units.extend(s.bytes().map(|b| b as u16));

@@ -12,11 +12,14 @@ use crate::native::Kind;
 use crate::ops;
 use crate::value::{JsStr, ObjRef, Value};
 
+/// Reads a computed property: `(cx, object, receiver, key)`.
+pub type GetHook = fn(&mut Cx, ObjRef, &Value, &[u16]) -> JsResult<Option<Value>>;
+
 /// A builtin's part of [[Get]], [[Set]] and [[HasProperty]] on the objects it makes (see `Slots::hooks`).
 pub struct PropHooks {
     /// A property the object computes, read with `receiver` as `this`: its value, or `None` when `key` is
     /// not one of them (the lookup then goes on).
-    pub get: fn(&mut Cx, ObjRef, &Value, &[u16]) -> JsResult<Option<Value>>,
+    pub get: GetHook,
     /// Whether the computed properties are the object's own fields (a fetch Response's `status`): they
     /// come before its own properties and count for `in` and for method calls. Otherwise they are
     /// accessors inherited from a prototype (a RegExp's `source`), which own properties shadow.
@@ -138,20 +141,16 @@ fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -
                     }
                 }
             }
-            ObjKind::Native(def) => {
-                if !obj.props.contains_key(key) {
-                    if is(key, "name") {
-                        return Ok(Value::str(def.js_name()));
-                    }
-                    if is(key, "length") {
-                        return Ok(Value::Num(def.length as f64));
-                    }
+            ObjKind::Native(def) if !obj.props.contains_key(key) => {
+                if is(key, "name") {
+                    return Ok(Value::str(def.js_name()));
+                }
+                if is(key, "length") {
+                    return Ok(Value::Num(def.length as f64));
                 }
             }
-            ObjKind::Error => {
-                if is(key, "stack") {
-                    return unsupported("Error.prototype.stack is V8's text");
-                }
+            ObjKind::Error if is(key, "stack") => {
+                return unsupported("Error.prototype.stack is V8's text");
             }
             ObjKind::Builtin(b) => {
                 if let Some(h) = b.hooks() {
@@ -533,10 +532,8 @@ pub fn has_own(cx: &Cx, o: ObjRef, key: &[u16]) -> bool {
                     .is_some_and(|v| !matches!(v, Value::Hole));
             }
         }
-        ObjKind::Function(_) | ObjKind::Native(_) => {
-            if is(key, "name") || is(key, "length") {
-                return true;
-            }
+        ObjKind::Function(_) | ObjKind::Native(_) if is(key, "name") || is(key, "length") => {
+            return true;
         }
         _ => {}
     }

@@ -324,7 +324,7 @@ fn int32_conversions_wrap() {
     assert_eq!(ops::f64_to_int32(2147483648.0), -2147483648);
     assert_eq!(ops::f64_to_int32(-1.5), -1);
     assert_eq!(ops::f64_to_uint32(-1.0), 4294967295);
-    assert_eq!(ops::js_pow(1.0, f64::INFINITY).is_nan(), true);
+    assert!(ops::js_pow(1.0, f64::INFINITY).is_nan());
 }
 
 #[test]

@@ -349,7 +349,7 @@ mod tests {
             input.extend_from_slice(format!("x-h{}: {}\r\n", i, i).as_bytes());
         }
         input.extend_from_slice(b"Content-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nx-big: ");
-        input.extend(std::iter::repeat(b'a').take(9000));
+        input.extend(std::iter::repeat_n(b'a', 9000));
         input.extend_from_slice(b"\r\n\r\n");
         let expected = format!(
             "POST {m} HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET {m} HTTP/1.1\r\n\r\n",

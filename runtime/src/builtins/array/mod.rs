@@ -835,6 +835,8 @@ fn flat_map(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 }
 
 /// FlattenIntoArray (ECMA-262 §23.1.3.13.1); returns the next target index.
+// The spec's own parameter list (target, source, sourceLen, start, depth, mapper, thisArg), plus the
+// nesting bound.
 #[allow(clippy::too_many_arguments)]
 fn flatten_into(
     cx: &mut Cx,

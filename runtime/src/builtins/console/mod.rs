@@ -364,14 +364,14 @@ fn inspect(
             out.push_str("[Function: bound]");
             return Ok(());
         }
-        ref k if k.is::<DateValue>() => {
+        k if k.is::<DateValue>() => {
             let DateValue(t) = *k.slots::<DateValue>().expect("a Date");
             out.push_str(
                 &crate::builtins::date::iso_string(t).unwrap_or_else(|| "Invalid Date".into()),
             );
             return Ok(());
         }
-        ref k if k.is::<RegExpData>() => {
+        k if k.is::<RegExpData>() => {
             let source = crate::builtins::regexp::accessor_get(cx, o, v, &props::key("source"))?;
             let flags = crate::builtins::regexp::accessor_get(cx, o, v, &props::key("flags"))?;
             match (source, flags) {
@@ -476,7 +476,7 @@ fn inspect(
             }
             ("[", "]")
         }
-        ref k if k.is::<MapData>() => {
+        k if k.is::<MapData>() => {
             let m = k.slots::<MapData>().expect("a Map");
             prefix = format!("Map({}) ", collection_len(cx, o));
             let entries: Vec<(Value, Value)> = m.values().take(MAX_ITEMS).cloned().collect();
@@ -489,7 +489,7 @@ fn inspect(
             }
             ("{", "}")
         }
-        ref k if k.is::<SetData>() => {
+        k if k.is::<SetData>() => {
             let set = k.slots::<SetData>().expect("a Set");
             prefix = format!("Set({}) ", collection_len(cx, o));
             let items: Vec<Value> = set.values().take(MAX_ITEMS).cloned().collect();
@@ -500,7 +500,7 @@ fn inspect(
             }
             ("{", "}")
         }
-        ref k if k.is::<PromiseState>() => {
+        k if k.is::<PromiseState>() => {
             let state = k.slots::<PromiseState>().expect("a promise");
             prefix = "Promise ".into();
             let mut s = String::new();
@@ -515,15 +515,15 @@ fn inspect(
             parts.push(s);
             ("{", "}")
         }
-        ref k if k.is::<ResponseData>() => {
+        k if k.is::<ResponseData>() => {
             prefix = "Response ".into();
             ("{", "}")
         }
-        ref k if k.is::<HeadersData>() => {
+        k if k.is::<HeadersData>() => {
             prefix = "Headers ".into();
             ("{", "}")
         }
-        ref k if k.is_host() => return unsupported("logging an iterator"),
+        k if k.is_host() => return unsupported("logging an iterator"),
         _ => {
             match cx.heap.get(o).proto {
                 None => prefix = "[Object: null prototype] ".into(),

@@ -41,7 +41,8 @@ fn an_iterator_is_a_host_object() {
         panic!("an object")
     };
     assert!(cx.heap.kind(o).is_host());
-    let keys = (crate::builtins::object::KEYS.f)(&mut cx, &Value::Undefined, &[it.clone()]);
+    let keys =
+        (crate::builtins::object::KEYS.f)(&mut cx, &Value::Undefined, std::slice::from_ref(&it));
     assert!(matches!(keys, Err(Ctl::Abort(_))), "{:?}", keys);
     assert!(make_iterator(&mut cx, &Value::Num(1.0), IterPart::Keys, |_| true, "keys").is_err());
 }
