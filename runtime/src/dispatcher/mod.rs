@@ -872,7 +872,7 @@ async fn shutdown_signal() {
     }
 }
 
-/// The outgoing-HTTP implementation the binary uses: fetch.rs's `HttpIo` on this runtime, one connection
+/// The outgoing-HTTP implementation the binary uses: `builtins::fetch::HttpIo` on this runtime, one connection
 /// pool for every request.
 fn default_io(handle: tokio::runtime::Handle) -> IoFactory {
     let client = crate::builtins::fetch::HttpIo::client(&handle);

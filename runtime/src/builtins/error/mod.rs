@@ -176,7 +176,7 @@ fn capture_stack_trace(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<V
 }
 
 // The getter of `message` on errors the engine raised: V8's message text is not reproduced, so a
-// request that reads it gives up. Not a global builtin (not in `DEFS`).
+// request that reads it gives up. Not a global builtin (not installed).
 crate::builtin!(ENGINE_MESSAGE, "%EngineErrorMessage%", 0, engine_message);
 
 fn engine_message(_cx: &mut Cx, _this: &Value, _args: &[Value]) -> JsResult<Value> {

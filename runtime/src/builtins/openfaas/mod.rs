@@ -626,7 +626,7 @@ fn cl_put(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
 }
 
 /// The shim's `io(...)`: checks, then a `data:` URL answers at once; otherwise `fetch(url, init)` starts
-/// the request (fetch.rs, which builds what undici sends; the shim's `signal` is the request's deadline,
+/// the request (the fetch builtin, which builds what undici sends; the shim's `signal` is the request's deadline,
 /// which the host applies) and its callback waits in the queue.
 fn io(
     cx: &mut Cx,

@@ -63,7 +63,7 @@ pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
     Ok(())
 }
 
-// Functions the runtime makes for promises; they are not globals, so they are not in DEFS.
+// Functions the runtime makes for promises; they are not globals, so they are not installed.
 crate::builtin!(
     RESOLVE_FUNCTION,
     "Promise resolve function",

@@ -1,5 +1,5 @@
 //! String (ECMA-262 §22.1): the function, its statics, and String.prototype's methods except the
-//! regular-expression ones (replace, replaceAll, match, matchAll, search, split live in regexp.rs).
+//! regular-expression ones (replace, replaceAll, match, matchAll, search, split live in the regexp builtin).
 //!
 //! Strings are UTF-16 code units and every index here counts code units, as in JavaScript. Argument
 //! coercions happen in the spec's order, since ToString and ToNumber may call user code.
