@@ -188,7 +188,8 @@ export async function minimiseFinding(f: Finding, batch: (programs: Program[]) =
   const traced = f.program.traced ?? Math.max(1, Math.ceil(f.program.inputs.length * batch([]).traceShare));
   const starts: Program[] = [
     { ...f.program, id: `${f.program.id}_a`, inputs: [input], traced: 1 },
-    { ...f.program, id: `${f.program.id}_b`, inputs: [...f.program.inputs.slice(0, Math.min(traced, f.input)), input], traced: Math.min(traced, f.input) },
+    // Every input the run traced (the failing one may be among them), then the failing one replayed.
+    { ...f.program, id: `${f.program.id}_b`, inputs: [...f.program.inputs.slice(0, traced), input], traced },
   ];
   const hits = await oracle(starts);
   const start = starts.find((s) => hits.has(s.id));
