@@ -53,11 +53,21 @@ function parseMocha(out) {
 }
 
 /** Checks that pass or fail as a whole: [what, command, args]. */
-const CHECKS = [['typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']]];
+const CHECKS = [
+  ['typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['import cycles', process.execPath, ['--import', 'tsx', 'scripts/check-cycles.ts']],
+  ['rustfmt', 'cargo', ['fmt', '--all', '--check']],
+  ['clippy', 'cargo', ['clippy', '--all-targets', '-p', 'containerless-runtime', '--', '-D', 'warnings']],
+];
 const wholeCheck = (_out, code) => (code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
 
 const mocha = ['node_modules/.bin/mocha', '--import=tsx', '--reporter', 'spec'];
-if (!only || only === 'checks') for (const [, cmd, args] of CHECKS) await run(cmd, args, wholeCheck);
+if (!only || only === 'checks') {
+  for (const [what, cmd, args] of CHECKS) {
+    process.stderr.write(`\n== check: ${what}`);
+    await run(cmd, args, wholeCheck);
+  }
+}
 if (!only || only === 'rust') await run('cargo', ['test', '--release', '-p', 'containerless-runtime', '--', '--test-threads=2'], parseCargo);
 if (!only || only === 'unit') await run(process.execPath, [...mocha, '--timeout', '60000', 'test/unit/**/*.test.ts'], parseMocha);
 if (!only || only === 'integration') await run(process.execPath, [...mocha, '--timeout', '900000', 'test/integration/**/*.test.ts'], parseMocha);
