@@ -131,17 +131,25 @@ function wireHeaders(req: HttpRequest): Record<string, string> {
  * Sends one request and reads the answer. A handler may answer with a 1xx status (`context.status(103)`):
  * Node's server then sends that head alone (no body) and closes the connection, which Node's client reports
  * as an informational response followed by a hang-up. Such an answer is the 1xx head with an empty body; a
- * 101 is the same head, reported as an upgrade.
+ * 101 is the same head, reported as an upgrade. A head Node's server refuses (431 for one far beyond 16 KiB)
+ * is answered before the client has written it all, and the connection closes under the rest: Node 26's
+ * client then reports the response (`Connection: close`, no body yet) and a reset, where Node 20's reported the
+ * response alone. The answer is that response.
  */
 function send(port: number, req: HttpRequest, signal?: AbortSignal, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
   const started = process.hrtime.bigint();
   const ms = (): number => Number(process.hrtime.bigint() - started) / 1e6;
   return new Promise((done, fail) => {
     let informational: Answer | undefined;
+    let refused: Answer | undefined;
     const r = http.request({ host: '127.0.0.1', port, method: req.method, path: req.target, headers: wireHeaders(req), agent: false, setHost: false, signal }, (res) => {
       informational = undefined;
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      if (res.headers.connection === 'close') refused = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0), ms: 0 };
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        refused = undefined; // a body cut by a reset is no answer
+      });
       res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: ms() }));
       res.on('error', fail);
     });
@@ -153,8 +161,9 @@ function send(port: number, req: HttpRequest, signal?: AbortSignal, timeoutMs = 
       done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0), ms: ms() });
     });
     r.setTimeout(timeoutMs, () => r.destroy(new Error(`no answer within ${timeoutMs / 1000}s`)));
-    r.on('error', (err) => {
+    r.on('error', (err: NodeJS.ErrnoException) => {
       if (informational && !signal?.aborted) done({ ...informational, ms: ms() });
+      else if (refused && !signal?.aborted && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) done({ ...refused, ms: ms() });
       else fail(err);
     });
     r.end(req.body);
