@@ -12,8 +12,8 @@
  * No user text reaches the Rust source: string constants are emitted as UTF-16 code unit arrays and
  * identifiers are rebuilt from [A-Za-z0-9_] with a numeric suffix.
  */
-import { readFileSync } from 'node:fs';
-import type { Diagnostic, SiteObs, TraceIR, UntypedNode as Node } from '../trace/index.ts';
+import { contract } from '../lib/index.ts';
+import { TAG, type Diagnostic, type SiteObs, type TraceIR, type UntypedNode as Node } from '../trace/index.ts';
 
 export interface Generated {
   /** The crate's src/main.rs. */
@@ -24,14 +24,9 @@ export interface Generated {
 }
 
 let builtinSet: Set<string> | null = null;
+/** The builtins the runtime models (runtime/contract.json). */
 function builtins(): Set<string> {
-  if (!builtinSet) {
-    try {
-      builtinSet = new Set(JSON.parse(readFileSync(new URL('../runtime/builtins.json', import.meta.url), 'utf8')) as string[]);
-    } catch {
-      builtinSet = new Set();
-    }
-  }
+  if (!builtinSet) builtinSet = new Set(contract().builtins.map((b) => b.name));
   return builtinSet;
 }
 
@@ -663,19 +658,11 @@ function defineField(obj: string, key: string, isPrivate: boolean): string {
   return `props::define(cx, ${obj}, JsStr::from_units(${key}.to_vec()), v)?;`;
 }
 
-const NUMBER_TAG = 8; // TAG.number, TAG.string and TAG.array in ir.ts
-const STRING_TAG = 16;
-const ARRAY_TAG = 64;
-/** Builtins that always return a number. */
-const NUMBER_BUILTINS = new Set([
-  'Number', 'parseInt', 'parseFloat', 'Number.parseInt', 'Number.parseFloat', 'Date.now', 'Date.UTC', 'Date.parse',
-  ...['abs', 'floor', 'ceil', 'round', 'trunc', 'sign', 'sqrt', 'cbrt', 'min', 'max', 'pow', 'random', 'hypot', 'imul', 'clz32', 'fround',
-    'log', 'log2', 'log10', 'log1p', 'exp', 'expm1', 'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'atan2', 'sinh', 'cosh', 'tanh', 'asinh', 'acosh', 'atanh'].map((m) => `Math.${m}`),
-  ...['getTime', 'valueOf', 'getFullYear', 'getMonth', 'getDate', 'getDay', 'getHours', 'getMinutes', 'getSeconds', 'getMilliseconds', 'getTimezoneOffset',
-    'getUTCFullYear', 'getUTCMonth', 'getUTCDate', 'getUTCDay', 'getUTCHours', 'getUTCMinutes', 'getUTCSeconds', 'getUTCMilliseconds'].map((m) => `Date.prototype.${m}`),
-  'String.prototype.charCodeAt', 'String.prototype.indexOf', 'String.prototype.lastIndexOf', 'String.prototype.search', 'String.prototype.localeCompare',
-  'Array.prototype.indexOf', 'Array.prototype.lastIndexOf', 'Array.prototype.findIndex', 'Array.prototype.findLastIndex', 'Array.prototype.push', 'Array.prototype.unshift',
-]);
+const NUMBER_TAG = TAG.number;
+const STRING_TAG = TAG.string;
+const ARRAY_TAG = TAG.array;
+/** Builtins that always return a number (the runtime says so in runtime/contract.json). */
+const NUMBER_BUILTINS = new Set(contract().builtins.filter((b) => b.returns.length === 1 && b.returns[0] === 'number').map((b) => b.name));
 /** Operators on two numbers that Rust's f64 operators compute exactly as JavaScript does. */
 const F64_OPS: Record<string, string> = { '+': '+', '-': '-', '*': '*', '/': '/', '%': '%' };
 const F64_CMP: Record<string, string> = { '<': '<', '>': '>', '<=': '<=', '>=': '>=', '===': '==', '!==': '!=', '==': '==', '!=': '!=' };

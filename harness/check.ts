@@ -23,7 +23,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type Server } from 'node:http';
 import { basename, join, resolve } from 'node:path';
 import { buildDispatcher, BuildError, generateRust } from '../compiler/index.ts';
-import { freePort, listen, sleep } from '../lib/index.ts';
+import { contract, freePort, listen, sleep } from '../lib/index.ts';
 import { formatDiagnostic, prepare, Tracer, walkNodes, type CoreNode, type Diagnostic, type Prepared } from '../trace/index.ts';
 import { createBareWatchdogApp, createRunnerApp, loadHandler, type LoadedHandler } from '../watchdog/index.ts';
 import { readRequests, RequestsFileError, toHttpRequest, type HttpRequest, type RequestEntry } from './requests.ts';
@@ -38,19 +38,8 @@ export const DEFAULT_HOST = '127.0.0.1:8080';
 const REQUEST_TIMEOUT_MS = 60_000;
 const HEALTH_TIMEOUT_MS = 30_000;
 
-/** What a fallback reason means, for the summary. */
-const REASONS: Record<string, string> = {
-  unknown: 'a path no traced request took',
-  'type-guard': 'a type the trace never saw',
-  'callee-guard': 'a callee the trace never saw',
-  fuel: 'CPU fuel ran out',
-  heap: 'the heap cap was reached',
-  deadline: 'the deadline passed',
-  'module-write': 'a write to module-level state',
-  uncaught: 'an exception the trace never saw escape',
-  unsupported: 'a construct the compiler does not model',
-  io: 'an outgoing request the runtime could not make',
-};
+/** What a fallback reason means, for the summary (runtime/contract.json `giveUps`). */
+const REASONS: Record<string, string> = Object.fromEntries(contract().giveUps.map((g) => [g.reason, g.meaning]));
 
 export interface CheckOptions {
   /** The function's folder (with handler.js). */

@@ -10,3 +10,17 @@ export { freePort, listen } from './net.ts';
 export { sleep, waitFor } from './wait.ts';
 export { cacheDir, cachePath } from './cache.ts';
 export { isAlive } from './process.ts';
+export {
+  contract,
+  parseContract,
+  readContractFile,
+  typeTag,
+  ContractError,
+  CONTRACT_FORMAT,
+  CONTRACT_VERSION,
+  REGENERATE_CONTRACT,
+  type Contract,
+  type ContractBuiltin,
+  type BuiltinKind,
+  type GlobalKind,
+} from './contract.ts';

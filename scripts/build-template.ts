@@ -32,23 +32,26 @@ export interface BuiltBundle {
 }
 
 /**
- * trace/tracer.ts loads runtime/builtins.json with a `require` made from its own URL, which in a bundle
- * would resolve next to the bundle and silently find nothing (the tracer would then not name any builtin a
- * handler calls). In the bundle, that call becomes an import of the JSON, so the list is inside the file.
+ * lib/contract.ts reads runtime/contract.json from a path made from its own URL, which in a bundle would
+ * point next to the bundle, where there is no runtime/ (the watchdog would then refuse to start tracing). In
+ * the bundle, that read becomes an import of the file's text, so the contract is inside the file and the
+ * loader still checks its format, version and hash.
  */
-const BUILTINS_CALL = "nodeRequire('../runtime/builtins.json')";
-const inlineBuiltinNames: esbuild.Plugin = {
-  name: 'inline-builtin-names',
+const CONTRACT_READ = "readFileSync(CONTRACT_URL, 'utf8')";
+const inlineContract: esbuild.Plugin = {
+  name: 'inline-contract',
   setup(build) {
-    build.onLoad({ filter: /[\\/]trace[\\/]tracer\.ts$/ }, (args) => {
+    build.onLoad({ filter: /[\\/]lib[\\/]contract\.ts$/ }, (args) => {
       const source = readFileSync(args.path, 'utf8');
-      const uses = source.split(BUILTINS_CALL).length - 1;
+      const uses = source.split(CONTRACT_READ).length - 1;
       if (uses !== 1) {
-        return { errors: [{ text: `expected ${BUILTINS_CALL} once in trace/tracer.ts, found it ${uses} times: update scripts/build-template.ts` }] };
+        return { errors: [{ text: `expected ${CONTRACT_READ} once in lib/contract.ts, found it ${uses} times: update scripts/build-template.ts` }] };
       }
-      const contents = `import __clBuiltinNames from '../runtime/builtins.json';\n${source.replace(BUILTINS_CALL, '__clBuiltinNames')}`;
+      const contents = `import __clContractText from '../runtime/contract.json';\n${source.replace(CONTRACT_READ, '__clContractText')}`;
       return { contents, loader: 'ts' };
     });
+    // The contract's text as it is on disk (the loader hashes it), not parsed JSON.
+    build.onLoad({ filter: /[\\/]runtime[\\/]contract\.json$/ }, (args) => ({ contents: readFileSync(args.path, 'utf8'), loader: 'text' }));
   },
 };
 
@@ -83,7 +86,7 @@ export async function buildWatchdogBundle(): Promise<BuiltBundle> {
     legalComments: 'eof',
     charset: 'utf8',
     logLevel: 'silent',
-    plugins: [inlineBuiltinNames],
+    plugins: [inlineContract],
   });
   const out = result.outputFiles.find((f) => f.path === join(ROOT, BUNDLE));
   if (!out) throw new Error(`esbuild wrote no ${BUNDLE}`);

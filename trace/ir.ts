@@ -7,6 +7,8 @@
  * Merging two traces of the same source takes the union: a known subtree beats `ClUnknown`, observation
  * sets are united. The compiled code re-checks every observation and gives up on anything else.
  */
+import { typeTag } from '../lib/index.ts';
+
 export const TRACE_FORMAT = 'containerless-trace';
 export const TRACE_VERSION = 1;
 
@@ -15,18 +17,18 @@ export const BR_TRUE = 1;
 export const BR_FALSE = 2;
 export const BR_NULLISH = 4;
 
-/** Type tags, as bits; runtime/src/value.rs `tag` uses the same numbers. */
+/** Type tags, as bits, as the runtime numbers them (runtime/contract.json `typeTags`). */
 export const TAG = {
-  undefined: 1,
-  null: 2,
-  boolean: 4,
-  number: 8,
-  string: 16,
-  object: 32,
-  array: 64,
-  function: 128,
-  promise: 256,
-  other: 512,
+  undefined: typeTag('undefined'),
+  null: typeTag('null'),
+  boolean: typeTag('boolean'),
+  number: typeTag('number'),
+  string: typeTag('string'),
+  object: typeTag('object'),
+  array: typeTag('array'),
+  function: typeTag('function'),
+  promise: typeTag('promise'),
+  other: typeTag('other'),
 } as const;
 
 export interface SiteObs {

@@ -6,20 +6,14 @@
  * instrumented code and records nothing, so one module instance can serve traced and untraced requests.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createRequire } from 'node:module';
+import { contract } from '../lib/index.ts';
 import { BR_FALSE, BR_NULLISH, BR_TRUE, TAG, TRACE_FORMAT, TRACE_VERSION, type SiteObs, type TraceIR } from './ir.ts';
 import { copyObs, mergeObs, type Obs } from './merge.ts';
 import type { Prepared } from './prepare.ts';
 import { prune } from './tree.ts';
 
-const nodeRequire = createRequire(import.meta.url);
-/** Builtin names the runtime models (runtime/builtins.json, written by the runtime's tests). */
-let builtinNames: string[] = [];
-try {
-  builtinNames = nodeRequire('../runtime/builtins.json') as string[];
-} catch {
-  builtinNames = [];
-}
+/** Builtin names the runtime models (runtime/contract.json). */
+const builtinNames: string[] = contract().builtins.map((b) => b.name);
 
 /** Maps builtin function objects to their names ("Array.prototype.map"). */
 function builtinTable(): Map<unknown, string> {

@@ -31,6 +31,36 @@ pub enum AbortKind {
 }
 
 impl AbortKind {
+    /// Every reason, in the order the contract file lists them.
+    pub const ALL: [AbortKind; 10] = [
+        AbortKind::Unknown,
+        AbortKind::TypeGuard,
+        AbortKind::CalleeGuard,
+        AbortKind::Fuel,
+        AbortKind::Heap,
+        AbortKind::Deadline,
+        AbortKind::ModuleWrite,
+        AbortKind::Uncaught,
+        AbortKind::Unsupported,
+        AbortKind::Io,
+    ];
+
+    /// What the reason means, in the words `containerless check` prints.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            AbortKind::Unknown => "a path no traced request took",
+            AbortKind::TypeGuard => "a type the trace never saw",
+            AbortKind::CalleeGuard => "a callee the trace never saw",
+            AbortKind::Fuel => "CPU fuel ran out",
+            AbortKind::Heap => "the heap cap was reached",
+            AbortKind::Deadline => "the deadline passed",
+            AbortKind::ModuleWrite => "a write to module-level state",
+            AbortKind::Uncaught => "an exception the trace never saw escape",
+            AbortKind::Unsupported => "a construct the compiler does not model",
+            AbortKind::Io => "an outgoing request the runtime could not make",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AbortKind::Unknown => "unknown",

@@ -6,6 +6,7 @@
 
 pub mod builtins;
 pub mod call;
+pub mod contract;
 pub mod cx;
 pub mod dispatcher;
 pub mod heap;

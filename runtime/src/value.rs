@@ -163,7 +163,7 @@ impl Clone for Value {
     }
 }
 
-/// Type tags, as bits, for type guards. The tracer in `compiler/` uses the same numbers.
+/// Type tags, as bits, for type guards. The tracer reads the same numbers from the contract file.
 pub mod tag {
     pub const UNDEFINED: u16 = 1;
     pub const NULL: u16 = 2;
@@ -176,6 +176,20 @@ pub mod tag {
     pub const PROMISE: u16 = 256;
     pub const OTHER: u16 = 512;
     pub const ANY: u16 = 0xffff;
+
+    /// Every tag with the name the tracer gives it (`TAG` in the compiler's trace IR).
+    pub const NAMES: [(&str, u16); 10] = [
+        ("undefined", UNDEFINED),
+        ("null", NULL),
+        ("boolean", BOOL),
+        ("number", NUMBER),
+        ("string", STRING),
+        ("object", OBJECT),
+        ("array", ARRAY),
+        ("function", FUNCTION),
+        ("promise", PROMISE),
+        ("other", OTHER),
+    ];
 }
 
 impl Value {

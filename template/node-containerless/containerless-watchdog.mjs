@@ -318,9 +318,9 @@ var require_registry = __commonJS({
     }
     var sharedLabelCache = /* @__PURE__ */ new WeakMap();
     function flattenSharedLabels(labels) {
-      const cached = sharedLabelCache.get(labels);
-      if (cached) {
-        return cached;
+      const cached2 = sharedLabelCache.get(labels);
+      if (cached2) {
+        return cached2;
       }
       const formattedLabels = formatLabels(labels);
       const flattened = formattedLabels.join(",");
@@ -22375,12 +22375,12 @@ var require_get_proto = __commonJS({
 var require_async_function = __commonJS({
   "../main/node_modules/async-function/index.js"(exports, module) {
     "use strict";
-    var cached = (
+    var cached2 = (
       /** @type {import('.').AsyncFunctionConstructor} */
       async function() {
       }.constructor
     );
-    module.exports = () => cached;
+    module.exports = () => cached2;
   }
 });
 
@@ -22388,12 +22388,12 @@ var require_async_function = __commonJS({
 var require_generator_function = __commonJS({
   "../main/node_modules/generator-function/index.js"(exports, module) {
     "use strict";
-    var cached = (
+    var cached2 = (
       /** @type {GeneratorFunctionConstructor} */
       function* () {
       }.constructor
     );
-    module.exports = () => cached;
+    module.exports = () => cached2;
   }
 });
 
@@ -22401,12 +22401,12 @@ var require_generator_function = __commonJS({
 var require_async_generator_function = __commonJS({
   "../main/node_modules/async-generator-function/index.js"(exports, module) {
     "use strict";
-    var cached = (
+    var cached2 = (
       /** @type {import('.').AsyncGeneratorFunctionConstructor} */
       async function* () {
       }.constructor
     );
-    module.exports = () => cached;
+    module.exports = () => cached2;
   }
 });
 
@@ -41360,8 +41360,8 @@ var require_consumer = __commonJS({
         this._info = ci;
         return ci;
       }
-      async info(cached = false) {
-        if (cached) {
+      async info(cached2 = false) {
+        if (cached2) {
           return Promise.resolve(this._info);
         }
         const { stream_name, name } = this._info;
@@ -41727,11 +41727,11 @@ var require_pushconsumer = __commonJS({
         const { stream_name, name } = this._info;
         return this.api.delete(stream_name, name);
       }
-      async info(cached) {
+      async info(cached2) {
         if (this.bound) {
           return Promise.reject(new internal_1.errors.InvalidOperationError("bound consumers cannot info"));
         }
-        if (cached) {
+        if (cached2) {
           return Promise.resolve(this._info);
         }
         const info = await this.api.info(this.stream, this.name);
@@ -41964,8 +41964,8 @@ var require_jsmstream_api = __commonJS({
           return this;
         }
       }
-      info(cached = false, opts) {
-        if (cached) {
+      info(cached2 = false, opts) {
+        if (cached2) {
           return Promise.resolve(this._info);
         }
         return this.api.info(this.name, opts).then((si) => {
@@ -43778,6 +43778,425 @@ function isAlive(pid) {
   }
 }
 
+// runtime/contract.json
+var contract_default = `{
+  "format": "containerless-runtime-contract",
+  "version": 1,
+  "hash": "50ceddbd9310b6670f1f45b48e0aeb4fc0fea1e5",
+  "typeTags": {
+    "undefined": 1,
+    "null": 2,
+    "boolean": 4,
+    "number": 8,
+    "string": 16,
+    "object": 32,
+    "array": 64,
+    "function": 128,
+    "promise": 256,
+    "other": 512
+  },
+  "giveUps": [
+    { "reason": "unknown", "meaning": "a path no traced request took" },
+    { "reason": "type-guard", "meaning": "a type the trace never saw" },
+    { "reason": "callee-guard", "meaning": "a callee the trace never saw" },
+    { "reason": "fuel", "meaning": "CPU fuel ran out" },
+    { "reason": "heap", "meaning": "the heap cap was reached" },
+    { "reason": "deadline", "meaning": "the deadline passed" },
+    { "reason": "module-write", "meaning": "a write to module-level state" },
+    { "reason": "uncaught", "meaning": "an exception the trace never saw escape" },
+    { "reason": "unsupported", "meaning": "a construct the compiler does not model" },
+    { "reason": "io", "meaning": "an outgoing request the runtime could not make" }
+  ],
+  "diagnostics": [
+    { "code": "C001", "meaning": "the handler does not parse" },
+    { "code": "C002", "meaning": "a construct the compiler does not model; its path falls back to JavaScript" },
+    { "code": "C003", "meaning": "a global the runtime does not model" },
+    { "code": "C004", "meaning": "require() of a module other than the template's" },
+    { "code": "C005", "meaning": "eval or Function constructor" },
+    { "code": "C006", "meaning": "a builtin the runtime does not model was called" },
+    { "code": "C007", "meaning": "the module's top-level code did not finish in a way the compiler models" },
+    { "code": "C008", "meaning": "no request was traced on this path" }
+  ],
+  "globals": [
+    { "name": "Array", "kind": "constructor" },
+    { "name": "Boolean", "kind": "constructor" },
+    { "name": "Date", "kind": "constructor" },
+    { "name": "Error", "kind": "constructor" },
+    { "name": "EvalError", "kind": "constructor" },
+    { "name": "Infinity", "kind": "value" },
+    { "name": "JSON", "kind": "namespace" },
+    { "name": "Map", "kind": "constructor" },
+    { "name": "Math", "kind": "namespace" },
+    { "name": "NaN", "kind": "value" },
+    { "name": "Number", "kind": "constructor" },
+    { "name": "Object", "kind": "constructor" },
+    { "name": "Promise", "kind": "constructor" },
+    { "name": "RangeError", "kind": "constructor" },
+    { "name": "ReferenceError", "kind": "constructor" },
+    { "name": "RegExp", "kind": "constructor" },
+    { "name": "Set", "kind": "constructor" },
+    { "name": "String", "kind": "constructor" },
+    { "name": "SyntaxError", "kind": "constructor" },
+    { "name": "TypeError", "kind": "constructor" },
+    { "name": "URIError", "kind": "constructor" },
+    { "name": "console", "kind": "namespace" },
+    { "name": "containerless", "kind": "namespace" },
+    { "name": "decodeURI", "kind": "function" },
+    { "name": "decodeURIComponent", "kind": "function" },
+    { "name": "encodeURI", "kind": "function" },
+    { "name": "encodeURIComponent", "kind": "function" },
+    { "name": "fetch", "kind": "function" },
+    { "name": "isFinite", "kind": "function" },
+    { "name": "isNaN", "kind": "function" },
+    { "name": "parseFloat", "kind": "function" },
+    { "name": "parseInt", "kind": "function" },
+    { "name": "undefined", "kind": "value" }
+  ],
+  "builtins": [
+    { "name": "Array", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "Array.from", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.isArray", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.of", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.at", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.concat", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.copyWithin", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Array.prototype.entries", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.every", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.fill", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.filter", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.find", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.findIndex", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Array.prototype.findLast", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.findLastIndex", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Array.prototype.flat", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.flatMap", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.forEach", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.includes", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.indexOf", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Array.prototype.join", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.keys", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.lastIndexOf", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Array.prototype.map", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.pop", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.push", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Array.prototype.reduce", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.reduceRight", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.reverse", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.shift", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.slice", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Array.prototype.some", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.sort", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.splice", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Array.prototype.toLocaleString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.toReversed", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.toSorted", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Array.prototype.toSpliced", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Array.prototype.toString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.unshift", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Array.prototype.values", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Array.prototype.with", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Boolean", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "Boolean.prototype.toString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Boolean.prototype.valueOf", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date", "kind": "constructor", "length": 7, "returns": ["any"] },
+    { "name": "Date.UTC", "kind": "function", "length": 7, "returns": ["number"] },
+    { "name": "Date.now", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.parse", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Date.prototype.getDate", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getDay", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getFullYear", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getHours", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getMilliseconds", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getMinutes", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getMonth", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getSeconds", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getTime", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getTimezoneOffset", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getUTCDate", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getUTCDay", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getUTCFullYear", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getUTCHours", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getUTCMilliseconds", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getUTCMinutes", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getUTCMonth", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.getUTCSeconds", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Date.prototype.setDate", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Date.prototype.setFullYear", "kind": "function", "length": 3, "returns": ["any"] },
+    { "name": "Date.prototype.setHours", "kind": "function", "length": 4, "returns": ["any"] },
+    { "name": "Date.prototype.setMilliseconds", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Date.prototype.setMinutes", "kind": "function", "length": 3, "returns": ["any"] },
+    { "name": "Date.prototype.setMonth", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Date.prototype.setSeconds", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Date.prototype.setTime", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Date.prototype.setUTCDate", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Date.prototype.setUTCFullYear", "kind": "function", "length": 3, "returns": ["any"] },
+    { "name": "Date.prototype.setUTCHours", "kind": "function", "length": 4, "returns": ["any"] },
+    { "name": "Date.prototype.setUTCMilliseconds", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Date.prototype.setUTCMinutes", "kind": "function", "length": 3, "returns": ["any"] },
+    { "name": "Date.prototype.setUTCMonth", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Date.prototype.setUTCSeconds", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Date.prototype.toDateString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date.prototype.toISOString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date.prototype.toJSON", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Date.prototype.toLocaleDateString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date.prototype.toLocaleString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date.prototype.toLocaleTimeString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date.prototype.toString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date.prototype.toTimeString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date.prototype.toUTCString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Date.prototype.valueOf", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Error", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "Error.captureStackTrace", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Error.prototype.toString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "EvalError", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "Function.prototype.apply", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Function.prototype.bind", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Function.prototype.call", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Function.prototype.toString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "FunctionContext.prototype.fail", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "FunctionContext.prototype.headers", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "FunctionContext.prototype.status", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "FunctionContext.prototype.succeed", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Headers.prototype.entries", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Headers.prototype.forEach", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Headers.prototype.get", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Headers.prototype.has", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "JSON.parse", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "JSON.stringify", "kind": "function", "length": 3, "returns": ["any"] },
+    { "name": "Map", "kind": "constructor", "length": 0, "returns": ["any"] },
+    { "name": "Map.prototype.clear", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Map.prototype.delete", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Map.prototype.entries", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Map.prototype.forEach", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Map.prototype.get", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Map.prototype.has", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Map.prototype.keys", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Map.prototype.set", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Map.prototype.size", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "Map.prototype.values", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Math.abs", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.acos", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.acosh", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.asin", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.asinh", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.atan", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.atan2", "kind": "function", "length": 2, "returns": ["number"] },
+    { "name": "Math.atanh", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.cbrt", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.ceil", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.clz32", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.cos", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.cosh", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.exp", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.expm1", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.floor", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.fround", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.hypot", "kind": "function", "length": 2, "returns": ["number"] },
+    { "name": "Math.imul", "kind": "function", "length": 2, "returns": ["number"] },
+    { "name": "Math.log", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.log10", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.log1p", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.log2", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.max", "kind": "function", "length": 2, "returns": ["number"] },
+    { "name": "Math.min", "kind": "function", "length": 2, "returns": ["number"] },
+    { "name": "Math.pow", "kind": "function", "length": 2, "returns": ["number"] },
+    { "name": "Math.random", "kind": "function", "length": 0, "returns": ["number"] },
+    { "name": "Math.round", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.sign", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.sin", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.sinh", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.sqrt", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.tan", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.tanh", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Math.trunc", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "Number", "kind": "constructor", "length": 1, "returns": ["number"] },
+    { "name": "Number.isFinite", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Number.isInteger", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Number.isNaN", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Number.isSafeInteger", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Number.prototype.toExponential", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Number.prototype.toFixed", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Number.prototype.toLocaleString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Number.prototype.toPrecision", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Number.prototype.toString", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Number.prototype.valueOf", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Object", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "Object.assign", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Object.create", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Object.defineProperty", "kind": "function", "length": 3, "returns": ["any"] },
+    { "name": "Object.entries", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.freeze", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.fromEntries", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.getOwnPropertyNames", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.getPrototypeOf", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.hasOwn", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Object.is", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Object.isFrozen", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.keys", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.prototype.hasOwnProperty", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.prototype.isPrototypeOf", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.prototype.propertyIsEnumerable", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Object.prototype.toLocaleString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Object.prototype.toString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Object.prototype.valueOf", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Object.values", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Promise", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "Promise.all", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Promise.allSettled", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Promise.any", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Promise.prototype.catch", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Promise.prototype.finally", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Promise.prototype.then", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "Promise.race", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Promise.reject", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Promise.resolve", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "RangeError", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "ReferenceError", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "RegExp", "kind": "constructor", "length": 2, "returns": ["any"] },
+    { "name": "RegExp.prototype.dotAll", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.exec", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "RegExp.prototype.flags", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.global", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.hasIndices", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.ignoreCase", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.multiline", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.source", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.sticky", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.test", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "RegExp.prototype.toString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.unicode", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "RegExp.prototype.unicodeSets", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "Response.prototype.json", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Response.prototype.text", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Set", "kind": "constructor", "length": 0, "returns": ["any"] },
+    { "name": "Set.prototype.add", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Set.prototype.clear", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Set.prototype.delete", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Set.prototype.entries", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "Set.prototype.forEach", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Set.prototype.has", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "Set.prototype.size", "kind": "getter", "length": 0, "returns": ["any"] },
+    { "name": "Set.prototype.values", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "String.fromCharCode", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.fromCodePoint", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.at", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.charAt", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.charCodeAt", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "String.prototype.codePointAt", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.concat", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.endsWith", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.includes", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.indexOf", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "String.prototype.isWellFormed", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.lastIndexOf", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "String.prototype.localeCompare", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "String.prototype.match", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.matchAll", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.normalize", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.padEnd", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.padStart", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.repeat", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.replace", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "String.prototype.replaceAll", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "String.prototype.search", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "String.prototype.slice", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "String.prototype.split", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "String.prototype.startsWith", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "String.prototype.substr", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "String.prototype.substring", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "String.prototype.toLocaleLowerCase", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.toLocaleUpperCase", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.toLowerCase", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.toString", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.toUpperCase", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.toWellFormed", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.trim", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.trimEnd", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.trimStart", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.prototype.valueOf", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "String.raw", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "SyntaxError", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "TypeError", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "URIError", "kind": "constructor", "length": 1, "returns": ["any"] },
+    { "name": "console.debug", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "console.error", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "console.info", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "console.log", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "console.warn", "kind": "function", "length": 0, "returns": ["any"] },
+    { "name": "containerless.delete", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "containerless.get", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "containerless.listen", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "containerless.post", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "containerless.put", "kind": "function", "length": 2, "returns": ["any"] },
+    { "name": "containerless.respond", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "decodeURI", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "decodeURIComponent", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "encodeURI", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "encodeURIComponent", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "fetch", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "isFinite", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "isNaN", "kind": "function", "length": 1, "returns": ["any"] },
+    { "name": "parseFloat", "kind": "function", "length": 1, "returns": ["number"] },
+    { "name": "parseInt", "kind": "function", "length": 2, "returns": ["number"] }
+  ]
+}
+`;
+
+// lib/contract.ts
+import { createHash } from "node:crypto";
+var CONTRACT_FORMAT = "containerless-runtime-contract";
+var CONTRACT_VERSION = 1;
+var REGENERATE_CONTRACT = "UPDATE_CONTRACT=1 cargo test -p containerless-runtime --test contract";
+var ContractError = class extends Error {
+  name = "ContractError";
+  code = "E_CONTRACT";
+};
+var CONTRACT_URL = new URL("../runtime/contract.json", import.meta.url);
+function contractText() {
+  return contract_default;
+}
+function parseContract(text, source = "runtime/contract.json") {
+  const fail = (why) => {
+    throw new ContractError(`${source} ${why}: run \`${REGENERATE_CONTRACT}\``);
+  };
+  let c;
+  try {
+    c = JSON.parse(text);
+  } catch (e) {
+    return fail(`is not JSON (${e.message})`);
+  }
+  if (c === null || typeof c !== "object") return fail("is not a contract");
+  if (c.format !== CONTRACT_FORMAT) return fail(`has format ${JSON.stringify(c.format)}, not ${CONTRACT_FORMAT}`);
+  if (c.version !== CONTRACT_VERSION) return fail(`has version ${c.version}; this compiler reads version ${CONTRACT_VERSION}`);
+  const blanked = text.replace(`"hash": "${c.hash}"`, '"hash": ""');
+  if (typeof c.hash !== "string" || blanked === text || createHash("sha1").update(blanked).digest("hex") !== c.hash) {
+    return fail("was edited by hand (its hash does not match its text)");
+  }
+  for (const key2 of ["typeTags", "giveUps", "diagnostics", "globals", "builtins"]) {
+    if (c[key2] === null || typeof c[key2] !== "object") fail(`has no ${key2}`);
+  }
+  return c;
+}
+var cached;
+function contract() {
+  if (!cached) {
+    let text;
+    try {
+      text = contractText();
+    } catch (e) {
+      throw new ContractError(`runtime/contract.json cannot be read (${e.message}): run \`${REGENERATE_CONTRACT}\``, { cause: e });
+    }
+    cached = parseContract(text);
+  }
+  return cached;
+}
+function typeTag(name) {
+  const bit = contract().typeTags[name];
+  if (typeof bit !== "number") throw new ContractError(`runtime/contract.json has no type tag ${name}: run \`${REGENERATE_CONTRACT}\``);
+  return bit;
+}
+
 // watchdog/config.ts
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44502,7 +44921,7 @@ import { readFileSync as readFileSync4 } from "node:fs";
 import { resolve as resolve3 } from "node:path";
 
 // trace/prepare.ts
-import { createHash } from "node:crypto";
+import { createHash as createHash2 } from "node:crypto";
 
 // ../main/node_modules/astring/dist/astring.mjs
 var { stringify } = JSON;
@@ -52319,302 +52738,11 @@ function isLoop(s) {
 function prepare(source, file) {
   const { program, diagnostics } = normalize(source, file);
   const instrumented = instrument(program);
-  return { file, source, sha256: createHash("sha256").update(source).digest("hex"), core: program, instrumented, diagnostics };
+  return { file, source, sha256: createHash2("sha256").update(source).digest("hex"), core: program, instrumented, diagnostics };
 }
-
-// runtime/builtins.json
-var builtins_default = [
-  "Array",
-  "Array.from",
-  "Array.isArray",
-  "Array.of",
-  "Array.prototype.at",
-  "Array.prototype.concat",
-  "Array.prototype.copyWithin",
-  "Array.prototype.entries",
-  "Array.prototype.every",
-  "Array.prototype.fill",
-  "Array.prototype.filter",
-  "Array.prototype.find",
-  "Array.prototype.findIndex",
-  "Array.prototype.findLast",
-  "Array.prototype.findLastIndex",
-  "Array.prototype.flat",
-  "Array.prototype.flatMap",
-  "Array.prototype.forEach",
-  "Array.prototype.includes",
-  "Array.prototype.indexOf",
-  "Array.prototype.join",
-  "Array.prototype.keys",
-  "Array.prototype.lastIndexOf",
-  "Array.prototype.map",
-  "Array.prototype.pop",
-  "Array.prototype.push",
-  "Array.prototype.reduce",
-  "Array.prototype.reduceRight",
-  "Array.prototype.reverse",
-  "Array.prototype.shift",
-  "Array.prototype.slice",
-  "Array.prototype.some",
-  "Array.prototype.sort",
-  "Array.prototype.splice",
-  "Array.prototype.toLocaleString",
-  "Array.prototype.toReversed",
-  "Array.prototype.toSorted",
-  "Array.prototype.toSpliced",
-  "Array.prototype.toString",
-  "Array.prototype.unshift",
-  "Array.prototype.values",
-  "Array.prototype.with",
-  "Boolean",
-  "Boolean.prototype.toString",
-  "Boolean.prototype.valueOf",
-  "Date",
-  "Date.UTC",
-  "Date.now",
-  "Date.parse",
-  "Date.prototype.getDate",
-  "Date.prototype.getDay",
-  "Date.prototype.getFullYear",
-  "Date.prototype.getHours",
-  "Date.prototype.getMilliseconds",
-  "Date.prototype.getMinutes",
-  "Date.prototype.getMonth",
-  "Date.prototype.getSeconds",
-  "Date.prototype.getTime",
-  "Date.prototype.getTimezoneOffset",
-  "Date.prototype.getUTCDate",
-  "Date.prototype.getUTCDay",
-  "Date.prototype.getUTCFullYear",
-  "Date.prototype.getUTCHours",
-  "Date.prototype.getUTCMilliseconds",
-  "Date.prototype.getUTCMinutes",
-  "Date.prototype.getUTCMonth",
-  "Date.prototype.getUTCSeconds",
-  "Date.prototype.setDate",
-  "Date.prototype.setFullYear",
-  "Date.prototype.setHours",
-  "Date.prototype.setMilliseconds",
-  "Date.prototype.setMinutes",
-  "Date.prototype.setMonth",
-  "Date.prototype.setSeconds",
-  "Date.prototype.setTime",
-  "Date.prototype.setUTCDate",
-  "Date.prototype.setUTCFullYear",
-  "Date.prototype.setUTCHours",
-  "Date.prototype.setUTCMilliseconds",
-  "Date.prototype.setUTCMinutes",
-  "Date.prototype.setUTCMonth",
-  "Date.prototype.setUTCSeconds",
-  "Date.prototype.toDateString",
-  "Date.prototype.toISOString",
-  "Date.prototype.toJSON",
-  "Date.prototype.toLocaleDateString",
-  "Date.prototype.toLocaleString",
-  "Date.prototype.toLocaleTimeString",
-  "Date.prototype.toString",
-  "Date.prototype.toTimeString",
-  "Date.prototype.toUTCString",
-  "Date.prototype.valueOf",
-  "Error",
-  "Error.captureStackTrace",
-  "Error.prototype.toString",
-  "EvalError",
-  "Function.prototype.apply",
-  "Function.prototype.bind",
-  "Function.prototype.call",
-  "Function.prototype.toString",
-  "FunctionContext.prototype.fail",
-  "FunctionContext.prototype.headers",
-  "FunctionContext.prototype.status",
-  "FunctionContext.prototype.succeed",
-  "Headers.prototype.entries",
-  "Headers.prototype.forEach",
-  "Headers.prototype.get",
-  "Headers.prototype.has",
-  "JSON.parse",
-  "JSON.stringify",
-  "Map",
-  "Map.prototype.clear",
-  "Map.prototype.delete",
-  "Map.prototype.entries",
-  "Map.prototype.forEach",
-  "Map.prototype.get",
-  "Map.prototype.has",
-  "Map.prototype.keys",
-  "Map.prototype.set",
-  "Map.prototype.size",
-  "Map.prototype.values",
-  "Math.abs",
-  "Math.acos",
-  "Math.acosh",
-  "Math.asin",
-  "Math.asinh",
-  "Math.atan",
-  "Math.atan2",
-  "Math.atanh",
-  "Math.cbrt",
-  "Math.ceil",
-  "Math.clz32",
-  "Math.cos",
-  "Math.cosh",
-  "Math.exp",
-  "Math.expm1",
-  "Math.floor",
-  "Math.fround",
-  "Math.hypot",
-  "Math.imul",
-  "Math.log",
-  "Math.log10",
-  "Math.log1p",
-  "Math.log2",
-  "Math.max",
-  "Math.min",
-  "Math.pow",
-  "Math.random",
-  "Math.round",
-  "Math.sign",
-  "Math.sin",
-  "Math.sinh",
-  "Math.sqrt",
-  "Math.tan",
-  "Math.tanh",
-  "Math.trunc",
-  "Number",
-  "Number.isFinite",
-  "Number.isInteger",
-  "Number.isNaN",
-  "Number.isSafeInteger",
-  "Number.prototype.toExponential",
-  "Number.prototype.toFixed",
-  "Number.prototype.toLocaleString",
-  "Number.prototype.toPrecision",
-  "Number.prototype.toString",
-  "Number.prototype.valueOf",
-  "Object",
-  "Object.assign",
-  "Object.create",
-  "Object.defineProperty",
-  "Object.entries",
-  "Object.freeze",
-  "Object.fromEntries",
-  "Object.getOwnPropertyNames",
-  "Object.getPrototypeOf",
-  "Object.hasOwn",
-  "Object.is",
-  "Object.isFrozen",
-  "Object.keys",
-  "Object.prototype.hasOwnProperty",
-  "Object.prototype.isPrototypeOf",
-  "Object.prototype.propertyIsEnumerable",
-  "Object.prototype.toLocaleString",
-  "Object.prototype.toString",
-  "Object.prototype.valueOf",
-  "Object.values",
-  "Promise",
-  "Promise.all",
-  "Promise.allSettled",
-  "Promise.any",
-  "Promise.prototype.catch",
-  "Promise.prototype.finally",
-  "Promise.prototype.then",
-  "Promise.race",
-  "Promise.reject",
-  "Promise.resolve",
-  "RangeError",
-  "ReferenceError",
-  "RegExp",
-  "RegExp.prototype.dotAll",
-  "RegExp.prototype.exec",
-  "RegExp.prototype.flags",
-  "RegExp.prototype.global",
-  "RegExp.prototype.hasIndices",
-  "RegExp.prototype.ignoreCase",
-  "RegExp.prototype.multiline",
-  "RegExp.prototype.source",
-  "RegExp.prototype.sticky",
-  "RegExp.prototype.test",
-  "RegExp.prototype.toString",
-  "RegExp.prototype.unicode",
-  "RegExp.prototype.unicodeSets",
-  "Response.prototype.json",
-  "Response.prototype.text",
-  "Set",
-  "Set.prototype.add",
-  "Set.prototype.clear",
-  "Set.prototype.delete",
-  "Set.prototype.entries",
-  "Set.prototype.forEach",
-  "Set.prototype.has",
-  "Set.prototype.size",
-  "Set.prototype.values",
-  "String",
-  "String.fromCharCode",
-  "String.fromCodePoint",
-  "String.prototype.at",
-  "String.prototype.charAt",
-  "String.prototype.charCodeAt",
-  "String.prototype.codePointAt",
-  "String.prototype.concat",
-  "String.prototype.endsWith",
-  "String.prototype.includes",
-  "String.prototype.indexOf",
-  "String.prototype.isWellFormed",
-  "String.prototype.lastIndexOf",
-  "String.prototype.localeCompare",
-  "String.prototype.match",
-  "String.prototype.matchAll",
-  "String.prototype.normalize",
-  "String.prototype.padEnd",
-  "String.prototype.padStart",
-  "String.prototype.repeat",
-  "String.prototype.replace",
-  "String.prototype.replaceAll",
-  "String.prototype.search",
-  "String.prototype.slice",
-  "String.prototype.split",
-  "String.prototype.startsWith",
-  "String.prototype.substr",
-  "String.prototype.substring",
-  "String.prototype.toLocaleLowerCase",
-  "String.prototype.toLocaleUpperCase",
-  "String.prototype.toLowerCase",
-  "String.prototype.toString",
-  "String.prototype.toUpperCase",
-  "String.prototype.toWellFormed",
-  "String.prototype.trim",
-  "String.prototype.trimEnd",
-  "String.prototype.trimStart",
-  "String.prototype.valueOf",
-  "String.raw",
-  "SyntaxError",
-  "TypeError",
-  "URIError",
-  "console.debug",
-  "console.error",
-  "console.info",
-  "console.log",
-  "console.warn",
-  "containerless.delete",
-  "containerless.get",
-  "containerless.listen",
-  "containerless.post",
-  "containerless.put",
-  "containerless.respond",
-  "decodeURI",
-  "decodeURIComponent",
-  "encodeURI",
-  "encodeURIComponent",
-  "fetch",
-  "isFinite",
-  "isNaN",
-  "parseFloat",
-  "parseInt"
-];
 
 // trace/tracer.ts
 import { AsyncLocalStorage as AsyncLocalStorage2 } from "node:async_hooks";
-import { createRequire as createRequire2 } from "node:module";
 
 // trace/ir.ts
 var TRACE_FORMAT = "containerless-trace";
@@ -52623,16 +52751,16 @@ var BR_TRUE = 1;
 var BR_FALSE = 2;
 var BR_NULLISH = 4;
 var TAG = {
-  undefined: 1,
-  null: 2,
-  boolean: 4,
-  number: 8,
-  string: 16,
-  object: 32,
-  array: 64,
-  function: 128,
-  promise: 256,
-  other: 512
+  undefined: typeTag("undefined"),
+  null: typeTag("null"),
+  boolean: typeTag("boolean"),
+  number: typeTag("number"),
+  string: typeTag("string"),
+  object: typeTag("object"),
+  array: typeTag("array"),
+  function: typeTag("function"),
+  promise: typeTag("promise"),
+  other: typeTag("other")
 };
 
 // trace/merge.ts
@@ -52750,13 +52878,7 @@ function prune(core, obs) {
 }
 
 // trace/tracer.ts
-var nodeRequire = createRequire2(import.meta.url);
-var builtinNames = [];
-try {
-  builtinNames = builtins_default;
-} catch {
-  builtinNames = [];
-}
+var builtinNames = contract().builtins.map((b) => b.name);
 function builtinTable() {
   const table = /* @__PURE__ */ new Map();
   const g = globalThis;
@@ -53127,6 +53249,9 @@ var intrinsics = {
     if (v === null || v === void 0) throw new TypeError(`Cannot destructure '${v}' as it is ${v}.`);
   }
 };
+
+// trace/diagnostics.ts
+var CODES = Object.fromEntries(contract().diagnostics.map((d) => [d.code, d.meaning]));
 
 // watchdog/tracing.ts
 var MAX_SHAPES = 1e4;

@@ -5,8 +5,8 @@
 //! compute properties, its own property hooks (`props::PropHooks`); the core names no builtin.
 //!
 //! Adding a builtin: a folder with `mod.rs` and `tests.rs`, its module below, its `install` in `INSTALL`
-//! (after the builtins whose prototypes it uses), then `cargo run -p containerless-runtime --bin contract`
-//! to regenerate the contract file the compiler reads.
+//! (after the builtins whose prototypes it uses), then regenerate the contract file the compiler reads:
+//! `UPDATE_CONTRACT=1 cargo test -p containerless-runtime --test contract` (see `contract`).
 
 pub mod array;
 pub mod collections;

@@ -55,30 +55,44 @@ builtin!(EVERY, "Array.prototype.every", 1, every);
 builtin!(FILL, "Array.prototype.fill", 1, fill);
 builtin!(FILTER, "Array.prototype.filter", 1, filter);
 builtin!(FIND, "Array.prototype.find", 1, find);
-builtin!(FIND_INDEX, "Array.prototype.findIndex", 1, find_index);
+builtin!(
+    FIND_INDEX,
+    "Array.prototype.findIndex",
+    1,
+    find_index,
+    returns_number
+);
 builtin!(FIND_LAST, "Array.prototype.findLast", 1, find_last);
 builtin!(
     FIND_LAST_INDEX,
     "Array.prototype.findLastIndex",
     1,
-    find_last_index
+    find_last_index,
+    returns_number
 );
 builtin!(FLAT, "Array.prototype.flat", 0, flat);
 builtin!(FLAT_MAP, "Array.prototype.flatMap", 1, flat_map);
 builtin!(FOR_EACH, "Array.prototype.forEach", 1, for_each);
 builtin!(INCLUDES, "Array.prototype.includes", 1, includes);
-builtin!(INDEX_OF, "Array.prototype.indexOf", 1, index_of);
+builtin!(
+    INDEX_OF,
+    "Array.prototype.indexOf",
+    1,
+    index_of,
+    returns_number
+);
 builtin!(JOIN, "Array.prototype.join", 1, join);
 builtin!(KEYS, "Array.prototype.keys", 0, keys_iter);
 builtin!(
     LAST_INDEX_OF,
     "Array.prototype.lastIndexOf",
     1,
-    last_index_of
+    last_index_of,
+    returns_number
 );
 builtin!(MAP, "Array.prototype.map", 1, map);
 builtin!(POP, "Array.prototype.pop", 0, pop);
-builtin!(PUSH, "Array.prototype.push", 1, push);
+builtin!(PUSH, "Array.prototype.push", 1, push, returns_number);
 builtin!(REDUCE, "Array.prototype.reduce", 1, reduce);
 builtin!(REDUCE_RIGHT, "Array.prototype.reduceRight", 1, reduce_right);
 builtin!(REVERSE, "Array.prototype.reverse", 0, reverse);
@@ -97,7 +111,13 @@ builtin!(TO_REVERSED, "Array.prototype.toReversed", 0, to_reversed);
 builtin!(TO_SORTED, "Array.prototype.toSorted", 1, to_sorted);
 builtin!(TO_SPLICED, "Array.prototype.toSpliced", 2, to_spliced);
 builtin!(TO_STRING, "Array.prototype.toString", 0, to_string);
-builtin!(UNSHIFT, "Array.prototype.unshift", 1, unshift);
+builtin!(
+    UNSHIFT,
+    "Array.prototype.unshift",
+    1,
+    unshift,
+    returns_number
+);
 builtin!(VALUES, "Array.prototype.values", 0, values_iter);
 builtin!(WITH, "Array.prototype.with", 2, with);
 

@@ -27,94 +27,141 @@ use crate::value::{ObjRef, Value};
 use std::sync::OnceLock;
 
 crate::builtin!(DATE, "Date", 7, date_call, ctor = date_ctor);
-crate::builtin!(NOW, "Date.now", 0, date_now);
-crate::builtin!(PARSE, "Date.parse", 1, date_parse);
-crate::builtin!(UTC, "Date.UTC", 7, date_utc);
-crate::builtin!(GET_TIME, "Date.prototype.getTime", 0, get_time);
-crate::builtin!(VALUE_OF, "Date.prototype.valueOf", 0, get_time);
+crate::builtin!(NOW, "Date.now", 0, date_now, returns_number);
+crate::builtin!(PARSE, "Date.parse", 1, date_parse, returns_number);
+crate::builtin!(UTC, "Date.UTC", 7, date_utc, returns_number);
+crate::builtin!(
+    GET_TIME,
+    "Date.prototype.getTime",
+    0,
+    get_time,
+    returns_number
+);
+crate::builtin!(
+    VALUE_OF,
+    "Date.prototype.valueOf",
+    0,
+    get_time,
+    returns_number
+);
 crate::builtin!(
     GET_TIMEZONE_OFFSET,
     "Date.prototype.getTimezoneOffset",
     0,
-    get_timezone_offset
+    get_timezone_offset,
+    returns_number
 );
 crate::builtin!(
     GET_FULL_YEAR,
     "Date.prototype.getFullYear",
     0,
-    |cx, t, _| get_field(cx, t, Field::Year, false)
+    |cx, t, _| get_field(cx, t, Field::Year, false),
+    returns_number
 );
-crate::builtin!(GET_MONTH, "Date.prototype.getMonth", 0, |cx, t, _| {
-    get_field(cx, t, Field::Month, false)
-});
-crate::builtin!(GET_DATE, "Date.prototype.getDate", 0, |cx, t, _| get_field(
-    cx,
-    t,
-    Field::Date,
-    false
-));
-crate::builtin!(GET_DAY, "Date.prototype.getDay", 0, |cx, t, _| get_field(
-    cx,
-    t,
-    Field::WeekDay,
-    false
-));
-crate::builtin!(GET_HOURS, "Date.prototype.getHours", 0, |cx, t, _| {
-    get_field(cx, t, Field::Hours, false)
-});
-crate::builtin!(GET_MINUTES, "Date.prototype.getMinutes", 0, |cx, t, _| {
-    get_field(cx, t, Field::Minutes, false)
-});
-crate::builtin!(GET_SECONDS, "Date.prototype.getSeconds", 0, |cx, t, _| {
-    get_field(cx, t, Field::Seconds, false)
-});
+crate::builtin!(
+    GET_MONTH,
+    "Date.prototype.getMonth",
+    0,
+    |cx, t, _| { get_field(cx, t, Field::Month, false) },
+    returns_number
+);
+crate::builtin!(
+    GET_DATE,
+    "Date.prototype.getDate",
+    0,
+    |cx, t, _| get_field(cx, t, Field::Date, false),
+    returns_number
+);
+crate::builtin!(
+    GET_DAY,
+    "Date.prototype.getDay",
+    0,
+    |cx, t, _| get_field(cx, t, Field::WeekDay, false),
+    returns_number
+);
+crate::builtin!(
+    GET_HOURS,
+    "Date.prototype.getHours",
+    0,
+    |cx, t, _| { get_field(cx, t, Field::Hours, false) },
+    returns_number
+);
+crate::builtin!(
+    GET_MINUTES,
+    "Date.prototype.getMinutes",
+    0,
+    |cx, t, _| { get_field(cx, t, Field::Minutes, false) },
+    returns_number
+);
+crate::builtin!(
+    GET_SECONDS,
+    "Date.prototype.getSeconds",
+    0,
+    |cx, t, _| { get_field(cx, t, Field::Seconds, false) },
+    returns_number
+);
 crate::builtin!(
     GET_MILLISECONDS,
     "Date.prototype.getMilliseconds",
     0,
-    |cx, t, _| get_field(cx, t, Field::Ms, false)
+    |cx, t, _| get_field(cx, t, Field::Ms, false),
+    returns_number
 );
 crate::builtin!(
     GET_UTC_FULL_YEAR,
     "Date.prototype.getUTCFullYear",
     0,
-    |cx, t, _| get_field(cx, t, Field::Year, true)
+    |cx, t, _| get_field(cx, t, Field::Year, true),
+    returns_number
 );
 crate::builtin!(
     GET_UTC_MONTH,
     "Date.prototype.getUTCMonth",
     0,
-    |cx, t, _| get_field(cx, t, Field::Month, true)
+    |cx, t, _| get_field(cx, t, Field::Month, true),
+    returns_number
 );
-crate::builtin!(GET_UTC_DATE, "Date.prototype.getUTCDate", 0, |cx, t, _| {
-    get_field(cx, t, Field::Date, true)
-});
-crate::builtin!(GET_UTC_DAY, "Date.prototype.getUTCDay", 0, |cx, t, _| {
-    get_field(cx, t, Field::WeekDay, true)
-});
+crate::builtin!(
+    GET_UTC_DATE,
+    "Date.prototype.getUTCDate",
+    0,
+    |cx, t, _| { get_field(cx, t, Field::Date, true) },
+    returns_number
+);
+crate::builtin!(
+    GET_UTC_DAY,
+    "Date.prototype.getUTCDay",
+    0,
+    |cx, t, _| { get_field(cx, t, Field::WeekDay, true) },
+    returns_number
+);
 crate::builtin!(
     GET_UTC_HOURS,
     "Date.prototype.getUTCHours",
     0,
-    |cx, t, _| get_field(cx, t, Field::Hours, true)
+    |cx, t, _| get_field(cx, t, Field::Hours, true),
+    returns_number
 );
 crate::builtin!(
     GET_UTC_MINUTES,
     "Date.prototype.getUTCMinutes",
     0,
-    |cx, t, _| get_field(cx, t, Field::Minutes, true)
+    |cx, t, _| get_field(cx, t, Field::Minutes, true),
+    returns_number
 );
 crate::builtin!(
     GET_UTC_SECONDS,
     "Date.prototype.getUTCSeconds",
     0,
-    |cx, t, _| get_field(cx, t, Field::Seconds, true)
+    |cx, t, _| get_field(cx, t, Field::Seconds, true),
+    returns_number
 );
 crate::builtin!(
     GET_UTC_MILLISECONDS,
     "Date.prototype.getUTCMilliseconds",
     0,
-    |cx, t, _| get_field(cx, t, Field::Ms, true)
+    |cx, t, _| get_field(cx, t, Field::Ms, true),
+    returns_number
 );
 crate::builtin!(SET_TIME, "Date.prototype.setTime", 1, set_time);
 crate::builtin!(

@@ -13,8 +13,8 @@ use crate::ops;
 use crate::realm::Installer;
 use crate::value::{JsStr, Value};
 
-builtin!(PARSE_INT, "parseInt", 2, parse_int_fn);
-builtin!(PARSE_FLOAT, "parseFloat", 1, parse_float_fn);
+builtin!(PARSE_INT, "parseInt", 2, parse_int_fn, returns_number);
+builtin!(PARSE_FLOAT, "parseFloat", 1, parse_float_fn, returns_number);
 builtin!(IS_NAN, "isNaN", 1, is_nan_fn);
 builtin!(IS_FINITE, "isFinite", 1, is_finite_fn);
 builtin!(

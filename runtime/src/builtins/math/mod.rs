@@ -28,14 +28,17 @@ use crate::value::Value;
 
 macro_rules! unary {
     ($id:ident, $name:expr, $f:expr) => {
-        builtin!($id, $name, 1, |cx: &mut Cx,
-                                 _this: &Value,
-                                 args: &[Value]|
-         -> JsResult<Value> {
-            let x = ops::to_number(cx, &arg(args, 0))?;
-            let f: fn(f64) -> JsResult<f64> = $f;
-            Ok(Value::Num(f(x)?))
-        });
+        builtin!(
+            $id,
+            $name,
+            1,
+            |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
+                let x = ops::to_number(cx, &arg(args, 0))?;
+                let f: fn(f64) -> JsResult<f64> = $f;
+                Ok(Value::Num(f(x)?))
+            },
+            returns_number
+        );
     };
 }
 
@@ -181,83 +184,105 @@ unary!(TANH, "Math.tanh", |x| {
 });
 unary!(TRUNC, "Math.trunc", |x| ok(x.trunc()));
 
-builtin!(ATAN2, "Math.atan2", 2, |cx: &mut Cx,
-                                  _this: &Value,
-                                  args: &[Value]|
- -> JsResult<Value> {
-    let y = ops::to_number(cx, &arg(args, 0))?;
-    let x = ops::to_number(cx, &arg(args, 1))?;
-    Ok(Value::Num(atan2(y, x)))
-});
-builtin!(POW, "Math.pow", 2, |cx: &mut Cx,
-                              _this: &Value,
-                              args: &[Value]|
- -> JsResult<Value> {
-    let x = ops::to_number(cx, &arg(args, 0))?;
-    let y = ops::to_number(cx, &arg(args, 1))?;
-    Ok(Value::Num(ops::js_pow(x, y)))
-});
-builtin!(IMUL, "Math.imul", 2, |cx: &mut Cx,
-                                _this: &Value,
-                                args: &[Value]|
- -> JsResult<Value> {
-    let a = ops::f64_to_int32(ops::to_number(cx, &arg(args, 0))?);
-    let b = ops::f64_to_int32(ops::to_number(cx, &arg(args, 1))?);
-    Ok(Value::Num(a.wrapping_mul(b) as f64))
-});
-builtin!(CLZ32, "Math.clz32", 1, |cx: &mut Cx,
-                                  _this: &Value,
-                                  args: &[Value]|
- -> JsResult<Value> {
-    let n = ops::f64_to_uint32(ops::to_number(cx, &arg(args, 0))?);
-    Ok(Value::Num(n.leading_zeros() as f64))
-});
-builtin!(HYPOT, "Math.hypot", 2, |cx: &mut Cx,
-                                  _this: &Value,
-                                  args: &[Value]|
- -> JsResult<Value> {
-    let mut v = Vec::with_capacity(args.len());
-    for a in args {
-        v.push(ops::to_number(cx, a)?);
-    }
-    Ok(Value::Num(hypot(&v)))
-});
-builtin!(MAX, "Math.max", 2, |cx: &mut Cx,
-                              _this: &Value,
-                              args: &[Value]|
- -> JsResult<Value> {
-    let mut r = f64::NEG_INFINITY;
-    for a in args {
-        let n = ops::to_number(cx, a)?;
-        if n.is_nan() || r.is_nan() {
-            r = f64::NAN;
-        } else if n > r || (n == 0.0 && r == 0.0 && !n.is_sign_negative()) {
-            r = n;
+builtin!(
+    ATAN2,
+    "Math.atan2",
+    2,
+    |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
+        let y = ops::to_number(cx, &arg(args, 0))?;
+        let x = ops::to_number(cx, &arg(args, 1))?;
+        Ok(Value::Num(atan2(y, x)))
+    },
+    returns_number
+);
+builtin!(
+    POW,
+    "Math.pow",
+    2,
+    |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
+        let x = ops::to_number(cx, &arg(args, 0))?;
+        let y = ops::to_number(cx, &arg(args, 1))?;
+        Ok(Value::Num(ops::js_pow(x, y)))
+    },
+    returns_number
+);
+builtin!(
+    IMUL,
+    "Math.imul",
+    2,
+    |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
+        let a = ops::f64_to_int32(ops::to_number(cx, &arg(args, 0))?);
+        let b = ops::f64_to_int32(ops::to_number(cx, &arg(args, 1))?);
+        Ok(Value::Num(a.wrapping_mul(b) as f64))
+    },
+    returns_number
+);
+builtin!(
+    CLZ32,
+    "Math.clz32",
+    1,
+    |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
+        let n = ops::f64_to_uint32(ops::to_number(cx, &arg(args, 0))?);
+        Ok(Value::Num(n.leading_zeros() as f64))
+    },
+    returns_number
+);
+builtin!(
+    HYPOT,
+    "Math.hypot",
+    2,
+    |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
+        let mut v = Vec::with_capacity(args.len());
+        for a in args {
+            v.push(ops::to_number(cx, a)?);
         }
-    }
-    Ok(Value::Num(r))
-});
-builtin!(MIN, "Math.min", 2, |cx: &mut Cx,
-                              _this: &Value,
-                              args: &[Value]|
- -> JsResult<Value> {
-    let mut r = f64::INFINITY;
-    for a in args {
-        let n = ops::to_number(cx, a)?;
-        if n.is_nan() || r.is_nan() {
-            r = f64::NAN;
-        } else if n < r || (n == 0.0 && r == 0.0 && n.is_sign_negative()) {
-            r = n;
+        Ok(Value::Num(hypot(&v)))
+    },
+    returns_number
+);
+builtin!(
+    MAX,
+    "Math.max",
+    2,
+    |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
+        let mut r = f64::NEG_INFINITY;
+        for a in args {
+            let n = ops::to_number(cx, a)?;
+            if n.is_nan() || r.is_nan() {
+                r = f64::NAN;
+            } else if n > r || (n == 0.0 && r == 0.0 && !n.is_sign_negative()) {
+                r = n;
+            }
         }
-    }
-    Ok(Value::Num(r))
-});
-builtin!(RANDOM, "Math.random", 0, |_cx: &mut Cx,
-                                    _this: &Value,
-                                    _args: &[Value]|
- -> JsResult<Value> {
-    Ok(Value::Num(random()))
-});
+        Ok(Value::Num(r))
+    },
+    returns_number
+);
+builtin!(
+    MIN,
+    "Math.min",
+    2,
+    |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
+        let mut r = f64::INFINITY;
+        for a in args {
+            let n = ops::to_number(cx, a)?;
+            if n.is_nan() || r.is_nan() {
+                r = f64::NAN;
+            } else if n < r || (n == 0.0 && r == 0.0 && n.is_sign_negative()) {
+                r = n;
+            }
+        }
+        Ok(Value::Num(r))
+    },
+    returns_number
+);
+builtin!(
+    RANDOM,
+    "Math.random",
+    0,
+    |_cx: &mut Cx, _this: &Value, _args: &[Value]| -> JsResult<Value> { Ok(Value::Num(random())) },
+    returns_number
+);
 
 /// Installs math's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {

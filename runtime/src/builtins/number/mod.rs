@@ -15,7 +15,14 @@ use crate::ops;
 use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
 
-builtin!(NUMBER, "Number", 1, number_fn, ctor = number_ctor);
+builtin!(
+    NUMBER,
+    "Number",
+    1,
+    number_fn,
+    ctor = number_ctor,
+    returns_number
+);
 builtin!(IS_FINITE, "Number.isFinite", 1, is_finite);
 builtin!(IS_INTEGER, "Number.isInteger", 1, is_integer);
 builtin!(IS_NAN, "Number.isNaN", 1, is_nan);

@@ -109,7 +109,13 @@ crate::builtin!(
 );
 crate::builtin!(MATCH, "String.prototype.match", 1, string_match);
 crate::builtin!(MATCH_ALL, "String.prototype.matchAll", 1, string_match_all);
-crate::builtin!(SEARCH, "String.prototype.search", 1, string_search);
+crate::builtin!(
+    SEARCH,
+    "String.prototype.search",
+    1,
+    string_search,
+    returns_number
+);
 crate::builtin!(SPLIT, "String.prototype.split", 2, string_split);
 
 /// Installs regexp's builtins into the realm.

@@ -24,7 +24,13 @@ builtin!(FROM_CODE_POINT, "String.fromCodePoint", 1, from_code_point);
 builtin!(RAW, "String.raw", 1, raw);
 builtin!(AT, "String.prototype.at", 1, at);
 builtin!(CHAR_AT, "String.prototype.charAt", 1, char_at);
-builtin!(CHAR_CODE_AT, "String.prototype.charCodeAt", 1, char_code_at);
+builtin!(
+    CHAR_CODE_AT,
+    "String.prototype.charCodeAt",
+    1,
+    char_code_at,
+    returns_number
+);
 builtin!(
     CODE_POINT_AT,
     "String.prototype.codePointAt",
@@ -34,18 +40,26 @@ builtin!(
 builtin!(CONCAT, "String.prototype.concat", 1, concat);
 builtin!(ENDS_WITH, "String.prototype.endsWith", 1, ends_with);
 builtin!(INCLUDES, "String.prototype.includes", 1, includes);
-builtin!(INDEX_OF, "String.prototype.indexOf", 1, index_of);
+builtin!(
+    INDEX_OF,
+    "String.prototype.indexOf",
+    1,
+    index_of,
+    returns_number
+);
 builtin!(
     LAST_INDEX_OF,
     "String.prototype.lastIndexOf",
     1,
-    last_index_of
+    last_index_of,
+    returns_number
 );
 builtin!(
     LOCALE_COMPARE,
     "String.prototype.localeCompare",
     1,
-    locale_compare
+    locale_compare,
+    returns_number
 );
 builtin!(NORMALIZE, "String.prototype.normalize", 0, normalize);
 builtin!(PAD_END, "String.prototype.padEnd", 1, pad_end);
