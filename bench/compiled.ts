@@ -120,7 +120,16 @@ async function benchOne(name: string): Promise<string[]> {
     const rc = median(rustRuns.map((p) => p.cpuUs));
     const fallbacks = rustRuns.reduce((s, p) => s + p.fallbacks, 0);
     const sent = rustRuns.reduce((s, p) => s + p.requests, 0);
-    return [name, nw.toFixed(0), rw.toFixed(0), (nw / rw).toFixed(2), nc.toFixed(0), rc.toFixed(0), (nc / rc).toFixed(2), fallbacks ? `${fallbacks}/${sent} FELL BACK` : '0'];
+    return [
+      name,
+      nw.toFixed(0),
+      rw.toFixed(0),
+      (nw / rw).toFixed(2),
+      nc.toFixed(0),
+      rc.toFixed(0),
+      (nc / rc).toFixed(2),
+      fallbacks ? `${fallbacks}/${sent} FELL BACK` : '0',
+    ];
   } finally {
     node.child.kill('SIGTERM');
     rust.child.kill('SIGTERM');

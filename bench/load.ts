@@ -31,11 +31,7 @@ export interface LoadResult {
   statuses: Record<number, number>;
 }
 
-export async function load(
-  base: string,
-  reqs: BenchRequest[],
-  opts: { concurrency: number; seconds: number; maxRequests: number },
-): Promise<LoadResult> {
+export async function load(base: string, reqs: BenchRequest[], opts: { concurrency: number; seconds: number; maxRequests: number }): Promise<LoadResult> {
   const url = new URL(base);
   if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname)) throw new Error(`benchmarks send traffic to loopback only, not ${url.hostname}`);
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
@@ -50,7 +46,14 @@ export async function load(
     new Promise((resolve) => {
       const t0 = process.hrtime.bigint();
       const req = http.request(
-        { host: url.hostname, port: url.port, path: r.path, method: r.method, headers: { ...r.headers, ...(r.body ? { 'content-length': String(r.body.length) } : {}) }, agent },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: r.path,
+          method: r.method,
+          headers: { ...r.headers, ...(r.body ? { 'content-length': String(r.body.length) } : {}) },
+          agent,
+        },
         (res) => {
           res.on('data', () => {});
           res.on('end', () => {
@@ -113,7 +116,15 @@ export async function loadWrk(wrk: string, base: string, reqs: BenchRequest[], o
   ].join('\n');
   await writeFile(script, `${lua}\n`);
   try {
-    const { stdout } = await execFileP(wrk, ['-t1', `-c${opts.concurrency}`, `-d${Math.max(1, Math.round(opts.seconds))}s`, '--latency', '-s', script, `${base}${r.path}`]);
+    const { stdout } = await execFileP(wrk, [
+      '-t1',
+      `-c${opts.concurrency}`,
+      `-d${Math.max(1, Math.round(opts.seconds))}s`,
+      '--latency',
+      '-s',
+      script,
+      `${base}${r.path}`,
+    ]);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
     const total = Number(/(\d+) requests in ([\d.]+)(ms|s)/.exec(stdout)?.[1] ?? 0);
     const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);

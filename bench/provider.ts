@@ -36,7 +36,6 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cl-bench-provider-'));
   const child = spawn(process.execPath, [join(ROOT, 'bin/containerless.js'), 'up'], {
@@ -52,7 +51,8 @@ async function main(): Promise<void> {
     const base = await waitFor('the provider URL', async () => /^provider: (http:\S+)$/m.exec(out)?.[1]);
     const api = (path: string, method = 'GET', body?: unknown): Promise<Response> =>
       fetch(`${base}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-    const status = async (): Promise<{ replicas?: number; availableReplicas?: number }> => (await api('/system/function/echo')).json() as Promise<{ replicas?: number; availableReplicas?: number }>;
+    const status = async (): Promise<{ replicas?: number; availableReplicas?: number }> =>
+      (await api('/system/function/echo')).json() as Promise<{ replicas?: number; availableReplicas?: number }>;
     const dep = await api('/system/functions', 'POST', { service: 'echo', image: join(ROOT, 'test/fixtures/runner/echo') });
     if (dep.status !== 202) throw new Error(`deploy answered ${dep.status}: ${await dep.text()}`);
     await waitFor('a ready replica', async () => ((await status()).availableReplicas ?? 0) > 0 || undefined);
@@ -81,12 +81,20 @@ async function main(): Promise<void> {
       const bad = [...d, ...p].filter((x) => x.errors > 0 || Object.keys(x.statuses).some((s) => s !== '200'));
       if (bad.length > 0) throw new Error(`non-200 answers or errors: ${JSON.stringify(bad.map((x) => x.statuses))}`);
       const row = (side: string, xs: LoadResult[]) =>
-        `${String(c).padStart(11)}  ${side.padEnd(8)} ${median(xs.map((x) => x.rps)).toFixed(0).padStart(8)} ${median(xs.map((x) => x.p50ms)).toFixed(3).padStart(10)} ${median(xs.map((x) => x.p99ms)).toFixed(3).padStart(8)}`;
+        `${String(c).padStart(11)}  ${side.padEnd(8)} ${median(xs.map((x) => x.rps))
+          .toFixed(0)
+          .padStart(8)} ${median(xs.map((x) => x.p50ms))
+          .toFixed(3)
+          .padStart(10)} ${median(xs.map((x) => x.p99ms))
+          .toFixed(3)
+          .padStart(8)}`;
       console.log(row('direct', d));
       console.log(row('provider', p));
       const rps = median(d.map((x) => x.rps)) / median(p.map((x) => x.rps));
       const p50 = median(p.map((x) => x.p50ms)) / median(d.map((x) => x.p50ms));
-      summary.push(`concurrency ${c}: throughput direct/provider ${rps.toFixed(2)}x, p50 provider/direct ${p50.toFixed(2)}x (+${(median(p.map((x) => x.p50ms)) - median(d.map((x) => x.p50ms))).toFixed(3)} ms)`);
+      summary.push(
+        `concurrency ${c}: throughput direct/provider ${rps.toFixed(2)}x, p50 provider/direct ${p50.toFixed(2)}x (+${(median(p.map((x) => x.p50ms)) - median(d.map((x) => x.p50ms))).toFixed(3)} ms)`,
+      );
     }
     for (const s of summary) console.log(s);
 
@@ -103,7 +111,9 @@ async function main(): Promise<void> {
       if (r.status !== 200) throw new Error(`cold request answered ${r.status}`);
       colds.push(performance.now() - t);
     }
-    console.log(`cold start from zero to first response (local backend, ${COLD} runs): median ${median(colds).toFixed(0)} ms, min ${Math.min(...colds).toFixed(0)} ms, max ${Math.max(...colds).toFixed(0)} ms`);
+    console.log(
+      `cold start from zero to first response (local backend, ${COLD} runs): median ${median(colds).toFixed(0)} ms, min ${Math.min(...colds).toFixed(0)} ms, max ${Math.max(...colds).toFixed(0)} ms`,
+    );
   } finally {
     if (child.exitCode === null) {
       process.kill(child.pid!, 'SIGTERM');

@@ -135,14 +135,22 @@ async function main(): Promise<void> {
   for (let i = 0; i < 200 && !backend.output().includes('listening'); i++) await new Promise((r) => setTimeout(r, 25));
   if (!backend.output().includes('listening')) throw new Error(`the backend did not start: ${backend.output()}`);
   const env = { BACKEND_URL: `http://127.0.0.1:${backendPort}` };
-  const validEcho = Buffer.from(JSON.stringify({ items: Array.from({ length: 12 }, (_, i) => ({ id: i, name: `item ${i}`, price: i * 1.25, tags: ['a', 'b'] })), note: 'x'.repeat(300) }));
+  const validEcho = Buffer.from(
+    JSON.stringify({ items: Array.from({ length: 12 }, (_, i) => ({ id: i, name: `item ${i}`, price: i * 1.25, tags: ['a', 'b'] })), note: 'x'.repeat(300) }),
+  );
   const handlers: Handler[] = [
     { name: 'hello', dir: join(ROOT, 'bench/functions/hello'), reqs: [{ method: 'GET', path: '/', headers: {} }] },
-    { name: 'echo', dir: join(ROOT, 'bench/functions/echo'), reqs: [{ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: validEcho }] },
+    {
+      name: 'echo',
+      dir: join(ROOT, 'bench/functions/echo'),
+      reqs: [{ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body: validEcho }],
+    },
     { name: 'fetch', dir: join(ROOT, 'bench/functions/fetch'), reqs: [{ method: 'GET', path: '/', headers: {} }] },
   ];
 
-  console.log(`bench:watchdog  concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${WRK ? Math.max(1, Math.round(PASS_MS / 1000)) * 1000 : PASS_MS} ms passes per setup, loopback, load from ${WRK ? `wrk (${WRK})` : 'the Node client (bench/load.ts)'}`);
+  console.log(
+    `bench:watchdog  concurrency ${CONCURRENCY}, ${ROUNDS} rounds of ${WRK ? Math.max(1, Math.round(PASS_MS / 1000)) * 1000 : PASS_MS} ms passes per setup, loopback, load from ${WRK ? `wrk (${WRK})` : 'the Node client (bench/load.ts)'}`,
+  );
   const summary: Record<string, Record<SetupName, { rps: number; p50: number; p99: number; rssMiB: number; procs: number; cpuUs: number }>> = {};
   for (const h of handlers) {
     const servers = new Map<SetupName, Served & { base: string }>();
@@ -187,21 +195,29 @@ async function main(): Promise<void> {
       for (const s of servers.values()) await s.stop();
     }
     console.log(`\n${h.name}`);
-    console.log(`  ${'setup'.padEnd(13)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'RSS MiB'.padStart(8)} ${'CPU µs/req'.padStart(10)}  processes`);
+    console.log(
+      `  ${'setup'.padEnd(13)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'RSS MiB'.padStart(8)} ${'CPU µs/req'.padStart(10)}  processes`,
+    );
     for (const name of SETUPS) {
       const r = summary[h.name][name];
-      console.log(`  ${name.padEnd(13)} ${fmt(r.rps).padStart(8)} ${fmt(r.p50, 2).padStart(7)} ${fmt(r.p99, 2).padStart(7)} ${fmt(r.rssMiB, 1).padStart(8)} ${fmt(r.cpuUs).padStart(10)}  ${r.procs}`);
+      console.log(
+        `  ${name.padEnd(13)} ${fmt(r.rps).padStart(8)} ${fmt(r.p50, 2).padStart(7)} ${fmt(r.p99, 2).padStart(7)} ${fmt(r.rssMiB, 1).padStart(8)} ${fmt(r.cpuUs).padStart(10)}  ${r.procs}`,
+      );
     }
   }
   await backend.stop();
 
   console.log('\nratios (ours with sampled tracing, the default, against each stock setup; > 1 means ours is better)');
-  console.log(`  ${'handler'.padEnd(8)} ${'vs'.padEnd(13)} ${'throughput'.padStart(10)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'memory'.padStart(7)} ${'CPU/req'.padStart(8)}`);
+  console.log(
+    `  ${'handler'.padEnd(8)} ${'vs'.padEnd(13)} ${'throughput'.padStart(10)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'memory'.padStart(7)} ${'CPU/req'.padStart(8)}`,
+  );
   for (const h of handlers) {
     const ours = summary[h.name]['ours-sample'];
     for (const vs of ['stock-pair', 'stock-server'] as const) {
       const s = summary[h.name][vs];
-      console.log(`  ${h.name.padEnd(8)} ${vs.padEnd(13)} ${fmt(ours.rps / s.rps, 2).padStart(10)} ${fmt(s.p50 / ours.p50, 2).padStart(6)} ${fmt(s.p99 / ours.p99, 2).padStart(6)} ${fmt(s.rssMiB / ours.rssMiB, 2).padStart(7)} ${fmt(s.cpuUs / ours.cpuUs, 2).padStart(8)}`);
+      console.log(
+        `  ${h.name.padEnd(8)} ${vs.padEnd(13)} ${fmt(ours.rps / s.rps, 2).padStart(10)} ${fmt(s.p50 / ours.p50, 2).padStart(6)} ${fmt(s.p99 / ours.p99, 2).padStart(6)} ${fmt(s.rssMiB / ours.rssMiB, 2).padStart(7)} ${fmt(s.cpuUs / ours.cpuUs, 2).padStart(8)}`,
+      );
     }
   }
   console.log('\ntracing cost (throughput of ours-off divided by the traced setup; 1.00 = free)');

@@ -45,7 +45,9 @@ export const check: Command = {
       throw err;
     }
     if (!values.json) {
-      io.out(`${dir}: ${summary.requests} requests: ${summary.rust} rust, ${summary.fallback} fallback, ${summary.diverged} diverged${summary.diagnostics.length ? `, ${summary.diagnostics.length} diagnostics` : ''}${summary.error ? ` (error: ${summary.error})` : ''}\n`);
+      io.out(
+        `${dir}: ${summary.requests} requests: ${summary.rust} rust, ${summary.fallback} fallback, ${summary.diverged} diverged${summary.diagnostics.length ? `, ${summary.diagnostics.length} diagnostics` : ''}${summary.error ? ` (error: ${summary.error})` : ''}\n`,
+      );
     }
     io.out(`${JSON.stringify(summary)}\n`);
     return summary.diverged === 0 && summary.error === undefined ? 0 : 1;

@@ -28,7 +28,10 @@ export const compile: Command = {
     json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
-    const [{ buildDispatcher, BuildError, crateName, generateRust }, { formatDiagnostic, validateTrace }] = await Promise.all([import('../compiler/index.ts'), import('../trace/index.ts')]);
+    const [{ buildDispatcher, BuildError, crateName, generateRust }, { formatDiagnostic, validateTrace }] = await Promise.all([
+      import('../compiler/index.ts'),
+      import('../trace/index.ts'),
+    ]);
     const dir = resolve(onePositional(positionals, '<function-dir>'));
     const traceFile = values.trace as string | undefined;
     if (!traceFile) throw new CliUsageError('missing --trace <trace.json>');
@@ -43,9 +46,13 @@ export const compile: Command = {
     }
     const invalid = validateTrace(trace);
     if (invalid) throw new CliUsageError(`${traceFile}: ${invalid}`);
-    const sha = createHash('sha256').update(await readFile(handlerFile, 'utf8')).digest('hex');
+    const sha = createHash('sha256')
+      .update(await readFile(handlerFile, 'utf8'))
+      .digest('hex');
     if (sha !== trace.source.sha256) {
-      throw new CliUsageError(`${traceFile}: the trace was taken from another version of handler.js (sha256 ${trace.source.sha256.slice(0, 12)}, this one is ${sha.slice(0, 12)})`);
+      throw new CliUsageError(
+        `${traceFile}: the trace was taken from another version of handler.js (sha256 ${trace.source.sha256.slice(0, 12)}, this one is ${sha.slice(0, 12)})`,
+      );
     }
 
     const name = trace.function;

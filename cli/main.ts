@@ -74,7 +74,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   if (!command) {
     const what = first === 'help' ? rest[0] : first;
-    io.err(`containerless: unknown ${what.startsWith('-') ? 'option' : 'command'} '${what}' (commands: ${Object.keys(COMMANDS).join(', ')}; see containerless --help)\n`);
+    io.err(
+      `containerless: unknown ${what.startsWith('-') ? 'option' : 'command'} '${what}' (commands: ${Object.keys(COMMANDS).join(', ')}; see containerless --help)\n`,
+    );
     return 2;
   }
   if (wantsHelp || first === 'help') {

@@ -64,7 +64,8 @@ export async function runUp(io: CliIo, env: NodeJS.ProcessEnv = process.env): Pr
     // The files are trimmed when read (as faas-provider does), so the commands trim them too.
     const trimmed = `sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' ${shellQuote(pw)}`;
     io.out(`auth: basic, user ${credentials.user}, password in ${pw}\n`);
-    if (credentials.generated) io.out(`  (generated now: readable by this user only; put your own basic-auth-user and basic-auth-password in secret_mount_path to choose them)\n`);
+    if (credentials.generated)
+      io.out(`  (generated now: readable by this user only; put your own basic-auth-user and basic-auth-password in secret_mount_path to choose them)\n`);
     io.out(`  curl -u ${shellQuote(credentials.user)}:"$(${trimmed})" ${url}/system/functions\n`);
     io.out(`  ${trimmed} | faas-cli login --gateway ${url} --username ${shellQuote(credentials.user)} --password-stdin\n`);
   } else {
@@ -72,7 +73,8 @@ export async function runUp(io: CliIo, env: NodeJS.ProcessEnv = process.env): Pr
     io.out(`  curl ${url}/system/functions\n`);
   }
   io.out(`gateway: functions_provider_url=${url}/\n`);
-  if (config.backend === 'kubernetes') io.err(`backend: kubernetes, functions in namespace ${config.functionNamespace}; Ctrl-C stops the provider (functions keep running)\n`);
+  if (config.backend === 'kubernetes')
+    io.err(`backend: kubernetes, functions in namespace ${config.functionNamespace}; Ctrl-C stops the provider (functions keep running)\n`);
   else io.err(`state in ${config.stateDir}; Ctrl-C stops the provider and its function processes\n`);
   await new Promise<void>((resolve) => {
     if (!io.signal) return; // runs until the process is killed

@@ -133,10 +133,14 @@ containerless-runtime = { path = ${tomlString(RUNTIME_DIR)} }
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((done, fail) => {
     const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      fail(new BuildError('build aborted'));
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        fail(new BuildError('build aborted'));
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -165,7 +169,10 @@ async function withLock<T>(path: string, progress: (line: string) => void, signa
     if (!Number.isInteger(holder) || holder <= 0 || stale || !isAlive(holder)) {
       // A dead holder, or a lock file caught between creation and its pid being written: give the writer a
       // moment before taking over.
-      const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
+      const age = await stat(path).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
       if (Number.isInteger(holder) && holder > 0 ? true : age > 2000) {
         // Re-read right before removing, so a lock that another waiter has just taken over survives.
         const again = Number((await readFile(path, 'utf8').catch(() => '')).trim());
@@ -240,7 +247,14 @@ interface CargoRun {
 }
 
 /** Runs cargo in its own process group, streaming its progress lines. */
-function runCargo(args: string[], cwd: string, env: NodeJS.ProcessEnv, started: number, progress: (line: string) => void, signal?: AbortSignal): Promise<CargoRun> {
+function runCargo(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  started: number,
+  progress: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<CargoRun> {
   return new Promise((resolve, reject) => {
     const child = spawn('cargo', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const tail: string[] = [];
@@ -286,7 +300,11 @@ function runCargo(args: string[], cwd: string, env: NodeJS.ProcessEnv, started: 
       process.removeListener('exit', onExit);
       signal?.removeEventListener('abort', stopGroup);
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      reject(new BuildError(missing ? 'cargo is not installed or not on PATH (install Rust from https://rustup.rs)' : `cannot run cargo: ${err.message}`, [], { cause: err }));
+      reject(
+        new BuildError(missing ? 'cargo is not installed or not on PATH (install Rust from https://rustup.rs)' : `cannot run cargo: ${err.message}`, [], {
+          cause: err,
+        }),
+      );
     });
     child.on('close', (code, sig) => {
       process.removeListener('exit', onExit);

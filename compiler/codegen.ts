@@ -31,7 +31,23 @@ function builtins(): Set<string> {
 }
 
 /** Globals that are not builtin functions but values. */
-const VALUE_GLOBALS = new Set(['NaN', 'Infinity', 'Math', 'JSON', 'console', 'Number', 'String', 'Object', 'Array', 'Promise', 'Date', 'Boolean', 'Map', 'Set', 'RegExp']);
+const VALUE_GLOBALS = new Set([
+  'NaN',
+  'Infinity',
+  'Math',
+  'JSON',
+  'console',
+  'Number',
+  'String',
+  'Object',
+  'Array',
+  'Promise',
+  'Date',
+  'Boolean',
+  'Map',
+  'Set',
+  'RegExp',
+]);
 
 interface Binding {
   name: string;
@@ -90,7 +106,10 @@ class Codegen {
   private classFields = new Map<number, number>();
   private seenDiag = new Set<string>();
 
-  constructor(private trace: TraceIR, private name: string) {
+  constructor(
+    private trace: TraceIR,
+    private name: string,
+  ) {
     this.sites = trace.sites;
     this.file = trace.source.file;
   }
@@ -276,7 +295,7 @@ class Codegen {
         for (const m of n.body.body) {
           if (m.computed) this.analyseNode(m.key, scope);
           if (m.type === 'MethodDefinition') {
-            const f = this.newFn(m.value, scope.fn, m.kind === 'constructor' ? (n.id?.name ?? '') : memberName(m) ?? '', true);
+            const f = this.newFn(m.value, scope.fn, m.kind === 'constructor' ? (n.id?.name ?? '') : (memberName(m) ?? ''), true);
             if (m.kind === 'constructor') this.fnBySite.set(n.sid, f);
             this.analyseFunction(f, m.value.body.body, m.value.params, scope);
           }
@@ -321,7 +340,8 @@ class Codegen {
         return;
       case 'Property':
         if (n.computed) this.analyseNode(n.key, scope);
-        if (n.value && (n.value.type === 'FunctionExpression' || n.value.type === 'ArrowFunctionExpression') && !n.computed) n.value.inferredName = propName(n.key);
+        if (n.value && (n.value.type === 'FunctionExpression' || n.value.type === 'ArrowFunctionExpression') && !n.computed)
+          n.value.inferredName = propName(n.key);
         this.analyseNode(n.value, scope);
         return;
       case 'LabeledStatement':
@@ -516,7 +536,7 @@ class Codegen {
     // Parameters, functions, classes and catch bindings have no declaration here; `let x;` and compound
     // assignments count as an `undefined` value.
     for (const [b, d] of defs) if (!b.captured && d.decls === 1) this.numeric.add(b);
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const b of [...this.numeric]) {
         if (!defs.get(b)!.values.every((v) => this.isNum(v))) {
@@ -662,7 +682,11 @@ const NUMBER_TAG = TAG.number;
 const STRING_TAG = TAG.string;
 const ARRAY_TAG = TAG.array;
 /** Builtins that always return a number (the runtime says so in runtime/contract.json). */
-const NUMBER_BUILTINS = new Set(contract().builtins.filter((b) => b.returns.length === 1 && b.returns[0] === 'number').map((b) => b.name));
+const NUMBER_BUILTINS = new Set(
+  contract()
+    .builtins.filter((b) => b.returns.length === 1 && b.returns[0] === 'number')
+    .map((b) => b.name),
+);
 /** Operators on two numbers that Rust's f64 operators compute exactly as JavaScript does. */
 const F64_OPS: Record<string, string> = { '+': '+', '-': '-', '*': '*', '/': '/', '%': '%' };
 const F64_CMP: Record<string, string> = { '<': '<', '>': '>', '<=': '<=', '>=': '>=', '===': '==', '!==': '!=', '==': '==', '!=': '!=' };
@@ -699,7 +723,10 @@ class FnGen {
   /** Numbers of labels that try blocks break to. */
   private labelIds = new Map<string, number>();
 
-  constructor(private cg: Codegen, private fn: FnInfo) {}
+  constructor(
+    private cg: Codegen,
+    private fn: FnInfo,
+  ) {}
 
   // Environments
 
@@ -859,7 +886,13 @@ class FnGen {
         // members) still binds its name: a function value whose calls, constructions and property reads
         // give up, so requests that never touch it stay in Rust.
         const b = s.declares ? this.cg.ref(s.declares) : undefined;
-        if (b) return [this.declareBinding(b, `call::make_function(cx, call::NOT_COMPILED, None, &rt::text(${this.cg.keyOf(s.declares.name)}), ${Number(s.arity) >>> 0}, 0)?`)];
+        if (b)
+          return [
+            this.declareBinding(
+              b,
+              `call::make_function(cx, call::NOT_COMPILED, None, &rt::text(${this.cg.keyOf(s.declares.name)}), ${Number(s.arity) >>> 0}, 0)?`,
+            ),
+          ];
         return [`return clrt::cx::abort(clrt::AbortKind::Unsupported, ${s.sid}, "a construct that is not compiled");`];
       }
       case 'EmptyStatement':
@@ -942,7 +975,9 @@ class FnGen {
       }
       const handler = this.closureBlock(handlerLines);
       this.tryLabels.pop();
-      lines.push(`let ${r}: JsResult<Cmp> = match ${r} { Err(ctl) => match rt::caught(cx, ctl) { Ok(exc) => { let exc = exc; ${handler} } Err(e) => Err(e) }, ok => ok };`);
+      lines.push(
+        `let ${r}: JsResult<Cmp> = match ${r} { Err(ctl) => match rt::caught(cx, ctl) { Ok(exc) => { let exc = exc; ${handler} } Err(e) => Err(e) }, ok => ok };`,
+      );
     }
     if (s.finalizer) {
       // A give-up goes on at once: a `break`, `continue` or `return` in the finally block would discard it.
@@ -1084,7 +1119,13 @@ class FnGen {
 
   private unary(e: Node): string {
     const op = e.operator;
-    if (op === 'typeof' && e.argument.type === 'Identifier' && !this.cg.ref(e.argument) && !this.cg.isGlobal(e.argument.name) && !['undefined', 'NaN', 'Infinity'].includes(e.argument.name)) {
+    if (
+      op === 'typeof' &&
+      e.argument.type === 'Identifier' &&
+      !this.cg.ref(e.argument) &&
+      !this.cg.isGlobal(e.argument.name) &&
+      !['undefined', 'NaN', 'Infinity'].includes(e.argument.name)
+    ) {
       return `Value::str("undefined")`;
     }
     if (op === 'delete') {
@@ -1133,7 +1174,19 @@ class FnGen {
     const l = this.expr(e.left);
     const r = this.expr(e.right);
     const g = `${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')}`;
-    const num: Record<string, string> = { '-': 'Sub', '*': 'Mul', '/': 'Div', '%': 'Rem', '**': 'Exp', '<<': 'Shl', '>>': 'Shr', '>>>': 'UShr', '&': 'BitAnd', '|': 'BitOr', '^': 'BitXor' };
+    const num: Record<string, string> = {
+      '-': 'Sub',
+      '*': 'Mul',
+      '/': 'Div',
+      '%': 'Rem',
+      '**': 'Exp',
+      '<<': 'Shl',
+      '>>': 'Shr',
+      '>>>': 'UShr',
+      '&': 'BitAnd',
+      '|': 'BitOr',
+      '^': 'BitXor',
+    };
     const cmp: Record<string, string> = { '<': 'Lt', '>': 'Gt', '<=': 'Le', '>=': 'Ge' };
     let op: string;
     if (e.operator === '+') op = 'ops::add(cx, &a, &b)?';
@@ -1163,7 +1216,8 @@ class FnGen {
       const k = this.expr(e.property);
       return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} ${this.guard(e, 1, 'k')} props::get_computed(cx, &o, &k)? }`;
     }
-    if (e.property.type === 'PrivateIdentifier') return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get_private(cx, &o, ${this.cg.keyOf(e.property.key)})? }`;
+    if (e.property.type === 'PrivateIdentifier')
+      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get_private(cx, &o, ${this.cg.keyOf(e.property.key)})? }`;
     return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get(cx, &o, ${this.cg.keyOf(e.property.name)})? }`;
   }
 
@@ -1191,7 +1245,8 @@ class FnGen {
         return `{ let o = ${o}; let k = ${k}; let v = ${v}; ${this.guard(site, 0, 'o')} ${this.guard(site, 1, 'k')} props::set_computed(cx, &o, &k, v.clone())?; v }`;
       }
       const v = this.expr(e.right);
-      if (left.property.type === 'PrivateIdentifier') return `{ let o = ${o}; let v = ${v}; ${this.guard(site, 0, 'o')} props::set_private(cx, &o, ${this.cg.keyOf(left.property.key)}, v.clone())?; v }`;
+      if (left.property.type === 'PrivateIdentifier')
+        return `{ let o = ${o}; let v = ${v}; ${this.guard(site, 0, 'o')} props::set_private(cx, &o, ${this.cg.keyOf(left.property.key)}, v.clone())?; v }`;
       return `{ let o = ${o}; let v = ${v}; ${this.guard(site, 0, 'o')} props::set(cx, &o, ${this.cg.keyOf(left.property.name)}, v.clone())?; v }`;
     }
     this.cg.warnUnsupported(e, 'an assignment to this target');
@@ -1226,7 +1281,10 @@ class FnGen {
         const k = this.expr(c.property);
         return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} let ks = ops::to_property_key(cx, &k)?; let f = call::method(cx, &o, ks.units())?; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
       }
-      const method = c.property.type === 'PrivateIdentifier' ? `{ let fv = props::get_private(cx, &o, ${this.cg.keyOf(c.property.key)})?; call::callee_of(cx, &fv)? }` : `call::method(cx, &o, ${this.cg.keyOf(c.property.name)})?`;
+      const method =
+        c.property.type === 'PrivateIdentifier'
+          ? `{ let fv = props::get_private(cx, &o, ${this.cg.keyOf(c.property.key)})?; call::callee_of(cx, &fv)? }`
+          : `call::method(cx, &o, ${this.cg.keyOf(c.property.name)})?`;
       return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
     }
     return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, Value::Undefined, &args)? }`;
@@ -1257,11 +1315,15 @@ class FnGen {
         if (k === null || !f) return 'clrt::cx::unsupported::<Value>("class with computed member names")?';
         const kind = m.kind === 'get' ? 'MethodKind::Get' : m.kind === 'set' ? 'MethodKind::Set' : 'MethodKind::Method';
         const len = m.value.params.filter((p: Node) => p.type !== 'RestElement').length;
-        members.push(`Member::Method { key: JsStr::from_units(${this.cg.keyOf(k)}.to_vec()), code: ${f.code}, is_static: ${!!m.static}, kind: ${kind}, length: ${len}, is_async: ${!!m.value.async} }`);
+        members.push(
+          `Member::Method { key: JsStr::from_units(${this.cg.keyOf(k)}.to_vec()), code: ${f.code}, is_static: ${!!m.static}, kind: ${kind}, length: ${len}, is_async: ${!!m.value.async} }`,
+        );
       } else if (m.type === 'PropertyDefinition' && m.static) {
         const k = memberName(m);
         if (k === null) return 'clrt::cx::unsupported::<Value>("computed static field")?';
-        staticFields.push(`{ let v = ${m.value ? this.expr(m.value) : 'Value::Undefined'}; ${defineField('c.as_obj().expect("class")', this.cg.keyOf(k), m.key.type === 'PrivateIdentifier')} }`);
+        staticFields.push(
+          `{ let v = ${m.value ? this.expr(m.value) : 'Value::Undefined'}; ${defineField('c.as_obj().expect("class")', this.cg.keyOf(k), m.key.type === 'PrivateIdentifier')} }`,
+        );
       }
     }
     const fields = this.cg.fieldsCode(n.sid);
@@ -1277,16 +1339,23 @@ class FnGen {
         parts.push(`{ let v = ${this.expr(p.argument)}; rt::object_spread(cx, o, &v)?; }`);
         continue;
       }
-      const key = p.computed ? `{ let k = ${this.expr(p.key)}; ops::to_property_key(cx, &k)? }` : `JsStr::from_units(${this.cg.keyOf(propName(p.key) ?? '')}.to_vec())`;
+      const key = p.computed
+        ? `{ let k = ${this.expr(p.key)}; ops::to_property_key(cx, &k)? }`
+        : `JsStr::from_units(${this.cg.keyOf(propName(p.key) ?? '')}.to_vec())`;
       if (p.kind === 'get' || p.kind === 'set') {
-        parts.push(`{ let k = ${key}; let f = ${this.makeFunction(p.value, propName(p.key) ?? '')}; call::set_home(cx, &f, o)?; rt::define_accessor(cx, o, k, &f, ${p.kind === 'get'})?; }`);
+        parts.push(
+          `{ let k = ${key}; let f = ${this.makeFunction(p.value, propName(p.key) ?? '')}; call::set_home(cx, &f, o)?; rt::define_accessor(cx, o, k, &f, ${p.kind === 'get'})?; }`,
+        );
         continue;
       }
       if (p.value.type === 'FunctionExpression' && p.value.isMethod) {
-        parts.push(`{ let k = ${key}; let f = ${this.makeFunction(p.value, propName(p.key) ?? '')}; call::set_home(cx, &f, o)?; props::define(cx, o, k, f)?; }`);
+        parts.push(
+          `{ let k = ${key}; let f = ${this.makeFunction(p.value, propName(p.key) ?? '')}; call::set_home(cx, &f, o)?; props::define(cx, o, k, f)?; }`,
+        );
         continue;
       }
-      if ((p.value.type === 'FunctionExpression' || p.value.type === 'ArrowFunctionExpression' || p.value.type === 'ClassExpression') && !p.computed) p.value.inferredName ??= propName(p.key) ?? '';
+      if ((p.value.type === 'FunctionExpression' || p.value.type === 'ArrowFunctionExpression' || p.value.type === 'ClassExpression') && !p.computed)
+        p.value.inferredName ??= propName(p.key) ?? '';
       parts.push(`{ let k = ${key}; let v = ${this.expr(p.value)}; props::define(cx, o, k, v)?; }`);
     }
     parts.push('obj');

@@ -131,17 +131,20 @@ function send(port: number, req: HttpRequest, signal?: AbortSignal, timeoutMs = 
   return new Promise((done, fail) => {
     let informational: Answer | undefined;
     let refused: Answer | undefined;
-    const r = http.request({ host: '127.0.0.1', port, method: req.method, path: req.target, headers: wireHeaders(req), agent: false, setHost: false, signal }, (res) => {
-      informational = undefined;
-      const chunks: Buffer[] = [];
-      if (res.headers.connection === 'close') refused = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0), ms: 0 };
-      res.on('data', (c: Buffer) => {
-        chunks.push(c);
-        refused = undefined; // a body cut by a reset is no answer
-      });
-      res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: ms() }));
-      res.on('error', fail);
-    });
+    const r = http.request(
+      { host: '127.0.0.1', port, method: req.method, path: req.target, headers: wireHeaders(req), agent: false, setHost: false, signal },
+      (res) => {
+        informational = undefined;
+        const chunks: Buffer[] = [];
+        if (res.headers.connection === 'close') refused = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.alloc(0), ms: 0 };
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          refused = undefined; // a body cut by a reset is no answer
+        });
+        res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ms: ms() }));
+        res.on('error', fail);
+      },
+    );
     r.on('information', (info) => {
       informational = { status: info.statusCode, headers: info.headers, body: Buffer.alloc(0), ms: 0 };
     });
@@ -354,7 +357,11 @@ export async function traceRequests(
   } catch (err) {
     throw new CheckError((err as Error).message, [], { cause: err });
   }
-  const traceApp = createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracer.run(fn) }), logError: opts.logError });
+  const traceApp = createRunnerApp({
+    handler: instrumented,
+    choose: () => ({ handler: instrumented, around: (fn) => tracer.run(fn) }),
+    logError: opts.logError,
+  });
   const traceServer = http.createServer(traceApp);
   try {
     const tracePort = await listen(traceServer, 0, '127.0.0.1');

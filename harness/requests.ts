@@ -113,10 +113,20 @@ function describeError(e: ErrorObject): { field: string; problem: string } {
     }
     case 'pattern':
       if (at === 'method') return { field: at, problem: 'field "method" must be an HTTP method in capitals, e.g. "GET"' };
-      if (at === 'path') return { field: at, problem: 'field "path" must start with "/" and contain only printable ASCII, no spaces or "#" (percent-encode the rest)' };
-      return { field: at, problem: `field "${at}" must be Latin-1 text without line breaks or other control characters (Node's HTTP client refuses to send it)` };
+      if (at === 'path')
+        return { field: at, problem: 'field "path" must start with "/" and contain only printable ASCII, no spaces or "#" (percent-encode the rest)' };
+      return {
+        field: at,
+        problem: `field "${at}" must be Latin-1 text without line breaks or other control characters (Node's HTTP client refuses to send it)`,
+      };
     case 'type':
-      return { field: at, problem: at === '' ? 'a request must be a JSON object' : `field "${at}" must be ${(e.params as { type: string }).type === 'object' ? 'an object' : `a ${(e.params as { type: string }).type}`}` };
+      return {
+        field: at,
+        problem:
+          at === ''
+            ? 'a request must be a JSON object'
+            : `field "${at}" must be ${(e.params as { type: string }).type === 'object' ? 'an object' : `a ${(e.params as { type: string }).type}`}`,
+      };
     default:
       return { field: at, problem: `field "${at}" ${e.message ?? 'is invalid'}` };
   }
@@ -133,7 +143,8 @@ export function validateRequestLine(value: unknown, file: string, line: number):
   const seen = new Set<string>();
   for (const name of Object.keys(value.headers ?? {})) {
     const lower = name.toLowerCase();
-    if (COMPUTED_HEADERS.has(lower)) throw new RequestsFileError(file, line, `headers.${name}`, `field "headers.${name}": ${lower} is computed from the body; leave it out`);
+    if (COMPUTED_HEADERS.has(lower))
+      throw new RequestsFileError(file, line, `headers.${name}`, `field "headers.${name}": ${lower} is computed from the body; leave it out`);
     if (seen.has(lower)) throw new RequestsFileError(file, line, `headers.${name}`, `field "headers.${name}": header given twice (names are case-insensitive)`);
     seen.add(lower);
   }

@@ -11,7 +11,16 @@
  */
 
 /** Nanoseconds per unit, under the names Go's `unitMap` knows (µ is U+00B5, μ is U+03BC). */
-const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, 'µs': 1_000n, 'μs': 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
+const UNIT_NS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n,
+  μs: 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+};
 
 const MAX_NS = (1n << 63n) - 1n;
 const LIMIT = 1n << 63n;

@@ -105,7 +105,8 @@ export function createApp(deps: AppDeps): express.Express {
   function checkLabels(labels: Record<string, string>): void {
     const whole = (k: string, min: number): void => {
       const v = labels[k];
-      if (v !== undefined && (!/^\d+$/.test(v.trim()) || Number(v) < min)) throw new InvalidError(`labels.${k}: ${JSON.stringify(v)} is not a whole number >= ${min}`);
+      if (v !== undefined && (!/^\d+$/.test(v.trim()) || Number(v) < min))
+        throw new InvalidError(`labels.${k}: ${JSON.stringify(v)} is not a whole number >= ${min}`);
     };
     whole(LABEL_SCALE_MIN, 1);
     whole(LABEL_SCALE_MAX, 1);
@@ -113,10 +114,12 @@ export function createApp(deps: AppDeps): express.Express {
     const z = labels[LABEL_SCALE_ZERO];
     if (z !== undefined && !/^(true|false)$/i.test(z.trim())) throw new InvalidError(`labels.${LABEL_SCALE_ZERO}: ${JSON.stringify(z)} is not true or false`);
     const zd = labels[LABEL_SCALE_ZERO_DURATION];
-    if (zd !== undefined && parseZeroDuration(zd) === undefined) throw new InvalidError(`labels.${LABEL_SCALE_ZERO_DURATION}: ${JSON.stringify(zd)} is not a duration (e.g. 30s, 15m)`);
+    if (zd !== undefined && parseZeroDuration(zd) === undefined)
+      throw new InvalidError(`labels.${LABEL_SCALE_ZERO_DURATION}: ${JSON.stringify(zd)} is not a duration (e.g. 30s, 15m)`);
     const min = labels[LABEL_SCALE_MIN];
     const max = labels[LABEL_SCALE_MAX];
-    if (min !== undefined && max !== undefined && Number(min) > Number(max)) throw new InvalidError(`labels: ${LABEL_SCALE_MIN} (${min}) is above ${LABEL_SCALE_MAX} (${max})`);
+    if (min !== undefined && max !== undefined && Number(min) > Number(max))
+      throw new InvalidError(`labels: ${LABEL_SCALE_MIN} (${min}) is above ${LABEL_SCALE_MAX} (${max})`);
   }
 
   async function deploySpec(req: Request): Promise<DeploySpec> {
@@ -372,7 +375,8 @@ export function createApp(deps: AppDeps): express.Express {
     const sinceRaw = queryString(req, 'since');
     let since: Date | undefined;
     if (sinceRaw !== undefined && sinceRaw !== '') {
-      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(sinceRaw) || Number.isNaN(Date.parse(sinceRaw))) bad('since', sinceRaw, 'an RFC 3339 time');
+      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(sinceRaw) || Number.isNaN(Date.parse(sinceRaw)))
+        bad('since', sinceRaw, 'an RFC 3339 time');
       since = new Date(sinceRaw);
     }
     const instance = queryString(req, 'instance');
@@ -435,7 +439,9 @@ export function createApp(deps: AppDeps): express.Express {
     if (e.type === 'entity.too.large') return text(res, 413, 'body: too large');
     if (err instanceof BackendError) {
       const status =
-        err instanceof InvalidError ? err.status : ({ NOT_FOUND: 404, ALREADY_EXISTS: 409, INVALID: 400, FORBIDDEN: 403, UNAVAILABLE: 503, INTERNAL: 500 } as const)[err.code];
+        err instanceof InvalidError
+          ? err.status
+          : ({ NOT_FOUND: 404, ALREADY_EXISTS: 409, INVALID: 400, FORBIDDEN: 403, UNAVAILABLE: 503, INTERNAL: 500 } as const)[err.code];
       if (status === 500) deps.log?.(`error: ${err.stack ?? err.message}`);
       return text(res, status, err.message.split('\n')[0]);
     }

@@ -12,13 +12,7 @@
  * by PromQL (PrometheusLoadSource), so several provider replicas agree on one figure.
  */
 import type { Registry } from 'prom-client';
-import {
-  LABEL_SCALE_MAX,
-  LABEL_SCALE_ZERO,
-  LABEL_SCALE_ZERO_DURATION,
-  minReplicas,
-  type Backend,
-} from './backend.ts';
+import { LABEL_SCALE_MAX, LABEL_SCALE_ZERO, LABEL_SCALE_ZERO_DURATION, minReplicas, type Backend } from './backend.ts';
 import { parseGoDuration } from '../lib/index.ts';
 import { CONCURRENCY_SECONDS, LAST_INVOCATION, type ProviderMetrics } from './metrics.ts';
 import type { FunctionStatus } from './types.ts';
@@ -255,14 +249,21 @@ export class Autoscaler {
         } else {
           this.startingSince.delete(fname);
         }
-        const lastActive = Math.max(sample?.lastInvocationMs ?? 0, this.wokenAt.get(fname) ?? 0, this.started, fn.createdAt ? Date.parse(fn.createdAt) || 0 : 0);
+        const lastActive = Math.max(
+          sample?.lastInvocationMs ?? 0,
+          this.wokenAt.get(fname) ?? 0,
+          this.started,
+          fn.createdAt ? Date.parse(fn.createdAt) || 0 : 0,
+        );
         const busy = metrics.inflightNow(fname) + this.deps.queued(fname);
         const want = decideReplicas(current, policy, sample, busy, this.now() - lastActive);
         if (want === current) continue;
         try {
           await backend.scale(fn.name, ns, want);
           metrics.serviceCount.set({ function_name: fname }, want);
-          this.deps.log?.(`autoscaler: ${fname} ${current} -> ${want} replicas (concurrency ${(sample?.concurrency ?? 0).toFixed(2)} from ${this.deps.source.name}, target ${policy.target})`);
+          this.deps.log?.(
+            `autoscaler: ${fname} ${current} -> ${want} replicas (concurrency ${(sample?.concurrency ?? 0).toFixed(2)} from ${this.deps.source.name}, target ${policy.target})`,
+          );
           const byHand = this.manual.get(fname);
           this.manual.delete(fname);
           if (byHand !== undefined && byHand === current && want > 0) {

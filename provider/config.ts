@@ -92,14 +92,16 @@ export function readConfig(env: NodeJS.ProcessEnv): ProviderConfig {
   const extra = r.list('extra_namespaces');
   const allowedHosts = r.list('allowed_hosts').map((h) => h.toLowerCase());
   for (const h of allowedHosts) {
-    if (!/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(h)) r.problem(`allowed_hosts: ${JSON.stringify(h)} is not a host name (e.g. provider.example.com or *.example.com, without a port)`);
+    if (!/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(h))
+      r.problem(`allowed_hosts: ${JSON.stringify(h)} is not a host name (e.g. provider.example.com or *.example.com, without a port)`);
   }
   const allowedOrigins: string[] = [];
   for (const o of r.list('allowed_origins')) {
     let origin: string | undefined;
     try {
       const u = new URL(o);
-      if ((u.protocol === 'http:' || u.protocol === 'https:') && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username) origin = u.origin;
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username)
+        origin = u.origin;
     } catch {
       // reported below
     }

@@ -88,7 +88,10 @@ export function requestGuard(opts: GuardOptions): RequestHandler {
       if (!ok && origin !== 'null') {
         try {
           const u = new URL(origin);
-          const forwarded = String(req.headers['x-forwarded-host'] ?? '').split(',')[0].trim().toLowerCase();
+          const forwarded = String(req.headers['x-forwarded-host'] ?? '')
+            .split(',')[0]
+            .trim()
+            .toLowerCase();
           ok = u.host === (host ?? '').toLowerCase() || (forwarded !== '' && u.host === forwarded);
         } catch {
           ok = false;

@@ -68,7 +68,8 @@ export function resolveCredentials(config: ProviderConfig): ResolvedCredentials 
     generated = true;
   }
   const mode = statSync(join(dir, 'basic-auth-password')).mode & 0o777;
-  if ((mode & 0o077) !== 0) throw new ConfigError('provider', [`${join(dir, 'basic-auth-password')} can be read by other users (mode ${mode.toString(8)}); chmod 600 it`]);
+  if ((mode & 0o077) !== 0)
+    throw new ConfigError('provider', [`${join(dir, 'basic-auth-password')} can be read by other users (mode ${mode.toString(8)}); chmod 600 it`]);
   return { ...readCredentials(dir), dir, generated };
 }
 
@@ -77,8 +78,13 @@ export function providerInfo(orchestration: string): ProviderInfo {
   let sha = 'unknown';
   let commitMessage: string | undefined;
   try {
-    sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || sha;
-    commitMessage = execFileSync('git', ['log', '-1', '--format=%s'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    sha =
+      execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim() || sha;
+    commitMessage = execFileSync('git', ['log', '-1', '--format=%s'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     // not a git checkout
   }
@@ -106,7 +112,8 @@ function kubernetesBackend(config: ProviderConfig, env: NodeJS.ProcessEnv, log?:
   } catch (err) {
     throw new ConfigError('provider', [`backend=kubernetes but the kubeconfig cannot be read (${(err as Error).message})`]);
   }
-  if (!kc.getCurrentCluster()) throw new ConfigError('provider', ['backend=kubernetes but no cluster was found (set KUBECONFIG, or run in a pod with a service account)']);
+  if (!kc.getCurrentCluster())
+    throw new ConfigError('provider', ['backend=kubernetes but no cluster was found (set KUBECONFIG, or run in a pod with a service account)']);
   return new KubernetesBackend({
     kubeConfig: kc,
     defaultNamespace: config.functionNamespace,

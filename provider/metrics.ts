@@ -46,16 +46,47 @@ export class ProviderMetrics {
     private readonly now: () => number = () => performance.now(),
   ) {
     const registers = [registry];
-    this.invocationTotal = new Counter({ name: 'gateway_function_invocation_total', help: 'Function invocations by status code', labelNames: ['function_name', 'code'], registers });
-    this.functionSeconds = new Histogram({ name: 'gateway_functions_seconds', help: 'Function invocation time taken', labelNames: ['function_name', 'code'], registers });
-    this.invocationStarted = new Counter({ name: 'gateway_function_invocation_started', help: 'Function invocations started', labelNames: ['function_name'], registers });
+    this.invocationTotal = new Counter({
+      name: 'gateway_function_invocation_total',
+      help: 'Function invocations by status code',
+      labelNames: ['function_name', 'code'],
+      registers,
+    });
+    this.functionSeconds = new Histogram({
+      name: 'gateway_functions_seconds',
+      help: 'Function invocation time taken',
+      labelNames: ['function_name', 'code'],
+      registers,
+    });
+    this.invocationStarted = new Counter({
+      name: 'gateway_function_invocation_started',
+      help: 'Function invocations started',
+      labelNames: ['function_name'],
+      registers,
+    });
     this.inflight = new Gauge({ name: INFLIGHT, help: 'Function invocations in flight', labelNames: ['function_name'], registers });
     this.serviceCount = new Gauge({ name: 'gateway_service_count', help: 'Desired replicas per function', labelNames: ['function_name'], registers });
     this.readyCount = new Gauge({ name: 'gateway_service_ready_count', help: 'Ready replicas per function', labelNames: ['function_name'], registers });
     this.lastInvocation = new Gauge({ name: LAST_INVOCATION, help: 'Unix time of the last invocation start or end', labelNames: ['function_name'], registers });
-    this.queued = new Gauge({ name: 'containerless_function_queued_requests', help: 'Requests waiting for a replica to start', labelNames: ['function_name'], registers });
-    this.coldStarts = new Counter({ name: 'containerless_function_cold_starts_total', help: 'Scale-ups from zero caused by a request', labelNames: ['function_name'], registers });
-    this.coldStartSeconds = new Histogram({ name: 'containerless_function_cold_start_seconds', help: 'Time a request waited for a replica to start', labelNames: ['function_name'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers });
+    this.queued = new Gauge({
+      name: 'containerless_function_queued_requests',
+      help: 'Requests waiting for a replica to start',
+      labelNames: ['function_name'],
+      registers,
+    });
+    this.coldStarts = new Counter({
+      name: 'containerless_function_cold_starts_total',
+      help: 'Scale-ups from zero caused by a request',
+      labelNames: ['function_name'],
+      registers,
+    });
+    this.coldStartSeconds = new Histogram({
+      name: 'containerless_function_cold_start_seconds',
+      help: 'Time a request waited for a replica to start',
+      labelNames: ['function_name'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    });
     const self = this;
     this.concurrencySeconds = new Counter({
       name: CONCURRENCY_SECONDS,
@@ -67,7 +98,12 @@ export class ProviderMetrics {
       },
     });
     this.httpRequests = new Counter({ name: 'provider_http_requests_total', help: 'Provider API requests', labelNames: ['code', 'method', 'path'], registers });
-    this.httpDuration = new Histogram({ name: 'provider_http_request_duration_seconds', help: 'Provider API request duration', labelNames: ['code', 'method', 'path'], registers });
+    this.httpDuration = new Histogram({
+      name: 'provider_http_request_duration_seconds',
+      help: 'Provider API request duration',
+      labelNames: ['code', 'method', 'path'],
+      registers,
+    });
   }
 
   /**

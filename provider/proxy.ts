@@ -292,7 +292,15 @@ export class Invoker {
 
   /** Sends one attempt. 'refused': the replica is not there (refused, unreachable); 'stale': a kept-alive
    *  connection to it had died. Either way nothing reached the function. */
-  private forward(req: IncomingMessage, res: ServerResponse, ep: Endpoint, path: string, body: Buffer | undefined, streaming: boolean, fname: string): Promise<'done' | 'refused' | 'stale'> {
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ep: Endpoint,
+    path: string,
+    body: Buffer | undefined,
+    streaming: boolean,
+    fname: string,
+  ): Promise<'done' | 'refused' | 'stale'> {
     return new Promise((resolve, reject) => {
       this.inflightByUrl.set(ep.url, (this.inflightByUrl.get(ep.url) ?? 0) + 1);
       let settled = false;
@@ -313,24 +321,19 @@ export class Invoker {
           }, this.deps.readTimeoutMs);
       res.once('close', () => finish('done'));
       res.once('finish', () => finish('done'));
-      this.proxy.web(
-        req,
-        res,
-        { target: `${ep.url}${path}`, buffer: body === undefined ? undefined : Readable.from([body]) },
-        (err: NodeJS.ErrnoException) => {
-          if (timedOut) return finish(new ProxyFailure(504, `Timed out after ${this.deps.readTimeoutMs} ms waiting for: ${fname}.`));
-          if (!res.headersSent) {
-            // Nothing reached the function: the replica is gone (refused, no route to it), or a kept-alive
-            // connection died under the request (a replica that went away; another pod that got its IP) before
-            // any answer. The buffered body makes sending it again safe, as Go's transport does for reused
-            // connections.
-            const reused = (req as IncomingMessage & { proxyReq?: ClientRequest }).proxyReq?.reusedSocket === true;
-            if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return finish('refused');
-            if (reused && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return finish('stale');
-          }
-          finish(new ProxyFailure(500, `Can't reach service for: ${fname}.`));
-        },
-      );
+      this.proxy.web(req, res, { target: `${ep.url}${path}`, buffer: body === undefined ? undefined : Readable.from([body]) }, (err: NodeJS.ErrnoException) => {
+        if (timedOut) return finish(new ProxyFailure(504, `Timed out after ${this.deps.readTimeoutMs} ms waiting for: ${fname}.`));
+        if (!res.headersSent) {
+          // Nothing reached the function: the replica is gone (refused, no route to it), or a kept-alive
+          // connection died under the request (a replica that went away; another pod that got its IP) before
+          // any answer. The buffered body makes sending it again safe, as Go's transport does for reused
+          // connections.
+          const reused = (req as IncomingMessage & { proxyReq?: ClientRequest }).proxyReq?.reusedSocket === true;
+          if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return finish('refused');
+          if (reused && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return finish('stale');
+        }
+        finish(new ProxyFailure(500, `Can't reach service for: ${fname}.`));
+      });
     });
   }
 }

@@ -14,13 +14,17 @@ export const RFC1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 
 export function checkFunctionName(name: string, field = 'service'): void {
   if (name.length > 63 || !RFC1123_LABEL.test(name)) {
-    throw new InvalidError(`${field}: ${JSON.stringify(name)} is not a valid function name (RFC 1123: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`);
+    throw new InvalidError(
+      `${field}: ${JSON.stringify(name)} is not a valid function name (RFC 1123: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)`,
+    );
   }
 }
 
 export function checkSecretName(name: string): void {
   if (name.length > 253 || !RFC1123_SUBDOMAIN.test(name)) {
-    throw new InvalidError(`name: ${JSON.stringify(name)} is not a valid secret name (RFC 1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)`);
+    throw new InvalidError(
+      `name: ${JSON.stringify(name)} is not a valid secret name (RFC 1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)`,
+    );
   }
 }
 

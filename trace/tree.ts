@@ -44,7 +44,15 @@ export function prune(core: C.Program, obs: ObsLike): C.Program {
         // A function or class declaration that is not compiled keeps its name: the name is still bound.
         if ((n.node?.type === 'FunctionDeclaration' || n.node?.type === 'ClassDeclaration') && n.node.id) {
           const arity = n.node.type === 'FunctionDeclaration' ? n.node.params.length : 0;
-          return { type: 'ClUnsupported', sid: n.sid, reason: n.reason, stmt: n.stmt, loc: n.loc, declares: { type: 'Identifier', name: n.node.id.name }, arity };
+          return {
+            type: 'ClUnsupported',
+            sid: n.sid,
+            reason: n.reason,
+            stmt: n.stmt,
+            loc: n.loc,
+            declares: { type: 'Identifier', name: n.node.id.name },
+            arity,
+          };
         }
         return { type: 'ClUnsupported', sid: n.sid, reason: n.reason, stmt: n.stmt, loc: n.loc };
       case 'IfStatement': {
@@ -58,7 +66,12 @@ export function prune(core: C.Program, obs: ObsLike): C.Program {
       }
       case 'ConditionalExpression': {
         const b = br(n.sid);
-        return { ...n, test: visit(n.test), consequent: b & BR_TRUE ? visit(n.consequent) : UNKNOWN(n.sid), alternate: b & BR_FALSE ? visit(n.alternate) : UNKNOWN(n.sid) };
+        return {
+          ...n,
+          test: visit(n.test),
+          consequent: b & BR_TRUE ? visit(n.consequent) : UNKNOWN(n.sid),
+          alternate: b & BR_FALSE ? visit(n.alternate) : UNKNOWN(n.sid),
+        };
       }
       case 'LogicalExpression': {
         const b = br(n.sid);
@@ -118,7 +131,8 @@ export class TraceMergeError extends Error {
 }
 
 export function mergeTraces(a: TraceIR, b: TraceIR): TraceIR {
-  if (a.source.sha256 !== b.source.sha256) throw new TraceMergeError(`traces of different sources (${a.source.sha256.slice(0, 12)} and ${b.source.sha256.slice(0, 12)}) do not merge`);
+  if (a.source.sha256 !== b.source.sha256)
+    throw new TraceMergeError(`traces of different sources (${a.source.sha256.slice(0, 12)} and ${b.source.sha256.slice(0, 12)}) do not merge`);
   const sites: Record<string, SiteObs> = {};
   for (const [k, v] of Object.entries(a.sites)) sites[k] = structuredClone(v);
   for (const [k, v] of Object.entries(b.sites)) {

@@ -111,7 +111,8 @@ export function readWatchdogConfig(env: NodeJS.ProcessEnv, functionDir: string, 
   if (r.has('nats_url')) {
     natsUrl = env.nats_url!;
     for (const server of natsUrl.split(',')) {
-      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim())) r.problem(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
+      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim()))
+        r.problem(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
     }
   }
   const stream = r.string('trace_stream', 'CONTAINERLESS_TRACES');
@@ -196,7 +197,10 @@ function readRunnerVariables(env: NodeJS.ProcessEnv): { config: RunnerConfig; pr
   if (!BYTES.test(rawLimit)) r.problem(`MAX_RAW_SIZE=${JSON.stringify(rawLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
   if (!BYTES.test(jsonLimit)) r.problem(`MAX_JSON_SIZE=${JSON.stringify(jsonLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
   const execTimeoutMs = r.duration('exec_timeout', 10_000);
-  return { config: { rawBody: env.RAW_BODY === 'true', rawLimit, jsonLimit, execTimeoutMs, nodeEnv: r.string('NODE_ENV', 'development') }, problems: r.problems };
+  return {
+    config: { rawBody: env.RAW_BODY === 'true', rawLimit, jsonLimit, execTimeoutMs, nodeEnv: r.string('NODE_ENV', 'development') },
+    problems: r.problems,
+  };
 }
 
 /** The runner's variables (the template's and exec_timeout), reporting every bad one at once (ConfigError). */

@@ -159,7 +159,10 @@ export function runInRequest(scope: RequestScope, fn: () => void): void {
 function currentScope(what: string): RequestScope {
   const scope = current.getStore();
   if (!scope) {
-    throw new ContainerlessApiError('NO_REQUEST', `containerless.${what}() was called outside a request (call it from the listen callback or a callback it started)`);
+    throw new ContainerlessApiError(
+      'NO_REQUEST',
+      `containerless.${what}() was called outside a request (call it from the listen callback or a callback it started)`,
+    );
   }
   return scope;
 }
@@ -217,7 +220,8 @@ export function createContainerlessApi(): { api: ContainerlessApi; listener(): L
   let listener: ListenCallback | undefined;
   const api: ContainerlessApi = {
     listen(callback: ListenCallback): void {
-      if (typeof callback !== 'function') throw new ContainerlessApiError('NOT_A_FUNCTION', `containerless.listen() needs a callback function, got ${typeof callback}`);
+      if (typeof callback !== 'function')
+        throw new ContainerlessApiError('NOT_A_FUNCTION', `containerless.listen() needs a callback function, got ${typeof callback}`);
       if (listener) throw new ContainerlessApiError('LISTEN_TWICE', 'containerless.listen() was called twice; a function has one request callback');
       listener = callback;
     },

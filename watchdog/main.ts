@@ -109,7 +109,12 @@ export interface RunningWatchdog {
  * Starts a watchdog in this process (listening, lock file written). Throws ConfigError or HandlerLoadError
  * before anything listens, or the bind error. `config` is `env` read already (readWatchdogConfig).
  */
-export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: WatchdogIo, config: WatchdogConfig = readWatchdogConfig(env, dir)): Promise<RunningWatchdog> {
+export async function startWatchdog(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  io: WatchdogIo,
+  config: WatchdogConfig = readWatchdogConfig(env, dir),
+): Promise<RunningWatchdog> {
   const metrics = createWatchdogMetrics();
   const log = io.log;
   const tracing = new TracingController({ dir, functionName: config.functionName, config: config.tracing, metrics, log });
@@ -198,7 +203,9 @@ export async function startWatchdog(dir: string, env: NodeJS.ProcessEnv, io: Wat
     log('Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.');
   }
   state.accepting = true;
-  log(`Tracing: ${tracing.enabled ? `${config.tracing.mode}${config.tracing.natsUrl ? `, trees to ${config.tracing.natsUrl} on ${traceSubject(config.namespace, config.functionName)}` : ', trees kept in memory (nats_url unset)'}` : 'off'}`);
+  log(
+    `Tracing: ${tracing.enabled ? `${config.tracing.mode}${config.tracing.natsUrl ? `, trees to ${config.tracing.natsUrl} on ${traceSubject(config.namespace, config.functionName)}` : ', trees kept in memory (nats_url unset)'}` : 'off'}`,
+  );
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {

@@ -38,11 +38,23 @@ export function createWatchdogMetrics(opts: { defaultMetrics?: boolean } = {}): 
     inFlight: new Gauge({ name: 'http_requests_in_flight', help: 'total HTTP requests in-flight', registers }),
     traced: new Counter({ name: 'containerless_traced_requests_total', help: 'requests run through the instrumented handler', registers }),
     traceGrew: new Counter({ name: 'containerless_trace_growth_total', help: 'traced requests that added to the trace tree', registers }),
-    traceStable: new Gauge({ name: 'containerless_trace_stable', help: '1 once trace_stable_after traced requests in a row added nothing (sampling), else 0', registers }),
+    traceStable: new Gauge({
+      name: 'containerless_trace_stable',
+      help: '1 once trace_stable_after traced requests in a row added nothing (sampling), else 0',
+      registers,
+    }),
     traceEnabled: new Gauge({ name: 'containerless_tracing_enabled', help: '1 when the instrumented handler loaded and tracing is on', registers }),
     tracePublished: new Counter({ name: 'containerless_trace_published_total', help: 'trace trees acknowledged by JetStream', registers }),
-    traceDropped: new Counter({ name: 'containerless_trace_dropped_total', help: 'trace trees dropped unpublished because the buffer was full (a newer tree of this replica replaced them)', registers }),
-    tracePublishErrors: new Counter({ name: 'containerless_trace_publish_errors_total', help: 'publish attempts that failed or timed out (the tree stays buffered and is retried)', registers }),
+    traceDropped: new Counter({
+      name: 'containerless_trace_dropped_total',
+      help: 'trace trees dropped unpublished because the buffer was full (a newer tree of this replica replaced them)',
+      registers,
+    }),
+    tracePublishErrors: new Counter({
+      name: 'containerless_trace_publish_errors_total',
+      help: 'publish attempts that failed or timed out (the tree stays buffered and is retried)',
+      registers,
+    }),
     traceBuffered: new Gauge({ name: 'containerless_trace_buffered', help: 'trace trees waiting to be published', registers }),
     natsConnected: new Gauge({ name: 'containerless_nats_connected', help: '1 while connected to NATS', registers }),
   };

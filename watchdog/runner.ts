@@ -119,12 +119,7 @@ export interface ContainerlessHandler extends LoadedBase {
 export type LoadedHandler = OpenfaasHandler | ContainerlessHandler;
 
 export type HandlerLoadErrorCode =
-  | 'HANDLER_NOT_FOUND'
-  | 'HANDLER_SYNTAX'
-  | 'HANDLER_THREW'
-  | 'HANDLER_NOT_A_FUNCTION'
-  | 'HANDLER_NO_LISTEN'
-  | 'HANDLER_BAD_OPTION';
+  'HANDLER_NOT_FOUND' | 'HANDLER_SYNTAX' | 'HANDLER_THREW' | 'HANDLER_NOT_A_FUNCTION' | 'HANDLER_NO_LISTEN' | 'HANDLER_BAD_OPTION';
 
 export class HandlerLoadError extends Error {
   override readonly name = 'HandlerLoadError';
@@ -438,7 +433,14 @@ const isArray = (a: any): boolean => !!a && a.constructor === Array;
 const isObject = (a: any): boolean => !!a && a.constructor === Object;
 
 /** Rules 7-11: the template's middleware (T:98-129) for one request. */
-function serveOpenfaas(handler: OpenfaasHandler, req: Request, res: Response, next: NextFunction, ex: Exchange, logError: (err: unknown) => void): Promise<void> {
+function serveOpenfaas(
+  handler: OpenfaasHandler,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  ex: Exchange,
+  logError: (err: unknown) => void,
+): Promise<void> {
   const settled = responseSettled(res);
 
   // T:99-115. `any` because handlers are plain JS: these are the template's own operations on any value.
@@ -449,11 +451,13 @@ function serveOpenfaas(handler: OpenfaasHandler, req: Request, res: Response, ne
       return res.status(fnContext.status() as any).send(err.toString ? err.toString() : err);
     }
     if (isArray(functionResult) || isObject(functionResult)) {
-      res.set(fnContext.headers() as any)
+      res
+        .set(fnContext.headers() as any)
         .status(fnContext.status() as any)
         .send(JSON.stringify(functionResult));
     } else {
-      res.set(fnContext.headers() as any)
+      res
+        .set(fnContext.headers() as any)
         .status(fnContext.status() as any)
         .send(functionResult);
     }
@@ -487,7 +491,14 @@ function serveOpenfaas(handler: OpenfaasHandler, req: Request, res: Response, ne
 }
 
 /** The Containerless API's request and response shapes (containerless-api.ts). */
-function serveContainerless(handler: ContainerlessHandler, req: Request, res: Response, next: NextFunction, ex: Exchange, logError: (err: unknown) => void): Promise<void> {
+function serveContainerless(
+  handler: ContainerlessHandler,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  ex: Exchange,
+  logError: (err: unknown) => void,
+): Promise<void> {
   const settled = responseSettled(res);
   const signal = ex.timeoutMs > 0 ? AbortSignal.timeout(ex.timeoutMs) : undefined;
   const scope = new RequestScope(

@@ -124,14 +124,19 @@ export function createWatchdogApp(deps: WatchdogAppDeps): { listener: (req: Inco
       metrics.requestDuration.observe(labels, seconds);
       const ua = req.headers['user-agent'] ?? '';
       if (!ua.startsWith('kube-probe')) {
-        deps.log(`${req.method} ${req.url} - ${res.statusCode} ${STATUS_CODES[res.statusCode] ?? ''} - ContentLength: ${humanSize(Number(res.getHeader('content-length') ?? -1))} (${seconds.toFixed(4)}s)`);
+        deps.log(
+          `${req.method} ${req.url} - ${res.statusCode} ${STATUS_CODES[res.statusCode] ?? ''} - ContentLength: ${humanSize(Number(res.getHeader('content-length') ?? -1))} (${seconds.toFixed(4)}s)`,
+        );
       }
     };
     res.once('finish', finish);
     res.once('close', finish);
 
     if (deps.maxInflight > 0 && state.inflight > deps.maxInflight) {
-      reply(res, 429, `Concurrent request limit exceeded. Max concurrent requests: ${deps.maxInflight}\n`, { 'Content-Type': 'text/plain', 'X-OpenFaaS-Internal': 'faas-middleware' });
+      reply(res, 429, `Concurrent request limit exceeded. Max concurrent requests: ${deps.maxInflight}\n`, {
+        'Content-Type': 'text/plain',
+        'X-OpenFaaS-Internal': 'faas-middleware',
+      });
       return;
     }
     runner(req as never, res as never);
@@ -151,7 +156,10 @@ export function createWatchdogApp(deps: WatchdogAppDeps): { listener: (req: Inco
  * no lock file, limit, ready path, metrics or access log, accepting from the start. The harness serves
  * Node's side of a replay with it, and the local backend's `runner` replicas serve with it.
  */
-export function createBareWatchdogApp(runner: Express, writeTimeoutMs: number): { listener: (req: IncomingMessage, res: ServerResponse) => void; state: WatchdogState } {
+export function createBareWatchdogApp(
+  runner: Express,
+  writeTimeoutMs: number,
+): { listener: (req: IncomingMessage, res: ServerResponse) => void; state: WatchdogState } {
   return createWatchdogApp({
     runner,
     metrics: createWatchdogMetrics({ defaultMetrics: false }),

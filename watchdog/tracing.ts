@@ -126,7 +126,10 @@ export class TracingController {
     const mode = this.opts.config.mode;
     if (mode === 'always') return true;
     if (mode === 'off') return false;
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
     const shape = `${req.method} ${req.path} ${type}`;
     let fresh = false;
     if (!this.shapes.has(shape) && this.shapes.size < MAX_SHAPES) {

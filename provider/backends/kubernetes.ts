@@ -108,7 +108,11 @@ export class KubernetesBackend implements Backend {
       await this.core.readNamespace({ name: this.defaultNamespace });
     } catch (err) {
       const e = mapError(err, `namespace ${this.defaultNamespace}`);
-      if (e instanceof NotFoundError) throw new BackendError('INTERNAL', `function_namespace ${this.defaultNamespace} does not exist in the cluster; create it first (kubectl create namespace ${this.defaultNamespace})`);
+      if (e instanceof NotFoundError)
+        throw new BackendError(
+          'INTERNAL',
+          `function_namespace ${this.defaultNamespace} does not exist in the cluster; create it first (kubectl create namespace ${this.defaultNamespace})`,
+        );
       throw e;
     }
     await this.watched(this.defaultNamespace).ready;
@@ -161,7 +165,8 @@ export class KubernetesBackend implements Backend {
       const e = mapError(err, `function ${spec.service} in namespace ${ns}`);
       if (e instanceof AlreadyExistsError) {
         const old = await this.apps.readNamespacedDeployment({ name: spec.service, namespace: ns }).catch(() => undefined);
-        if (old?.metadata?.deletionTimestamp) throw new AlreadyExistsError(`function ${spec.service} in namespace ${ns} is still being removed; deploy again in a moment`);
+        if (old?.metadata?.deletionTimestamp)
+          throw new AlreadyExistsError(`function ${spec.service} in namespace ${ns} is still being removed; deploy again in a moment`);
       }
       throw e;
     }
@@ -227,7 +232,10 @@ export class KubernetesBackend implements Backend {
   async list(namespace: string): Promise<FunctionStatus[]> {
     try {
       const list = await this.apps.listNamespacedDeployment({ namespace, labelSelector: LABEL_FAAS_FUNCTION });
-      return list.items.filter(isLive).map((d) => toStatus(d, namespace)).sort((a, b) => a.name.localeCompare(b.name));
+      return list.items
+        .filter(isLive)
+        .map((d) => toStatus(d, namespace))
+        .sort((a, b) => a.name.localeCompare(b.name));
     } catch (err) {
       throw mapError(err, `functions in namespace ${namespace}`);
     }
@@ -417,7 +425,14 @@ export class KubernetesBackend implements Backend {
     const httpProbe = this.opts.httpProbe !== false;
     const probe = (path: string, initialDelaySeconds: number) =>
       httpProbe
-        ? { httpGet: { path, port: FUNCTION_PORT, scheme: 'HTTP' }, initialDelaySeconds, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 }
+        ? {
+            httpGet: { path, port: FUNCTION_PORT, scheme: 'HTTP' },
+            initialDelaySeconds,
+            timeoutSeconds: 1,
+            periodSeconds: 2,
+            successThreshold: 1,
+            failureThreshold: 3,
+          }
         : { exec: { command: ['cat', '/tmp/.lock'] }, initialDelaySeconds, timeoutSeconds: 1, periodSeconds: 2, successThreshold: 1, failureThreshold: 3 };
     const container: V1Container = {
       name,
@@ -516,7 +531,8 @@ export class KubernetesBackend implements Backend {
       if (e instanceof NotFoundError) throw new NotFoundError(`secret ${name} not found in namespace ${namespace}`);
       throw e;
     }
-    if (s.metadata?.labels?.[MANAGED_BY] !== 'openfaas') throw new NotFoundError(`secret ${name} in namespace ${namespace} is not managed by OpenFaaS (no ${MANAGED_BY}=openfaas label)`);
+    if (s.metadata?.labels?.[MANAGED_BY] !== 'openfaas')
+      throw new NotFoundError(`secret ${name} in namespace ${namespace} is not managed by OpenFaaS (no ${MANAGED_BY}=openfaas label)`);
     return s;
   }
 
@@ -529,9 +545,15 @@ export class KubernetesBackend implements Backend {
       for (const w of [...waiters]) w();
     };
     const ns = encodeURIComponent(namespace);
-    const watchSet = <T extends { metadata?: { name?: string; resourceVersion?: string } }>(what: string, path: string, labelSelector: string, list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>) =>
-      new WatchedSet<T>(this.watch, path, labelSelector, list, notify, (line) => this.opts.log?.(`kubernetes backend: ${what} in ${namespace}: ${line}`));
-    const functions = watchSet(`functions`, `/apis/apps/v1/namespaces/${ns}/deployments`, LABEL_FAAS_FUNCTION, () => this.apps.listNamespacedDeployment({ namespace, labelSelector: LABEL_FAAS_FUNCTION }));
+    const watchSet = <T extends { metadata?: { name?: string; resourceVersion?: string } }>(
+      what: string,
+      path: string,
+      labelSelector: string,
+      list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
+    ) => new WatchedSet<T>(this.watch, path, labelSelector, list, notify, (line) => this.opts.log?.(`kubernetes backend: ${what} in ${namespace}: ${line}`));
+    const functions = watchSet(`functions`, `/apis/apps/v1/namespaces/${ns}/deployments`, LABEL_FAAS_FUNCTION, () =>
+      this.apps.listNamespacedDeployment({ namespace, labelSelector: LABEL_FAAS_FUNCTION }),
+    );
     const slices = watchSet(`endpoints`, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, SERVICE_NAME_LABEL, () =>
       this.discovery.listNamespacedEndpointSlice({ namespace, labelSelector: SERVICE_NAME_LABEL }),
     );

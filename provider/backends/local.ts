@@ -171,10 +171,20 @@ export function inspectFunctionFolder(image: string, cwd: string): FunctionFolde
     st = statSync(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !isAbsolute(image) && !image.startsWith('.') && IMAGE_REFERENCE.test(image) && (image.includes(':') || image.includes('@') || image.split('/')[0].includes('.'))) {
-      return { ok: false, reason: `image: ${quoted} looks like a container image; the local backend runs function folders on this machine (absolute, or relative to ${cwd})` };
+    if (
+      code === 'ENOENT' &&
+      !isAbsolute(image) &&
+      !image.startsWith('.') &&
+      IMAGE_REFERENCE.test(image) &&
+      (image.includes(':') || image.includes('@') || image.split('/')[0].includes('.'))
+    ) {
+      return {
+        ok: false,
+        reason: `image: ${quoted} looks like a container image; the local backend runs function folders on this machine (absolute, or relative to ${cwd})`,
+      };
     }
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, reason: `image: ${quoted}: no such folder (${abs}); the local backend runs function folders on this machine` };
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      return { ok: false, reason: `image: ${quoted}: no such folder (${abs}); the local backend runs function folders on this machine` };
     return { ok: false, reason: `image: ${quoted}: cannot read ${abs} (${code ?? 'error'})` };
   }
   if (!st.isDirectory()) return { ok: false, reason: `image: ${quoted} is a file, not a function folder (a folder with handler.js)` };
@@ -385,7 +395,10 @@ export class LocalBackend implements Backend {
   async listSecrets(namespace: string): Promise<SecretRef[]> {
     try {
       const names = await readdir(this.secretDir(namespace));
-      return names.filter((n) => !n.startsWith('.')).sort().map((name) => ({ name, namespace }));
+      return names
+        .filter((n) => !n.startsWith('.'))
+        .sort()
+        .map((name) => ({ name, namespace }));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -588,14 +601,12 @@ export class LocalBackend implements Backend {
   private save(): void {
     const snapshot = JSON.stringify(
       {
-        functions: [...this.fns.values()].map(
-          (f): SavedFunction => ({
-            spec: f.spec,
-            replicas: f.desired,
-            createdAt: f.createdAt,
-            ...(f.stable && f.stable.generation !== f.generation ? { previous: f.stable.spec } : {}),
-          }),
-        ),
+        functions: [...this.fns.values()].map((f): SavedFunction => ({
+          spec: f.spec,
+          replicas: f.desired,
+          createdAt: f.createdAt,
+          ...(f.stable && f.stable.generation !== f.generation ? { previous: f.stable.spec } : {}),
+        })),
       },
       null,
       1,
@@ -647,9 +658,7 @@ export class LocalBackend implements Backend {
     const stable = fn.stable;
     const isStable = (r: Replica): boolean => stable !== undefined && r.generation === stable.generation;
     const keep = fn.desired - readyNew;
-    const candidates = old
-      .filter((r) => r.ready || isStable(r))
-      .sort((a, b) => Number(b.ready) - Number(a.ready) || Number(isStable(b)) - Number(isStable(a)));
+    const candidates = old.filter((r) => r.ready || isStable(r)).sort((a, b) => Number(b.ready) - Number(a.ready) || Number(isStable(b)) - Number(isStable(a)));
     const kept = candidates.slice(0, keep);
     for (const r of old) if (!kept.includes(r)) void this.stopReplica(fn, r);
     if (stable && stable.generation !== fn.generation && kept.length < keep && !waiting) {

@@ -29,13 +29,21 @@ function errorTextOnly(plain: string, other: string): boolean {
     s
       .replace(/Cannot destructure property '([^']*)' of '[^']*' as it is (undefined|null)\./g, "Cannot read properties of $2 (reading '$1')")
       // A spread of a call result is worded from the call, which the instrumented copy has changed.
-      .replace(/(^|"|TypeError: )[^"\\]*? is not (a function or its return value is not iterable|a function|iterable)/g, '$1_ is not a function or not iterable')
+      .replace(
+        /(^|"|TypeError: )[^"\\]*? is not (a function or its return value is not iterable|a function|iterable)/g,
+        '$1_ is not a function or not iterable',
+      )
       .replace(/(^|"|TypeError: )[^"\\]*? is not a constructor/g, '$1_ is not a constructor');
   return strip(plain) === strip(other);
 }
 
 export function classify(f: Finding): Classified {
-  if ((f.kind === 'instrumented' || f.kind === 'unrecorded') && f.plainBody !== undefined && f.otherBody !== undefined && errorTextOnly(f.plainBody, f.otherBody)) {
+  if (
+    (f.kind === 'instrumented' || f.kind === 'unrecorded') &&
+    f.plainBody !== undefined &&
+    f.otherBody !== undefined &&
+    errorTextOnly(f.plainBody, f.otherBody)
+  ) {
     return { cls: 'instrumented-error-text', expected: true, note: PENDING['instrumented-error-text'] };
   }
   const feats = featuresOf(f.program.body);

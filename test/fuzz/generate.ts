@@ -59,7 +59,30 @@ export const KNOWN_FEATURES: Record<string, string> = {
   'detached-async': 'a detached async function reads stale state',
 };
 
-const NUMS = ['0', '1', '2', '3', '7', '-1', '-5', '0.5', '0.1', '1.5', '10', '100', '255', '1e21', '2147483648', '4294967296', '1e-7', '123.456', 'NaN', 'Infinity', '-0', '0.3'];
+const NUMS = [
+  '0',
+  '1',
+  '2',
+  '3',
+  '7',
+  '-1',
+  '-5',
+  '0.5',
+  '0.1',
+  '1.5',
+  '10',
+  '100',
+  '255',
+  '1e21',
+  '2147483648',
+  '4294967296',
+  '1e-7',
+  '123.456',
+  'NaN',
+  'Infinity',
+  '-0',
+  '0.3',
+];
 const STRS = ["''", "'a'", "'abc'", "'x-y'", "' pad '", "'ünï'", "'😀'", "'10'", "'3.5'", "'A,B,c'", "'key'", "'b'", "'1'", "'__'", "'a b'", "'Z'"];
 const KEYS = ["'a'", "'b'", "'k'", "'2'", "'10'", "'1'", "'x y'", "'0'", "'length'", "'-1'", "'01'"];
 const SEPS = ["''", "','", "' '", "'-'", "'b'", "'ab'"];
@@ -261,7 +284,11 @@ class Gen {
       [2, () => `${s()}.split(${r.pick(SEPS)}).join(${r.pick(SEPS)})`],
       [1, () => `${s()}.split('').reverse().join('')`],
       [2, () => `${s()}.${r.pick(['replace', 'replaceAll'])}(${r.pick(STRS)}, ${r.pick(STRS)})`],
-      [1, () => `${s()}.replace(/${r.pick(['a+', '([a-z])(\\d)', '^\\s+|\\s+$', '[A-Z]'])}/${r.pick(['g', '', 'gi'])}, ${r.pick(["'_'", "'$1'", "'[$&]'", "''"])})`],
+      [
+        1,
+        () =>
+          `${s()}.replace(/${r.pick(['a+', '([a-z])(\\d)', '^\\s+|\\s+$', '[A-Z]'])}/${r.pick(['g', '', 'gi'])}, ${r.pick(["'_'", "'$1'", "'[$&]'", "''"])})`,
+      ],
       [1, () => `JSON.stringify(${this.any(d + 1)}, null, ${r.pick(['2', "'--'", '0'])})`],
       [1, () => `[null, undefined, ${this.num(d + 1)}, [${this.leafNum()}, [${this.leafStr()}]]].join(${r.pick(SEPS)})`],
       [1, () => `String.fromCharCode(${this.leafNum()} & 127, 65)`],
@@ -277,10 +304,13 @@ class Gen {
       [3, () => this.helperCall('str', d) ?? this.leafStr()],
       [1, () => `Object.keys(${this.obj(d + 1)}).join()`],
       [1, () => `String(${this.arr(d + 1)})`],
-      [1, () => {
-        const v = this.vars('inst');
-        return v.length ? `\`\${${r.pick(v).name}}\`` : this.leafStr();
-      }],
+      [
+        1,
+        () => {
+          const v = this.vars('inst');
+          return v.length ? `\`\${${r.pick(v).name}}\`` : this.leafStr();
+        },
+      ],
       [1, () => (this.varOf('map') ? `[...${this.varOf('map')}.keys()].join('|')` : this.leafStr())],
     ])();
   }
@@ -313,12 +343,15 @@ class Gen {
       [1, () => `/${r.pick(['^a', 'b+', '[0-9]', '\\s', 'x-?y', '^$', '[A-Z]{2}'])}/${r.pick(['', 'i'])}.test(${this.str(d + 1)})`],
       [2, () => `!${this.bool(d + 1)}`],
       [2, () => `(${this.bool(d + 1)} ${r.pick(['&&', '||'])} ${this.bool(d + 1)})`],
-      [1, () => {
-        const v = this.vars('inst');
-        if (!v.length) return 'true';
-        const i = r.pick(v);
-        return `(${i.name} instanceof ${r.pick(this.classes).name})`;
-      }],
+      [
+        1,
+        () => {
+          const v = this.vars('inst');
+          if (!v.length) return 'true';
+          const i = r.pick(v);
+          return `(${i.name} instanceof ${r.pick(this.classes).name})`;
+        },
+      ],
       [2, () => this.varOf('bool') ?? 'true'],
     ])();
   }
@@ -327,16 +360,17 @@ class Gen {
     const v = this.varOf('arr');
     if (d > 2) return v ?? `[${this.leafNum()}, ${this.leafNum()}]`;
     const r = this.r;
-    const lambdaNum = (): string => this.scoped(() => {
-      this.declare('v', 'num', false);
-      const saved = this.canAwait;
-      this.canAwait = false;
-      try {
-        return this.num(d + 2);
-      } finally {
-        this.canAwait = saved;
-      }
-    });
+    const lambdaNum = (): string =>
+      this.scoped(() => {
+        this.declare('v', 'num', false);
+        const saved = this.canAwait;
+        this.canAwait = false;
+        try {
+          return this.num(d + 2);
+        } finally {
+          this.canAwait = saved;
+        }
+      });
     return r.weighted<() => string>([
       [6, () => v ?? `[${this.leafNum()}]`],
       [2, () => `[${Array.from({ length: r.int(0, 4) }, () => this.num(d + 1)).join(', ')}]`],
@@ -384,8 +418,7 @@ class Gen {
     const v = this.varOf('obj');
     if (d > 2) return v ?? '{}';
     const r = this.r;
-    const lit = (): string =>
-      `{ ${Array.from({ length: r.int(0, 3) }, () => `[${r.pick(KEYS)}]: ${this.num(d + 1)}`).join(', ')} }`;
+    const lit = (): string => `{ ${Array.from({ length: r.int(0, 3) }, () => `[${r.pick(KEYS)}]: ${this.num(d + 1)}`).join(', ')} }`;
     return r.weighted<() => string>([
       [5, () => v ?? lit()],
       [2, lit],
@@ -480,7 +513,10 @@ class Gen {
     const vs = this.vars(t, true);
     if (!vs.length) return this.decl(t, d);
     const v = this.r.pick(vs).name;
-    if (t === 'num' && this.r.chance(0.4)) return code(this.r.pick([`${v}++;`, `--${v};`, `${v} += ${this.num(d + 1)};`, `${v} *= ${this.num(d + 1)};`, `${v} ||= ${this.num(d + 1)};`, `${v} ??= 1;`]));
+    if (t === 'num' && this.r.chance(0.4))
+      return code(
+        this.r.pick([`${v}++;`, `--${v};`, `${v} += ${this.num(d + 1)};`, `${v} *= ${this.num(d + 1)};`, `${v} ||= ${this.num(d + 1)};`, `${v} ??= 1;`]),
+      );
     // Strings and arrays are cut to a bounded length, so loops cannot make them grow exponentially.
     if (t === 'str') return code(this.r.chance(0.4) ? `${v} = (${v} + ${this.str(d + 1)}).slice(0, 60);` : `${v} = ${this.str(d + 1)}.slice(0, 60);`);
     if (t === 'arr' || t === 'sarr') return code(`${v} = ${this.expr(t, d + 1)}.slice(0, 20);`);
@@ -580,19 +616,28 @@ class Gen {
     const v = this.fresh('v');
     return this.scoped(() => {
       this.declare(v, 'num', false);
-      return this.guarded(`for (const ${v} of ${src})`, () => {
-        const b = this.block(this.r.int(1, 3), d + 1);
-        if (a && this.r.chance(0.6)) {
-          b.push(code(this.r.pick([
-            `if (${a}.length < 9) ${a}.push(${v} + 1);`,
-            `if (${v} ${this.r.pick(['>', '<'])} ${this.leafNum()}) ${a}.pop();`,
-            `if (${a}.length < 9) ${a}.unshift(${v});`,
-            `${a}.splice(0, 1);`,
-            `${a}[0] = ${v} * 2;`,
-          ]), 'loop-mutation'));
-        }
-        return b;
-      }, ['loop', 'for-of']);
+      return this.guarded(
+        `for (const ${v} of ${src})`,
+        () => {
+          const b = this.block(this.r.int(1, 3), d + 1);
+          if (a && this.r.chance(0.6)) {
+            b.push(
+              code(
+                this.r.pick([
+                  `if (${a}.length < 9) ${a}.push(${v} + 1);`,
+                  `if (${v} ${this.r.pick(['>', '<'])} ${this.leafNum()}) ${a}.pop();`,
+                  `if (${a}.length < 9) ${a}.unshift(${v});`,
+                  `${a}.splice(0, 1);`,
+                  `${a}[0] = ${v} * 2;`,
+                ]),
+                'loop-mutation',
+              ),
+            );
+          }
+          return b;
+        },
+        ['loop', 'for-of'],
+      );
     });
   }
 
@@ -602,12 +647,16 @@ class Gen {
     const k = this.fresh('k');
     return this.scoped(() => {
       this.declare(k, 'str', false);
-      return this.guarded(`for (const ${k} in ${src})`, () => {
-        const b = this.block(this.r.int(1, 2), d + 1);
-        if (o && this.r.chance(0.5)) b.push(code(`if (${k}.length < 4) ${o}[${k} + '_'] = 1;`, 'loop-mutation'));
-        if (o && this.r.chance(0.3)) b.push(code(`${o}[${k}] = ${this.num(d + 1)};`, 'loop-mutation'));
-        return b;
-      }, ['loop', 'for-in']);
+      return this.guarded(
+        `for (const ${k} in ${src})`,
+        () => {
+          const b = this.block(this.r.int(1, 2), d + 1);
+          if (o && this.r.chance(0.5)) b.push(code(`if (${k}.length < 4) ${o}[${k} + '_'] = 1;`, 'loop-mutation'));
+          if (o && this.r.chance(0.3)) b.push(code(`${o}[${k}] = ${this.num(d + 1)};`, 'loop-mutation'));
+          return b;
+        },
+        ['loop', 'for-in'],
+      );
     });
   }
 
@@ -632,18 +681,27 @@ class Gen {
     const j = this.fresh('j');
     return this.scoped(() => {
       this.declare(i, 'num', false);
-      return this.guarded(`for (let ${i} = 0; ${i} < ${this.r.int(1, 4)}; ${i}++)`, () => {
-        const inner = this.scoped(() => {
-          this.declare(j, 'num', false);
-          return this.guarded(`for (let ${j} = 0; ${j} < ${this.r.int(1, 4)}; ${j}++)`, () => {
-            const b = this.block(this.r.int(0, 2), d + 2);
-            b.push(code(`if (${this.bool(d + 2)}) ${this.r.pick(['continue', 'break'])} ${label};`, 'label'));
-            b.push(code(`out.push(${i} * 10 + ${j});`));
-            return b;
-          }, ['loop']);
-        });
-        return [inner];
-      }, ['loop', 'label'], label);
+      return this.guarded(
+        `for (let ${i} = 0; ${i} < ${this.r.int(1, 4)}; ${i}++)`,
+        () => {
+          const inner = this.scoped(() => {
+            this.declare(j, 'num', false);
+            return this.guarded(
+              `for (let ${j} = 0; ${j} < ${this.r.int(1, 4)}; ${j}++)`,
+              () => {
+                const b = this.block(this.r.int(0, 2), d + 2);
+                b.push(code(`if (${this.bool(d + 2)}) ${this.r.pick(['continue', 'break'])} ${label};`, 'label'));
+                b.push(code(`out.push(${i} * 10 + ${j});`));
+                return b;
+              },
+              ['loop'],
+            );
+          });
+          return [inner];
+        },
+        ['loop', 'label'],
+        label,
+      );
     });
   }
 
@@ -702,7 +760,18 @@ class Gen {
     const tryBody = [...this.block(r.int(0, 2), d + 1), code(thrower, 'throw'), ...this.block(r.int(0, 1), d + 1)];
     const catchBody = this.scoped(() => {
       this.declare(e, 'num', false); // typed loosely: only pushed and inspected below
-      return [code(r.pick([`out.push(${e} instanceof Error ? ${e}.name + ': ' + ${e}.message : ${e});`, `out.push(String(${e}));`, `out.push(typeof ${e});`, `out.push(${e} instanceof TypeError);`]), 'try'), ...this.block(r.int(0, 1), d + 1)];
+      return [
+        code(
+          r.pick([
+            `out.push(${e} instanceof Error ? ${e}.name + ': ' + ${e}.message : ${e});`,
+            `out.push(String(${e}));`,
+            `out.push(typeof ${e});`,
+            `out.push(${e} instanceof TypeError);`,
+          ]),
+          'try',
+        ),
+        ...this.block(r.int(0, 1), d + 1),
+      ];
     });
     if (r.chance(0.5)) {
       const fin = this.block(r.int(1, 2), d + 1);
@@ -868,12 +937,44 @@ class Gen {
       [2, () => code(`let ${name} = await Promise.resolve(${this.num(d + 1)});`, 'async')],
       [2, () => code(`let ${name} = await Promise.resolve(${this.num(d + 1)}).then((v) => v ${r.pick(['+', '*'])} 2);`, 'async')],
       [1, () => code(`let ${name} = (await Promise.all([${this.num(d + 1)}, Promise.resolve(${this.num(d + 1)})])).reduce((a, b) => a + b, 0);`, 'async')],
-      [1, () => code(`let ${name} = 0; try { await Promise.reject(new Error(${this.str(d + 1)})); } catch (err) { out.push(err.message); ${name} = 1; }`, 'async', 'try')],
+      [
+        1,
+        () =>
+          code(
+            `let ${name} = 0; try { await Promise.reject(new Error(${this.str(d + 1)})); } catch (err) { out.push(err.message); ${name} = 1; }`,
+            'async',
+            'try',
+          ),
+      ],
       [1, () => code(`let ${name} = await (async () => { await null; return ${this.num(d + 1)}; })();`, 'async', 'closure')],
       // Interleavings: Node's order, or the runtime gives up (it must never answer another order).
-      [1, () => code(`let ${name} = 0; { const log = []; const step = async (tag, v) => { log.push(tag + 1); await ${r.pick(['null', 'Promise.resolve()'])}; log.push(tag + 2); return v; }; const rs = await Promise.all([step('a', ${this.num(d + 1)}), step('b', ${this.num(d + 1)})]); out.push(log.join(), rs); ${name} = rs.length; }`, 'async', 'async-order')],
-      [1, () => code(`let ${name} = 0; { const log = []; const pr = Promise.resolve(${this.num(d + 1)}).then((v) => { log.push('then'); return v; }); log.push('sync'); ${name} = await pr; out.push(log.join()); }`, 'async', 'async-order')],
-      [1, () => code(`let ${name} = 0; { const box = { v: ${this.num(d + 1)} }; const pr = (async () => { const seen = box.v; await null; return [seen, box.v]; })(); box.v = ${this.num(d + 1)}; out.push(await pr); ${name} = box.v; }`, 'async', 'async-order')],
+      [
+        1,
+        () =>
+          code(
+            `let ${name} = 0; { const log = []; const step = async (tag, v) => { log.push(tag + 1); await ${r.pick(['null', 'Promise.resolve()'])}; log.push(tag + 2); return v; }; const rs = await Promise.all([step('a', ${this.num(d + 1)}), step('b', ${this.num(d + 1)})]); out.push(log.join(), rs); ${name} = rs.length; }`,
+            'async',
+            'async-order',
+          ),
+      ],
+      [
+        1,
+        () =>
+          code(
+            `let ${name} = 0; { const log = []; const pr = Promise.resolve(${this.num(d + 1)}).then((v) => { log.push('then'); return v; }); log.push('sync'); ${name} = await pr; out.push(log.join()); }`,
+            'async',
+            'async-order',
+          ),
+      ],
+      [
+        1,
+        () =>
+          code(
+            `let ${name} = 0; { const box = { v: ${this.num(d + 1)} }; const pr = (async () => { const seen = box.v; await null; return [seen, box.v]; })(); box.v = ${this.num(d + 1)}; out.push(await pr); ${name} = box.v; }`,
+            'async',
+            'async-order',
+          ),
+      ],
     ])();
     this.declare(name, 'num', true);
     return s;
@@ -886,16 +987,73 @@ class Gen {
     const inst = this.varOf('inst');
     const catchOut = "catch (err) { out.push(err instanceof TypeError ? 'TypeError' : String(err)); }";
     return r.weighted<() => Stmt>([
-      [1, () => code(`{ const ro = { get v() { return ${this.leafNum()}; } }; try { ro.v = ${this.num(d + 1)}; out.push('wrote', ro.v); } ${catchOut} }`, 'accessor', 'strictness')],
-      [1, () => code(`{ const fz = Object.freeze({ k: ${this.leafNum()}, arr: [1] }); try { fz.k = ${this.num(d + 1)}; fz.arr.push(2); out.push(fz.k, fz.arr); } ${catchOut} }`, 'object', 'strictness')],
+      [
+        1,
+        () =>
+          code(
+            `{ const ro = { get v() { return ${this.leafNum()}; } }; try { ro.v = ${this.num(d + 1)}; out.push('wrote', ro.v); } ${catchOut} }`,
+            'accessor',
+            'strictness',
+          ),
+      ],
+      [
+        1,
+        () =>
+          code(
+            `{ const fz = Object.freeze({ k: ${this.leafNum()}, arr: [1] }); try { fz.k = ${this.num(d + 1)}; fz.arr.push(2); out.push(fz.k, fz.arr); } ${catchOut} }`,
+            'object',
+            'strictness',
+          ),
+      ],
       [1, () => code(`{ const st = ${this.str(d + 1)}; try { st.extra = 1; out.push(st.extra); } ${catchOut} }`, 'string', 'strictness')],
       [1, () => code(`{ const frozen = Object.freeze([${this.leafNum()}, 2]); try { frozen.push(3); } ${catchOut} out.push(frozen); }`, 'array', 'strictness')],
-      [2, () => (a ? code(`if (${a}.length > 1) { delete ${a}[${r.pick(['0', '1', `${a}.length - 1`])}]; out.push(${a}.length, JSON.stringify(${a}), ${a}.indexOf(undefined), ${a}.includes(undefined), Object.keys(${a}).join()); }`, 'array', 'holes') : this.push(d))],
-      [1, () => (a ? code(`{ const holey = [${this.leafNum()}, , ${this.leafNum()}]; holey[5] = 1; out.push(holey.length, holey.map((v) => v * 2), String(holey), holey.filter(() => true).length); }`, 'array', 'holes') : this.push(d))],
-      [3, () => code(`out.push(${this.arr(d + 1)}.slice().sort(${r.pick(['(x, y) => x > y', '(x, y) => (x < y ? 1 : 0)', '() => 0', '(x, y) => y', '(x, y) => (x % 3) - (y % 3)'])}));`, 'array', 'sort')],
+      [
+        2,
+        () =>
+          a
+            ? code(
+                `if (${a}.length > 1) { delete ${a}[${r.pick(['0', '1', `${a}.length - 1`])}]; out.push(${a}.length, JSON.stringify(${a}), ${a}.indexOf(undefined), ${a}.includes(undefined), Object.keys(${a}).join()); }`,
+                'array',
+                'holes',
+              )
+            : this.push(d),
+      ],
+      [
+        1,
+        () =>
+          a
+            ? code(
+                `{ const holey = [${this.leafNum()}, , ${this.leafNum()}]; holey[5] = 1; out.push(holey.length, holey.map((v) => v * 2), String(holey), holey.filter(() => true).length); }`,
+                'array',
+                'holes',
+              )
+            : this.push(d),
+      ],
+      [
+        3,
+        () =>
+          code(
+            `out.push(${this.arr(d + 1)}.slice().sort(${r.pick(['(x, y) => x > y', '(x, y) => (x < y ? 1 : 0)', '() => 0', '(x, y) => y', '(x, y) => (x % 3) - (y % 3)'])}));`,
+            'array',
+            'sort',
+          ),
+      ],
       [1, () => code(`out.push([${this.leafStr()}, ${this.leafNum()}, undefined, null, ${this.leafStr()}].sort());`, 'array', 'sort')],
-      [1, () => (inst ? code(`{ const ks = []; for (const k in ${inst}) ks.push(k); out.push(ks.join(), Object.keys(${inst}).length); }`, 'class', 'for-in') : this.push(d))],
-      [1, () => code(`out.push(Math.round(${r.pick(['-0.5', '2.5', '-2.5', '0.49999999999999994'])}), Object.is(Math.round(-0.4), -0), (${this.leafNum()}).toString(${r.pick(['2', '3', '36'])}));`, 'number')],
+      [
+        1,
+        () =>
+          inst
+            ? code(`{ const ks = []; for (const k in ${inst}) ks.push(k); out.push(ks.join(), Object.keys(${inst}).length); }`, 'class', 'for-in')
+            : this.push(d),
+      ],
+      [
+        1,
+        () =>
+          code(
+            `out.push(Math.round(${r.pick(['-0.5', '2.5', '-2.5', '0.49999999999999994'])}), Object.is(Math.round(-0.4), -0), (${this.leafNum()}).toString(${r.pick(['2', '3', '36'])}));`,
+            'number',
+          ),
+      ],
     ])();
   }
 
@@ -905,23 +1063,53 @@ class Gen {
     const o = this.varOf('obj');
     const s = this.varOf('set');
     return r.weighted<() => Stmt>([
-      [1, () => {
-        const x = this.fresh('w');
-        return code(`switch (${this.num(d + 1)} % 2) { case 0: let ${x} = ${this.str(d + 1)}; case 1: out.push(typeof ${x} === 'string' ? 1 : 2); }`, 'switch-let');
-      }],
-      [1, () => {
-        const k = this.fresh('k');
-        return o ? code(`for (const ${k} in ${o}) { out.push(${k}); delete ${o}[${r.pick(KEYS)}]; }`, 'forin-delete') : this.push(d);
-      }],
-      [1, () => {
-        const v = this.fresh('v');
-        return s ? code(`{ let g = 0; for (const ${v} of ${s}) { if (++g > 20) break; out.push(${v}); if (${v} < 5) ${s}.add(${v} + 10); } }`, 'forof-live') : this.push(d);
-      }],
+      [
+        1,
+        () => {
+          const x = this.fresh('w');
+          return code(
+            `switch (${this.num(d + 1)} % 2) { case 0: let ${x} = ${this.str(d + 1)}; case 1: out.push(typeof ${x} === 'string' ? 1 : 2); }`,
+            'switch-let',
+          );
+        },
+      ],
+      [
+        1,
+        () => {
+          const k = this.fresh('k');
+          return o ? code(`for (const ${k} in ${o}) { out.push(${k}); delete ${o}[${r.pick(KEYS)}]; }`, 'forin-delete') : this.push(d);
+        },
+      ],
+      [
+        1,
+        () => {
+          const v = this.fresh('v');
+          return s
+            ? code(`{ let g = 0; for (const ${v} of ${s}) { if (++g > 20) break; out.push(${v}); if (${v} < 5) ${s}.add(${v} + 10); } }`, 'forof-live')
+            : this.push(d);
+        },
+      ],
       [1, () => code(`try { out.push(typeof late${this.n}); } catch (err) { out.push(err.name); } let late${this.n++} = 1;`, 'tdz-typeof')],
       [1, () => code(`out.push(((...xs) => xs.length)(${this.num(d + 1)}, ${this.num(d + 1)}));`, 'rest-param')],
-      [1, () => code(`{ const t = {}; t[${r.pick(["'__proto__'", "'a'"])}] = { polluted: 1 }; out.push(t.polluted ?? 0, Object.keys(t).join()); }`, 'proto-key')],
-      [1, () => (this.canAwait ? code(`{ const st = { c: ${this.num(d + 1)} }; const pr = (async () => { await null; return st.c; })(); st.c = ${this.num(d + 1)}; out.push(await pr); }`, 'detached-async') : this.push(d))],
-      [1, () => code(`out.push((function (q) { 'use strict'; try { Object.freeze(q).z = 1; return 'wrote'; } catch (err) { return err.name; } })({}));`, 'fn-strict')],
+      [
+        1,
+        () => code(`{ const t = {}; t[${r.pick(["'__proto__'", "'a'"])}] = { polluted: 1 }; out.push(t.polluted ?? 0, Object.keys(t).join()); }`, 'proto-key'),
+      ],
+      [
+        1,
+        () =>
+          this.canAwait
+            ? code(
+                `{ const st = { c: ${this.num(d + 1)} }; const pr = (async () => { await null; return st.c; })(); st.c = ${this.num(d + 1)}; out.push(await pr); }`,
+                'detached-async',
+              )
+            : this.push(d),
+      ],
+      [
+        1,
+        () =>
+          code(`out.push((function (q) { 'use strict'; try { Object.freeze(q).z = 1; return 'wrote'; } catch (err) { return err.name; } })({}));`, 'fn-strict'),
+      ],
     ])();
   }
 }
@@ -955,7 +1143,16 @@ function inputValue(r: Rng, t: T): unknown {
 }
 
 /** The inputs' fields and their usual types; now and then a field carries another type, or is missing. */
-const FIELDS: [string, T][] = [['a', 'num'], ['b', 'num'], ['s', 'str'], ['t', 'str'], ['xs', 'arr'], ['ws', 'sarr'], ['o', 'obj'], ['f', 'bool']];
+const FIELDS: [string, T][] = [
+  ['a', 'num'],
+  ['b', 'num'],
+  ['s', 'str'],
+  ['t', 'str'],
+  ['xs', 'arr'],
+  ['ws', 'sarr'],
+  ['o', 'obj'],
+  ['f', 'bool'],
+];
 
 function input(r: Rng, id: string): FuzzInput {
   const body: Record<string, unknown> = {};

@@ -132,9 +132,11 @@ function close(server: Server): Promise<void> {
 /** Runs `fn` over `items` with at most `n` at once. */
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
 }
 
 export function describe(a: Answer): string {
@@ -184,19 +186,33 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     // Instrumented Node, every request traced (a tracer of its own, not the one the build uses).
     const tracerAll = new Tracer(prepared, opts.name);
     const instrumented = loadHandler(dir, { source: prepared.instrumented, inject: { __cl: tracerAll.runtime } });
-    const instrServer = http.createServer(createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracerAll.run(fn) }), logError: quiet }));
+    const instrServer = http.createServer(
+      createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracerAll.run(fn) }), logError: quiet }),
+    );
     servers.push(instrServer);
     const instrPort = await listen(instrServer);
     await pool(jobs, concurrency, async (j) => {
       const got = await send(instrPort, j.req);
       const want = expected.get(j)!;
       const diff = compareAnswers(want, got);
-      if (diff !== null) result.findings.push({ kind: 'instrumented', program: j.program, input: j.input, diff, plain: describe(want), other: describe(got), plainBody: want.body.toString('utf8'), otherBody: got.body.toString('utf8') });
+      if (diff !== null)
+        result.findings.push({
+          kind: 'instrumented',
+          program: j.program,
+          input: j.input,
+          diff,
+          plain: describe(want),
+          other: describe(got),
+          plainBody: want.body.toString('utf8'),
+          otherBody: got.body.toString('utf8'),
+        });
     });
     progress(`instrumented: ${jobs.length} answers, ${result.findings.length} differ from plain`);
 
     // The same instrumented module with recording off, as the watchdog serves requests it does not sample.
-    const unrecServer = http.createServer(createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracerAll.runUnrecorded(fn) }), logError: quiet }));
+    const unrecServer = http.createServer(
+      createRunnerApp({ handler: instrumented, choose: () => ({ handler: instrumented, around: (fn) => tracerAll.runUnrecorded(fn) }), logError: quiet }),
+    );
     servers.push(unrecServer);
     const unrecPort = await listen(unrecServer);
     let unrecDiffs = 0;
@@ -206,7 +222,16 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       const diff = compareAnswers(want, got);
       if (diff !== null) {
         unrecDiffs++;
-        result.findings.push({ kind: 'unrecorded', program: j.program, input: j.input, diff, plain: describe(want), other: describe(got), plainBody: want.body.toString('utf8'), otherBody: got.body.toString('utf8') });
+        result.findings.push({
+          kind: 'unrecorded',
+          program: j.program,
+          input: j.input,
+          diff,
+          plain: describe(want),
+          other: describe(got),
+          plainBody: want.body.toString('utf8'),
+          otherBody: got.body.toString('utf8'),
+        });
       }
     });
     progress(`instrumented, not recording: ${jobs.length} answers, ${unrecDiffs} differ from plain`);
@@ -224,12 +249,20 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     progress(`traced ${traced.length} requests; ${generated.functions} Rust functions (${(generated.main.length / 1024).toFixed(0)} KiB); building`);
     let binary: string;
     try {
-      const built = await buildDispatcher(generated.main, { name: opts.name, cacheDir: opts.cacheDir, signal: opts.signal, onProgress: (l) => progress(`   ${l}`) });
+      const built = await buildDispatcher(generated.main, {
+        name: opts.name,
+        cacheDir: opts.cacheDir,
+        signal: opts.signal,
+        onProgress: (l) => progress(`   ${l}`),
+      });
       binary = built.binary;
       result.buildSeconds = built.seconds;
     } catch (err) {
       if (!(err instanceof BuildError) || opts.signal?.aborted) throw err;
-      const output = err.output.filter((l) => /error|-->/.test(l)).slice(0, 12).join('\n');
+      const output = err.output
+        .filter((l) => /error|-->/.test(l))
+        .slice(0, 12)
+        .join('\n');
       for (const p of opts.programs) result.findings.push({ kind: 'build', program: p, input: -1, diff: `${err.message}\n${output}` });
       return result;
     }
@@ -245,7 +278,13 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       try {
         got = await send(dispatcher!.port, j.req);
       } catch (err) {
-        result.findings.push({ kind: 'rust-no-answer', program: j.program, input: j.input, diff: `rust gave no answer: ${(err as Error).message}`, plain: describe(expected.get(j)!) });
+        result.findings.push({
+          kind: 'rust-no-answer',
+          program: j.program,
+          input: j.input,
+          diff: `rust gave no answer: ${(err as Error).message}`,
+          plain: describe(expected.get(j)!),
+        });
         const dead = dispatcher!;
         await dead.settle(300);
         if (!dead.running) {
@@ -274,7 +313,17 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
       result.rust++;
       const want = expected.get(j)!;
       const diff = compareAnswers(want, got);
-      if (diff !== null) result.findings.push({ kind: 'rust', program: j.program, input: j.input, diff, plain: describe(want), other: describe(got), plainBody: want.body.toString('utf8'), otherBody: got.body.toString('utf8') });
+      if (diff !== null)
+        result.findings.push({
+          kind: 'rust',
+          program: j.program,
+          input: j.input,
+          diff,
+          plain: describe(want),
+          other: describe(got),
+          plainBody: want.body.toString('utf8'),
+          otherBody: got.body.toString('utf8'),
+        });
     });
     progress(`rust: ${result.rust} answered, ${result.fallback} gave up, ${result.findings.filter((f) => f.kind.startsWith('rust')).length} differ from plain`);
     return result;

@@ -96,7 +96,9 @@ const started = Date.now();
 const log = (line: string): void => {
   process.stderr.write(`[${String(Math.round((Date.now() - started) / 1000)).padStart(5)}s] ${line}\n`);
 };
-log(`seed ${seed}: ${args.programs} programs from ${args.from}, ${args.requests} requests each, batches of ${args.batch}${args.known ? ', known divergences included' : ''}`);
+log(
+  `seed ${seed}: ${args.programs} programs from ${args.from}, ${args.requests} requests each, batches of ${args.batch}${args.known ? ', known divergences included' : ''}`,
+);
 const report = await runFuzz({
   seed,
   programs: int('programs', args.programs, 1),
@@ -116,7 +118,9 @@ const report = await runFuzz({
 });
 const fresh = report.findings.filter((f) => !f.classified.expected);
 if (args.json) {
-  process.stdout.write(`${JSON.stringify({ ...report, findings: report.findings.map((f) => ({ kind: f.kind, cls: f.classified.cls, program: f.program.id, input: f.input, diff: f.diff })) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ...report, findings: report.findings.map((f) => ({ kind: f.kind, cls: f.classified.cls, program: f.program.id, input: f.input, diff: f.diff })) })}\n`,
+  );
 } else {
   const lines = [
     `seed ${report.seed}: ${report.programs} programs (+${report.fixtures} fixtures), ${report.requests} requests in ${report.seconds.toFixed(0)}s`,

@@ -26,10 +26,14 @@ function cuts(list: Stmt[], edit: (next: Stmt[]) => Stmt[], out: Stmt[][]): void
     s.bodies.forEach((b) => out.push(edit([...list.slice(0, i), ...b, ...list.slice(i + 1)])));
     // Cuts inside each body.
     s.bodies.forEach((b, k) => {
-      cuts(b, (nb) => {
-        const bodies = s.bodies.map((x, j) => (j === k ? nb : x));
-        return edit([...list.slice(0, i), { ...s, bodies }, ...list.slice(i + 1)]);
-      }, out);
+      cuts(
+        b,
+        (nb) => {
+          const bodies = s.bodies.map((x, j) => (j === k ? nb : x));
+          return edit([...list.slice(0, i), { ...s, bodies }, ...list.slice(i + 1)]);
+        },
+        out,
+      );
     });
   });
 }

@@ -87,7 +87,15 @@ export function loadFixtures(dir = FIXTURES_DIR): Program[] {
     .sort()
     .map((f, i) => {
       const fx = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Fixture;
-      return { id: `fx${i}_${f.replace(/\W+/g, '_').replace(/_json$/, '')}`, seed: 0, body: [{ code: fx.body.join('\n'), feats: [`fixture:${f}`] }], ret: fx.ret, inputs: fx.inputs, traced: fx.traced, strict: fx.strict };
+      return {
+        id: `fx${i}_${f.replace(/\W+/g, '_').replace(/_json$/, '')}`,
+        seed: 0,
+        body: [{ code: fx.body.join('\n'), feats: [`fixture:${f}`] }],
+        ret: fx.ret,
+        inputs: fx.inputs,
+        traced: fx.traced,
+        strict: fx.strict,
+      };
     });
 }
 
@@ -103,7 +111,19 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
   const started = Date.now();
   const progress = opts.progress ?? (() => {});
   const from = opts.from ?? 0;
-  const report: RunReport = { seed: opts.seed, programs: 0, fixtures: 0, requests: 0, rust: 0, fallback: 0, fallbackReasons: {}, findings: [], classes: {}, minimised: [], seconds: 0 };
+  const report: RunReport = {
+    seed: opts.seed,
+    programs: 0,
+    fixtures: 0,
+    requests: 0,
+    rust: 0,
+    fallback: 0,
+    fallbackReasons: {},
+    findings: [],
+    classes: {},
+    minimised: [],
+    seconds: 0,
+  };
   const base = (programs: Program[], strict: boolean): BatchOptions => ({
     programs,
     traceShare: opts.traceShare,
@@ -122,7 +142,9 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
     const fixtures = b === 0 && opts.fixtures ? loadFixtures() : [];
     // Batches alternate between a sloppy and a strict module, by the index of their first program.
     const strict = Math.floor(at / opts.batch) % 2 === 1;
-    progress(`batch ${b + 1}: programs ${at}..${at + count - 1}${fixtures.length ? ` and ${fixtures.length} fixtures` : ''} (${strict ? 'strict' : 'sloppy'}), ${(Date.now() - started) / 1000}s`);
+    progress(
+      `batch ${b + 1}: programs ${at}..${at + count - 1}${fixtures.length ? ` and ${fixtures.length} fixtures` : ''} (${strict ? 'strict' : 'sloppy'}), ${(Date.now() - started) / 1000}s`,
+    );
     const res = await runBatch(base([...programs, ...fixtures], strict));
     report.programs += count;
     report.fixtures += fixtures.length;
@@ -133,15 +155,28 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
     for (const f of res.findings) {
       const c = { ...f, classified: classify(f) };
       if (opts.log) {
-        const line = { seed: opts.seed, program: f.program.id, input: f.input, kind: f.kind, cls: c.classified.cls, diff: f.diff, plain: f.plain, other: f.other, request: f.input >= 0 ? f.program.inputs[f.input] : undefined };
+        const line = {
+          seed: opts.seed,
+          program: f.program.id,
+          input: f.input,
+          kind: f.kind,
+          cls: c.classified.cls,
+          diff: f.diff,
+          plain: f.plain,
+          other: f.other,
+          request: f.input >= 0 ? f.program.inputs[f.input] : undefined,
+        };
         appendFileSync(opts.log, `${JSON.stringify(line)}\n`);
       }
       report.findings.push(c);
       report.classes[c.classified.cls] = (report.classes[c.classified.cls] ?? 0) + 1;
     }
     const newOnes = res.findings.filter((f) => !classify(f).expected);
-    progress(`batch ${b + 1}: ${res.requests} requests, rust ${res.rust}, fallback ${res.fallback}, findings ${res.findings.length} (${newOnes.length} new); so far ${report.programs} programs, ${report.requests} requests`);
-    if (newOnes.length) for (const f of newOnes.slice(0, 3)) progress(`   NEW ${f.kind} ${f.program.id} input ${f.input}: ${f.diff.split('\n')[0].slice(0, 300)}`);
+    progress(
+      `batch ${b + 1}: ${res.requests} requests, rust ${res.rust}, fallback ${res.fallback}, findings ${res.findings.length} (${newOnes.length} new); so far ${report.programs} programs, ${report.requests} requests`,
+    );
+    if (newOnes.length)
+      for (const f of newOnes.slice(0, 3)) progress(`   NEW ${f.kind} ${f.program.id} input ${f.input}: ${f.diff.split('\n')[0].slice(0, 300)}`);
   }
 
   // Minimise one finding of each new class.
@@ -158,7 +193,15 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
       continue;
     }
     const dir = writeFinding(opts.out ?? join(process.cwd(), 'fuzz-findings'), `${opts.seed}-${f.program.id}-${f.kind}`, m.program, m.finding, strict);
-    report.minimised.push({ cls: f.classified.cls, dir, statements: sizeOf(m.program.body), source: renderProgram(m.program), request: m.program.inputs[m.program.inputs.length - 1], plain: m.finding.plain, other: m.finding.other });
+    report.minimised.push({
+      cls: f.classified.cls,
+      dir,
+      statements: sizeOf(m.program.body),
+      source: renderProgram(m.program),
+      request: m.program.inputs[m.program.inputs.length - 1],
+      plain: m.finding.plain,
+      other: m.finding.other,
+    });
     progress(`   minimised to ${sizeOf(m.program.body)} statements: ${dir}`);
   }
   report.seconds = (Date.now() - started) / 1000;
@@ -169,7 +212,11 @@ export async function runFuzz(opts: RunOptions): Promise<RunReport> {
  * Cuts a finding down: first to its one input (traced by itself, or after the inputs traced in the run),
  * then statement by statement. Returns null when the program no longer diverges alone.
  */
-export async function minimiseFinding(f: Finding, batch: (programs: Program[]) => BatchOptions, progress: (l: string) => void): Promise<{ program: Program; finding: Finding } | null> {
+export async function minimiseFinding(
+  f: Finding,
+  batch: (programs: Program[]) => BatchOptions,
+  progress: (l: string) => void,
+): Promise<{ program: Program; finding: Finding } | null> {
   const cls = classify(f).cls;
   const seen = new Map<string, Finding>();
   const oracle: Oracle = async (cands) => {
@@ -207,9 +254,19 @@ export function writeFinding(root: string, name: string, p: Program, f: Finding,
   mkdirSync(dir, { recursive: true });
   const traced = p.traced ?? p.inputs.length;
   writeFileSync(join(dir, 'handler.js'), `${strict ? "'use strict';\n" : ''}module.exports = ${renderProgram(p)};\n`);
-  writeFileSync(join(dir, 'requests.jsonl'), p.inputs.map((_, i) => JSON.stringify(requestOf(p, i), (k, v) => (k === 'line' ? undefined : v))).join('\n') + '\n');
+  writeFileSync(
+    join(dir, 'requests.jsonl'),
+    p.inputs.map((_, i) => JSON.stringify(requestOf(p, i), (k, v) => (k === 'line' ? undefined : v))).join('\n') + '\n',
+  );
   const lines = renderProgram({ ...p, strict: false }).split('\n');
-  const fixture: Fixture = { note: `${f.kind}: ${f.diff.split('\n')[0]}`, body: lines.slice(5, -2).map((l) => l.slice(2)), ret: p.ret, inputs: p.inputs, traced, strict: strict || p.strict };
+  const fixture: Fixture = {
+    note: `${f.kind}: ${f.diff.split('\n')[0]}`,
+    body: lines.slice(5, -2).map((l) => l.slice(2)),
+    ret: p.ret,
+    inputs: p.inputs,
+    traced,
+    strict: strict || p.strict,
+  };
   writeFileSync(join(dir, 'fixture.json'), JSON.stringify(fixture, null, 2) + '\n');
   writeFileSync(
     join(dir, 'finding.txt'),

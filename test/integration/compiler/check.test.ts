@@ -33,7 +33,6 @@ const TMP = mkdtempSync(join(tmpdir(), 'cl-check-test-'));
 const tempDir = (prefix: string): string => mkdtempSync(join(TMP, prefix));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
-
 /** Runs the CLI from a temporary folder (so nothing depends on the cwd). */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (child: ChildProcess) => void): Promise<CliRun> {
   return runCli(args, { cwd: tempDir('cwd-'), env, onSpawn });
@@ -43,7 +42,6 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}, onSpawn?: (child: Chil
 const shown = (r: CliRun): string => showRun(r, 60);
 
 const fixture = (...p: string[]): string => join(FIXTURES, ...p);
-
 
 describe('containerless CLI usage', () => {
   it('prints the version from package.json, also after a command', async () => {
@@ -180,8 +178,11 @@ describe('containerless check, against a stand-in dispatcher', () => {
     expect(r.stderr).to.match(/^\s+2\s+GET\s+\/b\s+CRASHED/m);
   });
 
-  it('reports a failed build with the end of cargo\'s output, and exits 1', async () => {
-    const r = await cli(['check', fixture('check-stand-in'), '--requests', fixture('check-stand-in/requests.jsonl'), '--json'], { ...env(), STAND_IN_CARGO_FAIL: '1' });
+  it("reports a failed build with the end of cargo's output, and exits 1", async () => {
+    const r = await cli(['check', fixture('check-stand-in'), '--requests', fixture('check-stand-in/requests.jsonl'), '--json'], {
+      ...env(),
+      STAND_IN_CARGO_FAIL: '1',
+    });
     expect(r.code, shown(r)).to.equal(1);
     expect(r.result).to.include({ requests: 5, rust: 0, fallback: 0, diverged: 0, error: 'cargo build of fn-check-stand-in failed (exit 101)' });
     expect(r.stderr).to.include('error[E0425]: stand-in failure');
@@ -206,7 +207,8 @@ describe('containerless check, against a stand-in dispatcher', () => {
 describe('buildDispatcher', () => {
   // Each run builds new sources, so that "compiles only its own crate" is seen even on a warm cache.
   const nonce = Date.now().toString(36);
-  const trivial = (word: string): string => `fn main() {\n    let v = clrt::Value::Undefined;\n    println!("${word} {}", matches!(v, clrt::Value::Undefined));\n}\n`;
+  const trivial = (word: string): string =>
+    `fn main() {\n    let v = clrt::Value::Undefined;\n    println!("${word} {}", matches!(v, clrt::Value::Undefined));\n}\n`;
   const run = (binary: string): Promise<string> =>
     new Promise((done, fail) => {
       const c = spawn(binary, [], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -231,7 +233,9 @@ describe('buildDispatcher', () => {
     expect(compiled, lines.join('\n')).to.deep.equal(['fn-cl-test-build-b']);
     expect(second.seconds, 'a second function should build in well under a minute').to.be.below(60);
     const work = join(cacheDir(), 'v1/work');
-    expect(readFileSync(join(work, 'Cargo.toml'), 'utf8')).to.include('members = ["fn-*"]').and.include('codegen-units = 16');
+    expect(readFileSync(join(work, 'Cargo.toml'), 'utf8'))
+      .to.include('members = ["fn-*"]')
+      .and.include('codegen-units = 16');
     expect(readFileSync(join(work, 'fn-cl-test-build-b/Cargo.toml'), 'utf8')).to.include(`path = ${JSON.stringify(join(ROOT, 'runtime'))}`);
   });
 
@@ -243,7 +247,10 @@ describe('buildDispatcher', () => {
     const lines: string[] = [];
     const again = await buildDispatcher(main, { name: 'cl-test-build-a', onProgress: (l) => lines.push(l) });
     expect(statSync(file).mtimeMs).to.equal(mtime);
-    expect(lines.filter((l) => l.includes('Compiling')), lines.join('\n')).to.deep.equal([]);
+    expect(
+      lines.filter((l) => l.includes('Compiling')),
+      lines.join('\n'),
+    ).to.deep.equal([]);
     expect(await run(again.binary)).to.equal('same true\n');
   });
 
@@ -256,7 +263,7 @@ describe('buildDispatcher', () => {
     expect(await run(b.binary)).to.equal(`right-${nonce} true\n`);
   });
 
-  it('throws a BuildError E_BUILD with the compiler\'s message when the code does not compile', async () => {
+  it("throws a BuildError E_BUILD with the compiler's message when the code does not compile", async () => {
     try {
       await buildDispatcher('fn main() { let x: u32 = "not a number"; }\n', { name: 'cl-test-build-broken' });
       expect.fail('the build should fail');
@@ -275,7 +282,9 @@ describe('containerless check and compile, with the compiled dispatcher', () => 
   before(function () {
     const lib = readFileSync(join(ROOT, 'runtime/src/lib.rs'), 'utf8');
     if (!/\bpub mod dispatcher\b/.test(lib)) {
-      throw new Error('runtime/src/lib.rs has no `pub mod dispatcher` yet: generated code calls clrt::dispatcher::main(&PROGRAM), so no dispatcher can be built until the runtime provides it');
+      throw new Error(
+        'runtime/src/lib.rs has no `pub mod dispatcher` yet: generated code calls clrt::dispatcher::main(&PROGRAM), so no dispatcher can be built until the runtime provides it',
+      );
     }
   });
 

@@ -50,7 +50,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
 }
 
 /** For assertion messages: what the CLI printed (the last `lines` lines of stderr). */
-export const shown = (r: CliRun, lines = 40): string => `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr (last ${lines} lines)\n${r.stderr.split('\n').slice(-lines).join('\n')}`;
+export const shown = (r: CliRun, lines = 40): string =>
+  `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr (last ${lines} lines)\n${r.stderr.split('\n').slice(-lines).join('\n')}`;
 
 /** `containerless check <dir> --requests <dir>/requests.jsonl [extra]`; rejects when it printed no summary. */
 export async function checkFixture(dir: string, extra: string[] = []): Promise<{ code: number | null; summary: CheckSummary; stderr: string }> {

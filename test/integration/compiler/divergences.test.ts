@@ -53,7 +53,8 @@ describe('divergence repros: plain Node, instrumented Node and Rust agree', func
             const req = { method: r.method, path: r.target, headers: Object.fromEntries(r.headers), body: r.body };
             const a = await sendTo(always.port, req);
             const b = await sendTo(off.port, req);
-            const show = (x: { status: number; headers: Record<string, unknown>; body: Buffer }): string => `${x.status} ${String(x.headers['content-type'])} ${x.body.toString('utf8')}`;
+            const show = (x: { status: number; headers: Record<string, unknown>; body: Buffer }): string =>
+              `${x.status} ${String(x.headers['content-type'])} ${x.body.toString('utf8')}`;
             expect(show(a), `${r.method} ${r.target}`).to.equal(show(b));
           }
         } finally {

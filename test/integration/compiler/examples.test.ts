@@ -14,11 +14,18 @@ import { join } from 'node:path';
 import { startBackend } from '../../../examples/backend/server.js';
 import { checkFixture, ROOT } from './cli.ts';
 
-
 const check = checkFixture;
 
-const lines = (dir: string): number => readFileSync(join(dir, 'requests.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).length;
-const tail = (s: string): string => s.split('\n').filter((l) => /DIVERGED|fallback\(|rust gave|node:|rust:/.test(l)).slice(0, 40).join('\n');
+const lines = (dir: string): number =>
+  readFileSync(join(dir, 'requests.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim()).length;
+const tail = (s: string): string =>
+  s
+    .split('\n')
+    .filter((l) => /DIVERGED|fallback\(|rust gave|node:|rust:/.test(l))
+    .slice(0, 40)
+    .join('\n');
 
 const PAPER = ['login', 'status', 'upload', 'banking', 'autocomplete', 'maze'].map((n) => join(ROOT, 'examples', n));
 const COMPUTE = ['primes', 'markdown'].map((n) => join(ROOT, 'examples', n));

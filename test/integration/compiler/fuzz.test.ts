@@ -34,12 +34,17 @@ describe('differential fuzzer (bounded run)', function () {
     const summary = `seed ${SEED}: ${report.programs} programs + ${report.fixtures} fixtures, ${report.requests} requests; rust ${report.rust}, fallback ${report.fallback}; classes ${JSON.stringify(report.classes)}`;
     process.stderr.write(`      ${summary}\n`);
     for (const f of fresh.slice(0, 10)) {
-      process.stderr.write(`      NEW ${f.kind} ${f.program.id} input ${f.input} (replay: npm run fuzz -- --seed ${SEED} --show ${f.program.id.slice(1)}):\n        ${f.diff.split('\n').join('\n        ')}\n`);
+      process.stderr.write(
+        `      NEW ${f.kind} ${f.program.id} input ${f.input} (replay: npm run fuzz -- --seed ${SEED} --show ${f.program.id.slice(1)}):\n        ${f.diff.split('\n').join('\n        ')}\n`,
+      );
     }
     expect(report.programs).to.equal(PROGRAMS);
     expect(report.fixtures, 'regression fixtures in test/fixtures/fuzz').to.be.greaterThan(0);
     expect(report.requests).to.be.at.least(PROGRAMS * REQUESTS);
-    expect(fresh.map((f) => `${f.kind} ${f.program.id}#${f.input}: ${f.diff.split('\n')[0]}`), lines.slice(-5).join('\n')).to.deep.equal([]);
+    expect(
+      fresh.map((f) => `${f.kind} ${f.program.id}#${f.input}: ${f.diff.split('\n')[0]}`),
+      lines.slice(-5).join('\n'),
+    ).to.deep.equal([]);
     // A run where Rust gave up on everything would compare nothing.
     expect(report.rust / report.requests, 'share of requests the dispatcher answered itself').to.be.greaterThan(0.4);
   });
@@ -47,16 +52,46 @@ describe('differential fuzzer (bounded run)', function () {
   it('classifies a wording-only difference in a TypeError as pending, and any other difference as new', () => {
     const program = { id: 'p0', seed: 1, body: [], ret: 'out', inputs: [] };
     const base = { kind: 'instrumented' as const, program, input: 0, diff: 'body' };
-    expect(classify({ ...base, plainBody: '["TypeError: s.split is not a function"]', otherBody: '["TypeError: split is not a function"]' }).cls).to.equal('instrumented-error-text');
-    expect(classify({ ...base, plainBody: 'TypeError: xs is not iterable', otherBody: 'TypeError: undefined is not iterable' }).cls).to.equal('instrumented-error-text');
-    expect(classify({ ...base, plainBody: 'TypeError: xs.concat is not a function or its return value is not iterable', otherBody: 'TypeError: concat is not a function' }).cls).to.equal('instrumented-error-text');
-    expect(classify({ ...base, plainBody: '["(t + t).trimEnd is not a function"]', otherBody: '["trimEnd is not a function"]' }).cls).to.equal('instrumented-error-text');
-    expect(classify({ ...base, plainBody: 'TypeError: (t + 2) is not iterable', otherBody: 'TypeError: __cl.bin is not a function or its return value is not iterable' }).cls).to.equal('instrumented-error-text');
+    expect(classify({ ...base, plainBody: '["TypeError: s.split is not a function"]', otherBody: '["TypeError: split is not a function"]' }).cls).to.equal(
+      'instrumented-error-text',
+    );
+    expect(classify({ ...base, plainBody: 'TypeError: xs is not iterable', otherBody: 'TypeError: undefined is not iterable' }).cls).to.equal(
+      'instrumented-error-text',
+    );
+    expect(
+      classify({
+        ...base,
+        plainBody: 'TypeError: xs.concat is not a function or its return value is not iterable',
+        otherBody: 'TypeError: concat is not a function',
+      }).cls,
+    ).to.equal('instrumented-error-text');
+    expect(classify({ ...base, plainBody: '["(t + t).trimEnd is not a function"]', otherBody: '["trimEnd is not a function"]' }).cls).to.equal(
+      'instrumented-error-text',
+    );
+    expect(
+      classify({
+        ...base,
+        plainBody: 'TypeError: (t + 2) is not iterable',
+        otherBody: 'TypeError: __cl.bin is not a function or its return value is not iterable',
+      }).cls,
+    ).to.equal('instrumented-error-text');
     expect(classify({ ...base, plainBody: '["K is not a constructor"]', otherBody: '["C is not a constructor"]' }).cls).to.equal('instrumented-error-text');
-    expect(classify({ ...base, plainBody: `["Cannot destructure property 'a' of 'o.z' as it is undefined."]`, otherBody: `["Cannot read properties of undefined (reading 'a')"]` }).cls).to.equal('instrumented-error-text');
-    expect(classify({ ...base, kind: 'unrecorded', plainBody: '[false,"t.trimStart is not a function"]', otherBody: '[false,"trimStart is not a function"]' }).cls).to.equal('instrumented-error-text');
-    expect(classify({ ...base, plainBody: '["TypeError: s.split is not a function",1]', otherBody: '["TypeError: split is not a function",2]' }).cls).to.equal('new:instrumented');
+    expect(
+      classify({
+        ...base,
+        plainBody: `["Cannot destructure property 'a' of 'o.z' as it is undefined."]`,
+        otherBody: `["Cannot read properties of undefined (reading 'a')"]`,
+      }).cls,
+    ).to.equal('instrumented-error-text');
+    expect(
+      classify({ ...base, kind: 'unrecorded', plainBody: '[false,"t.trimStart is not a function"]', otherBody: '[false,"trimStart is not a function"]' }).cls,
+    ).to.equal('instrumented-error-text');
+    expect(classify({ ...base, plainBody: '["TypeError: s.split is not a function",1]', otherBody: '["TypeError: split is not a function",2]' }).cls).to.equal(
+      'new:instrumented',
+    );
     expect(classify({ ...base, plainBody: '[1,2]', otherBody: '[1,3]' }).cls).to.equal('new:instrumented');
-    expect(classify({ ...base, kind: 'rust', plainBody: '["TypeError: s.split is not a function"]', otherBody: '["TypeError: split is not a function"]' }).cls).to.equal('new:rust');
+    expect(
+      classify({ ...base, kind: 'rust', plainBody: '["TypeError: s.split is not a function"]', otherBody: '["TypeError: split is not a function"]' }).cls,
+    ).to.equal('new:rust');
   });
 });

@@ -51,7 +51,12 @@ interface Subject {
   requests: HttpRequest[];
 }
 
-const jsonPost = (body: unknown, path = '/'): HttpRequest => ({ method: 'POST', target: path, headers: [['content-type', 'application/json']], body: Buffer.from(JSON.stringify(body)) });
+const jsonPost = (body: unknown, path = '/'): HttpRequest => ({
+  method: 'POST',
+  target: path,
+  headers: [['content-type', 'application/json']],
+  body: Buffer.from(JSON.stringify(body)),
+});
 
 function defaultRequests(source: string): HttpRequest[] {
   const paths = new Set<string>(['/']);
@@ -88,7 +93,10 @@ function load(s: Subject, mode: 'plain' | 'instrumented'): Loaded {
     // A source that does not parse is not instrumented: the watchdog serves (or fails to load) it as it is.
     if (prepared.diagnostics.some((d) => d.code === 'C001')) return load(s, 'plain');
     const tracer = new Tracer(prepared, 'instrumented-test');
-    return { handler: loadHandler(s.dir, { filename: s.file, source: prepared.instrumented, inject: { __cl: tracer.runtime } }), around: (fn) => tracer.run(fn) };
+    return {
+      handler: loadHandler(s.dir, { filename: s.file, source: prepared.instrumented, inject: { __cl: tracer.runtime } }),
+      around: (fn) => tracer.run(fn),
+    };
   } catch (err) {
     if (err instanceof HandlerLoadError) return { error: err.code };
     throw err;
@@ -97,7 +105,9 @@ function load(s: Subject, mode: 'plain' | 'instrumented'): Loaded {
 
 async function listen(l: Exclude<Loaded, { error: string }>): Promise<Server> {
   const { handler, around } = l;
-  const server = http.createServer(createRunnerApp({ handler, choose: () => ({ handler, around }), logError: () => {}, env: { ...process.env, NODE_ENV: 'production', exec_timeout: '2s' } }));
+  const server = http.createServer(
+    createRunnerApp({ handler, choose: () => ({ handler, around }), logError: () => {}, env: { ...process.env, NODE_ENV: 'production', exec_timeout: '2s' } }),
+  );
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
   return server;
 }
@@ -163,7 +173,13 @@ describe('the instrumented program answers as the plain program, for every handl
   const all = subjects();
   it('finds the examples, the bench functions and the fixtures', () => {
     expect(all.length).to.be.at.least(50);
-    for (const must of ['examples/primes', 'bench/functions/echo', 'test/fixtures/handlers/closures', 'test/fixtures/divergences/switch-scope', 'test/fixtures/compiler/branches.js']) {
+    for (const must of [
+      'examples/primes',
+      'bench/functions/echo',
+      'test/fixtures/handlers/closures',
+      'test/fixtures/divergences/switch-scope',
+      'test/fixtures/compiler/branches.js',
+    ]) {
       expect(all.map((s) => s.name)).to.include(must);
     }
   });
@@ -174,7 +190,9 @@ describe('the instrumented program answers as the plain program, for every handl
       const control = load(s, 'plain');
       const instrumented = load(s, 'instrumented');
       if ('error' in plain || 'error' in instrumented || 'error' in control) {
-        expect('error' in instrumented ? instrumented.error : 'loaded', 'the instrumented module loads as the plain one does').to.equal('error' in plain ? plain.error : 'loaded');
+        expect('error' in instrumented ? instrumented.error : 'loaded', 'the instrumented module loads as the plain one does').to.equal(
+          'error' in plain ? plain.error : 'loaded',
+        );
         return;
       }
       const servers = [await listen(plain), await listen(control), await listen(instrumented)];

@@ -72,7 +72,10 @@ describe('value semantics: Node and compiled Rust agree', function () {
     const dir = mkdtempSync(join(tmpdir(), 'cl-props-'));
     writeFileSync(join(dir, 'handler.js'), HANDLER);
     writeFileSync(join(dir, 'requests.jsonl'), lines.join('\n') + '\n');
-    const r = spawnSync(process.execPath, [join(root, 'bin/containerless.js'), 'check', dir, '--requests', join(dir, 'requests.jsonl'), '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, [join(root, 'bin/containerless.js'), 'check', dir, '--requests', join(dir, 'requests.jsonl'), '--json'], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     const last = r.stdout.trim().split('\n').pop() ?? '';
     let summary: { requests: number; rust: number; fallback: number; diverged: number };
     try {
@@ -80,7 +83,14 @@ describe('value semantics: Node and compiled Rust agree', function () {
     } catch {
       throw new Error(`check printed no summary (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
     }
-    if (summary.diverged) process.stderr.write(r.stderr.split('\n').filter((l) => /DIVERGED|expected|actual/.test(l)).slice(0, 40).join('\n'));
+    if (summary.diverged)
+      process.stderr.write(
+        r.stderr
+          .split('\n')
+          .filter((l) => /DIVERGED|expected|actual/.test(l))
+          .slice(0, 40)
+          .join('\n'),
+      );
     expect(summary.requests).to.equal(lines.length);
     expect(summary.diverged, 'responses that differ between Node and Rust').to.equal(0);
     // Everything was traced, so nearly everything must run in Rust; fallbacks are only allowed where the

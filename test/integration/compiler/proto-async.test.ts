@@ -19,8 +19,15 @@ const FIXTURES = join(ROOT, 'test/fixtures/check');
 
 const check = checkFixture;
 
-const lines = (dir: string): number => readFileSync(join(dir, 'requests.jsonl'), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#')).length;
-const table = (s: string): string => s.split('\n').filter((l) => /^\s+\d+\s|^\s{9}|error/.test(l)).join('\n');
+const lines = (dir: string): number =>
+  readFileSync(join(dir, 'requests.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#')).length;
+const table = (s: string): string =>
+  s
+    .split('\n')
+    .filter((l) => /^\s+\d+\s|^\s{9}|error/.test(l))
+    .join('\n');
 
 describe('__proto__ as a property key', () => {
   it('a key loop and Object.assign set the prototype as Node does; spread, JSON.parse and computed keys define it', async () => {
@@ -86,7 +93,11 @@ describe('a regex that backtracks catastrophically', () => {
     try {
       await rust.waitHealthy();
       const started = Date.now();
-      const r = await fetch(`http://127.0.0.1:${rust.port}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ s: `${'a'.repeat(36)}!` }) });
+      const r = await fetch(`http://127.0.0.1:${rust.port}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ s: `${'a'.repeat(36)}!` }),
+      });
       const elapsed = Date.now() - started;
       expect(r.status).to.equal(503);
       expect(r.headers.get(FALLBACK_HEADER)).to.equal('fuel');

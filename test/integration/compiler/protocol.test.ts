@@ -25,8 +25,7 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 
 const cli = (args: string[]): Promise<CliRun> => runCli(args, { cwd: TMP });
 
-
-describe('containerless check at the edges of Node\'s HTTP client', () => {
+describe("containerless check at the edges of Node's HTTP client", () => {
   it('survives a handler answering 100, 101 or 103, and diverges nowhere', async () => {
     const dir = join(FIXTURES, 'status-1xx');
     const r = await cli(['check', dir, '--requests', join(dir, 'requests.jsonl'), '--json']);
@@ -36,7 +35,7 @@ describe('containerless check at the edges of Node\'s HTTP client', () => {
     expect(r.result.rust + r.result.fallback, shown(r)).to.equal(5);
   });
 
-  it('compares the protocol edges with the watchdog\'s answers: handed back or the same, never diverged', async () => {
+  it("compares the protocol edges with the watchdog's answers: handed back or the same, never diverged", async () => {
     const dir = join(FIXTURES, 'minimal');
     const r = await cli(['check', dir, '--requests', join(dir, 'edges.jsonl'), '--json']);
     expect(r.code, shown(r)).to.equal(0);
@@ -94,7 +93,7 @@ function raw(port: number, head: string): Promise<RawAnswer> {
       let body = end === -1 ? '' : text.slice(end + 4);
       if (headers['transfer-encoding'] === 'chunked') {
         let out = '';
-        for (let rest = body; ; ) {
+        for (let rest = body; ;) {
           const nl = rest.indexOf('\r\n');
           const n = parseInt(rest.slice(0, nl), 16);
           if (!(n > 0)) break;
@@ -108,9 +107,10 @@ function raw(port: number, head: string): Promise<RawAnswer> {
   });
 }
 
-const request = (target: string, ...lines: string[]): string => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines.map((l) => `${l}\r\n`).join('')}Connection: close\r\n\r\n`;
+const request = (target: string, ...lines: string[]): string =>
+  `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines.map((l) => `${l}\r\n`).join('')}Connection: close\r\n\r\n`;
 
-describe('the dispatcher at the protocol edges of the watchdog\'s Node server', function () {
+describe("the dispatcher at the protocol edges of the watchdog's Node server", function () {
   const dir = join(FIXTURES, 'minimal');
   let node: Served;
   let rust: Dispatcher;

@@ -171,7 +171,11 @@ describe('provider API (containerless up, local backend)', function () {
 
   describe('invoke /function/{name}', () => {
     it('forwards method, sub-path, query, headers and body; sets X-Call-Id and X-Start-Time', async () => {
-      const r = await fetch(`${p.url}/function/hello/a/b?x=1&y=2`, { method: 'PATCH', body: 'payload', headers: { 'content-type': 'text/plain', 'x-custom': 'yes' } });
+      const r = await fetch(`${p.url}/function/hello/a/b?x=1&y=2`, {
+        method: 'PATCH',
+        body: 'payload',
+        headers: { 'content-type': 'text/plain', 'x-custom': 'yes' },
+      });
       expect(r.status).to.equal(200);
       expect(r.headers.get('x-call-id')).to.match(/^[0-9a-f-]{36}$/);
       expect(r.headers.get('x-start-time')).to.match(/^\d{19}$/);
@@ -259,7 +263,12 @@ describe('provider API (containerless up, local backend)', function () {
       // Two requests (max_queued_requests) queue at once; one scale-up serves both (cold_starts_total is
       // checked below).
       const rs = await Promise.all(
-        ['a', 'b'].map((body) => fetch(`${p.url}/function/hello`, { method: 'POST', body, headers: { 'content-type': 'text/plain' } }).then(async (r) => [r.status, ((await r.json()) as { body: string }).body])),
+        ['a', 'b'].map((body) =>
+          fetch(`${p.url}/function/hello`, { method: 'POST', body, headers: { 'content-type': 'text/plain' } }).then(async (r) => [
+            r.status,
+            ((await r.json()) as { body: string }).body,
+          ]),
+        ),
       );
       expect(rs).to.deep.equal([
         [200, 'a'],
@@ -276,7 +285,9 @@ describe('provider API (containerless up, local backend)', function () {
     });
     it('gives 504 after cold_start_timeout and 503 when the queue is full, for a function slower to start', async () => {
       // Loads for a minute: never ready within cold_start_timeout (3 s).
-      expect((await json('/system/functions', 'POST', { service: 'broken', image: join(FIXTURES, 'slow-start'), envVars: { load_ms: '60000' } })).status).to.equal(202);
+      expect(
+        (await json('/system/functions', 'POST', { service: 'broken', image: join(FIXTURES, 'slow-start'), envVars: { load_ms: '60000' } })).status,
+      ).to.equal(202);
       const t = Date.now();
       const results = await Promise.all([0, 1, 2].map(() => fetch(`${p.url}/function/broken`).then(async (r) => [r.status, await r.text()] as const)));
       const codes = results.map((r) => r[0]).sort();
@@ -287,10 +298,17 @@ describe('provider API (containerless up, local backend)', function () {
     it('frees the queue slot of a client that goes away while waiting', async () => {
       const acs = [new AbortController(), new AbortController()];
       const waiting = acs.map((ac) => fetch(`${p.url}/function/broken`, { signal: ac.signal }).catch((err: Error) => err.name));
-      await waitFor('two queued requests', async () => /containerless_function_queued_requests\{function_name="broken\.openfaas-fn"\} 2/.test(await (await fetch(`${p.url}/metrics`)).text()));
+      await waitFor('two queued requests', async () =>
+        /containerless_function_queued_requests\{function_name="broken\.openfaas-fn"\} 2/.test(await (await fetch(`${p.url}/metrics`)).text()),
+      );
       for (const ac of acs) ac.abort();
       expect(await Promise.all(waiting)).to.deep.equal(['AbortError', 'AbortError']);
-      await waitFor('the queue to empty', async () => /containerless_function_queued_requests\{function_name="broken\.openfaas-fn"\} 0/.test(await (await fetch(`${p.url}/metrics`)).text()), 1000, 20);
+      await waitFor(
+        'the queue to empty',
+        async () => /containerless_function_queued_requests\{function_name="broken\.openfaas-fn"\} 0/.test(await (await fetch(`${p.url}/metrics`)).text()),
+        1000,
+        20,
+      );
       const r = await fetch(`${p.url}/function/broken`);
       expect(r.status).to.equal(504);
       await r.arrayBuffer();
@@ -333,7 +351,10 @@ describe('provider API (containerless up, local backend)', function () {
       const r = await api('/system/logs?name=hello&namespace=openfaas-fn&follow=false&tail=-1');
       expect(r.status).to.equal(200);
       expect(r.headers.get('content-type')).to.equal('application/x-ndjson');
-      const lines = (await r.text()).trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      const lines = (await r.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, string>);
       expect(lines.length).to.be.greaterThan(1);
       for (const m of lines) {
         expect(Object.keys(m)).to.deep.equal(['name', 'namespace', 'instance', 'timestamp', 'text']);

@@ -105,15 +105,24 @@ describe('autoscaler', function () {
       const r = await fetch(`${p.url}/system/functions`, {
         method: 'POST',
         headers: { authorization: p.auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ service: 'late', image: join(FIXTURES, 'slow-start'), labels: { 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '1s' } }),
+        body: JSON.stringify({
+          service: 'late',
+          image: join(FIXTURES, 'slow-start'),
+          labels: { 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '1s' },
+        }),
       });
       expect(r.status).to.equal(202);
       const seen: number[] = [];
-      await waitFor('late to have a ready replica', async () => {
-        const x = await replicas(p, 'late');
-        seen.push(x.replicas);
-        return x.available === 1;
-      }, 30_000, 100);
+      await waitFor(
+        'late to have a ready replica',
+        async () => {
+          const x = await replicas(p, 'late');
+          seen.push(x.replicas);
+          return x.available === 1;
+        },
+        30_000,
+        100,
+      );
       expect(seen, 'replicas while starting').to.not.include(0);
       // Once ready and idle, the 1 s rule applies.
       await waitFor('late at zero replicas', async () => (await replicas(p, 'late')).replicas === 0, 10_000, 100);
@@ -157,7 +166,9 @@ describe('autoscaler', function () {
 
     it('scales up to max under load and back to min, on figures from Prometheus', async () => {
       await waitFor('Prometheus to scrape the provider', async () => {
-        const r = (await (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent('up')}`)).json()) as { data: { result: { value: [number, string] }[] } };
+        const r = (await (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent('up')}`)).json()) as {
+          data: { result: { value: [number, string] }[] };
+        };
         return r.data.result[0]?.value[1] === '1';
       });
       const { peak, counts } = await scaleUpAndDown(p, 'promscaled');

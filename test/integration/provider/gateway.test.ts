@@ -19,7 +19,19 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { FIXTURES, ROOT, readUntil, removeDir, startGateway, startPrometheus, startProvider, timeout, waitFor, type Proc, type ProviderProc } from './harness.ts';
+import {
+  FIXTURES,
+  ROOT,
+  readUntil,
+  removeDir,
+  startGateway,
+  startPrometheus,
+  startProvider,
+  timeout,
+  waitFor,
+  type Proc,
+  type ProviderProc,
+} from './harness.ts';
 
 interface StackFunction {
   lang: string;
@@ -78,7 +90,9 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
   }
 
   /** faas-cli describe: GET /system/function/<fn>?namespace=&usage=1. */
-  async function describeFn(name: string): Promise<{ status: number; body?: { replicas?: number; availableReplicas?: number; invocationCount?: number; labels?: Record<string, string> } }> {
+  async function describeFn(
+    name: string,
+  ): Promise<{ status: number; body?: { replicas?: number; availableReplicas?: number; invocationCount?: number; labels?: Record<string, string> } }> {
     const r = await cli('GET', `/system/function/${name}?namespace=openfaas-fn&usage=1`);
     return r.status === 200 ? { status: 200, body: await r.json() } : { status: r.status };
   }
@@ -164,9 +178,14 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
 
   it('list: GET /system/functions shows both functions, with invocation counts from Prometheus', async () => {
     const list = await waitFor(
-      'the gateway to mix in hello\'s invocation count from Prometheus',
+      "the gateway to mix in hello's invocation count from Prometheus",
       async () => {
-        const l = (await (await cli('GET', '/system/functions?namespace=openfaas-fn')).json()) as { name: string; replicas: number; image: string; invocationCount?: number }[];
+        const l = (await (await cli('GET', '/system/functions?namespace=openfaas-fn')).json()) as {
+          name: string;
+          replicas: number;
+          image: string;
+          invocationCount?: number;
+        }[];
         return (l.find((f) => f.name === 'hello')?.invocationCount ?? 0) >= 2 ? l : undefined;
       },
       20_000,
@@ -191,14 +210,20 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
 
   it('logs (faas-cli default --tail=true): follow=true streams new lines through the gateway as they happen', async () => {
     const ac = new AbortController();
-    const r = await fetch(`${gateway.url}/system/logs?name=hello&namespace=openfaas-fn&follow=true&instance=&tail=1`, { headers: { authorization: provider.auth }, signal: ac.signal });
+    const r = await fetch(`${gateway.url}/system/logs?name=hello&namespace=openfaas-fn&follow=true&instance=&tail=1`, {
+      headers: { authorization: provider.auth },
+      signal: ac.signal,
+    });
     expect(r.status).to.equal(200);
     const stream = readUntil(r.body!, '/streamed-through-gateway');
     await new Promise((res) => setTimeout(res, 300));
     await (await fetch(`${gateway.url}/function/hello/streamed-through-gateway`)).arrayBuffer();
     await Promise.race([stream.read, timeout(8000, () => `no streamed line in: ${stream.text()}`)]);
     ac.abort();
-    const line = stream.text().split('\n').find((l) => l.includes('/streamed-through-gateway'))!;
+    const line = stream
+      .text()
+      .split('\n')
+      .find((l) => l.includes('/streamed-through-gateway'))!;
     expect(JSON.parse(line)).to.include({ name: 'hello', text: 'hello handled GET /streamed-through-gateway' });
   });
 
@@ -271,7 +296,11 @@ describe('OpenFaaS gateway in front of the provider (faas-cli flows over HTTP)',
     });
 
     it('Test_ScaleMinimum: com.openfaas.scale.min=2 gives replicas 2 right after deploy', async () => {
-      const r = await cli('POST', '/system/functions', { ...deploymentFromStack('sleepy', stack.functions.sleepy), service: 'scale-minimum', labels: { 'com.openfaas.scale.min': '2' } });
+      const r = await cli('POST', '/system/functions', {
+        ...deploymentFromStack('sleepy', stack.functions.sleepy),
+        service: 'scale-minimum',
+        labels: { 'com.openfaas.scale.min': '2' },
+      });
       expect(r.status).to.equal(202);
       expect((await describeFn('scale-minimum')).body?.replicas).to.equal(2);
       expect((await cli('DELETE', '/system/functions', { functionName: 'scale-minimum', namespace: 'openfaas-fn' })).status).to.equal(202);

@@ -166,7 +166,14 @@ export async function startGateway(providerUrl: string, secretsDir: string, env:
     await r.arrayBuffer();
     return r.status === 200;
   });
-  return { ...proc, url, stop: async () => { await proc.stop(); await rm(cwd, { recursive: true, force: true }); } };
+  return {
+    ...proc,
+    url,
+    stop: async () => {
+      await proc.stop();
+      await rm(cwd, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Debian's Prometheus (.ci/setup-prometheus.sh) scraping `targets` every second, on a free loopback port. */
@@ -178,10 +185,14 @@ export async function startPrometheus(targets: string[]): Promise<Proc & { url: 
     join(dir, 'prometheus.yml'),
     `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: provider\n    scrape_interval: 1s\n    static_configs:\n      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]\n`,
   );
-  const child = spawn(bin, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    bin,
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.on('error', () => {});
   const proc = track(child, 'prometheus');
   const url = `http://127.0.0.1:${port}`;
@@ -191,5 +202,12 @@ export async function startPrometheus(targets: string[]): Promise<Proc & { url: 
     await r.arrayBuffer();
     return r.status === 200;
   });
-  return { ...proc, url, stop: async () => { await proc.stop(); await rm(dir, { recursive: true, force: true }); } };
+  return {
+    ...proc,
+    url,
+    stop: async () => {
+      await proc.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -119,7 +119,23 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
     await ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=containerless-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt']);
     await ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver', '-keyout', 'apiserver.key', '-out', 'apiserver.csr']);
     await writeFile(join(pki, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes.default.svc\n');
-    await ssl(['x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-extfile', 'san.ext', '-out', 'apiserver.crt']);
+    await ssl([
+      'x509',
+      '-req',
+      '-in',
+      'apiserver.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '30',
+      '-extfile',
+      'san.ext',
+      '-out',
+      'apiserver.crt',
+    ]);
     await ssl(['genrsa', '-out', 'sa.key', '2048']);
     await writeFile(
       join(dir, 'tokens.csv'),
@@ -182,12 +198,16 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
     const providerKubeconfig = await kubeconfigFor('provider.kubeconfig', 'provider-token');
 
     const ca = await readFile(join(pki, 'ca.crt'));
-    const api = <T,>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> =>
+    const api = <T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: T }> =>
       new Promise((resolve, reject) => {
         const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
         const req = httpsRequest(
           `${server}${path}`,
-          { method, ca, headers: { authorization: 'Bearer admin-token', ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}) } },
+          {
+            method,
+            ca,
+            headers: { authorization: 'Bearer admin-token', ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}) },
+          },
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (d: Buffer) => chunks.push(d));
@@ -266,20 +286,41 @@ export async function startCluster(opts: { pods?: boolean } = {}): Promise<Clust
       await waitFor('the Logs CRD to be served', async () => (await api('GET', '/apis/kwok.x-k8s.io/v1alpha1/logs')).status === 200, 30_000, 200);
       await ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kwok-node-0', '-keyout', 'kubelet.key', '-out', 'kubelet.csr']);
       await writeFile(join(pki, 'kubelet.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-      await ssl(['x509', '-req', '-in', 'kubelet.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-extfile', 'kubelet.ext', '-out', 'kubelet.crt']);
+      await ssl([
+        'x509',
+        '-req',
+        '-in',
+        'kubelet.csr',
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '30',
+        '-extfile',
+        'kubelet.ext',
+        '-out',
+        'kubelet.crt',
+      ]);
       const kubeletPort = await freePort();
-      const kwok = start('kwok', bin('kwok'), [
-        '--enable-crds=Logs',
-        `--server-address=127.0.0.1:${kubeletPort}`,
-        `--node-port=${kubeletPort}`,
-        `--tls-cert-file=${join(pki, 'kubelet.crt')}`,
-        `--tls-private-key-file=${join(pki, 'kubelet.key')}`,
-        `--kubeconfig=${kubeconfig}`,
-        '--manage-all-nodes=true',
-        `--cidr=${cidr}`,
-        '--node-ip=127.0.0.1',
-        `--config=${join(ROOT, 'test/fixtures/k8s/kwok-stages.yaml')}`,
-      ], { env: { PATH: process.env.PATH ?? '', HOME: dir } });
+      const kwok = start(
+        'kwok',
+        bin('kwok'),
+        [
+          '--enable-crds=Logs',
+          `--server-address=127.0.0.1:${kubeletPort}`,
+          `--node-port=${kubeletPort}`,
+          `--tls-cert-file=${join(pki, 'kubelet.crt')}`,
+          `--tls-private-key-file=${join(pki, 'kubelet.key')}`,
+          `--kubeconfig=${kubeconfig}`,
+          '--manage-all-nodes=true',
+          `--cidr=${cidr}`,
+          '--node-ip=127.0.0.1',
+          `--config=${join(ROOT, 'test/fixtures/k8s/kwok-stages.yaml')}`,
+        ],
+        { env: { PATH: process.env.PATH ?? '', HOME: dir } },
+      );
       procs.push(kwok);
       const node = {
         apiVersion: 'v1',
@@ -449,7 +490,12 @@ export class PodNetwork {
         containerStatuses: pod.spec.containers.map((c) => ({ name: c.name, ready: true })),
       },
     };
-    const r = await this.api('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, body, 'application/strategic-merge-patch+json');
+    const r = await this.api(
+      'PATCH',
+      `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
+      body,
+      'application/strategic-merge-patch+json',
+    );
     if (r.status !== 200) throw new Error(`marking ${pod.metadata.name} ready: ${r.status} ${JSON.stringify(r.body)}`);
   }
 
@@ -507,7 +553,10 @@ export class PodNetwork {
         port: '8080',
       },
     });
-    for (const [stream, src] of [['stdout', proc.child.stdout], ['stderr', proc.child.stderr]] as const) {
+    for (const [stream, src] of [
+      ['stdout', proc.child.stdout],
+      ['stderr', proc.child.stderr],
+    ] as const) {
       let rest = '';
       src?.on('data', (d: Buffer) => {
         const parts = (rest + d.toString()).split('\n');

@@ -58,7 +58,9 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
       expect(r.status, `create namespace ${ns}`).to.equal(201);
     }
     // The provider's RBAC, exactly as shipped.
-    const docs = parseAllDocuments(await readFile(join(ROOT, 'deploy/kubernetes/provider-rbac.yaml'), 'utf8')).map((d) => d.toJS() as Obj & { kind: string; apiVersion: string });
+    const docs = parseAllDocuments(await readFile(join(ROOT, 'deploy/kubernetes/provider-rbac.yaml'), 'utf8')).map(
+      (d) => d.toJS() as Obj & { kind: string; apiVersion: string },
+    );
     for (const d of docs) {
       const ns = (d.metadata as { namespace?: string }).namespace;
       const base = d.apiVersion === 'v1' ? '/api/v1' : `/apis/${d.apiVersion}`;
@@ -73,9 +75,13 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
   afterEach(async function () {
     if (this.currentTest?.state !== 'failed' || !cluster) return;
     // What the cluster and the pod network looked like when the test failed.
-    const pods = await cluster.api<{ items: { metadata: { name: string }; status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] } }[] }>('GET', `/api/v1/namespaces/${FN_NS}/pods`);
+    const pods = await cluster.api<{
+      items: { metadata: { name: string }; status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] } }[];
+    }>('GET', `/api/v1/namespaces/${FN_NS}/pods`);
     for (const x of pods.body.items ?? []) {
-      process.stderr.write(`  pod ${x.metadata.name} ${x.status.phase} ${x.status.podIP} ready=${x.status.conditions?.find((c) => c.type === 'Ready')?.status}\n`);
+      process.stderr.write(
+        `  pod ${x.metadata.name} ${x.status.phase} ${x.status.podIP} ready=${x.status.conditions?.find((c) => c.type === 'Ready')?.status}\n`,
+      );
     }
     process.stderr.write(`  pod network: ${cluster.network?.log.slice(-20).join('; ')}\n  provider: ${p?.output().slice(-3000)}\n`);
   });
@@ -135,11 +141,24 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
   });
 
   it('reads status back from the Deployment once the pod is ready', async () => {
-    const s = await waitFor('hello to have an available replica', async () => {
-      const st = await status('hello');
-      return (st.availableReplicas ?? 0) >= 1 ? st : undefined;
-    }, 60_000, 250);
-    expect(s).to.include({ name: 'hello', image: HELLO_IMAGE, namespace: FN_NS, envProcess: 'node index.js', replicas: 1, availableReplicas: 1, readOnlyRootFilesystem: true });
+    const s = await waitFor(
+      'hello to have an available replica',
+      async () => {
+        const st = await status('hello');
+        return (st.availableReplicas ?? 0) >= 1 ? st : undefined;
+      },
+      60_000,
+      250,
+    );
+    expect(s).to.include({
+      name: 'hello',
+      image: HELLO_IMAGE,
+      namespace: FN_NS,
+      envProcess: 'node index.js',
+      replicas: 1,
+      availableReplicas: 1,
+      readOnlyRootFilesystem: true,
+    });
     expect(s.envVars).to.deep.equal({ custom_env: 'from-k8s', b_var: '2' });
     expect(s.labels).to.deep.equal({ faas_function: 'hello', team: 'a' });
     expect(s.annotations).to.include({ topic: 'orders' });
@@ -149,7 +168,7 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     expect(list.map((f) => f.name)).to.deep.equal(['hello']);
   });
 
-  it('invokes the function in its pod (the watchdog in the pod IP\'s namespace) with X-Call-Id', async () => {
+  it("invokes the function in its pod (the watchdog in the pod IP's namespace) with X-Call-Id", async () => {
     const r = await api('/function/hello/some/path?x=1', { method: 'POST', body: 'ping' });
     const text = await r.text();
     expect(r.status, text).to.equal(200);
@@ -161,14 +180,22 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     expect(body.env.hostname).to.match(/^hello-[a-z0-9]+-[a-z0-9]+$/);
   });
 
-  it('streams the pods\' logs through the API server\'s pod log route as NDJSON, and ends with follow=false', async () => {
-    const lines = await waitFor('the invocation\'s log line', async () => {
-      const r = await api(`/system/logs?name=hello&namespace=${FN_NS}&follow=false&tail=-1`);
-      expect(r.status).to.equal(200);
-      expect(r.headers.get('content-type')).to.match(/application\/x-ndjson/);
-      const msgs = (await r.text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { name: string; namespace: string; instance: string; timestamp: string; text: string });
-      return msgs.some((m) => m.text.includes('hello handled POST /some/path')) ? msgs : undefined;
-    }, 30_000, 500);
+  it("streams the pods' logs through the API server's pod log route as NDJSON, and ends with follow=false", async () => {
+    const lines = await waitFor(
+      "the invocation's log line",
+      async () => {
+        const r = await api(`/system/logs?name=hello&namespace=${FN_NS}&follow=false&tail=-1`);
+        expect(r.status).to.equal(200);
+        expect(r.headers.get('content-type')).to.match(/application\/x-ndjson/);
+        const msgs = (await r.text())
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as { name: string; namespace: string; instance: string; timestamp: string; text: string });
+        return msgs.some((m) => m.text.includes('hello handled POST /some/path')) ? msgs : undefined;
+      },
+      30_000,
+      500,
+    );
     const line = lines.find((m) => m.text.includes('hello handled POST /some/path'))!;
     expect(line.name).to.equal('hello');
     expect(line.namespace).to.equal(FN_NS);
@@ -180,45 +207,76 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
   });
 
   it('scales through the Deployment: scale.min 2 gives two pods that both serve; an API scale beyond is brought back', async () => {
-    const spec = { service: 'hello', image: HELLO_IMAGE, envProcess: 'node index.js', envVars: { custom_env: 'from-k8s' }, labels: { 'com.openfaas.scale.min': '2' } };
+    const spec = {
+      service: 'hello',
+      image: HELLO_IMAGE,
+      envProcess: 'node index.js',
+      envVars: { custom_env: 'from-k8s' },
+      labels: { 'com.openfaas.scale.min': '2' },
+    };
     expect((await send('/system/functions', 'PUT', spec)).status).to.equal(202);
-    await waitFor('2 available replicas', async () => {
-      const s = await status('hello');
-      return s.replicas === 2 && s.availableReplicas === 2;
-    }, 60_000, 250);
+    await waitFor(
+      '2 available replicas',
+      async () => {
+        const s = await status('hello');
+        return s.replicas === 2 && s.availableReplicas === 2;
+      },
+      60_000,
+      250,
+    );
     const hosts = new Set<string>();
-    await waitFor('both pods to answer', async () => {
-      const r = await api('/function/hello');
-      hosts.add(((await r.json()) as { env: { hostname: string } }).env.hostname);
-      return hosts.size === 2;
-    }, 30_000, 20);
+    await waitFor(
+      'both pods to answer',
+      async () => {
+        const r = await api('/function/hello');
+        hosts.add(((await r.json()) as { env: { hostname: string } }).env.hostname);
+        return hosts.size === 2;
+      },
+      30_000,
+      20,
+    );
     // The provider owns replicas: an API scale reaches the Deployment, and the idle function goes back to
     // its minimum at the autoscaler's next pass.
     expect((await send('/system/scale-function/hello', 'POST', { serviceName: 'hello', replicas: 3 })).status).to.equal(202);
     let seen = 0;
-    await waitFor('the Deployment to go to 3 and back to 2', async () => {
-      const r = (await deployment('hello')).spec.replicas as number;
-      seen = Math.max(seen, r);
-      return seen === 3 && r === 2;
-    }, 30_000, 50);
+    await waitFor(
+      'the Deployment to go to 3 and back to 2',
+      async () => {
+        const r = (await deployment('hello')).spec.replicas as number;
+        seen = Math.max(seen, r);
+        return seen === 3 && r === 2;
+      },
+      30_000,
+      50,
+    );
   });
 
   it('updates in place: 404 for an unknown function, replicas kept, pods restarted with the new env', async () => {
     const unknown = await send('/system/functions', 'PUT', { service: 'nope', image: HELLO_IMAGE });
     expect(unknown.status).to.equal(404);
     const before = await deployment('hello');
-    const r = await send('/system/functions', 'PUT', { service: 'hello', image: HELLO_IMAGE, envVars: { custom_env: 'updated' }, labels: { team: 'b', 'com.openfaas.scale.min': '2' } });
+    const r = await send('/system/functions', 'PUT', {
+      service: 'hello',
+      image: HELLO_IMAGE,
+      envVars: { custom_env: 'updated' },
+      labels: { team: 'b', 'com.openfaas.scale.min': '2' },
+    });
     expect(r.status, await r.text()).to.equal(202);
     const after = await deployment('hello');
     expect(after.spec.replicas).to.equal(before.spec.replicas);
     expect(after.spec.replicas).to.equal(2);
     expect(after.spec.template.metadata.labels).to.include({ faas_function: 'hello', team: 'b' });
     expect(after.spec.template.metadata.labels.uid).to.match(/^\d+$/);
-    await waitFor('the updated pod to answer with the new env', async () => {
-      const res = await api('/function/hello');
-      if (res.status !== 200) return false;
-      return ((await res.json()) as { env: { custom: string } }).env.custom === 'updated';
-    }, 60_000, 250);
+    await waitFor(
+      'the updated pod to answer with the new env',
+      async () => {
+        const res = await api('/function/hello');
+        if (res.status !== 200) return false;
+        return ((await res.json()) as { env: { custom: string } }).env.custom === 'updated';
+      },
+      60_000,
+      250,
+    );
   });
 
   it('keeps secrets as labelled Opaque Secrets, mounts them, and answers 409/404/400 as the contract says', async () => {
@@ -243,14 +301,24 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     expect(ok.status, await ok.text()).to.equal(202);
     const d = await deployment('withsecret');
     expect(d.spec.template.spec.volumes).to.deep.equal([
-      { name: 'withsecret-projected-secrets', projected: { defaultMode: 420, sources: [{ secret: { name: 'api-key', items: [{ key: 'api-key', path: 'api-key' }] } }] } },
+      {
+        name: 'withsecret-projected-secrets',
+        projected: { defaultMode: 420, sources: [{ secret: { name: 'api-key', items: [{ key: 'api-key', path: 'api-key' }] } }] },
+      },
     ]);
-    expect(d.spec.template.spec.containers[0].volumeMounts).to.deep.equal([{ name: 'withsecret-projected-secrets', mountPath: '/var/openfaas/secrets', readOnly: true }]);
+    expect(d.spec.template.spec.containers[0].volumeMounts).to.deep.equal([
+      { name: 'withsecret-projected-secrets', mountPath: '/var/openfaas/secrets', readOnly: true },
+    ]);
     expect((await status('withsecret')).secrets).to.deep.equal(['api-key']);
-    const answer = await waitFor('withsecret to answer', async () => {
-      const r = await api('/function/withsecret');
-      return r.status === 200 ? ((await r.json()) as { secrets: Record<string, string> }) : undefined;
-    }, 60_000, 250);
+    const answer = await waitFor(
+      'withsecret to answer',
+      async () => {
+        const r = await api('/function/withsecret');
+        return r.status === 200 ? ((await r.json()) as { secrets: Record<string, string> }) : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(answer.secrets).to.deep.equal({ 'api-key': value });
     expect((await send('/system/functions', 'DELETE', { functionName: 'withsecret' })).status).to.equal(202);
     expect((await send('/system/secrets', 'DELETE', { name: 'api-key' })).status).to.equal(202);
@@ -259,14 +327,23 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
   });
 
   it('scale to zero: an idle scale.zero function goes to 0 pods and the next request starts it and is answered', async () => {
-    const r = await send('/system/functions', 'POST', { service: 'idler', image: SLOW_IMAGE, labels: { 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '6s' } });
+    const r = await send('/system/functions', 'POST', {
+      service: 'idler',
+      image: SLOW_IMAGE,
+      labels: { 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '6s' },
+    });
     expect(r.status).to.equal(202);
     await waitFor('idler ready', async () => (await status('idler')).availableReplicas === 1, 60_000, 250);
     expect((await api('/function/idler')).status).to.equal(200);
-    await waitFor('idler to go to zero', async () => {
-      const d = await deployment('idler');
-      return d.spec.replicas === 0 && (d.status.replicas ?? 0) === 0;
-    }, 60_000, 250);
+    await waitFor(
+      'idler to go to zero',
+      async () => {
+        const d = await deployment('idler');
+        return d.spec.replicas === 0 && (d.status.replicas ?? 0) === 0;
+      },
+      60_000,
+      250,
+    );
     const pods = await k8s(`/api/v1/namespaces/${FN_NS}/pods?labelSelector=faas_function%3Didler`);
     expect((pods as unknown as { items: unknown[] }).items).to.have.length(0);
     const woke = await api('/function/idler?ms=10');
@@ -278,23 +355,37 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     const gw = await startGateway(p.url, join(p.dir, 'auth'));
     try {
       const cli = (method: string, path: string, body?: unknown): Promise<Response> =>
-        fetch(`${gw.url}${path}`, { method, headers: { authorization: p.auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+        fetch(`${gw.url}${path}`, {
+          method,
+          headers: { authorization: p.auth, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
       const spec = { service: 'viagw', image: HELLO_IMAGE, namespace: FN_NS, labels: null, annotations: null };
       const put = await cli('PUT', '/system/functions', spec);
       expect(put.status).to.equal(404);
       expect((await cli('POST', '/system/functions', spec)).status).to.equal(202);
-      const described = await waitFor('the gateway to describe viagw as ready', async () => {
-        const r = await cli('GET', `/system/function/viagw?namespace=${FN_NS}`);
-        const b = r.status === 200 ? ((await r.json()) as { availableReplicas?: number; labels?: Record<string, string> }) : undefined;
-        return (b?.availableReplicas ?? 0) > 0 ? b : undefined;
-      }, 60_000, 250);
+      const described = await waitFor(
+        'the gateway to describe viagw as ready',
+        async () => {
+          const r = await cli('GET', `/system/function/viagw?namespace=${FN_NS}`);
+          const b = r.status === 200 ? ((await r.json()) as { availableReplicas?: number; labels?: Record<string, string> }) : undefined;
+          return (b?.availableReplicas ?? 0) > 0 ? b : undefined;
+        },
+        60_000,
+        250,
+      );
       expect(described.labels).to.include({ faas_function: 'viagw' });
       const inv = await fetch(`${gw.url}/function/viagw/through/gateway`, { method: 'POST', body: 'hi' });
       expect(inv.status).to.equal(200);
-      expect(((await inv.json()) as { path: string; body: string })).to.include({ path: '/through/gateway', body: 'hi' });
+      expect((await inv.json()) as { path: string; body: string }).to.include({ path: '/through/gateway', body: 'hi' });
       // scale to zero through the provider (the CE gateway clamps to 1), then the gateway's next invoke wakes it.
       expect((await send('/system/scale-function/viagw', 'POST', { serviceName: 'viagw', replicas: 0 })).status).to.equal(202);
-      await waitFor('viagw to have no pods', async () => ((await k8s(`/api/v1/namespaces/${FN_NS}/pods?labelSelector=faas_function%3Dviagw`)) as unknown as { items: unknown[] }).items.length === 0, 60_000, 250);
+      await waitFor(
+        'viagw to have no pods',
+        async () => ((await k8s(`/api/v1/namespaces/${FN_NS}/pods?labelSelector=faas_function%3Dviagw`)) as unknown as { items: unknown[] }).items.length === 0,
+        60_000,
+        250,
+      );
       const woke = await fetch(`${gw.url}/function/viagw`);
       expect(woke.status, await woke.text()).to.equal(200);
       expect((await cli('DELETE', '/system/functions', { functionName: 'viagw', namespace: FN_NS })).status).to.equal(202);
@@ -325,7 +416,11 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'plain' },
-      spec: { replicas: 0, selector: { matchLabels: { app: 'plain' } }, template: { metadata: { labels: { app: 'plain' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'plain' } },
+        template: { metadata: { labels: { app: 'plain' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+      },
     };
     expect((await cluster.api('POST', `/apis/apps/v1/namespaces/${FN_NS}/deployments`, plain)).status).to.equal(201);
     expect((await api('/system/function/plain')).status).to.equal(404);
@@ -340,19 +435,29 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     expect(refused.status).to.equal(403);
     expect(await refused.text()).to.match(/forbidden/i);
     // The operator grants the same Role there (the manifest's Role and RoleBinding, namespace changed).
-    const docs = parseAllDocuments(await readFile(join(ROOT, 'deploy/kubernetes/provider-rbac.yaml'), 'utf8')).map((d) => d.toJS() as Obj & { kind: string; apiVersion: string });
+    const docs = parseAllDocuments(await readFile(join(ROOT, 'deploy/kubernetes/provider-rbac.yaml'), 'utf8')).map(
+      (d) => d.toJS() as Obj & { kind: string; apiVersion: string },
+    );
     for (const d of docs.filter((x) => x.kind === 'Role' || x.kind === 'RoleBinding')) {
-      const r = await cluster.api('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/staging-fn/${d.kind.toLowerCase()}s`, { ...d, metadata: { ...d.metadata, namespace: 'staging-fn' } });
+      const r = await cluster.api('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/staging-fn/${d.kind.toLowerCase()}s`, {
+        ...d,
+        metadata: { ...d.metadata, namespace: 'staging-fn' },
+      });
       expect(r.status).to.equal(201);
     }
     expect((await send('/system/functions', 'POST', spec)).status).to.equal(202);
     expect((await k8s('/apis/apps/v1/namespaces/staging-fn/deployments/staged')).status_code).to.equal(200);
     const list = (await (await api('/system/functions?namespace=staging-fn')).json()) as { name: string; namespace: string }[];
     expect(list.map((f) => [f.name, f.namespace])).to.deep.equal([['staged', 'staging-fn']]);
-    const r = await waitFor('staged.staging-fn to answer', async () => {
-      const res = await api('/function/staged.staging-fn/x');
-      return res.status === 200 ? ((await res.json()) as { path: string }) : undefined;
-    }, 60_000, 250);
+    const r = await waitFor(
+      'staged.staging-fn to answer',
+      async () => {
+        const res = await api('/function/staged.staging-fn/x');
+        return res.status === 200 ? ((await res.json()) as { path: string }) : undefined;
+      },
+      60_000,
+      250,
+    );
     expect(r.path).to.equal('/x');
     expect((await send('/system/functions', 'DELETE', { functionName: 'staged', namespace: 'staging-fn' })).status).to.equal(202);
   });
@@ -373,7 +478,9 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     await writeFile(badToken, (await readFile(cluster.providerKubeconfig, 'utf8')).replace('provider-token', 'not-a-token'));
     const refused = await up({ KUBECONFIG: badToken });
     expect(refused.code).to.equal(1);
-    expect(refused.err, refused.err).to.match(/^containerless up: namespace openfaas-fn: the Kubernetes API did not accept the provider's credentials \(401 Unauthorized\)$/m);
+    expect(refused.err, refused.err).to.match(
+      /^containerless up: namespace openfaas-fn: the Kubernetes API did not accept the provider's credentials \(401 Unauthorized\)$/m,
+    );
     expect(refused.err).to.not.include('    at ');
     const missing = await up({ KUBECONFIG: cluster.providerKubeconfig, function_namespace: 'no-such-ns' });
     expect(missing.code).to.equal(1);
@@ -382,7 +489,12 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
 
   it('removes a function: Deployment and Service go, then 404', async () => {
     expect((await send('/system/functions', 'DELETE', { functionName: 'hello' })).status).to.equal(202);
-    await waitFor('the Deployment and Service to go', async () => (await deployment('hello')).status_code === 404 && (await k8s(`/api/v1/namespaces/${FN_NS}/services/hello`)).status_code === 404, 60_000, 250);
+    await waitFor(
+      'the Deployment and Service to go',
+      async () => (await deployment('hello')).status_code === 404 && (await k8s(`/api/v1/namespaces/${FN_NS}/services/hello`)).status_code === 404,
+      60_000,
+      250,
+    );
     expect((await api('/system/function/hello')).status).to.equal(404);
     expect((await send('/system/functions', 'DELETE', { functionName: 'hello' })).status).to.equal(404);
   });

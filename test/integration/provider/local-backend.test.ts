@@ -23,7 +23,8 @@ describe('local backend: images it cannot run, updates that cannot start', funct
   const json = (path: string, method: string, body: unknown): Promise<Response> =>
     api(path, { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   const fnStatus = async (name: string): Promise<Record<string, unknown>> => (await (await api(`/system/function/${name}`)).json()) as Record<string, unknown>;
-  const ready = (name: string): Promise<unknown> => waitFor(`${name} to have a ready replica`, async () => ((await fnStatus(name)).availableReplicas as number | undefined ?? 0) > 0);
+  const ready = (name: string): Promise<unknown> =>
+    waitFor(`${name} to have a ready replica`, async () => (((await fnStatus(name)).availableReplicas as number | undefined) ?? 0) > 0);
   const logs = async (name: string): Promise<string> => (await api(`/system/logs?name=${name}&follow=false`)).text();
   /** One invocation and how long it took. */
   const invoke = async (name: string): Promise<{ status: number; text: string; ms: number; internal: string | null }> => {
@@ -51,7 +52,11 @@ describe('local backend: images it cannot run, updates that cannot start', funct
       ['/etc', () => '/etc', /^image: "\/etc" is not a function folder: it has no handler\.js/],
       ['a file', () => join(p.dir, 'a-file'), /^image: ".*\/a-file" is a file, not a function folder/],
       ['a handler.js itself', () => join(hello, 'handler.js'), /is a file, not a function folder/],
-      ['a registry reference', () => 'ghcr.io/openfaas/figlet:latest', /^image: "ghcr\.io\/openfaas\/figlet:latest" looks like a container image; the local backend runs function folders/],
+      [
+        'a registry reference',
+        () => 'ghcr.io/openfaas/figlet:latest',
+        /^image: "ghcr\.io\/openfaas\/figlet:latest" looks like a container image; the local backend runs function folders/,
+      ],
       ['a Docker Hub reference', () => 'functions/alpine:latest', /looks like a container image/],
       ['a folder that does not exist', () => join(FIXTURES, 'no-such-folder'), /^image: ".*no-such-folder": no such folder/],
       ['a folder of folders (no handler.js)', () => FIXTURES, /it has no handler\.js/],

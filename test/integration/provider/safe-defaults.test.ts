@@ -59,7 +59,6 @@ function raw(url: string, method: string, path: string, headers: Record<string, 
   });
 }
 
-
 describe('provider safe defaults', function () {
   this.timeout(120_000);
   let dir: string;
@@ -196,7 +195,10 @@ describe('provider safe defaults', function () {
       own = await mkdtemp(join(tmpdir(), 'cl-safe-'));
       p = await up({ state_dir: join(own, 'state'), basic_auth: 'false' });
       expect((await call('/system/functions', 'POST', { service: 'hello', image: join(FIXTURES, 'hello') })).status).to.equal(202);
-      await waitFor('hello to be ready', async () => ((await (await fetch(`${p.url}/system/function/hello`)).json()) as { availableReplicas?: number }).availableReplicas === 1);
+      await waitFor(
+        'hello to be ready',
+        async () => ((await (await fetch(`${p.url}/system/function/hello`)).json()) as { availableReplicas?: number }).availableReplicas === 1,
+      );
     });
     after(async () => {
       await p?.stop();
@@ -205,8 +207,15 @@ describe('provider safe defaults', function () {
 
     it('gets a function’s own 400 and 413 without a stack trace or a path of this machine', async () => {
       const bad = await fetch(`${p.url}/function/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"broken":' });
-      const big = await fetch(`${p.url}/function/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(200 * 1024) }) });
-      for (const [r, status] of [[bad, 400], [big, 413]] as const) {
+      const big = await fetch(`${p.url}/function/hello`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ x: 'y'.repeat(200 * 1024) }),
+      });
+      for (const [r, status] of [
+        [bad, 400],
+        [big, 413],
+      ] as const) {
         expect(r.status).to.equal(status);
         const text = await r.text();
         expect(text).to.not.match(/\bat \S+ \(|node_modules|SyntaxError|PayloadTooLargeError/);
@@ -249,7 +258,10 @@ describe('provider safe defaults', function () {
           body: JSON.stringify({ service: 'hello', image: join(FIXTURES, 'hello') }),
         });
         expect(dep.status).to.equal(202);
-        await waitFor('hello to be ready', async () => ((await (await fetch(`${p.url}/system/function/hello`)).json()) as { availableReplicas?: number }).availableReplicas === 1);
+        await waitFor(
+          'hello to be ready',
+          async () => ((await (await fetch(`${p.url}/system/function/hello`)).json()) as { availableReplicas?: number }).availableReplicas === 1,
+        );
         const port = Number(new URL(p.url).port);
         const answers: Promise<{ head: string; ms: number }>[] = [];
         const began = Date.now();

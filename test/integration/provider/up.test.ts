@@ -85,7 +85,8 @@ describe('containerless up', function () {
 
   describe('replica supervision', () => {
     const available = async (p: Awaited<ReturnType<typeof startProvider>>): Promise<number> =>
-      (((await (await fetch(`${p.url}/system/function/hello`, { headers: { authorization: p.auth } })).json()) as { availableReplicas?: number }).availableReplicas ?? 0);
+      ((await (await fetch(`${p.url}/system/function/hello`, { headers: { authorization: p.auth } })).json()) as { availableReplicas?: number })
+        .availableReplicas ?? 0;
 
     it('takes a replica that stops answering /_/health out of the endpoints, and back when it answers', async () => {
       const p = await startProvider();

@@ -30,7 +30,9 @@ function normalise(a: Answer): { status: number; headers: Record<string, unknown
 async function compare(ours: Served, stock: Served, r: Req, opts: { duration?: boolean } = {}): Promise<Answer> {
   const [a, b] = await Promise.all([send(ours.port, r), send(stock.port, r)]);
   const what = `${r.method ?? 'GET'} ${r.path}`;
-  expect(normalise(a), `${what}: ours (body ${JSON.stringify(a.body.toString())}) vs stock (body ${JSON.stringify(b.body.toString())})`).to.deep.equal(normalise(b));
+  expect(normalise(a), `${what}: ours (body ${JSON.stringify(a.body.toString())}) vs stock (body ${JSON.stringify(b.body.toString())})`).to.deep.equal(
+    normalise(b),
+  );
   if (opts.duration === false) {
     expect(a.headers['x-duration-seconds'], `${what}: X-Duration-Seconds`).to.equal(undefined);
     expect(b.headers['x-duration-seconds']).to.equal(undefined);
@@ -58,14 +60,20 @@ describe('containerless watchdog vs the stock pair (of-watchdog stand-in + stock
     });
 
     const cases: Array<[string, Req]> = [
-      ['a JSON body, echoed as an object (text/html JSON text)', { method: 'POST', path: '/echo?a=1&a=2&b=x', headers: JSON_H, body: '{"k":[1,2,{"z":null}],"s":"é"}' }],
+      [
+        'a JSON body, echoed as an object (text/html JSON text)',
+        { method: 'POST', path: '/echo?a=1&a=2&b=x', headers: JSON_H, body: '{"k":[1,2,{"z":null}],"s":"é"}' },
+      ],
       ['a JSON body sent back as it was parsed', { method: 'POST', path: '/body', headers: JSON_H, body: '[3,"x"]' }],
       ['a JSON scalar body', { method: 'POST', path: '/type', headers: JSON_H, body: '"just a string"' }],
       ['a text/plain body', { method: 'POST', path: '/type', headers: { 'content-type': 'text/plain' }, body: 'some text' }],
       ['a text/csv body with a charset', { method: 'PUT', path: '/type', headers: { 'content-type': 'text/csv; charset=utf-8' }, body: 'a,b\n1,2' }],
       ['no content type (parsed as text/plain)', { method: 'POST', path: '/echo', body: 'untyped' }],
       ['a urlencoded form', { method: 'POST', path: '/type', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a[b]=1&c=2&c=3' }],
-      ['an octet-stream body (not parsed)', { method: 'POST', path: '/type', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([0, 1, 2, 255]) }],
+      [
+        'an octet-stream body (not parsed)',
+        { method: 'POST', path: '/type', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([0, 1, 2, 255]) },
+      ],
       ['a GET with a query', { path: '/echo?q=search%20term&n=1' }],
       ['a HEAD request', { method: 'HEAD', path: '/string' }],
       ['a DELETE request', { method: 'DELETE', path: '/echo' }],
@@ -164,7 +172,12 @@ describe('containerless watchdog vs the stock pair (of-watchdog stand-in + stock
       await compare(ours, stock, { method: 'POST', path: '/type', headers: { 'content-type': 'image/png' }, body: Buffer.alloc(300, 7) });
     });
     it('answers the same 413 over MAX_RAW_SIZE', async () => {
-      const a = await compare(ours, stock, { method: 'POST', path: '/type', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(2048, 1) });
+      const a = await compare(ours, stock, {
+        method: 'POST',
+        path: '/type',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: Buffer.alloc(2048, 1),
+      });
       expect(a.status).to.equal(413);
     });
   });

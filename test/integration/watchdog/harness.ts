@@ -17,7 +17,6 @@ export { freePort, sleep };
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const STOCK = join(ROOT, 'test/integration/watchdog/stock');
 
-
 export interface Answer {
   status: number;
   headers: http.IncomingHttpHeaders;

@@ -39,7 +39,9 @@ describe('containerless watchdog: one module instance for traced and untraced re
     const { counts: c, traced } = await counts({ trace_mode: 'sample', trace_stable_after: '5', trace_sample: '0.5' });
     expect(c).to.deep.equal(expected);
     // Both kinds of request happened: some traced, some not.
-    expect(traced).to.be.greaterThan(10).and.below(REQUESTS - 10);
+    expect(traced)
+      .to.be.greaterThan(10)
+      .and.below(REQUESTS - 10);
   });
 
   it('counts alike with tracing always on and off', async () => {

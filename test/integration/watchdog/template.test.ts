@@ -117,13 +117,21 @@ describe('template/node-containerless', function () {
       expect(dockerfile.some((i) => i.op === 'ENTRYPOINT')).to.equal(false);
     });
 
-    it('installs nothing of ours from a registry or the network: the only npm steps are the function\'s own', () => {
+    it("installs nothing of ours from a registry or the network: the only npm steps are the function's own", () => {
       for (const i of dockerfile.filter((x) => x.op === 'RUN' || x.op === 'ARG')) {
-        expect(i.args, `Dockerfile:${i.line}`).to.not.match(/npm (install|i|add)\s+(-g|--global)|npx |containerless-openfaas|CONTAINERLESS_PACKAGE|(curl|wget)\s[^&]*:\/\/|git clone/);
+        expect(i.args, `Dockerfile:${i.line}`).to.not.match(
+          /npm (install|i|add)\s+(-g|--global)|npx |containerless-openfaas|CONTAINERLESS_PACKAGE|(curl|wget)\s[^&]*:\/\/|git clone/,
+        );
       }
       const npm = dockerfile.filter((i) => i.op === 'RUN' && /\bnpm\b/.test(i.args)).map((i) => i.args);
       expect(npm).to.deep.equal(['npm i', 'npm test']);
-      const workdirBefore = dockerfile.slice(0, dockerfile.findIndex((i) => i.args === 'npm i')).filter((i) => i.op === 'WORKDIR').pop();
+      const workdirBefore = dockerfile
+        .slice(
+          0,
+          dockerfile.findIndex((i) => i.args === 'npm i'),
+        )
+        .filter((i) => i.op === 'WORKDIR')
+        .pop();
       expect(workdirBefore?.args).to.equal('/home/app/function');
     });
 
@@ -153,7 +161,14 @@ describe('template/node-containerless', function () {
 
     it("sets the stock node template's environment defaults, and fprocess as template.yml does", () => {
       const env = envOf(dockerfile);
-      expect(env).to.include({ exec_timeout: '10s', write_timeout: '15s', read_timeout: '15s', prefix_logs: 'false', cgi_headers: 'true', NPM_CONFIG_LOGLEVEL: 'warn' });
+      expect(env).to.include({
+        exec_timeout: '10s',
+        write_timeout: '15s',
+        read_timeout: '15s',
+        prefix_logs: 'false',
+        cgi_headers: 'true',
+        NPM_CONFIG_LOGLEVEL: 'warn',
+      });
       expect(env.fprocess).to.equal(templateYml.fprocess);
       expect(env.nats_url).to.match(/^nats:\/\//);
     });
@@ -184,7 +199,10 @@ describe('template/node-containerless', function () {
           cpSync(join(work, 'template/node-containerless/function'), join(work, fn), { recursive: true });
           functions[fn] = { lang: 'node-containerless', handler: `./${fn}`, image: `${fn}:latest` };
         }
-        writeFileSync(join(work, 'stack.yaml'), YAML.stringify({ version: '1.0', provider: { name: 'openfaas', gateway: 'http://127.0.0.1:8080' }, functions }));
+        writeFileSync(
+          join(work, 'stack.yaml'),
+          YAML.stringify({ version: '1.0', provider: { name: 'openfaas', gateway: 'http://127.0.0.1:8080' }, functions }),
+        );
       }
       // The user writes diff-cl's handler: the watchdog differential test's handler.
       cpSync(join(ROOT, 'test/fixtures/watchdog/diff/handler.js'), join(work, 'diff-cl/handler.js'));
@@ -194,16 +212,18 @@ describe('template/node-containerless', function () {
       } else {
         // faas-cli build --shrinkwrap: build/<fn> = template/<lang> with the handler overlaid on function/.
         const stack = YAML.parse(readFileSync(join(work, 'stack.yaml'), 'utf8')) as { functions: Record<string, { lang: string; handler: string }> };
-        for (const [name, fn] of Object.entries(stack.functions)) shrinkwrap(join(work, 'template', fn.lang), join(work, fn.handler), join(work, 'build', name));
+        for (const [name, fn] of Object.entries(stack.functions))
+          shrinkwrap(join(work, 'template', fn.lang), join(work, fn.handler), join(work, 'build', name));
       }
       const stack = YAML.parse(readFileSync(join(work, 'stack.yaml'), 'utf8')) as { functions: Record<string, { lang: string }> };
       for (const fn of fns) {
         expect(stack.functions[fn].lang).to.equal('node-containerless');
-        for (const f of ['Dockerfile', 'template.yml', BUNDLE_NAME, 'function/handler.js', 'function/package.json']) expect(existsSync(join(work, 'build', fn, f)), `${fn}/${f}`).to.equal(true);
+        for (const f of ['Dockerfile', 'template.yml', BUNDLE_NAME, 'function/handler.js', 'function/package.json'])
+          expect(existsSync(join(work, 'build', fn, f)), `${fn}/${f}`).to.equal(true);
       }
     });
 
-    it('performs the Dockerfile in a scratch root outside this repository: the watchdog root-owned, the function the app user\'s, its npm steps offline', () => {
+    it("performs the Dockerfile in a scratch root outside this repository: the watchdog root-owned, the function the app user's, its npm steps offline", () => {
       for (const fn of ['hello-cl', 'diff-cl']) {
         const root = join(work, 'images', fn);
         mkdirSync(root, { recursive: true });
@@ -222,7 +242,12 @@ describe('template/node-containerless', function () {
           { command: 'npm i', cwd: '/home/app/function' },
           { command: 'npm test', cwd: '/home/app/function' },
         ]);
-        expect(image.skipped.map((s) => s.split(':')[0])).to.deep.equal(['apk --no-cache add curl ca-certificates', 'addgroup -S app', 'adduser -S -g app app', 'chmod 777 /tmp']);
+        expect(image.skipped.map((s) => s.split(':')[0])).to.deep.equal([
+          'apk --no-cache add curl ca-certificates',
+          'addgroup -S app',
+          'adduser -S -g app app',
+          'chmod 777 /tmp',
+        ]);
         // Nothing but the function's own folder holds node_modules where Node could look from the image.
         expect(nodeModulesAbove(dirname(image.path(bundle)))).to.deep.equal([]);
         expect(nodeModulesAbove(image.path('/home/app/function')).filter((d) => !d.startsWith(image.path('/home/app/function')))).to.deep.equal([]);
@@ -236,7 +261,11 @@ describe('template/node-containerless', function () {
       const [ours, stock] = await Promise.all([startImage(image, { nats_url: '', healthcheck_interval: '0' }), startStock(fn)]);
       try {
         expect(existsSync(image.path('/tmp/.lock')), 'the HEALTHCHECK file /tmp/.lock').to.equal(true);
-        for (const req of [{ method: 'POST', path: '/', headers: JSON_H, body: '{"a":1}' }, { path: '/?x=1' }, { method: 'PUT', path: '/p', headers: { 'content-type': 'text/plain' }, body: 'hi' }]) {
+        for (const req of [
+          { method: 'POST', path: '/', headers: JSON_H, body: '{"a":1}' },
+          { path: '/?x=1' },
+          { method: 'PUT', path: '/p', headers: { 'content-type': 'text/plain' }, body: 'hi' },
+        ]) {
           const [a, b] = await Promise.all([send(ours.port, req), send(stock.port, req)]);
           expect(normalise(a), `${req.method ?? 'GET'} ${req.path}`).to.deep.equal(normalise(b));
         }
@@ -256,11 +285,17 @@ describe('template/node-containerless', function () {
       // NODE_ENV=production on both sides, as in the differential test: unset (as in the image), Express's
       // error pages (the 400 of a malformed body) show the stack trace, whose file names differ between
       // any two servers.
-      const [ours, stock] = await Promise.all([startImage(image, { nats_url: '', healthcheck_interval: '0', NODE_ENV: 'production' }), startStock(image.path('/home/app/function'))]);
+      const [ours, stock] = await Promise.all([
+        startImage(image, { nats_url: '', healthcheck_interval: '0', NODE_ENV: 'production' }),
+        startStock(image.path('/home/app/function')),
+      ]);
       try {
         for (const req of CASES) {
           const [a, b] = await Promise.all([send(ours.port, req), send(stock.port, req)]);
-          expect(normalise(a), `${req.method ?? 'GET'} ${req.path}: ours ${JSON.stringify(a.body.toString().slice(0, 200))} vs stock ${JSON.stringify(b.body.toString().slice(0, 200))}`).to.deep.equal(normalise(b));
+          expect(
+            normalise(a),
+            `${req.method ?? 'GET'} ${req.path}: ours ${JSON.stringify(a.body.toString().slice(0, 200))} vs stock ${JSON.stringify(b.body.toString().slice(0, 200))}`,
+          ).to.deep.equal(normalise(b));
           expect(a.headers['x-duration-seconds'], `${req.path}: X-Duration-Seconds`).to.match(/^\d+\.\d{6}$/);
         }
       } finally {
@@ -279,7 +314,7 @@ describe('template/node-containerless', function () {
         nats?.remove();
       });
 
-      it('publishes the same trace tree from the bundle as the watchdog run from this repository\'s sources', async () => {
+      it("publishes the same trace tree from the bundle as the watchdog run from this repository's sources", async () => {
         const image = images['diff-cl'];
         expect(image, 'the image step ran').to.not.equal(undefined);
         nats = await startNats();

@@ -105,7 +105,13 @@ describe('watchdog tracing to NATS JetStream', function () {
 
   it('serves requests at full speed while NATS is down, counts dropped trees, and publishes once NATS comes up', async () => {
     const port = await freePort();
-    w = await startOurs(FN, { nats_url: `nats://127.0.0.1:${port}`, OPENFAAS_NAME: 'late', trace_mode: 'always', trace_buffer: '1', trace_publish_interval: '0' });
+    w = await startOurs(FN, {
+      nats_url: `nats://127.0.0.1:${port}`,
+      OPENFAAS_NAME: 'late',
+      trace_mode: 'always',
+      trace_buffer: '1',
+      trace_publish_interval: '0',
+    });
     const latencies: number[] = [];
     for (const q of ['kind=a', 'kind=b', 'kind=c', 'kind=a', 'kind=b']) {
       latencies.push(await timed(w, `/?${q}`));

@@ -31,7 +31,11 @@ describe('containerless watchdog', function () {
   });
 
   it('exits 1 for a folder without a handler', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/containerless.js'), 'watchdog', join(ROOT, 'test/fixtures/watchdog')], { encoding: 'utf8', env: { PATH: process.env.PATH, port: '0', metrics_port: '0' }, timeout: 30_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/containerless.js'), 'watchdog', join(ROOT, 'test/fixtures/watchdog')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, port: '0', metrics_port: '0' },
+      timeout: 30_000,
+    });
     expect(r.status).to.equal(1);
     expect(r.stderr).to.match(/cannot read handler .*handler\.js/);
   });
@@ -124,7 +128,14 @@ describe('containerless watchdog', function () {
     const start = async (): Promise<{ port: number; proc: ReturnType<typeof startProcess> }> => {
       const port = await freePort();
       const proc = startProcess(process.execPath, [join(ROOT, 'bin/containerless.js'), 'watchdog', FN], {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, healthcheck_interval: '0', port: String(port), metrics_port: String(await freePort()), TMPDIR: tmp },
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          healthcheck_interval: '0',
+          port: String(port),
+          metrics_port: String(await freePort()),
+          TMPDIR: tmp,
+        },
         cwd: FN,
       });
       started.push(proc);
@@ -153,7 +164,9 @@ describe('containerless watchdog', function () {
     const w = await startOurs(FN);
     try {
       const metrics = await freePort();
-      const p = startProcess(process.execPath, [join(ROOT, 'bin/containerless.js'), 'watchdog', FN], { env: { PATH: process.env.PATH, port: String(w.port), metrics_port: String(metrics) } });
+      const p = startProcess(process.execPath, [join(ROOT, 'bin/containerless.js'), 'watchdog', FN], {
+        env: { PATH: process.env.PATH, port: String(w.port), metrics_port: String(metrics) },
+      });
       const r = await p.exited;
       expect(r.code).to.equal(1);
       expect(p.output()).to.match(/cannot listen on port/);

@@ -32,7 +32,9 @@ function code(main: string): string {
 
 const ident = fc.stringMatching(/^[A-Za-z_$\u00c0-\u024f][A-Za-z0-9_$\u00c0-\u024f]{0,12}$/).filter((s) => !RESERVED.has(s));
 const RESERVED = new Set(
-  'break case catch class const continue debugger default delete do else export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static enum await implements package protected interface private public arguments eval undefined NaN Infinity module exports require'.split(' '),
+  'break case catch class const continue debugger default delete do else export extends false finally for function if import in instanceof new null return super switch this throw true try typeof var void while with yield let static enum await implements package protected interface private public arguments eval undefined NaN Infinity module exports require'.split(
+    ' ',
+  ),
 );
 
 describe('codegen escaping', () => {

@@ -47,7 +47,9 @@ async function traceOf(name: string, bodies: unknown[]): Promise<{ trace: TraceI
   return { trace: tracer.trace(), traced };
 }
 
-const fixtures = readdirSync(dir).filter((f) => /^[a-z-]+\.js$/.test(f)).map((f) => f.slice(0, -3));
+const fixtures = readdirSync(dir)
+  .filter((f) => /^[a-z-]+\.js$/.test(f))
+  .map((f) => f.slice(0, -3));
 
 describe('compiler golden fixtures', () => {
   for (const name of fixtures) {

@@ -38,7 +38,25 @@ describe('fuzz generator', () => {
     const withKnown = used(true);
     for (const k of Object.keys(KNOWN_FEATURES)) expect(plain.has(k), k).to.equal(false);
     expect(Object.keys(KNOWN_FEATURES).filter((k) => withKnown.has(k)).length).to.be.greaterThan(4);
-    for (const f of ['loop', 'for-of', 'for-in', 'switch', 'try', 'finally', 'closure', 'class', 'accessor', 'inherit', 'map', 'set', 'array', 'object', 'async', 'loop-mutation', 'label']) {
+    for (const f of [
+      'loop',
+      'for-of',
+      'for-in',
+      'switch',
+      'try',
+      'finally',
+      'closure',
+      'class',
+      'accessor',
+      'inherit',
+      'map',
+      'set',
+      'array',
+      'object',
+      'async',
+      'loop-mutation',
+      'label',
+    ]) {
       expect(plain.has(f), f).to.equal(true);
     }
   });
@@ -50,10 +68,14 @@ describe('fuzz minimiser', () => {
     p.body.push({ code: "out.push('needle'.repeat(2));", feats: [] });
     expect(sizeOf(p.body)).to.be.greaterThan(4);
     let calls = 0;
-    const small = await minimise(p, async (cands) => {
-      calls++;
-      return new Set(cands.filter((c) => renderProgram(c).includes("'needle'")).map((c) => c.id));
-    }, { valid: parses });
+    const small = await minimise(
+      p,
+      async (cands) => {
+        calls++;
+        return new Set(cands.filter((c) => renderProgram(c).includes("'needle'")).map((c) => c.id));
+      },
+      { valid: parses },
+    );
     expect(renderProgram(small)).to.include("'needle'");
     expect(sizeOf(small.body)).to.equal(1);
     expect(small.ret).to.equal('out');

@@ -142,7 +142,9 @@ describe('toHttpRequest', () => {
   });
 
   it('encodes the query, repeating a key for an array, after any query already in the path', () => {
-    expect(toHttpRequest({ method: 'GET', path: '/q', query: { a: 'x y', tag: ['1', '2'], 'é&': '=' } }).target).to.equal('/q?a=x%20y&tag=1&tag=2&%C3%A9%26=%3D');
+    expect(toHttpRequest({ method: 'GET', path: '/q', query: { a: 'x y', tag: ['1', '2'], 'é&': '=' } }).target).to.equal(
+      '/q?a=x%20y&tag=1&tag=2&%C3%A9%26=%3D',
+    );
     expect(toHttpRequest({ method: 'GET', path: '/q?z=0', query: { a: '1' } }).target).to.equal('/q?z=0&a=1');
     expect(queryString({})).to.equal('');
     expect(queryString({ a: [] })).to.equal('');

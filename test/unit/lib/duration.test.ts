@@ -56,8 +56,31 @@ describe('parseGoDurationNs', () => {
   }
 
   it('refuses what Go refuses', () => {
-    const refused = ['', '3', '-', '+', 's', '.', '-.', '.s', '+.s', '1d', '1sec', '1s ', ' 1s', '1 s', '1.2.3s', 'abc', '1e3s', '\u00b5s',
-      '9223372036854775808ns', '-9223372036854775809ns', '9223372036854775.808us', '2562048h', '99999999999999999999s'];
+    const refused = [
+      '',
+      '3',
+      '-',
+      '+',
+      's',
+      '.',
+      '-.',
+      '.s',
+      '+.s',
+      '1d',
+      '1sec',
+      '1s ',
+      ' 1s',
+      '1 s',
+      '1.2.3s',
+      'abc',
+      '1e3s',
+      '\u00b5s',
+      '9223372036854775808ns',
+      '-9223372036854775809ns',
+      '9223372036854775.808us',
+      '2562048h',
+      '99999999999999999999s',
+    ];
     for (const text of refused) expect(parseGoDurationNs(text), JSON.stringify(text)).to.equal(undefined);
   });
 });
@@ -88,6 +111,7 @@ describe('parseIntOrDuration', () => {
   });
 
   it('refuses a negative number, a fraction without a unit, and seconds beyond int64 nanoseconds', () => {
-    for (const text of ['-5', '1.5', ' 5', '5 ', '9223372037', '99999999999999999999', '']) expect(parseIntOrDuration(text), JSON.stringify(text)).to.equal(undefined);
+    for (const text of ['-5', '1.5', ' 5', '5 ', '9223372037', '99999999999999999999', ''])
+      expect(parseIntOrDuration(text), JSON.stringify(text)).to.equal(undefined);
   });
 });

@@ -14,7 +14,17 @@ describe('Host check (DNS rebinding guard)', () => {
     expect(hostName('example.com.')).to.equal('example.com');
   });
   it('accepts IP literals, localhost, single labels and cluster names', () => {
-    for (const h of ['127.0.0.1:8080', '10.1.2.3', '[::1]:8080', 'localhost:8080', 'api.localhost', 'gateway:8080', 'provider.openfaas-system.svc:8081', 'p.openfaas.svc.cluster.local', 'containerless-provider.openfaas:8080']) {
+    for (const h of [
+      '127.0.0.1:8080',
+      '10.1.2.3',
+      '[::1]:8080',
+      'localhost:8080',
+      'api.localhost',
+      'gateway:8080',
+      'provider.openfaas-system.svc:8081',
+      'p.openfaas.svc.cluster.local',
+      'containerless-provider.openfaas:8080',
+    ]) {
       expect(ok(h), h).to.equal(true);
     }
   });
@@ -47,11 +57,14 @@ describe('request guard and JSON-only bodies', () => {
   const send = (path: string, headers: Record<string, string>, body = '{}'): Promise<[number, string]> =>
     new Promise((resolve, reject) => {
       const u = new URL(path, url);
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d));
-        res.on('end', () => resolve([res.statusCode ?? 0, text]));
-      });
+      const req = request(
+        { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d));
+          res.on('end', () => resolve([res.statusCode ?? 0, text]));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -61,7 +74,13 @@ describe('request guard and JSON-only bodies', () => {
     expect(await send('/typed', json)).to.deep.equal([200, 'ran']);
   });
   it('refuses text/plain, forms, multipart and no type (415)', async () => {
-    for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx']) {
+    for (const type of [
+      'text/plain',
+      'text/plain;charset=UTF-8',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/jsonx',
+    ]) {
       expect((await send('/typed', { 'content-type': type }))[0], type).to.equal(415);
     }
     expect((await send('/typed', {}))[0]).to.equal(415);
@@ -89,8 +108,10 @@ describe('request guard and JSON-only bodies', () => {
 
 describe('envVars of a local replica', () => {
   it('refuses variables that run code before the handler, naming them', () => {
-    expect(() => checkLocalEnvVars({ NODE_OPTIONS: '--import=data:,x', LD_PRELOAD: '/x.so', FOO: 'bar' }))
-      .to.throw(InvalidError, /NODE_OPTIONS, LD_PRELOAD are not allowed/);
+    expect(() => checkLocalEnvVars({ NODE_OPTIONS: '--import=data:,x', LD_PRELOAD: '/x.so', FOO: 'bar' })).to.throw(
+      InvalidError,
+      /NODE_OPTIONS, LD_PRELOAD are not allowed/,
+    );
     expect(() => checkLocalEnvVars({ BASH_ENV: '/x' })).to.throw(InvalidError, /BASH_ENV is not allowed/);
   });
   it('lets ordinary variables through', () => {

@@ -35,7 +35,11 @@ describe('provider schemas', () => {
     expect(reason(() => parseDelete({}))).to.equal('functionName: required');
     expect(reason(() => parseSecret({ name: 's', rawValue: '***' }))).to.equal('rawValue: must be base64');
     // Go's base64.StdEncoding needs whole 4-character groups with their padding
-    for (const bad of ['abc', 'a', 'YWJj=', 'YQ=', 'YQ===']) expect(reason(() => parseSecret({ name: 's', rawValue: bad })), bad).to.equal('rawValue: must be base64');
+    for (const bad of ['abc', 'a', 'YWJj=', 'YQ=', 'YQ==='])
+      expect(
+        reason(() => parseSecret({ name: 's', rawValue: bad })),
+        bad,
+      ).to.equal('rawValue: must be base64');
     for (const good of ['', 'YWJj', 'YQ==', 'YWI=']) expect(parseSecret({ name: 's', rawValue: good }).rawValue, good).to.equal(good);
     expect(reason(() => parseDeployment(undefined))).to.equal('body: required (a JSON object)');
     expect(reason(() => parseDeployment([1]))).to.equal('body: must be object');
@@ -49,7 +53,15 @@ describe('provider schemas', () => {
 describe('provider config', () => {
   it('has faas-provider defaults', () => {
     const c = readConfig({});
-    expect(c).to.include({ port: 8080, basicAuth: true, secretMountPathSet: false, secretMountPath: '/run/secrets/', readTimeoutMs: 10_000, writeTimeoutMs: 10_000, functionNamespace: 'openfaas-fn' });
+    expect(c).to.include({
+      port: 8080,
+      basicAuth: true,
+      secretMountPathSet: false,
+      secretMountPath: '/run/secrets/',
+      readTimeoutMs: 10_000,
+      writeTimeoutMs: 10_000,
+      functionNamespace: 'openfaas-fn',
+    });
   });
   it('turns basic auth off only when asked', () => {
     expect(readConfig({ basic_auth: 'false' }).basicAuth).to.equal(false);
@@ -108,7 +120,11 @@ describe('scaling decision', () => {
   const d = { target: 10, maxReplicas: 20, zeroDurationMs: 900_000 };
   it('reads labels with defaults and caps', () => {
     expect(scalePolicy({}, d)).to.deep.equal({ min: 1, max: 20, target: 10, zero: false, zeroDurationMs: 900_000 });
-    expect(scalePolicy({ 'com.openfaas.scale.max': '50', 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '30s' }, d)).to.include({ max: 20, zero: true, zeroDurationMs: 30_000 });
+    expect(scalePolicy({ 'com.openfaas.scale.max': '50', 'com.openfaas.scale.zero': 'true', 'com.openfaas.scale.zero-duration': '30s' }, d)).to.include({
+      max: 20,
+      zero: true,
+      zeroDurationMs: 30_000,
+    });
     expect(minReplicas({ 'com.openfaas.scale.min': '3' })).to.equal(3);
     expect(minReplicas({ 'com.openfaas.scale.min': '0' })).to.equal(1);
   });

@@ -14,7 +14,10 @@ function parses(code: string): true | string {
 
 describe('normalize', () => {
   it('keeps compound assignments and updates of a super property verbatim, so the instrumented copy parses', () => {
-    const p = prepare('class B {}\nclass A extends B {\n  m() {\n    super.x += 1;\n    super.y++;\n    return super.z;\n  }\n}\nmodule.exports = async () => new A().m();\n', 'h.js');
+    const p = prepare(
+      'class B {}\nclass A extends B {\n  m() {\n    super.x += 1;\n    super.y++;\n    return super.z;\n  }\n}\nmodule.exports = async () => new A().m();\n',
+      'h.js',
+    );
     expect(parses(p.instrumented)).to.equal(true);
     expect(p.diagnostics.map((d) => `${d.line}: ${d.message}`)).to.deep.equal([
       '4: a compound assignment to a super property is not compiled; requests that reach it run in JavaScript',

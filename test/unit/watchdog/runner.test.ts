@@ -466,11 +466,15 @@ describe('createRunnerApp choose and around', () => {
 
   it('answers 500 when choose throws', async () => {
     const handler = loadHandler(fixture('cases'));
-    const s = await serve(handler, {}, {
-      choose: () => {
-        throw new Error('no handler');
+    const s = await serve(
+      handler,
+      {},
+      {
+        choose: () => {
+          throw new Error('no handler');
+        },
       },
-    });
+    );
     try {
       const res = await fetch(`${s.url}/string`);
       expect(res.status).to.equal(500);
@@ -499,7 +503,9 @@ describe('readRunnerConfig', () => {
     } catch (err) {
       expect(err).to.be.instanceOf(ConfigError);
       expect((err as ConfigError).problems).to.have.length(2);
-      expect((err as Error).message).to.include('exec_timeout').and.include('MAX_JSON_SIZE');
+      expect((err as Error).message)
+        .to.include('exec_timeout')
+        .and.include('MAX_JSON_SIZE');
     }
   });
 });

@@ -36,7 +36,13 @@ describe('TracingController', () => {
 
   it('traces every request until stableAfter traced requests add nothing, then only new shapes and the sample', async () => {
     const metrics = createWatchdogMetrics({ defaultMetrics: false });
-    const tc = new TracingController({ dir: DIR, functionName: 'branchy', config: { mode: 'sample', sample: 0.5, stableAfter: 3 }, metrics, random: () => 0.9 });
+    const tc = new TracingController({
+      dir: DIR,
+      functionName: 'branchy',
+      config: { mode: 'sample', sample: 0.5, stableAfter: 3 },
+      metrics,
+      random: () => 0.9,
+    });
     const s = await serve(tc);
     server = s.server;
     expect(tc.enabled).to.equal(true);
@@ -94,7 +100,12 @@ describe('TracingController', () => {
 
   it('serves traced and untraced requests from one module instance, recording only the traced ones', async () => {
     let flip = 0;
-    const tc = new TracingController({ dir: COUNTER, functionName: 'counter', config: { mode: 'sample', sample: 0.5, stableAfter: 1 }, random: () => (flip++ % 2 ? 0.9 : 0.1) });
+    const tc = new TracingController({
+      dir: COUNTER,
+      functionName: 'counter',
+      config: { mode: 'sample', sample: 0.5, stableAfter: 1 },
+      random: () => (flip++ % 2 ? 0.9 : 0.1),
+    });
     const s = await serve(tc);
     server = s.server;
     const ns: number[] = [];
