@@ -51,9 +51,9 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   mod
 ));
 
-// ../main/node_modules/prom-client/lib/util.js
+// ../../work/main/node_modules/prom-client/lib/util.js
 var require_util = __commonJS({
-  "../main/node_modules/prom-client/lib/util.js"(exports) {
+  "../../work/main/node_modules/prom-client/lib/util.js"(exports) {
     "use strict";
     exports.getValueAsString = function getValueString(value) {
       if (Number.isNaN(value)) {
@@ -155,9 +155,9 @@ var require_util = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/registry.js
+// ../../work/main/node_modules/prom-client/lib/registry.js
 var require_registry = __commonJS({
-  "../main/node_modules/prom-client/lib/registry.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/registry.js"(exports, module) {
     "use strict";
     var { getValueAsString } = require_util();
     var Registry2 = class _Registry {
@@ -344,9 +344,9 @@ var require_registry = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/validation.js
+// ../../work/main/node_modules/prom-client/lib/validation.js
 var require_validation = __commonJS({
-  "../main/node_modules/prom-client/lib/validation.js"(exports) {
+  "../../work/main/node_modules/prom-client/lib/validation.js"(exports) {
     "use strict";
     var util = __require("util");
     var metricRegexp = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -371,9 +371,9 @@ var require_validation = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metric.js
+// ../../work/main/node_modules/prom-client/lib/metric.js
 var require_metric = __commonJS({
-  "../main/node_modules/prom-client/lib/metric.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metric.js"(exports, module) {
     "use strict";
     var Registry2 = require_registry();
     var { isObject: isObject2 } = require_util();
@@ -434,9 +434,9 @@ var require_metric = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/exemplar.js
+// ../../work/main/node_modules/prom-client/lib/exemplar.js
 var require_exemplar = __commonJS({
-  "../main/node_modules/prom-client/lib/exemplar.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/exemplar.js"(exports, module) {
     "use strict";
     var Exemplar = class {
       constructor(labelSet = {}, value = null) {
@@ -467,9 +467,9 @@ var require_exemplar = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/counter.js
+// ../../work/main/node_modules/prom-client/lib/counter.js
 var require_counter = __commonJS({
-  "../main/node_modules/prom-client/lib/counter.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/counter.js"(exports, module) {
     "use strict";
     var util = __require("util");
     var {
@@ -601,9 +601,9 @@ var require_counter = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/gauge.js
+// ../../work/main/node_modules/prom-client/lib/gauge.js
 var require_gauge = __commonJS({
-  "../main/node_modules/prom-client/lib/gauge.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/gauge.js"(exports, module) {
     "use strict";
     var util = __require("util");
     var {
@@ -757,9 +757,9 @@ var require_gauge = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/histogram.js
+// ../../work/main/node_modules/prom-client/lib/histogram.js
 var require_histogram = __commonJS({
-  "../main/node_modules/prom-client/lib/histogram.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/histogram.js"(exports, module) {
     "use strict";
     var util = __require("util");
     var {
@@ -1066,9 +1066,9 @@ var require_histogram = __commonJS({
   }
 });
 
-// ../main/node_modules/bintrees/lib/treebase.js
+// ../../work/main/node_modules/bintrees/lib/treebase.js
 var require_treebase = __commonJS({
-  "../main/node_modules/bintrees/lib/treebase.js"(exports, module) {
+  "../../work/main/node_modules/bintrees/lib/treebase.js"(exports, module) {
     function TreeBase() {
     }
     TreeBase.prototype.clear = function() {
@@ -1249,9 +1249,9 @@ var require_treebase = __commonJS({
   }
 });
 
-// ../main/node_modules/bintrees/lib/rbtree.js
+// ../../work/main/node_modules/bintrees/lib/rbtree.js
 var require_rbtree = __commonJS({
-  "../main/node_modules/bintrees/lib/rbtree.js"(exports, module) {
+  "../../work/main/node_modules/bintrees/lib/rbtree.js"(exports, module) {
     var TreeBase = require_treebase();
     function Node3(data2) {
       this.data = data2;
@@ -1407,9 +1407,9 @@ var require_rbtree = __commonJS({
   }
 });
 
-// ../main/node_modules/bintrees/lib/bintree.js
+// ../../work/main/node_modules/bintrees/lib/bintree.js
 var require_bintree = __commonJS({
-  "../main/node_modules/bintrees/lib/bintree.js"(exports, module) {
+  "../../work/main/node_modules/bintrees/lib/bintree.js"(exports, module) {
     var TreeBase = require_treebase();
     function Node3(data2) {
       this.data = data2;
@@ -1490,9 +1490,9 @@ var require_bintree = __commonJS({
   }
 });
 
-// ../main/node_modules/bintrees/index.js
+// ../../work/main/node_modules/bintrees/index.js
 var require_bintrees = __commonJS({
-  "../main/node_modules/bintrees/index.js"(exports, module) {
+  "../../work/main/node_modules/bintrees/index.js"(exports, module) {
     module.exports = {
       RBTree: require_rbtree(),
       BinTree: require_bintree()
@@ -1500,9 +1500,9 @@ var require_bintrees = __commonJS({
   }
 });
 
-// ../main/node_modules/tdigest/tdigest.js
+// ../../work/main/node_modules/tdigest/tdigest.js
 var require_tdigest = __commonJS({
-  "../main/node_modules/tdigest/tdigest.js"(exports, module) {
+  "../../work/main/node_modules/tdigest/tdigest.js"(exports, module) {
     var RBTree = require_bintrees().RBTree;
     function TDigest(delta, K, CX) {
       this.discrete = delta === false;
@@ -1759,9 +1759,9 @@ var require_tdigest = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/timeWindowQuantiles.js
+// ../../work/main/node_modules/prom-client/lib/timeWindowQuantiles.js
 var require_timeWindowQuantiles = __commonJS({
-  "../main/node_modules/prom-client/lib/timeWindowQuantiles.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/timeWindowQuantiles.js"(exports, module) {
     "use strict";
     var { TDigest } = require_tdigest();
     var TimeWindowQuantiles = class {
@@ -1815,9 +1815,9 @@ var require_timeWindowQuantiles = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/summary.js
+// ../../work/main/node_modules/prom-client/lib/summary.js
 var require_summary = __commonJS({
-  "../main/node_modules/prom-client/lib/summary.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/summary.js"(exports, module) {
     "use strict";
     var util = __require("util");
     var { getLabels, hashObject, removeLabels } = require_util();
@@ -2000,9 +2000,9 @@ var require_summary = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/pushgateway.js
+// ../../work/main/node_modules/prom-client/lib/pushgateway.js
 var require_pushgateway = __commonJS({
-  "../main/node_modules/prom-client/lib/pushgateway.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/pushgateway.js"(exports, module) {
     "use strict";
     var url = __require("url");
     var http2 = __require("http");
@@ -2109,9 +2109,9 @@ var require_pushgateway = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/bucketGenerators.js
+// ../../work/main/node_modules/prom-client/lib/bucketGenerators.js
 var require_bucketGenerators = __commonJS({
-  "../main/node_modules/prom-client/lib/bucketGenerators.js"(exports) {
+  "../../work/main/node_modules/prom-client/lib/bucketGenerators.js"(exports) {
     "use strict";
     exports.linearBuckets = (start, width, count) => {
       if (count < 1) {
@@ -2143,9 +2143,9 @@ var require_bucketGenerators = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/diag/types.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/diag/types.cjs
 var require_types = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/diag/types.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/diag/types.cjs"(exports) {
     var DiagLogLevel = /* @__PURE__ */ (function(DiagLogLevel2) {
       DiagLogLevel2[DiagLogLevel2["NONE"] = 0] = "NONE";
       DiagLogLevel2[DiagLogLevel2["ERROR"] = 30] = "ERROR";
@@ -2160,17 +2160,17 @@ var require_types = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/version.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/version.cjs
 var require_version = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/version.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/version.cjs"(exports) {
     var VERSION = "1.10.0";
     exports.VERSION = VERSION;
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/internal/semver.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/internal/semver.cjs
 var require_semver = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/internal/semver.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/internal/semver.cjs"(exports) {
     var require_version6 = require_version();
     var re = /^(\d+)\.(\d+)\.(\d+)(-(.+))?$/;
     function _makeCompatibilityCheck(ownVersion) {
@@ -2222,9 +2222,9 @@ var require_semver = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/internal/global-utils.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/internal/global-utils.cjs
 var require_global_utils = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/internal/global-utils.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/internal/global-utils.cjs"(exports) {
     var require_version6 = require_version();
     var require_semver3 = require_semver();
     var major = require_version6.VERSION.split(".")[0];
@@ -2276,9 +2276,9 @@ var require_global_utils = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs
 var require_ComponentLogger = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var DiagComponentLogger = class {
       constructor(props) {
@@ -2309,9 +2309,9 @@ var require_ComponentLogger = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs
 var require_logLevelLogger = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs"(exports) {
     require_types();
     function createLogLevelDiagLogger(maxLevel, logger) {
       if (maxLevel < 0) maxLevel = 0;
@@ -2335,9 +2335,9 @@ var require_logLevelLogger = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/api/diag.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/api/diag.cjs
 var require_diag = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/api/diag.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/api/diag.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_ComponentLogger2 = require_ComponentLogger();
     require_types();
@@ -2399,9 +2399,9 @@ var require_diag = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs
 var require_baggage_impl = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs"(exports) {
     var BaggageImpl = class BaggageImpl2 {
       constructor(entries) {
         this._entries = entries ? new Map(entries) : /* @__PURE__ */ new Map();
@@ -2437,17 +2437,17 @@ var require_baggage_impl = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs
 var require_symbol = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs"(exports) {
     var baggageEntryMetadataSymbol = /* @__PURE__ */ Symbol("BaggageEntryMetadata");
     exports.baggageEntryMetadataSymbol = baggageEntryMetadataSymbol;
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/baggage/utils.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/baggage/utils.cjs
 var require_utils = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/baggage/utils.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/baggage/utils.cjs"(exports) {
     var require_diag2 = require_diag();
     var require_baggage_impl2 = require_baggage_impl();
     var require_symbol2 = require_symbol();
@@ -2472,9 +2472,9 @@ var require_utils = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/context/context.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/context/context.cjs
 var require_context = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/context/context.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/context/context.cjs"(exports) {
     function createContextKey(description) {
       return Symbol.for(description);
     }
@@ -2505,9 +2505,9 @@ var require_context = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs
 var require_consoleLogger = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs"(exports) {
     var consoleMap = [
       {
         n: "error",
@@ -2562,9 +2562,9 @@ var require_consoleLogger = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs
 var require_NoopMeter = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs"(exports) {
     var NoopMeter = class {
       constructor() {
       }
@@ -2684,9 +2684,9 @@ var require_NoopMeter = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/metrics/Metric.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/metrics/Metric.cjs
 var require_Metric = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/metrics/Metric.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/metrics/Metric.cjs"(exports) {
     var ValueType = /* @__PURE__ */ (function(ValueType2) {
       ValueType2[ValueType2["INT"] = 0] = "INT";
       ValueType2[ValueType2["DOUBLE"] = 1] = "DOUBLE";
@@ -2696,9 +2696,9 @@ var require_Metric = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs
 var require_NoopLogger = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs"(exports) {
     var NoopLogger = class {
       emit(_logRecord) {
       }
@@ -2716,9 +2716,9 @@ var require_NoopLogger = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs
 var require_LogRecord = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs"(exports) {
     var SeverityNumber = /* @__PURE__ */ (function(SeverityNumber2) {
       SeverityNumber2[SeverityNumber2["UNSPECIFIED"] = 0] = "UNSPECIFIED";
       SeverityNumber2[SeverityNumber2["TRACE"] = 1] = "TRACE";
@@ -2751,9 +2751,9 @@ var require_LogRecord = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs
 var require_TextMapPropagator = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs"(exports) {
     var defaultTextMapGetter = {
       get(carrier, key2) {
         if (carrier == null) return;
@@ -2773,9 +2773,9 @@ var require_TextMapPropagator = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs
 var require_trace_flags = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs"(exports) {
     var TraceFlags = /* @__PURE__ */ (function(TraceFlags2) {
       TraceFlags2[TraceFlags2["NONE"] = 0] = "NONE";
       TraceFlags2[TraceFlags2["SAMPLED"] = 1] = "SAMPLED";
@@ -2785,9 +2785,9 @@ var require_trace_flags = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs
 var require_invalid_span_constants = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs"(exports) {
     require_trace_flags();
     var INVALID_SPANID = "0000000000000000";
     var INVALID_TRACEID = "00000000000000000000000000000000";
@@ -2802,9 +2802,9 @@ var require_invalid_span_constants = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs
 var require_NonRecordingSpan = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs"(exports) {
     var require_invalid_span_constants2 = require_invalid_span_constants();
     var NonRecordingSpan = class {
       constructor(spanContext = require_invalid_span_constants2.INVALID_SPAN_CONTEXT) {
@@ -2846,9 +2846,9 @@ var require_NonRecordingSpan = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs
 var require_spancontext_utils = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs"(exports) {
     require_invalid_span_constants();
     var require_NonRecordingSpan2 = require_NonRecordingSpan();
     var isHex = new Uint8Array([
@@ -2981,9 +2981,9 @@ var require_spancontext_utils = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs
 var require_NoopContextManager = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs"(exports) {
     var require_context3 = require_context();
     var NoopContextManager = class {
       active() {
@@ -3011,9 +3011,9 @@ var require_NoopContextManager = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/api/context.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/api/context.cjs
 var require_context2 = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/api/context.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/api/context.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_NoopContextManager2 = require_NoopContextManager();
@@ -3109,9 +3109,9 @@ var require_context2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/context-utils.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/context-utils.cjs
 var require_context_utils = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/context-utils.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/context-utils.cjs"(exports) {
     var require_context3 = require_context();
     var require_context$1 = require_context2();
     var require_NonRecordingSpan2 = require_NonRecordingSpan();
@@ -3144,9 +3144,9 @@ var require_context_utils = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs
 var require_NoopTracer = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs"(exports) {
     var require_context3 = require_context2();
     var require_NonRecordingSpan2 = require_NonRecordingSpan();
     var require_context_utils2 = require_context_utils();
@@ -3187,9 +3187,9 @@ var require_NoopTracer = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs
 var require_ProxyTracer = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs"(exports) {
     var NOOP_TRACER = new (require_NoopTracer()).NoopTracer();
     var ProxyTracer = class {
       constructor(provider, name, version2, options) {
@@ -3221,9 +3221,9 @@ var require_ProxyTracer = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/span_kind.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/span_kind.cjs
 var require_span_kind = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/span_kind.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/span_kind.cjs"(exports) {
     var SpanKind = /* @__PURE__ */ (function(SpanKind2) {
       SpanKind2[SpanKind2["INTERNAL"] = 0] = "INTERNAL";
       SpanKind2[SpanKind2["SERVER"] = 1] = "SERVER";
@@ -3236,9 +3236,9 @@ var require_span_kind = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/status.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/status.cjs
 var require_status = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/status.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/status.cjs"(exports) {
     var SpanStatusCode = /* @__PURE__ */ (function(SpanStatusCode2) {
       SpanStatusCode2[SpanStatusCode2["UNSET"] = 0] = "UNSET";
       SpanStatusCode2[SpanStatusCode2["OK"] = 1] = "OK";
@@ -3249,9 +3249,9 @@ var require_status = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs
 var require_tracestate_validators = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs"(exports) {
     var VALID_KEY_CHAR_RANGE = "[_0-9a-z-*/]";
     var VALID_KEY_REGEX = new RegExp(`^(?:${`[a-z]${VALID_KEY_CHAR_RANGE}{0,255}`}|${`[a-z0-9]${VALID_KEY_CHAR_RANGE}{0,240}@[a-z]${VALID_KEY_CHAR_RANGE}{0,13}`})$`);
     var VALID_VALUE_BASE_REGEX = /^[ -~]{0,255}[!-~]$/;
@@ -3267,9 +3267,9 @@ var require_tracestate_validators = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs
 var require_tracestate_impl = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs"(exports) {
     var require_tracestate_validators2 = require_tracestate_validators();
     var MAX_TRACE_STATE_ITEMS = 32;
     var MAX_TRACE_STATE_LEN = 512;
@@ -3335,9 +3335,9 @@ var require_tracestate_impl = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs
 var require_utils2 = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs"(exports) {
     var require_tracestate_impl2 = require_tracestate_impl();
     function createTraceState(rawTraceState) {
       return new require_tracestate_impl2.TraceStateImpl(rawTraceState);
@@ -3346,9 +3346,9 @@ var require_utils2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs
 var require_NoopTracerProvider = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs"(exports) {
     var require_NoopTracer2 = require_NoopTracer();
     var NoopTracerProvider = class {
       getTracer(_name, _version, _options) {
@@ -3359,9 +3359,9 @@ var require_NoopTracerProvider = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs
 var require_ProxyTracerProvider = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs"(exports) {
     var require_ProxyTracer2 = require_ProxyTracer();
     var NOOP_TRACER_PROVIDER = new (require_NoopTracerProvider()).NoopTracerProvider();
     var ProxyTracerProvider = class {
@@ -3391,9 +3391,9 @@ var require_ProxyTracerProvider = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs
 var require_SamplingResult = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs"(exports) {
     var SamplingDecision = /* @__PURE__ */ (function(SamplingDecision2) {
       SamplingDecision2[SamplingDecision2["NOT_RECORD"] = 0] = "NOT_RECORD";
       SamplingDecision2[SamplingDecision2["RECORD"] = 1] = "RECORD";
@@ -3404,25 +3404,25 @@ var require_SamplingResult = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/context-api.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/context-api.cjs
 var require_context_api = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/context-api.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/context-api.cjs"(exports) {
     var context = require_context2().ContextAPI.getInstance();
     exports.context = context;
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/diag-api.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/diag-api.cjs
 var require_diag_api = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/diag-api.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/diag-api.cjs"(exports) {
     var diag = require_diag().DiagAPI.instance();
     exports.diag = diag;
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs
 var require_NoopLoggerProvider = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs"(exports) {
     var require_NoopLogger2 = require_NoopLogger();
     var NoopLoggerProvider = class {
       getLogger(_name, _version, _options) {
@@ -3435,9 +3435,9 @@ var require_NoopLoggerProvider = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs
 var require_ProxyLogger = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs"(exports) {
     var require_NoopLogger2 = require_NoopLogger();
     var ProxyLogger = class {
       constructor(provider, name, version2, options) {
@@ -3473,9 +3473,9 @@ var require_ProxyLogger = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs
 var require_ProxyLoggerProvider = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs"(exports) {
     var require_NoopLoggerProvider2 = require_NoopLoggerProvider();
     var require_ProxyLogger2 = require_ProxyLogger();
     var ProxyLoggerProvider = class {
@@ -3511,9 +3511,9 @@ var require_ProxyLoggerProvider = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/api/logs.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/api/logs.cjs
 var require_logs = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/api/logs.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/api/logs.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_ProxyLoggerProvider2 = require_ProxyLoggerProvider();
@@ -3567,17 +3567,17 @@ var require_logs = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/logs-api.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/logs-api.cjs
 var require_logs_api = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/logs-api.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/logs-api.cjs"(exports) {
     var logs = require_logs().LogsAPI.getInstance();
     exports.logs = logs;
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs
 var require_NoopMeterProvider = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs"(exports) {
     var require_NoopMeter2 = require_NoopMeter();
     var NoopMeterProvider = class {
       getMeter(_name, _version, _options) {
@@ -3590,9 +3590,9 @@ var require_NoopMeterProvider = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/api/metrics.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/api/metrics.cjs
 var require_metrics = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/api/metrics.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/api/metrics.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_NoopMeterProvider2 = require_NoopMeterProvider();
@@ -3634,17 +3634,17 @@ var require_metrics = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/metrics-api.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/metrics-api.cjs
 var require_metrics_api = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/metrics-api.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/metrics-api.cjs"(exports) {
     var metrics = require_metrics().MetricsAPI.getInstance();
     exports.metrics = metrics;
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs
 var require_NoopTextMapPropagator = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs"(exports) {
     var NoopTextMapPropagator = class {
       /** Noop inject function does nothing */
       inject(_context, _carrier) {
@@ -3661,9 +3661,9 @@ var require_NoopTextMapPropagator = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs
 var require_context_helpers = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs"(exports) {
     var require_context3 = require_context();
     var require_context$1 = require_context2();
     var BAGGAGE_KEY = require_context3.createContextKey("OpenTelemetry Baggage Key");
@@ -3686,9 +3686,9 @@ var require_context_helpers = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/api/propagation.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/api/propagation.cjs
 var require_propagation = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/api/propagation.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/api/propagation.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_utils6 = require_utils();
@@ -3757,17 +3757,17 @@ var require_propagation = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/propagation-api.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/propagation-api.cjs
 var require_propagation_api = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/propagation-api.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/propagation-api.cjs"(exports) {
     var propagation = require_propagation().PropagationAPI.getInstance();
     exports.propagation = propagation;
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/api/trace.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/api/trace.cjs
 var require_trace = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/api/trace.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/api/trace.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_context_utils2 = require_context_utils();
@@ -3824,17 +3824,17 @@ var require_trace = __commonJS({
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/trace-api.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/trace-api.cjs
 var require_trace_api = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/trace-api.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/trace-api.cjs"(exports) {
     var trace = require_trace().TraceAPI.getInstance();
     exports.trace = trace;
   }
 });
 
-// ../main/node_modules/@opentelemetry/api/dist/index.cjs
+// ../../work/main/node_modules/@opentelemetry/api/dist/index.cjs
 var require_dist = __commonJS({
-  "../main/node_modules/@opentelemetry/api/dist/index.cjs"(exports) {
+  "../../work/main/node_modules/@opentelemetry/api/dist/index.cjs"(exports) {
     Object.defineProperties(exports, {
       __esModule: { value: true },
       [Symbol.toStringTag]: { value: "Module" }
@@ -3905,9 +3905,9 @@ var require_dist = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/processCpuTotal.js
+// ../../work/main/node_modules/prom-client/lib/metrics/processCpuTotal.js
 var require_processCpuTotal = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/processCpuTotal.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/processCpuTotal.js"(exports, module) {
     "use strict";
     var OtelApi = require_dist();
     var Counter2 = require_counter();
@@ -3990,9 +3990,9 @@ var require_processCpuTotal = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/processStartTime.js
+// ../../work/main/node_modules/prom-client/lib/metrics/processStartTime.js
 var require_processStartTime = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/processStartTime.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/processStartTime.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var startInSeconds = Math.round(Date.now() / 1e3 - process.uptime());
@@ -4016,9 +4016,9 @@ var require_processStartTime = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js
+// ../../work/main/node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js
 var require_osMemoryHeapLinux = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var fs = __require("fs");
@@ -4082,9 +4082,9 @@ var require_osMemoryHeapLinux = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js
+// ../../work/main/node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js
 var require_safeMemoryUsage = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js"(exports, module) {
     "use strict";
     function safeMemoryUsage() {
       try {
@@ -4097,9 +4097,9 @@ var require_safeMemoryUsage = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/osMemoryHeap.js
+// ../../work/main/node_modules/prom-client/lib/metrics/osMemoryHeap.js
 var require_osMemoryHeap = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/osMemoryHeap.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/osMemoryHeap.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var linuxVariant = require_osMemoryHeapLinux();
@@ -4127,9 +4127,9 @@ var require_osMemoryHeap = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js
+// ../../work/main/node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js
 var require_processOpenFileDescriptors = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var fs = __require("fs");
@@ -4160,9 +4160,9 @@ var require_processOpenFileDescriptors = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js
+// ../../work/main/node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js
 var require_processMaxFileDescriptors = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var fs = __require("fs");
@@ -4202,9 +4202,9 @@ var require_processMaxFileDescriptors = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/eventLoopLag.js
+// ../../work/main/node_modules/prom-client/lib/metrics/eventLoopLag.js
 var require_eventLoopLag = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/eventLoopLag.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/eventLoopLag.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var perf_hooks;
@@ -4332,9 +4332,9 @@ var require_eventLoopLag = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js
+// ../../work/main/node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js
 var require_processMetricsHelpers = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js"(exports, module) {
     "use strict";
     function aggregateByObjectName(list2) {
       const data2 = {};
@@ -4364,9 +4364,9 @@ var require_processMetricsHelpers = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/processHandles.js
+// ../../work/main/node_modules/prom-client/lib/metrics/processHandles.js
 var require_processHandles = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/processHandles.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/processHandles.js"(exports, module) {
     "use strict";
     var { aggregateByObjectName } = require_processMetricsHelpers();
     var { updateMetrics } = require_processMetricsHelpers();
@@ -4409,9 +4409,9 @@ var require_processHandles = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/processRequests.js
+// ../../work/main/node_modules/prom-client/lib/metrics/processRequests.js
 var require_processRequests = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/processRequests.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/processRequests.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var { aggregateByObjectName } = require_processMetricsHelpers();
@@ -4453,9 +4453,9 @@ var require_processRequests = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/processResources.js
+// ../../work/main/node_modules/prom-client/lib/metrics/processResources.js
 var require_processResources = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/processResources.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/processResources.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var { updateMetrics } = require_processMetricsHelpers();
@@ -4505,9 +4505,9 @@ var require_processResources = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/heapSizeAndUsed.js
+// ../../work/main/node_modules/prom-client/lib/metrics/heapSizeAndUsed.js
 var require_heapSizeAndUsed = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/heapSizeAndUsed.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/heapSizeAndUsed.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var safeMemoryUsage = require_safeMemoryUsage();
@@ -4561,9 +4561,9 @@ var require_heapSizeAndUsed = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js
+// ../../work/main/node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js
 var require_heapSpacesSizeAndUsed = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var v8 = __require("v8");
@@ -4613,9 +4613,9 @@ var require_heapSpacesSizeAndUsed = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/version.js
+// ../../work/main/node_modules/prom-client/lib/metrics/version.js
 var require_version2 = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/version.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/version.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var version2 = process.version;
@@ -4646,9 +4646,9 @@ var require_version2 = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metrics/gc.js
+// ../../work/main/node_modules/prom-client/lib/metrics/gc.js
 var require_gc = __commonJS({
-  "../main/node_modules/prom-client/lib/metrics/gc.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/metrics/gc.js"(exports, module) {
     "use strict";
     var Histogram2 = require_histogram();
     var perf_hooks;
@@ -4692,9 +4692,9 @@ var require_gc = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/defaultMetrics.js
+// ../../work/main/node_modules/prom-client/lib/defaultMetrics.js
 var require_defaultMetrics = __commonJS({
-  "../main/node_modules/prom-client/lib/defaultMetrics.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/defaultMetrics.js"(exports, module) {
     "use strict";
     var { isObject: isObject2 } = require_util();
     var processCpuTotal = require_processCpuTotal();
@@ -4739,9 +4739,9 @@ var require_defaultMetrics = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/metricAggregators.js
+// ../../work/main/node_modules/prom-client/lib/metricAggregators.js
 var require_metricAggregators = __commonJS({
-  "../main/node_modules/prom-client/lib/metricAggregators.js"(exports) {
+  "../../work/main/node_modules/prom-client/lib/metricAggregators.js"(exports) {
     "use strict";
     var { Grouper, hashObject } = require_util();
     function AggregatorFactory(aggregatorFn) {
@@ -4812,9 +4812,9 @@ var require_metricAggregators = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/lib/cluster.js
+// ../../work/main/node_modules/prom-client/lib/cluster.js
 var require_cluster = __commonJS({
-  "../main/node_modules/prom-client/lib/cluster.js"(exports, module) {
+  "../../work/main/node_modules/prom-client/lib/cluster.js"(exports, module) {
     "use strict";
     var Registry2 = require_registry();
     var { Grouper } = require_util();
@@ -4983,9 +4983,9 @@ var require_cluster = __commonJS({
   }
 });
 
-// ../main/node_modules/prom-client/index.js
+// ../../work/main/node_modules/prom-client/index.js
 var require_prom_client = __commonJS({
-  "../main/node_modules/prom-client/index.js"(exports) {
+  "../../work/main/node_modules/prom-client/index.js"(exports) {
     "use strict";
     exports.register = require_registry().globalRegistry;
     exports.Registry = require_registry();
@@ -5015,9 +5015,9 @@ var require_prom_client = __commonJS({
   }
 });
 
-// ../main/node_modules/ms/index.js
+// ../../work/main/node_modules/ms/index.js
 var require_ms = __commonJS({
-  "../main/node_modules/ms/index.js"(exports, module) {
+  "../../work/main/node_modules/ms/index.js"(exports, module) {
     var s = 1e3;
     var m = s * 60;
     var h = m * 60;
@@ -5131,9 +5131,9 @@ var require_ms = __commonJS({
   }
 });
 
-// ../main/node_modules/debug/src/common.js
+// ../../work/main/node_modules/debug/src/common.js
 var require_common = __commonJS({
-  "../main/node_modules/debug/src/common.js"(exports, module) {
+  "../../work/main/node_modules/debug/src/common.js"(exports, module) {
     function setup(env) {
       createDebug.debug = createDebug;
       createDebug.default = createDebug;
@@ -5308,9 +5308,9 @@ var require_common = __commonJS({
   }
 });
 
-// ../main/node_modules/debug/src/browser.js
+// ../../work/main/node_modules/debug/src/browser.js
 var require_browser = __commonJS({
-  "../main/node_modules/debug/src/browser.js"(exports, module) {
+  "../../work/main/node_modules/debug/src/browser.js"(exports, module) {
     exports.formatArgs = formatArgs;
     exports.save = save;
     exports.load = load;
@@ -5478,9 +5478,9 @@ var require_browser = __commonJS({
   }
 });
 
-// ../main/node_modules/has-flag/index.js
+// ../../work/main/node_modules/has-flag/index.js
 var require_has_flag = __commonJS({
-  "../main/node_modules/has-flag/index.js"(exports, module) {
+  "../../work/main/node_modules/has-flag/index.js"(exports, module) {
     "use strict";
     module.exports = (flag, argv = process.argv) => {
       const prefix = flag.startsWith("-") ? "" : flag.length === 1 ? "-" : "--";
@@ -5491,9 +5491,9 @@ var require_has_flag = __commonJS({
   }
 });
 
-// ../main/node_modules/supports-color/index.js
+// ../../work/main/node_modules/supports-color/index.js
 var require_supports_color = __commonJS({
-  "../main/node_modules/supports-color/index.js"(exports, module) {
+  "../../work/main/node_modules/supports-color/index.js"(exports, module) {
     "use strict";
     var os = __require("os");
     var tty = __require("tty");
@@ -5605,9 +5605,9 @@ var require_supports_color = __commonJS({
   }
 });
 
-// ../main/node_modules/debug/src/node.js
+// ../../work/main/node_modules/debug/src/node.js
 var require_node = __commonJS({
-  "../main/node_modules/debug/src/node.js"(exports, module) {
+  "../../work/main/node_modules/debug/src/node.js"(exports, module) {
     var tty = __require("tty");
     var util = __require("util");
     exports.init = init;
@@ -5779,9 +5779,9 @@ var require_node = __commonJS({
   }
 });
 
-// ../main/node_modules/debug/src/index.js
+// ../../work/main/node_modules/debug/src/index.js
 var require_src = __commonJS({
-  "../main/node_modules/debug/src/index.js"(exports, module) {
+  "../../work/main/node_modules/debug/src/index.js"(exports, module) {
     if (typeof process === "undefined" || process.type === "renderer" || process.browser === true || process.__nwjs) {
       module.exports = require_browser();
     } else {
@@ -5790,9 +5790,9 @@ var require_src = __commonJS({
   }
 });
 
-// ../main/node_modules/depd/index.js
+// ../../work/main/node_modules/depd/index.js
 var require_depd = __commonJS({
-  "../main/node_modules/depd/index.js"(exports, module) {
+  "../../work/main/node_modules/depd/index.js"(exports, module) {
     var relative = __require("path").relative;
     module.exports = depd;
     var basePath = process.cwd();
@@ -6096,9 +6096,9 @@ var require_depd = __commonJS({
   }
 });
 
-// ../main/node_modules/setprototypeof/index.js
+// ../../work/main/node_modules/setprototypeof/index.js
 var require_setprototypeof = __commonJS({
-  "../main/node_modules/setprototypeof/index.js"(exports, module) {
+  "../../work/main/node_modules/setprototypeof/index.js"(exports, module) {
     "use strict";
     module.exports = Object.setPrototypeOf || ({ __proto__: [] } instanceof Array ? setProtoOf : mixinProperties);
     function setProtoOf(obj, proto) {
@@ -6116,9 +6116,9 @@ var require_setprototypeof = __commonJS({
   }
 });
 
-// ../main/node_modules/statuses/codes.json
+// ../../work/main/node_modules/statuses/codes.json
 var require_codes = __commonJS({
-  "../main/node_modules/statuses/codes.json"(exports, module) {
+  "../../work/main/node_modules/statuses/codes.json"(exports, module) {
     module.exports = {
       "100": "Continue",
       "101": "Switching Protocols",
@@ -6187,9 +6187,9 @@ var require_codes = __commonJS({
   }
 });
 
-// ../main/node_modules/statuses/index.js
+// ../../work/main/node_modules/statuses/index.js
 var require_statuses = __commonJS({
-  "../main/node_modules/statuses/index.js"(exports, module) {
+  "../../work/main/node_modules/statuses/index.js"(exports, module) {
     "use strict";
     var codes = require_codes();
     module.exports = status2;
@@ -6258,9 +6258,9 @@ var require_statuses = __commonJS({
   }
 });
 
-// ../main/node_modules/inherits/inherits_browser.js
+// ../../work/main/node_modules/inherits/inherits_browser.js
 var require_inherits_browser = __commonJS({
-  "../main/node_modules/inherits/inherits_browser.js"(exports, module) {
+  "../../work/main/node_modules/inherits/inherits_browser.js"(exports, module) {
     if (typeof Object.create === "function") {
       module.exports = function inherits(ctor, superCtor) {
         if (superCtor) {
@@ -6290,9 +6290,9 @@ var require_inherits_browser = __commonJS({
   }
 });
 
-// ../main/node_modules/inherits/inherits.js
+// ../../work/main/node_modules/inherits/inherits.js
 var require_inherits = __commonJS({
-  "../main/node_modules/inherits/inherits.js"(exports, module) {
+  "../../work/main/node_modules/inherits/inherits.js"(exports, module) {
     try {
       util = __require("util");
       if (typeof util.inherits !== "function") throw "";
@@ -6304,9 +6304,9 @@ var require_inherits = __commonJS({
   }
 });
 
-// ../main/node_modules/toidentifier/index.js
+// ../../work/main/node_modules/toidentifier/index.js
 var require_toidentifier = __commonJS({
-  "../main/node_modules/toidentifier/index.js"(exports, module) {
+  "../../work/main/node_modules/toidentifier/index.js"(exports, module) {
     "use strict";
     module.exports = toIdentifier;
     function toIdentifier(str) {
@@ -6317,9 +6317,9 @@ var require_toidentifier = __commonJS({
   }
 });
 
-// ../main/node_modules/http-errors/index.js
+// ../../work/main/node_modules/http-errors/index.js
 var require_http_errors = __commonJS({
-  "../main/node_modules/http-errors/index.js"(exports, module) {
+  "../../work/main/node_modules/http-errors/index.js"(exports, module) {
     "use strict";
     var deprecate = require_depd()("http-errors");
     var setPrototypeOf = require_setprototypeof();
@@ -6481,9 +6481,9 @@ var require_http_errors = __commonJS({
   }
 });
 
-// ../main/node_modules/bytes/index.js
+// ../../work/main/node_modules/bytes/index.js
 var require_bytes = __commonJS({
-  "../main/node_modules/bytes/index.js"(exports, module) {
+  "../../work/main/node_modules/bytes/index.js"(exports, module) {
     "use strict";
     module.exports = bytes;
     module.exports.format = format;
@@ -6570,9 +6570,9 @@ var require_bytes = __commonJS({
   }
 });
 
-// ../main/node_modules/safer-buffer/safer.js
+// ../../work/main/node_modules/safer-buffer/safer.js
 var require_safer = __commonJS({
-  "../main/node_modules/safer-buffer/safer.js"(exports, module) {
+  "../../work/main/node_modules/safer-buffer/safer.js"(exports, module) {
     "use strict";
     var buffer = __require("buffer");
     var Buffer2 = buffer.Buffer;
@@ -6638,9 +6638,9 @@ var require_safer = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/lib/bom-handling.js
+// ../../work/main/node_modules/iconv-lite/lib/bom-handling.js
 var require_bom_handling = __commonJS({
-  "../main/node_modules/iconv-lite/lib/bom-handling.js"(exports) {
+  "../../work/main/node_modules/iconv-lite/lib/bom-handling.js"(exports) {
     "use strict";
     var BOMChar = "\uFEFF";
     exports.PrependBOM = PrependBOMWrapper;
@@ -6684,9 +6684,9 @@ var require_bom_handling = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/lib/helpers/merge-exports.js
+// ../../work/main/node_modules/iconv-lite/lib/helpers/merge-exports.js
 var require_merge_exports = __commonJS({
-  "../main/node_modules/iconv-lite/lib/helpers/merge-exports.js"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/lib/helpers/merge-exports.js"(exports, module) {
     "use strict";
     var hasOwn2 = typeof Object.hasOwn === "undefined" ? Function.call.bind(Object.prototype.hasOwnProperty) : Object.hasOwn;
     function mergeModules(target, module2) {
@@ -6700,9 +6700,9 @@ var require_merge_exports = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/internal.js
+// ../../work/main/node_modules/iconv-lite/encodings/internal.js
 var require_internal = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/internal.js"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/internal.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     module.exports = {
@@ -6881,9 +6881,9 @@ var require_internal = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/utf32.js
+// ../../work/main/node_modules/iconv-lite/encodings/utf32.js
 var require_utf32 = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/utf32.js"(exports) {
+  "../../work/main/node_modules/iconv-lite/encodings/utf32.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._utf32 = Utf32Codec;
@@ -7116,9 +7116,9 @@ var require_utf32 = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/utf16.js
+// ../../work/main/node_modules/iconv-lite/encodings/utf16.js
 var require_utf16 = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/utf16.js"(exports) {
+  "../../work/main/node_modules/iconv-lite/encodings/utf16.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports.utf16be = Utf16BECodec;
@@ -7259,9 +7259,9 @@ var require_utf16 = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/utf7.js
+// ../../work/main/node_modules/iconv-lite/encodings/utf7.js
 var require_utf7 = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/utf7.js"(exports) {
+  "../../work/main/node_modules/iconv-lite/encodings/utf7.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports.utf7 = Utf7Codec;
@@ -7477,9 +7477,9 @@ var require_utf7 = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/sbcs-codec.js
+// ../../work/main/node_modules/iconv-lite/encodings/sbcs-codec.js
 var require_sbcs_codec = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/sbcs-codec.js"(exports) {
+  "../../work/main/node_modules/iconv-lite/encodings/sbcs-codec.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._sbcs = SBCSCodec;
@@ -7539,9 +7539,9 @@ var require_sbcs_codec = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/sbcs-data.js
+// ../../work/main/node_modules/iconv-lite/encodings/sbcs-data.js
 var require_sbcs_data = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/sbcs-data.js"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/sbcs-data.js"(exports, module) {
     "use strict";
     module.exports = {
       // Not supported by iconv, not sure why.
@@ -7694,9 +7694,9 @@ var require_sbcs_data = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/sbcs-data-generated.js
+// ../../work/main/node_modules/iconv-lite/encodings/sbcs-data-generated.js
 var require_sbcs_data_generated = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/sbcs-data-generated.js"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/sbcs-data-generated.js"(exports, module) {
     "use strict";
     module.exports = {
       "437": "cp437",
@@ -8149,9 +8149,9 @@ var require_sbcs_data_generated = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/dbcs-codec.js
+// ../../work/main/node_modules/iconv-lite/encodings/dbcs-codec.js
 var require_dbcs_codec = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/dbcs-codec.js"(exports) {
+  "../../work/main/node_modules/iconv-lite/encodings/dbcs-codec.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._dbcs = DBCSCodec;
@@ -8609,9 +8609,9 @@ var require_dbcs_codec = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/tables/shiftjis.json
+// ../../work/main/node_modules/iconv-lite/encodings/tables/shiftjis.json
 var require_shiftjis = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/tables/shiftjis.json"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/tables/shiftjis.json"(exports, module) {
     module.exports = [
       ["0", "\0", 128],
       ["a1", "｡", 62],
@@ -8740,9 +8740,9 @@ var require_shiftjis = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/tables/eucjp.json
+// ../../work/main/node_modules/iconv-lite/encodings/tables/eucjp.json
 var require_eucjp = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/tables/eucjp.json"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/tables/eucjp.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["8ea1", "｡", 62],
@@ -8928,9 +8928,9 @@ var require_eucjp = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/tables/cp936.json
+// ../../work/main/node_modules/iconv-lite/encodings/tables/cp936.json
 var require_cp936 = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/tables/cp936.json"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/tables/cp936.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127, "€"],
       ["8140", "丂丄丅丆丏丒丗丟丠両丣並丩丮丯丱丳丵丷丼乀乁乂乄乆乊乑乕乗乚乛乢乣乤乥乧乨乪", 5, "乲乴", 9, "乿", 6, "亇亊"],
@@ -9198,9 +9198,9 @@ var require_cp936 = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/tables/gbk-added.json
+// ../../work/main/node_modules/iconv-lite/encodings/tables/gbk-added.json
 var require_gbk_added = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/tables/gbk-added.json"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/tables/gbk-added.json"(exports, module) {
     module.exports = [
       ["a140", "", 62],
       ["a180", "", 32],
@@ -9260,16 +9260,16 @@ var require_gbk_added = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/tables/gb18030-ranges.json
+// ../../work/main/node_modules/iconv-lite/encodings/tables/gb18030-ranges.json
 var require_gb18030_ranges = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/tables/gb18030-ranges.json"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/tables/gb18030-ranges.json"(exports, module) {
     module.exports = { uChars: [128, 165, 169, 178, 184, 216, 226, 235, 238, 244, 248, 251, 253, 258, 276, 284, 300, 325, 329, 334, 364, 463, 465, 467, 469, 471, 473, 475, 477, 506, 594, 610, 712, 716, 730, 930, 938, 962, 970, 1026, 1104, 1106, 8209, 8215, 8218, 8222, 8231, 8241, 8244, 8246, 8252, 8365, 8452, 8454, 8458, 8471, 8482, 8556, 8570, 8596, 8602, 8713, 8720, 8722, 8726, 8731, 8737, 8740, 8742, 8748, 8751, 8760, 8766, 8777, 8781, 8787, 8802, 8808, 8816, 8854, 8858, 8870, 8896, 8979, 9322, 9372, 9548, 9588, 9616, 9622, 9634, 9652, 9662, 9672, 9676, 9680, 9702, 9735, 9738, 9793, 9795, 11906, 11909, 11913, 11917, 11928, 11944, 11947, 11951, 11956, 11960, 11964, 11979, 12284, 12292, 12312, 12319, 12330, 12351, 12436, 12447, 12535, 12543, 12586, 12842, 12850, 12964, 13200, 13215, 13218, 13253, 13263, 13267, 13270, 13384, 13428, 13727, 13839, 13851, 14617, 14703, 14801, 14816, 14964, 15183, 15471, 15585, 16471, 16736, 17208, 17325, 17330, 17374, 17623, 17997, 18018, 18212, 18218, 18301, 18318, 18760, 18811, 18814, 18820, 18823, 18844, 18848, 18872, 19576, 19620, 19738, 19887, 40870, 59244, 59336, 59367, 59413, 59417, 59423, 59431, 59437, 59443, 59452, 59460, 59478, 59493, 63789, 63866, 63894, 63976, 63986, 64016, 64018, 64021, 64025, 64034, 64037, 64042, 65074, 65093, 65107, 65112, 65127, 65132, 65375, 65510, 65536], gbChars: [0, 36, 38, 45, 50, 81, 89, 95, 96, 100, 103, 104, 105, 109, 126, 133, 148, 172, 175, 179, 208, 306, 307, 308, 309, 310, 311, 312, 313, 341, 428, 443, 544, 545, 558, 741, 742, 749, 750, 805, 819, 820, 7922, 7924, 7925, 7927, 7934, 7943, 7944, 7945, 7950, 8062, 8148, 8149, 8152, 8164, 8174, 8236, 8240, 8262, 8264, 8374, 8380, 8381, 8384, 8388, 8390, 8392, 8393, 8394, 8396, 8401, 8406, 8416, 8419, 8424, 8437, 8439, 8445, 8482, 8485, 8496, 8521, 8603, 8936, 8946, 9046, 9050, 9063, 9066, 9076, 9092, 9100, 9108, 9111, 9113, 9131, 9162, 9164, 9218, 9219, 11329, 11331, 11334, 11336, 11346, 11361, 11363, 11366, 11370, 11372, 11375, 11389, 11682, 11686, 11687, 11692, 11694, 11714, 11716, 11723, 11725, 11730, 11736, 11982, 11989, 12102, 12336, 12348, 12350, 12384, 12393, 12395, 12397, 12510, 12553, 12851, 12962, 12973, 13738, 13823, 13919, 13933, 14080, 14298, 14585, 14698, 15583, 15847, 16318, 16434, 16438, 16481, 16729, 17102, 17122, 17315, 17320, 17402, 17418, 17859, 17909, 17911, 17915, 17916, 17936, 17939, 17961, 18664, 18703, 18814, 18962, 19043, 33469, 33470, 33471, 33484, 33485, 33490, 33497, 33501, 33505, 33513, 33520, 33536, 33550, 37845, 37921, 37948, 38029, 38038, 38064, 38065, 38066, 38069, 38075, 38076, 38078, 39108, 39109, 39113, 39114, 39115, 39116, 39265, 39394, 189e3] };
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/tables/cp949.json
+// ../../work/main/node_modules/iconv-lite/encodings/tables/cp949.json
 var require_cp949 = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/tables/cp949.json"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/tables/cp949.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["8141", "갂갃갅갆갋", 4, "갘갞갟갡갢갣갥", 6, "갮갲갳갴"],
@@ -9546,9 +9546,9 @@ var require_cp949 = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/tables/cp950.json
+// ../../work/main/node_modules/iconv-lite/encodings/tables/cp950.json
 var require_cp950 = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/tables/cp950.json"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/tables/cp950.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["a140", "　，、。．‧；：？！︰…‥﹐﹑﹒·﹔﹕﹖﹗｜–︱—︳╴︴﹏（）︵︶｛｝︷︸〔〕︹︺【】︻︼《》︽︾〈〉︿﹀「」﹁﹂『』﹃﹄﹙﹚"],
@@ -9729,9 +9729,9 @@ var require_cp950 = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/tables/big5-added.json
+// ../../work/main/node_modules/iconv-lite/encodings/tables/big5-added.json
 var require_big5_added = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/tables/big5-added.json"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/tables/big5-added.json"(exports, module) {
     module.exports = [
       ["8740", "䏰䰲䘃䖦䕸𧉧䵷䖳𧲱䳢𧳅㮕䜶䝄䱇䱀𤊿𣘗𧍒𦺋𧃒䱗𪍑䝏䗚䲅𧱬䴇䪤䚡𦬣爥𥩔𡩣𣸆𣽡晍囻"],
       ["8767", "綕夝𨮹㷴霴𧯯寛𡵞媤㘥𩺰嫑宷峼杮薓𩥅瑡璝㡵𡵓𣚞𦀡㻬"],
@@ -9857,9 +9857,9 @@ var require_big5_added = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/dbcs-data.js
+// ../../work/main/node_modules/iconv-lite/encodings/dbcs-data.js
 var require_dbcs_data = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/dbcs-data.js"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/dbcs-data.js"(exports, module) {
     "use strict";
     module.exports = {
       // == Japanese/ShiftJIS ====================================================
@@ -10104,9 +10104,9 @@ var require_dbcs_data = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/encodings/index.js
+// ../../work/main/node_modules/iconv-lite/encodings/index.js
 var require_encodings = __commonJS({
-  "../main/node_modules/iconv-lite/encodings/index.js"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/encodings/index.js"(exports, module) {
     "use strict";
     var mergeModules = require_merge_exports();
     var modules = [
@@ -10129,9 +10129,9 @@ var require_encodings = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/lib/streams.js
+// ../../work/main/node_modules/iconv-lite/lib/streams.js
 var require_streams = __commonJS({
-  "../main/node_modules/iconv-lite/lib/streams.js"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/lib/streams.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     module.exports = function(streamModule) {
@@ -10226,9 +10226,9 @@ var require_streams = __commonJS({
   }
 });
 
-// ../main/node_modules/iconv-lite/lib/index.js
+// ../../work/main/node_modules/iconv-lite/lib/index.js
 var require_lib = __commonJS({
-  "../main/node_modules/iconv-lite/lib/index.js"(exports, module) {
+  "../../work/main/node_modules/iconv-lite/lib/index.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     var bomHandling = require_bom_handling();
@@ -10358,9 +10358,9 @@ var require_lib = __commonJS({
   }
 });
 
-// ../main/node_modules/unpipe/index.js
+// ../../work/main/node_modules/unpipe/index.js
 var require_unpipe = __commonJS({
-  "../main/node_modules/unpipe/index.js"(exports, module) {
+  "../../work/main/node_modules/unpipe/index.js"(exports, module) {
     "use strict";
     module.exports = unpipe;
     function hasPipeDataListeners(stream) {
@@ -10396,9 +10396,9 @@ var require_unpipe = __commonJS({
   }
 });
 
-// ../main/node_modules/raw-body/index.js
+// ../../work/main/node_modules/raw-body/index.js
 var require_raw_body = __commonJS({
-  "../main/node_modules/raw-body/index.js"(exports, module) {
+  "../../work/main/node_modules/raw-body/index.js"(exports, module) {
     "use strict";
     var asyncHooks = tryRequireAsyncHooks();
     var bytes = require_bytes();
@@ -10585,9 +10585,9 @@ var require_raw_body = __commonJS({
   }
 });
 
-// ../main/node_modules/ee-first/index.js
+// ../../work/main/node_modules/ee-first/index.js
 var require_ee_first = __commonJS({
-  "../main/node_modules/ee-first/index.js"(exports, module) {
+  "../../work/main/node_modules/ee-first/index.js"(exports, module) {
     "use strict";
     module.exports = first;
     function first(stuff, done) {
@@ -10641,9 +10641,9 @@ var require_ee_first = __commonJS({
   }
 });
 
-// ../main/node_modules/on-finished/index.js
+// ../../work/main/node_modules/on-finished/index.js
 var require_on_finished = __commonJS({
-  "../main/node_modules/on-finished/index.js"(exports, module) {
+  "../../work/main/node_modules/on-finished/index.js"(exports, module) {
     "use strict";
     module.exports = onFinished;
     module.exports.isFinished = isFinished;
@@ -10749,9 +10749,9 @@ var require_on_finished = __commonJS({
   }
 });
 
-// ../main/node_modules/content-type/dist/index.js
+// ../../work/main/node_modules/content-type/dist/index.js
 var require_dist2 = __commonJS({
-  "../main/node_modules/content-type/dist/index.js"(exports) {
+  "../../work/main/node_modules/content-type/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.format = format;
@@ -10888,9 +10888,9 @@ var require_dist2 = __commonJS({
   }
 });
 
-// ../main/node_modules/mime-db/db.json
+// ../../work/main/node_modules/mime-db/db.json
 var require_db = __commonJS({
-  "../main/node_modules/mime-db/db.json"(exports, module) {
+  "../../work/main/node_modules/mime-db/db.json"(exports, module) {
     module.exports = {
       "application/1d-interleaved-parityfec": {
         source: "iana"
@@ -20236,16 +20236,16 @@ var require_db = __commonJS({
   }
 });
 
-// ../main/node_modules/mime-db/index.js
+// ../../work/main/node_modules/mime-db/index.js
 var require_mime_db = __commonJS({
-  "../main/node_modules/mime-db/index.js"(exports, module) {
+  "../../work/main/node_modules/mime-db/index.js"(exports, module) {
     module.exports = require_db();
   }
 });
 
-// ../main/node_modules/mime-types/mimeScore.js
+// ../../work/main/node_modules/mime-types/mimeScore.js
 var require_mimeScore = __commonJS({
-  "../main/node_modules/mime-types/mimeScore.js"(exports, module) {
+  "../../work/main/node_modules/mime-types/mimeScore.js"(exports, module) {
     var FACET_SCORES = {
       "prs.": 100,
       "x-": 200,
@@ -20287,9 +20287,9 @@ var require_mimeScore = __commonJS({
   }
 });
 
-// ../main/node_modules/mime-types/index.js
+// ../../work/main/node_modules/mime-types/index.js
 var require_mime_types = __commonJS({
-  "../main/node_modules/mime-types/index.js"(exports) {
+  "../../work/main/node_modules/mime-types/index.js"(exports) {
     "use strict";
     var db = require_mime_db();
     var extname = __require("path").extname;
@@ -20393,9 +20393,9 @@ var require_mime_types = __commonJS({
   }
 });
 
-// ../main/node_modules/media-typer/index.js
+// ../../work/main/node_modules/media-typer/index.js
 var require_media_typer = __commonJS({
-  "../main/node_modules/media-typer/index.js"(exports) {
+  "../../work/main/node_modules/media-typer/index.js"(exports) {
     "use strict";
     var SUBTYPE_NAME_REGEXP = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.-]{0,126}$/;
     var TYPE_NAME_REGEXP = /^[A-Za-z0-9][A-Za-z0-9!#$&^_-]{0,126}$/;
@@ -20457,9 +20457,9 @@ var require_media_typer = __commonJS({
   }
 });
 
-// ../main/node_modules/type-is/index.js
+// ../../work/main/node_modules/type-is/index.js
 var require_type_is = __commonJS({
-  "../main/node_modules/type-is/index.js"(exports, module) {
+  "../../work/main/node_modules/type-is/index.js"(exports, module) {
     "use strict";
     var contentType = require_dist2();
     var mime = require_mime_types();
@@ -20548,9 +20548,9 @@ var require_type_is = __commonJS({
   }
 });
 
-// ../main/node_modules/body-parser/lib/read.js
+// ../../work/main/node_modules/body-parser/lib/read.js
 var require_read = __commonJS({
-  "../main/node_modules/body-parser/lib/read.js"(exports, module) {
+  "../../work/main/node_modules/body-parser/lib/read.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var getBody = require_raw_body();
@@ -20719,9 +20719,9 @@ var require_read = __commonJS({
   }
 });
 
-// ../main/node_modules/body-parser/lib/utils.js
+// ../../work/main/node_modules/body-parser/lib/utils.js
 var require_utils3 = __commonJS({
-  "../main/node_modules/body-parser/lib/utils.js"(exports, module) {
+  "../../work/main/node_modules/body-parser/lib/utils.js"(exports, module) {
     "use strict";
     var bytes = require_bytes();
     var typeis = require_type_is();
@@ -20764,9 +20764,9 @@ var require_utils3 = __commonJS({
   }
 });
 
-// ../main/node_modules/body-parser/lib/types/json.js
+// ../../work/main/node_modules/body-parser/lib/types/json.js
 var require_json = __commonJS({
-  "../main/node_modules/body-parser/lib/types/json.js"(exports, module) {
+  "../../work/main/node_modules/body-parser/lib/types/json.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:json");
     var read = require_read();
@@ -20865,9 +20865,9 @@ var require_json = __commonJS({
   }
 });
 
-// ../main/node_modules/body-parser/lib/types/raw.js
+// ../../work/main/node_modules/body-parser/lib/types/raw.js
 var require_raw = __commonJS({
-  "../main/node_modules/body-parser/lib/types/raw.js"(exports, module) {
+  "../../work/main/node_modules/body-parser/lib/types/raw.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:raw");
     var read = require_read();
@@ -20887,9 +20887,9 @@ var require_raw = __commonJS({
   }
 });
 
-// ../main/node_modules/body-parser/lib/types/text.js
+// ../../work/main/node_modules/body-parser/lib/types/text.js
 var require_text = __commonJS({
-  "../main/node_modules/body-parser/lib/types/text.js"(exports, module) {
+  "../../work/main/node_modules/body-parser/lib/types/text.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:text");
     var read = require_read();
@@ -20904,24 +20904,24 @@ var require_text = __commonJS({
   }
 });
 
-// ../main/node_modules/es-errors/type.js
+// ../../work/main/node_modules/es-errors/type.js
 var require_type = __commonJS({
-  "../main/node_modules/es-errors/type.js"(exports, module) {
+  "../../work/main/node_modules/es-errors/type.js"(exports, module) {
     "use strict";
     module.exports = TypeError;
   }
 });
 
-// ../main/node_modules/object-inspect/util.inspect.js
+// ../../work/main/node_modules/object-inspect/util.inspect.js
 var require_util_inspect = __commonJS({
-  "../main/node_modules/object-inspect/util.inspect.js"(exports, module) {
+  "../../work/main/node_modules/object-inspect/util.inspect.js"(exports, module) {
     module.exports = __require("util").inspect;
   }
 });
 
-// ../main/node_modules/object-inspect/stringWidthRanges.js
+// ../../work/main/node_modules/object-inspect/stringWidthRanges.js
 var require_stringWidthRanges = __commonJS({
-  "../main/node_modules/object-inspect/stringWidthRanges.js"(exports, module) {
+  "../../work/main/node_modules/object-inspect/stringWidthRanges.js"(exports, module) {
     var $join = Array.prototype.join;
     module.exports = $join.call([
       "00.v,02n.w,0gw.33,07n.6,07b.18,01.0,01.1,01.1,01.0,01k.5,0a.a,01.0,01a.k,0g.0,02t.7,01.5,02.1,01.3,",
@@ -20956,9 +20956,9 @@ var require_stringWidthRanges = __commonJS({
   }
 });
 
-// ../main/node_modules/object-inspect/stringWidth.js
+// ../../work/main/node_modules/object-inspect/stringWidth.js
 var require_stringWidth = __commonJS({
-  "../main/node_modules/object-inspect/stringWidth.js"(exports, module) {
+  "../../work/main/node_modules/object-inspect/stringWidth.js"(exports, module) {
     var $charCodeAt = String.prototype.charCodeAt;
     var $indexOf = String.prototype.indexOf;
     var $normalize = String.prototype.normalize;
@@ -21026,9 +21026,9 @@ var require_stringWidth = __commonJS({
   }
 });
 
-// ../main/node_modules/object-inspect/index.js
+// ../../work/main/node_modules/object-inspect/index.js
 var require_object_inspect = __commonJS({
-  "../main/node_modules/object-inspect/index.js"(exports, module) {
+  "../../work/main/node_modules/object-inspect/index.js"(exports, module) {
     var hasMap = typeof Map === "function" && Map.prototype;
     var mapSizeDescriptor = Object.getOwnPropertyDescriptor && hasMap ? Object.getOwnPropertyDescriptor(Map.prototype, "size") : null;
     var mapSize = hasMap && mapSizeDescriptor && typeof mapSizeDescriptor.get === "function" ? mapSizeDescriptor.get : null;
@@ -21825,9 +21825,9 @@ var require_object_inspect = __commonJS({
   }
 });
 
-// ../main/node_modules/side-channel-list/index.js
+// ../../work/main/node_modules/side-channel-list/index.js
 var require_side_channel_list = __commonJS({
-  "../main/node_modules/side-channel-list/index.js"(exports, module) {
+  "../../work/main/node_modules/side-channel-list/index.js"(exports, module) {
     "use strict";
     var inspect = require_object_inspect();
     var $TypeError = require_type();
@@ -21918,113 +21918,113 @@ var require_side_channel_list = __commonJS({
   }
 });
 
-// ../main/node_modules/es-object-atoms/index.js
+// ../../work/main/node_modules/es-object-atoms/index.js
 var require_es_object_atoms = __commonJS({
-  "../main/node_modules/es-object-atoms/index.js"(exports, module) {
+  "../../work/main/node_modules/es-object-atoms/index.js"(exports, module) {
     "use strict";
     module.exports = Object;
   }
 });
 
-// ../main/node_modules/es-errors/index.js
+// ../../work/main/node_modules/es-errors/index.js
 var require_es_errors = __commonJS({
-  "../main/node_modules/es-errors/index.js"(exports, module) {
+  "../../work/main/node_modules/es-errors/index.js"(exports, module) {
     "use strict";
     module.exports = Error;
   }
 });
 
-// ../main/node_modules/es-errors/eval.js
+// ../../work/main/node_modules/es-errors/eval.js
 var require_eval = __commonJS({
-  "../main/node_modules/es-errors/eval.js"(exports, module) {
+  "../../work/main/node_modules/es-errors/eval.js"(exports, module) {
     "use strict";
     module.exports = EvalError;
   }
 });
 
-// ../main/node_modules/es-errors/range.js
+// ../../work/main/node_modules/es-errors/range.js
 var require_range = __commonJS({
-  "../main/node_modules/es-errors/range.js"(exports, module) {
+  "../../work/main/node_modules/es-errors/range.js"(exports, module) {
     "use strict";
     module.exports = RangeError;
   }
 });
 
-// ../main/node_modules/es-errors/ref.js
+// ../../work/main/node_modules/es-errors/ref.js
 var require_ref = __commonJS({
-  "../main/node_modules/es-errors/ref.js"(exports, module) {
+  "../../work/main/node_modules/es-errors/ref.js"(exports, module) {
     "use strict";
     module.exports = ReferenceError;
   }
 });
 
-// ../main/node_modules/es-errors/syntax.js
+// ../../work/main/node_modules/es-errors/syntax.js
 var require_syntax = __commonJS({
-  "../main/node_modules/es-errors/syntax.js"(exports, module) {
+  "../../work/main/node_modules/es-errors/syntax.js"(exports, module) {
     "use strict";
     module.exports = SyntaxError;
   }
 });
 
-// ../main/node_modules/es-errors/uri.js
+// ../../work/main/node_modules/es-errors/uri.js
 var require_uri = __commonJS({
-  "../main/node_modules/es-errors/uri.js"(exports, module) {
+  "../../work/main/node_modules/es-errors/uri.js"(exports, module) {
     "use strict";
     module.exports = URIError;
   }
 });
 
-// ../main/node_modules/math-intrinsics/abs.js
+// ../../work/main/node_modules/math-intrinsics/abs.js
 var require_abs = __commonJS({
-  "../main/node_modules/math-intrinsics/abs.js"(exports, module) {
+  "../../work/main/node_modules/math-intrinsics/abs.js"(exports, module) {
     "use strict";
     module.exports = Math.abs;
   }
 });
 
-// ../main/node_modules/math-intrinsics/floor.js
+// ../../work/main/node_modules/math-intrinsics/floor.js
 var require_floor = __commonJS({
-  "../main/node_modules/math-intrinsics/floor.js"(exports, module) {
+  "../../work/main/node_modules/math-intrinsics/floor.js"(exports, module) {
     "use strict";
     module.exports = Math.floor;
   }
 });
 
-// ../main/node_modules/math-intrinsics/max.js
+// ../../work/main/node_modules/math-intrinsics/max.js
 var require_max = __commonJS({
-  "../main/node_modules/math-intrinsics/max.js"(exports, module) {
+  "../../work/main/node_modules/math-intrinsics/max.js"(exports, module) {
     "use strict";
     module.exports = Math.max;
   }
 });
 
-// ../main/node_modules/math-intrinsics/min.js
+// ../../work/main/node_modules/math-intrinsics/min.js
 var require_min = __commonJS({
-  "../main/node_modules/math-intrinsics/min.js"(exports, module) {
+  "../../work/main/node_modules/math-intrinsics/min.js"(exports, module) {
     "use strict";
     module.exports = Math.min;
   }
 });
 
-// ../main/node_modules/math-intrinsics/pow.js
+// ../../work/main/node_modules/math-intrinsics/pow.js
 var require_pow = __commonJS({
-  "../main/node_modules/math-intrinsics/pow.js"(exports, module) {
+  "../../work/main/node_modules/math-intrinsics/pow.js"(exports, module) {
     "use strict";
     module.exports = Math.pow;
   }
 });
 
-// ../main/node_modules/math-intrinsics/round.js
+// ../../work/main/node_modules/math-intrinsics/round.js
 var require_round = __commonJS({
-  "../main/node_modules/math-intrinsics/round.js"(exports, module) {
+  "../../work/main/node_modules/math-intrinsics/round.js"(exports, module) {
     "use strict";
     module.exports = Math.round;
   }
 });
 
-// ../main/node_modules/math-intrinsics/isNaN.js
+// ../../work/main/node_modules/math-intrinsics/isNaN.js
 var require_isNaN = __commonJS({
-  "../main/node_modules/math-intrinsics/isNaN.js"(exports, module) {
+  "../../work/main/node_modules/math-intrinsics/isNaN.js"(exports, module) {
     "use strict";
     module.exports = Number.isNaN || function isNaN2(a) {
       return a !== a;
@@ -22032,9 +22032,9 @@ var require_isNaN = __commonJS({
   }
 });
 
-// ../main/node_modules/math-intrinsics/sign.js
+// ../../work/main/node_modules/math-intrinsics/sign.js
 var require_sign = __commonJS({
-  "../main/node_modules/math-intrinsics/sign.js"(exports, module) {
+  "../../work/main/node_modules/math-intrinsics/sign.js"(exports, module) {
     "use strict";
     var $isNaN = require_isNaN();
     module.exports = function sign(number) {
@@ -22046,17 +22046,17 @@ var require_sign = __commonJS({
   }
 });
 
-// ../main/node_modules/gopd/gOPD.js
+// ../../work/main/node_modules/gopd/gOPD.js
 var require_gOPD = __commonJS({
-  "../main/node_modules/gopd/gOPD.js"(exports, module) {
+  "../../work/main/node_modules/gopd/gOPD.js"(exports, module) {
     "use strict";
     module.exports = Object.getOwnPropertyDescriptor;
   }
 });
 
-// ../main/node_modules/gopd/index.js
+// ../../work/main/node_modules/gopd/index.js
 var require_gopd = __commonJS({
-  "../main/node_modules/gopd/index.js"(exports, module) {
+  "../../work/main/node_modules/gopd/index.js"(exports, module) {
     "use strict";
     var $gOPD = require_gOPD();
     if ($gOPD) {
@@ -22070,9 +22070,9 @@ var require_gopd = __commonJS({
   }
 });
 
-// ../main/node_modules/es-define-property/index.js
+// ../../work/main/node_modules/es-define-property/index.js
 var require_es_define_property = __commonJS({
-  "../main/node_modules/es-define-property/index.js"(exports, module) {
+  "../../work/main/node_modules/es-define-property/index.js"(exports, module) {
     "use strict";
     var $defineProperty = Object.defineProperty || false;
     if ($defineProperty) {
@@ -22086,9 +22086,9 @@ var require_es_define_property = __commonJS({
   }
 });
 
-// ../main/node_modules/has-symbols/shams.js
+// ../../work/main/node_modules/has-symbols/shams.js
 var require_shams = __commonJS({
-  "../main/node_modules/has-symbols/shams.js"(exports, module) {
+  "../../work/main/node_modules/has-symbols/shams.js"(exports, module) {
     "use strict";
     module.exports = function hasSymbols() {
       if (typeof Symbol !== "function" || typeof Object.getOwnPropertySymbols !== "function") {
@@ -22141,9 +22141,9 @@ var require_shams = __commonJS({
   }
 });
 
-// ../main/node_modules/has-symbols/index.js
+// ../../work/main/node_modules/has-symbols/index.js
 var require_has_symbols = __commonJS({
-  "../main/node_modules/has-symbols/index.js"(exports, module) {
+  "../../work/main/node_modules/has-symbols/index.js"(exports, module) {
     "use strict";
     var origSymbol = typeof Symbol !== "undefined" && Symbol;
     var hasSymbolSham = require_shams();
@@ -22165,26 +22165,26 @@ var require_has_symbols = __commonJS({
   }
 });
 
-// ../main/node_modules/get-proto/Reflect.getPrototypeOf.js
+// ../../work/main/node_modules/get-proto/Reflect.getPrototypeOf.js
 var require_Reflect_getPrototypeOf = __commonJS({
-  "../main/node_modules/get-proto/Reflect.getPrototypeOf.js"(exports, module) {
+  "../../work/main/node_modules/get-proto/Reflect.getPrototypeOf.js"(exports, module) {
     "use strict";
     module.exports = typeof Reflect !== "undefined" && Reflect.getPrototypeOf || null;
   }
 });
 
-// ../main/node_modules/get-proto/Object.getPrototypeOf.js
+// ../../work/main/node_modules/get-proto/Object.getPrototypeOf.js
 var require_Object_getPrototypeOf = __commonJS({
-  "../main/node_modules/get-proto/Object.getPrototypeOf.js"(exports, module) {
+  "../../work/main/node_modules/get-proto/Object.getPrototypeOf.js"(exports, module) {
     "use strict";
     var $Object = require_es_object_atoms();
     module.exports = $Object.getPrototypeOf || null;
   }
 });
 
-// ../main/node_modules/function-bind/implementation.js
+// ../../work/main/node_modules/function-bind/implementation.js
 var require_implementation = __commonJS({
-  "../main/node_modules/function-bind/implementation.js"(exports, module) {
+  "../../work/main/node_modules/function-bind/implementation.js"(exports, module) {
     "use strict";
     var ERROR_MESSAGE = "Function.prototype.bind called on incompatible ";
     var toStr = Object.prototype.toString;
@@ -22258,42 +22258,42 @@ var require_implementation = __commonJS({
   }
 });
 
-// ../main/node_modules/function-bind/index.js
+// ../../work/main/node_modules/function-bind/index.js
 var require_function_bind = __commonJS({
-  "../main/node_modules/function-bind/index.js"(exports, module) {
+  "../../work/main/node_modules/function-bind/index.js"(exports, module) {
     "use strict";
     var implementation = require_implementation();
     module.exports = Function.prototype.bind || implementation;
   }
 });
 
-// ../main/node_modules/call-bind-apply-helpers/functionCall.js
+// ../../work/main/node_modules/call-bind-apply-helpers/functionCall.js
 var require_functionCall = __commonJS({
-  "../main/node_modules/call-bind-apply-helpers/functionCall.js"(exports, module) {
+  "../../work/main/node_modules/call-bind-apply-helpers/functionCall.js"(exports, module) {
     "use strict";
     module.exports = Function.prototype.call;
   }
 });
 
-// ../main/node_modules/call-bind-apply-helpers/functionApply.js
+// ../../work/main/node_modules/call-bind-apply-helpers/functionApply.js
 var require_functionApply = __commonJS({
-  "../main/node_modules/call-bind-apply-helpers/functionApply.js"(exports, module) {
+  "../../work/main/node_modules/call-bind-apply-helpers/functionApply.js"(exports, module) {
     "use strict";
     module.exports = Function.prototype.apply;
   }
 });
 
-// ../main/node_modules/call-bind-apply-helpers/reflectApply.js
+// ../../work/main/node_modules/call-bind-apply-helpers/reflectApply.js
 var require_reflectApply = __commonJS({
-  "../main/node_modules/call-bind-apply-helpers/reflectApply.js"(exports, module) {
+  "../../work/main/node_modules/call-bind-apply-helpers/reflectApply.js"(exports, module) {
     "use strict";
     module.exports = typeof Reflect !== "undefined" && Reflect && Reflect.apply;
   }
 });
 
-// ../main/node_modules/call-bind-apply-helpers/actualApply.js
+// ../../work/main/node_modules/call-bind-apply-helpers/actualApply.js
 var require_actualApply = __commonJS({
-  "../main/node_modules/call-bind-apply-helpers/actualApply.js"(exports, module) {
+  "../../work/main/node_modules/call-bind-apply-helpers/actualApply.js"(exports, module) {
     "use strict";
     var bind = require_function_bind();
     var $apply = require_functionApply();
@@ -22303,9 +22303,9 @@ var require_actualApply = __commonJS({
   }
 });
 
-// ../main/node_modules/call-bind-apply-helpers/index.js
+// ../../work/main/node_modules/call-bind-apply-helpers/index.js
 var require_call_bind_apply_helpers = __commonJS({
-  "../main/node_modules/call-bind-apply-helpers/index.js"(exports, module) {
+  "../../work/main/node_modules/call-bind-apply-helpers/index.js"(exports, module) {
     "use strict";
     var bind = require_function_bind();
     var $TypeError = require_type();
@@ -22320,9 +22320,9 @@ var require_call_bind_apply_helpers = __commonJS({
   }
 });
 
-// ../main/node_modules/dunder-proto/get.js
+// ../../work/main/node_modules/dunder-proto/get.js
 var require_get = __commonJS({
-  "../main/node_modules/dunder-proto/get.js"(exports, module) {
+  "../../work/main/node_modules/dunder-proto/get.js"(exports, module) {
     "use strict";
     var callBind = require_call_bind_apply_helpers();
     var gOPD = require_gopd();
@@ -22351,9 +22351,9 @@ var require_get = __commonJS({
   }
 });
 
-// ../main/node_modules/get-proto/index.js
+// ../../work/main/node_modules/get-proto/index.js
 var require_get_proto = __commonJS({
-  "../main/node_modules/get-proto/index.js"(exports, module) {
+  "../../work/main/node_modules/get-proto/index.js"(exports, module) {
     "use strict";
     var reflectGetProto = require_Reflect_getPrototypeOf();
     var originalGetProto = require_Object_getPrototypeOf();
@@ -22371,9 +22371,9 @@ var require_get_proto = __commonJS({
   }
 });
 
-// ../main/node_modules/async-function/index.js
+// ../../work/main/node_modules/async-function/index.js
 var require_async_function = __commonJS({
-  "../main/node_modules/async-function/index.js"(exports, module) {
+  "../../work/main/node_modules/async-function/index.js"(exports, module) {
     "use strict";
     var cached2 = (
       /** @type {import('.').AsyncFunctionConstructor} */
@@ -22384,9 +22384,9 @@ var require_async_function = __commonJS({
   }
 });
 
-// ../main/node_modules/generator-function/index.js
+// ../../work/main/node_modules/generator-function/index.js
 var require_generator_function = __commonJS({
-  "../main/node_modules/generator-function/index.js"(exports, module) {
+  "../../work/main/node_modules/generator-function/index.js"(exports, module) {
     "use strict";
     var cached2 = (
       /** @type {GeneratorFunctionConstructor} */
@@ -22397,9 +22397,9 @@ var require_generator_function = __commonJS({
   }
 });
 
-// ../main/node_modules/async-generator-function/index.js
+// ../../work/main/node_modules/async-generator-function/index.js
 var require_async_generator_function = __commonJS({
-  "../main/node_modules/async-generator-function/index.js"(exports, module) {
+  "../../work/main/node_modules/async-generator-function/index.js"(exports, module) {
     "use strict";
     var cached2 = (
       /** @type {import('.').AsyncGeneratorFunctionConstructor} */
@@ -22410,9 +22410,9 @@ var require_async_generator_function = __commonJS({
   }
 });
 
-// ../main/node_modules/hasown/index.js
+// ../../work/main/node_modules/hasown/index.js
 var require_hasown = __commonJS({
-  "../main/node_modules/hasown/index.js"(exports, module) {
+  "../../work/main/node_modules/hasown/index.js"(exports, module) {
     "use strict";
     var call2 = Function.prototype.call;
     var $hasOwn = Object.prototype.hasOwnProperty;
@@ -22421,9 +22421,9 @@ var require_hasown = __commonJS({
   }
 });
 
-// ../main/node_modules/get-intrinsic/index.js
+// ../../work/main/node_modules/get-intrinsic/index.js
 var require_get_intrinsic = __commonJS({
-  "../main/node_modules/get-intrinsic/index.js"(exports, module) {
+  "../../work/main/node_modules/get-intrinsic/index.js"(exports, module) {
     "use strict";
     var undefined2;
     var $Object = require_es_object_atoms();
@@ -22748,9 +22748,9 @@ var require_get_intrinsic = __commonJS({
   }
 });
 
-// ../main/node_modules/call-bound/index.js
+// ../../work/main/node_modules/call-bound/index.js
 var require_call_bound = __commonJS({
-  "../main/node_modules/call-bound/index.js"(exports, module) {
+  "../../work/main/node_modules/call-bound/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBindBasic = require_call_bind_apply_helpers();
@@ -22771,9 +22771,9 @@ var require_call_bound = __commonJS({
   }
 });
 
-// ../main/node_modules/side-channel-map/index.js
+// ../../work/main/node_modules/side-channel-map/index.js
 var require_side_channel_map = __commonJS({
-  "../main/node_modules/side-channel-map/index.js"(exports, module) {
+  "../../work/main/node_modules/side-channel-map/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBound = require_call_bound();
@@ -22827,9 +22827,9 @@ var require_side_channel_map = __commonJS({
   }
 });
 
-// ../main/node_modules/side-channel-weakmap/index.js
+// ../../work/main/node_modules/side-channel-weakmap/index.js
 var require_side_channel_weakmap = __commonJS({
-  "../main/node_modules/side-channel-weakmap/index.js"(exports, module) {
+  "../../work/main/node_modules/side-channel-weakmap/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBound = require_call_bound();
@@ -22900,9 +22900,9 @@ var require_side_channel_weakmap = __commonJS({
   }
 });
 
-// ../main/node_modules/side-channel/index.js
+// ../../work/main/node_modules/side-channel/index.js
 var require_side_channel = __commonJS({
-  "../main/node_modules/side-channel/index.js"(exports, module) {
+  "../../work/main/node_modules/side-channel/index.js"(exports, module) {
     "use strict";
     var $TypeError = require_type();
     var inspect = require_object_inspect();
@@ -22940,9 +22940,9 @@ var require_side_channel = __commonJS({
   }
 });
 
-// ../main/node_modules/qs/lib/formats.js
+// ../../work/main/node_modules/qs/lib/formats.js
 var require_formats = __commonJS({
-  "../main/node_modules/qs/lib/formats.js"(exports, module) {
+  "../../work/main/node_modules/qs/lib/formats.js"(exports, module) {
     "use strict";
     var replace = String.prototype.replace;
     var percentTwenties = /%20/g;
@@ -22971,9 +22971,9 @@ var require_formats = __commonJS({
   }
 });
 
-// ../main/node_modules/qs/lib/utils.js
+// ../../work/main/node_modules/qs/lib/utils.js
 var require_utils4 = __commonJS({
-  "../main/node_modules/qs/lib/utils.js"(exports, module) {
+  "../../work/main/node_modules/qs/lib/utils.js"(exports, module) {
     "use strict";
     var formats = require_formats();
     var getSideChannel = require_side_channel();
@@ -23391,9 +23391,9 @@ var require_utils4 = __commonJS({
   }
 });
 
-// ../main/node_modules/qs/lib/stringify.js
+// ../../work/main/node_modules/qs/lib/stringify.js
 var require_stringify = __commonJS({
-  "../main/node_modules/qs/lib/stringify.js"(exports, module) {
+  "../../work/main/node_modules/qs/lib/stringify.js"(exports, module) {
     "use strict";
     var getSideChannel = require_side_channel();
     var utils = require_utils4();
@@ -23688,9 +23688,9 @@ var require_stringify = __commonJS({
   }
 });
 
-// ../main/node_modules/qs/lib/parse.js
+// ../../work/main/node_modules/qs/lib/parse.js
 var require_parse = __commonJS({
-  "../main/node_modules/qs/lib/parse.js"(exports, module) {
+  "../../work/main/node_modules/qs/lib/parse.js"(exports, module) {
     "use strict";
     var getSideChannel = require_side_channel();
     var utils = require_utils4();
@@ -24099,9 +24099,9 @@ var require_parse = __commonJS({
   }
 });
 
-// ../main/node_modules/qs/lib/index.js
+// ../../work/main/node_modules/qs/lib/index.js
 var require_lib2 = __commonJS({
-  "../main/node_modules/qs/lib/index.js"(exports, module) {
+  "../../work/main/node_modules/qs/lib/index.js"(exports, module) {
     "use strict";
     var stringify2 = require_stringify();
     var parse4 = require_parse();
@@ -24114,9 +24114,9 @@ var require_lib2 = __commonJS({
   }
 });
 
-// ../main/node_modules/body-parser/lib/types/urlencoded.js
+// ../../work/main/node_modules/body-parser/lib/types/urlencoded.js
 var require_urlencoded = __commonJS({
-  "../main/node_modules/body-parser/lib/types/urlencoded.js"(exports, module) {
+  "../../work/main/node_modules/body-parser/lib/types/urlencoded.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var debug = require_src()("body-parser:urlencoded");
@@ -24200,9 +24200,9 @@ var require_urlencoded = __commonJS({
   }
 });
 
-// ../main/node_modules/body-parser/index.js
+// ../../work/main/node_modules/body-parser/index.js
 var require_body_parser = __commonJS({
-  "../main/node_modules/body-parser/index.js"(exports, module) {
+  "../../work/main/node_modules/body-parser/index.js"(exports, module) {
     "use strict";
     exports = module.exports = bodyParser2;
     exports.json = require_json();
@@ -24215,9 +24215,9 @@ var require_body_parser = __commonJS({
   }
 });
 
-// ../main/node_modules/merge-descriptors/index.js
+// ../../work/main/node_modules/merge-descriptors/index.js
 var require_merge_descriptors = __commonJS({
-  "../main/node_modules/merge-descriptors/index.js"(exports, module) {
+  "../../work/main/node_modules/merge-descriptors/index.js"(exports, module) {
     "use strict";
     function mergeDescriptors(destination, source, overwrite = true) {
       if (!destination) {
@@ -24239,9 +24239,9 @@ var require_merge_descriptors = __commonJS({
   }
 });
 
-// ../main/node_modules/encodeurl/index.js
+// ../../work/main/node_modules/encodeurl/index.js
 var require_encodeurl = __commonJS({
-  "../main/node_modules/encodeurl/index.js"(exports, module) {
+  "../../work/main/node_modules/encodeurl/index.js"(exports, module) {
     "use strict";
     module.exports = encodeUrl;
     var ENCODE_CHARS_REGEXP = /(?:[^\x21\x23-\x3B\x3D\x3F-\x5F\x61-\x7A\x7C\x7E]+|%+(?![0-9A-Fa-f]{2})){1,1024}/g;
@@ -24254,9 +24254,9 @@ var require_encodeurl = __commonJS({
   }
 });
 
-// ../main/node_modules/escape-html/index.js
+// ../../work/main/node_modules/escape-html/index.js
 var require_escape_html = __commonJS({
-  "../main/node_modules/escape-html/index.js"(exports, module) {
+  "../../work/main/node_modules/escape-html/index.js"(exports, module) {
     "use strict";
     var matchHtmlRegExp = /["'&<>]/;
     module.exports = escapeHtml;
@@ -24301,9 +24301,9 @@ var require_escape_html = __commonJS({
   }
 });
 
-// ../main/node_modules/parseurl/index.js
+// ../../work/main/node_modules/parseurl/index.js
 var require_parseurl = __commonJS({
-  "../main/node_modules/parseurl/index.js"(exports, module) {
+  "../../work/main/node_modules/parseurl/index.js"(exports, module) {
     "use strict";
     var url = __require("url");
     var parse4 = url.parse;
@@ -24385,9 +24385,9 @@ var require_parseurl = __commonJS({
   }
 });
 
-// ../main/node_modules/finalhandler/index.js
+// ../../work/main/node_modules/finalhandler/index.js
 var require_finalhandler = __commonJS({
-  "../main/node_modules/finalhandler/index.js"(exports, module) {
+  "../../work/main/node_modules/finalhandler/index.js"(exports, module) {
     "use strict";
     var debug = require_src()("finalhandler");
     var encodeUrl = require_encodeurl();
@@ -24512,9 +24512,9 @@ var require_finalhandler = __commonJS({
   }
 });
 
-// ../main/node_modules/express/lib/view.js
+// ../../work/main/node_modules/express/lib/view.js
 var require_view = __commonJS({
-  "../main/node_modules/express/lib/view.js"(exports, module) {
+  "../../work/main/node_modules/express/lib/view.js"(exports, module) {
     "use strict";
     var debug = require_src()("express:view");
     var path = __require("node:path");
@@ -24606,9 +24606,9 @@ var require_view = __commonJS({
   }
 });
 
-// ../main/node_modules/etag/index.js
+// ../../work/main/node_modules/etag/index.js
 var require_etag = __commonJS({
-  "../main/node_modules/etag/index.js"(exports, module) {
+  "../../work/main/node_modules/etag/index.js"(exports, module) {
     "use strict";
     module.exports = etag;
     var crypto = __require("crypto");
@@ -24648,9 +24648,9 @@ var require_etag = __commonJS({
   }
 });
 
-// ../main/node_modules/forwarded/index.js
+// ../../work/main/node_modules/forwarded/index.js
 var require_forwarded = __commonJS({
-  "../main/node_modules/forwarded/index.js"(exports, module) {
+  "../../work/main/node_modules/forwarded/index.js"(exports, module) {
     "use strict";
     module.exports = forwarded;
     function forwarded(req) {
@@ -24695,9 +24695,9 @@ var require_forwarded = __commonJS({
   }
 });
 
-// ../main/node_modules/ipaddr.js/lib/ipaddr.js
+// ../../work/main/node_modules/ipaddr.js/lib/ipaddr.js
 var require_ipaddr = __commonJS({
-  "../main/node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
+  "../../work/main/node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
     (function() {
       var expandIPv6, ipaddr, ipv4Part, ipv4Regexes, ipv6Part, ipv6Regexes, matchCIDR, root, zoneIndex;
       ipaddr = {};
@@ -25317,9 +25317,9 @@ var require_ipaddr = __commonJS({
   }
 });
 
-// ../main/node_modules/proxy-addr/index.js
+// ../../work/main/node_modules/proxy-addr/index.js
 var require_proxy_addr = __commonJS({
-  "../main/node_modules/proxy-addr/index.js"(exports, module) {
+  "../../work/main/node_modules/proxy-addr/index.js"(exports, module) {
     "use strict";
     module.exports = proxyaddr;
     module.exports.all = alladdrs;
@@ -25492,9 +25492,9 @@ var require_proxy_addr = __commonJS({
   }
 });
 
-// ../main/node_modules/express/lib/utils.js
+// ../../work/main/node_modules/express/lib/utils.js
 var require_utils5 = __commonJS({
-  "../main/node_modules/express/lib/utils.js"(exports) {
+  "../../work/main/node_modules/express/lib/utils.js"(exports) {
     "use strict";
     var { METHODS } = __require("node:http");
     var contentType = require_dist2();
@@ -25619,9 +25619,9 @@ var require_utils5 = __commonJS({
   }
 });
 
-// ../main/node_modules/wrappy/wrappy.js
+// ../../work/main/node_modules/wrappy/wrappy.js
 var require_wrappy = __commonJS({
-  "../main/node_modules/wrappy/wrappy.js"(exports, module) {
+  "../../work/main/node_modules/wrappy/wrappy.js"(exports, module) {
     module.exports = wrappy;
     function wrappy(fn, cb) {
       if (fn && cb) return wrappy(fn)(cb);
@@ -25649,9 +25649,9 @@ var require_wrappy = __commonJS({
   }
 });
 
-// ../main/node_modules/once/once.js
+// ../../work/main/node_modules/once/once.js
 var require_once = __commonJS({
-  "../main/node_modules/once/once.js"(exports, module) {
+  "../../work/main/node_modules/once/once.js"(exports, module) {
     var wrappy = require_wrappy();
     module.exports = wrappy(once);
     module.exports.strict = wrappy(onceStrict);
@@ -25693,9 +25693,9 @@ var require_once = __commonJS({
   }
 });
 
-// ../main/node_modules/is-promise/index.js
+// ../../work/main/node_modules/is-promise/index.js
 var require_is_promise = __commonJS({
-  "../main/node_modules/is-promise/index.js"(exports, module) {
+  "../../work/main/node_modules/is-promise/index.js"(exports, module) {
     module.exports = isPromise;
     module.exports.default = isPromise;
     function isPromise(obj) {
@@ -25704,9 +25704,9 @@ var require_is_promise = __commonJS({
   }
 });
 
-// ../main/node_modules/router/lib/param.js
+// ../../work/main/node_modules/router/lib/param.js
 var require_param = __commonJS({
-  "../main/node_modules/router/lib/param.js"(exports, module) {
+  "../../work/main/node_modules/router/lib/param.js"(exports, module) {
     "use strict";
     var isPromise = require_is_promise();
     var deprecate = require_depd()("router");
@@ -25739,9 +25739,9 @@ var require_param = __commonJS({
   }
 });
 
-// ../main/node_modules/path-to-regexp/dist/index.js
+// ../../work/main/node_modules/path-to-regexp/dist/index.js
 var require_dist3 = __commonJS({
-  "../main/node_modules/path-to-regexp/dist/index.js"(exports) {
+  "../../work/main/node_modules/path-to-regexp/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PathError = exports.TokenData = void 0;
@@ -26108,17 +26108,17 @@ var require_dist3 = __commonJS({
   }
 });
 
-// ../main/node_modules/router/lib/symbols.js
+// ../../work/main/node_modules/router/lib/symbols.js
 var require_symbols = __commonJS({
-  "../main/node_modules/router/lib/symbols.js"(exports) {
+  "../../work/main/node_modules/router/lib/symbols.js"(exports) {
     "use strict";
     exports.matchedRoute = /* @__PURE__ */ Symbol("router.tracing.matchedRoute");
   }
 });
 
-// ../main/node_modules/router/lib/tracing.js
+// ../../work/main/node_modules/router/lib/tracing.js
 var require_tracing = __commonJS({
-  "../main/node_modules/router/lib/tracing.js"(exports) {
+  "../../work/main/node_modules/router/lib/tracing.js"(exports) {
     "use strict";
     var dc = __require("node:diagnostics_channel");
     var isPromise = require_is_promise();
@@ -26232,9 +26232,9 @@ var require_tracing = __commonJS({
   }
 });
 
-// ../main/node_modules/router/lib/layer.js
+// ../../work/main/node_modules/router/lib/layer.js
 var require_layer = __commonJS({
-  "../main/node_modules/router/lib/layer.js"(exports, module) {
+  "../../work/main/node_modules/router/lib/layer.js"(exports, module) {
     "use strict";
     var isPromise = require_is_promise();
     var pathRegexp = require_dist3();
@@ -26451,9 +26451,9 @@ var require_layer = __commonJS({
   }
 });
 
-// ../main/node_modules/router/lib/route.js
+// ../../work/main/node_modules/router/lib/route.js
 var require_route = __commonJS({
-  "../main/node_modules/router/lib/route.js"(exports, module) {
+  "../../work/main/node_modules/router/lib/route.js"(exports, module) {
     "use strict";
     var debug = require_src()("router:route");
     var Layer = require_layer();
@@ -26577,9 +26577,9 @@ var require_route = __commonJS({
   }
 });
 
-// ../main/node_modules/router/index.js
+// ../../work/main/node_modules/router/index.js
 var require_router = __commonJS({
-  "../main/node_modules/router/index.js"(exports, module) {
+  "../../work/main/node_modules/router/index.js"(exports, module) {
     "use strict";
     var callParam = require_param();
     var Layer = require_layer();
@@ -26993,9 +26993,9 @@ var require_router = __commonJS({
   }
 });
 
-// ../main/node_modules/express/lib/application.js
+// ../../work/main/node_modules/express/lib/application.js
 var require_application = __commonJS({
-  "../main/node_modules/express/lib/application.js"(exports, module) {
+  "../../work/main/node_modules/express/lib/application.js"(exports, module) {
     "use strict";
     var finalhandler = require_finalhandler();
     var debug = require_src()("express:application");
@@ -27254,9 +27254,9 @@ var require_application = __commonJS({
   }
 });
 
-// ../main/node_modules/negotiator/lib/accept.js
+// ../../work/main/node_modules/negotiator/lib/accept.js
 var require_accept = __commonJS({
-  "../main/node_modules/negotiator/lib/accept.js"(exports, module) {
+  "../../work/main/node_modules/negotiator/lib/accept.js"(exports, module) {
     "use strict";
     var contentType = require_dist2();
     module.exports = parseAccept;
@@ -27282,9 +27282,9 @@ var require_accept = __commonJS({
   }
 });
 
-// ../main/node_modules/negotiator/lib/charset.js
+// ../../work/main/node_modules/negotiator/lib/charset.js
 var require_charset = __commonJS({
-  "../main/node_modules/negotiator/lib/charset.js"(exports, module) {
+  "../../work/main/node_modules/negotiator/lib/charset.js"(exports, module) {
     "use strict";
     var parseAccept = require_accept();
     module.exports = preferredCharsets;
@@ -27354,9 +27354,9 @@ var require_charset = __commonJS({
   }
 });
 
-// ../main/node_modules/negotiator/lib/encoding.js
+// ../../work/main/node_modules/negotiator/lib/encoding.js
 var require_encoding = __commonJS({
-  "../main/node_modules/negotiator/lib/encoding.js"(exports, module) {
+  "../../work/main/node_modules/negotiator/lib/encoding.js"(exports, module) {
     "use strict";
     var parseAccept = require_accept();
     module.exports = preferredEncodings;
@@ -27454,9 +27454,9 @@ var require_encoding = __commonJS({
   }
 });
 
-// ../main/node_modules/negotiator/lib/language.js
+// ../../work/main/node_modules/negotiator/lib/language.js
 var require_language = __commonJS({
-  "../main/node_modules/negotiator/lib/language.js"(exports, module) {
+  "../../work/main/node_modules/negotiator/lib/language.js"(exports, module) {
     "use strict";
     var contentType = require_dist2();
     var parseAccept = require_accept();
@@ -27538,9 +27538,9 @@ var require_language = __commonJS({
   }
 });
 
-// ../main/node_modules/negotiator/lib/mediaType.js
+// ../../work/main/node_modules/negotiator/lib/mediaType.js
 var require_mediaType = __commonJS({
-  "../main/node_modules/negotiator/lib/mediaType.js"(exports, module) {
+  "../../work/main/node_modules/negotiator/lib/mediaType.js"(exports, module) {
     "use strict";
     var contentType = require_dist2();
     var parseAcceptHeader = require_accept();
@@ -27635,9 +27635,9 @@ var require_mediaType = __commonJS({
   }
 });
 
-// ../main/node_modules/negotiator/index.js
+// ../../work/main/node_modules/negotiator/index.js
 var require_negotiator = __commonJS({
-  "../main/node_modules/negotiator/index.js"(exports, module) {
+  "../../work/main/node_modules/negotiator/index.js"(exports, module) {
     "use strict";
     var preferredCharsets = require_charset();
     var preferredEncodings = require_encoding();
@@ -27691,9 +27691,9 @@ var require_negotiator = __commonJS({
   }
 });
 
-// ../main/node_modules/accepts/index.js
+// ../../work/main/node_modules/accepts/index.js
 var require_accepts = __commonJS({
-  "../main/node_modules/accepts/index.js"(exports, module) {
+  "../../work/main/node_modules/accepts/index.js"(exports, module) {
     "use strict";
     var Negotiator = require_negotiator();
     var mime = require_mime_types();
@@ -27772,9 +27772,9 @@ var require_accepts = __commonJS({
   }
 });
 
-// ../main/node_modules/fresh/index.js
+// ../../work/main/node_modules/fresh/index.js
 var require_fresh = __commonJS({
-  "../main/node_modules/fresh/index.js"(exports, module) {
+  "../../work/main/node_modules/fresh/index.js"(exports, module) {
     "use strict";
     var CACHE_CONTROL_NO_CACHE_REGEXP = /(?:^|,)\s*?no-cache\s*?(?:,|$)/;
     module.exports = fresh;
@@ -27844,9 +27844,9 @@ var require_fresh = __commonJS({
   }
 });
 
-// ../main/node_modules/range-parser/index.js
+// ../../work/main/node_modules/range-parser/index.js
 var require_range_parser = __commonJS({
-  "../main/node_modules/range-parser/index.js"(exports, module) {
+  "../../work/main/node_modules/range-parser/index.js"(exports, module) {
     "use strict";
     module.exports = rangeParser;
     function rangeParser(size, str, options) {
@@ -27937,9 +27937,9 @@ var require_range_parser = __commonJS({
   }
 });
 
-// ../main/node_modules/express/lib/request.js
+// ../../work/main/node_modules/express/lib/request.js
 var require_request = __commonJS({
-  "../main/node_modules/express/lib/request.js"(exports, module) {
+  "../../work/main/node_modules/express/lib/request.js"(exports, module) {
     "use strict";
     var accepts = require_accepts();
     var isIP = __require("node:net").isIP;
@@ -28085,9 +28085,9 @@ var require_request = __commonJS({
   }
 });
 
-// ../main/node_modules/content-disposition/dist/index.js
+// ../../work/main/node_modules/content-disposition/dist/index.js
 var require_dist4 = __commonJS({
-  "../main/node_modules/content-disposition/dist/index.js"(exports) {
+  "../../work/main/node_modules/content-disposition/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.create = create;
@@ -28374,9 +28374,9 @@ var require_dist4 = __commonJS({
   }
 });
 
-// ../main/node_modules/cookie-signature/index.js
+// ../../work/main/node_modules/cookie-signature/index.js
 var require_cookie_signature = __commonJS({
-  "../main/node_modules/cookie-signature/index.js"(exports) {
+  "../../work/main/node_modules/cookie-signature/index.js"(exports) {
     var crypto = __require("crypto");
     exports.sign = function(val, secret) {
       if ("string" != typeof val) throw new TypeError("Cookie value must be provided as a string.");
@@ -28392,9 +28392,9 @@ var require_cookie_signature = __commonJS({
   }
 });
 
-// ../main/node_modules/cookie/index.js
+// ../../work/main/node_modules/cookie/index.js
 var require_cookie = __commonJS({
-  "../main/node_modules/cookie/index.js"(exports) {
+  "../../work/main/node_modules/cookie/index.js"(exports) {
     "use strict";
     exports.parse = parse4;
     exports.serialize = serialize;
@@ -28558,9 +28558,9 @@ var require_cookie = __commonJS({
   }
 });
 
-// ../main/node_modules/send/index.js
+// ../../work/main/node_modules/send/index.js
 var require_send = __commonJS({
-  "../main/node_modules/send/index.js"(exports, module) {
+  "../../work/main/node_modules/send/index.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var debug = require_src()("send");
@@ -29041,9 +29041,9 @@ var require_send = __commonJS({
   }
 });
 
-// ../main/node_modules/vary/index.js
+// ../../work/main/node_modules/vary/index.js
 var require_vary = __commonJS({
-  "../main/node_modules/vary/index.js"(exports, module) {
+  "../../work/main/node_modules/vary/index.js"(exports, module) {
     "use strict";
     module.exports = vary;
     module.exports.append = append;
@@ -29114,9 +29114,9 @@ var require_vary = __commonJS({
   }
 });
 
-// ../main/node_modules/express/lib/response.js
+// ../../work/main/node_modules/express/lib/response.js
 var require_response = __commonJS({
-  "../main/node_modules/express/lib/response.js"(exports, module) {
+  "../../work/main/node_modules/express/lib/response.js"(exports, module) {
     "use strict";
     var contentDisposition = require_dist4();
     var createError = require_http_errors();
@@ -29584,9 +29584,9 @@ var require_response = __commonJS({
   }
 });
 
-// ../main/node_modules/serve-static/index.js
+// ../../work/main/node_modules/serve-static/index.js
 var require_serve_static = __commonJS({
-  "../main/node_modules/serve-static/index.js"(exports, module) {
+  "../../work/main/node_modules/serve-static/index.js"(exports, module) {
     "use strict";
     var encodeUrl = require_encodeurl();
     var escapeHtml = require_escape_html();
@@ -29688,9 +29688,9 @@ var require_serve_static = __commonJS({
   }
 });
 
-// ../main/node_modules/express/lib/express.js
+// ../../work/main/node_modules/express/lib/express.js
 var require_express = __commonJS({
-  "../main/node_modules/express/lib/express.js"(exports, module) {
+  "../../work/main/node_modules/express/lib/express.js"(exports, module) {
     "use strict";
     var bodyParser2 = require_body_parser();
     var EventEmitter = __require("node:events").EventEmitter;
@@ -29728,17 +29728,17 @@ var require_express = __commonJS({
   }
 });
 
-// ../main/node_modules/express/index.js
+// ../../work/main/node_modules/express/index.js
 var require_express2 = __commonJS({
-  "../main/node_modules/express/index.js"(exports, module) {
+  "../../work/main/node_modules/express/index.js"(exports, module) {
     "use strict";
     module.exports = require_express();
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/encoders.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/encoders.js
 var require_encoders = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/encoders.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/encoders.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.TD = exports.TE = exports.Empty = void 0;
@@ -29782,9 +29782,9 @@ var require_encoders = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/errors.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/errors.js
 var require_errors = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/errors.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/errors.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.errors = exports.PermissionViolationError = exports.NoRespondersError = exports.TimeoutError = exports.RequestError = exports.ProtocolError = exports.ConnectionError = exports.DrainingConnectionError = exports.ClosedConnectionError = exports.AuthorizationError = exports.UserAuthenticationExpiredError = exports.InvalidOperationError = exports.InvalidArgumentError = exports.InvalidSubjectError = void 0;
@@ -29962,9 +29962,9 @@ var require_errors = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/util.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/util.js
 var require_util2 = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/util.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/util.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.SimpleMutex = exports.Perf = void 0;
@@ -30204,9 +30204,9 @@ var require_util2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nuid/lib/nuid.js
+// ../../work/main/node_modules/@nats-io/nuid/lib/nuid.js
 var require_nuid = __commonJS({
-  "../main/node_modules/@nats-io/nuid/lib/nuid.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nuid/lib/nuid.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.NuidImpl = void 0;
@@ -30342,9 +30342,9 @@ var require_nuid = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nuid/lib/mod.js
+// ../../work/main/node_modules/@nats-io/nuid/lib/mod.js
 var require_mod = __commonJS({
-  "../main/node_modules/@nats-io/nuid/lib/mod.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nuid/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.Nuid = void 0;
@@ -30354,9 +30354,9 @@ var require_mod = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/nuid.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/nuid.js
 var require_nuid2 = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/nuid.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/nuid.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.Nuid = void 0;
@@ -30370,9 +30370,9 @@ var require_nuid2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/core.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/core.js
 var require_core = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/core.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/core.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DEFAULT_HOST = exports.DEFAULT_PORT = exports.Match = void 0;
@@ -30417,9 +30417,9 @@ var require_core = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/databuffer.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/databuffer.js
 var require_databuffer = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/databuffer.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/databuffer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DataBuffer = void 0;
@@ -30528,9 +30528,9 @@ var require_databuffer = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/transport.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/transport.js
 var require_transport = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/transport.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/transport.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.LF = exports.CR = exports.CRLF = exports.CR_LF_LEN = exports.CR_LF = void 0;
@@ -30589,9 +30589,9 @@ var require_transport = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/ipparser.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/ipparser.js
 var require_ipparser = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/ipparser.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/ipparser.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ipV4 = ipV4;
@@ -30771,9 +30771,9 @@ var require_ipparser = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/servers.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/servers.js
 var require_servers = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/servers.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/servers.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Servers = exports.ServerImpl = void 0;
@@ -31072,9 +31072,9 @@ var require_servers = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/queued_iterator.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/queued_iterator.js
 var require_queued_iterator = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/queued_iterator.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/queued_iterator.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.QueuedIteratorImpl = void 0;
@@ -31214,9 +31214,9 @@ var require_queued_iterator = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/muxsubscription.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/muxsubscription.js
 var require_muxsubscription = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/muxsubscription.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/muxsubscription.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MuxSubscription = void 0;
@@ -31300,9 +31300,9 @@ var require_muxsubscription = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/heartbeats.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/heartbeats.js
 var require_heartbeats = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/heartbeats.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/heartbeats.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Heartbeat = void 0;
@@ -31367,9 +31367,9 @@ var require_heartbeats = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/denobuffer.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/denobuffer.js
 var require_denobuffer = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/denobuffer.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/denobuffer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DenoBuffer = exports.MAX_SIZE = exports.AssertionError = void 0;
@@ -31564,9 +31564,9 @@ var require_denobuffer = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/parser.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/parser.js
 var require_parser = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/parser.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/parser.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.cc = exports.State = exports.Parser = exports.Kind = void 0;
@@ -32251,9 +32251,9 @@ var require_parser = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/headers.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/headers.js
 var require_headers = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/headers.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/headers.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MsgHdrsImpl = void 0;
@@ -32509,9 +32509,9 @@ ${k}: ${v[i2]}`;
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/msg.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/msg.js
 var require_msg = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/msg.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/msg.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MsgImpl = void 0;
@@ -32596,9 +32596,9 @@ var require_msg = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/semver.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/semver.js
 var require_semver2 = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/semver.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/semver.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Features = exports.Feature = void 0;
@@ -32743,9 +32743,9 @@ var require_semver2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/crc16.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/crc16.js
 var require_crc16 = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/crc16.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/crc16.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.crc16 = void 0;
@@ -33027,9 +33027,9 @@ var require_crc16 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/base32.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/base32.js
 var require_base32 = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/base32.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/base32.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.base32 = void 0;
@@ -33082,9 +33082,9 @@ var require_base32 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/codec.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/codec.js
 var require_codec = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/codec.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/codec.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Codec = void 0;
@@ -33189,9 +33189,9 @@ var require_codec = __commonJS({
   }
 });
 
-// ../main/node_modules/tweetnacl/nacl-fast.js
+// ../../work/main/node_modules/tweetnacl/nacl-fast.js
 var require_nacl_fast = __commonJS({
-  "../main/node_modules/tweetnacl/nacl-fast.js"(exports, module) {
+  "../../work/main/node_modules/tweetnacl/nacl-fast.js"(exports, module) {
     (function(nacl) {
       "use strict";
       var gf = function(init) {
@@ -35413,9 +35413,9 @@ var require_nacl_fast = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/nacl.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/nacl.js
 var require_nacl = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/nacl.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/nacl.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35426,9 +35426,9 @@ var require_nacl = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/kp.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/kp.js
 var require_kp = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/kp.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/kp.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35504,9 +35504,9 @@ var require_kp = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/public.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/public.js
 var require_public = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/public.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/public.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35570,9 +35570,9 @@ var require_public = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/curve.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/curve.js
 var require_curve = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/curve.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/curve.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35688,9 +35688,9 @@ var require_curve = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/nkeys.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/nkeys.js
 var require_nkeys = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/nkeys.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/nkeys.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35842,9 +35842,9 @@ var require_nkeys = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/util.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/util.js
 var require_util3 = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/util.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/util.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.encode = encode;
@@ -35881,9 +35881,9 @@ var require_util3 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/version.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/version.js
 var require_version3 = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/version.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -35891,9 +35891,9 @@ var require_version3 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nkeys/lib/mod.js
+// ../../work/main/node_modules/@nats-io/nkeys/lib/mod.js
 var require_mod2 = __commonJS({
-  "../main/node_modules/@nats-io/nkeys/lib/mod.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nkeys/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = exports.encode = exports.decode = exports.Prefixes = exports.Prefix = exports.NKeysErrorCode = exports.NKeysError = exports.fromSeed = exports.fromPublic = exports.fromCurveSeed = exports.createUser = exports.createServer = exports.createPair = exports.createOperator = exports.createCurve = exports.createCluster = exports.createAccount = void 0;
@@ -35954,9 +35954,9 @@ var require_mod2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/nkeys.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/nkeys.js
 var require_nkeys2 = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/nkeys.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/nkeys.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -36001,9 +36001,9 @@ var require_nkeys2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/authenticator.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/authenticator.js
 var require_authenticator = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/authenticator.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/authenticator.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.multiAuthenticator = multiAuthenticator;
@@ -36092,9 +36092,9 @@ var require_authenticator = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/options.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/options.js
 var require_options = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/options.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/options.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DEFAULT_RECONNECT_TIME_WAIT = exports.DEFAULT_MAX_PING_OUT = exports.DEFAULT_PING_INTERVAL = exports.DEFAULT_JITTER_TLS = exports.DEFAULT_JITTER = exports.DEFAULT_MAX_RECONNECT_ATTEMPTS = void 0;
@@ -36229,9 +36229,9 @@ var require_options = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/protocol.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/protocol.js
 var require_protocol = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/protocol.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/protocol.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ProtocolHandler = exports.Subscriptions = exports.SubscriptionImpl = exports.Connect = exports.INFO = void 0;
@@ -37166,9 +37166,9 @@ var require_protocol = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/request.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/request.js
 var require_request2 = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/request.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/request.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.RequestOne = exports.RequestMany = exports.BaseRequest = void 0;
@@ -37292,9 +37292,9 @@ ${this.ctx.stack}`;
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/nats.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/nats.js
 var require_nats = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/nats.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/nats.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.NatsConnectionImpl = void 0;
@@ -37762,9 +37762,9 @@ ${stack}`;
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/types.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/types.js
 var require_types2 = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/types.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Empty = void 0;
@@ -37775,9 +37775,9 @@ var require_types2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/bench.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/bench.js
 var require_bench = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/bench.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/bench.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Bench = exports.Metric = void 0;
@@ -38131,9 +38131,9 @@ var require_bench = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js
 var require_idleheartbeat_monitor = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.IdleHeartbeatMonitor = void 0;
@@ -38233,9 +38233,9 @@ var require_idleheartbeat_monitor = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/version.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/version.js
 var require_version4 = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/version.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -38243,9 +38243,9 @@ var require_version4 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/ws_transport.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/ws_transport.js
 var require_ws_transport = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/ws_transport.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/ws_transport.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.WsTransport = void 0;
@@ -38525,9 +38525,9 @@ var require_ws_transport = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/internal_mod.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/internal_mod.js
 var require_internal_mod = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/internal_mod.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/internal_mod.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -38838,9 +38838,9 @@ var require_internal_mod = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/transport-node/lib/nats-base-client.js
+// ../../work/main/node_modules/@nats-io/transport-node/lib/nats-base-client.js
 var require_nats_base_client = __commonJS({
-  "../main/node_modules/@nats-io/transport-node/lib/nats-base-client.js"(exports) {
+  "../../work/main/node_modules/@nats-io/transport-node/lib/nats-base-client.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -38863,9 +38863,9 @@ var require_nats_base_client = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/transport-node/lib/version.js
+// ../../work/main/node_modules/@nats-io/transport-node/lib/version.js
 var require_version5 = __commonJS({
-  "../main/node_modules/@nats-io/transport-node/lib/version.js"(exports) {
+  "../../work/main/node_modules/@nats-io/transport-node/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -38873,9 +38873,9 @@ var require_version5 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/transport-node/lib/node_transport.js
+// ../../work/main/node_modules/@nats-io/transport-node/lib/node_transport.js
 var require_node_transport = __commonJS({
-  "../main/node_modules/@nats-io/transport-node/lib/node_transport.js"(exports) {
+  "../../work/main/node_modules/@nats-io/transport-node/lib/node_transport.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -39298,9 +39298,9 @@ var require_node_transport = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/transport-node/lib/connect.js
+// ../../work/main/node_modules/@nats-io/transport-node/lib/connect.js
 var require_connect = __commonJS({
-  "../main/node_modules/@nats-io/transport-node/lib/connect.js"(exports) {
+  "../../work/main/node_modules/@nats-io/transport-node/lib/connect.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.connect = connect2;
@@ -39322,9 +39322,9 @@ var require_connect = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/transport-node/lib/mod.js
+// ../../work/main/node_modules/@nats-io/transport-node/lib/mod.js
 var require_mod3 = __commonJS({
-  "../main/node_modules/@nats-io/transport-node/lib/mod.js"(exports) {
+  "../../work/main/node_modules/@nats-io/transport-node/lib/mod.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -39352,17 +39352,17 @@ var require_mod3 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/transport-node/index.js
+// ../../work/main/node_modules/@nats-io/transport-node/index.js
 var require_transport_node = __commonJS({
-  "../main/node_modules/@nats-io/transport-node/index.js"(exports, module) {
+  "../../work/main/node_modules/@nats-io/transport-node/index.js"(exports, module) {
     "use strict";
     module.exports = require_mod3();
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/types.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/types.js
 var require_types3 = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/types.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.RepublishHeaders = exports.DirectMsgHeaders = exports.JsHeaders = exports.AdvisoryKind = void 0;
@@ -39480,9 +39480,9 @@ var require_types3 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jserrors.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jserrors.js
 var require_jserrors = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jserrors.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jserrors.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.jserrors = exports.StreamNotFoundError = exports.ConsumerNotFoundError = exports.JetStreamApiError = exports.InvalidNameError = exports.JetStreamApiCodes = exports.JetStreamStatus = exports.JetStreamStatusError = exports.JetStreamError = exports.JetStreamNotEnabled = void 0;
@@ -39692,9 +39692,9 @@ var require_jserrors = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js
 var require_jsbaseclient_api = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.BaseApiClientImpl = void 0;
@@ -39815,9 +39815,9 @@ var require_jsbaseclient_api = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jslister.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jslister.js
 var require_jslister = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jslister.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jslister.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ListerImpl = void 0;
@@ -39892,9 +39892,9 @@ var require_jslister = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jsutil.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jsutil.js
 var require_jsutil = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jsutil.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jsutil.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.validateDurableName = validateDurableName;
@@ -39961,9 +39961,9 @@ var require_jsutil = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/nats-core/lib/mod.js
+// ../../work/main/node_modules/@nats-io/nats-core/lib/mod.js
 var require_mod4 = __commonJS({
-  "../main/node_modules/@nats-io/nats-core/lib/mod.js"(exports) {
+  "../../work/main/node_modules/@nats-io/nats-core/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.wsconnect = exports.usernamePasswordAuthenticator = exports.UserAuthenticationExpiredError = exports.tokenAuthenticator = exports.TimeoutError = exports.syncIterator = exports.RequestError = exports.ProtocolError = exports.PermissionViolationError = exports.nuid = exports.Nuid = exports.NoRespondersError = exports.nkeys = exports.nkeyAuthenticator = exports.nanos = exports.MsgHdrsImpl = exports.millis = exports.Metric = exports.Match = exports.jwtAuthenticator = exports.InvalidSubjectError = exports.InvalidOperationError = exports.InvalidArgumentError = exports.headers = exports.hasWsProtocol = exports.errors = exports.Empty = exports.DrainingConnectionError = exports.delay = exports.deferred = exports.deadline = exports.credsAuthenticator = exports.createInbox = exports.ConnectionError = exports.ClosedConnectionError = exports.canonicalMIMEHeaderKey = exports.buildAuthenticator = exports.Bench = exports.backoff = exports.AuthorizationError = void 0;
@@ -40091,9 +40091,9 @@ var require_mod4 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jsapi_types.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jsapi_types.js
 var require_jsapi_types = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jsapi_types.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jsapi_types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PubHeaders = exports.PriorityPolicy = exports.ConsumerApiAction = exports.PersistMode = exports.StoreCompression = exports.ReplayPolicy = exports.AckPolicy = exports.DeliverPolicy = exports.StorageType = exports.DiscardPolicy = exports.RetentionPolicy = void 0;
@@ -40273,9 +40273,9 @@ var require_jsapi_types = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js
 var require_jsmconsumer_api = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ConsumerAPIImpl = void 0;
@@ -40485,9 +40485,9 @@ var require_jsmconsumer_api = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jsmsg.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jsmsg.js
 var require_jsmsg = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jsmsg.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jsmsg.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.JsMsgImpl = exports.ACK = void 0;
@@ -40671,9 +40671,9 @@ var require_jsmsg = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/consumer.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/consumer.js
 var require_consumer = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/consumer.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/consumer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PullConsumerImpl = exports.PullConsumerMessagesImpl = exports.PullConsumerType = void 0;
@@ -41400,9 +41400,9 @@ var require_consumer = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/pushconsumer.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/pushconsumer.js
 var require_pushconsumer = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/pushconsumer.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/pushconsumer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PushConsumerImpl = exports.PushConsumerMessagesImpl = void 0;
@@ -41749,9 +41749,9 @@ var require_pushconsumer = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jsmstream_api.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jsmstream_api.js
 var require_jsmstream_api = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jsmstream_api.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jsmstream_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.StreamsImpl = exports.StoredMsgImpl = exports.StreamAPIImpl = exports.StreamImpl = exports.ConsumersImpl = void 0;
@@ -42275,9 +42275,9 @@ var require_jsmstream_api = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jsm_direct.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jsm_direct.js
 var require_jsm_direct = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jsm_direct.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jsm_direct.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DirectConsumer = exports.DirectMsgImpl = exports.DirectStreamAPIImpl = void 0;
@@ -42628,9 +42628,9 @@ var require_jsm_direct = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/jsclient.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/jsclient.js
 var require_jsclient = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/jsclient.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/jsclient.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.BatchPublisherImpl = exports.JetStreamClientImpl = exports.JetStreamManagerImpl = void 0;
@@ -43182,9 +43182,9 @@ var require_jsclient = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/internal_mod.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/internal_mod.js
 var require_internal_mod2 = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/internal_mod.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/internal_mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.validateStreamName = exports.jserrors = exports.JetStreamStatusError = exports.JetStreamStatus = exports.JetStreamError = exports.JetStreamApiError = exports.JetStreamApiCodes = exports.isMessageNotFound = exports.ListerImpl = exports.StoreCompression = exports.StorageType = exports.RetentionPolicy = exports.ReplayPolicy = exports.PubHeaders = exports.PersistMode = exports.DiscardPolicy = exports.DeliverPolicy = exports.AckPolicy = exports.DirectMsgImpl = exports.BaseApiClientImpl = exports.toJetStreamClient = exports.startFastIngest = exports.jetstreamManager = exports.JetStreamClientImpl = exports.jetstream = exports.RepublishHeaders = exports.JsHeaders = exports.isPushConsumer = exports.isPullConsumer = exports.isOrderedPushConsumerOptions = exports.isBoundPushConsumerOptions = exports.DirectMsgHeaders = exports.AdvisoryKind = void 0;
@@ -43298,9 +43298,9 @@ var require_internal_mod2 = __commonJS({
   }
 });
 
-// ../main/node_modules/@nats-io/jetstream/lib/mod.js
+// ../../work/main/node_modules/@nats-io/jetstream/lib/mod.js
 var require_mod5 = __commonJS({
-  "../main/node_modules/@nats-io/jetstream/lib/mod.js"(exports) {
+  "../../work/main/node_modules/@nats-io/jetstream/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.StoreCompression = exports.StorageType = exports.RetentionPolicy = exports.RepublishHeaders = exports.ReplayPolicy = exports.PubHeaders = exports.PersistMode = exports.JsHeaders = exports.JetStreamError = exports.JetStreamApiError = exports.JetStreamApiCodes = exports.isPushConsumer = exports.isPullConsumer = exports.DiscardPolicy = exports.DirectMsgHeaders = exports.DeliverPolicy = exports.AdvisoryKind = exports.AckPolicy = exports.jetstreamManager = exports.jetstream = void 0;
@@ -43575,7 +43575,16 @@ import { join as join2 } from "node:path";
 import { Console } from "node:console";
 
 // lib/duration.ts
-var UNIT_NS = { ns: 1n, us: 1000n, "µs": 1000n, "μs": 1000n, ms: 1000000n, s: 1000000000n, m: 60000000000n, h: 3600000000000n };
+var UNIT_NS = {
+  ns: 1n,
+  us: 1000n,
+  µs: 1000n,
+  μs: 1000n,
+  ms: 1000000n,
+  s: 1000000000n,
+  m: 60000000000n,
+  h: 3600000000000n
+};
 var MAX_NS = (1n << 63n) - 1n;
 var LIMIT = 1n << 63n;
 var isDigit = (c) => c !== void 0 && c >= "0" && c <= "9";
@@ -44228,7 +44237,8 @@ function readWatchdogConfig(env, functionDir, opts = {}) {
   if (r.has("nats_url")) {
     natsUrl = env.nats_url;
     for (const server of natsUrl.split(",")) {
-      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim())) r.problem(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
+      if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim()))
+        r.problem(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
     }
   }
   const stream = r.string("trace_stream", "CONTAINERLESS_TRACES");
@@ -44289,7 +44299,10 @@ function readRunnerVariables(env) {
   if (!BYTES.test(rawLimit)) r.problem(`MAX_RAW_SIZE=${JSON.stringify(rawLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
   if (!BYTES.test(jsonLimit)) r.problem(`MAX_JSON_SIZE=${JSON.stringify(jsonLimit)} is not a size (e.g. 100kb, 1mb, 1048576)`);
   const execTimeoutMs = r.duration("exec_timeout", 1e4);
-  return { config: { rawBody: env.RAW_BODY === "true", rawLimit, jsonLimit, execTimeoutMs, nodeEnv: r.string("NODE_ENV", "development") }, problems: r.problems };
+  return {
+    config: { rawBody: env.RAW_BODY === "true", rawLimit, jsonLimit, execTimeoutMs, nodeEnv: r.string("NODE_ENV", "development") },
+    problems: r.problems
+  };
 }
 function readRunnerConfig(env) {
   const { config, problems } = readRunnerVariables(env);
@@ -44343,11 +44356,23 @@ function createWatchdogMetrics(opts = {}) {
     inFlight: new import_prom_client.Gauge({ name: "http_requests_in_flight", help: "total HTTP requests in-flight", registers }),
     traced: new import_prom_client.Counter({ name: "containerless_traced_requests_total", help: "requests run through the instrumented handler", registers }),
     traceGrew: new import_prom_client.Counter({ name: "containerless_trace_growth_total", help: "traced requests that added to the trace tree", registers }),
-    traceStable: new import_prom_client.Gauge({ name: "containerless_trace_stable", help: "1 once trace_stable_after traced requests in a row added nothing (sampling), else 0", registers }),
+    traceStable: new import_prom_client.Gauge({
+      name: "containerless_trace_stable",
+      help: "1 once trace_stable_after traced requests in a row added nothing (sampling), else 0",
+      registers
+    }),
     traceEnabled: new import_prom_client.Gauge({ name: "containerless_tracing_enabled", help: "1 when the instrumented handler loaded and tracing is on", registers }),
     tracePublished: new import_prom_client.Counter({ name: "containerless_trace_published_total", help: "trace trees acknowledged by JetStream", registers }),
-    traceDropped: new import_prom_client.Counter({ name: "containerless_trace_dropped_total", help: "trace trees dropped unpublished because the buffer was full (a newer tree of this replica replaced them)", registers }),
-    tracePublishErrors: new import_prom_client.Counter({ name: "containerless_trace_publish_errors_total", help: "publish attempts that failed or timed out (the tree stays buffered and is retried)", registers }),
+    traceDropped: new import_prom_client.Counter({
+      name: "containerless_trace_dropped_total",
+      help: "trace trees dropped unpublished because the buffer was full (a newer tree of this replica replaced them)",
+      registers
+    }),
+    tracePublishErrors: new import_prom_client.Counter({
+      name: "containerless_trace_publish_errors_total",
+      help: "publish attempts that failed or timed out (the tree stays buffered and is retried)",
+      registers
+    }),
     traceBuffered: new import_prom_client.Gauge({ name: "containerless_trace_buffered", help: "trace trees waiting to be published", registers }),
     natsConnected: new import_prom_client.Gauge({ name: "containerless_nats_connected", help: "1 while connected to NATS", registers })
   };
@@ -44426,7 +44451,10 @@ function runInRequest(scope, fn) {
 function currentScope(what) {
   const scope = current.getStore();
   if (!scope) {
-    throw new ContainerlessApiError("NO_REQUEST", `containerless.${what}() was called outside a request (call it from the listen callback or a callback it started)`);
+    throw new ContainerlessApiError(
+      "NO_REQUEST",
+      `containerless.${what}() was called outside a request (call it from the listen callback or a callback it started)`
+    );
   }
   return scope;
 }
@@ -44476,7 +44504,8 @@ function createContainerlessApi() {
   let listener;
   const api = {
     listen(callback) {
-      if (typeof callback !== "function") throw new ContainerlessApiError("NOT_A_FUNCTION", `containerless.listen() needs a callback function, got ${typeof callback}`);
+      if (typeof callback !== "function")
+        throw new ContainerlessApiError("NOT_A_FUNCTION", `containerless.listen() needs a callback function, got ${typeof callback}`);
       if (listener) throw new ContainerlessApiError("LISTEN_TWICE", "containerless.listen() was called twice; a function has one request callback");
       listener = callback;
     },
@@ -44895,14 +44924,19 @@ function createWatchdogApp(deps) {
       metrics.requestDuration.observe(labels, seconds);
       const ua = req.headers["user-agent"] ?? "";
       if (!ua.startsWith("kube-probe")) {
-        deps.log(`${req.method} ${req.url} - ${res.statusCode} ${STATUS_CODES[res.statusCode] ?? ""} - ContentLength: ${humanSize(Number(res.getHeader("content-length") ?? -1))} (${seconds.toFixed(4)}s)`);
+        deps.log(
+          `${req.method} ${req.url} - ${res.statusCode} ${STATUS_CODES[res.statusCode] ?? ""} - ContentLength: ${humanSize(Number(res.getHeader("content-length") ?? -1))} (${seconds.toFixed(4)}s)`
+        );
       }
     };
     res.once("finish", finish);
     res.once("close", finish);
     if (deps.maxInflight > 0 && state.inflight > deps.maxInflight) {
       reply(res, 429, `Concurrent request limit exceeded. Max concurrent requests: ${deps.maxInflight}
-`, { "Content-Type": "text/plain", "X-OpenFaaS-Internal": "faas-middleware" });
+`, {
+        "Content-Type": "text/plain",
+        "X-OpenFaaS-Internal": "faas-middleware"
+      });
       return;
     }
     runner(req, res);
@@ -44923,7 +44957,7 @@ import { resolve as resolve3 } from "node:path";
 // trace/prepare.ts
 import { createHash as createHash2 } from "node:crypto";
 
-// ../main/node_modules/astring/dist/astring.mjs
+// ../../work/main/node_modules/astring/dist/astring.mjs
 var { stringify } = JSON;
 if (!String.prototype.repeat) {
   throw new Error(
@@ -46129,7 +46163,7 @@ function instrument(program) {
   return generate(t(program), { comments: false });
 }
 
-// ../main/node_modules/acorn/dist/acorn.mjs
+// ../../work/main/node_modules/acorn/dist/acorn.mjs
 var astralIdentifierCodes = [509, 0, 227, 0, 150, 4, 294, 9, 1368, 2, 2, 1, 6, 3, 41, 2, 5, 0, 166, 1, 574, 3, 9, 9, 7, 9, 32, 4, 318, 1, 31, 4, 33, 15, 71, 10, 50, 3, 123, 2, 54, 14, 32, 10, 3, 1, 11, 3, 46, 10, 8, 0, 46, 9, 7, 2, 37, 13, 2, 9, 6, 1, 45, 0, 13, 2, 49, 13, 9, 3, 2, 11, 83, 11, 7, 0, 3, 0, 158, 11, 6, 9, 7, 3, 56, 1, 2, 6, 3, 1, 3, 2, 10, 0, 11, 1, 3, 6, 4, 4, 68, 8, 2, 0, 3, 0, 2, 3, 2, 4, 2, 0, 15, 1, 83, 17, 10, 9, 5, 0, 82, 19, 13, 9, 214, 6, 3, 8, 28, 1, 83, 16, 16, 9, 82, 12, 9, 9, 7, 19, 58, 14, 5, 9, 243, 14, 166, 9, 71, 5, 2, 1, 3, 3, 2, 0, 2, 1, 13, 9, 120, 6, 3, 6, 4, 0, 29, 9, 41, 6, 2, 3, 9, 0, 10, 10, 47, 15, 199, 7, 137, 9, 54, 7, 2, 7, 17, 9, 57, 21, 2, 13, 123, 5, 4, 0, 2, 1, 2, 6, 2, 0, 9, 9, 49, 4, 2, 1, 2, 4, 9, 9, 55, 9, 7, 0, 259, 3, 10, 1, 2, 0, 49, 6, 4, 4, 14, 10, 5350, 0, 7, 14, 11465, 27, 2343, 9, 87, 9, 39, 4, 60, 6, 26, 9, 535, 9, 470, 0, 2, 54, 8, 3, 82, 0, 12, 1, 19628, 1, 4178, 9, 519, 45, 3, 22, 481, 1, 61, 4, 4, 5, 9, 7, 3, 6, 31, 3, 149, 2, 12, 2, 9, 1, 3, 0, 33, 1, 1357, 49, 513, 54, 5, 49, 9, 0, 15, 0, 23, 4, 2, 14, 1361, 6, 2, 16, 3, 6, 2, 1, 2, 4, 101, 0, 161, 6, 10, 9, 357, 0, 62, 13, 499, 13, 245, 1, 2, 9, 233, 0, 3, 0, 8, 1, 6, 0, 475, 6, 110, 6, 6, 9, 4759, 9, 787719, 239];
 var astralIdentifierStartCodes = [0, 11, 2, 25, 2, 18, 2, 1, 2, 14, 3, 13, 35, 122, 70, 52, 268, 28, 4, 48, 48, 31, 14, 29, 6, 37, 11, 29, 3, 35, 5, 7, 2, 4, 43, 157, 19, 35, 5, 35, 5, 39, 9, 51, 13, 10, 2, 14, 2, 6, 2, 1, 2, 10, 2, 14, 2, 6, 2, 1, 4, 51, 13, 310, 10, 21, 11, 7, 25, 5, 2, 41, 2, 13, 65, 5, 3, 0, 2, 43, 2, 1, 4, 0, 3, 22, 11, 22, 10, 30, 66, 18, 2, 1, 11, 21, 11, 25, 7, 25, 39, 55, 7, 1, 65, 0, 16, 3, 2, 2, 2, 28, 43, 28, 4, 28, 36, 7, 2, 27, 28, 53, 11, 21, 11, 18, 14, 17, 111, 72, 56, 50, 14, 50, 14, 35, 39, 27, 10, 22, 251, 41, 7, 1, 17, 5, 18, 21, 18, 28, 11, 0, 9, 21, 43, 17, 47, 20, 28, 22, 13, 52, 58, 1, 3, 0, 14, 44, 33, 24, 27, 35, 30, 0, 3, 0, 9, 34, 4, 0, 13, 47, 15, 3, 22, 0, 2, 0, 36, 17, 2, 24, 20, 1, 64, 6, 2, 0, 2, 3, 2, 14, 2, 9, 8, 46, 39, 7, 3, 1, 3, 21, 2, 6, 2, 1, 2, 4, 4, 0, 19, 0, 13, 4, 31, 9, 2, 0, 3, 0, 2, 37, 2, 0, 26, 0, 2, 0, 45, 52, 19, 3, 21, 2, 31, 47, 21, 1, 2, 0, 185, 46, 42, 3, 37, 47, 21, 0, 60, 42, 14, 0, 72, 26, 38, 6, 186, 43, 117, 63, 32, 7, 3, 0, 3, 7, 2, 1, 2, 23, 16, 0, 2, 0, 95, 7, 3, 38, 17, 0, 2, 0, 29, 0, 11, 39, 8, 0, 22, 0, 12, 45, 20, 0, 19, 72, 18, 0, 182, 32, 32, 8, 2, 36, 18, 0, 50, 29, 113, 6, 2, 1, 2, 37, 22, 0, 26, 5, 2, 1, 2, 31, 15, 0, 24, 43, 22, 0, 239, 18, 16, 0, 2, 12, 2, 33, 125, 0, 80, 921, 103, 111, 6, 206, 13, 310, 2314, 96, 16, 1071, 18, 5, 26, 3994, 6, 582, 6842, 29, 1763, 568, 8, 30, 18, 78, 18, 29, 19, 47, 17, 3, 32, 20, 6, 18, 433, 44, 212, 63, 33, 24, 3, 24, 45, 74, 6, 0, 67, 12, 65, 1, 2, 0, 15, 4, 10, 7386, 37, 33, 96, 114, 14, 913, 15, 50, 7710, 3, 2, 6, 2, 1, 2, 296, 10, 0, 30, 2, 3, 0, 15, 4, 8, 395, 2309, 106, 6, 12, 4, 8, 8, 9, 5991, 84, 2, 70, 2, 1, 3, 0, 3, 1, 3, 3, 2, 11, 2, 0, 2, 6, 2, 64, 2, 3, 3, 7, 2, 6, 2, 27, 2, 3, 2, 4, 2, 0, 4, 6, 2, 340, 2, 24, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 7, 1845, 129, 15, 6, 55, 50, 49, 61, 147, 44, 11, 6, 17, 0, 322, 29, 19, 43, 485, 27, 229, 29, 3, 0, 208, 30, 2, 2, 2, 1, 2, 6, 3, 4, 10, 1, 225, 6, 2, 3, 2, 1, 2, 14, 2, 196, 60, 67, 8, 0, 1205, 3, 2, 26, 2, 1, 2, 0, 3, 0, 2, 9, 2, 3, 2, 0, 2, 0, 7, 0, 5, 0, 2, 0, 2, 0, 2, 2, 2, 1, 2, 0, 3, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 1, 2, 0, 3, 3, 2, 6, 2, 3, 2, 3, 2, 0, 2, 9, 2, 16, 6, 2, 2, 4, 2, 16, 4421, 42719, 33, 4382, 2, 5773, 3, 7472, 16, 621, 2467, 541, 1507, 4938, 6, 8489, 39815, 11327];
 var nonASCIIidentifierChars = "‌‍·̀-ͯ·҃-֑҇-ׇֽֿׁׂׅׄ-׉ؐ-ًؚ-٩ٰۖ-ۜ۟-۪ۤۧۨ-ۭ۰-۹ܑܰ-݊ަ-ް߀-߉߫-߽߳ࠖ-࠙ࠛ-ࠣࠥ-ࠧࠩ-࡙࠭-࡛ࢗ-࢟࣊-ࣣ࣡-ःऺ-़ा-ॏ॑-ॗॢॣ०-९ঁ-ঃ়া-ৄেৈো-্ৗৢৣ০-৯৾ਁ-ਃ਼ਾ-ੂੇੈੋ-੍ੑ੦-ੱੵઁ-ઃ઼ા-ૅે-ૉો-્ૢૣ૦-૯ૺ-૿ଁ-ଃ଼ା-ୄେୈୋ-୍୓-ୗୢୣ୦-୯ஂா-ூெ-ைொ-்ௗ௦-௯ఀ-ఄ఼ా-ౄె-ైొ-్ౕౖౢౣ౦-౯ಁ-ಃ಼ಾ-ೄೆ-ೈೊ-್ೕೖೢೣ೦-೯ೳഀ-ഃ഻഼ാ-ൄെ-ൈൊ-്ൗൢൣ൦-൯ඁ-ඃ්ා-ුූෘ-ෟ෦-෯ෲෳัิ-ฺ็-๎๐-๙ັິ-ຼ່-໎໐-໙༘༙༠-༩༹༵༷༾༿ཱ-྄྆྇ྍ-ྗྙ-ྼ࿆ါ-ှ၀-၉ၖ-ၙၞ-ၠၢ-ၤၧ-ၭၱ-ၴႂ-ႍႏ-ႝ፝-፟፩-፱ᜒ-᜕ᜲ-᜴ᝒᝓᝲᝳ឴-៓៝០-៩᠋-᠍᠏-᠙ᢩᤠ-ᤫᤰ-᤻᥆-᥏᧐-᧚ᨗ-ᨛᩕ-ᩞ᩠-᩿᩼-᪉᪐-᪙᪰-᪽ᪿ-᫰ᬀ-ᬄ᬴-᭄᭐-᭙᭫-᭳ᮀ-ᮂᮡ-ᮭ᮰-᮹᯦-᯳ᰤ-᰷᱀-᱉᱐-᱙᳐-᳔᳒-᳨᳭᳴᳷-᳹᷀-᷿‌‍‿⁀⁔⃐-⃥⃜⃡-⃰⳯-⵿⳱ⷠ-〪ⷿ-゙゚〯・꘠-꘩꙯ꙴ-꙽ꚞꚟ꛰꛱ꠂ꠆ꠋꠣ-ꠧ꠬ꢀꢁꢴ-ꣅ꣐-꣙꣠-꣱ꣿ-꤉ꤦ-꤭ꥇ-꥓ꦀ-ꦃ꦳-꧀꧐-꧙ꧥ꧰-꧹ꨩ-ꨶꩃꩌꩍ꩐-꩙ꩻ-ꩽꪰꪲ-ꪴꪷꪸꪾ꪿꫁ꫫ-ꫯꫵ꫶ꯣ-ꯪ꯬꯭꯰-꯹ﬞ︀-️︠-︯︳︴﹍-﹏０-９＿･";
@@ -52839,7 +52873,15 @@ function prune(core, obs) {
       case "ClUnsupported":
         if ((n.node?.type === "FunctionDeclaration" || n.node?.type === "ClassDeclaration") && n.node.id) {
           const arity = n.node.type === "FunctionDeclaration" ? n.node.params.length : 0;
-          return { type: "ClUnsupported", sid: n.sid, reason: n.reason, stmt: n.stmt, loc: n.loc, declares: { type: "Identifier", name: n.node.id.name }, arity };
+          return {
+            type: "ClUnsupported",
+            sid: n.sid,
+            reason: n.reason,
+            stmt: n.stmt,
+            loc: n.loc,
+            declares: { type: "Identifier", name: n.node.id.name },
+            arity
+          };
         }
         return { type: "ClUnsupported", sid: n.sid, reason: n.reason, stmt: n.stmt, loc: n.loc };
       case "IfStatement": {
@@ -52853,7 +52895,12 @@ function prune(core, obs) {
       }
       case "ConditionalExpression": {
         const b = br(n.sid);
-        return { ...n, test: visit(n.test), consequent: b & BR_TRUE ? visit(n.consequent) : UNKNOWN(n.sid), alternate: b & BR_FALSE ? visit(n.alternate) : UNKNOWN(n.sid) };
+        return {
+          ...n,
+          test: visit(n.test),
+          consequent: b & BR_TRUE ? visit(n.consequent) : UNKNOWN(n.sid),
+          alternate: b & BR_FALSE ? visit(n.alternate) : UNKNOWN(n.sid)
+        };
       }
       case "LogicalExpression": {
         const b = br(n.sid);
@@ -53512,7 +53559,9 @@ async function startWatchdog(dir, env, io2, config = readWatchdogConfig(env, dir
     log('Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.');
   }
   state.accepting = true;
-  log(`Tracing: ${tracing.enabled ? `${config.tracing.mode}${config.tracing.natsUrl ? `, trees to ${config.tracing.natsUrl} on ${traceSubject(config.namespace, config.functionName)}` : ", trees kept in memory (nats_url unset)"}` : "off"}`);
+  log(
+    `Tracing: ${tracing.enabled ? `${config.tracing.mode}${config.tracing.natsUrl ? `, trees to ${config.tracing.natsUrl} on ${traceSubject(config.namespace, config.functionName)}` : ", trees kept in memory (nats_url unset)"}` : "off"}`
+  );
   let stopping;
   const shutdown = (reason) => {
     stopping ??= (async () => {
