@@ -41,6 +41,12 @@ function memberName(m: Node): string | null {
   return null;
 }
 
+/**
+ * Intrinsics whose failure V8 words from the source: they get their site as a last argument, for the
+ * tracer to find the wording (wording.ts).
+ */
+const WORDED_INTRINSICS = new Set(['forOf', 'iter', 'requireObject', 'callWith']);
+
 const isDirective = (s: Node): boolean => s?.type === 'ExpressionStatement' && typeof s.directive === 'string';
 
 const usesStrict = (list: Node[]): boolean => {
@@ -66,6 +72,12 @@ export function instrument(program: Node): string {
       strict = saved;
     }
   };
+  /**
+   * Arguments or elements, each spread one checked by the tracer first (`...__cl.spread(site, i, x)`), so a
+   * value that is not iterable fails with V8's wording of the source rather than of the instrumented code.
+   */
+  const spreads = (site: number, list: Node[]): Node[] =>
+    list.map((a: Node, i: number) => (a?.type === 'SpreadElement' ? { type: 'SpreadElement', argument: call('spread', [num(site), num(i), t(a.argument)]) } : t(a)));
   const t = (n: Node): Node => {
     if (n === null || n === undefined) return n;
     if (Array.isArray(n)) return n.map(t);
@@ -76,8 +88,12 @@ export function instrument(program: Node): string {
         return n.node;
       case 'ClRequire':
         return call('req', [num(n.sid), id('require'), lit(n.module)]);
-      case 'ClIntrinsic':
-        return { type: 'CallExpression', callee: { type: 'MemberExpression', object: cl('i'), property: id(n.name), computed: false, optional: false }, arguments: n.arguments.map(t), optional: false };
+      case 'ClIntrinsic': {
+        const args = WORDED_INTRINSICS.has(n.name) ? [...n.arguments.map(t), num(n.sid)] : n.arguments.map(t);
+        return { type: 'CallExpression', callee: { type: 'MemberExpression', object: cl('i'), property: id(n.name), computed: false, optional: false }, arguments: args, optional: false };
+      }
+      case 'ArrayExpression':
+        return { type: 'ArrayExpression', elements: n.sid === undefined ? t(n.elements) : spreads(n.sid, n.elements) };
       case 'BlockStatement':
         return { type: 'BlockStatement', body: body(n.body) };
       case 'IfStatement':
@@ -105,19 +121,20 @@ export function instrument(program: Node): string {
         return { ...n, right: t(n.right) };
       case 'CallExpression': {
         const c = n.callee;
-        if (c.type === 'Super') return { ...n, arguments: t(n.arguments) };
-        if (c.type === 'MemberExpression' && c.object.type === 'Super') return { ...n, callee: t(c), arguments: t(n.arguments) };
+        const args = spreads(n.sid, n.arguments);
+        if (c.type === 'Super') return { ...n, arguments: args };
+        if (c.type === 'MemberExpression' && c.object.type === 'Super') return { ...n, callee: t(c), arguments: args };
         if (isPrivate(c)) {
           const method = num(c.property.info?.fnSid ?? -1);
-          return { type: 'CallExpression', callee: call('pm', [num(n.sid), t(c.object), privateAccess(c.property.name), method]), arguments: t(n.arguments), optional: false };
+          return { type: 'CallExpression', callee: call('pm', [num(n.sid), t(c.object), privateAccess(c.property.name), method]), arguments: args, optional: false };
         }
         if (c.type === 'MemberExpression') {
-          return { type: 'CallExpression', callee: call('m', [num(n.sid), t(c.object), key(c, t)]), arguments: t(n.arguments), optional: false };
+          return { type: 'CallExpression', callee: call('m', [num(n.sid), t(c.object), key(c, t)]), arguments: args, optional: false };
         }
-        return call('call', [num(n.sid), t(c), arr(t(n.arguments))]);
+        return call('call', [num(n.sid), t(c), arr(args)]);
       }
       case 'NewExpression':
-        return call('new', [num(n.sid), t(n.callee), arr(t(n.arguments))]);
+        return call('new', [num(n.sid), t(n.callee), arr(spreads(n.sid, n.arguments))]);
       case 'FunctionExpression':
       case 'ArrowFunctionExpression':
         return call('fn', [num(n.sid), fn(n)]);

@@ -22,12 +22,15 @@ import * as acorn from 'acorn';
 import type * as C from './ast.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { walkNodes } from './walk.ts';
+import type { PatternSource, Wording } from './wording.ts';
 
 export interface NormalizeResult {
   program: C.Program;
   diagnostics: Diagnostic[];
   /** The highest site id used. */
   maxId: number;
+  /** Per site whose operation can fail with an error V8 words from the source: what it names (wording.ts). */
+  wording: Map<number, Wording>;
 }
 
 interface FnCtx {
@@ -54,11 +57,11 @@ export function normalize(source: string, file: string): NormalizeResult {
   } catch (e) {
     const err = e as { message: string; loc?: { line: number; column: number } };
     diagnostics.push({ code: 'C001', severity: 'error', message: err.message.replace(/ \(\d+:\d+\)$/, ''), file, line: err.loc?.line ?? 1, column: (err.loc?.column ?? 0) + 1 });
-    return { program: { type: 'Program', body: [], sourceType: 'script' }, diagnostics, maxId: 0 };
+    return { program: { type: 'Program', body: [], sourceType: 'script' }, diagnostics, maxId: 0, wording: new Map() };
   }
   const n = new Normalizer(file, diagnostics);
   const program = n.program(ast);
-  return { program, diagnostics, maxId: n.nextId - 1 };
+  return { program, diagnostics, maxId: n.nextId - 1, wording: n.wording };
 }
 
 const id = (name: string): C.Identifier => ({ type: 'Identifier', name });
@@ -98,6 +101,7 @@ const COMPOUND: Record<string, acorn.BinaryOperator> = {
 
 class Normalizer {
   nextId = 1;
+  readonly wording = new Map<number, Wording>();
   private labelN = 0;
   private fn: FnCtx = { temps: [], vars: new Set(), isAsync: false };
   /** Private names of the classes being normalised, innermost last: `#x` to its info. */
@@ -113,6 +117,12 @@ class Normalizer {
     sited.sid = this.nextId++;
     if (src?.loc) sited.loc = src.loc;
     return sited;
+  }
+
+  /** Records how V8 words a failure of `n`'s operation, from the source. */
+  private worded<T extends { sid?: number }>(n: T, w: Wording): T {
+    if (n.sid !== undefined) this.wording.set(n.sid, w);
+    return n;
   }
 
   private label(prefix: string): string {
@@ -184,10 +194,10 @@ class Normalizer {
         const t = `$cl_p${params.length}`;
         if (p.type === 'RestElement') {
           params.push({ type: 'RestElement', argument: id(t) });
-          pre.push(...this.declarePattern(p.argument, id(t), 'let'));
+          pre.push(...this.declarePattern(p.argument, id(t), 'let', { from: 'nested' }));
         } else {
           params.push(id(t));
-          pre.push(...this.declarePattern(p, id(t), 'let'));
+          pre.push(...this.declarePattern(p, id(t), 'let', { from: 'param', dflt: false }));
         }
       }
     });
@@ -355,7 +365,7 @@ class Normalizer {
           const t = this.temp();
           // A destructuring declaration always has an initialiser (acorn refuses one without).
           out.push(exprStmt(assign(id(t), this.expr(d.init!))));
-          out.push(...this.assignPattern(d.id, id(t)));
+          out.push(...this.assignPattern(d.id, id(t), { from: 'init', node: d.init! }));
         }
         continue;
       }
@@ -365,7 +375,7 @@ class Normalizer {
       } else {
         const t = this.temp();
         out.push(exprStmt(assign(id(t), this.expr(d.init!))));
-        out.push(...this.declarePattern(d.id, id(t), kind));
+        out.push(...this.declarePattern(d.id, id(t), kind, { from: 'init', node: d.init! }));
       }
     }
     return out;
@@ -449,7 +459,7 @@ class Normalizer {
           // Arrays are read by index, live (their iterator checks the length at every step); any other
           // iterable is stepped through its own iterator, so entries a Map or Set gets during the loop are
           // visited as they are by for-of.
-          pre.push(exprStmt(assign(id(it), this.intrinsic('forOf', [src], s.right))));
+          pre.push(exprStmt(assign(id(it), this.worded(this.intrinsic('forOf', [src], s.right), { kind: 'forOf', node: s.right }))));
           pre.push(exprStmt(assign(id(i), lit(0))));
           test = this.intrinsic('forOfNext', [id(it), id(i)], s.right);
           elem = this.intrinsic('forOfValue', [id(it), id(i)], s.left);
@@ -472,16 +482,16 @@ class Normalizer {
             if (d.id.type === 'Identifier') head.unshift(exprStmt(assign(id(d.id.name), elem)));
             else {
               const t = this.temp();
-              head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(d.id, id(t)));
+              head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(d.id, id(t), { from: 'for' }));
             }
           } else if (d.id.type === 'Identifier') head.unshift(letDecl(d.id.name, elem, kind));
           else {
             const t = this.temp();
-            head.unshift(exprStmt(assign(id(t), elem)), ...this.declarePattern(d.id, id(t), kind));
+            head.unshift(exprStmt(assign(id(t), elem)), ...this.declarePattern(d.id, id(t), kind, { from: 'for' }));
           }
         } else {
           const t = this.temp();
-          head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(s.left, id(t)));
+          head.unshift(exprStmt(assign(id(t), elem)), ...this.assignPattern(s.left, id(t), { from: 'for' }));
         }
         break;
       }
@@ -590,7 +600,7 @@ class Normalizer {
         if (s.handler.param.type === 'Identifier') param = id(s.handler.param.name);
         else {
           param = id(this.label('e'));
-          pre.push(...this.declarePattern(s.handler.param, param, 'let'));
+          pre.push(...this.declarePattern(s.handler.param, param, 'let', { from: 'catch' }));
         }
       }
       const body = this.asBlock(s.handler.body);
@@ -604,19 +614,20 @@ class Normalizer {
   // ---------------------------------------------------------------------------------------------
   // Patterns
 
-  /** `kind x = src.a; ...` for a declaration pattern. */
-  private declarePattern(p: acorn.Pattern, src: C.Expression, kind: C.LexicalKind): C.Statement[] {
-    return this.pattern(p, src, (name, value) => letDecl(name, value, kind));
+  /** `kind x = src.a; ...` for a declaration pattern; `from` says where its value comes from (how V8 names it). */
+  private declarePattern(p: acorn.Pattern, src: C.Expression, kind: C.LexicalKind, from: PatternSource): C.Statement[] {
+    return this.pattern(p, src, (name, value) => letDecl(name, value, kind), false, from);
   }
 
   /** `x = src.a; ...` for an assignment pattern (targets may be members). */
-  private assignPattern(p: acorn.Pattern, src: C.Expression): C.Statement[] {
-    return this.pattern(p, src, (name, value) => exprStmt(assign(id(name), value)), true);
+  private assignPattern(p: acorn.Pattern, src: C.Expression, from: PatternSource): C.Statement[] {
+    return this.pattern(p, src, (name, value) => exprStmt(assign(id(name), value)), true, from);
   }
 
-  private pattern(p: acorn.Pattern, src: C.Expression, bind: (name: string, value: C.Expression) => C.Statement, assignTargets = false): C.Statement[] {
+  private pattern(p: acorn.Pattern, src: C.Expression, bind: (name: string, value: C.Expression) => C.Statement, assignTargets: boolean, from: PatternSource): C.Statement[] {
     const out: C.Statement[] = [];
-    const emit = (target: acorn.Pattern, value: C.Expression): void => {
+    const nested: PatternSource = { from: 'nested' };
+    const emit = (target: acorn.Pattern, value: C.Expression, source: PatternSource = nested): void => {
       if (target.type === 'Identifier') out.push(bind(target.name, value));
       else if (target.type === 'MemberExpression' && assignTargets) out.push(exprStmt(assign(this.assignTarget(target), value)));
       else if (target.type === 'AssignmentPattern') {
@@ -624,17 +635,28 @@ class Normalizer {
         out.push(exprStmt(assign(id(t), value)));
         const test = this.site({ type: 'BinaryExpression', operator: '===', left: id(t), right: undef() }, target);
         const withDefault = this.site({ type: 'ConditionalExpression', test, consequent: this.expr(target.right), alternate: id(t) }, target);
-        emit(target.left, withDefault);
+        // A parameter's pattern with a default: V8 names its value after the default's `?:`.
+        emit(target.left, withDefault, source.from === 'param' ? { from: 'param', dflt: true } : source);
       } else {
         const t = this.temp();
         out.push(exprStmt(assign(id(t), value)));
-        out.push(...this.pattern(target, id(t), bind, assignTargets));
+        out.push(...this.pattern(target, id(t), bind, assignTargets, source));
       }
     };
     if (p.type === 'Identifier' || p.type === 'MemberExpression' || p.type === 'AssignmentPattern') {
-      emit(p, src);
+      emit(p, src, from);
     } else if (p.type === 'ObjectPattern') {
-      // RequireObjectCoercible first: destructuring undefined throws even for `{}`.
+      // RequireObjectCoercible first: destructuring undefined throws even for `{}`, before a computed key
+      // is evaluated. V8 names the first property when it is a plain key without a default (its read
+      // checks), else the value alone (an explicit check here); a first property with a default is read as
+      // a property (V8 words that "Cannot read properties of ..."), as is a nested pattern's value.
+      const first = p.properties[0] as acorn.Property | acorn.RestElement | undefined;
+      const named = first?.type === 'Property' && !first.computed && (first.value as acorn.Pattern).type !== 'AssignmentPattern';
+      if (!first || (from.from !== 'nested' && !named && !(first.type === 'Property' && !first.computed))) {
+        const check = this.intrinsic('requireObject', [src], p);
+        if (from.from !== 'nested') this.worded(check, { kind: 'objectPattern', source: from, key: null });
+        out.push(exprStmt(check));
+      }
       const used: (C.Identifier | C.Literal)[] = [];
       for (const prop of p.properties) {
         if (prop.type === 'RestElement') {
@@ -648,12 +670,13 @@ class Normalizer {
           key = id(t);
         } else key = prop.key.type === 'Identifier' ? lit(prop.key.name) : lit(String((prop.key as acorn.Literal).value));
         used.push(key);
-        emit(prop.value, this.site(member(src, key, true), prop));
+        const read = this.site(member(src, key, true), prop);
+        if (named && prop === first && from.from !== 'nested') this.worded(read, { kind: 'objectPattern', source: from, key: String(key.type === 'Literal' ? key.value : key.name) });
+        emit(prop.value, read);
       }
-      if (!p.properties.length) out.push(exprStmt(this.intrinsic('requireObject', [src], p)));
     } else if (p.type === 'ArrayPattern') {
       const t = this.temp();
-      out.push(exprStmt(assign(id(t), this.intrinsic('iter', [src], p))));
+      out.push(exprStmt(assign(id(t), this.worded(this.intrinsic('iter', [src], p), { kind: 'arrayPattern', source: from }))));
       p.elements.forEach((el, i) => {
         if (!el) return;
         if (el.type === 'RestElement') {
@@ -689,7 +712,7 @@ class Normalizer {
         return this.unsupported(e, 'a tagged template');
       case 'ArrayExpression':
         if (e.elements.some((x) => x === null)) return this.unsupported(e, 'an array literal with holes');
-        return this.site({ type: 'ArrayExpression', elements: this.args(e.elements as (acorn.Expression | acorn.SpreadElement)[]) }, e);
+        return this.worded(this.site({ type: 'ArrayExpression', elements: this.args(e.elements as (acorn.Expression | acorn.SpreadElement)[]) }, e), { kind: 'array', elements: e.elements });
       case 'ObjectExpression':
         return this.objectExpr(e);
       case 'FunctionExpression':
@@ -723,7 +746,7 @@ class Normalizer {
       case 'CallExpression':
         return this.call(e);
       case 'NewExpression':
-        return this.site({ type: 'NewExpression', callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e);
+        return this.worded(this.site({ type: 'NewExpression', callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e), { kind: 'new', callee: e.callee, args: e.arguments });
       case 'MemberExpression':
         if (e.property.type === 'PrivateIdentifier' && (e.optional || !this.privateName(e.property))) return this.unsupported(e, 'this use of a private name');
         return this.memberExpr(e);
@@ -783,7 +806,7 @@ class Normalizer {
       return this.unsupported(e, 'require() of a computed name');
     }
     const c = callee.type === 'Super' ? superNode() : callee.type === 'MemberExpression' ? this.memberExpr(callee) : this.expr(callee);
-    return this.site({ type: 'CallExpression', callee: c, arguments: this.args(e.arguments), optional: false }, e);
+    return this.worded(this.site({ type: 'CallExpression', callee: c, arguments: this.args(e.arguments), optional: false }, e), { kind: 'call', callee: e.callee, args: e.arguments });
   }
 
   /**
@@ -811,7 +834,7 @@ class Normalizer {
           const t = this.temp();
           const f = this.temp();
           const get = this.site(member(id(t), v.property, v.computed), l);
-          const call = this.intrinsic('callWith', [id(f), id(t), { type: 'ArrayExpression', elements: this.args(l.arguments) }], l);
+          const call = this.worded(this.intrinsic('callWith', [id(f), id(t), { type: 'ArrayExpression', elements: this.args(l.arguments) }], l), { kind: 'call', callee: l.callee, args: l.arguments });
           const rest = this.chainFrom(call, links, i + 1);
           const test = this.site({ type: 'BinaryExpression', operator: '==', left: assign(id(f), get), right: lit(null) }, l);
           return seq([assign(id(t), v.object), this.site({ type: 'ConditionalExpression', test, consequent: undef(), alternate: rest }, l)]);
@@ -834,7 +857,7 @@ class Normalizer {
       const property = l.computed ? this.expr(l.property) : id((l.property as acorn.Identifier).name);
       return this.site({ type: 'MemberExpression', object: v, property, computed: l.computed, optional: false }, l);
     }
-    return this.site({ type: 'CallExpression', callee: v, arguments: this.args(l.arguments), optional: false }, l);
+    return this.worded(this.site({ type: 'CallExpression', callee: v, arguments: this.args(l.arguments), optional: false }, l), { kind: 'call', callee: l.callee, args: l.arguments });
   }
 
   private objectExpr(e: acorn.ObjectExpression): C.Expression {
@@ -899,7 +922,7 @@ class Normalizer {
     if (left.type === 'ObjectPattern' || left.type === 'ArrayPattern') {
       const t = this.temp();
       // An assignment pattern yields expression statements, or a ClUnsupported.
-      const parts: C.Expression[] = [assign(id(t), this.expr(e.right)), ...this.assignPattern(left, id(t)).map((s) => (s.type === 'ExpressionStatement' ? s.expression : (s as C.ClUnsupported)))];
+      const parts: C.Expression[] = [assign(id(t), this.expr(e.right)), ...this.assignPattern(left, id(t), { from: 'assign', node: e.right }).map((s) => (s.type === 'ExpressionStatement' ? s.expression : (s as C.ClUnsupported)))];
       if (!discarded) parts.push(id(t));
       if (parts.some((p) => p.type === 'ClUnsupported')) return this.unsupported(e, 'this destructuring assignment');
       return seq(parts);

@@ -11,6 +11,7 @@ import { BR_FALSE, BR_NULLISH, BR_TRUE, TAG, TRACE_FORMAT, TRACE_VERSION, type S
 import { copyObs, mergeObs, type Obs } from './merge.ts';
 import type { Prepared } from './prepare.ts';
 import { prune } from './tree.ts';
+import { cannotDestructure, notCallable, notConstructor, notIterable, notSpreadable, type Wording } from './wording.ts';
 
 /** Builtin names the runtime models (runtime/contract.json). */
 const builtinNames: string[] = contract().builtins.map((b) => b.name);
@@ -92,6 +93,23 @@ const sloppySet = new Function('o', 'k', 'v', 'o[k] = v; return v;') as (o: unkn
 // eslint-disable-next-line @typescript-eslint/no-implied-eval
 const sloppyDelete = new Function('o', 'k', 'return delete o[k];') as (o: unknown, k: unknown) => boolean;
 
+/** Whether `f` can be called with `new`, found without calling it (a proxy of `f` is constructible when `f` is). */
+function isConstructor(f: unknown): boolean {
+  if (typeof f !== 'function') return false;
+  try {
+    // eslint-disable-next-line no-new
+    new new Proxy(f as new () => object, { construct: () => ({}) })();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The TypeError V8 would throw, worded from the source (`message`), or `fallback`'s when there is none. */
+function typeError(message: string | undefined, fallback: string): TypeError {
+  return new TypeError(message ?? fallback);
+}
+
 export class Tracer {
   /** Inject as `__cl` when loading `prepared.instrumented`. */
   readonly runtime: Record<string, unknown>;
@@ -103,7 +121,10 @@ export class Tracer {
   private count = 0;
   private newSites = 0;
 
+  private readonly wording: Map<number, Wording>;
+
   constructor(readonly prepared: Prepared, readonly functionName: string) {
+    this.wording = prepared.wording ?? new Map();
     this.runtime = this.makeRuntime();
   }
 
@@ -209,6 +230,7 @@ export class Tracer {
   private makeRuntime(): Record<string, unknown> {
     const self = this;
     const fnSites = this.fnSites;
+    const wording = this.wording;
     return {
       b(site: number, v: unknown) {
         const o = self.obs(site);
@@ -226,6 +248,11 @@ export class Tracer {
       },
       get(site: number, o: any, k: unknown) {
         self.types(site, o, k);
+        // The first read of an object pattern: V8 words its value's being null or undefined.
+        if (o === null || o === undefined) {
+          const message = cannotDestructure(wording.get(site), o);
+          if (message !== undefined) throw new TypeError(message);
+        }
         return o[k as string];
       },
       // `o[k] = v` and `delete o[k]` run as the operators themselves, in the caller's mode: a failed write
@@ -256,7 +283,7 @@ export class Tracer {
         self.callee(site, f);
         if (typeof f !== 'function') {
           return () => {
-            throw new TypeError('private member is not a function');
+            throw typeError(notCallable(wording.get(site)), 'private member is not a function');
           };
         }
         return (...args: unknown[]) => Reflect.apply(f, o, args);
@@ -275,19 +302,39 @@ export class Tracer {
         if (typeof f === 'function' && !fnSites.has(f) && !self.builtins.has(f) && self.recording) self.learnHostMethod(o, k, f);
         self.callee(site, f);
         if (typeof f !== 'function') {
+          // Thrown when called, after the arguments are evaluated, as V8 does.
           return () => {
-            throw new TypeError(`${String(k)} is not a function`);
+            throw typeError(notCallable(wording.get(site)), `${String(k)} is not a function`);
           };
         }
         return (...args: unknown[]) => Reflect.apply(f, o, args);
       },
       call(site: number, f: any, args: unknown[]) {
         self.callee(site, f);
+        if (typeof f !== 'function') throw typeError(notCallable(wording.get(site)), `${String(f)} is not a function`);
         return f(...args);
       },
       new(site: number, C: any, args: unknown[]) {
         self.callee(site, C);
-        return new C(...args);
+        try {
+          return new C(...args);
+        } catch (e) {
+          // Only a callee that is not a constructor fails before it runs; anything it threw goes on as it is.
+          if (isConstructor(C)) throw e;
+          throw typeError(notConstructor(wording.get(site)), `${String(C)} is not a constructor`);
+        }
+      },
+      /** `...v` in an array literal or a call's arguments (element or argument `i` of `site`). */
+      spread(site: number, i: number, v: any) {
+        if (Array.isArray(v)) return v;
+        const method = v === null || v === undefined ? undefined : v[Symbol.iterator];
+        if (typeof method !== 'function') {
+          const message = notSpreadable(wording.get(site), i, v);
+          if (message !== undefined) throw new TypeError(message);
+          return v;
+        }
+        // The iterator method is read once, as the spread itself does.
+        return { [Symbol.iterator]: () => Reflect.apply(method, v, []) };
       },
       fn(site: number, f: unknown) {
         fnSites.set(f as object, site);
@@ -329,9 +376,48 @@ export class Tracer {
         }
         return mod;
       },
-      i: intrinsics,
+      i: {
+        ...intrinsics,
+        forOf(v: unknown, site: number): unknown {
+          return forOf(v, wording.get(site));
+        },
+        iter(v: unknown, site: number): unknown[] {
+          return iterate(v, wording.get(site));
+        },
+        requireObject(v: unknown, site: number): void {
+          if (v === null || v === undefined) throw typeError(cannotDestructure(wording.get(site), v), `Cannot destructure '${v}' as it is ${v}.`);
+        },
+        callWith(f: unknown, self: unknown, args: unknown[], site: number): unknown {
+          if (typeof f !== 'function') throw typeError(notCallable(wording.get(site)), `${typeof f} is not a function`);
+          return Reflect.apply(f, self, args);
+        },
+      },
     };
   }
+}
+
+/** for-of's start: see `intrinsics.forOf`; `w` words a value that is not iterable. */
+function forOf(v: unknown, w?: Wording): unknown {
+  if (Array.isArray(v)) return v;
+  const method = v === null || v === undefined ? undefined : (v as Record<symbol, unknown>)[Symbol.iterator];
+  if (typeof method !== 'function') {
+    throw typeError(notIterable(w, v), `${typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' || typeof v === 'function' ? 'object' : String(v)} is not iterable`);
+  }
+  const iterator = Reflect.apply(method, v, []) as Iterator<unknown>;
+  if (Object(iterator) !== iterator) throw new TypeError('Result of the Symbol.iterator method is not an object');
+  return new ForOfIteration(iterator, iterator.next);
+}
+
+/**
+ * Array destructuring's values: an array as it is (its iterator reads it live), any other iterable's
+ * values through its iterator; a value that is not iterable (an array-like included) throws, as the
+ * pattern does. `w` words that error.
+ */
+function iterate(v: unknown, w?: Wording): unknown[] {
+  if (Array.isArray(v)) return v;
+  const method = v === null || v === undefined ? undefined : (v as Record<symbol, unknown>)[Symbol.iterator];
+  if (typeof method !== 'function') throw typeError(notIterable(w, v), `${String(v)} is not iterable`);
+  return Array.from({ [Symbol.iterator]: () => Reflect.apply(method, v, []) as Iterator<unknown> });
 }
 
 /** A for-of loop's iterator (the `next` method is read once, when the loop starts) and its current value. */
@@ -345,25 +431,19 @@ class ForOfIteration {
 
 /** The operations desugaring needs (normalize.ts `ClIntrinsic`); the runtime implements the same. */
 export const intrinsics = {
-  /** for-of and array destructuring: arrays as they are (their iterator reads them live), other iterables copied. */
+  /** Array destructuring: arrays as they are (their iterator reads them live), other iterables copied. */
   iter(v: unknown): unknown[] {
-    if (Array.isArray(v)) return v;
-    if (v === null || v === undefined) throw new TypeError(`${v} is not iterable`);
-    return Array.from(v as Iterable<unknown>);
+    return iterate(v);
   },
   /** for-of: an array as it is (the loop reads it by index, live); any other iterable through its iterator. */
   forOf(v: unknown): unknown {
-    if (Array.isArray(v)) return v;
-    const method = v === null || v === undefined ? undefined : (v as Record<symbol, unknown>)[Symbol.iterator];
-    if (typeof method !== 'function') throw new TypeError(`${typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' || typeof v === 'function' ? 'object' : String(v)} is not iterable`);
-    const iterator = Reflect.apply(method, v, []) as Iterator<unknown>;
-    if (Object(iterator) !== iterator) throw new TypeError('Result of the Symbol.iterator method is not an object');
-    return new ForOfIteration(iterator, iterator.next);
+    return forOf(v);
   },
   /** Whether the loop goes on at index `i`: an array's live length, or the iterator's next step. */
   forOfNext(it: unknown, i: number): boolean {
     if (Array.isArray(it)) return i < it.length;
     const self = it as ForOfIteration;
+    if (typeof self.next !== 'function') throw new TypeError(`${String(self.next)} is not a function`);
     const r = Reflect.apply(self.next, self.iterator, []) as IteratorResult<unknown>;
     if (Object(r) !== r) throw new TypeError(`Iterator result ${String(r)} is not an object`);
     if (r.done) return false;
