@@ -1,8 +1,10 @@
 /**
  * The instrumented program is the program: every handler this repository holds (the examples, the bench
- * functions and every handler fixture under test/fixtures) is served twice in this process, as the file
- * was written and as the watchdog's tracer instruments it, and the same requests in the same order must get
- * identical answers (status, headers but the per-connection ones, body bytes). A normaliser or
+ * functions and every handler fixture under test/fixtures) is served in this process as the file was
+ * written and as the watchdog's tracer instruments it, with recording on (a traced request) and off (an
+ * untraced one, `Tracer.runUnrecorded`), and the same requests in the same order must get identical answers
+ * (status, headers but the per-connection ones, body bytes). Error messages are part of the answer: a
+ * handler that answers `e.message` must read V8's wording of the source, never the tracer's code. A normaliser or
  * instrumentation bug that changes what Node answers fails here, whether or not any Rust is involved.
  *
  * Requests: the folder's requests.jsonl; for the compiler's golden fixtures, their sample bodies POSTed;
@@ -86,7 +88,7 @@ function subjects(): Subject[] {
 
 type Loaded = { handler: LoadedHandler; around?: <T>(fn: () => Promise<T>) => Promise<T> } | { error: string };
 
-function load(s: Subject, mode: 'plain' | 'instrumented'): Loaded {
+function load(s: Subject, mode: 'plain' | 'instrumented' | 'unrecorded'): Loaded {
   try {
     if (mode === 'plain') return { handler: loadHandler(s.dir, { filename: s.file }) };
     const prepared = prepare(readFileSync(join(s.dir, s.file), 'utf8'), s.file);
@@ -95,7 +97,7 @@ function load(s: Subject, mode: 'plain' | 'instrumented'): Loaded {
     const tracer = new Tracer(prepared, 'instrumented-test');
     return {
       handler: loadHandler(s.dir, { filename: s.file, source: prepared.instrumented, inject: { __cl: tracer.runtime } }),
-      around: (fn) => tracer.run(fn),
+      around: mode === 'instrumented' ? (fn) => tracer.run(fn) : (fn) => tracer.runUnrecorded(fn),
     };
   } catch (err) {
     if (err instanceof HandlerLoadError) return { error: err.code };
@@ -178,6 +180,7 @@ describe('the instrumented program answers as the plain program, for every handl
       'bench/functions/echo',
       'test/fixtures/handlers/closures',
       'test/fixtures/divergences/switch-scope',
+      'test/fixtures/divergences/error-wording',
       'test/fixtures/compiler/branches.js',
     ]) {
       expect(all.map((s) => s.name)).to.include(must);
@@ -189,23 +192,25 @@ describe('the instrumented program answers as the plain program, for every handl
       const plain = load(s, 'plain');
       const control = load(s, 'plain');
       const instrumented = load(s, 'instrumented');
-      if ('error' in plain || 'error' in instrumented || 'error' in control) {
+      const unrecorded = load(s, 'unrecorded');
+      if ('error' in plain || 'error' in instrumented || 'error' in control || 'error' in unrecorded) {
         expect('error' in instrumented ? instrumented.error : 'loaded', 'the instrumented module loads as the plain one does').to.equal(
           'error' in plain ? plain.error : 'loaded',
         );
         return;
       }
-      const servers = [await listen(plain), await listen(control), await listen(instrumented)];
+      const servers = [await listen(plain), await listen(control), await listen(instrumented), await listen(unrecorded)];
       const diffs: string[] = [];
       let skipped = 0;
       try {
         for (const [i, r] of s.requests.entries()) {
-          const [a, b, c] = await Promise.all(servers.map((srv) => ask(srv, r)));
+          const [a, b, c, d] = await Promise.all(servers.map((srv) => ask(srv, r)));
           if (a !== b) {
             skipped++;
             continue;
           }
           if (a !== c) diffs.push(`request ${i + 1} ${r.method} ${r.target}:\n    plain        ${printable(a)}\n    instrumented ${printable(c)}`);
+          if (a !== d) diffs.push(`request ${i + 1} ${r.method} ${r.target}:\n    plain        ${printable(a)}\n    unrecorded   ${printable(d)}`);
         }
       } finally {
         for (const srv of servers) await close(srv);
