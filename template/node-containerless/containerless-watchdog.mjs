@@ -51,9 +51,9 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   mod
 ));
 
-// ../../work/main/node_modules/prom-client/lib/util.js
+// node_modules/prom-client/lib/util.js
 var require_util = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/util.js"(exports) {
+  "node_modules/prom-client/lib/util.js"(exports) {
     "use strict";
     exports.getValueAsString = function getValueString(value) {
       if (Number.isNaN(value)) {
@@ -155,9 +155,9 @@ var require_util = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/registry.js
+// node_modules/prom-client/lib/registry.js
 var require_registry = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/registry.js"(exports, module) {
+  "node_modules/prom-client/lib/registry.js"(exports, module) {
     "use strict";
     var { getValueAsString } = require_util();
     var Registry2 = class _Registry {
@@ -344,9 +344,9 @@ var require_registry = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/validation.js
+// node_modules/prom-client/lib/validation.js
 var require_validation = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/validation.js"(exports) {
+  "node_modules/prom-client/lib/validation.js"(exports) {
     "use strict";
     var util = __require("util");
     var metricRegexp = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -371,9 +371,9 @@ var require_validation = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metric.js
+// node_modules/prom-client/lib/metric.js
 var require_metric = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metric.js"(exports, module) {
+  "node_modules/prom-client/lib/metric.js"(exports, module) {
     "use strict";
     var Registry2 = require_registry();
     var { isObject: isObject2 } = require_util();
@@ -434,9 +434,9 @@ var require_metric = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/exemplar.js
+// node_modules/prom-client/lib/exemplar.js
 var require_exemplar = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/exemplar.js"(exports, module) {
+  "node_modules/prom-client/lib/exemplar.js"(exports, module) {
     "use strict";
     var Exemplar = class {
       constructor(labelSet = {}, value = null) {
@@ -467,9 +467,9 @@ var require_exemplar = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/counter.js
+// node_modules/prom-client/lib/counter.js
 var require_counter = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/counter.js"(exports, module) {
+  "node_modules/prom-client/lib/counter.js"(exports, module) {
     "use strict";
     var util = __require("util");
     var {
@@ -601,9 +601,9 @@ var require_counter = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/gauge.js
+// node_modules/prom-client/lib/gauge.js
 var require_gauge = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/gauge.js"(exports, module) {
+  "node_modules/prom-client/lib/gauge.js"(exports, module) {
     "use strict";
     var util = __require("util");
     var {
@@ -757,9 +757,9 @@ var require_gauge = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/histogram.js
+// node_modules/prom-client/lib/histogram.js
 var require_histogram = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/histogram.js"(exports, module) {
+  "node_modules/prom-client/lib/histogram.js"(exports, module) {
     "use strict";
     var util = __require("util");
     var {
@@ -1066,9 +1066,9 @@ var require_histogram = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/bintrees/lib/treebase.js
+// node_modules/bintrees/lib/treebase.js
 var require_treebase = __commonJS({
-  "../../work/main/node_modules/bintrees/lib/treebase.js"(exports, module) {
+  "node_modules/bintrees/lib/treebase.js"(exports, module) {
     function TreeBase() {
     }
     TreeBase.prototype.clear = function() {
@@ -1249,9 +1249,9 @@ var require_treebase = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/bintrees/lib/rbtree.js
+// node_modules/bintrees/lib/rbtree.js
 var require_rbtree = __commonJS({
-  "../../work/main/node_modules/bintrees/lib/rbtree.js"(exports, module) {
+  "node_modules/bintrees/lib/rbtree.js"(exports, module) {
     var TreeBase = require_treebase();
     function Node3(data2) {
       this.data = data2;
@@ -1407,9 +1407,9 @@ var require_rbtree = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/bintrees/lib/bintree.js
+// node_modules/bintrees/lib/bintree.js
 var require_bintree = __commonJS({
-  "../../work/main/node_modules/bintrees/lib/bintree.js"(exports, module) {
+  "node_modules/bintrees/lib/bintree.js"(exports, module) {
     var TreeBase = require_treebase();
     function Node3(data2) {
       this.data = data2;
@@ -1490,9 +1490,9 @@ var require_bintree = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/bintrees/index.js
+// node_modules/bintrees/index.js
 var require_bintrees = __commonJS({
-  "../../work/main/node_modules/bintrees/index.js"(exports, module) {
+  "node_modules/bintrees/index.js"(exports, module) {
     module.exports = {
       RBTree: require_rbtree(),
       BinTree: require_bintree()
@@ -1500,9 +1500,9 @@ var require_bintrees = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/tdigest/tdigest.js
+// node_modules/tdigest/tdigest.js
 var require_tdigest = __commonJS({
-  "../../work/main/node_modules/tdigest/tdigest.js"(exports, module) {
+  "node_modules/tdigest/tdigest.js"(exports, module) {
     var RBTree = require_bintrees().RBTree;
     function TDigest(delta, K, CX) {
       this.discrete = delta === false;
@@ -1759,9 +1759,9 @@ var require_tdigest = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/timeWindowQuantiles.js
+// node_modules/prom-client/lib/timeWindowQuantiles.js
 var require_timeWindowQuantiles = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/timeWindowQuantiles.js"(exports, module) {
+  "node_modules/prom-client/lib/timeWindowQuantiles.js"(exports, module) {
     "use strict";
     var { TDigest } = require_tdigest();
     var TimeWindowQuantiles = class {
@@ -1815,9 +1815,9 @@ var require_timeWindowQuantiles = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/summary.js
+// node_modules/prom-client/lib/summary.js
 var require_summary = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/summary.js"(exports, module) {
+  "node_modules/prom-client/lib/summary.js"(exports, module) {
     "use strict";
     var util = __require("util");
     var { getLabels, hashObject, removeLabels } = require_util();
@@ -2000,9 +2000,9 @@ var require_summary = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/pushgateway.js
+// node_modules/prom-client/lib/pushgateway.js
 var require_pushgateway = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/pushgateway.js"(exports, module) {
+  "node_modules/prom-client/lib/pushgateway.js"(exports, module) {
     "use strict";
     var url = __require("url");
     var http2 = __require("http");
@@ -2109,9 +2109,9 @@ var require_pushgateway = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/bucketGenerators.js
+// node_modules/prom-client/lib/bucketGenerators.js
 var require_bucketGenerators = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/bucketGenerators.js"(exports) {
+  "node_modules/prom-client/lib/bucketGenerators.js"(exports) {
     "use strict";
     exports.linearBuckets = (start, width, count) => {
       if (count < 1) {
@@ -2143,9 +2143,9 @@ var require_bucketGenerators = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/diag/types.cjs
+// node_modules/@opentelemetry/api/dist/diag/types.cjs
 var require_types = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/diag/types.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/diag/types.cjs"(exports) {
     var DiagLogLevel = /* @__PURE__ */ (function(DiagLogLevel2) {
       DiagLogLevel2[DiagLogLevel2["NONE"] = 0] = "NONE";
       DiagLogLevel2[DiagLogLevel2["ERROR"] = 30] = "ERROR";
@@ -2160,17 +2160,17 @@ var require_types = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/version.cjs
+// node_modules/@opentelemetry/api/dist/version.cjs
 var require_version = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/version.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/version.cjs"(exports) {
     var VERSION = "1.10.0";
     exports.VERSION = VERSION;
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/internal/semver.cjs
+// node_modules/@opentelemetry/api/dist/internal/semver.cjs
 var require_semver = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/internal/semver.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/internal/semver.cjs"(exports) {
     var require_version6 = require_version();
     var re = /^(\d+)\.(\d+)\.(\d+)(-(.+))?$/;
     function _makeCompatibilityCheck(ownVersion) {
@@ -2222,9 +2222,9 @@ var require_semver = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/internal/global-utils.cjs
+// node_modules/@opentelemetry/api/dist/internal/global-utils.cjs
 var require_global_utils = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/internal/global-utils.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/internal/global-utils.cjs"(exports) {
     var require_version6 = require_version();
     var require_semver3 = require_semver();
     var major = require_version6.VERSION.split(".")[0];
@@ -2276,9 +2276,9 @@ var require_global_utils = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs
+// node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs
 var require_ComponentLogger = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/diag/ComponentLogger.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var DiagComponentLogger = class {
       constructor(props) {
@@ -2309,9 +2309,9 @@ var require_ComponentLogger = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs
+// node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs
 var require_logLevelLogger = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/diag/internal/logLevelLogger.cjs"(exports) {
     require_types();
     function createLogLevelDiagLogger(maxLevel, logger) {
       if (maxLevel < 0) maxLevel = 0;
@@ -2335,9 +2335,9 @@ var require_logLevelLogger = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/api/diag.cjs
+// node_modules/@opentelemetry/api/dist/api/diag.cjs
 var require_diag = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/api/diag.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/api/diag.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_ComponentLogger2 = require_ComponentLogger();
     require_types();
@@ -2399,9 +2399,9 @@ var require_diag = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs
+// node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs
 var require_baggage_impl = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/baggage/internal/baggage-impl.cjs"(exports) {
     var BaggageImpl = class BaggageImpl2 {
       constructor(entries) {
         this._entries = entries ? new Map(entries) : /* @__PURE__ */ new Map();
@@ -2437,17 +2437,17 @@ var require_baggage_impl = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs
+// node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs
 var require_symbol = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/baggage/internal/symbol.cjs"(exports) {
     var baggageEntryMetadataSymbol = /* @__PURE__ */ Symbol("BaggageEntryMetadata");
     exports.baggageEntryMetadataSymbol = baggageEntryMetadataSymbol;
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/baggage/utils.cjs
+// node_modules/@opentelemetry/api/dist/baggage/utils.cjs
 var require_utils = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/baggage/utils.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/baggage/utils.cjs"(exports) {
     var require_diag2 = require_diag();
     var require_baggage_impl2 = require_baggage_impl();
     var require_symbol2 = require_symbol();
@@ -2472,9 +2472,9 @@ var require_utils = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/context/context.cjs
+// node_modules/@opentelemetry/api/dist/context/context.cjs
 var require_context = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/context/context.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/context/context.cjs"(exports) {
     function createContextKey(description) {
       return Symbol.for(description);
     }
@@ -2505,9 +2505,9 @@ var require_context = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs
+// node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs
 var require_consoleLogger = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/diag/consoleLogger.cjs"(exports) {
     var consoleMap = [
       {
         n: "error",
@@ -2562,9 +2562,9 @@ var require_consoleLogger = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs
+// node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs
 var require_NoopMeter = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/metrics/NoopMeter.cjs"(exports) {
     var NoopMeter = class {
       constructor() {
       }
@@ -2684,9 +2684,9 @@ var require_NoopMeter = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/metrics/Metric.cjs
+// node_modules/@opentelemetry/api/dist/metrics/Metric.cjs
 var require_Metric = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/metrics/Metric.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/metrics/Metric.cjs"(exports) {
     var ValueType = /* @__PURE__ */ (function(ValueType2) {
       ValueType2[ValueType2["INT"] = 0] = "INT";
       ValueType2[ValueType2["DOUBLE"] = 1] = "DOUBLE";
@@ -2696,9 +2696,9 @@ var require_Metric = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs
+// node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs
 var require_NoopLogger = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/logs/NoopLogger.cjs"(exports) {
     var NoopLogger = class {
       emit(_logRecord) {
       }
@@ -2716,9 +2716,9 @@ var require_NoopLogger = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs
+// node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs
 var require_LogRecord = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/logs/LogRecord.cjs"(exports) {
     var SeverityNumber = /* @__PURE__ */ (function(SeverityNumber2) {
       SeverityNumber2[SeverityNumber2["UNSPECIFIED"] = 0] = "UNSPECIFIED";
       SeverityNumber2[SeverityNumber2["TRACE"] = 1] = "TRACE";
@@ -2751,9 +2751,9 @@ var require_LogRecord = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs
+// node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs
 var require_TextMapPropagator = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/propagation/TextMapPropagator.cjs"(exports) {
     var defaultTextMapGetter = {
       get(carrier, key2) {
         if (carrier == null) return;
@@ -2773,9 +2773,9 @@ var require_TextMapPropagator = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs
+// node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs
 var require_trace_flags = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/trace_flags.cjs"(exports) {
     var TraceFlags = /* @__PURE__ */ (function(TraceFlags2) {
       TraceFlags2[TraceFlags2["NONE"] = 0] = "NONE";
       TraceFlags2[TraceFlags2["SAMPLED"] = 1] = "SAMPLED";
@@ -2785,9 +2785,9 @@ var require_trace_flags = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs
+// node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs
 var require_invalid_span_constants = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/invalid-span-constants.cjs"(exports) {
     require_trace_flags();
     var INVALID_SPANID = "0000000000000000";
     var INVALID_TRACEID = "00000000000000000000000000000000";
@@ -2802,9 +2802,9 @@ var require_invalid_span_constants = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs
+// node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs
 var require_NonRecordingSpan = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/NonRecordingSpan.cjs"(exports) {
     var require_invalid_span_constants2 = require_invalid_span_constants();
     var NonRecordingSpan = class {
       constructor(spanContext = require_invalid_span_constants2.INVALID_SPAN_CONTEXT) {
@@ -2846,9 +2846,9 @@ var require_NonRecordingSpan = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs
+// node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs
 var require_spancontext_utils = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/spancontext-utils.cjs"(exports) {
     require_invalid_span_constants();
     var require_NonRecordingSpan2 = require_NonRecordingSpan();
     var isHex = new Uint8Array([
@@ -2981,9 +2981,9 @@ var require_spancontext_utils = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs
+// node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs
 var require_NoopContextManager = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/context/NoopContextManager.cjs"(exports) {
     var require_context3 = require_context();
     var NoopContextManager = class {
       active() {
@@ -3011,9 +3011,9 @@ var require_NoopContextManager = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/api/context.cjs
+// node_modules/@opentelemetry/api/dist/api/context.cjs
 var require_context2 = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/api/context.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/api/context.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_NoopContextManager2 = require_NoopContextManager();
@@ -3109,9 +3109,9 @@ var require_context2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/context-utils.cjs
+// node_modules/@opentelemetry/api/dist/trace/context-utils.cjs
 var require_context_utils = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/context-utils.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/context-utils.cjs"(exports) {
     var require_context3 = require_context();
     var require_context$1 = require_context2();
     var require_NonRecordingSpan2 = require_NonRecordingSpan();
@@ -3144,9 +3144,9 @@ var require_context_utils = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs
+// node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs
 var require_NoopTracer = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/NoopTracer.cjs"(exports) {
     var require_context3 = require_context2();
     var require_NonRecordingSpan2 = require_NonRecordingSpan();
     var require_context_utils2 = require_context_utils();
@@ -3187,9 +3187,9 @@ var require_NoopTracer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs
+// node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs
 var require_ProxyTracer = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/ProxyTracer.cjs"(exports) {
     var NOOP_TRACER = new (require_NoopTracer()).NoopTracer();
     var ProxyTracer = class {
       constructor(provider, name, version2, options) {
@@ -3221,9 +3221,9 @@ var require_ProxyTracer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/span_kind.cjs
+// node_modules/@opentelemetry/api/dist/trace/span_kind.cjs
 var require_span_kind = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/span_kind.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/span_kind.cjs"(exports) {
     var SpanKind = /* @__PURE__ */ (function(SpanKind2) {
       SpanKind2[SpanKind2["INTERNAL"] = 0] = "INTERNAL";
       SpanKind2[SpanKind2["SERVER"] = 1] = "SERVER";
@@ -3236,9 +3236,9 @@ var require_span_kind = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/status.cjs
+// node_modules/@opentelemetry/api/dist/trace/status.cjs
 var require_status = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/status.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/status.cjs"(exports) {
     var SpanStatusCode = /* @__PURE__ */ (function(SpanStatusCode2) {
       SpanStatusCode2[SpanStatusCode2["UNSET"] = 0] = "UNSET";
       SpanStatusCode2[SpanStatusCode2["OK"] = 1] = "OK";
@@ -3249,9 +3249,9 @@ var require_status = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs
+// node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs
 var require_tracestate_validators = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/internal/tracestate-validators.cjs"(exports) {
     var VALID_KEY_CHAR_RANGE = "[_0-9a-z-*/]";
     var VALID_KEY_REGEX = new RegExp(`^(?:${`[a-z]${VALID_KEY_CHAR_RANGE}{0,255}`}|${`[a-z0-9]${VALID_KEY_CHAR_RANGE}{0,240}@[a-z]${VALID_KEY_CHAR_RANGE}{0,13}`})$`);
     var VALID_VALUE_BASE_REGEX = /^[ -~]{0,255}[!-~]$/;
@@ -3267,9 +3267,9 @@ var require_tracestate_validators = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs
+// node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs
 var require_tracestate_impl = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/internal/tracestate-impl.cjs"(exports) {
     var require_tracestate_validators2 = require_tracestate_validators();
     var MAX_TRACE_STATE_ITEMS = 32;
     var MAX_TRACE_STATE_LEN = 512;
@@ -3335,9 +3335,9 @@ var require_tracestate_impl = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs
+// node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs
 var require_utils2 = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/internal/utils.cjs"(exports) {
     var require_tracestate_impl2 = require_tracestate_impl();
     function createTraceState(rawTraceState) {
       return new require_tracestate_impl2.TraceStateImpl(rawTraceState);
@@ -3346,9 +3346,9 @@ var require_utils2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs
+// node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs
 var require_NoopTracerProvider = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/NoopTracerProvider.cjs"(exports) {
     var require_NoopTracer2 = require_NoopTracer();
     var NoopTracerProvider = class {
       getTracer(_name, _version, _options) {
@@ -3359,9 +3359,9 @@ var require_NoopTracerProvider = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs
+// node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs
 var require_ProxyTracerProvider = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/ProxyTracerProvider.cjs"(exports) {
     var require_ProxyTracer2 = require_ProxyTracer();
     var NOOP_TRACER_PROVIDER = new (require_NoopTracerProvider()).NoopTracerProvider();
     var ProxyTracerProvider = class {
@@ -3391,9 +3391,9 @@ var require_ProxyTracerProvider = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs
+// node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs
 var require_SamplingResult = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace/SamplingResult.cjs"(exports) {
     var SamplingDecision = /* @__PURE__ */ (function(SamplingDecision2) {
       SamplingDecision2[SamplingDecision2["NOT_RECORD"] = 0] = "NOT_RECORD";
       SamplingDecision2[SamplingDecision2["RECORD"] = 1] = "RECORD";
@@ -3404,25 +3404,25 @@ var require_SamplingResult = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/context-api.cjs
+// node_modules/@opentelemetry/api/dist/context-api.cjs
 var require_context_api = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/context-api.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/context-api.cjs"(exports) {
     var context = require_context2().ContextAPI.getInstance();
     exports.context = context;
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/diag-api.cjs
+// node_modules/@opentelemetry/api/dist/diag-api.cjs
 var require_diag_api = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/diag-api.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/diag-api.cjs"(exports) {
     var diag = require_diag().DiagAPI.instance();
     exports.diag = diag;
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs
+// node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs
 var require_NoopLoggerProvider = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/logs/NoopLoggerProvider.cjs"(exports) {
     var require_NoopLogger2 = require_NoopLogger();
     var NoopLoggerProvider = class {
       getLogger(_name, _version, _options) {
@@ -3435,9 +3435,9 @@ var require_NoopLoggerProvider = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs
+// node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs
 var require_ProxyLogger = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/logs/ProxyLogger.cjs"(exports) {
     var require_NoopLogger2 = require_NoopLogger();
     var ProxyLogger = class {
       constructor(provider, name, version2, options) {
@@ -3473,9 +3473,9 @@ var require_ProxyLogger = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs
+// node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs
 var require_ProxyLoggerProvider = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/logs/ProxyLoggerProvider.cjs"(exports) {
     var require_NoopLoggerProvider2 = require_NoopLoggerProvider();
     var require_ProxyLogger2 = require_ProxyLogger();
     var ProxyLoggerProvider = class {
@@ -3511,9 +3511,9 @@ var require_ProxyLoggerProvider = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/api/logs.cjs
+// node_modules/@opentelemetry/api/dist/api/logs.cjs
 var require_logs = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/api/logs.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/api/logs.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_ProxyLoggerProvider2 = require_ProxyLoggerProvider();
@@ -3567,17 +3567,17 @@ var require_logs = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/logs-api.cjs
+// node_modules/@opentelemetry/api/dist/logs-api.cjs
 var require_logs_api = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/logs-api.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/logs-api.cjs"(exports) {
     var logs = require_logs().LogsAPI.getInstance();
     exports.logs = logs;
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs
+// node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs
 var require_NoopMeterProvider = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/metrics/NoopMeterProvider.cjs"(exports) {
     var require_NoopMeter2 = require_NoopMeter();
     var NoopMeterProvider = class {
       getMeter(_name, _version, _options) {
@@ -3590,9 +3590,9 @@ var require_NoopMeterProvider = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/api/metrics.cjs
+// node_modules/@opentelemetry/api/dist/api/metrics.cjs
 var require_metrics = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/api/metrics.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/api/metrics.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_NoopMeterProvider2 = require_NoopMeterProvider();
@@ -3634,17 +3634,17 @@ var require_metrics = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/metrics-api.cjs
+// node_modules/@opentelemetry/api/dist/metrics-api.cjs
 var require_metrics_api = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/metrics-api.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/metrics-api.cjs"(exports) {
     var metrics = require_metrics().MetricsAPI.getInstance();
     exports.metrics = metrics;
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs
+// node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs
 var require_NoopTextMapPropagator = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/propagation/NoopTextMapPropagator.cjs"(exports) {
     var NoopTextMapPropagator = class {
       /** Noop inject function does nothing */
       inject(_context, _carrier) {
@@ -3661,9 +3661,9 @@ var require_NoopTextMapPropagator = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs
+// node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs
 var require_context_helpers = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/baggage/context-helpers.cjs"(exports) {
     var require_context3 = require_context();
     var require_context$1 = require_context2();
     var BAGGAGE_KEY = require_context3.createContextKey("OpenTelemetry Baggage Key");
@@ -3686,9 +3686,9 @@ var require_context_helpers = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/api/propagation.cjs
+// node_modules/@opentelemetry/api/dist/api/propagation.cjs
 var require_propagation = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/api/propagation.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/api/propagation.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_utils6 = require_utils();
@@ -3757,17 +3757,17 @@ var require_propagation = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/propagation-api.cjs
+// node_modules/@opentelemetry/api/dist/propagation-api.cjs
 var require_propagation_api = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/propagation-api.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/propagation-api.cjs"(exports) {
     var propagation = require_propagation().PropagationAPI.getInstance();
     exports.propagation = propagation;
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/api/trace.cjs
+// node_modules/@opentelemetry/api/dist/api/trace.cjs
 var require_trace = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/api/trace.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/api/trace.cjs"(exports) {
     var require_global_utils2 = require_global_utils();
     var require_diag2 = require_diag();
     var require_context_utils2 = require_context_utils();
@@ -3824,17 +3824,17 @@ var require_trace = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/trace-api.cjs
+// node_modules/@opentelemetry/api/dist/trace-api.cjs
 var require_trace_api = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/trace-api.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/trace-api.cjs"(exports) {
     var trace = require_trace().TraceAPI.getInstance();
     exports.trace = trace;
   }
 });
 
-// ../../work/main/node_modules/@opentelemetry/api/dist/index.cjs
+// node_modules/@opentelemetry/api/dist/index.cjs
 var require_dist = __commonJS({
-  "../../work/main/node_modules/@opentelemetry/api/dist/index.cjs"(exports) {
+  "node_modules/@opentelemetry/api/dist/index.cjs"(exports) {
     Object.defineProperties(exports, {
       __esModule: { value: true },
       [Symbol.toStringTag]: { value: "Module" }
@@ -3905,9 +3905,9 @@ var require_dist = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/processCpuTotal.js
+// node_modules/prom-client/lib/metrics/processCpuTotal.js
 var require_processCpuTotal = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/processCpuTotal.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/processCpuTotal.js"(exports, module) {
     "use strict";
     var OtelApi = require_dist();
     var Counter2 = require_counter();
@@ -3990,9 +3990,9 @@ var require_processCpuTotal = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/processStartTime.js
+// node_modules/prom-client/lib/metrics/processStartTime.js
 var require_processStartTime = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/processStartTime.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/processStartTime.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var startInSeconds = Math.round(Date.now() / 1e3 - process.uptime());
@@ -4016,9 +4016,9 @@ var require_processStartTime = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js
+// node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js
 var require_osMemoryHeapLinux = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/osMemoryHeapLinux.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var fs = __require("fs");
@@ -4082,9 +4082,9 @@ var require_osMemoryHeapLinux = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js
+// node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js
 var require_safeMemoryUsage = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/helpers/safeMemoryUsage.js"(exports, module) {
     "use strict";
     function safeMemoryUsage() {
       try {
@@ -4097,9 +4097,9 @@ var require_safeMemoryUsage = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/osMemoryHeap.js
+// node_modules/prom-client/lib/metrics/osMemoryHeap.js
 var require_osMemoryHeap = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/osMemoryHeap.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/osMemoryHeap.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var linuxVariant = require_osMemoryHeapLinux();
@@ -4127,9 +4127,9 @@ var require_osMemoryHeap = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js
+// node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js
 var require_processOpenFileDescriptors = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/processOpenFileDescriptors.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var fs = __require("fs");
@@ -4160,9 +4160,9 @@ var require_processOpenFileDescriptors = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js
+// node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js
 var require_processMaxFileDescriptors = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/processMaxFileDescriptors.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var fs = __require("fs");
@@ -4202,9 +4202,9 @@ var require_processMaxFileDescriptors = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/eventLoopLag.js
+// node_modules/prom-client/lib/metrics/eventLoopLag.js
 var require_eventLoopLag = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/eventLoopLag.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/eventLoopLag.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var perf_hooks;
@@ -4332,9 +4332,9 @@ var require_eventLoopLag = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js
+// node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js
 var require_processMetricsHelpers = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/helpers/processMetricsHelpers.js"(exports, module) {
     "use strict";
     function aggregateByObjectName(list2) {
       const data2 = {};
@@ -4364,9 +4364,9 @@ var require_processMetricsHelpers = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/processHandles.js
+// node_modules/prom-client/lib/metrics/processHandles.js
 var require_processHandles = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/processHandles.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/processHandles.js"(exports, module) {
     "use strict";
     var { aggregateByObjectName } = require_processMetricsHelpers();
     var { updateMetrics } = require_processMetricsHelpers();
@@ -4409,9 +4409,9 @@ var require_processHandles = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/processRequests.js
+// node_modules/prom-client/lib/metrics/processRequests.js
 var require_processRequests = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/processRequests.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/processRequests.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var { aggregateByObjectName } = require_processMetricsHelpers();
@@ -4453,9 +4453,9 @@ var require_processRequests = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/processResources.js
+// node_modules/prom-client/lib/metrics/processResources.js
 var require_processResources = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/processResources.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/processResources.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var { updateMetrics } = require_processMetricsHelpers();
@@ -4505,9 +4505,9 @@ var require_processResources = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/heapSizeAndUsed.js
+// node_modules/prom-client/lib/metrics/heapSizeAndUsed.js
 var require_heapSizeAndUsed = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/heapSizeAndUsed.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/heapSizeAndUsed.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var safeMemoryUsage = require_safeMemoryUsage();
@@ -4561,9 +4561,9 @@ var require_heapSizeAndUsed = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js
+// node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js
 var require_heapSpacesSizeAndUsed = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/heapSpacesSizeAndUsed.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var v8 = __require("v8");
@@ -4613,9 +4613,9 @@ var require_heapSpacesSizeAndUsed = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/version.js
+// node_modules/prom-client/lib/metrics/version.js
 var require_version2 = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/version.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/version.js"(exports, module) {
     "use strict";
     var Gauge2 = require_gauge();
     var version2 = process.version;
@@ -4646,9 +4646,9 @@ var require_version2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metrics/gc.js
+// node_modules/prom-client/lib/metrics/gc.js
 var require_gc = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metrics/gc.js"(exports, module) {
+  "node_modules/prom-client/lib/metrics/gc.js"(exports, module) {
     "use strict";
     var Histogram2 = require_histogram();
     var perf_hooks;
@@ -4692,9 +4692,9 @@ var require_gc = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/defaultMetrics.js
+// node_modules/prom-client/lib/defaultMetrics.js
 var require_defaultMetrics = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/defaultMetrics.js"(exports, module) {
+  "node_modules/prom-client/lib/defaultMetrics.js"(exports, module) {
     "use strict";
     var { isObject: isObject2 } = require_util();
     var processCpuTotal = require_processCpuTotal();
@@ -4739,9 +4739,9 @@ var require_defaultMetrics = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/metricAggregators.js
+// node_modules/prom-client/lib/metricAggregators.js
 var require_metricAggregators = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/metricAggregators.js"(exports) {
+  "node_modules/prom-client/lib/metricAggregators.js"(exports) {
     "use strict";
     var { Grouper, hashObject } = require_util();
     function AggregatorFactory(aggregatorFn) {
@@ -4812,9 +4812,9 @@ var require_metricAggregators = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/lib/cluster.js
+// node_modules/prom-client/lib/cluster.js
 var require_cluster = __commonJS({
-  "../../work/main/node_modules/prom-client/lib/cluster.js"(exports, module) {
+  "node_modules/prom-client/lib/cluster.js"(exports, module) {
     "use strict";
     var Registry2 = require_registry();
     var { Grouper } = require_util();
@@ -4983,9 +4983,9 @@ var require_cluster = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/prom-client/index.js
+// node_modules/prom-client/index.js
 var require_prom_client = __commonJS({
-  "../../work/main/node_modules/prom-client/index.js"(exports) {
+  "node_modules/prom-client/index.js"(exports) {
     "use strict";
     exports.register = require_registry().globalRegistry;
     exports.Registry = require_registry();
@@ -5015,9 +5015,9 @@ var require_prom_client = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/ms/index.js
+// node_modules/ms/index.js
 var require_ms = __commonJS({
-  "../../work/main/node_modules/ms/index.js"(exports, module) {
+  "node_modules/ms/index.js"(exports, module) {
     var s = 1e3;
     var m = s * 60;
     var h = m * 60;
@@ -5131,9 +5131,9 @@ var require_ms = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/debug/src/common.js
+// node_modules/debug/src/common.js
 var require_common = __commonJS({
-  "../../work/main/node_modules/debug/src/common.js"(exports, module) {
+  "node_modules/debug/src/common.js"(exports, module) {
     function setup(env) {
       createDebug.debug = createDebug;
       createDebug.default = createDebug;
@@ -5308,9 +5308,9 @@ var require_common = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/debug/src/browser.js
+// node_modules/debug/src/browser.js
 var require_browser = __commonJS({
-  "../../work/main/node_modules/debug/src/browser.js"(exports, module) {
+  "node_modules/debug/src/browser.js"(exports, module) {
     exports.formatArgs = formatArgs;
     exports.save = save;
     exports.load = load;
@@ -5478,9 +5478,9 @@ var require_browser = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/has-flag/index.js
+// node_modules/has-flag/index.js
 var require_has_flag = __commonJS({
-  "../../work/main/node_modules/has-flag/index.js"(exports, module) {
+  "node_modules/has-flag/index.js"(exports, module) {
     "use strict";
     module.exports = (flag, argv = process.argv) => {
       const prefix = flag.startsWith("-") ? "" : flag.length === 1 ? "-" : "--";
@@ -5491,9 +5491,9 @@ var require_has_flag = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/supports-color/index.js
+// node_modules/supports-color/index.js
 var require_supports_color = __commonJS({
-  "../../work/main/node_modules/supports-color/index.js"(exports, module) {
+  "node_modules/supports-color/index.js"(exports, module) {
     "use strict";
     var os = __require("os");
     var tty = __require("tty");
@@ -5605,9 +5605,9 @@ var require_supports_color = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/debug/src/node.js
+// node_modules/debug/src/node.js
 var require_node = __commonJS({
-  "../../work/main/node_modules/debug/src/node.js"(exports, module) {
+  "node_modules/debug/src/node.js"(exports, module) {
     var tty = __require("tty");
     var util = __require("util");
     exports.init = init;
@@ -5779,9 +5779,9 @@ var require_node = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/debug/src/index.js
+// node_modules/debug/src/index.js
 var require_src = __commonJS({
-  "../../work/main/node_modules/debug/src/index.js"(exports, module) {
+  "node_modules/debug/src/index.js"(exports, module) {
     if (typeof process === "undefined" || process.type === "renderer" || process.browser === true || process.__nwjs) {
       module.exports = require_browser();
     } else {
@@ -5790,9 +5790,9 @@ var require_src = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/depd/index.js
+// node_modules/depd/index.js
 var require_depd = __commonJS({
-  "../../work/main/node_modules/depd/index.js"(exports, module) {
+  "node_modules/depd/index.js"(exports, module) {
     var relative = __require("path").relative;
     module.exports = depd;
     var basePath = process.cwd();
@@ -6096,9 +6096,9 @@ var require_depd = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/setprototypeof/index.js
+// node_modules/setprototypeof/index.js
 var require_setprototypeof = __commonJS({
-  "../../work/main/node_modules/setprototypeof/index.js"(exports, module) {
+  "node_modules/setprototypeof/index.js"(exports, module) {
     "use strict";
     module.exports = Object.setPrototypeOf || ({ __proto__: [] } instanceof Array ? setProtoOf : mixinProperties);
     function setProtoOf(obj, proto) {
@@ -6116,9 +6116,9 @@ var require_setprototypeof = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/statuses/codes.json
+// node_modules/statuses/codes.json
 var require_codes = __commonJS({
-  "../../work/main/node_modules/statuses/codes.json"(exports, module) {
+  "node_modules/statuses/codes.json"(exports, module) {
     module.exports = {
       "100": "Continue",
       "101": "Switching Protocols",
@@ -6187,9 +6187,9 @@ var require_codes = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/statuses/index.js
+// node_modules/statuses/index.js
 var require_statuses = __commonJS({
-  "../../work/main/node_modules/statuses/index.js"(exports, module) {
+  "node_modules/statuses/index.js"(exports, module) {
     "use strict";
     var codes = require_codes();
     module.exports = status2;
@@ -6258,9 +6258,9 @@ var require_statuses = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/inherits/inherits_browser.js
+// node_modules/inherits/inherits_browser.js
 var require_inherits_browser = __commonJS({
-  "../../work/main/node_modules/inherits/inherits_browser.js"(exports, module) {
+  "node_modules/inherits/inherits_browser.js"(exports, module) {
     if (typeof Object.create === "function") {
       module.exports = function inherits(ctor, superCtor) {
         if (superCtor) {
@@ -6290,9 +6290,9 @@ var require_inherits_browser = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/inherits/inherits.js
+// node_modules/inherits/inherits.js
 var require_inherits = __commonJS({
-  "../../work/main/node_modules/inherits/inherits.js"(exports, module) {
+  "node_modules/inherits/inherits.js"(exports, module) {
     try {
       util = __require("util");
       if (typeof util.inherits !== "function") throw "";
@@ -6304,9 +6304,9 @@ var require_inherits = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/toidentifier/index.js
+// node_modules/toidentifier/index.js
 var require_toidentifier = __commonJS({
-  "../../work/main/node_modules/toidentifier/index.js"(exports, module) {
+  "node_modules/toidentifier/index.js"(exports, module) {
     "use strict";
     module.exports = toIdentifier;
     function toIdentifier(str) {
@@ -6317,9 +6317,9 @@ var require_toidentifier = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/http-errors/index.js
+// node_modules/http-errors/index.js
 var require_http_errors = __commonJS({
-  "../../work/main/node_modules/http-errors/index.js"(exports, module) {
+  "node_modules/http-errors/index.js"(exports, module) {
     "use strict";
     var deprecate = require_depd()("http-errors");
     var setPrototypeOf = require_setprototypeof();
@@ -6481,9 +6481,9 @@ var require_http_errors = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/bytes/index.js
+// node_modules/bytes/index.js
 var require_bytes = __commonJS({
-  "../../work/main/node_modules/bytes/index.js"(exports, module) {
+  "node_modules/bytes/index.js"(exports, module) {
     "use strict";
     module.exports = bytes;
     module.exports.format = format;
@@ -6570,9 +6570,9 @@ var require_bytes = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/safer-buffer/safer.js
+// node_modules/safer-buffer/safer.js
 var require_safer = __commonJS({
-  "../../work/main/node_modules/safer-buffer/safer.js"(exports, module) {
+  "node_modules/safer-buffer/safer.js"(exports, module) {
     "use strict";
     var buffer = __require("buffer");
     var Buffer2 = buffer.Buffer;
@@ -6638,9 +6638,9 @@ var require_safer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/lib/bom-handling.js
+// node_modules/iconv-lite/lib/bom-handling.js
 var require_bom_handling = __commonJS({
-  "../../work/main/node_modules/iconv-lite/lib/bom-handling.js"(exports) {
+  "node_modules/iconv-lite/lib/bom-handling.js"(exports) {
     "use strict";
     var BOMChar = "\uFEFF";
     exports.PrependBOM = PrependBOMWrapper;
@@ -6684,9 +6684,9 @@ var require_bom_handling = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/lib/helpers/merge-exports.js
+// node_modules/iconv-lite/lib/helpers/merge-exports.js
 var require_merge_exports = __commonJS({
-  "../../work/main/node_modules/iconv-lite/lib/helpers/merge-exports.js"(exports, module) {
+  "node_modules/iconv-lite/lib/helpers/merge-exports.js"(exports, module) {
     "use strict";
     var hasOwn2 = typeof Object.hasOwn === "undefined" ? Function.call.bind(Object.prototype.hasOwnProperty) : Object.hasOwn;
     function mergeModules(target, module2) {
@@ -6700,9 +6700,9 @@ var require_merge_exports = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/internal.js
+// node_modules/iconv-lite/encodings/internal.js
 var require_internal = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/internal.js"(exports, module) {
+  "node_modules/iconv-lite/encodings/internal.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     module.exports = {
@@ -6881,9 +6881,9 @@ var require_internal = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/utf32.js
+// node_modules/iconv-lite/encodings/utf32.js
 var require_utf32 = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/utf32.js"(exports) {
+  "node_modules/iconv-lite/encodings/utf32.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._utf32 = Utf32Codec;
@@ -7116,9 +7116,9 @@ var require_utf32 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/utf16.js
+// node_modules/iconv-lite/encodings/utf16.js
 var require_utf16 = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/utf16.js"(exports) {
+  "node_modules/iconv-lite/encodings/utf16.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports.utf16be = Utf16BECodec;
@@ -7259,9 +7259,9 @@ var require_utf16 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/utf7.js
+// node_modules/iconv-lite/encodings/utf7.js
 var require_utf7 = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/utf7.js"(exports) {
+  "node_modules/iconv-lite/encodings/utf7.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports.utf7 = Utf7Codec;
@@ -7477,9 +7477,9 @@ var require_utf7 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/sbcs-codec.js
+// node_modules/iconv-lite/encodings/sbcs-codec.js
 var require_sbcs_codec = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/sbcs-codec.js"(exports) {
+  "node_modules/iconv-lite/encodings/sbcs-codec.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._sbcs = SBCSCodec;
@@ -7539,9 +7539,9 @@ var require_sbcs_codec = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/sbcs-data.js
+// node_modules/iconv-lite/encodings/sbcs-data.js
 var require_sbcs_data = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/sbcs-data.js"(exports, module) {
+  "node_modules/iconv-lite/encodings/sbcs-data.js"(exports, module) {
     "use strict";
     module.exports = {
       // Not supported by iconv, not sure why.
@@ -7694,9 +7694,9 @@ var require_sbcs_data = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/sbcs-data-generated.js
+// node_modules/iconv-lite/encodings/sbcs-data-generated.js
 var require_sbcs_data_generated = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/sbcs-data-generated.js"(exports, module) {
+  "node_modules/iconv-lite/encodings/sbcs-data-generated.js"(exports, module) {
     "use strict";
     module.exports = {
       "437": "cp437",
@@ -8149,9 +8149,9 @@ var require_sbcs_data_generated = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/dbcs-codec.js
+// node_modules/iconv-lite/encodings/dbcs-codec.js
 var require_dbcs_codec = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/dbcs-codec.js"(exports) {
+  "node_modules/iconv-lite/encodings/dbcs-codec.js"(exports) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     exports._dbcs = DBCSCodec;
@@ -8609,9 +8609,9 @@ var require_dbcs_codec = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/tables/shiftjis.json
+// node_modules/iconv-lite/encodings/tables/shiftjis.json
 var require_shiftjis = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/tables/shiftjis.json"(exports, module) {
+  "node_modules/iconv-lite/encodings/tables/shiftjis.json"(exports, module) {
     module.exports = [
       ["0", "\0", 128],
       ["a1", "｡", 62],
@@ -8740,9 +8740,9 @@ var require_shiftjis = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/tables/eucjp.json
+// node_modules/iconv-lite/encodings/tables/eucjp.json
 var require_eucjp = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/tables/eucjp.json"(exports, module) {
+  "node_modules/iconv-lite/encodings/tables/eucjp.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["8ea1", "｡", 62],
@@ -8928,9 +8928,9 @@ var require_eucjp = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/tables/cp936.json
+// node_modules/iconv-lite/encodings/tables/cp936.json
 var require_cp936 = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/tables/cp936.json"(exports, module) {
+  "node_modules/iconv-lite/encodings/tables/cp936.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127, "€"],
       ["8140", "丂丄丅丆丏丒丗丟丠両丣並丩丮丯丱丳丵丷丼乀乁乂乄乆乊乑乕乗乚乛乢乣乤乥乧乨乪", 5, "乲乴", 9, "乿", 6, "亇亊"],
@@ -9198,9 +9198,9 @@ var require_cp936 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/tables/gbk-added.json
+// node_modules/iconv-lite/encodings/tables/gbk-added.json
 var require_gbk_added = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/tables/gbk-added.json"(exports, module) {
+  "node_modules/iconv-lite/encodings/tables/gbk-added.json"(exports, module) {
     module.exports = [
       ["a140", "", 62],
       ["a180", "", 32],
@@ -9260,16 +9260,16 @@ var require_gbk_added = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/tables/gb18030-ranges.json
+// node_modules/iconv-lite/encodings/tables/gb18030-ranges.json
 var require_gb18030_ranges = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/tables/gb18030-ranges.json"(exports, module) {
+  "node_modules/iconv-lite/encodings/tables/gb18030-ranges.json"(exports, module) {
     module.exports = { uChars: [128, 165, 169, 178, 184, 216, 226, 235, 238, 244, 248, 251, 253, 258, 276, 284, 300, 325, 329, 334, 364, 463, 465, 467, 469, 471, 473, 475, 477, 506, 594, 610, 712, 716, 730, 930, 938, 962, 970, 1026, 1104, 1106, 8209, 8215, 8218, 8222, 8231, 8241, 8244, 8246, 8252, 8365, 8452, 8454, 8458, 8471, 8482, 8556, 8570, 8596, 8602, 8713, 8720, 8722, 8726, 8731, 8737, 8740, 8742, 8748, 8751, 8760, 8766, 8777, 8781, 8787, 8802, 8808, 8816, 8854, 8858, 8870, 8896, 8979, 9322, 9372, 9548, 9588, 9616, 9622, 9634, 9652, 9662, 9672, 9676, 9680, 9702, 9735, 9738, 9793, 9795, 11906, 11909, 11913, 11917, 11928, 11944, 11947, 11951, 11956, 11960, 11964, 11979, 12284, 12292, 12312, 12319, 12330, 12351, 12436, 12447, 12535, 12543, 12586, 12842, 12850, 12964, 13200, 13215, 13218, 13253, 13263, 13267, 13270, 13384, 13428, 13727, 13839, 13851, 14617, 14703, 14801, 14816, 14964, 15183, 15471, 15585, 16471, 16736, 17208, 17325, 17330, 17374, 17623, 17997, 18018, 18212, 18218, 18301, 18318, 18760, 18811, 18814, 18820, 18823, 18844, 18848, 18872, 19576, 19620, 19738, 19887, 40870, 59244, 59336, 59367, 59413, 59417, 59423, 59431, 59437, 59443, 59452, 59460, 59478, 59493, 63789, 63866, 63894, 63976, 63986, 64016, 64018, 64021, 64025, 64034, 64037, 64042, 65074, 65093, 65107, 65112, 65127, 65132, 65375, 65510, 65536], gbChars: [0, 36, 38, 45, 50, 81, 89, 95, 96, 100, 103, 104, 105, 109, 126, 133, 148, 172, 175, 179, 208, 306, 307, 308, 309, 310, 311, 312, 313, 341, 428, 443, 544, 545, 558, 741, 742, 749, 750, 805, 819, 820, 7922, 7924, 7925, 7927, 7934, 7943, 7944, 7945, 7950, 8062, 8148, 8149, 8152, 8164, 8174, 8236, 8240, 8262, 8264, 8374, 8380, 8381, 8384, 8388, 8390, 8392, 8393, 8394, 8396, 8401, 8406, 8416, 8419, 8424, 8437, 8439, 8445, 8482, 8485, 8496, 8521, 8603, 8936, 8946, 9046, 9050, 9063, 9066, 9076, 9092, 9100, 9108, 9111, 9113, 9131, 9162, 9164, 9218, 9219, 11329, 11331, 11334, 11336, 11346, 11361, 11363, 11366, 11370, 11372, 11375, 11389, 11682, 11686, 11687, 11692, 11694, 11714, 11716, 11723, 11725, 11730, 11736, 11982, 11989, 12102, 12336, 12348, 12350, 12384, 12393, 12395, 12397, 12510, 12553, 12851, 12962, 12973, 13738, 13823, 13919, 13933, 14080, 14298, 14585, 14698, 15583, 15847, 16318, 16434, 16438, 16481, 16729, 17102, 17122, 17315, 17320, 17402, 17418, 17859, 17909, 17911, 17915, 17916, 17936, 17939, 17961, 18664, 18703, 18814, 18962, 19043, 33469, 33470, 33471, 33484, 33485, 33490, 33497, 33501, 33505, 33513, 33520, 33536, 33550, 37845, 37921, 37948, 38029, 38038, 38064, 38065, 38066, 38069, 38075, 38076, 38078, 39108, 39109, 39113, 39114, 39115, 39116, 39265, 39394, 189e3] };
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/tables/cp949.json
+// node_modules/iconv-lite/encodings/tables/cp949.json
 var require_cp949 = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/tables/cp949.json"(exports, module) {
+  "node_modules/iconv-lite/encodings/tables/cp949.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["8141", "갂갃갅갆갋", 4, "갘갞갟갡갢갣갥", 6, "갮갲갳갴"],
@@ -9546,9 +9546,9 @@ var require_cp949 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/tables/cp950.json
+// node_modules/iconv-lite/encodings/tables/cp950.json
 var require_cp950 = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/tables/cp950.json"(exports, module) {
+  "node_modules/iconv-lite/encodings/tables/cp950.json"(exports, module) {
     module.exports = [
       ["0", "\0", 127],
       ["a140", "　，、。．‧；：？！︰…‥﹐﹑﹒·﹔﹕﹖﹗｜–︱—︳╴︴﹏（）︵︶｛｝︷︸〔〕︹︺【】︻︼《》︽︾〈〉︿﹀「」﹁﹂『』﹃﹄﹙﹚"],
@@ -9729,9 +9729,9 @@ var require_cp950 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/tables/big5-added.json
+// node_modules/iconv-lite/encodings/tables/big5-added.json
 var require_big5_added = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/tables/big5-added.json"(exports, module) {
+  "node_modules/iconv-lite/encodings/tables/big5-added.json"(exports, module) {
     module.exports = [
       ["8740", "䏰䰲䘃䖦䕸𧉧䵷䖳𧲱䳢𧳅㮕䜶䝄䱇䱀𤊿𣘗𧍒𦺋𧃒䱗𪍑䝏䗚䲅𧱬䴇䪤䚡𦬣爥𥩔𡩣𣸆𣽡晍囻"],
       ["8767", "綕夝𨮹㷴霴𧯯寛𡵞媤㘥𩺰嫑宷峼杮薓𩥅瑡璝㡵𡵓𣚞𦀡㻬"],
@@ -9857,9 +9857,9 @@ var require_big5_added = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/dbcs-data.js
+// node_modules/iconv-lite/encodings/dbcs-data.js
 var require_dbcs_data = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/dbcs-data.js"(exports, module) {
+  "node_modules/iconv-lite/encodings/dbcs-data.js"(exports, module) {
     "use strict";
     module.exports = {
       // == Japanese/ShiftJIS ====================================================
@@ -10104,9 +10104,9 @@ var require_dbcs_data = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/encodings/index.js
+// node_modules/iconv-lite/encodings/index.js
 var require_encodings = __commonJS({
-  "../../work/main/node_modules/iconv-lite/encodings/index.js"(exports, module) {
+  "node_modules/iconv-lite/encodings/index.js"(exports, module) {
     "use strict";
     var mergeModules = require_merge_exports();
     var modules = [
@@ -10129,9 +10129,9 @@ var require_encodings = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/lib/streams.js
+// node_modules/iconv-lite/lib/streams.js
 var require_streams = __commonJS({
-  "../../work/main/node_modules/iconv-lite/lib/streams.js"(exports, module) {
+  "node_modules/iconv-lite/lib/streams.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     module.exports = function(streamModule) {
@@ -10226,9 +10226,9 @@ var require_streams = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/iconv-lite/lib/index.js
+// node_modules/iconv-lite/lib/index.js
 var require_lib = __commonJS({
-  "../../work/main/node_modules/iconv-lite/lib/index.js"(exports, module) {
+  "node_modules/iconv-lite/lib/index.js"(exports, module) {
     "use strict";
     var Buffer2 = require_safer().Buffer;
     var bomHandling = require_bom_handling();
@@ -10358,9 +10358,9 @@ var require_lib = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/unpipe/index.js
+// node_modules/unpipe/index.js
 var require_unpipe = __commonJS({
-  "../../work/main/node_modules/unpipe/index.js"(exports, module) {
+  "node_modules/unpipe/index.js"(exports, module) {
     "use strict";
     module.exports = unpipe;
     function hasPipeDataListeners(stream) {
@@ -10396,9 +10396,9 @@ var require_unpipe = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/raw-body/index.js
+// node_modules/raw-body/index.js
 var require_raw_body = __commonJS({
-  "../../work/main/node_modules/raw-body/index.js"(exports, module) {
+  "node_modules/raw-body/index.js"(exports, module) {
     "use strict";
     var asyncHooks = tryRequireAsyncHooks();
     var bytes = require_bytes();
@@ -10585,9 +10585,9 @@ var require_raw_body = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/ee-first/index.js
+// node_modules/ee-first/index.js
 var require_ee_first = __commonJS({
-  "../../work/main/node_modules/ee-first/index.js"(exports, module) {
+  "node_modules/ee-first/index.js"(exports, module) {
     "use strict";
     module.exports = first;
     function first(stuff, done) {
@@ -10641,9 +10641,9 @@ var require_ee_first = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/on-finished/index.js
+// node_modules/on-finished/index.js
 var require_on_finished = __commonJS({
-  "../../work/main/node_modules/on-finished/index.js"(exports, module) {
+  "node_modules/on-finished/index.js"(exports, module) {
     "use strict";
     module.exports = onFinished;
     module.exports.isFinished = isFinished;
@@ -10749,9 +10749,9 @@ var require_on_finished = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/content-type/dist/index.js
+// node_modules/content-type/dist/index.js
 var require_dist2 = __commonJS({
-  "../../work/main/node_modules/content-type/dist/index.js"(exports) {
+  "node_modules/content-type/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.format = format;
@@ -10888,9 +10888,9 @@ var require_dist2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/mime-db/db.json
+// node_modules/mime-db/db.json
 var require_db = __commonJS({
-  "../../work/main/node_modules/mime-db/db.json"(exports, module) {
+  "node_modules/mime-db/db.json"(exports, module) {
     module.exports = {
       "application/1d-interleaved-parityfec": {
         source: "iana"
@@ -20236,16 +20236,16 @@ var require_db = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/mime-db/index.js
+// node_modules/mime-db/index.js
 var require_mime_db = __commonJS({
-  "../../work/main/node_modules/mime-db/index.js"(exports, module) {
+  "node_modules/mime-db/index.js"(exports, module) {
     module.exports = require_db();
   }
 });
 
-// ../../work/main/node_modules/mime-types/mimeScore.js
+// node_modules/mime-types/mimeScore.js
 var require_mimeScore = __commonJS({
-  "../../work/main/node_modules/mime-types/mimeScore.js"(exports, module) {
+  "node_modules/mime-types/mimeScore.js"(exports, module) {
     var FACET_SCORES = {
       "prs.": 100,
       "x-": 200,
@@ -20287,9 +20287,9 @@ var require_mimeScore = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/mime-types/index.js
+// node_modules/mime-types/index.js
 var require_mime_types = __commonJS({
-  "../../work/main/node_modules/mime-types/index.js"(exports) {
+  "node_modules/mime-types/index.js"(exports) {
     "use strict";
     var db = require_mime_db();
     var extname = __require("path").extname;
@@ -20393,9 +20393,9 @@ var require_mime_types = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/media-typer/index.js
+// node_modules/media-typer/index.js
 var require_media_typer = __commonJS({
-  "../../work/main/node_modules/media-typer/index.js"(exports) {
+  "node_modules/media-typer/index.js"(exports) {
     "use strict";
     var SUBTYPE_NAME_REGEXP = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.-]{0,126}$/;
     var TYPE_NAME_REGEXP = /^[A-Za-z0-9][A-Za-z0-9!#$&^_-]{0,126}$/;
@@ -20457,9 +20457,9 @@ var require_media_typer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/type-is/index.js
+// node_modules/type-is/index.js
 var require_type_is = __commonJS({
-  "../../work/main/node_modules/type-is/index.js"(exports, module) {
+  "node_modules/type-is/index.js"(exports, module) {
     "use strict";
     var contentType = require_dist2();
     var mime = require_mime_types();
@@ -20548,9 +20548,9 @@ var require_type_is = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/body-parser/lib/read.js
+// node_modules/body-parser/lib/read.js
 var require_read = __commonJS({
-  "../../work/main/node_modules/body-parser/lib/read.js"(exports, module) {
+  "node_modules/body-parser/lib/read.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var getBody = require_raw_body();
@@ -20719,9 +20719,9 @@ var require_read = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/body-parser/lib/utils.js
+// node_modules/body-parser/lib/utils.js
 var require_utils3 = __commonJS({
-  "../../work/main/node_modules/body-parser/lib/utils.js"(exports, module) {
+  "node_modules/body-parser/lib/utils.js"(exports, module) {
     "use strict";
     var bytes = require_bytes();
     var typeis = require_type_is();
@@ -20764,9 +20764,9 @@ var require_utils3 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/body-parser/lib/types/json.js
+// node_modules/body-parser/lib/types/json.js
 var require_json = __commonJS({
-  "../../work/main/node_modules/body-parser/lib/types/json.js"(exports, module) {
+  "node_modules/body-parser/lib/types/json.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:json");
     var read = require_read();
@@ -20865,9 +20865,9 @@ var require_json = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/body-parser/lib/types/raw.js
+// node_modules/body-parser/lib/types/raw.js
 var require_raw = __commonJS({
-  "../../work/main/node_modules/body-parser/lib/types/raw.js"(exports, module) {
+  "node_modules/body-parser/lib/types/raw.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:raw");
     var read = require_read();
@@ -20887,9 +20887,9 @@ var require_raw = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/body-parser/lib/types/text.js
+// node_modules/body-parser/lib/types/text.js
 var require_text = __commonJS({
-  "../../work/main/node_modules/body-parser/lib/types/text.js"(exports, module) {
+  "node_modules/body-parser/lib/types/text.js"(exports, module) {
     "use strict";
     var debug = require_src()("body-parser:text");
     var read = require_read();
@@ -20904,24 +20904,24 @@ var require_text = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/es-errors/type.js
+// node_modules/es-errors/type.js
 var require_type = __commonJS({
-  "../../work/main/node_modules/es-errors/type.js"(exports, module) {
+  "node_modules/es-errors/type.js"(exports, module) {
     "use strict";
     module.exports = TypeError;
   }
 });
 
-// ../../work/main/node_modules/object-inspect/util.inspect.js
+// node_modules/object-inspect/util.inspect.js
 var require_util_inspect = __commonJS({
-  "../../work/main/node_modules/object-inspect/util.inspect.js"(exports, module) {
+  "node_modules/object-inspect/util.inspect.js"(exports, module) {
     module.exports = __require("util").inspect;
   }
 });
 
-// ../../work/main/node_modules/object-inspect/stringWidthRanges.js
+// node_modules/object-inspect/stringWidthRanges.js
 var require_stringWidthRanges = __commonJS({
-  "../../work/main/node_modules/object-inspect/stringWidthRanges.js"(exports, module) {
+  "node_modules/object-inspect/stringWidthRanges.js"(exports, module) {
     var $join = Array.prototype.join;
     module.exports = $join.call([
       "00.v,02n.w,0gw.33,07n.6,07b.18,01.0,01.1,01.1,01.0,01k.5,0a.a,01.0,01a.k,0g.0,02t.7,01.5,02.1,01.3,",
@@ -20956,9 +20956,9 @@ var require_stringWidthRanges = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/object-inspect/stringWidth.js
+// node_modules/object-inspect/stringWidth.js
 var require_stringWidth = __commonJS({
-  "../../work/main/node_modules/object-inspect/stringWidth.js"(exports, module) {
+  "node_modules/object-inspect/stringWidth.js"(exports, module) {
     var $charCodeAt = String.prototype.charCodeAt;
     var $indexOf = String.prototype.indexOf;
     var $normalize = String.prototype.normalize;
@@ -21026,9 +21026,9 @@ var require_stringWidth = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/object-inspect/index.js
+// node_modules/object-inspect/index.js
 var require_object_inspect = __commonJS({
-  "../../work/main/node_modules/object-inspect/index.js"(exports, module) {
+  "node_modules/object-inspect/index.js"(exports, module) {
     var hasMap = typeof Map === "function" && Map.prototype;
     var mapSizeDescriptor = Object.getOwnPropertyDescriptor && hasMap ? Object.getOwnPropertyDescriptor(Map.prototype, "size") : null;
     var mapSize = hasMap && mapSizeDescriptor && typeof mapSizeDescriptor.get === "function" ? mapSizeDescriptor.get : null;
@@ -21825,9 +21825,9 @@ var require_object_inspect = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/side-channel-list/index.js
+// node_modules/side-channel-list/index.js
 var require_side_channel_list = __commonJS({
-  "../../work/main/node_modules/side-channel-list/index.js"(exports, module) {
+  "node_modules/side-channel-list/index.js"(exports, module) {
     "use strict";
     var inspect = require_object_inspect();
     var $TypeError = require_type();
@@ -21918,113 +21918,113 @@ var require_side_channel_list = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/es-object-atoms/index.js
+// node_modules/es-object-atoms/index.js
 var require_es_object_atoms = __commonJS({
-  "../../work/main/node_modules/es-object-atoms/index.js"(exports, module) {
+  "node_modules/es-object-atoms/index.js"(exports, module) {
     "use strict";
     module.exports = Object;
   }
 });
 
-// ../../work/main/node_modules/es-errors/index.js
+// node_modules/es-errors/index.js
 var require_es_errors = __commonJS({
-  "../../work/main/node_modules/es-errors/index.js"(exports, module) {
+  "node_modules/es-errors/index.js"(exports, module) {
     "use strict";
     module.exports = Error;
   }
 });
 
-// ../../work/main/node_modules/es-errors/eval.js
+// node_modules/es-errors/eval.js
 var require_eval = __commonJS({
-  "../../work/main/node_modules/es-errors/eval.js"(exports, module) {
+  "node_modules/es-errors/eval.js"(exports, module) {
     "use strict";
     module.exports = EvalError;
   }
 });
 
-// ../../work/main/node_modules/es-errors/range.js
+// node_modules/es-errors/range.js
 var require_range = __commonJS({
-  "../../work/main/node_modules/es-errors/range.js"(exports, module) {
+  "node_modules/es-errors/range.js"(exports, module) {
     "use strict";
     module.exports = RangeError;
   }
 });
 
-// ../../work/main/node_modules/es-errors/ref.js
+// node_modules/es-errors/ref.js
 var require_ref = __commonJS({
-  "../../work/main/node_modules/es-errors/ref.js"(exports, module) {
+  "node_modules/es-errors/ref.js"(exports, module) {
     "use strict";
     module.exports = ReferenceError;
   }
 });
 
-// ../../work/main/node_modules/es-errors/syntax.js
+// node_modules/es-errors/syntax.js
 var require_syntax = __commonJS({
-  "../../work/main/node_modules/es-errors/syntax.js"(exports, module) {
+  "node_modules/es-errors/syntax.js"(exports, module) {
     "use strict";
     module.exports = SyntaxError;
   }
 });
 
-// ../../work/main/node_modules/es-errors/uri.js
+// node_modules/es-errors/uri.js
 var require_uri = __commonJS({
-  "../../work/main/node_modules/es-errors/uri.js"(exports, module) {
+  "node_modules/es-errors/uri.js"(exports, module) {
     "use strict";
     module.exports = URIError;
   }
 });
 
-// ../../work/main/node_modules/math-intrinsics/abs.js
+// node_modules/math-intrinsics/abs.js
 var require_abs = __commonJS({
-  "../../work/main/node_modules/math-intrinsics/abs.js"(exports, module) {
+  "node_modules/math-intrinsics/abs.js"(exports, module) {
     "use strict";
     module.exports = Math.abs;
   }
 });
 
-// ../../work/main/node_modules/math-intrinsics/floor.js
+// node_modules/math-intrinsics/floor.js
 var require_floor = __commonJS({
-  "../../work/main/node_modules/math-intrinsics/floor.js"(exports, module) {
+  "node_modules/math-intrinsics/floor.js"(exports, module) {
     "use strict";
     module.exports = Math.floor;
   }
 });
 
-// ../../work/main/node_modules/math-intrinsics/max.js
+// node_modules/math-intrinsics/max.js
 var require_max = __commonJS({
-  "../../work/main/node_modules/math-intrinsics/max.js"(exports, module) {
+  "node_modules/math-intrinsics/max.js"(exports, module) {
     "use strict";
     module.exports = Math.max;
   }
 });
 
-// ../../work/main/node_modules/math-intrinsics/min.js
+// node_modules/math-intrinsics/min.js
 var require_min = __commonJS({
-  "../../work/main/node_modules/math-intrinsics/min.js"(exports, module) {
+  "node_modules/math-intrinsics/min.js"(exports, module) {
     "use strict";
     module.exports = Math.min;
   }
 });
 
-// ../../work/main/node_modules/math-intrinsics/pow.js
+// node_modules/math-intrinsics/pow.js
 var require_pow = __commonJS({
-  "../../work/main/node_modules/math-intrinsics/pow.js"(exports, module) {
+  "node_modules/math-intrinsics/pow.js"(exports, module) {
     "use strict";
     module.exports = Math.pow;
   }
 });
 
-// ../../work/main/node_modules/math-intrinsics/round.js
+// node_modules/math-intrinsics/round.js
 var require_round = __commonJS({
-  "../../work/main/node_modules/math-intrinsics/round.js"(exports, module) {
+  "node_modules/math-intrinsics/round.js"(exports, module) {
     "use strict";
     module.exports = Math.round;
   }
 });
 
-// ../../work/main/node_modules/math-intrinsics/isNaN.js
+// node_modules/math-intrinsics/isNaN.js
 var require_isNaN = __commonJS({
-  "../../work/main/node_modules/math-intrinsics/isNaN.js"(exports, module) {
+  "node_modules/math-intrinsics/isNaN.js"(exports, module) {
     "use strict";
     module.exports = Number.isNaN || function isNaN2(a) {
       return a !== a;
@@ -22032,9 +22032,9 @@ var require_isNaN = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/math-intrinsics/sign.js
+// node_modules/math-intrinsics/sign.js
 var require_sign = __commonJS({
-  "../../work/main/node_modules/math-intrinsics/sign.js"(exports, module) {
+  "node_modules/math-intrinsics/sign.js"(exports, module) {
     "use strict";
     var $isNaN = require_isNaN();
     module.exports = function sign(number) {
@@ -22046,17 +22046,17 @@ var require_sign = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/gopd/gOPD.js
+// node_modules/gopd/gOPD.js
 var require_gOPD = __commonJS({
-  "../../work/main/node_modules/gopd/gOPD.js"(exports, module) {
+  "node_modules/gopd/gOPD.js"(exports, module) {
     "use strict";
     module.exports = Object.getOwnPropertyDescriptor;
   }
 });
 
-// ../../work/main/node_modules/gopd/index.js
+// node_modules/gopd/index.js
 var require_gopd = __commonJS({
-  "../../work/main/node_modules/gopd/index.js"(exports, module) {
+  "node_modules/gopd/index.js"(exports, module) {
     "use strict";
     var $gOPD = require_gOPD();
     if ($gOPD) {
@@ -22070,9 +22070,9 @@ var require_gopd = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/es-define-property/index.js
+// node_modules/es-define-property/index.js
 var require_es_define_property = __commonJS({
-  "../../work/main/node_modules/es-define-property/index.js"(exports, module) {
+  "node_modules/es-define-property/index.js"(exports, module) {
     "use strict";
     var $defineProperty = Object.defineProperty || false;
     if ($defineProperty) {
@@ -22086,9 +22086,9 @@ var require_es_define_property = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/has-symbols/shams.js
+// node_modules/has-symbols/shams.js
 var require_shams = __commonJS({
-  "../../work/main/node_modules/has-symbols/shams.js"(exports, module) {
+  "node_modules/has-symbols/shams.js"(exports, module) {
     "use strict";
     module.exports = function hasSymbols() {
       if (typeof Symbol !== "function" || typeof Object.getOwnPropertySymbols !== "function") {
@@ -22141,9 +22141,9 @@ var require_shams = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/has-symbols/index.js
+// node_modules/has-symbols/index.js
 var require_has_symbols = __commonJS({
-  "../../work/main/node_modules/has-symbols/index.js"(exports, module) {
+  "node_modules/has-symbols/index.js"(exports, module) {
     "use strict";
     var origSymbol = typeof Symbol !== "undefined" && Symbol;
     var hasSymbolSham = require_shams();
@@ -22165,26 +22165,26 @@ var require_has_symbols = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/get-proto/Reflect.getPrototypeOf.js
+// node_modules/get-proto/Reflect.getPrototypeOf.js
 var require_Reflect_getPrototypeOf = __commonJS({
-  "../../work/main/node_modules/get-proto/Reflect.getPrototypeOf.js"(exports, module) {
+  "node_modules/get-proto/Reflect.getPrototypeOf.js"(exports, module) {
     "use strict";
     module.exports = typeof Reflect !== "undefined" && Reflect.getPrototypeOf || null;
   }
 });
 
-// ../../work/main/node_modules/get-proto/Object.getPrototypeOf.js
+// node_modules/get-proto/Object.getPrototypeOf.js
 var require_Object_getPrototypeOf = __commonJS({
-  "../../work/main/node_modules/get-proto/Object.getPrototypeOf.js"(exports, module) {
+  "node_modules/get-proto/Object.getPrototypeOf.js"(exports, module) {
     "use strict";
     var $Object = require_es_object_atoms();
     module.exports = $Object.getPrototypeOf || null;
   }
 });
 
-// ../../work/main/node_modules/function-bind/implementation.js
+// node_modules/function-bind/implementation.js
 var require_implementation = __commonJS({
-  "../../work/main/node_modules/function-bind/implementation.js"(exports, module) {
+  "node_modules/function-bind/implementation.js"(exports, module) {
     "use strict";
     var ERROR_MESSAGE = "Function.prototype.bind called on incompatible ";
     var toStr = Object.prototype.toString;
@@ -22258,42 +22258,42 @@ var require_implementation = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/function-bind/index.js
+// node_modules/function-bind/index.js
 var require_function_bind = __commonJS({
-  "../../work/main/node_modules/function-bind/index.js"(exports, module) {
+  "node_modules/function-bind/index.js"(exports, module) {
     "use strict";
     var implementation = require_implementation();
     module.exports = Function.prototype.bind || implementation;
   }
 });
 
-// ../../work/main/node_modules/call-bind-apply-helpers/functionCall.js
+// node_modules/call-bind-apply-helpers/functionCall.js
 var require_functionCall = __commonJS({
-  "../../work/main/node_modules/call-bind-apply-helpers/functionCall.js"(exports, module) {
+  "node_modules/call-bind-apply-helpers/functionCall.js"(exports, module) {
     "use strict";
     module.exports = Function.prototype.call;
   }
 });
 
-// ../../work/main/node_modules/call-bind-apply-helpers/functionApply.js
+// node_modules/call-bind-apply-helpers/functionApply.js
 var require_functionApply = __commonJS({
-  "../../work/main/node_modules/call-bind-apply-helpers/functionApply.js"(exports, module) {
+  "node_modules/call-bind-apply-helpers/functionApply.js"(exports, module) {
     "use strict";
     module.exports = Function.prototype.apply;
   }
 });
 
-// ../../work/main/node_modules/call-bind-apply-helpers/reflectApply.js
+// node_modules/call-bind-apply-helpers/reflectApply.js
 var require_reflectApply = __commonJS({
-  "../../work/main/node_modules/call-bind-apply-helpers/reflectApply.js"(exports, module) {
+  "node_modules/call-bind-apply-helpers/reflectApply.js"(exports, module) {
     "use strict";
     module.exports = typeof Reflect !== "undefined" && Reflect && Reflect.apply;
   }
 });
 
-// ../../work/main/node_modules/call-bind-apply-helpers/actualApply.js
+// node_modules/call-bind-apply-helpers/actualApply.js
 var require_actualApply = __commonJS({
-  "../../work/main/node_modules/call-bind-apply-helpers/actualApply.js"(exports, module) {
+  "node_modules/call-bind-apply-helpers/actualApply.js"(exports, module) {
     "use strict";
     var bind = require_function_bind();
     var $apply = require_functionApply();
@@ -22303,9 +22303,9 @@ var require_actualApply = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/call-bind-apply-helpers/index.js
+// node_modules/call-bind-apply-helpers/index.js
 var require_call_bind_apply_helpers = __commonJS({
-  "../../work/main/node_modules/call-bind-apply-helpers/index.js"(exports, module) {
+  "node_modules/call-bind-apply-helpers/index.js"(exports, module) {
     "use strict";
     var bind = require_function_bind();
     var $TypeError = require_type();
@@ -22320,9 +22320,9 @@ var require_call_bind_apply_helpers = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/dunder-proto/get.js
+// node_modules/dunder-proto/get.js
 var require_get = __commonJS({
-  "../../work/main/node_modules/dunder-proto/get.js"(exports, module) {
+  "node_modules/dunder-proto/get.js"(exports, module) {
     "use strict";
     var callBind = require_call_bind_apply_helpers();
     var gOPD = require_gopd();
@@ -22351,9 +22351,9 @@ var require_get = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/get-proto/index.js
+// node_modules/get-proto/index.js
 var require_get_proto = __commonJS({
-  "../../work/main/node_modules/get-proto/index.js"(exports, module) {
+  "node_modules/get-proto/index.js"(exports, module) {
     "use strict";
     var reflectGetProto = require_Reflect_getPrototypeOf();
     var originalGetProto = require_Object_getPrototypeOf();
@@ -22371,9 +22371,9 @@ var require_get_proto = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/async-function/index.js
+// node_modules/async-function/index.js
 var require_async_function = __commonJS({
-  "../../work/main/node_modules/async-function/index.js"(exports, module) {
+  "node_modules/async-function/index.js"(exports, module) {
     "use strict";
     var cached2 = (
       /** @type {import('.').AsyncFunctionConstructor} */
@@ -22384,9 +22384,9 @@ var require_async_function = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/generator-function/index.js
+// node_modules/generator-function/index.js
 var require_generator_function = __commonJS({
-  "../../work/main/node_modules/generator-function/index.js"(exports, module) {
+  "node_modules/generator-function/index.js"(exports, module) {
     "use strict";
     var cached2 = (
       /** @type {GeneratorFunctionConstructor} */
@@ -22397,9 +22397,9 @@ var require_generator_function = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/async-generator-function/index.js
+// node_modules/async-generator-function/index.js
 var require_async_generator_function = __commonJS({
-  "../../work/main/node_modules/async-generator-function/index.js"(exports, module) {
+  "node_modules/async-generator-function/index.js"(exports, module) {
     "use strict";
     var cached2 = (
       /** @type {import('.').AsyncGeneratorFunctionConstructor} */
@@ -22410,9 +22410,9 @@ var require_async_generator_function = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/hasown/index.js
+// node_modules/hasown/index.js
 var require_hasown = __commonJS({
-  "../../work/main/node_modules/hasown/index.js"(exports, module) {
+  "node_modules/hasown/index.js"(exports, module) {
     "use strict";
     var call2 = Function.prototype.call;
     var $hasOwn = Object.prototype.hasOwnProperty;
@@ -22421,9 +22421,9 @@ var require_hasown = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/get-intrinsic/index.js
+// node_modules/get-intrinsic/index.js
 var require_get_intrinsic = __commonJS({
-  "../../work/main/node_modules/get-intrinsic/index.js"(exports, module) {
+  "node_modules/get-intrinsic/index.js"(exports, module) {
     "use strict";
     var undefined2;
     var $Object = require_es_object_atoms();
@@ -22748,9 +22748,9 @@ var require_get_intrinsic = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/call-bound/index.js
+// node_modules/call-bound/index.js
 var require_call_bound = __commonJS({
-  "../../work/main/node_modules/call-bound/index.js"(exports, module) {
+  "node_modules/call-bound/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBindBasic = require_call_bind_apply_helpers();
@@ -22771,9 +22771,9 @@ var require_call_bound = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/side-channel-map/index.js
+// node_modules/side-channel-map/index.js
 var require_side_channel_map = __commonJS({
-  "../../work/main/node_modules/side-channel-map/index.js"(exports, module) {
+  "node_modules/side-channel-map/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBound = require_call_bound();
@@ -22827,9 +22827,9 @@ var require_side_channel_map = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/side-channel-weakmap/index.js
+// node_modules/side-channel-weakmap/index.js
 var require_side_channel_weakmap = __commonJS({
-  "../../work/main/node_modules/side-channel-weakmap/index.js"(exports, module) {
+  "node_modules/side-channel-weakmap/index.js"(exports, module) {
     "use strict";
     var GetIntrinsic = require_get_intrinsic();
     var callBound = require_call_bound();
@@ -22900,9 +22900,9 @@ var require_side_channel_weakmap = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/side-channel/index.js
+// node_modules/side-channel/index.js
 var require_side_channel = __commonJS({
-  "../../work/main/node_modules/side-channel/index.js"(exports, module) {
+  "node_modules/side-channel/index.js"(exports, module) {
     "use strict";
     var $TypeError = require_type();
     var inspect = require_object_inspect();
@@ -22940,9 +22940,9 @@ var require_side_channel = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/qs/lib/formats.js
+// node_modules/qs/lib/formats.js
 var require_formats = __commonJS({
-  "../../work/main/node_modules/qs/lib/formats.js"(exports, module) {
+  "node_modules/qs/lib/formats.js"(exports, module) {
     "use strict";
     var replace = String.prototype.replace;
     var percentTwenties = /%20/g;
@@ -22971,9 +22971,9 @@ var require_formats = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/qs/lib/utils.js
+// node_modules/qs/lib/utils.js
 var require_utils4 = __commonJS({
-  "../../work/main/node_modules/qs/lib/utils.js"(exports, module) {
+  "node_modules/qs/lib/utils.js"(exports, module) {
     "use strict";
     var formats = require_formats();
     var getSideChannel = require_side_channel();
@@ -23391,9 +23391,9 @@ var require_utils4 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/qs/lib/stringify.js
+// node_modules/qs/lib/stringify.js
 var require_stringify = __commonJS({
-  "../../work/main/node_modules/qs/lib/stringify.js"(exports, module) {
+  "node_modules/qs/lib/stringify.js"(exports, module) {
     "use strict";
     var getSideChannel = require_side_channel();
     var utils = require_utils4();
@@ -23688,9 +23688,9 @@ var require_stringify = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/qs/lib/parse.js
+// node_modules/qs/lib/parse.js
 var require_parse = __commonJS({
-  "../../work/main/node_modules/qs/lib/parse.js"(exports, module) {
+  "node_modules/qs/lib/parse.js"(exports, module) {
     "use strict";
     var getSideChannel = require_side_channel();
     var utils = require_utils4();
@@ -24099,9 +24099,9 @@ var require_parse = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/qs/lib/index.js
+// node_modules/qs/lib/index.js
 var require_lib2 = __commonJS({
-  "../../work/main/node_modules/qs/lib/index.js"(exports, module) {
+  "node_modules/qs/lib/index.js"(exports, module) {
     "use strict";
     var stringify2 = require_stringify();
     var parse4 = require_parse();
@@ -24114,9 +24114,9 @@ var require_lib2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/body-parser/lib/types/urlencoded.js
+// node_modules/body-parser/lib/types/urlencoded.js
 var require_urlencoded = __commonJS({
-  "../../work/main/node_modules/body-parser/lib/types/urlencoded.js"(exports, module) {
+  "node_modules/body-parser/lib/types/urlencoded.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var debug = require_src()("body-parser:urlencoded");
@@ -24200,9 +24200,9 @@ var require_urlencoded = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/body-parser/index.js
+// node_modules/body-parser/index.js
 var require_body_parser = __commonJS({
-  "../../work/main/node_modules/body-parser/index.js"(exports, module) {
+  "node_modules/body-parser/index.js"(exports, module) {
     "use strict";
     exports = module.exports = bodyParser2;
     exports.json = require_json();
@@ -24215,9 +24215,9 @@ var require_body_parser = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/merge-descriptors/index.js
+// node_modules/merge-descriptors/index.js
 var require_merge_descriptors = __commonJS({
-  "../../work/main/node_modules/merge-descriptors/index.js"(exports, module) {
+  "node_modules/merge-descriptors/index.js"(exports, module) {
     "use strict";
     function mergeDescriptors(destination, source, overwrite = true) {
       if (!destination) {
@@ -24239,9 +24239,9 @@ var require_merge_descriptors = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/encodeurl/index.js
+// node_modules/encodeurl/index.js
 var require_encodeurl = __commonJS({
-  "../../work/main/node_modules/encodeurl/index.js"(exports, module) {
+  "node_modules/encodeurl/index.js"(exports, module) {
     "use strict";
     module.exports = encodeUrl;
     var ENCODE_CHARS_REGEXP = /(?:[^\x21\x23-\x3B\x3D\x3F-\x5F\x61-\x7A\x7C\x7E]+|%+(?![0-9A-Fa-f]{2})){1,1024}/g;
@@ -24254,9 +24254,9 @@ var require_encodeurl = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/escape-html/index.js
+// node_modules/escape-html/index.js
 var require_escape_html = __commonJS({
-  "../../work/main/node_modules/escape-html/index.js"(exports, module) {
+  "node_modules/escape-html/index.js"(exports, module) {
     "use strict";
     var matchHtmlRegExp = /["'&<>]/;
     module.exports = escapeHtml;
@@ -24301,9 +24301,9 @@ var require_escape_html = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/parseurl/index.js
+// node_modules/parseurl/index.js
 var require_parseurl = __commonJS({
-  "../../work/main/node_modules/parseurl/index.js"(exports, module) {
+  "node_modules/parseurl/index.js"(exports, module) {
     "use strict";
     var url = __require("url");
     var parse4 = url.parse;
@@ -24385,9 +24385,9 @@ var require_parseurl = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/finalhandler/index.js
+// node_modules/finalhandler/index.js
 var require_finalhandler = __commonJS({
-  "../../work/main/node_modules/finalhandler/index.js"(exports, module) {
+  "node_modules/finalhandler/index.js"(exports, module) {
     "use strict";
     var debug = require_src()("finalhandler");
     var encodeUrl = require_encodeurl();
@@ -24512,9 +24512,9 @@ var require_finalhandler = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/express/lib/view.js
+// node_modules/express/lib/view.js
 var require_view = __commonJS({
-  "../../work/main/node_modules/express/lib/view.js"(exports, module) {
+  "node_modules/express/lib/view.js"(exports, module) {
     "use strict";
     var debug = require_src()("express:view");
     var path = __require("node:path");
@@ -24606,9 +24606,9 @@ var require_view = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/etag/index.js
+// node_modules/etag/index.js
 var require_etag = __commonJS({
-  "../../work/main/node_modules/etag/index.js"(exports, module) {
+  "node_modules/etag/index.js"(exports, module) {
     "use strict";
     module.exports = etag;
     var crypto = __require("crypto");
@@ -24648,9 +24648,9 @@ var require_etag = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/forwarded/index.js
+// node_modules/forwarded/index.js
 var require_forwarded = __commonJS({
-  "../../work/main/node_modules/forwarded/index.js"(exports, module) {
+  "node_modules/forwarded/index.js"(exports, module) {
     "use strict";
     module.exports = forwarded;
     function forwarded(req) {
@@ -24695,9 +24695,9 @@ var require_forwarded = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/ipaddr.js/lib/ipaddr.js
+// node_modules/ipaddr.js/lib/ipaddr.js
 var require_ipaddr = __commonJS({
-  "../../work/main/node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
+  "node_modules/ipaddr.js/lib/ipaddr.js"(exports, module) {
     (function() {
       var expandIPv6, ipaddr, ipv4Part, ipv4Regexes, ipv6Part, ipv6Regexes, matchCIDR, root, zoneIndex;
       ipaddr = {};
@@ -25317,9 +25317,9 @@ var require_ipaddr = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/proxy-addr/index.js
+// node_modules/proxy-addr/index.js
 var require_proxy_addr = __commonJS({
-  "../../work/main/node_modules/proxy-addr/index.js"(exports, module) {
+  "node_modules/proxy-addr/index.js"(exports, module) {
     "use strict";
     module.exports = proxyaddr;
     module.exports.all = alladdrs;
@@ -25492,9 +25492,9 @@ var require_proxy_addr = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/express/lib/utils.js
+// node_modules/express/lib/utils.js
 var require_utils5 = __commonJS({
-  "../../work/main/node_modules/express/lib/utils.js"(exports) {
+  "node_modules/express/lib/utils.js"(exports) {
     "use strict";
     var { METHODS } = __require("node:http");
     var contentType = require_dist2();
@@ -25619,9 +25619,9 @@ var require_utils5 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/wrappy/wrappy.js
+// node_modules/wrappy/wrappy.js
 var require_wrappy = __commonJS({
-  "../../work/main/node_modules/wrappy/wrappy.js"(exports, module) {
+  "node_modules/wrappy/wrappy.js"(exports, module) {
     module.exports = wrappy;
     function wrappy(fn, cb) {
       if (fn && cb) return wrappy(fn)(cb);
@@ -25649,9 +25649,9 @@ var require_wrappy = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/once/once.js
+// node_modules/once/once.js
 var require_once = __commonJS({
-  "../../work/main/node_modules/once/once.js"(exports, module) {
+  "node_modules/once/once.js"(exports, module) {
     var wrappy = require_wrappy();
     module.exports = wrappy(once);
     module.exports.strict = wrappy(onceStrict);
@@ -25693,9 +25693,9 @@ var require_once = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/is-promise/index.js
+// node_modules/is-promise/index.js
 var require_is_promise = __commonJS({
-  "../../work/main/node_modules/is-promise/index.js"(exports, module) {
+  "node_modules/is-promise/index.js"(exports, module) {
     module.exports = isPromise;
     module.exports.default = isPromise;
     function isPromise(obj) {
@@ -25704,9 +25704,9 @@ var require_is_promise = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/router/lib/param.js
+// node_modules/router/lib/param.js
 var require_param = __commonJS({
-  "../../work/main/node_modules/router/lib/param.js"(exports, module) {
+  "node_modules/router/lib/param.js"(exports, module) {
     "use strict";
     var isPromise = require_is_promise();
     var deprecate = require_depd()("router");
@@ -25739,9 +25739,9 @@ var require_param = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/path-to-regexp/dist/index.js
+// node_modules/path-to-regexp/dist/index.js
 var require_dist3 = __commonJS({
-  "../../work/main/node_modules/path-to-regexp/dist/index.js"(exports) {
+  "node_modules/path-to-regexp/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PathError = exports.TokenData = void 0;
@@ -26108,17 +26108,17 @@ var require_dist3 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/router/lib/symbols.js
+// node_modules/router/lib/symbols.js
 var require_symbols = __commonJS({
-  "../../work/main/node_modules/router/lib/symbols.js"(exports) {
+  "node_modules/router/lib/symbols.js"(exports) {
     "use strict";
     exports.matchedRoute = /* @__PURE__ */ Symbol("router.tracing.matchedRoute");
   }
 });
 
-// ../../work/main/node_modules/router/lib/tracing.js
+// node_modules/router/lib/tracing.js
 var require_tracing = __commonJS({
-  "../../work/main/node_modules/router/lib/tracing.js"(exports) {
+  "node_modules/router/lib/tracing.js"(exports) {
     "use strict";
     var dc = __require("node:diagnostics_channel");
     var isPromise = require_is_promise();
@@ -26232,9 +26232,9 @@ var require_tracing = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/router/lib/layer.js
+// node_modules/router/lib/layer.js
 var require_layer = __commonJS({
-  "../../work/main/node_modules/router/lib/layer.js"(exports, module) {
+  "node_modules/router/lib/layer.js"(exports, module) {
     "use strict";
     var isPromise = require_is_promise();
     var pathRegexp = require_dist3();
@@ -26451,9 +26451,9 @@ var require_layer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/router/lib/route.js
+// node_modules/router/lib/route.js
 var require_route = __commonJS({
-  "../../work/main/node_modules/router/lib/route.js"(exports, module) {
+  "node_modules/router/lib/route.js"(exports, module) {
     "use strict";
     var debug = require_src()("router:route");
     var Layer = require_layer();
@@ -26577,9 +26577,9 @@ var require_route = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/router/index.js
+// node_modules/router/index.js
 var require_router = __commonJS({
-  "../../work/main/node_modules/router/index.js"(exports, module) {
+  "node_modules/router/index.js"(exports, module) {
     "use strict";
     var callParam = require_param();
     var Layer = require_layer();
@@ -26993,9 +26993,9 @@ var require_router = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/express/lib/application.js
+// node_modules/express/lib/application.js
 var require_application = __commonJS({
-  "../../work/main/node_modules/express/lib/application.js"(exports, module) {
+  "node_modules/express/lib/application.js"(exports, module) {
     "use strict";
     var finalhandler = require_finalhandler();
     var debug = require_src()("express:application");
@@ -27254,9 +27254,9 @@ var require_application = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/negotiator/lib/accept.js
+// node_modules/negotiator/lib/accept.js
 var require_accept = __commonJS({
-  "../../work/main/node_modules/negotiator/lib/accept.js"(exports, module) {
+  "node_modules/negotiator/lib/accept.js"(exports, module) {
     "use strict";
     var contentType = require_dist2();
     module.exports = parseAccept;
@@ -27282,9 +27282,9 @@ var require_accept = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/negotiator/lib/charset.js
+// node_modules/negotiator/lib/charset.js
 var require_charset = __commonJS({
-  "../../work/main/node_modules/negotiator/lib/charset.js"(exports, module) {
+  "node_modules/negotiator/lib/charset.js"(exports, module) {
     "use strict";
     var parseAccept = require_accept();
     module.exports = preferredCharsets;
@@ -27354,9 +27354,9 @@ var require_charset = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/negotiator/lib/encoding.js
+// node_modules/negotiator/lib/encoding.js
 var require_encoding = __commonJS({
-  "../../work/main/node_modules/negotiator/lib/encoding.js"(exports, module) {
+  "node_modules/negotiator/lib/encoding.js"(exports, module) {
     "use strict";
     var parseAccept = require_accept();
     module.exports = preferredEncodings;
@@ -27454,9 +27454,9 @@ var require_encoding = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/negotiator/lib/language.js
+// node_modules/negotiator/lib/language.js
 var require_language = __commonJS({
-  "../../work/main/node_modules/negotiator/lib/language.js"(exports, module) {
+  "node_modules/negotiator/lib/language.js"(exports, module) {
     "use strict";
     var contentType = require_dist2();
     var parseAccept = require_accept();
@@ -27538,9 +27538,9 @@ var require_language = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/negotiator/lib/mediaType.js
+// node_modules/negotiator/lib/mediaType.js
 var require_mediaType = __commonJS({
-  "../../work/main/node_modules/negotiator/lib/mediaType.js"(exports, module) {
+  "node_modules/negotiator/lib/mediaType.js"(exports, module) {
     "use strict";
     var contentType = require_dist2();
     var parseAcceptHeader = require_accept();
@@ -27635,9 +27635,9 @@ var require_mediaType = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/negotiator/index.js
+// node_modules/negotiator/index.js
 var require_negotiator = __commonJS({
-  "../../work/main/node_modules/negotiator/index.js"(exports, module) {
+  "node_modules/negotiator/index.js"(exports, module) {
     "use strict";
     var preferredCharsets = require_charset();
     var preferredEncodings = require_encoding();
@@ -27691,9 +27691,9 @@ var require_negotiator = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/accepts/index.js
+// node_modules/accepts/index.js
 var require_accepts = __commonJS({
-  "../../work/main/node_modules/accepts/index.js"(exports, module) {
+  "node_modules/accepts/index.js"(exports, module) {
     "use strict";
     var Negotiator = require_negotiator();
     var mime = require_mime_types();
@@ -27772,9 +27772,9 @@ var require_accepts = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/fresh/index.js
+// node_modules/fresh/index.js
 var require_fresh = __commonJS({
-  "../../work/main/node_modules/fresh/index.js"(exports, module) {
+  "node_modules/fresh/index.js"(exports, module) {
     "use strict";
     var CACHE_CONTROL_NO_CACHE_REGEXP = /(?:^|,)\s*?no-cache\s*?(?:,|$)/;
     module.exports = fresh;
@@ -27844,9 +27844,9 @@ var require_fresh = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/range-parser/index.js
+// node_modules/range-parser/index.js
 var require_range_parser = __commonJS({
-  "../../work/main/node_modules/range-parser/index.js"(exports, module) {
+  "node_modules/range-parser/index.js"(exports, module) {
     "use strict";
     module.exports = rangeParser;
     function rangeParser(size, str, options) {
@@ -27937,9 +27937,9 @@ var require_range_parser = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/express/lib/request.js
+// node_modules/express/lib/request.js
 var require_request = __commonJS({
-  "../../work/main/node_modules/express/lib/request.js"(exports, module) {
+  "node_modules/express/lib/request.js"(exports, module) {
     "use strict";
     var accepts = require_accepts();
     var isIP = __require("node:net").isIP;
@@ -28085,9 +28085,9 @@ var require_request = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/content-disposition/dist/index.js
+// node_modules/content-disposition/dist/index.js
 var require_dist4 = __commonJS({
-  "../../work/main/node_modules/content-disposition/dist/index.js"(exports) {
+  "node_modules/content-disposition/dist/index.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.create = create;
@@ -28374,9 +28374,9 @@ var require_dist4 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/cookie-signature/index.js
+// node_modules/cookie-signature/index.js
 var require_cookie_signature = __commonJS({
-  "../../work/main/node_modules/cookie-signature/index.js"(exports) {
+  "node_modules/cookie-signature/index.js"(exports) {
     var crypto = __require("crypto");
     exports.sign = function(val, secret) {
       if ("string" != typeof val) throw new TypeError("Cookie value must be provided as a string.");
@@ -28392,9 +28392,9 @@ var require_cookie_signature = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/cookie/index.js
+// node_modules/cookie/index.js
 var require_cookie = __commonJS({
-  "../../work/main/node_modules/cookie/index.js"(exports) {
+  "node_modules/cookie/index.js"(exports) {
     "use strict";
     exports.parse = parse4;
     exports.serialize = serialize;
@@ -28558,9 +28558,9 @@ var require_cookie = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/send/index.js
+// node_modules/send/index.js
 var require_send = __commonJS({
-  "../../work/main/node_modules/send/index.js"(exports, module) {
+  "node_modules/send/index.js"(exports, module) {
     "use strict";
     var createError = require_http_errors();
     var debug = require_src()("send");
@@ -29041,9 +29041,9 @@ var require_send = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/vary/index.js
+// node_modules/vary/index.js
 var require_vary = __commonJS({
-  "../../work/main/node_modules/vary/index.js"(exports, module) {
+  "node_modules/vary/index.js"(exports, module) {
     "use strict";
     module.exports = vary;
     module.exports.append = append;
@@ -29114,9 +29114,9 @@ var require_vary = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/express/lib/response.js
+// node_modules/express/lib/response.js
 var require_response = __commonJS({
-  "../../work/main/node_modules/express/lib/response.js"(exports, module) {
+  "node_modules/express/lib/response.js"(exports, module) {
     "use strict";
     var contentDisposition = require_dist4();
     var createError = require_http_errors();
@@ -29584,9 +29584,9 @@ var require_response = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/serve-static/index.js
+// node_modules/serve-static/index.js
 var require_serve_static = __commonJS({
-  "../../work/main/node_modules/serve-static/index.js"(exports, module) {
+  "node_modules/serve-static/index.js"(exports, module) {
     "use strict";
     var encodeUrl = require_encodeurl();
     var escapeHtml = require_escape_html();
@@ -29688,9 +29688,9 @@ var require_serve_static = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/express/lib/express.js
+// node_modules/express/lib/express.js
 var require_express = __commonJS({
-  "../../work/main/node_modules/express/lib/express.js"(exports, module) {
+  "node_modules/express/lib/express.js"(exports, module) {
     "use strict";
     var bodyParser2 = require_body_parser();
     var EventEmitter = __require("node:events").EventEmitter;
@@ -29728,17 +29728,17 @@ var require_express = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/express/index.js
+// node_modules/express/index.js
 var require_express2 = __commonJS({
-  "../../work/main/node_modules/express/index.js"(exports, module) {
+  "node_modules/express/index.js"(exports, module) {
     "use strict";
     module.exports = require_express();
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/encoders.js
+// node_modules/@nats-io/nats-core/lib/encoders.js
 var require_encoders = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/encoders.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/encoders.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.TD = exports.TE = exports.Empty = void 0;
@@ -29782,9 +29782,9 @@ var require_encoders = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/errors.js
+// node_modules/@nats-io/nats-core/lib/errors.js
 var require_errors = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/errors.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/errors.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.errors = exports.PermissionViolationError = exports.NoRespondersError = exports.TimeoutError = exports.RequestError = exports.ProtocolError = exports.ConnectionError = exports.DrainingConnectionError = exports.ClosedConnectionError = exports.AuthorizationError = exports.UserAuthenticationExpiredError = exports.InvalidOperationError = exports.InvalidArgumentError = exports.InvalidSubjectError = void 0;
@@ -29962,9 +29962,9 @@ var require_errors = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/util.js
+// node_modules/@nats-io/nats-core/lib/util.js
 var require_util2 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/util.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/util.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.SimpleMutex = exports.Perf = void 0;
@@ -30204,9 +30204,9 @@ var require_util2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nuid/lib/nuid.js
+// node_modules/@nats-io/nuid/lib/nuid.js
 var require_nuid = __commonJS({
-  "../../work/main/node_modules/@nats-io/nuid/lib/nuid.js"(exports) {
+  "node_modules/@nats-io/nuid/lib/nuid.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.NuidImpl = void 0;
@@ -30342,9 +30342,9 @@ var require_nuid = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nuid/lib/mod.js
+// node_modules/@nats-io/nuid/lib/mod.js
 var require_mod = __commonJS({
-  "../../work/main/node_modules/@nats-io/nuid/lib/mod.js"(exports) {
+  "node_modules/@nats-io/nuid/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.Nuid = void 0;
@@ -30354,9 +30354,9 @@ var require_mod = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/nuid.js
+// node_modules/@nats-io/nats-core/lib/nuid.js
 var require_nuid2 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/nuid.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/nuid.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.nuid = exports.Nuid = void 0;
@@ -30370,9 +30370,9 @@ var require_nuid2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/core.js
+// node_modules/@nats-io/nats-core/lib/core.js
 var require_core = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/core.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/core.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DEFAULT_HOST = exports.DEFAULT_PORT = exports.Match = void 0;
@@ -30417,9 +30417,9 @@ var require_core = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/databuffer.js
+// node_modules/@nats-io/nats-core/lib/databuffer.js
 var require_databuffer = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/databuffer.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/databuffer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DataBuffer = void 0;
@@ -30528,9 +30528,9 @@ var require_databuffer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/transport.js
+// node_modules/@nats-io/nats-core/lib/transport.js
 var require_transport = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/transport.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/transport.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.LF = exports.CR = exports.CRLF = exports.CR_LF_LEN = exports.CR_LF = void 0;
@@ -30589,9 +30589,9 @@ var require_transport = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/ipparser.js
+// node_modules/@nats-io/nats-core/lib/ipparser.js
 var require_ipparser = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/ipparser.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/ipparser.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ipV4 = ipV4;
@@ -30771,9 +30771,9 @@ var require_ipparser = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/servers.js
+// node_modules/@nats-io/nats-core/lib/servers.js
 var require_servers = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/servers.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/servers.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Servers = exports.ServerImpl = void 0;
@@ -31072,9 +31072,9 @@ var require_servers = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/queued_iterator.js
+// node_modules/@nats-io/nats-core/lib/queued_iterator.js
 var require_queued_iterator = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/queued_iterator.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/queued_iterator.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.QueuedIteratorImpl = void 0;
@@ -31214,9 +31214,9 @@ var require_queued_iterator = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/muxsubscription.js
+// node_modules/@nats-io/nats-core/lib/muxsubscription.js
 var require_muxsubscription = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/muxsubscription.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/muxsubscription.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MuxSubscription = void 0;
@@ -31300,9 +31300,9 @@ var require_muxsubscription = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/heartbeats.js
+// node_modules/@nats-io/nats-core/lib/heartbeats.js
 var require_heartbeats = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/heartbeats.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/heartbeats.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Heartbeat = void 0;
@@ -31367,9 +31367,9 @@ var require_heartbeats = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/denobuffer.js
+// node_modules/@nats-io/nats-core/lib/denobuffer.js
 var require_denobuffer = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/denobuffer.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/denobuffer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DenoBuffer = exports.MAX_SIZE = exports.AssertionError = void 0;
@@ -31564,13 +31564,13 @@ var require_denobuffer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/parser.js
+// node_modules/@nats-io/nats-core/lib/parser.js
 var require_parser = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/parser.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/parser.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.cc = exports.State = exports.Parser = exports.Kind = void 0;
-    exports.describe = describe;
+    exports.describe = describe2;
     var denobuffer_1 = require_denobuffer();
     var encoders_1 = require_encoders();
     exports.Kind = {
@@ -31581,7 +31581,7 @@ var require_parser = __commonJS({
       PING: 4,
       PONG: 5
     };
-    function describe(e) {
+    function describe2(e) {
       let ks;
       let data2 = "";
       switch (e.kind) {
@@ -32251,9 +32251,9 @@ var require_parser = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/headers.js
+// node_modules/@nats-io/nats-core/lib/headers.js
 var require_headers = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/headers.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/headers.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MsgHdrsImpl = void 0;
@@ -32509,9 +32509,9 @@ ${k}: ${v[i2]}`;
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/msg.js
+// node_modules/@nats-io/nats-core/lib/msg.js
 var require_msg = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/msg.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/msg.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.MsgImpl = void 0;
@@ -32596,9 +32596,9 @@ var require_msg = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/semver.js
+// node_modules/@nats-io/nats-core/lib/semver.js
 var require_semver2 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/semver.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/semver.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Features = exports.Feature = void 0;
@@ -32743,9 +32743,9 @@ var require_semver2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/crc16.js
+// node_modules/@nats-io/nkeys/lib/crc16.js
 var require_crc16 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/crc16.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/crc16.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.crc16 = void 0;
@@ -33027,9 +33027,9 @@ var require_crc16 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/base32.js
+// node_modules/@nats-io/nkeys/lib/base32.js
 var require_base32 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/base32.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/base32.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.base32 = void 0;
@@ -33082,9 +33082,9 @@ var require_base32 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/codec.js
+// node_modules/@nats-io/nkeys/lib/codec.js
 var require_codec = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/codec.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/codec.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Codec = void 0;
@@ -33189,9 +33189,9 @@ var require_codec = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/tweetnacl/nacl-fast.js
+// node_modules/tweetnacl/nacl-fast.js
 var require_nacl_fast = __commonJS({
-  "../../work/main/node_modules/tweetnacl/nacl-fast.js"(exports, module) {
+  "node_modules/tweetnacl/nacl-fast.js"(exports, module) {
     (function(nacl) {
       "use strict";
       var gf = function(init) {
@@ -35413,9 +35413,9 @@ var require_nacl_fast = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/nacl.js
+// node_modules/@nats-io/nkeys/lib/nacl.js
 var require_nacl = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/nacl.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/nacl.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35426,9 +35426,9 @@ var require_nacl = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/kp.js
+// node_modules/@nats-io/nkeys/lib/kp.js
 var require_kp = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/kp.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/kp.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35504,9 +35504,9 @@ var require_kp = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/public.js
+// node_modules/@nats-io/nkeys/lib/public.js
 var require_public = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/public.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/public.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35570,9 +35570,9 @@ var require_public = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/curve.js
+// node_modules/@nats-io/nkeys/lib/curve.js
 var require_curve = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/curve.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/curve.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35688,9 +35688,9 @@ var require_curve = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/nkeys.js
+// node_modules/@nats-io/nkeys/lib/nkeys.js
 var require_nkeys = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/nkeys.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/nkeys.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -35842,9 +35842,9 @@ var require_nkeys = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/util.js
+// node_modules/@nats-io/nkeys/lib/util.js
 var require_util3 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/util.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/util.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.encode = encode;
@@ -35881,9 +35881,9 @@ var require_util3 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/version.js
+// node_modules/@nats-io/nkeys/lib/version.js
 var require_version3 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/version.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -35891,9 +35891,9 @@ var require_version3 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nkeys/lib/mod.js
+// node_modules/@nats-io/nkeys/lib/mod.js
 var require_mod2 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nkeys/lib/mod.js"(exports) {
+  "node_modules/@nats-io/nkeys/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = exports.encode = exports.decode = exports.Prefixes = exports.Prefix = exports.NKeysErrorCode = exports.NKeysError = exports.fromSeed = exports.fromPublic = exports.fromCurveSeed = exports.createUser = exports.createServer = exports.createPair = exports.createOperator = exports.createCurve = exports.createCluster = exports.createAccount = void 0;
@@ -35954,9 +35954,9 @@ var require_mod2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/nkeys.js
+// node_modules/@nats-io/nats-core/lib/nkeys.js
 var require_nkeys2 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/nkeys.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/nkeys.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -36001,9 +36001,9 @@ var require_nkeys2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/authenticator.js
+// node_modules/@nats-io/nats-core/lib/authenticator.js
 var require_authenticator = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/authenticator.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/authenticator.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.multiAuthenticator = multiAuthenticator;
@@ -36092,9 +36092,9 @@ var require_authenticator = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/options.js
+// node_modules/@nats-io/nats-core/lib/options.js
 var require_options = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/options.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/options.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DEFAULT_RECONNECT_TIME_WAIT = exports.DEFAULT_MAX_PING_OUT = exports.DEFAULT_PING_INTERVAL = exports.DEFAULT_JITTER_TLS = exports.DEFAULT_JITTER = exports.DEFAULT_MAX_RECONNECT_ATTEMPTS = void 0;
@@ -36229,9 +36229,9 @@ var require_options = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/protocol.js
+// node_modules/@nats-io/nats-core/lib/protocol.js
 var require_protocol = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/protocol.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/protocol.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ProtocolHandler = exports.Subscriptions = exports.SubscriptionImpl = exports.Connect = exports.INFO = void 0;
@@ -37166,9 +37166,9 @@ var require_protocol = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/request.js
+// node_modules/@nats-io/nats-core/lib/request.js
 var require_request2 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/request.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/request.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.RequestOne = exports.RequestMany = exports.BaseRequest = void 0;
@@ -37292,9 +37292,9 @@ ${this.ctx.stack}`;
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/nats.js
+// node_modules/@nats-io/nats-core/lib/nats.js
 var require_nats = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/nats.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/nats.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.NatsConnectionImpl = void 0;
@@ -37762,9 +37762,9 @@ ${stack}`;
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/types.js
+// node_modules/@nats-io/nats-core/lib/types.js
 var require_types2 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/types.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Empty = void 0;
@@ -37775,9 +37775,9 @@ var require_types2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/bench.js
+// node_modules/@nats-io/nats-core/lib/bench.js
 var require_bench = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/bench.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/bench.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.Bench = exports.Metric = void 0;
@@ -38131,9 +38131,9 @@ var require_bench = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js
+// node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js
 var require_idleheartbeat_monitor = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/idleheartbeat_monitor.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.IdleHeartbeatMonitor = void 0;
@@ -38233,9 +38233,9 @@ var require_idleheartbeat_monitor = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/version.js
+// node_modules/@nats-io/nats-core/lib/version.js
 var require_version4 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/version.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -38243,9 +38243,9 @@ var require_version4 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/ws_transport.js
+// node_modules/@nats-io/nats-core/lib/ws_transport.js
 var require_ws_transport = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/ws_transport.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/ws_transport.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.WsTransport = void 0;
@@ -38525,9 +38525,9 @@ var require_ws_transport = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/internal_mod.js
+// node_modules/@nats-io/nats-core/lib/internal_mod.js
 var require_internal_mod = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/internal_mod.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/internal_mod.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -38838,9 +38838,9 @@ var require_internal_mod = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/transport-node/lib/nats-base-client.js
+// node_modules/@nats-io/transport-node/lib/nats-base-client.js
 var require_nats_base_client = __commonJS({
-  "../../work/main/node_modules/@nats-io/transport-node/lib/nats-base-client.js"(exports) {
+  "node_modules/@nats-io/transport-node/lib/nats-base-client.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -38863,9 +38863,9 @@ var require_nats_base_client = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/transport-node/lib/version.js
+// node_modules/@nats-io/transport-node/lib/version.js
 var require_version5 = __commonJS({
-  "../../work/main/node_modules/@nats-io/transport-node/lib/version.js"(exports) {
+  "node_modules/@nats-io/transport-node/lib/version.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.version = void 0;
@@ -38873,9 +38873,9 @@ var require_version5 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/transport-node/lib/node_transport.js
+// node_modules/@nats-io/transport-node/lib/node_transport.js
 var require_node_transport = __commonJS({
-  "../../work/main/node_modules/@nats-io/transport-node/lib/node_transport.js"(exports) {
+  "node_modules/@nats-io/transport-node/lib/node_transport.js"(exports) {
     "use strict";
     var __importDefault = exports && exports.__importDefault || function(mod) {
       return mod && mod.__esModule ? mod : { "default": mod };
@@ -39298,9 +39298,9 @@ var require_node_transport = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/transport-node/lib/connect.js
+// node_modules/@nats-io/transport-node/lib/connect.js
 var require_connect = __commonJS({
-  "../../work/main/node_modules/@nats-io/transport-node/lib/connect.js"(exports) {
+  "node_modules/@nats-io/transport-node/lib/connect.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.connect = connect2;
@@ -39322,9 +39322,9 @@ var require_connect = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/transport-node/lib/mod.js
+// node_modules/@nats-io/transport-node/lib/mod.js
 var require_mod3 = __commonJS({
-  "../../work/main/node_modules/@nats-io/transport-node/lib/mod.js"(exports) {
+  "node_modules/@nats-io/transport-node/lib/mod.js"(exports) {
     "use strict";
     var __createBinding = exports && exports.__createBinding || (Object.create ? (function(o, m, k, k2) {
       if (k2 === void 0) k2 = k;
@@ -39352,17 +39352,17 @@ var require_mod3 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/transport-node/index.js
+// node_modules/@nats-io/transport-node/index.js
 var require_transport_node = __commonJS({
-  "../../work/main/node_modules/@nats-io/transport-node/index.js"(exports, module) {
+  "node_modules/@nats-io/transport-node/index.js"(exports, module) {
     "use strict";
     module.exports = require_mod3();
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/types.js
+// node_modules/@nats-io/jetstream/lib/types.js
 var require_types3 = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/types.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.RepublishHeaders = exports.DirectMsgHeaders = exports.JsHeaders = exports.AdvisoryKind = void 0;
@@ -39480,9 +39480,9 @@ var require_types3 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jserrors.js
+// node_modules/@nats-io/jetstream/lib/jserrors.js
 var require_jserrors = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jserrors.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jserrors.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.jserrors = exports.StreamNotFoundError = exports.ConsumerNotFoundError = exports.JetStreamApiError = exports.InvalidNameError = exports.JetStreamApiCodes = exports.JetStreamStatus = exports.JetStreamStatusError = exports.JetStreamError = exports.JetStreamNotEnabled = void 0;
@@ -39692,9 +39692,9 @@ var require_jserrors = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js
+// node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js
 var require_jsbaseclient_api = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jsbaseclient_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.BaseApiClientImpl = void 0;
@@ -39815,9 +39815,9 @@ var require_jsbaseclient_api = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jslister.js
+// node_modules/@nats-io/jetstream/lib/jslister.js
 var require_jslister = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jslister.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jslister.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ListerImpl = void 0;
@@ -39892,9 +39892,9 @@ var require_jslister = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jsutil.js
+// node_modules/@nats-io/jetstream/lib/jsutil.js
 var require_jsutil = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jsutil.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jsutil.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.validateDurableName = validateDurableName;
@@ -39961,9 +39961,9 @@ var require_jsutil = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/nats-core/lib/mod.js
+// node_modules/@nats-io/nats-core/lib/mod.js
 var require_mod4 = __commonJS({
-  "../../work/main/node_modules/@nats-io/nats-core/lib/mod.js"(exports) {
+  "node_modules/@nats-io/nats-core/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.wsconnect = exports.usernamePasswordAuthenticator = exports.UserAuthenticationExpiredError = exports.tokenAuthenticator = exports.TimeoutError = exports.syncIterator = exports.RequestError = exports.ProtocolError = exports.PermissionViolationError = exports.nuid = exports.Nuid = exports.NoRespondersError = exports.nkeys = exports.nkeyAuthenticator = exports.nanos = exports.MsgHdrsImpl = exports.millis = exports.Metric = exports.Match = exports.jwtAuthenticator = exports.InvalidSubjectError = exports.InvalidOperationError = exports.InvalidArgumentError = exports.headers = exports.hasWsProtocol = exports.errors = exports.Empty = exports.DrainingConnectionError = exports.delay = exports.deferred = exports.deadline = exports.credsAuthenticator = exports.createInbox = exports.ConnectionError = exports.ClosedConnectionError = exports.canonicalMIMEHeaderKey = exports.buildAuthenticator = exports.Bench = exports.backoff = exports.AuthorizationError = void 0;
@@ -40091,9 +40091,9 @@ var require_mod4 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jsapi_types.js
+// node_modules/@nats-io/jetstream/lib/jsapi_types.js
 var require_jsapi_types = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jsapi_types.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jsapi_types.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PubHeaders = exports.PriorityPolicy = exports.ConsumerApiAction = exports.PersistMode = exports.StoreCompression = exports.ReplayPolicy = exports.AckPolicy = exports.DeliverPolicy = exports.StorageType = exports.DiscardPolicy = exports.RetentionPolicy = void 0;
@@ -40273,9 +40273,9 @@ var require_jsapi_types = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js
+// node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js
 var require_jsmconsumer_api = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jsmconsumer_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.ConsumerAPIImpl = void 0;
@@ -40485,9 +40485,9 @@ var require_jsmconsumer_api = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jsmsg.js
+// node_modules/@nats-io/jetstream/lib/jsmsg.js
 var require_jsmsg = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jsmsg.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jsmsg.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.JsMsgImpl = exports.ACK = void 0;
@@ -40671,9 +40671,9 @@ var require_jsmsg = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/consumer.js
+// node_modules/@nats-io/jetstream/lib/consumer.js
 var require_consumer = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/consumer.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/consumer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PullConsumerImpl = exports.PullConsumerMessagesImpl = exports.PullConsumerType = void 0;
@@ -41400,9 +41400,9 @@ var require_consumer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/pushconsumer.js
+// node_modules/@nats-io/jetstream/lib/pushconsumer.js
 var require_pushconsumer = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/pushconsumer.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/pushconsumer.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.PushConsumerImpl = exports.PushConsumerMessagesImpl = void 0;
@@ -41749,9 +41749,9 @@ var require_pushconsumer = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jsmstream_api.js
+// node_modules/@nats-io/jetstream/lib/jsmstream_api.js
 var require_jsmstream_api = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jsmstream_api.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jsmstream_api.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.StreamsImpl = exports.StoredMsgImpl = exports.StreamAPIImpl = exports.StreamImpl = exports.ConsumersImpl = void 0;
@@ -42275,9 +42275,9 @@ var require_jsmstream_api = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jsm_direct.js
+// node_modules/@nats-io/jetstream/lib/jsm_direct.js
 var require_jsm_direct = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jsm_direct.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jsm_direct.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.DirectConsumer = exports.DirectMsgImpl = exports.DirectStreamAPIImpl = void 0;
@@ -42628,9 +42628,9 @@ var require_jsm_direct = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/jsclient.js
+// node_modules/@nats-io/jetstream/lib/jsclient.js
 var require_jsclient = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/jsclient.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/jsclient.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.BatchPublisherImpl = exports.JetStreamClientImpl = exports.JetStreamManagerImpl = void 0;
@@ -43182,9 +43182,9 @@ var require_jsclient = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/internal_mod.js
+// node_modules/@nats-io/jetstream/lib/internal_mod.js
 var require_internal_mod2 = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/internal_mod.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/internal_mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.validateStreamName = exports.jserrors = exports.JetStreamStatusError = exports.JetStreamStatus = exports.JetStreamError = exports.JetStreamApiError = exports.JetStreamApiCodes = exports.isMessageNotFound = exports.ListerImpl = exports.StoreCompression = exports.StorageType = exports.RetentionPolicy = exports.ReplayPolicy = exports.PubHeaders = exports.PersistMode = exports.DiscardPolicy = exports.DeliverPolicy = exports.AckPolicy = exports.DirectMsgImpl = exports.BaseApiClientImpl = exports.toJetStreamClient = exports.startFastIngest = exports.jetstreamManager = exports.JetStreamClientImpl = exports.jetstream = exports.RepublishHeaders = exports.JsHeaders = exports.isPushConsumer = exports.isPullConsumer = exports.isOrderedPushConsumerOptions = exports.isBoundPushConsumerOptions = exports.DirectMsgHeaders = exports.AdvisoryKind = void 0;
@@ -43298,9 +43298,9 @@ var require_internal_mod2 = __commonJS({
   }
 });
 
-// ../../work/main/node_modules/@nats-io/jetstream/lib/mod.js
+// node_modules/@nats-io/jetstream/lib/mod.js
 var require_mod5 = __commonJS({
-  "../../work/main/node_modules/@nats-io/jetstream/lib/mod.js"(exports) {
+  "node_modules/@nats-io/jetstream/lib/mod.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.StoreCompression = exports.StorageType = exports.RetentionPolicy = exports.RepublishHeaders = exports.ReplayPolicy = exports.PubHeaders = exports.PersistMode = exports.JsHeaders = exports.JetStreamError = exports.JetStreamApiError = exports.JetStreamApiCodes = exports.isPushConsumer = exports.isPullConsumer = exports.DiscardPolicy = exports.DirectMsgHeaders = exports.DeliverPolicy = exports.AdvisoryKind = exports.AckPolicy = exports.jetstreamManager = exports.jetstream = void 0;
@@ -44957,7 +44957,7 @@ import { resolve as resolve3 } from "node:path";
 // trace/prepare.ts
 import { createHash as createHash2 } from "node:crypto";
 
-// ../../work/main/node_modules/astring/dist/astring.mjs
+// node_modules/astring/dist/astring.mjs
 var { stringify } = JSON;
 if (!String.prototype.repeat) {
   throw new Error(
@@ -46030,6 +46030,7 @@ function memberName(m) {
   if (m.key.type === "Literal") return String(m.key.value);
   return null;
 }
+var WORDED_INTRINSICS = /* @__PURE__ */ new Set(["forOf", "iter", "requireObject", "callWith"]);
 var isDirective = (s) => s?.type === "ExpressionStatement" && typeof s.directive === "string";
 var usesStrict = (list2) => {
   for (const s of list2) {
@@ -46049,6 +46050,7 @@ function instrument(program) {
       strict = saved;
     }
   };
+  const spreads = (site, list2) => list2.map((a, i2) => a?.type === "SpreadElement" ? { type: "SpreadElement", argument: call("spread", [num(site), num(i2), t(a.argument)]) } : t(a));
   const t = (n) => {
     if (n === null || n === void 0) return n;
     if (Array.isArray(n)) return n.map(t);
@@ -46059,8 +46061,12 @@ function instrument(program) {
         return n.node;
       case "ClRequire":
         return call("req", [num(n.sid), id("require"), lit(n.module)]);
-      case "ClIntrinsic":
-        return { type: "CallExpression", callee: { type: "MemberExpression", object: cl("i"), property: id(n.name), computed: false, optional: false }, arguments: n.arguments.map(t), optional: false };
+      case "ClIntrinsic": {
+        const args = WORDED_INTRINSICS.has(n.name) ? [...n.arguments.map(t), num(n.sid)] : n.arguments.map(t);
+        return { type: "CallExpression", callee: { type: "MemberExpression", object: cl("i"), property: id(n.name), computed: false, optional: false }, arguments: args, optional: false };
+      }
+      case "ArrayExpression":
+        return { type: "ArrayExpression", elements: n.sid === void 0 ? t(n.elements) : spreads(n.sid, n.elements) };
       case "BlockStatement":
         return { type: "BlockStatement", body: body(n.body) };
       case "IfStatement":
@@ -46088,19 +46094,20 @@ function instrument(program) {
         return { ...n, right: t(n.right) };
       case "CallExpression": {
         const c = n.callee;
-        if (c.type === "Super") return { ...n, arguments: t(n.arguments) };
-        if (c.type === "MemberExpression" && c.object.type === "Super") return { ...n, callee: t(c), arguments: t(n.arguments) };
+        const args = spreads(n.sid, n.arguments);
+        if (c.type === "Super") return { ...n, arguments: args };
+        if (c.type === "MemberExpression" && c.object.type === "Super") return { ...n, callee: t(c), arguments: args };
         if (isPrivate(c)) {
           const method = num(c.property.info?.fnSid ?? -1);
-          return { type: "CallExpression", callee: call("pm", [num(n.sid), t(c.object), privateAccess(c.property.name), method]), arguments: t(n.arguments), optional: false };
+          return { type: "CallExpression", callee: call("pm", [num(n.sid), t(c.object), privateAccess(c.property.name), method]), arguments: args, optional: false };
         }
         if (c.type === "MemberExpression") {
-          return { type: "CallExpression", callee: call("m", [num(n.sid), t(c.object), key(c, t)]), arguments: t(n.arguments), optional: false };
+          return { type: "CallExpression", callee: call("m", [num(n.sid), t(c.object), key(c, t)]), arguments: args, optional: false };
         }
-        return call("call", [num(n.sid), t(c), arr(t(n.arguments))]);
+        return call("call", [num(n.sid), t(c), arr(args)]);
       }
       case "NewExpression":
-        return call("new", [num(n.sid), t(n.callee), arr(t(n.arguments))]);
+        return call("new", [num(n.sid), t(n.callee), arr(spreads(n.sid, n.arguments))]);
       case "FunctionExpression":
       case "ArrowFunctionExpression":
         return call("fn", [num(n.sid), fn(n)]);
@@ -46163,7 +46170,7 @@ function instrument(program) {
   return generate(t(program), { comments: false });
 }
 
-// ../../work/main/node_modules/acorn/dist/acorn.mjs
+// node_modules/acorn/dist/acorn.mjs
 var astralIdentifierCodes = [509, 0, 227, 0, 150, 4, 294, 9, 1368, 2, 2, 1, 6, 3, 41, 2, 5, 0, 166, 1, 574, 3, 9, 9, 7, 9, 32, 4, 318, 1, 31, 4, 33, 15, 71, 10, 50, 3, 123, 2, 54, 14, 32, 10, 3, 1, 11, 3, 46, 10, 8, 0, 46, 9, 7, 2, 37, 13, 2, 9, 6, 1, 45, 0, 13, 2, 49, 13, 9, 3, 2, 11, 83, 11, 7, 0, 3, 0, 158, 11, 6, 9, 7, 3, 56, 1, 2, 6, 3, 1, 3, 2, 10, 0, 11, 1, 3, 6, 4, 4, 68, 8, 2, 0, 3, 0, 2, 3, 2, 4, 2, 0, 15, 1, 83, 17, 10, 9, 5, 0, 82, 19, 13, 9, 214, 6, 3, 8, 28, 1, 83, 16, 16, 9, 82, 12, 9, 9, 7, 19, 58, 14, 5, 9, 243, 14, 166, 9, 71, 5, 2, 1, 3, 3, 2, 0, 2, 1, 13, 9, 120, 6, 3, 6, 4, 0, 29, 9, 41, 6, 2, 3, 9, 0, 10, 10, 47, 15, 199, 7, 137, 9, 54, 7, 2, 7, 17, 9, 57, 21, 2, 13, 123, 5, 4, 0, 2, 1, 2, 6, 2, 0, 9, 9, 49, 4, 2, 1, 2, 4, 9, 9, 55, 9, 7, 0, 259, 3, 10, 1, 2, 0, 49, 6, 4, 4, 14, 10, 5350, 0, 7, 14, 11465, 27, 2343, 9, 87, 9, 39, 4, 60, 6, 26, 9, 535, 9, 470, 0, 2, 54, 8, 3, 82, 0, 12, 1, 19628, 1, 4178, 9, 519, 45, 3, 22, 481, 1, 61, 4, 4, 5, 9, 7, 3, 6, 31, 3, 149, 2, 12, 2, 9, 1, 3, 0, 33, 1, 1357, 49, 513, 54, 5, 49, 9, 0, 15, 0, 23, 4, 2, 14, 1361, 6, 2, 16, 3, 6, 2, 1, 2, 4, 101, 0, 161, 6, 10, 9, 357, 0, 62, 13, 499, 13, 245, 1, 2, 9, 233, 0, 3, 0, 8, 1, 6, 0, 475, 6, 110, 6, 6, 9, 4759, 9, 787719, 239];
 var astralIdentifierStartCodes = [0, 11, 2, 25, 2, 18, 2, 1, 2, 14, 3, 13, 35, 122, 70, 52, 268, 28, 4, 48, 48, 31, 14, 29, 6, 37, 11, 29, 3, 35, 5, 7, 2, 4, 43, 157, 19, 35, 5, 35, 5, 39, 9, 51, 13, 10, 2, 14, 2, 6, 2, 1, 2, 10, 2, 14, 2, 6, 2, 1, 4, 51, 13, 310, 10, 21, 11, 7, 25, 5, 2, 41, 2, 13, 65, 5, 3, 0, 2, 43, 2, 1, 4, 0, 3, 22, 11, 22, 10, 30, 66, 18, 2, 1, 11, 21, 11, 25, 7, 25, 39, 55, 7, 1, 65, 0, 16, 3, 2, 2, 2, 28, 43, 28, 4, 28, 36, 7, 2, 27, 28, 53, 11, 21, 11, 18, 14, 17, 111, 72, 56, 50, 14, 50, 14, 35, 39, 27, 10, 22, 251, 41, 7, 1, 17, 5, 18, 21, 18, 28, 11, 0, 9, 21, 43, 17, 47, 20, 28, 22, 13, 52, 58, 1, 3, 0, 14, 44, 33, 24, 27, 35, 30, 0, 3, 0, 9, 34, 4, 0, 13, 47, 15, 3, 22, 0, 2, 0, 36, 17, 2, 24, 20, 1, 64, 6, 2, 0, 2, 3, 2, 14, 2, 9, 8, 46, 39, 7, 3, 1, 3, 21, 2, 6, 2, 1, 2, 4, 4, 0, 19, 0, 13, 4, 31, 9, 2, 0, 3, 0, 2, 37, 2, 0, 26, 0, 2, 0, 45, 52, 19, 3, 21, 2, 31, 47, 21, 1, 2, 0, 185, 46, 42, 3, 37, 47, 21, 0, 60, 42, 14, 0, 72, 26, 38, 6, 186, 43, 117, 63, 32, 7, 3, 0, 3, 7, 2, 1, 2, 23, 16, 0, 2, 0, 95, 7, 3, 38, 17, 0, 2, 0, 29, 0, 11, 39, 8, 0, 22, 0, 12, 45, 20, 0, 19, 72, 18, 0, 182, 32, 32, 8, 2, 36, 18, 0, 50, 29, 113, 6, 2, 1, 2, 37, 22, 0, 26, 5, 2, 1, 2, 31, 15, 0, 24, 43, 22, 0, 239, 18, 16, 0, 2, 12, 2, 33, 125, 0, 80, 921, 103, 111, 6, 206, 13, 310, 2314, 96, 16, 1071, 18, 5, 26, 3994, 6, 582, 6842, 29, 1763, 568, 8, 30, 18, 78, 18, 29, 19, 47, 17, 3, 32, 20, 6, 18, 433, 44, 212, 63, 33, 24, 3, 24, 45, 74, 6, 0, 67, 12, 65, 1, 2, 0, 15, 4, 10, 7386, 37, 33, 96, 114, 14, 913, 15, 50, 7710, 3, 2, 6, 2, 1, 2, 296, 10, 0, 30, 2, 3, 0, 15, 4, 8, 395, 2309, 106, 6, 12, 4, 8, 8, 9, 5991, 84, 2, 70, 2, 1, 3, 0, 3, 1, 3, 3, 2, 11, 2, 0, 2, 6, 2, 64, 2, 3, 3, 7, 2, 6, 2, 27, 2, 3, 2, 4, 2, 0, 4, 6, 2, 340, 2, 24, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 30, 2, 24, 2, 7, 1845, 129, 15, 6, 55, 50, 49, 61, 147, 44, 11, 6, 17, 0, 322, 29, 19, 43, 485, 27, 229, 29, 3, 0, 208, 30, 2, 2, 2, 1, 2, 6, 3, 4, 10, 1, 225, 6, 2, 3, 2, 1, 2, 14, 2, 196, 60, 67, 8, 0, 1205, 3, 2, 26, 2, 1, 2, 0, 3, 0, 2, 9, 2, 3, 2, 0, 2, 0, 7, 0, 5, 0, 2, 0, 2, 0, 2, 2, 2, 1, 2, 0, 3, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 1, 2, 0, 3, 3, 2, 6, 2, 3, 2, 3, 2, 0, 2, 9, 2, 16, 6, 2, 2, 4, 2, 16, 4421, 42719, 33, 4382, 2, 5773, 3, 7472, 16, 621, 2467, 541, 1507, 4938, 6, 8489, 39815, 11327];
 var nonASCIIidentifierChars = "‌‍·̀-ͯ·҃-֑҇-ׇֽֿׁׂׅׄ-׉ؐ-ًؚ-٩ٰۖ-ۜ۟-۪ۤۧۨ-ۭ۰-۹ܑܰ-݊ަ-ް߀-߉߫-߽߳ࠖ-࠙ࠛ-ࠣࠥ-ࠧࠩ-࡙࠭-࡛ࢗ-࢟࣊-ࣣ࣡-ःऺ-़ा-ॏ॑-ॗॢॣ०-९ঁ-ঃ়া-ৄেৈো-্ৗৢৣ০-৯৾ਁ-ਃ਼ਾ-ੂੇੈੋ-੍ੑ੦-ੱੵઁ-ઃ઼ા-ૅે-ૉો-્ૢૣ૦-૯ૺ-૿ଁ-ଃ଼ା-ୄେୈୋ-୍୓-ୗୢୣ୦-୯ஂா-ூெ-ைொ-்ௗ௦-௯ఀ-ఄ఼ా-ౄె-ైొ-్ౕౖౢౣ౦-౯ಁ-ಃ಼ಾ-ೄೆ-ೈೊ-್ೕೖೢೣ೦-೯ೳഀ-ഃ഻഼ാ-ൄെ-ൈൊ-്ൗൢൣ൦-൯ඁ-ඃ්ා-ුූෘ-ෟ෦-෯ෲෳัิ-ฺ็-๎๐-๙ັິ-ຼ່-໎໐-໙༘༙༠-༩༹༵༷༾༿ཱ-྄྆྇ྍ-ྗྙ-ྼ࿆ါ-ှ၀-၉ၖ-ၙၞ-ၠၢ-ၤၧ-ၭၱ-ၴႂ-ႍႏ-ႝ፝-፟፩-፱ᜒ-᜕ᜲ-᜴ᝒᝓᝲᝳ឴-៓៝០-៩᠋-᠍᠏-᠙ᢩᤠ-ᤫᤰ-᤻᥆-᥏᧐-᧚ᨗ-ᨛᩕ-ᩞ᩠-᩿᩼-᪉᪐-᪙᪰-᪽ᪿ-᫰ᬀ-ᬄ᬴-᭄᭐-᭙᭫-᭳ᮀ-ᮂᮡ-ᮭ᮰-᮹᯦-᯳ᰤ-᰷᱀-᱉᱐-᱙᳐-᳔᳒-᳨᳭᳴᳷-᳹᷀-᷿‌‍‿⁀⁔⃐-⃥⃜⃡-⃰⳯-⵿⳱ⷠ-〪ⷿ-゙゚〯・꘠-꘩꙯ꙴ-꙽ꚞꚟ꛰꛱ꠂ꠆ꠋꠣ-ꠧ꠬ꢀꢁꢴ-ꣅ꣐-꣙꣠-꣱ꣿ-꤉ꤦ-꤭ꥇ-꥓ꦀ-ꦃ꦳-꧀꧐-꧙ꧥ꧰-꧹ꨩ-ꨶꩃꩌꩍ꩐-꩙ꩻ-ꩽꪰꪲ-ꪴꪷꪸꪾ꪿꫁ꫫ-ꫯꫵ꫶ꯣ-ꯪ꯬꯭꯰-꯹ﬞ︀-️︠-︯︳︴﹍-﹏０-９＿･";
@@ -47632,12 +47639,12 @@ pp$8.parseClassElement = function(constructorAllowsSuper) {
     this.parseClassElementName(node);
   }
   if (ecmaVersion2 < 13 || this.type === types$1.parenL || kind !== "method" || isGenerator || isAsync) {
-    var isConstructor = !node.static && checkKeyName(node, "constructor");
-    var allowsDirectSuper = isConstructor && constructorAllowsSuper;
-    if (isConstructor && kind !== "method") {
+    var isConstructor2 = !node.static && checkKeyName(node, "constructor");
+    var allowsDirectSuper = isConstructor2 && constructorAllowsSuper;
+    if (isConstructor2 && kind !== "method") {
       this.raise(node.key.start, "Constructor can't have get/set modifier");
     }
-    node.kind = isConstructor ? "constructor" : kind;
+    node.kind = isConstructor2 ? "constructor" : kind;
     this.parseClassMethod(node, isGenerator, isAsync, allowsDirectSuper);
   } else {
     this.parseClassField(node);
@@ -51914,11 +51921,11 @@ function normalize(source, file) {
   } catch (e) {
     const err = e;
     diagnostics.push({ code: "C001", severity: "error", message: err.message.replace(/ \(\d+:\d+\)$/, ""), file, line: err.loc?.line ?? 1, column: (err.loc?.column ?? 0) + 1 });
-    return { program: { type: "Program", body: [], sourceType: "script" }, diagnostics, maxId: 0 };
+    return { program: { type: "Program", body: [], sourceType: "script" }, diagnostics, maxId: 0, wording: /* @__PURE__ */ new Map() };
   }
   const n = new Normalizer(file, diagnostics);
   const program = n.program(ast);
-  return { program, diagnostics, maxId: n.nextId - 1 };
+  return { program, diagnostics, maxId: n.nextId - 1, wording: n.wording };
 }
 var id2 = (name) => ({ type: "Identifier", name });
 var lit2 = (value) => ({ type: "Literal", value, raw: JSON.stringify(value) });
@@ -51958,6 +51965,7 @@ var Normalizer = class {
   file;
   diags;
   nextId = 1;
+  wording = /* @__PURE__ */ new Map();
   labelN = 0;
   fn = { temps: [], vars: /* @__PURE__ */ new Set(), isAsync: false };
   /** Private names of the classes being normalised, innermost last: `#x` to its info. */
@@ -51970,6 +51978,11 @@ var Normalizer = class {
     sited.sid = this.nextId++;
     if (src?.loc) sited.loc = src.loc;
     return sited;
+  }
+  /** Records how V8 words a failure of `n`'s operation, from the source. */
+  worded(n, w) {
+    if (n.sid !== void 0) this.wording.set(n.sid, w);
+    return n;
   }
   label(prefix) {
     return `$cl_${prefix}${this.labelN++}`;
@@ -52029,10 +52042,10 @@ var Normalizer = class {
         const t = `$cl_p${params.length}`;
         if (p.type === "RestElement") {
           params.push({ type: "RestElement", argument: id2(t) });
-          pre.push(...this.declarePattern(p.argument, id2(t), "let"));
+          pre.push(...this.declarePattern(p.argument, id2(t), "let", { from: "nested" }));
         } else {
           params.push(id2(t));
-          pre.push(...this.declarePattern(p, id2(t), "let"));
+          pre.push(...this.declarePattern(p, id2(t), "let", { from: "param", dflt: false }));
         }
       }
     });
@@ -52187,7 +52200,7 @@ var Normalizer = class {
         } else {
           const t = this.temp();
           out.push(exprStmt(assign(id2(t), this.expr(d.init))));
-          out.push(...this.assignPattern(d.id, id2(t)));
+          out.push(...this.assignPattern(d.id, id2(t), { from: "init", node: d.init }));
         }
         continue;
       }
@@ -52197,7 +52210,7 @@ var Normalizer = class {
       } else {
         const t = this.temp();
         out.push(exprStmt(assign(id2(t), this.expr(d.init))));
-        out.push(...this.declarePattern(d.id, id2(t), kind));
+        out.push(...this.declarePattern(d.id, id2(t), kind, { from: "init", node: d.init }));
       }
     }
     return out;
@@ -52273,7 +52286,7 @@ var Normalizer = class {
         const src = this.expr(s.right);
         let elem;
         if (s.type === "ForOfStatement") {
-          pre.push(exprStmt(assign(id2(it), this.intrinsic("forOf", [src], s.right))));
+          pre.push(exprStmt(assign(id2(it), this.worded(this.intrinsic("forOf", [src], s.right), { kind: "forOf", node: s.right }))));
           pre.push(exprStmt(assign(id2(i2), lit2(0))));
           test = this.intrinsic("forOfNext", [id2(it), id2(i2)], s.right);
           elem = this.intrinsic("forOfValue", [id2(it), id2(i2)], s.left);
@@ -52294,16 +52307,16 @@ var Normalizer = class {
             if (d.id.type === "Identifier") head.unshift(exprStmt(assign(id2(d.id.name), elem)));
             else {
               const t = this.temp();
-              head.unshift(exprStmt(assign(id2(t), elem)), ...this.assignPattern(d.id, id2(t)));
+              head.unshift(exprStmt(assign(id2(t), elem)), ...this.assignPattern(d.id, id2(t), { from: "for" }));
             }
           } else if (d.id.type === "Identifier") head.unshift(letDecl(d.id.name, elem, kind));
           else {
             const t = this.temp();
-            head.unshift(exprStmt(assign(id2(t), elem)), ...this.declarePattern(d.id, id2(t), kind));
+            head.unshift(exprStmt(assign(id2(t), elem)), ...this.declarePattern(d.id, id2(t), kind, { from: "for" }));
           }
         } else {
           const t = this.temp();
-          head.unshift(exprStmt(assign(id2(t), elem)), ...this.assignPattern(s.left, id2(t)));
+          head.unshift(exprStmt(assign(id2(t), elem)), ...this.assignPattern(s.left, id2(t), { from: "for" }));
         }
         break;
       }
@@ -52406,7 +52419,7 @@ var Normalizer = class {
         if (s.handler.param.type === "Identifier") param = id2(s.handler.param.name);
         else {
           param = id2(this.label("e"));
-          pre.push(...this.declarePattern(s.handler.param, param, "let"));
+          pre.push(...this.declarePattern(s.handler.param, param, "let", { from: "catch" }));
         }
       }
       const body = this.asBlock(s.handler.body);
@@ -52418,17 +52431,18 @@ var Normalizer = class {
   }
   // ---------------------------------------------------------------------------------------------
   // Patterns
-  /** `kind x = src.a; ...` for a declaration pattern. */
-  declarePattern(p, src, kind) {
-    return this.pattern(p, src, (name, value) => letDecl(name, value, kind));
+  /** `kind x = src.a; ...` for a declaration pattern; `from` says where its value comes from (how V8 names it). */
+  declarePattern(p, src, kind, from) {
+    return this.pattern(p, src, (name, value) => letDecl(name, value, kind), false, from);
   }
   /** `x = src.a; ...` for an assignment pattern (targets may be members). */
-  assignPattern(p, src) {
-    return this.pattern(p, src, (name, value) => exprStmt(assign(id2(name), value)), true);
+  assignPattern(p, src, from) {
+    return this.pattern(p, src, (name, value) => exprStmt(assign(id2(name), value)), true, from);
   }
-  pattern(p, src, bind, assignTargets = false) {
+  pattern(p, src, bind, assignTargets, from) {
     const out = [];
-    const emit = (target, value) => {
+    const nested = { from: "nested" };
+    const emit = (target, value, source = nested) => {
       if (target.type === "Identifier") out.push(bind(target.name, value));
       else if (target.type === "MemberExpression" && assignTargets) out.push(exprStmt(assign(this.assignTarget(target), value)));
       else if (target.type === "AssignmentPattern") {
@@ -52436,16 +52450,23 @@ var Normalizer = class {
         out.push(exprStmt(assign(id2(t), value)));
         const test = this.site({ type: "BinaryExpression", operator: "===", left: id2(t), right: undef() }, target);
         const withDefault = this.site({ type: "ConditionalExpression", test, consequent: this.expr(target.right), alternate: id2(t) }, target);
-        emit(target.left, withDefault);
+        emit(target.left, withDefault, source.from === "param" ? { from: "param", dflt: true } : source);
       } else {
         const t = this.temp();
         out.push(exprStmt(assign(id2(t), value)));
-        out.push(...this.pattern(target, id2(t), bind, assignTargets));
+        out.push(...this.pattern(target, id2(t), bind, assignTargets, source));
       }
     };
     if (p.type === "Identifier" || p.type === "MemberExpression" || p.type === "AssignmentPattern") {
-      emit(p, src);
+      emit(p, src, from);
     } else if (p.type === "ObjectPattern") {
+      const first = p.properties[0];
+      const named = first?.type === "Property" && !first.computed && first.value.type !== "AssignmentPattern";
+      if (!first || from.from !== "nested" && !named && !(first.type === "Property" && !first.computed)) {
+        const check = this.intrinsic("requireObject", [src], p);
+        if (from.from !== "nested") this.worded(check, { kind: "objectPattern", source: from, key: null });
+        out.push(exprStmt(check));
+      }
       const used = [];
       for (const prop of p.properties) {
         if (prop.type === "RestElement") {
@@ -52459,12 +52480,13 @@ var Normalizer = class {
           key2 = id2(t);
         } else key2 = prop.key.type === "Identifier" ? lit2(prop.key.name) : lit2(String(prop.key.value));
         used.push(key2);
-        emit(prop.value, this.site(member(src, key2, true), prop));
+        const read = this.site(member(src, key2, true), prop);
+        if (named && prop === first && from.from !== "nested") this.worded(read, { kind: "objectPattern", source: from, key: String(key2.type === "Literal" ? key2.value : key2.name) });
+        emit(prop.value, read);
       }
-      if (!p.properties.length) out.push(exprStmt(this.intrinsic("requireObject", [src], p)));
     } else if (p.type === "ArrayPattern") {
       const t = this.temp();
-      out.push(exprStmt(assign(id2(t), this.intrinsic("iter", [src], p))));
+      out.push(exprStmt(assign(id2(t), this.worded(this.intrinsic("iter", [src], p), { kind: "arrayPattern", source: from }))));
       p.elements.forEach((el, i2) => {
         if (!el) return;
         if (el.type === "RestElement") {
@@ -52498,7 +52520,7 @@ var Normalizer = class {
         return this.unsupported(e, "a tagged template");
       case "ArrayExpression":
         if (e.elements.some((x) => x === null)) return this.unsupported(e, "an array literal with holes");
-        return this.site({ type: "ArrayExpression", elements: this.args(e.elements) }, e);
+        return this.worded(this.site({ type: "ArrayExpression", elements: this.args(e.elements) }, e), { kind: "array", elements: e.elements });
       case "ObjectExpression":
         return this.objectExpr(e);
       case "FunctionExpression":
@@ -52532,7 +52554,7 @@ var Normalizer = class {
       case "CallExpression":
         return this.call(e);
       case "NewExpression":
-        return this.site({ type: "NewExpression", callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e);
+        return this.worded(this.site({ type: "NewExpression", callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e), { kind: "new", callee: e.callee, args: e.arguments });
       case "MemberExpression":
         if (e.property.type === "PrivateIdentifier" && (e.optional || !this.privateName(e.property))) return this.unsupported(e, "this use of a private name");
         return this.memberExpr(e);
@@ -52586,7 +52608,7 @@ var Normalizer = class {
       return this.unsupported(e, "require() of a computed name");
     }
     const c = callee.type === "Super" ? superNode() : callee.type === "MemberExpression" ? this.memberExpr(callee) : this.expr(callee);
-    return this.site({ type: "CallExpression", callee: c, arguments: this.args(e.arguments), optional: false }, e);
+    return this.worded(this.site({ type: "CallExpression", callee: c, arguments: this.args(e.arguments), optional: false }, e), { kind: "call", callee: e.callee, args: e.arguments });
   }
   /**
    * An optional chain `a?.b.c(d)` becomes `(t = a) == null ? undefined : t.b.c(d)`, applied at each `?.`
@@ -52611,7 +52633,7 @@ var Normalizer = class {
           const t2 = this.temp();
           const f = this.temp();
           const get2 = this.site(member(id2(t2), v.property, v.computed), l);
-          const call2 = this.intrinsic("callWith", [id2(f), id2(t2), { type: "ArrayExpression", elements: this.args(l.arguments) }], l);
+          const call2 = this.worded(this.intrinsic("callWith", [id2(f), id2(t2), { type: "ArrayExpression", elements: this.args(l.arguments) }], l), { kind: "call", callee: l.callee, args: l.arguments });
           const rest2 = this.chainFrom(call2, links, i2 + 1);
           const test2 = this.site({ type: "BinaryExpression", operator: "==", left: assign(id2(f), get2), right: lit2(null) }, l);
           return seq([assign(id2(t2), v.object), this.site({ type: "ConditionalExpression", test: test2, consequent: undef(), alternate: rest2 }, l)]);
@@ -52631,7 +52653,7 @@ var Normalizer = class {
       const property = l.computed ? this.expr(l.property) : id2(l.property.name);
       return this.site({ type: "MemberExpression", object: v, property, computed: l.computed, optional: false }, l);
     }
-    return this.site({ type: "CallExpression", callee: v, arguments: this.args(l.arguments), optional: false }, l);
+    return this.worded(this.site({ type: "CallExpression", callee: v, arguments: this.args(l.arguments), optional: false }, l), { kind: "call", callee: l.callee, args: l.arguments });
   }
   objectExpr(e) {
     const properties = [];
@@ -52687,7 +52709,7 @@ var Normalizer = class {
     const left = e.left;
     if (left.type === "ObjectPattern" || left.type === "ArrayPattern") {
       const t = this.temp();
-      const parts = [assign(id2(t), this.expr(e.right)), ...this.assignPattern(left, id2(t)).map((s) => s.type === "ExpressionStatement" ? s.expression : s)];
+      const parts = [assign(id2(t), this.expr(e.right)), ...this.assignPattern(left, id2(t), { from: "assign", node: e.right }).map((s) => s.type === "ExpressionStatement" ? s.expression : s)];
       if (!discarded) parts.push(id2(t));
       if (parts.some((p) => p.type === "ClUnsupported")) return this.unsupported(e, "this destructuring assignment");
       return seq(parts);
@@ -52770,9 +52792,9 @@ function isLoop(s) {
 
 // trace/prepare.ts
 function prepare(source, file) {
-  const { program, diagnostics } = normalize(source, file);
+  const { program, diagnostics, wording } = normalize(source, file);
   const instrumented = instrument(program);
-  return { file, source, sha256: createHash2("sha256").update(source).digest("hex"), core: program, instrumented, diagnostics };
+  return { file, source, sha256: createHash2("sha256").update(source).digest("hex"), core: program, instrumented, diagnostics, wording };
 }
 
 // trace/tracer.ts
@@ -52924,6 +52946,212 @@ function prune(core, obs) {
   return visit(core);
 }
 
+// trace/wording.ts
+var INTERMEDIATE = "(intermediate value)";
+var NARY = /* @__PURE__ */ new Set(["+", "-", "*", "/", "%", "<<", ">>", ">>>", "&", "|", "^", "||", "&&", "??", ","]);
+var FOLD = {
+  "+": (a, b) => a + b,
+  "-": (a, b) => a - b,
+  "*": (a, b) => a * b,
+  "/": (a, b) => a / b,
+  "%": (a, b) => a % b,
+  "**": (a, b) => a ** b,
+  "<<": (a, b) => a << b,
+  ">>": (a, b) => a >> b,
+  ">>>": (a, b) => a >>> b,
+  "&": (a, b) => a & b,
+  "|": (a, b) => a | b,
+  "^": (a, b) => a ^ b
+};
+var foldsStrings;
+function engineFoldsStrings() {
+  if (foldsStrings === void 0) {
+    try {
+      new Function("('a' + 'b')()")();
+      foldsStrings = false;
+    } catch (e) {
+      foldsStrings = String(e.message).startsWith('"ab"');
+    }
+  }
+  return foldsStrings;
+}
+function constant(n) {
+  const e = n;
+  switch (e.type) {
+    case "Literal":
+      if (e.regex || e.bigint !== void 0) return void 0;
+      return { value: e.value };
+    case "UnaryExpression": {
+      const a = constant(e.argument);
+      if (!a || typeof a.value !== "number") return e.operator === "!" && a ? { value: !a.value } : void 0;
+      if (e.operator === "-") return { value: -a.value };
+      if (e.operator === "+") return a;
+      if (e.operator === "~") return { value: ~a.value };
+      if (e.operator === "!") return { value: !a.value };
+      return void 0;
+    }
+    case "BinaryExpression": {
+      const l = constant(e.left);
+      const r = constant(e.right);
+      if (!l || !r) return void 0;
+      if (typeof l.value === "number" && typeof r.value === "number" && FOLD[e.operator]) return { value: FOLD[e.operator](l.value, r.value) };
+      if (e.operator === "+" && typeof l.value === "string" && typeof r.value === "string" && engineFoldsStrings()) return { value: l.value + r.value };
+      return void 0;
+    }
+    default:
+      return void 0;
+  }
+}
+var printConstant = (v) => typeof v === "string" ? `"${v}"` : String(v);
+function printKey(m) {
+  const dot = m.optional ? "?." : ".";
+  const p = m.property;
+  if (p.type === "PrivateIdentifier") return `${m.optional ? "?." : ""}[#${p.name}]`;
+  if (!m.computed) return `${dot}${p.name}`;
+  const c = constant(p);
+  if (c && typeof c.value === "string") return `${dot}${c.value}`;
+  if (p.type === "TemplateLiteral" && p.expressions.length === 0) return `${dot}${p.quasis[0].value.cooked ?? ""}`;
+  return `${m.optional ? "?.[" : "["}${print(p)}]`;
+}
+function naryOperands(e) {
+  const out = [];
+  let cur = e;
+  while ((cur.type === "BinaryExpression" || cur.type === "LogicalExpression") && cur.operator === e.operator && !constant(cur)) {
+    const b = cur;
+    out.unshift(b.right);
+    cur = b.left;
+  }
+  out.unshift(cur);
+  return out;
+}
+function print(n) {
+  const c = constant(n);
+  if (c) return printConstant(c.value);
+  const e = n;
+  switch (e.type) {
+    case "Identifier":
+      return e.name;
+    case "ThisExpression":
+      return "this";
+    case "Literal":
+      if (e.regex) return `/${e.regex.pattern}/${e.regex.flags}`;
+      return INTERMEDIATE;
+    case "TemplateLiteral":
+      if (e.expressions.length === 0) return `"${e.quasis[0].value.cooked ?? ""}"`;
+      return e.expressions.map(print).join("");
+    case "ArrayExpression":
+      return `[${e.elements.map((x) => x ? print(x) : "").join(",")}]`;
+    case "SpreadElement":
+      return `(...${print(e.argument)})`;
+    case "ObjectExpression":
+      return `{${e.properties.map(() => INTERMEDIATE).join("")}}`;
+    case "MemberExpression":
+      return `${print(e.object)}${printKey(e)}`;
+    case "CallExpression":
+      return `${print(e.callee)}(...)`;
+    case "UnaryExpression":
+      return `(${e.operator}${/^[a-z]/.test(e.operator) ? " " : ""}${print(e.argument)})`;
+    case "UpdateExpression":
+      return e.prefix ? `(${e.operator}${print(e.argument)})` : `(${print(e.argument)}${e.operator})`;
+    case "BinaryExpression":
+    case "LogicalExpression":
+      if (NARY.has(e.operator)) return `(${naryOperands(e).map(print).join(` ${e.operator} `)})`;
+      return `(${print(e.left)} ${e.operator} ${print(e.right)})`;
+    case "SequenceExpression":
+      return `(${e.expressions.map(print).join(" , ")})`;
+    case "AssignmentExpression":
+      return e.left.type === "Identifier" || e.left.type === "MemberExpression" ? print(e.left) : INTERMEDIATE;
+    case "ConditionalExpression":
+      return INTERMEDIATE.repeat(3);
+    case "ParenthesizedExpression":
+      return print(e.expression);
+    default:
+      return INTERMEDIATE;
+  }
+}
+function describe(v) {
+  if (v === void 0) return "undefined";
+  if (v === null) return "object null";
+  switch (typeof v) {
+    case "number":
+    case "boolean":
+      return `${typeof v} ${String(v)}`;
+    case "string":
+      return `string "${v}"`;
+    default:
+      return typeof v;
+  }
+}
+var NO_SYMBOL_LOAD = " (cannot read property Symbol(Symbol.iterator))";
+function iterableMessage(node) {
+  const e = node;
+  if (e.type === "CallExpression") return `${print(e.callee)} is not a function or its return value is not iterable`;
+  return `${print(e)} is not iterable`;
+}
+function notCallable(w) {
+  return w?.kind === "call" ? `${print(w.callee)} is not a function` : void 0;
+}
+function notConstructor(w) {
+  return w?.kind === "new" ? `${print(w.callee)} is not a constructor` : void 0;
+}
+function notIterable(w, v) {
+  if (!w) return void 0;
+  switch (w.kind) {
+    case "forOf":
+      return iterableMessage(w.node);
+    case "arrayPattern": {
+      const s = w.source;
+      if (s.from === "for") return ".for is not iterable";
+      if (s.from === "catch") return ".catch is not iterable";
+      if (s.from === "init") {
+        const e = s.node;
+        if (e.type === "Identifier" || e.type === "Literal" && !e.regex) return `${print(e)} is not iterable`;
+        if (e.type === "CallExpression" && e.callee.type === "Identifier") return iterableMessage(e);
+      }
+      return `${describe(v)} is not iterable${NO_SYMBOL_LOAD}`;
+    }
+    default:
+      return void 0;
+  }
+}
+function notSpreadable(w, i2, v) {
+  if (!w) return void 0;
+  if (w.kind === "array") {
+    const el = w.elements[i2];
+    return el?.type === "SpreadElement" ? iterableMessage(el.argument) : void 0;
+  }
+  if (w.kind === "call" || w.kind === "new") {
+    const el = w.args[i2];
+    if (el?.type !== "SpreadElement") return void 0;
+    if (v === null || v === void 0) return `${print(el.argument)} is not iterable (cannot read property ${String(v)})`;
+    return "Spread syntax requires ...iterable[Symbol.iterator] to be a function";
+  }
+  return void 0;
+}
+function cannotDestructure(w, v) {
+  if (w?.kind !== "objectPattern") return void 0;
+  const s = w.source;
+  let name;
+  switch (s.from) {
+    case "init":
+    case "assign":
+      name = print(s.node);
+      break;
+    case "param":
+      name = s.dflt ? INTERMEDIATE.repeat(3) : v === null ? "object null" : "undefined";
+      break;
+    case "for":
+      name = ".for";
+      break;
+    case "catch":
+      name = ".catch";
+      break;
+    default:
+      name = String(v);
+  }
+  return w.key === null ? `Cannot destructure '${name}' as it is ${String(v)}.` : `Cannot destructure property '${w.key}' of '${name}' as it is ${String(v)}.`;
+}
+
 // trace/tracer.ts
 var builtinNames = contract().builtins.map((b) => b.name);
 function builtinTable() {
@@ -52995,10 +53223,23 @@ var UNARY = {
 };
 var sloppySet = new Function("o", "k", "v", "o[k] = v; return v;");
 var sloppyDelete = new Function("o", "k", "return delete o[k];");
+function isConstructor(f) {
+  if (typeof f !== "function") return false;
+  try {
+    new new Proxy(f, { construct: () => ({}) })();
+    return true;
+  } catch {
+    return false;
+  }
+}
+function typeError(message, fallback) {
+  return new TypeError(message ?? fallback);
+}
 var Tracer = class {
   constructor(prepared, functionName) {
     this.prepared = prepared;
     this.functionName = functionName;
+    this.wording = prepared.wording ?? /* @__PURE__ */ new Map();
     this.runtime = this.makeRuntime();
   }
   prepared;
@@ -53012,6 +53253,7 @@ var Tracer = class {
   builtins = builtinTable();
   count = 0;
   newSites = 0;
+  wording;
   /** Runs one traced request; its observations merge into the tree when `fn`'s promise settles. */
   async run(fn) {
     const rec = /* @__PURE__ */ new Map();
@@ -53102,6 +53344,7 @@ var Tracer = class {
   makeRuntime() {
     const self2 = this;
     const fnSites = this.fnSites;
+    const wording = this.wording;
     return {
       b(site, v) {
         const o = self2.obs(site);
@@ -53119,6 +53362,10 @@ var Tracer = class {
       },
       get(site, o, k) {
         self2.types(site, o, k);
+        if (o === null || o === void 0) {
+          const message = cannotDestructure(wording.get(site), o);
+          if (message !== void 0) throw new TypeError(message);
+        }
         return o[k];
       },
       // `o[k] = v` and `delete o[k]` run as the operators themselves, in the caller's mode: a failed write
@@ -53148,7 +53395,7 @@ var Tracer = class {
         self2.callee(site, f);
         if (typeof f !== "function") {
           return () => {
-            throw new TypeError("private member is not a function");
+            throw typeError(notCallable(wording.get(site)), "private member is not a function");
           };
         }
         return (...args) => Reflect.apply(f, o, args);
@@ -53168,18 +53415,35 @@ var Tracer = class {
         self2.callee(site, f);
         if (typeof f !== "function") {
           return () => {
-            throw new TypeError(`${String(k)} is not a function`);
+            throw typeError(notCallable(wording.get(site)), `${String(k)} is not a function`);
           };
         }
         return (...args) => Reflect.apply(f, o, args);
       },
       call(site, f, args) {
         self2.callee(site, f);
+        if (typeof f !== "function") throw typeError(notCallable(wording.get(site)), `${String(f)} is not a function`);
         return f(...args);
       },
       new(site, C, args) {
         self2.callee(site, C);
-        return new C(...args);
+        try {
+          return new C(...args);
+        } catch (e) {
+          if (isConstructor(C)) throw e;
+          throw typeError(notConstructor(wording.get(site)), `${String(C)} is not a constructor`);
+        }
+      },
+      /** `...v` in an array literal or a call's arguments (element or argument `i` of `site`). */
+      spread(site, i2, v) {
+        if (Array.isArray(v)) return v;
+        const method = v === null || v === void 0 ? void 0 : v[Symbol.iterator];
+        if (typeof method !== "function") {
+          const message = notSpreadable(wording.get(site), i2, v);
+          if (message !== void 0) throw new TypeError(message);
+          return v;
+        }
+        return { [Symbol.iterator]: () => Reflect.apply(method, v, []) };
       },
       fn(site, f) {
         fnSites.set(f, site);
@@ -53221,10 +53485,41 @@ var Tracer = class {
         }
         return mod;
       },
-      i: intrinsics
+      i: {
+        ...intrinsics,
+        forOf(v, site) {
+          return forOf(v, wording.get(site));
+        },
+        iter(v, site) {
+          return iterate(v, wording.get(site));
+        },
+        requireObject(v, site) {
+          if (v === null || v === void 0) throw typeError(cannotDestructure(wording.get(site), v), `Cannot destructure '${v}' as it is ${v}.`);
+        },
+        callWith(f, self3, args, site) {
+          if (typeof f !== "function") throw typeError(notCallable(wording.get(site)), `${typeof f} is not a function`);
+          return Reflect.apply(f, self3, args);
+        }
+      }
     };
   }
 };
+function forOf(v, w) {
+  if (Array.isArray(v)) return v;
+  const method = v === null || v === void 0 ? void 0 : v[Symbol.iterator];
+  if (typeof method !== "function") {
+    throw typeError(notIterable(w, v), `${typeof v === "string" ? JSON.stringify(v) : typeof v === "object" || typeof v === "function" ? "object" : String(v)} is not iterable`);
+  }
+  const iterator = Reflect.apply(method, v, []);
+  if (Object(iterator) !== iterator) throw new TypeError("Result of the Symbol.iterator method is not an object");
+  return new ForOfIteration(iterator, iterator.next);
+}
+function iterate(v, w) {
+  if (Array.isArray(v)) return v;
+  const method = v === null || v === void 0 ? void 0 : v[Symbol.iterator];
+  if (typeof method !== "function") throw typeError(notIterable(w, v), `${String(v)} is not iterable`);
+  return Array.from({ [Symbol.iterator]: () => Reflect.apply(method, v, []) });
+}
 var ForOfIteration = class {
   constructor(iterator, next) {
     this.iterator = iterator;
@@ -53235,25 +53530,19 @@ var ForOfIteration = class {
   value = void 0;
 };
 var intrinsics = {
-  /** for-of and array destructuring: arrays as they are (their iterator reads them live), other iterables copied. */
+  /** Array destructuring: arrays as they are (their iterator reads them live), other iterables copied. */
   iter(v) {
-    if (Array.isArray(v)) return v;
-    if (v === null || v === void 0) throw new TypeError(`${v} is not iterable`);
-    return Array.from(v);
+    return iterate(v);
   },
   /** for-of: an array as it is (the loop reads it by index, live); any other iterable through its iterator. */
   forOf(v) {
-    if (Array.isArray(v)) return v;
-    const method = v === null || v === void 0 ? void 0 : v[Symbol.iterator];
-    if (typeof method !== "function") throw new TypeError(`${typeof v === "string" ? JSON.stringify(v) : typeof v === "object" || typeof v === "function" ? "object" : String(v)} is not iterable`);
-    const iterator = Reflect.apply(method, v, []);
-    if (Object(iterator) !== iterator) throw new TypeError("Result of the Symbol.iterator method is not an object");
-    return new ForOfIteration(iterator, iterator.next);
+    return forOf(v);
   },
   /** Whether the loop goes on at index `i`: an array's live length, or the iterator's next step. */
   forOfNext(it, i2) {
     if (Array.isArray(it)) return i2 < it.length;
     const self2 = it;
+    if (typeof self2.next !== "function") throw new TypeError(`${String(self2.next)} is not a function`);
     const r = Reflect.apply(self2.next, self2.iterator, []);
     if (Object(r) !== r) throw new TypeError(`Iterator result ${String(r)} is not an object`);
     if (r.done) return false;
