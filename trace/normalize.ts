@@ -102,6 +102,8 @@ const COMPOUND: Record<string, acorn.BinaryOperator> = {
 class Normalizer {
   nextId = 1;
   readonly wording = new Map<number, Wording>();
+  /** The site of each source call, for `iterated`. */
+  private callSites = new Map<acorn.Node, number>();
   private labelN = 0;
   private fn: FnCtx = { temps: [], vars: new Set(), isAsync: false };
   /** Private names of the classes being normalised, innermost last: `#x` to its info. */
@@ -123,6 +125,13 @@ class Normalizer {
   private worded<T extends { sid?: number }>(n: T, w: Wording): T {
     if (n.sid !== undefined) this.wording.set(n.sid, w);
     return n;
+  }
+
+  /** `e`, if a call, is what a for-of, a spread in an array literal or an array pattern iterates (wording.ts). */
+  private iterated(e: acorn.Node): void {
+    const sid = this.callSites.get(e);
+    const w = sid === undefined ? undefined : this.wording.get(sid);
+    if (w?.kind === 'call') w.iterated = true;
   }
 
   private label(prefix: string): string {
@@ -365,6 +374,7 @@ class Normalizer {
           const t = this.temp();
           // A destructuring declaration always has an initialiser (acorn refuses one without).
           out.push(exprStmt(assign(id(t), this.expr(d.init!))));
+          if (d.id.type === 'ArrayPattern') this.iterated(d.init!);
           out.push(...this.assignPattern(d.id, id(t), { from: 'init', node: d.init! }));
         }
         continue;
@@ -375,6 +385,7 @@ class Normalizer {
       } else {
         const t = this.temp();
         out.push(exprStmt(assign(id(t), this.expr(d.init!))));
+        if (d.id.type === 'ArrayPattern') this.iterated(d.init!);
         out.push(...this.declarePattern(d.id, id(t), kind, { from: 'init', node: d.init! }));
       }
     }
@@ -454,6 +465,7 @@ class Normalizer {
         const it = this.temp();
         const i = this.temp();
         const src = this.expr(s.right);
+        if (s.type === 'ForOfStatement') this.iterated(s.right);
         let elem: C.Expression;
         if (s.type === 'ForOfStatement') {
           // Arrays are read by index, live (their iterator checks the length at every step); any other
@@ -710,9 +722,12 @@ class Normalizer {
         return this.site({ type: 'TemplateLiteral', quasis: e.quasis, expressions: e.expressions.map((x) => this.expr(x)) }, e);
       case 'TaggedTemplateExpression':
         return this.unsupported(e, 'a tagged template');
-      case 'ArrayExpression':
+      case 'ArrayExpression': {
         if (e.elements.some((x) => x === null)) return this.unsupported(e, 'an array literal with holes');
-        return this.worded(this.site({ type: 'ArrayExpression', elements: this.args(e.elements as (acorn.Expression | acorn.SpreadElement)[]) }, e), { kind: 'array', elements: e.elements });
+        const elements = this.args(e.elements as (acorn.Expression | acorn.SpreadElement)[]);
+        for (const x of e.elements) if (x?.type === 'SpreadElement') this.iterated(x.argument);
+        return this.worded(this.site({ type: 'ArrayExpression', elements }, e), { kind: 'array', elements: e.elements });
+      }
       case 'ObjectExpression':
         return this.objectExpr(e);
       case 'FunctionExpression':
@@ -806,7 +821,9 @@ class Normalizer {
       return this.unsupported(e, 'require() of a computed name');
     }
     const c = callee.type === 'Super' ? superNode() : callee.type === 'MemberExpression' ? this.memberExpr(callee) : this.expr(callee);
-    return this.worded(this.site({ type: 'CallExpression', callee: c, arguments: this.args(e.arguments), optional: false }, e), { kind: 'call', callee: e.callee, args: e.arguments });
+    const out = this.worded(this.site({ type: 'CallExpression', callee: c, arguments: this.args(e.arguments), optional: false }, e), { kind: 'call', callee: e.callee, args: e.arguments });
+    this.callSites.set(e, out.sid);
+    return out;
   }
 
   /**
@@ -922,7 +939,9 @@ class Normalizer {
     if (left.type === 'ObjectPattern' || left.type === 'ArrayPattern') {
       const t = this.temp();
       // An assignment pattern yields expression statements, or a ClUnsupported.
-      const parts: C.Expression[] = [assign(id(t), this.expr(e.right)), ...this.assignPattern(left, id(t), { from: 'assign', node: e.right }).map((s) => (s.type === 'ExpressionStatement' ? s.expression : (s as C.ClUnsupported)))];
+      const init = assign(id(t), this.expr(e.right));
+      if (left.type === 'ArrayPattern') this.iterated(e.right);
+      const parts: C.Expression[] = [init, ...this.assignPattern(left, id(t), { from: 'assign', node: e.right }).map((s) => (s.type === 'ExpressionStatement' ? s.expression : (s as C.ClUnsupported)))];
       if (!discarded) parts.push(id(t));
       if (parts.some((p) => p.type === 'ClUnsupported')) return this.unsupported(e, 'this destructuring assignment');
       return seq(parts);

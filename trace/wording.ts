@@ -32,8 +32,12 @@ export type PatternSource =
   | { from: 'nested' };
 
 export type Wording =
-  /** A call: `callee is not a function`; `args` for the wording of a spread argument. */
-  | { kind: 'call'; callee: acorn.Node; args: acorn.Node[] }
+  /**
+   * A call: `callee is not a function`; `args` for the wording of a spread argument. `iterated`: the call is
+   * what a for-of, an array literal's spread or an array pattern iterates, and V8 words its failure as
+   * `callee is not a function or its return value is not iterable`.
+   */
+  | { kind: 'call'; callee: acorn.Node; args: acorn.Node[]; iterated?: boolean }
   /** `new callee(...)`: `callee is not a constructor`. */
   | { kind: 'new'; callee: acorn.Node; args: acorn.Node[] }
   /** An array literal, for the wording of its spread elements. */
@@ -114,7 +118,7 @@ function constant(n: acorn.Node): Const {
 const printConstant = (v: number | string | boolean | null): string => (typeof v === 'string' ? `"${v}"` : String(v));
 
 /** A member's key as V8 prints it: a string literal (or a template without substitutions) as a name. */
-function printKey(m: acorn.MemberExpression): string {
+function printKey(m: acorn.MemberExpression, iter: boolean): string {
   const dot = m.optional ? '?.' : '.';
   const p = m.property;
   if (p.type === 'PrivateIdentifier') return `${m.optional ? '?.' : ''}[#${p.name}]`;
@@ -122,7 +126,7 @@ function printKey(m: acorn.MemberExpression): string {
   const c = constant(p);
   if (c && typeof c.value === 'string') return `${dot}${c.value}`;
   if (p.type === 'TemplateLiteral' && p.expressions.length === 0) return `${dot}${p.quasis[0].value.cooked ?? ''}`;
-  return `${m.optional ? '?.[' : '['}${print(p)}]`;
+  return `${m.optional ? '?.[' : '['}${print(p, iter)}]`;
 }
 
 /** The operands of a left-nested chain of one n-ary operator. */
@@ -138,8 +142,11 @@ function naryOperands(e: acorn.BinaryExpression | acorn.LogicalExpression): acor
   return out;
 }
 
-/** An expression as V8's call printer prints it. */
-export function print(n: acorn.Node): string {
+/**
+ * An expression as V8's call printer prints it. `iter`: in the wording of an iteration's failure, where V8
+ * prints a call as its callee alone (`xs.slice.reverse` for `xs.slice().reverse()`).
+ */
+export function print(n: acorn.Node, iter = false): string {
   const c = constant(n);
   if (c) return printConstant(c.value);
   const e = n as acorn.Expression | acorn.Super | acorn.SpreadElement;
@@ -153,33 +160,33 @@ export function print(n: acorn.Node): string {
       return INTERMEDIATE;
     case 'TemplateLiteral':
       if (e.expressions.length === 0) return `"${e.quasis[0].value.cooked ?? ''}"`;
-      return e.expressions.map(print).join('');
+      return e.expressions.map((x) => print(x, iter)).join('');
     case 'ArrayExpression':
-      return `[${e.elements.map((x) => (x ? print(x) : '')).join(',')}]`;
+      return `[${e.elements.map((x) => (x ? print(x, iter) : '')).join(',')}]`;
     case 'SpreadElement':
-      return `(...${print(e.argument)})`;
+      return `(...${print(e.argument, iter)})`;
     case 'ObjectExpression':
       return `{${e.properties.map(() => INTERMEDIATE).join('')}}`;
     case 'MemberExpression':
-      return `${print(e.object)}${printKey(e)}`;
+      return `${print(e.object, iter)}${printKey(e, iter)}`;
     case 'CallExpression':
-      return `${print(e.callee)}(...)`;
+      return iter ? print(e.callee, iter) : `${print(e.callee)}(...)`;
     case 'UnaryExpression':
-      return `(${e.operator}${/^[a-z]/.test(e.operator) ? ' ' : ''}${print(e.argument)})`;
+      return `(${e.operator}${/^[a-z]/.test(e.operator) ? ' ' : ''}${print(e.argument, iter)})`;
     case 'UpdateExpression':
-      return e.prefix ? `(${e.operator}${print(e.argument)})` : `(${print(e.argument)}${e.operator})`;
+      return e.prefix ? `(${e.operator}${print(e.argument, iter)})` : `(${print(e.argument, iter)}${e.operator})`;
     case 'BinaryExpression':
     case 'LogicalExpression':
-      if (NARY.has(e.operator)) return `(${naryOperands(e).map(print).join(` ${e.operator} `)})`;
-      return `(${print(e.left)} ${e.operator} ${print(e.right)})`;
+      if (NARY.has(e.operator)) return `(${naryOperands(e).map((x) => print(x, iter)).join(` ${e.operator} `)})`;
+      return `(${print(e.left, iter)} ${e.operator} ${print(e.right, iter)})`;
     case 'SequenceExpression':
-      return `(${e.expressions.map(print).join(' , ')})`;
+      return `(${e.expressions.map((x) => print(x, iter)).join(' , ')})`;
     case 'AssignmentExpression':
-      return e.left.type === 'Identifier' || e.left.type === 'MemberExpression' ? print(e.left) : INTERMEDIATE;
+      return e.left.type === 'Identifier' || e.left.type === 'MemberExpression' ? print(e.left, iter) : INTERMEDIATE;
     case 'ConditionalExpression':
       return INTERMEDIATE.repeat(3);
     case 'ParenthesizedExpression':
-      return print(e.expression);
+      return print(e.expression, iter);
     default:
       // super, function, class and `new` expressions, optional chains inside another expression, await, ...
       return INTERMEDIATE;
@@ -206,12 +213,13 @@ const NO_SYMBOL_LOAD = ' (cannot read property Symbol(Symbol.iterator))';
 /** for-of and an array literal's spread: `xs is not iterable`, or a call's `f is not a function or its return value is not iterable`. */
 function iterableMessage(node: acorn.Node): string {
   const e = node as acorn.Expression;
-  if (e.type === 'CallExpression') return `${print(e.callee)} is not a function or its return value is not iterable`;
-  return `${print(e)} is not iterable`;
+  if (e.type === 'CallExpression') return `${print(e.callee, true)} is not a function or its return value is not iterable`;
+  return `${print(e, true)} is not iterable`;
 }
 
 export function notCallable(w: Wording | undefined): string | undefined {
-  return w?.kind === 'call' ? `${print(w.callee)} is not a function` : undefined;
+  if (w?.kind !== 'call') return undefined;
+  return w.iterated ? `${print(w.callee, true)} is not a function or its return value is not iterable` : `${print(w.callee)} is not a function`;
 }
 
 export function notConstructor(w: Wording | undefined): string | undefined {
