@@ -23,6 +23,17 @@ pub enum CalleeId {
 
 const MAX_DEPTH: u32 = 800;
 
+/// IsCallable (ECMA-262 7.2.3): a function object (compiled, native or bound).
+pub fn is_callable(cx: &Cx, v: &Value) -> bool {
+    match v {
+        Value::Obj(o) => matches!(
+            cx.heap.kind(*o),
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+        ),
+        _ => false,
+    }
+}
+
 pub fn callee_id(cx: &Cx, c: &Callee) -> Option<CalleeId> {
     match c {
         Callee::Native(d) => Some(CalleeId::Builtin(d.name)),

@@ -32,6 +32,7 @@
 use crate::builtin;
 use crate::builtins::arg;
 use crate::builtins::collections::{Cursor, MapData, SetData};
+use crate::call::is_callable;
 use crate::call::{self, Callee};
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
@@ -184,16 +185,6 @@ const MAX_SAFE: f64 = 9007199254740991.0;
 
 // ---------------------------------------------------------------------------------------------------
 // Element access: [[Get]], [[HasProperty]], [[Set]], [[Delete]] on array indices.
-
-pub(crate) fn is_callable(cx: &Cx, v: &Value) -> bool {
-    match v {
-        Value::Obj(o) => matches!(
-            cx.heap.kind(*o),
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
-        ),
-        _ => false,
-    }
-}
 
 fn index_key(i: usize) -> JsStr {
     ops::number_to_jsstr(i as f64)

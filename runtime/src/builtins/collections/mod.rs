@@ -16,6 +16,7 @@
 use crate::builtin;
 use crate::builtins::arg;
 use crate::builtins::iterator::{make_iterator, IterPart};
+use crate::call::is_callable;
 use crate::call::{self, Callee};
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
@@ -322,16 +323,6 @@ fn normalize(v: Value) -> Value {
         Value::Num(n) => Value::Num(n + 0.0),
         Value::Hole => Value::Undefined,
         v => v,
-    }
-}
-
-fn is_callable(cx: &Cx, v: &Value) -> bool {
-    match v {
-        Value::Obj(o) => matches!(
-            cx.heap.kind(*o),
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
-        ),
-        _ => false,
     }
 }
 

@@ -10,8 +10,8 @@
 
 use crate::builtin;
 use crate::builtins::arg;
-use crate::builtins::array::is_callable;
 use crate::call;
+use crate::call::is_callable;
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop};

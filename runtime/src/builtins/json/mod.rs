@@ -8,6 +8,7 @@
 //! TypeError whose text we do not reproduce), host objects, and Dates when no `toJSON` is modelled.
 
 use crate::builtins::arg;
+use crate::call::is_callable;
 use crate::call::{self, Callee};
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
@@ -471,16 +472,6 @@ struct Serializer {
     prop_list: Option<Vec<JsStr>>,
     /// The objects being serialized, for cycle detection.
     open: HashSet<ObjRef>,
-}
-
-fn is_callable(cx: &Cx, v: &Value) -> bool {
-    match v {
-        Value::Obj(o) => matches!(
-            cx.heap.kind(*o),
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
-        ),
-        _ => false,
-    }
 }
 
 const TO_JSON: &[u16] = &[0x74, 0x6F, 0x4A, 0x53, 0x4F, 0x4E];

@@ -17,12 +17,13 @@
 
 use crate::builtin;
 use crate::builtins::arg;
-use crate::builtins::array::{is_callable, Item, JsIter};
+use crate::builtins::array::{Item, JsIter};
 use crate::builtins::collections::{MapData, SetData};
 use crate::builtins::date::DateValue;
 use crate::builtins::promise::PromiseState;
 use crate::builtins::regexp::RegExpData;
 use crate::call;
+use crate::call::is_callable;
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{fflags, Heap, Obj, ObjKind, Prop};

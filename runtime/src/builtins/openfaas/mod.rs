@@ -24,6 +24,7 @@
 use crate::builtins::arg;
 use crate::builtins::promise::PromiseState;
 use crate::call;
+use crate::call::is_callable;
 use crate::cx::Abort;
 use crate::cx::{unsupported, AbortKind, Ctl, Cx, JsResult};
 use crate::dispatcher::express::{ReqFacts, Res, ResponseParts};
@@ -146,16 +147,6 @@ pub struct ModuleHost {
 
 fn key(s: &str) -> Vec<u16> {
     s.encode_utf16().collect()
-}
-
-fn is_callable(cx: &Cx, v: &Value) -> bool {
-    match v {
-        Value::Obj(o) => matches!(
-            cx.heap.kind(*o),
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
-        ),
-        _ => false,
-    }
 }
 
 /// `recv.name(...args)`.

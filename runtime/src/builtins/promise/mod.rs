@@ -18,6 +18,7 @@
 
 use crate::builtins::{arg, BuiltinDef};
 use crate::call;
+use crate::call::is_callable;
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Ctl, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop, Slots};
@@ -106,16 +107,6 @@ pub const UNSETTLED: u32 = u32::MAX;
 
 /// Nesting of promises awaited inside one another beyond this gives up (as deep calls do).
 const MAX_DEPTH: u32 = 800;
-
-fn is_callable(cx: &Cx, v: &Value) -> bool {
-    match v {
-        Value::Obj(o) => matches!(
-            cx.heap.kind(*o),
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
-        ),
-        _ => false,
-    }
-}
 
 /// A promise's slots ([[PromiseState]] and what settles it).
 #[derive(Clone, Debug)]

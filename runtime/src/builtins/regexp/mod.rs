@@ -16,6 +16,7 @@
 //! `replaceAll` with a non-global regex a TypeError: those give up with `engine_error`.
 
 use crate::builtins::arg;
+use crate::call::is_callable;
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{Obj, ObjKind, Prop, Slots};
@@ -1315,16 +1316,6 @@ fn regexp_to_string(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Valu
 // ---------------------------------------------------------------------------------------------------
 // Replacement
 // ---------------------------------------------------------------------------------------------------
-
-fn is_callable(cx: &Cx, v: &Value) -> bool {
-    match v {
-        Value::Obj(o) => matches!(
-            cx.heap.kind(*o),
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
-        ),
-        _ => false,
-    }
-}
 
 /// GetSubstitution (ECMA-262 §22.1.3.19.1): expands `$$`, `$&`, `` $` ``, `$'`, `$n`, `$nn` and
 /// `$<name>` in `template`. `named` is the match's groups (name, value) when the regex has named groups.
