@@ -415,22 +415,13 @@ fn matches_node_on_generated_dates() {
     }
     let node = node_eval(&exprs);
     assert_eq!(node.len(), exprs.len());
-    let mut bad = Vec::new();
-    let mut compared = 0;
-    for ((e, o), n) in exprs.iter().zip(&answers).zip(&node) {
-        let Some(o) = o else { continue };
-        compared += 1;
-        // A RangeError in Node is a give-up here, never a throw; anything else must be equal.
-        if o != n {
-            bad.push(format!("{}: node {} ours {}", e, n, o));
-        }
-    }
-    assert!(
-        bad.is_empty(),
-        "{} of {} differ from Node:\n{}",
-        bad.len(),
-        compared,
-        bad.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+    // A RangeError in Node is a give-up here, never a throw; anything else must be equal.
+    let compared = crate::testkit::assert_agree(
+        exprs
+            .iter()
+            .zip(&answers)
+            .zip(&node)
+            .map(|((e, o), n)| (e.clone(), o.clone(), n.as_str())),
     );
     eprintln!(
         "date: {} of {} cases compared with Node",
