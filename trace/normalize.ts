@@ -104,6 +104,8 @@ class Normalizer {
   readonly wording = new Map<number, Wording>();
   /** The site of each source call, for `iterated`. */
   private callSites = new Map<acorn.Node, number>();
+  /** Inside a computed key of an object literal or a class, outside any function there (see `computedKey`). */
+  private inKey = false;
   private labelN = 0;
   private fn: FnCtx = { temps: [], vars: new Set(), isAsync: false };
   /** Private names of the classes being normalised, innermost last: `#x` to its info. */
@@ -123,8 +125,19 @@ class Normalizer {
 
   /** Records how V8 words a failure of `n`'s operation, from the source. */
   private worded<T extends { sid?: number }>(n: T, w: Wording): T {
-    if (n.sid !== undefined) this.wording.set(n.sid, w);
+    if (n.sid !== undefined) this.wording.set(n.sid, this.inKey && (w.kind === 'call' || w.kind === 'new' || w.kind === 'array') ? { ...w, inKey: true } : w);
     return n;
+  }
+
+  /** A computed key of an object literal or a class member: V8 words failures there by value (wording.ts). */
+  private computedKey(e: acorn.Expression): C.Expression {
+    const outer = this.inKey;
+    this.inKey = true;
+    try {
+      return this.expr(e);
+    } finally {
+      this.inKey = outer;
+    }
   }
 
   /** `e`, if a call, is what a for-of, a spread in an array literal or an array pattern iterates (wording.ts). */
@@ -187,6 +200,8 @@ class Normalizer {
     const outerFn = this.fn;
     const outerTargets = this.targets;
     this.fn = { temps: [], vars: new Set(), isAsync: !!node.async };
+    const outerInKey = this.inKey;
+    this.inKey = false;
     this.targets = [];
     const pre: C.Statement[] = [];
     const params: (C.Identifier | C.RestElement)[] = [];
@@ -223,6 +238,7 @@ class Normalizer {
     const body = block([...prologue, ...this.withPrologue([...pre, ...bodyStmts])]);
     this.fn = outerFn;
     this.targets = outerTargets;
+    this.inKey = outerInKey;
     return this.site({ type: node.type, id: node.id ? id(node.id.name) : null, params, body, async: !!node.async, generator: false, expression: false }, node);
   }
 
@@ -269,7 +285,7 @@ class Normalizer {
       if (m.type === 'StaticBlock') return this.unsupported(node, 'a class static block', node.type === 'ClassDeclaration');
       // A key that is not computed is an identifier or a literal; a private one is always in `names`.
       const key: C.ClassKey =
-        m.key.type === 'PrivateIdentifier' ? this.privateName(m.key)! : m.computed ? this.expr(m.key) : (m.key as acorn.Identifier | acorn.Literal);
+        m.key.type === 'PrivateIdentifier' ? this.privateName(m.key)! : m.computed ? this.computedKey(m.key) : (m.key as acorn.Identifier | acorn.Literal);
       if (m.type === 'MethodDefinition') {
         const value = this.func(m.value);
         if (value.type === 'ClUnsupported') return this.unsupported(node, 'a class with a generator method', node.type === 'ClassDeclaration');
@@ -885,7 +901,7 @@ class Normalizer {
         continue;
       }
       // A key that is not computed is an identifier or a literal.
-      const key: C.Expression = p.computed ? this.expr(p.key) : p.key.type === 'Identifier' ? id(p.key.name) : { type: 'Literal', value: (p.key as acorn.Literal).value, raw: (p.key as acorn.Literal).raw };
+      const key: C.Expression = p.computed ? this.computedKey(p.key) : p.key.type === 'Identifier' ? id(p.key.name) : { type: 'Literal', value: (p.key as acorn.Literal).value, raw: (p.key as acorn.Literal).raw };
       if (p.kind === 'get' || p.kind === 'set' || p.method) {
         const value = this.func(p.value as acorn.FunctionExpression);
         if (value.type === 'ClUnsupported') return this.unsupported(e, 'an object literal with a generator method');

@@ -283,7 +283,7 @@ export class Tracer {
         self.callee(site, f);
         if (typeof f !== 'function') {
           return () => {
-            throw typeError(notCallable(wording.get(site)), 'private member is not a function');
+            throw typeError(notCallable(wording.get(site), f), 'private member is not a function');
           };
         }
         return (...args: unknown[]) => Reflect.apply(f, o, args);
@@ -304,14 +304,14 @@ export class Tracer {
         if (typeof f !== 'function') {
           // Thrown when called, after the arguments are evaluated, as V8 does.
           return () => {
-            throw typeError(notCallable(wording.get(site)), `${String(k)} is not a function`);
+            throw typeError(notCallable(wording.get(site), f), `${String(k)} is not a function`);
           };
         }
         return (...args: unknown[]) => Reflect.apply(f, o, args);
       },
       call(site: number, f: any, args: unknown[]) {
         self.callee(site, f);
-        if (typeof f !== 'function') throw typeError(notCallable(wording.get(site)), `${String(f)} is not a function`);
+        if (typeof f !== 'function') throw typeError(notCallable(wording.get(site), f), `${String(f)} is not a function`);
         return f(...args);
       },
       new(site: number, C: any, args: unknown[]) {
@@ -321,7 +321,7 @@ export class Tracer {
         } catch (e) {
           // Only a callee that is not a constructor fails before it runs; anything it threw goes on as it is.
           if (isConstructor(C)) throw e;
-          throw typeError(notConstructor(wording.get(site)), `${String(C)} is not a constructor`);
+          throw typeError(notConstructor(wording.get(site), C), `${String(C)} is not a constructor`);
         }
       },
       /** `...v` in an array literal or a call's arguments (element or argument `i` of `site`). */
@@ -388,7 +388,7 @@ export class Tracer {
           if (v === null || v === undefined) throw typeError(cannotDestructure(wording.get(site), v), `Cannot destructure '${v}' as it is ${v}.`);
         },
         callWith(f: unknown, self: unknown, args: unknown[], site: number): unknown {
-          if (typeof f !== 'function') throw typeError(notCallable(wording.get(site)), `${typeof f} is not a function`);
+          if (typeof f !== 'function') throw typeError(notCallable(wording.get(site), f), `${typeof f} is not a function`);
           return Reflect.apply(f, self, args);
         },
       },

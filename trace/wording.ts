@@ -37,11 +37,11 @@ export type Wording =
    * what a for-of, an array literal's spread or an array pattern iterates, and V8 words its failure as
    * `callee is not a function or its return value is not iterable`.
    */
-  | { kind: 'call'; callee: acorn.Node; args: acorn.Node[]; iterated?: boolean }
+  | { kind: 'call'; callee: acorn.Node; args: acorn.Node[]; iterated?: boolean; inKey?: boolean }
   /** `new callee(...)`: `callee is not a constructor`. */
-  | { kind: 'new'; callee: acorn.Node; args: acorn.Node[] }
+  | { kind: 'new'; callee: acorn.Node; args: acorn.Node[]; inKey?: boolean }
   /** An array literal, for the wording of its spread elements. */
-  | { kind: 'array'; elements: (acorn.Node | null)[] }
+  | { kind: 'array'; elements: (acorn.Node | null)[]; inKey?: boolean }
   /** for-of over `node`. */
   | { kind: 'forOf'; node: acorn.Expression }
   /** An array pattern's iteration. */
@@ -217,13 +217,19 @@ function iterableMessage(node: acorn.Node): string {
   return `${print(e, true)} is not iterable`;
 }
 
-export function notCallable(w: Wording | undefined): string | undefined {
+/**
+ * `inKey`: the site is in a computed key of an object literal or a class (outside any function nested there),
+ * which V8's call printer does not visit: it names the value by its type instead (`number 5 is not a function`).
+ */
+export function notCallable(w: Wording | undefined, v: unknown): string | undefined {
   if (w?.kind !== 'call') return undefined;
+  if (w.inKey) return `${describe(v)} is not a function`;
   return w.iterated ? `${print(w.callee, true)} is not a function or its return value is not iterable` : `${print(w.callee)} is not a function`;
 }
 
-export function notConstructor(w: Wording | undefined): string | undefined {
-  return w?.kind === 'new' ? `${print(w.callee)} is not a constructor` : undefined;
+export function notConstructor(w: Wording | undefined, v: unknown): string | undefined {
+  if (w?.kind !== 'new') return undefined;
+  return w.inKey ? `${describe(v)} is not a constructor` : `${print(w.callee)} is not a constructor`;
 }
 
 export function notIterable(w: Wording | undefined, v: unknown): string | undefined {
@@ -252,11 +258,12 @@ export function notSpreadable(w: Wording | undefined, i: number, v: unknown): st
   if (!w) return undefined;
   if (w.kind === 'array') {
     const el = w.elements[i];
-    return el?.type === 'SpreadElement' ? iterableMessage((el as acorn.SpreadElement).argument) : undefined;
+    if (el?.type !== 'SpreadElement') return undefined;
+    return w.inKey ? `${describe(v)} is not iterable${NO_SYMBOL_LOAD}` : iterableMessage((el as acorn.SpreadElement).argument);
   }
   if (w.kind === 'call' || w.kind === 'new') {
     const el = w.args[i];
-    if (el?.type !== 'SpreadElement') return undefined;
+    if (el?.type !== 'SpreadElement' || w.inKey) return undefined;
     if (v === null || v === undefined) return `${print((el as acorn.SpreadElement).argument)} is not iterable (cannot read property ${String(v)})`;
     return 'Spread syntax requires ...iterable[Symbol.iterator] to be a function';
   }
