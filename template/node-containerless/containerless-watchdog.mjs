@@ -51966,6 +51966,10 @@ var Normalizer = class {
   diags;
   nextId = 1;
   wording = /* @__PURE__ */ new Map();
+  /** The site of each source call, for `iterated`. */
+  callSites = /* @__PURE__ */ new Map();
+  /** Inside a computed key of an object literal or a class, outside any function there (see `computedKey`). */
+  inKey = false;
   labelN = 0;
   fn = { temps: [], vars: /* @__PURE__ */ new Set(), isAsync: false };
   /** Private names of the classes being normalised, innermost last: `#x` to its info. */
@@ -51981,8 +51985,24 @@ var Normalizer = class {
   }
   /** Records how V8 words a failure of `n`'s operation, from the source. */
   worded(n, w) {
-    if (n.sid !== void 0) this.wording.set(n.sid, w);
+    if (n.sid !== void 0) this.wording.set(n.sid, this.inKey && (w.kind === "call" || w.kind === "new" || w.kind === "array") ? { ...w, inKey: true } : w);
     return n;
+  }
+  /** A computed key of an object literal or a class member: V8 words failures there by value (wording.ts). */
+  computedKey(e) {
+    const outer = this.inKey;
+    this.inKey = true;
+    try {
+      return this.expr(e);
+    } finally {
+      this.inKey = outer;
+    }
+  }
+  /** `e`, if a call, is what a for-of, a spread in an array literal or an array pattern iterates (wording.ts). */
+  iterated(e) {
+    const sid = this.callSites.get(e);
+    const w = sid === void 0 ? void 0 : this.wording.get(sid);
+    if (w?.kind === "call") w.iterated = true;
   }
   label(prefix) {
     return `$cl_${prefix}${this.labelN++}`;
@@ -52027,6 +52047,8 @@ var Normalizer = class {
     const outerFn = this.fn;
     const outerTargets = this.targets;
     this.fn = { temps: [], vars: /* @__PURE__ */ new Set(), isAsync: !!node.async };
+    const outerInKey = this.inKey;
+    this.inKey = false;
     this.targets = [];
     const pre = [];
     const params = [];
@@ -52062,6 +52084,7 @@ var Normalizer = class {
     const body = block([...prologue, ...this.withPrologue([...pre, ...bodyStmts])]);
     this.fn = outerFn;
     this.targets = outerTargets;
+    this.inKey = outerInKey;
     return this.site({ type: node.type, id: node.id ? id2(node.id.name) : null, params, body, async: !!node.async, generator: false, expression: false }, node);
   }
   defaultParam(name, dflt) {
@@ -52102,7 +52125,7 @@ var Normalizer = class {
     const body = [];
     for (const m of node.body.body) {
       if (m.type === "StaticBlock") return this.unsupported(node, "a class static block", node.type === "ClassDeclaration");
-      const key2 = m.key.type === "PrivateIdentifier" ? this.privateName(m.key) : m.computed ? this.expr(m.key) : m.key;
+      const key2 = m.key.type === "PrivateIdentifier" ? this.privateName(m.key) : m.computed ? this.computedKey(m.key) : m.key;
       if (m.type === "MethodDefinition") {
         const value = this.func(m.value);
         if (value.type === "ClUnsupported") return this.unsupported(node, "a class with a generator method", node.type === "ClassDeclaration");
@@ -52200,6 +52223,7 @@ var Normalizer = class {
         } else {
           const t = this.temp();
           out.push(exprStmt(assign(id2(t), this.expr(d.init))));
+          if (d.id.type === "ArrayPattern") this.iterated(d.init);
           out.push(...this.assignPattern(d.id, id2(t), { from: "init", node: d.init }));
         }
         continue;
@@ -52210,6 +52234,7 @@ var Normalizer = class {
       } else {
         const t = this.temp();
         out.push(exprStmt(assign(id2(t), this.expr(d.init))));
+        if (d.id.type === "ArrayPattern") this.iterated(d.init);
         out.push(...this.declarePattern(d.id, id2(t), kind, { from: "init", node: d.init }));
       }
     }
@@ -52284,6 +52309,7 @@ var Normalizer = class {
         const it = this.temp();
         const i2 = this.temp();
         const src = this.expr(s.right);
+        if (s.type === "ForOfStatement") this.iterated(s.right);
         let elem;
         if (s.type === "ForOfStatement") {
           pre.push(exprStmt(assign(id2(it), this.worded(this.intrinsic("forOf", [src], s.right), { kind: "forOf", node: s.right }))));
@@ -52518,9 +52544,12 @@ var Normalizer = class {
         return this.site({ type: "TemplateLiteral", quasis: e.quasis, expressions: e.expressions.map((x) => this.expr(x)) }, e);
       case "TaggedTemplateExpression":
         return this.unsupported(e, "a tagged template");
-      case "ArrayExpression":
+      case "ArrayExpression": {
         if (e.elements.some((x) => x === null)) return this.unsupported(e, "an array literal with holes");
-        return this.worded(this.site({ type: "ArrayExpression", elements: this.args(e.elements) }, e), { kind: "array", elements: e.elements });
+        const elements = this.args(e.elements);
+        for (const x of e.elements) if (x?.type === "SpreadElement") this.iterated(x.argument);
+        return this.worded(this.site({ type: "ArrayExpression", elements }, e), { kind: "array", elements: e.elements });
+      }
       case "ObjectExpression":
         return this.objectExpr(e);
       case "FunctionExpression":
@@ -52608,7 +52637,9 @@ var Normalizer = class {
       return this.unsupported(e, "require() of a computed name");
     }
     const c = callee.type === "Super" ? superNode() : callee.type === "MemberExpression" ? this.memberExpr(callee) : this.expr(callee);
-    return this.worded(this.site({ type: "CallExpression", callee: c, arguments: this.args(e.arguments), optional: false }, e), { kind: "call", callee: e.callee, args: e.arguments });
+    const out = this.worded(this.site({ type: "CallExpression", callee: c, arguments: this.args(e.arguments), optional: false }, e), { kind: "call", callee: e.callee, args: e.arguments });
+    this.callSites.set(e, out.sid);
+    return out;
   }
   /**
    * An optional chain `a?.b.c(d)` becomes `(t = a) == null ? undefined : t.b.c(d)`, applied at each `?.`
@@ -52662,7 +52693,7 @@ var Normalizer = class {
         properties.push({ type: "SpreadElement", argument: this.expr(p.argument) });
         continue;
       }
-      const key2 = p.computed ? this.expr(p.key) : p.key.type === "Identifier" ? id2(p.key.name) : { type: "Literal", value: p.key.value, raw: p.key.raw };
+      const key2 = p.computed ? this.computedKey(p.key) : p.key.type === "Identifier" ? id2(p.key.name) : { type: "Literal", value: p.key.value, raw: p.key.raw };
       if (p.kind === "get" || p.kind === "set" || p.method) {
         const value = this.func(p.value);
         if (value.type === "ClUnsupported") return this.unsupported(e, "an object literal with a generator method");
@@ -52709,7 +52740,9 @@ var Normalizer = class {
     const left = e.left;
     if (left.type === "ObjectPattern" || left.type === "ArrayPattern") {
       const t = this.temp();
-      const parts = [assign(id2(t), this.expr(e.right)), ...this.assignPattern(left, id2(t), { from: "assign", node: e.right }).map((s) => s.type === "ExpressionStatement" ? s.expression : s)];
+      const init = assign(id2(t), this.expr(e.right));
+      if (left.type === "ArrayPattern") this.iterated(e.right);
+      const parts = [init, ...this.assignPattern(left, id2(t), { from: "assign", node: e.right }).map((s) => s.type === "ExpressionStatement" ? s.expression : s)];
       if (!discarded) parts.push(id2(t));
       if (parts.some((p) => p.type === "ClUnsupported")) return this.unsupported(e, "this destructuring assignment");
       return seq(parts);
@@ -53003,7 +53036,7 @@ function constant(n) {
   }
 }
 var printConstant = (v) => typeof v === "string" ? `"${v}"` : String(v);
-function printKey(m) {
+function printKey(m, iter) {
   const dot = m.optional ? "?." : ".";
   const p = m.property;
   if (p.type === "PrivateIdentifier") return `${m.optional ? "?." : ""}[#${p.name}]`;
@@ -53011,7 +53044,7 @@ function printKey(m) {
   const c = constant(p);
   if (c && typeof c.value === "string") return `${dot}${c.value}`;
   if (p.type === "TemplateLiteral" && p.expressions.length === 0) return `${dot}${p.quasis[0].value.cooked ?? ""}`;
-  return `${m.optional ? "?.[" : "["}${print(p)}]`;
+  return `${m.optional ? "?.[" : "["}${print(p, iter)}]`;
 }
 function naryOperands(e) {
   const out = [];
@@ -53024,7 +53057,7 @@ function naryOperands(e) {
   out.unshift(cur);
   return out;
 }
-function print(n) {
+function print(n, iter = false) {
   const c = constant(n);
   if (c) return printConstant(c.value);
   const e = n;
@@ -53038,33 +53071,33 @@ function print(n) {
       return INTERMEDIATE;
     case "TemplateLiteral":
       if (e.expressions.length === 0) return `"${e.quasis[0].value.cooked ?? ""}"`;
-      return e.expressions.map(print).join("");
+      return e.expressions.map((x) => print(x, iter)).join("");
     case "ArrayExpression":
-      return `[${e.elements.map((x) => x ? print(x) : "").join(",")}]`;
+      return `[${e.elements.map((x) => x ? print(x, iter) : "").join(",")}]`;
     case "SpreadElement":
-      return `(...${print(e.argument)})`;
+      return `(...${print(e.argument, iter)})`;
     case "ObjectExpression":
       return `{${e.properties.map(() => INTERMEDIATE).join("")}}`;
     case "MemberExpression":
-      return `${print(e.object)}${printKey(e)}`;
+      return `${print(e.object, iter)}${printKey(e, iter)}`;
     case "CallExpression":
-      return `${print(e.callee)}(...)`;
+      return iter ? print(e.callee, iter) : `${print(e.callee)}(...)`;
     case "UnaryExpression":
-      return `(${e.operator}${/^[a-z]/.test(e.operator) ? " " : ""}${print(e.argument)})`;
+      return `(${e.operator}${/^[a-z]/.test(e.operator) ? " " : ""}${print(e.argument, iter)})`;
     case "UpdateExpression":
-      return e.prefix ? `(${e.operator}${print(e.argument)})` : `(${print(e.argument)}${e.operator})`;
+      return e.prefix ? `(${e.operator}${print(e.argument, iter)})` : `(${print(e.argument, iter)}${e.operator})`;
     case "BinaryExpression":
     case "LogicalExpression":
-      if (NARY.has(e.operator)) return `(${naryOperands(e).map(print).join(` ${e.operator} `)})`;
-      return `(${print(e.left)} ${e.operator} ${print(e.right)})`;
+      if (NARY.has(e.operator)) return `(${naryOperands(e).map((x) => print(x, iter)).join(` ${e.operator} `)})`;
+      return `(${print(e.left, iter)} ${e.operator} ${print(e.right, iter)})`;
     case "SequenceExpression":
-      return `(${e.expressions.map(print).join(" , ")})`;
+      return `(${e.expressions.map((x) => print(x, iter)).join(" , ")})`;
     case "AssignmentExpression":
-      return e.left.type === "Identifier" || e.left.type === "MemberExpression" ? print(e.left) : INTERMEDIATE;
+      return e.left.type === "Identifier" || e.left.type === "MemberExpression" ? print(e.left, iter) : INTERMEDIATE;
     case "ConditionalExpression":
       return INTERMEDIATE.repeat(3);
     case "ParenthesizedExpression":
-      return print(e.expression);
+      return print(e.expression, iter);
     default:
       return INTERMEDIATE;
   }
@@ -53085,14 +53118,17 @@ function describe(v) {
 var NO_SYMBOL_LOAD = " (cannot read property Symbol(Symbol.iterator))";
 function iterableMessage(node) {
   const e = node;
-  if (e.type === "CallExpression") return `${print(e.callee)} is not a function or its return value is not iterable`;
-  return `${print(e)} is not iterable`;
+  if (e.type === "CallExpression") return `${print(e.callee, true)} is not a function or its return value is not iterable`;
+  return `${print(e, true)} is not iterable`;
 }
-function notCallable(w) {
-  return w?.kind === "call" ? `${print(w.callee)} is not a function` : void 0;
+function notCallable(w, v) {
+  if (w?.kind !== "call") return void 0;
+  if (w.inKey) return `${describe(v)} is not a function`;
+  return w.iterated ? `${print(w.callee, true)} is not a function or its return value is not iterable` : `${print(w.callee)} is not a function`;
 }
-function notConstructor(w) {
-  return w?.kind === "new" ? `${print(w.callee)} is not a constructor` : void 0;
+function notConstructor(w, v) {
+  if (w?.kind !== "new") return void 0;
+  return w.inKey ? `${describe(v)} is not a constructor` : `${print(w.callee)} is not a constructor`;
 }
 function notIterable(w, v) {
   if (!w) return void 0;
@@ -53118,11 +53154,12 @@ function notSpreadable(w, i2, v) {
   if (!w) return void 0;
   if (w.kind === "array") {
     const el = w.elements[i2];
-    return el?.type === "SpreadElement" ? iterableMessage(el.argument) : void 0;
+    if (el?.type !== "SpreadElement") return void 0;
+    return w.inKey ? `${describe(v)} is not iterable${NO_SYMBOL_LOAD}` : iterableMessage(el.argument);
   }
   if (w.kind === "call" || w.kind === "new") {
     const el = w.args[i2];
-    if (el?.type !== "SpreadElement") return void 0;
+    if (el?.type !== "SpreadElement" || w.inKey) return void 0;
     if (v === null || v === void 0) return `${print(el.argument)} is not iterable (cannot read property ${String(v)})`;
     return "Spread syntax requires ...iterable[Symbol.iterator] to be a function";
   }
@@ -53395,7 +53432,7 @@ var Tracer = class {
         self2.callee(site, f);
         if (typeof f !== "function") {
           return () => {
-            throw typeError(notCallable(wording.get(site)), "private member is not a function");
+            throw typeError(notCallable(wording.get(site), f), "private member is not a function");
           };
         }
         return (...args) => Reflect.apply(f, o, args);
@@ -53415,14 +53452,14 @@ var Tracer = class {
         self2.callee(site, f);
         if (typeof f !== "function") {
           return () => {
-            throw typeError(notCallable(wording.get(site)), `${String(k)} is not a function`);
+            throw typeError(notCallable(wording.get(site), f), `${String(k)} is not a function`);
           };
         }
         return (...args) => Reflect.apply(f, o, args);
       },
       call(site, f, args) {
         self2.callee(site, f);
-        if (typeof f !== "function") throw typeError(notCallable(wording.get(site)), `${String(f)} is not a function`);
+        if (typeof f !== "function") throw typeError(notCallable(wording.get(site), f), `${String(f)} is not a function`);
         return f(...args);
       },
       new(site, C, args) {
@@ -53431,7 +53468,7 @@ var Tracer = class {
           return new C(...args);
         } catch (e) {
           if (isConstructor(C)) throw e;
-          throw typeError(notConstructor(wording.get(site)), `${String(C)} is not a constructor`);
+          throw typeError(notConstructor(wording.get(site), C), `${String(C)} is not a constructor`);
         }
       },
       /** `...v` in an array literal or a call's arguments (element or argument `i` of `site`). */
@@ -53497,7 +53534,7 @@ var Tracer = class {
           if (v === null || v === void 0) throw typeError(cannotDestructure(wording.get(site), v), `Cannot destructure '${v}' as it is ${v}.`);
         },
         callWith(f, self3, args, site) {
-          if (typeof f !== "function") throw typeError(notCallable(wording.get(site)), `${typeof f} is not a function`);
+          if (typeof f !== "function") throw typeError(notCallable(wording.get(site), f), `${typeof f} is not a function`);
           return Reflect.apply(f, self3, args);
         }
       }
