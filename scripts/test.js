@@ -2,12 +2,25 @@
 // The project's test command: the checks of the code's habits (types, and the others listed in CHECKS), the
 // Rust runtime tests, then the mocha suites (unit, integration), then one plain `N passed, N failed` line.
 // Each check counts as one test. Set TEST_ONLY=checks|rust|unit|integration to run one part.
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const only = process.env.TEST_ONLY;
+
+// The tests run on the Node that .nvmrc names (the runtime copies its behaviour): when this one is of
+// another major version, .ci/node.sh installs that one (once, from the npm registry) and it goes first on
+// PATH for everything started below.
+const pinned = readFileSync(join(root, '.nvmrc'), 'utf8').trim().replace(/^v/, '');
+let node = process.execPath;
+if (process.versions.node.split('.')[0] !== pinned.split('.')[0]) {
+  const bin = execFileSync('bash', [join(root, '.ci/node.sh')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+  process.env.PATH = `${bin}${delimiter}${process.env.PATH ?? ''}`;
+  node = join(bin, 'node');
+  process.stderr.write(`== Node ${process.versions.node} is not ${pinned} (.nvmrc): the tests run on ${node}\n`);
+}
 let passed = 0;
 let failed = 0;
 
@@ -54,10 +67,11 @@ function parseMocha(out) {
 
 /** Checks that pass or fail as a whole: [what, command, args]. */
 const CHECKS = [
-  ['typecheck', process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']],
-  ['import cycles', process.execPath, ['--import', 'tsx', 'scripts/check-cycles.ts']],
+  ['typecheck', node, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['import cycles', node, ['--import', 'tsx', 'scripts/check-cycles.ts']],
   ['rustfmt', 'cargo', ['fmt', '--all', '--check']],
   ['clippy', 'cargo', ['clippy', '--all-targets', '-p', 'containerless-runtime', '--', '-D', 'warnings']],
+  ['TypeScript formatting', node, ['node_modules/prettier/bin/prettier.cjs', '--check', '.']],
 ];
 const wholeCheck = (_out, code) => (code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 });
 
@@ -69,8 +83,8 @@ if (!only || only === 'checks') {
   }
 }
 if (!only || only === 'rust') await run('cargo', ['test', '--release', '-p', 'containerless-runtime', '--', '--test-threads=2'], parseCargo);
-if (!only || only === 'unit') await run(process.execPath, [...mocha, '--timeout', '60000', 'test/unit/**/*.test.ts'], parseMocha);
-if (!only || only === 'integration') await run(process.execPath, [...mocha, '--timeout', '900000', 'test/integration/**/*.test.ts'], parseMocha);
+if (!only || only === 'unit') await run(node, [...mocha, '--timeout', '60000', 'test/unit/**/*.test.ts'], parseMocha);
+if (!only || only === 'integration') await run(node, [...mocha, '--timeout', '900000', 'test/integration/**/*.test.ts'], parseMocha);
 
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -77,7 +77,9 @@ export function instrument(program: Node): string {
    * value that is not iterable fails with V8's wording of the source rather than of the instrumented code.
    */
   const spreads = (site: number, list: Node[]): Node[] =>
-    list.map((a: Node, i: number) => (a?.type === 'SpreadElement' ? { type: 'SpreadElement', argument: call('spread', [num(site), num(i), t(a.argument)]) } : t(a)));
+    list.map((a: Node, i: number) =>
+      a?.type === 'SpreadElement' ? { type: 'SpreadElement', argument: call('spread', [num(site), num(i), t(a.argument)]) } : t(a),
+    );
   const t = (n: Node): Node => {
     if (n === null || n === undefined) return n;
     if (Array.isArray(n)) return n.map(t);
@@ -90,7 +92,12 @@ export function instrument(program: Node): string {
         return call('req', [num(n.sid), id('require'), lit(n.module)]);
       case 'ClIntrinsic': {
         const args = WORDED_INTRINSICS.has(n.name) ? [...n.arguments.map(t), num(n.sid)] : n.arguments.map(t);
-        return { type: 'CallExpression', callee: { type: 'MemberExpression', object: cl('i'), property: id(n.name), computed: false, optional: false }, arguments: args, optional: false };
+        return {
+          type: 'CallExpression',
+          callee: { type: 'MemberExpression', object: cl('i'), property: id(n.name), computed: false, optional: false },
+          arguments: args,
+          optional: false,
+        };
       }
       case 'ArrayExpression':
         return { type: 'ArrayExpression', elements: n.sid === undefined ? t(n.elements) : spreads(n.sid, n.elements) };
@@ -126,7 +133,12 @@ export function instrument(program: Node): string {
         if (c.type === 'MemberExpression' && c.object.type === 'Super') return { ...n, callee: t(c), arguments: args };
         if (isPrivate(c)) {
           const method = num(c.property.info?.fnSid ?? -1);
-          return { type: 'CallExpression', callee: call('pm', [num(n.sid), t(c.object), privateAccess(c.property.name), method]), arguments: args, optional: false };
+          return {
+            type: 'CallExpression',
+            callee: call('pm', [num(n.sid), t(c.object), privateAccess(c.property.name), method]),
+            arguments: args,
+            optional: false,
+          };
         }
         if (c.type === 'MemberExpression') {
           return { type: 'CallExpression', callee: call('m', [num(n.sid), t(c.object), key(c, t)]), arguments: args, optional: false };
@@ -144,7 +156,14 @@ export function instrument(program: Node): string {
         // A class, its heritage expression included, is strict code.
         return inMode(true, () => call('cls', [num(n.sid), classExpr(n), arr(classSites(n))]));
       case 'ObjectExpression': {
-        const obj = { type: 'ObjectExpression', properties: n.properties.map((p: Node) => (p.type === 'SpreadElement' ? { ...p, argument: t(p.argument) } : { ...p, key: p.computed ? t(p.key) : p.key, value: p.value.type === 'FunctionExpression' && p.value.isMethod ? fn(p.value) : t(p.value) })) };
+        const obj = {
+          type: 'ObjectExpression',
+          properties: n.properties.map((p: Node) =>
+            p.type === 'SpreadElement'
+              ? { ...p, argument: t(p.argument) }
+              : { ...p, key: p.computed ? t(p.key) : p.key, value: p.value.type === 'FunctionExpression' && p.value.isMethod ? fn(p.value) : t(p.value) },
+          ),
+        };
         const sites = n.properties
           .filter((p: Node) => p.type === 'Property' && p.value.isMethod && memberName(p) !== null)
           .map((p: Node) => arr([lit(memberName(p)), lit(p.kind), num(p.value.sid)]));
@@ -171,7 +190,15 @@ export function instrument(program: Node): string {
    * function's entry call) after the directive prologue, which must stay first for `'use strict'` to count.
    */
   const body = (list: Node[], extra: Node[] = []): Node[] => {
-    const prologue = list.length ? list.slice(0, Math.max(0, list.findIndex((s) => !isDirective(s)))) : [];
+    const prologue = list.length
+      ? list.slice(
+          0,
+          Math.max(
+            0,
+            list.findIndex((s) => !isDirective(s)),
+          ),
+        )
+      : [];
     if (prologue.length === 0 && list.length && isDirective(list[list.length - 1])) prologue.push(...list);
     const out: Node[] = [];
     const regs: Node[] = [];

@@ -56,7 +56,14 @@ export function normalize(source: string, file: string): NormalizeResult {
     ast = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', locations: true, allowReturnOutsideFunction: false, allowHashBang: true });
   } catch (e) {
     const err = e as { message: string; loc?: { line: number; column: number } };
-    diagnostics.push({ code: 'C001', severity: 'error', message: err.message.replace(/ \(\d+:\d+\)$/, ''), file, line: err.loc?.line ?? 1, column: (err.loc?.column ?? 0) + 1 });
+    diagnostics.push({
+      code: 'C001',
+      severity: 'error',
+      message: err.message.replace(/ \(\d+:\d+\)$/, ''),
+      file,
+      line: err.loc?.line ?? 1,
+      column: (err.loc?.column ?? 0) + 1,
+    });
     return { program: { type: 'Program', body: [], sourceType: 'script' }, diagnostics, maxId: 0, wording: new Map() };
   }
   const n = new Normalizer(file, diagnostics);
@@ -68,7 +75,12 @@ const id = (name: string): C.Identifier => ({ type: 'Identifier', name });
 const lit = (value: string | number | boolean | null): C.Literal => ({ type: 'Literal', value, raw: JSON.stringify(value) });
 const undef = (): C.Identifier => ({ type: 'Identifier', name: 'undefined' });
 const exprStmt = (expression: C.Expression): C.ExpressionStatement => ({ type: 'ExpressionStatement', expression });
-const assign = (left: C.AssignmentExpression['left'], right: C.Expression): C.AssignmentExpression => ({ type: 'AssignmentExpression', operator: '=', left, right });
+const assign = (left: C.AssignmentExpression['left'], right: C.Expression): C.AssignmentExpression => ({
+  type: 'AssignmentExpression',
+  operator: '=',
+  left,
+  right,
+});
 const block = (body: C.Statement[]): C.BlockStatement => ({ type: 'BlockStatement', body });
 const letDecl = (name: string, init: C.Expression, kind: C.LexicalKind = 'let'): C.VariableDeclaration => ({
   type: 'VariableDeclaration',
@@ -76,7 +88,9 @@ const letDecl = (name: string, init: C.Expression, kind: C.LexicalKind = 'let'):
   declarations: [{ type: 'VariableDeclarator', id: id(name), init }],
 });
 const member = (object: C.Expression, prop: string | C.Expression | C.PrivateIdentifier, computed = false): C.MemberExpression =>
-  typeof prop === 'string' ? { type: 'MemberExpression', object, property: id(prop), computed: false, optional: false } : { type: 'MemberExpression', object, property: prop, computed, optional: false };
+  typeof prop === 'string'
+    ? { type: 'MemberExpression', object, property: id(prop), computed: false, optional: false }
+    : { type: 'MemberExpression', object, property: prop, computed, optional: false };
 /**
  * A private name of a class (C.PrivateInfo). `key` is the property key the compiled code stores it under: a
  * first code unit U+FFFF, which no key in a handler's source contains, then `#name@<class offset>`, so that
@@ -86,7 +100,8 @@ type PrivateInfo = C.PrivateInfo;
 const seq = (exprs: C.Expression[]): C.Expression => (exprs.length === 1 ? exprs[0] : { type: 'SequenceExpression', expressions: exprs });
 const superNode = (): C.Super => ({ type: 'Super' });
 const not = (e: C.Expression): C.UnaryExpression => ({ type: 'UnaryExpression', operator: '!', prefix: true, argument: e });
-const isFunction = (n: { type: string }): boolean => n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression' || n.type === 'FunctionDeclaration';
+const isFunction = (n: { type: string }): boolean =>
+  n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression' || n.type === 'FunctionDeclaration';
 
 /** A source node that has a location (every acorn node; the core's when it kept one). */
 type Located = { loc?: acorn.SourceLocation | null };
@@ -96,7 +111,18 @@ type SourceLoop = acorn.WhileStatement | acorn.DoWhileStatement | acorn.ForState
 type SourceFunction = acorn.FunctionDeclaration | acorn.AnonymousFunctionDeclaration | acorn.FunctionExpression | acorn.ArrowFunctionExpression;
 
 const COMPOUND: Record<string, acorn.BinaryOperator> = {
-  '+=': '+', '-=': '-', '*=': '*', '/=': '/', '%=': '%', '**=': '**', '<<=': '<<', '>>=': '>>', '>>>=': '>>>', '&=': '&', '|=': '|', '^=': '^',
+  '+=': '+',
+  '-=': '-',
+  '*=': '*',
+  '/=': '/',
+  '%=': '%',
+  '**=': '**',
+  '<<=': '<<',
+  '>>=': '>>',
+  '>>>=': '>>>',
+  '&=': '&',
+  '|=': '|',
+  '^=': '^',
 };
 
 class Normalizer {
@@ -114,7 +140,10 @@ class Normalizer {
   /** A pending user label for the next loop or block. */
   private pendingLabels: string[] = [];
 
-  constructor(private file: string, private diags: Diagnostic[]) {}
+  constructor(
+    private file: string,
+    private diags: Diagnostic[],
+  ) {}
 
   private site<T extends C.CoreNode>(n: T, src?: Located): T & { sid: number } {
     const sited = n as T & { sid: number };
@@ -279,7 +308,11 @@ class Normalizer {
     return null;
   }
 
-  private classBody(node: acorn.ClassDeclaration | acorn.ClassExpression | acorn.AnonymousClassDeclaration, superClass: C.Expression | null, names: Map<string, PrivateInfo>): C.ClassExpression | C.ClUnsupported {
+  private classBody(
+    node: acorn.ClassDeclaration | acorn.ClassExpression | acorn.AnonymousClassDeclaration,
+    superClass: C.Expression | null,
+    names: Map<string, PrivateInfo>,
+  ): C.ClassExpression | C.ClUnsupported {
     const body: (C.MethodDefinition | C.PropertyDefinition)[] = [];
     for (const m of node.body.body) {
       if (m.type === 'StaticBlock') return this.unsupported(node, 'a class static block', node.type === 'ClassDeclaration');
@@ -540,18 +573,17 @@ class Normalizer {
       const copies = perIterationCopy.map((v) => ({ v, t: this.temp() }));
       inner = [
         ...copies.map(({ v, t }) => exprStmt(assign(id(t), id(v)))),
-        block([
-          ...copies.map(({ v, t }) => letDecl(v, id(t))),
-          ...inner,
-          ...copies.map(({ v, t }) => exprStmt(assign(id(t), id(v)))),
-        ]),
+        block([...copies.map(({ v, t }) => letDecl(v, id(t))), ...inner, ...copies.map(({ v, t }) => exprStmt(assign(id(t), id(v))))]),
         ...copies.map(({ v, t }) => exprStmt(assign(id(v), id(t)))),
       ];
     }
     let loopBody: C.Statement[];
     if (s.type === 'DoWhileStatement') {
       const t = this.expr(s.test);
-      const exit: C.IfStatement = this.site({ type: 'IfStatement', test: this.site(not(t), s.test), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null }, s.test);
+      const exit: C.IfStatement = this.site(
+        { type: 'IfStatement', test: this.site(not(t), s.test), consequent: block([{ type: 'BreakStatement', label: id(brk) }]), alternate: null },
+        s.test,
+      );
       exit.loopTest = true;
       loopBody = [...inner, exit];
     } else {
@@ -652,7 +684,13 @@ class Normalizer {
     return this.pattern(p, src, (name, value) => exprStmt(assign(id(name), value)), true, from);
   }
 
-  private pattern(p: acorn.Pattern, src: C.Expression, bind: (name: string, value: C.Expression) => C.Statement, assignTargets: boolean, from: PatternSource): C.Statement[] {
+  private pattern(
+    p: acorn.Pattern,
+    src: C.Expression,
+    bind: (name: string, value: C.Expression) => C.Statement,
+    assignTargets: boolean,
+    from: PatternSource,
+  ): C.Statement[] {
     const out: C.Statement[] = [];
     const nested: PatternSource = { from: 'nested' };
     const emit = (target: acorn.Pattern, value: C.Expression, source: PatternSource = nested): void => {
@@ -699,7 +737,8 @@ class Normalizer {
         } else key = prop.key.type === 'Identifier' ? lit(prop.key.name) : lit(String((prop.key as acorn.Literal).value));
         used.push(key);
         const read = this.site(member(src, key, true), prop);
-        if (named && prop === first && from.from !== 'nested') this.worded(read, { kind: 'objectPattern', source: from, key: String(key.type === 'Literal' ? key.value : key.name) });
+        if (named && prop === first && from.from !== 'nested')
+          this.worded(read, { kind: 'objectPattern', source: from, key: String(key.type === 'Literal' ? key.value : key.name) });
         emit(prop.value, read);
       }
     } else if (p.type === 'ArrayPattern') {
@@ -777,7 +816,11 @@ class Normalizer {
       case 'CallExpression':
         return this.call(e);
       case 'NewExpression':
-        return this.worded(this.site({ type: 'NewExpression', callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e), { kind: 'new', callee: e.callee, args: e.arguments });
+        return this.worded(this.site({ type: 'NewExpression', callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e), {
+          kind: 'new',
+          callee: e.callee,
+          args: e.arguments,
+        });
       case 'MemberExpression':
         if (e.property.type === 'PrivateIdentifier' && (e.optional || !this.privateName(e.property))) return this.unsupported(e, 'this use of a private name');
         return this.memberExpr(e);
@@ -800,7 +843,9 @@ class Normalizer {
   }
 
   private args(list: (acorn.Expression | acorn.SpreadElement)[]): (C.Expression | C.SpreadElement)[] {
-    return list.map((a): C.Expression | C.SpreadElement => (a.type === 'SpreadElement' ? { type: 'SpreadElement', argument: this.expr(a.argument) } : this.expr(a)));
+    return list.map((a): C.Expression | C.SpreadElement =>
+      a.type === 'SpreadElement' ? { type: 'SpreadElement', argument: this.expr(a.argument) } : this.expr(a),
+    );
   }
 
   private memberExpr(e: acorn.MemberExpression): C.Expression {
@@ -837,7 +882,11 @@ class Normalizer {
       return this.unsupported(e, 'require() of a computed name');
     }
     const c = callee.type === 'Super' ? superNode() : callee.type === 'MemberExpression' ? this.memberExpr(callee) : this.expr(callee);
-    const out = this.worded(this.site({ type: 'CallExpression', callee: c, arguments: this.args(e.arguments), optional: false }, e), { kind: 'call', callee: e.callee, args: e.arguments });
+    const out = this.worded(this.site({ type: 'CallExpression', callee: c, arguments: this.args(e.arguments), optional: false }, e), {
+      kind: 'call',
+      callee: e.callee,
+      args: e.arguments,
+    });
     this.callSites.set(e, out.sid);
     return out;
   }
@@ -867,7 +916,11 @@ class Normalizer {
           const t = this.temp();
           const f = this.temp();
           const get = this.site(member(id(t), v.property, v.computed), l);
-          const call = this.worded(this.intrinsic('callWith', [id(f), id(t), { type: 'ArrayExpression', elements: this.args(l.arguments) }], l), { kind: 'call', callee: l.callee, args: l.arguments });
+          const call = this.worded(this.intrinsic('callWith', [id(f), id(t), { type: 'ArrayExpression', elements: this.args(l.arguments) }], l), {
+            kind: 'call',
+            callee: l.callee,
+            args: l.arguments,
+          });
           const rest = this.chainFrom(call, links, i + 1);
           const test = this.site({ type: 'BinaryExpression', operator: '==', left: assign(id(f), get), right: lit(null) }, l);
           return seq([assign(id(t), v.object), this.site({ type: 'ConditionalExpression', test, consequent: undef(), alternate: rest }, l)]);
@@ -890,7 +943,11 @@ class Normalizer {
       const property = l.computed ? this.expr(l.property) : id((l.property as acorn.Identifier).name);
       return this.site({ type: 'MemberExpression', object: v, property, computed: l.computed, optional: false }, l);
     }
-    return this.worded(this.site({ type: 'CallExpression', callee: v, arguments: this.args(l.arguments), optional: false }, l), { kind: 'call', callee: l.callee, args: l.arguments });
+    return this.worded(this.site({ type: 'CallExpression', callee: v, arguments: this.args(l.arguments), optional: false }, l), {
+      kind: 'call',
+      callee: l.callee,
+      args: l.arguments,
+    });
   }
 
   private objectExpr(e: acorn.ObjectExpression): C.Expression {
@@ -901,7 +958,11 @@ class Normalizer {
         continue;
       }
       // A key that is not computed is an identifier or a literal.
-      const key: C.Expression = p.computed ? this.computedKey(p.key) : p.key.type === 'Identifier' ? id(p.key.name) : { type: 'Literal', value: (p.key as acorn.Literal).value, raw: (p.key as acorn.Literal).raw };
+      const key: C.Expression = p.computed
+        ? this.computedKey(p.key)
+        : p.key.type === 'Identifier'
+          ? id(p.key.name)
+          : { type: 'Literal', value: (p.key as acorn.Literal).value, raw: (p.key as acorn.Literal).raw };
       if (p.kind === 'get' || p.kind === 'set' || p.method) {
         const value = this.func(p.value as acorn.FunctionExpression);
         if (value.type === 'ClUnsupported') return this.unsupported(e, 'an object literal with a generator method');
@@ -910,7 +971,8 @@ class Normalizer {
         continue;
       }
       // `__proto__: v` and `'__proto__': v` set the prototype (a computed or shorthand key defines a property).
-      if (!p.computed && ((key.type === 'Identifier' && key.name === '__proto__') || (key.type === 'Literal' && key.value === '__proto__'))) return this.unsupported(e, '__proto__ in an object literal');
+      if (!p.computed && ((key.type === 'Identifier' && key.name === '__proto__') || (key.type === 'Literal' && key.value === '__proto__')))
+        return this.unsupported(e, '__proto__ in an object literal');
       properties.push({ type: 'Property', kind: 'init', method: false, shorthand: false, computed: p.computed, key, value: this.expr(p.value) });
     }
     return this.site({ type: 'ObjectExpression', properties }, e);
@@ -957,12 +1019,18 @@ class Normalizer {
       // An assignment pattern yields expression statements, or a ClUnsupported.
       const init = assign(id(t), this.expr(e.right));
       if (left.type === 'ArrayPattern') this.iterated(e.right);
-      const parts: C.Expression[] = [init, ...this.assignPattern(left, id(t), { from: 'assign', node: e.right }).map((s) => (s.type === 'ExpressionStatement' ? s.expression : (s as C.ClUnsupported)))];
+      const parts: C.Expression[] = [
+        init,
+        ...this.assignPattern(left, id(t), { from: 'assign', node: e.right }).map((s) =>
+          s.type === 'ExpressionStatement' ? s.expression : (s as C.ClUnsupported),
+        ),
+      ];
       if (!discarded) parts.push(id(t));
       if (parts.some((p) => p.type === 'ClUnsupported')) return this.unsupported(e, 'this destructuring assignment');
       return seq(parts);
     }
-    if (left.type === 'MemberExpression' && left.property.type === 'PrivateIdentifier' && !this.privateName(left.property)) return this.unsupported(e, 'this use of a private name');
+    if (left.type === 'MemberExpression' && left.property.type === 'PrivateIdentifier' && !this.privateName(left.property))
+      return this.unsupported(e, 'this use of a private name');
     if (e.operator === '=') {
       if (left.type === 'Identifier') return assign(id(left.name), this.expr(e.right));
       if (left.type === 'MemberExpression') return this.site(assign(this.member(left), this.expr(e.right)), e);
@@ -978,7 +1046,11 @@ class Normalizer {
     if (left.type !== 'MemberExpression') return this.unsupported(e, 'an assignment to this target');
     if (!ofExpression(left)) return this.unsupported(e, 'a compound assignment to a super property');
     const { ref, setup } = this.memberRef(left);
-    if (logical) return seq([...setup, this.site({ type: 'LogicalExpression', operator: logical, left: ref(), right: this.site(assign(ref(), this.expr(e.right)), e) }, e)]);
+    if (logical)
+      return seq([
+        ...setup,
+        this.site({ type: 'LogicalExpression', operator: logical, left: ref(), right: this.site(assign(ref(), this.expr(e.right)), e) }, e),
+      ]);
     return seq([...setup, this.site(assign(ref(), this.site({ type: 'BinaryExpression', operator: op, left: ref(), right: this.expr(e.right) }, e)), e)]);
   }
 }
@@ -1055,5 +1127,7 @@ function ofExpression(m: acorn.MemberExpression): m is MemberOfExpression {
 }
 
 function isLoop(s: acorn.Statement): s is SourceLoop {
-  return s.type === 'WhileStatement' || s.type === 'DoWhileStatement' || s.type === 'ForStatement' || s.type === 'ForInStatement' || s.type === 'ForOfStatement';
+  return (
+    s.type === 'WhileStatement' || s.type === 'DoWhileStatement' || s.type === 'ForStatement' || s.type === 'ForInStatement' || s.type === 'ForOfStatement'
+  );
 }

@@ -123,7 +123,10 @@ export class Tracer {
 
   private readonly wording: Map<number, Wording>;
 
-  constructor(readonly prepared: Prepared, readonly functionName: string) {
+  constructor(
+    readonly prepared: Prepared,
+    readonly functionName: string,
+  ) {
     this.wording = prepared.wording ?? new Map();
     this.runtime = this.makeRuntime();
   }
@@ -401,7 +404,10 @@ function forOf(v: unknown, w?: Wording): unknown {
   if (Array.isArray(v)) return v;
   const method = v === null || v === undefined ? undefined : (v as Record<symbol, unknown>)[Symbol.iterator];
   if (typeof method !== 'function') {
-    throw typeError(notIterable(w, v), `${typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' || typeof v === 'function' ? 'object' : String(v)} is not iterable`);
+    throw typeError(
+      notIterable(w, v),
+      `${typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' || typeof v === 'function' ? 'object' : String(v)} is not iterable`,
+    );
   }
   const iterator = Reflect.apply(method, v, []) as Iterator<unknown>;
   if (Object(iterator) !== iterator) throw new TypeError('Result of the Symbol.iterator method is not an object');

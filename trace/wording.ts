@@ -177,7 +177,10 @@ export function print(n: acorn.Node, iter = false): string {
       return e.prefix ? `(${e.operator}${print(e.argument, iter)})` : `(${print(e.argument, iter)}${e.operator})`;
     case 'BinaryExpression':
     case 'LogicalExpression':
-      if (NARY.has(e.operator)) return `(${naryOperands(e).map((x) => print(x, iter)).join(` ${e.operator} `)})`;
+      if (NARY.has(e.operator))
+        return `(${naryOperands(e)
+          .map((x) => print(x, iter))
+          .join(` ${e.operator} `)})`;
       return `(${print(e.left, iter)} ${e.operator} ${print(e.right, iter)})`;
     case 'SequenceExpression':
       return `(${e.expressions.map((x) => print(x, iter)).join(' , ')})`;

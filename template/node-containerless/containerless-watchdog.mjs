@@ -46050,7 +46050,9 @@ function instrument(program) {
       strict = saved;
     }
   };
-  const spreads = (site, list2) => list2.map((a, i2) => a?.type === "SpreadElement" ? { type: "SpreadElement", argument: call("spread", [num(site), num(i2), t(a.argument)]) } : t(a));
+  const spreads = (site, list2) => list2.map(
+    (a, i2) => a?.type === "SpreadElement" ? { type: "SpreadElement", argument: call("spread", [num(site), num(i2), t(a.argument)]) } : t(a)
+  );
   const t = (n) => {
     if (n === null || n === void 0) return n;
     if (Array.isArray(n)) return n.map(t);
@@ -46063,7 +46065,12 @@ function instrument(program) {
         return call("req", [num(n.sid), id("require"), lit(n.module)]);
       case "ClIntrinsic": {
         const args = WORDED_INTRINSICS.has(n.name) ? [...n.arguments.map(t), num(n.sid)] : n.arguments.map(t);
-        return { type: "CallExpression", callee: { type: "MemberExpression", object: cl("i"), property: id(n.name), computed: false, optional: false }, arguments: args, optional: false };
+        return {
+          type: "CallExpression",
+          callee: { type: "MemberExpression", object: cl("i"), property: id(n.name), computed: false, optional: false },
+          arguments: args,
+          optional: false
+        };
       }
       case "ArrayExpression":
         return { type: "ArrayExpression", elements: n.sid === void 0 ? t(n.elements) : spreads(n.sid, n.elements) };
@@ -46099,7 +46106,12 @@ function instrument(program) {
         if (c.type === "MemberExpression" && c.object.type === "Super") return { ...n, callee: t(c), arguments: args };
         if (isPrivate(c)) {
           const method = num(c.property.info?.fnSid ?? -1);
-          return { type: "CallExpression", callee: call("pm", [num(n.sid), t(c.object), privateAccess(c.property.name), method]), arguments: args, optional: false };
+          return {
+            type: "CallExpression",
+            callee: call("pm", [num(n.sid), t(c.object), privateAccess(c.property.name), method]),
+            arguments: args,
+            optional: false
+          };
         }
         if (c.type === "MemberExpression") {
           return { type: "CallExpression", callee: call("m", [num(n.sid), t(c.object), key(c, t)]), arguments: args, optional: false };
@@ -46116,7 +46128,12 @@ function instrument(program) {
       case "ClassExpression":
         return inMode(true, () => call("cls", [num(n.sid), classExpr(n), arr(classSites(n))]));
       case "ObjectExpression": {
-        const obj = { type: "ObjectExpression", properties: n.properties.map((p) => p.type === "SpreadElement" ? { ...p, argument: t(p.argument) } : { ...p, key: p.computed ? t(p.key) : p.key, value: p.value.type === "FunctionExpression" && p.value.isMethod ? fn(p.value) : t(p.value) }) };
+        const obj = {
+          type: "ObjectExpression",
+          properties: n.properties.map(
+            (p) => p.type === "SpreadElement" ? { ...p, argument: t(p.argument) } : { ...p, key: p.computed ? t(p.key) : p.key, value: p.value.type === "FunctionExpression" && p.value.isMethod ? fn(p.value) : t(p.value) }
+          )
+        };
         const sites = n.properties.filter((p) => p.type === "Property" && p.value.isMethod && memberName(p) !== null).map((p) => arr([lit(memberName(p)), lit(p.kind), num(p.value.sid)]));
         return sites.length ? call("obj", [obj, arr(sites)]) : obj;
       }
@@ -46135,7 +46152,13 @@ function instrument(program) {
     }
   };
   const body = (list2, extra = []) => {
-    const prologue = list2.length ? list2.slice(0, Math.max(0, list2.findIndex((s) => !isDirective(s)))) : [];
+    const prologue = list2.length ? list2.slice(
+      0,
+      Math.max(
+        0,
+        list2.findIndex((s) => !isDirective(s))
+      )
+    ) : [];
     if (prologue.length === 0 && list2.length && isDirective(list2[list2.length - 1])) prologue.push(...list2);
     const out = [];
     const regs = [];
@@ -51920,7 +51943,14 @@ function normalize(source, file) {
     ast = parse3(source, { ecmaVersion: "latest", sourceType: "script", locations: true, allowReturnOutsideFunction: false, allowHashBang: true });
   } catch (e) {
     const err = e;
-    diagnostics.push({ code: "C001", severity: "error", message: err.message.replace(/ \(\d+:\d+\)$/, ""), file, line: err.loc?.line ?? 1, column: (err.loc?.column ?? 0) + 1 });
+    diagnostics.push({
+      code: "C001",
+      severity: "error",
+      message: err.message.replace(/ \(\d+:\d+\)$/, ""),
+      file,
+      line: err.loc?.line ?? 1,
+      column: (err.loc?.column ?? 0) + 1
+    });
     return { program: { type: "Program", body: [], sourceType: "script" }, diagnostics, maxId: 0, wording: /* @__PURE__ */ new Map() };
   }
   const n = new Normalizer(file, diagnostics);
@@ -51931,7 +51961,12 @@ var id2 = (name) => ({ type: "Identifier", name });
 var lit2 = (value) => ({ type: "Literal", value, raw: JSON.stringify(value) });
 var undef = () => ({ type: "Identifier", name: "undefined" });
 var exprStmt = (expression) => ({ type: "ExpressionStatement", expression });
-var assign = (left, right) => ({ type: "AssignmentExpression", operator: "=", left, right });
+var assign = (left, right) => ({
+  type: "AssignmentExpression",
+  operator: "=",
+  left,
+  right
+});
 var block = (body) => ({ type: "BlockStatement", body });
 var letDecl = (name, init, kind = "let") => ({
   type: "VariableDeclaration",
@@ -52360,18 +52395,17 @@ var Normalizer = class {
       const copies = perIterationCopy.map((v) => ({ v, t: this.temp() }));
       inner = [
         ...copies.map(({ v, t }) => exprStmt(assign(id2(t), id2(v)))),
-        block([
-          ...copies.map(({ v, t }) => letDecl(v, id2(t))),
-          ...inner,
-          ...copies.map(({ v, t }) => exprStmt(assign(id2(t), id2(v))))
-        ]),
+        block([...copies.map(({ v, t }) => letDecl(v, id2(t))), ...inner, ...copies.map(({ v, t }) => exprStmt(assign(id2(t), id2(v))))]),
         ...copies.map(({ v, t }) => exprStmt(assign(id2(v), id2(t))))
       ];
     }
     let loopBody;
     if (s.type === "DoWhileStatement") {
       const t = this.expr(s.test);
-      const exit = this.site({ type: "IfStatement", test: this.site(not(t), s.test), consequent: block([{ type: "BreakStatement", label: id2(brk) }]), alternate: null }, s.test);
+      const exit = this.site(
+        { type: "IfStatement", test: this.site(not(t), s.test), consequent: block([{ type: "BreakStatement", label: id2(brk) }]), alternate: null },
+        s.test
+      );
       exit.loopTest = true;
       loopBody = [...inner, exit];
     } else {
@@ -52507,7 +52541,8 @@ var Normalizer = class {
         } else key2 = prop.key.type === "Identifier" ? lit2(prop.key.name) : lit2(String(prop.key.value));
         used.push(key2);
         const read = this.site(member(src, key2, true), prop);
-        if (named && prop === first && from.from !== "nested") this.worded(read, { kind: "objectPattern", source: from, key: String(key2.type === "Literal" ? key2.value : key2.name) });
+        if (named && prop === first && from.from !== "nested")
+          this.worded(read, { kind: "objectPattern", source: from, key: String(key2.type === "Literal" ? key2.value : key2.name) });
         emit(prop.value, read);
       }
     } else if (p.type === "ArrayPattern") {
@@ -52583,7 +52618,11 @@ var Normalizer = class {
       case "CallExpression":
         return this.call(e);
       case "NewExpression":
-        return this.worded(this.site({ type: "NewExpression", callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e), { kind: "new", callee: e.callee, args: e.arguments });
+        return this.worded(this.site({ type: "NewExpression", callee: this.expr(e.callee), arguments: this.args(e.arguments) }, e), {
+          kind: "new",
+          callee: e.callee,
+          args: e.arguments
+        });
       case "MemberExpression":
         if (e.property.type === "PrivateIdentifier" && (e.optional || !this.privateName(e.property))) return this.unsupported(e, "this use of a private name");
         return this.memberExpr(e);
@@ -52605,7 +52644,9 @@ var Normalizer = class {
     }
   }
   args(list2) {
-    return list2.map((a) => a.type === "SpreadElement" ? { type: "SpreadElement", argument: this.expr(a.argument) } : this.expr(a));
+    return list2.map(
+      (a) => a.type === "SpreadElement" ? { type: "SpreadElement", argument: this.expr(a.argument) } : this.expr(a)
+    );
   }
   memberExpr(e) {
     if (e.optional) return this.chain(e);
@@ -52637,7 +52678,11 @@ var Normalizer = class {
       return this.unsupported(e, "require() of a computed name");
     }
     const c = callee.type === "Super" ? superNode() : callee.type === "MemberExpression" ? this.memberExpr(callee) : this.expr(callee);
-    const out = this.worded(this.site({ type: "CallExpression", callee: c, arguments: this.args(e.arguments), optional: false }, e), { kind: "call", callee: e.callee, args: e.arguments });
+    const out = this.worded(this.site({ type: "CallExpression", callee: c, arguments: this.args(e.arguments), optional: false }, e), {
+      kind: "call",
+      callee: e.callee,
+      args: e.arguments
+    });
     this.callSites.set(e, out.sid);
     return out;
   }
@@ -52664,7 +52709,11 @@ var Normalizer = class {
           const t2 = this.temp();
           const f = this.temp();
           const get2 = this.site(member(id2(t2), v.property, v.computed), l);
-          const call2 = this.worded(this.intrinsic("callWith", [id2(f), id2(t2), { type: "ArrayExpression", elements: this.args(l.arguments) }], l), { kind: "call", callee: l.callee, args: l.arguments });
+          const call2 = this.worded(this.intrinsic("callWith", [id2(f), id2(t2), { type: "ArrayExpression", elements: this.args(l.arguments) }], l), {
+            kind: "call",
+            callee: l.callee,
+            args: l.arguments
+          });
           const rest2 = this.chainFrom(call2, links, i2 + 1);
           const test2 = this.site({ type: "BinaryExpression", operator: "==", left: assign(id2(f), get2), right: lit2(null) }, l);
           return seq([assign(id2(t2), v.object), this.site({ type: "ConditionalExpression", test: test2, consequent: undef(), alternate: rest2 }, l)]);
@@ -52684,7 +52733,11 @@ var Normalizer = class {
       const property = l.computed ? this.expr(l.property) : id2(l.property.name);
       return this.site({ type: "MemberExpression", object: v, property, computed: l.computed, optional: false }, l);
     }
-    return this.worded(this.site({ type: "CallExpression", callee: v, arguments: this.args(l.arguments), optional: false }, l), { kind: "call", callee: l.callee, args: l.arguments });
+    return this.worded(this.site({ type: "CallExpression", callee: v, arguments: this.args(l.arguments), optional: false }, l), {
+      kind: "call",
+      callee: l.callee,
+      args: l.arguments
+    });
   }
   objectExpr(e) {
     const properties = [];
@@ -52701,7 +52754,8 @@ var Normalizer = class {
         properties.push({ type: "Property", kind: p.kind, method: p.method, shorthand: false, computed: p.computed, key: key2, value });
         continue;
       }
-      if (!p.computed && (key2.type === "Identifier" && key2.name === "__proto__" || key2.type === "Literal" && key2.value === "__proto__")) return this.unsupported(e, "__proto__ in an object literal");
+      if (!p.computed && (key2.type === "Identifier" && key2.name === "__proto__" || key2.type === "Literal" && key2.value === "__proto__"))
+        return this.unsupported(e, "__proto__ in an object literal");
       properties.push({ type: "Property", kind: "init", method: false, shorthand: false, computed: p.computed, key: key2, value: this.expr(p.value) });
     }
     return this.site({ type: "ObjectExpression", properties }, e);
@@ -52742,12 +52796,18 @@ var Normalizer = class {
       const t = this.temp();
       const init = assign(id2(t), this.expr(e.right));
       if (left.type === "ArrayPattern") this.iterated(e.right);
-      const parts = [init, ...this.assignPattern(left, id2(t), { from: "assign", node: e.right }).map((s) => s.type === "ExpressionStatement" ? s.expression : s)];
+      const parts = [
+        init,
+        ...this.assignPattern(left, id2(t), { from: "assign", node: e.right }).map(
+          (s) => s.type === "ExpressionStatement" ? s.expression : s
+        )
+      ];
       if (!discarded) parts.push(id2(t));
       if (parts.some((p) => p.type === "ClUnsupported")) return this.unsupported(e, "this destructuring assignment");
       return seq(parts);
     }
-    if (left.type === "MemberExpression" && left.property.type === "PrivateIdentifier" && !this.privateName(left.property)) return this.unsupported(e, "this use of a private name");
+    if (left.type === "MemberExpression" && left.property.type === "PrivateIdentifier" && !this.privateName(left.property))
+      return this.unsupported(e, "this use of a private name");
     if (e.operator === "=") {
       if (left.type === "Identifier") return assign(id2(left.name), this.expr(e.right));
       if (left.type === "MemberExpression") return this.site(assign(this.member(left), this.expr(e.right)), e);
@@ -52763,7 +52823,11 @@ var Normalizer = class {
     if (left.type !== "MemberExpression") return this.unsupported(e, "an assignment to this target");
     if (!ofExpression(left)) return this.unsupported(e, "a compound assignment to a super property");
     const { ref: ref2, setup } = this.memberRef(left);
-    if (logical) return seq([...setup, this.site({ type: "LogicalExpression", operator: logical, left: ref2(), right: this.site(assign(ref2(), this.expr(e.right)), e) }, e)]);
+    if (logical)
+      return seq([
+        ...setup,
+        this.site({ type: "LogicalExpression", operator: logical, left: ref2(), right: this.site(assign(ref2(), this.expr(e.right)), e) }, e)
+      ]);
     return seq([...setup, this.site(assign(ref2(), this.site({ type: "BinaryExpression", operator: op, left: ref2(), right: this.expr(e.right) }, e)), e)]);
   }
 };
@@ -53088,7 +53152,8 @@ function print(n, iter = false) {
       return e.prefix ? `(${e.operator}${print(e.argument, iter)})` : `(${print(e.argument, iter)}${e.operator})`;
     case "BinaryExpression":
     case "LogicalExpression":
-      if (NARY.has(e.operator)) return `(${naryOperands(e).map((x) => print(x, iter)).join(` ${e.operator} `)})`;
+      if (NARY.has(e.operator))
+        return `(${naryOperands(e).map((x) => print(x, iter)).join(` ${e.operator} `)})`;
       return `(${print(e.left, iter)} ${e.operator} ${print(e.right, iter)})`;
     case "SequenceExpression":
       return `(${e.expressions.map((x) => print(x, iter)).join(" , ")})`;
@@ -53545,7 +53610,10 @@ function forOf(v, w) {
   if (Array.isArray(v)) return v;
   const method = v === null || v === void 0 ? void 0 : v[Symbol.iterator];
   if (typeof method !== "function") {
-    throw typeError(notIterable(w, v), `${typeof v === "string" ? JSON.stringify(v) : typeof v === "object" || typeof v === "function" ? "object" : String(v)} is not iterable`);
+    throw typeError(
+      notIterable(w, v),
+      `${typeof v === "string" ? JSON.stringify(v) : typeof v === "object" || typeof v === "function" ? "object" : String(v)} is not iterable`
+    );
   }
   const iterator = Reflect.apply(method, v, []);
   if (Object(iterator) !== iterator) throw new TypeError("Result of the Symbol.iterator method is not an object");

@@ -32,7 +32,7 @@ const CASES: Array<[string, string, number]> = [
   ['use-strict', "a function-level 'use strict' survives instrumentation", 0],
   ['rest-params', 'rest parameters compile', 2],
   ['nested-destructuring', 'nested destructuring in var declarations, assignments and loop heads compiles', 3],
-  ['error-wording', "engine TypeErrors (calls, new, iteration, spreads, destructuring) read as V8 words them from the source, traced or not", 4],
+  ['error-wording', 'engine TypeErrors (calls, new, iteration, spreads, destructuring) read as V8 words them from the source, traced or not', 4],
 ];
 
 describe('divergence repros: plain Node, instrumented Node and Rust agree', function () {
