@@ -16,7 +16,9 @@ const only = process.env.TEST_ONLY;
 const pinned = readFileSync(join(root, '.nvmrc'), 'utf8').trim().replace(/^v/, '');
 let node = process.execPath;
 if (process.versions.node.split('.')[0] !== pinned.split('.')[0]) {
-  const bin = execFileSync('bash', [join(root, '.ci/node.sh')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+  const bin = execFileSync('bash', [join(root, '.ci/node.sh')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+    .toString()
+    .trim();
   process.env.PATH = `${bin}${delimiter}${process.env.PATH ?? ''}`;
   node = join(bin, 'node');
   process.stderr.write(`== Node ${process.versions.node} is not ${pinned} (.nvmrc): the tests run on ${node}\n`);
