@@ -33,7 +33,9 @@ pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
             ObjKind::Array(items) => Ok(items.iter().map(|x| x.clone().unhole()).collect()),
             k if is_collection(k) => collection_items(cx, *o),
             k if k.is::<Iter>() => {
-                let &Iter { source, part, done } = k.slots::<Iter>().expect("an iterator");
+                let &Iter {
+                    source, part, done, ..
+                } = k.slots::<Iter>().expect("an iterator");
                 iterator_items(cx, *o, source, part, done)
             }
             k if k.is_host() => unsupported("iterating a host object"),
@@ -73,6 +75,9 @@ fn iterator_items(
 ) -> JsResult<Vec<Value>> {
     if done {
         return Ok(Vec::new());
+    }
+    if cx.heap.kind(it).slots::<Iter>().is_some_and(|i| i.taken) {
+        return unsupported("an iterator a for-of left part way");
     }
     if let Some(i) = cx.heap.get_mut(it)?.kind.slots_mut::<Iter>() {
         i.done = true;
@@ -368,6 +373,9 @@ pub struct ForOf {
     part: IterPart,
     /// The value of the current step.
     current: Value,
+    /// The Array, Map or Set iterator the loop steps through, if it was given one: marked done when the
+    /// loop exhausts it.
+    iterator: Option<ObjRef>,
 }
 
 /// A for-of loop's iteration is the runtime's own host object: it has no properties and no prototype.
@@ -396,19 +404,31 @@ pub fn for_of(cx: &mut Cx, v: &Value) -> JsResult<Value> {
     };
     let cursor = |o| ForOfSource::Collection(std::sync::Arc::new(Cursor::new(o)));
     let kind = cx.heap.kind(o);
+    let mut iterator = None;
     let (source, part) = if let ObjKind::Array(_) = kind {
         return Ok(v.clone());
     } else if kind.is::<MapData>() {
         (cursor(o), IterPart::Entries)
     } else if kind.is::<SetData>() {
         (cursor(o), IterPart::Values)
-    } else if let Some(&Iter { source, part, done }) = kind.slots::<Iter>() {
-        if let Some(i) = cx.heap.get_mut(o)?.kind.slots_mut::<Iter>() {
-            i.done = true;
-        }
+    } else if let Some(&Iter {
+        source,
+        part,
+        done,
+        taken,
+    }) = kind.slots::<Iter>()
+    {
         if done {
             return cx.new_array(Vec::new());
         }
+        if taken {
+            // Another loop stepped through it and stopped part way: Node goes on from there.
+            return unsupported("an iterator a for-of left part way");
+        }
+        if let Some(i) = cx.heap.get_mut(o)?.kind.slots_mut::<Iter>() {
+            i.taken = true;
+        }
+        iterator = Some(o);
         match cx.heap.kind(source) {
             ObjKind::Array(_) => (
                 ForOfSource::Array {
@@ -431,6 +451,7 @@ pub fn for_of(cx: &mut Cx, v: &Value) -> JsResult<Value> {
         source,
         part,
         current: Value::Undefined,
+        iterator,
     };
     let it = cx
         .heap
@@ -473,6 +494,13 @@ pub fn for_of_next(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
         },
     };
     let more = step.is_some();
+    if let (false, Some(i)) = (more, state.iterator) {
+        // Exhausted: the iterator is done, as Node's is after the loop.
+        if let Some(i) = cx.heap.get_mut(i)?.kind.slots_mut::<Iter>() {
+            i.done = true;
+            i.taken = false;
+        }
+    }
     if let Some((k, v)) = step {
         state.current = match state.part {
             IterPart::Keys => k,

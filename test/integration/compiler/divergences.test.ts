@@ -28,6 +28,7 @@ const CASES: Array<[string, string, number]> = [
   ['switch-scope', 'a let, const or class in one switch case is scoped to the whole switch, with its TDZ', 7],
   ['for-in-mutation', 'for-in skips keys deleted during the loop and never visits keys added', 8],
   ['for-of-live', 'for-of over a Set, a Map or a Map iterator visits entries added (or deleted and re-added) during the loop', 10],
+  ['iterator-left-part-way', 'an iterator a for-of left part way is not iterated again from a stale position (it gives up)', 2],
   ['typeof-tdz', 'typeof of a binding in its temporal dead zone throws ReferenceError', 4],
   ['use-strict', "a function-level 'use strict' survives instrumentation", 0],
   ['rest-params', 'rest parameters compile', 2],

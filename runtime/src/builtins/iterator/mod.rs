@@ -22,6 +22,9 @@ pub struct Iter {
     pub source: ObjRef,
     pub part: IterPart,
     pub done: bool,
+    /// A for-of is stepping through it (or left it part way, by `break`, `return` or a throw): its position
+    /// is then that loop's, which the iterator does not keep, so any later use of it gives up.
+    pub taken: bool,
 }
 
 impl Slots for Iter {
@@ -54,6 +57,7 @@ pub fn make_iterator(
             source,
             part,
             done: false,
+            taken: false,
         }),
         Some(proto),
     ))?;
