@@ -178,6 +178,23 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     servers.push(plainServer);
     const plainPort = await listen(plainServer);
     const expected = new Map<Job, Answer>();
+    /** Records a finding when `got` differs from plain Node's answer to the same job; true when it does. */
+    const differs = (kind: FindingKind, j: Job, got: Answer): boolean => {
+      const want = expected.get(j)!;
+      const diff = compareAnswers(want, got);
+      if (diff === null) return false;
+      result.findings.push({
+        kind,
+        program: j.program,
+        input: j.input,
+        diff,
+        plain: describe(want),
+        other: describe(got),
+        plainBody: want.body.toString('utf8'),
+        otherBody: got.body.toString('utf8'),
+      });
+      return true;
+    };
     await pool(jobs, concurrency, async (j) => {
       expected.set(j, await send(plainPort, j.req));
     });
@@ -193,19 +210,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     const instrPort = await listen(instrServer);
     await pool(jobs, concurrency, async (j) => {
       const got = await send(instrPort, j.req);
-      const want = expected.get(j)!;
-      const diff = compareAnswers(want, got);
-      if (diff !== null)
-        result.findings.push({
-          kind: 'instrumented',
-          program: j.program,
-          input: j.input,
-          diff,
-          plain: describe(want),
-          other: describe(got),
-          plainBody: want.body.toString('utf8'),
-          otherBody: got.body.toString('utf8'),
-        });
+      differs('instrumented', j, got);
     });
     progress(`instrumented: ${jobs.length} answers, ${result.findings.length} differ from plain`);
 
@@ -218,21 +223,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
     let unrecDiffs = 0;
     await pool(jobs, concurrency, async (j) => {
       const got = await send(unrecPort, j.req);
-      const want = expected.get(j)!;
-      const diff = compareAnswers(want, got);
-      if (diff !== null) {
-        unrecDiffs++;
-        result.findings.push({
-          kind: 'unrecorded',
-          program: j.program,
-          input: j.input,
-          diff,
-          plain: describe(want),
-          other: describe(got),
-          plainBody: want.body.toString('utf8'),
-          otherBody: got.body.toString('utf8'),
-        });
-      }
+      if (differs('unrecorded', j, got)) unrecDiffs++;
     });
     progress(`instrumented, not recording: ${jobs.length} answers, ${unrecDiffs} differ from plain`);
     if (opts.noRust) return result;
@@ -311,19 +302,7 @@ export async function runBatch(opts: BatchOptions): Promise<BatchResult> {
         return;
       }
       result.rust++;
-      const want = expected.get(j)!;
-      const diff = compareAnswers(want, got);
-      if (diff !== null)
-        result.findings.push({
-          kind: 'rust',
-          program: j.program,
-          input: j.input,
-          diff,
-          plain: describe(want),
-          other: describe(got),
-          plainBody: want.body.toString('utf8'),
-          otherBody: got.body.toString('utf8'),
-        });
+      differs('rust', j, got);
     });
     progress(`rust: ${result.rust} answered, ${result.fallback} gave up, ${result.findings.filter((f) => f.kind.startsWith('rust')).length} differ from plain`);
     return result;
