@@ -62,6 +62,8 @@ interface Route {
   auth: boolean;
   /** A body with no Content-Type is accepted (the OpenFaaS gateway's scale requests have none). */
   untypedBody?: boolean;
+  /** The route reads no body (no type check, no parsing). */
+  noBody?: boolean;
   handler: RequestHandler;
 }
 
@@ -257,6 +259,7 @@ export function createApp(deps: AppDeps): express.Express {
       path: '/system/namespace/:name',
       label: '/system/namespace/{name}',
       auth: false,
+      noBody: true,
       handler: h((_req, res) => text(res, 501, 'Feature not implemented in this version of OpenFaaS')),
     },
     {
@@ -422,8 +425,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (r.path !== '/healthz') stack.push(guard);
     if (r.auth && auth) stack.push(auth);
     for (const m of Array.isArray(r.method) ? r.method : [r.method]) {
-      if (m === 'get' || m === 'head') app[m](r.path, ...stack, r.handler);
-      else if (r.path.startsWith('/system/namespace/')) app[m](r.path, ...stack, r.handler);
+      if (m === 'get' || m === 'head' || r.noBody) app[m](r.path, ...stack, r.handler);
       else app[m](r.path, ...stack, requireJson(r.untypedBody === true), json, r.handler);
     }
   }
