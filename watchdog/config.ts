@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { ConfigError, EnvReader } from '../lib/index.ts';
+import { ENV_DEPLOYMENT, INTAKE_PATH } from './contract.ts';
 
 export type TraceMode = 'sample' | 'always' | 'off';
 
@@ -25,15 +26,29 @@ export interface TracingConfig {
   sample: number;
   /** `trace_stable_after`: traced requests in a row that add nothing before the tree counts as stable (100). */
   stableAfter: number;
-  /** `nats_url`: where trees go; unset means they are kept and counted but not published. */
+  /** `nats_url`: trees go to NATS JetStream (publisher.ts). Unset, and `trace_url` unset too: trees are
+   *  kept and counted but not published. */
   natsUrl?: string;
+  /** `trace_url`: trees are POSTed to this http(s) URL instead (loopback-publisher.ts; the local backend
+   *  without NATS points it at its intake, `<provider>/_/containerless/traces/<ns>/<fn>`). Any http or https
+   *  URL is taken; setting it with `nats_url` is a configuration error (a replica sends its trees one way,
+   *  so the provider never counts one tree twice). */
+  traceUrl?: string;
+  /** `trace_token`: the bearer token sent with each POST to `trace_url` (no Authorization header when unset). */
+  traceToken?: string;
   /** `trace_stream`: the JetStream stream, created if missing, holding `containerless.traces.>` (CONTAINERLESS_TRACES). */
   stream: string;
-  /** `trace_publish_interval`: the current tree is published again this often even if unchanged (60s; 0 off). */
+  /** `trace_publish_interval` (60s; 0 off): how often the current tree is sent when requests were traced
+   *  since the last one sent, even if the tree did not grow (the provider counts them). */
   publishIntervalMs: number;
-  /** `trace_buffer`: trees waiting for NATS at most; beyond it the oldest is dropped and counted (16). */
+  /** `trace_keepalive_interval` (10m; 0 off): an unchanged tree is sent again this often (checked every
+   *  trace_publish_interval). */
+  keepAliveMs: number;
+  /** `trace_buffer`: trees waiting for NATS at most; beyond it the oldest is dropped and counted (16). The
+   *  loopback publisher keeps only the newest tree. */
   bufferSize: number;
-  /** `trace_publish_timeout`: how long one publish waits for JetStream's ack before it is retried (5s). */
+  /** `trace_publish_timeout`: how long one publish waits for JetStream's ack, or one POST to `trace_url`
+   *  for its answer, before it is retried (5s). */
   publishTimeoutMs: number;
 }
 
@@ -70,6 +85,8 @@ export interface WatchdogConfig {
   functionName: string;
   /** `OPENFAAS_NAMESPACE`, else the pod's service-account namespace file, else `openfaas-fn`. */
   namespace: string;
+  /** `CONTAINERLESS_DEPLOYMENT` (''): the id of the deployment this replica belongs to, sent with each tree. */
+  deployment: string;
   tracing: TracingConfig;
   /** The env the runner reads (exec_timeout defaulted to 10s, RAW_BODY, MAX_*_SIZE, NODE_ENV). */
   runnerEnv: NodeJS.ProcessEnv;
@@ -115,6 +132,19 @@ export function readWatchdogConfig(env: NodeJS.ProcessEnv, functionDir: string, 
         r.problem(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
     }
   }
+  let traceUrl: string | undefined;
+  if (r.has('trace_url')) {
+    traceUrl = env.trace_url!;
+    let url: URL | undefined;
+    try {
+      url = new URL(traceUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password)
+      r.problem(`trace_url=${JSON.stringify(traceUrl)} is not an http(s) URL without credentials (http://127.0.0.1:8080${INTAKE_PATH}/<namespace>/<name>)`);
+    if (natsUrl) r.problem('nats_url and trace_url are both set: a replica sends its trace trees one way (JetStream or the loopback intake); unset one');
+  }
   const stream = r.string('trace_stream', 'CONTAINERLESS_TRACES');
   if (!/^[A-Za-z0-9_-]+$/.test(stream)) r.problem(`trace_stream=${JSON.stringify(stream)} is not a stream name (letters, digits, _ and -)`);
 
@@ -148,13 +178,17 @@ export function readWatchdogConfig(env: NodeJS.ProcessEnv, functionDir: string, 
     tmpdir: r.has('TMPDIR') ? resolve(env.TMPDIR!) : tmpdir(),
     functionName: r.string('OPENFAAS_NAME', folderName),
     namespace: namespace || 'openfaas-fn',
+    deployment: r.string(ENV_DEPLOYMENT, ''),
     tracing: {
       mode,
       sample,
       stableAfter: r.int('trace_stable_after', 100, 1),
       ...(natsUrl ? { natsUrl } : {}),
+      ...(traceUrl ? { traceUrl } : {}),
+      ...(env.trace_token ? { traceToken: env.trace_token } : {}),
       stream,
       publishIntervalMs: r.duration('trace_publish_interval', 60_000),
+      keepAliveMs: r.duration('trace_keepalive_interval', 600_000),
       bufferSize: r.int('trace_buffer', 16, 1),
       publishTimeoutMs: r.duration('trace_publish_timeout', 5_000) || 5_000,
     },

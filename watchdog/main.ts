@@ -9,8 +9,8 @@
  *
  * Shutdown (SIGTERM or SIGINT, or the parent process going away): remove the lock and fail health and
  * ready, keep serving for `healthcheck_interval` so load balancers notice, stop accepting connections and
- * wait for requests in flight up to `write_timeout`, publish the last trace tree (up to 5 s while NATS is
- * up), close NATS, exit 0.
+ * wait for requests in flight up to `write_timeout`, publish the last trace tree (up to 5 s while NATS or
+ * the intake is reachable), close the publisher, exit 0.
  */
 import http from 'node:http';
 import { hostname } from 'node:os';
@@ -20,7 +20,8 @@ import { ConfigError, listen, sleep } from '../lib/index.ts';
 import { readWatchdogConfig, traceSubject, type WatchdogConfig } from './config.ts';
 import { releaseLock, takeLock } from './lock.ts';
 import { createWatchdogMetrics, type WatchdogMetrics } from './metrics.ts';
-import type { TracePublisher } from './publisher.ts';
+import { LoopbackPublisher } from './loopback-publisher.ts';
+import { TreeSchedule, type TreePublisher } from './tree-publisher.ts';
 import { HandlerLoadError, createRunnerApp } from './runner.ts';
 import { createWatchdogApp, type WatchdogState } from './server.ts';
 import { TracingController } from './tracing.ts';
@@ -34,9 +35,14 @@ requests to build the function's trace tree. Configured by environment variables
   port (8080)  metrics_port (8081)  read_timeout (15s)  write_timeout (15s)  exec_timeout (10s)
   healthcheck_interval (= write_timeout)  max_inflight (0: none)  prefix_logs (false)
   log_buffer_size (65536)  content_type  suppress_lock (false)  ready_path  RAW_BODY  MAX_RAW_SIZE  MAX_JSON_SIZE
-  tracing: trace_mode (sample|always|off)  trace_sample (0.01)  trace_stable_after (100)  nats_url
-           trace_stream (CONTAINERLESS_TRACES)  trace_publish_interval (60s)  trace_buffer (16)
+  tracing: trace_mode (sample|always|off)  trace_sample (0.01)  trace_stable_after (100)
+           nats_url  trace_stream (CONTAINERLESS_TRACES)  trace_buffer (16)  trace_publish_timeout (5s)
+           trace_url  trace_token: POST trees to the provider instead of NATS (not both)
+           trace_publish_interval (60s): trees sent when requests were traced since the last one
+           trace_keepalive_interval (10m): an unchanged tree sent again
   OPENFAAS_NAME, OPENFAAS_NAMESPACE (openfaas-fn): the trace subject containerless.traces.<ns>.<fn>
+  CONTAINERLESS_DEPLOYMENT: the deployment id sent with each tree
+  A request with header X-Containerless-Retry (a provider's re-send) is always traced; the header is removed.
 
 Endpoints: /_/health, /_/ready, everything else goes to the handler; GET :metrics_port/metrics.
 Timeouts and prefix_logs default to the stock node template image's values, the rest to of-watchdog's.
@@ -45,6 +51,16 @@ Exit status: 0 after a SIGTERM drain, 1 when the handler or the configuration is
 Options:
   -h, --help      show this help
   --version       print the version`;
+
+function whereTreesGo(config: WatchdogConfig): string {
+  const t = config.tracing;
+  if (t.natsUrl) return `trees to ${t.natsUrl} on ${traceSubject(config.namespace, config.functionName)}`;
+  if (t.traceUrl) {
+    const u = new URL(t.traceUrl);
+    return `trees posted to ${u.origin}${u.pathname}`;
+  }
+  return 'trees kept in memory (nats_url and trace_url unset)';
+}
 
 /** Go's log package timestamp: `2006/01/02 15:04:05` in local time. */
 export function goLogTime(d = new Date()): string {
@@ -100,7 +116,8 @@ export interface RunningWatchdog {
   state: WatchdogState;
   metrics: WatchdogMetrics;
   tracing: TracingController;
-  publisher?: TracePublisher;
+  /** The NATS publisher (nats_url) or the loopback one (trace_url), when tracing is on. */
+  publisher?: TreePublisher;
   /** Drains and stops (the SIGTERM sequence); resolves when everything is closed. */
   shutdown(reason: string): Promise<void>;
 }
@@ -131,8 +148,9 @@ export async function startWatchdog(
     log,
   });
 
-  let publisher: TracePublisher | undefined;
-  let periodic: NodeJS.Timeout | undefined;
+  let publisher: TreePublisher | undefined;
+  let schedule: TreeSchedule | undefined;
+  const replica = `${env.HOSTNAME || hostname()}-${process.pid}`;
   if (tracing.enabled && config.tracing.natsUrl) {
     const subject = traceSubject(config.namespace, config.functionName);
     // The NATS client is loaded only when there is somewhere to publish.
@@ -143,22 +161,25 @@ export async function startWatchdog(
       stream: config.tracing.stream,
       bufferSize: config.tracing.bufferSize,
       publishTimeoutMs: config.tracing.publishTimeoutMs,
-      replica: `${env.HOSTNAME || hostname()}-${process.pid}`,
+      replica,
+      deployment: config.deployment,
       metrics,
       log,
     });
-    const p = publisher;
-    tracing.onChange(() => {
-      const t = tracing.snapshot();
-      if (t) p.offer(t);
+  } else if (tracing.enabled && config.tracing.traceUrl) {
+    publisher = new LoopbackPublisher({
+      url: config.tracing.traceUrl,
+      ...(config.tracing.traceToken ? { token: config.tracing.traceToken } : {}),
+      replica,
+      deployment: config.deployment,
+      timeoutMs: config.tracing.publishTimeoutMs,
+      metrics,
+      log,
     });
-    if (config.tracing.publishIntervalMs > 0) {
-      periodic = setInterval(() => {
-        const t = tracing.tracer!.requests > 0 ? tracing.snapshot() : undefined;
-        if (t) p.offer(t);
-      }, config.tracing.publishIntervalMs);
-      periodic.unref();
-    }
+  }
+  if (publisher) {
+    schedule = new TreeSchedule(tracing, publisher, { intervalMs: config.tracing.publishIntervalMs, keepAliveMs: config.tracing.keepAliveMs });
+    schedule.start();
     publisher.start();
   }
 
@@ -203,9 +224,7 @@ export async function startWatchdog(
     log('Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.');
   }
   state.accepting = true;
-  log(
-    `Tracing: ${tracing.enabled ? `${config.tracing.mode}${config.tracing.natsUrl ? `, trees to ${config.tracing.natsUrl} on ${traceSubject(config.namespace, config.functionName)}` : ', trees kept in memory (nats_url unset)'}` : 'off'}`,
-  );
+  log(`Tracing: ${tracing.enabled ? `${config.tracing.mode}, ${whereTreesGo(config)}` : 'off'}`);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
@@ -227,13 +246,9 @@ export async function startWatchdog(
         await closed;
       }
       log(`Exiting. Active connections: ${state.inflight}`);
-      if (periodic) clearInterval(periodic);
+      schedule?.finish();
       if (publisher) {
-        if (tracing.dirty) {
-          const t = tracing.snapshot();
-          if (t) publisher.offer(t);
-        }
-        if (publisher.isConnected && !(await publisher.flush(5_000))) log(`nats: ${publisher.buffered} trace trees not published before exit`);
+        if (publisher.isConnected && !(await publisher.flush(5_000))) log(`tracing: ${publisher.buffered} trace trees not published before exit`);
         await publisher.close();
       }
       await close(metricsServer);

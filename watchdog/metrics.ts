@@ -19,6 +19,7 @@ export interface WatchdogMetrics {
   tracePublishErrors: Counter;
   traceBuffered: Gauge;
   natsConnected: Gauge;
+  traceRetries: Counter;
 }
 
 export function createWatchdogMetrics(opts: { defaultMetrics?: boolean } = {}): WatchdogMetrics {
@@ -44,10 +45,14 @@ export function createWatchdogMetrics(opts: { defaultMetrics?: boolean } = {}): 
       registers,
     }),
     traceEnabled: new Gauge({ name: 'containerless_tracing_enabled', help: '1 when the instrumented handler loaded and tracing is on', registers }),
-    tracePublished: new Counter({ name: 'containerless_trace_published_total', help: 'trace trees acknowledged by JetStream', registers }),
+    tracePublished: new Counter({
+      name: 'containerless_trace_published_total',
+      help: "trace trees acknowledged by JetStream or accepted by the provider's intake (trace_url)",
+      registers,
+    }),
     traceDropped: new Counter({
       name: 'containerless_trace_dropped_total',
-      help: 'trace trees dropped unpublished because the buffer was full (a newer tree of this replica replaced them)',
+      help: 'trace trees dropped unpublished: the buffer was full (a newer tree of this replica replaced them), or the intake refused them (4xx)',
       registers,
     }),
     tracePublishErrors: new Counter({
@@ -57,6 +62,11 @@ export function createWatchdogMetrics(opts: { defaultMetrics?: boolean } = {}): 
     }),
     traceBuffered: new Gauge({ name: 'containerless_trace_buffered', help: 'trace trees waiting to be published', registers }),
     natsConnected: new Gauge({ name: 'containerless_nats_connected', help: '1 while connected to NATS', registers }),
+    traceRetries: new Counter({
+      name: 'containerless_trace_retries_total',
+      help: 'requests the provider re-sent after its dispatcher handed them back (X-Containerless-Retry); traced whatever the sampling',
+      registers,
+    }),
   };
   m.inFlight.set(0);
   return m;

@@ -11,18 +11,34 @@
  * - A tree is only removed from the buffer when JetStream acknowledged it; a failure or a timeout leaves it
  *   at the head and it is sent again with the same `Nats-Msg-Id`, so the stream's duplicate window keeps
  *   one copy.
- * - The stream (default CONTAINERLESS_TRACES, subjects `containerless.traces.>`) is created when missing.
+ * - The stream (default CONTAINERLESS_TRACES, subjects `containerless.traces.>`) is created when missing,
+ *   with the retention limits of trace-stream.ts (`traceStreamConfig`: at most 64 trees per function, 7
+ *   days, 1 GiB, discarding the oldest, a 2 minute duplicate window); the provider's consumer creates it
+ *   with the same configuration when it comes first. An existing stream with no limit at all (as earlier
+ *   versions made it) is given them; one with any limit set is left as its operator configured it.
  *
  * Message: subject `containerless.traces.<namespace>.<function>`, body the trace IR as JSON (trace/ir.ts,
- * `format: "containerless-trace"`, `version`), headers `Containerless-Replica` and `Containerless-Trace-Seq`.
+ * `format: "containerless-trace"`, `version`), headers `Containerless-Replica` (the replica's name),
+ * `Containerless-Deployment` (env CONTAINERLESS_DEPLOYMENT, '' when unset: the provider refuses trees of an
+ * older deployment) and `Containerless-Trace-Seq` (this replica's count of trees offered, rising).
  */
 import { connect } from '@nats-io/transport-node';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import type { TraceIR } from '../trace/index.ts';
 import type { WatchdogMetrics } from './metrics.ts';
+import type { TreePublisher } from './tree-publisher.ts';
+import { hasNoLimits, traceStreamConfig, TRACE_SUBJECTS } from './trace-stream.ts';
 
-export const TRACE_SUBJECTS = 'containerless.traces.>';
+export {
+  TRACE_SUBJECTS,
+  TRACE_STREAM,
+  TRACE_STREAM_MAX_AGE_MS,
+  TRACE_STREAM_MAX_MSGS_PER_SUBJECT,
+  TRACE_STREAM_MAX_BYTES,
+  TRACE_STREAM_DUPLICATE_WINDOW_MS,
+  traceStreamConfig,
+} from './trace-stream.ts';
 
 export interface PublisherOptions {
   /** Comma-separated NATS server URLs. */
@@ -33,6 +49,8 @@ export interface PublisherOptions {
   publishTimeoutMs: number;
   /** Names this replica in message ids and headers. */
   replica: string;
+  /** The deployment id (env CONTAINERLESS_DEPLOYMENT), sent as `Containerless-Deployment`; '' when unset. */
+  deployment?: string;
   metrics?: WatchdogMetrics;
   log?: (line: string) => void;
   /** Wait between reconnect attempts (default 1000 ms). */
@@ -46,7 +64,7 @@ interface Pending {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
-export class TracePublisher {
+export class TracePublisher implements TreePublisher {
   private nc?: NatsConnection;
   private js?: JetStreamClient;
   private readonly queue: Pending[] = [];
@@ -175,11 +193,21 @@ export class TracePublisher {
     while (!this.closed && !this.streamReady && !nc.isClosed()) {
       try {
         const jsm = await jetstreamManager(nc, { timeout: this.opts.publishTimeoutMs });
+        let existing: Awaited<ReturnType<typeof jsm.streams.info>> | undefined;
         try {
-          await jsm.streams.info(this.opts.stream);
-        } catch {
-          await jsm.streams.add({ name: this.opts.stream, subjects: [TRACE_SUBJECTS] });
-          this.log(`nats: created stream ${this.opts.stream} (${TRACE_SUBJECTS})`);
+          existing = await jsm.streams.info(this.opts.stream);
+        } catch (err) {
+          // Only "no such stream" means create it; a timeout is retried below.
+          if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+          existing = undefined;
+        }
+        if (!existing) {
+          await jsm.streams.add(traceStreamConfig(this.opts.stream));
+          this.log(`nats: created stream ${this.opts.stream} (${TRACE_SUBJECTS}, with retention limits)`);
+        } else if (hasNoLimits(existing.config)) {
+          const { name: _name, subjects: _subjects, ...limits } = traceStreamConfig(this.opts.stream);
+          await jsm.streams.update(this.opts.stream, limits);
+          this.log(`nats: stream ${this.opts.stream} had no retention limits; gave it the default ones`);
         }
         this.streamReady = true;
       } catch (err) {
@@ -211,6 +239,7 @@ export class TracePublisher {
         }
         const h = headers();
         h.set('Containerless-Replica', this.opts.replica);
+        h.set('Containerless-Deployment', this.opts.deployment ?? '');
         h.set('Containerless-Trace-Seq', String(head.seq));
         try {
           await this.js.publish(this.opts.subject, head.data, { msgID: `${this.opts.replica}:${head.seq}`, timeout: this.opts.publishTimeoutMs, headers: h });

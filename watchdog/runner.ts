@@ -73,6 +73,9 @@
  *   (`User-Agent: Go-http-client/1.1` and `Accept-Encoding: gzip` when absent, header order, a chunked body
  *   instead of Content-Length), and Go's canonical capitalisation of response header names. The handler sees
  *   the client's request headers as they arrived.
+ * - `X-Containerless-Retry`, the header the Containerless provider sets on a request it re-sends after its
+ *   compiled dispatcher handed it back, is taken off the request before anything else sees it (the handler
+ *   gets `event.headers` without it) and passed to `choose`, which traces such a request.
  * - Health (`/_/health`, `/_/ready`), `max_inflight`, metrics and logs of of-watchdog belong to the
  *   watchdog's server, which mounts this app behind them.
  *
@@ -90,6 +93,7 @@ import type { Express, NextFunction, Request, RequestHandler, Response } from 'e
 import { parseGoDuration } from '../lib/index.ts';
 import { readRunnerConfig, type RunnerConfig } from './config.ts';
 import { createContainerlessApi, RequestScope, runInRequest, type ListenCallback } from './containerless-api.ts';
+import { RETRY_HEADER } from './contract.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Loading handlers
@@ -326,10 +330,17 @@ export interface Invocation {
   around?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
+/** What the runner took off a request before anyone else saw it. */
+export interface RequestMarks {
+  /** The value of `X-Containerless-Retry` (the provider re-sent a request its dispatcher handed back: the
+   *  fallback kind), or undefined when the request did not carry it. */
+  retry?: string;
+}
+
 export interface RunnerOptions {
   handler: LoadedHandler;
   /** Picks per request, before the body is parsed; default: always `{handler}`. */
-  choose?: (req: Request) => Invocation;
+  choose?: (req: Request, marks: RequestMarks) => Invocation;
   /** Default: process.env. Read once, when the app is built. */
   env?: NodeJS.ProcessEnv;
   /** Where handler errors and exec timeouts are logged; default console.error, as the template does. */
@@ -389,7 +400,7 @@ function addDurationHeader(res: Response, started: bigint): void {
  * Content-Type) and the choice of handler, in one layer: every request passes it, and each express layer
  * costs a router step.
  */
-function watchdogLayer(cfg: RunnerConfig, logError: (err: unknown) => void, choose: (req: Request) => Invocation): RequestHandler {
+function watchdogLayer(cfg: RunnerConfig, logError: (err: unknown) => void, choose: (req: Request, marks: RequestMarks) => Invocation): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     addDurationHeader(res, started);
@@ -417,9 +428,22 @@ function watchdogLayer(cfg: RunnerConfig, logError: (err: unknown) => void, choo
     }
     // Rule 2 (T:19-27).
     if (!req.headers['content-type']) req.headers['content-type'] = 'text/plain';
-    ex.invocation = choose(req);
+    ex.invocation = choose(req, takeMarks(req));
     next();
   };
+}
+
+/**
+ * Removes the provider's `X-Containerless-Retry` header from the request (`headers` and `rawHeaders`), so
+ * neither the handler (`event.headers`) nor the Containerless API path sees it, and returns its value.
+ */
+function takeMarks(req: Request): RequestMarks {
+  const value = req.headers[RETRY_HEADER];
+  if (value === undefined) return {};
+  delete req.headers[RETRY_HEADER];
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === RETRY_HEADER) raw.splice(i, 2);
+  return { retry: Array.isArray(value) ? value.join(', ') : value };
 }
 
 /** Rule 15: what a client saw when the template's process died under a request. */

@@ -8,6 +8,10 @@
  * the plain file is loaded instead. Which requests are recorded:
  *
  * - `always`: every request; `off`: none.
+ * - A request the provider re-sent after its dispatcher handed it back (it carried `X-Containerless-Retry`,
+ *   which the runner removed and passed on as `marks.retry`) is always traced, whatever the sampling, and
+ *   counted (containerless_trace_retries_total, also when tracing is off): it took a path the compiled
+ *   tree does not hold, so tracing it grows the tree and the function recompiles.
  * - `sample` (default): every request until the tree is stable (`stableAfter` traced requests in a row added
  *   nothing to it), then a `sample` share at random. A request whose shape (method, path, media type) has
  *   not been seen yet is always traced: a path through the handler cannot be known before it runs, and a new
@@ -22,7 +26,7 @@ import type { Request } from 'express';
 import { prepare, Tracer, type TraceIR } from '../trace/index.ts';
 import type { TracingConfig } from './config.ts';
 import type { WatchdogMetrics } from './metrics.ts';
-import { loadHandler, type Invocation, type LoadedHandler } from './runner.ts';
+import { loadHandler, type Invocation, type LoadedHandler, type RequestMarks } from './runner.ts';
 
 const MAX_SHAPES = 10_000;
 
@@ -117,27 +121,35 @@ export class TracingController {
   }
 
   /** The runner's `choose`. */
-  readonly choose = (req: Request): Invocation => {
+  readonly choose = (req: Request, marks: RequestMarks = {}): Invocation => {
+    if (marks.retry !== undefined) this.opts.metrics?.traceRetries.inc();
     if (!this.tracedInvocation || !this.untracedInvocation) return this.plainInvocation;
-    return this.worthTracing(req) ? this.tracedInvocation : this.untracedInvocation;
+    return this.worthTracing(req, marks) ? this.tracedInvocation : this.untracedInvocation;
   };
 
-  private worthTracing(req: Request): boolean {
+  private worthTracing(req: Request, marks: RequestMarks): boolean {
     const mode = this.opts.config.mode;
-    if (mode === 'always') return true;
     if (mode === 'off') return false;
+    if (mode === 'always' || marks.retry !== undefined) {
+      // Its shape is known from now on (sampling would trace it once more otherwise).
+      if (mode === 'sample') this.noteShape(req);
+      return true;
+    }
+    const fresh = this.noteShape(req);
+    if (fresh || !this.stable) return true;
+    return this.random() < this.opts.config.sample;
+  }
+
+  /** Records the request's shape (method, path, media type); true when it had not been seen. */
+  private noteShape(req: Request): boolean {
     const type = String(req.headers['content-type'] ?? '')
       .split(';')[0]
       .trim()
       .toLowerCase();
     const shape = `${req.method} ${req.path} ${type}`;
-    let fresh = false;
-    if (!this.shapes.has(shape) && this.shapes.size < MAX_SHAPES) {
-      this.shapes.add(shape);
-      fresh = true;
-    }
-    if (fresh || !this.stable) return true;
-    return this.random() < this.opts.config.sample;
+    if (this.shapes.has(shape) || this.shapes.size >= MAX_SHAPES) return false;
+    this.shapes.add(shape);
+    return true;
   }
 
   private async traced<T>(fn: () => Promise<T>): Promise<T> {

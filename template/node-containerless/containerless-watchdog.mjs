@@ -2005,8 +2005,8 @@ var require_pushgateway = __commonJS({
   "node_modules/prom-client/lib/pushgateway.js"(exports, module) {
     "use strict";
     var url = __require("url");
-    var http2 = __require("http");
-    var https = __require("https");
+    var http3 = __require("http");
+    var https2 = __require("https");
     var { gzipSync } = __require("zlib");
     var { globalRegistry } = require_registry();
     var Pushgateway = class {
@@ -2049,7 +2049,7 @@ var require_pushgateway = __commonJS({
       const path = `${gatewayUrlPath}/metrics${jobPath}`;
       const target = url.resolve(this.gatewayUrl, path);
       const requestParams = url.parse(target);
-      const httpModule = isHttps(requestParams.href) ? https : http2;
+      const httpModule = isHttps(requestParams.href) ? https2 : http3;
       const options = Object.assign(requestParams, this.requestOptions, {
         method
       });
@@ -27000,7 +27000,7 @@ var require_application = __commonJS({
     var finalhandler = require_finalhandler();
     var debug = require_src()("express:application");
     var View = require_view();
-    var http2 = __require("node:http");
+    var http3 = __require("node:http");
     var methods = require_utils5().methods;
     var compileETag = require_utils5().compileETag;
     var compileQueryParser = require_utils5().compileQueryParser;
@@ -27233,7 +27233,7 @@ var require_application = __commonJS({
       tryRender(view, renderOptions, done);
     };
     app.listen = function listen2() {
-      var server = http2.createServer(this);
+      var server = http3.createServer(this);
       var args = slice.call(arguments);
       if (typeof args[args.length - 1] === "function") {
         var done = args[args.length - 1] = once(args[args.length - 1]);
@@ -27944,12 +27944,12 @@ var require_request = __commonJS({
     var accepts = require_accepts();
     var isIP = __require("node:net").isIP;
     var typeis = require_type_is();
-    var http2 = __require("node:http");
+    var http3 = __require("node:http");
     var fresh = require_fresh();
     var parseRange = require_range_parser();
     var parse4 = require_parseurl();
     var proxyaddr = require_proxy_addr();
-    var req = Object.create(http2.IncomingMessage.prototype);
+    var req = Object.create(http3.IncomingMessage.prototype);
     module.exports = req;
     req.get = req.header = function header(name) {
       if (!name) {
@@ -29123,7 +29123,7 @@ var require_response = __commonJS({
     var deprecate = require_depd()("express");
     var encodeUrl = require_encodeurl();
     var escapeHtml = require_escape_html();
-    var http2 = __require("node:http");
+    var http3 = __require("node:http");
     var onFinished = require_on_finished();
     var mime = require_mime_types();
     var path = __require("node:path");
@@ -29140,7 +29140,7 @@ var require_response = __commonJS({
     var basename3 = path.basename;
     var vary = require_vary();
     var { Buffer: Buffer2 } = __require("node:buffer");
-    var res = Object.create(http2.ServerResponse.prototype);
+    var res = Object.create(http3.ServerResponse.prototype);
     module.exports = res;
     res.status = function status2(code) {
       if (!Number.isInteger(code)) {
@@ -39633,7 +39633,7 @@ var require_jserrors = __commonJS({
       NoMessageFound: 10037
     };
     function isMessageNotFound(err) {
-      return err instanceof JetStreamApiError && err.code === exports.JetStreamApiCodes.NoMessageFound;
+      return err instanceof JetStreamApiError2 && err.code === exports.JetStreamApiCodes.NoMessageFound;
     }
     var InvalidNameError = class extends Error {
       constructor(message = "", opts) {
@@ -39642,7 +39642,7 @@ var require_jserrors = __commonJS({
       }
     };
     exports.InvalidNameError = InvalidNameError;
-    var JetStreamApiError = class extends Error {
+    var JetStreamApiError2 = class extends Error {
       #apiError;
       constructor(jsErr, opts) {
         super(jsErr.description, opts);
@@ -39659,15 +39659,15 @@ var require_jserrors = __commonJS({
         return Object.assign({}, this.#apiError);
       }
     };
-    exports.JetStreamApiError = JetStreamApiError;
-    var ConsumerNotFoundError = class extends JetStreamApiError {
+    exports.JetStreamApiError = JetStreamApiError2;
+    var ConsumerNotFoundError = class extends JetStreamApiError2 {
       constructor(jsErr, opts) {
         super(jsErr, opts);
         this.name = "ConsumerNotFoundError";
       }
     };
     exports.ConsumerNotFoundError = ConsumerNotFoundError;
-    var StreamNotFoundError = class _StreamNotFoundError extends JetStreamApiError {
+    var StreamNotFoundError = class _StreamNotFoundError extends JetStreamApiError2 {
       constructor(jsErr, opts) {
         super(jsErr, opts);
         this.name = "StreamNotFoundError";
@@ -39686,7 +39686,7 @@ var require_jserrors = __commonJS({
       ConsumerNotFoundError,
       StreamNotFoundError,
       JetStreamError,
-      JetStreamApiError,
+      JetStreamApiError: JetStreamApiError2,
       JetStreamNotEnabled
     };
   }
@@ -43369,21 +43369,58 @@ var require_mod5 = __commonJS({
   }
 });
 
+// watchdog/trace-stream.ts
+function traceStreamConfig(name = TRACE_STREAM) {
+  return {
+    name,
+    subjects: [TRACE_SUBJECTS],
+    max_age: TRACE_STREAM_MAX_AGE_MS * NANOS_PER_MS,
+    max_msgs_per_subject: TRACE_STREAM_MAX_MSGS_PER_SUBJECT,
+    max_bytes: TRACE_STREAM_MAX_BYTES,
+    discard: "old",
+    duplicate_window: TRACE_STREAM_DUPLICATE_WINDOW_MS * NANOS_PER_MS
+  };
+}
+function hasNoLimits(c) {
+  const unlimited = (n) => n === void 0 || n <= 0;
+  return unlimited(c.max_age) && unlimited(c.max_msgs_per_subject) && unlimited(c.max_bytes) && unlimited(c.max_msgs);
+}
+var TRACE_SUBJECTS, TRACE_STREAM, NANOS_PER_MS, TRACE_STREAM_MAX_AGE_MS, TRACE_STREAM_MAX_MSGS_PER_SUBJECT, TRACE_STREAM_MAX_BYTES, TRACE_STREAM_DUPLICATE_WINDOW_MS;
+var init_trace_stream = __esm({
+  "watchdog/trace-stream.ts"() {
+    "use strict";
+    TRACE_SUBJECTS = "containerless.traces.>";
+    TRACE_STREAM = "CONTAINERLESS_TRACES";
+    NANOS_PER_MS = 1e6;
+    TRACE_STREAM_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1e3;
+    TRACE_STREAM_MAX_MSGS_PER_SUBJECT = 64;
+    TRACE_STREAM_MAX_BYTES = 1024 * 1024 * 1024;
+    TRACE_STREAM_DUPLICATE_WINDOW_MS = 2 * 60 * 1e3;
+  }
+});
+
 // watchdog/publisher.ts
 var publisher_exports = {};
 __export(publisher_exports, {
+  TRACE_STREAM: () => TRACE_STREAM,
+  TRACE_STREAM_DUPLICATE_WINDOW_MS: () => TRACE_STREAM_DUPLICATE_WINDOW_MS,
+  TRACE_STREAM_MAX_AGE_MS: () => TRACE_STREAM_MAX_AGE_MS,
+  TRACE_STREAM_MAX_BYTES: () => TRACE_STREAM_MAX_BYTES,
+  TRACE_STREAM_MAX_MSGS_PER_SUBJECT: () => TRACE_STREAM_MAX_MSGS_PER_SUBJECT,
   TRACE_SUBJECTS: () => TRACE_SUBJECTS,
-  TracePublisher: () => TracePublisher
+  TracePublisher: () => TracePublisher,
+  traceStreamConfig: () => traceStreamConfig
 });
-var import_transport_node, import_transport_node2, import_jetstream, TRACE_SUBJECTS, sleep2, TracePublisher;
+var import_transport_node, import_transport_node2, import_jetstream, sleep3, TracePublisher;
 var init_publisher = __esm({
   "watchdog/publisher.ts"() {
     "use strict";
     import_transport_node = __toESM(require_transport_node(), 1);
     import_transport_node2 = __toESM(require_transport_node(), 1);
     import_jetstream = __toESM(require_mod5(), 1);
-    TRACE_SUBJECTS = "containerless.traces.>";
-    sleep2 = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+    init_trace_stream();
+    init_trace_stream();
+    sleep3 = (ms) => new Promise((r) => setTimeout(r, ms).unref());
     TracePublisher = class {
       constructor(opts) {
         this.opts = opts;
@@ -43430,7 +43467,7 @@ var init_publisher = __esm({
       /** Waits until the buffer is empty or `ms` passed; true when empty. */
       async flush(ms) {
         const deadline = Date.now() + ms;
-        while (this.queue.length > 0 && Date.now() < deadline) await sleep2(10);
+        while (this.queue.length > 0 && Date.now() < deadline) await sleep3(10);
         return this.queue.length === 0;
       }
       /** Stops publishing and closes the connection (drained: what NATS already took is delivered). */
@@ -43466,7 +43503,7 @@ var init_publisher = __esm({
             });
           } catch (err) {
             this.log(`nats: cannot connect to ${this.opts.servers} (${err.message}); retrying`);
-            await sleep2(this.opts.reconnectWaitMs ?? 1e3);
+            await sleep3(this.opts.reconnectWaitMs ?? 1e3);
           }
         }
         const nc = this.nc;
@@ -43505,16 +43542,25 @@ var init_publisher = __esm({
         while (!this.closed && !this.streamReady && !nc.isClosed()) {
           try {
             const jsm = await (0, import_jetstream.jetstreamManager)(nc, { timeout: this.opts.publishTimeoutMs });
+            let existing;
             try {
-              await jsm.streams.info(this.opts.stream);
-            } catch {
-              await jsm.streams.add({ name: this.opts.stream, subjects: [TRACE_SUBJECTS] });
-              this.log(`nats: created stream ${this.opts.stream} (${TRACE_SUBJECTS})`);
+              existing = await jsm.streams.info(this.opts.stream);
+            } catch (err) {
+              if (!(err instanceof import_jetstream.JetStreamApiError && err.code === import_jetstream.JetStreamApiCodes.StreamNotFound)) throw err;
+              existing = void 0;
+            }
+            if (!existing) {
+              await jsm.streams.add(traceStreamConfig(this.opts.stream));
+              this.log(`nats: created stream ${this.opts.stream} (${TRACE_SUBJECTS}, with retention limits)`);
+            } else if (hasNoLimits(existing.config)) {
+              const { name: _name, subjects: _subjects, ...limits } = traceStreamConfig(this.opts.stream);
+              await jsm.streams.update(this.opts.stream, limits);
+              this.log(`nats: stream ${this.opts.stream} had no retention limits; gave it the default ones`);
             }
             this.streamReady = true;
           } catch (err) {
             this.log(`nats: stream ${this.opts.stream} not ready (${err.message}); retrying`);
-            await sleep2(this.opts.reconnectWaitMs ?? 1e3);
+            await sleep3(this.opts.reconnectWaitMs ?? 1e3);
           }
         }
         this.kick();
@@ -43540,6 +43586,7 @@ var init_publisher = __esm({
             }
             const h = (0, import_transport_node2.headers)();
             h.set("Containerless-Replica", this.opts.replica);
+            h.set("Containerless-Deployment", this.opts.deployment ?? "");
             h.set("Containerless-Trace-Seq", String(head.seq));
             try {
               await this.js.publish(this.opts.subject, head.data, { msgID: `${this.opts.replica}:${head.seq}`, timeout: this.opts.publishTimeoutMs, headers: h });
@@ -43550,7 +43597,7 @@ var init_publisher = __esm({
             } catch (err) {
               this.opts.metrics?.tracePublishErrors.inc();
               this.log(`nats: publishing trace tree ${head.seq} failed (${err.message}); will retry`);
-              await sleep2(backoff);
+              await sleep3(backoff);
               backoff = Math.min(backoff * 2, 5e3);
             }
             this.opts.metrics?.traceBuffered.set(this.queue.length);
@@ -43569,7 +43616,7 @@ var init_publisher = __esm({
 import { parseArgs } from "node:util";
 
 // watchdog/main.ts
-import http from "node:http";
+import http2 from "node:http";
 import { hostname } from "node:os";
 import { join as join2 } from "node:path";
 import { Console } from "node:console";
@@ -44210,6 +44257,13 @@ function typeTag(name) {
 import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, resolve } from "node:path";
+
+// watchdog/contract.ts
+var RETRY_HEADER = "x-containerless-retry";
+var ENV_DEPLOYMENT = "CONTAINERLESS_DEPLOYMENT";
+var INTAKE_PATH = "/_/containerless/traces";
+
+// watchdog/config.ts
 var SA_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 function subjectToken(s) {
   return s.replace(/[.*>\s]/g, "_") || "_";
@@ -44240,6 +44294,19 @@ function readWatchdogConfig(env, functionDir, opts = {}) {
       if (!/^(nats|tls|ws|wss):\/\/[^\s/]+\/?$|^[^\s:/]+(:\d+)?$/.test(server.trim()))
         r.problem(`nats_url: ${JSON.stringify(server)} is not a NATS server address (nats://host:4222)`);
     }
+  }
+  let traceUrl;
+  if (r.has("trace_url")) {
+    traceUrl = env.trace_url;
+    let url;
+    try {
+      url = new URL(traceUrl);
+    } catch {
+      url = void 0;
+    }
+    if (!url || url.protocol !== "http:" && url.protocol !== "https:" || url.username || url.password)
+      r.problem(`trace_url=${JSON.stringify(traceUrl)} is not an http(s) URL without credentials (http://127.0.0.1:8080${INTAKE_PATH}/<namespace>/<name>)`);
+    if (natsUrl) r.problem("nats_url and trace_url are both set: a replica sends its trace trees one way (JetStream or the loopback intake); unset one");
   }
   const stream = r.string("trace_stream", "CONTAINERLESS_TRACES");
   if (!/^[A-Za-z0-9_-]+$/.test(stream)) r.problem(`trace_stream=${JSON.stringify(stream)} is not a stream name (letters, digits, _ and -)`);
@@ -44272,13 +44339,17 @@ function readWatchdogConfig(env, functionDir, opts = {}) {
     tmpdir: r.has("TMPDIR") ? resolve(env.TMPDIR) : tmpdir(),
     functionName: r.string("OPENFAAS_NAME", folderName),
     namespace: namespace || "openfaas-fn",
+    deployment: r.string(ENV_DEPLOYMENT, ""),
     tracing: {
       mode,
       sample,
       stableAfter: r.int("trace_stable_after", 100, 1),
       ...natsUrl ? { natsUrl } : {},
+      ...traceUrl ? { traceUrl } : {},
+      ...env.trace_token ? { traceToken: env.trace_token } : {},
       stream,
       publishIntervalMs: r.duration("trace_publish_interval", 6e4),
+      keepAliveMs: r.duration("trace_keepalive_interval", 6e5),
       bufferSize: r.int("trace_buffer", 16, 1),
       publishTimeoutMs: r.duration("trace_publish_timeout", 5e3) || 5e3
     },
@@ -44362,10 +44433,14 @@ function createWatchdogMetrics(opts = {}) {
       registers
     }),
     traceEnabled: new import_prom_client.Gauge({ name: "containerless_tracing_enabled", help: "1 when the instrumented handler loaded and tracing is on", registers }),
-    tracePublished: new import_prom_client.Counter({ name: "containerless_trace_published_total", help: "trace trees acknowledged by JetStream", registers }),
+    tracePublished: new import_prom_client.Counter({
+      name: "containerless_trace_published_total",
+      help: "trace trees acknowledged by JetStream or accepted by the provider's intake (trace_url)",
+      registers
+    }),
     traceDropped: new import_prom_client.Counter({
       name: "containerless_trace_dropped_total",
-      help: "trace trees dropped unpublished because the buffer was full (a newer tree of this replica replaced them)",
+      help: "trace trees dropped unpublished: the buffer was full (a newer tree of this replica replaced them), or the intake refused them (4xx)",
       registers
     }),
     tracePublishErrors: new import_prom_client.Counter({
@@ -44374,11 +44449,268 @@ function createWatchdogMetrics(opts = {}) {
       registers
     }),
     traceBuffered: new import_prom_client.Gauge({ name: "containerless_trace_buffered", help: "trace trees waiting to be published", registers }),
-    natsConnected: new import_prom_client.Gauge({ name: "containerless_nats_connected", help: "1 while connected to NATS", registers })
+    natsConnected: new import_prom_client.Gauge({ name: "containerless_nats_connected", help: "1 while connected to NATS", registers }),
+    traceRetries: new import_prom_client.Counter({
+      name: "containerless_trace_retries_total",
+      help: "requests the provider re-sent after its dispatcher handed them back (X-Containerless-Retry); traced whatever the sampling",
+      registers
+    })
   };
   m.inFlight.set(0);
   return m;
 }
+
+// watchdog/loopback-publisher.ts
+import http from "node:http";
+import https from "node:https";
+var RETRYABLE_4XX = /* @__PURE__ */ new Set([408, 429]);
+var LoopbackPublisher = class {
+  constructor(opts) {
+    this.opts = opts;
+    this.log = opts.log ?? (() => {
+    });
+    this.target = new URL(opts.url);
+    const Agent = this.target.protocol === "https:" ? https.Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  }
+  opts;
+  waiting;
+  inFlight;
+  seq = 0;
+  pumping = false;
+  closed = false;
+  /** Set by a 409: this replica's deployment is not the function's current one. */
+  superseded = false;
+  reachable = true;
+  loggedStatus = /* @__PURE__ */ new Set();
+  loggedFailure = false;
+  current;
+  wake;
+  agent;
+  target;
+  log;
+  /** Trees the provider accepted (2xx). */
+  published = 0;
+  /** Trees refused for good (4xx). */
+  dropped = 0;
+  get buffered() {
+    return (this.waiting ? 1 : 0) + (this.inFlight ? 1 : 0);
+  }
+  /** False after a failed POST until one succeeds, and for good after a 409. */
+  get isConnected() {
+    return this.reachable && !this.superseded && !this.closed;
+  }
+  /** True once the provider answered 409 (an older deployment): nothing more is posted. */
+  get stopped() {
+    return this.superseded;
+  }
+  start() {
+    this.log(`trace intake: posting trace trees to ${this.target.origin}${this.target.pathname}`);
+  }
+  offer(trace) {
+    if (this.closed || this.superseded) return;
+    this.waiting = { seq: ++this.seq, body: Buffer.from(JSON.stringify(trace)) };
+    this.setBuffered();
+    this.kick();
+  }
+  async flush(ms) {
+    const deadline = Date.now() + ms;
+    while (this.buffered > 0 && !this.superseded && Date.now() < deadline) await sleep2(10);
+    return this.buffered === 0 || this.superseded;
+  }
+  async close() {
+    this.closed = true;
+    this.current?.destroy(new Error("publisher closed"));
+    const w = this.wake;
+    this.wake = void 0;
+    w?.();
+    this.agent.destroy();
+  }
+  setBuffered() {
+    this.opts.metrics?.traceBuffered.set(this.buffered);
+  }
+  kick() {
+    if (!this.pumping && !this.closed) void this.pump();
+  }
+  /** Sleeps `ms` (less when the publisher is closed). A tree offered meanwhile waits for the back-off. */
+  pause(ms) {
+    return new Promise((done) => {
+      const t = setTimeout(() => {
+        this.wake = void 0;
+        done();
+      }, ms);
+      t.unref();
+      this.wake = () => {
+        clearTimeout(t);
+        done();
+      };
+    });
+  }
+  async pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    const first = this.opts.backoffMs ?? 100;
+    const max = this.opts.maxBackoffMs ?? 5e3;
+    let backoff = first;
+    try {
+      while (!this.closed && !this.superseded && (this.waiting || this.inFlight)) {
+        if (this.waiting) {
+          this.inFlight = this.waiting;
+          this.waiting = void 0;
+        }
+        const tree = this.inFlight;
+        const outcome = await this.post(tree);
+        if (this.closed) break;
+        if (outcome.kind === "ok") {
+          this.inFlight = void 0;
+          this.published++;
+          this.opts.metrics?.tracePublished.inc();
+          if (!this.reachable || this.loggedFailure) this.log(`trace intake: posting trace trees again (tree ${tree.seq} accepted)`);
+          this.reachable = true;
+          this.loggedFailure = false;
+          backoff = first;
+        } else if (outcome.kind === "refused") {
+          this.inFlight = void 0;
+          this.dropped++;
+          this.opts.metrics?.traceDropped.inc();
+          this.reachable = true;
+          if (outcome.status === 409) {
+            this.superseded = true;
+            this.waiting = void 0;
+            this.log(
+              `trace intake: the provider answered 409 for trace tree ${tree.seq} (this replica's deployment ${JSON.stringify(this.opts.deployment ?? "")} is not the function's current one): no more trees are posted${detail(outcome.text)}`
+            );
+          } else if (!this.loggedStatus.has(outcome.status)) {
+            this.loggedStatus.add(outcome.status);
+            this.log(
+              `trace intake: the provider refused trace tree ${tree.seq} with ${outcome.status}; dropped (later ${outcome.status}s are not logged)${detail(outcome.text)}`
+            );
+          }
+          backoff = first;
+        } else {
+          this.opts.metrics?.tracePublishErrors.inc();
+          this.reachable = false;
+          if (!this.loggedFailure) {
+            this.loggedFailure = true;
+            this.log(`trace intake: posting trace tree ${tree.seq} failed (${outcome.why}); retrying with back-off, the newest tree waiting`);
+          }
+          this.setBuffered();
+          await this.pause(backoff);
+          backoff = Math.min(backoff * 2, max);
+        }
+        this.setBuffered();
+      }
+    } finally {
+      this.pumping = false;
+      if (this.superseded || this.closed) {
+        this.waiting = void 0;
+        this.inFlight = void 0;
+      }
+      this.setBuffered();
+    }
+    if (!this.closed && !this.superseded && this.waiting) void this.pump();
+  }
+  post(tree) {
+    const headers2 = {
+      "Content-Type": "application/json",
+      "Content-Length": String(tree.body.length),
+      "Containerless-Replica": this.opts.replica,
+      "Containerless-Deployment": this.opts.deployment ?? "",
+      "Containerless-Trace-Seq": String(tree.seq)
+    };
+    if (this.opts.token) headers2.Authorization = `Bearer ${this.opts.token}`;
+    const request = this.target.protocol === "https:" ? https.request : http.request;
+    return new Promise((done) => {
+      let settled = false;
+      const finish = (o) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.current = void 0;
+        done(o);
+      };
+      const req = request(this.target, { method: "POST", headers: headers2, agent: this.agent }, (res) => {
+        const chunks = [];
+        let size = 0;
+        res.on("data", (c) => {
+          if (size < 1024) chunks.push(c);
+          size += c.length;
+        });
+        res.on("end", () => {
+          const status2 = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString("utf8").slice(0, 300);
+          if (status2 >= 200 && status2 < 300) finish({ kind: "ok" });
+          else if (status2 >= 400 && status2 < 500 && !RETRYABLE_4XX.has(status2)) finish({ kind: "refused", status: status2, text });
+          else finish({ kind: "retry", why: `status ${status2}${detail(text)}` });
+        });
+        res.on("error", (err) => finish({ kind: "retry", why: err.message }));
+      });
+      this.current = req;
+      const timer = setTimeout(() => {
+        req.destroy(new Error(`no answer within ${this.opts.timeoutMs} ms`));
+      }, this.opts.timeoutMs);
+      timer.unref();
+      req.on("error", (err) => finish({ kind: "retry", why: err.message }));
+      req.end(tree.body);
+    });
+  }
+};
+function detail(text) {
+  const t = text.trim().replace(/\s+/g, " ");
+  return t ? `: ${t}` : "";
+}
+var sleep2 = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+
+// watchdog/tree-publisher.ts
+var TreeSchedule = class {
+  constructor(tracing, publisher, opts) {
+    this.tracing = tracing;
+    this.publisher = publisher;
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+  }
+  tracing;
+  publisher;
+  opts;
+  timer;
+  /** `requests` of the last tree offered; -1 before the first. */
+  lastRequests = -1;
+  lastOfferAt = 0;
+  now;
+  start() {
+    this.tracing.onChange(() => this.offerNow());
+    if (this.opts.intervalMs > 0) {
+      this.timer = setInterval(() => this.tick(), this.opts.intervalMs);
+      this.timer.unref();
+    }
+  }
+  /** Traced requests so far (0 when tracing is off). */
+  get requests() {
+    return this.tracing.tracer?.requests ?? 0;
+  }
+  /** One interval's decision: send when the count moved, or when the keep-alive is due. */
+  tick() {
+    const requests = this.requests;
+    if (requests === 0) return;
+    const keepAliveDue = this.opts.keepAliveMs > 0 && this.now() - this.lastOfferAt >= this.opts.keepAliveMs;
+    if (requests !== this.lastRequests || this.tracing.dirty || keepAliveDue) this.offerNow();
+  }
+  /** Offers the current tree now. */
+  offerNow() {
+    const t = this.tracing.snapshot();
+    if (!t) return;
+    this.publisher.offer(t);
+    this.lastRequests = t.requests;
+    this.lastOfferAt = this.now();
+  }
+  /** Stops the timer and offers the last tree when anything was traced since the last one. */
+  finish() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = void 0;
+    const requests = this.requests;
+    if (requests > 0 && (this.tracing.dirty || requests !== this.lastRequests)) this.offerNow();
+  }
+};
 
 // watchdog/runner.ts
 var import_body_parser = __toESM(require_body_parser(), 1);
@@ -44741,9 +45073,17 @@ function watchdogLayer(cfg, logError, choose) {
       res.once("close", clear);
     }
     if (!req.headers["content-type"]) req.headers["content-type"] = "text/plain";
-    ex.invocation = choose(req);
+    ex.invocation = choose(req, takeMarks(req));
     next();
   };
+}
+function takeMarks(req) {
+  const value = req.headers[RETRY_HEADER];
+  if (value === void 0) return {};
+  delete req.headers[RETRY_HEADER];
+  const raw = req.rawHeaders;
+  for (let i2 = raw.length - 2; i2 >= 0; i2 -= 2) if (raw[i2].toLowerCase() === RETRY_HEADER) raw.splice(i2, 2);
+  return { retry: Array.isArray(value) ? value.join(", ") : value };
 }
 function answerAsCrashed(res) {
   if (res.headersSent) return;
@@ -53769,23 +54109,29 @@ var TracingController = class {
     return this.tracer.trace();
   }
   /** The runner's `choose`. */
-  choose = (req) => {
+  choose = (req, marks = {}) => {
+    if (marks.retry !== void 0) this.opts.metrics?.traceRetries.inc();
     if (!this.tracedInvocation || !this.untracedInvocation) return this.plainInvocation;
-    return this.worthTracing(req) ? this.tracedInvocation : this.untracedInvocation;
+    return this.worthTracing(req, marks) ? this.tracedInvocation : this.untracedInvocation;
   };
-  worthTracing(req) {
+  worthTracing(req, marks) {
     const mode = this.opts.config.mode;
-    if (mode === "always") return true;
     if (mode === "off") return false;
-    const type = String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-    const shape = `${req.method} ${req.path} ${type}`;
-    let fresh = false;
-    if (!this.shapes.has(shape) && this.shapes.size < MAX_SHAPES) {
-      this.shapes.add(shape);
-      fresh = true;
+    if (mode === "always" || marks.retry !== void 0) {
+      if (mode === "sample") this.noteShape(req);
+      return true;
     }
+    const fresh = this.noteShape(req);
     if (fresh || !this.stable) return true;
     return this.random() < this.opts.config.sample;
+  }
+  /** Records the request's shape (method, path, media type); true when it had not been seen. */
+  noteShape(req) {
+    const type = String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    const shape = `${req.method} ${req.path} ${type}`;
+    if (this.shapes.has(shape) || this.shapes.size >= MAX_SHAPES) return false;
+    this.shapes.add(shape);
+    return true;
   }
   async traced(fn) {
     const tracer = this.tracer;
@@ -53825,9 +54171,14 @@ requests to build the function's trace tree. Configured by environment variables
   port (8080)  metrics_port (8081)  read_timeout (15s)  write_timeout (15s)  exec_timeout (10s)
   healthcheck_interval (= write_timeout)  max_inflight (0: none)  prefix_logs (false)
   log_buffer_size (65536)  content_type  suppress_lock (false)  ready_path  RAW_BODY  MAX_RAW_SIZE  MAX_JSON_SIZE
-  tracing: trace_mode (sample|always|off)  trace_sample (0.01)  trace_stable_after (100)  nats_url
-           trace_stream (CONTAINERLESS_TRACES)  trace_publish_interval (60s)  trace_buffer (16)
+  tracing: trace_mode (sample|always|off)  trace_sample (0.01)  trace_stable_after (100)
+           nats_url  trace_stream (CONTAINERLESS_TRACES)  trace_buffer (16)  trace_publish_timeout (5s)
+           trace_url  trace_token: POST trees to the provider instead of NATS (not both)
+           trace_publish_interval (60s): trees sent when requests were traced since the last one
+           trace_keepalive_interval (10m): an unchanged tree sent again
   OPENFAAS_NAME, OPENFAAS_NAMESPACE (openfaas-fn): the trace subject containerless.traces.<ns>.<fn>
+  CONTAINERLESS_DEPLOYMENT: the deployment id sent with each tree
+  A request with header X-Containerless-Retry (a provider's re-send) is always traced; the header is removed.
 
 Endpoints: /_/health, /_/ready, everything else goes to the handler; GET :metrics_port/metrics.
 Timeouts and prefix_logs default to the stock node template image's values, the rest to of-watchdog's.
@@ -53836,6 +54187,15 @@ Exit status: 0 after a SIGTERM drain, 1 when the handler or the configuration is
 Options:
   -h, --help      show this help
   --version       print the version`;
+function whereTreesGo(config) {
+  const t = config.tracing;
+  if (t.natsUrl) return `trees to ${t.natsUrl} on ${traceSubject(config.namespace, config.functionName)}`;
+  if (t.traceUrl) {
+    const u = new URL(t.traceUrl);
+    return `trees posted to ${u.origin}${u.pathname}`;
+  }
+  return "trees kept in memory (nats_url and trace_url unset)";
+}
 function goLogTime(d = /* @__PURE__ */ new Date()) {
   const p = (n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
@@ -53885,7 +54245,8 @@ async function startWatchdog(dir, env, io2, config = readWatchdogConfig(env, dir
     log
   });
   let publisher;
-  let periodic;
+  let schedule;
+  const replica = `${env.HOSTNAME || hostname()}-${process.pid}`;
   if (tracing.enabled && config.tracing.natsUrl) {
     const subject = traceSubject(config.namespace, config.functionName);
     const { TracePublisher: TracePublisher2 } = await Promise.resolve().then(() => (init_publisher(), publisher_exports));
@@ -53895,29 +54256,32 @@ async function startWatchdog(dir, env, io2, config = readWatchdogConfig(env, dir
       stream: config.tracing.stream,
       bufferSize: config.tracing.bufferSize,
       publishTimeoutMs: config.tracing.publishTimeoutMs,
-      replica: `${env.HOSTNAME || hostname()}-${process.pid}`,
+      replica,
+      deployment: config.deployment,
       metrics,
       log
     });
-    const p = publisher;
-    tracing.onChange(() => {
-      const t = tracing.snapshot();
-      if (t) p.offer(t);
+  } else if (tracing.enabled && config.tracing.traceUrl) {
+    publisher = new LoopbackPublisher({
+      url: config.tracing.traceUrl,
+      ...config.tracing.traceToken ? { token: config.tracing.traceToken } : {},
+      replica,
+      deployment: config.deployment,
+      timeoutMs: config.tracing.publishTimeoutMs,
+      metrics,
+      log
     });
-    if (config.tracing.publishIntervalMs > 0) {
-      periodic = setInterval(() => {
-        const t = tracing.tracer.requests > 0 ? tracing.snapshot() : void 0;
-        if (t) p.offer(t);
-      }, config.tracing.publishIntervalMs);
-      periodic.unref();
-    }
+  }
+  if (publisher) {
+    schedule = new TreeSchedule(tracing, publisher, { intervalMs: config.tracing.publishIntervalMs, keepAliveMs: config.tracing.keepAliveMs });
+    schedule.start();
     publisher.start();
   }
-  const server = http.createServer(listener);
+  const server = http2.createServer(listener);
   server.requestTimeout = config.readTimeoutMs;
   server.headersTimeout = config.readTimeoutMs > 0 ? Math.min(config.readTimeoutMs, 6e4) : 6e4;
   server.keepAliveTimeout = config.readTimeoutMs > 0 ? config.readTimeoutMs : 5e3;
-  const metricsServer = http.createServer((req, res) => {
+  const metricsServer = http2.createServer((req, res) => {
     if ((req.url ?? "").split("?")[0] !== "/metrics") {
       res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("404 page not found\n");
       return;
@@ -53953,9 +54317,7 @@ async function startWatchdog(dir, env, io2, config = readWatchdogConfig(env, dir
     log('Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.');
   }
   state.accepting = true;
-  log(
-    `Tracing: ${tracing.enabled ? `${config.tracing.mode}${config.tracing.natsUrl ? `, trees to ${config.tracing.natsUrl} on ${traceSubject(config.namespace, config.functionName)}` : ", trees kept in memory (nats_url unset)"}` : "off"}`
-  );
+  log(`Tracing: ${tracing.enabled ? `${config.tracing.mode}, ${whereTreesGo(config)}` : "off"}`);
   let stopping;
   const shutdown = (reason) => {
     stopping ??= (async () => {
@@ -53976,13 +54338,9 @@ async function startWatchdog(dir, env, io2, config = readWatchdogConfig(env, dir
         await closed;
       }
       log(`Exiting. Active connections: ${state.inflight}`);
-      if (periodic) clearInterval(periodic);
+      schedule?.finish();
       if (publisher) {
-        if (tracing.dirty) {
-          const t = tracing.snapshot();
-          if (t) publisher.offer(t);
-        }
-        if (publisher.isConnected && !await publisher.flush(5e3)) log(`nats: ${publisher.buffered} trace trees not published before exit`);
+        if (publisher.isConnected && !await publisher.flush(5e3)) log(`tracing: ${publisher.buffered} trace trees not published before exit`);
         await publisher.close();
       }
       await close(metricsServer);

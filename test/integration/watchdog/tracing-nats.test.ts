@@ -9,6 +9,13 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { validateTrace, type TraceIR } from '../../../trace/index.ts';
 import { waitFor as waitUntil } from '../../../lib/index.ts';
+import {
+  TRACE_STREAM_DUPLICATE_WINDOW_MS,
+  TRACE_STREAM_MAX_AGE_MS,
+  TRACE_STREAM_MAX_BYTES,
+  TRACE_STREAM_MAX_MSGS_PER_SUBJECT,
+  TRACE_SUBJECTS,
+} from '../../../watchdog/index.ts';
 import { ROOT, freePort, send, sleep, startNats, startOurs, type Nats, type Served } from './harness.ts';
 
 const FN = join(ROOT, 'test/fixtures/watchdog/branchy');
@@ -17,6 +24,7 @@ const STREAM = 'CONTAINERLESS_TRACES';
 interface Seen {
   trace: TraceIR;
   replica: string | undefined;
+  deployment: string | undefined;
   seq: number;
 }
 
@@ -24,7 +32,7 @@ async function lastTrace(jsm: JetStreamManager, subject: string): Promise<Seen |
   try {
     const m = await jsm.streams.getMessage(STREAM, { last_by_subj: subject });
     if (!m) return undefined;
-    return { trace: m.json<TraceIR>(), replica: m.header?.get('Containerless-Replica'), seq: m.seq };
+    return { trace: m.json<TraceIR>(), replica: m.header?.get('Containerless-Replica'), deployment: m.header?.get('Containerless-Deployment'), seq: m.seq };
   } catch {
     return undefined;
   }
@@ -70,7 +78,14 @@ describe('watchdog tracing to NATS JetStream', function () {
 
   it('publishes the merged tree on containerless.traces.<namespace>.<function> when it grows, as valid trace IR', async () => {
     nats = await startNats();
-    w = await startOurs(FN, { nats_url: nats.url, OPENFAAS_NAME: 'branchy', OPENFAAS_NAMESPACE: 'team-a', trace_mode: 'always', trace_publish_interval: '0' });
+    w = await startOurs(FN, {
+      nats_url: nats.url,
+      OPENFAAS_NAME: 'branchy',
+      OPENFAAS_NAMESPACE: 'team-a',
+      CONTAINERLESS_DEPLOYMENT: 'dep-42',
+      trace_mode: 'always',
+      trace_publish_interval: '0',
+    });
     const jsm = await client(nats);
     const subject = 'containerless.traces.team-a.branchy';
     await timed(w, '/?kind=a');
@@ -82,6 +97,7 @@ describe('watchdog tracing to NATS JetStream', function () {
     expect(validateTrace(seen.trace)).to.equal(null);
     expect([seen.trace.format, seen.trace.version, seen.trace.function]).to.deep.equal(['containerless-trace', 1, 'branchy']);
     expect(seen.replica).to.match(/-\d+$/);
+    expect(seen.deployment).to.equal('dep-42');
     // The same path again adds nothing: no new message.
     const count = (await jsm.streams.info(STREAM)).state.messages;
     await timed(w, '/?kind=a');
@@ -91,16 +107,91 @@ describe('watchdog tracing to NATS JetStream', function () {
     expect(await metric(w, 'containerless_trace_published_total')).to.equal(count);
   });
 
-  it('publishes the current tree again every trace_publish_interval', async () => {
+  it('publishes the tree within trace_publish_interval when requests were traced without growing it, and nothing while idle', async () => {
     nats = await startNats();
-    w = await startOurs(FN, { nats_url: nats.url, OPENFAAS_NAME: 'periodic', trace_publish_interval: '300ms' });
+    w = await startOurs(FN, { nats_url: nats.url, OPENFAAS_NAME: 'periodic', trace_mode: 'always', trace_publish_interval: '300ms' });
+    const jsm = await client(nats);
+    const subject = 'containerless.traces.openfaas-fn.periodic';
+    await timed(w, '/?kind=a');
+    await waitFor('the first tree', async () => ((await lastTrace(jsm, subject))?.trace.requests === 1 ? true : undefined));
+    // Known paths: the tree does not grow, its count does, and the count goes out within the interval.
+    await timed(w, '/?kind=a');
+    await timed(w, '/?kind=a');
+    const t0 = Date.now();
+    const seen = await waitFor('the count of 3', async () => {
+      const s = await lastTrace(jsm, subject);
+      return s && s.trace.requests === 3 ? s : undefined;
+    });
+    expect(Date.now() - t0).to.be.lessThan(2000);
+    expect(validateTrace(seen.trace)).to.equal(null);
+    // Idle: no request traced, nothing sent again (the keep-alive is 10 minutes).
+    const n = (await jsm.streams.info(STREAM)).state.messages;
+    await sleep(1200);
+    expect((await jsm.streams.info(STREAM)).state.messages).to.equal(n);
+  });
+
+  it('sends an unchanged tree again every trace_keepalive_interval', async () => {
+    nats = await startNats();
+    w = await startOurs(FN, { nats_url: nats.url, OPENFAAS_NAME: 'keepalive', trace_publish_interval: '100ms', trace_keepalive_interval: '300ms' });
     const jsm = await client(nats);
     await timed(w, '/?kind=a');
     await sleep(1500);
-    const n = (await jsm.streams.info(STREAM)).state.messages;
-    expect(n).to.be.greaterThanOrEqual(4);
-    const last = await lastTrace(jsm, 'containerless.traces.openfaas-fn.periodic');
-    expect(last?.trace.requests).to.equal(1);
+    expect((await jsm.streams.info(STREAM)).state.messages).to.be.greaterThanOrEqual(4);
+    expect((await lastTrace(jsm, 'containerless.traces.openfaas-fn.keepalive'))?.trace.requests).to.equal(1);
+  });
+
+  it('creates the stream with its retention limits, and gives them to a stream that has none', async () => {
+    nats = await startNats();
+    w = await startOurs(FN, { nats_url: nats.url, OPENFAAS_NAME: 'limits', trace_mode: 'always', trace_publish_interval: '0' });
+    const jsm = await client(nats);
+    await timed(w, '/?kind=a');
+    await waitFor('the tree', () => lastTrace(jsm, 'containerless.traces.openfaas-fn.limits'));
+    const expectLimits = async (): Promise<void> => {
+      const c = (await jsm.streams.info(STREAM)).config;
+      expect(c.subjects).to.deep.equal([TRACE_SUBJECTS]);
+      expect(c.max_age).to.equal(TRACE_STREAM_MAX_AGE_MS * 1e6);
+      expect(c.max_age).to.equal(7 * 24 * 3600 * 1e9);
+      expect(c.max_msgs_per_subject).to.equal(TRACE_STREAM_MAX_MSGS_PER_SUBJECT);
+      expect(c.max_bytes).to.equal(TRACE_STREAM_MAX_BYTES);
+      expect(c.discard).to.equal('old');
+      expect(c.duplicate_window).to.equal(TRACE_STREAM_DUPLICATE_WINDOW_MS * 1e6);
+      expect(c.duplicate_window).to.equal(120e9);
+    };
+    await expectLimits();
+    await w.stop();
+    w = undefined;
+
+    // A stream as earlier versions made it (no limit at all) is given the limits by the next replica.
+    await jsm.streams.delete(STREAM);
+    await jsm.streams.add({ name: STREAM, subjects: [TRACE_SUBJECTS] });
+    expect((await jsm.streams.info(STREAM)).config.max_msgs_per_subject).to.equal(-1);
+    w = await startOurs(FN, { nats_url: nats.url, OPENFAAS_NAME: 'limits', trace_mode: 'always', trace_publish_interval: '0' });
+    await timed(w, '/?kind=b');
+    await waitFor('the second tree', async () => ((await lastTrace(jsm, 'containerless.traces.openfaas-fn.limits'))?.trace.requests === 1 ? true : undefined));
+    await expectLimits();
+
+    // An operator's own limits are left as they are.
+    await w.stop();
+    w = undefined;
+    await jsm.streams.update(STREAM, { max_msgs_per_subject: 5, max_age: 0, max_bytes: -1 });
+    w = await startOurs(FN, { nats_url: nats.url, OPENFAAS_NAME: 'limits', trace_mode: 'always', trace_publish_interval: '0' });
+    await timed(w, '/?kind=a');
+    await waitFor('the third tree', async () => ((await metric(w!, 'containerless_trace_published_total')) === 1 ? true : undefined));
+    expect((await jsm.streams.info(STREAM)).config.max_msgs_per_subject).to.equal(5);
+  });
+
+  it('keeps at most TRACE_STREAM_MAX_MSGS_PER_SUBJECT trees per function', async () => {
+    nats = await startNats();
+    w = await startOurs(FN, { nats_url: nats.url, OPENFAAS_NAME: 'many', trace_mode: 'always', trace_publish_interval: '20ms' });
+    const jsm = await client(nats);
+    const published = async (): Promise<number> => metric(w!, 'containerless_trace_published_total');
+    // Each request moves the count: one tree per interval; more than the limit in all.
+    for (let i = 0; i < TRACE_STREAM_MAX_MSGS_PER_SUBJECT + 16; i++) {
+      await timed(w, '/?kind=a');
+      await waitFor(`tree ${i + 1}`, async () => ((await published()) >= i + 1 ? true : undefined));
+    }
+    expect(await published()).to.be.greaterThan(TRACE_STREAM_MAX_MSGS_PER_SUBJECT);
+    expect((await jsm.streams.info(STREAM)).state.messages).to.equal(TRACE_STREAM_MAX_MSGS_PER_SUBJECT);
   });
 
   it('serves requests at full speed while NATS is down, counts dropped trees, and publishes once NATS comes up', async () => {

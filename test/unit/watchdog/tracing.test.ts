@@ -3,6 +3,9 @@
  * as grown or stable. Requests go to the runner app on 127.0.0.1.
  */
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -122,5 +125,61 @@ describe('TracingController', () => {
     expect(await s.get('kind=a')).to.equal('{"kind":"a","n":1}');
     expect(tc.enabled).to.equal(false);
     expect(tc.snapshot()).to.equal(undefined);
+  });
+
+  describe('requests marked X-Containerless-Retry', () => {
+    let dir: string | undefined;
+    afterEach(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      dir = undefined;
+    });
+    /** A handler that answers with the request headers it sees and the raw header names. */
+    const echoHeaders = (): string => {
+      dir = mkdtempSync(join(tmpdir(), 'cl-retry-'));
+      writeFileSync(
+        join(dir, 'handler.js'),
+        "'use strict'\nmodule.exports = async (event) => ({ kind: event.query.kind === 'a' ? 'a' : 'other', headers: event.headers })\n",
+      );
+      return dir;
+    };
+
+    it('are traced whatever the sampling says once the tree is stable, counted, and the handler never sees the header', async () => {
+      const metrics = createWatchdogMetrics({ defaultMetrics: false });
+      const tc = new TracingController({
+        dir: echoHeaders(),
+        functionName: 'echo',
+        config: { mode: 'sample', sample: 0, stableAfter: 2 },
+        metrics,
+        random: () => 0.99,
+      });
+      const s = await serve(tc);
+      server = s.server;
+      for (let i = 0; i < 3; i++) await s.get('kind=a');
+      expect(tc.stable).to.equal(true);
+      const before = tc.tracer!.requests;
+      await s.get('kind=a');
+      expect(tc.tracer!.requests, 'stable, sample 0: not traced').to.equal(before);
+      const answer = JSON.parse(await s.get('kind=a', { 'X-Containerless-Retry': 'type-guard', 'x-other': '1' })) as { headers: Record<string, string> };
+      expect(tc.tracer!.requests, 'a retry-marked request is traced').to.equal(before + 1);
+      expect(answer.headers).to.not.have.property('x-containerless-retry');
+      expect(answer.headers['x-other']).to.equal('1');
+      // A new path taken by a retry-marked request grows the tree (the point of tracing it).
+      await s.get('kind=b', { 'x-containerless-retry': 'unknown' });
+      expect(tc.tracer!.requests).to.equal(before + 2);
+      expect(tc.stable).to.equal(false);
+      const m = await metrics.registry.metrics();
+      expect(m).to.match(/^containerless_trace_retries_total 2$/m);
+    });
+
+    it('are counted but not traced with mode off, and the header is removed there too', async () => {
+      const metrics = createWatchdogMetrics({ defaultMetrics: false });
+      const tc = new TracingController({ dir: echoHeaders(), functionName: 'echo', config: { mode: 'off', sample: 1, stableAfter: 1 }, metrics });
+      const s = await serve(tc);
+      server = s.server;
+      const answer = JSON.parse(await s.get('kind=a', { 'x-containerless-retry': 'unknown' })) as { headers: Record<string, string> };
+      expect(answer.headers).to.not.have.property('x-containerless-retry');
+      expect(tc.enabled).to.equal(false);
+      expect(await metrics.registry.metrics()).to.match(/^containerless_trace_retries_total 1$/m);
+    });
   });
 });
