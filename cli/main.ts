@@ -14,6 +14,7 @@ import { Console } from 'node:console';
 import { check } from './check.ts';
 import { CliUsageError, onePositional, type CliIo, type Command } from './command.ts';
 import { compile } from './compile.ts';
+import { status } from './status.ts';
 import { up } from './up.ts';
 // Each command loads its component when it runs: `watchdog` (the function's process) pays neither for the
 // compiler nor for the provider's Kubernetes client, and `up` not for the compiler.
@@ -30,6 +31,7 @@ Usage: containerless <command> [options]
 Commands:
   check <function-dir> --requests <file.jsonl>   trace, compile, and compare Node with Rust on every request
   compile <function-dir> --trace <trace.json>    build the Rust dispatcher from a trace
+  status <function> [--url <provider>]           where a function is in the promotion lifecycle (engine, compile, cost)
   up                                             run the OpenFaaS provider with the local backend
   watchdog <function-dir>                        serve a function as of-watchdog + the node template do, tracing it
 
@@ -49,7 +51,7 @@ const watchdog: Command = {
   },
 };
 
-const COMMANDS: Record<string, Command> = { check, compile, up, watchdog };
+const COMMANDS: Record<string, Command> = { check, compile, status, up, watchdog };
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit status. */
 export async function main(argv: string[], io: CliIo): Promise<number> {

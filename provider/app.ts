@@ -50,6 +50,15 @@ export interface AppDeps {
   onScaled?: (functionName: string, replicas: number) => void;
   /** Called after a function is removed (to forget its metrics). */
   onRemoved?: (functionName: string) => void;
+  /** The promotion lifecycle's hooks and status (none: no promotion). */
+  promotion?: {
+    deployed(fn: { name: string; namespace: string }): Promise<void>;
+    /** Before the backend applies an update: the dispatcher stops answering. */
+    updating(fn: { name: string; namespace: string }): Promise<void>;
+    updated(fn: { name: string; namespace: string }): Promise<void>;
+    removed(fn: { name: string; namespace: string }): Promise<void>;
+    status(fn: { name: string; namespace: string }): Record<string, unknown> | undefined;
+  };
   log?: (line: string) => void;
 }
 
@@ -170,6 +179,7 @@ export function createApp(deps: AppDeps): express.Express {
       handler: h(async (req, res) => {
         const spec = await deploySpec(req);
         await backend.deploy(spec, { replicas: Math.min(minReplicas(spec.labels), scalePolicy(spec.labels, deps.scaleDefaults).max) });
+        await deps.promotion?.deployed({ name: spec.service, namespace: spec.namespace });
         deps.log?.(`deployed ${spec.service}.${spec.namespace} (${spec.image})`);
         res.status(202).end();
       }),
@@ -181,7 +191,15 @@ export function createApp(deps: AppDeps): express.Express {
       auth: true,
       handler: h(async (req, res) => {
         const spec = await deploySpec(req);
-        await backend.update(spec);
+        const fn = { name: spec.service, namespace: spec.namespace };
+        // The old compiled code must never answer for the new code: its dispatcher goes first.
+        if (await backend.get(spec.service, spec.namespace)) await deps.promotion?.updating(fn);
+        try {
+          await backend.update(spec);
+        } finally {
+          // Also after a refused update: the function may then promote again from its unchanged tree.
+          await deps.promotion?.updated(fn);
+        }
         deps.log?.(`updated ${spec.service}.${spec.namespace} (${spec.image})`);
         res.status(202).end();
       }),
@@ -196,6 +214,7 @@ export function createApp(deps: AppDeps): express.Express {
         checkFunctionName(body.functionName, 'functionName');
         const ns = await resolveNamespace(queryString(req, 'namespace'), body.namespace);
         await backend.remove(body.functionName, ns);
+        await deps.promotion?.removed({ name: body.functionName, namespace: ns });
         deps.onRemoved?.(`${body.functionName}.${ns}`);
         deps.log?.(`removed ${body.functionName}.${ns}`);
         res.status(202).end();
@@ -212,6 +231,19 @@ export function createApp(deps: AppDeps): express.Express {
         const s = await backend.get(name, ns);
         if (!s) throw new NotFoundError(`function ${name} not found in namespace ${ns}`);
         res.json(withCount(s, ns));
+      }),
+    },
+    {
+      method: 'get',
+      path: '/system/containerless/function/:name',
+      label: '/system/containerless/function/{name}',
+      auth: true,
+      handler: h(async (req, res) => {
+        const name = String(req.params.name);
+        const ns = await resolveNamespace(queryString(req, 'namespace'), undefined);
+        if (!(await backend.get(name, ns))) throw new NotFoundError(`function ${name} not found in namespace ${ns}`);
+        const status = deps.promotion?.status({ name, namespace: ns });
+        res.json(status ?? { name, namespace: ns, promotion: 'off', engine: 'node', phase: 'off' });
       }),
     },
     {

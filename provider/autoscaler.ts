@@ -163,6 +163,8 @@ export interface AutoscalerDeps {
   windowMs: number;
   /** Requests queued per function_name (they keep a function from going to zero). */
   queued: (functionName: string) => number;
+  /** Adjusts a function's policy (a promoted function's Node replicas scale on its fallbacks, down to zero). */
+  policyFor?: (functionName: string, policy: ScalePolicy) => ScalePolicy;
   log?: (line: string) => void;
   now?: () => number;
 }
@@ -237,7 +239,8 @@ export class Autoscaler {
         const current = fn.replicas ?? 0;
         metrics.serviceCount.set({ function_name: fname }, current);
         metrics.readyCount.set({ function_name: fname }, fn.availableReplicas ?? 0);
-        const policy = scalePolicy(fn.labels, this.deps.defaults);
+        const labelled = scalePolicy(fn.labels, this.deps.defaults);
+        const policy = this.deps.policyFor?.(fname, labelled) ?? labelled;
         const sample = load.get(fname);
         // A function still starting (replicas wanted, none ready) is not idle: its idle clock starts once a
         // replica is ready, so a start slower than zero-duration does not end in zero before it served. One

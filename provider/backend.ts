@@ -113,6 +113,21 @@ export interface Backend {
    *  exist now; with `follow: true` it ends when `signal` aborts. Throws NotFoundError for an unknown
    *  function. */
   logs(req: LogRequest, signal: AbortSignal): AsyncIterable<LogMessage>;
+
+  /** Optional (promotion): what the promotion controller needs of a deployed function, undefined when it
+   *  does not exist. Backends without it never promote a function. */
+  promotionInfo?(name: string, namespace: string): Promise<PromotionInfo | undefined>;
+  /** Optional (promotion's cost comparison): process ids of the function's running replicas on this machine. */
+  replicaPids?(name: string, namespace: string): number[];
+}
+
+export interface PromotionInfo {
+  /** Changes with every deploy and update; replicas carry it (env CONTAINERLESS_DEPLOYMENT) in their trees. */
+  deployment: string;
+  /** The deployed handler.js (its text is read when a build starts). */
+  handlerFile: string;
+  envVars: Record<string, string>;
+  labels: Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------------------------------------

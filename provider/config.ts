@@ -61,6 +61,22 @@ export interface ProviderConfig {
   setNonRootUser: boolean;
   /** `local_replica`: what a local replica runs (`auto`: the watchdog when this checkout has its launcher). */
   localReplica: 'auto' | 'watchdog' | 'runner';
+  /** `promotion`: `on` (default) traces, compiles and promotes functions to Rust; `off` keeps every function in Node. */
+  promotion: boolean;
+  /** `promote_stable_requests`: traced requests in a row that add nothing to a function's tree before it compiles (100). */
+  promoteStableRequests: number;
+  /** `promote_compare_cost` (default true): promote only when Rust is cheaper per request than Node on live traffic. */
+  promoteCompareCost: boolean;
+  /** `promote_canary_requests`: requests each engine answers in the cost comparison before the switch (50). */
+  promoteCanaryRequests: number;
+  /** `promote_fallback_window`: the dispatcher's last N requests watched for fallbacks (100). */
+  promoteFallbackWindow: number;
+  /** `promote_fallback_share`: a dispatcher falling back on more than this share of its window is demoted (0.5). */
+  promoteFallbackShare: number;
+  /** `nats_url`: when set, trees come from JetStream (`containerless.traces.<ns>.<fn>`) and replicas publish there. */
+  natsUrl?: string;
+  /** `trace_stream`: the JetStream stream of trees (CONTAINERLESS_TRACES). */
+  traceStream: string;
 }
 
 /** The provider's booleans: true or 1, false or 0, in any case. */
@@ -136,7 +152,21 @@ export function readConfig(env: NodeJS.ProcessEnv): ProviderConfig {
     httpProbe: r.bool('http_probe', true, providerBool),
     setNonRootUser: r.bool('set_nonroot_user', false, providerBool),
     localReplica: r.oneOf('local_replica', 'auto', ['auto', 'watchdog', 'runner']),
+    promotion: r.oneOf('promotion', 'on', ['on', 'off']) === 'on',
+    promoteStableRequests: r.int('promote_stable_requests', 100, 1),
+    promoteCompareCost: r.bool('promote_compare_cost', true, providerBool),
+    promoteCanaryRequests: r.int('promote_canary_requests', 50, 1),
+    promoteFallbackWindow: r.int('promote_fallback_window', 100, 1),
+    promoteFallbackShare: 0.5,
+    natsUrl: r.has('nats_url') ? r.string('nats_url', '') : undefined,
+    traceStream: r.string('trace_stream', 'CONTAINERLESS_TRACES'),
   };
+  if (r.has('promote_fallback_share')) {
+    const share = Number(env.promote_fallback_share);
+    if (!Number.isFinite(share) || share <= 0 || share > 1)
+      r.problem(`promote_fallback_share=${JSON.stringify(env.promote_fallback_share)} is not a share above 0 and at most 1`);
+    else cfg.promoteFallbackShare = share;
+  }
   if (cfg.scaleIntervalMs <= 0) r.problem('scale_interval must be above 0');
   if (cfg.readTimeoutMs <= 0) r.problem('read_timeout must be above 0');
   r.check('provider');

@@ -22,6 +22,13 @@ import { ConfigError } from '../lib/index.ts';
 import { readConfig, type ProviderConfig } from './config.ts';
 import { ProviderMetrics } from './metrics.ts';
 import { Invoker } from './proxy.ts';
+import { BuildQueue, LocalCargoBuilder } from './promotion/builder.ts';
+import { PromotionController, type Builds } from './promotion/controller.ts';
+import { LocalDispatcherHost } from './promotion/dispatchers.ts';
+import { createLoopbackIntake, newTraceKey, traceToken, TraceIntakeMetrics } from './promotion/intake.ts';
+import { PromotionMetrics } from './promotion/metrics.ts';
+import { TreeStore } from './promotion/trees.ts';
+import { fnKey, INTAKE_PATH, type FnRef } from './promotion/types.ts';
 import type { ProviderInfo } from './types.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -91,7 +98,11 @@ export function providerInfo(orchestration: string): ProviderInfo {
   return { provider: 'containerless', orchestration, version: { ...(commitMessage ? { commit_message: commitMessage } : {}), sha, release: pkg.version } };
 }
 
-function localBackend(config: ProviderConfig, log?: (line: string) => void): Backend {
+function localBackend(
+  config: ProviderConfig,
+  log?: (line: string) => void,
+  replicaEnv?: (name: string, namespace: string, deployment: string) => Record<string, string>,
+): Backend {
   const replica: ReplicaKind = config.localReplica === 'auto' ? detectReplicaKind() : config.localReplica;
   log?.(`local backend replicas: ${replica === 'watchdog' ? 'containerless watchdog' : 'in-process runner (provider/backends/replica.ts)'}`);
   return new LocalBackend({
@@ -100,7 +111,29 @@ function localBackend(config: ProviderConfig, log?: (line: string) => void): Bac
     extraNamespaces: config.extraNamespaces,
     replica,
     log,
+    replicaEnv,
   });
+}
+
+/** The build queue as the controller uses it, with each function's latest progress line. */
+function buildsFor(queue: BuildQueue, progress: Map<string, string>): Builds {
+  return {
+    keyOf: (req) => queue.builder.keyOf(req),
+    cached: (key) => queue.builder.cached(key),
+    build: (req, onProgress) => {
+      progress.set(fnKey(req.fn), '');
+      const poll = setInterval(() => {
+        const line = progress.get(fnKey(req.fn));
+        if (line) onProgress(line);
+        progress.set(fnKey(req.fn), '');
+      }, 1000);
+      return queue.submit(req).finally(() => {
+        clearInterval(poll);
+        progress.delete(fnKey(req.fn));
+      });
+    },
+    cancel: (fn: FnRef) => void queue.cancel(fn),
+  };
 }
 
 /** The kubeconfig comes from KUBECONFIG, then ~/.kube/config, then the pod's service account. */
@@ -146,10 +179,57 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   const config = readConfig(env);
   const log = opts.log;
   const credentials = config.basicAuth ? resolveCredentials(config) : undefined;
-  const backend = opts.backend ?? (config.backend === 'kubernetes' ? kubernetesBackend(config, env, log) : localBackend(config, log));
+  // Replicas send their trace trees to this provider: over loopback with a token per function and deployment
+  // (the local backend without NATS), or to JetStream when nats_url is set.
+  const traceKey = newTraceKey();
+  let selfUrl = '';
+  const replicaEnv = (name: string, namespace: string, deployment: string): Record<string, string> => {
+    if (!config.promotion) return {};
+    if (config.natsUrl) return { nats_url: config.natsUrl, trace_stream: config.traceStream, trace_publish_interval: '1s' };
+    return {
+      trace_url: `${selfUrl}${INTAKE_PATH}/${namespace}/${name}`,
+      trace_token: traceToken(traceKey, { name, namespace }, deployment),
+      trace_publish_interval: '1s',
+    };
+  };
+  const backend = opts.backend ?? (config.backend === 'kubernetes' ? kubernetesBackend(config, env, log) : localBackend(config, log, replicaEnv));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = new ProviderMetrics(registry);
+  const promotionMetrics = new PromotionMetrics(registry);
+  const intakeMetrics = new TraceIntakeMetrics(registry);
+  const buildProgress = new Map<string, string>();
+  const queue = new BuildQueue(new LocalCargoBuilder(), {
+    log: (line) => {
+      log?.(line);
+      const m = /^compile (\S+): (.*)$/.exec(line);
+      if (m && buildProgress.has(m[1])) buildProgress.set(m[1], m[2]);
+    },
+  });
+  const controller = new PromotionController({
+    backend,
+    store: new TreeStore({ stateDir: config.stateDir, log }),
+    builds: buildsFor(queue, buildProgress),
+    host: new LocalDispatcherHost({ log }),
+    metrics: promotionMetrics,
+    config: {
+      enabled: config.promotion,
+      stableRequests: config.promoteStableRequests,
+      compareCost: config.promoteCompareCost,
+      canaryRequests: config.promoteCanaryRequests,
+      fallbackWindow: config.promoteFallbackWindow,
+      fallbackShare: config.promoteFallbackShare,
+    },
+    stateDir: config.stateDir,
+    log,
+  });
+  const intake = createLoopbackIntake({
+    key: traceKey,
+    lookup: (fn) => controller.lookup(fn),
+    onTree: (msg, bytes) => controller.onTree(msg, bytes),
+    metrics: intakeMetrics,
+    log,
+  });
   let autoscaler: Autoscaler | undefined;
   const invoker = new Invoker({
     backend,
@@ -160,6 +240,8 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     maxQueuedRequests: config.maxQueuedRequests,
     maxIdleConnsPerHost: config.maxIdleConnsPerHost,
     onWake: (f) => autoscaler?.woke(f),
+    router: config.promotion ? controller : undefined,
+    promotionMetrics,
     log,
   });
   const source: LoadSource = config.prometheusUrl ? new PrometheusLoadSource(config.prometheusUrl) : new RegistryLoadSource(registry, metrics);
@@ -172,6 +254,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     intervalMs: config.scaleIntervalMs,
     windowMs: config.scaleWindowMs,
     queued: (f) => invoker.queued(f),
+    policyFor: (f, p) => controller.policyFor(f, p),
     log,
   });
   const app = createApp({
@@ -187,13 +270,29 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     onScaledUp: (f) => autoscaler?.woke(f),
     onScaled: (f, n) => autoscaler?.scaledByHand(f, n),
     onRemoved: (f) => metrics.forget(f),
+    promotion: {
+      deployed: (fn) => controller.track(fn),
+      updating: (fn) => controller.updating(fn),
+      updated: (fn) => controller.updated(fn),
+      removed: (fn) => controller.removed(fn),
+      status: (fn) => controller.status(fn),
+    },
     log,
   });
-  await backend.start();
   // Invocations skip express (routing and middleware cost a share of the proxy's time); the app's own
   // /function route serves the same handler for callers of createApp.
   // Timeouts are checked every second (Node's default is every 30 s, which would stretch read_timeout).
+  // The listener comes first (the replicas' trace_url names its port); requests wait until the backend has
+  // loaded its functions.
+  let started!: () => void;
+  const ready = new Promise<void>((r) => (started = r));
+  let isReady = false;
   const server: Server = createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
+    if (!isReady) {
+      void ready.then(() => server.emit('request', req, res));
+      return;
+    }
+    if (req.url?.startsWith(`${INTAKE_PATH}/`)) return intake(req, res);
     if (req.url?.startsWith('/function/')) {
       backend
         .namespaces()
@@ -219,10 +318,21 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   // The answer may take longer (the function's own read_timeout, a followed log stream).
   server.headersTimeout = Math.min(config.readTimeoutMs, 60_000);
   server.requestTimeout = config.readTimeoutMs;
-  autoscaler.start();
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.bindAddress === '0.0.0.0' || config.bindAddress === '::' ? '127.0.0.1' : config.bindAddress;
+  selfUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  try {
+    await backend.start();
+    await controller.start();
+  } catch (err) {
+    server.close();
+    server.closeAllConnections();
+    throw err;
+  }
+  isReady = true;
+  started();
+  autoscaler.start();
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -243,6 +353,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
           server.closeIdleConnections();
         });
         invoker.close();
+        await controller.close();
         await backend.close();
       })();
       return closing;

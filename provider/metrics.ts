@@ -67,7 +67,12 @@ export class ProviderMetrics {
     this.inflight = new Gauge({ name: INFLIGHT, help: 'Function invocations in flight', labelNames: ['function_name'], registers });
     this.serviceCount = new Gauge({ name: 'gateway_service_count', help: 'Desired replicas per function', labelNames: ['function_name'], registers });
     this.readyCount = new Gauge({ name: 'gateway_service_ready_count', help: 'Ready replicas per function', labelNames: ['function_name'], registers });
-    this.lastInvocation = new Gauge({ name: LAST_INVOCATION, help: 'Unix time of the last invocation start or end', labelNames: ['function_name'], registers });
+    this.lastInvocation = new Gauge({
+      name: LAST_INVOCATION,
+      help: 'Unix time a Node replica last got or finished a request',
+      labelNames: ['function_name'],
+      registers,
+    });
     this.queued = new Gauge({
       name: 'containerless_function_queued_requests',
       help: 'Requests waiting for a replica to start',
@@ -114,13 +119,14 @@ export class ProviderMetrics {
   begin(functionName: string): Invocation {
     const started = this.now();
     this.invocationStarted.inc({ function_name: functionName });
-    this.lastInvocation.set({ function_name: functionName }, Date.now() / 1000);
     let busy = false;
     let ended = false;
     return {
       forwarding: () => {
         if (busy || ended) return;
         busy = true;
+        // The replicas' idle clock: a request a promoted function's dispatcher answers never reaches them.
+        this.lastInvocation.set({ function_name: functionName }, Date.now() / 1000);
         this.move(functionName, +1);
       },
       end: (code: number) => {
@@ -130,7 +136,7 @@ export class ProviderMetrics {
         const labels = { function_name: functionName, code: String(code) };
         this.invocationTotal.inc(labels);
         this.functionSeconds.observe(labels, (this.now() - started) / 1000);
-        this.lastInvocation.set({ function_name: functionName }, Date.now() / 1000);
+        if (busy) this.lastInvocation.set({ function_name: functionName }, Date.now() / 1000);
         this.counts.set(functionName, (this.counts.get(functionName) ?? 0) + 1);
       },
     };

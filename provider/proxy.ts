@@ -11,13 +11,48 @@
  * - Errors of the proxy itself carry `X-OpenFaaS-Internal: proxy`, as faas-provider's do.
  * - Streaming requests (Accept text/event-stream or application/x-ndjson) are passed through unbuffered
  *   and without the read timeout.
+ * - A promoted function (the `router` names a dispatcher for it) gets its buffered requests sent to the
+ *   dispatcher first. Its answer goes to the client as it is; its fallback marker (503 with
+ *   `x-containerless-fallback`) never does: the request is sent again, with the same body, to a Node replica
+ *   (started if there is none), marked with `x-containerless-retry: <kind>` so that the replica traces it.
+ *   A dispatcher that cannot be reached, or drops the connection before answering, is a fallback too (kind
+ *   `unreachable`): the request still gets Node's answer. Streaming requests always go to Node.
+ * - `containerless_function_requests_total` counts each invocation once, by the engine that answered.
  */
 import { randomUUID } from 'node:crypto';
-import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { minReplicas, NotFoundError, StartFailedError, type Backend, type Endpoint } from './backend.ts';
 import type { Invocation, ProviderMetrics } from './metrics.ts';
+import type { PromotionMetrics } from './promotion/metrics.ts';
+import { RETRY_HEADER } from './promotion/types.ts';
+
+/** The dispatcher's fallback marker (runtime/src/dispatcher/mod.rs). */
+const FALLBACK_HEADER = 'x-containerless-fallback';
+const SITE_HEADER = 'x-containerless-site';
+/** The marker's detail text is kept up to this many bytes. */
+const MAX_FALLBACK_DETAIL = 4096;
+/** Hop-by-hop headers of a dispatcher's answer, not passed on (Node's server writes its own). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'te']);
+
+/** How a request sent to a dispatcher ended. */
+export type RouteOutcome = { kind: 'answered'; status: number; ms: number } | { kind: 'fallback'; reason: string; site?: string; detail: string; ms: number };
+
+/** A dispatcher to try first, from the promotion controller. */
+export interface DispatcherRoute {
+  url: string;
+  instance: string;
+  /** Called once, when the dispatcher answered or handed the request back. */
+  done(outcome: RouteOutcome): void;
+}
+
+export interface Router {
+  /** The dispatcher for this request, or undefined to send it to Node. */
+  route(functionName: string): DispatcherRoute | undefined;
+  /** Node answered a request (a fallback or not) in `ms`. */
+  nodeAnswered?(functionName: string, ms: number, fallback: boolean): void;
+}
 
 export interface InvokeDeps {
   backend: Backend;
@@ -30,6 +65,9 @@ export interface InvokeDeps {
   maxIdleConnsPerHost?: number;
   /** Told when a request scaled a function up from zero. */
   onWake?: (functionName: string) => void;
+  /** Promoted functions' dispatchers (none: every request goes to Node). */
+  router?: Router;
+  promotionMetrics?: PromotionMetrics;
   log?: (line: string) => void;
 }
 
@@ -170,13 +208,18 @@ export class Invoker {
     req.headers['x-start-time'] = startTime;
     req.headers['x-forwarded-host'] ??= req.headers.host ?? '';
     req.headers['x-forwarded-for'] ??= req.socket.remoteAddress ?? '';
+    // Only the provider marks a request as a fallback re-send.
+    delete req.headers[RETRY_HEADER];
     res.setHeader('X-Call-Id', callId);
     res.setHeader('X-Start-Time', startTime);
 
     let invocation: Invocation | undefined;
+    let answeredBy: 'node' | 'rust' = 'node';
+    let fellBack = false;
     const clientGone = new AbortController();
     res.on('close', () => {
       clientGone.abort(new Error('client went away'));
+      if (invocation) this.deps.promotionMetrics?.served(fname, answeredBy, fellBack);
       invocation?.end(res.headersSent ? res.statusCode : 499);
     });
     try {
@@ -191,13 +234,27 @@ export class Invoker {
         delete req.headers['transfer-encoding'];
         if (body.length > 0 || req.headers['content-length'] !== undefined) req.headers['content-length'] = String(body.length);
       }
+      const route = body !== undefined ? this.deps.router?.route(fname) : undefined;
+      if (route && body !== undefined) {
+        answeredBy = 'rust';
+        const reason = await this.viaDispatcher(req, res, route, parsed.path, body);
+        if (reason === undefined) return;
+        // Handed back: Node answers it, and traces it.
+        answeredBy = 'node';
+        fellBack = true;
+        req.headers[RETRY_HEADER] = reason;
+      }
       let staleRetries = 0;
+      const nodeStarted = performance.now();
       for (let attempt = 1; ; attempt++) {
         if (endpoints.length === 0) endpoints = await this.coldStart(parsed.name, namespace, fname, clientGone.signal);
         const ep = this.pick(fname, endpoints);
         invocation.forwarding();
         const outcome = await this.forward(req, res, ep, parsed.path, body, streaming, fname);
-        if (outcome === 'done') return;
+        if (outcome === 'done') {
+          this.deps.router?.nodeAnswered?.(fname, performance.now() - nodeStarted, fellBack);
+          return;
+        }
         if (body === undefined) throw new ProxyFailure(500, `Can't reach service for: ${fname}.`);
         if (outcome === 'stale') {
           // The pool handed out a dead connection (the agent drops it): the same replica, a fresh connection.
@@ -222,6 +279,73 @@ export class Invoker {
       this.deps.log?.(`proxy: ${fname}: ${(err as Error).stack ?? String(err)}`);
       return fail(500, `Can't reach service for: ${fname}.`);
     }
+  }
+
+  /**
+   * Sends a buffered request to a dispatcher. Resolves undefined when its answer went to the client, or with
+   * the fallback kind when it handed the request back (nothing was sent to the client then).
+   */
+  private viaDispatcher(req: IncomingMessage, res: ServerResponse, route: DispatcherRoute, path: string, body: Buffer): Promise<string | undefined> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (outcome: RouteOutcome): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        route.done(outcome);
+        resolve(outcome.kind === 'answered' ? undefined : outcome.reason);
+      };
+      const fallback = (reason: string, detail: string, site?: string): void =>
+        settle({ kind: 'fallback', reason, site, detail, ms: performance.now() - started });
+      const headers: OutgoingHttpHeaders = { ...req.headers };
+      delete headers['transfer-encoding'];
+      if (body.length > 0 || req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
+      const url = new URL(`${route.url}${path}`);
+      const up = httpRequest({ hostname: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: req.method, headers, agent: this.agent });
+      // A dispatcher that does not answer within read_timeout: Node gets the request (at-least-once, as
+      // any fallback).
+      const timer = setTimeout(() => {
+        up.destroy();
+        fallback('timeout', `the dispatcher did not answer within ${this.deps.readTimeoutMs} ms`);
+      }, this.deps.readTimeoutMs);
+      up.on('error', (err) => {
+        if (!res.headersSent) return fallback('unreachable', `the dispatcher could not be reached (${err.message})`);
+        res.destroy();
+        settle({ kind: 'answered', status: res.statusCode, ms: performance.now() - started });
+      });
+      up.on('response', (answer) => {
+        const kind = answer.headers[FALLBACK_HEADER];
+        if (kind !== undefined) {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          answer.on('data', (c: Buffer) => {
+            if (size < MAX_FALLBACK_DETAIL) chunks.push(c);
+            size += c.length;
+          });
+          const site = answer.headers[SITE_HEADER];
+          const done = (): void =>
+            fallback(String(kind), Buffer.concat(chunks).toString('utf8').slice(0, MAX_FALLBACK_DETAIL), typeof site === 'string' ? site : undefined);
+          answer.once('end', done);
+          answer.once('error', done);
+          answer.once('aborted', done);
+          return;
+        }
+        clearTimeout(timer);
+        const out: OutgoingHttpHeaders = {};
+        for (const [k, v] of Object.entries(answer.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+        answer.pipe(res);
+        const finished = (): void => settle({ kind: 'answered', status: answer.statusCode ?? 502, ms: performance.now() - started });
+        answer.once('end', finished);
+        answer.once('error', () => {
+          res.destroy();
+          finished();
+        });
+        res.once('close', finished);
+      });
+      up.end(body);
+    });
   }
 
   private pick(fname: string, endpoints: Endpoint[]): Endpoint {

@@ -24,6 +24,7 @@
  * - Logs are the replicas' stdout and stderr lines, kept per function in a ring buffer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile, copyFile } from 'node:fs/promises';
@@ -40,6 +41,7 @@ import {
   type DeploySpec,
   type Endpoint,
   type LogRequest,
+  type PromotionInfo,
   type SecretData,
   type SecretRef,
 } from '../backend.ts';
@@ -81,14 +83,20 @@ export interface LocalBackendOptions {
   logLines?: number;
   /** Diagnostics of the backend itself (default: none). */
   log?: (line: string) => void;
+  /** Further env for every replica of a function (the provider's trace intake: trace_url, trace_token), given
+   *  the function and its deployment id; the deployment's own envVars cannot override it. */
+  replicaEnv?: (name: string, namespace: string, deployment: string) => Record<string, string>;
 }
 
 interface SavedFunction {
   spec: DeploySpec;
   replicas: number;
   createdAt: string;
-  /** The spec that serves while `spec` is rolling out or cannot start. */
+  /** The deployment id of `spec` (new at every deploy and update; absent in state saved before ids). */
+  deployment?: string;
+  /** The spec that serves while `spec` is rolling out or cannot start, and its deployment id. */
   previous?: DeploySpec;
+  previousDeployment?: string;
 }
 
 interface Replica {
@@ -111,12 +119,14 @@ interface Replica {
 interface LocalFunction {
   /** The deployed spec; its replicas are generation `generation`. */
   spec: DeploySpec;
+  /** The deployed spec's id (a random UUID per deploy and update), in its replicas' env (CONTAINERLESS_DEPLOYMENT). */
+  deployment: string;
   desired: number;
   createdAt: string;
   generation: number;
   /** The last generation that had all its replicas ready, and its spec: while a newer one is rolling out (or
    *  cannot start), its replicas keep serving. Undefined until the first generation is ready. */
-  stable?: { generation: number; spec: DeploySpec };
+  stable?: { generation: number; spec: DeploySpec; deployment: string };
   replicas: Replica[];
   nextInstance: number;
   /** Replica exits and failed starts since a replica was last ready (the restart back-off). */
@@ -210,7 +220,7 @@ export class LocalBackend implements Backend {
   private readonly extraNamespaces: string[];
   private readonly fns = new Map<string, LocalFunction>();
   private readonly events = new EventEmitter();
-  private readonly opts: Required<Omit<LocalBackendOptions, 'log' | 'baseEnv'>> & Pick<LocalBackendOptions, 'log'>;
+  private readonly opts: Required<Omit<LocalBackendOptions, 'log' | 'baseEnv' | 'replicaEnv'>> & Pick<LocalBackendOptions, 'log' | 'replicaEnv'>;
   private readonly baseEnv: Record<string, string>;
   private saving: Promise<void> = Promise.resolve();
   private savingPids: Promise<void> = Promise.resolve();
@@ -232,6 +242,7 @@ export class LocalBackend implements Backend {
       stopGraceMs: options.stopGraceMs ?? 5_000,
       logLines: options.logLines ?? 5_000,
       log: options.log,
+      replicaEnv: options.replicaEnv,
     };
     const base: Record<string, string> = {};
     for (const k of ['PATH', 'HOME', 'LANG', 'TZ', 'CONTAINERLESS_CACHE']) {
@@ -256,11 +267,11 @@ export class LocalBackend implements Backend {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log?.(`local: ignoring unreadable ${this.statePath()}: ${(err as Error).message}`);
     }
     for (const s of saved) {
-      const fn = this.newFunction(s.spec, s.replicas, s.createdAt);
+      const fn = this.newFunction(s.spec, s.replicas, s.createdAt, s.deployment);
       if (s.previous) {
         // An update that had not rolled out: the previous spec serves until the deployed one is ready.
         fn.generation = 1;
-        fn.stable = { generation: 0, spec: s.previous };
+        fn.stable = { generation: 0, spec: s.previous, deployment: s.previousDeployment ?? randomUUID() };
       }
       this.fns.set(key(s.spec.service, s.spec.namespace), fn);
       this.reconcile(fn);
@@ -301,6 +312,7 @@ export class LocalBackend implements Backend {
   async update(spec: DeploySpec): Promise<void> {
     const fn = this.mustGet(spec.service, spec.namespace);
     fn.spec = this.withFunctionFolder(spec);
+    fn.deployment = randomUUID();
     fn.generation += 1;
     fn.failures = 0;
     fn.startFailures = 0;
@@ -346,6 +358,23 @@ export class LocalBackend implements Backend {
     fn.desired = replicas;
     this.save();
     this.reconcile(fn);
+  }
+
+  async promotionInfo(name: string, namespace: string): Promise<PromotionInfo | undefined> {
+    const fn = this.fns.get(key(name, namespace));
+    if (!fn) return undefined;
+    const folder = inspectFunctionFolder(fn.spec.image, this.opts.cwd);
+    return {
+      deployment: fn.deployment,
+      handlerFile: folder.ok ? join(folder.dir, 'handler.js') : join(fn.spec.image, 'handler.js'),
+      envVars: { ...(fn.spec.envVars ?? {}) },
+      labels: { ...fn.spec.labels },
+    };
+  }
+
+  replicaPids(name: string, namespace: string): number[] {
+    const fn = this.fns.get(key(name, namespace));
+    return (fn?.replicas ?? []).flatMap((r) => (r.child?.pid !== undefined && r.child.exitCode === null && !r.stopping ? [r.child.pid] : []));
   }
 
   async endpoints(name: string, namespace: string): Promise<Endpoint[]> {
@@ -479,8 +508,20 @@ export class LocalBackend implements Backend {
   // ------------------------------------------------------------------------------------------------------
   // internals
 
-  private newFunction(spec: DeploySpec, replicas: number, createdAt: string): LocalFunction {
-    return { spec, desired: replicas, createdAt, generation: 0, replicas: [], nextInstance: 1, failures: 0, startFailures: 0, logs: [], removed: false };
+  private newFunction(spec: DeploySpec, replicas: number, createdAt: string, deployment: string = randomUUID()): LocalFunction {
+    return {
+      spec,
+      deployment,
+      desired: replicas,
+      createdAt,
+      generation: 0,
+      replicas: [],
+      nextInstance: 1,
+      failures: 0,
+      startFailures: 0,
+      logs: [],
+      removed: false,
+    };
   }
 
   /** The spec with its image checked and made absolute; InvalidError (400) with the reason otherwise. */
@@ -605,7 +646,8 @@ export class LocalBackend implements Backend {
           spec: f.spec,
           replicas: f.desired,
           createdAt: f.createdAt,
-          ...(f.stable && f.stable.generation !== f.generation ? { previous: f.stable.spec } : {}),
+          deployment: f.deployment,
+          ...(f.stable && f.stable.generation !== f.generation ? { previous: f.stable.spec, previousDeployment: f.stable.deployment } : {}),
         })),
       },
       null,
@@ -649,7 +691,7 @@ export class LocalBackend implements Backend {
       // Rolled out (also at zero replicas): older generations go.
       if (fn.stable?.generation !== fn.generation) {
         const hadPrevious = fn.stable !== undefined;
-        fn.stable = { generation: fn.generation, spec: fn.spec };
+        fn.stable = { generation: fn.generation, spec: fn.spec, deployment: fn.deployment };
         if (hadPrevious) this.save(); // the previous spec is no longer needed after a restart
       }
       for (const r of old) void this.stopReplica(fn, r);
@@ -704,6 +746,7 @@ export class LocalBackend implements Backend {
         if (existsSync(src)) await copyFile(src, join(secrets, name));
       }
       if (r.stopping || fn.removed || this.closed) throw new Error('stopped before it started');
+      const deployment = generation === fn.generation ? fn.deployment : (fn.stable?.deployment ?? fn.deployment);
       const env: Record<string, string> = {
         ...this.baseEnv,
         ...(spec.envProcess ? { fprocess: spec.envProcess } : {}),
@@ -721,6 +764,8 @@ export class LocalBackend implements Backend {
         HOSTNAME: instance,
         OPENFAAS_NAME: spec.service,
         OPENFAAS_NAMESPACE: spec.namespace,
+        CONTAINERLESS_DEPLOYMENT: deployment,
+        ...(this.opts.replicaEnv?.(spec.service, spec.namespace, deployment) ?? {}),
       };
       const { command, args } = this.command(dir);
       const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
