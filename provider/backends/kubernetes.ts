@@ -7,7 +7,18 @@
  * The API server is the only state: nothing is kept in the provider, so a restarted provider (or a second
  * replica of it) sees every function at once. Ready replicas come from EndpointSlices, watched per namespace
  * so the invoke path never waits on the API server.
+ *
+ * What the Containerless watchdog in each pod needs, beyond faas-netes's shape (all through the downward
+ * API, so the Deployment is the one place they live and `toStatus` does not list them as the user's env):
+ * `OPENFAAS_NAME` (the function name, from the `faas_function` label: the watchdog publishes its trace
+ * trees under it, `containerless.traces.<namespace>.<name>`), `OPENFAAS_NAMESPACE` (the pod's namespace) and
+ * `CONTAINERLESS_DEPLOYMENT`, from the pod template's annotation `com.containerless.deployment`: a new
+ * random id on every deploy and every update, stored in the Deployment so it survives provider restarts.
+ * Trees carry it, and the provider refuses trees of an older deployment. The annotation shows in the
+ * function's status annotations, where the provider reads the current id. A user's env of these names is
+ * replaced.
  */
+import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import {
   ApiException,
@@ -46,6 +57,7 @@ import {
   type SecretRef,
 } from '../backend.ts';
 import type { FunctionResources, FunctionStatus, LogMessage } from '../types.ts';
+import { ENV_DEPLOYMENT } from '../promotion/types.ts';
 
 /** The watchdog's port in every function image (of-watchdog and ours). */
 export const FUNCTION_PORT = 8080;
@@ -56,6 +68,15 @@ const SCRAPE_ANNOTATION = 'prometheus.io.scrape';
 /** Pro's namespace marker: namespaces with this annotation (or label) hold functions too. */
 const NAMESPACE_MARKER = 'openfaas';
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+/** The pod template's annotation holding the deployment id (a new one per deploy and update). */
+export const DEPLOYMENT_ANNOTATION = 'com.containerless.deployment';
+/** Env every function container gets from the downward API (see the top of this file). */
+const DOWNWARD_ENV: V1EnvVar[] = [
+  { name: ENV_DEPLOYMENT, valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${DEPLOYMENT_ANNOTATION}']` } } },
+  { name: 'OPENFAAS_NAME', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${LABEL_FAAS_FUNCTION}']` } } },
+  { name: 'OPENFAAS_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+];
+const DOWNWARD_NAMES = new Set(DOWNWARD_ENV.map((e) => e.name));
 
 export interface KubernetesBackendOptions {
   kubeConfig: KubeConfig;
@@ -400,13 +421,15 @@ export class KubernetesBackend implements Backend {
 
   // -------------------------------------------------------------------------------------------------------
 
-  /** The Deployment faas-netes would make for this spec. */
+  /** The Deployment faas-netes would make for this spec, with the watchdog's env and a new deployment id. */
   deployment(spec: DeploySpec, replicas: number): V1Deployment {
     const name = spec.service;
     const annotations = withScrape(spec.annotations);
     const env: V1EnvVar[] = Object.entries({ ...(spec.envVars ?? {}), ...(spec.envProcess ? { fprocess: spec.envProcess } : {}) })
+      .filter(([k]) => !DOWNWARD_NAMES.has(k))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => ({ name: k, value: v }));
+      .map(([k, v]): V1EnvVar => ({ name: k, value: v }))
+      .concat(DOWNWARD_ENV.map((e) => ({ ...e })));
     const volumes: V1Volume[] = [];
     const mounts: V1VolumeMount[] = [];
     const secrets = [...new Set(spec.secrets ?? [])].sort();
@@ -460,7 +483,7 @@ export class KubernetesBackend implements Backend {
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         revisionHistoryLimit: 10,
         template: {
-          metadata: { name, labels: { ...spec.labels, [LABEL_FAAS_FUNCTION]: name }, annotations },
+          metadata: { name, labels: { ...spec.labels, [LABEL_FAAS_FUNCTION]: name }, annotations: { ...annotations, [DEPLOYMENT_ANNOTATION]: randomUUID() } },
           spec: {
             containers: [container],
             volumes,

@@ -114,7 +114,9 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     expect(d.status_code).to.equal(200);
     expect(d.metadata.labels).to.deep.equal({ faas_function: 'hello' });
     expect(d.metadata.annotations).to.include({ topic: 'orders', 'prometheus.io.scrape': 'false' });
-    expect(d.spec.template.metadata.annotations).to.deep.equal({ topic: 'orders', 'prometheus.io.scrape': 'false' });
+    const { 'com.containerless.deployment': deploymentId, ...templateAnnotations } = d.spec.template.metadata.annotations as Record<string, string>;
+    expect(templateAnnotations).to.deep.equal({ topic: 'orders', 'prometheus.io.scrape': 'false' });
+    expect(deploymentId).to.match(/^[0-9a-f-]{36}$/);
     expect(d.spec.replicas).to.equal(1);
     expect(d.spec.selector).to.deep.equal({ matchLabels: { faas_function: 'hello' } });
     expect(d.spec.strategy.rollingUpdate).to.deep.equal({ maxUnavailable: 0, maxSurge: 1 });
@@ -127,6 +129,10 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
       { name: 'b_var', value: '2' },
       { name: 'custom_env', value: 'from-k8s' },
       { name: 'fprocess', value: 'node index.js' },
+      // The watchdog's, from the downward API: its deployment id, the function name its trees go under, the namespace.
+      { name: 'CONTAINERLESS_DEPLOYMENT', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: "metadata.annotations['com.containerless.deployment']" } } },
+      { name: 'OPENFAAS_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: "metadata.labels['faas_function']" } } },
+      { name: 'OPENFAAS_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
     ]);
     expect(c.resources).to.deep.equal({ limits: { memory: '128Mi', cpu: '100m' } });
     expect(c.readinessProbe.httpGet).to.include({ path: '/_/ready', port: 8080 });
@@ -267,6 +273,10 @@ describe('provider with the Kubernetes backend (real kube-apiserver, KWOK nodes)
     expect(after.spec.replicas).to.equal(2);
     expect(after.spec.template.metadata.labels).to.include({ faas_function: 'hello', team: 'b' });
     expect(after.spec.template.metadata.labels.uid).to.match(/^\d+$/);
+    // A new deployment id: trees of the old pods are refused from now on.
+    const idOf = (d: Obj): string | undefined => (d.spec.template.metadata.annotations as Record<string, string>)['com.containerless.deployment'];
+    expect(idOf(after)).to.match(/^[0-9a-f-]{36}$/);
+    expect(idOf(after)).to.not.equal(idOf(before));
     await waitFor(
       'the updated pod to answer with the new env',
       async () => {
