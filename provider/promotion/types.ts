@@ -122,8 +122,9 @@ export interface DispatcherStart {
   /** The deployment's env the dispatcher honours (exec_timeout, RAW_BODY, MAX_JSON_SIZE, MAX_RAW_SIZE,
    *  write_timeout, ...); the host adds port and bind. */
   env: Record<string, string>;
-  /** Log lines of the dispatcher (stderr and stdout), for the function's logs. */
-  log?: (line: string) => void;
+  /** Log lines of the dispatcher (stderr and stdout), for the function's logs, with the instance that wrote
+   *  them (its handle's `instance`; known before the handle is, for lines written while it starts). */
+  log?: (line: string, instance: string) => void;
 }
 
 export interface DispatcherHandle {
