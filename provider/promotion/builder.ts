@@ -165,8 +165,16 @@ export interface LocalCargoBuilderOptions {
   version?: string;
 }
 
-/** Cargo output that says the compiler refused the code: the same inputs would fail again, so the result is kept. */
-const DETERMINISTIC_FAILURE = /^error(\[E\d+\])?: |could not compile/;
+/**
+ * Whether cargo's output says the compiler refused the code (an error with a rustc code, or `could not
+ * compile` with nothing that points at the machine): the same inputs would fail again, so the result is kept.
+ * A download, a full disk, a killed compiler or a failed link may pass on the next try: not kept.
+ */
+export function isDeterministicFailure(output: string[]): boolean {
+  if (output.some((l) => /linking with|No space left|out of memory|signal: \d+|SIGKILL|Killed|failed to (download|get|fetch)|network|spurious/i.test(l)))
+    return false;
+  return output.some((l) => /^error\[E\d+\]/.test(l) || /^error: could not compile/.test(l));
+}
 
 /** Builds dispatchers with cargo on this machine (as `containerless compile` does), cached by key. */
 export class LocalCargoBuilder implements DispatcherBuilder {
@@ -270,7 +278,7 @@ export class LocalCargoBuilder implements DispatcherBuilder {
       if (opts.signal?.aborted) throw cancelled();
       if (err instanceof BuildError) {
         const failed = outcome('failed', [...diagnostics, `cargo: ${err.message}`, ...err.output], generated.functions);
-        return err.output.some((l) => DETERMINISTIC_FAILURE.test(l)) ? this.keep(failed) : failed;
+        return isDeterministicFailure(err.output) ? this.keep(failed) : failed;
       }
       return outcome('failed', [...diagnostics, `build: ${(err as Error).message}`], generated.functions);
     }

@@ -5,7 +5,7 @@
  * - Env: PATH, HOME, LANG and TZ of the provider (never its other variables: they may hold its secrets),
  *   then the deployment's env the dispatcher honours (DispatcherStart.env), then `port` and
  *   `bind=127.0.0.1`, which the host always sets.
- * - stdin is closed; stdout and stderr lines (each cut at `maxLineBytes`) go to the spec's `log`.
+ * - stdin is closed; stdout and stderr lines (each cut at `maxLineLength`) go to the spec's `log`.
  * - Ready when `GET /_/ready` answers 200 (polled every 50 ms). A process that exits first, or is not ready
  *   in time, rejects `start` with the reason and its last lines (a late one is stopped).
  * - `stop(graceMs)`: SIGTERM (the dispatcher stops accepting, lets requests in flight finish and exits 0),
@@ -79,8 +79,8 @@ export interface LocalDispatcherHostOptions {
   readyTimeoutMs?: number;
   /** SIGTERM to SIGKILL when stop() is not told (default 10 s: a request in flight may need exec_timeout). */
   stopGraceMs?: number;
-  /** Longer output lines are cut here (default 16 KiB). */
-  maxLineBytes?: number;
+  /** Longer output lines are cut at this many characters (default 16384). */
+  maxLineLength?: number;
   /** Diagnostics of the host itself (default: none). */
   log?: (line: string) => void;
 }
@@ -208,12 +208,12 @@ export class LocalDispatcherHost implements DispatcherHost {
     const child = spawn(spec.binary, [], { cwd: dirname(spec.binary), env, stdio: ['ignore', 'pipe', 'pipe'] });
     const d = new LocalDispatcher(spec.version, `http://127.0.0.1:${port}`, instance, child, this.opts.stopGraceMs ?? 10_000);
     this.running.add(d);
-    const max = this.opts.maxLineBytes ?? 16 * 1024;
+    const max = this.opts.maxLineLength ?? 16 * 1024;
     for (const stream of [child.stdout!, child.stderr!]) {
       eachLine(stream, max, (line) => {
         d.tail.push(line);
         if (d.tail.length > TAIL_LINES) d.tail.shift();
-        spec.log?.(line);
+        spec.log?.(line, instance);
       });
     }
     child.on('error', (err) => {
