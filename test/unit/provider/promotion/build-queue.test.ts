@@ -4,7 +4,7 @@
  * test/integration/provider/promotion-build.test.ts).
  */
 import { expect } from 'chai';
-import { BuildCancelledError, BuildQueue } from '../../../../provider/promotion/builder.ts';
+import { BuildCancelledError, BuildQueue, canonicalJson, isDeterministicFailure } from '../../../../provider/promotion/builder.ts';
 import type { BuildOutcome, BuildRequest, DispatcherBuilder, FnRef } from '../../../../provider/promotion/types.ts';
 import type { TraceIR } from '../../../../trace/index.ts';
 
@@ -269,5 +269,36 @@ describe('BuildQueue', () => {
     expect(await state(b)).to.equal('rejected');
     expect(await state(queue.submit(req('c', 'k3')))).to.equal('rejected');
     expect(builder.keys()).to.deep.equal(['k1']);
+  });
+});
+
+describe('isDeterministicFailure (which failed builds are kept)', () => {
+  it('keeps a build rustc refused', () => {
+    expect(
+      isDeterministicFailure([
+        'error[E0308]: mismatched types',
+        ' --> src/main.rs:1:26',
+        'error: could not compile `fn-a` (bin "fn-a") due to 1 previous error',
+      ]),
+    ).to.equal(true);
+  });
+  it('does not keep a failure the next try may not have', () => {
+    for (const output of [
+      ['error: failed to download from `https://static.crates.io/...`'],
+      ['error: linking with `cc` failed: exit status: 1', 'error: could not compile `fn-a` (bin "fn-a") due to 1 previous error'],
+      ['error: could not compile `fn-a` (bin "fn-a")', 'Caused by:', "  process didn't exit successfully: `rustc ...` (signal: 9, SIGKILL: kill)"],
+      ['error: could not write output: No space left on device (os error 28)', 'error: could not compile `clrt`'],
+      ['warning: spurious network error (3 tries remaining)'],
+      [],
+    ]) {
+      expect(isDeterministicFailure(output), output.join('\n')).to.equal(false);
+    }
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts keys at every depth, keeps array order and drops undefined fields', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).to.equal('{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ x: 1, y: 2 })).to.equal(canonicalJson({ y: 2, x: 1 }));
   });
 });
