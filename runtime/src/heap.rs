@@ -1,9 +1,13 @@
-//! The per-request heap.
+//! The heap: the module's objects, then the current request's.
 //!
-//! Objects live in one vector and are named by index. The first `module_len` objects were made when the
-//! module was loaded (its top-level code, the globals): a request may read them but never write them,
-//! because Node keeps module state across requests and the compiled code must not diverge from it. At the
-//! end of a request the heap is truncated back to `module_len`, which frees everything the request made.
+//! Objects live in one vector and are named by index. The first `module_len` objects are the module's
+//! state: the globals, what its top-level code made, and what earlier answered requests left reachable from
+//! it. A request may write module objects: the heap keeps a copy of each before its first write (the undo
+//! log). A request that gives up has its writes undone (`reset`), since JavaScript runs it again from the
+//! state it started from; a request that is answered keeps them (`commit`), so the module state evolves with
+//! the requests this replica answered, as a Node replica's does. Committing moves the request's objects
+//! that module state now reaches next to the module's and frees the rest; `reset` frees everything the
+//! request made.
 
 use crate::cx::{Abort, AbortKind};
 use crate::native::BuiltinDef;
@@ -158,6 +162,28 @@ pub trait Slots: Any + fmt::Debug + CloneSlots {
     fn hooks(&self) -> Option<&'static PropHooks> {
         None
     }
+    /// Shows `f` every value the slots hold that may name an object (wrap a bare `ObjRef` with
+    /// `each_ref`); `f` may change them, as `Heap::commit` does when it moves objects. Slots keyed by an
+    /// object (a Map's keys) re-key themselves. `Err(why)` for slots bound to the request being served
+    /// (I/O in flight, a loop under way), which cannot be kept in module state. Every builtin says what its
+    /// slots hold: there is no default.
+    fn each_value(&mut self, f: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str>;
+}
+
+/// Shows `f` an object reference as a value, and takes back what `f` left (an object).
+pub fn each_ref(r: &mut ObjRef, f: &mut dyn FnMut(&mut Value)) {
+    let mut v = Value::Obj(*r);
+    f(&mut v);
+    if let Value::Obj(o) = v {
+        *r = o;
+    }
+}
+
+/// `each_ref` for an optional reference.
+pub fn each_opt_ref(r: &mut Option<ObjRef>, f: &mut dyn FnMut(&mut Value)) {
+    if let Some(o) = r {
+        each_ref(o, f);
+    }
 }
 
 /// Cloning slots behind a `Box<dyn Slots>` (module objects are copied before a request's first write).
@@ -202,11 +228,81 @@ impl Obj {
             _ => base,
         }
     }
+
+    /// Shows `f` every value the object holds: its prototype, its properties (accessors as objects), and
+    /// what its kind holds (elements, captured variables, a closure's environment, a builtin's slots). `f`
+    /// may change them (`Heap::commit` moves objects). The match has no catch-all, so a new kind must say
+    /// what it holds. `Err(why)`: slots bound to the request (see `Slots::each_value`).
+    pub fn each_value(&mut self, f: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        each_opt_ref(&mut self.proto, f);
+        for p in self.props.values_mut() {
+            match p {
+                Prop::Data { value, .. } => f(value),
+                Prop::Accessor { get, set, .. } => {
+                    each_opt_ref(get, f);
+                    each_opt_ref(set, f);
+                }
+            }
+        }
+        match &mut self.kind {
+            ObjKind::Ordinary | ObjKind::Error | ObjKind::Native(_) => Ok(()),
+            ObjKind::Array(items) => {
+                items.iter_mut().for_each(&mut *f);
+                Ok(())
+            }
+            ObjKind::Function(func) => {
+                let Func {
+                    code: _,
+                    env,
+                    name: _,
+                    length: _,
+                    flags: _,
+                    home,
+                    parent,
+                    fields: _,
+                } = &mut **func;
+                each_opt_ref(env, f);
+                each_opt_ref(home, f);
+                if let Some(p) = parent {
+                    f(p);
+                }
+                Ok(())
+            }
+            ObjKind::Bound { target, this, args } => {
+                f(target);
+                f(this);
+                args.iter_mut().for_each(&mut *f);
+                Ok(())
+            }
+            ObjKind::Scope { vars, parent } => {
+                vars.iter_mut().for_each(&mut *f);
+                each_opt_ref(parent, f);
+                Ok(())
+            }
+            ObjKind::Builtin(slots) => slots.each_value(f),
+        }
+    }
+
+    /// Roughly the bytes the object keeps (for the module state's cap): a fixed part, its properties'
+    /// keys, a slot per value it holds and the text of the strings among them (counted at each holder).
+    fn footprint(&mut self) -> usize {
+        let mut n = 96 + self.props.keys().map(|k| 40 + 2 * k.len()).sum::<usize>();
+        let _ = self.each_value(&mut |v| {
+            n += 24;
+            if let Value::Str(s) = v {
+                n += 2 * s.len();
+            }
+        });
+        n
+    }
 }
 
 pub struct Heap {
     objs: Vec<Obj>,
     module_len: u32,
+    /// The module objects' `footprint`s, summed, and the most they may reach (`commit` refuses beyond).
+    module_bytes: usize,
+    module_cap: usize,
     /// Objects below this index may not be written: `module_len`, raised while an async callback runs
     /// detached (its promise not awaited at once), whose writes to older state Node would interleave
     /// differently.
@@ -257,6 +353,8 @@ impl Heap {
         Heap {
             objs: Vec::with_capacity(256),
             module_len: 0,
+            module_bytes: 0,
+            module_cap: usize::MAX,
             write_floor: 0,
             undo: Vec::new(),
             saved: std::collections::HashSet::new(),
@@ -276,8 +374,10 @@ impl Heap {
     pub fn is_empty(&self) -> bool {
         self.objs.is_empty()
     }
-    /// Everything made so far belongs to the module: requests may read it but not write it.
+    /// Everything made so far belongs to the module: requests start from it (their writes to it are
+    /// logged, to be undone or committed).
     pub fn seal_module(&mut self) {
+        self.module_bytes = self.objs.iter_mut().map(Obj::footprint).sum();
         self.module_len = self.objs.len() as u32;
         self.write_floor = self.module_len;
         self.undo.clear();
@@ -302,6 +402,18 @@ impl Heap {
     }
     pub fn set_cap(&mut self, cap: usize) {
         self.cap = cap;
+    }
+    /// The most bytes (`Obj::footprint`s) module state may keep; a commit beyond it is refused.
+    pub fn set_module_cap(&mut self, cap: usize) {
+        self.module_cap = cap;
+    }
+    /// The bytes module state keeps now (the sum of its objects' `footprint`s).
+    pub fn module_bytes(&self) -> usize {
+        self.module_bytes
+    }
+    /// How many objects module state holds.
+    pub fn module_len(&self) -> usize {
+        self.module_len as usize
     }
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -350,8 +462,8 @@ impl Heap {
     pub fn is_module(&self, r: ObjRef) -> bool {
         r.0 < self.module_len
     }
-    /// Write access. Module objects are read-only during a request (DESIGN.md: module-level state written
-    /// by a request is `unknown`), and so are frozen objects.
+    /// Write access. A module object's first write in a request copies it into the undo log; frozen objects
+    /// are read-only, and so is state older than a detached async call running now.
     #[inline]
     pub fn get_mut(&mut self, r: ObjRef) -> Result<&mut Obj, Abort> {
         if r.0 < self.write_floor {
@@ -416,6 +528,105 @@ impl Heap {
         self.undo
             .iter()
             .any(|(i, before)| !same_obj(before, &self.objs[*i as usize]))
+    }
+
+    /// Keeps the current request's writes to module state, as a Node replica keeps them once it has
+    /// answered: the request's objects that module state now reaches become module objects, and the rest
+    /// is freed. References from module state to the request's objects can only have been made through the
+    /// module objects the request wrote (every write goes through `get_mut`, which logs them in `undo`), so
+    /// those are the roots; nothing outside the heap keeps a request's object past the request (the realm
+    /// and the module's host state are made while loading, the request's host state is dropped by
+    /// `Cx::begin_request`, and the runtime has no timers). The objects reached are moved, in their
+    /// order, right after the module's, and every reference to them (in them and in the objects written)
+    /// is renamed.
+    ///
+    /// Refused (`module-write`, nothing changed, so `reset` undoes the request as for any give-up): module
+    /// state that would hold slots bound to the request (I/O in flight, a loop under way), or that would
+    /// exceed its byte cap (`set_module_cap`).
+    pub fn commit(&mut self) -> Result<(), Abort> {
+        let base = self.module_len as usize;
+        let refuse = |why: String| Abort::new(AbortKind::ModuleWrite, 0, why);
+        const UNSEEN: u32 = u32::MAX;
+        const MARKED: u32 = u32::MAX - 1;
+        // Mark what the written objects reach among the request's objects.
+        let mut slot: Vec<u32> = vec![UNSEEN; self.objs.len() - base];
+        let mut stack: Vec<u32> = Vec::new();
+        let mut reached: Vec<u32> = Vec::new();
+        fn mark(v: &Value, base: usize, slot: &mut [u32], stack: &mut Vec<u32>) {
+            if let Value::Obj(r) = v {
+                let i = r.0 as usize;
+                if i >= base && slot[i - base] == UNSEEN {
+                    slot[i - base] = MARKED;
+                    stack.push(r.0);
+                }
+            }
+        }
+        let kept = |why: &str| {
+            refuse(format!(
+                "the request left module state holding {} (kept only while its request runs)",
+                why
+            ))
+        };
+        for (i, _) in &self.undo {
+            self.objs[*i as usize]
+                .each_value(&mut |v| mark(v, base, &mut slot, &mut stack))
+                .map_err(kept)?;
+        }
+        while let Some(o) = stack.pop() {
+            reached.push(o);
+            self.objs[o as usize]
+                .each_value(&mut |v| mark(v, base, &mut slot, &mut stack))
+                .map_err(kept)?;
+        }
+        // The cap, on what module state keeps after the commit.
+        let mut bytes = self.module_bytes as isize;
+        for (i, before) in self.undo.iter_mut() {
+            bytes += self.objs[*i as usize].footprint() as isize - before.footprint() as isize;
+        }
+        for &o in &reached {
+            bytes += self.objs[o as usize].footprint() as isize;
+        }
+        let bytes = bytes.max(0) as usize;
+        if bytes > self.module_cap {
+            return Err(refuse(format!(
+                "the module state is over its cap: {} bytes after this request, {} allowed (cl_module_bytes)",
+                bytes, self.module_cap
+            )));
+        }
+        // Move the objects reached right after the module's, in their order; free the rest.
+        reached.sort_unstable();
+        for (rank, &old) in reached.iter().enumerate() {
+            let new = base + rank;
+            slot[old as usize - base] = new as u32;
+            if new != old as usize {
+                // `new` < `old`: what is there was not reached, or was moved already.
+                self.objs.swap(new, old as usize);
+            }
+        }
+        self.objs.truncate(base + reached.len());
+        // Rename every reference to a moved object.
+        let mut rename = |v: &mut Value| {
+            if let Value::Obj(r) = v {
+                let i = r.0 as usize;
+                if i >= base {
+                    debug_assert!(slot[i - base] < MARKED, "a reference to an object not kept");
+                    r.0 = slot[i - base];
+                }
+            }
+        };
+        for (i, _) in &self.undo {
+            let _ = self.objs[*i as usize].each_value(&mut rename);
+        }
+        for o in &mut self.objs[base..] {
+            let _ = o.each_value(&mut rename);
+        }
+        self.module_len = self.objs.len() as u32;
+        self.write_floor = self.module_len;
+        self.module_bytes = bytes;
+        self.undo.clear();
+        self.saved.clear();
+        self.bytes = 0;
+        Ok(())
     }
     /// Raises the write floor to everything made so far; returns the old floor for `restore_floor`.
     pub fn raise_floor(&mut self) -> u32 {

@@ -383,6 +383,11 @@ impl crate::heap::Slots for ForOf {
     fn is_host(&self) -> bool {
         true
     }
+    /// A loop's position follows its collection through the runtime's live cursors, which end with the
+    /// request.
+    fn each_value(&mut self, _: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        Err("a for-of loop's iteration")
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -3,8 +3,8 @@
 //! back with the fallback marker when the compiled code gives up.
 //!
 //! - `handle` is the socket-free core: one request in, an `Outcome` out (what Node would answer, or a
-//!   give-up). Each thread keeps its own `Cx`, made once per program: the module's top-level code runs
-//!   there, its heap is sealed, and every request starts with `Cx::begin_request`.
+//!   give-up). Each thread keeps its own `Cx` (a realm), made once per program: the module's top-level code
+//!   runs there, its heap is sealed, and every request starts with `Cx::begin_request`.
 //! - `serve` is the HTTP/1.1 server (tokio + hyper): `GET /_/health` answers 200 `OK` and `GET /_/ready`
 //!   200 with an empty body once the module has been loaded (503 before and while shutting down, 405 for
 //!   other methods, both empty), as the watchdog does; a request that Node's `http` server would not hand to
@@ -19,10 +19,23 @@
 //! been sent when it goes out. Normal answers carry what Node's would (plus of-watchdog's
 //! `X-Duration-Seconds`, which the runner adds too); each request is logged as one JSON line on stderr.
 //!
+//! Module state: each realm is one more replica of the function. As in a Node replica, its module state
+//! evolves with the requests it answers: an answered request's writes to module-level objects (a counter, a
+//! memo table, a lazily built client) are kept (`Heap::commit`), a request that gives up has its writes undone
+//! (JavaScript runs it again, in another replica, from that replica's state). Replicas never share module
+//! state, in OpenFaaS as here, so callers cannot rely on it. Module state is bounded: an answered request
+//! that would leave it over `cl_module_bytes` gives up (`module-write`) and is undone; so does one that would
+//! leave in it what cannot outlive the request (a promise whose I/O is in flight). A detached async call
+//! (its promise not awaited at once) that writes module state gives up, since Node would interleave it with
+//! later code.
+//!
 //! Environment: `port` (8080), `bind` (127.0.0.1; `0.0.0.0` or another address to listen there),
 //! `exec_timeout` (10s; seconds or a Go duration; 0 disables; a request's `X-Timeout` may lower it),
-//! `cl_fuel`, `cl_heap_bytes` (the runtime's limits), and the template's `RAW_BODY`, `MAX_JSON_SIZE`,
-//! `MAX_RAW_SIZE`.
+//! `cl_fuel`, `cl_heap_bytes` (the runtime's limits per request), `cl_module_bytes` (64 MiB: the most module
+//! state a realm keeps, roughly counted), `cl_workers` (unset: requests run on tokio's blocking pool, a realm
+//! per pool thread; `N`: on N threads of the dispatcher's own, each with its realm, taking requests in
+//! arrival order, so `cl_workers=1` is one replica whose module state evolves with every request in the
+//! order they came), and the template's `RAW_BODY`, `MAX_JSON_SIZE`, `MAX_RAW_SIZE`.
 
 pub mod express;
 pub mod front;
@@ -111,8 +124,15 @@ pub struct Config {
     pub exec_timeout: Option<Duration>,
     pub fuel: u64,
     pub heap_bytes: usize,
+    /// `cl_module_bytes`: the most module state a realm keeps.
+    pub module_bytes: usize,
+    /// `cl_workers`: the number of worker threads (realms); `None` for tokio's blocking pool.
+    pub workers: Option<usize>,
     pub body: BodyConfig,
 }
+
+/// The default `cl_module_bytes`.
+pub const MODULE_BYTES: usize = 64 << 20;
 
 impl Default for Config {
     fn default() -> Config {
@@ -123,6 +143,8 @@ impl Default for Config {
             exec_timeout: Some(Duration::from_secs(10)),
             fuel: l.fuel,
             heap_bytes: l.heap_bytes,
+            module_bytes: MODULE_BYTES,
+            workers: None,
             body: BodyConfig::default(),
         }
     }
@@ -279,6 +301,24 @@ impl Config {
                 )),
             }
         }
+        if let Some(m) = set("cl_module_bytes") {
+            match m.parse::<usize>() {
+                Ok(n) => c.module_bytes = n,
+                Err(_) => problems.push(format!(
+                    "cl_module_bytes={:?} is not a non-negative integer",
+                    m
+                )),
+            }
+        }
+        if let Some(w) = set("cl_workers") {
+            match w.parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => c.workers = Some(n),
+                _ => problems.push(format!(
+                    "cl_workers={:?} is not a number of threads from 1 to 1024",
+                    w
+                )),
+            }
+        }
         c.body.raw_body = get("RAW_BODY").as_deref() == Some("true");
         for name in ["MAX_JSON_SIZE", "MAX_RAW_SIZE"] {
             let v = set(name).unwrap_or_else(|| "100kb".to_string());
@@ -366,10 +406,89 @@ pub struct Dispatcher {
     ready: AtomicBool,
     draining: AtomicBool,
     load_logged: AtomicBool,
-    /// Set once a request left module-level state changed. It fell back, so the JavaScript function
-    /// changed its own state too, and this dispatcher's copy (restored, as every thread's is) no longer
-    /// matches it: from then on every request falls back.
-    module_state_diverged: AtomicBool,
+    /// The worker threads when `cl_workers` is set.
+    pool: Option<Pool>,
+}
+
+/// Work for a thread that serves requests.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// `cl_workers` threads of the dispatcher's own, taking jobs from one queue in the order they came. Not
+/// tokio's blocking pool capped: the runtime's own blocking work (a fetch's name lookup) must still find
+/// a thread while every worker waits for it.
+struct Pool {
+    queue: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl Pool {
+    fn new(workers: usize) -> Pool {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..workers {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("cl-worker-{}", i))
+                .stack_size(32 << 20)
+                .spawn(move || loop {
+                    let job = match rx.lock() {
+                        Ok(q) => q.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => {
+                            // A panic is the job's to report (its answer channel closes); the worker goes on.
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                eprintln!(
+                    "{{\"msg\":\"cannot start a worker thread\",\"error\":{}}}",
+                    json_str(&e.to_string())
+                );
+            }
+        }
+        Pool {
+            queue: std::sync::Mutex::new(tx),
+        }
+    }
+}
+
+/// Whether a request's answer is still wanted: the HTTP side gives up waiting at the request's deadline
+/// (and sends the fallback marker), the thread serving it claims the answer before keeping the request's
+/// writes to module state. Whichever comes first wins, so a request whose client got the marker never
+/// changes module state, and one whose writes were kept is always answered by Rust.
+#[derive(Default)]
+struct Ticket(std::sync::atomic::AtomicU8);
+
+impl Ticket {
+    const WAITING: u8 = 0;
+    const CLAIMED: u8 = 1;
+    const ABANDONED: u8 = 2;
+    fn claim(&self) -> bool {
+        self.0
+            .compare_exchange(
+                Self::WAITING,
+                Self::CLAIMED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+    }
+    fn abandon(&self) -> bool {
+        self.0
+            .compare_exchange(
+                Self::WAITING,
+                Self::ABANDONED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .is_ok()
+    }
+    fn abandoned(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == Self::ABANDONED
+    }
 }
 
 fn print_logs(cx: &mut Cx) {
@@ -400,6 +519,7 @@ fn load(prog: &'static Program, config: &Config) -> Result<(Cx, Handler), Abort>
     print_logs(&mut cx);
     let exports = r.map_err(to_abort)?;
     cx.heap.seal_module();
+    cx.heap.set_module_cap(config.module_bytes);
     let handler = if openfaas::uses_containerless(&cx) {
         match openfaas::listener(&mut cx) {
             Some(l) => Handler::Containerless(l),
@@ -432,12 +552,28 @@ impl Dispatcher {
     pub fn new(prog: &'static Program, config: Config) -> Dispatcher {
         Dispatcher {
             prog,
-            config,
             io: Arc::new(|| None),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             load_logged: AtomicBool::new(false),
-            module_state_diverged: AtomicBool::new(false),
+            pool: config.workers.map(Pool::new),
+            config,
+        }
+    }
+
+    /// Runs `job` where requests run: on a worker thread (`cl_workers`), else on tokio's blocking pool
+    /// (call it from within the runtime then).
+    pub fn submit(&self, job: Job) {
+        match &self.pool {
+            Some(p) => {
+                let sent = p.queue.lock().map(|q| q.send(job));
+                if !matches!(sent, Ok(Ok(()))) {
+                    eprintln!("{{\"msg\":\"the worker threads are gone\"}}");
+                }
+            }
+            None => {
+                tokio::task::spawn_blocking(job);
+            }
         }
     }
 
@@ -490,49 +626,81 @@ impl Dispatcher {
 
     /// Serves one request without a socket.
     pub fn handle(&self, req: RequestParts) -> Outcome {
-        self.with_engine(|state| {
-            let (cx, handler) = match state {
-                Ok((cx, h)) => (cx, h.clone()),
-                Err(a) => return Outcome::Fallback(a.clone()),
-            };
-            if self.module_state_diverged.load(Ordering::SeqCst) {
-                return Outcome::Fallback(abort(
-                    AbortKind::ModuleWrite,
-                    "an earlier request changed module-level state, so the function runs in JavaScript",
-                ));
-            }
-            let r = match self.run(cx, &handler, &req) {
-                // The runtime runs .then callbacks when awaited; Node runs them anyway, maybe before answering.
-                Ok(_) if cx.heap.unsettled_thens > 0 => Err(Ctl::Abort(Box::new(abort(
-                    AbortKind::Unsupported,
-                    "a .then callback the request never awaited (Node runs it, maybe before answering)",
-                )))),
-                r => r,
-            };
-            cx.io = None;
-            // What the function logged is printed only when Rust answers: after a give-up JavaScript runs
-            // the request again and logs it there, once.
-            if r.is_ok() && !cx.heap.module_changed() {
-                print_logs(cx);
-            } else {
-                cx.logs.clear();
-            }
-            // A give-up's partial writes are simply undone: JavaScript re-runs the whole request.
-            if !matches!(r, Err(Ctl::Abort(_))) && cx.heap.module_changed() {
-                if !self.module_state_diverged.swap(true, Ordering::SeqCst) {
-                    eprintln!("{{\"msg\":\"a request changed module-level state; from now on every request falls back\"}}");
-                }
-                return Outcome::Fallback(abort(AbortKind::ModuleWrite, "the request left module-level state changed"));
-            }
-            match r {
-                Ok(parts) => Outcome::Answer(parts),
-                Err(Ctl::Abort(a)) => Outcome::Fallback(*a),
-                Err(Ctl::Throw(_)) => Outcome::Fallback(abort(
-                    AbortKind::Uncaught,
-                    "an exception escaped the handler",
-                )),
-            }
+        self.handle_claimed(req, &|| true)
+    }
+
+    /// `handle`, where `claim` is asked, once the request has an answer and before its writes to module
+    /// state are kept, whether the answer will still be sent: if not (its client was handed back already),
+    /// the request is undone as a give-up is. A panic while serving (a bug) hands the request back and
+    /// drops this thread's realm, which the next request loads again: a replica that restarted.
+    pub fn handle_claimed(&self, req: RequestParts, claim: &dyn Fn() -> bool) -> Outcome {
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.with_engine(|state| self.serve_one(state, &req, claim))
+        }));
+        served.unwrap_or_else(|_| {
+            let key = self.prog as *const Program as usize;
+            let _ = ENGINES.try_with(|e| e.borrow_mut().retain(|x| x.prog != key));
+            Outcome::Fallback(abort(
+                AbortKind::Unsupported,
+                "the dispatcher failed while serving the request",
+            ))
         })
+    }
+
+    fn serve_one(
+        &self,
+        state: &mut Result<(Cx, Handler), Abort>,
+        req: &RequestParts,
+        claim: &dyn Fn() -> bool,
+    ) -> Outcome {
+        let (cx, handler) = match state {
+            Ok((cx, h)) => (cx, h.clone()),
+            Err(a) => return Outcome::Fallback(a.clone()),
+        };
+        let r = match self.run(cx, &handler, req) {
+            // The runtime runs .then callbacks when awaited; Node runs them anyway, maybe before answering.
+            Ok(_) if cx.heap.unsettled_thens > 0 => Err(Ctl::Abort(Box::new(abort(
+                AbortKind::Unsupported,
+                "a .then callback the request never awaited (Node runs it, maybe before answering)",
+            )))),
+            r => r,
+        };
+        cx.io = None;
+        let outcome = match r {
+            Ok(parts) => {
+                // An answered request keeps its writes to module state, as the replica that answers it
+                // in Node would.
+                let kept = if !claim() {
+                    Err(abort(
+                        AbortKind::Deadline,
+                        "the request ran past its deadline",
+                    ))
+                } else if cx.heap.module_changed() {
+                    cx.heap.commit()
+                } else {
+                    Ok(())
+                };
+                match kept {
+                    Ok(()) => {
+                        // What the function logged is printed only when Rust answers: after a give-up
+                        // JavaScript runs the request again and logs it there, once.
+                        print_logs(cx);
+                        Outcome::Answer(parts)
+                    }
+                    Err(a) => Outcome::Fallback(a),
+                }
+            }
+            Err(Ctl::Abort(a)) => Outcome::Fallback(*a),
+            Err(Ctl::Throw(_)) => Outcome::Fallback(abort(
+                AbortKind::Uncaught,
+                "an exception escaped the handler",
+            )),
+        };
+        // A give-up's partial writes are undone: JavaScript re-runs the whole request. Whatever the
+        // request made and module state does not keep is freed now.
+        cx.logs.clear();
+        cx.heap.reset();
+        outcome
     }
 
     fn run(
@@ -767,17 +935,29 @@ pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Respons
             let budget =
                 state.config.limits(x_timeout.as_deref()).deadline + Duration::from_secs(2);
             let st = state.clone();
-            let task = tokio::task::spawn_blocking(move || st.handle(parts));
-            match tokio::time::timeout(budget, task).await {
-                Ok(Ok(o)) => o,
-                Ok(Err(_)) => Outcome::Fallback(abort(
+            let ticket = Arc::new(Ticket::default());
+            let t = ticket.clone();
+            let (tx, mut rx) = tokio::sync::oneshot::channel();
+            state.submit(Box::new(move || {
+                if !t.abandoned() {
+                    let _ = tx.send(st.handle_claimed(parts, &|| t.claim()));
+                }
+            }));
+            let failed = || {
+                Outcome::Fallback(abort(
                     AbortKind::Unsupported,
                     "the dispatcher failed while serving the request",
-                )),
-                Err(_) => Outcome::Fallback(abort(
+                ))
+            };
+            match tokio::time::timeout(budget, &mut rx).await {
+                Ok(Ok(o)) => o,
+                Ok(Err(_)) => failed(),
+                Err(_) if ticket.abandon() => Outcome::Fallback(abort(
                     AbortKind::Deadline,
                     "the request ran past its deadline",
                 )),
+                // Claimed just now: its answer (and its writes to module state) are on their way.
+                Err(_) => rx.await.unwrap_or_else(|_| failed()),
             }
         }
     };
@@ -805,9 +985,9 @@ where
 
     {
         let st = state.clone();
-        tokio::task::spawn_blocking(move || {
+        state.submit(Box::new(move || {
             let _ = st.warm_up();
-        });
+        }));
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);

@@ -173,6 +173,22 @@ impl Slots for MapData {
     fn hooks(&self) -> Option<&'static PropHooks> {
         Some(&HOOKS)
     }
+    fn each_value(&mut self, f: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        let mut rekey = false;
+        for (k, (key, value)) in self.0.iter_mut() {
+            f(key);
+            f(value);
+            rekey |= matches!(k, MapKey::Obj(_)) && MapKey::of(key) != *k;
+        }
+        if rekey {
+            let entries = std::mem::take(&mut self.0);
+            self.0 = entries
+                .into_iter()
+                .map(|(_, e)| (MapKey::of(&e.0), e))
+                .collect();
+        }
+        Ok(())
+    }
 }
 
 impl Slots for SetData {
@@ -188,6 +204,21 @@ impl Slots for SetData {
     }
     fn hooks(&self) -> Option<&'static PropHooks> {
         Some(&HOOKS)
+    }
+    fn each_value(&mut self, f: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        let mut rekey = false;
+        for (k, value) in self.0.iter_mut() {
+            f(value);
+            rekey |= matches!(k, MapKey::Obj(_)) && MapKey::of(value) != *k;
+        }
+        if rekey {
+            let entries = std::mem::take(&mut self.0);
+            self.0 = entries
+                .into_iter()
+                .map(|(_, v)| (MapKey::of(&v), v))
+                .collect();
+        }
+        Ok(())
     }
 }
 

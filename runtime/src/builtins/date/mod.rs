@@ -285,6 +285,9 @@ crate::builtin!(
 pub struct DateValue(pub f64);
 
 impl Slots for DateValue {
+    fn each_value(&mut self, _: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        Ok(())
+    }
     /// Date.prototype[@@toPrimitive] prefers a string for the default hint (§21.4.4.45).
     fn prefers_string(&self) -> bool {
         true

@@ -90,6 +90,11 @@ impl Slots for ResponseData {
     fn is_host(&self) -> bool {
         true
     }
+    /// The response is read whole before `fetch` settles, so it holds no I/O: only its `Headers` object.
+    fn each_value(&mut self, f: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        crate::heap::each_opt_ref(&mut self.headers, f);
+        Ok(())
+    }
     fn hooks(&self) -> Option<&'static PropHooks> {
         Some(&RESPONSE_HOOKS)
     }
@@ -102,6 +107,9 @@ pub struct HeadersData(pub Vec<(JsStr, JsStr)>);
 impl Slots for HeadersData {
     fn is_host(&self) -> bool {
         true
+    }
+    fn each_value(&mut self, _: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        Ok(())
     }
 }
 

@@ -31,6 +31,10 @@ impl Slots for Iter {
     fn is_host(&self) -> bool {
         true
     }
+    fn each_value(&mut self, f: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        crate::heap::each_ref(&mut self.source, f);
+        Ok(())
+    }
 }
 
 /// Installs the prototype iterators share.

@@ -125,6 +125,19 @@ impl Slots for PromiseState {
     fn type_tag(&self) -> u16 {
         tag::PROMISE
     }
+    /// A settled promise keeps its value; one whose settling is still to run (I/O in flight, `Promise.all`,
+    /// a `.then`) runs it when awaited, in the request that made it, so it cannot outlive that request.
+    fn each_value(&mut self, f: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        match self {
+            PromiseState::Fulfilled(v) | PromiseState::Rejected(v) => {
+                f(v);
+                Ok(())
+            }
+            PromiseState::Pending(_) => Err("a pending promise"),
+            PromiseState::All(_) => Err("a Promise.all promise not yet awaited"),
+            PromiseState::Then(..) => Err("a .then promise not yet awaited"),
+        }
+    }
 }
 
 /// A new promise in state `state`.

@@ -248,6 +248,9 @@ static HOOKS: PropHooks = PropHooks {
 };
 
 impl Slots for RegExpData {
+    fn each_value(&mut self, _: &mut dyn FnMut(&mut Value)) -> Result<(), &'static str> {
+        Ok(())
+    }
     /// A RegExp's pattern and flags never change; `lastIndex` is a property, compared with the others.
     fn same_as(&self, other: &dyn Slots) -> bool {
         (other as &dyn std::any::Any).is::<RegExpData>()
