@@ -43,7 +43,7 @@ import type { ScalePolicy } from '../autoscaler.ts';
 import type { DispatcherRoute, RouteOutcome, Router } from '../proxy.ts';
 import type { TraceIR } from '../../trace/index.ts';
 import type { Engine, PromotionMetrics } from './metrics.ts';
-import { processCpuSeconds } from './cost.ts';
+import { threadCpuSeconds } from './cost.ts';
 import type { TreeStore } from './trees.ts';
 import {
   fnKey,
@@ -139,7 +139,9 @@ interface Canary {
   startedAt: number;
   n: Record<Engine, number>;
   ms: Record<Engine, number[]>;
-  cpu0: { node: Map<number, number>; rust?: number };
+  /** Set once both engines answered the warm-up requests (a fresh dispatcher builds its realms, a JIT warms
+   *  up): the figures count from there. */
+  cpu0?: { node: Map<number, number>; rust?: number };
 }
 
 interface Watch {
@@ -501,7 +503,7 @@ export class PromotionController implements Router {
     // Re-promotion (already measured) or no comparison asked for: switch now.
     if (st.dispatcher || !this.deps.config.compareCost) return this.switchTo(st, handle, key);
     st.phase = 'canary';
-    st.canary = { handle, version: key, startedAt: Date.now(), n: { node: 0, rust: 0 }, ms: { node: [], rust: [] }, cpu0: this.cpuNow(st, handle) };
+    st.canary = { handle, version: key, startedAt: Date.now(), n: { node: 0, rust: 0 }, ms: { node: [], rust: [] } };
     this.log(`promotion: ${st.key}: comparing the engines on live traffic (${this.deps.config.canaryRequests} requests each)`);
   }
 
@@ -601,14 +603,27 @@ export class PromotionController implements Router {
   private cpuNow(st: FnState, handle: DispatcherHandle): { node: Map<number, number>; rust?: number } {
     const node = new Map<number, number>();
     for (const pid of this.deps.backend.replicaPids?.(st.fn.name, st.fn.namespace) ?? []) {
-      const s = processCpuSeconds(pid);
+      const s = threadCpuSeconds(pid);
       if (s !== undefined) node.set(pid, s);
     }
-    return { node, rust: handle.cpuSeconds() };
+    return { node, rust: this.rustCpu(handle) };
+  }
+
+  /** The dispatcher's CPU seconds, to the nanosecond when its process is on this machine. */
+  private rustCpu(handle: DispatcherHandle): number | undefined {
+    return (handle.pid !== undefined ? threadCpuSeconds(handle.pid) : undefined) ?? handle.cpuSeconds();
   }
 
   private maybeEndCanary(st: FnState, c: Canary): void {
     const want = this.deps.config.canaryRequests;
+    if (!c.cpu0) {
+      const warmUp = Math.max(5, Math.ceil(want / 5));
+      if (c.n.node < warmUp || c.n.rust < warmUp) return;
+      c.cpu0 = this.cpuNow(st, c.handle);
+      c.n = { node: 0, rust: 0 };
+      c.ms = { node: [], rust: [] };
+      return;
+    }
     if (c.n.node < want || c.n.rust < want) return;
     const now = this.cpuNow(st, c.handle);
     let nodeCpu: number | undefined;
@@ -662,9 +677,9 @@ export class PromotionController implements Router {
     if (!this.deps.config.compareCost) return;
     const nodeCpu = st.cost?.node.cpuUsPerRequest;
     if (nodeCpu === undefined) return;
-    const w = (st.watch ??= { requests: 0, cpu0: handle.cpuSeconds(), dearer: 0 });
+    const w = (st.watch ??= { requests: 0, cpu0: this.rustCpu(handle), dearer: 0 });
     if (++w.requests < this.deps.config.canaryRequests * WATCH_FACTOR) return;
-    const now = handle.cpuSeconds();
+    const now = this.rustCpu(handle);
     if (w.cpu0 !== undefined && now !== undefined) {
       const rustUs = ((now - w.cpu0) * 1e6) / w.requests;
       w.dearer = rustUs > nodeCpu * COST_SLACK ? w.dearer + 1 : 0;

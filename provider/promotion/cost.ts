@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** CPU seconds (on a CPU, user and system) of the process's live threads; undefined when unreadable. */
-export function processCpuSeconds(pid: number): number | undefined {
+export function threadCpuSeconds(pid: number): number | undefined {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);

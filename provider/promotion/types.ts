@@ -133,6 +133,8 @@ export interface DispatcherHandle {
   readonly url: string;
   /** Instance name for logs, e.g. `<fn>-rust-1`. */
   readonly instance: string;
+  /** Its process id when it runs on this machine (the cost comparison reads its threads' CPU time). */
+  readonly pid?: number;
   /** CPU seconds (user + system) the replica has used so far; undefined when it cannot be read. */
   cpuSeconds(): number | undefined;
   /** Resident memory in bytes; undefined when it cannot be read. */
