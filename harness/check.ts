@@ -6,13 +6,18 @@
  *   1. trace    the first N requests (default all), one at a time, through the instrumented handler, served
  *               as the watchdog serves it (watchdog/runner.ts), on its own port
  *   2. compile  generateRust(trace) and a cargo build (build.ts), with progress on stderr
- *   3. replay   every request, in order, to the dispatcher and to the plain handler (a fresh module, on
- *               another port, behind the watchdog's request listener as in production). When the dispatcher
- *               gives up (503 with `x-containerless-fallback`), Node's answer is the answer, as in production,
- *               and the request counts as a fallback. Otherwise the two
- *               answers must agree on status, content type and body bytes; if not, the request diverged.
- *               Each request runs once in Node whatever the dispatcher did, so module state in Node evolves
- *               exactly as it would behind the provider.
+ *   3. replay   every request, in order, to the dispatcher (started with `cl_workers=1`: one realm, so one
+ *               replica whose module state evolves with every request it answers, in order), then to one of
+ *               two instances of the plain handler (fresh modules, each on its own port behind the
+ *               watchdog's request listener, as in production). When the dispatcher gives up (503 with
+ *               `x-containerless-fallback`), the request goes to the fallback replica, whose answer is the
+ *               answer, as in production, and it counts as a fallback. Otherwise it goes to the shadow
+ *               replica, and the two answers must agree on status, content type and body bytes; if not, the
+ *               request diverged. The shadow sees exactly the requests Rust answered, in the same order, so a
+ *               handler that keeps module state (a counter, a memo table, a lazily built table) is compared
+ *               with a Node replica whose state evolved as the dispatcher's should have; the requests Rust
+ *               handed back change the fallback replica's state, never the shadow's, as they change another
+ *               replica's behind the provider. Without module state both instances answer as one would.
  *
  * Both sides get identical requests: the same header list in the same order, `Host: 127.0.0.1:8080` unless
  * the requests file names a host, `Connection: close`. The harness talks only to 127.0.0.1; where a handler's
@@ -197,9 +202,10 @@ export class Dispatcher {
     process.once('exit', this.onExit);
   }
 
-  static async start(binary: string): Promise<Dispatcher> {
+  /** Starts `binary` on a free port; `env` is added to this process's environment. */
+  static async start(binary: string, env: NodeJS.ProcessEnv = {}): Promise<Dispatcher> {
     const port = await freePort();
-    const child = spawn(binary, [], { env: { ...process.env, port: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, [], { env: { ...process.env, ...env, port: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((done, fail) => {
       child.once('spawn', () => done());
       child.once('error', (err) => fail(new CheckError(`cannot start the dispatcher ${binary}: ${err.message}`, [], { cause: err })));
@@ -425,14 +431,26 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSu
     // Phase 3: replay through Node and Rust.
     checkAbort();
     // Node's side is served as the watchdog serves it (its health routes never reach the handler), as the
-    // dispatcher is.
-    const watchdog = createBareWatchdogApp(createRunnerApp({ handler: plain, logError }), REQUEST_TIMEOUT_MS);
-    const jsServer = http.createServer(watchdog.listener);
-    servers.push(jsServer);
-    const jsPort = await listen(jsServer, 0, '127.0.0.1');
-    dispatcher = await Dispatcher.start(built.binary);
+    // dispatcher is: the shadow replica answers what Rust answered, the fallback replica what Rust handed back.
+    const serveNode = async (handler: LoadedHandler): Promise<number> => {
+      const watchdog = createBareWatchdogApp(createRunnerApp({ handler, logError }), REQUEST_TIMEOUT_MS);
+      const server = http.createServer(watchdog.listener);
+      servers.push(server);
+      return listen(server, 0, '127.0.0.1');
+    };
+    let fallbackHandler: LoadedHandler;
+    try {
+      fallbackHandler = loadHandler(dir);
+    } catch (err) {
+      throw new CheckError((err as Error).message, [], { cause: err });
+    }
+    const shadowPort = await serveNode(plain);
+    const fallbackPort = await serveNode(fallbackHandler);
+    dispatcher = await Dispatcher.start(built.binary, { cl_workers: '1' });
     await dispatcher.waitHealthy(signal);
-    stage(`replay: ${requests.length} requests through Node (port ${jsPort}) and the dispatcher (port ${dispatcher.port})`);
+    stage(
+      `replay: ${requests.length} requests through the dispatcher (port ${dispatcher.port}), then Node: the shadow replica (port ${shadowPort}) for Rust's answers, the fallback replica (port ${fallbackPort}) for the rest`,
+    );
     io.err(row('#', 'method', 'path', 'result', 'ms'));
     const reasons = new Map<string, number>();
     for (let i = 0; i < requests.length; i++) {
@@ -453,7 +471,7 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSu
         // No answer at all is not a give-up: the client would have seen an error.
         let js: Answer | undefined;
         try {
-          js = await send(jsPort, req, signal);
+          js = await send(fallbackPort, req, signal);
         } catch {
           // reported below
         }
@@ -465,7 +483,7 @@ export async function runCheck(opts: CheckOptions, io: CheckIo): Promise<CheckSu
       const reason = rust.status === 503 ? rust.headers[FALLBACK_HEADER] : undefined;
       let js: Answer;
       try {
-        js = await send(jsPort, req, signal);
+        js = await send(reason === undefined ? shadowPort : fallbackPort, req, signal);
       } catch (err) {
         checkAbort();
         throw new CheckError(`node gave no answer to request ${i + 1} (line ${requests[i].line}): ${(err as Error).message}`, [], { cause: err });
