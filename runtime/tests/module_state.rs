@@ -360,6 +360,8 @@ fn st_handler(cx: &mut Cx, call: &Call) -> JsResult<Value> {
     let n = props::scope_get(cx, env, 0, 0).as_num().unwrap();
     match p.as_str() {
         "/count" => {
+            // Long enough that requests sent together overlap.
+            std::thread::sleep(std::time::Duration::from_millis(10));
             props::scope_set(cx, env, 0, 0, Value::Num(n + 1.0))?;
             props::set(cx, &out, &key("n"), Value::Num(n + 1.0))?;
             Ok(out)
@@ -465,6 +467,81 @@ fn the_dispatcher_refuses_module_state_over_cl_module_bytes() {
             Outcome::Answer(_) => panic!("kept module state over its cap"),
         }
     }
+}
+
+/// The same program, served over a socket.
+static STATEFUL_SERVED: Program = Program {
+    name: "stateful-served",
+    funcs: &[st_init, st_handler],
+    init: st_init,
+    trace_version: 1,
+    strings: &[],
+};
+
+fn http_get(port: u16, target: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let raw = format!(
+        "GET {} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n",
+        target
+    );
+    s.write_all(raw.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+#[test]
+fn with_cl_workers_1_requests_sent_together_share_one_realm() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = Config::from_vars(|n| (n == "cl_workers").then(|| "1".to_string())).unwrap();
+    let state = std::sync::Arc::new(Dispatcher::new(&STATEFUL_SERVED, config));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(clrt::dispatcher::serve(state, listener, async move {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while http_get(port, "/_/ready").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let clients: Vec<_> = (0..12)
+        .map(|_| std::thread::spawn(move || http_get(port, "/count")))
+        .collect();
+    let mut seen: Vec<u32> = clients
+        .into_iter()
+        .map(|c| {
+            let (status, body) = c.join().unwrap();
+            assert_eq!(status, 200, "{}", body);
+            body.trim_start_matches("{\"n\":")
+                .trim_end_matches('}')
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=12).collect::<Vec<u32>>(),
+        "one counter: every request saw the ones before it"
+    );
+    stop.send(()).unwrap();
+    rt.block_on(server).unwrap().unwrap();
 }
 
 #[test]

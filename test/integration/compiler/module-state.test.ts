@@ -85,6 +85,21 @@ describe('module state: a dispatcher is one more replica', function () {
             [...byTarget.values()].some((answers) => answers.size > 1),
             'some request, repeated, is answered differently as the state moved',
           ).to.equal(true);
+          if (name === 'counter') {
+            // What the function logged is printed by the dispatcher for the requests it answered.
+            await rust.settle(200);
+            const logged = rust.tail.filter((l) => /^served \d+$/.test(l));
+            expect(logged, rust.tail.join('\n')).to.deep.equal([
+              'served 1',
+              'served 2',
+              'served 3',
+              'served 4',
+              'served 5',
+              'served 16',
+              'served 22',
+              'served 23',
+            ]);
+          }
         } finally {
           await rust.stop();
           await node.close();
