@@ -210,7 +210,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
     backend,
     store: new TreeStore({ stateDir: config.stateDir, log }),
     builds: buildsFor(queue, buildProgress),
-    host: new LocalDispatcherHost({ log }),
+    host: new LocalDispatcherHost({ log, pidFile: join(config.stateDir, 'promotion', 'dispatchers.json') }),
     metrics: promotionMetrics,
     config: {
       enabled: config.promotion,

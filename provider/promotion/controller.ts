@@ -203,6 +203,7 @@ export class PromotionController implements Router {
   /** Loads the trees and the saved states, adopts promoted functions (dispatchers from the build cache). */
   async start(): Promise<void> {
     if (!this.enabled) return;
+    await this.deps.host.stopLeftovers?.();
     await this.deps.store.loadAll();
     await this.sync();
     this.syncTimer = setInterval(() => void this.sync().catch((err: unknown) => this.log(`promotion: sync: ${(err as Error).message}`)), 10_000);

@@ -17,6 +17,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, readFile, readlink, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { freePort } from '../../lib/index.ts';
 import { fnKey, type DispatcherHandle, type DispatcherHost, type DispatcherStart } from './types.ts';
@@ -83,6 +84,9 @@ export interface LocalDispatcherHostOptions {
   maxLineLength?: number;
   /** Diagnostics of the host itself (default: none). */
   log?: (line: string) => void;
+  /** Where the running dispatchers' pids and binaries are kept, so that a provider that was killed (no clean
+   *  stop) stops its dispatchers at its next start (`stopLeftovers`). Default: none kept. */
+  pidFile?: string;
 }
 
 /** Output lines kept for the reason of a failed start. */
@@ -186,6 +190,7 @@ export class LocalDispatcherHost implements DispatcherHost {
   /** Instances started per function, for `<name>-rust-<n>`. */
   private readonly counters = new Map<string, number>();
   private closed = false;
+  private savingPids: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: LocalDispatcherHostOptions = {}) {
     const base: Record<string, string> = {};
@@ -208,6 +213,8 @@ export class LocalDispatcherHost implements DispatcherHost {
     const child = spawn(spec.binary, [], { cwd: dirname(spec.binary), env, stdio: ['ignore', 'pipe', 'pipe'] });
     const d = new LocalDispatcher(spec.version, `http://127.0.0.1:${port}`, instance, child, this.opts.stopGraceMs ?? 10_000);
     this.running.add(d);
+    this.binaries.set(d, spec.binary);
+    this.savePids();
     const max = this.opts.maxLineLength ?? 16 * 1024;
     for (const stream of [child.stdout!, child.stderr!]) {
       eachLine(stream, max, (line) => {
@@ -224,6 +231,8 @@ export class LocalDispatcherHost implements DispatcherHost {
     child.on('exit', (code, sig) => d.onExit(code, sig));
     void d.exited.then((e) => {
       this.running.delete(d);
+      this.binaries.delete(d);
+      this.savePids();
       if (!e.expected) this.opts.log?.(`dispatcher ${instance} exited (${e.signal ?? `code ${e.code}`})`);
     });
 
@@ -267,6 +276,70 @@ export class LocalDispatcherHost implements DispatcherHost {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.running].map((d) => d.stop()));
+    await this.savingPids;
+  }
+
+  private readonly binaries = new Map<LocalDispatcher, string>();
+
+  /** Writes the running dispatchers' pids and binaries (serialised; the last write wins). */
+  private savePids(): void {
+    const file = this.opts.pidFile;
+    if (!file) return;
+    const list = [...this.binaries].flatMap(([d, binary]) => (d.pid !== undefined ? [{ pid: d.pid, binary }] : []));
+    const text = JSON.stringify(list);
+    this.savingPids = this.savingPids
+      .then(async () => {
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(`${file}.tmp`, text);
+        await rename(`${file}.tmp`, file);
+      })
+      .catch((err: unknown) => this.opts.log?.(`dispatchers: cannot write ${file}: ${(err as Error).message}`));
+  }
+
+  /**
+   * Stops the dispatchers a previous provider left running (it was killed before it could stop them): each
+   * pid in the pid file whose process still runs the recorded binary (a reused pid runs something else and is
+   * left alone) gets SIGTERM, and SIGKILL after the grace period.
+   */
+  async stopLeftovers(): Promise<void> {
+    const file = this.opts.pidFile;
+    if (!file) return;
+    let list: { pid: number; binary: string }[];
+    try {
+      list = JSON.parse(await readFile(file, 'utf8')) as { pid: number; binary: string }[];
+    } catch {
+      return;
+    }
+    const ours = async (pid: number, binary: string): Promise<boolean> => {
+      try {
+        const exe = await readlink(`/proc/${pid}/exe`);
+        return exe === binary || exe === `${binary} (deleted)`;
+      } catch {
+        return false;
+      }
+    };
+    await Promise.all(
+      list.map(async ({ pid, binary }) => {
+        if (!Number.isInteger(pid) || pid <= 0 || !(await ours(pid, binary))) return;
+        this.opts.log?.(`dispatchers: stopping pid ${pid} (${binary}), left running by an earlier provider`);
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          return;
+        }
+        const deadline = Date.now() + (this.opts.stopGraceMs ?? 10_000);
+        while (Date.now() < deadline && (await ours(pid, binary))) await new Promise((r) => setTimeout(r, 50));
+        if (await ours(pid, binary)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+      }),
+    );
+    this.savePids();
+    await this.savingPids;
   }
 }
 

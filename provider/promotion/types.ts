@@ -151,4 +151,6 @@ export interface DispatcherHost {
   start(spec: DispatcherStart, opts?: { signal?: AbortSignal; readyTimeoutMs?: number }): Promise<DispatcherHandle>;
   /** Stops every replica it started. */
   close(): Promise<void>;
+  /** Optional: stops replicas an earlier provider left running (it was killed), before anything starts. */
+  stopLeftovers?(): Promise<void>;
 }

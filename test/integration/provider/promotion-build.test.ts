@@ -13,6 +13,7 @@
  * (the folders it made under v1/dispatchers/ are removed at the end).
  */
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -307,6 +308,27 @@ describe('LocalDispatcherHost', () => {
     expect(d.pid).to.be.a('number');
     process.kill(d.pid!, 'SIGKILL');
     expect(await d.exited).to.deep.equal({ code: null, signal: 'SIGKILL', expected: false });
+  });
+
+  it('stops, at the next start, the dispatchers a killed provider left running (its pid file), and nothing else', async () => {
+    const pidFile = join(TMP, 'leftovers', 'dispatchers.json');
+    const first = new LocalDispatcherHost({ pidFile });
+    const d = (await first.start({ fn: FN, binary: built.binary!, version: built.key, env: {} }, { readyTimeoutMs: 20_000 })) as LocalDispatcher;
+    // An unrelated process of ours whose pid is also in the file, with another binary: left alone.
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 200));
+    const listed = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; binary: string }[];
+    expect(listed).to.deep.equal([{ pid: d.pid, binary: built.binary }]);
+    writeFileSync(pidFile, JSON.stringify([...listed, { pid: other.pid, binary: built.binary }]));
+    // The "killed provider": `first` is never closed. A new host with the same pid file cleans up.
+    const second = new LocalDispatcherHost({ pidFile, stopGraceMs: 5000 });
+    await second.stopLeftovers();
+    expect(await d.exited).to.deep.include({ expected: false });
+    expect(other.exitCode).to.equal(null);
+    process.kill(other.pid!, 'SIGTERM');
+    expect(JSON.parse(readFileSync(pidFile, 'utf8'))).to.deep.equal([]);
+    await second.close();
+    await first.close();
   });
 
   it('reports CPU seconds that grow with work, also through processCpuSeconds(pid)', async function () {
