@@ -259,6 +259,12 @@ impl Cx {
         self.host = Default::default();
     }
 
+    /// Keeps the request's writes to module state (`Heap::commit`), refusing the host's objects bound to
+    /// the request.
+    pub fn commit_request(&mut self) -> Result<(), Abort> {
+        self.heap.commit(&crate::builtins::openfaas::request_bound)
+    }
+
     /// One unit of work: called at every loop iteration and function entry.
     #[inline]
     pub fn tick(&mut self) -> JsResult<()> {

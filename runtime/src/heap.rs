@@ -541,9 +541,10 @@ impl Heap {
     /// is renamed.
     ///
     /// Refused (`module-write`, nothing changed, so `reset` undoes the request as for any give-up): module
-    /// state that would hold slots bound to the request (I/O in flight, a loop under way), or that would
-    /// exceed its byte cap (`set_module_cap`).
-    pub fn commit(&mut self) -> Result<(), Abort> {
+    /// state that would hold slots bound to the request (I/O in flight, a loop under way) or an object
+    /// `bound` names (the host's objects that act on the request they were made for; `Cx::commit_request`
+    /// passes them), or that would exceed its byte cap (`set_module_cap`).
+    pub fn commit(&mut self, bound: &dyn Fn(&Obj) -> Option<&'static str>) -> Result<(), Abort> {
         let base = self.module_len as usize;
         let refuse = |why: String| Abort::new(AbortKind::ModuleWrite, 0, why);
         const UNSEEN: u32 = u32::MAX;
@@ -574,6 +575,9 @@ impl Heap {
         }
         while let Some(o) = stack.pop() {
             reached.push(o);
+            if let Some(why) = bound(&self.objs[o as usize]) {
+                return Err(kept(why));
+            }
             self.objs[o as usize]
                 .each_value(&mut |v| mark(v, base, &mut slot, &mut stack))
                 .map_err(kept)?;

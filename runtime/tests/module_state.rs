@@ -75,7 +75,7 @@ fn an_answered_requests_objects_that_module_state_reaches_are_kept_and_the_rest_
     set(&mut cx, &m, "child", kept.clone());
     set(&mut cx, &m, "n", Value::Num(1.0));
     assert!(cx.heap.module_changed());
-    cx.heap.commit().unwrap();
+    cx.commit_request().unwrap();
     assert_eq!(
         cx.heap.len(),
         base + 1,
@@ -109,7 +109,7 @@ fn a_counter_in_a_closure_environment_counts_across_requests() {
         cx.begin_request(&limits());
         let n = num(&props::scope_get(&cx, scope, 0, 0));
         props::scope_set(&mut cx, scope, 0, 0, Value::Num(n + 1.0)).unwrap();
-        cx.heap.commit().unwrap();
+        cx.commit_request().unwrap();
         assert_eq!(num(&props::scope_get(&cx, scope, 0, 0)), i as f64);
     }
 }
@@ -130,7 +130,7 @@ fn cycles_between_module_and_request_objects_survive_the_move() {
     set(&mut cx, &b, "module", m.clone());
     set(&mut cx, &pad, "a", a.clone()); // garbage pointing in is fine
     set(&mut cx, &m, "ring", b.clone());
-    cx.heap.commit().unwrap();
+    cx.commit_request().unwrap();
     assert_eq!(cx.heap.len(), base + 2);
     cx.begin_request(&limits());
     let b2 = get(&mut cx, &m, "ring");
@@ -195,7 +195,7 @@ fn maps_sets_arrays_closures_and_prototypes_stored_into_module_state_keep_workin
     set(&mut cx, &m, "arr", arr);
     set(&mut cx, &m, "f", f);
     set(&mut cx, &m, "child", Value::Obj(child));
-    cx.heap.commit().unwrap();
+    cx.commit_request().unwrap();
     assert_eq!(
         cx.heap.len(),
         base + 8,
@@ -230,7 +230,7 @@ fn maps_sets_arrays_closures_and_prototypes_stored_into_module_state_keep_workin
     // A later request grows the module's Map; committed, it is kept too.
     let v = cx.new_object().unwrap();
     method(&mut cx, &map, "set", &[Value::str("later"), v]).unwrap();
-    cx.heap.commit().unwrap();
+    cx.commit_request().unwrap();
     cx.begin_request(&limits());
     let later = method(&mut cx, &map, "get", &[Value::str("later")]).unwrap();
     assert!(later.as_obj().is_some_and(|o| o.0 < cx.heap.len() as u32));
@@ -242,7 +242,7 @@ fn a_give_up_is_undone_and_what_it_made_freed() {
     let (mut cx, m) = module_with_object();
     cx.begin_request(&limits());
     set(&mut cx, &m, "n", Value::Num(1.0));
-    cx.heap.commit().unwrap();
+    cx.commit_request().unwrap();
     let len = cx.heap.len();
     cx.begin_request(&limits());
     let o = cx.new_object().unwrap();
@@ -264,13 +264,13 @@ fn module_state_over_its_cap_is_refused_and_undone() {
     cx.begin_request(&limits());
     let small = cx.new_array(vec![Value::Num(1.0); 10]).unwrap();
     set(&mut cx, &m, "small", small);
-    cx.heap.commit().unwrap();
+    cx.commit_request().unwrap();
     assert!(cx.heap.module_bytes() > at_load);
     let len = cx.heap.len();
     cx.begin_request(&limits());
     let big = cx.new_array(vec![Value::str("x"); 1000]).unwrap();
     set(&mut cx, &m, "big", big);
-    let e = cx.heap.commit().unwrap_err();
+    let e = cx.commit_request().unwrap_err();
     assert_eq!(e.kind, AbortKind::ModuleWrite);
     assert!(e.detail.contains("over its cap"), "{}", e.detail);
     cx.heap.reset();
@@ -281,7 +281,7 @@ fn module_state_over_its_cap_is_refused_and_undone() {
     // Strings count by their text: one long string is over the cap too.
     let long = Value::Str(JsStr::from_units(vec![b'y' as u16; 20_000]));
     set(&mut cx, &m, "long", long);
-    assert!(cx.heap.commit().is_err());
+    assert!(cx.commit_request().is_err());
 }
 
 #[test]
@@ -294,7 +294,7 @@ fn a_promise_whose_settling_is_still_to_run_cannot_be_kept() {
     )
     .unwrap();
     set(&mut cx, &m, "p", pending);
-    let e = cx.heap.commit().unwrap_err();
+    let e = cx.commit_request().unwrap_err();
     assert_eq!(e.kind, AbortKind::ModuleWrite);
     assert!(e.detail.contains("pending promise"), "{}", e.detail);
     cx.heap.reset();
@@ -306,10 +306,30 @@ fn a_promise_whose_settling_is_still_to_run_cannot_be_kept() {
     )
     .unwrap();
     set(&mut cx, &m, "p", done);
-    cx.heap.commit().unwrap();
+    cx.commit_request().unwrap();
     cx.begin_request(&limits());
     let p = get(&mut cx, &m, "p");
     assert_eq!(num(&call::await_value(&mut cx, p).unwrap()), 5.0);
+}
+
+#[test]
+fn the_templates_callback_of_a_request_cannot_be_kept() {
+    let (mut cx, m) = module_with_object();
+    cx.begin_request(&limits());
+    let ctx = clrt::builtins::openfaas::make_context(&mut cx).unwrap();
+    let holder = cx.new_object().unwrap();
+    set(&mut cx, &holder, "ctx", ctx.clone());
+    set(&mut cx, &m, "saved", holder);
+    let e = cx.commit_request().unwrap_err();
+    assert_eq!(e.kind, AbortKind::ModuleWrite);
+    assert!(e.detail.contains("context.cb"), "{}", e.detail);
+    cx.heap.reset();
+    // Its plain parts are fine.
+    cx.begin_request(&limits());
+    let ctx = clrt::builtins::openfaas::make_context(&mut cx).unwrap();
+    let status = get(&mut cx, &ctx, "statusCode");
+    set(&mut cx, &m, "status", status);
+    cx.commit_request().unwrap();
 }
 
 #[test]
@@ -320,7 +340,7 @@ fn the_runtimes_unit_test_context_commits_too() {
     cx.begin_request(&limits());
     let o = cx.new_object().unwrap();
     props::set(&mut cx, &Value::Obj(g), &key("zz"), o).unwrap();
-    cx.heap.commit().unwrap();
+    cx.commit_request().unwrap();
     assert_eq!(cx.heap.len(), cx.heap.module_len());
 }
 

@@ -676,7 +676,7 @@ impl Dispatcher {
                         "the request ran past its deadline",
                     ))
                 } else if cx.heap.module_changed() {
-                    cx.heap.commit()
+                    cx.commit_request()
                 } else {
                     Ok(())
                 };

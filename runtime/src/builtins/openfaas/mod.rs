@@ -181,6 +181,18 @@ pub fn make_event(
     Ok(Value::Obj(o))
 }
 
+/// Whether `o` belongs to the request being served in a way module state cannot keep: the template's
+/// callback answers the request it was made for (in Node, a later call answers nothing, since that
+/// response was sent), where the runtime's would answer the request then served. See `Heap::commit`.
+pub fn request_bound(o: &Obj) -> Option<&'static str> {
+    match o.kind {
+        ObjKind::Native(d) if std::ptr::eq(d, &CALLBACK) => {
+            Some("the template's callback of a request (context.cb)")
+        }
+        _ => None,
+    }
+}
+
 /// `new FunctionContext(cb)` (index.js:55-61).
 pub fn make_context(cx: &mut Cx) -> JsResult<Value> {
     let p = context_proto(cx);
