@@ -206,9 +206,10 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
       if (m && buildProgress.has(m[1])) buildProgress.set(m[1], m[2]);
     },
   });
+  const store = new TreeStore({ stateDir: config.stateDir, log });
   const controller = new PromotionController({
     backend,
-    store: new TreeStore({ stateDir: config.stateDir, log }),
+    store,
     builds: buildsFor(queue, buildProgress),
     host: new LocalDispatcherHost({ log, pidFile: join(config.stateDir, 'promotion', 'dispatchers.json') }),
     metrics: promotionMetrics,
@@ -322,9 +323,24 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.bindAddress === '0.0.0.0' || config.bindAddress === '::' ? '127.0.0.1' : config.bindAddress;
   selfUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let natsIntake: { close(): Promise<void> } | undefined;
   try {
     await backend.start();
     await controller.start();
+    if (config.promotion && config.natsUrl) {
+      // Only now: trees that arrive before the controller knows the deployed functions would be refused.
+      const { NatsTraceIntake } = await import('./promotion/nats-intake.ts');
+      const nats = new NatsTraceIntake({
+        servers: config.natsUrl,
+        stream: config.traceStream,
+        onTree: (msg, bytes) => controller.onTree(msg, bytes),
+        persist: () => store.flush(),
+        metrics: intakeMetrics,
+        log,
+      });
+      nats.start();
+      natsIntake = nats;
+    }
   } catch (err) {
     server.close();
     server.closeAllConnections();
@@ -353,6 +369,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
           server.closeIdleConnections();
         });
         invoker.close();
+        await natsIntake?.close();
         await controller.close();
         await backend.close();
       })();
