@@ -26,6 +26,13 @@ secret_mount_path (/run/secrets/), read_timeout, write_timeout (10s),
 function_namespace (openfaas-fn), state_dir, max_body_size, cold_start_timeout, scale_*, prometheus_url,
 backend (local), and for kubernetes image_pull_policy (Always), http_probe (true), set_nonroot_user (false).
 
+Promotion (a function's trace compiled to a Rust dispatcher that takes its requests; see the README's
+Promotion section and \`containerless status <function>\`): promotion (on; off keeps every function in Node),
+promote_stable_requests (100), promote_compare_cost (true), promote_canary_requests (50),
+promote_fallback_window (100), promote_fallback_share (0.5), nats_url (none: replicas send their trees to
+the provider over loopback), trace_stream (CONTAINERLESS_TRACES). Labels: com.containerless.promote: "false"
+opts a function out; com.containerless.node-min keeps Node replicas warm while it is promoted.
+
 Prints the URL and how to authenticate on stdout.
 Exit status: 0 after a clean stop, 1 failure, 2 bad configuration.`;
 
