@@ -119,6 +119,8 @@ export interface Backend {
   promotionInfo?(name: string, namespace: string): Promise<PromotionInfo | undefined>;
   /** Optional (promotion's cost comparison): process ids of the function's running replicas on this machine. */
   replicaPids?(name: string, namespace: string): number[];
+  /** Optional (promotion): adds a line to the function's logs (GET /system/logs), e.g. from its dispatcher. */
+  appendLog?(name: string, namespace: string, instance: string, text: string): void;
 }
 
 export interface PromotionInfo {

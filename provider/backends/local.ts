@@ -372,6 +372,11 @@ export class LocalBackend implements Backend {
     };
   }
 
+  appendLog(name: string, namespace: string, instance: string, text: string): void {
+    const fn = this.fns.get(key(name, namespace));
+    if (fn) this.logLine(fn, instance, text);
+  }
+
   replicaPids(name: string, namespace: string): number[] {
     const fn = this.fns.get(key(name, namespace));
     return (fn?.replicas ?? []).flatMap((r) => (r.child?.pid !== undefined && r.child.exitCode === null && !r.stopping ? [r.child.pid] : []));

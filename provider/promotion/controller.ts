@@ -511,7 +511,11 @@ export class PromotionController implements Router {
   private async startDispatcher(st: FnState, binary: string, version: string): Promise<DispatcherHandle> {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(st.info?.envVars ?? {})) if (k !== 'fprocess') env[k] = v;
-    const handle = await this.deps.host.start({ fn: st.fn, binary, version, env, log: (line) => this.log(`${st.key} rust: ${line}`) });
+    // The dispatcher's output belongs with the function's logs (faas-cli logs), as its replicas' does.
+    const log = this.deps.backend.appendLog
+      ? (line: string, instance: string) => this.deps.backend.appendLog!(st.fn.name, st.fn.namespace, instance, line)
+      : (line: string, instance: string) => this.log(`${instance}: ${line}`);
+    const handle = await this.deps.host.start({ fn: st.fn, binary, version, env, log });
     void handle.exited.then(({ code, signal, expected }) => {
       if (expected) return;
       const why = `the dispatcher exited (${signal ?? `code ${code}`})`;
