@@ -211,3 +211,145 @@ export async function startPrometheus(targets: string[]): Promise<Proc & { url: 
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The promotion lifecycle's end-to-end tests (promotion*.test.ts)
+
+/** An answer as the promotion tests compare it: status, content type and body. */
+export interface Answer {
+  status: number;
+  type: string | null;
+  body: string;
+}
+
+/** One request of a requests.jsonl file, as it goes on the wire (harness/requests.ts's toHttpRequest). */
+export interface WireRequest {
+  method: string;
+  target: string;
+  headers: [string, string][];
+  body?: Buffer;
+}
+
+/** Sends `r` to `<base><r.target>` (base e.g. `http://127.0.0.1:8080/function/login`). */
+export async function send(base: string, r: WireRequest, extraHeaders: Record<string, string> = {}): Promise<Answer> {
+  const headers = new Headers(extraHeaders);
+  // fetch computes content-length from the body itself.
+  for (const [k, v] of r.headers) if (k.toLowerCase() !== 'content-length') headers.set(k, v);
+  const res = await fetch(`${base}${r.target}`, { method: r.method, headers, body: r.body === undefined ? undefined : new Uint8Array(r.body) });
+  return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+}
+
+/** A metric's value in Prometheus text (0 when the series is absent); `labels` exactly as printed. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  const want = Object.entries(labels);
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (want.every(([k, v]) => have.get(k) === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** The examples' backend (examples/backend/server.js) on 127.0.0.1:7998, where the examples have it written
+ *  in. It is stateless (every answer depends only on the request), so when another test process on this
+ *  machine already serves it there, that one answers; this one keeps trying to take the port every 200 ms
+ *  so that the port stays served when the other one closes. */
+export async function examplesBackend(): Promise<{ close(): Promise<void> }> {
+  // @ts-expect-error: the backend is plain JavaScript without types
+  const { startBackend } = (await import('../../../examples/backend/server.js')) as {
+    startBackend(o: { port: number }): Promise<{ close(): Promise<void> | void }>;
+  };
+  let own: { close(): Promise<void> | void } | undefined;
+  let closed = false;
+  const take = async (): Promise<void> => {
+    try {
+      own = await startBackend({ port: 7998 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  };
+  await take();
+  if (!own) {
+    const body = await (await fetch('http://127.0.0.1:7998/status')).text();
+    if (body !== '{"commit":{"sha":"1234567890"}}') throw new Error(`port 7998 is taken by something that is not the examples' backend (GET /status: ${body})`);
+  }
+  const timer = setInterval(() => {
+    if (!own && !closed) void take();
+  }, 200);
+  return {
+    close: async () => {
+      closed = true;
+      clearInterval(timer);
+      await own?.close();
+    },
+  };
+}
+
+/** What `GET /system/containerless/function/{name}` answers (the fields the tests read). */
+export interface PromotionStatus {
+  promotion: 'on' | 'off' | 'opted-out';
+  engine: 'node' | 'rust';
+  phase: string;
+  dispatcher: { version: string; instance: string } | null;
+  trace: { requests: number; size: number; quiet: number };
+  compile: { result: string; version: string; seconds: number; cached: boolean; diagnostics: string[] } | null;
+  requests: { rust: number; node: number; fallback: number };
+  fallbacks: Record<string, number>;
+  cost: {
+    node: { requests: number; cpuUsPerRequest?: number; p50Ms?: number };
+    rust: { requests: number; cpuUsPerRequest?: number; p50Ms?: number };
+    decision: string;
+    phase: string;
+  } | null;
+  promotions: number;
+  demotions: { reason: string; detail: string; version?: string }[];
+}
+
+/** The provider's API as the promotion tests use it (basic auth from `startProvider`). */
+export class ProviderApi {
+  constructor(readonly p: { url: string; auth: string }) {}
+
+  api(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${this.p.url}${path}`, { ...init, headers: { authorization: this.p.auth, ...(init.headers as Record<string, string> | undefined) } });
+  }
+
+  /** POST (or PUT) /system/functions; throws unless 202. */
+  async deploy(
+    service: string,
+    image: string,
+    more: { labels?: Record<string, string>; envVars?: Record<string, string> } = {},
+    method = 'POST',
+  ): Promise<void> {
+    const r = await this.api('/system/functions', {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service, image, ...more }),
+    });
+    const text = await r.text();
+    if (r.status !== 202) throw new Error(`${method} /system/functions ${service}: ${r.status} ${text}`);
+  }
+
+  async status(name: string): Promise<PromotionStatus> {
+    const r = await this.api(`/system/containerless/function/${name}?namespace=openfaas-fn`);
+    if (r.status !== 200) throw new Error(`status of ${name}: ${r.status} ${await r.text()}`);
+    return (await r.json()) as PromotionStatus;
+  }
+
+  async metrics(): Promise<string> {
+    return (await this.api('/metrics')).text();
+  }
+
+  /** `containerless_function_requests_total` of `name` by engine and fallback, from one /metrics read. */
+  async served(name: string): Promise<{ rust: number; node: number; fallback: number }> {
+    const text = await this.metrics();
+    const v = (engine: string, fallback: string): number =>
+      metricValue(text, 'containerless_function_requests_total', { function_name: `${name}.openfaas-fn`, engine, fallback });
+    return { rust: v('rust', 'false'), node: v('node', 'false'), fallback: v('node', 'true') };
+  }
+
+  invokeUrl(name: string): string {
+    return `${this.p.url}/function/${name}`;
+  }
+}
