@@ -295,6 +295,13 @@ describe('containerless check and compile, with the compiled dispatcher', () => 
     expect(r.result.error, shown(r)).to.equal(undefined);
   });
 
+  it("answers Math's transcendental functions from Rust with Node's exact bits (trig, logs, exps, hyperbolics, cbrt, atan2)", async () => {
+    const r = await cli(['check', fixture('math-functions'), '--requests', fixture('math-functions/requests.jsonl'), '--json']);
+    expect(r.code, shown(r)).to.equal(0);
+    expect(r.result, shown(r)).to.include({ requests: 10, rust: 10, fallback: 0, diverged: 0 });
+    expect(r.result.error, shown(r)).to.equal(undefined);
+  });
+
   it('falls back on paths the trace never saw and still diverges nowhere', async () => {
     const r = await cli(['check', fixture('check-numbers'), '--requests', fixture('check-numbers/requests.jsonl'), '--trace-first', '6', '--json']);
     expect(r.code, shown(r)).to.equal(0);
