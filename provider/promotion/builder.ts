@@ -278,9 +278,9 @@ export class LocalCargoBuilder implements DispatcherBuilder {
       if (opts.signal?.aborted) throw cancelled();
       if (err instanceof BuildError) {
         const failed = outcome('failed', [...diagnostics, `cargo: ${err.message}`, ...err.output], generated.functions);
-        return isDeterministicFailure(err.output) ? this.keep(failed) : failed;
+        return isDeterministicFailure(err.output) ? this.keep(failed) : { ...failed, retryable: true };
       }
-      return outcome('failed', [...diagnostics, `build: ${(err as Error).message}`], generated.functions);
+      return { ...outcome('failed', [...diagnostics, `build: ${(err as Error).message}`], generated.functions), retryable: true };
     }
     if (opts.signal?.aborted) throw cancelled();
 
@@ -295,7 +295,7 @@ export class LocalCargoBuilder implements DispatcherBuilder {
       await chmod(tmp, 0o755);
       await rename(tmp, binary);
     } catch (err) {
-      return outcome('failed', [...diagnostics, `cannot keep the binary in ${dir}: ${(err as Error).message}`], generated.functions);
+      return { ...outcome('failed', [...diagnostics, `cannot keep the binary in ${dir}: ${(err as Error).message}`], generated.functions), retryable: true };
     }
     return this.keep(outcome('ok', diagnostics, generated.functions, binary));
   }

@@ -77,6 +77,8 @@ export interface PromotionConfig {
   fallbackShare: number;
   /** SIGTERM to SIGKILL for a retired dispatcher (its requests in flight finish first). */
   stopGraceMs?: number;
+  /** First wait before a build that failed for a passing reason is tried again (default 15 s, doubling to 10 min). */
+  buildRetryMs?: number;
 }
 
 export interface ControllerDeps {
@@ -165,10 +167,15 @@ interface FnState extends Saved {
   /** Bumped by update and delete: async work started before it stops. */
   epoch: number;
   busy: boolean;
+  /** Retryable build failures in a row (the back-off). */
+  retries?: number;
   progress?: string;
 }
 
 const MAX_DEMOTIONS_KEPT = 20;
+/** A build that failed for a passing reason is tried again after this, doubling up to RETRY_MAX_MS. */
+const RETRY_BASE_MS = 15_000;
+const RETRY_MAX_MS = 10 * 60_000;
 /** Fallbacks of kind module-write in a window that make a dispatcher sticky. */
 const STICKY_FALLBACKS = 3;
 /** Rust requests per cost re-check once promoted (a multiple of the canary size). */
@@ -477,11 +484,27 @@ export class PromotionController implements Router {
     await this.save(st);
     if (outcome.result !== 'ok' || !outcome.binary) {
       st.phase = back;
+      if (outcome.retryable) {
+        // Not the code's fault (a download, a full disk, a killed compiler): the same build again later.
+        st.retries = (st.retries ?? 0) + 1;
+        const waitMs = Math.min((this.deps.config.buildRetryMs ?? RETRY_BASE_MS) * 2 ** (st.retries - 1), RETRY_MAX_MS);
+        setTimeout(() => {
+          if (epoch !== st.epoch || st.attempted !== key) return;
+          st.attempted = undefined;
+          st.sizeAtBuild = -1;
+          this.evaluate(st);
+        }, waitMs).unref();
+        this.log(
+          `promotion: ${st.key}: the build failed for a reason that may pass (${outcome.diagnostics.at(-1) ?? ''}); trying again in ${Math.round(waitMs / 1000)} s`,
+        );
+        return;
+      }
       this.log(
         `promotion: ${st.key}: ${outcome.result === 'unsupported' ? 'cannot be compiled' : 'build failed'}; it stays in Node (${outcome.diagnostics[0] ?? ''})`,
       );
       return;
     }
+    st.retries = 0;
     this.log(`promotion: ${st.key}: built ${key.slice(0, 12)}${outcome.cached ? ' (from the cache)' : ` in ${outcome.seconds.toFixed(1)} s`}`);
     st.phase = 'starting';
     let handle: DispatcherHandle;

@@ -98,6 +98,9 @@ export interface BuildOutcome {
   diagnostics: string[];
   /** Generated Rust functions (0 when unsupported). */
   functions: number;
+  /** A failure that may not happen again (cargo could not download, the disk was full, the compiler was
+   *  killed): not kept in the cache, and the controller tries the same build again later. */
+  retryable?: boolean;
   finishedAt: string;
 }
 

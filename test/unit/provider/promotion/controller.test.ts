@@ -99,6 +99,8 @@ class FakeHost implements DispatcherHost {
 class FakeBuilds implements Builds {
   built: string[] = [];
   cancelled = 0;
+  /** Builds that fail with a passing reason before one succeeds. */
+  transientFailures = 0;
   keyOf(req: BuildRequest): string {
     const { requests: _r, ...t } = req.trace;
     return createHash('sha256').update(JSON.stringify(t)).update(req.source).digest('hex');
@@ -108,6 +110,10 @@ class FakeBuilds implements Builds {
   }
   async build(req: BuildRequest): Promise<BuildOutcome> {
     const key = this.keyOf(req);
+    if (this.transientFailures > 0) {
+      this.transientFailures--;
+      return { ...this.outcome(key, false), result: 'failed', binary: undefined, retryable: true, diagnostics: ['cargo: killed'] };
+    }
     this.built.push(key);
     return this.outcome(key, false);
   }
@@ -204,6 +210,19 @@ describe('promotion controller', () => {
     expect(s.phase).to.equal('promoted');
     expect(await metric(r, 'containerless_promotions_total', { function_name: NAME })).to.equal(1);
     expect(await metric(r, 'containerless_function_engine', { function_name: NAME, engine: 'rust' })).to.equal(1);
+    await r.controller.close();
+  });
+
+  it('tries a build that failed for a passing reason (not kept in the cache) again later', async () => {
+    const builds = new FakeBuilds();
+    builds.transientFailures = 1;
+    const r = await rig({ buildRetryMs: 300 }, { builds });
+    await stabilise(r);
+    expect(r.controller.route(NAME), 'the first build failed').to.equal(undefined);
+    expect((r.controller.status(FN) as { compile: { result: string } }).compile.result).to.equal('failed');
+    await new Promise((res) => setTimeout(res, 600));
+    expect(builds.built, 'built on the retry').to.have.length(1);
+    expect(r.controller.route(NAME)?.instance).to.equal('hello-rust-1');
     await r.controller.close();
   });
 
