@@ -4,6 +4,7 @@
  * 2 on usage errors. Every subcommand takes --help and --version.
  *
  *   containerless check <function-dir> --requests <file.jsonl> [--trace-first N] [--json]   (check.ts)
+ *   containerless bench <function-dir> --requests <file.jsonl> [--json]                     (bench.ts)
  *   containerless compile <function-dir> --trace <trace.json> [-o <out-dir>] [--json]       (compile.ts)
  *   containerless up                                                                        (up.ts)
  *   containerless watchdog <function-dir>
@@ -11,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Console } from 'node:console';
+import { bench } from './bench.ts';
 import { check } from './check.ts';
 import { CliUsageError, onePositional, type CliIo, type Command } from './command.ts';
 import { compile } from './compile.ts';
@@ -30,6 +32,7 @@ Usage: containerless <command> [options]
 
 Commands:
   check <function-dir> --requests <file.jsonl>   trace, compile, and compare Node with Rust on every request
+  bench <function-dir> --requests <file.jsonl>   what each request costs in Node and in Rust (CPU and wall, side by side)
   compile <function-dir> --trace <trace.json>    build the Rust dispatcher from a trace
   status <function> [--url <provider>]           where a function is in the promotion lifecycle (engine, compile, cost)
   up                                             run the OpenFaaS provider with the local backend
@@ -51,7 +54,7 @@ const watchdog: Command = {
   },
 };
 
-const COMMANDS: Record<string, Command> = { check, compile, status, up, watchdog };
+const COMMANDS: Record<string, Command> = { bench, check, compile, status, up, watchdog };
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit status. */
 export async function main(argv: string[], io: CliIo): Promise<number> {

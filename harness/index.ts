@@ -1,7 +1,8 @@
 /**
  * The Node-vs-Rust replay that `containerless check`, the benchmarks and the tests use: trace a handler on
  * sample requests, compile the trace, start the dispatcher, and send every request to Node and to Rust,
- * comparing status, content type and body bytes (check.ts). Requests files (JSON lines) are requests.ts.
+ * comparing status, content type and body bytes (check.ts); what a request costs in each (bench.ts, with
+ * serve-node.ts serving Node's side in a process of its own). Requests files (JSON lines) are requests.ts.
  */
 export {
   runCheck,
@@ -19,6 +20,7 @@ export {
   type CheckSummary,
   type CheckIo,
 } from './check.ts';
+export { runBench, type BenchOptions, type BenchSummary, type BenchResult, type BenchRow, type BenchIo } from './bench.ts';
 export {
   readRequests,
   parseRequests,
