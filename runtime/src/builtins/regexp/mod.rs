@@ -24,12 +24,14 @@ use crate::ops;
 use crate::props::{self, PropHooks};
 use crate::realm::Installer;
 use crate::value::{JsStr, ObjRef, Value};
-use regress::{Match, Regex};
+use pike::Found as Match;
+use regress::Regex;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 mod cost;
+mod pike;
 
 crate::builtin!(REGEXP, "RegExp", 2, regexp_call, ctor = regexp_ctor);
 crate::builtin!(EXEC, "RegExp.prototype.exec", 1, regexp_exec);
@@ -237,6 +239,9 @@ pub struct Compiled {
     u_mid_pair_risky: bool,
     /// A bound on the work of one search, checked before it runs (regress cannot be interrupted).
     cost: cost::Cost,
+    /// The non-backtracking program, for patterns where it gives V8's answers (`pike`); searches use it
+    /// rather than regress, and need no cost bound (their work is linear in the subject).
+    pike: Option<pike::Prog>,
 }
 
 /// RegExp.prototype's accessors, read on a RegExp object (own properties shadow them); they have no
@@ -720,6 +725,11 @@ fn has_empty_assertion(p: &[u16]) -> bool {
 /// Gives up where regress would not match `s` exactly as V8 does (see `NON_UNICODE_ICASE_RISKY`).
 fn check_subject(d: &RegExpData, s: &[u16]) -> JsResult<()> {
     let c = &d.compiled;
+    if c.pike.is_some() {
+        // The patterns `pike` accepts have none of the risks below: it folds case with Canonicalize as
+        // V8 does, and refuses `\B` with `u` and lookarounds.
+        return Ok(());
+    }
     if c.icase_risky_pattern {
         return unsupported(
             "a case-insensitive RegExp whose characters regress folds differently from V8",
@@ -780,7 +790,17 @@ fn compile(cx: &mut Cx, pattern: &[u16], set: FlagSet) -> JsResult<Rc<Compiled>>
     if names_astral_or_surrogate(pattern) {
         return unsupported("a RegExp that names a surrogate or a character outside the BMP");
     }
-    if has_counted_nested_loop(pattern) {
+    let pike = pike::Prog::compile(
+        pattern,
+        pike::Flags {
+            ignore_case: set.ignore_case,
+            multiline: set.multiline,
+            dot_all: set.dot_all,
+            unicode: set.unicode,
+        },
+        info.names.len(),
+    );
+    if pike.is_none() && has_counted_nested_loop(pattern) {
         return unsupported("a counted repeat of a group holding a repeated group (regress may not terminate on it)");
     }
     let sticky_re = if set.sticky && !info.backslash_digit {
@@ -804,6 +824,7 @@ fn compile(cx: &mut Cx, pattern: &[u16], set: FlagSet) -> JsResult<Rc<Compiled>>
         icase_risky_pattern,
         u_mid_pair_risky,
         cost: cost::Cost::new(pattern, flags),
+        pike,
     });
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
@@ -1076,15 +1097,31 @@ fn check_pristine(cx: &Cx, o: ObjRef) -> JsResult<()> {
 
 fn run(re: &Regex, unicode: bool, s: &[u16], from: usize) -> Option<Match> {
     if unicode {
-        re.find_from_utf16(s, from).next()
+        re.find_from_utf16(s, from).next().map(Match::from)
     } else {
-        re.find_from_ucs2(s, from).next()
+        re.find_from_ucs2(s, from).next().map(Match::from)
     }
 }
 
-/// The first match at or after `from` (exactly at `from` for sticky regexes).
-fn find_at(cx: &mut Cx, d: &RegExpData, s: &[u16], from: usize) -> JsResult<Option<Match>> {
+/// The first match at or after `from` (exactly at `from` for sticky regexes); its captures are
+/// computed only when `caps` (else they may be missing).
+fn find_at(
+    cx: &mut Cx,
+    d: &RegExpData,
+    s: &[u16],
+    from: usize,
+    caps: bool,
+) -> JsResult<Option<Match>> {
     let c = &d.compiled;
+    if let Some(p) = c
+        .pike
+        .as_ref()
+        .filter(|p| p.affordable(s.len() - from.min(s.len())))
+    {
+        let (m, steps) = p.exec(s, from, d.set.sticky, caps);
+        cx.burn(steps as u64 + 1)?;
+        return Ok(m);
+    }
     // A search that could backtrack beyond the cap would keep this thread busy after the request gave up.
     if !c.cost.bounded(s, from, d.set.sticky) {
         return crate::cx::abort(
@@ -1165,7 +1202,13 @@ fn write_last_index(cx: &mut Cx, o: ObjRef, v: Value) -> JsResult<()> {
 }
 
 /// RegExpBuiltinExec (ECMA-262 §22.2.7.2) up to building the result.
-fn builtin_exec(cx: &mut Cx, o: ObjRef, d: &RegExpData, s: &[u16]) -> JsResult<Option<Match>> {
+fn builtin_exec(
+    cx: &mut Cx,
+    o: ObjRef,
+    d: &RegExpData,
+    s: &[u16],
+    caps: bool,
+) -> JsResult<Option<Match>> {
     let li = read_last_index(cx, o)?;
     check_subject(d, s)?;
     let gs = d.set.global || d.set.sticky;
@@ -1180,7 +1223,7 @@ fn builtin_exec(cx: &mut Cx, o: ObjRef, d: &RegExpData, s: &[u16]) -> JsResult<O
     if d.set.unicode && last > 0 && last < s.len() && is_trail(s[last]) && is_lead(s[last - 1]) {
         return unsupported("lastIndex inside a surrogate pair");
     }
-    match find_at(cx, d, s, last)? {
+    match find_at(cx, d, s, last, caps)? {
         None => {
             if gs {
                 write_last_index(cx, o, Value::Num(0.0))?;
@@ -1197,14 +1240,20 @@ fn builtin_exec(cx: &mut Cx, o: ObjRef, d: &RegExpData, s: &[u16]) -> JsResult<O
 }
 
 /// All matches of a global regex, as the loops of @@match and @@replace collect them; lastIndex ends 0.
-fn collect_all(cx: &mut Cx, o: ObjRef, d: &RegExpData, s: &[u16]) -> JsResult<Vec<Match>> {
+fn collect_all(
+    cx: &mut Cx,
+    o: ObjRef,
+    d: &RegExpData,
+    s: &[u16],
+    caps: bool,
+) -> JsResult<Vec<Match>> {
     write_last_index(cx, o, Value::Num(0.0))?;
     check_subject(d, s)?;
     let mut out = Vec::new();
     let mut last = 0;
     while last <= s.len() {
         cx.tick()?;
-        let Some(m) = find_at(cx, d, s, last)? else {
+        let Some(m) = find_at(cx, d, s, last, caps)? else {
             break;
         };
         last = if m.end() == m.start() {
@@ -1293,7 +1342,7 @@ fn this_regexp(cx: &Cx, this: &Value) -> JsResult<(ObjRef, RegExpData)> {
 fn regexp_exec(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let (o, d) = this_regexp(cx, this)?;
     let s = ops::to_string(cx, &arg(args, 0))?;
-    match builtin_exec(cx, o, &d, s.units())? {
+    match builtin_exec(cx, o, &d, s.units(), true)? {
         Some(m) => match_array(cx, &d, &s, &m),
         None => Ok(Value::Null),
     }
@@ -1303,7 +1352,9 @@ fn regexp_test(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let (o, d) = this_regexp(cx, this)?;
     let s = ops::to_string(cx, &arg(args, 0))?;
     check_pristine(cx, o)?;
-    Ok(Value::Bool(builtin_exec(cx, o, &d, s.units())?.is_some()))
+    Ok(Value::Bool(
+        builtin_exec(cx, o, &d, s.units(), false)?.is_some(),
+    ))
 }
 
 fn regexp_to_string(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
@@ -1446,9 +1497,9 @@ fn regexp_replace(
     let rep = Replacement::of(cx, replace_value)?;
     let u = s.units();
     let matches = if d.set.global {
-        collect_all(cx, o, d, u)?
+        collect_all(cx, o, d, u, true)?
     } else {
-        builtin_exec(cx, o, d, u)?.into_iter().collect()
+        builtin_exec(cx, o, d, u, true)?.into_iter().collect()
     };
     if matches.is_empty() {
         return Ok(Value::Str(s.clone()));
@@ -1634,12 +1685,12 @@ fn string_match(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     }
     let (s, o, d) = regexp_arg(cx, this, &arg(args, 0))?;
     if !d.set.global {
-        return match builtin_exec(cx, o, &d, s.units())? {
+        return match builtin_exec(cx, o, &d, s.units(), true)? {
             Some(m) => match_array(cx, &d, &s, &m),
             None => Ok(Value::Null),
         };
     }
-    let matches = collect_all(cx, o, &d, s.units())?;
+    let matches = collect_all(cx, o, &d, s.units(), false)?;
     if matches.is_empty() {
         return Ok(Value::Null);
     }
@@ -1676,7 +1727,7 @@ fn string_search(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
         }
     }
     check_subject(&d, s.units())?;
-    let m = find_at(cx, &d, s.units(), 0)?;
+    let m = find_at(cx, &d, s.units(), 0, false)?;
     Ok(Value::Num(match m {
         Some(m) => m.start() as f64,
         None => -1.0,
@@ -1757,7 +1808,7 @@ fn regexp_split(cx: &mut Cx, d: &RegExpData, s: &JsStr, limit: &Value) -> JsResu
     check_subject(&d, u)?;
     let size = u.len();
     if size == 0 {
-        return match find_at(cx, &d, u, 0)? {
+        return match find_at(cx, &d, u, 0, true)? {
             Some(m) if m.start() == 0 => cx.new_array(Vec::new()),
             _ => cx.new_array(vec![Value::Str(s.clone())]),
         };
@@ -1767,7 +1818,7 @@ fn regexp_split(cx: &mut Cx, d: &RegExpData, s: &JsStr, limit: &Value) -> JsResu
     let mut q = 0;
     while q < size {
         cx.tick()?;
-        let Some(m) = find_at(cx, &d, u, q)? else {
+        let Some(m) = find_at(cx, &d, u, q, true)? else {
             break;
         };
         if m.start() >= size {
