@@ -9,36 +9,52 @@
 //!   200 with an empty body once the module has been loaded (503 before and while shutting down, 405 for
 //!   other methods, both empty), as the watchdog does; a request that Node's `http` server would not hand to
 //!   the handler as it is (`node_would_refuse`, and targets `front` marks) is handed back; everything else
-//!   reaches the function, on tokio's blocking pool.
+//!   is read (the body up to what a parser can use) and queued to the workers (`pool.rs`).
 //! - `main` reads the environment, binds, serves, and on SIGTERM stops accepting, lets requests in flight
 //!   finish (bounded by exec_timeout) and exits 0.
 //!
+//! Workers: requests run on threads of the dispatcher's own, each with its realm, taking requests from one
+//! queue in arrival order; tokio's threads only move bytes. A request holds its worker until it is answered,
+//! `await` of a fetch included (the fetches themselves run on tokio and overlap), so `cl_workers` workers
+//! (one per core by default) start with the dispatcher and, while some of them wait for I/O and requests
+//! are queued, more start, up to `cl_workers_max`, so that `cl_workers` of them can compute; those above
+//! `cl_workers` end after 30 s without work. With `cl_workers` set and `cl_workers_max` not, there are
+//! exactly `cl_workers` realms. At most `cl_workers_max + cl_queue` requests are inside the dispatcher at
+//! once (being read, queued or served); one more is handed back with the marker of kind `busy` at once, so
+//! the provider sends it to Node. Memory is bounded by that: the realms (a few MB each) and what the
+//! requests hold (a body is kept only up to the largest body-parser limit; past it, it is read and dropped).
+//!
 //! The fallback marker (only ever sent to the provider, never to a client): status 503, headers
-//! `x-containerless-fallback: <abort kind>` (`unknown`, `type-guard`, `fuel`, ...) and
+//! `x-containerless-fallback: <abort kind>` (`unknown`, `type-guard`, `fuel`, ..., or `busy`) and
 //! `x-containerless-site: <trace site>`, body = the give-up's detail text. Nothing else of the request has
 //! been sent when it goes out. Normal answers carry what Node's would (plus of-watchdog's
-//! `X-Duration-Seconds`, which the runner adds too); each request is logged as one JSON line on stderr.
+//! `X-Duration-Seconds`, which the runner adds too). With `cl_log_requests=true` each request is logged as
+//! one JSON line on stderr; what the function itself logs is printed for the requests Rust answers, always.
 //!
 //! Module state: each realm is one more replica of the function. As in a Node replica, its module state
 //! evolves with the requests it answers: an answered request's writes to module-level objects (a counter, a
 //! memo table, a lazily built client) are kept (`Heap::commit`), a request that gives up has its writes undone
 //! (JavaScript runs it again, in another replica, from that replica's state). Replicas never share module
-//! state, in OpenFaaS as here, so callers cannot rely on it. Module state is bounded: an answered request
-//! that would leave it over `cl_module_bytes` gives up (`module-write`) and is undone; so does one that would
-//! leave in it what cannot outlive the request (a promise whose I/O is in flight). A detached async call
-//! (its promise not awaited at once) that writes module state gives up, since Node would interleave it with
-//! later code.
+//! state, in OpenFaaS as here, so callers cannot rely on it; a worker that ends takes its replica with it, as
+//! a Node replica scaled down does. Module state is bounded: an answered request that would leave it over
+//! `cl_module_bytes` gives up (`module-write`) and is undone; so does one that would leave in it what cannot
+//! outlive the request (a promise whose I/O is in flight). A detached async call (its promise not awaited at
+//! once) that writes module state gives up, since Node would interleave it with later code.
 //!
 //! Environment: `port` (8080), `bind` (127.0.0.1; `0.0.0.0` or another address to listen there),
 //! `exec_timeout` (10s; seconds or a Go duration; 0 disables; a request's `X-Timeout` may lower it),
 //! `cl_fuel`, `cl_heap_bytes` (the runtime's limits per request), `cl_module_bytes` (64 MiB: the most module
-//! state a realm keeps, roughly counted), `cl_workers` (unset: requests run on tokio's blocking pool, a realm
-//! per pool thread; `N`: on N threads of the dispatcher's own, each with its realm, taking requests in
-//! arrival order, so `cl_workers=1` is one replica whose module state evolves with every request in the
-//! order they came), and the template's `RAW_BODY`, `MAX_JSON_SIZE`, `MAX_RAW_SIZE`.
+//! state a realm keeps, roughly counted), `cl_workers` (the realms kept: one per core when unset; `N`: N
+//! threads each with its realm, taking requests in arrival order, so `cl_workers=1` alone is one replica
+//! whose module state evolves with every request in the order they came), `cl_workers_max` (the most
+//! realms, started while others wait for I/O: `cl_workers` when that is set, else 8 per core, at most 64),
+//! `cl_queue` (256: requests that may wait for a worker beyond those the workers serve), `cl_log_requests`
+//! (false: a JSON line per request on stderr when true), and the template's `RAW_BODY`, `MAX_JSON_SIZE`,
+//! `MAX_RAW_SIZE`.
 
 pub mod express;
 pub mod front;
+pub mod pool;
 pub mod request;
 
 use crate::builtins::openfaas;
@@ -49,7 +65,7 @@ pub use express::{ReqFacts, ResponseParts};
 use request::{BodyConfig, Incoming};
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,13 +142,40 @@ pub struct Config {
     pub heap_bytes: usize,
     /// `cl_module_bytes`: the most module state a realm keeps.
     pub module_bytes: usize,
-    /// `cl_workers`: the number of worker threads (realms); `None` for tokio's blocking pool.
+    /// `cl_workers`: the realms kept at all times; `None` for one per core.
     pub workers: Option<usize>,
+    /// `cl_workers_max`: the most realms, started while the others wait for I/O; `None` for
+    /// `cl_workers` when that is set, else `IO_WORKERS_PER_CORE` per core (at most `IO_WORKERS_CAP`).
+    pub workers_max: Option<usize>,
+    /// `cl_queue`: how many requests may wait for a realm beyond those the realms serve; more are
+    /// handed back (`busy`).
+    pub queue: usize,
+    /// `cl_log_requests`: a JSON line per request on stderr.
+    pub log_requests: bool,
     pub body: BodyConfig,
 }
 
 /// The default `cl_module_bytes`.
 pub const MODULE_BYTES: usize = 64 << 20;
+
+/// The default `cl_queue`.
+pub const QUEUE: usize = 256;
+
+/// Without `cl_workers` and `cl_workers_max`, the most realms is this many per core (they start only while
+/// others wait for I/O) ...
+pub const IO_WORKERS_PER_CORE: usize = 8;
+/// ... and never more than this by default.
+pub const IO_WORKERS_CAP: usize = 64;
+
+/// The most `cl_workers`, `cl_workers_max` and `cl_queue` accept.
+pub const WORKERS_LIMIT: usize = 1024;
+pub const QUEUE_LIMIT: usize = 65_536;
+
+/// The machine's cores (1 when unknown), read once: `available_parallelism` reads the cgroup's files.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 impl Default for Config {
     fn default() -> Config {
@@ -145,6 +188,9 @@ impl Default for Config {
             heap_bytes: l.heap_bytes,
             module_bytes: MODULE_BYTES,
             workers: None,
+            workers_max: None,
+            queue: QUEUE,
+            log_requests: false,
             body: BodyConfig::default(),
         }
     }
@@ -310,13 +356,39 @@ impl Config {
                 )),
             }
         }
-        if let Some(w) = set("cl_workers") {
-            match w.parse::<usize>() {
-                Ok(n) if (1..=1024).contains(&n) => c.workers = Some(n),
+        for (name, field) in [
+            ("cl_workers", &mut c.workers),
+            ("cl_workers_max", &mut c.workers_max),
+        ] {
+            if let Some(w) = set(name) {
+                match w.parse::<usize>() {
+                    Ok(n) if (1..=WORKERS_LIMIT).contains(&n) => *field = Some(n),
+                    _ => problems.push(format!(
+                        "{}={:?} is not a number of threads from 1 to {}",
+                        name, w, WORKERS_LIMIT
+                    )),
+                }
+            }
+        }
+        if let (Some(w), Some(m)) = (c.workers, c.workers_max) {
+            if m < w {
+                problems.push(format!("cl_workers_max={} is below cl_workers={}", m, w));
+            }
+        }
+        if let Some(q) = set("cl_queue") {
+            match q.parse::<usize>() {
+                Ok(n) if n <= QUEUE_LIMIT => c.queue = n,
                 _ => problems.push(format!(
-                    "cl_workers={:?} is not a number of threads from 1 to 1024",
-                    w
+                    "cl_queue={:?} is not a number of requests from 0 to {}",
+                    q, QUEUE_LIMIT
                 )),
+            }
+        }
+        if let Some(l) = set("cl_log_requests") {
+            match l.as_str() {
+                "true" | "1" => c.log_requests = true,
+                "false" | "0" => c.log_requests = false,
+                _ => problems.push(format!("cl_log_requests={:?} is not true or false", l)),
             }
         }
         c.body.raw_body = get("RAW_BODY").as_deref() == Some("true");
@@ -343,6 +415,30 @@ impl Config {
         } else {
             Err(problems)
         }
+    }
+
+    /// The realms kept at all times: `cl_workers`, or one per core.
+    pub fn base_workers(&self) -> usize {
+        self.workers.unwrap_or_else(cores)
+    }
+
+    /// The most realms at once: `cl_workers_max`; else `cl_workers` when set (exactly that many
+    /// replicas); else `IO_WORKERS_PER_CORE` per core, at most `IO_WORKERS_CAP`.
+    pub fn max_workers(&self) -> usize {
+        let base = self.base_workers();
+        match (self.workers_max, self.workers) {
+            (Some(m), _) => m.max(base),
+            (None, Some(w)) => w,
+            (None, None) => (cores() * IO_WORKERS_PER_CORE)
+                .min(IO_WORKERS_CAP)
+                .max(base),
+        }
+    }
+
+    /// The most requests inside the dispatcher at once (being read, queued or served); more are handed
+    /// back with the `busy` marker.
+    pub fn max_inflight(&self) -> usize {
+        self.max_workers() + self.queue
     }
 
     pub fn from_env() -> Result<Config, Vec<String>> {
@@ -398,7 +494,7 @@ thread_local! {
     static ENGINES: RefCell<Vec<Engine>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Shared state of a dispatcher: the program, its configuration, the I/O factory, readiness.
+/// Shared state of a dispatcher: the program, its configuration, the I/O factory, readiness, its workers.
 pub struct Dispatcher {
     pub prog: &'static Program,
     pub config: Config,
@@ -406,66 +502,56 @@ pub struct Dispatcher {
     ready: AtomicBool,
     draining: AtomicBool,
     load_logged: AtomicBool,
-    /// The worker threads when `cl_workers` is set.
-    pool: Option<Pool>,
+    /// The worker threads (`pool.rs`), started by `serve` or the first request.
+    pool: Pool,
+    /// Requests inside the dispatcher (being read, queued or served), bounded by `max_inflight`.
+    inflight: AtomicUsize,
+    max_inflight: usize,
 }
 
-/// Work for a thread that serves requests.
-pub type Job = Box<dyn FnOnce() + Send>;
+pub use pool::Job;
+use pool::{Pool, PoolCounts, PoolRef};
 
-/// `cl_workers` threads of the dispatcher's own, taking jobs from one queue in the order they came. Not
-/// tokio's blocking pool capped: the runtime's own blocking work (a fetch's name lookup) must still find
-/// a thread while every worker waits for it.
-struct Pool {
-    queue: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+/// A request counted in `Dispatcher::inflight` until every side that holds it is done with it.
+struct Admission(Arc<Dispatcher>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.inflight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
-impl Pool {
-    fn new(workers: usize) -> Pool {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        for i in 0..workers {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("cl-worker-{}", i))
-                .stack_size(32 << 20)
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(q) => q.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => {
-                            // A panic is the job's to report (its answer channel closes); the worker goes on.
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                        }
-                        Err(_) => return,
-                    }
-                });
-            if let Err(e) = spawned {
-                eprintln!(
-                    "{{\"msg\":\"cannot start a worker thread\",\"error\":{}}}",
-                    json_str(&e.to_string())
-                );
-            }
-        }
-        Pool {
-            queue: std::sync::Mutex::new(tx),
-        }
+/// The host's I/O for a request run on a worker: waits for a fetch are counted, so that the pool may
+/// start another worker for the queued requests meanwhile.
+struct CountedIo {
+    inner: Box<dyn Io>,
+    pool: PoolRef,
+}
+
+impl Io for CountedIo {
+    fn start_fetch(&mut self, req: crate::io::HttpRequest) -> Result<u32, Abort> {
+        self.inner.start_fetch(req)
+    }
+    fn wait_fetch(&mut self, handle: u32) -> Result<crate::io::HttpResponse, Abort> {
+        let inner = &mut self.inner;
+        Pool::io_wait(&self.pool, || inner.wait_fetch(handle))
     }
 }
 
 /// Whether a request's answer is still wanted: the HTTP side gives up waiting at the request's deadline
 /// (and sends the fallback marker), the thread serving it claims the answer before keeping the request's
 /// writes to module state. Whichever comes first wins, so a request whose client got the marker never
-/// changes module state, and one whose writes were kept is always answered by Rust.
-#[derive(Default)]
-struct Ticket(std::sync::atomic::AtomicU8);
+/// changes module state, and one whose writes were kept is always answered by Rust. It holds the
+/// request's admission while either side holds it.
+struct Ticket(std::sync::atomic::AtomicU8, #[allow(dead_code)] Admission);
 
 impl Ticket {
     const WAITING: u8 = 0;
     const CLAIMED: u8 = 1;
     const ABANDONED: u8 = 2;
+    fn new(admission: Admission) -> Ticket {
+        Ticket(std::sync::atomic::AtomicU8::new(Self::WAITING), admission)
+    }
     fn claim(&self) -> bool {
         self.0
             .compare_exchange(
@@ -556,25 +642,39 @@ impl Dispatcher {
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             load_logged: AtomicBool::new(false),
-            pool: config.workers.map(Pool::new),
+            pool: Pool::new(config.base_workers(), config.max_workers()),
+            inflight: AtomicUsize::new(0),
+            max_inflight: config.max_inflight(),
             config,
         }
     }
 
-    /// Runs `job` where requests run: on a worker thread (`cl_workers`), else on tokio's blocking pool
-    /// (call it from within the runtime then).
+    /// Runs `job` where requests run: on a worker thread, in arrival order.
     pub fn submit(&self, job: Job) {
-        match &self.pool {
-            Some(p) => {
-                let sent = p.queue.lock().map(|q| q.send(job));
-                if !matches!(sent, Ok(Ok(()))) {
-                    eprintln!("{{\"msg\":\"the worker threads are gone\"}}");
-                }
+        self.pool.submit(job);
+    }
+
+    /// Starts the workers (each loads its realm; the first to finish makes the dispatcher ready).
+    /// `serve` calls it; a first `submit` starts them without loading ahead.
+    pub fn start_workers(self: &Arc<Self>) {
+        let me = Arc::downgrade(self);
+        self.pool.start(Box::new(move || {
+            if let Some(d) = me.upgrade() {
+                let _ = d.warm_up();
             }
-            None => {
-                tokio::task::spawn_blocking(job);
-            }
-        }
+        }));
+    }
+
+    /// The worker threads: alive, busy, waiting for I/O, and requests queued for them.
+    pub fn workers(&self) -> PoolCounts {
+        self.pool.counts()
+    }
+
+    /// Counts a request in, unless the dispatcher already holds `Config::max_inflight` of them.
+    fn admit(self: &Arc<Self>) -> Option<Admission> {
+        let n = self.inflight.fetch_add(1, Ordering::AcqRel);
+        let a = Admission(self.clone());
+        (n < self.max_inflight).then_some(a)
     }
 
     /// Sets how each request gets its outgoing-HTTP implementation.
@@ -718,7 +818,8 @@ impl Dispatcher {
         };
         let x_timeout = inc.header("x-timeout").map(|v| v.to_rust_string());
         cx.begin_request(&self.config.limits(x_timeout.as_deref()));
-        cx.io = (self.io)();
+        let pool = self.pool.handle();
+        cx.io = (self.io)().map(|inner| Box::new(CountedIo { inner, pool }) as Box<dyn Io>);
         let facts = inc.facts();
         match handler {
             Handler::Openfaas(h) => {
@@ -750,7 +851,7 @@ impl Dispatcher {
     }
 }
 
-fn json_str(s: &str) -> String {
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -772,7 +873,7 @@ fn json_str(s: &str) -> String {
 // HTTP
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming as HyperBody;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -780,22 +881,31 @@ use hyper::{Request, Response, StatusCode};
 /// Bodies larger than this are not read: the request falls back.
 const MAX_BODY: usize = 64 << 20;
 
-fn to_hyper(parts: &ResponseParts, duration: Option<f64>) -> Response<Full<Bytes>> {
-    let mut b = Response::builder()
-        .status(StatusCode::from_u16(parts.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
-    for (n, v) in &parts.headers {
+fn to_hyper(parts: ResponseParts, duration: Option<f64>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(parts.body)));
+    *r.status_mut() =
+        StatusCode::from_u16(parts.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = r.headers_mut();
+    for (n, v) in parts.headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(n.as_bytes()),
-            HeaderValue::from_bytes(v),
+            HeaderValue::try_from(v),
         ) {
-            b = b.header(n, v);
+            h.append(n, v);
         }
     }
     if let Some(d) = duration {
-        b = b.header("x-duration-seconds", format!("{:.6}", d));
+        use std::io::Write;
+        let mut buf = [0u8; 32];
+        let mut w = &mut buf[..];
+        if write!(w, "{:.6}", d).is_ok() {
+            let n = 32 - w.len();
+            if let Ok(v) = HeaderValue::from_bytes(&buf[..n]) {
+                h.append(HeaderName::from_static("x-duration-seconds"), v);
+            }
+        }
     }
-    b.body(Full::new(Bytes::from(parts.body.clone())))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    r
 }
 
 fn plain(status: u16, body: &'static str) -> Response<Full<Bytes>> {
@@ -878,64 +988,134 @@ fn log_request(method: &str, path: &str, outcome: &Outcome, status: u16, started
     );
 }
 
+/// The marker's kind when the dispatcher holds as many requests as it may (`Config::max_inflight`): the
+/// provider sends the request to Node, as for any give-up. Not a reason the compiled code gives.
+pub const BUSY: &str = "busy";
+
+fn busy_marker() -> Response<Full<Bytes>> {
+    let mut r = plain(
+        503,
+        "the dispatcher's workers and queue are full (cl_workers_max, cl_queue)",
+    );
+    let h = r.headers_mut();
+    h.insert(FALLBACK_HEADER, HeaderValue::from_static(BUSY));
+    h.insert(SITE_HEADER, HeaderValue::from_static("0"));
+    r
+}
+
+/// The most body bytes a parser can use: bodies over every parser's limit give up, whatever their length,
+/// and bodies no parser reads are not looked at.
+fn body_keep(config: &Config) -> usize {
+    let limit = config.body.json_limit.max(request::DEFAULT_LIMIT);
+    usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+}
+
+/// Reads a request body to its end (at most `MAX_BODY` bytes), keeping its first `keep` bytes: a body longer
+/// than that is kept as `keep` bytes, over every parser's limit as the whole body was. `None` for a body over
+/// `MAX_BODY` or one that broke off.
+async fn read_body(body: HyperBody, keep: usize) -> Option<Vec<u8>> {
+    use hyper::body::Body as _;
+    let mut body = body;
+    let hint = body.size_hint().exact();
+    if hint == Some(0) {
+        return Some(Vec::new());
+    }
+    let mut out: Vec<u8> = match hint {
+        Some(n) if (n as usize) <= keep => Vec::with_capacity(n as usize),
+        _ => Vec::new(),
+    };
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.ok()?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total > MAX_BODY {
+                return None;
+            }
+            let room = keep.saturating_sub(out.len());
+            out.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+    Some(out)
+}
+
 /// Answers one HTTP request.
 pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Response<Full<Bytes>> {
     let started = Instant::now();
-    let method = req.method().as_str().to_string();
+    {
+        // As the watchdog answers them (watchdog/server.ts): `OK` as text on health, everything else empty.
+        let path = req.uri().path();
+        if path == "/_/health" || path == "/_/ready" {
+            return if req.method() != hyper::Method::GET {
+                empty(405)
+            } else if !state.is_ready() {
+                empty(503)
+            } else if path == "/_/health" {
+                plain(200, "OK")
+            } else {
+                empty(200)
+            };
+        }
+    }
+    let log = state.config.log_requests;
     let target = match req.uri().path_and_query() {
         Some(pq) if req.uri().scheme().is_none() => pq.as_str().to_string(),
         _ => req.uri().to_string(),
     };
-    let path = target.split('?').next().unwrap_or("").to_string();
-    // As the watchdog answers them (watchdog/server.ts): `OK` as text on health, everything else empty.
-    if path == "/_/health" || path == "/_/ready" {
-        return if method != "GET" {
-            empty(405)
-        } else if !state.is_ready() {
-            empty(503)
-        } else if path == "/_/health" {
-            plain(200, "OK")
-        } else {
-            empty(200)
-        };
-    }
-    let refused = if path == front::marker() {
+    let path_len = target.find('?').unwrap_or(target.len());
+    let refused = if target[..path_len] == *front::marker() {
         Some("a request target the dispatcher's HTTP parser refuses or reads differently from Node's")
     } else {
         node_would_refuse(&req)
     };
     if let Some(why) = refused {
         let a = abort(AbortKind::Unsupported, why);
-        let resp = to_hyper(&fallback_marker(&a), None);
-        log_request(&method, &path, &Outcome::Fallback(a), 503, started);
-        return resp;
+        if log {
+            let o = Outcome::Fallback(a.clone());
+            log_request(req.method().as_str(), &target[..path_len], &o, 503, started);
+        }
+        return to_hyper(fallback_marker(&a), None);
     }
-    let headers: Vec<(String, Vec<u8>)> = req
-        .headers()
+    let Some(admission) = state.admit() else {
+        if log {
+            eprintln!(
+                "{{\"method\":{},\"path\":{},\"status\":503,\"outcome\":\"fallback\",\"reason\":\"busy\"}}",
+                json_str(req.method().as_str()),
+                json_str(&target[..path_len])
+            );
+        }
+        return busy_marker();
+    };
+    let (head, body) = req.into_parts();
+    let headers: Vec<(String, Vec<u8>)> = head
+        .headers
         .iter()
         .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
         .collect();
-    let x_timeout = req
-        .headers()
+    let x_timeout = head
+        .headers
         .get("x-timeout")
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.to_string());
-    let outcome = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Err(_) => Outcome::Fallback(abort(
+        .filter(|s| !s.is_empty());
+    let budget = state.config.limits(x_timeout).deadline + Duration::from_secs(2);
+    let method = head.method.as_str().to_string();
+    let log_path = log.then(|| target[..path_len].to_string());
+    let outcome = match read_body(body, body_keep(&state.config)).await {
+        None => Outcome::Fallback(abort(
             AbortKind::Unsupported,
             "a request body the dispatcher does not read (too large or broken)",
         )),
-        Ok(body) => {
+        Some(body) => {
             let parts = RequestParts {
-                method: method.clone(),
+                method,
                 target,
                 headers,
-                body: body.to_bytes().to_vec(),
+                body,
             };
-            let budget =
-                state.config.limits(x_timeout.as_deref()).deadline + Duration::from_secs(2);
             let st = state.clone();
-            let ticket = Arc::new(Ticket::default());
+            let ticket = Arc::new(Ticket::new(admission));
             let t = ticket.clone();
             let (tx, mut rx) = tokio::sync::oneshot::channel();
             state.submit(Box::new(move || {
@@ -961,12 +1141,17 @@ pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Respons
             }
         }
     };
-    let (resp, status) = match &outcome {
-        Outcome::Answer(p) => (to_hyper(p, Some(started.elapsed().as_secs_f64())), p.status),
-        Outcome::Fallback(a) => (to_hyper(&fallback_marker(a), None), 503),
-    };
-    log_request(&method, &path, &outcome, status, started);
-    resp
+    if let Some(path) = log_path {
+        let status = match &outcome {
+            Outcome::Answer(p) => p.status,
+            Outcome::Fallback(_) => 503,
+        };
+        log_request(head.method.as_str(), &path, &outcome, status, started);
+    }
+    match outcome {
+        Outcome::Answer(p) => to_hyper(p, Some(started.elapsed().as_secs_f64())),
+        Outcome::Fallback(a) => to_hyper(fallback_marker(&a), None),
+    }
 }
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets the connections in flight
@@ -983,12 +1168,7 @@ where
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
 
-    {
-        let st = state.clone();
-        state.submit(Box::new(move || {
-            let _ = st.warm_up();
-        }));
-    }
+    state.start_workers();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
@@ -1004,6 +1184,8 @@ where
                         continue;
                     }
                 };
+                // Answers go out as soon as they are written (one write each), not held back for an ACK.
+                let _ = stream.set_nodelay(true);
                 let st = state.clone();
                 let mut stop = stop_rx.clone();
                 let alive = alive_tx.clone();
@@ -1064,6 +1246,9 @@ fn default_io(handle: tokio::runtime::Handle) -> IoFactory {
     })
 }
 
+/// tokio's blocking threads at most (name lookups of fetches).
+const BLOCKING_THREADS: usize = 4;
+
 /// The compiled function's `main`: reads the environment, listens, serves until SIGTERM, exits 0.
 pub fn main(prog: &'static Program) {
     let config = match Config::from_env() {
@@ -1076,11 +1261,11 @@ pub fn main(prog: &'static Program) {
             std::process::exit(1);
         }
     };
+    // Requests run on the dispatcher's own workers (pool.rs); tokio's threads only move bytes, and its
+    // blocking pool only resolves the names fetches connect to.
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_stack_size(32 << 20)
-        // Blocking threads keep their loaded module (a thread-local context) while they live.
-        .thread_keep_alive(Duration::from_secs(3600))
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
     {
         Ok(rt) => rt,

@@ -238,7 +238,8 @@ impl Default for BodyConfig {
     }
 }
 
-const DEFAULT_LIMIT: u64 = 102_400;
+/// body-parser's default limit (`100kb`), which the template leaves on text and urlencoded bodies.
+pub(crate) const DEFAULT_LIMIT: u64 = 102_400;
 
 /// body-parser's strict JSON check: the first non-whitespace character opens an object or an array.
 fn strict_json(text: Vec<u16>) -> Result<Body, Abort> {
