@@ -9,8 +9,8 @@
  *   answered wrote, as a Node replica does).
  */
 import { expect } from 'chai';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 // @ts-expect-error: the backend is plain JavaScript without types
 import { startBackend } from '../../../examples/backend/server.js';
 import { checkFixture, ROOT } from './cli.ts';
@@ -28,8 +28,19 @@ const tail = (s: string): string =>
     .slice(0, 40)
     .join('\n');
 
-const PAPER = ['login', 'status', 'upload', 'banking', 'autocomplete', 'maze'].map((n) => join(ROOT, 'examples', n));
-const COMPUTE = ['primes', 'markdown'].map((n) => join(ROOT, 'examples', n));
+const PAPER_NAMES = ['login', 'status', 'upload', 'banking', 'autocomplete', 'maze'];
+const PAPER = PAPER_NAMES.map((n) => join(ROOT, 'examples', n));
+// Every other example with a handler: the compute set (primes, markdown, records, textstats, render, matrix, ...).
+const COMPUTE = readdirSync(join(ROOT, 'examples'), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && !PAPER_NAMES.includes(d.name) && existsSync(join(ROOT, 'examples', d.name, 'handler.js')))
+  .map((d) => join(ROOT, 'examples', d.name))
+  .sort();
+/**
+ * How many requests of an example may fall back (none may diverge). textstats: the request of line 12 ("Don't
+ * stop. Won't stop! ...") fell back with `fuel` (a RegExp search over the runtime's backtracking bound) before
+ * the regex engine's rework; the rest of the compute set is answered by Rust on every request.
+ */
+const MAY_FALL_BACK: Record<string, number> = { textstats: 1 };
 const HANDLERS_DIR = join(ROOT, 'test/fixtures/handlers');
 const REALISTIC = readdirSync(HANDLERS_DIR, { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -45,11 +56,13 @@ describe('containerless check on the examples and realistic handlers', function 
   });
 
   for (const dir of [...PAPER, ...COMPUTE]) {
-    it(`${dir.slice(ROOT.length)}: every request answered by Rust, as Node answers it`, async function () {
+    const allowed = MAY_FALL_BACK[basename(dir)] ?? 0;
+    it(`${dir.slice(ROOT.length)}: every request answered by Rust${allowed ? ` (at most ${allowed} falling back)` : ''}, as Node answers it`, async function () {
       const { code, summary, stderr } = await check(dir);
       expect(summary.diverged, tail(stderr)).to.equal(0);
       expect(summary.requests).to.equal(lines(dir));
-      expect(summary.rust, tail(stderr)).to.equal(summary.requests);
+      expect(summary.fallback, tail(stderr)).to.be.at.most(allowed);
+      expect(summary.rust + summary.fallback, tail(stderr)).to.equal(summary.requests);
       expect(code).to.equal(0);
     });
   }
