@@ -20,7 +20,7 @@ on the slower one.
 Options:
   --requests <file>    JSON lines, one request each (the format of check)
   --rounds <N>         measured rounds (default 5)
-  --warmup <N>         warm-up sends per request and side (default 3)
+  --warmup <N>         warm-up sends per request and side (default 3; at least one, which sizes the batches)
   --batch-ms <ms>      about how long one batch takes on the slower side (default 20)
   --max-seconds <s>    budget of the measuring phase; batches shrink (down to one request) to fit (default 120)
   --json               print only the result line on stdout

@@ -11,7 +11,7 @@
  *              fallback: it is neither sent to Node nor measured again, so Node's module state sees the same
  *              requests as the dispatcher's
  *   4. warm up each side on each request, then size a batch per request (the same for both sides) so that a
- *              batch takes about `batchMs` on the slower side
+ *              batch takes about `batchMs` on the slower side (judged by its fastest warm-up send)
  *   5. measure `rounds` rounds; in each, every request gets one batch on each side, the side that goes first
  *              alternating from one request to the next and from one round to the next. Per batch: the CPU time
  *              of the serving process (the sum over its threads of /proc/<pid>/task/<tid>/schedstat's
@@ -46,7 +46,7 @@ export interface BenchOptions {
   requests: string;
   /** Measured rounds per request and side (default 5). */
   rounds?: number;
-  /** Warm-up sends per request and side before measuring (default 3). */
+  /** Warm-up sends per request and side before measuring (default 3; at least one is made, to size the batches). */
   warmup?: number;
   /** About how long one batch takes on the slower side, in ms (default 20). */
   batchMs?: number;
@@ -397,17 +397,18 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchRe
 
     // 4. Warm up, and size the batches.
     stage(`warm-up: ${warmup} sends of each of ${measured.length} requests to each side`);
+    // A request's estimate is the slower side's fastest warm-up send (the first sends are cold).
     const estimate: number[] = [];
     for (const i of measured) {
-      let slowest = 0;
-      for (let k = 0; k < warmup; k++) {
+      const fastest = { node: Infinity, rust: Infinity };
+      for (let k = 0; k < Math.max(warmup, 1); k++) {
         for (const side of k % 2 ? sides : [...sides].reverse()) {
           const s = await batch(side, wire[i], 1, what(i), status[i], signal);
           if (s.fellBack !== undefined) result.rows[i].result = `fallback(${s.fellBack}, after it answered)`;
-          slowest = Math.max(slowest, s.wallUs);
+          else fastest[side.name] = Math.min(fastest[side.name], s.wallUs);
         }
       }
-      estimate[i] = slowest;
+      estimate[i] = Math.max(fastest.node, fastest.rust);
     }
     const live = measured.filter((i) => result.rows[i].result === 'rust');
     let target = batchMs * 1000;
