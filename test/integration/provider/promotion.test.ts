@@ -176,15 +176,24 @@ describe('promotion end to end: the six paper examples, traced, compiled and ser
       const after = await api.served(name);
       expect(after.fallback - before.fallback, `${name}: the unseen shape fell back`).to.equal(1);
       expect(after.rust - before.rust).to.equal(0);
-      // Known requests keep coming while the bigger tree compiles; the function is re-promoted.
-      const s1 = await drive(name, (s) => s.promotions > s0.promotions && s.engine === 'rust', 180_000);
-      expect(s1.dispatcher?.version).to.not.equal(s0.dispatcher?.version);
-      expect(s1.trace.size).to.be.greaterThan(s0.trace.size);
-      const b2 = await api.served(name);
-      sameAnswer(await send(api.invokeUrl(name), unseen), node, `${name} unseen, after re-promotion`);
-      const a2 = await api.served(name);
-      expect(a2.rust - b2.rust, `${name}: the unseen shape is now answered by Rust`).to.equal(1);
-      expect(a2.fallback - b2.fallback).to.equal(0);
+      // Known requests keep coming while the bigger tree compiles; the function re-promotes. A build that
+      // started before the traced re-send reached the provider may finish first (a re-promotion without the
+      // new shape, which then falls back once more): up to three rounds.
+      let last = s0;
+      for (let round = 1; ; round++) {
+        const s1 = await drive(name, (s) => s.promotions > last.promotions && s.engine === 'rust' && s.phase === 'promoted', 180_000);
+        expect(s1.dispatcher?.version).to.not.equal(last.dispatcher?.version);
+        expect(s1.trace.size).to.be.greaterThan(s0.trace.size);
+        last = s1;
+        const b2 = await api.served(name);
+        sameAnswer(await send(api.invokeUrl(name), unseen), node, `${name} unseen, after re-promotion ${round}`);
+        const a2 = await api.served(name);
+        expect(a2.rust + a2.fallback - b2.rust - b2.fallback).to.equal(1);
+        if (a2.rust - b2.rust === 1 || round === 3) {
+          expect(a2.rust - b2.rust, `${name}: the unseen shape is now answered by Rust (round ${round})`).to.equal(1);
+          break;
+        }
+      }
     });
   }
 });
