@@ -171,7 +171,13 @@ export interface LocalCargoBuilderOptions {
  * A download, a full disk, a killed compiler or a failed link may pass on the next try: not kept.
  */
 export function isDeterministicFailure(output: string[]): boolean {
-  if (output.some((l) => /linking with|No space left|out of memory|signal: \d+|SIGKILL|Killed|failed to (download|get|fetch)|network|spurious/i.test(l)))
+  if (
+    output.some((l) =>
+      /linking with|rust-lld|ld\.lld|collect2|undefined (hidden )?symbol|No space left|out of memory|signal: \d+|SIGKILL|Killed|failed to (download|get|fetch)|network|spurious/i.test(
+        l,
+      ),
+    )
+  )
     return false;
   return output.some((l) => /^error\[E\d+\]/.test(l) || /^error: could not compile/.test(l));
 }

@@ -289,6 +289,8 @@ describe('isDeterministicFailure (which failed builds are kept)', () => {
       ['error: could not compile `fn-a` (bin "fn-a")', 'Caused by:', "  process didn't exit successfully: `rustc ...` (signal: 9, SIGKILL: kill)"],
       ['error: could not write output: No space left on device (os error 28)', 'error: could not compile `clrt`'],
       ['warning: spurious network error (3 tries remaining)'],
+      // A link that met another cargo writing the same target folder: only lld's lines are in the tail.
+      ['  = note: rust-lld: error: undefined hidden symbol: clrt::heap::Heap::commit', 'error: could not compile `fn-a` (bin "fn-a") due to 1 previous error'],
       [],
     ]) {
       expect(isDeterministicFailure(output), output.join('\n')).to.equal(false);
