@@ -11,7 +11,7 @@
  *   then promoted to a dispatcher of its own that answers as the new code does.
  */
 import { expect } from 'chai';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRequests, toHttpRequest } from '../../../harness/index.ts';
 import { cacheDir } from '../../../lib/index.ts';
@@ -117,4 +117,42 @@ describe('promotion across a provider restart and a code update', function () {
     const a = await api.served('steady');
     expect(a.rust - b.rust).to.equal(known.length);
   });
+
+  it('a delete removes the dispatcher process, the tree and the promotion state', async () => {
+    const s = await api.status('steady');
+    expect(s.engine).to.equal('rust');
+    // startProvider's state_dir is <dir>/state.
+    const stateDir = join(p.dir, 'state', 'promotion', 'openfaas-fn', 'steady');
+    expect(existsSync(join(stateDir, 'tree.json')), `${stateDir}/tree.json`).to.equal(true);
+    const pid = dispatcherPid(p.child.pid!);
+    expect(pid, 'the promoted dispatcher runs as a child of the provider').to.be.a('number');
+    const r = await api.api('/system/functions', {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ functionName: 'steady' }),
+    });
+    expect(r.status, await r.text()).to.equal(202);
+    const deadline = Date.now() + 15_000;
+    while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await sleep(100);
+    expect(existsSync(`/proc/${pid}`), 'the dispatcher process is gone').to.equal(false);
+    expect(existsSync(stateDir), 'the tree and the state are gone').to.equal(false);
+    expect((await api.api('/system/containerless/function/steady?namespace=openfaas-fn')).status).to.equal(404);
+    const text = await api.metrics();
+    expect(text).to.not.include('containerless_function_engine{function_name="steady.openfaas-fn"');
+  });
 });
+
+/** The dispatcher the provider `ppid` started: a child whose executable lies under the build cache's dispatchers. */
+function dispatcherPid(ppid: number): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === ppid && readlinkSync(`/proc/${d}/exe`).includes('/dispatchers/')) return Number(d);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return undefined;
+}
