@@ -199,7 +199,9 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   const promotionMetrics = new PromotionMetrics(registry);
   const intakeMetrics = new TraceIntakeMetrics(registry);
   const buildProgress = new Map<string, string>();
-  const queue = new BuildQueue(new LocalCargoBuilder(), {
+  const builder = new LocalCargoBuilder();
+  const warming = new AbortController();
+  const queue = new BuildQueue(builder, {
     log: (line) => {
       log?.(line);
       const m = /^compile (\S+): (.*)$/.exec(line);
@@ -327,6 +329,8 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
   try {
     await backend.start();
     await controller.start();
+    // The runtime's crates compile while functions are still being traced (once per runtime version).
+    if (controller.enabled) void builder.warm({ signal: warming.signal, log });
     if (config.promotion && config.natsUrl) {
       // Only now: trees that arrive before the controller knows the deployed functions would be refused.
       const { NatsTraceIntake } = await import('./promotion/nats-intake.ts');
@@ -369,6 +373,7 @@ export async function startProvider(opts: StartOptions = {}): Promise<RunningPro
           server.closeIdleConnections();
         });
         invoker.close();
+        warming.abort();
         await natsIntake?.close();
         await controller.close();
         await backend.close();

@@ -33,7 +33,7 @@ import { chmod, copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/pro
 import { dirname, join } from 'node:path';
 import { buildDispatcher, BuildError, CACHE_LAYOUT, generateRust, RUNTIME_DIR, type Generated } from '../../compiler/index.ts';
 import { cacheDir } from '../../lib/index.ts';
-import { formatDiagnostic, walkNodes, type TraceIR } from '../../trace/index.ts';
+import { formatDiagnostic, prepare, Tracer, walkNodes, type TraceIR } from '../../trace/index.ts';
 import { fnKey, type BuildOutcome, type BuildRequest, type BuildResultKind, type DispatcherBuilder, type FnRef } from './types.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -194,6 +194,46 @@ export class LocalCargoBuilder implements DispatcherBuilder {
 
   keyOf(req: BuildRequest): string {
     return buildKey(req.trace, req.source, this.version);
+  }
+
+  /**
+   * Warms the build cache: builds a dispatcher for a one-line handler once per runtime version, so that the
+   * runtime and the crates it uses are compiled (minutes on a fresh machine) while functions are still
+   * being traced, and a function's own build compiles only its crate. Never throws; resolves false when the
+   * warm-up build failed (a function's build will say why).
+   */
+  /** The file that says the cache was warmed for this runtime version. */
+  warmMarker(): string {
+    return join(this.root, CACHE_LAYOUT, 'dispatchers', `.warm-${sha256(this.version).slice(0, 16)}`);
+  }
+
+  async warm(opts: { signal?: AbortSignal; log?: (line: string) => void } = {}): Promise<boolean> {
+    const marker = this.warmMarker();
+    try {
+      await readFile(marker);
+      return true;
+    } catch {
+      // not warmed for this runtime version yet
+    }
+    const source = `module.exports = async () => ({ ok: true });\n`;
+    const trace = new Tracer(prepare(source, 'handler.js'), 'containerless-warm-up').trace();
+    const started = Date.now();
+    opts.log?.('compile: warming the build cache (the runtime and its crates, once per runtime version)');
+    try {
+      await buildDispatcher(generateRust(trace, { name: 'containerless-warm-up' }).main, {
+        name: 'containerless-warm-up',
+        cacheDir: this.root,
+        signal: opts.signal,
+        onProgress: (line) => opts.log?.(`compile: warm-up ${line}`),
+      });
+      await mkdir(dirname(marker), { recursive: true });
+      await writeFile(marker, `${new Date().toISOString()}\n`);
+      opts.log?.(`compile: the build cache is warm (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      return true;
+    } catch (err) {
+      opts.log?.(`compile: warming the build cache failed (${(err as Error).message.split('\n')[0]})`);
+      return false;
+    }
   }
 
   /** The folder of one key's build. */

@@ -195,6 +195,22 @@ describe('LocalCargoBuilder (real cargo)', () => {
     expect(again).to.include({ result: 'unsupported', cached: true });
   });
 
+  it('warms the build cache once per runtime version (a one-line handler built), then returns at once', async () => {
+    const lines: string[] = [];
+    const warmer = new LocalCargoBuilder({ version: `${VERSION}-warm` });
+    expect(await warmer.warm({ log: (l) => lines.push(l) })).to.equal(true);
+    expect(lines.join('\n')).to.match(/the build cache is warm/);
+    const marker = warmer.warmMarker();
+    expect(existsSync(marker)).to.equal(true);
+    expect(marker, 'a marker of its own runtime version').to.not.equal(builder.warmMarker());
+    const t0 = Date.now();
+    const again: string[] = [];
+    expect(await warmer.warm({ log: (l) => again.push(l) })).to.equal(true);
+    expect(again, 'nothing built the second time').to.deep.equal([]);
+    expect(Date.now() - t0).to.be.below(1000);
+    rmSync(marker, { force: true });
+  });
+
   it("is 'unsupported' when no function compiles (a generator handler)", async () => {
     const source = `module.exports = function* (event, context) { yield 1; };\n`;
     const prepared = prepare(source, 'handler.js');
