@@ -12,7 +12,6 @@ use crate::heap::ObjKind;
 use crate::ops;
 use crate::props;
 use crate::value::{JsStr, Value};
-use indexmap::IndexMap;
 
 /// What the dispatcher finally writes: status, header lines in order, body bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,18 +84,19 @@ const RESERVED: &[&str] = &[
 ];
 
 /// Express's `res` for one request: status and the header map (`kOutHeaders`: lower-case name -> name as
-/// set, value; a later set of the same name keeps the first one's position).
+/// set, value; a later set of the same name keeps the first one's position). A response has a handful of
+/// headers, so the map is a list searched in order (no hashing per request).
 #[derive(Clone, Debug)]
 pub struct Res {
     pub status: u16,
-    headers: IndexMap<String, (String, HeaderVal)>,
+    headers: Vec<(String, (String, HeaderVal))>,
 }
 
 impl Default for Res {
     fn default() -> Res {
         Res {
             status: 200,
-            headers: IndexMap::new(),
+            headers: Vec::new(),
         }
     }
 }
@@ -133,7 +133,18 @@ fn units(s: &str) -> Vec<u16> {
 impl Res {
     /// `res.get(name)` (Node's `getHeader`).
     pub fn get(&self, name: &str) -> Option<&HeaderVal> {
-        self.headers.get(name).map(|(_, v)| v)
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, (_, v))| v)
+    }
+
+    /// Sets `lower` to (`display`, `value`): in place when it is set already, else last.
+    fn insert(&mut self, lower: String, display: String, value: HeaderVal) {
+        match self.headers.iter_mut().find(|(k, _)| *k == lower) {
+            Some((_, slot)) => *slot = (display, value),
+            None => self.headers.push((lower, (display, value))),
+        }
     }
 
     /// Node's `OutgoingMessage.setHeader(name, value)`.
@@ -155,20 +166,21 @@ impl Res {
         }
         let display: String = name.iter().map(|&c| c as u8 as char).collect();
         let lower = display.to_ascii_lowercase();
-        self.headers.insert(lower, (display, value));
+        self.insert(lower, display, value);
         Ok(())
     }
 
     /// Sets a header the template or Express itself names (Content-Length, ETag...), not the program.
     fn set_own(&mut self, name: &str, value: &str) {
-        self.headers.insert(
+        self.insert(
             name.to_ascii_lowercase(),
-            (name.to_string(), HeaderVal::Str(JsStr::from(value))),
+            name.to_string(),
+            HeaderVal::Str(JsStr::from(value)),
         );
     }
 
     fn remove(&mut self, name: &str) {
-        self.headers.shift_remove(name);
+        self.headers.retain(|(k, _)| k != name);
     }
 
     /// `res.set(field, val)` with two arguments (express `res.header`).
