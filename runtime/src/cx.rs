@@ -205,7 +205,6 @@ pub struct Cx {
     pub prog: &'static Program,
     fuel: u64,
     deadline: Instant,
-    ticks: u32,
     pub io: Option<Box<dyn crate::io::Io>>,
     /// Lines the program wrote with `console.*`; the host prints them.
     pub logs: Vec<String>,
@@ -231,7 +230,6 @@ impl Cx {
             prog,
             fuel: limits.fuel,
             deadline: Instant::now() + limits.deadline,
-            ticks: 0,
             io: None,
             logs: Vec::new(),
             depth: 0,
@@ -253,7 +251,6 @@ impl Cx {
         self.heap.set_cap(limits.heap_bytes);
         self.fuel = limits.fuel;
         self.deadline = Instant::now() + limits.deadline;
-        self.ticks = 0;
         self.logs.clear();
         self.depth = 0;
         self.host = Default::default();
@@ -265,15 +262,26 @@ impl Cx {
         self.heap.commit(&crate::builtins::openfaas::request_bound)
     }
 
-    /// One unit of work: called at every loop iteration and function entry.
-    #[inline]
+    /// One unit of work: called at every loop iteration and function entry. One test of the fuel on the
+    /// way: when it reaches a multiple of 1024 (zero among them), `tick_slow` sees whether it ran out and
+    /// whether the deadline passed.
+    #[inline(always)]
     pub fn tick(&mut self) -> JsResult<()> {
+        if self.fuel & 0x3ff == 0 {
+            return self.tick_slow();
+        }
+        self.fuel -= 1;
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn tick_slow(&mut self) -> JsResult<()> {
         if self.fuel == 0 {
             return abort(AbortKind::Fuel, 0, "out of fuel");
         }
         self.fuel -= 1;
-        self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks & 0x3ff == 0 && Instant::now() > self.deadline {
+        if Instant::now() > self.deadline {
             return abort(AbortKind::Deadline, 0, "deadline passed");
         }
         Ok(())

@@ -311,7 +311,7 @@ pub struct Heap {
     /// may change module-level state as long as it puts it back (`module_changed` tells), as a handler
     /// that marks cells of a module-level grid and clears them does; `reset` restores them either way.
     undo: Vec<(u32, Obj)>,
-    saved: std::collections::HashSet<u32>,
+    saved: std::collections::HashSet<u32, ahash::RandomState>,
     bytes: usize,
     cap: usize,
     /// Reads of objects below this index are logged in `read_log` (0: nothing is logged). See `Later`.
@@ -357,7 +357,7 @@ impl Heap {
             module_cap: usize::MAX,
             write_floor: 0,
             undo: Vec::new(),
-            saved: std::collections::HashSet::new(),
+            saved: Default::default(),
             bytes: 0,
             cap,
             read_floor: std::cell::Cell::new(0),

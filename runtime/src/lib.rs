@@ -9,6 +9,7 @@ pub mod call;
 pub mod contract;
 pub mod cx;
 pub mod dispatcher;
+pub mod elems;
 pub mod heap;
 pub mod io;
 pub mod native;

@@ -280,6 +280,51 @@ pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
     get(cx, v, key.units())
 }
 
+/// `o[k]` at a site where the trace saw only arrays indexed by numbers: the type guard of `o` (an array) and
+/// the element read in one heap lookup, inlined into generated code; a hole, an index past the end, a key
+/// that is not an index and the guard's failure take `array_index_slow`, which reads as `get_computed` does.
+#[inline(always)]
+pub fn get_array_index(cx: &mut Cx, o: &Value, k: f64, site: u32) -> JsResult<Value> {
+    if let Value::Obj(r) = o {
+        if let ObjKind::Array(items) = cx.heap.kind(*r) {
+            // Vectors are shorter than 2^32 - 1, so every index found is an array index.
+            let i = k as usize;
+            if i as f64 == k {
+                if let Some(x) = items.get(i) {
+                    if !matches!(x, Value::Hole) {
+                        return Ok(x.clone());
+                    }
+                }
+            }
+        }
+    }
+    array_index_slow(cx, o, k, site)
+}
+
+#[inline(never)]
+fn array_index_slow(cx: &mut Cx, o: &Value, k: f64, site: u32) -> JsResult<Value> {
+    ops::guard_type(cx, o, crate::value::tag::ARRAY, site)?;
+    get_computed(cx, o, &Value::Num(k))
+}
+
+/// `o.length` at a site where the trace saw only arrays: the type guard and the read in one heap lookup.
+#[inline(always)]
+pub fn array_length(cx: &mut Cx, o: &Value, site: u32) -> JsResult<f64> {
+    if let Value::Obj(r) = o {
+        if let ObjKind::Array(items) = cx.heap.kind(*r) {
+            return Ok(items.len() as f64);
+        }
+    }
+    not_an_array(cx, o, site)
+}
+
+#[inline(never)]
+fn not_an_array(cx: &mut Cx, o: &Value, site: u32) -> JsResult<f64> {
+    // Only arrays carry the array tag: the guard gives up.
+    ops::guard_type(cx, o, crate::value::tag::ARRAY, site)?;
+    unsupported("the length of an object tagged as an array that is not one")
+}
+
 /// [[Set]] with a computed key.
 #[inline]
 pub fn set_computed(cx: &mut Cx, target: &Value, k: &Value, val: Value) -> JsResult<()> {

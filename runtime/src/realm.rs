@@ -13,6 +13,9 @@ use crate::native::BuiltinDef;
 use crate::value::{JsStr, ObjRef, Value};
 use std::collections::HashMap;
 
+/// A prototype's methods by key: the builtin and its function object.
+type MethodTable = HashMap<JsStr, (&'static BuiltinDef, ObjRef), ahash::RandomState>;
+
 pub struct Realm {
     pub object_proto: ObjRef,
     pub function_proto: ObjRef,
@@ -25,7 +28,8 @@ pub struct Realm {
     /// Prototype methods by prototype and key: the builtin and its function object (made once, with the
     /// realm, so that reading a method as a value, `Object.prototype.hasOwnProperty.call(o, k)`, gives
     /// the same object every time).
-    methods: HashMap<ObjRef, HashMap<JsStr, (&'static BuiltinDef, ObjRef)>>,
+    /// Looked up at every method call, so hashed with ahash rather than SipHash.
+    methods: HashMap<ObjRef, MethodTable, ahash::RandomState>,
     max_proto: u32,
     globals: HashMap<&'static str, Value>,
     /// The path of every object that holds builtins ("Array", "Array.prototype", "Math").
@@ -69,7 +73,7 @@ impl Realm {
             error_proto: protos["Error"],
             max_proto: protos.values().map(|o| o.0).max().unwrap_or(0),
             protos,
-            methods: HashMap::new(),
+            methods: HashMap::default(),
             globals: HashMap::new(),
             holders,
             installed: Vec::new(),
