@@ -120,6 +120,7 @@ class Codegen {
     this.fns.push(top);
     this.analyseFunction(top, program.body, [], null);
     this.findNumericBindings(program);
+    this.findLocalArrays(program);
     this.bodies[0] = this.genModule(top, program);
     // Functions are generated as they are met; the list grows while we go.
     for (let i = 1; i < this.fns.length; i++) if (this.bodies[i] === undefined) this.bodies[i] = this.genFunction(this.fns[i]);
@@ -547,6 +548,112 @@ class Codegen {
     }
   }
 
+  // -----------------------------------------------------------------------------------------------
+  // Local arrays of one element kind
+
+  /** Bindings held as a Rust `Vec<bool>` or `Vec<f64>`: see findLocalArrays. */
+  private localArrays = new Map<Binding, LocalArray>();
+
+  /**
+   * Finds the local arrays of one element kind (runtime/src/elems.rs): bindings that are Rust locals (not
+   * captured), declared once, never assigned, initialised by `new Array(n).fill(c)` where `c` is a boolean
+   * or number literal and the trace saw the builtin `Array` and `Array.prototype.fill` there, and used only
+   * as `a[k]` (a read), `a[k] = v` with `v` of the array's kind (by the rules of `isBool` / `isNum`, or
+   * because the trace saw only that kind stored there, which the store's type guard checks), and
+   * `a.length`. Any other use (passing it, returning it, a method call, a compound assignment, a closure)
+   * keeps it a heap array. Such an array never leaves the function, so nothing but these accesses can see
+   * or change it, and every store keeps its kind: it needs no type guard and no heap lookup.
+   */
+  private findLocalArrays(program: Node): void {
+    const decls = new Map<Binding, { count: number; init: Node | null }>();
+    const uses = new Map<Binding, { node: Node; parent: Node; key: string; grand: Node | null; grandKey: string }[]>();
+    const visit = (n: Node, parent: Node | null, key: string, grand: Node | null, grandKey: string): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach((x) => visit(x, parent, key, grand, grandKey));
+      if (n.type === 'VariableDeclarator') {
+        const b = this.ref(n.id);
+        if (b) {
+          const d = decls.get(b) ?? { count: 0, init: null };
+          d.count++;
+          d.init = n.init;
+          decls.set(b, d);
+        }
+        visit(n.init, n, 'init', parent, key);
+        return;
+      }
+      if (n.type === 'Identifier' && parent) {
+        const b = this.ref(n);
+        if (b) {
+          const list = uses.get(b) ?? [];
+          list.push({ node: n, parent, key, grand, grandKey });
+          uses.set(b, list);
+        }
+        return;
+      }
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k], n, k, parent, key);
+    };
+    visit(program, null, '', null, '');
+    for (const [b, d] of decls) {
+      if (b.captured || d.count !== 1 || this.numeric.has(b)) continue;
+      const kind = this.filledArrayKind(d.init);
+      if (!kind) continue;
+      const ok = (uses.get(b) ?? []).every(({ parent, key, grand, grandKey }) => {
+        if (parent.type !== 'MemberExpression' || key !== 'object') return false;
+        const stored = grand?.type === 'AssignmentExpression' && grandKey === 'left';
+        if (grand?.type === 'CallExpression' && grandKey === 'callee') return false;
+        if (grand?.type === 'UnaryExpression' && grand.operator === 'delete') return false;
+        if (!parent.computed) return !stored && parent.property.type === 'Identifier' && parent.property.name === 'length';
+        if (!stored) return true;
+        if (grand.operator !== '=') return false;
+        // A value of the array's kind, by the rules or behind the store site's guard (the trace saw only that kind).
+        if (kind.kind === 'bool') return this.isBool(grand.right) || this.typeMask(grand, 2) === BOOL_TAG;
+        return this.isNum(grand.right) || this.typeMask(grand, 2) === NUMBER_TAG;
+      });
+      if (ok) this.localArrays.set(b, kind);
+    }
+  }
+
+  /** `new Array(n).fill(c)`, `c` a boolean or number literal, where the trace saw the builtins only. */
+  private filledArrayKind(init: Node | null): LocalArray | null {
+    if (init?.type !== 'CallExpression' || init.arguments.length !== 1) return null;
+    const c = init.arguments[0];
+    if (c.type !== 'Literal' || (typeof c.value !== 'boolean' && typeof c.value !== 'number')) return null;
+    const m = init.callee;
+    if (m.type !== 'MemberExpression' || m.computed || m.property.type !== 'Identifier' || m.property.name !== 'fill') return null;
+    const ctor = m.object;
+    if (ctor.type !== 'NewExpression' || ctor.callee.type !== 'Identifier' || ctor.callee.name !== 'Array' || this.ref(ctor.callee)) return null;
+    if (ctor.arguments.length !== 1 || ctor.arguments[0].type === 'SpreadElement') return null;
+    const only = (n: Node, name: string): boolean => {
+      const cs = this.obs(n.sid)?.callees;
+      return !!cs && cs.length === 1 && cs[0] === name;
+    };
+    if (!only(ctor, 'Array') || !only(init, 'Array.prototype.fill')) return null;
+    return { kind: typeof c.value === 'boolean' ? 'bool' : 'f64', fill: c, ctor, call: init };
+  }
+
+  localArray(e: Node): { b: Binding; a: LocalArray } | null {
+    if (e?.type !== 'Identifier') return null;
+    const b = this.ref(e);
+    const a = b ? this.localArrays.get(b) : undefined;
+    return b && a ? { b, a } : null;
+  }
+
+  /** Whether `e` evaluates to a boolean whenever the compiled code goes on. */
+  isBool(e: Node): boolean {
+    switch (e?.type) {
+      case 'Literal':
+        return typeof e.value === 'boolean';
+      case 'UnaryExpression':
+        return e.operator === '!';
+      case 'BinaryExpression':
+        return BOOL_OPS.has(e.operator);
+      case 'MemberExpression':
+        return !!e.computed && this.localArray(e.object)?.a.kind === 'bool';
+      default:
+        return false;
+    }
+  }
+
   isNumeric(b: Binding | null | undefined): boolean {
     return !!b && this.numeric.has(b);
   }
@@ -577,6 +684,8 @@ class Codegen {
         return !!callees?.length && callees.every((c) => NUMBER_BUILTINS.has(c));
       }
       case 'MemberExpression': {
+        const local = this.localArray(e.object);
+        if (local) return !!e.computed ? local.a.kind === 'f64' : true;
         // `.length` of what the guard admits only as arrays and strings.
         const m = this.typeMask(e, 0);
         return !e.computed && e.property.type === 'Identifier' && e.property.name === 'length' && m !== null && (m & ~(ARRAY_TAG | STRING_TAG)) === 0;
@@ -681,6 +790,7 @@ function defineField(obj: string, key: string, isPrivate: boolean): string {
 const NUMBER_TAG = TAG.number;
 const STRING_TAG = TAG.string;
 const ARRAY_TAG = TAG.array;
+const BOOL_TAG = TAG.boolean;
 /** Builtins that always return a number (the runtime says so in runtime/contract.json). */
 const NUMBER_BUILTINS = new Set(
   contract()
@@ -690,8 +800,25 @@ const NUMBER_BUILTINS = new Set(
 /** Operators on two numbers that Rust's f64 operators compute exactly as JavaScript does. */
 const F64_OPS: Record<string, string> = { '+': '+', '-': '-', '*': '*', '/': '/', '%': '%' };
 const F64_CMP: Record<string, string> = { '<': '<', '>': '>', '<=': '<=', '>=': '>=', '===': '==', '!==': '!=', '==': '==', '!=': '!=' };
+/** Operators whose result is a boolean whatever their operands. */
+const BOOL_OPS = new Set(['<', '>', '<=', '>=', '===', '!==', '==', '!=', 'in', 'instanceof']);
+/** A local array of one element kind (see findLocalArrays): its kind and the parts of its initialiser. */
+interface LocalArray {
+  kind: 'bool' | 'f64';
+  /** The literal `fill` is called with. */
+  fill: Node;
+  /** `new Array(n)`. */
+  ctor: Node;
+  /** The `fill` call. */
+  call: Node;
+}
 /** Operators whose result is a number whatever their operands (BigInts aside, which are not modelled). */
 const NUM_OPS = new Set(['-', '*', '/', '%', '**', '<<', '>>', '>>>', '&', '|', '^']);
+
+/** `l op r` on f64s; `%` through `ops::rem_f64`, which takes the integer remainder when it is exact. */
+function f64Op(op: string, l: string, r: string): string {
+  return op === '%' ? `ops::rem_f64(${l}, ${r})` : `(${l} ${F64_OPS[op]} ${r})`;
+}
 
 /** A number literal as an f64 Rust expression, exact to the bit. */
 function f64Literal(v: number): string {
@@ -835,6 +962,8 @@ class FnGen {
         const d = s.declarations[0];
         const b = this.cg.ref(d.id);
         if (this.cg.isNumeric(b)) return [`let mut ${b!.rust}: f64 = ${this.num(d.init)};`];
+        const local = this.cg.localArray(d.id);
+        if (local) return [`let mut ${b!.rust}: Vec<${local.a.kind}> = ${this.filledArray(local.a)};`];
         const v = d.init ? this.expr(d.init) : 'Value::Undefined';
         if (!b) return [`${v};`];
         return [this.declareBinding(b, v)];
@@ -851,23 +980,23 @@ class FnGen {
       case 'BlockStatement':
         return [this.block(s)];
       case 'IfStatement': {
-        const t = this.expr(s.test);
+        const t = this.cond(s.test);
         const c = this.stmtBody(s.consequent);
         const a = s.alternate ? ` else ${this.stmtBody(s.alternate)}` : '';
-        return [`if ops::to_boolean(&${t}) ${c}${a}`];
+        return [`if ${t} ${c}${a}`];
       }
       case 'LabeledStatement': {
         const label = `'${sanitize(s.label.name)}`;
         if (this.tryLabels.length) this.tryLabels[this.tryLabels.length - 1].labels.push(label);
         if (s.body.type === 'WhileStatement') {
           const w = s.body;
-          const cond = w.test.type === 'Literal' && w.test.value === true ? '' : `if !ops::to_boolean(&${this.expr(w.test)}) { break; }\n`;
+          const cond = w.test.type === 'Literal' && w.test.value === true ? '' : `if !${this.cond(w.test)} { break; }\n`;
           return [`${label}: loop {\n    cx.tick()?;\n${indent([cond + this.stmtBody(w.body)])}\n}`];
         }
         return [`${label}: ${this.stmtBody(s.body)}`];
       }
       case 'WhileStatement': {
-        const cond = s.test.type === 'Literal' && s.test.value === true ? '' : `if !ops::to_boolean(&${this.expr(s.test)}) { break; }\n`;
+        const cond = s.test.type === 'Literal' && s.test.value === true ? '' : `if !${this.cond(s.test)} { break; }\n`;
         return [`loop {\n    cx.tick()?;\n${indent([cond + this.stmtBody(s.body)])}\n}`];
       }
       case 'BreakStatement': {
@@ -1089,6 +1218,20 @@ class FnGen {
     }
   }
 
+  /**
+   * `new Array(n).fill(c)` made as a local array (runtime/src/elems.rs): the same callee checks as the
+   * heap array's code makes (the global `Array` and, on an array, `fill` are the builtins), then the vector.
+   */
+  private filledArray(a: LocalArray): string {
+    const fill = a.kind === 'bool' ? String(a.fill.value) : f64Literal(a.fill.value);
+    return (
+      `{ let f = cx.global("Array", 0)?; let len = ${this.expr(a.ctor.arguments[0])}; let c = call::callee_of(cx, &f)?; ` +
+      `call::guard_callee(cx, &c, &[CalleeId::Builtin("Array")], ${a.ctor.sid})?; let probe = cx.new_array(Vec::new())?; ` +
+      `let m = call::method(cx, &probe, ${this.cg.keyOf('fill')})?; call::guard_callee(cx, &m, &[CalleeId::Builtin("Array.prototype.fill")], ${a.call.sid})?; ` +
+      `clrt::elems::filled::<${a.kind}>(cx, &len, ${fill}, ${a.ctor.sid})? }`
+    );
+  }
+
   private literal(e: Node): string {
     if (e.regex) return `clrt::builtins::regexp::new_regexp(cx, &rt::text(${this.cg.keyOf(e.regex.pattern)}), &rt::text(${this.cg.keyOf(e.regex.flags)}))?`;
     const v = e.value;
@@ -1157,19 +1300,59 @@ class FnGen {
     const both = e.type === 'BinaryExpression' && this.cg.isNum(e.left) && this.cg.isNum(e.right);
     if (e.type === 'Literal') return f64Literal(e.value);
     if (e.type === 'Identifier' && this.cg.isNumeric(this.cg.ref(e))) return this.cg.ref(e)!.rust;
-    if (both && F64_OPS[e.operator]) return `(${this.num(e.left)} ${F64_OPS[e.operator]} ${this.num(e.right)})`;
+    const local = e.type === 'MemberExpression' ? this.cg.localArray(e.object) : null;
+    if (local?.a.kind === 'f64' && e.computed) return `{ let k: f64 = ${this.num(e.property)}; clrt::elems::at(&${local.b.rust}, k, ${e.sid})? }`;
+    if (local && !e.computed) return `(${local.b.rust}.len() as f64)`;
+    if (both && F64_OPS[e.operator]) return f64Op(e.operator, this.num(e.left), this.num(e.right));
+    if (e.type === 'BinaryExpression' && F64_OPS[e.operator] && this.f64Binary(e))
+      return f64Op(e.operator, this.numOperand(e.left, e), this.numOperand(e.right, e));
     if (e.type === 'UnaryExpression' && this.cg.isNum(e.argument) && (e.operator === '-' || e.operator === '+')) {
       return e.operator === '-' ? `(-${this.num(e.argument)})` : this.num(e.argument);
     }
     return `rt::expect_num(&${this.expr(e)})?`;
   }
 
+  /**
+   * Whether binary `e` computes on f64s: both operands are numbers by `isNum` (and the site ran), or the
+   * trace saw only numbers at both (each operand is then checked by `ops::guard_num`, the site's type guard,
+   * which yields the unboxed number).
+   */
+  private f64Binary(e: Node): boolean {
+    if (e.type !== 'BinaryExpression' || (!F64_OPS[e.operator] && !F64_CMP[e.operator])) return false;
+    const m0 = this.cg.typeMask(e, 0);
+    const m1 = this.cg.typeMask(e, 1);
+    if (m0 === null || m1 === null) return false;
+    if (this.cg.isNum(e.left) && this.cg.isNum(e.right)) return true;
+    return m0 === NUMBER_TAG && m1 === NUMBER_TAG;
+  }
+
+  /** Operand `x` of f64 binary `e`: its f64, through the site's number guard unless `isNum` holds. */
+  private numOperand(x: Node, e: Node): string {
+    if (this.cg.isNum(x)) return this.num(x);
+    const b = x.type === 'Identifier' ? this.cg.ref(x) : null;
+    // A Rust local is read in place, without a copy of its tagged value.
+    if (b && !b.captured) return `ops::guard_num(&${b.rust}, ${e.sid})?`;
+    return `ops::guard_num(&${this.expr(x)}, ${e.sid})?`;
+  }
+
+  /** `e` as a Rust bool, for tests: comparisons on f64s and `!` of them need no tagged value. */
+  cond(e: Node): string {
+    if (e.type === 'BinaryExpression' && F64_CMP[e.operator] && this.f64Binary(e)) {
+      return `(${this.numOperand(e.left, e)} ${F64_CMP[e.operator]} ${this.numOperand(e.right, e)})`;
+    }
+    const m = e.type === 'UnaryExpression' && e.operator === '!' ? this.cg.typeMask(e, 0) : null;
+    // A boolean operand passes the guard of a `!` that saw booleans.
+    if (m !== null && m & BOOL_TAG && this.cg.isBool(e.argument)) return `(!${this.cond(e.argument)})`;
+    return `ops::to_boolean(&${this.expr(e)})`;
+  }
+
   private binary(e: Node): string {
-    if (this.cg.isNum(e.left) && this.cg.isNum(e.right) && this.cg.typeMask(e, 0) !== null && this.cg.typeMask(e, 1) !== null) {
-      // Both operands are numbers: plain f64 arithmetic and comparison, no guards needed.
-      if (F64_OPS[e.operator]) return `Value::Num(${this.num(e)})`;
-      const cmp = F64_CMP[e.operator];
-      if (cmp) return `Value::Bool(${this.num(e.left)} ${cmp} ${this.num(e.right)})`;
+    if (this.f64Binary(e)) {
+      // Numbers (proved, or guarded as the trace saw them): plain f64 arithmetic and comparison.
+      const l = this.numOperand(e.left, e);
+      const r = this.numOperand(e.right, e);
+      if (F64_OPS[e.operator]) return `Value::Num(${f64Op(e.operator, l, r)})`;
+      return `Value::Bool(${l} ${F64_CMP[e.operator]} ${r})`;
     }
     const l = this.expr(e.left);
     const r = this.expr(e.right);
@@ -1211,13 +1394,25 @@ class FnGen {
       if (e.computed) return 'clrt::cx::unsupported::<Value>("computed super property")?';
       return `call::super_get(cx, call, ${this.cg.keyOf(e.property.name)})?`;
     }
+    const local = this.cg.localArray(e.object);
+    if (local) {
+      if (!e.computed) return `Value::Num(${local.b.rust}.len() as f64)`;
+      return `{ let k: f64 = ${this.num(e.property)}; clrt::elems::get(&${local.b.rust}, k, ${e.sid})? }`;
+    }
     const o = this.expr(e.object);
+    const arrayOnly = this.cg.typeMask(e, 0) === ARRAY_TAG;
     if (e.computed) {
+      // An array indexed by a number, all the trace saw here: the guards and the read in one heap lookup.
+      if (arrayOnly && this.cg.typeMask(e, 1) === NUMBER_TAG) {
+        const k = this.cg.isNum(e.property) ? this.num(e.property) : `ops::guard_num(&${this.expr(e.property)}, ${e.sid})?`;
+        return `{ let o = ${o}; let k: f64 = ${k}; props::get_array_index(cx, &o, k, ${e.sid})? }`;
+      }
       const k = this.expr(e.property);
       return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} ${this.guard(e, 1, 'k')} props::get_computed(cx, &o, &k)? }`;
     }
     if (e.property.type === 'PrivateIdentifier')
       return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get_private(cx, &o, ${this.cg.keyOf(e.property.key)})? }`;
+    if (arrayOnly && e.property.name === 'length') return `{ let o = ${o}; Value::Num(props::array_length(cx, &o, ${e.sid})?) }`;
     return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get(cx, &o, ${this.cg.keyOf(e.property.name)})? }`;
   }
 
@@ -1238,6 +1433,18 @@ class FnGen {
       if (left.object.type === 'Super') return 'clrt::cx::unsupported::<Value>("assignment to super property")?';
       const sid = e.sid ?? left.sid;
       const site = { sid };
+      const local = this.cg.localArray(left.object);
+      if (local) {
+        const bool = local.a.kind === 'bool';
+        const proved = bool ? this.cg.isBool(e.right) : this.cg.isNum(e.right);
+        const v = proved
+          ? bool
+            ? `clrt::elems::expect_bool(&${this.expr(e.right)})?`
+            : this.num(e.right)
+          : `ops::guard_${bool ? 'bool' : 'num'}(&${this.expr(e.right)}, ${sid})?`;
+        const wrap = local.a.kind === 'bool' ? 'Value::Bool' : 'Value::Num';
+        return `{ let k: f64 = ${this.num(left.property)}; let v = ${v}; clrt::elems::set(cx, &mut ${local.b.rust}, k, v, ${sid})?; ${wrap}(v) }`;
+      }
       const o = this.expr(left.object);
       if (left.computed) {
         const k = this.expr(left.property);

@@ -61,6 +61,41 @@ const jsonValue = fc.oneof(
   fc.dictionary(fc.constantFrom('k', '1', 'b', '0', 'a b'), fc.integer({ min: 0, max: 9 }), { maxKeys: 3 }),
 );
 
+/**
+ * The compiler's unboxed representations: local arrays of booleans and numbers (new Array(n).fill(c)),
+ * operators on numbers behind a number guard, array reads by number and `.length`. The first requests,
+ * traced, bring numbers only; the rest (not traced) bring any JSON value where numbers were, so every guard
+ * meets what breaks it.
+ */
+const ARRAYS_HANDLER = `
+function show(v) {
+  if (typeof v === 'number' && v === 0 && 1 / v < 0) return '-0';
+  return typeof v + ':' + String(v);
+}
+module.exports = async (event, context) => {
+  const { xs, n, k, v } = event.body;
+  const acc = new Array(n).fill(0);
+  const big = new Array(n).fill(true);
+  let total = 0;
+  for (let i = 0; i < xs.length; i++) {
+    total = total + xs[i] * v;
+    const slot = i % n;
+    acc[slot] = acc[slot] - xs[i] / v;
+    big[slot] = xs[i] >= total;
+  }
+  acc[k % (acc.length + 1)] = total % v;
+  const out = [show(total), acc.length, big.length];
+  for (let i = 0; i < acc.length; i++) out.push(show(acc[i]), i < big.length ? big[i] : 'none');
+  return context.status(200).succeed(out.join('\\n'));
+};
+`;
+
+const num = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer({ min: -2147483649, max: 2147483648 }),
+  fc.constantFrom(0, -1, 0.5, 1e21, 1e-7, 2 ** 31, 2 ** 53, 2 ** 53 + 2, -(2 ** 31)),
+);
+
 describe('value semantics: Node and compiled Rust agree', function () {
   this.timeout(900_000);
 
@@ -96,6 +131,49 @@ describe('value semantics: Node and compiled Rust agree', function () {
     // Everything was traced, so nearly everything must run in Rust; fallbacks are only allowed where the
     // runtime deliberately gives up (engine errors, unmodelled formatting).
     expect(summary.rust / summary.requests).to.be.greaterThan(0.6);
+    expect(r.status).to.equal(0);
+  });
+
+  it('on generated numbers and other values through local arrays, number guards and array reads', () => {
+    const numbers = fc.record({ xs: fc.array(num, { maxLength: 6 }), n: fc.integer({ min: 1, max: 5 }), k: fc.integer({ min: 0, max: 6 }), v: num });
+    const anything = fc.record({
+      xs: fc.array(fc.oneof(num, jsonValue), { maxLength: 6 }),
+      n: fc.oneof(fc.integer({ min: 0, max: 5 }), jsonValue),
+      k: fc.oneof(num, jsonValue),
+      v: fc.oneof(num, jsonValue),
+    });
+    const traced = fc.sample(numbers, { numRuns: 60, seed: 20261206 });
+    // Numbers everywhere (the traced types) but keys anywhere: fractions, negatives, -0 and past the end.
+    const keys = fc.record({
+      xs: fc.array(num, { maxLength: 6 }),
+      n: fc.integer({ min: 1, max: 5 }),
+      k: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true, min: -8, max: 8 }), fc.constantFrom(-0, 0.5, 5.5, -1, 6)),
+      v: num,
+    });
+    const untraced = [...fc.sample(keys, { numRuns: 60, seed: 20261208 }), ...fc.sample(anything, { numRuns: 120, seed: 20261207 })];
+    const lines = [...traced, ...untraced].map((body) => JSON.stringify({ method: 'POST', path: '/', body }));
+    const dir = mkdtempSync(join(tmpdir(), 'cl-props-arrays-'));
+    writeFileSync(join(dir, 'handler.js'), ARRAYS_HANDLER);
+    writeFileSync(join(dir, 'requests.jsonl'), lines.join('\n') + '\n');
+    const r = spawnSync(
+      process.execPath,
+      [join(root, 'bin/containerless.js'), 'check', dir, '--requests', join(dir, 'requests.jsonl'), '--trace-first', String(traced.length), '--json'],
+      { encoding: 'utf8', maxBuffer: 64 << 20 },
+    );
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop() || 'null') as { requests: number; rust: number; diverged: number } | null;
+    if (!summary) throw new Error(`check printed no summary (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
+    if (summary.diverged)
+      process.stderr.write(
+        r.stderr
+          .split('\n')
+          .filter((l) => /DIVERGED|expected|actual/.test(l))
+          .slice(0, 40)
+          .join('\n'),
+      );
+    expect(summary.requests).to.equal(lines.length);
+    expect(summary.diverged, 'responses that differ between Node and Rust').to.equal(0);
+    // The traced requests (numbers only) run in Rust; the others may give up wherever a guard fails.
+    expect(summary.rust).to.be.at.least(traced.length);
     expect(r.status).to.equal(0);
   });
 });
