@@ -402,6 +402,9 @@ export class PromotionController implements Router {
       this.maybeEndCanary(st, c);
     }
     if (st.dispatcher !== handle) return;
+    // A dispatcher with every worker busy hands requests back (`busy`): overload, which Node absorbs, not a
+    // path it does not know; it does not count towards demotion.
+    if (o.kind === 'fallback' && o.reason === 'busy') return;
     st.window.push(o.kind !== 'answered');
     if (st.window.length > this.deps.config.fallbackWindow) st.window.shift();
     if (o.kind === 'fallback') {

@@ -239,12 +239,15 @@ describe('promotion controller', () => {
     const r = await rig();
     await stabilise(r);
     for (let i = 0; i < 4; i++) answer(r, { kind: 'answered' });
+    // An overloaded dispatcher's `busy` hand-backs are not its fault: they never demote it.
+    for (let i = 0; i < 20; i++) answer(r, { kind: 'fallback', reason: 'busy' });
+    expect(r.controller.route(NAME), 'busy does not demote').to.not.equal(undefined);
     for (let i = 0; i < 6; i++) answer(r, { kind: 'fallback', reason: 'type-guard' });
     expect(r.controller.route(NAME), 'back to Node').to.equal(undefined);
     const s = r.controller.status(FN) as { engine: string; demotions: { reason: string }[]; fallbacks: Record<string, number> };
     expect(s.engine).to.equal('node');
     expect(s.demotions.map((d) => d.reason)).to.deep.equal(['fallback-rate']);
-    expect(s.fallbacks).to.deep.equal({ 'type-guard': 6 });
+    expect(s.fallbacks).to.deep.equal({ busy: 20, 'type-guard': 6 });
     expect(r.host.started[0].stopped).to.equal(true);
     expect(await metric(r, 'containerless_demotions_total', { function_name: NAME, reason: 'fallback-rate' })).to.equal(1);
     // The same tree again (the fallbacks added no path): no new build, no new promotion.
