@@ -34,6 +34,7 @@ pub fn is_callable(cx: &Cx, v: &Value) -> bool {
     }
 }
 
+#[inline]
 pub fn callee_id(cx: &Cx, c: &Callee) -> Option<CalleeId> {
     match c {
         Callee::Native(d) => Some(CalleeId::Builtin(d.name)),
@@ -59,6 +60,7 @@ pub fn guard_callee(cx: &Cx, c: &Callee, expect: &[CalleeId], site: u32) -> JsRe
 }
 
 /// The callee a function value denotes (for plain calls `f(x)`).
+#[inline]
 pub fn callee_of(cx: &Cx, f: &Value) -> JsResult<Callee> {
     match f {
         Value::Obj(o) => match cx.heap.kind(*o) {

@@ -163,6 +163,7 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
+    #[inline]
     pub fn arg(&self, i: usize) -> Value {
         self.args.get(i).cloned().unwrap_or(Value::Undefined)
     }

@@ -440,7 +440,7 @@ impl Heap {
         self.objs.push(obj);
         Ok(ObjRef(self.objs.len() as u32 - 1))
     }
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, r: ObjRef) -> &Obj {
         if r.0 < self.read_floor.get() {
             self.note_read(r.0);
@@ -641,7 +641,7 @@ impl Heap {
     pub fn restore_floor(&mut self, old: u32) {
         self.write_floor = old;
     }
-    #[inline]
+    #[inline(always)]
     pub fn kind(&self, r: ObjRef) -> &ObjKind {
         &self.get(r).kind
     }

@@ -342,7 +342,7 @@ fn tdz<T>() -> JsResult<T> {
 }
 
 /// Reads a captured binding; one still uninitialised throws ReferenceError.
-#[inline]
+#[inline(always)]
 pub fn scope_read(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<Value> {
     match props::scope_get(cx, env, depth, idx) {
         Value::Hole => tdz(),
