@@ -17,7 +17,22 @@ use indexmap::IndexMap;
 use std::any::Any;
 use std::fmt;
 
-pub type Props = IndexMap<JsStr, Prop, ahash::RandomState>;
+pub type Props = IndexMap<JsStr, Prop, PropsHasher>;
+
+/// The hasher of every object's property map: ahash with keys drawn once per process. A fresh
+/// `ahash::RandomState` per map would draw new keys at every object made (an array literal, `{}`), which
+/// generated code does in its loops.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct PropsHasher;
+
+impl std::hash::BuildHasher for PropsHasher {
+    type Hasher = ahash::AHasher;
+    #[inline]
+    fn build_hasher(&self) -> ahash::AHasher {
+        static KEYS: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+        KEYS.get_or_init(ahash::RandomState::new).build_hasher()
+    }
+}
 
 /// The most reads of older state that code running later (`Later`) may log.
 const READ_LOG_CAP: usize = 1 << 20;
