@@ -9,6 +9,12 @@
  * code re-checks what the trace observed — operand types, the callee reached — and gives up otherwise; a
  * pruned branch (`ClUnknown`) gives up when reached.
  *
+ * Where the program or the trace says what a value is, it is not a tagged `Value`: bindings that only hold
+ * numbers are f64 locals (findNumericBindings); an array that never leaves its function is a `Vec<bool>` or
+ * `Vec<f64>` (findLocalArrays); an operator whose operands the trace saw only as numbers computes on f64s,
+ * its type guard yielding the number (`ops::guard_num`); tests are Rust bools (`cond`). Each still gives up
+ * on what it does not cover, so the answer is Node's or none.
+ *
  * No user text reaches the Rust source: string constants are emitted as UTF-16 code unit arrays and
  * identifiers are rebuilt from [A-Za-z0-9_] with a numeric suffix.
  */
