@@ -17,10 +17,11 @@ import { checkFixture, ROOT } from './cli.ts';
 
 const check = checkFixture;
 
+/** Requests in the folder's file: its lines but blank ones and `#` comments, as the requests parser reads it. */
 const lines = (dir: string): number =>
   readFileSync(join(dir, 'requests.jsonl'), 'utf8')
     .split('\n')
-    .filter((l) => l.trim()).length;
+    .filter((l) => l.trim() && !l.trim().startsWith('#')).length;
 const tail = (s: string): string =>
   s
     .split('\n')
