@@ -1578,7 +1578,13 @@ class FnGen {
   private intrinsic(e: Node): string {
     const args = e.arguments.map((a: Node) => this.expr(a));
     const binds = args.map((a: string, i: number) => `let a${i} = ${a};`).join(' ');
-    const call1: Record<string, string> = { iter: 'rt::iter', forInKeys: 'rt::for_in_keys', toKey: 'rt::to_key', requireObject: 'rt::require_object' };
+    const call1: Record<string, string> = {
+      iter: 'rt::iter',
+      forInKeys: 'rt::for_in_keys',
+      toKey: 'rt::to_key',
+      memberKey: 'rt::member_key',
+      requireObject: 'rt::require_object',
+    };
     if (call1[e.name]) return `{ ${binds} ${call1[e.name]}(cx, &a0)? }`;
     if (e.name === 'objectRest') return `{ ${binds} rt::object_rest(cx, &a0, &a1)? }`;
     if (e.name === 'arraySliceFrom') return `{ ${binds} rt::array_slice_from(cx, &a0, &a1)? }`;

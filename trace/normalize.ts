@@ -1005,7 +1005,7 @@ class Normalizer {
     if (property.type === 'PrivateIdentifier') return { ref: () => this.site(member(id(o), this.privateName(property)!), m), setup };
     if (m.computed) {
       const k = this.temp();
-      setup.push(assign(id(k), this.intrinsic('toKey', [this.expr(property)], property)));
+      setup.push(assign(id(k), this.intrinsic('memberKey', [this.expr(property)], property)));
       return { ref: () => this.site(member(id(o), id(k), true), m), setup };
     }
     // A key that is not computed is an identifier.

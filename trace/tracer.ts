@@ -475,6 +475,14 @@ export const intrinsics = {
   toKey(k: unknown): unknown {
     return typeof k === 'symbol' ? k : String(k);
   },
+  /**
+   * The key of a compound assignment's member (`a[i] += x` reads and writes `a[key]`): ToPropertyKey once,
+   * as the language does, except that a number stays a number, since indexing by it and by its string is
+   * the same property and has no side effect (so the compiled code indexes arrays by number).
+   */
+  memberKey(k: unknown): unknown {
+    return typeof k === 'symbol' || typeof k === 'number' ? k : String(k);
+  },
   objectRest(src: any, used: unknown[]): Record<string, unknown> {
     if (src === null || src === undefined) throw new TypeError(`Cannot destructure '${src}' as it is ${src}.`);
     const out: Record<string, unknown> = {};

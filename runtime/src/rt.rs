@@ -155,6 +155,16 @@ pub fn to_key(cx: &mut Cx, k: &Value) -> JsResult<Value> {
     Ok(Value::Str(ops::to_property_key(cx, k)?))
 }
 
+/// `__cl.i.memberKey(k)`: the key of a compound assignment's member, a number left as it is (the same
+/// property as its string, found without making the string: see `memberKey` in trace/tracer.ts).
+#[inline]
+pub fn member_key(cx: &mut Cx, k: &Value) -> JsResult<Value> {
+    match k {
+        Value::Num(_) => Ok(k.clone()),
+        _ => to_key(cx, k),
+    }
+}
+
 /// `__cl.i.requireObject(v)`: destructuring `undefined` or `null` throws.
 pub fn require_object(_cx: &mut Cx, v: &Value) -> JsResult<Value> {
     if v.is_nullish() {

@@ -53125,7 +53125,7 @@ var Normalizer = class {
     if (property.type === "PrivateIdentifier") return { ref: () => this.site(member(id2(o), this.privateName(property)), m), setup };
     if (m.computed) {
       const k = this.temp();
-      setup.push(assign(id2(k), this.intrinsic("toKey", [this.expr(property)], property)));
+      setup.push(assign(id2(k), this.intrinsic("memberKey", [this.expr(property)], property)));
       return { ref: () => this.site(member(id2(o), id2(k), true), m), setup };
     }
     return { ref: () => this.site(member(id2(o), property.name), m), setup };
@@ -54011,6 +54011,14 @@ var intrinsics = {
   },
   toKey(k) {
     return typeof k === "symbol" ? k : String(k);
+  },
+  /**
+   * The key of a compound assignment's member (`a[i] += x` reads and writes `a[key]`): ToPropertyKey once,
+   * as the language does, except that a number stays a number, since indexing by it and by its string is
+   * the same property and has no side effect (so the compiled code indexes arrays by number).
+   */
+  memberKey(k) {
+    return typeof k === "symbol" || typeof k === "number" ? k : String(k);
   },
   objectRest(src, used) {
     if (src === null || src === void 0) throw new TypeError(`Cannot destructure '${src}' as it is ${src}.`);
