@@ -1,8 +1,7 @@
 /**
- * Names the watchdog shares with the provider's promotion lifecycle. The provider's side of each is in
- * provider/promotion/types.ts; the watchdog does not import the provider (the provider imports the
- * watchdog), so the few strings are written again here. test/unit/watchdog/contract.test.ts checks that
- * both sides hold the same values.
+ * Names the watchdog shares with the provider's promotion lifecycle, defined here once: the provider imports
+ * them through watchdog/index.ts (provider/promotion/types.ts re-exports them), as the watchdog never imports
+ * the provider.
  */
 
 /** Request header the provider sets when it re-sends a request its dispatcher handed back. The watchdog

@@ -22,25 +22,21 @@ export interface FnRef {
 export const fnKey = (f: FnRef): string => `${f.name}.${f.namespace}`;
 
 // ---------------------------------------------------------------------------------------------------------
-// Names shared with the watchdog and tests (exact: operators and tests rely on them).
-
-/** Request header the provider sets when it re-sends a request the dispatcher handed back; the watchdog
- *  traces such a request whatever its sampling and removes the header before the handler sees it. Its value
- *  is the fallback kind (`unknown`, `type-guard`, ...). A client's own header of this name is removed. */
-export const RETRY_HEADER = 'x-containerless-retry';
-/** Headers a replica sends with each tree (loopback body or NATS message). */
-export const REPLICA_HEADER = 'containerless-replica';
-export const DEPLOYMENT_HEADER = 'containerless-deployment';
-export const SEQ_HEADER = 'containerless-trace-seq';
-/** Env a replica gets: its deployment's id (trees from another id are refused), where to POST its trees
- *  over loopback and the bearer token that authorises it (local backend, no NATS). */
-export const ENV_DEPLOYMENT = 'CONTAINERLESS_DEPLOYMENT';
-export const ENV_TRACE_URL = 'trace_url';
-export const ENV_TRACE_TOKEN = 'trace_token';
-/** The loopback intake route: POST `${INTAKE_PATH}/<namespace>/<name>`, body the trace IR JSON,
- *  `Authorization: Bearer <trace_token>`, plus REPLICA/DEPLOYMENT/SEQ headers. Answers 202, 400 (schema),
- *  401 (token), 404 (function), 409 (older deployment), 413. */
-export const INTAKE_PATH = '/_/containerless/traces';
+// Names shared with the watchdog and tests (exact: operators and tests rely on them). The watchdog owns them
+// (watchdog/contract.ts; it cannot import the provider): the retry header the provider sets on a re-sent
+// fallback, the headers and env of a replica's trees, and the loopback intake route
+// (POST `${INTAKE_PATH}/<namespace>/<name>`, the trace IR as JSON, `Authorization: Bearer <trace_token>`;
+// answers 202, 400 schema, 401 token, 404 function, 409 older deployment, 413).
+export {
+  RETRY_HEADER,
+  REPLICA_HEADER,
+  DEPLOYMENT_HEADER,
+  SEQ_HEADER,
+  ENV_DEPLOYMENT,
+  ENV_TRACE_URL,
+  ENV_TRACE_TOKEN,
+  INTAKE_PATH,
+} from '../../watchdog/index.ts';
 
 /** Labels. */
 export const LABEL_PROMOTE = 'com.containerless.promote';
