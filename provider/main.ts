@@ -115,23 +115,16 @@ function localBackend(
   });
 }
 
-/** The build queue as the controller uses it, with each function's latest progress line. */
+/** The build queue as the controller uses it; `progress` holds each building function's latest line. */
 function buildsFor(queue: BuildQueue, progress: Map<string, string>): Builds {
   return {
     keyOf: (req) => queue.builder.keyOf(req),
     cached: (key) => queue.builder.cached(key),
-    build: (req, onProgress) => {
+    build: (req) => {
       progress.set(fnKey(req.fn), '');
-      const poll = setInterval(() => {
-        const line = progress.get(fnKey(req.fn));
-        if (line) onProgress(line);
-        progress.set(fnKey(req.fn), '');
-      }, 1000);
-      return queue.submit(req).finally(() => {
-        clearInterval(poll);
-        progress.delete(fnKey(req.fn));
-      });
+      return queue.submit(req).finally(() => progress.delete(fnKey(req.fn)));
     },
+    progress: (fn) => progress.get(fnKey(fn)),
     cancel: (fn: FnRef) => void queue.cancel(fn),
   };
 }

@@ -64,7 +64,9 @@ export type Phase = 'off' | 'tracing' | 'compiling' | 'starting' | 'canary' | 'p
 export interface Builds {
   keyOf(req: BuildRequest): string;
   cached(key: string): Promise<BuildOutcome | undefined>;
-  build(req: BuildRequest, onProgress: (line: string) => void): Promise<BuildOutcome>;
+  build(req: BuildRequest): Promise<BuildOutcome>;
+  /** The latest progress line of the function's build (its queue logs every line itself). */
+  progress?(fn: FnRef): string | undefined;
   cancel(fn: FnRef): void;
 }
 
@@ -169,7 +171,6 @@ interface FnState extends Saved {
   busy: boolean;
   /** Retryable build failures in a row (the back-off). */
   retries?: number;
-  progress?: string;
 }
 
 const MAX_DEMOTIONS_KEPT = 20;
@@ -447,7 +448,6 @@ export class PromotionController implements Router {
       .catch((err: unknown) => this.log(`promotion: ${st.key}: ${(err as Error).stack ?? String(err)}`))
       .finally(() => {
         st.busy = false;
-        st.progress = undefined;
       });
   }
 
@@ -471,10 +471,7 @@ export class PromotionController implements Router {
     this.log(`promotion: ${st.key}: the tree is stable (${trace.requests} traced requests); compiling ${key.slice(0, 12)}`);
     let outcome: BuildOutcome;
     try {
-      outcome = await this.deps.builds.build(req, (line) => {
-        st.progress = line;
-        this.log(`compile ${st.key}: ${line}`);
-      });
+      outcome = await this.deps.builds.build(req);
     } catch (err) {
       if (epoch === st.epoch) st.phase = back;
       this.log(`promotion: ${st.key}: build of ${key.slice(0, 12)} stopped (${(err as Error).message})`);
@@ -766,7 +763,7 @@ export class PromotionController implements Router {
             diagnostics: st.lastCompile.diagnostics,
           }
         : null,
-      compiling: st.phase === 'compiling' ? (st.progress ?? 'queued') : null,
+      compiling: st.phase === 'compiling' ? this.deps.builds.progress?.(st.fn) || 'queued' : null,
       requests: { ...st.counts },
       fallbacks: { ...st.fallbacks },
       cost: st.cost ?? null,
