@@ -8,31 +8,31 @@
 
 /// The high 32 bits of a double, as fdlibm reads it.
 #[inline]
-fn hi(x: f64) -> u32 {
+pub(super) fn hi(x: f64) -> u32 {
     (x.to_bits() >> 32) as u32
 }
 
 /// The low 32 bits of a double.
 #[inline]
-fn lo(x: f64) -> u32 {
+pub(super) fn lo(x: f64) -> u32 {
     x.to_bits() as u32
 }
 
 /// A double from its high and low words.
 #[inline]
-fn from_words(h: u32, l: u32) -> f64 {
+pub(super) fn from_words(h: u32, l: u32) -> f64 {
     f64::from_bits(((h as u64) << 32) | l as u64)
 }
 
 /// `x` with its high word replaced.
 #[inline]
-fn with_hi(x: f64, h: u32) -> f64 {
+pub(super) fn with_hi(x: f64, h: u32) -> f64 {
     from_words(h, lo(x))
 }
 
 /// `x` with its low word replaced.
 #[inline]
-fn with_lo(x: f64, l: u32) -> f64 {
+pub(super) fn with_lo(x: f64, l: u32) -> f64 {
     from_words(hi(x), l)
 }
 

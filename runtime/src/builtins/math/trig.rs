@@ -12,25 +12,7 @@
 //! fuses a multiply and an add, so each operation here rounds as in V8's build. The differential
 //! tests in `tests.rs` compare all three with Node bit for bit.
 
-#[inline]
-fn hi(x: f64) -> u32 {
-    (x.to_bits() >> 32) as u32
-}
-
-#[inline]
-fn lo(x: f64) -> u32 {
-    x.to_bits() as u32
-}
-
-#[inline]
-fn from_words(h: u32, l: u32) -> f64 {
-    f64::from_bits(((h as u64) << 32) | l as u64)
-}
-
-#[inline]
-fn with_lo(x: f64, l: u32) -> f64 {
-    from_words(hi(x), l)
-}
+use super::fdlibm::{from_words, hi, lo, with_lo};
 
 /// 2^n for a normal power of two.
 #[inline]
