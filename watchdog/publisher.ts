@@ -30,16 +30,6 @@ import type { WatchdogMetrics } from './metrics.ts';
 import type { TreePublisher } from './tree-publisher.ts';
 import { hasNoLimits, traceStreamConfig, TRACE_SUBJECTS } from './trace-stream.ts';
 
-export {
-  TRACE_SUBJECTS,
-  TRACE_STREAM,
-  TRACE_STREAM_MAX_AGE_MS,
-  TRACE_STREAM_MAX_MSGS_PER_SUBJECT,
-  TRACE_STREAM_MAX_BYTES,
-  TRACE_STREAM_DUPLICATE_WINDOW_MS,
-  traceStreamConfig,
-} from './trace-stream.ts';
-
 export interface PublisherOptions {
   /** Comma-separated NATS server URLs. */
   servers: string;

@@ -43402,14 +43402,7 @@ var init_trace_stream = __esm({
 // watchdog/publisher.ts
 var publisher_exports = {};
 __export(publisher_exports, {
-  TRACE_STREAM: () => TRACE_STREAM,
-  TRACE_STREAM_DUPLICATE_WINDOW_MS: () => TRACE_STREAM_DUPLICATE_WINDOW_MS,
-  TRACE_STREAM_MAX_AGE_MS: () => TRACE_STREAM_MAX_AGE_MS,
-  TRACE_STREAM_MAX_BYTES: () => TRACE_STREAM_MAX_BYTES,
-  TRACE_STREAM_MAX_MSGS_PER_SUBJECT: () => TRACE_STREAM_MAX_MSGS_PER_SUBJECT,
-  TRACE_SUBJECTS: () => TRACE_SUBJECTS,
-  TracePublisher: () => TracePublisher,
-  traceStreamConfig: () => traceStreamConfig
+  TracePublisher: () => TracePublisher
 });
 var import_transport_node, import_transport_node2, import_jetstream, sleep3, TracePublisher;
 var init_publisher = __esm({
@@ -43418,7 +43411,6 @@ var init_publisher = __esm({
     import_transport_node = __toESM(require_transport_node(), 1);
     import_transport_node2 = __toESM(require_transport_node(), 1);
     import_jetstream = __toESM(require_mod5(), 1);
-    init_trace_stream();
     init_trace_stream();
     sleep3 = (ms) => new Promise((r) => setTimeout(r, ms).unref());
     TracePublisher = class {
