@@ -525,17 +525,18 @@ class Codegen {
    */
   private findNumericBindings(program: Node): void {
     const defs = new Map<Binding, { decls: number; values: Node[] }>();
-    const def = (b: Binding | null | undefined, value: Node | null, isDecl: boolean): void => {
+    const def = (b: Binding | null | undefined, value: Node | null, isDecl: boolean, temp = false): void => {
       if (!b) return;
       const d = defs.get(b) ?? { decls: 0, values: [] };
       if (isDecl) d.decls++;
-      d.values.push(value ?? { type: 'Identifier', name: 'undefined' });
+      if (!temp) d.values.push(value ?? { type: 'Identifier', name: 'undefined' });
       defs.set(b, d);
     };
     const visit = (n: Node): void => {
       if (!n || typeof n !== 'object') return;
       if (Array.isArray(n)) return n.forEach(visit);
-      if (n.type === 'VariableDeclaration') for (const d of n.declarations) def(this.ref(d.id), d.init, true);
+      // A normaliser's temporary (`temp`) is assigned before every read, so its declared `undefined` is no value it holds.
+      if (n.type === 'VariableDeclaration') for (const d of n.declarations) def(this.ref(d.id), n.temp ? null : d.init, true, !!n.temp);
       if (n.type === 'AssignmentExpression' && n.left.type === 'Identifier') def(this.ref(n.left), n.operator === '=' ? n.right : null, false);
       for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k]);
     };
@@ -684,6 +685,9 @@ class Codegen {
         return e.operator === '=' && this.isNum(e.right);
       case 'ConditionalExpression':
         return this.isNum(e.consequent) && this.isNum(e.alternate);
+      case 'ClIntrinsic':
+        // ToPropertyKey keeps a number a number (`rt::member_key`).
+        return e.name === 'memberKey' && this.isNum(e.arguments[0]);
       case 'CallExpression': {
         // The callee guard admits only the callees the trace saw: if each returns a number, so does the call.
         const callees = this.obs(e.sid)?.callees;
@@ -733,6 +737,11 @@ class Codegen {
   keyOf(s: string): string {
     return this.key(s);
   }
+  /** A new method-cache slot (`call::method_at`): one per call site. */
+  icSlot(): number {
+    return this.icSlots++;
+  }
+  private icSlots = 0;
   strOf(s: string): number {
     return this.str(s);
   }
@@ -967,7 +976,8 @@ class FnGen {
       case 'VariableDeclaration': {
         const d = s.declarations[0];
         const b = this.cg.ref(d.id);
-        if (this.cg.isNumeric(b)) return [`let mut ${b!.rust}: f64 = ${this.num(d.init)};`];
+        // A normaliser's temporary is assigned before every read: its `undefined` start is never seen.
+        if (this.cg.isNumeric(b)) return [`let mut ${b!.rust}: f64 = ${s.temp ? 'f64::NAN' : this.num(d.init)};`];
         const local = this.cg.localArray(d.id);
         if (local) return [`let mut ${b!.rust}: Vec<${local.a.kind}> = ${this.filledArray(local.a)};`];
         const v = d.init ? this.expr(d.init) : 'Value::Undefined';
@@ -1255,7 +1265,7 @@ class FnGen {
     if (e.name === 'undefined') return 'Value::Undefined';
     if (e.name === 'NaN') return 'Value::Num(f64::NAN)';
     if (e.name === 'Infinity') return 'Value::Num(f64::INFINITY)';
-    if (this.cg.isGlobal(e.name)) return `cx.global(${JSON.stringify(e.name)}, 0)?`;
+    if (this.cg.isGlobal(e.name)) return `cx.global_s(${this.cg.strOf(e.name)}, ${JSON.stringify(e.name)}, 0)?`;
     this.cg.warnGlobal(e, e.name);
     return `clrt::cx::abort::<Value>(clrt::AbortKind::Unsupported, 0, "a global that is not modelled")?`;
   }
@@ -1306,6 +1316,7 @@ class FnGen {
     const both = e.type === 'BinaryExpression' && this.cg.isNum(e.left) && this.cg.isNum(e.right);
     if (e.type === 'Literal') return f64Literal(e.value);
     if (e.type === 'Identifier' && this.cg.isNumeric(this.cg.ref(e))) return this.cg.ref(e)!.rust;
+    if (e.type === 'ClIntrinsic' && e.name === 'memberKey' && this.cg.isNum(e.arguments[0])) return this.num(e.arguments[0]);
     const local = e.type === 'MemberExpression' ? this.cg.localArray(e.object) : null;
     if (local?.a.kind === 'f64' && e.computed) return `{ let k: f64 = ${this.num(e.property)}; clrt::elems::at(&${local.b.rust}, k, ${e.sid})? }`;
     if (local && !e.computed) return `(${local.b.rust}.len() as f64)`;
@@ -1419,7 +1430,7 @@ class FnGen {
     if (e.property.type === 'PrivateIdentifier')
       return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get_private(cx, &o, ${this.cg.keyOf(e.property.key)})? }`;
     if (arrayOnly && e.property.name === 'length') return `{ let o = ${o}; Value::Num(props::array_length(cx, &o, ${e.sid})?) }`;
-    return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get(cx, &o, ${this.cg.keyOf(e.property.name)})? }`;
+    return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get_at(cx, &o, ${this.cg.keyOf(e.property.name)}, ${this.cg.icSlot()})? }`;
   }
 
   private assignment(e: Node): string {
@@ -1453,6 +1464,14 @@ class FnGen {
       }
       const o = this.expr(left.object);
       if (left.computed) {
+        // An array indexed by a number, all the trace saw here: the guards and an in-bounds store in one heap lookup.
+        if (this.cg.typeMask(site, 0) === ARRAY_TAG && this.cg.typeMask(site, 1) === NUMBER_TAG) {
+          const numKey = this.cg.isNum(left.property);
+          const k = numKey ? this.num(left.property) : this.expr(left.property);
+          const v = this.expr(e.right);
+          const key = numKey ? 'k' : `ops::guard_num(&k, ${sid})?`;
+          return `{ let o = ${o}; let k = ${k}; let v = ${v}; props::set_array_index(cx, &o, ${key}, v.clone(), ${sid})?; v }`;
+        }
         const k = this.expr(left.property);
         const v = this.expr(e.right);
         return `{ let o = ${o}; let k = ${k}; let v = ${v}; ${this.guard(site, 0, 'o')} ${this.guard(site, 1, 'k')} props::set_computed(cx, &o, &k, v.clone())?; v }`;
@@ -1497,7 +1516,7 @@ class FnGen {
       const method =
         c.property.type === 'PrivateIdentifier'
           ? `{ let fv = props::get_private(cx, &o, ${this.cg.keyOf(c.property.key)})?; call::callee_of(cx, &fv)? }`
-          : `call::method(cx, &o, ${this.cg.keyOf(c.property.name)})?`;
+          : `call::method_at(cx, &o, ${this.cg.keyOf(c.property.name)}, ${this.cg.icSlot()})?`;
       return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
     }
     return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, Value::Undefined, &args)? }`;
@@ -1546,15 +1565,14 @@ class FnGen {
   }
 
   private object(e: Node): string {
-    const parts = ['let obj = cx.new_object()?; let o = obj.as_obj().expect("object");'];
+    const n = e.properties.filter((p: Node) => p.type !== 'SpreadElement').length;
+    const parts = [`let obj = ${n ? `cx.new_object_with(${n})` : 'cx.new_object()'}?; let o = obj.as_obj().expect("object");`];
     for (const p of e.properties) {
       if (p.type === 'SpreadElement') {
         parts.push(`{ let v = ${this.expr(p.argument)}; rt::object_spread(cx, o, &v)?; }`);
         continue;
       }
-      const key = p.computed
-        ? `{ let k = ${this.expr(p.key)}; ops::to_property_key(cx, &k)? }`
-        : `JsStr::from_units(${this.cg.keyOf(propName(p.key) ?? '')}.to_vec())`;
+      const key = p.computed ? `{ let k = ${this.expr(p.key)}; ops::to_property_key(cx, &k)? }` : `cx.sk(${this.cg.strOf(propName(p.key) ?? '')})`;
       if (p.kind === 'get' || p.kind === 'set') {
         parts.push(
           `{ let k = ${key}; let f = ${this.makeFunction(p.value, propName(p.key) ?? '')}; call::set_home(cx, &f, o)?; rt::define_accessor(cx, o, k, &f, ${p.kind === 'get'})?; }`,
@@ -1576,6 +1594,7 @@ class FnGen {
   }
 
   private intrinsic(e: Node): string {
+    if (e.name === 'memberKey' && this.cg.isNum(e.arguments[0])) return `Value::Num(${this.num(e.arguments[0])})`;
     const args = e.arguments.map((a: Node) => this.expr(a));
     const binds = args.map((a: string, i: number) => `let a${i} = ${a};`).join(' ');
     const call1: Record<string, string> = {

@@ -309,6 +309,11 @@ export interface VariableDeclaration extends Base {
   type: 'VariableDeclaration';
   kind: LexicalKind;
   declarations: VariableDeclarator[];
+  /**
+   * A temporary the normaliser declared (`let $cl_tN = undefined` at the top of a function): every read of
+   * it follows an assignment, so its initial `undefined` is never seen and a compiler may ignore it.
+   */
+  temp?: true;
 }
 
 /** A declaration's kind; `using` and `await using` as a loop head or a switch case declares them. */

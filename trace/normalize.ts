@@ -218,7 +218,7 @@ class Normalizer {
   private withPrologue(body: C.Statement[]): C.Statement[] {
     const decls: C.Statement[] = [];
     for (const v of this.fn.vars) decls.push(letDecl(v, undef()));
-    for (const t of this.fn.temps) decls.push(letDecl(t, undef()));
+    for (const t of this.fn.temps) decls.push({ ...letDecl(t, undef()), temp: true });
     return [...decls, ...hoistFunctions(body)];
   }
 

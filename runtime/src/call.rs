@@ -8,7 +8,7 @@ use crate::props;
 use crate::value::{JsStr, ObjRef, Value};
 
 /// What a call site reached: a function object, or a builtin method found on a prototype.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Callee {
     Obj(ObjRef),
     Native(&'static BuiltinDef),
@@ -146,6 +146,129 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
         cur = cx.heap.get(o).proto;
     }
     Ok(None)
+}
+
+/// What a call site remembers of the builtin method it last resolved (`method_at`): for which key, for
+/// which kind of receiver, and in which state of the realm. Generated code names each site's slot.
+#[derive(Clone, Copy)]
+pub struct MethodIc {
+    /// The address of the key constant (0: empty), so that a slot shared by two sites never answers for
+    /// the wrong key.
+    key: usize,
+    /// `IC_STRING`, `IC_NUMBER`, `IC_BOOLEAN` (a primitive receiver), `IC_SELF` (the receiver is `obj`,
+    /// one of the realm's objects: `Math`, `JSON`, a constructor) or `IC_PROTO` (an array or ordinary
+    /// object without own properties whose prototype is `obj`, one of the realm's).
+    class: u8,
+    obj: ObjRef,
+    epoch: u32,
+    callee: Option<Callee>,
+}
+
+impl Default for MethodIc {
+    fn default() -> MethodIc {
+        MethodIc {
+            key: 0,
+            class: 0,
+            obj: ObjRef(0),
+            epoch: 0,
+            callee: None,
+        }
+    }
+}
+
+const IC_STRING: u8 = 1;
+const IC_NUMBER: u8 = 2;
+const IC_BOOLEAN: u8 = 3;
+const IC_SELF: u8 = 4;
+const IC_PROTO: u8 = 5;
+
+/// `method(cx, recv, key)` at a call site with cache slot `slot`. Where resolution ends at a builtin found
+/// through the realm's objects alone (a string's `slice`, an array's `push`, `Math.imul`), the answer
+/// depends only on the kind of receiver and the realm's objects, so the site keeps it until the realm
+/// changes (`Heap::realm_epoch`) or a receiver of another kind comes; everything else resolves as
+/// `method` does every time.
+#[inline]
+pub fn method_at(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> JsResult<Callee> {
+    if let Some(ic) = cx.ics.get(slot as usize) {
+        if ic.key == key.as_ptr() as usize && ic.epoch == cx.heap.realm_epoch() {
+            if let Some(c) = ic.callee {
+                let hit = match (recv, ic.class) {
+                    (Value::Str(_), IC_STRING)
+                    | (Value::Num(_), IC_NUMBER)
+                    | (Value::Bool(_), IC_BOOLEAN) => true,
+                    (Value::Obj(o), IC_SELF) => *o == ic.obj,
+                    (Value::Obj(o), IC_PROTO) => {
+                        let ob = cx.heap.get(*o);
+                        ob.proto == Some(ic.obj)
+                            && ob.props.is_empty()
+                            && matches!(ob.kind, ObjKind::Array(_) | ObjKind::Ordinary)
+                    }
+                    _ => false,
+                };
+                if hit {
+                    // The read the full resolution would have made of the realm's object (see `heap::Later`).
+                    let _ = cx.heap.get(ic.obj);
+                    return Ok(c);
+                }
+            }
+        }
+    }
+    method_miss(cx, recv, key, slot)
+}
+
+#[inline(never)]
+fn method_miss(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> JsResult<Callee> {
+    let c = method(cx, recv, key)?;
+    // A builtin found through the realm's objects, or a function of the realm's (`Math.imul`) that is a
+    // data property of the receiver itself, one of the realm's objects.
+    let cacheable = match (c, recv) {
+        (Callee::Native(_), _) => true,
+        (Callee::Obj(f), Value::Obj(o)) => {
+            cx.heap.is_realm(f)
+                && cx.heap.is_realm(*o)
+                && matches!(cx.heap.get(*o).props.get(key), Some(Prop::Data { .. }))
+        }
+        _ => false,
+    };
+    if cacheable {
+        let cached = match recv {
+            Value::Str(_) => Some((IC_STRING, cx.realm.string_proto)),
+            Value::Num(_) => Some((IC_NUMBER, cx.realm.number_proto)),
+            Value::Bool(_) => Some((IC_BOOLEAN, cx.realm.boolean_proto)),
+            Value::Obj(o) if cx.heap.is_realm(*o) => Some((IC_SELF, *o)),
+            Value::Obj(_) if matches!(c, Callee::Obj(_)) => None,
+            Value::Obj(o) => {
+                let ob = cx.heap.get(*o);
+                match ob.proto {
+                    Some(p)
+                        if cx.heap.is_realm(p)
+                            && ob.props.is_empty()
+                            && matches!(ob.kind, ObjKind::Array(_) | ObjKind::Ordinary) =>
+                    {
+                        Some((IC_PROTO, p))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some((class, obj)) = cached {
+            let i = slot as usize;
+            if i < 1 << 16 {
+                if cx.ics.len() <= i {
+                    cx.ics.resize(i + 1, MethodIc::default());
+                }
+                cx.ics[i] = MethodIc {
+                    key: key.as_ptr() as usize,
+                    class,
+                    obj,
+                    epoch: cx.heap.realm_epoch(),
+                    callee: Some(c),
+                };
+            }
+        }
+    }
+    Ok(c)
 }
 
 /// Resolves a method and fails like JavaScript when there is none.

@@ -218,6 +218,12 @@ pub struct Cx {
     pub module_host: HostState,
     /// The program's string constants, made once per context.
     strings: Vec<crate::value::JsStr>,
+    /// Globals read so far, by the string constant that names them (see `global_s`).
+    globals: Vec<Option<Value>>,
+    /// Call sites' method caches (see `call::method_at`), by the slot the compiler gave each site.
+    pub(crate) ics: Vec<crate::call::MethodIc>,
+    /// Named reads' caches (see `props::get_at`): where in its property map each site last found its key.
+    pub(crate) pics: Vec<u32>,
 }
 
 impl Cx {
@@ -241,7 +247,11 @@ impl Cx {
                 .iter()
                 .map(|u| crate::value::JsStr::from_units(u.to_vec()))
                 .collect(),
+            globals: vec![None; prog.strings.len()],
+            ics: Vec::new(),
+            pics: Vec::new(),
         };
+        cx.heap.seal_realm();
         cx.heap.set_cap(limits.heap_bytes);
         Ok(cx)
     }
@@ -325,12 +335,37 @@ impl Cx {
             Some(p),
         ))?))
     }
+    /// A new object with room for `n` properties (an object literal's), so defining them never rehashes.
+    pub fn new_object_with(&mut self, n: usize) -> JsResult<Value> {
+        let p = self.realm.object_proto;
+        let mut obj = crate::heap::Obj::new(crate::heap::ObjKind::Ordinary, Some(p));
+        obj.props.reserve(n);
+        Ok(Value::Obj(self.heap.alloc(obj)?))
+    }
+    /// String constant `i` as a property key: shared with every other use of it, never copied.
+    #[inline]
+    pub fn sk(&self, i: usize) -> crate::value::JsStr {
+        self.strings[i].clone()
+    }
     /// A new string from UTF-16 units, counted against the heap cap.
     pub fn new_str(&mut self, units: Vec<u16>) -> JsResult<Value> {
         self.heap.charge(16 + units.len() * 2)?;
         Ok(Value::Str(crate::value::JsStr::from_units(units)))
     }
     /// A global the runtime models, or a give-up naming it.
+    /// The global named by string constant `i` (`name`), looked up once per context: the realm's globals are
+    /// made with it and never change (a program cannot assign one: that gives up).
+    #[inline]
+    pub fn global_s(&mut self, i: usize, name: &'static str, site: u32) -> JsResult<Value> {
+        if let Some(Some(v)) = self.globals.get(i) {
+            return Ok(v.clone());
+        }
+        let v = self.global(name, site)?;
+        if let Some(slot) = self.globals.get_mut(i) {
+            *slot = Some(v.clone());
+        }
+        Ok(v)
+    }
     pub fn global(&self, name: &'static str, site: u32) -> JsResult<Value> {
         match self.realm.global(name) {
             Some(v) => Ok(v),

@@ -67,12 +67,7 @@ pub fn filled<T: Elem>(cx: &mut Cx, len: &Value, c: T, site: u32) -> JsResult<Ve
 /// "0"; NaN, fractions, negatives and indexes past the end are not.
 #[inline(always)]
 fn index(k: f64, len: usize) -> Option<usize> {
-    let i = k as usize;
-    if i as f64 == k && i < len {
-        Some(i)
-    } else {
-        None
-    }
+    ops::small_index(k).filter(|&i| i < len)
 }
 
 /// `a[k]`, for `k` a number.

@@ -343,6 +343,11 @@ pub struct Heap {
     /// `.then` promises of this request not yet settled: their callbacks run only when awaited here, where
     /// Node runs them anyway, so a request that answers with one left falls back.
     pub unsettled_thens: u32,
+    /// Objects below this index are the realm's (prototypes, namespaces, constructors), made before the
+    /// module; `realm_epoch` changes whenever one of them may have changed, which is what call sites'
+    /// method caches (`call::method_at`) check.
+    realm_len: u32,
+    realm_epoch: u32,
 }
 
 /// A part of the program that Node runs later than the runtime does, so that what it reads of older state
@@ -381,7 +386,22 @@ impl Heap {
             later: Vec::new(),
             watched: Vec::new(),
             unsettled_thens: 0,
+            realm_len: 0,
+            realm_epoch: 0,
         }
+    }
+    /// Everything made so far is the realm's (see `realm_epoch`).
+    pub fn seal_realm(&mut self) {
+        self.realm_len = self.objs.len() as u32;
+    }
+    /// Changes whenever an object of the realm may have changed (a write to it, or its undoing).
+    #[inline(always)]
+    pub fn realm_epoch(&self) -> u32 {
+        self.realm_epoch
+    }
+    #[inline(always)]
+    pub fn is_realm(&self, r: ObjRef) -> bool {
+        r.0 < self.realm_len
     }
     pub fn len(&self) -> usize {
         self.objs.len()
@@ -402,6 +422,9 @@ impl Heap {
     /// Frees what the last request made and puts back the module objects it wrote.
     pub fn reset(&mut self) {
         for (i, o) in self.undo.drain(..) {
+            if i < self.realm_len {
+                self.realm_epoch = self.realm_epoch.wrapping_add(1);
+            }
             self.objs[i as usize] = o;
         }
         self.saved.clear();
@@ -511,6 +534,9 @@ impl Heap {
                 "a write to state that a detached async call read after its first await (Node may run that part after this write)",
             ));
         }
+        if r.0 < self.realm_len {
+            self.realm_epoch = self.realm_epoch.wrapping_add(1);
+        }
         if r.0 < self.module_len && self.saved.insert(r.0) {
             self.undo.push((r.0, self.objs[r.0 as usize].clone()));
         }
@@ -518,7 +544,7 @@ impl Heap {
     }
     /// The element `i` of array `r`, for an in-bounds write that needs no other check: `r` belongs to the
     /// current request (so no module-state or detached-call rule applies) and is not frozen.
-    #[inline]
+    #[inline(always)]
     pub fn array_slot_mut(&mut self, r: ObjRef, i: usize) -> Option<&mut Value> {
         if r.0 < self.write_floor || self.is_watched(r) {
             return None;
@@ -776,12 +802,16 @@ impl Heap {
         }
     }
 
+    #[inline(always)]
     fn is_watched(&self, r: ObjRef) -> bool {
-        !self.watched.is_empty()
-            && self
-                .watched
-                .iter()
-                .any(|(_, objs)| objs.binary_search(&r.0).is_ok())
+        !self.watched.is_empty() && self.watched_slow(r)
+    }
+
+    #[inline(never)]
+    fn watched_slow(&self, r: ObjRef) -> bool {
+        self.watched
+            .iter()
+            .any(|(_, objs)| objs.binary_search(&r.0).is_ok())
     }
 }
 

@@ -219,13 +219,37 @@ pub fn number_to_string(n: f64) -> String {
 }
 
 pub fn number_to_jsstr(n: f64) -> JsStr {
-    if (0.0..1e9).contains(&n) && n.fract() == 0.0 {
-        let mut units = Vec::with_capacity(10);
-        let s = (n as u64).to_string();
-        units.extend(s.bytes().map(|b| b as u16));
-        return JsStr::from_units(units);
+    let mut units = Vec::new();
+    push_number(&mut units, n);
+    JsStr::from_units(units)
+}
+
+/// Appends Number::toString(n) (ECMA-262 §6.1.6.1.20) to `out`: integers of 32 bits digit by digit, the
+/// rest as `number_to_string` writes them.
+#[inline]
+pub fn push_number(out: &mut Vec<u16>, n: f64) {
+    let i = trunc_i32(n);
+    if i as f64 == n && i != i32::MIN {
+        // -0 is "0".
+        let mut v = i.unsigned_abs();
+        let mut buf = [0u16; 11];
+        let mut p = buf.len();
+        loop {
+            p -= 1;
+            buf[p] = b'0' as u16 + (v % 10) as u16;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if i < 0 {
+            p -= 1;
+            buf[p] = b'-' as u16;
+        }
+        out.extend_from_slice(&buf[p..]);
+        return;
     }
-    JsStr::from(number_to_string(n))
+    out.extend(number_to_string(n).bytes().map(|b| b as u16));
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -335,14 +359,60 @@ pub fn to_integer_or_infinity(cx: &mut Cx, v: &Value) -> JsResult<f64> {
     })
 }
 
+/// `n` truncated towards zero when that fits an i32, else `i32::MIN` (NaN, infinities, anything beyond
+/// ±2^31, and -2^31 itself, which callers then treat the slow way). One instruction on x86-64, where Rust's
+/// saturating `as` casts (and usize's round trip through f64) cost a dozen or more on every array access.
+#[inline(always)]
+pub fn trunc_i32(n: f64) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_mm_cvttsd_si32, _mm_set_sd};
+        // SAFETY: SSE2 is part of x86-64's baseline, so the intrinsics are always available.
+        unsafe { _mm_cvttsd_si32(_mm_set_sd(n)) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        if n > -2147483648.0 && n < 2147483648.0 {
+            n as i32
+        } else {
+            i32::MIN
+        }
+    }
+}
+
+/// The element index number `k` denotes when it is below 2^31 (every index a heap array can hold): `-0` is
+/// index 0 (its key is "0"); NaN, fractions and negatives are none. Larger array indices exist in
+/// JavaScript, and callers take them the general way.
+#[inline(always)]
+pub fn small_index(k: f64) -> Option<usize> {
+    let i = trunc_i32(k);
+    if i >= 0 && i as f64 == k {
+        Some(i as usize)
+    } else {
+        None
+    }
+}
+
 /// ToInt32 (ECMA-262 §7.1.6).
+#[inline(always)]
 pub fn f64_to_int32(n: f64) -> i32 {
+    // Within ±2^31, ToInt32 is truncation; beyond it the modulo below.
+    let i = trunc_i32(n);
+    if i != i32::MIN {
+        return i;
+    }
+    f64_to_int32_wide(n)
+}
+
+#[inline(never)]
+fn f64_to_int32_wide(n: f64) -> i32 {
     if !n.is_finite() || n == 0.0 {
         return 0;
     }
     let m = n.trunc().rem_euclid(4294967296.0);
     (m as u64 as u32) as i32
 }
+#[inline(always)]
 pub fn f64_to_uint32(n: f64) -> u32 {
     f64_to_int32(n) as u32
 }
@@ -415,8 +485,28 @@ pub fn loose_equals(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<bool> {
 /// The `+` operator (ECMA-262 §13.15.3 ApplyStringOrNumericBinaryOperator).
 #[inline]
 pub fn add(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<Value> {
-    if let (Value::Num(x), Value::Num(y)) = (a, b) {
-        return Ok(Value::Num(x + y));
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => return Ok(Value::Num(x + y)),
+        (Value::Str(x), Value::Str(y)) => {
+            cx.heap.charge(2 * (x.len() + y.len()))?;
+            return Ok(Value::Str(x.concat(y)));
+        }
+        // A string and a number: one allocation for the result, none for the number's digits.
+        (Value::Str(x), Value::Num(n)) => {
+            let mut units = Vec::with_capacity(x.len() + 12);
+            units.extend_from_slice(x.units());
+            push_number(&mut units, *n);
+            cx.heap.charge(2 * units.len())?;
+            return Ok(Value::Str(JsStr::from_units(units)));
+        }
+        (Value::Num(n), Value::Str(y)) => {
+            let mut units = Vec::with_capacity(y.len() + 12);
+            push_number(&mut units, *n);
+            units.extend_from_slice(y.units());
+            cx.heap.charge(2 * units.len())?;
+            return Ok(Value::Str(JsStr::from_units(units)));
+        }
+        _ => {}
     }
     let pa = to_primitive(cx, a, Hint::Default)?;
     let pb = to_primitive(cx, b, Hint::Default)?;

@@ -105,6 +105,43 @@ pub fn get(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
     }
 }
 
+/// [[Get]] of a named property at a site with cache slot `slot`: an ordinary object's own data property is
+/// read at the position in its property map where this site last found it, when the key there is still
+/// `key` (objects made by the same code keep their keys in the same order), without hashing the key;
+/// everything else is `get`.
+#[inline]
+pub fn get_at(cx: &mut Cx, v: &Value, key: &'static [u16], slot: u32) -> JsResult<Value> {
+    if let Value::Obj(o) = v {
+        let obj = cx.heap.get(*o);
+        if matches!(obj.kind, ObjKind::Ordinary) {
+            let i = cx.pics.get(slot as usize).copied().unwrap_or(u32::MAX) as usize;
+            if let Some((k, Prop::Data { value, .. })) = obj.props.get_index(i) {
+                if k.units() == key {
+                    return Ok(value.clone());
+                }
+            }
+            return get_own_miss(cx, v, *o, key, slot);
+        }
+    }
+    get(cx, v, key)
+}
+
+#[inline(never)]
+fn get_own_miss(cx: &mut Cx, v: &Value, o: ObjRef, key: &[u16], slot: u32) -> JsResult<Value> {
+    if let Some((i, _, Prop::Data { value, .. })) = cx.heap.get(o).props.get_full(key) {
+        let value = value.clone();
+        let slot = slot as usize;
+        if slot < 1 << 16 {
+            if cx.pics.len() <= slot {
+                cx.pics.resize(slot + 1, u32::MAX);
+            }
+            cx.pics[slot] = i as u32;
+        }
+        return Ok(value);
+    }
+    get(cx, v, key)
+}
+
 /// Looks `key` up from object `start` along the prototype chain, with `receiver` as `this` for getters.
 fn get_from(cx: &mut Cx, start: Option<ObjRef>, receiver: &Value, key: &[u16]) -> JsResult<Value> {
     let mut cur = start;
@@ -251,12 +288,11 @@ pub fn set_private(cx: &mut Cx, v: &Value, key: &[u16], val: Value) -> JsResult<
 #[inline]
 pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
     if let Value::Num(n) = k {
-        let i = *n as u32;
-        if i as f64 == *n && i != u32::MAX {
+        if let Some(i) = ops::small_index(*n) {
             match v {
                 Value::Obj(o) => {
                     if let ObjKind::Array(items) = cx.heap.kind(*o) {
-                        if let Some(x) = items.get(i as usize) {
+                        if let Some(x) = items.get(i) {
                             if !matches!(x, Value::Hole) {
                                 return Ok(x.clone());
                             }
@@ -287,9 +323,7 @@ pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
 pub fn get_array_index(cx: &mut Cx, o: &Value, k: f64, site: u32) -> JsResult<Value> {
     if let Value::Obj(r) = o {
         if let ObjKind::Array(items) = cx.heap.kind(*r) {
-            // Vectors are shorter than 2^32 - 1, so every index found is an array index.
-            let i = k as usize;
-            if i as f64 == k {
+            if let Some(i) = ops::small_index(k) {
                 if let Some(x) = items.get(i) {
                     if !matches!(x, Value::Hole) {
                         return Ok(x.clone());
@@ -305,6 +339,28 @@ pub fn get_array_index(cx: &mut Cx, o: &Value, k: f64, site: u32) -> JsResult<Va
 fn array_index_slow(cx: &mut Cx, o: &Value, k: f64, site: u32) -> JsResult<Value> {
     ops::guard_type(cx, o, crate::value::tag::ARRAY, site)?;
     get_computed(cx, o, &Value::Num(k))
+}
+
+/// `o[k] = v` at a site where the trace saw only arrays indexed by numbers: the type guard and an in-bounds
+/// store into an array of the request's own in one heap lookup; anything else (module state, holes past the
+/// end, a watched or frozen array) goes through the guard and `set_computed`.
+#[inline(always)]
+pub fn set_array_index(cx: &mut Cx, o: &Value, k: f64, v: Value, site: u32) -> JsResult<()> {
+    if let Value::Obj(r) = o {
+        if let Some(i) = ops::small_index(k) {
+            if let Some(slot) = cx.heap.array_slot_mut(*r, i) {
+                *slot = v;
+                return Ok(());
+            }
+        }
+    }
+    set_array_index_slow(cx, o, k, v, site)
+}
+
+#[inline(never)]
+fn set_array_index_slow(cx: &mut Cx, o: &Value, k: f64, v: Value, site: u32) -> JsResult<()> {
+    ops::guard_type(cx, o, crate::value::tag::ARRAY, site)?;
+    set_computed(cx, o, &Value::Num(k), v)
 }
 
 /// `o.length` at a site where the trace saw only arrays: the type guard and the read in one heap lookup.
@@ -329,9 +385,8 @@ fn not_an_array(cx: &mut Cx, o: &Value, site: u32) -> JsResult<f64> {
 #[inline]
 pub fn set_computed(cx: &mut Cx, target: &Value, k: &Value, val: Value) -> JsResult<()> {
     if let (Value::Obj(o), Value::Num(n)) = (target, k) {
-        let i = *n as u32;
-        if i as f64 == *n && i != u32::MAX {
-            return set_index(cx, *o, i, val);
+        if let Some(i) = ops::small_index(*n) {
+            return set_index(cx, *o, i as u32, val);
         }
     }
     if target.is_nullish() {

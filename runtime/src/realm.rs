@@ -24,16 +24,16 @@ pub struct Realm {
     pub number_proto: ObjRef,
     pub boolean_proto: ObjRef,
     pub error_proto: ObjRef,
-    protos: HashMap<&'static str, ObjRef>,
+    protos: HashMap<&'static str, ObjRef, ahash::RandomState>,
     /// Prototype methods by prototype and key: the builtin and its function object (made once, with the
     /// realm, so that reading a method as a value, `Object.prototype.hasOwnProperty.call(o, k)`, gives
     /// the same object every time).
     /// Looked up at every method call, so hashed with ahash rather than SipHash.
     methods: HashMap<ObjRef, MethodTable, ahash::RandomState>,
     max_proto: u32,
-    globals: HashMap<&'static str, Value>,
+    globals: HashMap<&'static str, Value, ahash::RandomState>,
     /// The path of every object that holds builtins ("Array", "Array.prototype", "Math").
-    holders: HashMap<ObjRef, String>,
+    holders: HashMap<ObjRef, String, ahash::RandomState>,
     /// Every builtin with the path it was installed at, in installation order.
     installed: Vec<(String, &'static BuiltinDef)>,
 }
@@ -55,8 +55,8 @@ pub type Install = fn(&mut Installer<'_>) -> Result<(), Abort>;
 impl Realm {
     /// Makes the intrinsic prototypes, then runs each builtin's `install` in order.
     pub fn create(heap: &mut Heap, installs: &[Install]) -> Result<Realm, Abort> {
-        let mut protos: HashMap<&'static str, ObjRef> = HashMap::new();
-        let mut holders = HashMap::new();
+        let mut protos: HashMap<&'static str, ObjRef, ahash::RandomState> = HashMap::default();
+        let mut holders: HashMap<ObjRef, String, ahash::RandomState> = HashMap::default();
         for (name, parent) in INTRINSICS {
             let p = parent.map(|p| protos[p]);
             let o = heap.alloc(Obj::new(ObjKind::Ordinary, p))?;
@@ -74,7 +74,7 @@ impl Realm {
             max_proto: protos.values().map(|o| o.0).max().unwrap_or(0),
             protos,
             methods: HashMap::default(),
-            globals: HashMap::new(),
+            globals: HashMap::default(),
             holders,
             installed: Vec::new(),
         };

@@ -151,15 +151,14 @@ pub enum Value {
 impl Clone for Value {
     #[inline(always)]
     fn clone(&self) -> Value {
-        match self {
-            Value::Undefined => Value::Undefined,
-            Value::Null => Value::Null,
-            Value::Bool(b) => Value::Bool(*b),
-            Value::Num(n) => Value::Num(*n),
-            Value::Str(s) => Value::Str(s.clone()),
-            Value::Obj(o) => Value::Obj(*o),
-            Value::Hole => Value::Hole,
+        // A bitwise copy plus the string's reference count: copying variant by variant made the compiler
+        // write the payload in overlapping pieces that the next read could not forward (a stall per clone).
+        if let Value::Str(s) = self {
+            std::mem::forget(s.clone());
         }
+        // SAFETY: every variant but `Str` is plain data; for `Str` the count was raised just above, so the
+        // copy owns its reference as a clone would.
+        unsafe { std::ptr::read(self) }
     }
 }
 

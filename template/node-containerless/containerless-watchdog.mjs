@@ -52406,7 +52406,7 @@ var Normalizer = class {
   withPrologue(body) {
     const decls = [];
     for (const v of this.fn.vars) decls.push(letDecl(v, undef()));
-    for (const t of this.fn.temps) decls.push(letDecl(t, undef()));
+    for (const t of this.fn.temps) decls.push({ ...letDecl(t, undef()), temp: true });
     return [...decls, ...hoistFunctions(body)];
   }
   func(node) {

@@ -282,12 +282,13 @@ pub struct RegExpData {
 
 const CACHE_CAP: usize = 256;
 
-type CacheKey = (Vec<u16>, FlagSet);
+/// Compiled patterns by pattern, then by the flags that affect compilation (looked up by the pattern's
+/// units, without a copy).
+type Cache = HashMap<Vec<u16>, Vec<(FlagSet, Rc<Compiled>)>, ahash::RandomState>;
 
 thread_local! {
-    /// Compiled patterns by (pattern, flags that affect compilation): regex literals inside functions
-    /// are evaluated on every call.
-    static CACHE: RefCell<HashMap<CacheKey, Rc<Compiled>>> = RefCell::new(HashMap::new());
+    /// Compiled patterns: regex literals inside functions are evaluated on every call.
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
 struct PatternInfo {
@@ -758,7 +759,14 @@ fn compile(cx: &mut Cx, pattern: &[u16], set: FlagSet) -> JsResult<Rc<Compiled>>
         sticky: set.sticky,
         ..FlagSet::default()
     };
-    if let Some(c) = CACHE.with(|c| c.borrow().get(&(pattern.to_vec(), key_set)).cloned()) {
+    let hit = CACHE.with(|c| {
+        c.borrow().get(pattern).and_then(|v| {
+            v.iter()
+                .find(|(f, _)| *f == key_set)
+                .map(|(_, c)| c.clone())
+        })
+    });
+    if let Some(c) = hit {
         return Ok(c);
     }
     cx.burn(20 * pattern.len() as u64 + 100)?;
@@ -831,7 +839,10 @@ fn compile(cx: &mut Cx, pattern: &[u16], set: FlagSet) -> JsResult<Rc<Compiled>>
         if cache.len() >= CACHE_CAP {
             cache.clear();
         }
-        cache.insert((pattern.to_vec(), key_set), c.clone());
+        cache
+            .entry(pattern.to_vec())
+            .or_default()
+            .push((key_set, c.clone()));
     });
     Ok(c)
 }
