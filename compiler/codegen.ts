@@ -1249,7 +1249,7 @@ class FnGen {
   }
 
   private literal(e: Node): string {
-    if (e.regex) return `clrt::builtins::regexp::new_regexp(cx, &rt::text(${this.cg.keyOf(e.regex.pattern)}), &rt::text(${this.cg.keyOf(e.regex.flags)}))?`;
+    if (e.regex) return `clrt::builtins::regexp::literal(cx, ${this.cg.keyOf(e.regex.pattern)}, ${this.cg.keyOf(e.regex.flags)}, ${this.cg.icSlot()})?`;
     const v = e.value;
     if (v === null) return 'Value::Null';
     if (typeof v === 'boolean') return `Value::Bool(${v})`;
@@ -1507,19 +1507,23 @@ class FnGen {
     const ids = this.cg.callees(e);
     if (!ids) return `clrt::unknown::<Value>(${e.sid})?`;
     const invoke = awaited ? 'call::call_awaited' : 'call::invoke';
+    // One compiled function seen here: once the guard admits it, its code is called directly.
+    const only = /^&\[CalleeId::User\((\d+)\)\]$/.exec(ids);
+    const callWith = (f: string, recv: string): string =>
+      only ? `call::invoke_user(cx, &${f}, f${only[1]}, ${recv}, &args, ${awaited})?` : `${invoke}(cx, &${f}, ${recv}, &args)?`;
     if (c.type === 'MemberExpression') {
       const o = this.expr(c.object);
       if (c.computed) {
         const k = this.expr(c.property);
-        return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} let ks = ops::to_property_key(cx, &k)?; let f = call::method(cx, &o, ks.units())?; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
+        return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} let ks = ops::to_property_key(cx, &k)?; let f = call::method(cx, &o, ks.units())?; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'o')} }`;
       }
       const method =
         c.property.type === 'PrivateIdentifier'
           ? `{ let fv = props::get_private(cx, &o, ${this.cg.keyOf(c.property.key)})?; call::callee_of(cx, &fv)? }`
           : `call::method_at(cx, &o, ${this.cg.keyOf(c.property.name)}, ${this.cg.icSlot()})?`;
-      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, o, &args)? }`;
+      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'o')} }`;
     }
-    return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${invoke}(cx, &f, Value::Undefined, &args)? }`;
+    return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'Value::Undefined')} }`;
   }
 
   private makeFunction(n: Node, name: string): string {

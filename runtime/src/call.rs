@@ -289,6 +289,43 @@ pub fn invoke(cx: &mut Cx, c: &Callee, this: Value, args: &[Value]) -> JsResult<
     }
 }
 
+/// `invoke` where the site's callee guard has just admitted only compiled function `body` (the trace saw
+/// one callee there): a plain function's code is called directly, which the Rust compiler may inline;
+/// anything else (an async function, a class) goes through `invoke`.
+#[inline]
+pub fn invoke_user(
+    cx: &mut Cx,
+    c: &Callee,
+    body: crate::cx::Code,
+    this: Value,
+    args: &[Value],
+    awaited: bool,
+) -> JsResult<Value> {
+    if let Callee::Obj(o) = c {
+        if let ObjKind::Function(f) = cx.heap.kind(*o) {
+            if f.flags & (fflags::CLASS | fflags::ASYNC) == 0 {
+                enter(cx)?;
+                let r = body(
+                    cx,
+                    &Call {
+                        callee: *o,
+                        this,
+                        args,
+                        new_target: None,
+                    },
+                );
+                cx.depth -= 1;
+                return r;
+            }
+        }
+    }
+    if awaited {
+        call_awaited(cx, c, this, args)
+    } else {
+        invoke(cx, c, this, args)
+    }
+}
+
 /// [[Call]].
 pub fn call(cx: &mut Cx, f: &Value, this: Value, args: &[Value]) -> JsResult<Value> {
     match f {

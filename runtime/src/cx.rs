@@ -224,6 +224,8 @@ pub struct Cx {
     pub(crate) ics: Vec<crate::call::MethodIc>,
     /// Named reads' caches (see `props::get_at`): where in its property map each site last found its key.
     pub(crate) pics: Vec<u32>,
+    /// The realm epoch at which Array.prototype's chain was last found free of index properties.
+    pub plain_array_protos: std::cell::Cell<Option<u32>>,
 }
 
 impl Cx {
@@ -250,6 +252,7 @@ impl Cx {
             globals: vec![None; prog.strings.len()],
             ics: Vec::new(),
             pics: Vec::new(),
+            plain_array_protos: std::cell::Cell::new(None),
         };
         cx.heap.seal_realm();
         cx.heap.set_cap(limits.heap_bytes);

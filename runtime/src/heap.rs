@@ -13,11 +13,10 @@ use crate::cx::{Abort, AbortKind};
 use crate::native::BuiltinDef;
 use crate::props::PropHooks;
 use crate::value::{tag, JsStr, ObjRef, Value};
-use indexmap::IndexMap;
 use std::any::Any;
 use std::fmt;
 
-pub type Props = IndexMap<JsStr, Prop, PropsHasher>;
+pub use crate::propmap::Props;
 
 /// The hasher of every object's property map: ahash with keys drawn once per process. A fresh
 /// `ahash::RandomState` per map would draw new keys at every object made (an array literal, `{}`), which

@@ -14,6 +14,7 @@ pub mod heap;
 pub mod io;
 pub mod native;
 pub mod ops;
+pub mod propmap;
 pub mod props;
 pub mod realm;
 pub mod rt;

@@ -406,6 +406,10 @@ pub fn f64_to_int32(n: f64) -> i32 {
 
 #[inline(never)]
 fn f64_to_int32_wide(n: f64) -> i32 {
+    // Below 2^63 in magnitude the truncation is an exact i64, whose low 32 bits are ToInt32's answer.
+    if n.abs() < 9.2e18 {
+        return n as i64 as i32;
+    }
     if !n.is_finite() || n == 0.0 {
         return 0;
     }

@@ -277,7 +277,16 @@ fn new_holes(cx: &mut Cx, n: usize) -> JsResult<ObjRef> {
 /// Whether the prototypes of `o` hold no indexed property, so that a hole reads as `undefined`, is
 /// absent for [[HasProperty]], and reading one runs no user code.
 fn plain_protos(cx: &Cx, o: ObjRef) -> bool {
-    let mut cur = cx.heap.get(o).proto;
+    let first = cx.heap.get(o).proto;
+    // Arrays made by literals and builtins have the realm's Array.prototype, whose chain is the realm's:
+    // the answer for it holds until the realm's objects change.
+    let realm_chain = first == Some(cx.realm.array_proto);
+    if realm_chain && cx.plain_array_protos.get() == Some(cx.heap.realm_epoch()) {
+        // The read the walk below would have made (see `heap::Later`).
+        let _ = cx.heap.get(cx.realm.array_proto);
+        return true;
+    }
+    let mut cur = first;
     while let Some(p) = cur {
         let obj = cx.heap.get(p);
         if !matches!(obj.kind, ObjKind::Ordinary)
@@ -286,6 +295,9 @@ fn plain_protos(cx: &Cx, o: ObjRef) -> bool {
             return false;
         }
         cur = obj.proto;
+    }
+    if realm_chain {
+        cx.plain_array_protos.set(Some(cx.heap.realm_epoch()));
     }
     true
 }

@@ -937,6 +937,56 @@ pub fn new_regexp(cx: &mut Cx, source: &str, flags: &str) -> JsResult<Value> {
     )
 }
 
+/// What regex literals compiled so far, by the slot the compiler gave each (`literal`).
+#[derive(Default)]
+struct Literals(Vec<Option<RegExpData>>);
+
+/// A regex literal's evaluation (`/p/f` at the site with slot `slot`): a new RegExp object each time, as
+/// JavaScript makes one, sharing the pattern's compilation and its source and flags strings with the
+/// site's earlier evaluations.
+pub fn literal(
+    cx: &mut Cx,
+    pattern: &'static [u16],
+    flags: &'static [u16],
+    slot: u32,
+) -> JsResult<Value> {
+    let slot = slot as usize;
+    let known = cx
+        .module_host
+        .get::<Literals>()
+        .0
+        .get(slot)
+        .and_then(|d| d.clone());
+    let data = match known {
+        Some(d) => d,
+        None => {
+            let flags = JsStr::from_units(flags.to_vec());
+            let set = FlagSet::parse(flags.units())?;
+            let compiled = compile(cx, pattern, set)?;
+            let source = if pattern.is_empty() {
+                JsStr::from("(?:)")
+            } else {
+                JsStr::from_units(pattern.to_vec())
+            };
+            let d = RegExpData {
+                source,
+                flags,
+                set,
+                compiled,
+            };
+            let cache = &mut cx.module_host.get::<Literals>().0;
+            if slot < 1 << 16 {
+                if cache.len() <= slot {
+                    cache.resize(slot + 1, None);
+                }
+                cache[slot] = Some(d.clone());
+            }
+            d
+        }
+    };
+    alloc_regexp(cx, data)
+}
+
 /// RegExpCreate / RegExpInitialize from a pattern string and a flags string.
 fn regexp_create(cx: &mut Cx, pattern: &JsStr, flags: &JsStr) -> JsResult<Value> {
     let set = FlagSet::parse(flags.units())?;
