@@ -105,6 +105,14 @@ impl<S> Front<S> {
                             return;
                         }
                     }
+                    // A whole head in what was read (the usual case): passed on from there, not copied.
+                    if self.head.is_empty() {
+                        if let Some(end) = head_end(data, 0) {
+                            self.state = self.pass_head(&data[..end]);
+                            data = &data[end..];
+                            continue;
+                        }
+                    }
                     let from = self.head.len().saturating_sub(3);
                     self.head.extend_from_slice(data);
                     data = &[];
@@ -135,36 +143,33 @@ impl<S> Front<S> {
         let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
         let line = &head[..line_end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        // Method, target, version: exactly three parts.
+        let mut split = line.split(|&b| b == b' ');
+        let (method, target, version) = (split.next(), split.next(), split.next());
+        let parts = match (method, target, version, split.next()) {
+            (Some(m), Some(t), Some(v), None) => Some((m, t, v)),
+            _ => None,
+        };
         let mut next = State::Head;
-        if parts.len() != 3 || parts[0] == b"CONNECT" {
+        if parts.is_none_or(|(m, _, _)| m == b"CONNECT") {
             next = State::Aside;
         }
         let mut length: Option<u64> = None;
         let mut lines = 0usize;
         // What Node counts against its limit: the target, header names and values.
-        let mut counted = parts.get(1).map_or(0, |t| t.len());
-        let mut framing: Vec<&[u8]> = Vec::new();
-        for l in head[line_end.min(head.len())..].split(|&b| b == b'\n') {
-            let l = l.strip_suffix(b"\r").unwrap_or(l);
-            let Some(colon) = l.iter().position(|&b| b == b':') else {
-                continue;
-            };
+        let mut counted = target.map_or(0, |t| t.len());
+        let header_lines = || {
+            head[line_end.min(head.len())..]
+                .split(|&b| b == b'\n')
+                .filter_map(|l| {
+                    let l = l.strip_suffix(b"\r").unwrap_or(l);
+                    let colon = l.iter().position(|&b| b == b':')?;
+                    Some((l, &l[..colon], trim(&l[colon + 1..])))
+                })
+        };
+        for (_, name, value) in header_lines() {
             lines += 1;
-            let name = &l[..colon];
-            let value = trim(&l[colon + 1..]);
             counted += name.len() + value.len();
-            let keep = [
-                "transfer-encoding",
-                "upgrade",
-                "content-length",
-                "expect",
-                "connection",
-                "host",
-            ];
-            if keep.iter().any(|k| name.eq_ignore_ascii_case(k.as_bytes())) {
-                framing.push(l);
-            }
             if name.eq_ignore_ascii_case(b"transfer-encoding")
                 || name.eq_ignore_ascii_case(b"upgrade")
             {
@@ -181,20 +186,34 @@ impl<S> Front<S> {
                 }
             }
         }
-        let to_node = parts.len() == 3
-            && (target_needs_node(parts[1])
+        let to_node = parts.filter(|(_, target, _)| {
+            target_needs_node(target)
                 || lines > super::MAX_HEADER_LINES
-                || counted >= super::NODE_MAX_HEADER_COUNT_BYTES / 2);
-        if to_node {
-            self.out.extend_from_slice(parts[0]);
+                || counted >= super::NODE_MAX_HEADER_COUNT_BYTES / 2
+        });
+        if let Some((method, _, version)) = to_node {
+            self.out.extend_from_slice(method);
             self.out.push(b' ');
             self.out.extend_from_slice(marker().as_bytes());
             self.out.push(b' ');
-            self.out.extend_from_slice(parts[2]);
+            self.out.extend_from_slice(version);
             self.out.extend_from_slice(b"\r\n");
-            for l in framing {
-                self.out.extend_from_slice(l);
-                self.out.extend_from_slice(b"\r\n");
+            const FRAMING: [&str; 6] = [
+                "transfer-encoding",
+                "upgrade",
+                "content-length",
+                "expect",
+                "connection",
+                "host",
+            ];
+            for (l, name, _) in header_lines() {
+                if FRAMING
+                    .iter()
+                    .any(|k| name.eq_ignore_ascii_case(k.as_bytes()))
+                {
+                    self.out.extend_from_slice(l);
+                    self.out.extend_from_slice(b"\r\n");
+                }
             }
             self.out.extend_from_slice(b"\r\n");
         } else {
@@ -257,8 +276,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Front<S> {
             if let State::Aside = this.state {
                 return Pin::new(&mut this.inner).poll_read(cx, buf);
             }
-            let mut tmp = [0u8; 8192];
-            let mut rb = ReadBuf::new(&mut tmp);
+            // Not zeroed first: the socket fills what it reads, and only that is looked at.
+            let mut tmp = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+            let mut rb = ReadBuf::uninit(&mut tmp);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb))?;
             let data = rb.filled();
             if data.is_empty() {
