@@ -60,6 +60,9 @@ struct State {
     waiting_io: usize,
     /// Waiting on the condition variable for work.
     sleeping: usize,
+    /// Wake-ups sent to sleeping workers that none of them has taken yet: a job finds a sleeper to wake
+    /// only while `sleeping` exceeds it (a sleeper already woken takes the queue's jobs as it loops).
+    waking: usize,
     /// Threads numbered so far (names).
     named: usize,
     started: bool,
@@ -99,13 +102,21 @@ impl Pool {
 
     /// Queues `job`; a free worker takes it, or a new one when the busy ones wait for I/O.
     pub fn submit(&self, job: Job) {
-        let mut st = self.shared.lock();
-        self.shared.start_base(&mut st);
-        st.queue.push_back(job);
-        if st.sleeping > 0 {
+        let wake = {
+            let mut st = self.shared.lock();
+            self.shared.start_base(&mut st);
+            st.queue.push_back(job);
+            self.shared.grow(&mut st);
+            let wake = st.sleeping > st.waking;
+            if wake {
+                st.waking += 1;
+            }
+            wake
+        };
+        // Outside the lock: the worker woken takes the lock at once, and would otherwise wait for it.
+        if wake {
             self.shared.work.notify_one();
         }
-        self.shared.grow(&mut st);
     }
 
     pub fn counts(&self) -> PoolCounts {
@@ -226,6 +237,7 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner());
             st = guard;
             st.sleeping -= 1;
+            st.waking = st.waking.saturating_sub(1);
             if waited.timed_out() && st.queue.is_empty() && st.threads > self.base {
                 break;
             }
