@@ -7,11 +7,13 @@
 //! and Node's `OutgoingMessage.setHeader` checks. Whatever Express or Node would throw gives up: the
 //! template's callback runs inside a promise chain whose error handling we do not reproduce.
 
+use super::names::{js, Name};
 use crate::cx::{unsupported, Cx, JsResult};
 use crate::heap::ObjKind;
 use crate::ops;
 use crate::props;
 use crate::value::{JsStr, Value};
+use std::borrow::Cow;
 
 /// What the dispatcher finally writes: status, header lines in order, body bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,17 +45,19 @@ impl ResponseParts {
 /// request headers, as Node's `req.headers` holds them (Latin-1 strings).
 #[derive(Clone, Debug, Default)]
 pub struct ReqFacts {
-    pub method: String,
+    pub method: &'static str,
     pub if_none_match: Option<JsStr>,
     pub if_modified_since: Option<JsStr>,
     pub cache_control: Option<JsStr>,
 }
 
 /// A header value as Node stores it after `res.set`: a string, an array of strings, or `false` (what
-/// mime-types' `contentType` returns for an empty Content-Type).
+/// mime-types' `contentType` returns for an empty Content-Type). `Ascii` is a string Express itself
+/// computed (Content-Length, ETag), kept as the bytes it is written as.
 #[derive(Clone, Debug, PartialEq)]
 pub enum HeaderVal {
     Str(JsStr),
+    Ascii(String),
     List(Vec<JsStr>),
     False,
 }
@@ -62,6 +66,7 @@ impl HeaderVal {
     fn truthy(&self) -> bool {
         match self {
             HeaderVal::Str(s) => !s.is_empty(),
+            HeaderVal::Ascii(s) => !s.is_empty(),
             HeaderVal::List(_) => true,
             HeaderVal::False => false,
         }
@@ -89,8 +94,11 @@ const RESERVED: &[&str] = &[
 #[derive(Clone, Debug)]
 pub struct Res {
     pub status: u16,
-    headers: Vec<(String, (String, HeaderVal))>,
+    headers: Vec<(Cow<'static, str>, Header)>,
 }
+
+/// A response header: its name as set, and its value.
+type Header = (Cow<'static, str>, HeaderVal);
 
 impl Default for Res {
     fn default() -> Res {
@@ -140,7 +148,7 @@ impl Res {
     }
 
     /// Sets `lower` to (`display`, `value`): in place when it is set already, else last.
-    fn insert(&mut self, lower: String, display: String, value: HeaderVal) {
+    fn insert(&mut self, lower: Cow<'static, str>, display: Cow<'static, str>, value: HeaderVal) {
         match self.headers.iter_mut().find(|(k, _)| *k == lower) {
             Some((_, slot)) => *slot = (display, value),
             None => self.headers.push((lower, (display, value))),
@@ -156,6 +164,7 @@ impl Res {
         }
         let ok = match &value {
             HeaderVal::Str(s) => valid_header_chars(s.units()),
+            HeaderVal::Ascii(s) => s.bytes().all(|c| c == b'\t' || (0x20..=0x7e).contains(&c)),
             HeaderVal::List(l) => l.iter().all(|s| valid_header_chars(s.units())),
             HeaderVal::False => true,
         };
@@ -166,16 +175,50 @@ impl Res {
         }
         let display: String = name.iter().map(|&c| c as u8 as char).collect();
         let lower = display.to_ascii_lowercase();
-        self.insert(lower, display, value);
+        self.insert(lower.into(), display.into(), value);
         Ok(())
     }
 
-    /// Sets a header the template or Express itself names (Content-Length, ETag...), not the program.
-    fn set_own(&mut self, name: &str, value: &str) {
+    /// Sets a header Express itself names and computes (Content-Length, ETag), not the program: `lower` is
+    /// `display` lower-cased, `value` ASCII.
+    fn set_own(&mut self, lower: &'static str, display: &'static str, value: String) {
+        self.insert(lower.into(), display.into(), HeaderVal::Ascii(value));
+    }
+
+    /// `this.set('Content-Type', value)` for a string Express itself passes (`set` above with that field):
+    /// mime-types' `contentType`, Node's checks, then the header set.
+    fn set_content_type(&mut self, value: JsStr) -> JsResult<()> {
+        let value = if value.eq_str(super::names::text(Name::TextHtmlUtf8))
+            || value.eq_str(super::names::text(Name::ApplicationJsonUtf8))
+        {
+            // Already says its charset: contentType leaves it as it is.
+            HeaderVal::Str(value)
+        } else {
+            mime_content_type(&value)?
+        };
+        if let HeaderVal::Str(s) = &value {
+            if !valid_header_chars(s.units()) {
+                return unsupported(
+                    "a response header value with a character Node refuses (ERR_INVALID_CHAR)",
+                );
+            }
+        }
+        self.insert("content-type".into(), "Content-Type".into(), value);
+        Ok(())
+    }
+
+    /// `this.set('Content-Type', 'text/html')` (`res.send` of a string) and `'application/json'`
+    /// (`res.json`): what `contentType` makes of them, `<type>; charset=utf-8`.
+    fn set_default_type(&mut self, json: bool) {
+        let value = js(if json {
+            Name::ApplicationJsonUtf8
+        } else {
+            Name::TextHtmlUtf8
+        });
         self.insert(
-            name.to_ascii_lowercase(),
-            name.to_string(),
-            HeaderVal::Str(JsStr::from(value)),
+            "content-type".into(),
+            "Content-Type".into(),
+            HeaderVal::Str(value),
         );
     }
 
@@ -210,7 +253,8 @@ impl Res {
                     return unsupported("Content-Type set to an array (Express throws)")
                 }
                 HeaderVal::Str(s) => mime_content_type(&s)?,
-                HeaderVal::False => HeaderVal::False,
+                // `set` makes strings (`Str`) only.
+                v @ (HeaderVal::Ascii(_) | HeaderVal::False) => v,
             };
         }
         self.set_header(field.units(), value)
@@ -248,9 +292,9 @@ impl Res {
                 match self.get("content-type").cloned() {
                     Some(HeaderVal::Str(t)) => {
                         let v = set_charset(&t)?;
-                        self.set(cx, &JsStr::from("Content-Type"), &Value::Str(v))?;
+                        self.set_content_type(v)?;
                     }
-                    _ => self.set(cx, &JsStr::from("Content-Type"), &Value::str("text/html"))?,
+                    _ => self.set_default_type(false),
                 }
                 Some(s.clone())
             }
@@ -271,10 +315,9 @@ impl Res {
         let bytes: Option<Vec<u8>> = chunk.map(|s| s.to_rust_string().into_bytes());
         if let Some(b) = &bytes {
             cx.heap.charge(b.len())?;
-            self.set_own("Content-Length", &b.len().to_string());
+            self.set_own("content-length", "Content-Length", b.len().to_string());
             if generate_etag {
-                let tag = weak_etag(b);
-                self.set_own("ETag", &tag);
+                self.set_own("etag", "ETag", weak_etag(b));
             }
         }
         if self.fresh(req)? {
@@ -288,7 +331,7 @@ impl Res {
             body.clear();
         }
         if self.status == 205 {
-            self.set_own("Content-Length", "0");
+            self.set_own("content-length", "Content-Length", "0".to_string());
             self.remove("transfer-encoding");
             body.clear();
         }
@@ -305,11 +348,7 @@ impl Res {
             None => Value::Undefined,
         };
         if !self.get("content-type").is_some_and(|v| v.truthy()) {
-            self.set(
-                cx,
-                &JsStr::from("Content-Type"),
-                &Value::str("application/json"),
-            )?;
+            self.set_default_type(true);
         }
         self.send(cx, req, &body)
     }
@@ -340,6 +379,8 @@ impl Res {
                 None | Some(HeaderVal::False) => return Ok(false),
                 Some(HeaderVal::Str(s)) if s.is_empty() => return Ok(false),
                 Some(HeaderVal::Str(s)) => s.clone(),
+                Some(HeaderVal::Ascii(s)) if s.is_empty() => return Ok(false),
+                Some(HeaderVal::Ascii(s)) => JsStr::from(s.as_str()),
                 Some(HeaderVal::List(_)) => {
                     return unsupported("If-None-Match against an ETag set to an array")
                 }
@@ -358,6 +399,7 @@ impl Res {
         match self.get("last-modified") {
             None | Some(HeaderVal::False) => Ok(false),
             Some(HeaderVal::Str(s)) if s.is_empty() => Ok(false),
+            Some(HeaderVal::Ascii(s)) if s.is_empty() => Ok(false),
             Some(_) => unsupported(
                 "If-Modified-Since against a Last-Modified response header (Date.parse)",
             ),
@@ -368,8 +410,10 @@ impl Res {
     fn finish(self, body: Vec<u8>) -> ResponseParts {
         let mut headers = Vec::new();
         for (_, (name, v)) in self.headers {
+            let name = name.into_owned();
             match v {
                 HeaderVal::Str(s) => headers.push((name, latin1(&s))),
+                HeaderVal::Ascii(s) => headers.push((name, s.into_bytes())),
                 HeaderVal::List(l) => {
                     for s in l {
                         headers.push((name.clone(), latin1(&s)));
@@ -724,6 +768,13 @@ pub fn format_content_type(m: &MediaType) -> JsResult<Vec<u16>> {
 
 /// Express's `setCharset(type, 'utf-8')` for a non-empty type.
 fn set_charset(t: &JsStr) -> JsResult<JsStr> {
+    // What `res.send` finds after `res.json` or a string sent before: parsed and formatted again, the
+    // same text.
+    if t.eq_str(super::names::text(Name::TextHtmlUtf8))
+        || t.eq_str(super::names::text(Name::ApplicationJsonUtf8))
+    {
+        return Ok(t.clone());
+    }
     let mut m = parse_content_type(t.units())?;
     let key = units("charset");
     match m.params.iter_mut().find(|(k, _)| *k == key) {
@@ -739,13 +790,22 @@ pub fn weak_etag(body: &[u8]) -> String {
         return "W/\"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk\"".to_string();
     }
     let digest = sha1_smol::Sha1::from(body).digest().bytes();
-    let b64 = base64(&digest);
-    format!("W/\"{:x}-{}\"", body.len(), &b64[..27])
+    let mut out = String::with_capacity(48);
+    out.push_str("W/\"");
+    {
+        use std::fmt::Write;
+        let _ = write!(out, "{:x}", body.len());
+    }
+    out.push('-');
+    base64_into(&digest, &mut out);
+    // 20 bytes make 28 characters, the last one padding: the package keeps 27.
+    out.pop();
+    out.push('"');
+    out
 }
 
-fn base64(bytes: &[u8]) -> String {
+fn base64_into(bytes: &[u8], out: &mut String) {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
             chunk[0],
@@ -766,7 +826,6 @@ fn base64(bytes: &[u8]) -> String {
             '='
         });
     }
-    out
 }
 
 #[cfg(test)]

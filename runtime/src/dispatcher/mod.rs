@@ -54,13 +54,14 @@
 
 pub mod express;
 pub mod front;
+pub(crate) mod names;
 pub mod pool;
 pub mod request;
 
 use crate::builtins::openfaas;
 use crate::cx::{Abort, AbortKind, Call, Ctl, Cx, Limits, Program};
 use crate::io::Io;
-use crate::value::{JsStr, Value};
+use crate::value::Value;
 pub use express::{ReqFacts, ResponseParts};
 use request::{BodyConfig, Incoming};
 use std::cell::RefCell;
@@ -825,7 +826,7 @@ impl Dispatcher {
             Handler::Openfaas(h) => {
                 let body = request::body_value(cx, &body)?;
                 let headers = request::headers_value(cx, &inc)?;
-                let method = Value::Str(JsStr::from(inc.method.as_str()));
+                let method = Value::Str(names::method(inc.method));
                 let query = request::query_value(cx, inc.query.as_deref())?;
                 let path = Value::Str(inc.path.clone());
                 let event = openfaas::make_event(cx, body, headers, method, query, path)?;
@@ -881,11 +882,12 @@ use hyper::{Request, Response, StatusCode};
 /// Bodies larger than this are not read: the request falls back.
 const MAX_BODY: usize = 64 << 20;
 
-fn to_hyper(parts: ResponseParts, duration: Option<f64>) -> Response<Full<Bytes>> {
+fn to_hyper(parts: ResponseParts, duration: Option<Duration>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(parts.body)));
     *r.status_mut() =
         StatusCode::from_u16(parts.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
+    h.reserve(parts.headers.len() + 1);
     for (n, v) in parts.headers {
         if let (Ok(n), Ok(v)) = (
             HeaderName::from_bytes(n.as_bytes()),
@@ -895,17 +897,38 @@ fn to_hyper(parts: ResponseParts, duration: Option<f64>) -> Response<Full<Bytes>
         }
     }
     if let Some(d) = duration {
-        use std::io::Write;
         let mut buf = [0u8; 32];
-        let mut w = &mut buf[..];
-        if write!(w, "{:.6}", d).is_ok() {
-            let n = 32 - w.len();
-            if let Ok(v) = HeaderValue::from_bytes(&buf[..n]) {
-                h.append(HeaderName::from_static("x-duration-seconds"), v);
-            }
+        if let Ok(v) = HeaderValue::from_bytes(seconds_text(d, &mut buf)) {
+            h.append(HeaderName::from_static("x-duration-seconds"), v);
         }
     }
     r
+}
+
+/// `d` in seconds with six decimals (rounded to the microsecond), as `{:.6}` writes it, without
+/// formatting a float.
+fn seconds_text(d: Duration, buf: &mut [u8; 32]) -> &[u8] {
+    let micros = (d.as_nanos() + 500) / 1000;
+    let (mut secs, frac) = (micros / 1_000_000, (micros % 1_000_000) as u32);
+    // Right to left: six fraction digits, the point, then the whole seconds (at least one digit).
+    let mut i = buf.len();
+    let mut f = frac;
+    for _ in 0..6 {
+        i -= 1;
+        buf[i] = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    i -= 1;
+    buf[i] = b'.';
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (secs % 10) as u8;
+        secs /= 10;
+        if secs == 0 || i == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 fn plain(status: u16, body: &'static str) -> Response<Full<Bytes>> {
@@ -1149,7 +1172,7 @@ pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Respons
         log_request(head.method.as_str(), &path, &outcome, status, started);
     }
     match outcome {
-        Outcome::Answer(p) => to_hyper(p, Some(started.elapsed().as_secs_f64())),
+        Outcome::Answer(p) => to_hyper(p, Some(started.elapsed())),
         Outcome::Fallback(a) => to_hyper(fallback_marker(&a), None),
     }
 }
@@ -1295,6 +1318,24 @@ pub fn main(prog: &'static Program) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_written_as_seconds_with_six_decimals() {
+        for (nanos, text) in [
+            (0u64, "0.000000"),
+            (79_590_000, "0.079590"),
+            (10_499, "0.000010"),
+            (10_501, "0.000011"),
+            (1_234_567_890, "1.234568"),
+            (999_999_600, "1.000000"),
+            (12_000_000_000, "12.000000"),
+        ] {
+            let mut buf = [0u8; 32];
+            let d = Duration::from_nanos(nanos);
+            assert_eq!(seconds_text(d, &mut buf), text.as_bytes(), "{:?}", d);
+            assert_eq!(format!("{:.6}", d.as_secs_f64()), text, "{:?}", d);
+        }
+    }
 
     #[test]
     fn go_durations_parse_like_go() {

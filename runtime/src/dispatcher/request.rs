@@ -9,6 +9,7 @@
 //! form fields), the request gives up.
 
 use super::express::{parse_content_type, ReqFacts};
+use super::names::{js, Name};
 use super::RequestParts;
 use crate::cx::{Abort, AbortKind, Cx, JsResult};
 use crate::heap::{Obj, ObjKind};
@@ -22,7 +23,8 @@ fn give_up(detail: &'static str) -> Abort {
 /// The request line and headers, checked and decoded as Node would.
 #[derive(Clone, Debug)]
 pub struct Incoming {
-    pub method: String,
+    /// One of `METHODS`.
+    pub method: &'static str,
     /// `req.path`: the target up to the first `?`.
     pub path: JsStr,
     /// The text after the first `?`, if there is one.
@@ -32,14 +34,19 @@ pub struct Incoming {
     pub headers: Vec<(String, JsStr)>,
 }
 
+/// Bytes as a string of the code units they are (Latin-1, as Node reads a head).
+pub fn latin1_str(bytes: &[u8]) -> JsStr {
+    JsStr::from_units(bytes.iter().map(|&b| b as u16).collect())
+}
+
 /// Methods Node's parser accepts that the dispatcher serves; others give up.
 const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
 impl Incoming {
     pub fn parse(req: &RequestParts) -> Result<Incoming, Abort> {
-        if !METHODS.contains(&req.method.as_str()) {
+        let Some(&method) = METHODS.iter().find(|m| **m == req.method) else {
             return Err(give_up("a request method the dispatcher does not serve"));
-        }
+        };
         let t = req.target.as_bytes();
         // parseurl's fast path: a target starting with '/' without whitespace or '#'. Anything else goes
         // through url.parse, which we do not reproduce; non-ASCII bytes as well.
@@ -53,28 +60,29 @@ impl Incoming {
             ),
             None => (t, None),
         };
-        let path = JsStr::from_units(path.iter().map(|&b| b as u16).collect());
+        let path = latin1_str(path);
         let mut headers: Vec<(String, JsStr)> = Vec::with_capacity(req.headers.len() + 1);
         for (name, value) in &req.headers {
-            let name = name.to_ascii_lowercase();
+            let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                name.to_ascii_lowercase()
+            } else {
+                name.clone()
+            };
             if headers.iter().any(|(n, _)| *n == name) {
                 // Node joins some duplicates with ", " or "; ", keeps the first of others, and makes arrays
                 // of set-cookie; we do not reproduce that.
                 return Err(give_up("a request header that occurs more than once"));
             }
-            headers.push((
-                name,
-                JsStr::from_units(value.iter().map(|&b| b as u16).collect()),
-            ));
+            headers.push((name, latin1_str(value)));
         }
         // The template (index.js:19-27): no or an empty content-type becomes text/plain.
         match headers.iter_mut().find(|(n, _)| n == "content-type") {
-            Some((_, v)) if v.is_empty() => *v = JsStr::from("text/plain"),
+            Some((_, v)) if v.is_empty() => *v = js(Name::TextPlain),
             Some(_) => {}
-            None => headers.push(("content-type".to_string(), JsStr::from("text/plain"))),
+            None => headers.push(("content-type".to_string(), js(Name::TextPlain))),
         }
         Ok(Incoming {
-            method: req.method.clone(),
+            method,
             path,
             query,
             headers,
@@ -87,7 +95,7 @@ impl Incoming {
 
     pub fn facts(&self) -> ReqFacts {
         ReqFacts {
-            method: self.method.clone(),
+            method: self.method,
             if_none_match: self.header("if-none-match").cloned(),
             if_modified_since: self.header("if-modified-since").cloned(),
             cache_control: self.header("cache-control").cloned(),
@@ -620,18 +628,21 @@ fn str_value(cx: &mut Cx, u: &[u16]) -> JsResult<Value> {
 
 /// `req.headers`: an ordinary object; `set-cookie` is always an array.
 pub fn headers_value(cx: &mut Cx, inc: &Incoming) -> JsResult<Value> {
-    let obj = cx.new_object()?;
-    let o = obj.as_obj().expect("object");
+    let mut obj = Obj::new(ObjKind::Ordinary, Some(cx.realm.object_proto));
+    obj.props.reserve(inc.headers.len());
+    let o = cx.heap.alloc(obj)?;
     for (name, value) in &inc.headers {
-        let v = cx.new_str(value.units().to_vec())?;
+        // The string `Incoming` holds, shared (strings are immutable), counted as `new_str` counts a copy.
+        cx.heap.charge(16 + value.len() * 2)?;
+        let v = Value::Str(value.clone());
         let v = if name == "set-cookie" {
             cx.new_array(vec![v])?
         } else {
             v
         };
-        props::define(cx, o, JsStr::from(name.as_str()), v)?;
+        props::define(cx, o, latin1_str(name.as_bytes()), v)?;
     }
-    Ok(obj)
+    Ok(Value::Obj(o))
 }
 
 /// `req.query`: `querystring.parse`'s object, whose prototype is null.

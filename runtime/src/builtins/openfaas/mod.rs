@@ -28,6 +28,7 @@ use crate::call::is_callable;
 use crate::cx::Abort;
 use crate::cx::{unsupported, AbortKind, Ctl, Cx, JsResult};
 use crate::dispatcher::express::{ReqFacts, Res, ResponseParts};
+use crate::dispatcher::names::{js, utf16, Name};
 use crate::heap::{Obj, ObjKind, Prop};
 use crate::ops;
 use crate::props;
@@ -143,6 +144,8 @@ pub struct ModuleHost {
     pub api: Option<Value>,
     /// The callback registered with `containerless.listen`.
     pub listener: Option<Value>,
+    /// The realm's FunctionEvent.prototype and FunctionContext.prototype, once looked up.
+    protos: Option<(ObjRef, ObjRef)>,
 }
 
 fn key(s: &str) -> Vec<u16> {
@@ -150,8 +153,8 @@ fn key(s: &str) -> Vec<u16> {
 }
 
 /// `recv.name(...args)`.
-fn call_method(cx: &mut Cx, recv: &Value, name: &str, args: &[Value]) -> JsResult<Value> {
-    let c = call::method(cx, recv, &key(name))?;
+fn call_method(cx: &mut Cx, recv: &Value, name: &[u16], args: &[Value]) -> JsResult<Value> {
+    let c = call::method(cx, recv, name)?;
     call::invoke(cx, &c, recv.clone(), args)
 }
 
@@ -168,17 +171,25 @@ pub fn make_event(
     path: Value,
 ) -> JsResult<Value> {
     let p = event_proto(cx);
-    let o = cx.heap.alloc(Obj::new(ObjKind::Ordinary, Some(p)))?;
+    let o = object_with(cx, p, 5)?;
     for (k, v) in [
-        ("body", body),
-        ("headers", headers),
-        ("method", method),
-        ("query", query),
-        ("path", path),
+        (Name::Body, body),
+        (Name::Headers, headers),
+        (Name::Method, method),
+        (Name::Query, query),
+        (Name::Path, path),
     ] {
-        props::define(cx, o, JsStr::from(k), v)?;
+        props::define(cx, o, js(k), v)?;
     }
     Ok(Value::Obj(o))
+}
+
+/// A new ordinary object inheriting from `proto`, with room for `n` properties (its map does not grow
+/// while they are defined).
+fn object_with(cx: &mut Cx, proto: ObjRef, n: usize) -> JsResult<ObjRef> {
+    let mut obj = Obj::new(ObjKind::Ordinary, Some(proto));
+    obj.props.reserve(n);
+    Ok(cx.heap.alloc(obj)?)
 }
 
 /// Whether `o` belongs to the request being served in a way module state cannot keep: the template's
@@ -196,16 +207,16 @@ pub fn request_bound(o: &Obj) -> Option<&'static str> {
 /// `new FunctionContext(cb)` (index.js:55-61).
 pub fn make_context(cx: &mut Cx) -> JsResult<Value> {
     let p = context_proto(cx);
-    let o = cx.heap.alloc(Obj::new(ObjKind::Ordinary, Some(p)))?;
+    let o = object_with(cx, p, 4)?;
     let fp = cx.realm.function_proto;
     let cb = cx
         .heap
         .alloc(Obj::new(ObjKind::Native(&CALLBACK), Some(fp)))?;
     let header_values = cx.new_object()?;
-    props::define(cx, o, JsStr::from("statusCode"), Value::Num(200.0))?;
-    props::define(cx, o, JsStr::from("cb"), Value::Obj(cb))?;
-    props::define(cx, o, JsStr::from("headerValues"), header_values)?;
-    props::define(cx, o, JsStr::from("cbCalled"), Value::Num(0.0))?;
+    props::define(cx, o, js(Name::StatusCode), Value::Num(200.0))?;
+    props::define(cx, o, js(Name::Cb), Value::Obj(cb))?;
+    props::define(cx, o, js(Name::HeaderValues), header_values)?;
+    props::define(cx, o, js(Name::CbCalled), Value::Num(0.0))?;
     Ok(Value::Obj(o))
 }
 
@@ -213,9 +224,9 @@ pub fn make_context(cx: &mut Cx) -> JsResult<Value> {
 fn ctx_status(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let v = arg(args, 0);
     if !ops::to_boolean(&v) {
-        return props::get(cx, this, &key("statusCode"));
+        return props::get(cx, this, utf16!("statusCode"));
     }
-    props::set(cx, this, &key("statusCode"), v)?;
+    props::set(cx, this, utf16!("statusCode"), v)?;
     Ok(this.clone())
 }
 
@@ -223,35 +234,35 @@ fn ctx_status(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 fn ctx_headers(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let v = arg(args, 0);
     if !ops::to_boolean(&v) {
-        return props::get(cx, this, &key("headerValues"));
+        return props::get(cx, this, utf16!("headerValues"));
     }
-    props::set(cx, this, &key("headerValues"), v)?;
+    props::set(cx, this, utf16!("headerValues"), v)?;
     Ok(this.clone())
 }
 
 /// `this.cbCalled++`
 fn count_call(cx: &mut Cx, this: &Value) -> JsResult<()> {
-    let old = props::get(cx, this, &key("cbCalled"))?;
+    let old = props::get(cx, this, utf16!("cbCalled"))?;
     let n = ops::to_number(cx, &old)?;
-    props::set(cx, this, &key("cbCalled"), Value::Num(n + 1.0))
+    props::set(cx, this, utf16!("cbCalled"), Value::Num(n + 1.0))
 }
 
 /// `succeed(value) { let err; this.cbCalled++; this.cb(err, value) }`
 fn ctx_succeed(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     count_call(cx, this)?;
-    let cb = props::get(cx, this, &key("cb"))?;
+    let cb = props::get(cx, this, utf16!("cb"))?;
     call::call(cx, &cb, this.clone(), &[Value::Undefined, arg(args, 0)])?;
     Ok(Value::Undefined)
 }
 
 /// `fail(value) { let message; if (this.status() == "200") this.status(500); this.cbCalled++; this.cb(value, message) }`
 fn ctx_fail(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
-    let s = call_method(cx, this, "status", &[])?;
+    let s = call_method(cx, this, utf16!("status"), &[])?;
     if ops::loose_equals(cx, &s, &Value::str("200"))? {
-        call_method(cx, this, "status", &[Value::Num(500.0)])?;
+        call_method(cx, this, utf16!("status"), &[Value::Num(500.0)])?;
     }
     count_call(cx, this)?;
-    let cb = props::get(cx, this, &key("cb"))?;
+    let cb = props::get(cx, this, utf16!("cb"))?;
     call::call(cx, &cb, this.clone(), &[arg(args, 0), Value::Undefined])?;
     Ok(Value::Undefined)
 }
@@ -285,9 +296,9 @@ fn answer(cx: &mut Cx, ctx: &Value, err: &Value, result: &Value) -> JsResult<Res
     let mut res = Res::default();
     if ops::to_boolean(err) {
         // console.error(err); res.status(fnContext.status()).send(err.toString ? err.toString() : err)
-        let status = call_method(cx, ctx, "status", &[])?;
+        let status = call_method(cx, ctx, utf16!("status"), &[])?;
         res.set_status(&status)?;
-        let body = match call::resolve_method(cx, err, &key("toString"))? {
+        let body = match call::resolve_method(cx, err, utf16!("toString"))? {
             Some(c) => call::invoke(cx, &c, err.clone(), &[])?,
             None => {
                 if reaches_object_proto(cx, err) {
@@ -302,9 +313,9 @@ fn answer(cx: &mut Cx, ctx: &Value, err: &Value, result: &Value) -> JsResult<Res
     }
     // isArray(functionResult) || isObject(functionResult)
     let plain = constructor_is(cx, result, "Array")? || constructor_is(cx, result, "Object")?;
-    let headers = call_method(cx, ctx, "headers", &[])?;
+    let headers = call_method(cx, ctx, utf16!("headers"), &[])?;
     res.set_all(cx, &headers)?;
-    let status = call_method(cx, ctx, "status", &[])?;
+    let status = call_method(cx, ctx, utf16!("status"), &[])?;
     res.set_status(&status)?;
     let body = if plain {
         match crate::builtins::json::stringify_value(cx, result)? {
@@ -344,6 +355,19 @@ fn realm_class(cx: &Cx, o: ObjRef) -> Option<&'static str> {
     }
     if o == r.array_proto {
         return Some("Array");
+    }
+    // The intrinsics the realm keeps at hand (a string result's chain is String.prototype), before the
+    // lookups by name.
+    if [
+        r.function_proto,
+        r.string_proto,
+        r.number_proto,
+        r.boolean_proto,
+        r.error_proto,
+    ]
+    .contains(&o)
+    {
+        return Some("");
     }
     let others = [
         "Function",
@@ -385,7 +409,7 @@ fn constructor_is(cx: &mut Cx, v: &Value, class: &'static str) -> JsResult<bool>
     if !ops::to_boolean(v) {
         return Ok(false);
     }
-    let ckey = key("constructor");
+    let ckey = utf16!("constructor");
     let mut cur = match v {
         Value::Obj(o) => Some(*o),
         Value::Str(_) => Some(cx.realm.string_proto),
@@ -397,7 +421,7 @@ fn constructor_is(cx: &mut Cx, v: &Value, class: &'static str) -> JsResult<bool>
         if cx.heap.kind(o).is_host() {
             return unsupported("the constructor of a host object");
         }
-        let own = cx.heap.get(o).props.get(&ckey[..]).cloned();
+        let own = cx.heap.get(o).props.get(ckey).cloned();
         if let Some(p) = own {
             let c = match p {
                 Prop::Data { value, .. } => value,
@@ -432,7 +456,7 @@ pub fn run_openfaas(
     served(cx).req = req;
     let ctx = make_context(cx)?;
     served(cx).context = Some(ctx.clone());
-    let cb = props::get(cx, &ctx, &key("cb"))?;
+    let cb = props::get(cx, &ctx, utf16!("cb"))?;
     let callee = call::callee_of(cx, handler)?;
     // Nothing of the template runs between the call and the settling of its promise, so the handler may
     // run to its end at once.
@@ -454,9 +478,9 @@ pub fn run_openfaas(
         Ok(result) => {
             // .then(res => { if (!fnContext.cbCalled) fnContext.succeed(res) })
             let r = (|| -> JsResult<()> {
-                let called = props::get(cx, &ctx, &key("cbCalled"))?;
+                let called = props::get(cx, &ctx, utf16!("cbCalled"))?;
                 if !ops::to_boolean(&called) {
-                    call_method(cx, &ctx, "succeed", &[result])?;
+                    call_method(cx, &ctx, utf16!("succeed"), &[result])?;
                 }
                 Ok(())
             })();
@@ -552,7 +576,7 @@ pub fn format_response(cx: &mut Cx, v: &Value) -> JsResult<(JsStr, &'static str)
     }
     let empty = Value::str("");
     if !matches!(v, Value::Null | Value::Str(_)) {
-        let len = props::get(cx, v, &key("length"))?;
+        let len = props::get(cx, v, utf16!("length"))?;
         if ops::compare(cx, ops::CmpOp::Gt, &len, &Value::Num(0.0))? {
             let s = ops::add(cx, &empty, v)?;
             return Ok((ops::to_string(cx, &s)?, TEXT));
@@ -614,9 +638,9 @@ fn body_request(cx: &mut Cx, method: &str, args: &[Value]) -> JsResult<Value> {
             "containerless.post/put() without a request object (the shim throws BAD_ARGUMENT)",
         );
     }
-    let url = props::get(cx, &r, &key("url"))?;
-    let body = props::get(cx, &r, &key("body"))?;
-    let headers = props::get(cx, &r, &key("headers"))?;
+    let url = props::get(cx, &r, utf16!("url"))?;
+    let body = props::get(cx, &r, utf16!("body"))?;
+    let headers = props::get(cx, &r, utf16!("headers"))?;
     io(cx, method, url, body, headers, arg(args, 1))
 }
 
@@ -700,12 +724,13 @@ fn finish_io(cx: &mut Cx, promise: Value) -> JsResult<Value> {
         Err(Ctl::Throw(_)) => return Ok(Value::Undefined),
         Err(a) => return Err(a),
     };
-    let text = match call_method(cx, &resp, "text", &[]).and_then(|p| call::await_value(cx, p)) {
-        Ok(Value::Str(s)) => s,
-        Ok(_) => return unsupported("Response.text() gave something other than a string"),
-        Err(Ctl::Throw(_)) => return Ok(Value::Undefined),
-        Err(a) => return Err(a),
-    };
+    let text =
+        match call_method(cx, &resp, utf16!("text"), &[]).and_then(|p| call::await_value(cx, p)) {
+            Ok(Value::Str(s)) => s,
+            Ok(_) => return unsupported("Response.text() gave something other than a string"),
+            Err(Ctl::Throw(_)) => return Ok(Value::Undefined),
+            Err(a) => return Err(a),
+        };
     match crate::builtins::json::parse_bytes(cx, text.units()) {
         Ok(v) => Ok(v),
         Err(Ctl::Abort(a))
@@ -791,18 +816,32 @@ pub fn make_cl_request(cx: &mut Cx, path: Value, query: Value, body: Value) -> J
     Ok(obj)
 }
 
+/// The realm's FunctionEvent.prototype and FunctionContext.prototype (looked up by name once per realm:
+/// they are made with it and never change).
+fn template_protos(cx: &mut Cx) -> (ObjRef, ObjRef) {
+    if let Some(p) = module(cx).protos {
+        return p;
+    }
+    let p = (
+        cx.realm
+            .proto("FunctionEvent")
+            .expect("FunctionEvent.prototype is installed"),
+        cx.realm
+            .proto("FunctionContext")
+            .expect("FunctionContext.prototype is installed"),
+    );
+    module(cx).protos = Some(p);
+    p
+}
+
 /// The realm's FunctionContext.prototype.
-fn context_proto(cx: &Cx) -> ObjRef {
-    cx.realm
-        .proto("FunctionContext")
-        .expect("FunctionContext.prototype is installed")
+fn context_proto(cx: &mut Cx) -> ObjRef {
+    template_protos(cx).1
 }
 
 /// The realm's FunctionEvent.prototype.
-fn event_proto(cx: &Cx) -> ObjRef {
-    cx.realm
-        .proto("FunctionEvent")
-        .expect("FunctionEvent.prototype is installed")
+fn event_proto(cx: &mut Cx) -> ObjRef {
+    template_protos(cx).0
 }
 
 #[cfg(test)]
