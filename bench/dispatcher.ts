@@ -7,11 +7,14 @@
  *   bare-node    Node's `http` calling the handler and answering the same bytes (no Express, no parsers);
  *   dispatcher   the handler traced, compiled and built as the provider does it (harness + compiler), with
  *                its defaults;
- *   disp-log     the same binary with cl_log_requests=true (a JSON line per request on stderr).
+ *   disp-log     the same binary with cl_log_requests=true (a JSON line per request on stderr);
+ *   disp-before  with BENCH_DISPATCHER_BEFORE=<binary>: another greeting dispatcher (built from an earlier
+ *                runtime), so that a change to the runtime is measured against what it replaces in one run.
  *
  *   npm run bench:dispatcher
  *   BENCH_ROUNDS=5 BENCH_PASS_MS=3000 BENCH_CONCURRENCY=32 npm run bench:dispatcher
  *   BENCH_DISPATCHER_BIN=<greeting dispatcher binary> npm run bench:dispatcher   # skip tracing and building
+ *   BENCH_DISPATCHER_BEFORE=<greeting dispatcher binary> npm run bench:dispatcher   # add disp-before
  *
  * Load: wrk -t1 -c<concurrency> when it is on PATH (Debian's package; BENCH_LOADGEN=node forces the Node
  * client of bench/load.ts, which is what runs where wrk is not installed). Each setup is measured in
@@ -44,8 +47,9 @@ const HANDLER_DIR = join(ROOT, 'bench/functions/hello');
 const REQS: BenchRequest[] = [{ method: 'GET', path: '/', headers: {} }];
 const EXPECTED = 'Hello, world';
 
-type SetupName = 'bare-hyper' | 'bare-node' | 'dispatcher' | 'disp-log';
-const SETUPS: SetupName[] = ['bare-hyper', 'bare-node', 'dispatcher', 'disp-log'];
+type SetupName = 'bare-hyper' | 'bare-node' | 'dispatcher' | 'disp-log' | 'disp-before';
+const BEFORE_BIN = process.env.BENCH_DISPATCHER_BEFORE;
+const SETUPS: SetupName[] = ['bare-hyper', 'bare-node', 'dispatcher', 'disp-log', ...(BEFORE_BIN ? (['disp-before'] as const) : [])];
 
 interface Launch {
   command: string;
@@ -199,6 +203,7 @@ async function main(): Promise<void> {
     'bare-node': { command: process.execPath, args: ['-e', BARE_NODE, join(HANDLER_DIR, 'handler.js')], env: {} },
     dispatcher: { command: dispatcherBin, args: [], env: {} },
     'disp-log': { command: dispatcherBin, args: [], env: { cl_log_requests: 'true' } },
+    'disp-before': { command: BEFORE_BIN ?? dispatcherBin, args: [], env: {} },
   };
   const measure = (base: string): Promise<LoadResult> =>
     WRK
