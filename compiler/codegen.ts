@@ -802,6 +802,9 @@ function defineField(obj: string, key: string, isPrivate: boolean): string {
   return `props::define(cx, ${obj}, JsStr::from_units(${key}.to_vec()), v)?;`;
 }
 
+/** What `typeof` answers. */
+const TYPEOF_NAMES = new Set(['undefined', 'object', 'boolean', 'number', 'string', 'function', 'bigint', 'symbol']);
+
 const NUMBER_TAG = TAG.number;
 const STRING_TAG = TAG.string;
 const ARRAY_TAG = TAG.array;
@@ -1293,7 +1296,7 @@ class FnGen {
       return `{ let o = ${this.expr(m.object)}; ${k ? `let k = ${k};` : ''} ${this.guard(e, 0, 'o')} Value::Bool(${k ? 'props::delete_computed(cx, &o, &k)?' : `props::delete(cx, &o, ${this.cg.keyOf(m.property.name)})?`}) }`;
     }
     const a = this.expr(e.argument);
-    if (op === 'typeof') return `{ let a = ${a}; Value::str(ops::type_of(cx, &a)) }`;
+    if (op === 'typeof') return `{ let a = ${a}; ops::type_of_value(cx, &a) }`;
     if (op === 'void') return `{ ${a}; Value::Undefined }`;
     const g = this.guard(e, 0, 'a');
     switch (op) {
@@ -1360,7 +1363,52 @@ class FnGen {
     const m = e.type === 'UnaryExpression' && e.operator === '!' ? this.cg.typeMask(e, 0) : null;
     // A boolean operand passes the guard of a `!` that saw booleans.
     if (m !== null && m & BOOL_TAG && this.cg.isBool(e.argument)) return `(!${this.cond(e.argument)})`;
+    // In a test only truthiness counts, and `&&`, `||` and `?:` evaluate the same operands in a test as
+    // they do for a value: each operand is a test itself.
+    if (e.type === 'LogicalExpression' && (e.operator === '&&' || e.operator === '||')) return `(${this.cond(e.left)} ${e.operator} ${this.cond(e.right)})`;
+    if (e.type === 'ConditionalExpression') return `(if ${this.cond(e.test)} { ${this.cond(e.consequent)} } else { ${this.cond(e.alternate)} })`;
+    if (e.type === 'BinaryExpression' && BOOL_OPS.has(e.operator)) {
+      const b = this.boolBinary(e);
+      if (b) return b;
+    }
     return `ops::to_boolean(&${this.expr(e)})`;
+  }
+
+  /**
+   * `typeof x === 's'` (or `!==`, either side) as a Rust bool: typeof's answer compared with the literal,
+   * without making a string. Null for anything else, and for an undeclared `x` (see `unary`).
+   */
+  private typeofTest(e: Node): string | null {
+    if (e.type !== 'BinaryExpression' || (e.operator !== '===' && e.operator !== '!==')) return null;
+    const [t, lit] = e.left.type === 'UnaryExpression' ? [e.left, e.right] : [e.right, e.left];
+    // Only typeof's own answers: no user text reaches the Rust source.
+    if (t.type !== 'UnaryExpression' || t.operator !== 'typeof' || lit.type !== 'Literal' || !TYPEOF_NAMES.has(lit.value)) return null;
+    const arg = t.argument;
+    if (arg.type === 'Identifier' && !this.cg.ref(arg) && !this.cg.isGlobal(arg.name)) return null;
+    // Left to right: typeof's operand is evaluated whichever side it is on (the literal has no effect).
+    const cmp = `ops::type_of(cx, &a) ${e.operator === '===' ? '==' : '!='} ${JSON.stringify(lit.value)}`;
+    return `{ let a = ${this.expr(arg)}; ${cmp} }`;
+  }
+
+  /** A comparison, `in` or `instanceof` that does not compute on f64s, as a Rust bool (null if unsupported). */
+  private boolBinary(e: Node): string | null {
+    const ops: Record<string, string> = {
+      '===': 'ops::strict_equals(&a, &b)',
+      '!==': '!ops::strict_equals(&a, &b)',
+      '==': 'ops::loose_equals(cx, &a, &b)?',
+      '!=': '!ops::loose_equals(cx, &a, &b)?',
+      in: 'ops::has_property_op(cx, &a, &b)?',
+      instanceof: 'ops::instance_of(cx, &a, &b)?',
+      '<': 'ops::compare(cx, CmpOp::Lt, &a, &b)?',
+      '>': 'ops::compare(cx, CmpOp::Gt, &a, &b)?',
+      '<=': 'ops::compare(cx, CmpOp::Le, &a, &b)?',
+      '>=': 'ops::compare(cx, CmpOp::Ge, &a, &b)?',
+    };
+    const op = ops[e.operator];
+    if (!op || this.f64Binary(e)) return null;
+    const typeofTest = this.typeofTest(e);
+    if (typeofTest) return typeofTest;
+    return `{ let a = ${this.expr(e.left)}; let b = ${this.expr(e.right)}; ${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')} ${op} }`;
   }
 
   private binary(e: Node): string {
@@ -1570,6 +1618,9 @@ class FnGen {
 
   private object(e: Node): string {
     const n = e.properties.filter((p: Node) => p.type !== 'SpreadElement').length;
+    // Static, distinct keys (no spread, no accessor, no `__proto__`): each is defined without a search.
+    const names = e.properties.map((p: Node) => (p.type === 'Property' && !p.computed && p.kind === 'init' ? propName(p.key) : null));
+    const fresh = names.every((k: string | null) => k !== null && k !== '__proto__') && new Set(names).size === names.length;
     const parts = [`let obj = ${n ? `cx.new_object_with(${n})` : 'cx.new_object()'}?; let o = obj.as_obj().expect("object");`];
     for (const p of e.properties) {
       if (p.type === 'SpreadElement') {
@@ -1591,7 +1642,7 @@ class FnGen {
       }
       if ((p.value.type === 'FunctionExpression' || p.value.type === 'ArrowFunctionExpression' || p.value.type === 'ClassExpression') && !p.computed)
         p.value.inferredName ??= propName(p.key) ?? '';
-      parts.push(`{ let k = ${key}; let v = ${this.expr(p.value)}; props::define(cx, o, k, v)?; }`);
+      parts.push(`{ let k = ${key}; let v = ${this.expr(p.value)}; props::${fresh ? 'define_fresh' : 'define'}(cx, o, k, v)?; }`);
     }
     parts.push('obj');
     return `{ ${parts.join(' ')} }`;

@@ -83,6 +83,28 @@ fn type_guard_failed(site: u32) -> JsResult<()> {
 }
 
 /// `typeof` (ECMA-262 §13.5.3).
+/// `typeof v` as a string value: the eight answers are made once per thread and shared.
+pub fn type_of_value(cx: &Cx, v: &Value) -> Value {
+    const NAMES: [&str; 8] = [
+        "undefined",
+        "object",
+        "boolean",
+        "number",
+        "string",
+        "function",
+        "bigint",
+        "symbol",
+    ];
+    thread_local! {
+        static MADE: [JsStr; 8] = NAMES.map(JsStr::from);
+    }
+    let t = type_of(cx, v);
+    match NAMES.iter().position(|n| *n == t) {
+        Some(i) => MADE.with(|m| Value::Str(m[i].clone())),
+        None => Value::str(t),
+    }
+}
+
 pub fn type_of(cx: &Cx, v: &Value) -> &'static str {
     match v {
         Value::Undefined | Value::Hole => "undefined",

@@ -10,7 +10,7 @@ use crate::value::JsStr;
 use std::collections::HashMap;
 
 /// The most properties searched without an index.
-const SMALL: usize = 8;
+const SMALL: usize = 16;
 
 #[derive(Clone, Default, Debug)]
 pub struct Props {
@@ -112,6 +112,16 @@ impl Props {
         }
         self.entries.push((key, prop));
         None
+    }
+    /// Adds `key`, which the object does not have (an object literal's distinct static keys), last.
+    #[inline]
+    pub fn push_new(&mut self, key: JsStr, prop: Prop) {
+        debug_assert!(!self.contains_key(&key));
+        if self.index.is_some() || self.entries.len() >= SMALL {
+            self.insert(key, prop);
+        } else {
+            self.entries.push((key, prop));
+        }
     }
     /// Removes `key`, keeping the others in order.
     pub fn shift_remove<K: Key + ?Sized>(&mut self, key: &K) -> Option<Prop> {

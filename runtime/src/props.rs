@@ -568,6 +568,15 @@ pub fn define(cx: &mut Cx, o: ObjRef, key: JsStr, val: Value) -> JsResult<()> {
     Ok(())
 }
 
+/// Defines data property `key` on `o`, an ordinary object being made by an object literal whose static
+/// keys are all distinct (the compiler checks): no search for an earlier property of the same key.
+#[inline]
+pub fn define_fresh(cx: &mut Cx, o: ObjRef, key: JsStr, val: Value) -> JsResult<()> {
+    let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
+    obj.props.push_new(key, Prop::data(val));
+    Ok(())
+}
+
 /// Defines a property with the given descriptor (class members, Object.defineProperty).
 pub fn define_prop(cx: &mut Cx, o: ObjRef, key: JsStr, prop: Prop) -> JsResult<()> {
     let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;

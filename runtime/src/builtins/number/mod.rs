@@ -482,7 +482,51 @@ fn digit_str(d: &[u8]) -> String {
 }
 
 /// Number.prototype.toFixed for finite x and 0 ≤ f ≤ 100 (ECMA-262 §21.1.3.3).
+/// round(ax × 10^f) with ties up, as toFixed wants it, when one floating multiplication decides it: the
+/// product is below 2^52 and its fraction is clearly away from one half (the rounded product is within
+/// half an ulp of the exact one, so both round to the same integer). `None` sends the caller to the exact
+/// decimal expansion.
+fn fixed_fast(ax: f64, f: usize) -> Option<u64> {
+    const TENS: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let p = *TENS.get(f)?;
+    let y = ax * p;
+    if !(y < 4.0e15) {
+        return None;
+    }
+    let fl = y.floor();
+    let d = y - fl;
+    // Four times the bound on |y - ax × 10^f|, and never below the smallest gap around one half.
+    let margin = (y * f64::EPSILON * 2.0).max(1e-300);
+    if (d - 0.5).abs() <= margin {
+        return None;
+    }
+    Some(if d > 0.5 { fl as u64 + 1 } else { fl as u64 })
+}
+
 pub fn fixed(x: f64, f: usize) -> String {
+    if let Some(n) = fixed_fast(x.abs(), f) {
+        let mut out = String::with_capacity(24);
+        if x < 0.0 {
+            out.push('-');
+        }
+        let mut m = n.to_string();
+        if f != 0 {
+            if m.len() <= f {
+                m = "0".repeat(f + 1 - m.len()) + &m;
+            }
+            let k = m.len();
+            m.insert(k - f, '.');
+        }
+        out.push_str(&m);
+        return out;
+    }
+    fixed_exact(x, f)
+}
+
+/// Number::prototype.toFixed's digits (ECMA-262 §21.1.3.3) from the exact decimal expansion of `x`.
+pub fn fixed_exact(x: f64, f: usize) -> String {
     if x.abs() >= 1e21 {
         return ops::number_to_string(x);
     }

@@ -9,6 +9,54 @@ fn s(v: JsResult<Value>) -> String {
     }
 }
 
+/// The one-multiplication path of toFixed answers as the exact decimal expansion wherever it answers:
+/// random magnitudes and digit counts, values on and next to halves (ties round up), money amounts.
+#[test]
+fn to_fixed_fast_path_agrees_with_the_exact_expansion() {
+    let mut rng = Rng(0x70f1);
+    let mut fast = 0;
+    let n = std::env::var("CL_FIXED_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    for i in 0..n {
+        let f = (rng.next() % 16) as usize;
+        let x = match i % 4 {
+            // Halves at digit f, and their neighbours.
+            0 => {
+                let k = (rng.next() % 1_000_000) as f64 + 0.5;
+                let v = k / 10f64.powi(f as i32);
+                match rng.next() % 3 {
+                    0 => v,
+                    1 => f64::from_bits(v.to_bits() + 1),
+                    _ => f64::from_bits(v.to_bits().saturating_sub(1)),
+                }
+            }
+            // Cents.
+            1 => (rng.next() % 10_000_000) as f64 / 100.0,
+            // Any magnitude.
+            2 => f64::from_bits(rng.next()),
+            _ => {
+                (rng.next() as f64 / u64::MAX as f64 - 0.5)
+                    * 10f64.powi((rng.next() % 30) as i32 - 10)
+            }
+        };
+        if !x.is_finite() {
+            continue;
+        }
+        if fixed_fast(x.abs(), f).is_some() {
+            fast += 1;
+        }
+        assert_eq!(fixed(x, f), fixed_exact(x, f), "{:e}.toFixed({})", x, f);
+    }
+    assert!(
+        fast > n / 4,
+        "the fast path answered only {} of {}",
+        fast,
+        n
+    );
+}
+
 #[test]
 fn to_fixed_uses_the_exact_value() {
     let mut cx = crate::cx::test_cx(&[]);
