@@ -317,7 +317,7 @@ impl Res {
             cx.heap.charge(b.len())?;
             self.set_own("content-length", "Content-Length", b.len().to_string());
             if generate_etag {
-                self.set_own("etag", "ETag", weak_etag(b));
+                self.set_own("etag", "ETag", weak_etag_of(b));
             }
         }
         if self.fresh(req)? {
@@ -784,6 +784,34 @@ fn set_charset(t: &JsStr) -> JsResult<JsStr> {
     Ok(JsStr::from_units(format_content_type(&m)?))
 }
 
+/// Bodies up to this size are remembered with their tag (`weak_etag_of`).
+const ETAG_MEMO_MAX: usize = 16 << 10;
+
+thread_local! {
+    /// The last body this thread tagged, and its tag.
+    static ETAG_MEMO: std::cell::RefCell<(Vec<u8>, String)> = const {
+        std::cell::RefCell::new((Vec::new(), String::new()))
+    };
+}
+
+/// `weak_etag(body)`, remembering the last body (up to `ETAG_MEMO_MAX` bytes) and its tag on this thread: a
+/// function that answers the same body again gets its tag after a comparison of the bytes, not a SHA-1.
+fn weak_etag_of(body: &[u8]) -> String {
+    if body.is_empty() || body.len() > ETAG_MEMO_MAX {
+        return weak_etag(body);
+    }
+    ETAG_MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.0 != body {
+            let tag = weak_etag(body);
+            m.0.clear();
+            m.0.extend_from_slice(body);
+            m.1 = tag;
+        }
+        m.1.clone()
+    })
+}
+
 /// The `etag` package's weak tag of a body: `W/"<length hex>-<base64 sha1, 27 chars>"`.
 pub fn weak_etag(body: &[u8]) -> String {
     if body.is_empty() {
@@ -844,6 +872,23 @@ mod tests {
             "W/\"7-n4nHQM60bXQYySSnisV5QdXpZSA\""
         );
         assert_eq!(weak_etag(b""), "W/\"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk\"");
+    }
+
+    #[test]
+    fn remembered_etags_are_the_tags_of_the_bodies() {
+        let big = vec![b'x'; ETAG_MEMO_MAX + 1];
+        for body in [
+            &b"hello"[..],
+            b"hello",
+            b"hellp",
+            b"hello",
+            b"",
+            &big,
+            &big[1..],
+            &big[1..],
+        ] {
+            assert_eq!(weak_etag_of(body), weak_etag(body));
+        }
     }
 
     #[test]
