@@ -1173,7 +1173,8 @@ class FnGen {
         return `{ ${parts.join(' ')} }`;
       }
       case 'ArrayExpression': {
-        const parts = ['let mut items: Vec<Value> = Vec::new();'];
+        const fixed = e.elements.filter((el: Node) => el?.type !== 'SpreadElement').length;
+        const parts = [`let mut items: Vec<Value> = Vec::with_capacity(${fixed});`];
         for (const el of e.elements) {
           if (el.type === 'SpreadElement') parts.push(`{ let v = ${this.expr(el.argument)}; let more = rt::iterate(cx, &v)?; items.extend(more); }`);
           else parts.push(`items.push(${this.expr(el)});`);
@@ -1565,11 +1566,16 @@ class FnGen {
         const k = this.expr(c.property);
         return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} let ks = ops::to_property_key(cx, &k)?; let f = call::method(cx, &o, ks.units())?; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'o')} }`;
       }
-      const method =
-        c.property.type === 'PrivateIdentifier'
-          ? `{ let fv = props::get_private(cx, &o, ${this.cg.keyOf(c.property.key)})?; call::callee_of(cx, &fv)? }`
-          : `call::method_at(cx, &o, ${this.cg.keyOf(c.property.name)}, ${this.cg.icSlot()})?`;
-      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'o')} }`;
+      if (c.property.type === 'PrivateIdentifier') {
+        const method = `{ let fv = props::get_private(cx, &o, ${this.cg.keyOf(c.property.key)})?; call::callee_of(cx, &fv)? }`;
+        return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'o')} }`;
+      }
+      // The method's lookup and the callee guard in one: a callee the site cached has passed the guard.
+      const method = `call::method_guarded(cx, &o, ${this.cg.keyOf(c.property.name)}, ${this.cg.icSlot()}, ${ids}, ${e.sid})?`;
+      // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
+      if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
+        return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
+      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} ${callWith('f', 'o')} }`;
     }
     return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'Value::Undefined')} }`;
   }

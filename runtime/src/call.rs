@@ -189,6 +189,46 @@ const IC_PROTO: u8 = 5;
 /// `method` does every time.
 #[inline]
 pub fn method_at(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> JsResult<Callee> {
+    if let Some(c) = method_hit(cx, recv, key, slot) {
+        return Ok(c);
+    }
+    method_miss(cx, recv, key, slot)
+}
+
+/// `method_at` and the site's callee guard (`guard_callee(.., expect, site)`) in one: the site caches only a
+/// callee that passed its guard, so a cached answer needs no guard again.
+#[inline]
+pub fn method_guarded(
+    cx: &mut Cx,
+    recv: &Value,
+    key: &'static [u16],
+    slot: u32,
+    expect: &[CalleeId],
+    site: u32,
+) -> JsResult<Callee> {
+    if let Some(c) = method_hit(cx, recv, key, slot) {
+        return Ok(c);
+    }
+    method_guarded_miss(cx, recv, key, slot, expect, site)
+}
+
+#[inline(never)]
+fn method_guarded_miss(
+    cx: &mut Cx,
+    recv: &Value,
+    key: &'static [u16],
+    slot: u32,
+    expect: &[CalleeId],
+    site: u32,
+) -> JsResult<Callee> {
+    let c = method(cx, recv, key)?;
+    guard_callee(cx, &c, expect, site)?;
+    remember(cx, recv, key, slot, c);
+    Ok(c)
+}
+
+#[inline(always)]
+fn method_hit(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> Option<Callee> {
     if let Some(ic) = cx.ics.get(slot as usize) {
         if ic.key == key.as_ptr() as usize && ic.epoch == cx.heap.realm_epoch() {
             if let Some(c) = ic.callee {
@@ -208,17 +248,24 @@ pub fn method_at(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> J
                 if hit {
                     // The read the full resolution would have made of the realm's object (see `heap::Later`).
                     let _ = cx.heap.get(ic.obj);
-                    return Ok(c);
+                    return Some(c);
                 }
             }
         }
     }
-    method_miss(cx, recv, key, slot)
+    None
 }
 
 #[inline(never)]
 fn method_miss(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> JsResult<Callee> {
     let c = method(cx, recv, key)?;
+    remember(cx, recv, key, slot, c);
+    Ok(c)
+}
+
+/// Keeps `c`, what `recv[key]` resolved to at the site with `slot`, when the resolution depended only on the
+/// kind of receiver and the realm's objects (see `MethodIc`).
+fn remember(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32, c: Callee) {
     // A builtin found through the realm's objects, or a function of the realm's (`Math.imul`) that is a
     // data property of the receiver itself, one of the realm's objects.
     let cacheable = match (c, recv) {
@@ -268,7 +315,6 @@ fn method_miss(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> JsR
             }
         }
     }
-    Ok(c)
 }
 
 /// Resolves a method and fails like JavaScript when there is none.

@@ -557,6 +557,22 @@ impl Heap {
             _ => None,
         }
     }
+    /// The elements of array `r`, for an append that needs no other check: as `array_slot_mut`, `r` belongs
+    /// to the current request and is neither frozen nor watched.
+    #[inline(always)]
+    pub fn array_items_mut(&mut self, r: ObjRef) -> Option<&mut Vec<Value>> {
+        if r.0 < self.write_floor || self.is_watched(r) {
+            return None;
+        }
+        let o = self.objs.get_mut(r.0 as usize)?;
+        if o.frozen {
+            return None;
+        }
+        match &mut o.kind {
+            ObjKind::Array(items) => Some(items),
+            _ => None,
+        }
+    }
     /// Write access that grows the byte count by `extra` (array pushes, new properties).
     #[inline]
     pub fn get_mut_grow(&mut self, r: ObjRef, extra: usize) -> Result<&mut Obj, Abort> {

@@ -1209,6 +1209,32 @@ fn reduce_right(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 // ---------------------------------------------------------------------------------------------------
 // Methods that change the array
 
+/// `a.push(v)` at a site whose callee guard admitted only Array.prototype.push (`f`, from
+/// `call::method_guarded`): one element appended in place to an array of the request's own whose prototypes
+/// have no index properties, counted as `push` counts it; anything else goes through `invoke` and `push`.
+#[inline]
+pub fn push_one(cx: &mut Cx, f: &crate::call::Callee, this: &Value, v: Value) -> JsResult<Value> {
+    if let (crate::call::Callee::Native(d), Value::Obj(o)) = (f, this) {
+        if std::ptr::eq(*d, &PUSH)
+            && !matches!(v, Value::Hole)
+            && matches!(cx.heap.kind(*o), ObjKind::Array(_))
+            && plain_protos(cx, *o)
+        {
+            // Module state takes the general path (its first write is logged for undoing).
+            if cx.heap.array_items_mut(*o).is_some() {
+                cx.tick()?;
+                cx.burn(1)?;
+                cx.heap.charge(ELEM_BYTES)?;
+                if let Some(items) = cx.heap.array_items_mut(*o) {
+                    items.push(v);
+                    return Ok(Value::Num(items.len() as f64));
+                }
+            }
+        }
+    }
+    crate::call::invoke(cx, f, this.clone(), &[v])
+}
+
 /// Array.prototype.push (ECMA-262 §23.1.3.23).
 fn push(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_array(cx, this)?;
