@@ -156,8 +156,8 @@ pub struct MethodIc {
     /// the wrong key.
     key: usize,
     /// `IC_STRING`, `IC_NUMBER`, `IC_BOOLEAN` (a primitive receiver), `IC_SELF` (the receiver is `obj`,
-    /// one of the realm's objects: `Math`, `JSON`, a constructor) or `IC_PROTO` (an array or ordinary
-    /// object without own properties whose prototype is `obj`, one of the realm's).
+    /// one of the realm's objects: `Math`, `JSON`, a constructor) or `IC_PROTO` (an object of the request's
+    /// whose prototype is `obj`, one of the realm's, and that `resolves_past` for the key).
     class: u8,
     obj: ObjRef,
     epoch: u32,
@@ -239,9 +239,7 @@ fn method_hit(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> Opti
                     (Value::Obj(o), IC_SELF) => *o == ic.obj,
                     (Value::Obj(o), IC_PROTO) => {
                         let ob = cx.heap.get(*o);
-                        ob.proto == Some(ic.obj)
-                            && ob.props.is_empty()
-                            && matches!(ob.kind, ObjKind::Array(_) | ObjKind::Ordinary)
+                        ob.proto == Some(ic.obj) && resolves_past(ob, key)
                     }
                     _ => false,
                 };
@@ -254,6 +252,20 @@ fn method_hit(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> Opti
         }
     }
     None
+}
+
+/// Whether `resolve_method` passes over object `ob` (one of the request's) to its prototype for `key`: it
+/// has no own property `key`, and it is an array (a method's name is neither an index nor `length`), an
+/// ordinary object, or a builtin's object whose properties it does not compute as own fields (a RegExp, a
+/// Map: their accessors live on their prototypes).
+#[inline(always)]
+fn resolves_past(ob: &Obj, key: &[u16]) -> bool {
+    let kind_ok = match &ob.kind {
+        ObjKind::Array(_) | ObjKind::Ordinary => true,
+        ObjKind::Builtin(b) => b.hooks().is_none_or(|h| !h.fields),
+        _ => false,
+    };
+    kind_ok && (ob.props.is_empty() || !ob.props.contains_key(key))
 }
 
 #[inline(never)]
@@ -287,13 +299,7 @@ fn remember(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32, c: Callee
             Value::Obj(o) => {
                 let ob = cx.heap.get(*o);
                 match ob.proto {
-                    Some(p)
-                        if cx.heap.is_realm(p)
-                            && ob.props.is_empty()
-                            && matches!(ob.kind, ObjKind::Array(_) | ObjKind::Ordinary) =>
-                    {
-                        Some((IC_PROTO, p))
-                    }
+                    Some(p) if cx.heap.is_realm(p) && resolves_past(ob, key) => Some((IC_PROTO, p)),
                     _ => None,
                 }
             }

@@ -224,8 +224,34 @@ pub struct Cx {
     pub(crate) ics: Vec<crate::call::MethodIc>,
     /// Named reads' caches (see `props::get_at`): where in its property map each site last found its key.
     pub(crate) pics: Vec<u32>,
-    /// The realm epoch at which Array.prototype's chain was last found free of index properties.
-    pub plain_array_protos: std::cell::Cell<Option<u32>>,
+    /// What builtins found out about the realm's objects, each for the realm epoch it holds at.
+    pub realm_memo: RealmMemo,
+}
+
+/// Facts a builtin checked about the realm's objects (that Array.prototype's chain has no index property,
+/// that RegExp.prototype is untouched), each remembered with the realm epoch (`Heap::realm_epoch`) it was
+/// found at, so the check is made again only once one of those objects may have changed. A builtin names
+/// its fact by the address of a `static` of its own (each with its own value, so that no two are merged).
+#[derive(Default)]
+pub struct RealmMemo([std::cell::Cell<(usize, u32)>; 4]);
+
+impl RealmMemo {
+    /// Whether fact `what` was found at `epoch`.
+    #[inline]
+    pub fn holds(&self, what: &'static u8, epoch: u32) -> bool {
+        let k = what as *const u8 as usize;
+        self.0.iter().any(|c| c.get() == (k, epoch))
+    }
+    /// Remembers that fact `what` holds at `epoch`.
+    pub fn note(&self, what: &'static u8, epoch: u32) {
+        let k = what as *const u8 as usize;
+        let slot = self
+            .0
+            .iter()
+            .position(|c| c.get().0 == k || c.get().0 == 0)
+            .unwrap_or((k >> 3) % self.0.len());
+        self.0[slot].set((k, epoch));
+    }
 }
 
 impl Cx {
@@ -252,7 +278,7 @@ impl Cx {
             globals: vec![None; prog.strings.len()],
             ics: Vec::new(),
             pics: Vec::new(),
-            plain_array_protos: std::cell::Cell::new(None),
+            realm_memo: RealmMemo::default(),
         };
         cx.heap.seal_realm();
         cx.heap.set_cap(limits.heap_bytes);

@@ -15,7 +15,9 @@ const SMALL: usize = 16;
 #[derive(Clone, Default, Debug)]
 pub struct Props {
     entries: Vec<(JsStr, Prop)>,
-    /// Each key's position in `entries`, once there are more than `SMALL`.
+    /// Each key's position in `entries`, once there are more than `SMALL`. Boxed so that every object
+    /// without one (nearly all) carries a pointer rather than an empty table.
+    #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<JsStr, u32, PropsHasher>>>,
 }
 

@@ -300,7 +300,7 @@ pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
                     }
                 }
                 Value::Str(s) => {
-                    return Ok(match s.units().get(i as usize) {
+                    return Ok(match s.units().get(i) {
                         Some(&c) => Value::Str(JsStr::from_units(vec![c])),
                         None => Value::Undefined,
                     })

@@ -276,12 +276,15 @@ fn new_holes(cx: &mut Cx, n: usize) -> JsResult<ObjRef> {
 
 /// Whether the prototypes of `o` hold no indexed property, so that a hole reads as `undefined`, is
 /// absent for [[HasProperty]], and reading one runs no user code.
+/// The fact `plain_protos` remembers (see `cx::RealmMemo`).
+static PLAIN_PROTOS: u8 = 1;
+
 fn plain_protos(cx: &Cx, o: ObjRef) -> bool {
     let first = cx.heap.get(o).proto;
     // Arrays made by literals and builtins have the realm's Array.prototype, whose chain is the realm's:
     // the answer for it holds until the realm's objects change.
     let realm_chain = first == Some(cx.realm.array_proto);
-    if realm_chain && cx.plain_array_protos.get() == Some(cx.heap.realm_epoch()) {
+    if realm_chain && cx.realm_memo.holds(&PLAIN_PROTOS, cx.heap.realm_epoch()) {
         // The read the walk below would have made (see `heap::Later`).
         let _ = cx.heap.get(cx.realm.array_proto);
         return true;
@@ -297,7 +300,7 @@ fn plain_protos(cx: &Cx, o: ObjRef) -> bool {
         cur = obj.proto;
     }
     if realm_chain {
-        cx.plain_array_protos.set(Some(cx.heap.realm_epoch()));
+        cx.realm_memo.note(&PLAIN_PROTOS, cx.heap.realm_epoch());
     }
     true
 }

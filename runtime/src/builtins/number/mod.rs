@@ -492,7 +492,7 @@ fn fixed_fast(ax: f64, f: usize) -> Option<u64> {
     ];
     let p = *TENS.get(f)?;
     let y = ax * p;
-    if !(y < 4.0e15) {
+    if y.is_nan() || y >= 4.0e15 {
         return None;
     }
     let fl = y.floor();

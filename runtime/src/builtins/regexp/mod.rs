@@ -1134,18 +1134,28 @@ pub fn accessor_get(cx: &Cx, o: ObjRef, receiver: &Value, key: &[u16]) -> JsResu
     Ok(Some(v))
 }
 
+/// The fact `check_pristine` remembers about RegExp.prototype (see `cx::RealmMemo`).
+static PRISTINE_PROTO: u8 = 2;
+
 /// Gives up unless the spec's generic algorithms on `o` (which read `exec`, `flags` and friends as
 /// properties) would see the builtins: no own property but `lastIndex`, and RegExp.prototype unchanged.
 fn check_pristine(cx: &Cx, o: ObjRef) -> JsResult<()> {
     let obj = cx.heap.get(o);
     let own_ok = obj.props.keys().all(|k| k.units() == LAST_INDEX);
-    let proto = cx.heap.get(regexp_proto(cx));
-    // RegExp.prototype holds only `constructor`, still RegExp (@@split reads it for the species).
-    let ctor_ok = proto.props.iter().all(|(k, p)| {
-        k.eq_str("constructor")
-            && matches!((p, cx.realm.global("RegExp")), (Prop::Data { value: Value::Obj(c), .. }, Some(Value::Obj(r))) if *c == r)
-    });
-    if own_ok && obj.proto == Some(regexp_proto(cx)) && ctor_ok {
+    let proto_ref = regexp_proto(cx);
+    let proto = cx.heap.get(proto_ref);
+    // RegExp.prototype holds only `constructor`, still RegExp (@@split reads it for the species); checked
+    // again only once the realm's objects may have changed.
+    let epoch = cx.heap.realm_epoch();
+    let ctor_ok = cx.realm_memo.holds(&PRISTINE_PROTO, epoch)
+        || proto.props.iter().all(|(k, p)| {
+            k.eq_str("constructor")
+                && matches!((p, cx.realm.global("RegExp")), (Prop::Data { value: Value::Obj(c), .. }, Some(Value::Obj(r))) if *c == r)
+        });
+    if ctor_ok {
+        cx.realm_memo.note(&PRISTINE_PROTO, epoch);
+    }
+    if own_ok && obj.proto == Some(proto_ref) && ctor_ok {
         Ok(())
     } else {
         unsupported("a RegExp whose exec or flags may have been replaced")
