@@ -1493,6 +1493,8 @@ class FnGen {
       }
       if (b.isConst) return `{ let _v = ${v}; clrt::cx::engine_error::<Value>("Assignment to constant variable.")? }`;
       if (this.cg.isNumeric(b)) return `{ let n = ${this.num(e.right)}; ${b.rust} = n; Value::Num(n) }`;
+      const appended = this.appendTo(b, e.right);
+      if (appended) return appended;
       return `{ let v = ${v}; ${this.assignBinding(b, 'v.clone()')} v }`;
     }
     if (left.type === 'MemberExpression') {
@@ -1532,6 +1534,26 @@ class FnGen {
     }
     this.cg.warnUnsupported(e, 'an assignment to this target');
     return 'clrt::cx::unsupported::<Value>("assignment target")?';
+  }
+
+  /**
+   * `x = x + e` (what `x += e` normalises to) for `x` a Rust local that `e` does not mention: `e` first (no
+   * one can see `x` change meanwhile, so reading `x` before or after it is the same), then the site's guards
+   * on both operands, then `ops::add_assign`, which appends to a string only `x` holds in place.
+   */
+  private appendTo(b: Binding, r: Node): string | null {
+    if (b.captured || r.type !== 'BinaryExpression' || r.operator !== '+' || r.left.type !== 'Identifier' || this.cg.ref(r.left) !== b) return null;
+    if (this.f64Binary(r) || this.mentions(r.right, b)) return null;
+    return `{ let b = ${this.expr(r.right)}; { let a = &${b.rust}; ${this.guard(r, 0, 'a')} ${this.guard(r, 1, 'b')} } ops::add_assign(cx, &mut ${b.rust}, &b)?; ${b.rust}.clone() }`;
+  }
+
+  /** Whether binding `b` appears anywhere in `n`. */
+  private mentions(n: Node, b: Binding): boolean {
+    if (!n || typeof n !== 'object') return false;
+    if (Array.isArray(n)) return n.some((x) => this.mentions(x, b));
+    if (n.type === 'Identifier' && this.cg.ref(n) === b) return true;
+    for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object' && this.mentions(n[k], b)) return true;
+    return false;
   }
 
   /** Evaluates call arguments into `args`. */

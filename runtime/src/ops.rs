@@ -545,6 +545,33 @@ pub fn add(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<Value> {
     Ok(Value::Num(to_number(cx, &pa)? + to_number(cx, &pb)?))
 }
 
+/// `x = x + b` for a binding `x` that nothing else can read meanwhile (the compiler checks): a string that
+/// only `x` holds grows in place, in amortised constant time per append where building it anew would copy
+/// it every time; anything else is `add`, and `x` keeps its value if that throws.
+#[inline]
+pub fn add_assign(cx: &mut Cx, x: &mut Value, b: &Value) -> JsResult<()> {
+    if let Value::Str(s) = x {
+        match b {
+            Value::Str(t) => {
+                if s.try_append(t.units()) {
+                    return cx.heap.charge(2 * t.len()).map_err(Into::into);
+                }
+            }
+            Value::Num(n) => {
+                let mut digits = Vec::with_capacity(24);
+                push_number(&mut digits, *n);
+                if s.try_append(&digits) {
+                    return cx.heap.charge(2 * digits.len()).map_err(Into::into);
+                }
+            }
+            _ => {}
+        }
+    }
+    let r = add(cx, x, b)?;
+    *x = r;
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum NumOp {
     Sub,

@@ -9,15 +9,16 @@ use std::rc::Rc;
 
 /// An immutable JavaScript string: a sequence of UTF-16 code units.
 #[derive(Clone, Eq)]
-// A thin pointer (Rc of a boxed slice), so that a `Value` is 16 bytes: generated code moves values all the time.
-pub struct JsStr(Rc<Box<[u16]>>);
+// A thin pointer (Rc of a vector), so that a `Value` is 16 bytes: generated code moves values all the time. A
+// vector rather than a boxed slice so that a string nobody else holds can grow in place (`try_append`).
+pub struct JsStr(Rc<Vec<u16>>);
 
 impl JsStr {
     pub fn from_units(units: Vec<u16>) -> JsStr {
-        JsStr(Rc::new(units.into_boxed_slice()))
+        JsStr(Rc::new(units))
     }
     pub fn empty() -> JsStr {
-        JsStr(Rc::new(Box::new([])))
+        JsStr(Rc::new(Vec::new()))
     }
     pub fn units(&self) -> &[u16] {
         &self.0
@@ -41,6 +42,18 @@ impl JsStr {
             }
         }
         it.next().is_none()
+    }
+    /// Appends `more` in place when this is the string's only holder, as `s += more` may: no one can tell
+    /// the string changed. False (and nothing done) when the string is shared.
+    #[inline]
+    pub fn try_append(&mut self, more: &[u16]) -> bool {
+        match Rc::get_mut(&mut self.0) {
+            Some(v) => {
+                v.extend_from_slice(more);
+                true
+            }
+            None => false,
+        }
     }
     pub fn concat(&self, other: &JsStr) -> JsStr {
         if other.is_empty() {
