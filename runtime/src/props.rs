@@ -750,6 +750,21 @@ pub fn for_in_keys(cx: &mut Cx, v: &Value) -> JsResult<Vec<JsStr>> {
     Ok(keys)
 }
 
+/// The environment `depth` scopes up from `env`.
+#[inline]
+pub fn scope_env(cx: &Cx, env: ObjRef, depth: u32) -> ObjRef {
+    let mut e = env;
+    for _ in 0..depth {
+        e = match &cx.heap.get(e).kind {
+            ObjKind::Scope {
+                parent: Some(p), ..
+            } => *p,
+            _ => unreachable!("scope chain shorter than the compiler computed"),
+        };
+    }
+    e
+}
+
 /// Reads a captured variable `depth` environments up from `env`.
 #[inline]
 pub fn scope_get(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> Value {

@@ -363,10 +363,13 @@ pub fn scope_read(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<Value>
 /// Assigns a captured binding; one still uninitialised throws ReferenceError.
 #[inline]
 pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {
-    if let Value::Hole = props::scope_get(cx, env, depth, idx) {
-        return tdz();
+    let e = props::scope_env(cx, env, depth);
+    if let ObjKind::Scope { vars, .. } = &cx.heap.get(e).kind {
+        if let Some(Value::Hole) = vars.get(idx as usize) {
+            return tdz();
+        }
     }
-    props::scope_set(cx, env, depth, idx, v)
+    props::scope_set(cx, e, 0, idx, v)
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -482,7 +485,18 @@ fn for_of_state(cx: &Cx, it: &Value) -> Option<ForOf> {
 }
 
 /// `__cl.i.forOfNext(it, i)`: whether the loop goes on; for an iteration, takes its next value.
+#[inline]
 pub fn for_of_next(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
+    if let (Value::Obj(o), Value::Num(i)) = (it, i) {
+        if let ObjKind::Array(items) = cx.heap.kind(*o) {
+            return Ok(Value::Bool(*i < items.len() as f64));
+        }
+    }
+    for_of_next_slow(cx, it, i)
+}
+
+#[inline(never)]
+fn for_of_next_slow(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
     if let Value::Obj(o) = it {
         if let ObjKind::Array(items) = cx.heap.kind(*o) {
             let i = expect_num(i)?;
@@ -532,7 +546,22 @@ pub fn for_of_next(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
 }
 
 /// `__cl.i.forOfValue(it, i)`: the current step's value.
+#[inline]
 pub fn for_of_value(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
+    if let (Value::Obj(o), Value::Num(k)) = (it, i) {
+        if let ObjKind::Array(items) = cx.heap.kind(*o) {
+            if let Some(x) = crate::ops::small_index(*k).and_then(|i| items.get(i)) {
+                if !matches!(x, Value::Hole) {
+                    return Ok(x.clone());
+                }
+            }
+        }
+    }
+    for_of_value_slow(cx, it, i)
+}
+
+#[inline(never)]
+fn for_of_value_slow(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
     if let Value::Obj(o) = it {
         if let ObjKind::Array(_) = cx.heap.kind(*o) {
             return props::get_computed(cx, it, i);
