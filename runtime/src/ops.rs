@@ -552,10 +552,8 @@ pub fn add(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<Value> {
 pub fn add_assign(cx: &mut Cx, x: &mut Value, b: &Value) -> JsResult<()> {
     if let Value::Str(s) = x {
         match b {
-            Value::Str(t) => {
-                if s.try_append(t.units()) {
-                    return cx.heap.charge(2 * t.len()).map_err(Into::into);
-                }
+            Value::Str(t) if s.try_append(t.units()) => {
+                return cx.heap.charge(2 * t.len()).map_err(Into::into);
             }
             Value::Num(n) => {
                 let mut digits = Vec::with_capacity(24);
