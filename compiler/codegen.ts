@@ -816,7 +816,19 @@ const NUMBER_BUILTINS = new Set(
     .map((b) => b.name),
 );
 /** Operators on two numbers that Rust's f64 operators compute exactly as JavaScript does. */
-const F64_OPS: Record<string, string> = { '+': '+', '-': '-', '*': '*', '/': '/', '%': '%' };
+const F64_OPS: Record<string, string> = {
+  '+': '+',
+  '-': '-',
+  '*': '*',
+  '/': '/',
+  '%': '%',
+  '<<': 'shl',
+  '>>': 'shr',
+  '>>>': 'ushr',
+  '&': 'and',
+  '|': 'or',
+  '^': 'xor',
+};
 const F64_CMP: Record<string, string> = { '<': '<', '>': '>', '<=': '<=', '>=': '>=', '===': '==', '!==': '!=', '==': '==', '!=': '!=' };
 /** Operators whose result is a boolean whatever their operands. */
 const BOOL_OPS = new Set(['<', '>', '<=', '>=', '===', '!==', '==', '!=', 'in', 'instanceof']);
@@ -835,7 +847,10 @@ const NUM_OPS = new Set(['-', '*', '/', '%', '**', '<<', '>>', '>>>', '&', '|', 
 
 /** `l op r` on f64s; `%` through `ops::rem_f64`, which takes the integer remainder when it is exact. */
 function f64Op(op: string, l: string, r: string): string {
-  return op === '%' ? `ops::rem_f64(${l}, ${r})` : `(${l} ${F64_OPS[op]} ${r})`;
+  if (op === '%') return `ops::rem_f64(${l}, ${r})`;
+  // Shifts and bitwise operators: ToInt32/ToUint32 of each operand, as the runtime's `ops::bit_f64`.
+  if (/^[a-z]+$/.test(F64_OPS[op])) return `ops::bit_f64(ops::Bit::${F64_OPS[op][0].toUpperCase()}${F64_OPS[op].slice(1)}, ${l}, ${r})`;
+  return `(${l} ${F64_OPS[op]} ${r})`;
 }
 
 /** A number literal as an f64 Rust expression, exact to the bit. */

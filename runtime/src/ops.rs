@@ -570,6 +570,33 @@ pub fn add_assign(cx: &mut Cx, x: &mut Value, b: &Value) -> JsResult<()> {
     Ok(())
 }
 
+/// A shift or bitwise operator, for `bit_f64`.
+#[derive(Clone, Copy, Debug)]
+pub enum Bit {
+    Shl,
+    Shr,
+    Ushr,
+    And,
+    Or,
+    Xor,
+}
+
+/// `a op b` for a shift or bitwise operator on two numbers (ECMA-262 §6.1.6.1.9-13, §6.1.6.1.16-19): the
+/// operands through ToInt32 (ToUint32 for `>>>`'s left), the shift count through ToUint32 and masked to
+/// five bits; the answer an int32 (a uint32 for `>>>`) as a number. Generated code calls it where both
+/// operands are unboxed numbers; the left operand is evaluated before the right by the caller.
+#[inline(always)]
+pub fn bit_f64(op: Bit, a: f64, b: f64) -> f64 {
+    match op {
+        Bit::Shl => f64_to_int32(a).wrapping_shl(f64_to_uint32(b) & 31) as f64,
+        Bit::Shr => (f64_to_int32(a) >> (f64_to_uint32(b) & 31)) as f64,
+        Bit::Ushr => (f64_to_uint32(a) >> (f64_to_uint32(b) & 31)) as f64,
+        Bit::And => (f64_to_int32(a) & f64_to_int32(b)) as f64,
+        Bit::Or => (f64_to_int32(a) | f64_to_int32(b)) as f64,
+        Bit::Xor => (f64_to_int32(a) ^ f64_to_int32(b)) as f64,
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum NumOp {
     Sub,
