@@ -545,20 +545,10 @@ impl Heap {
     /// current request (so no module-state or detached-call rule applies) and is not frozen.
     #[inline(always)]
     pub fn array_slot_mut(&mut self, r: ObjRef, i: usize) -> Option<&mut Value> {
-        if r.0 < self.write_floor || self.is_watched(r) {
-            return None;
-        }
-        let o = self.objs.get_mut(r.0 as usize)?;
-        if o.frozen {
-            return None;
-        }
-        match &mut o.kind {
-            ObjKind::Array(items) => items.get_mut(i),
-            _ => None,
-        }
+        self.array_items_mut(r)?.get_mut(i)
     }
-    /// The elements of array `r`, for an append that needs no other check: as `array_slot_mut`, `r` belongs
-    /// to the current request and is neither frozen nor watched.
+    /// The elements of array `r`, for a store or an append that needs no other check: `r` belongs to the
+    /// current request (so no module-state or detached-call rule applies) and is neither frozen nor watched.
     #[inline(always)]
     pub fn array_items_mut(&mut self, r: ObjRef) -> Option<&mut Vec<Value>> {
         if r.0 < self.write_floor || self.is_watched(r) {

@@ -768,16 +768,7 @@ pub fn scope_env(cx: &Cx, env: ObjRef, depth: u32) -> ObjRef {
 /// Reads a captured variable `depth` environments up from `env`.
 #[inline]
 pub fn scope_get(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> Value {
-    let mut e = env;
-    for _ in 0..depth {
-        e = match &cx.heap.get(e).kind {
-            ObjKind::Scope {
-                parent: Some(p), ..
-            } => *p,
-            _ => unreachable!("scope chain shorter than the compiler computed"),
-        };
-    }
-    match &cx.heap.get(e).kind {
+    match &cx.heap.get(scope_env(cx, env, depth)).kind {
         ObjKind::Scope { vars, .. } => vars[idx as usize].clone(),
         _ => unreachable!("not a scope"),
     }
@@ -786,15 +777,7 @@ pub fn scope_get(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> Value {
 /// Writes a captured variable. Module-level variables are read-only during a request.
 #[inline]
 pub fn scope_set(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {
-    let mut e = env;
-    for _ in 0..depth {
-        e = match &cx.heap.get(e).kind {
-            ObjKind::Scope {
-                parent: Some(p), ..
-            } => *p,
-            _ => unreachable!("scope chain shorter than the compiler computed"),
-        };
-    }
+    let e = scope_env(cx, env, depth);
     match &mut cx.heap.get_mut(e)?.kind {
         ObjKind::Scope { vars, .. } => vars[idx as usize] = v,
         _ => unreachable!("not a scope"),

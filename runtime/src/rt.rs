@@ -364,10 +364,8 @@ pub fn scope_read(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<Value>
 #[inline]
 pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {
     let e = props::scope_env(cx, env, depth);
-    if let ObjKind::Scope { vars, .. } = &cx.heap.get(e).kind {
-        if let Some(Value::Hole) = vars.get(idx as usize) {
-            return tdz();
-        }
+    if let Value::Hole = props::scope_get(cx, e, 0, idx) {
+        return tdz();
     }
     props::scope_set(cx, e, 0, idx, v)
 }

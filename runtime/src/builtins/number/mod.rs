@@ -506,33 +506,16 @@ fn fixed_fast(ax: f64, f: usize) -> Option<u64> {
 }
 
 pub fn fixed(x: f64, f: usize) -> String {
-    if let Some(n) = fixed_fast(x.abs(), f) {
-        let mut out = String::with_capacity(24);
-        if x < 0.0 {
-            out.push('-');
-        }
-        let mut m = n.to_string();
-        if f != 0 {
-            if m.len() <= f {
-                m = "0".repeat(f + 1 - m.len()) + &m;
-            }
-            let k = m.len();
-            m.insert(k - f, '.');
-        }
-        out.push_str(&m);
-        return out;
+    match fixed_fast(x.abs(), f) {
+        Some(n) => with_point(x, n.to_string(), f),
+        None => fixed_exact(x, f),
     }
-    fixed_exact(x, f)
 }
 
 /// Number::prototype.toFixed's digits (ECMA-262 §21.1.3.3) from the exact decimal expansion of `x`.
 pub fn fixed_exact(x: f64, f: usize) -> String {
     if x.abs() >= 1e21 {
         return ops::number_to_string(x);
-    }
-    let mut out = String::new();
-    if x < 0.0 {
-        out.push('-');
     }
     let ax = x.abs();
     // n = round(ax × 10^f), as digits.
@@ -544,11 +527,17 @@ pub fn fixed_exact(x: f64, f: usize) -> String {
         let lead = r.iter().position(|&c| c != 0).unwrap_or(r.len());
         r[lead..].to_vec()
     };
-    let mut m = if n.is_empty() {
+    let m = if n.is_empty() {
         "0".to_string()
     } else {
         digit_str(&n)
     };
+    with_point(x, m, f)
+}
+
+/// toFixed's text from `m`, the digits of round(|x| × 10^f): `x`'s sign when it is below zero (so
+/// (-0.001).toFixed(2) is "-0.00", and -0 has none), then `m` with its last `f` digits after the point.
+fn with_point(x: f64, mut m: String, f: usize) -> String {
     if f != 0 {
         if m.len() <= f {
             m = "0".repeat(f + 1 - m.len()) + &m;
@@ -556,8 +545,10 @@ pub fn fixed_exact(x: f64, f: usize) -> String {
         let k = m.len();
         m.insert(k - f, '.');
     }
-    out.push_str(&m);
-    out
+    if x < 0.0 {
+        m.insert(0, '-');
+    }
+    m
 }
 
 fn exp_suffix(e: i32) -> String {
