@@ -737,7 +737,7 @@ class Codegen {
   keyOf(s: string): string {
     return this.key(s);
   }
-  /** A new method-cache slot (`call::method_at`): one per call site. */
+  /** A new method-cache slot (`call::method_guarded`): one per call site. */
   icSlot(): number {
     return this.icSlots++;
   }

@@ -148,7 +148,7 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
     Ok(None)
 }
 
-/// What a call site remembers of the builtin method it last resolved (`method_at`): for which key, for
+/// What a call site remembers of the builtin method it last resolved (`method_guarded`): for which key, for
 /// which kind of receiver, and in which state of the realm. Generated code names each site's slot.
 #[derive(Clone, Copy)]
 pub struct MethodIc {
@@ -182,21 +182,12 @@ const IC_BOOLEAN: u8 = 3;
 const IC_SELF: u8 = 4;
 const IC_PROTO: u8 = 5;
 
-/// `method(cx, recv, key)` at a call site with cache slot `slot`. Where resolution ends at a builtin found
-/// through the realm's objects alone (a string's `slice`, an array's `push`, `Math.imul`), the answer
-/// depends only on the kind of receiver and the realm's objects, so the site keeps it until the realm
-/// changes (`Heap::realm_epoch`) or a receiver of another kind comes; everything else resolves as
-/// `method` does every time.
-#[inline]
-pub fn method_at(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> JsResult<Callee> {
-    if let Some(c) = method_hit(cx, recv, key, slot) {
-        return Ok(c);
-    }
-    method_miss(cx, recv, key, slot)
-}
-
-/// `method_at` and the site's callee guard (`guard_callee(.., expect, site)`) in one: the site caches only a
-/// callee that passed its guard, so a cached answer needs no guard again.
+/// `method(cx, recv, key)` and the site's callee guard (`guard_callee(.., expect, site)`) at a call site with
+/// cache slot `slot`. Where resolution ends at a builtin found through the realm's objects alone (a string's
+/// `slice`, an array's `push`, `Math.imul`), the answer depends only on the kind of receiver and the realm's
+/// objects, so the site keeps it until the realm changes (`Heap::realm_epoch`) or a receiver of another kind
+/// comes; everything else resolves as `method` does every time. A site caches only a callee that passed its
+/// guard, so a cached answer needs no guard again.
 #[inline]
 pub fn method_guarded(
     cx: &mut Cx,
@@ -266,13 +257,6 @@ fn resolves_past(ob: &Obj, key: &[u16]) -> bool {
         _ => false,
     };
     kind_ok && (ob.props.is_empty() || !ob.props.contains_key(key))
-}
-
-#[inline(never)]
-fn method_miss(cx: &mut Cx, recv: &Value, key: &'static [u16], slot: u32) -> JsResult<Callee> {
-    let c = method(cx, recv, key)?;
-    remember(cx, recv, key, slot, c);
-    Ok(c)
 }
 
 /// Keeps `c`, what `recv[key]` resolved to at the site with `slot`, when the resolution depended only on the

@@ -220,7 +220,7 @@ pub struct Cx {
     strings: Vec<crate::value::JsStr>,
     /// Globals read so far, by the string constant that names them (see `global_s`).
     globals: Vec<Option<Value>>,
-    /// Call sites' method caches (see `call::method_at`), by the slot the compiler gave each site.
+    /// Call sites' method caches (see `call::method_guarded`), by the slot the compiler gave each site.
     pub(crate) ics: Vec<crate::call::MethodIc>,
     /// Named reads' caches (see `props::get_at`): where in its property map each site last found its key.
     pub(crate) pics: Vec<u32>,
@@ -346,7 +346,7 @@ impl Cx {
     /// String constant `i` of the program.
     #[inline]
     pub fn s(&self, i: usize) -> Value {
-        Value::Str(self.strings[i].clone())
+        Value::Str(self.sk(i))
     }
     /// A new array.
     pub fn new_array(&mut self, items: Vec<Value>) -> JsResult<Value> {

@@ -344,7 +344,7 @@ pub struct Heap {
     pub unsettled_thens: u32,
     /// Objects below this index are the realm's (prototypes, namespaces, constructors), made before the
     /// module; `realm_epoch` changes whenever one of them may have changed, which is what call sites'
-    /// method caches (`call::method_at`) check.
+    /// method caches (`call::method_guarded`) check.
     realm_len: u32,
     realm_epoch: u32,
 }

@@ -321,18 +321,26 @@ pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
 /// that is not an index and the guard's failure take `array_index_slow`, which reads as `get_computed` does.
 #[inline(always)]
 pub fn get_array_index(cx: &mut Cx, o: &Value, k: f64, site: u32) -> JsResult<Value> {
+    match array_element(cx, o, k) {
+        Some(v) => Ok(v),
+        None => array_index_slow(cx, o, k, site),
+    }
+}
+
+/// Element `k` of `o` when `o` is an array that holds it (not a hole, an index below 2^31): what every
+/// indexed read of an array answers without looking further.
+#[inline(always)]
+pub fn array_element(cx: &Cx, o: &Value, k: f64) -> Option<Value> {
     if let Value::Obj(r) = o {
         if let ObjKind::Array(items) = cx.heap.kind(*r) {
-            if let Some(i) = ops::small_index(k) {
-                if let Some(x) = items.get(i) {
-                    if !matches!(x, Value::Hole) {
-                        return Ok(x.clone());
-                    }
+            if let Some(x) = ops::small_index(k).and_then(|i| items.get(i)) {
+                if !matches!(x, Value::Hole) {
+                    return Some(x.clone());
                 }
             }
         }
     }
-    array_index_slow(cx, o, k, site)
+    None
 }
 
 #[inline(never)]

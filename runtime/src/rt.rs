@@ -546,13 +546,9 @@ fn for_of_next_slow(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
 /// `__cl.i.forOfValue(it, i)`: the current step's value.
 #[inline]
 pub fn for_of_value(cx: &mut Cx, it: &Value, i: &Value) -> JsResult<Value> {
-    if let (Value::Obj(o), Value::Num(k)) = (it, i) {
-        if let ObjKind::Array(items) = cx.heap.kind(*o) {
-            if let Some(x) = crate::ops::small_index(*k).and_then(|i| items.get(i)) {
-                if !matches!(x, Value::Hole) {
-                    return Ok(x.clone());
-                }
-            }
+    if let Value::Num(k) = i {
+        if let Some(v) = props::array_element(cx, it, *k) {
+            return Ok(v);
         }
     }
     for_of_value_slow(cx, it, i)
