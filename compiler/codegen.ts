@@ -55,6 +55,15 @@ const VALUE_GLOBALS = new Set([
   'RegExp',
 ]);
 
+/** Whether `n` assigns binding `b` (`ref` resolves identifiers): generated code would then write its Rust local. */
+function assigns(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefined): boolean {
+  if (!n || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some((x) => assigns(x, b, ref));
+  if (n.type === 'AssignmentExpression' && n.left.type === 'Identifier' && ref(n.left) === b) return true;
+  for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object' && assigns(n[k], b, ref)) return true;
+  return false;
+}
+
 interface Binding {
   name: string;
   rust: string;
@@ -125,6 +134,7 @@ class Codegen {
     const top: FnInfo = { node: program, code: 0, parent: null, isArrow: false, isMethod: false, name: 'module' };
     this.fns.push(top);
     this.analyseFunction(top, program.body, [], null);
+    this.aliasTemps(program);
     this.findNumericBindings(program);
     this.findLocalArrays(program);
     this.bodies[0] = this.genModule(top, program);
@@ -552,6 +562,57 @@ class Codegen {
           changed = true;
         }
       }
+    }
+  }
+
+  /**
+   * The normaliser evaluates the object of a compound assignment or update into a temporary, so that it is
+   * evaluated once (`a[k] += v` is `($cl_t0 = a, $cl_t1 = k, $cl_t0[$cl_t1] = $cl_t0[$cl_t1] + v)`). When the
+   * object is a Rust local (not captured, so only this sequence could change it) that the rest of the
+   * sequence does not assign, the local holds the temporary's value wherever the temporary is read: those
+   * reads become reads of the local and the copy goes. The local may then be a local array, or be borrowed
+   * in place by the member accesses (`objectRef`).
+   */
+  private aliasTemps(program: Node): void {
+    const temps = new Set<Binding>();
+    const uses = new Map<Binding, number>();
+    const seqs: Node[] = [];
+    const visit = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(visit);
+      if (n.type === 'VariableDeclaration' && n.temp) for (const d of n.declarations) if (this.ref(d.id)) temps.add(this.ref(d.id)!);
+      if (n.type === 'Identifier') {
+        const b = this.ref(n);
+        if (b) uses.set(b, (uses.get(b) ?? 0) + 1);
+      }
+      if (n.type === 'SequenceExpression') seqs.push(n);
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k]);
+    };
+    visit(program);
+    const idents = (n: Node, b: Binding, into: Node[]): Node[] => {
+      if (!n || typeof n !== 'object') return into;
+      if (Array.isArray(n)) {
+        n.forEach((x) => idents(x, b, into));
+        return into;
+      }
+      if (n.type === 'Identifier' && this.ref(n) === b) into.push(n);
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') idents(n[k], b, into);
+      return into;
+    };
+    const assigned = (n: Node, b: Binding): boolean => assigns(n, b, (x) => this.ref(x));
+    for (const e of seqs) {
+      const first = e.expressions[0];
+      if (first?.type !== 'AssignmentExpression' || first.operator !== '=' || first.left.type !== 'Identifier' || first.right.type !== 'Identifier') continue;
+      const t = this.ref(first.left);
+      const x = this.ref(first.right);
+      if (!t || !x || t === x || !temps.has(t) || x.captured) continue;
+      const rest = e.expressions.slice(1);
+      const reads = idents(rest, t, []);
+      // The temporary is used nowhere else (its declaration, the copy and these reads), and neither it nor the
+      // local is assigned after the copy.
+      if (reads.length + 2 !== uses.get(t) || assigned(rest, t) || assigned(rest, x)) continue;
+      for (const r of reads) this.refOf.set(r, x);
+      e.expressions = rest;
     }
   }
 
@@ -1330,6 +1391,11 @@ class FnGen {
     }
   }
 
+  /** Whether `num` gives `e` as an f64 without a tagged value: it is a number, proved or guarded. */
+  private isF64(e: Node): boolean {
+    return this.cg.isNum(e) || (e.type === 'BinaryExpression' && !!F64_OPS[e.operator] && this.f64Binary(e));
+  }
+
   /** `e` (for which `isNum` holds) as an f64 Rust expression. */
   num(e: Node): string {
     const both = e.type === 'BinaryExpression' && this.cg.isNum(e.left) && this.cg.isNum(e.right);
@@ -1340,6 +1406,7 @@ class FnGen {
     if (local?.a.kind === 'f64' && e.computed) return `{ let k: f64 = ${this.num(e.property)}; clrt::elems::at(&${local.b.rust}, k, ${e.sid})? }`;
     if (local && !e.computed) return `(${local.b.rust}.len() as f64)`;
     if (both && F64_OPS[e.operator]) return f64Op(e.operator, this.num(e.left), this.num(e.right));
+    if (this.isArrayLength(e)) return `{ ${this.objectRef(e.object, [])} props::array_length(cx, o, ${e.sid})? }`;
     if (e.type === 'BinaryExpression' && F64_OPS[e.operator] && this.f64Binary(e))
       return f64Op(e.operator, this.numOperand(e.left, e), this.numOperand(e.right, e));
     if (e.type === 'UnaryExpression' && this.cg.isNum(e.argument) && (e.operator === '-' || e.operator === '+')) {
@@ -1368,7 +1435,51 @@ class FnGen {
     const b = x.type === 'Identifier' ? this.cg.ref(x) : null;
     // A Rust local is read in place, without a copy of its tagged value.
     if (b && !b.captured) return `ops::guard_num(&${b.rust}, ${e.sid})?`;
+    if (this.isArrayLength(x)) return `{ ${this.objectRef(x.object, [])} props::array_length(cx, o, ${x.sid})? }`;
+    // An array element read straight as an f64: no tagged copy of it is made.
+    if (this.isArrayIndexRead(x)) return `{ ${this.arrayIndexSetup(x)} props::get_array_num(cx, o, k, ${x.sid}, ${e.sid})? }`;
     return `ops::guard_num(&${this.expr(x)}, ${e.sid})?`;
+  }
+
+  /** Whether `e` is `a.length` at a site where the trace saw only arrays. */
+  private isArrayLength(e: Node): boolean {
+    return (
+      e.type === 'MemberExpression' &&
+      !e.computed &&
+      e.object.type !== 'Super' &&
+      e.property.type === 'Identifier' &&
+      e.property.name === 'length' &&
+      !this.cg.localArray(e.object) &&
+      this.cg.typeMask(e, 0) === ARRAY_TAG
+    );
+  }
+
+  /** Whether `e` reads an element of an array by a number, all the trace saw at the site. */
+  private isArrayIndexRead(e: Node): boolean {
+    return (
+      e.type === 'MemberExpression' &&
+      e.computed &&
+      e.object.type !== 'Super' &&
+      !this.cg.localArray(e.object) &&
+      this.cg.typeMask(e, 0) === ARRAY_TAG &&
+      this.cg.typeMask(e, 1) === NUMBER_TAG
+    );
+  }
+
+  /** For an array index read (`isArrayIndexRead`): `o`, a reference to the array, and `k`, the f64 key. */
+  private arrayIndexSetup(e: Node): string {
+    const k = this.cg.isNum(e.property) ? this.num(e.property) : `ops::guard_num(&${this.expr(e.property)}, ${e.sid})?`;
+    return `${this.objectRef(e.object, [e.property])} let k: f64 = ${k};`;
+  }
+
+  /**
+   * `let o = ...;` binding `o` to a reference to the value of `obj`, the object of a member access evaluated
+   * before `later`: a Rust local that none of `later` assigns is borrowed in place rather than copied.
+   */
+  private objectRef(obj: Node, later: Node[]): string {
+    const b = obj.type === 'Identifier' ? this.cg.ref(obj) : null;
+    if (b && !b.captured && !this.cg.isNumeric(b) && !assigns(later, b, (x) => this.cg.ref(x))) return `let o = &${b.rust};`;
+    return `let o = &${this.expr(obj)};`;
   }
 
   /** `e` as a Rust bool, for tests: comparisons on f64s and `!` of them need no tagged value. */
@@ -1480,21 +1591,15 @@ class FnGen {
       if (!e.computed) return `Value::Num(${local.b.rust}.len() as f64)`;
       return `{ let k: f64 = ${this.num(e.property)}; clrt::elems::get(&${local.b.rust}, k, ${e.sid})? }`;
     }
-    const o = this.expr(e.object);
-    const arrayOnly = this.cg.typeMask(e, 0) === ARRAY_TAG;
     if (e.computed) {
       // An array indexed by a number, all the trace saw here: the guards and the read in one heap lookup.
-      if (arrayOnly && this.cg.typeMask(e, 1) === NUMBER_TAG) {
-        const k = this.cg.isNum(e.property) ? this.num(e.property) : `ops::guard_num(&${this.expr(e.property)}, ${e.sid})?`;
-        return `{ let o = ${o}; let k: f64 = ${k}; props::get_array_index(cx, &o, k, ${e.sid})? }`;
-      }
-      const k = this.expr(e.property);
-      return `{ let o = ${o}; let k = ${k}; ${this.guard(e, 0, 'o')} ${this.guard(e, 1, 'k')} props::get_computed(cx, &o, &k)? }`;
+      if (this.isArrayIndexRead(e)) return `{ ${this.arrayIndexSetup(e)} props::get_array_index(cx, o, k, ${e.sid})? }`;
+      return `{ ${this.objectRef(e.object, [e.property])} let k = ${this.expr(e.property)}; ${this.guard(e, 0, 'o')} ${this.guard(e, 1, 'k')} props::get_computed(cx, o, &k)? }`;
     }
-    if (e.property.type === 'PrivateIdentifier')
-      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get_private(cx, &o, ${this.cg.keyOf(e.property.key)})? }`;
-    if (arrayOnly && e.property.name === 'length') return `{ let o = ${o}; Value::Num(props::array_length(cx, &o, ${e.sid})?) }`;
-    return `{ let o = ${o}; ${this.guard(e, 0, 'o')} props::get_at(cx, &o, ${this.cg.keyOf(e.property.name)}, ${this.cg.icSlot()})? }`;
+    const o = this.objectRef(e.object, []);
+    if (e.property.type === 'PrivateIdentifier') return `{ ${o} ${this.guard(e, 0, 'o')} props::get_private(cx, o, ${this.cg.keyOf(e.property.key)})? }`;
+    if (this.isArrayLength(e)) return `{ ${o} Value::Num(props::array_length(cx, o, ${e.sid})?) }`;
+    return `{ ${o} ${this.guard(e, 0, 'o')} props::get_at(cx, o, ${this.cg.keyOf(e.property.name)}, ${this.cg.icSlot()})? }`;
   }
 
   private assignment(e: Node): string {
@@ -1528,24 +1633,27 @@ class FnGen {
         const wrap = local.a.kind === 'bool' ? 'Value::Bool' : 'Value::Num';
         return `{ let k: f64 = ${this.num(left.property)}; let v = ${v}; clrt::elems::set(cx, &mut ${local.b.rust}, k, v, ${sid})?; ${wrap}(v) }`;
       }
-      const o = this.expr(left.object);
       if (left.computed) {
+        const o = this.objectRef(left.object, [left.property, e.right]);
         // An array indexed by a number, all the trace saw here: the guards and an in-bounds store in one heap lookup.
         if (this.cg.typeMask(site, 0) === ARRAY_TAG && this.cg.typeMask(site, 1) === NUMBER_TAG) {
           const numKey = this.cg.isNum(left.property);
           const k = numKey ? this.num(left.property) : this.expr(left.property);
-          const v = this.expr(e.right);
           const key = numKey ? 'k' : `ops::guard_num(&k, ${sid})?`;
-          return `{ let o = ${o}; let k = ${k}; let v = ${v}; props::set_array_index(cx, &o, ${key}, v.clone(), ${sid})?; v }`;
+          // A number stored from an f64: the element is written from the register, not from a tagged copy.
+          if (this.isF64(e.right))
+            return `{ ${o} let k = ${k}; let n: f64 = ${this.num(e.right)}; props::set_array_num(cx, o, ${key}, n, ${sid})?; Value::Num(n) }`;
+          return `{ ${o} let k = ${k}; let v = ${this.expr(e.right)}; props::set_array_index(cx, o, ${key}, v.clone(), ${sid})?; v }`;
         }
         const k = this.expr(left.property);
         const v = this.expr(e.right);
-        return `{ let o = ${o}; let k = ${k}; let v = ${v}; ${this.guard(site, 0, 'o')} ${this.guard(site, 1, 'k')} props::set_computed(cx, &o, &k, v.clone())?; v }`;
+        return `{ ${o} let k = ${k}; let v = ${v}; ${this.guard(site, 0, 'o')} ${this.guard(site, 1, 'k')} props::set_computed(cx, o, &k, v.clone())?; v }`;
       }
+      const o = this.objectRef(left.object, [e.right]);
       const v = this.expr(e.right);
       if (left.property.type === 'PrivateIdentifier')
-        return `{ let o = ${o}; let v = ${v}; ${this.guard(site, 0, 'o')} props::set_private(cx, &o, ${this.cg.keyOf(left.property.key)}, v.clone())?; v }`;
-      return `{ let o = ${o}; let v = ${v}; ${this.guard(site, 0, 'o')} props::set(cx, &o, ${this.cg.keyOf(left.property.name)}, v.clone())?; v }`;
+        return `{ ${o} let v = ${v}; ${this.guard(site, 0, 'o')} props::set_private(cx, o, ${this.cg.keyOf(left.property.key)}, v.clone())?; v }`;
+      return `{ ${o} let v = ${v}; ${this.guard(site, 0, 'o')} props::set(cx, o, ${this.cg.keyOf(left.property.name)}, v.clone())?; v }`;
     }
     this.cg.warnUnsupported(e, 'an assignment to this target');
     return 'clrt::cx::unsupported::<Value>("assignment target")?';

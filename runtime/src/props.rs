@@ -327,6 +327,26 @@ pub fn get_array_index(cx: &mut Cx, o: &Value, k: f64, site: u32) -> JsResult<Va
     }
 }
 
+/// `o[k]` read where its value goes straight to a number guard (site `guard`), as an f64: an element that is
+/// a number is read without a tagged copy; anything else takes the read and the guard one after the other.
+#[inline(always)]
+pub fn get_array_num(cx: &mut Cx, o: &Value, k: f64, site: u32, guard: u32) -> JsResult<f64> {
+    if let Value::Obj(r) = o {
+        if let ObjKind::Array(items) = cx.heap.kind(*r) {
+            if let Some(Value::Num(n)) = ops::small_index(k).and_then(|i| items.get(i)) {
+                return Ok(*n);
+            }
+        }
+    }
+    get_array_num_slow(cx, o, k, site, guard)
+}
+
+#[inline(never)]
+fn get_array_num_slow(cx: &mut Cx, o: &Value, k: f64, site: u32, guard: u32) -> JsResult<f64> {
+    let v = get_array_index(cx, o, k, site)?;
+    ops::guard_num(&v, guard)
+}
+
 /// Element `k` of `o` when `o` is an array that holds it (not a hole, an index below 2^31): what every
 /// indexed read of an array answers without looking further.
 #[inline(always)]
@@ -363,6 +383,20 @@ pub fn set_array_index(cx: &mut Cx, o: &Value, k: f64, v: Value, site: u32) -> J
         }
     }
     set_array_index_slow(cx, o, k, v, site)
+}
+
+/// `set_array_index` of a number: the element is written from `n` itself.
+#[inline(always)]
+pub fn set_array_num(cx: &mut Cx, o: &Value, k: f64, n: f64, site: u32) -> JsResult<()> {
+    if let Value::Obj(r) = o {
+        if let Some(i) = ops::small_index(k) {
+            if let Some(slot) = cx.heap.array_slot_mut(*r, i) {
+                *slot = Value::Num(n);
+                return Ok(());
+            }
+        }
+    }
+    set_array_index_slow(cx, o, k, Value::Num(n), site)
 }
 
 #[inline(never)]
