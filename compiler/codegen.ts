@@ -64,6 +64,9 @@ function assigns(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefi
   return false;
 }
 
+/** Math functions generated code calls directly on numbers (runtime builtins/math::direct), by arity. */
+const MATH_DIRECT: Record<string, number> = { abs: 1, ceil: 1, floor: 1, round: 1, sqrt: 1, trunc: 1, sign: 1, imul: 2, pow: 2, max: 2, min: 2 };
+
 interface Binding {
   name: string;
   rust: string;
@@ -1429,7 +1432,7 @@ class FnGen {
     return m0 === NUMBER_TAG && m1 === NUMBER_TAG;
   }
 
-  /** Operand `x` of f64 binary `e`: its f64, through the site's number guard unless `isNum` holds. */
+  /** Operand `x` of f64 binary `e` (or the key of array read `e`): its f64, through the site's number guard unless `isNum` holds. */
   private numOperand(x: Node, e: Node): string {
     if (this.cg.isNum(x)) return this.num(x);
     const b = x.type === 'Identifier' ? this.cg.ref(x) : null;
@@ -1468,8 +1471,7 @@ class FnGen {
 
   /** For an array index read (`isArrayIndexRead`): `o`, a reference to the array, and `k`, the f64 key. */
   private arrayIndexSetup(e: Node): string {
-    const k = this.cg.isNum(e.property) ? this.num(e.property) : `ops::guard_num(&${this.expr(e.property)}, ${e.sid})?`;
-    return `${this.objectRef(e.object, [e.property])} let k: f64 = ${k};`;
+    return `${this.objectRef(e.object, [e.property])} let k: f64 = ${this.numOperand(e.property, e)};`;
   }
 
   /**
@@ -1720,6 +1722,19 @@ class FnGen {
       // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
       if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
+      const math = /^&\[CalleeId::Builtin\("Math\.(\w+)"\)\]$/.exec(ids);
+      const arity = math ? MATH_DIRECT[math[1]] : undefined;
+      if (math && arity === e.arguments.length && !e.arguments.some((a: Node) => a.type === 'SpreadElement') && !awaited) {
+        // A Math function on numbers, called directly (builtins/math::direct); other arguments take the builtin.
+        const names = e.arguments.map((_: Node, i: number) => `a${i}`);
+        const nums = names.map((n: string) => `Value::Num(${n.replace('a', 'x')})`).join(', ');
+        return (
+          `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ` +
+          e.arguments.map((a: Node, i: number) => `let a${i} = ${this.expr(a)}; `).join('') +
+          `if let (${nums},) = (${names.map((n: string) => `&${n}`).join(', ')},) { cx.tick()?; Value::Num(clrt::builtins::math::direct::${math[1]}(${names.map((n: string) => `*${n.replace('a', 'x')}`).join(', ')})) } ` +
+          `else { let args: [Value; ${names.length}] = [${names.join(', ')}]; ${callWith('f', 'o')} } }`
+        );
+      }
       return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} ${callWith('f', 'o')} }`;
     }
     return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'Value::Undefined')} }`;

@@ -48,7 +48,7 @@ macro_rules! unary {
     };
 }
 
-unary!(ABS, "Math.abs", |x| x.abs());
+unary!(ABS, "Math.abs", direct::abs);
 unary!(ACOS, "Math.acos", libm::acos);
 unary!(ACOSH, "Math.acosh", fdlibm::acosh);
 unary!(ASIN, "Math.asin", libm::asin);
@@ -56,31 +56,25 @@ unary!(ASINH, "Math.asinh", fdlibm::asinh);
 unary!(ATAN, "Math.atan", libm::atan);
 unary!(ATANH, "Math.atanh", fdlibm::atanh);
 unary!(CBRT, "Math.cbrt", fdlibm::cbrt);
-unary!(CEIL, "Math.ceil", |x| x.ceil());
+unary!(CEIL, "Math.ceil", direct::ceil);
 unary!(COS, "Math.cos", trig::cos);
 unary!(COSH, "Math.cosh", fdlibm::cosh);
 unary!(EXP, "Math.exp", fdlibm::exp);
 unary!(EXPM1, "Math.expm1", libm::expm1);
-unary!(FLOOR, "Math.floor", |x| x.floor());
+unary!(FLOOR, "Math.floor", direct::floor);
 unary!(FROUND, "Math.fround", |x| x as f32 as f64);
 unary!(LOG, "Math.log", fdlibm::log);
 unary!(LOG10, "Math.log10", fdlibm::log10);
 unary!(LOG1P, "Math.log1p", fdlibm::log1p);
 unary!(LOG2, "Math.log2", fdlibm::log2);
-unary!(ROUND, "Math.round", round);
-unary!(SIGN, "Math.sign", |x| if x > 0.0 {
-    1.0
-} else if x < 0.0 {
-    -1.0
-} else {
-    x
-});
+unary!(ROUND, "Math.round", direct::round);
+unary!(SIGN, "Math.sign", direct::sign);
 unary!(SIN, "Math.sin", trig::sin);
 unary!(SINH, "Math.sinh", fdlibm::sinh);
-unary!(SQRT, "Math.sqrt", |x| x.sqrt());
+unary!(SQRT, "Math.sqrt", direct::sqrt);
 unary!(TAN, "Math.tan", trig::tan);
 unary!(TANH, "Math.tanh", fdlibm::tanh);
-unary!(TRUNC, "Math.trunc", |x| x.trunc());
+unary!(TRUNC, "Math.trunc", direct::trunc);
 
 builtin!(
     ATAN2,
@@ -109,9 +103,9 @@ builtin!(
     "Math.imul",
     2,
     |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
-        let a = ops::f64_to_int32(ops::to_number(cx, &arg(args, 0))?);
-        let b = ops::f64_to_int32(ops::to_number(cx, &arg(args, 1))?);
-        Ok(Value::Num(a.wrapping_mul(b) as f64))
+        let a = ops::to_number(cx, &arg(args, 0))?;
+        let b = ops::to_number(cx, &arg(args, 1))?;
+        Ok(Value::Num(direct::imul(a, b)))
     },
     returns_number
 );
@@ -145,12 +139,7 @@ builtin!(
     |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
         let mut r = f64::NEG_INFINITY;
         for a in args {
-            let n = ops::to_number(cx, a)?;
-            if n.is_nan() || r.is_nan() {
-                r = f64::NAN;
-            } else if n > r || (n == 0.0 && r == 0.0 && !n.is_sign_negative()) {
-                r = n;
-            }
+            r = direct::max(r, ops::to_number(cx, a)?);
         }
         Ok(Value::Num(r))
     },
@@ -163,12 +152,7 @@ builtin!(
     |cx: &mut Cx, _this: &Value, args: &[Value]| -> JsResult<Value> {
         let mut r = f64::INFINITY;
         for a in args {
-            let n = ops::to_number(cx, a)?;
-            if n.is_nan() || r.is_nan() {
-                r = f64::NAN;
-            } else if n < r || (n == 0.0 && r == 0.0 && n.is_sign_negative()) {
-                r = n;
-            }
+            r = direct::min(r, ops::to_number(cx, a)?);
         }
         Ok(Value::Num(r))
     },
@@ -181,6 +165,67 @@ builtin!(
     |_cx: &mut Cx, _this: &Value, _args: &[Value]| -> JsResult<Value> { Ok(Value::Num(random())) },
     returns_number
 );
+
+/// The Math functions generated code calls directly on numbers, where the call site's guard has admitted
+/// only that builtin (`Math.floor(x)` with `x` a number is `direct::floor(x)`, with no call through the
+/// builtin's table): the same functions the builtins compute with, so the two cannot differ.
+pub mod direct {
+    use crate::ops;
+
+    pub fn abs(x: f64) -> f64 {
+        x.abs()
+    }
+    pub fn ceil(x: f64) -> f64 {
+        x.ceil()
+    }
+    pub fn floor(x: f64) -> f64 {
+        x.floor()
+    }
+    pub fn round(x: f64) -> f64 {
+        super::round(x)
+    }
+    pub fn sqrt(x: f64) -> f64 {
+        x.sqrt()
+    }
+    pub fn trunc(x: f64) -> f64 {
+        x.trunc()
+    }
+    pub fn sign(x: f64) -> f64 {
+        if x > 0.0 {
+            1.0
+        } else if x < 0.0 {
+            -1.0
+        } else {
+            x
+        }
+    }
+    pub fn imul(a: f64, b: f64) -> f64 {
+        ops::f64_to_int32(a).wrapping_mul(ops::f64_to_int32(b)) as f64
+    }
+    pub fn pow(x: f64, y: f64) -> f64 {
+        ops::js_pow(x, y)
+    }
+    /// One step of Math.max: NaN wins, and +0 is larger than -0.
+    pub fn max(r: f64, n: f64) -> f64 {
+        if n.is_nan() || r.is_nan() {
+            f64::NAN
+        } else if n > r || (n == 0.0 && r == 0.0 && !n.is_sign_negative()) {
+            n
+        } else {
+            r
+        }
+    }
+    /// One step of Math.min: NaN wins, and -0 is smaller than +0.
+    pub fn min(r: f64, n: f64) -> f64 {
+        if n.is_nan() || r.is_nan() {
+            f64::NAN
+        } else if n < r || (n == 0.0 && r == 0.0 && n.is_sign_negative()) {
+            n
+        } else {
+            r
+        }
+    }
+}
 
 /// Installs math's builtins into the realm.
 pub fn install(r: &mut Installer<'_>) -> Result<(), Abort> {
