@@ -64,6 +64,18 @@ function assigns(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefi
   return false;
 }
 
+/** Function nodes, whose parameters are bindings. */
+const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
+
+/** The value a parameter is declared with, for the numeric-binding analysis: of unknown type. */
+const ARGUMENT: Node = { type: 'ClIntrinsic', name: 'argument', arguments: [] };
+
+/** A use other than an operand a site's guard admits only as a number. */
+const NOT_A_NUMBER = -1;
+
+/** Expressions whose value's type only the run decides: what a guarded numeric binding may be assigned. */
+const OPAQUE = new Set(['MemberExpression', 'CallExpression', 'Identifier', 'ClIntrinsic', 'ConditionalExpression', 'LogicalExpression', 'AwaitExpression']);
+
 /** Math functions generated code calls directly on numbers (runtime builtins/math::direct), by arity. */
 const MATH_DIRECT: Record<string, number> = { abs: 1, ceil: 1, floor: 1, round: 1, sqrt: 1, trunc: 1, sign: 1, imul: 2, pow: 2, max: 2, min: 2 };
 
@@ -453,7 +465,10 @@ class Codegen {
         lines.push(`let r = cx.new_array(call.args.get(${i}..).map(|a| a.to_vec()).unwrap_or_default())?; ${g.declareBinding(b, 'r')}`);
       } else {
         const b = scope.bindings.get(p.name)!;
-        lines.push(g.declareBinding(b, `call.arg(${i})`));
+        // A parameter the trace saw used only as a number: its argument checked once, here.
+        const site = this.guardSite(b);
+        if (site !== null) lines.push(`let mut ${b.rust}: f64 = ops::guard_num(call.args.get(${i}).unwrap_or(&Value::Undefined), ${site})?;`);
+        else lines.push(g.declareBinding(b, `call.arg(${i})`));
       }
     });
     const isCtor = fn.isMethod && this.isCtor(fn);
@@ -551,16 +566,33 @@ class Codegen {
       // A normaliser's temporary (`temp`) is assigned before every read, so its declared `undefined` is no value it holds.
       if (n.type === 'VariableDeclaration') for (const d of n.declarations) def(this.ref(d.id), n.temp ? null : d.init, true, !!n.temp);
       if (n.type === 'AssignmentExpression' && n.left.type === 'Identifier') def(this.ref(n.left), n.operator === '=' ? n.right : null, false);
+      // A parameter is declared once, with the caller's argument: a value of unknown type.
+      if (FUNCTION_TYPES.has(n.type)) for (const p of n.params) if (p.type === 'Identifier') def(this.scopeOf.get(n)?.bindings.get(p.name), ARGUMENT, true);
       for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k]);
     };
     visit(program);
     // Parameters, functions, classes and catch bindings have no declaration here; `let x;` and compound
     // assignments count as an `undefined` value.
     for (const [b, d] of defs) if (!b.captured && d.decls === 1) this.numeric.add(b);
+    const guards = this.numberGuardedUses(program);
+    const temps = new Set<Binding>();
+    const findTemps = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(findTemps);
+      if (n.type === 'VariableDeclaration' && n.temp) for (const d of n.declarations) if (this.ref(d.id)) temps.add(this.ref(d.id)!);
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') findTemps(n[k]);
+    };
+    findTemps(program);
+    // A value of unknown type may go into a binding whose uses the trace saw only as numbers: it is checked
+    // where it is assigned (`guardSite`), against the guard of one of those uses.
+    const guarded = (b: Binding, v: Node): boolean => {
+      const g = guards.get(b);
+      return !!g && g.site !== null && !g.other && !temps.has(b) && OPAQUE.has(v.type) && !(v.type === 'Identifier' && v.name === 'undefined');
+    };
     for (let changed = true; changed;) {
       changed = false;
       for (const b of [...this.numeric]) {
-        if (!defs.get(b)!.values.every((v) => this.isNum(v))) {
+        if (!defs.get(b)!.values.every((v) => this.isNum(v) || guarded(b, v))) {
           this.numeric.delete(b);
           changed = true;
         }
@@ -727,6 +759,55 @@ class Codegen {
 
   isNumeric(b: Binding | null | undefined): boolean {
     return !!b && this.numeric.has(b);
+  }
+
+  /**
+   * For a numeric binding assigned values of unknown type: the site whose number guard checks them where
+   * they are assigned (a use of the binding that the trace saw only as a number), else null.
+   */
+  guardSite(b: Binding | null | undefined): number | null {
+    if (!b || !this.numeric.has(b)) return null;
+    return this.numberGuards.get(b)?.site ?? null;
+  }
+  private numberGuards = new Map<Binding, { site: number | null; other: boolean }>();
+
+  /**
+   * How the trace saw each Rust local's uses: `site`, the first site whose guard on it admitted only
+   * numbers; `other`, whether any use is anything but an operand that a site's guard admitted only as a
+   * number (an operand seen as another type, `typeof` or `!` of it, an argument, an element, a return...).
+   * A local whose every use (in code the trace ran) is such an operand may hold an f64 even when what it is
+   * assigned is of unknown type (an element, a property, an argument): the value is checked where it is
+   * assigned, giving up as its uses would. Only uses count that no test of the local's type can precede.
+   */
+  private numberGuardedUses(program: Node): Map<Binding, { site: number | null; other: boolean }> {
+    const out = this.numberGuards;
+    const see = (b: Binding, mask: number | null, site: number): void => {
+      const g = out.get(b) ?? { site: null, other: false };
+      if (mask === NUMBER_TAG) g.site ??= site;
+      // A site the trace never ran compiles to a give-up: what it would do with the local does not matter.
+      else if (mask !== null || this.obs(site)) g.other = true;
+      out.set(b, g);
+    };
+    const visit = (n: Node, parent: Node | null, key: string): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach((x) => visit(x, parent, key));
+      if (n.type === 'Identifier' && parent) {
+        const b = this.ref(n);
+        if (!b || b.captured) return;
+        const t = parent.type;
+        // Where the local is declared or assigned: not a use.
+        if ((t === 'AssignmentExpression' && key === 'left') || (t === 'VariableDeclarator' && key === 'id') || FUNCTION_TYPES.has(t)) return;
+        if (t === 'BinaryExpression') see(b, this.typeMask(parent, key === 'left' ? 0 : 1), parent.sid);
+        else if (t === 'MemberExpression' && key === 'property' && parent.computed) see(b, this.typeMask(parent, 1), parent.sid);
+        else if (t === 'UnaryExpression' && (parent.operator === '-' || parent.operator === '+' || parent.operator === '~'))
+          see(b, this.typeMask(parent, 0), parent.sid);
+        else see(b, NOT_A_NUMBER, parent.sid ?? -1);
+        return;
+      }
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k], n, k);
+    };
+    visit(program, null, '');
+    return out;
   }
 
   /** Whether `e` evaluates to a number whenever the compiled code goes on (it gives up otherwise). */
@@ -1059,7 +1140,7 @@ class FnGen {
         const d = s.declarations[0];
         const b = this.cg.ref(d.id);
         // A normaliser's temporary is assigned before every read: its `undefined` start is never seen.
-        if (this.cg.isNumeric(b)) return [`let mut ${b!.rust}: f64 = ${s.temp ? 'f64::NAN' : this.num(d.init)};`];
+        if (this.cg.isNumeric(b)) return [`let mut ${b!.rust}: f64 = ${s.temp ? 'f64::NAN' : this.numDef(b!, d.init)};`];
         const local = this.cg.localArray(d.id);
         if (local) return [`let mut ${b!.rust}: Vec<${local.a.kind}> = ${this.filledArray(local.a)};`];
         const v = d.init ? this.expr(d.init) : 'Value::Undefined';
@@ -1399,6 +1480,13 @@ class FnGen {
     return this.cg.isNum(e) || (e.type === 'BinaryExpression' && !!F64_OPS[e.operator] && this.f64Binary(e));
   }
 
+  /** Value `v` assigned to numeric binding `b`, as an f64: checked by the binding's guard when not a number by `isNum`. */
+  private numDef(b: Binding, v: Node): string {
+    const site = this.cg.guardSite(b);
+    if (site === null || this.cg.isNum(v)) return this.num(v);
+    return this.numOperand(v, { sid: site });
+  }
+
   /** `e` (for which `isNum` holds) as an f64 Rust expression. */
   num(e: Node): string {
     const both = e.type === 'BinaryExpression' && this.cg.isNum(e.left) && this.cg.isNum(e.right);
@@ -1614,7 +1702,7 @@ class FnGen {
         return 'clrt::cx::unsupported::<Value>("assignment to a global")?';
       }
       if (b.isConst) return `{ let _v = ${v}; clrt::cx::engine_error::<Value>("Assignment to constant variable.")? }`;
-      if (this.cg.isNumeric(b)) return `{ let n = ${this.num(e.right)}; ${b.rust} = n; Value::Num(n) }`;
+      if (this.cg.isNumeric(b)) return `{ let n = ${this.numDef(b, e.right)}; ${b.rust} = n; Value::Num(n) }`;
       const appended = this.appendTo(b, e.right);
       if (appended) return appended;
       return `{ let v = ${v}; ${this.assignBinding(b, 'v.clone()')} v }`;
