@@ -9,20 +9,35 @@
 //!   200 with an empty body once the module has been loaded (503 before and while shutting down, 405 for
 //!   other methods, both empty), as the watchdog does; a request that Node's `http` server would not hand to
 //!   the handler as it is (`node_would_refuse`, and targets `front` marks) is handed back; everything else
-//!   is read (the body up to what a parser can use) and queued to the workers (`pool.rs`).
+//!   is read (the body up to what a parser can use) and served, where it was read or on the workers
+//!   (`pool.rs`), as below.
 //! - `main` reads the environment, binds, serves, and on SIGTERM stops accepting, lets requests in flight
 //!   finish (bounded by exec_timeout) and exits 0.
 //!
-//! Workers: requests run on threads of the dispatcher's own, each with its realm, taking requests from one
-//! queue in arrival order; tokio's threads only move bytes. A request holds its worker until it is answered,
-//! `await` of a fetch included (the fetches themselves run on tokio and overlap), so `cl_workers` workers
-//! (one per core by default) start with the dispatcher and, while some of them wait for I/O and requests
-//! are queued, more start, up to `cl_workers_max`, so that `cl_workers` of them can compute; those above
-//! `cl_workers` end after 30 s without work. With `cl_workers` set and `cl_workers_max` not, there are
-//! exactly `cl_workers` realms. At most `cl_workers_max + cl_queue` requests are inside the dispatcher at
-//! once (being read, queued or served); one more is handed back with the marker of kind `busy` at once, so
-//! the provider sends it to Node. Memory is bounded by that: the realms (a few MB each) and what the
-//! requests hold (a body is kept only up to the largest body-parser limit; past it, it is read and dropped).
+//! Where requests run. Compiled code runs a request from start to finish on one thread, and `await` of a
+//! fetch blocks that thread until the response is in, so a request that waits for I/O must not run on a
+//! thread that moves other connections' bytes. By default (`Config::serves_inline`: `cl_workers_max` above
+//! `cl_workers`, as when neither is set) a request first runs on the tokio thread that read it, in that
+//! thread's own realm (at most `cl_workers` threads have one, one per core by default), with no hand-over
+//! between threads. Its I/O there is `MoveIo`: its first fetch, before anything is sent, gives up, and so
+//! does running past `INLINE_BUDGET` (2 ms, so that tokio's threads keep answering); the request is then
+//! undone, exactly as a give-up is (its writes to module state and its logs dropped), and run again from
+//! the start on a worker, where it may wait; the next `TO_POOL_AFTER_MOVE` requests go to the workers
+//! straight away, so that a function that fetches does not start every request twice. A request served
+//! where it was read keeps its writes to that thread's realm, one more replica.
+//!
+//! Workers (`pool.rs`): threads of the dispatcher's own, each with its realm, taking requests from one
+//! queue in arrival order. A request holds its worker until it is answered, `await` of a fetch included
+//! (the fetches themselves run on tokio and overlap). With exactly `cl_workers` realms (`cl_workers` set
+//! and `cl_workers_max` not, or equal) every request runs on the workers: `cl_workers` of them start with
+//! the dispatcher, so `cl_workers=1` is one replica that sees every request in arrival order. Otherwise
+//! workers start with the first request moved to them; while some of them wait for I/O and requests are
+//! queued, more start, so that `cl_workers` of them can compute, those above `cl_workers` ending after 30 s
+//! without work. Either way there are at most `cl_workers_max` realms in all (the tokio threads' and the
+//! workers'). At most `cl_workers_max + cl_queue` requests are inside the dispatcher at once (being read,
+//! queued or served); one more is handed back with the marker of kind `busy` at once, so the provider
+//! sends it to Node. Memory is bounded by that: the realms (a few MB each) and what the requests hold (a
+//! body is kept only up to the largest body-parser limit; past it, it is read and dropped).
 //!
 //! The fallback marker (only ever sent to the provider, never to a client): status 503, headers
 //! `x-containerless-fallback: <abort kind>` (`unknown`, `type-guard`, `fuel`, ..., or `busy`) and
@@ -44,10 +59,12 @@
 //! Environment: `port` (8080), `bind` (127.0.0.1; `0.0.0.0` or another address to listen there),
 //! `exec_timeout` (10s; seconds or a Go duration; 0 disables; a request's `X-Timeout` may lower it),
 //! `cl_fuel`, `cl_heap_bytes` (the runtime's limits per request), `cl_module_bytes` (64 MiB: the most module
-//! state a realm keeps, roughly counted), `cl_workers` (the realms kept: one per core when unset; `N`: N
-//! threads each with its realm, taking requests in arrival order, so `cl_workers=1` alone is one replica
-//! whose module state evolves with every request in the order they came), `cl_workers_max` (the most
-//! realms, started while others wait for I/O: `cl_workers` when that is set, else 8 per core, at most 64),
+//! state a realm keeps, roughly counted), `cl_workers` (the realms that compute at once: one per core when
+//! unset; `N` alone: N workers each with its realm, taking every request in arrival order, so
+//! `cl_workers=1` alone is one replica whose module state evolves with every request in the order they
+//! came), `cl_workers_max` (the most realms, the extra ones started while others wait for I/O:
+//! `cl_workers` when that is set, else 8 per core, at most 64; above `cl_workers`, requests first run on
+//! the threads that read them),
 //! `cl_queue` (256: requests that may wait for a worker beyond those the workers serve), `cl_log_requests`
 //! (false: a JSON line per request on stderr when true), and the template's `RAW_BODY`, `MAX_JSON_SIZE`,
 //! `MAX_RAW_SIZE`.
@@ -436,6 +453,29 @@ impl Config {
         }
     }
 
+    /// Whether requests are first run on the threads that read them, each with a realm of its own (at
+    /// most `cl_workers` of them), and moved to the workers only when they wait for I/O or run long: when
+    /// realms beyond `cl_workers` are allowed (`max_workers` above `base_workers`, as by default). With
+    /// exactly `cl_workers` realms, every request runs on the workers, in arrival order.
+    pub fn serves_inline(&self) -> bool {
+        self.max_workers() > self.base_workers()
+    }
+
+    /// The most workers (`pool.rs`): the realms `max_workers` allows beyond those of the threads that
+    /// read requests.
+    pub fn pool_max(&self) -> usize {
+        if self.serves_inline() {
+            self.max_workers() - self.base_workers()
+        } else {
+            self.max_workers()
+        }
+    }
+
+    /// The workers that compute at once while others wait for I/O (`pool.rs`'s base).
+    pub fn pool_base(&self) -> usize {
+        self.base_workers().min(self.pool_max())
+    }
+
     /// The most requests inside the dispatcher at once (being read, queued or served); more are handed
     /// back with the `busy` marker.
     pub fn max_inflight(&self) -> usize {
@@ -508,6 +548,59 @@ pub struct Dispatcher {
     /// Requests inside the dispatcher (being read, queued or served), bounded by `max_inflight`.
     inflight: AtomicUsize,
     max_inflight: usize,
+    /// Whether requests are first run on the thread that read them (`Config::serves_inline`).
+    inline: bool,
+    /// The realms of the threads that read requests, at most `inline_max` (`cl_workers`).
+    inline_realms: AtomicUsize,
+    inline_max: usize,
+    /// How many requests go straight to the workers: set to `TO_POOL_AFTER_MOVE` when a request run where it
+    /// was read had to be moved to them (it waited for I/O or ran long), so that such a function does not
+    /// start every request twice.
+    to_pool: AtomicUsize,
+}
+
+/// How long a request may run on the thread that read it: one that runs longer is undone and run again on
+/// a worker, so that those threads keep answering health checks and moving bytes.
+const INLINE_BUDGET: Duration = Duration::from_millis(2);
+
+/// Requests sent straight to the workers after one had to be moved there (see `Dispatcher::to_pool`).
+const TO_POOL_AFTER_MOVE: usize = 64;
+
+thread_local! {
+    /// The dispatcher (its address) whose realms that read requests count this thread's (`inline_realms`).
+    static INLINE_SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Set when the request run where it was read starts a fetch: it is moved to a worker.
+    static WANTS_IO: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The I/O of a request run where it was read: it never waits there. Its first fetch gives up before
+/// anything is sent, the request is undone (as a give-up is) and run again on a worker, where it may wait.
+struct MoveIo;
+
+impl MoveIo {
+    fn moved() -> Abort {
+        WANTS_IO.with(|w| w.set(true));
+        abort(
+            AbortKind::Io,
+            "a fetch, on a thread that does not wait for I/O",
+        )
+    }
+}
+
+impl Io for MoveIo {
+    fn start_fetch(&mut self, _: crate::io::HttpRequest) -> Result<u32, Abort> {
+        Err(MoveIo::moved())
+    }
+    fn wait_fetch(&mut self, _: u32) -> Result<crate::io::HttpResponse, Abort> {
+        Err(MoveIo::moved())
+    }
+}
+
+/// Where a request runs: on a worker (it may wait for I/O), or on the thread that read it (it may not).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Worker,
+    Inline,
 }
 
 pub use pool::Job;
@@ -643,11 +736,72 @@ impl Dispatcher {
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             load_logged: AtomicBool::new(false),
-            pool: Pool::new(config.base_workers(), config.max_workers()),
+            pool: Pool::new(config.pool_base(), config.pool_max()),
             inflight: AtomicUsize::new(0),
             max_inflight: config.max_inflight(),
+            inline: config.serves_inline(),
+            inline_realms: AtomicUsize::new(0),
+            inline_max: config.base_workers(),
+            to_pool: AtomicUsize::new(0),
             config,
         }
+    }
+
+    /// Whether requests are first run on the thread that read them (see `Config::serves_inline`).
+    pub fn serves_inline(&self) -> bool {
+        self.inline
+    }
+
+    /// Whether this thread may run requests in a realm of its own: it has one, or may load one (fewer than
+    /// `cl_workers` threads have).
+    fn inline_realm_here(&self) -> bool {
+        let me = self as *const Dispatcher as usize;
+        INLINE_SLOT.with(|slot| {
+            if slot.get() == me {
+                return true;
+            }
+            let taken = self
+                .inline_realms
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < self.inline_max).then_some(n + 1)
+                })
+                .is_ok();
+            if taken {
+                slot.set(me);
+            }
+            taken
+        })
+    }
+
+    /// Loads this thread's realm for requests run where they are read, when it may have one, and marks the
+    /// dispatcher ready.
+    fn warm_inline(&self) {
+        if self.inline_realm_here() {
+            let _ = self.warm_up();
+        }
+    }
+
+    /// Serves `req` on this thread (the one that read it), in its realm, when the dispatcher does so: `None`
+    /// when it goes to the workers instead (it waits for I/O, runs past `INLINE_BUDGET`, or requests are
+    /// being sent there for now), with nothing of it kept.
+    fn try_inline(&self, req: &RequestParts) -> Option<Outcome> {
+        if !self.inline {
+            return None;
+        }
+        if self.to_pool.load(Ordering::Relaxed) > 0 {
+            let _ = self
+                .to_pool
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            return None;
+        }
+        if !self.inline_realm_here() {
+            return None;
+        }
+        let o = self.serve_here(req, &|| true, Place::Inline);
+        if o.is_none() {
+            self.to_pool.store(TO_POOL_AFTER_MOVE, Ordering::Relaxed);
+        }
+        o
     }
 
     /// Runs `job` where requests run: on a worker thread, in arrival order.
@@ -735,16 +889,28 @@ impl Dispatcher {
     /// the request is undone as a give-up is. A panic while serving (a bug) hands the request back and
     /// drops this thread's realm, which the next request loads again: a replica that restarted.
     pub fn handle_claimed(&self, req: RequestParts, claim: &dyn Fn() -> bool) -> Outcome {
+        self.serve_here(&req, claim, Place::Worker)
+            .expect("a request on a worker is never moved")
+    }
+
+    /// Serves `req` in this thread's realm; `None` when a request run where it was read must move to a
+    /// worker (undone).
+    fn serve_here(
+        &self,
+        req: &RequestParts,
+        claim: &dyn Fn() -> bool,
+        place: Place,
+    ) -> Option<Outcome> {
         let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.with_engine(|state| self.serve_one(state, &req, claim))
+            self.with_engine(|state| self.serve_one(state, req, claim, place))
         }));
         served.unwrap_or_else(|_| {
             let key = self.prog as *const Program as usize;
             let _ = ENGINES.try_with(|e| e.borrow_mut().retain(|x| x.prog != key));
-            Outcome::Fallback(abort(
+            Some(Outcome::Fallback(abort(
                 AbortKind::Unsupported,
                 "the dispatcher failed while serving the request",
-            ))
+            )))
         })
     }
 
@@ -753,12 +919,25 @@ impl Dispatcher {
         state: &mut Result<(Cx, Handler), Abort>,
         req: &RequestParts,
         claim: &dyn Fn() -> bool,
-    ) -> Outcome {
+        place: Place,
+    ) -> Option<Outcome> {
         let (cx, handler) = match state {
             Ok((cx, h)) => (cx, h.clone()),
-            Err(a) => return Outcome::Fallback(a.clone()),
+            Err(a) => return Some(Outcome::Fallback(a.clone())),
         };
-        let r = match self.run(cx, &handler, req) {
+        let mut cut = false;
+        let r = match self.run(cx, &handler, req, place, &mut cut) {
+            // Run where it was read: a fetch, or the budget cut short, moves the request to a worker.
+            Err(Ctl::Abort(a))
+                if place == Place::Inline
+                    && (WANTS_IO.with(|w| w.replace(false))
+                        || (cut && a.kind == AbortKind::Deadline)) =>
+            {
+                cx.io = None;
+                cx.logs.clear();
+                cx.heap.reset();
+                return None;
+            }
             // The runtime runs .then callbacks when awaited; Node runs them anyway, maybe before answering.
             Ok(_) if cx.heap.unsettled_thens > 0 => Err(Ctl::Abort(Box::new(abort(
                 AbortKind::Unsupported,
@@ -801,14 +980,18 @@ impl Dispatcher {
         // request made and module state does not keep is freed now.
         cx.logs.clear();
         cx.heap.reset();
-        outcome
+        Some(outcome)
     }
 
+    /// Runs the handler on `req`. Where it was read (`Place::Inline`) the request may not wait for I/O
+    /// (`MoveIo`) and gets at most `INLINE_BUDGET`; `cut` tells whether that budget is below its deadline.
     fn run(
         &self,
         cx: &mut Cx,
         handler: &Handler,
         req: &RequestParts,
+        place: Place,
+        cut: &mut bool,
     ) -> Result<ResponseParts, Ctl> {
         let inc = Incoming::parse(req)?;
         let body = match handler {
@@ -818,9 +1001,20 @@ impl Dispatcher {
             }
         };
         let x_timeout = inc.header("x-timeout").map(|v| v.to_rust_string());
-        cx.begin_request(&self.config.limits(x_timeout.as_deref()));
-        let pool = self.pool.handle();
-        cx.io = (self.io)().map(|inner| Box::new(CountedIo { inner, pool }) as Box<dyn Io>);
+        let mut limits = self.config.limits(x_timeout.as_deref());
+        if place == Place::Inline {
+            *cut = INLINE_BUDGET < limits.deadline;
+            limits.deadline = limits.deadline.min(INLINE_BUDGET);
+            WANTS_IO.with(|w| w.set(false));
+        }
+        cx.begin_request(&limits);
+        cx.io = match place {
+            Place::Inline => Some(Box::new(MoveIo)),
+            Place::Worker => {
+                let pool = self.pool.handle();
+                (self.io)().map(|inner| Box::new(CountedIo { inner, pool }) as Box<dyn Io>)
+            }
+        };
         let facts = inc.facts();
         match handler {
             Handler::Openfaas(h) => {
@@ -1127,12 +1321,6 @@ pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Respons
         .iter()
         .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
         .collect();
-    let x_timeout = head
-        .headers
-        .get("x-timeout")
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty());
-    let budget = state.config.limits(x_timeout).deadline + Duration::from_secs(2);
     let method = head.method.as_str().to_string();
     let log_path = log.then(|| target[..path_len].to_string());
     let outcome = match read_body(body, body_keep(&state.config)).await {
@@ -1147,30 +1335,17 @@ pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Respons
                 headers,
                 body,
             };
-            let st = state.clone();
-            let ticket = Arc::new(Ticket::new(admission));
-            let t = ticket.clone();
-            let (tx, mut rx) = tokio::sync::oneshot::channel();
-            state.submit(Box::new(move || {
-                if !t.abandoned() {
-                    let _ = tx.send(st.handle_claimed(parts, &|| t.claim()));
+            match state.try_inline(&parts) {
+                Some(o) => o,
+                None => {
+                    let x_timeout = head
+                        .headers
+                        .get("x-timeout")
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|s| !s.is_empty());
+                    let budget = state.config.limits(x_timeout).deadline + Duration::from_secs(2);
+                    to_workers(&state, parts, admission, budget).await
                 }
-            }));
-            let failed = || {
-                Outcome::Fallback(abort(
-                    AbortKind::Unsupported,
-                    "the dispatcher failed while serving the request",
-                ))
-            };
-            match tokio::time::timeout(budget, &mut rx).await {
-                Ok(Ok(o)) => o,
-                Ok(Err(_)) => failed(),
-                Err(_) if ticket.abandon() => Outcome::Fallback(abort(
-                    AbortKind::Deadline,
-                    "the request ran past its deadline",
-                )),
-                // Claimed just now: its answer (and its writes to module state) are on their way.
-                Err(_) => rx.await.unwrap_or_else(|_| failed()),
             }
         }
     };
@@ -1184,6 +1359,41 @@ pub async fn respond(state: Arc<Dispatcher>, req: Request<HyperBody>) -> Respons
     match outcome {
         Outcome::Answer(p) => to_hyper(p, Some(started.elapsed())),
         Outcome::Fallback(a) => to_hyper(fallback_marker(&a), None),
+    }
+}
+
+/// Serves a request on a worker (`pool.rs`), waiting for it at most `budget`: past that, the request is
+/// handed back, and its answer, if it comes later, is dropped with its writes to module state.
+async fn to_workers(
+    state: &Arc<Dispatcher>,
+    parts: RequestParts,
+    admission: Admission,
+    budget: Duration,
+) -> Outcome {
+    let st = state.clone();
+    let ticket = Arc::new(Ticket::new(admission));
+    let t = ticket.clone();
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    state.submit(Box::new(move || {
+        if !t.abandoned() {
+            let _ = tx.send(st.handle_claimed(parts, &|| t.claim()));
+        }
+    }));
+    let failed = || {
+        Outcome::Fallback(abort(
+            AbortKind::Unsupported,
+            "the dispatcher failed while serving the request",
+        ))
+    };
+    match tokio::time::timeout(budget, &mut rx).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(_)) => failed(),
+        Err(_) if ticket.abandon() => Outcome::Fallback(abort(
+            AbortKind::Deadline,
+            "the request ran past its deadline",
+        )),
+        // Claimed just now: its answer (and its writes to module state) are on their way.
+        Err(_) => rx.await.unwrap_or_else(|_| failed()),
     }
 }
 
@@ -1201,7 +1411,16 @@ where
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
 
-    state.start_workers();
+    if state.serves_inline() {
+        // Each thread loads its realm with its first request; a few load theirs now, the first one makes
+        // the dispatcher ready.
+        for _ in 0..state.inline_max {
+            let st = state.clone();
+            tokio::spawn(async move { st.warm_inline() });
+        }
+    } else {
+        state.start_workers();
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
     tokio::pin!(shutdown);
@@ -1294,10 +1513,12 @@ pub fn main(prog: &'static Program) {
             std::process::exit(1);
         }
     };
-    // Requests run on the dispatcher's own workers (pool.rs); tokio's threads only move bytes, and its
+    // Requests run on tokio's threads (which need the workers' stack: generated code recurses as the
+    // JavaScript did) until they wait for I/O, then on the dispatcher's own workers (pool.rs); tokio's
     // blocking pool only resolves the names fetches connect to.
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(pool::STACK)
         .max_blocking_threads(BLOCKING_THREADS)
         .build()
     {

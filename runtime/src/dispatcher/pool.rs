@@ -1,5 +1,8 @@
 //! The dispatcher's workers: threads of its own, each with its realm (a replica of the function), taking
-//! requests from one queue in arrival order.
+//! requests from one queue in arrival order. They serve every request when the realms are exactly
+//! `cl_workers`; otherwise they serve those that wait for I/O or run long, the others being served on the
+//! tokio threads that read them (`mod.rs`), and the pool holds the realms those threads leave (its `max` is
+//! `cl_workers_max` less theirs) and starts with the first request sent to it.
 //!
 //! Compiled code runs a request from start to finish on one thread: `await` of a fetch blocks that
 //! thread until the response is in (the fetch itself runs on tokio, so a request's own fetches overlap).
@@ -7,7 +10,8 @@
 //! realms bounds how many requests can wait for I/O at once, and the pool sizes itself between two
 //! bounds:
 //!
-//! - `base` workers (`cl_workers`, by default the number of cores) start with the dispatcher and stay:
+//! - `base` workers (`cl_workers`, by default the number of cores) start with the dispatcher (`start`) or
+//!   the first request (`submit`) and stay:
 //!   that many requests compute at once, which is all the machine can run;
 //! - while some of them wait for I/O and requests are queued, more workers start, up to `max`
 //!   (`cl_workers_max`), so that `base` of them can still compute: I/O-bound functions keep up to `max`
@@ -29,7 +33,7 @@ pub type Job = Box<dyn FnOnce() + Send>;
 const IDLE_EXIT: Duration = Duration::from_secs(30);
 
 /// Stack of a worker thread: generated code recurses as the JavaScript did.
-const STACK: usize = 32 << 20;
+pub(crate) const STACK: usize = 32 << 20;
 
 thread_local! {
     /// Whether this thread is one of a pool's workers (its waits for I/O are counted).
