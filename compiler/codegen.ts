@@ -1567,9 +1567,14 @@ class FnGen {
    * before `later`: a Rust local that none of `later` assigns is borrowed in place rather than copied.
    */
   private objectRef(obj: Node, later: Node[]): string {
-    const b = obj.type === 'Identifier' ? this.cg.ref(obj) : null;
-    if (b && !b.captured && !this.cg.isNumeric(b) && !assigns(later, b, (x) => this.cg.ref(x))) return `let o = &${b.rust};`;
-    return `let o = &${this.expr(obj)};`;
+    return this.valueRef('o', obj, later);
+  }
+
+  /** `let <name> = &...;`, a reference to the value of `n` evaluated before `later`, as `objectRef`. */
+  private valueRef(name: string, n: Node, later: Node[]): string {
+    const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
+    if (b && !b.captured && !this.cg.isNumeric(b) && !assigns(later, b, (x) => this.cg.ref(x))) return `let ${name} = &${b.rust};`;
+    return `let ${name} = &${this.expr(n)};`;
   }
 
   /** `e` as a Rust bool, for tests: comparisons on f64s and `!` of them need no tagged value. */
@@ -1825,6 +1830,9 @@ class FnGen {
       }
       return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} ${callWith('f', 'o')} }`;
     }
+    // One compiled function seen here: the callee's checks and the call in one look at it.
+    if (only)
+      return `{ ${this.valueRef('fv', c, e.arguments)} ${this.args(e.arguments)} call::call_user(cx, fv, ${only[1]}, f${only[1]}, Value::Undefined, &args, ${awaited}, ${e.sid})? }`;
     return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'Value::Undefined')} }`;
   }
 

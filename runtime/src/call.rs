@@ -362,6 +362,59 @@ pub fn invoke_user(
     }
 }
 
+/// `f(args)` at a site where the trace saw one callee, compiled function `code` (whose code is `body`):
+/// `callee_of`, `guard_callee` and `invoke_user` in one look at the callee when it is that function and a
+/// plain one; anything else goes through the three in turn, failing as they do.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn call_user(
+    cx: &mut Cx,
+    fv: &Value,
+    code: u32,
+    body: crate::cx::Code,
+    this: Value,
+    args: &[Value],
+    awaited: bool,
+    site: u32,
+) -> JsResult<Value> {
+    if let Value::Obj(o) = fv {
+        if let ObjKind::Function(f) = cx.heap.kind(*o) {
+            if f.code == code && f.flags & (fflags::CLASS | fflags::ASYNC) == 0 {
+                enter(cx)?;
+                let r = body(
+                    cx,
+                    &Call {
+                        callee: *o,
+                        this,
+                        args,
+                        new_target: None,
+                    },
+                );
+                cx.depth -= 1;
+                return r;
+            }
+        }
+    }
+    call_user_slow(cx, fv, code, body, this, args, awaited, site)
+}
+
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn call_user_slow(
+    cx: &mut Cx,
+    fv: &Value,
+    code: u32,
+    body: crate::cx::Code,
+    this: Value,
+    args: &[Value],
+    awaited: bool,
+    site: u32,
+) -> JsResult<Value> {
+    let f = callee_of(cx, fv)?;
+    guard_callee(cx, &f, &[CalleeId::User(code)], site)?;
+    invoke_user(cx, &f, body, this, args, awaited)
+}
+
 /// [[Call]].
 pub fn call(cx: &mut Cx, f: &Value, this: Value, args: &[Value]) -> JsResult<Value> {
     match f {
