@@ -1567,10 +1567,16 @@ fn regexp_replace(
 ) -> JsResult<Value> {
     let rep = Replacement::of(cx, replace_value)?;
     let u = s.units();
+    // The groups are needed by a function, and by a template that can name them (with a `$`).
+    let caps = !d.compiled.names.is_empty()
+        && match &rep {
+            Replacement::Func(_) => true,
+            Replacement::Template(t) => t.units().contains(&(b'$' as u16)),
+        };
     let matches = if d.set.global {
-        collect_all(cx, o, d, u, true)?
+        collect_all(cx, o, d, u, caps)?
     } else {
-        builtin_exec(cx, o, d, u, true)?.into_iter().collect()
+        builtin_exec(cx, o, d, u, caps)?.into_iter().collect()
     };
     if matches.is_empty() {
         return Ok(Value::Str(s.clone()));

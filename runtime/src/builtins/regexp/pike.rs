@@ -24,6 +24,8 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::OnceLock;
 
+mod dfa;
+
 /// The most instructions a program may have; larger ones (big counted repeats) stay on regress.
 const MAX_INSTS: usize = 2000;
 /// The most thread steps one search may take before it is handed to regress (with its cost bound).
@@ -134,6 +136,8 @@ pub struct Prog {
     first: Option<(u128, bool)>,
     /// Thread lists kept between searches: with all captures, and with the match's bounds only.
     cache: [RefCell<Option<Cache>>; 2],
+    /// The states of the lazy DFA that searches for bounds only, kept between searches.
+    dfa: RefCell<dfa::Dfa>,
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -803,6 +807,7 @@ impl Prog {
             anchored,
             first,
             cache: [RefCell::new(None), RefCell::new(None)],
+            dfa: RefCell::new(dfa::Dfa::default()),
         })
     }
 
@@ -814,6 +819,35 @@ impl Prog {
     /// The first match at or after `from` (only at `from` when `sticky`), with the captures when `caps`;
     /// and how many positions the search went through.
     pub fn exec(&self, s: &[u16], from: usize, sticky: bool, caps: bool) -> (Option<Found>, usize) {
+        if !caps {
+            // The bounds alone: the lazy DFA, unless it hands the search back.
+            let mut d = self.dfa.borrow_mut();
+            if let Some((found, steps)) = self.dfa_find(&mut d, s, from, sticky || self.anchored) {
+                let found = found.map(|(a, b)| Found {
+                    range: a..b,
+                    captures: vec![None; self.nslots / 2 - 1],
+                });
+                return (found, steps);
+            }
+            d.reset_if_full();
+        }
+        self.exec_pike(s, from, sticky, caps)
+    }
+
+    /// The bounds of `exec` by the Pike VM alone, for the tests that hold the DFA to it.
+    #[cfg(test)]
+    pub fn exec_pike_bounds(&self, s: &[u16], from: usize, sticky: bool) -> Option<Range<usize>> {
+        self.exec_pike(s, from, sticky, false).0.map(|m| m.range)
+    }
+
+    /// `exec` by the Pike VM.
+    fn exec_pike(
+        &self,
+        s: &[u16],
+        from: usize,
+        sticky: bool,
+        caps: bool,
+    ) -> (Option<Found>, usize) {
         let n = if caps { self.nslots } else { 2 };
         let mut cache = self.cache[caps as usize].borrow_mut();
         let cache = cache.get_or_insert_with(|| Cache::new(self.insts.len(), n));
@@ -870,6 +904,10 @@ impl Prog {
         loop {
             if matched.is_none() && (pos == from || !one_start) {
                 if clist.is_empty() && !one_start {
+                    // No thread is left: the instructions the last step visited here (all failed) are
+                    // forgotten, since the skip below may move on to another position, where they could
+                    // succeed (they once hid a match that began right after a skipped character).
+                    clist.clear();
                     if let Some((ascii, non_ascii)) = self.first {
                         while pos < len {
                             let c = s[pos];

@@ -1605,6 +1605,63 @@ fn pike_case_folding_agrees_with_node_on_every_cased_character() {
     );
 }
 
+/// The lazy DFA (pike/dfa.rs) finds the bounds the Pike VM finds: random patterns of the engine's grammar
+/// on random subjects, every start position, sticky or not, every flag combination, one program (and its
+/// cache of states) per pattern and flags. `REGEX_DFA_CASES=n` runs n patterns (default 3000).
+#[test]
+fn dfa_bounds_agree_with_the_pike_vm() {
+    let count: usize = std::env::var("REGEX_DFA_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let mut r = Rng(0xD1B54A32D192ED03);
+    let (mut compared, mut differ) = (0usize, Vec::new());
+    for _ in 0..count {
+        let mut p = String::new();
+        let mut groups = 0;
+        gen_pike_pattern(&mut r, 0, &mut groups, &mut p);
+        let subjects: Vec<Vec<u16>> = (0..4).map(|_| u(&gen_pike_subject(&mut r))).collect();
+        for bits in 0..16u8 {
+            let flags = pike::Flags {
+                ignore_case: bits & 1 != 0,
+                multiline: bits & 2 != 0,
+                dot_all: bits & 4 != 0,
+                unicode: bits & 8 != 0,
+            };
+            let Some(prog) = pike::Prog::compile(&u(&p), flags, groups) else {
+                continue;
+            };
+            for s in &subjects {
+                for from in 0..=s.len() {
+                    for sticky in [false, true] {
+                        let dfa = prog.exec(s, from, sticky, false).0.map(|m| m.range);
+                        let vm = prog.exec_pike_bounds(s, from, sticky);
+                        compared += 1;
+                        if dfa != vm && differ.len() < 10 {
+                            differ.push(format!(
+                                "/{}/ flags {:04b} on {:?} from {} sticky {}: dfa {:?} pike {:?}",
+                                p,
+                                bits,
+                                String::from_utf16_lossy(s),
+                                from,
+                                sticky,
+                                dfa,
+                                vm
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(compared > 100_000, "only {} searches compared", compared);
+    assert!(
+        differ.is_empty(),
+        "the DFA and the Pike VM differ: {:#?}",
+        differ
+    );
+}
+
 /// Which patterns run on the non-backtracking engine, and that the others still run on regress.
 #[test]
 fn engine_is_chosen_per_pattern() {
@@ -1681,4 +1738,33 @@ fn catastrophic_patterns_run_on_the_pike_engine() {
         str_of(&props::get(&mut cx, &m, &u("1")).unwrap()).len(),
         5000
     );
+}
+
+/// A search whose start skips characters no match can begin with, after a failed step at the skipped
+/// position: the Pike VM once kept that step's visited instructions and missed the match beginning right
+/// after (`/(\u2028??|\b[^\s])(^\cJ)[\w-]/m` on "s-\r\nB"), with and without captures, as Node answers.
+#[test]
+fn pike_start_after_a_skipped_character() {
+    let pattern = r"(\u2028??|\b[^\s])(^\cJ)[\w-]";
+    let subjects = ["s-\r\nB", "-\r\nB", "\r\nB", "ss--\r\r\nBx", "s\r\n-"];
+    let script = format!(
+        "const re = /{}/m; process.stdout.write({:?}.map((s) => {{ const m = re.exec(s); return m ? m.index + '..' + (m.index + m[0].length) : 'none'; }}).join(','));",
+        pattern, subjects
+    );
+    let expected = node_run(&script, "");
+    let flags = pike::Flags {
+        multiline: true,
+        ..Default::default()
+    };
+    let prog = pike::Prog::compile(&u(pattern), flags, 2).expect("on the pike engine");
+    for caps in [true, false] {
+        let got: Vec<String> = subjects
+            .iter()
+            .map(|s| match prog.exec(&u(s), 0, false, caps).0 {
+                Some(m) => format!("{}..{}", m.start(), m.end()),
+                None => "none".to_string(),
+            })
+            .collect();
+        assert_eq!(got.join(","), expected, "captures: {}", caps);
+    }
 }
