@@ -1815,6 +1815,13 @@ class FnGen {
       // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
       if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
+      // `s.charCodeAt(i)` on a string and a number: the code unit read directly (string::char_code_at_num).
+      if (ids === '&[CalleeId::Builtin("String.prototype.charCodeAt")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
+        return (
+          `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; let a0 = ${this.expr(e.arguments[0])}; ` +
+          `if let (Value::Str(st), Value::Num(p)) = (&o, &a0) { cx.tick()?; Value::Num(clrt::builtins::string::char_code_at_num(st.units(), *p)) } ` +
+          `else { let args: [Value; 1] = [a0]; ${callWith('f', 'o')} } }`
+        );
       const math = /^&\[CalleeId::Builtin\("Math\.(\w+)"\)\]$/.exec(ids);
       const arity = math ? MATH_DIRECT[math[1]] : undefined;
       if (math && arity === e.arguments.length && !e.arguments.some((a: Node) => a.type === 'SpreadElement') && !awaited) {

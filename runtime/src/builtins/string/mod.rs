@@ -330,10 +330,23 @@ fn char_at(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 fn char_code_at(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let s = this_str(cx, this)?;
     let n = ops::to_integer_or_infinity(cx, &arg(args, 0))?;
+    Ok(Value::Num(char_code_at_integer(s.units(), n)))
+}
+
+/// `s.charCodeAt(pos)` for a number `pos`, which generated code calls directly where the site's guard has
+/// admitted only this builtin and the receiver is a string.
+#[inline]
+pub fn char_code_at_num(s: &[u16], pos: f64) -> f64 {
+    // ToIntegerOrInfinity of a number: NaN is 0, the rest truncates.
+    char_code_at_integer(s, if pos.is_nan() { 0.0 } else { pos.trunc() })
+}
+
+#[inline]
+fn char_code_at_integer(s: &[u16], n: f64) -> f64 {
     if n < 0.0 || n >= s.len() as f64 {
-        return Ok(Value::Num(f64::NAN));
+        return f64::NAN;
     }
-    Ok(Value::Num(s.units()[n as usize] as f64))
+    s[n as usize] as f64
 }
 
 /// The code point at `i` (CodePointAt, ECMA-262 §11.1.4): a surrogate pair, or a lone unit.
