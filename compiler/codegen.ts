@@ -64,6 +64,16 @@ function assigns(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefi
   return false;
 }
 
+/** Whether statement `n` may jump (break, continue, return, throw) past the statements after it. */
+function jumps(n: Node): boolean {
+  if (!n || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some(jumps);
+  if (FUNCTION_TYPES.has(n.type)) return false;
+  if (['BreakStatement', 'ContinueStatement', 'ReturnStatement', 'ThrowStatement'].includes(n.type)) return true;
+  for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object' && jumps(n[k])) return true;
+  return false;
+}
+
 /** Function nodes, whose parameters are bindings. */
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
 
@@ -585,9 +595,19 @@ class Codegen {
     findTemps(program);
     // A value of unknown type may go into a binding whose uses the trace saw only as numbers: it is checked
     // where it is assigned (`guardSite`), against the guard of one of those uses.
+    // Or, for a binding given one value, where the first thing done with it is such a use: checking the value
+    // where it is assigned gives up exactly where that use would have (`firstUseGuards`).
+    const first = this.firstUseGuards(program);
     const guarded = (b: Binding, v: Node): boolean => {
+      if (temps.has(b) || !OPAQUE.has(v.type) || (v.type === 'Identifier' && v.name === 'undefined')) return false;
       const g = guards.get(b);
-      return !!g && g.site !== null && !g.other && !temps.has(b) && OPAQUE.has(v.type) && !(v.type === 'Identifier' && v.name === 'undefined');
+      if (g && g.site !== null && !g.other) return true;
+      const site = first.get(b);
+      const d = defs.get(b);
+      if (site === undefined || !d || d.decls !== 1 || d.values.length !== 1) return false;
+      // The binding's guard is now this use's.
+      guards.set(b, { site, other: true });
+      return true;
     };
     for (let changed = true; changed;) {
       changed = false;
@@ -698,7 +718,7 @@ class Codegen {
     visit(program, null, '', null, '');
     for (const [b, d] of decls) {
       if (b.captured || d.count !== 1 || this.numeric.has(b)) continue;
-      const kind = this.filledArrayKind(d.init);
+      const kind = this.filledArrayKind(d.init) ?? this.literalArrayKind(d.init);
       if (!kind) continue;
       const ok = (uses.get(b) ?? []).every(({ parent, key, grand, grandKey }) => {
         if (parent.type !== 'MemberExpression' || key !== 'object') return false;
@@ -714,6 +734,14 @@ class Codegen {
       });
       if (ok) this.localArrays.set(b, kind);
     }
+  }
+
+  /** An array literal whose elements are all numbers, or all booleans, by the rules of `isNum` / `isBool`. */
+  private literalArrayKind(init: Node | null): LocalArray | null {
+    if (init?.type !== 'ArrayExpression' || init.elements.length === 0 || init.elements.some((e: Node | null) => !e || e.type === 'SpreadElement')) return null;
+    if (init.elements.every((e: Node) => this.isNum(e))) return { kind: 'f64', literal: init.elements };
+    if (init.elements.every((e: Node) => this.isBool(e))) return { kind: 'bool', literal: init.elements };
+    return null;
   }
 
   /** `new Array(n).fill(c)`, `c` a boolean or number literal, where the trace saw the builtins only. */
@@ -770,6 +798,146 @@ class Codegen {
     return this.numberGuards.get(b)?.site ?? null;
   }
   private numberGuards = new Map<Binding, { site: number | null; other: boolean }>();
+
+  /**
+   * For each Rust local declared by a statement (or a parameter), the site of its first use when that use is
+   * an operand that a site's guard admitted only as a number and nothing before it can be skipped: it is in
+   * the part of a statement that always runs (not behind `&&`, `?:` or a branch), and the statements between
+   * the declaration and it neither mention the local nor jump (break, continue, return, throw). A value
+   * that is not a number then gives up at that use whatever the path, so checking it where the local gets
+   * it gives the same answer.
+   */
+  private firstUseGuards(program: Node): Map<Binding, number> {
+    const out = new Map<Binding, number>();
+    const scan = (list: Node[], start: number, b: Binding): void => {
+      for (let i = start; i < list.length; i++) {
+        const r = this.firstUse(list[i], b);
+        if (r === 'none') {
+          if (jumps(list[i])) return;
+          continue;
+        }
+        if (r !== 'other') out.set(b, r);
+        return;
+      }
+    };
+    const lists = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) {
+        n.forEach((s, i) => {
+          if (s?.type === 'VariableDeclaration' && !s.temp)
+            for (const d of s.declarations) {
+              const b = this.ref(d.id);
+              if (b && !b.captured) scan(n, i + 1, b);
+            }
+        });
+        n.forEach(lists);
+        return;
+      }
+      if (FUNCTION_TYPES.has(n.type) && n.body?.type === 'BlockStatement') {
+        const scope = this.scopeOf.get(n);
+        for (const p of n.params) {
+          const b = p.type === 'Identifier' ? scope?.bindings.get(p.name) : undefined;
+          if (b && !b.captured) scan(n.body.body, 0, b);
+        }
+      }
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') lists(n[k]);
+    };
+    lists(program);
+    return out;
+  }
+
+  /**
+   * The first use of `b` in the part of statement `st` that always runs, in evaluation order: the site of a
+   * number-guarded operand, 'other' for any other use (or a use that may not run), 'none' when `st` does
+   * not mention `b`.
+   */
+  private firstUse(st: Node, b: Binding): number | 'other' | 'none' {
+    const mentions = (n: Node): boolean => {
+      if (!n || typeof n !== 'object') return false;
+      if (Array.isArray(n)) return n.some(mentions);
+      if (n.type === 'Identifier' && this.ref(n) === b) return true;
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object' && mentions(n[k])) return true;
+      return false;
+    };
+    // Evaluation order through the expressions that always run; anything else that mentions `b` is 'other'.
+    const walk = (n: Node, parent: Node | null, key: string): number | 'other' | 'none' => {
+      if (!n || typeof n !== 'object') return 'none';
+      const seq = (parts: [Node, string][]): number | 'other' | 'none' => {
+        for (const [x, k] of parts) {
+          const r = Array.isArray(x) ? seq(x.map((y) => [y, k] as [Node, string])) : walk(x, n, k);
+          if (r !== 'none') return r;
+        }
+        return 'none';
+      };
+      switch (n.type) {
+        case 'Identifier': {
+          if (this.ref(n) !== b) return 'none';
+          const t = parent?.type;
+          let mask: number | null = null;
+          if (t === 'BinaryExpression') mask = this.typeMask(parent!, key === 'left' ? 0 : 1);
+          else if (t === 'MemberExpression' && key === 'property' && parent!.computed) mask = this.typeMask(parent!, 1);
+          else if (t === 'UnaryExpression' && ['-', '+', '~'].includes(parent!.operator)) mask = this.typeMask(parent!, 0);
+          return mask === NUMBER_TAG ? parent!.sid : 'other';
+        }
+        case 'Literal':
+          return 'none';
+        case 'BinaryExpression':
+          return seq([
+            [n.left, 'left'],
+            [n.right, 'right'],
+          ]);
+        case 'MemberExpression':
+          return seq(
+            n.computed
+              ? [
+                  [n.object, 'object'],
+                  [n.property, 'property'],
+                ]
+              : [[n.object, 'object']],
+          );
+        case 'UnaryExpression':
+        case 'AwaitExpression':
+          return seq([[n.argument, 'argument']]);
+        case 'AssignmentExpression':
+          return n.left.type === 'Identifier'
+            ? seq([[n.right, 'right']])
+            : seq([
+                [n.left, 'left'],
+                [n.right, 'right'],
+              ]);
+        case 'CallExpression':
+        case 'NewExpression':
+          return seq([[n.callee, 'callee'], ...n.arguments.map((a: Node) => [a, 'arguments'] as [Node, string])]);
+        case 'SequenceExpression':
+          return seq(n.expressions.map((x: Node) => [x, 'expressions'] as [Node, string]));
+        case 'ArrayExpression':
+          return seq(n.elements.filter(Boolean).map((x: Node) => [x, 'elements'] as [Node, string]));
+        case 'ClIntrinsic':
+          return seq(n.arguments.map((x: Node) => [x, 'arguments'] as [Node, string]));
+        case 'LogicalExpression': {
+          const r = walk(n.left, n, 'left');
+          return r !== 'none' ? r : mentions(n.right) ? 'other' : 'none';
+        }
+        case 'ConditionalExpression': {
+          const r = walk(n.test, n, 'test');
+          return r !== 'none' ? r : mentions([n.consequent, n.alternate]) ? 'other' : 'none';
+        }
+        case 'ExpressionStatement':
+          return walk(n.expression, n, 'expression');
+        case 'ReturnStatement':
+          return n.argument ? walk(n.argument, n, 'argument') : 'none';
+        case 'VariableDeclaration':
+          return seq(n.declarations.filter((d: Node) => d.init).map((d: Node) => [d.init, 'init'] as [Node, string]));
+        case 'IfStatement': {
+          const r = walk(n.test, n, 'test');
+          return r !== 'none' ? r : mentions([n.consequent, n.alternate]) ? 'other' : 'none';
+        }
+        default:
+          return mentions(n) ? 'other' : 'none';
+      }
+    };
+    return walk(st, null, '');
+  }
 
   /**
    * How the trace saw each Rust local's uses: `site`, the first site whose guard on it admitted only
@@ -980,12 +1148,12 @@ const BOOL_OPS = new Set(['<', '>', '<=', '>=', '===', '!==', '==', '!=', 'in', 
 /** A local array of one element kind (see findLocalArrays): its kind and the parts of its initialiser. */
 interface LocalArray {
   kind: 'bool' | 'f64';
-  /** The literal `fill` is called with. */
-  fill: Node;
-  /** `new Array(n)`. */
-  ctor: Node;
-  /** The `fill` call. */
-  call: Node;
+  /** Made by `new Array(n).fill(c)`: the literal `fill` is called with, `new Array(n)`, the `fill` call. */
+  fill?: Node;
+  ctor?: Node;
+  call?: Node;
+  /** Made by an array literal: its elements. */
+  literal?: Node[];
 }
 /** Operators whose result is a number whatever their operands (BigInts aside, which are not modelled). */
 const NUM_OPS = new Set(['-', '*', '/', '%', '**', '<<', '>>', '>>>', '&', '|', '^']);
@@ -1403,6 +1571,11 @@ class FnGen {
    * heap array's code makes (the global `Array` and, on an array, `fill` are the builtins), then the vector.
    */
   private filledArray(a: LocalArray): string {
+    if (a.literal) {
+      const items = a.literal.map((e) => (a.kind === 'bool' ? `clrt::elems::expect_bool(&${this.expr(e)})?` : this.num(e)));
+      return `clrt::elems::from_literal::<${a.kind}>(cx, vec![${items.join(', ')}])?`;
+    }
+    if (!a.fill || !a.ctor || !a.call) throw new Error('a filled local array without its making');
     const fill = a.kind === 'bool' ? String(a.fill.value) : f64Literal(a.fill.value);
     return (
       `{ let f = cx.global("Array", 0)?; let len = ${this.expr(a.ctor.arguments[0])}; let c = call::callee_of(cx, &f)?; ` +

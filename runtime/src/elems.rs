@@ -2,7 +2,8 @@
 //! function that made it.
 //!
 //! The compiler (`findLocalArrays` in compiler/codegen.ts) proves, from the program alone, that a local
-//! binding holds an array made by `new Array(n).fill(c)` with `c` a boolean or a number, that it is used only
+//! binding holds an array made by `new Array(n).fill(c)` with `c` a boolean or a number (or by an array
+//! literal whose elements are all numbers or all booleans), that it is used only
 //! as `a[i]`, `a[i] = v` (with `v` of the same kind) and `a.length`, and that it is never passed, returned,
 //! captured or reassigned. Such an array is a Rust `Vec<bool>` or `Vec<f64>` instead of a heap array of
 //! tagged values: 1 or 8 bytes an element instead of 16, no type guard and no heap lookup per access.
@@ -61,6 +62,14 @@ pub fn filled<T: Elem>(cx: &mut Cx, len: &Value, c: T, site: u32) -> JsResult<Ve
     cx.heap.charge(len.saturating_mul(T::BYTES))?;
     cx.burn(len as u64)?;
     Ok(vec![c; len])
+}
+
+/// An array literal's elements, all of one kind (the compiler has proved each is): charged against the
+/// request's heap cap as the heap array would be.
+#[inline]
+pub fn from_literal<T: Elem>(cx: &mut Cx, items: Vec<T>) -> JsResult<Vec<T>> {
+    cx.heap.charge(items.len() * T::BYTES)?;
+    Ok(items)
 }
 
 /// The element index `k` denotes, if it is one of `len` elements. `-0` is index 0, as its property key is
