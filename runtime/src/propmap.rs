@@ -50,10 +50,10 @@ impl<const N: usize> Key for [u16; N] {
     }
 }
 
-/// Key equality, with the cheap mismatches (length, first unit) decided before a comparison of the rest.
+/// Key equality.
 #[inline(always)]
 fn same(a: &[u16], b: &[u16]) -> bool {
-    a.len() == b.len() && (a.is_empty() || (a[0] == b[0] && a[1..] == b[1..]))
+    crate::value::units_eq(a, b)
 }
 
 impl Props {

@@ -116,7 +116,7 @@ pub fn get_at(cx: &mut Cx, v: &Value, key: &'static [u16], slot: u32) -> JsResul
         if matches!(obj.kind, ObjKind::Ordinary) {
             let i = cx.pics.get(slot as usize).copied().unwrap_or(u32::MAX) as usize;
             if let Some((k, Prop::Data { value, .. })) = obj.props.get_index(i) {
-                if k.units() == key {
+                if crate::value::units_eq(k.units(), key) {
                     return Ok(value.clone());
                 }
             }

@@ -20,12 +20,15 @@ impl JsStr {
     pub fn empty() -> JsStr {
         JsStr(Rc::new(Vec::new()))
     }
+    #[inline(always)]
     pub fn units(&self) -> &[u16] {
         &self.0
     }
+    #[inline(always)]
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -112,9 +115,26 @@ impl From<String> for JsStr {
     }
 }
 impl PartialEq for JsStr {
+    #[inline]
     fn eq(&self, other: &JsStr) -> bool {
-        Rc::ptr_eq(&self.0, &other.0) || self.0[..] == other.0[..]
+        if Rc::ptr_eq(&self.0, &other.0) {
+            return true;
+        }
+        units_eq(&self.0, &other.0)
     }
+}
+
+/// Whether two strings' code units are the same. Short ones (property keys, tags, the options a handler
+/// compares) are compared unit by unit in place, with no call to memcmp.
+#[inline(always)]
+pub fn units_eq(a: &[u16], b: &[u16]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    a == b
 }
 impl Hash for JsStr {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -219,6 +239,7 @@ impl Value {
     pub fn is_nullish(&self) -> bool {
         matches!(self, Value::Undefined | Value::Null | Value::Hole)
     }
+    #[inline]
     pub fn as_obj(&self) -> Option<ObjRef> {
         match self {
             Value::Obj(o) => Some(*o),

@@ -172,24 +172,31 @@ builtin!(
 pub mod direct {
     use crate::ops;
 
+    #[inline]
     pub fn abs(x: f64) -> f64 {
         x.abs()
     }
+    #[inline]
     pub fn ceil(x: f64) -> f64 {
         x.ceil()
     }
+    #[inline]
     pub fn floor(x: f64) -> f64 {
         x.floor()
     }
+    #[inline]
     pub fn round(x: f64) -> f64 {
         super::round(x)
     }
+    #[inline]
     pub fn sqrt(x: f64) -> f64 {
         x.sqrt()
     }
+    #[inline]
     pub fn trunc(x: f64) -> f64 {
         x.trunc()
     }
+    #[inline]
     pub fn sign(x: f64) -> f64 {
         if x > 0.0 {
             1.0
@@ -199,13 +206,16 @@ pub mod direct {
             x
         }
     }
+    #[inline]
     pub fn imul(a: f64, b: f64) -> f64 {
         ops::f64_to_int32(a).wrapping_mul(ops::f64_to_int32(b)) as f64
     }
+    #[inline]
     pub fn pow(x: f64, y: f64) -> f64 {
         ops::js_pow(x, y)
     }
     /// One step of Math.max: NaN wins, and +0 is larger than -0.
+    #[inline]
     pub fn max(r: f64, n: f64) -> f64 {
         if n.is_nan() || r.is_nan() {
             f64::NAN
@@ -216,6 +226,7 @@ pub mod direct {
         }
     }
     /// One step of Math.min: NaN wins, and -0 is smaller than +0.
+    #[inline]
     pub fn min(r: f64, n: f64) -> f64 {
         if n.is_nan() || r.is_nan() {
             f64::NAN
@@ -293,6 +304,7 @@ fn constants() -> Vec<(&'static str, Value)> {
 
 /// Math.round (ECMA-262 §21.3.2.28): the integer closest to x, halves toward +∞, -0 kept for
 /// x in [-0.5, -0].
+#[inline]
 pub fn round(x: f64) -> f64 {
     if !x.is_finite() || x.trunc() == x {
         return x;
