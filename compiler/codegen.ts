@@ -1867,6 +1867,9 @@ class FnGen {
     const o = this.objectRef(e.object, []);
     if (e.property.type === 'PrivateIdentifier') return `{ ${o} ${this.guard(e, 0, 'o')} props::get_private(cx, o, ${this.cg.keyOf(e.property.key)})? }`;
     if (this.isArrayLength(e)) return `{ ${o} Value::Num(props::array_length(cx, o, ${e.sid})?) }`;
+    const mask = this.cg.typeMask(e, 0);
+    // The type guard and the cached read in one look at the object.
+    if (mask !== null) return `{ ${o} props::get_at_guarded(cx, o, ${this.cg.keyOf(e.property.name)}, ${this.cg.icSlot()}, ${mask}, ${e.sid})? }`;
     return `{ ${o} ${this.guard(e, 0, 'o')} props::get_at(cx, o, ${this.cg.keyOf(e.property.name)}, ${this.cg.icSlot()})? }`;
   }
 

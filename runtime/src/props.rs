@@ -112,18 +112,55 @@ pub fn get(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
 #[inline]
 pub fn get_at(cx: &mut Cx, v: &Value, key: &'static [u16], slot: u32) -> JsResult<Value> {
     if let Value::Obj(o) = v {
-        let obj = cx.heap.get(*o);
-        if matches!(obj.kind, ObjKind::Ordinary) {
-            let i = cx.pics.get(slot as usize).copied().unwrap_or(u32::MAX) as usize;
-            if let Some((k, Prop::Data { value, .. })) = obj.props.get_index(i) {
-                if crate::value::units_eq(k.units(), key) {
-                    return Ok(value.clone());
-                }
-            }
-            return get_own_miss(cx, v, *o, key, slot);
+        if let Some(r) = ordinary_at(cx, v, *o, key, slot) {
+            return r;
         }
     }
     get(cx, v, key)
+}
+
+/// `get_at` behind the site's type guard (`mask`, at `site`): an ordinary object where the guard admits
+/// objects passes it without a second look at the object's kind.
+#[inline]
+pub fn get_at_guarded(
+    cx: &mut Cx,
+    v: &Value,
+    key: &'static [u16],
+    slot: u32,
+    mask: u16,
+    site: u32,
+) -> JsResult<Value> {
+    if mask & crate::value::tag::OBJECT != 0 {
+        if let Value::Obj(o) = v {
+            if let Some(r) = ordinary_at(cx, v, *o, key, slot) {
+                return r;
+            }
+        }
+    }
+    ops::guard_type(cx, v, mask, site)?;
+    get_at(cx, v, key, slot)
+}
+
+/// `get_at` on object `o` when it is an ordinary one (None otherwise): the cached position first.
+#[inline(always)]
+fn ordinary_at(
+    cx: &mut Cx,
+    v: &Value,
+    o: ObjRef,
+    key: &'static [u16],
+    slot: u32,
+) -> Option<JsResult<Value>> {
+    let obj = cx.heap.get(o);
+    if !matches!(obj.kind, ObjKind::Ordinary) {
+        return None;
+    }
+    let i = cx.pics.get(slot as usize).copied().unwrap_or(u32::MAX) as usize;
+    if let Some((k, Prop::Data { value, .. })) = obj.props.get_index(i) {
+        if crate::value::units_eq(k.units(), key) {
+            return Some(Ok(value.clone()));
+        }
+    }
+    Some(get_own_miss(cx, v, o, key, slot))
 }
 
 #[inline(never)]
