@@ -675,7 +675,7 @@ class Codegen {
   // Local arrays of one element kind
 
   /** Bindings held as a Rust `Vec<bool>` or `Vec<f64>`: see findLocalArrays. */
-  private localArrays = new Map<Binding, LocalArray>();
+  localArrays = new Map<Binding, LocalArray>();
 
   /**
    * Finds the local arrays of one element kind (runtime/src/elems.rs): bindings that are Rust locals (not
@@ -1338,7 +1338,10 @@ class FnGen {
         if (s.body.type === 'WhileStatement') {
           const w = s.body;
           const cond = w.test.type === 'Literal' && w.test.value === true ? '' : `if !${this.cond(w.test)} { break; }\n`;
-          return [`${label}: loop {\n    cx.tick()?;\n${indent([cond + this.stmtBody(w.body)])}\n}`];
+          const loop = `${label}: loop {\n    cx.tick()?;\n${indent([cond + this.stmtBody(w.body)])}\n}`;
+          const fast = this.fastLoop(w);
+          // The fast version runs first when its checks pass; the loop then finds its test false at once.
+          return fast ? [fast, loop] : [loop];
         }
         return [`${label}: ${this.stmtBody(s.body)}`];
       }
@@ -1377,6 +1380,149 @@ class FnGen {
         this.cg.warnUnsupported(s, `a ${s.type}`);
         return [`return clrt::cx::abort(clrt::AbortKind::Unsupported, ${s.sid ?? 0}, "a statement that is not compiled");`];
     }
+  }
+
+  /**
+   * A counted loop over arrays, run on the arrays' elements in place (runtime/src/fastloop.rs): the loop
+   * `for (...; j < end; j++) { ... }` (as the normaliser writes it) where `j` and `end` are f64 locals the
+   * body does not assign, and the body is only assignments of f64 arithmetic to f64 locals and to `a[j]`,
+   * reading `b[j]`, for arrays `a`, `b` held by Rust locals the body does not assign (the normaliser's
+   * `t = j` key temporaries included). Before it runs, `fastloop::views` checks what each slow iteration
+   * would find: every array is an array the request may write (the written ones), long enough for the last
+   * `j`, and every element read is a number at every `j` the loop will take. Then nothing in the body can
+   * change an array's length or kind (no call, no other store), so the iterations need no more checks; where
+   * the checks fail the loop runs as usual. Returns null when the loop is not of this form.
+   */
+  private fastLoop(w: Node): string | null {
+    const body: Node[] = w.body?.type === 'BlockStatement' ? w.body.body : [];
+    if (body.length !== 3) return null;
+    const [guard, labeled, update] = body;
+    // `if (!(j < end)) break`, the labeled body, `j = +j + 1`.
+    if (guard.type !== 'IfStatement' || !guard.loopTest || guard.alternate) return null;
+    const t = guard.test;
+    if (t.type !== 'UnaryExpression' || t.operator !== '!' || t.argument.type !== 'BinaryExpression' || t.argument.operator !== '<') return null;
+    const jNode = t.argument.left;
+    const endNode = t.argument.right;
+    const j = jNode.type === 'Identifier' ? this.cg.ref(jNode) : null;
+    if (!j || j.captured || !this.cg.isNumeric(j)) return null;
+    const endBinding = endNode.type === 'Identifier' ? this.cg.ref(endNode) : null;
+    const endCode =
+      endNode.type === 'Literal' && typeof endNode.value === 'number'
+        ? f64Literal(endNode.value)
+        : endBinding && !endBinding.captured && this.cg.isNumeric(endBinding)
+          ? endBinding.rust
+          : null;
+    if (!endCode) return null;
+    if (update.type !== 'ExpressionStatement' || update.expression.type !== 'AssignmentExpression') return null;
+    const u = update.expression;
+    const inc = u.right;
+    const isJ = (n: Node): boolean =>
+      (n.type === 'Identifier' && this.cg.ref(n) === j) || (n.type === 'UnaryExpression' && n.operator === '+' && isJ(n.argument));
+    if (
+      u.left.type !== 'Identifier' ||
+      this.cg.ref(u.left) !== j ||
+      inc.type !== 'BinaryExpression' ||
+      inc.operator !== '+' ||
+      !isJ(inc.left) ||
+      inc.right.type !== 'Literal' ||
+      inc.right.value !== 1
+    )
+      return null;
+    if (labeled.type !== 'LabeledStatement' || labeled.body.type !== 'BlockStatement') return null;
+    // The body's assignments, in order.
+    const assigns: Node[] = [];
+    for (const st of labeled.body.body) {
+      if (st.type !== 'ExpressionStatement') return null;
+      const e = st.expression;
+      for (const x of e.type === 'SequenceExpression' ? e.expressions : [e]) {
+        if (x.type !== 'AssignmentExpression' || x.operator !== '=') return null;
+        assigns.push(x);
+      }
+    }
+    if (!assigns.length) return null;
+    const views: Binding[] = [];
+    const written = new Set<Binding>();
+    const read = new Set<Binding>();
+    const keys = new Set<Binding>([j]);
+    const assigned = new Set<Binding>();
+    for (const a of assigns) if (a.left.type === 'Identifier' && this.cg.ref(a.left)) assigned.add(this.cg.ref(a.left)!);
+    if (assigned.has(j) || (endBinding && assigned.has(endBinding))) return null;
+    const view = (n: Node): number | null => {
+      const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
+      if (!b || b.captured || this.cg.isNumeric(b) || this.cg.localArrays.has(b) || assigned.has(b)) return null;
+      if (!views.includes(b)) views.push(b);
+      return views.indexOf(b);
+    };
+    const isKey = (k: Node): boolean => k.type === 'Identifier' && keys.has(this.cg.ref(k)!);
+    // An f64 expression of the body, or null.
+    const num = (e: Node, site: Node): string | null => {
+      switch (e.type) {
+        case 'Literal':
+          return typeof e.value === 'number' ? f64Literal(e.value) : null;
+        case 'Identifier': {
+          const b = this.cg.ref(e);
+          if (!b || b.captured) return null;
+          if (this.cg.isNumeric(b)) return b.rust;
+          // A Value local the body does not assign, behind the operator's number guard.
+          if (assigned.has(b) || site.type !== 'BinaryExpression' || this.cg.typeMask(site, site.left === e ? 0 : 1) !== NUMBER_TAG) return null;
+          return `ops::guard_num(&${b.rust}, ${site.sid})?`;
+        }
+        case 'UnaryExpression': {
+          if ((e.operator !== '-' && e.operator !== '+') || !this.cg.isNum(e.argument)) return null;
+          const x = num(e.argument, e);
+          return x && (e.operator === '-' ? `(-${x})` : x);
+        }
+        case 'BinaryExpression': {
+          if (!F64_OPS[e.operator] || !this.f64Binary(e)) return null;
+          const l = num(e.left, e);
+          const r = num(e.right, e);
+          return l && r ? f64Op(e.operator, l, r) : null;
+        }
+        case 'MemberExpression': {
+          if (!this.isArrayIndexRead(e) || !isKey(e.property)) return null;
+          const i = view(e.object);
+          if (i === null) return null;
+          read.add(views[i]);
+          return `views.get(${i}, ji)`;
+        }
+        default:
+          return null;
+      }
+    };
+    const lines: string[] = [];
+    for (const a of assigns) {
+      if (a.left.type === 'Identifier') {
+        const b = this.cg.ref(a.left);
+        if (!b || b.captured || !this.cg.isNumeric(b)) return null;
+        // A key temporary: `t = memberKey(j)` or `t = j`.
+        const r = a.right.type === 'ClIntrinsic' && a.right.name === 'memberKey' ? a.right.arguments[0] : a.right;
+        if (isKey(r)) {
+          keys.add(b);
+          lines.push(`${b.rust} = ${j.rust};`);
+          continue;
+        }
+        keys.delete(b);
+        const v = this.isF64(a.right) ? num(a.right, a) : null;
+        if (!v) return null;
+        lines.push(`${b.rust} = ${v};`);
+        continue;
+      }
+      const m = a.left;
+      const site = { sid: a.sid ?? m.sid };
+      if (m.type !== 'MemberExpression' || !m.computed || !isKey(m.property)) return null;
+      if (this.cg.typeMask(site, 0) !== ARRAY_TAG || this.cg.typeMask(site, 1) !== NUMBER_TAG || !this.isF64(a.right)) return null;
+      const i = view(m.object);
+      const v = num(a.right, a);
+      if (i === null || !v) return null;
+      written.add(views[i]);
+      lines.push(`{ let n: f64 = ${v}; views.set(${i}, ji, n); }`);
+    }
+    const list = views.map((b) => `(&${b.rust}, ${read.has(b)}, ${written.has(b)})`).join(', ');
+    return (
+      `if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, ${endCode}) {\n` +
+      indent([`while ${j.rust} < ${endCode} {\n    cx.tick()?;\n    let ji = ${j.rust} as usize;\n${indent(lines)}\n    ${j.rust} += 1.0;\n}`]) +
+      '\n}'
+    );
   }
 
   /** `switch ($k)` over case indexes: the case it starts at, then every later one (fall-through). */

@@ -10,6 +10,7 @@ pub mod contract;
 pub mod cx;
 pub mod dispatcher;
 pub mod elems;
+pub mod fastloop;
 pub mod heap;
 pub mod io;
 pub mod native;

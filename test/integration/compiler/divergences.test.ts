@@ -45,9 +45,9 @@ const CASES: Array<[string, string, number, number?]> = [
   ],
   [
     'fastpaths',
-    "the runtime's fast paths (array indexes by truncation, ToInt32 within and beyond 2^31, string + number, per-site method and property caches, direct calls of the one function a site saw, small property maps, shared regex literals, strings appended in place) answer as Node, or give up, on -0, fractions, huge and negative indexes, numbers past 2^31 and 2^63, receivers of other kinds, objects with other key orders, getters and more than sixteen keys, a second callee, a string built up and kept part way, lone surrogates and a throwing toString, elements read and stored unboxed (strings, holes, stores past the end, -0 and fractional keys) and compound assignments whose right side reassigns the object, Math functions called directly on -0, NaN, infinities and arguments that are not numbers, locals and parameters held as f64 that get a string, a hole or undefined, charCodeAt read directly at fractions, -0, negative and far indexes, a local checked as a number where it is assigned because its first use is one, array literals of numbers kept as vectors",
-    58,
-    18,
+    "the runtime's fast paths (array indexes by truncation, ToInt32 within and beyond 2^31, string + number, per-site method and property caches, direct calls of the one function a site saw, small property maps, shared regex literals, strings appended in place) answer as Node, or give up, on -0, fractions, huge and negative indexes, numbers past 2^31 and 2^63, receivers of other kinds, objects with other key orders, getters and more than sixteen keys, a second callee, a string built up and kept part way, lone surrogates and a throwing toString, elements read and stored unboxed (strings, holes, stores past the end, -0 and fractional keys) and compound assignments whose right side reassigns the object, Math functions called directly on -0, NaN, infinities and arguments that are not numbers, locals and parameters held as f64 that get a string, a hole or undefined, charCodeAt read directly at fractions, -0, negative and far indexes, a local checked as a number where it is assigned because its first use is one, array literals of numbers kept as vectors, counted loops over arrays run in place and sent back on strings, holes, short arrays, fractional, negative and -0 bounds, aliases and module state",
+    60,
+    19,
   ],
 ];
 

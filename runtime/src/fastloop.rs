@@ -1,0 +1,85 @@
+//! Counted loops over arrays, run on the arrays' elements in place (`fastLoop` in compiler/codegen.ts).
+//!
+//! The compiler finds loops `for (...; j < end; j++)` whose body only computes on numbers and reads and
+//! writes `a[j]` of arrays the body cannot replace (no call, no other store, no allocation). Before such a
+//! loop, `views` checks, once, what every iteration of the ordinary code would check again: each array is an
+//! array; each written one belongs to the request and is neither frozen nor watched by a detached async
+//! call (`Heap::array_items_mut`, as every in-place store asks); each is long enough for the last `j` the
+//! loop takes; and every element read is a number at every `j` the loop takes. Nothing in the body can undo
+//! any of that (its stores write numbers into existing elements), so the iterations read and write the
+//! elements directly. When a check fails, `views` answers None and the loop runs as usual.
+
+use crate::heap::ObjKind;
+use crate::value::Value;
+
+/// The arrays of one fast loop: a pointer to each one's elements, valid while the loop runs (nothing else
+/// touches the heap meanwhile).
+pub struct Views<const N: usize> {
+    ptr: [*mut Value; N],
+}
+
+impl<const N: usize> Views<N> {
+    /// Element `j` of array `i`, a number (`views` checked it, and stores keep it one).
+    #[inline(always)]
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        // SAFETY: `views` checked that array `i` has more than `j` elements, and nothing can change its
+        // length or move its elements while the loop runs.
+        match unsafe { &*self.ptr[i].add(j) } {
+            Value::Num(n) => *n,
+            _ => unreachable!("an element a fast loop reads is a number"),
+        }
+    }
+    /// `a[j] = n` for array `i`.
+    #[inline(always)]
+    pub fn set(&self, i: usize, j: usize, n: f64) {
+        // SAFETY: as for `get`; the old element is dropped in place, as any store does.
+        unsafe { *self.ptr[i].add(j) = Value::Num(n) }
+    }
+}
+
+/// The views of `arrays` (each with whether the loop reads it and whether it writes it) for a loop whose
+/// index goes from `first` by 1 while it is below `end`; None unless every iteration would find what the
+/// checks above require.
+pub fn views<const N: usize>(
+    cx: &mut crate::cx::Cx,
+    arrays: [(&Value, bool, bool); N],
+    first: f64,
+    end: f64,
+) -> Option<Views<N>> {
+    // Indexes that are array indexes (-0 is 0); a loop that runs no iteration is left to the usual code.
+    let indexes = 0.0..2147483648.0;
+    if !indexes.contains(&first) || first.trunc() != first || end.is_nan() || end <= first {
+        return None;
+    }
+    let last = end.ceil();
+    if last > indexes.end {
+        return None;
+    }
+    let (lo, hi) = (first as usize, last as usize);
+    let mut ptr = [std::ptr::null_mut(); N];
+    for (k, (v, read, write)) in arrays.into_iter().enumerate() {
+        let Value::Obj(r) = v else {
+            return None;
+        };
+        let items: *mut Value = if write {
+            match cx.heap.array_items_mut(*r) {
+                Some(items) if items.len() >= hi => items.as_mut_ptr(),
+                _ => return None,
+            }
+        } else {
+            match cx.heap.kind(*r) {
+                ObjKind::Array(items) if items.len() >= hi => items.as_ptr() as *mut Value,
+                _ => return None,
+            }
+        };
+        if read {
+            // SAFETY: the array has at least `hi` elements (checked just above).
+            let elems = unsafe { std::slice::from_raw_parts(items, hi) };
+            if !elems[lo..].iter().all(|x| matches!(x, Value::Num(_))) {
+                return None;
+            }
+        }
+        ptr[k] = items;
+    }
+    Some(Views { ptr })
+}
