@@ -1405,14 +1405,6 @@ class FnGen {
     const endNode = t.argument.right;
     const j = jNode.type === 'Identifier' ? this.cg.ref(jNode) : null;
     if (!j || j.captured || !this.cg.isNumeric(j)) return null;
-    const endBinding = endNode.type === 'Identifier' ? this.cg.ref(endNode) : null;
-    const endCode =
-      endNode.type === 'Literal' && typeof endNode.value === 'number'
-        ? f64Literal(endNode.value)
-        : endBinding && !endBinding.captured && this.cg.isNumeric(endBinding)
-          ? endBinding.rust
-          : null;
-    if (!endCode) return null;
     if (update.type !== 'ExpressionStatement' || update.expression.type !== 'AssignmentExpression') return null;
     const u = update.expression;
     const inc = u.right;
@@ -1429,24 +1421,32 @@ class FnGen {
     )
       return null;
     if (labeled.type !== 'LabeledStatement' || labeled.body.type !== 'BlockStatement') return null;
-    // The body's assignments, in order.
-    const assigns: Node[] = [];
-    for (const st of labeled.body.body) {
-      if (st.type !== 'ExpressionStatement') return null;
-      const e = st.expression;
-      for (const x of e.type === 'SequenceExpression' ? e.expressions : [e]) {
-        if (x.type !== 'AssignmentExpression' || x.operator !== '=') return null;
-        assigns.push(x);
-      }
+    // What the body assigns or declares: none of it may be the index, the bound, or an array.
+    const assigned = new Set<Binding>();
+    const collect = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(collect);
+      if (n.type === 'AssignmentExpression' && n.left.type === 'Identifier' && this.cg.ref(n.left)) assigned.add(this.cg.ref(n.left)!);
+      if (n.type === 'VariableDeclarator' && this.cg.ref(n.id)) assigned.add(this.cg.ref(n.id)!);
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') collect(n[k]);
+    };
+    collect(labeled.body);
+    if (assigned.has(j)) return null;
+    // The bound: a number literal, an f64 local, or the length of an array held by a local (no store in the
+    // body can change a length), evaluated once.
+    const endBinding = endNode.type === 'Identifier' ? this.cg.ref(endNode) : null;
+    let endCode: string | null = null;
+    if (endNode.type === 'Literal' && typeof endNode.value === 'number') endCode = f64Literal(endNode.value);
+    else if (endBinding && !endBinding.captured && this.cg.isNumeric(endBinding) && !assigned.has(endBinding)) endCode = endBinding.rust;
+    else if (this.isArrayLength(endNode) && endNode.object.type === 'Identifier') {
+      const x = this.cg.ref(endNode.object);
+      if (x && !x.captured && !this.cg.isNumeric(x) && !assigned.has(x)) endCode = `props::array_length(cx, &${x.rust}, ${endNode.sid})?`;
     }
-    if (!assigns.length) return null;
+    if (!endCode) return null;
     const views: Binding[] = [];
     const written = new Set<Binding>();
     const read = new Set<Binding>();
     const keys = new Set<Binding>([j]);
-    const assigned = new Set<Binding>();
-    for (const a of assigns) if (a.left.type === 'Identifier' && this.cg.ref(a.left)) assigned.add(this.cg.ref(a.left)!);
-    if (assigned.has(j) || (endBinding && assigned.has(endBinding))) return null;
     const view = (n: Node): number | null => {
       const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
       if (!b || b.captured || this.cg.isNumeric(b) || this.cg.localArrays.has(b) || assigned.has(b)) return null;
@@ -1489,23 +1489,31 @@ class FnGen {
           return null;
       }
     };
-    const lines: string[] = [];
-    for (const a of assigns) {
+    // A test of the body: a comparison of f64s.
+    const cond = (e: Node): string | null => {
+      if (e.type === 'UnaryExpression' && e.operator === '!') {
+        const c = cond(e.argument);
+        return c && `!${c}`;
+      }
+      if (e.type !== 'BinaryExpression' || !F64_CMP[e.operator] || !this.f64Binary(e)) return null;
+      const l = num(e.left, e);
+      const r = num(e.right, e);
+      return l && r ? `(${l} ${F64_CMP[e.operator]} ${r})` : null;
+    };
+    // `x = v` for an f64 local, `t = j` for a key temporary, `a[j] = v` for an array.
+    const assign = (a: Node): string | null => {
+      if (a.type !== 'AssignmentExpression' || a.operator !== '=') return null;
       if (a.left.type === 'Identifier') {
         const b = this.cg.ref(a.left);
         if (!b || b.captured || !this.cg.isNumeric(b)) return null;
-        // A key temporary: `t = memberKey(j)` or `t = j`.
         const r = a.right.type === 'ClIntrinsic' && a.right.name === 'memberKey' ? a.right.arguments[0] : a.right;
         if (isKey(r)) {
           keys.add(b);
-          lines.push(`${b.rust} = ${j.rust};`);
-          continue;
+          return `${b.rust} = ${j.rust};`;
         }
         keys.delete(b);
         const v = this.isF64(a.right) ? num(a.right, a) : null;
-        if (!v) return null;
-        lines.push(`${b.rust} = ${v};`);
-        continue;
+        return v && `${b.rust} = ${v};`;
       }
       const m = a.left;
       const site = { sid: a.sid ?? m.sid };
@@ -1515,13 +1523,60 @@ class FnGen {
       const v = num(a.right, a);
       if (i === null || !v) return null;
       written.add(views[i]);
-      lines.push(`{ let n: f64 = ${v}; views.set(${i}, ji, n); }`);
-    }
+      return `{ let n: f64 = ${v}; views.set(${i}, ji, n); }`;
+    };
+    // The body's statements: assignments, declarations of f64 locals, and ifs over f64 comparisons.
+    const stmts = (list: Node[]): string[] | null => {
+      const out: string[] = [];
+      for (const st of list) {
+        if (st.type === 'ExpressionStatement') {
+          for (const x of st.expression.type === 'SequenceExpression' ? st.expression.expressions : [st.expression]) {
+            const line = assign(x);
+            if (!line) return null;
+            out.push(line);
+          }
+        } else if (st.type === 'VariableDeclaration' && st.declarations.length === 1) {
+          const d = st.declarations[0];
+          const b = this.cg.ref(d.id);
+          if (!b || b.captured || !this.cg.isNumeric(b) || !d.init) return null;
+          keys.delete(b);
+          // Its value: a number by `isNum`, or behind the binding's guard (an element, checked already).
+          const site = this.cg.guardSite(b);
+          const v = this.cg.isNum(d.init) || site !== null ? num(d.init, site !== null && !this.cg.isNum(d.init) ? { sid: site } : d) : null;
+          if (!v) return null;
+          out.push(`let mut ${b.rust}: f64 = ${v};`);
+        } else if (st.type === 'IfStatement' && !st.loopTest) {
+          const c = cond(st.test);
+          // Each branch starts from the keys known before the if; after it, only those neither branch assigned.
+          const before = new Set(keys);
+          const branch = (n: Node | null): string[] | null => {
+            keys.clear();
+            before.forEach((k) => keys.add(k));
+            const r = !n ? [] : n.type === 'BlockStatement' ? stmts(n.body) : stmts([n]);
+            for (const k of [...before]) if (!keys.has(k)) before.delete(k);
+            return r;
+          };
+          const yes = c && branch(st.consequent);
+          const no = yes && branch(st.alternate);
+          if (!c || !yes || !no) return null;
+          keys.clear();
+          before.forEach((k) => keys.add(k));
+          out.push(`if ${c} {\n${indent(yes)}\n} else {\n${indent(no)}\n}`);
+        } else if (st.type === 'BlockStatement') {
+          const inner = stmts(st.body);
+          if (!inner) return null;
+          out.push(`{\n${indent(inner)}\n}`);
+        } else return null;
+      }
+      return out;
+    };
+    const lines = stmts(labeled.body.body);
+    if (!lines || !lines.length || !views.length) return null;
     const list = views.map((b) => `(&${b.rust}, ${read.has(b)}, ${written.has(b)})`).join(', ');
     return (
-      `if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, ${endCode}) {\n` +
-      indent([`while ${j.rust} < ${endCode} {\n    cx.tick()?;\n    let ji = ${j.rust} as usize;\n${indent(lines)}\n    ${j.rust} += 1.0;\n}`]) +
-      '\n}'
+      `{\n    let end: f64 = ${endCode};\n    if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, end) {\n` +
+      indent([indent([`while ${j.rust} < end {\n    cx.tick()?;\n    let ji = ${j.rust} as usize;\n${indent(lines)}\n    ${j.rust} += 1.0;\n}`])]) +
+      '\n    }\n}'
     );
   }
 
