@@ -984,7 +984,8 @@ class Codegen {
       case 'Literal':
         return typeof e.value === 'number';
       case 'Identifier':
-        return this.isNumeric(this.ref(e));
+        // NaN and Infinity are the global object's read-only properties; a binding of that name shadows them.
+        return this.isNumeric(this.ref(e)) || (!this.ref(e) && (e.name === 'NaN' || e.name === 'Infinity'));
       case 'UnaryExpression':
         // BigInts are not modelled (their literals and constructor give up), so these give numbers.
         return e.operator === '-' || e.operator === '+' || e.operator === '~';
@@ -1438,20 +1439,37 @@ class FnGen {
     let endCode: string | null = null;
     if (endNode.type === 'Literal' && typeof endNode.value === 'number') endCode = f64Literal(endNode.value);
     else if (endBinding && !endBinding.captured && this.cg.isNumeric(endBinding) && !assigned.has(endBinding)) endCode = endBinding.rust;
-    else if (this.isArrayLength(endNode) && endNode.object.type === 'Identifier') {
-      const x = this.cg.ref(endNode.object);
-      if (x && !x.captured && !this.cg.isNumeric(x) && !assigned.has(x)) endCode = `props::array_length(cx, &${x.rust}, ${endNode.sid})?`;
-    }
-    if (!endCode) return null;
-    const views: Binding[] = [];
-    const written = new Set<Binding>();
-    const read = new Set<Binding>();
+    if (!endCode && !this.isArrayLength(endNode)) return null;
+    // The arrays: Rust locals the body does not assign, or `a[i]` of one with `i` fixed in the body (a row of
+    // a matrix), read once before the loop when it is an element of an array (`props::array_element`, which
+    // runs nothing: no getter, no prototype).
+    const views: string[] = [];
+    const hoisted: string[] = [];
+    const written = new Set<string>();
+    const read = new Set<string>();
     const keys = new Set<Binding>([j]);
-    const view = (n: Node): number | null => {
+    const fixed = (n: Node): string | null => {
+      if (n.type === 'Literal' && typeof n.value === 'number') return f64Literal(n.value);
       const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
-      if (!b || b.captured || this.cg.isNumeric(b) || this.cg.localArrays.has(b) || assigned.has(b)) return null;
-      if (!views.includes(b)) views.push(b);
-      return views.indexOf(b);
+      return b && !b.captured && this.cg.isNumeric(b) && !assigned.has(b) ? b.rust : null;
+    };
+    const local = (n: Node): Binding | null => {
+      const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
+      return b && !b.captured && !this.cg.isNumeric(b) && !this.cg.localArrays.has(b) && !assigned.has(b) ? b : null;
+    };
+    const view = (n: Node): number | null => {
+      let code: string | null = null;
+      const b = local(n);
+      if (b) code = `&${b.rust}`;
+      else if (n.type === 'MemberExpression' && this.isArrayIndexRead(n) && local(n.object) && fixed(n.property)) {
+        const src = `props::array_element(cx, &${local(n.object)!.rust}, ${fixed(n.property)})`;
+        let h = hoisted.indexOf(src);
+        if (h < 0) h = hoisted.push(src) - 1;
+        code = `&row${h}`;
+      }
+      if (!code) return null;
+      if (!views.includes(code)) views.push(code);
+      return views.indexOf(code);
     };
     const isKey = (k: Node): boolean => k.type === 'Identifier' && keys.has(this.cg.ref(k)!);
     // An f64 expression of the body, or null.
@@ -1461,6 +1479,7 @@ class FnGen {
           return typeof e.value === 'number' ? f64Literal(e.value) : null;
         case 'Identifier': {
           const b = this.cg.ref(e);
+          if (!b && this.cg.isNum(e)) return this.num(e);
           if (!b || b.captured) return null;
           if (this.cg.isNumeric(b)) return b.rust;
           // A Value local the body does not assign, behind the operator's number guard.
@@ -1561,7 +1580,7 @@ class FnGen {
           if (!c || !yes || !no) return null;
           keys.clear();
           before.forEach((k) => keys.add(k));
-          out.push(`if ${c} {\n${indent(yes)}\n} else {\n${indent(no)}\n}`);
+          out.push(no.length ? `if ${c} {\n${indent(yes)}\n} else {\n${indent(no)}\n}` : `if ${c} {\n${indent(yes)}\n}`);
         } else if (st.type === 'BlockStatement') {
           const inner = stmts(st.body);
           if (!inner) return null;
@@ -1570,11 +1589,18 @@ class FnGen {
       }
       return out;
     };
+    // The length of an array the loop views (none of its stores can change a length), or of a local.
+    if (!endCode) {
+      const i = view(endNode.object);
+      if (i === null) return null;
+      endCode = `props::array_length(cx, ${views[i]}, ${endNode.sid})?`;
+    }
     const lines = stmts(labeled.body.body);
     if (!lines || !lines.length || !views.length) return null;
-    const list = views.map((b) => `(&${b.rust}, ${read.has(b)}, ${written.has(b)})`).join(', ');
+    const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)})`).join(', ');
+    const rows = hoisted.map((src, h) => `let Some(row${h}) = ${src} else { break 'fast; };`);
     return (
-      `{\n    let end: f64 = ${endCode};\n    if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, end) {\n` +
+      `'fast: {\n${indent([...rows, `let end: f64 = ${endCode};`])}\n    if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, end) {\n` +
       indent([indent([`while ${j.rust} < end {\n    cx.tick()?;\n    let ji = ${j.rust} as usize;\n${indent(lines)}\n    ${j.rust} += 1.0;\n}`])]) +
       '\n    }\n}'
     );
@@ -1866,6 +1892,7 @@ class FnGen {
     const both = e.type === 'BinaryExpression' && this.cg.isNum(e.left) && this.cg.isNum(e.right);
     if (e.type === 'Literal') return f64Literal(e.value);
     if (e.type === 'Identifier' && this.cg.isNumeric(this.cg.ref(e))) return this.cg.ref(e)!.rust;
+    if (e.type === 'Identifier' && !this.cg.ref(e) && (e.name === 'NaN' || e.name === 'Infinity')) return e.name === 'NaN' ? 'f64::NAN' : 'f64::INFINITY';
     if (e.type === 'ClIntrinsic' && e.name === 'memberKey' && this.cg.isNum(e.arguments[0])) return this.num(e.arguments[0]);
     const local = e.type === 'MemberExpression' ? this.cg.localArray(e.object) : null;
     if (local?.a.kind === 'f64' && e.computed) return `{ let k: f64 = ${this.num(e.property)}; clrt::elems::at(&${local.b.rust}, k, ${e.sid})? }`;
