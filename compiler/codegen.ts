@@ -2097,7 +2097,10 @@ class FnGen {
     if (this.isArrayLength(e)) return `{ ${o} Value::Num(props::array_length(cx, o, ${e.sid})?) }`;
     const mask = this.cg.typeMask(e, 0);
     // The type guard and the cached read in one look at the object.
-    if (mask !== null) return `{ ${o} props::get_at_guarded(cx, o, ${this.cg.keyOf(e.property.name)}, ${this.cg.icSlot()}, ${mask}, ${e.sid})? }`;
+    if (mask !== null) {
+      const k = this.cg.keyOf(e.property.name);
+      return `{ ${o} props::get_at_guarded(cx, o, ${k}, ${k.slice(1)}, ${this.cg.icSlot()}, ${mask}, ${e.sid})? }`;
+    }
     return `{ ${o} ${this.guard(e, 0, 'o')} props::get_at(cx, o, ${this.cg.keyOf(e.property.name)}, ${this.cg.icSlot()})? }`;
   }
 

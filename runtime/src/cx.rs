@@ -373,6 +373,12 @@ impl Cx {
     }
     /// String constant `i` as a property key: shared with every other use of it, never copied.
     #[inline]
+    /// String constant `i` as the one string object the program's literals share (object literals' keys
+    /// among them), for comparisons by identity.
+    #[inline(always)]
+    pub fn interned(&self, i: u32) -> Option<&crate::value::JsStr> {
+        self.strings.get(i as usize)
+    }
     pub fn sk(&self, i: usize) -> crate::value::JsStr {
         self.strings[i].clone()
     }

@@ -112,7 +112,7 @@ pub fn get(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
 #[inline]
 pub fn get_at(cx: &mut Cx, v: &Value, key: &'static [u16], slot: u32) -> JsResult<Value> {
     if let Value::Obj(o) = v {
-        if let Some(r) = ordinary_at(cx, v, *o, key, slot) {
+        if let Some(r) = ordinary_at(cx, v, *o, key, u32::MAX, slot) {
             return r;
         }
     }
@@ -120,19 +120,21 @@ pub fn get_at(cx: &mut Cx, v: &Value, key: &'static [u16], slot: u32) -> JsResul
 }
 
 /// `get_at` behind the site's type guard (`mask`, at `site`): an ordinary object where the guard admits
-/// objects passes it without a second look at the object's kind.
+/// objects passes it without a second look at the object's kind. `ki` is `key`'s string constant: a key
+/// that object literals of the program made is that very string, recognised without comparing units.
 #[inline]
 pub fn get_at_guarded(
     cx: &mut Cx,
     v: &Value,
     key: &'static [u16],
+    ki: u32,
     slot: u32,
     mask: u16,
     site: u32,
 ) -> JsResult<Value> {
     if mask & crate::value::tag::OBJECT != 0 {
         if let Value::Obj(o) = v {
-            if let Some(r) = ordinary_at(cx, v, *o, key, slot) {
+            if let Some(r) = ordinary_at(cx, v, *o, key, ki, slot) {
                 return r;
             }
         }
@@ -148,6 +150,7 @@ fn ordinary_at(
     v: &Value,
     o: ObjRef,
     key: &'static [u16],
+    ki: u32,
     slot: u32,
 ) -> Option<JsResult<Value>> {
     let obj = cx.heap.get(o);
@@ -156,7 +159,7 @@ fn ordinary_at(
     }
     let i = cx.pics.get(slot as usize).copied().unwrap_or(u32::MAX) as usize;
     if let Some((k, Prop::Data { value, .. })) = obj.props.get_index(i) {
-        if crate::value::units_eq(k.units(), key) {
+        if cx.interned(ki).is_some_and(|s| s.same(k)) || crate::value::units_eq(k.units(), key) {
             return Some(Ok(value.clone()));
         }
     }

@@ -20,6 +20,11 @@ impl JsStr {
     pub fn empty() -> JsStr {
         JsStr(Rc::new(Vec::new()))
     }
+    /// Whether the two are the same string object (then they are equal, without a look at the units).
+    #[inline(always)]
+    pub fn same(&self, other: &JsStr) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
     #[inline(always)]
     pub fn units(&self) -> &[u16] {
         &self.0
