@@ -371,14 +371,14 @@ impl Cx {
         obj.props.reserve(n);
         Ok(Value::Obj(self.heap.alloc(obj)?))
     }
-    /// String constant `i` as a property key: shared with every other use of it, never copied.
-    #[inline]
     /// String constant `i` as the one string object the program's literals share (object literals' keys
     /// among them), for comparisons by identity.
     #[inline(always)]
     pub fn interned(&self, i: u32) -> Option<&crate::value::JsStr> {
         self.strings.get(i as usize)
     }
+    /// String constant `i` as a property key: shared with every other use of it, never copied.
+    #[inline]
     pub fn sk(&self, i: usize) -> crate::value::JsStr {
         self.strings[i].clone()
     }
