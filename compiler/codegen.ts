@@ -2219,13 +2219,19 @@ class FnGen {
       }
       // The method's lookup and the callee guard in one: a callee the site cached has passed the guard.
       const method = `call::method_guarded(cx, &o, ${this.cg.keyOf(c.property.name)}, ${this.cg.icSlot()}, ${ids}, ${e.sid})?`;
+      // The receiver's type guard too, where the trace saw the receiver: a receiver the site cached passes it.
+      const mask = this.cg.typeMask(e, 0);
+      const lookup =
+        mask === null
+          ? `${this.guard(e, 0, 'o')} let f = ${method};`
+          : `let f = call::method_typed(cx, &o, ${this.cg.keyOf(c.property.name)}, ${this.cg.icSlot()}, ${ids}, ${e.sid}, ${mask})?;`;
       // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
       if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
-        return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
+        return `{ let o = ${o}; ${lookup} let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
       // `s.charCodeAt(i)` on a string and a number: the code unit read directly (string::char_code_at_num).
       if (ids === '&[CalleeId::Builtin("String.prototype.charCodeAt")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return (
-          `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; let a0 = ${this.expr(e.arguments[0])}; ` +
+          `{ let o = ${o}; ${lookup} let a0 = ${this.expr(e.arguments[0])}; ` +
           `if let (Value::Str(st), Value::Num(p)) = (&o, &a0) { cx.tick()?; Value::Num(clrt::builtins::string::char_code_at_num(st.units(), *p)) } ` +
           `else { let args: [Value; 1] = [a0]; ${callWith('f', 'o')} } }`
         );
@@ -2236,13 +2242,13 @@ class FnGen {
         const names = e.arguments.map((_: Node, i: number) => `a${i}`);
         const nums = names.map((n: string) => `Value::Num(${n.replace('a', 'x')})`).join(', ');
         return (
-          `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ` +
+          `{ let o = ${o}; ${lookup} ` +
           e.arguments.map((a: Node, i: number) => `let a${i} = ${this.expr(a)}; `).join('') +
           `if let (${nums},) = (${names.map((n: string) => `&${n}`).join(', ')},) { cx.tick()?; Value::Num(clrt::builtins::math::direct::${math[1]}(${names.map((n: string) => `*${n.replace('a', 'x')}`).join(', ')})) } ` +
           `else { let args: [Value; ${names.length}] = [${names.join(', ')}]; ${callWith('f', 'o')} } }`
         );
       }
-      return `{ let o = ${o}; ${this.guard(e, 0, 'o')} let f = ${method}; ${this.args(e.arguments)} ${callWith('f', 'o')} }`;
+      return `{ let o = ${o}; ${lookup} ${this.args(e.arguments)} ${callWith('f', 'o')} }`;
     }
     // One compiled function seen here: the callee's checks and the call in one look at it.
     if (only)

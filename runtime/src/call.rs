@@ -203,6 +203,32 @@ pub fn method_guarded(
     method_guarded_miss(cx, recv, key, slot, expect, site)
 }
 
+/// `method_guarded` behind the receiver's type guard (`mask`, at `site`). A cached answer for a receiver of a
+/// primitive kind, or for the very object the site cached, was reached by a receiver that passed this guard
+/// and is of the same type, so it needs no guard; a receiver matched by its prototype (whose own kind may
+/// differ) and a resolution take the guard first.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn method_typed(
+    cx: &mut Cx,
+    recv: &Value,
+    key: &'static [u16],
+    slot: u32,
+    expect: &[CalleeId],
+    site: u32,
+    mask: u16,
+) -> JsResult<Callee> {
+    if let Some(ic) = cx.ics.get(slot as usize) {
+        if ic.class != IC_PROTO {
+            if let Some(c) = method_hit(cx, recv, key, slot) {
+                return Ok(c);
+            }
+        }
+    }
+    crate::ops::guard_type(cx, recv, mask, site)?;
+    method_guarded(cx, recv, key, slot, expect, site)
+}
+
 #[inline(never)]
 fn method_guarded_miss(
     cx: &mut Cx,
