@@ -366,18 +366,7 @@ pub fn invoke_user(
     if let Callee::Obj(o) = c {
         if let ObjKind::Function(f) = cx.heap.kind(*o) {
             if f.flags & (fflags::CLASS | fflags::ASYNC) == 0 {
-                enter(cx)?;
-                let r = body(
-                    cx,
-                    &Call {
-                        callee: *o,
-                        this,
-                        args,
-                        new_target: None,
-                    },
-                );
-                cx.depth -= 1;
-                return r;
+                return run_plain(cx, *o, body, this, args);
             }
         }
     }
@@ -406,22 +395,34 @@ pub fn call_user(
     if let Value::Obj(o) = fv {
         if let ObjKind::Function(f) = cx.heap.kind(*o) {
             if f.code == code && f.flags & (fflags::CLASS | fflags::ASYNC) == 0 {
-                enter(cx)?;
-                let r = body(
-                    cx,
-                    &Call {
-                        callee: *o,
-                        this,
-                        args,
-                        new_target: None,
-                    },
-                );
-                cx.depth -= 1;
-                return r;
+                return run_plain(cx, *o, body, this, args);
             }
         }
     }
     call_user_slow(cx, fv, code, body, this, args, awaited, site)
+}
+
+/// Runs the code of plain function `o` (neither a class nor async): a call one level deeper.
+#[inline(always)]
+fn run_plain(
+    cx: &mut Cx,
+    o: ObjRef,
+    body: crate::cx::Code,
+    this: Value,
+    args: &[Value],
+) -> JsResult<Value> {
+    enter(cx)?;
+    let r = body(
+        cx,
+        &Call {
+            callee: o,
+            this,
+            args,
+            new_target: None,
+        },
+    );
+    cx.depth -= 1;
+    r
 }
 
 #[inline(never)]
