@@ -864,6 +864,26 @@ impl Prog {
         (found, steps)
     }
 
+    /// The first position at or after `pos` where a match can begin, by the units it can begin with
+    /// (`first`); `s.len()` when there is none.
+    #[inline]
+    fn next_start(&self, s: &[u16], mut pos: usize) -> usize {
+        if let Some((ascii, non_ascii)) = self.first {
+            while pos < s.len() {
+                let c = s[pos];
+                if if c < 128 {
+                    ascii >> c & 1 == 1
+                } else {
+                    non_ascii
+                } {
+                    break;
+                }
+                pos += 1;
+            }
+        }
+        pos
+    }
+
     #[inline]
     fn char_at(&self, s: &[u16], pos: usize) -> (u32, usize) {
         let c = s[pos];
@@ -908,18 +928,8 @@ impl Prog {
                     // forgotten, since the skip below may move on to another position, where they could
                     // succeed (they once hid a match that began right after a skipped character).
                     clist.clear();
-                    if let Some((ascii, non_ascii)) = self.first {
-                        while pos < len {
-                            let c = s[pos];
-                            if if c < 128 {
-                                ascii >> c & 1 == 1
-                            } else {
-                                non_ascii
-                            } {
-                                break;
-                            }
-                            pos += 1;
-                        }
+                    if self.first.is_some() {
+                        pos = self.next_start(s, pos);
                         if pos >= len {
                             break;
                         }

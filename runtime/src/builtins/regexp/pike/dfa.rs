@@ -108,22 +108,10 @@ impl Prog {
         let mut steps = 0usize;
         let mut start = from;
         loop {
-            if !one_start {
-                if let Some((ascii, non_ascii)) = self.first {
-                    while start < len {
-                        let c = s[start];
-                        if if c < 128 {
-                            ascii >> c & 1 == 1
-                        } else {
-                            non_ascii
-                        } {
-                            break;
-                        }
-                        start += 1;
-                    }
-                    if start >= len {
-                        return Some((None, steps + len - from.min(len)));
-                    }
+            if !one_start && self.first.is_some() {
+                start = self.next_start(s, start);
+                if start >= len {
+                    return Some((None, steps + len - from.min(len)));
                 }
             }
             let prev = if start == 0 {
