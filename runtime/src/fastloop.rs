@@ -62,6 +62,11 @@ pub fn views<const N: usize>(
             return None;
         };
         let items: *mut Value = if write {
+            if read {
+                // The read the usual code makes of the array, which code Node runs later may have to see
+                // (`heap::Later`): `array_items_mut` does not make it.
+                let _ = cx.heap.get(*r);
+            }
             match cx.heap.array_items_mut(*r) {
                 Some(items) if items.len() >= hi => items.as_mut_ptr(),
                 _ => return None,
