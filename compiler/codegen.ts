@@ -598,17 +598,13 @@ class Codegen {
     // Or, for a binding given one value, where the first thing done with it is such a use: checking the value
     // where it is assigned gives up exactly where that use would have (`firstUseGuards`).
     const first = this.firstUseGuards(program);
-    const guarded = (b: Binding, v: Node): boolean => {
-      if (temps.has(b) || !OPAQUE.has(v.type) || (v.type === 'Identifier' && v.name === 'undefined')) return false;
+    for (const [b, d] of defs) {
+      if (temps.has(b)) continue;
       const g = guards.get(b);
-      if (g && g.site !== null && !g.other) return true;
-      const site = first.get(b);
-      const d = defs.get(b);
-      if (site === undefined || !d || d.decls !== 1 || d.values.length !== 1) return false;
-      // The binding's guard is now this use's.
-      guards.set(b, { site, other: true });
-      return true;
-    };
+      const site = g && g.site !== null && !g.other ? g.site : d.decls === 1 && d.values.length === 1 ? first.get(b) : undefined;
+      if (site !== undefined) this.guardSites.set(b, site);
+    }
+    const guarded = (b: Binding, v: Node): boolean => this.guardSites.has(b) && OPAQUE.has(v.type) && !(v.type === 'Identifier' && v.name === 'undefined');
     for (let changed = true; changed;) {
       changed = false;
       for (const b of [...this.numeric]) {
@@ -795,9 +791,9 @@ class Codegen {
    */
   guardSite(b: Binding | null | undefined): number | null {
     if (!b || !this.numeric.has(b)) return null;
-    return this.numberGuards.get(b)?.site ?? null;
+    return this.guardSites.get(b) ?? null;
   }
-  private numberGuards = new Map<Binding, { site: number | null; other: boolean }>();
+  private guardSites = new Map<Binding, number>();
 
   /**
    * For each Rust local declared by a statement (or a parameter), the site of its first use when that use is
@@ -948,7 +944,7 @@ class Codegen {
    * assigned, giving up as its uses would. Only uses count that no test of the local's type can precede.
    */
   private numberGuardedUses(program: Node): Map<Binding, { site: number | null; other: boolean }> {
-    const out = this.numberGuards;
+    const out = new Map<Binding, { site: number | null; other: boolean }>();
     const see = (b: Binding, mask: number | null, site: number): void => {
       const g = out.get(b) ?? { site: null, other: false };
       if (mask === NUMBER_TAG) g.site ??= site;
