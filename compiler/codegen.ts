@@ -2299,6 +2299,17 @@ class FnGen {
     // Static, distinct keys (no spread, no accessor, no `__proto__`): each is defined without a search.
     const names = e.properties.map((p: Node) => (p.type === 'Property' && !p.computed && p.kind === 'init' ? propName(p.key) : null));
     const fresh = names.every((k: string | null) => k !== null && k !== '__proto__') && new Set(names).size === names.length;
+    // ...and every value a plain one (no method, which needs the object as its home): the values are
+    // evaluated in order and the object made from them in one step.
+    if (fresh && n > 0 && e.properties.every((p: Node) => !(p.value.type === 'FunctionExpression' && p.value.isMethod))) {
+      const vals = e.properties.map((p: Node) => {
+        if (p.value.type === 'ArrowFunctionExpression' || p.value.type === 'FunctionExpression' || p.value.type === 'ClassExpression')
+          p.value.inferredName ??= propName(p.key) ?? '';
+        return this.expr(p.value);
+      });
+      const keys = names.map((k: string | null) => this.cg.strOf(k ?? ''));
+      return `{ let vals: [Value; ${n}] = [${vals.join(', ')}]; cx.object_literal(&[${keys.join(', ')}], vals)? }`;
+    }
     const parts = [`let obj = ${n ? `cx.new_object_with(${n})` : 'cx.new_object()'}?; let o = obj.as_obj().expect("object");`];
     for (const p of e.properties) {
       if (p.type === 'SpreadElement') {

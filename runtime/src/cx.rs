@@ -364,6 +364,31 @@ impl Cx {
             Some(p),
         ))?))
     }
+    /// An object literal whose properties are all plain data properties with static, distinct keys (the
+    /// compiler checks): `{ id: a, total: b }` is `object_literal(&[<id>, <total>], [a, b])`, with string
+    /// constants for keys and the values already evaluated in source order. The object is made in one step,
+    /// charged what defining the properties one by one would charge. Nothing can see the object before the
+    /// literal completes, so making it after its values rather than before is not observable.
+    #[inline]
+    pub fn object_literal<const N: usize>(
+        &mut self,
+        keys: &[u32; N],
+        vals: [Value; N],
+    ) -> JsResult<Value> {
+        let mut obj = crate::heap::Obj::new(
+            crate::heap::ObjKind::Ordinary,
+            Some(self.realm.object_proto),
+        );
+        obj.props.reserve(N);
+        let mut key_bytes = 0;
+        for (&k, v) in keys.iter().zip(vals) {
+            let key = self.sk(k as usize);
+            key_bytes += key.len() * 2;
+            obj.props.push_new(key, crate::heap::Prop::data(v));
+        }
+        self.heap.charge(key_bytes)?;
+        Ok(Value::Obj(self.heap.alloc(obj)?))
+    }
     /// A new object with room for `n` properties (an object literal's), so defining them never rehashes.
     pub fn new_object_with(&mut self, n: usize) -> JsResult<Value> {
         let p = self.realm.object_proto;
