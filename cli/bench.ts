@@ -1,11 +1,13 @@
 /** `containerless bench`: what a function costs per request in Node and compiled to Rust (harness/bench.ts). */
+import type { BuildProfile } from '../compiler/index.ts';
 import { CliUsageError, onePositional, type Command } from './command.ts';
 
 const BENCH_HELP = `Usage: containerless bench <function-dir> --requests <file.jsonl> [--rounds N] [--warmup N] [--batch-ms MS]
-                          [--max-seconds S] [--json]
+                          [--max-seconds S] [--profile optimized|release] [--json]
 
 How much a function gains compiled: traces it on every request of the file and builds the dispatcher as
-check does (same cache, $CONTAINERLESS_CACHE, default ~/.cache/containerless), then measures each request's
+check does (same cache, $CONTAINERLESS_CACHE, default ~/.cache/containerless) with the profile promotion
+builds with (optimized: the runtime and the function optimised as one unit), then measures each request's
 cost in Node (the plain handler behind the watchdog's runner, in a process of its own) and in the dispatcher
 (cl_workers=1, one realm as Node has one event loop, unless cl_workers is set in the environment), side by
 side in one run on loopback, one request at a time on a kept-alive connection per side.
@@ -23,6 +25,9 @@ Options:
   --warmup <N>         warm-up sends per request and side (default 3; at least one, which sizes the batches)
   --batch-ms <ms>      about how long one batch takes on the slower side (default 20)
   --max-seconds <s>    budget of the measuring phase; batches shrink (down to one request) to fit (default 120)
+  --profile <p>        the build's cargo profile: optimized (what promotion runs, about 30 s to build a
+                       function) or release (what check builds, seconds to build, about a tenth slower);
+                       default $CONTAINERLESS_BUILD_PROFILE, else optimized, as promotion chooses
   --json               print only the result line on stdout
   -h, --help           show this help
   --version            print the version
@@ -62,6 +67,7 @@ export const bench: Command = {
     warmup: { type: 'string' },
     'batch-ms': { type: 'string' },
     'max-seconds': { type: 'string' },
+    profile: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(values, positionals, io) {
@@ -72,10 +78,15 @@ export const bench: Command = {
     const warmup = wholeNumber(values, 'warmup', 0);
     const batchMs = positive(values, 'batch-ms');
     const maxSeconds = positive(values, 'max-seconds');
+    const { BUILD_PROFILES, buildProfileFromEnv } = await import('../compiler/index.ts');
+    const chosen = values.profile as string | undefined;
+    if (chosen !== undefined && !(BUILD_PROFILES as readonly string[]).includes(chosen))
+      throw new CliUsageError(`--profile must be one of ${BUILD_PROFILES.join(', ')}, not '${chosen}'`);
+    const profile = (chosen as BuildProfile | undefined) ?? buildProfileFromEnv();
     const { runBench, UsageError } = await import('../harness/index.ts');
     let result: Awaited<ReturnType<typeof runBench>>;
     try {
-      result = await runBench({ dir, requests, rounds, warmup, batchMs, maxSeconds, signal: io.signal }, { err: (l) => io.err(`${l}\n`) });
+      result = await runBench({ dir, requests, rounds, warmup, batchMs, maxSeconds, profile, signal: io.signal }, { err: (l) => io.err(`${l}\n`) });
     } catch (err) {
       if (err instanceof UsageError) throw new CliUsageError(err.message);
       throw err;

@@ -5,4 +5,16 @@
  *                              (build.ts; the layout is described there)
  */
 export { generateRust, type Generated } from './codegen.ts';
-export { buildDispatcher, BuildError, crateName, CACHE_LAYOUT, RUNTIME_DIR, type BuildOptions, type BuildResult, type BuildErrorCode } from './build.ts';
+export {
+  buildDispatcher,
+  BuildError,
+  buildProfileFromEnv,
+  BUILD_PROFILES,
+  crateName,
+  CACHE_LAYOUT,
+  RUNTIME_DIR,
+  type BuildOptions,
+  type BuildProfile,
+  type BuildResult,
+  type BuildErrorCode,
+} from './build.ts';

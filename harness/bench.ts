@@ -28,7 +28,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDispatcher, BuildError, generateRust } from '../compiler/index.ts';
+import { buildDispatcher, BuildError, generateRust, type BuildProfile } from '../compiler/index.ts';
 import { sleep } from '../lib/index.ts';
 import { formatDiagnostic, prepare } from '../trace/index.ts';
 import { AbortedError, CheckError, compareAnswers, DEFAULT_HOST, Dispatcher, FALLBACK_HEADER, readCheckInputs, traceRequests, UsageError } from './check.ts';
@@ -54,6 +54,8 @@ export interface BenchOptions {
   maxSeconds?: number;
   /** Replaces $CONTAINERLESS_CACHE for the build. */
   cacheDir?: string;
+  /** The build's cargo profile (default `release`, as check builds; the CLI's default is `optimized`). */
+  profile?: BuildProfile;
   signal?: AbortSignal;
 }
 
@@ -338,7 +340,7 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchRe
     const generated = generateRust(tracer.trace(), { name });
     for (const d of generated.diagnostics) io.err(formatDiagnostic(d));
     stage(`generated ${generated.functions} Rust functions; building the dispatcher`);
-    const built = await buildDispatcher(generated.main, { name, cacheDir: opts.cacheDir, onProgress: (l) => io.err(`   ${l}`), signal });
+    const built = await buildDispatcher(generated.main, { name, cacheDir: opts.cacheDir, profile: opts.profile, onProgress: (l) => io.err(`   ${l}`), signal });
     stage(`built ${built.binary}`);
 
     // 2. Both sides.

@@ -31,7 +31,16 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { buildDispatcher, BuildError, CACHE_LAYOUT, generateRust, RUNTIME_DIR, type Generated } from '../../compiler/index.ts';
+import {
+  buildDispatcher,
+  BuildError,
+  buildProfileFromEnv,
+  CACHE_LAYOUT,
+  generateRust,
+  RUNTIME_DIR,
+  type BuildProfile,
+  type Generated,
+} from '../../compiler/index.ts';
 import { cacheDir } from '../../lib/index.ts';
 import { formatDiagnostic, prepare, Tracer, walkNodes, type TraceIR } from '../../trace/index.ts';
 import { fnKey, type BuildOutcome, type BuildRequest, type BuildResultKind, type DispatcherBuilder, type FnRef } from './types.ts';
@@ -163,6 +172,8 @@ export interface LocalCargoBuilderOptions {
   cacheDir?: string;
   /** The runtime's version (default runtimeVersion()); tests give another to force a new key. */
   version?: string;
+  /** The cargo profile (default buildProfileFromEnv(): $CONTAINERLESS_BUILD_PROFILE, else `optimized`). */
+  profile?: BuildProfile;
 }
 
 /**
@@ -186,10 +197,13 @@ export function isDeterministicFailure(output: string[]): boolean {
 export class LocalCargoBuilder implements DispatcherBuilder {
   private readonly root: string;
   private readonly version: string;
+  readonly profile: BuildProfile;
 
   constructor(private readonly opts: LocalCargoBuilderOptions = {}) {
     this.root = opts.cacheDir ?? cacheDir();
-    this.version = opts.version ?? runtimeVersion();
+    this.profile = opts.profile ?? buildProfileFromEnv();
+    // A dispatcher built with another profile is another build: the profile is part of the key.
+    this.version = `${opts.version ?? runtimeVersion()} ${this.profile}`;
   }
 
   keyOf(req: BuildRequest): string {
@@ -223,6 +237,7 @@ export class LocalCargoBuilder implements DispatcherBuilder {
       await buildDispatcher(generateRust(trace, { name: 'containerless-warm-up' }).main, {
         name: 'containerless-warm-up',
         cacheDir: this.root,
+        profile: this.profile,
         signal: opts.signal,
         onProgress: (line) => opts.log?.(`compile: warm-up ${line}`),
       });
@@ -316,6 +331,7 @@ export class LocalCargoBuilder implements DispatcherBuilder {
         name: fnKey(req.fn),
         cacheDir: this.root,
         release: true,
+        profile: this.profile,
         onProgress: progress,
         signal: opts.signal,
       });

@@ -48,6 +48,7 @@ describe('containerless bench usage', () => {
     [['bench', TINY, '--requests', join(TINY, 'requests.jsonl'), '--batch-ms', '0'], /--batch-ms must be a number above 0, not '0'/],
     [['bench', TINY, '--requests', join(TINY, 'requests.jsonl'), '--max-seconds', ''], /--max-seconds must be a number above 0/],
     [['bench', TINY, '--requests', join(TINY, 'requests.jsonl'), '--frobnicate'], /Unknown option '--frobnicate'/],
+    [['bench', TINY, '--requests', join(TINY, 'requests.jsonl'), '--profile', 'fast'], /--profile must be one of release, optimized, not 'fast'/],
   ];
   for (const [args, message] of cases) {
     it(`exits 2 for ${
@@ -128,9 +129,10 @@ describe('containerless bench, end to end', function () {
   // A cold cargo build of the runtime takes minutes on a busy machine.
   this.timeout(900_000);
 
-  it('measures a tiny handler: the JSON line has every field, the figures are positive, the BigInt path falls back', async () => {
-    const r = await cli(['bench', TINY, '--requests', join(TINY, 'requests.jsonl'), ...FAST]);
+  it('measures a tiny handler built as promotion builds it (optimized): the JSON line has every field, the figures are positive, the BigInt path falls back', async () => {
+    const r = await cli(['bench', TINY, '--requests', join(TINY, 'requests.jsonl'), '--profile', 'optimized', ...FAST]);
     expect(r.code, shown(r)).to.equal(0);
+    expect(r.stderr).to.match(/building fn-\S+ \(optimized\)/);
     expect(Object.keys(r.result)).to.deep.equal(FIELDS);
     expect(r.result).to.include({ requests: 4, fallback: 1 });
     for (const f of FIELDS.slice(2)) expect(r.result[f], f).to.be.a('number').above(0);

@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from '../../../lib/index.ts';
+import { buildProfileFromEnv } from '../../../compiler/index.ts';
 import { buildKey, LocalCargoBuilder, runtimeVersion } from '../../../provider/promotion/builder.ts';
 import { LocalDispatcherHost, processCpuSeconds, type LocalDispatcher } from '../../../provider/promotion/dispatchers.ts';
 import type { BuildOutcome, BuildRequest, DispatcherHandle, FnRef } from '../../../provider/promotion/types.ts';
@@ -123,7 +124,20 @@ describe('build keys', () => {
     expect(buildKey(t, `${HANDLER}\n`, 'v1')).to.not.equal(k);
     expect(buildKey(t, HANDLER, 'v2')).to.not.equal(k);
     expect(buildKey({ ...t, sites: {} }, HANDLER, 'v1')).to.not.equal(k);
-    expect(new LocalCargoBuilder().keyOf({ fn: FN, trace: t, source: HANDLER })).to.equal(buildKey(t, HANDLER, runtimeVersion()));
+    // The profile is part of the key: a dispatcher built with another one is another build.
+    const req = { fn: FN, trace: t, source: HANDLER };
+    expect(new LocalCargoBuilder({ profile: 'release' }).keyOf(req)).to.equal(buildKey(t, HANDLER, `${runtimeVersion()} release`));
+    expect(new LocalCargoBuilder({ profile: 'optimized' }).keyOf(req)).to.equal(buildKey(t, HANDLER, `${runtimeVersion()} optimized`));
+  });
+
+  it('builds with $CONTAINERLESS_BUILD_PROFILE, optimized when unset, and names the choices when it is wrong', () => {
+    expect(buildProfileFromEnv({})).to.equal('optimized');
+    expect(buildProfileFromEnv({ CONTAINERLESS_BUILD_PROFILE: '' })).to.equal('optimized');
+    expect(buildProfileFromEnv({ CONTAINERLESS_BUILD_PROFILE: 'release' })).to.equal('release');
+    expect(() => buildProfileFromEnv({ CONTAINERLESS_BUILD_PROFILE: 'fast' })).to.throw(
+      "CONTAINERLESS_BUILD_PROFILE must be one of release, optimized, not 'fast'",
+    );
+    expect(new LocalCargoBuilder({ profile: 'release' }).profile).to.equal('release');
   });
 
   it('runtimeVersion is a stable hash of the runtime, Cargo.lock and the compiler', () => {
