@@ -207,7 +207,7 @@ pub fn method_guarded(
 /// primitive kind, or for the very object the site cached, was reached by a receiver that passed this guard
 /// and is of the same type, so it needs no guard; a receiver matched by its prototype (whose own kind may
 /// differ) and a resolution take the guard first.
-#[inline]
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn method_typed(
     cx: &mut Cx,
@@ -218,13 +218,35 @@ pub fn method_typed(
     site: u32,
     mask: u16,
 ) -> JsResult<Callee> {
+    // Inlined into generated code as far as a cache hit: the call with its seven arguments cost more than
+    // the hit itself.
     if let Some(ic) = cx.ics.get(slot as usize) {
         if ic.class != IC_PROTO {
             if let Some(c) = method_hit(cx, recv, key, slot) {
                 return Ok(c);
             }
+        } else {
+            crate::ops::guard_type(cx, recv, mask, site)?;
+            if let Some(c) = method_hit(cx, recv, key, slot) {
+                return Ok(c);
+            }
+            return method_guarded_miss(cx, recv, key, slot, expect, site);
         }
     }
+    method_typed_miss(cx, recv, key, slot, expect, site, mask)
+}
+
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn method_typed_miss(
+    cx: &mut Cx,
+    recv: &Value,
+    key: &'static [u16],
+    slot: u32,
+    expect: &[CalleeId],
+    site: u32,
+    mask: u16,
+) -> JsResult<Callee> {
     crate::ops::guard_type(cx, recv, mask, site)?;
     method_guarded(cx, recv, key, slot, expect, site)
 }
