@@ -21,6 +21,10 @@
 use super::{canonicalize, is_line_terminator, is_word, Inst, Prog};
 use std::collections::HashMap;
 
+/// The DFA's maps are looked up on every non-ASCII character and every new state: ahash with keys drawn
+/// once per process, not SipHash.
+type Fast = crate::heap::PropsHasher;
+
 /// The most states kept; a search needing more goes to the Pike VM (and the states are dropped).
 const MAX_STATES: usize = 512;
 /// Transitions not yet computed.
@@ -42,17 +46,33 @@ struct State {
     prev: u8,
     /// Transitions on ASCII characters, and (index 128) on the end of input.
     ascii: [Trans; 129],
-    other: HashMap<u32, Trans>,
+    other: HashMap<u32, Trans, Fast>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Dfa {
     states: Vec<State>,
-    index: HashMap<(Vec<u32>, u8), u32>,
+    /// Each state by its kernel followed by its `prev` (so that a lookup needs no copy of the kernel).
+    index: HashMap<Vec<u32>, u32, Fast>,
+    /// The state a search starts in, by the kind of the character before the start (UNKNOWN until made).
+    starts: [u32; 4],
     /// Scratch: instructions visited during one closure, by generation.
     visited: Vec<u32>,
     generation: u32,
     stack: Vec<u32>,
+}
+
+impl Default for Dfa {
+    fn default() -> Dfa {
+        Dfa {
+            states: Vec::new(),
+            index: HashMap::default(),
+            starts: [UNKNOWN; 4],
+            visited: Vec::new(),
+            generation: 0,
+            stack: Vec::new(),
+        }
+    }
 }
 
 impl Dfa {
@@ -63,20 +83,22 @@ impl Dfa {
         }
     }
 
-    fn state(&mut self, kernel: Vec<u32>, prev: u8) -> Option<u32> {
-        if let Some(&id) = self.index.get(&(kernel.clone(), prev)) {
+    fn state(&mut self, mut kernel: Vec<u32>, prev: u8) -> Option<u32> {
+        kernel.push(prev as u32);
+        if let Some(&id) = self.index.get(&kernel[..]) {
             return Some(id);
         }
         if self.states.len() >= MAX_STATES {
             return None;
         }
         let id = self.states.len() as u32;
-        self.index.insert((kernel.clone(), prev), id);
+        self.index.insert(kernel.clone(), id);
+        kernel.pop();
         self.states.push(State {
             kernel,
             prev,
             ascii: [UNKNOWN; 129],
-            other: HashMap::new(),
+            other: HashMap::default(),
         });
         Some(id)
     }
@@ -119,7 +141,14 @@ impl Prog {
             } else {
                 self.kind(s[start - 1] as u32)
             };
-            let mut state = dfa.state(vec![0], prev)?;
+            let mut state = match dfa.starts[prev as usize] {
+                UNKNOWN => {
+                    let id = dfa.state(vec![0], prev)?;
+                    dfa.starts[prev as usize] = id;
+                    id
+                }
+                id => id,
+            };
             let mut pos = start;
             let mut end = None;
             loop {
