@@ -1597,7 +1597,13 @@ class FnGen {
     const rows = hoisted.map((src, h) => `let Some(row${h}) = ${src} else { break 'fast; };`);
     return (
       `'fast: {\n${indent([...rows, `let end: f64 = ${endCode};`])}\n    if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, end) {\n` +
-      indent([indent([`while ${j.rust} < end {\n    cx.tick()?;\n    let ji = ${j.rust} as usize;\n${indent(lines)}\n    ${j.rust} += 1.0;\n}`])]) +
+      // The index runs as an integer over the range `views` checked; fuel is charged a chunk of iterations at
+      // a time (Cx::tick_chunk), so the iterations make no call.
+      indent([
+        indent([
+          `let (mut ji, hi) = views.range();\nwhile ji < hi {\n    let stop = ji + cx.tick_chunk(hi - ji)?;\n    while ji < stop {\n${indent([indent(lines)])}\n        ${j.rust} += 1.0;\n        ji += 1;\n    }\n}`,
+        ]),
+      ]) +
       '\n    }\n}'
     );
   }

@@ -327,6 +327,24 @@ impl Cx {
         Ok(())
     }
 
+    /// Charges, at once, the fuel of up to 1024 iterations of a loop that has `left` to go (a fast loop,
+    /// see `fastloop`), and says how many it charged. It runs out of fuel where `tick` would, and looks at the
+    /// deadline when the fuel crosses a multiple of 1024, as `tick` does, so a long loop still stops in time.
+    #[inline]
+    pub fn tick_chunk(&mut self, left: usize) -> JsResult<usize> {
+        let k = left.min(1024) as u64;
+        let old = self.fuel;
+        if old < k {
+            self.fuel = 0;
+            return abort(AbortKind::Fuel, 0, "out of fuel");
+        }
+        self.fuel = old - k;
+        if (old & 0x3ff == 0 || old >> 10 != self.fuel >> 10) && Instant::now() > self.deadline {
+            return abort(AbortKind::Deadline, 0, "deadline passed");
+        }
+        Ok(k as usize)
+    }
+
     /// Charges `n` units of fuel at once (builtins that do work proportional to their input).
     pub fn burn(&mut self, n: u64) -> JsResult<()> {
         if self.fuel < n {
@@ -490,4 +508,79 @@ pub fn test_cx(funcs: &'static [Code]) -> Cx {
     let mut cx = Cx::new(prog, &Limits::default()).expect("realm");
     cx.heap.seal_module();
     cx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(e: Ctl) -> AbortKind {
+        match e {
+            Ctl::Abort(a) => a.kind,
+            Ctl::Throw(_) => panic!("a throw, not a give-up"),
+        }
+    }
+
+    fn cx_with(fuel: u64, deadline: Duration) -> Cx {
+        let mut cx = test_cx(&[]);
+        cx.begin_request(&Limits {
+            fuel,
+            heap_bytes: 1 << 20,
+            deadline,
+        });
+        cx
+    }
+
+    /// A fast loop's fuel, charged a chunk at a time, runs out after as many iterations as `tick` one by
+    /// one would allow, and every chunk is at most 1024 iterations.
+    #[test]
+    fn tick_chunk_charges_what_ticks_would_and_runs_out_at_the_same_iteration() {
+        for fuel in [0u64, 1, 5, 1023, 1024, 1025, 3000, 5000] {
+            for left in [0usize, 1, 7, 1024, 1025, 2500, 10_000] {
+                let mut by_tick = cx_with(fuel, Duration::from_secs(60));
+                let ticked = (0..left).take_while(|_| by_tick.tick().is_ok()).count();
+                let mut by_chunk = cx_with(fuel, Duration::from_secs(60));
+                let (mut done, mut failed) = (0usize, false);
+                while done < left {
+                    match by_chunk.tick_chunk(left - done) {
+                        Ok(k) => {
+                            assert!((1..=1024).contains(&k) && k <= left - done, "chunk of {k}");
+                            done += k;
+                        }
+                        Err(e) => {
+                            assert_eq!(kind(e), AbortKind::Fuel);
+                            failed = true;
+                            break;
+                        }
+                    }
+                }
+                assert_eq!(failed, ticked < left, "fuel {fuel}, {left} iterations");
+                if !failed {
+                    assert_eq!(done, left);
+                    assert_eq!(
+                        by_chunk.fuel, by_tick.fuel,
+                        "fuel {fuel}, {left} iterations"
+                    );
+                } else {
+                    // It stops within the chunk in which the ticks ran out.
+                    assert!(done <= ticked && ticked < done + 1024, "{done} {ticked}");
+                }
+            }
+        }
+    }
+
+    /// A chunk that crosses a multiple of 1024 units of fuel looks at the deadline, as `tick` does there.
+    #[test]
+    fn tick_chunk_stops_a_loop_past_its_deadline() {
+        let mut cx = cx_with(1 << 20, Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(2));
+        let mut stopped = None;
+        for i in 0..4 {
+            if let Err(e) = cx.tick_chunk(1024) {
+                stopped = Some((i, kind(e)));
+                break;
+            }
+        }
+        assert_eq!(stopped, Some((0, AbortKind::Deadline)));
+    }
 }

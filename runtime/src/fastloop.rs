@@ -16,9 +16,17 @@ use crate::value::Value;
 /// touches the heap meanwhile).
 pub struct Views<const N: usize> {
     ptr: [*mut Value; N],
+    /// The indexes the loop takes: `lo..hi`.
+    lo: usize,
+    hi: usize,
 }
 
 impl<const N: usize> Views<N> {
+    /// The indexes the loop takes, the first and one past the last: the loop runs them as integers.
+    #[inline(always)]
+    pub fn range(&self) -> (usize, usize) {
+        (self.lo, self.hi)
+    }
     /// Element `j` of array `i`, a number (`views` checked it, and stores keep it one).
     #[inline(always)]
     pub fn get(&self, i: usize, j: usize) -> f64 {
@@ -80,11 +88,15 @@ pub fn views<const N: usize>(
         if read {
             // SAFETY: the array has at least `hi` elements (checked just above).
             let elems = unsafe { std::slice::from_raw_parts(items, hi) };
-            if !elems[lo..].iter().all(|x| matches!(x, Value::Num(_))) {
+            // Without an early exit, so that the compiler unrolls it: a failed check is the rare case.
+            if !elems[lo..]
+                .iter()
+                .fold(true, |ok, x| ok & matches!(x, Value::Num(_)))
+            {
                 return None;
             }
         }
         ptr[k] = items;
     }
-    Some(Views { ptr })
+    Some(Views { ptr, lo, hi })
 }
