@@ -364,10 +364,19 @@ pub fn scope_read(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<Value>
 #[inline]
 pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {
     let e = props::scope_env(cx, env, depth);
-    if let Value::Hole = props::scope_get(cx, e, 0, idx) {
-        return tdz();
+    // One look at the environment: the write access's checks, then the binding's TDZ and the store. A
+    // throw after the undo log copied a module environment leaves it as it was, which undoing restores.
+    match &mut cx.heap.get_mut(e)?.kind {
+        ObjKind::Scope { vars, .. } => {
+            let slot = &mut vars[idx as usize];
+            if let Value::Hole = slot {
+                return tdz();
+            }
+            *slot = v;
+            Ok(())
+        }
+        _ => unreachable!("not a scope"),
     }
-    props::scope_set(cx, e, 0, idx, v)
 }
 
 // ---------------------------------------------------------------------------------------------------
