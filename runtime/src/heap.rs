@@ -501,8 +501,24 @@ impl Heap {
     }
     /// Write access. A module object's first write in a request copies it into the undo log; frozen objects
     /// are read-only, and so is state older than a detached async call running now.
-    #[inline]
+    #[inline(always)]
     pub fn get_mut(&mut self, r: ObjRef) -> Result<&mut Obj, Abort> {
+        // The common case inline: an object of the request's own (neither the realm's nor the module's),
+        // not frozen, with no detached async call running or watching. Everything else takes the checks.
+        let i = r.0 as usize;
+        if r.0 < self.module_len
+            || r.0 < self.realm_len
+            || r.0 < self.write_floor
+            || !self.watched.is_empty()
+            || self.objs[i].frozen
+        {
+            return self.get_mut_checked(r);
+        }
+        Ok(&mut self.objs[i])
+    }
+
+    #[inline(never)]
+    fn get_mut_checked(&mut self, r: ObjRef) -> Result<&mut Obj, Abort> {
         if r.0 < self.write_floor {
             if r.0 >= self.module_len {
                 return Err(Abort::new(
