@@ -1929,6 +1929,11 @@ class FnGen {
     const b = x.type === 'Identifier' ? this.cg.ref(x) : null;
     // A Rust local is read in place, without a copy of its tagged value.
     if (b && !b.captured) return `ops::guard_num(&${b.rust}, ${e.sid})?`;
+    // A captured binding is read from its environment straight as an f64.
+    if (b && !this.cg.isNumeric(b)) {
+      const { base, depth } = this.envRef(b);
+      return `rt::scope_read_num(cx, ${base}, ${depth}, ${b.slot}, ${e.sid})?`;
+    }
     if (this.isArrayLength(x)) return `{ ${this.objectRef(x.object, [])} props::array_length(cx, o, ${x.sid})? }`;
     // An array element read straight as an f64: no tagged copy of it is made.
     if (this.isArrayIndexRead(x)) return `{ ${this.arrayIndexSetup(x)} props::get_array_num(cx, o, k, ${x.sid}, ${e.sid})? }`;

@@ -402,6 +402,26 @@ pub fn trunc_i32(n: f64) -> i32 {
     }
 }
 
+/// `n` truncated towards zero when that fits an i64, else `i64::MIN` (NaN, infinities, anything beyond
+/// ±2^63): one instruction on x86-64, as `trunc_i32`.
+#[inline(always)]
+pub fn trunc_i64(n: f64) -> i64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_mm_cvttsd_si64, _mm_set_sd};
+        // SAFETY: SSE2 is part of x86-64's baseline, so the intrinsics are always available.
+        unsafe { _mm_cvttsd_si64(_mm_set_sd(n)) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        if n > -9223372036854775808.0 && n < 9223372036854775808.0 {
+            n as i64
+        } else {
+            i64::MIN
+        }
+    }
+}
+
 /// The element index number `k` denotes when it is below 2^31 (every index a heap array can hold): `-0` is
 /// index 0 (its key is "0"); NaN, fractions and negatives are none. Larger array indices exist in
 /// JavaScript, and callers take them the general way.
@@ -418,10 +438,11 @@ pub fn small_index(k: f64) -> Option<usize> {
 /// ToInt32 (ECMA-262 §7.1.6).
 #[inline(always)]
 pub fn f64_to_int32(n: f64) -> i32 {
-    // Within ±2^31, ToInt32 is truncation; beyond it the modulo below.
-    let i = trunc_i32(n);
-    if i != i32::MIN {
-        return i;
+    // Within ±2^63, ToInt32 is the low 32 bits of the truncation (uint32 values, which `>>> 0` and hashes
+    // make all the time, among them); beyond it the modulo below.
+    let i = trunc_i64(n);
+    if i != i64::MIN {
+        return i as i32;
     }
     f64_to_int32_wide(n)
 }
@@ -777,4 +798,56 @@ pub fn instance_of(cx: &mut Cx, v: &Value, ctor: &Value) -> JsResult<bool> {
         cur = crate::props::proto_of(cx, p);
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ToInt32 as ECMA-262 §7.1.6 words it, in exact double arithmetic (fmod is exact).
+    fn to_int32_spec(n: f64) -> i32 {
+        if !n.is_finite() || n == 0.0 {
+            return 0;
+        }
+        let m = n.trunc().rem_euclid(4294967296.0);
+        (if m >= 2147483648.0 {
+            m - 4294967296.0
+        } else {
+            m
+        }) as i32
+    }
+
+    /// The fast path (a 64-bit truncation) and the wide one agree with the spec's definition at the
+    /// boundaries of both and on doubles of every magnitude.
+    #[test]
+    fn to_int32_matches_the_spec_everywhere() {
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        for e in [31, 32, 33, 52, 53, 54, 62, 63, 64, 80, 1000] {
+            let p = 2f64.powi(e);
+            for d in [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0] {
+                cases.extend([p + d, -(p + d), p * 1.5 + d, -(p * 1.5) + d]);
+            }
+        }
+        // A deterministic sweep of bit patterns: every exponent, assorted mantissas and signs.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(f64::from_bits(x));
+        }
+        for n in cases {
+            assert_eq!(f64_to_int32(n), to_int32_spec(n), "ToInt32({n:e})");
+            assert_eq!(f64_to_uint32(n), to_int32_spec(n) as u32, "ToUint32({n:e})");
+        }
+    }
 }

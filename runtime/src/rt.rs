@@ -360,8 +360,23 @@ pub fn scope_read(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<Value>
     }
 }
 
+/// Reads a captured binding where the trace saw only numbers (an operand of f64 arithmetic), as
+/// `guard_num(&scope_read(..)?, site)`: one still uninitialised throws ReferenceError, anything but a
+/// number fails the site's type guard, and no copy of the tagged value is made.
+#[inline(always)]
+pub fn scope_read_num(cx: &Cx, env: ObjRef, depth: u32, idx: u32, site: u32) -> JsResult<f64> {
+    match &cx.heap.get(props::scope_env(cx, env, depth)).kind {
+        ObjKind::Scope { vars, .. } => match &vars[idx as usize] {
+            Value::Num(n) => Ok(*n),
+            Value::Hole => tdz(),
+            _ => ops::guard_num(&Value::Undefined, site),
+        },
+        _ => unreachable!("not a scope"),
+    }
+}
+
 /// Assigns a captured binding; one still uninitialised throws ReferenceError.
-#[inline]
+#[inline(always)]
 pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {
     let e = props::scope_env(cx, env, depth);
     // One look at the environment: the write access's checks, then the binding's TDZ and the store. A
