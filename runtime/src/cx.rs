@@ -430,20 +430,25 @@ impl Cx {
         self.heap.charge(16 + units.len() * 2)?;
         Ok(Value::Str(crate::value::JsStr::from_units(units)))
     }
-    /// A global the runtime models, or a give-up naming it.
     /// The global named by string constant `i` (`name`), looked up once per context: the realm's globals are
     /// made with it and never change (a program cannot assign one: that gives up).
-    #[inline]
+    #[inline(always)]
     pub fn global_s(&mut self, i: usize, name: &'static str, site: u32) -> JsResult<Value> {
         if let Some(Some(v)) = self.globals.get(i) {
             return Ok(v.clone());
         }
+        self.global_first(i, name, site)
+    }
+    /// `global_s`'s first lookup of global `i`, which it then keeps.
+    #[inline(never)]
+    fn global_first(&mut self, i: usize, name: &'static str, site: u32) -> JsResult<Value> {
         let v = self.global(name, site)?;
         if let Some(slot) = self.globals.get_mut(i) {
             *slot = Some(v.clone());
         }
         Ok(v)
     }
+    /// A global the runtime models, or a give-up naming it.
     pub fn global(&self, name: &'static str, site: u32) -> JsResult<Value> {
         match self.realm.global(name) {
             Some(v) => Ok(v),
