@@ -122,7 +122,7 @@ pub fn get_at(cx: &mut Cx, v: &Value, key: &'static [u16], slot: u32) -> JsResul
 /// `get_at` behind the site's type guard (`mask`, at `site`): an ordinary object where the guard admits
 /// objects passes it without a second look at the object's kind. `ki` is `key`'s string constant: a key
 /// that object literals of the program made is that very string, recognised without comparing units.
-#[inline]
+#[inline(always)]
 pub fn get_at_guarded(
     cx: &mut Cx,
     v: &Value,
@@ -132,6 +132,7 @@ pub fn get_at_guarded(
     mask: u16,
     site: u32,
 ) -> JsResult<Value> {
+    // Inlined into generated code as far as a cached read of an ordinary object's own property.
     if mask & crate::value::tag::OBJECT != 0 {
         if let Value::Obj(o) = v {
             if let Some(r) = ordinary_at(cx, v, *o, key, ki, slot) {
@@ -139,6 +140,19 @@ pub fn get_at_guarded(
             }
         }
     }
+    get_at_typed(cx, v, key, slot, mask, site)
+}
+
+/// `get_at_guarded` on anything but an ordinary object: the type guard, then `get_at`.
+#[inline(never)]
+fn get_at_typed(
+    cx: &mut Cx,
+    v: &Value,
+    key: &'static [u16],
+    slot: u32,
+    mask: u16,
+    site: u32,
+) -> JsResult<Value> {
     ops::guard_type(cx, v, mask, site)?;
     get_at(cx, v, key, slot)
 }
