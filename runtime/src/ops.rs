@@ -44,6 +44,12 @@ pub fn guard_type(cx: &Cx, v: &Value, mask: u16, site: u32) -> JsResult<()> {
         Value::Num(_) => tag::NUMBER,
         Value::Str(_) => tag::STRING,
         Value::Bool(_) => tag::BOOL,
+        // Plain objects and arrays without a call; other kinds ask `type_tag`.
+        Value::Obj(o) => match cx.heap.kind(*o) {
+            ObjKind::Ordinary => tag::OBJECT,
+            ObjKind::Array(_) => tag::ARRAY,
+            _ => type_tag(cx, v),
+        },
         _ => type_tag(cx, v),
     };
     if t & mask != 0 {
