@@ -905,12 +905,15 @@ fn escape_pattern(p: &[u16]) -> JsStr {
 }
 
 fn alloc_regexp(cx: &mut Cx, data: RegExpData) -> JsResult<Value> {
+    thread_local! {
+        /// The `lastIndex` key every RegExp object of this thread shares: a regex literal in a loop makes an
+        /// object per evaluation, and a copy of the key each time cost more than the rest of the object.
+        static KEY: JsStr = JsStr::from_units(LAST_INDEX.to_vec());
+    }
     cx.heap.charge(64 + 2 * data.source.len())?;
     let mut obj = Obj::new(ObjKind::builtin(data), Some(regexp_proto(cx)));
-    obj.props.insert(
-        JsStr::from_units(LAST_INDEX.to_vec()),
-        Prop::hidden(Value::Num(0.0)),
-    );
+    obj.props
+        .push_new(KEY.with(JsStr::clone), Prop::hidden(Value::Num(0.0)));
     Ok(Value::Obj(cx.heap.alloc(obj)?))
 }
 
