@@ -819,25 +819,45 @@ impl Prog {
     /// The first match at or after `from` (only at `from` when `sticky`), with the captures when `caps`;
     /// and how many positions the search went through.
     pub fn exec(&self, s: &[u16], from: usize, sticky: bool, caps: bool) -> (Option<Found>, usize) {
-        if !caps {
-            // The bounds alone: the lazy DFA, unless it hands the search back.
+        // The lazy DFA finds the bounds, unless it hands the search back.
+        let dfa = {
             let mut d = self.dfa.borrow_mut();
-            if let Some((found, steps)) = self.dfa_find(&mut d, s, from, sticky || self.anchored) {
-                let found = found.map(|(a, b)| Found {
+            let r = self.dfa_find(&mut d, s, from, sticky || self.anchored);
+            if r.is_none() {
+                d.reset_if_full();
+            }
+            r
+        };
+        match dfa {
+            Some((None, steps)) => (None, steps),
+            Some((Some((a, b)), steps)) if !caps => (
+                Some(Found {
                     range: a..b,
                     captures: vec![None; self.nslots / 2 - 1],
-                });
-                return (found, steps);
+                }),
+                steps,
+            ),
+            // The captures: the Pike VM runs only at the match's start, which the DFA found as the Pike VM
+            // would have (the leftmost start; there, the match of highest priority is the one a search
+            // from `from` gives), rather than over everything before it.
+            Some((Some((a, _)), steps)) => {
+                let (found, more) = self.exec_pike(s, a, true, true);
+                (found, steps + more)
             }
-            d.reset_if_full();
+            None => self.exec_pike(s, from, sticky, caps),
         }
-        self.exec_pike(s, from, sticky, caps)
     }
 
-    /// The bounds of `exec` by the Pike VM alone, for the tests that hold the DFA to it.
+    /// `exec` by the Pike VM alone, for the tests that hold the DFA to it.
     #[cfg(test)]
-    pub fn exec_pike_bounds(&self, s: &[u16], from: usize, sticky: bool) -> Option<Range<usize>> {
-        self.exec_pike(s, from, sticky, false).0.map(|m| m.range)
+    pub fn exec_pike_only(
+        &self,
+        s: &[u16],
+        from: usize,
+        sticky: bool,
+        caps: bool,
+    ) -> Option<Found> {
+        self.exec_pike(s, from, sticky, caps).0
     }
 
     /// `exec` by the Pike VM.

@@ -1633,18 +1633,27 @@ fn dfa_bounds_agree_with_the_pike_vm() {
             };
             for s in &subjects {
                 for from in 0..=s.len() {
-                    for sticky in [false, true] {
-                        let dfa = prog.exec(s, from, sticky, false).0.map(|m| m.range);
-                        let vm = prog.exec_pike_bounds(s, from, sticky);
+                    for (sticky, caps) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
+                        // The bounds, and with `caps` the captures the Pike VM then finds from the DFA's start.
+                        let dfa = prog
+                            .exec(s, from, sticky, caps)
+                            .0
+                            .map(|m| (m.range, if caps { m.captures } else { vec![] }));
+                        let vm = prog
+                            .exec_pike_only(s, from, sticky, caps)
+                            .map(|m| (m.range, if caps { m.captures } else { vec![] }));
                         compared += 1;
                         if dfa != vm && differ.len() < 10 {
                             differ.push(format!(
-                                "/{}/ flags {:04b} on {:?} from {} sticky {}: dfa {:?} pike {:?}",
+                                "/{}/ flags {:04b} on {:?} from {} sticky {} caps {}: dfa {:?} pike {:?}",
                                 p,
                                 bits,
                                 String::from_utf16_lossy(s),
                                 from,
                                 sticky,
+                                caps,
                                 dfa,
                                 vm
                             ));
