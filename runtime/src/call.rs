@@ -566,17 +566,25 @@ fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) 
     }
 }
 
+/// A call one level deeper: its fuel, and the depth limit.
+#[inline(always)]
 fn enter(cx: &mut Cx) -> JsResult<()> {
     cx.tick()?;
     if cx.depth >= MAX_DEPTH {
-        return abort(
-            AbortKind::Unsupported,
-            0,
-            "call depth beyond the runtime's limit",
-        );
+        return too_deep();
     }
     cx.depth += 1;
     Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn too_deep() -> JsResult<()> {
+    abort(
+        AbortKind::Unsupported,
+        0,
+        "call depth beyond the runtime's limit",
+    )
 }
 
 /// Wraps an async function's completion in a promise: a value fulfils it, a throw rejects it.
