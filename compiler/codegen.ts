@@ -1601,7 +1601,9 @@ class FnGen {
       // a time (Cx::tick_chunk), so the iterations make no call.
       indent([
         indent([
-          `let (mut ji, hi) = views.range();\nwhile ji < hi {\n    let stop = ji + cx.tick_chunk(hi - ji)?;\n    while ji < stop {\n${indent([indent(lines)])}\n        ${j.rust} += 1.0;\n        ji += 1;\n    }\n}`,
+          // Each iteration's index as an f64 is the integer's (exact below 2^31), in a binding of the
+          // iteration's own; the loop's variable gets the last value once, after it.
+          `let (mut ji, hi) = views.range();\nwhile ji < hi {\n    let stop = ji + cx.tick_chunk(hi - ji)?;\n    while ji < stop {\n        #[allow(unused_variables)]\n        let ${j.rust}: f64 = ji as f64;\n${indent([indent(lines)])}\n        ji += 1;\n    }\n}\n${j.rust} = ji as f64;`,
         ]),
       ]) +
       '\n    }\n}'
