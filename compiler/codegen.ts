@@ -506,6 +506,9 @@ class Codegen {
   classNodes = new Map<number, Node>();
 
   private wrapFn(fn: FnInfo, lines: string[]): string {
+    // A function that reads nothing of its closure does not look its environment up.
+    const env = `let e_closure: Option<ObjRef> = call::env_of(cx, call.callee);`;
+    if (lines[0] === env && !lines.slice(1).some((l) => l.includes('e_closure'))) lines = lines.slice(1);
     return `/// ${sanitize(fn.name) || 'anonymous'}\nfn f${fn.code}(cx: &mut Cx, call: &Call) -> JsResult<Value> {\n    let _ = (&call, &cx);\n    ${lines.join('\n    ')}\n}`;
   }
 
