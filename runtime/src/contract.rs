@@ -164,8 +164,13 @@ pub fn json() -> String {
         block("[", globals, "]"),
         block("[", builtins, "]"),
     );
-    let hash = sha1_smol::Sha1::from(body.as_bytes()).digest().to_string();
+    let hash = sha1_hex(body.as_bytes());
     body.replacen("\"hash\": \"\"", &format!("\"hash\": \"{}\"", hash), 1)
+}
+
+/// SHA-1 in lower-case hex.
+fn sha1_hex(bytes: &[u8]) -> String {
+    format!("{:x}", <sha1::Sha1 as sha1::Digest>::digest(bytes))
 }
 
 #[cfg(test)]
@@ -178,12 +183,7 @@ mod tests {
         let start = text.find("\"hash\": \"").unwrap() + 9;
         let hash = &text[start..start + 40];
         let blanked = text.replacen(hash, "", 1);
-        assert_eq!(
-            sha1_smol::Sha1::from(blanked.as_bytes())
-                .digest()
-                .to_string(),
-            hash
-        );
+        assert_eq!(sha1_hex(blanked.as_bytes()), hash);
     }
 
     #[test]

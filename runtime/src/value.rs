@@ -39,7 +39,18 @@ impl JsStr {
     }
     /// UTF-8 text; lone surrogates become U+FFFD, as Node does when it writes a string as UTF-8.
     pub fn to_rust_string(&self) -> String {
-        String::from_utf16_lossy(&self.0)
+        let u: &[u16] = &self.0;
+        let ascii = ascii_prefix(u);
+        if ascii == u.len() {
+            // Every unit is ASCII: its byte is the unit (a rendered page, JSON), copied without decoding.
+            let bytes: Vec<u8> = u.iter().map(|&c| c as u8).collect();
+            return String::from_utf8(bytes).expect("ASCII is UTF-8");
+        }
+        let mut out = String::with_capacity(u.len() + u.len() / 2);
+        out.extend(u[..ascii].iter().map(|&c| c as u8 as char));
+        // Decoding restarts at an ASCII boundary, which never splits a surrogate pair.
+        out.push_str(&String::from_utf16_lossy(&u[ascii..]));
+        out
     }
     pub fn eq_str(&self, s: &str) -> bool {
         let mut it = self.0.iter();
@@ -127,6 +138,23 @@ impl PartialEq for JsStr {
         }
         units_eq(&self.0, &other.0)
     }
+}
+
+/// How many units at the start of `u` are ASCII. Eight at a time: a unit is ASCII when no bit above the
+/// low seven is set.
+#[inline]
+fn ascii_prefix(u: &[u16]) -> usize {
+    let mut i = 0;
+    for chunk in u.chunks_exact(8) {
+        if chunk.iter().fold(0u16, |acc, &c| acc | c) >= 0x80 {
+            break;
+        }
+        i += 8;
+    }
+    i + u[i..]
+        .iter()
+        .position(|&c| c >= 0x80)
+        .unwrap_or(u.len() - i)
 }
 
 /// Whether two strings' code units are the same. Short ones (property keys, tags, the options a handler
@@ -296,3 +324,40 @@ impl From<&str> for Value {
 
 // Values are moved and cloned by every operation of generated code: keep them two words.
 const _: () = assert!(std::mem::size_of::<Value>() == 16);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ASCII fast path gives what decoding the whole string gives: mixed strings of every length
+    /// around the 8-unit chunks, with non-ASCII, surrogate pairs and lone surrogates at every place.
+    #[test]
+    fn utf8_text_matches_lossy_decoding() {
+        let pieces: [&[u16]; 6] = [
+            &[0x61],
+            &[0x7f],
+            &[0xe9],
+            &[0xd83d, 0xde00],
+            &[0xd800],
+            &[0xdc00],
+        ];
+        let mut x: u32 = 12345;
+        for len in 0..40 {
+            for _ in 0..50 {
+                let mut u: Vec<u16> = Vec::new();
+                for _ in 0..len {
+                    x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                    // Mostly ASCII, so that prefixes of every length occur.
+                    let k = (x >> 16) as usize % 16;
+                    u.extend_from_slice(pieces[if k < 11 { 0 } else { k - 10 }]);
+                }
+                let s = JsStr::from_units(u.clone());
+                assert_eq!(s.to_rust_string(), String::from_utf16_lossy(&u), "{u:x?}");
+                assert_eq!(
+                    ascii_prefix(&u),
+                    u.iter().position(|&c| c >= 0x80).unwrap_or(u.len())
+                );
+            }
+        }
+    }
+}
