@@ -3,7 +3,7 @@
 use crate::heap::Heap;
 use crate::realm::Realm;
 use crate::value::{ObjRef, Value};
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -474,26 +474,34 @@ impl Cx {
 }
 
 /// State that builtins keep in the context, one value of each type, made (with `Default`) on first use.
+/// Each value is kept with its type's id, so that a lookup compares ids rather than asking each value.
 #[derive(Default)]
-pub struct HostState(Vec<Box<dyn Any>>);
+pub struct HostState(Vec<(TypeId, Box<dyn Any>)>);
 
 impl HostState {
     /// The value of type `T`, made on first use.
+    #[inline]
     pub fn get<T: Any + Default>(&mut self) -> &mut T {
-        let i = match self.0.iter().position(|b| b.is::<T>()) {
+        let id = TypeId::of::<T>();
+        let i = match self.0.iter().position(|(t, _)| *t == id) {
             Some(i) => i,
             None => {
-                self.0.push(Box::new(T::default()));
+                self.0.push((id, Box::new(T::default())));
                 self.0.len() - 1
             }
         };
         self.0[i]
+            .1
             .downcast_mut::<T>()
             .expect("the value's type was just checked")
     }
     /// The value of type `T`, if one was made.
     pub fn peek<T: Any>(&self) -> Option<&T> {
-        self.0.iter().find_map(|b| b.downcast_ref::<T>())
+        let id = TypeId::of::<T>();
+        self.0
+            .iter()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, b)| b.downcast_ref::<T>())
     }
 }
 
