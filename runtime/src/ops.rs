@@ -678,7 +678,9 @@ pub fn js_rem(x: f64, y: f64) -> f64 {
 /// toward zero like fmod, and a zero result takes the dividend's sign (`-4 % 2` and `-0 % 3` are -0).
 #[inline(always)]
 pub fn rem_f64(x: f64, y: f64) -> f64 {
-    let (xi, yi) = (x as i32, y as i32);
+    // One-instruction truncations: beyond i32 they give i32::MIN, which the comparisons then refuse unless
+    // the number is -2^31 itself.
+    let (xi, yi) = (trunc_i32(x), trunc_i32(y));
     if xi as f64 == x && yi as f64 == y && yi != 0 && yi != -1 {
         let r = xi % yi;
         return if r == 0 && x.is_sign_negative() {
@@ -821,6 +823,44 @@ mod tests {
         } else {
             m
         }) as i32
+    }
+
+    /// The integer remainder agrees with fmod (JavaScript's `%` on numbers), sign of zero included, on
+    /// int32s, their edges and numbers that are not int32s.
+    #[test]
+    fn rem_matches_fmod_bit_for_bit() {
+        let vals = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2.0,
+            -2.0,
+            3.0,
+            7.5,
+            -7.5,
+            10.0,
+            -10.0,
+            2147483647.0,
+            -2147483648.0,
+            2147483648.0,
+            -2147483649.0,
+            4294967296.0,
+            1e300,
+            5e-324,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for &x in &vals {
+            for &y in &vals {
+                let (got, want) = (rem_f64(x, y), x % y);
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "{x} % {y}: {got} rather than {want}"
+                );
+            }
+        }
     }
 
     /// The fast path (a 64-bit truncation) and the wide one agree with the spec's definition at the
