@@ -2043,6 +2043,16 @@ class FnGen {
     if (!op || this.f64Binary(e)) return null;
     const typeofTest = this.typeofTest(e);
     if (typeofTest) return typeofTest;
+    // `x === 'text'` (either side): compared with the program's own string, without a copy of it.
+    if (e.operator === '===' || e.operator === '!==') {
+      const litLeft = e.left.type === 'Literal' && typeof e.left.value === 'string';
+      const litRight = e.right.type === 'Literal' && typeof e.right.value === 'string';
+      if (litLeft !== litRight) {
+        const [other, lit, idx] = litLeft ? [e.right, e.left, 1] : [e.left, e.right, 0];
+        const eq = `ops::is_const_str(&a, cx.interned(${this.cg.strOf(lit.value)}))`;
+        return `{ let a = ${this.expr(other)}; ${this.guard(e, idx, 'a')} ${e.operator === '===' ? eq : `!${eq}`} }`;
+      }
+    }
     return `{ let a = ${this.expr(e.left)}; let b = ${this.expr(e.right)}; ${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')} ${op} }`;
   }
 

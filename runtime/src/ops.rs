@@ -483,6 +483,16 @@ pub fn strict_equals(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// `v === s` where `s` is one of the program's string constants (`Cx::interned`): the very string (a key or
+/// literal the program made) or the same units.
+#[inline(always)]
+pub fn is_const_str(v: &Value, s: Option<&JsStr>) -> bool {
+    match (v, s) {
+        (Value::Str(x), Some(s)) => x.same(s) || crate::value::units_eq(x.units(), s.units()),
+        _ => false,
+    }
+}
+
 /// SameValueZero (ECMA-262 §7.2.11).
 pub fn same_value_zero(a: &Value, b: &Value) -> bool {
     match (a, b) {
