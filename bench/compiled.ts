@@ -8,6 +8,7 @@
  *   npm run bench:compiled                    # every example (examples/<name> with handler.js and requests.jsonl)
  *   npm run bench:compiled -- primes maze     # some
  *   BENCH_ROUNDS=7 BENCH_BATCH_MS=40 npm run bench:compiled
+ *   BENCH_PROFILE=release npm run bench:compiled   # built as check builds (default: optimized, as promotion)
  *
  * Each example's progress and per-request table go to stderr as `containerless bench` prints them. The
  * table's figures are per request: the bench's sums of per-request medians divided by the number of requests
@@ -37,6 +38,9 @@ for (const n of pick) if (!found.includes(n)) throw new Error(`unknown example $
 const names = pick.length ? pick : found;
 
 const options: string[] = [];
+// The dispatchers are built as promotion builds them (the optimized profile) unless BENCH_PROFILE says.
+const profile = process.env.BENCH_PROFILE ?? 'optimized';
+options.push('--profile', profile);
 if (process.env.BENCH_ROUNDS) options.push('--rounds', process.env.BENCH_ROUNDS);
 if (process.env.BENCH_WARMUP) options.push('--warmup', process.env.BENCH_WARMUP);
 if (process.env.BENCH_BATCH_MS) options.push('--batch-ms', process.env.BENCH_BATCH_MS);
@@ -136,7 +140,7 @@ const geo = (xs: number[]): string => (xs.length ? Math.exp(xs.reduce((s, x) => 
 const compute = ratios.filter((r) => !IO.has(r.name));
 console.log('');
 console.log(
-  `geometric mean (Node / Rust; above 1, Rust is cheaper): all ${ratios.length}: wall ${geo(ratios.map((r) => r.wall))}, CPU ${geo(ratios.map((r) => r.cpu))}; compute (${compute.length}, no backend calls): wall ${geo(compute.map((r) => r.wall))}, CPU ${geo(compute.map((r) => r.cpu))}`,
+  `dispatchers built with the ${profile} profile; geometric mean (Node / Rust; above 1, Rust is cheaper): all ${ratios.length}: wall ${geo(ratios.map((r) => r.wall))}, CPU ${geo(ratios.map((r) => r.cpu))}; compute (${compute.length}, no backend calls): wall ${geo(compute.map((r) => r.wall))}, CPU ${geo(compute.map((r) => r.cpu))}`,
 );
 for (const n of notes) console.log(n);
 process.exitCode = failed ? 1 : 0;
