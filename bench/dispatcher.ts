@@ -15,6 +15,7 @@
  *   BENCH_ROUNDS=5 BENCH_PASS_MS=3000 BENCH_CONCURRENCY=32 npm run bench:dispatcher
  *   BENCH_DISPATCHER_BIN=<greeting dispatcher binary> npm run bench:dispatcher   # skip tracing and building
  *   BENCH_DISPATCHER_BEFORE=<greeting dispatcher binary> npm run bench:dispatcher   # add disp-before
+ *   BENCH_PROFILE=release npm run bench:dispatcher   # the dispatcher built as check builds (default: optimized)
  *
  * Load: wrk -t1 -c<concurrency> when it is on PATH (Debian's package; BENCH_LOADGEN=node forces the Node
  * client of bench/load.ts, which is what runs where wrk is not installed). Each setup is measured in
@@ -177,7 +178,9 @@ async function buildGreeting(): Promise<string> {
   const prepared = prepare(readFileSync(join(HANDLER_DIR, 'handler.js'), 'utf8'), 'handler.js');
   const { tracer } = await traceRequests(HANDLER_DIR, prepared, 'hello', [{ method: 'GET', path: '/', line: 1 }]);
   const generated = generateRust(tracer.trace(), { name: 'bench-hello' });
-  const built = await buildDispatcher(generated.main, { name: 'bench-hello', onProgress: (l) => console.error(`  cargo: ${l}`) });
+  // Built as promotion builds it (the optimized profile), unless BENCH_PROFILE=release.
+  const profile = process.env.BENCH_PROFILE === 'release' ? 'release' : 'optimized';
+  const built = await buildDispatcher(generated.main, { name: 'bench-hello', profile, onProgress: (l) => console.error(`  cargo: ${l}`) });
   return built.binary;
 }
 
