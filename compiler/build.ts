@@ -4,7 +4,7 @@
  *   ${CONTAINERLESS_CACHE:-${XDG_CACHE_HOME:-~/.cache}/containerless}/v1/
  *     build.lock            held (pid inside) while a build runs; builds queue on it
  *     work/                 one Cargo workspace: members = ["fn-*"]
- *       Cargo.toml          the workspace, with the release profile
+ *       Cargo.toml          the workspace, with the release and optimized profiles
  *       Cargo.lock          starts as a copy of the repository's, so crate versions are pinned
  *       fn-<name>/          one crate per function: Cargo.toml (the runtime by path) and src/main.rs
  *     target/               the one target dir every function shares (CI's CARGO_TARGET_DIR too)
