@@ -1129,6 +1129,12 @@ const NUMBER_BUILTINS = new Set(
     .map((b) => b.name),
 );
 /** Operators on two numbers that Rust's f64 operators compute exactly as JavaScript does. */
+/** A function or class that is the value of a property with a static key is named by it (`{ f: () => 1 }`). */
+function nameAnonymousValue(p: Node): void {
+  if ((p.value.type === 'FunctionExpression' || p.value.type === 'ArrowFunctionExpression' || p.value.type === 'ClassExpression') && !p.computed)
+    p.value.inferredName ??= propName(p.key) ?? '';
+}
+
 const F64_OPS: Record<string, string> = {
   '+': '+',
   '-': '-',
@@ -2329,8 +2335,7 @@ class FnGen {
     // evaluated in order and the object made from them in one step.
     if (fresh && n > 0 && e.properties.every((p: Node) => !(p.value.type === 'FunctionExpression' && p.value.isMethod))) {
       const vals = e.properties.map((p: Node) => {
-        if (p.value.type === 'ArrowFunctionExpression' || p.value.type === 'FunctionExpression' || p.value.type === 'ClassExpression')
-          p.value.inferredName ??= propName(p.key) ?? '';
+        nameAnonymousValue(p);
         return this.expr(p.value);
       });
       const keys = names.map((k: string | null) => this.cg.strOf(k ?? ''));
@@ -2355,8 +2360,7 @@ class FnGen {
         );
         continue;
       }
-      if ((p.value.type === 'FunctionExpression' || p.value.type === 'ArrowFunctionExpression' || p.value.type === 'ClassExpression') && !p.computed)
-        p.value.inferredName ??= propName(p.key) ?? '';
+      nameAnonymousValue(p);
       parts.push(`{ let k = ${key}; let v = ${this.expr(p.value)}; props::${fresh ? 'define_fresh' : 'define'}(cx, o, k, v)?; }`);
     }
     parts.push('obj');
