@@ -434,6 +434,18 @@ fn run_plain(
     args: &[Value],
 ) -> JsResult<Value> {
     enter(cx)?;
+    run_entered(cx, o, body, this, args)
+}
+
+/// Runs the code of function `o` once `enter` has let the call in, and leaves its level.
+#[inline(always)]
+fn run_entered(
+    cx: &mut Cx,
+    o: ObjRef,
+    body: crate::cx::Code,
+    this: Value,
+    args: &[Value],
+) -> JsResult<Value> {
     let r = body(
         cx,
         &Call {
@@ -514,32 +526,14 @@ fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) 
                 // (the heap watches what it read: see `heap::Later`).
                 let old = cx.heap.raise_floor();
                 cx.heap.begin_detached();
-                let r = code(
-                    cx,
-                    &Call {
-                        callee: o,
-                        this,
-                        args,
-                        new_target: None,
-                    },
-                );
+                let r = run_entered(cx, o, code, this, args);
                 cx.heap.restore_floor(old);
-                cx.depth -= 1;
                 let r = settle(cx, r);
                 let promise = r.as_ref().ok().and_then(|v| v.as_obj());
                 cx.heap.end_later(promise, Some(o))?;
                 return r;
             }
-            let r = code(
-                cx,
-                &Call {
-                    callee: o,
-                    this,
-                    args,
-                    new_target: None,
-                },
-            );
-            cx.depth -= 1;
+            let r = run_entered(cx, o, code, this, args);
             if is_async {
                 settle(cx, r)
             } else {
