@@ -757,16 +757,14 @@ pub fn compare(cx: &mut Cx, op: CmpOp, a: &Value, b: &Value) -> JsResult<bool> {
             CmpOp::Ge => x >= y,
         });
     }
+    if let (Value::Str(x), Value::Str(y)) = (a, b) {
+        return Ok(compare_str(op, x.units(), y.units()));
+    }
     // Operands are converted left to right, once each.
     let pa = to_primitive(cx, a, Hint::Number)?;
     let pb = to_primitive(cx, b, Hint::Number)?;
     if let (Value::Str(x), Value::Str(y)) = (&pa, &pb) {
-        return Ok(match op {
-            CmpOp::Lt => x < y,
-            CmpOp::Gt => x > y,
-            CmpOp::Le => x <= y,
-            CmpOp::Ge => x >= y,
-        });
+        return Ok(compare_str(op, x.units(), y.units()));
     }
     let x = to_number(cx, &pa)?;
     let y = to_number(cx, &pb)?;
@@ -776,6 +774,22 @@ pub fn compare(cx: &mut Cx, op: CmpOp, a: &Value, b: &Value) -> JsResult<bool> {
         CmpOp::Le => x <= y,
         CmpOp::Ge => x >= y,
     })
+}
+
+/// `<`, `>`, `<=` or `>=` on two strings: code-unit order (IsLessThan, ECMA-262 §7.2.13), decided at the
+/// first unit that differs, or by length when one is a prefix of the other.
+#[inline]
+fn compare_str(op: CmpOp, x: &[u16], y: &[u16]) -> bool {
+    let ord = match x.iter().zip(y).position(|(a, b)| a != b) {
+        Some(i) => x[i].cmp(&y[i]),
+        None => x.len().cmp(&y.len()),
+    };
+    match op {
+        CmpOp::Lt => ord.is_lt(),
+        CmpOp::Gt => ord.is_gt(),
+        CmpOp::Le => ord.is_le(),
+        CmpOp::Ge => ord.is_ge(),
+    }
 }
 
 /// The `in` operator.

@@ -91,6 +91,25 @@ fn equality_and_comparison_follow_the_spec() {
         "strings compare by code units"
     );
     assert!(!ops::compare(&mut cx, CmpOp::Lt, &s("10"), &Value::Num(9.0)).unwrap());
+    // Two strings: the first unit that differs decides, else the shorter (a prefix) is less; units, not
+    // code points, so U+10000 (0xD800 0xDC00) is less than U+FFFF. Each row: a, b, a<b, a>b, a<=b, a>=b.
+    for (a, b, lt, gt, le, ge) in [
+        ("2025-03-14", "2025-03-02", false, true, false, true),
+        ("abc", "abd", true, false, true, false),
+        ("ab", "abc", true, false, true, false),
+        ("abc", "ab", false, true, false, true),
+        ("", "", false, false, true, true),
+        ("", "a", true, false, true, false),
+        ("same", "same", false, false, true, true),
+        ("Z", "a", true, false, true, false),
+        ("\u{10000}", "\u{FFFF}", true, false, true, false),
+        ("\u{e9}", "\u{10000}", true, false, true, false),
+    ] {
+        let (x, y) = (s(a), s(b));
+        let got = [CmpOp::Lt, CmpOp::Gt, CmpOp::Le, CmpOp::Ge]
+            .map(|op| ops::compare(&mut cx, op, &x, &y).unwrap());
+        assert_eq!(got, [lt, gt, le, ge], "{a:?} against {b:?}");
+    }
     assert!(!ops::compare(&mut cx, CmpOp::Ge, &Value::Num(f64::NAN), &Value::Num(1.0)).unwrap());
     let arr = cx
         .new_array(vec![Value::Num(1.0), Value::Num(2.0)])

@@ -598,20 +598,14 @@ fn pad(cx: &mut Cx, this: &Value, args: &[Value], at_start: bool) -> JsResult<Va
     }
     reserve(cx, max_len)?;
     let fill_len = max_len as usize - len;
-    let filler: Vec<u16> = fill
-        .units()
-        .iter()
-        .copied()
-        .cycle()
-        .take(fill_len)
-        .collect();
+    let filler = fill.units().iter().copied().cycle().take(fill_len);
     let mut out = Vec::with_capacity(max_len as usize);
     if at_start {
-        out.extend_from_slice(&filler);
+        out.extend(filler);
         out.extend_from_slice(s.units());
     } else {
         out.extend_from_slice(s.units());
-        out.extend_from_slice(&filler);
+        out.extend(filler);
     }
     Ok(Value::Str(JsStr::from_units(out)))
 }
