@@ -24,6 +24,9 @@ pub struct Realm {
     pub number_proto: ObjRef,
     pub boolean_proto: ObjRef,
     pub error_proto: ObjRef,
+    /// RegExp.prototype once the RegExp builtin made it: every regex literal's object and every match
+    /// looks at it, and a look in `protos` (hashing the name) cost as much as the rest of a literal.
+    pub regexp_proto: Option<ObjRef>,
     protos: HashMap<&'static str, ObjRef, ahash::RandomState>,
     /// Prototype methods by prototype and key: the builtin and its function object (made once, with the
     /// realm, so that reading a method as a value, `Object.prototype.hasOwnProperty.call(o, k)`, gives
@@ -71,6 +74,7 @@ impl Realm {
             number_proto: protos["Number"],
             boolean_proto: protos["Boolean"],
             error_proto: protos["Error"],
+            regexp_proto: None,
             max_proto: protos.values().map(|o| o.0).max().unwrap_or(0),
             protos,
             methods: HashMap::default(),
@@ -162,6 +166,9 @@ impl Installer<'_> {
         );
         let o = self.heap.alloc(Obj::new(ObjKind::Ordinary, Some(parent)))?;
         self.realm.protos.insert(class, o);
+        if class == "RegExp" {
+            self.realm.regexp_proto = Some(o);
+        }
         self.realm.max_proto = self.realm.max_proto.max(o.0);
         self.realm.holders.insert(o, format!("{}.prototype", class));
         Ok(o)

@@ -1932,7 +1932,7 @@ fn regexp_split(cx: &mut Cx, d: &RegExpData, s: &JsStr, limit: &Value) -> JsResu
 /// The realm's RegExp.prototype.
 fn regexp_proto(cx: &Cx) -> ObjRef {
     cx.realm
-        .proto("RegExp")
+        .regexp_proto
         .expect("RegExp.prototype is installed")
 }
 
