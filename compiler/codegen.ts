@@ -86,6 +86,12 @@ const NOT_A_NUMBER = -1;
 /** Expressions whose value's type only the run decides: what a guarded numeric binding may be assigned. */
 const OPAQUE = new Set(['MemberExpression', 'CallExpression', 'Identifier', 'ClIntrinsic', 'ConditionalExpression', 'LogicalExpression', 'AwaitExpression']);
 
+/** The pattern, flags and slot of generated code that is exactly a regex literal's evaluation, else null. */
+function regexLiteralCall(code: string): [string, string, string] | null {
+  const m = /^clrt::builtins::regexp::literal\(cx, (\w+), (\w+), (\d+)\)\?$/.exec(code);
+  return m ? [m[1], m[2], m[3]] : null;
+}
+
 /** Math functions generated code calls directly on numbers (runtime builtins/math::direct), by arity. */
 const MATH_DIRECT: Record<string, number> = { abs: 1, ceil: 1, floor: 1, round: 1, sqrt: 1, trunc: 1, sign: 1, imul: 2, pow: 2, max: 2, min: 2 };
 
@@ -2263,6 +2269,38 @@ class FnGen {
           `if let (Value::Str(st), Value::Num(p)) = (&o, &a0) { cx.tick()?; Value::Num(clrt::builtins::string::char_code_at_num(st.units(), *p)) } ` +
           `else { let args: [Value; 1] = [a0]; ${callWith('f', 'o')} } }`
         );
+      // A regex literal that is the argument of `replace`/`replaceAll`/`match` on a string, or the receiver
+      // of `test`: the builtin runs on the literal's compiled pattern without the RegExp object, which no
+      // code could reach (regexp::replace_literal and the others); any other receiver takes the builtin.
+      const single = e.arguments.length >= 1 && !e.arguments.some((a: Node) => a.type === 'SpreadElement') && !awaited;
+      const strMethod = /^&\[CalleeId::Builtin\("String\.prototype\.(replace|replaceAll|match)"\)\]$/.exec(ids);
+      if (strMethod && single && e.arguments.length === (strMethod[1] === 'match' ? 1 : 2) && e.arguments[0].type === 'Literal' && e.arguments[0].regex) {
+        const a0 = this.expr(e.arguments[0]);
+        const lit = regexLiteralCall(a0);
+        if (lit) {
+          const [p, f, slot] = lit;
+          if (strMethod[1] === 'match')
+            return (
+              `{ let o = ${o}; ${lookup} if let Value::Str(st) = &o { cx.tick()?; clrt::builtins::regexp::match_literal(cx, st, ${p}, ${f}, ${slot})? } ` +
+              `else { let args: [Value; 1] = [${a0}]; ${callWith('f', 'o')} } }`
+            );
+          const all = strMethod[1] === 'replaceAll';
+          return (
+            `{ let o = ${o}; ${lookup} let a1 = ${this.expr(e.arguments[1])}; ` +
+            `if let Value::Str(st) = &o { cx.tick()?; clrt::builtins::regexp::replace_literal(cx, st, ${p}, ${f}, ${slot}, &a1, ${all})? } ` +
+            `else { let args: [Value; 2] = [${a0}, a1]; ${callWith('f', 'o')} } }`
+          );
+        }
+      }
+      const recvLit = regexLiteralCall(o);
+      if (recvLit && ids === '&[CalleeId::Builtin("RegExp.prototype.test")]' && single && e.arguments.length === 1) {
+        const [p, f, slot] = recvLit;
+        return (
+          `{ let a0 = ${this.expr(e.arguments[0])}; ` +
+          `if let Value::Str(st) = &a0 { cx.tick()?; Value::Bool(clrt::builtins::regexp::test_literal(cx, ${p}, ${f}, ${slot}, st)?) } ` +
+          `else { let o = ${o}; ${lookup} let args: [Value; 1] = [a0]; ${callWith('f', 'o')} } }`
+        );
+      }
       const math = /^&\[CalleeId::Builtin\("Math\.(\w+)"\)\]$/.exec(ids);
       const arity = math ? MATH_DIRECT[math[1]] : undefined;
       if (math && arity === e.arguments.length && !e.arguments.some((a: Node) => a.type === 'SpreadElement') && !awaited) {

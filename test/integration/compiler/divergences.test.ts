@@ -49,6 +49,12 @@ const CASES: Array<[string, string, number, number?]> = [
     62,
     20,
   ],
+  [
+    'regex-literals',
+    "regex literals used in place (the argument of replace, replaceAll or match on a string, the receiver of test), run without their RegExp object, answer as Node, or give up: global and sticky literals evaluated again and again, a regex kept in a variable, function replacers using literals, empty matches, surrogates with and without u, named groups and $& in templates, replaceAll with a literal that is not global, String objects as receivers, a pattern outside the BMP, and String.prototype.replace or RegExp.prototype changed",
+    18,
+    11,
+  ],
 ];
 
 describe('divergence repros: plain Node, instrumented Node and Rust agree', function () {

@@ -953,6 +953,17 @@ pub fn literal(
     flags: &'static [u16],
     slot: u32,
 ) -> JsResult<Value> {
+    let data = literal_data(cx, pattern, flags, slot)?;
+    alloc_regexp(cx, data)
+}
+
+/// What the regex literal at `slot` holds: compiled at its first evaluation, shared after.
+fn literal_data(
+    cx: &mut Cx,
+    pattern: &'static [u16],
+    flags: &'static [u16],
+    slot: u32,
+) -> JsResult<RegExpData> {
     let slot = slot as usize;
     let known = cx
         .module_host
@@ -987,7 +998,55 @@ pub fn literal(
             d
         }
     };
-    alloc_regexp(cx, data)
+    Ok(data)
+}
+
+/// `s.replace(/p/f, rv)` (`s.replaceAll(/p/f, rv)` when `all`), where the site's guard admitted only that
+/// builtin and `s` is a string: as the builtin does it with the literal's new RegExp object, without
+/// making the object, which nothing else can reach (see `Holder::Unseen`).
+pub fn replace_literal(
+    cx: &mut Cx,
+    s: &JsStr,
+    pattern: &'static [u16],
+    flags: &'static [u16],
+    slot: u32,
+    rv: &Value,
+    all: bool,
+) -> JsResult<Value> {
+    let d = literal_data(cx, pattern, flags, slot)?;
+    check_proto_pristine(cx)?;
+    if all && !d.set.global {
+        return engine_error("replaceAll must be called with a global RegExp");
+    }
+    regexp_replace(cx, Holder::Unseen, &d, s, rv)
+}
+
+/// `/p/f.test(s)`, where the site's guard admitted only RegExp.prototype.test and `s` is a string, without
+/// making the literal's object (see `replace_literal`).
+pub fn test_literal(
+    cx: &mut Cx,
+    pattern: &'static [u16],
+    flags: &'static [u16],
+    slot: u32,
+    s: &JsStr,
+) -> JsResult<bool> {
+    let d = literal_data(cx, pattern, flags, slot)?;
+    check_proto_pristine(cx)?;
+    Ok(builtin_exec(cx, Holder::Unseen, &d, s.units(), false)?.is_some())
+}
+
+/// `s.match(/p/f)`, where the site's guard admitted only String.prototype.match and `s` is a string,
+/// without making the literal's object (see `replace_literal`).
+pub fn match_literal(
+    cx: &mut Cx,
+    s: &JsStr,
+    pattern: &'static [u16],
+    flags: &'static [u16],
+    slot: u32,
+) -> JsResult<Value> {
+    let d = literal_data(cx, pattern, flags, slot)?;
+    check_proto_pristine(cx)?;
+    string_match_with(cx, s, Holder::Unseen, &d)
 }
 
 /// RegExpCreate / RegExpInitialize from a pattern string and a flags string.
@@ -1145,10 +1204,17 @@ static PRISTINE_PROTO: u8 = 2;
 fn check_pristine(cx: &Cx, o: ObjRef) -> JsResult<()> {
     let obj = cx.heap.get(o);
     let own_ok = obj.props.keys().all(|k| k.units() == LAST_INDEX);
-    let proto_ref = regexp_proto(cx);
-    let proto = cx.heap.get(proto_ref);
-    // RegExp.prototype holds only `constructor`, still RegExp (@@split reads it for the species); checked
-    // again only once the realm's objects may have changed.
+    if own_ok && obj.proto == Some(regexp_proto(cx)) {
+        check_proto_pristine(cx)
+    } else {
+        unsupported("a RegExp whose exec or flags may have been replaced")
+    }
+}
+
+/// RegExp.prototype holds only `constructor`, still RegExp (@@split reads it for the species); checked
+/// again only once the realm's objects may have changed.
+fn check_proto_pristine(cx: &Cx) -> JsResult<()> {
+    let proto = cx.heap.get(regexp_proto(cx));
     let epoch = cx.heap.realm_epoch();
     let ctor_ok = cx.realm_memo.holds(&PRISTINE_PROTO, epoch)
         || proto.props.iter().all(|(k, p)| {
@@ -1157,8 +1223,6 @@ fn check_pristine(cx: &Cx, o: ObjRef) -> JsResult<()> {
         });
     if ctor_ok {
         cx.realm_memo.note(&PRISTINE_PROTO, epoch);
-    }
-    if own_ok && obj.proto == Some(proto_ref) && ctor_ok {
         Ok(())
     } else {
         unsupported("a RegExp whose exec or flags may have been replaced")
@@ -1239,8 +1303,22 @@ fn advance(s: &[u16], i: usize, unicode: bool) -> usize {
     }
 }
 
+/// Where a search keeps its regex's `lastIndex`: the RegExp object's property, or nowhere, for the object a
+/// regex literal makes where it is the receiver or argument of a string or RegExp method that no code can
+/// reach afterwards (`s.replace(/p/g, r)`, `/p/.test(s)`): that object's `lastIndex` starts at 0, and what
+/// the method writes to it is lost with it, so the runtime does not make it (`replace_literal` and others).
+#[derive(Clone, Copy)]
+enum Holder {
+    Obj(ObjRef),
+    Unseen,
+}
+
 /// ToLength(Get(R, "lastIndex")).
-fn read_last_index(cx: &mut Cx, o: ObjRef) -> JsResult<f64> {
+fn read_last_index(cx: &mut Cx, h: Holder) -> JsResult<f64> {
+    let o = match h {
+        Holder::Obj(o) => o,
+        Holder::Unseen => return Ok(0.0),
+    };
     let v = props::get(cx, &Value::Obj(o), LAST_INDEX)?;
     let n = match v {
         Value::Num(n) if n.fract() == 0.0 || !n.is_finite() => {
@@ -1257,7 +1335,11 @@ fn read_last_index(cx: &mut Cx, o: ObjRef) -> JsResult<f64> {
 
 /// Set(R, "lastIndex", v, true). Writing the value it already holds is skipped (it cannot be observed),
 /// so module-level regexes whose lastIndex stays 0 do not count as module writes.
-fn write_last_index(cx: &mut Cx, o: ObjRef, v: Value) -> JsResult<()> {
+fn write_last_index(cx: &mut Cx, h: Holder, v: Value) -> JsResult<()> {
+    let o = match h {
+        Holder::Obj(o) => o,
+        Holder::Unseen => return Ok(()),
+    };
     let obj = cx.heap.get(o);
     if obj.frozen {
         return engine_error("Cannot assign to read only property 'lastIndex'");
@@ -1278,7 +1360,7 @@ fn write_last_index(cx: &mut Cx, o: ObjRef, v: Value) -> JsResult<()> {
 /// RegExpBuiltinExec (ECMA-262 §22.2.7.2) up to building the result.
 fn builtin_exec(
     cx: &mut Cx,
-    o: ObjRef,
+    o: Holder,
     d: &RegExpData,
     s: &[u16],
     caps: bool,
@@ -1316,7 +1398,7 @@ fn builtin_exec(
 /// All matches of a global regex, as the loops of @@match and @@replace collect them; lastIndex ends 0.
 fn collect_all(
     cx: &mut Cx,
-    o: ObjRef,
+    o: Holder,
     d: &RegExpData,
     s: &[u16],
     caps: bool,
@@ -1416,7 +1498,7 @@ fn this_regexp(cx: &Cx, this: &Value) -> JsResult<(ObjRef, RegExpData)> {
 fn regexp_exec(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let (o, d) = this_regexp(cx, this)?;
     let s = ops::to_string(cx, &arg(args, 0))?;
-    match builtin_exec(cx, o, &d, s.units(), true)? {
+    match builtin_exec(cx, Holder::Obj(o), &d, s.units(), true)? {
         Some(m) => match_array(cx, &d, &s, &m),
         None => Ok(Value::Null),
     }
@@ -1427,7 +1509,7 @@ fn regexp_test(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let s = ops::to_string(cx, &arg(args, 0))?;
     check_pristine(cx, o)?;
     Ok(Value::Bool(
-        builtin_exec(cx, o, &d, s.units(), false)?.is_some(),
+        builtin_exec(cx, Holder::Obj(o), &d, s.units(), false)?.is_some(),
     ))
 }
 
@@ -1563,7 +1645,7 @@ fn string_this(cx: &mut Cx, this: &Value) -> JsResult<JsStr> {
 /// RegExp.prototype[@@replace] (ECMA-262 §22.2.6.11) for a pristine RegExp.
 fn regexp_replace(
     cx: &mut Cx,
-    o: ObjRef,
+    o: Holder,
     d: &RegExpData,
     s: &JsStr,
     replace_value: &Value,
@@ -1716,7 +1798,7 @@ fn string_replace(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> 
     let (search, rv) = (arg(args, 0), arg(args, 1));
     if let Some((o, d)) = pristine_regexp(cx, &search)? {
         let s = string_this(cx, this)?;
-        return regexp_replace(cx, o, &d, &s, &rv);
+        return regexp_replace(cx, Holder::Obj(o), &d, &s, &rv);
     }
     let s = string_this(cx, this)?;
     string_replace_str(cx, &s, &search, &rv, false)
@@ -1732,7 +1814,7 @@ fn string_replace_all(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Val
             return engine_error("replaceAll must be called with a global RegExp");
         }
         let s = string_this(cx, this)?;
-        return regexp_replace(cx, o, &d, &s, &rv);
+        return regexp_replace(cx, Holder::Obj(o), &d, &s, &rv);
     }
     let s = string_this(cx, this)?;
     string_replace_str(cx, &s, &search, &rv, true)
@@ -1764,13 +1846,18 @@ fn string_match(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
         return engine_error("String.prototype.match called on null or undefined");
     }
     let (s, o, d) = regexp_arg(cx, this, &arg(args, 0))?;
+    string_match_with(cx, &s, Holder::Obj(o), &d)
+}
+
+/// `s.match(r)` once `r` is a RegExp whose methods are the builtins (its `lastIndex` in `o`).
+fn string_match_with(cx: &mut Cx, s: &JsStr, o: Holder, d: &RegExpData) -> JsResult<Value> {
     if !d.set.global {
-        return match builtin_exec(cx, o, &d, s.units(), true)? {
-            Some(m) => match_array(cx, &d, &s, &m),
+        return match builtin_exec(cx, o, d, s.units(), true)? {
+            Some(m) => match_array(cx, d, s, &m),
             None => Ok(Value::Null),
         };
     }
-    let matches = collect_all(cx, o, &d, s.units(), false)?;
+    let matches = collect_all(cx, o, d, s.units(), false)?;
     if matches.is_empty() {
         return Ok(Value::Null);
     }
