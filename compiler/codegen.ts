@@ -2317,8 +2317,16 @@ class FnGen {
       return `{ let o = ${o}; ${lookup} ${this.args(e.arguments)} ${callWith('f', 'o')} }`;
     }
     // One compiled function seen here: the callee's checks and the call in one look at it.
-    if (only)
-      return `{ ${this.valueRef('fv', c, e.arguments)} ${this.args(e.arguments)} call::call_user(cx, fv, ${only[1]}, f${only[1]}, Value::Undefined, &args, ${awaited}, ${e.sid})? }`;
+    if (only) {
+      const general = `call::call_user(cx, fv, ${only[1]}, f${only[1]}, Value::Undefined, &args, ${awaited}, ${e.sid})?`;
+      // The function's Rust code called by name once the callee is that plain function, so that rustc can
+      // inline a small one (call::plain_user); anything else takes call_user.
+      const direct =
+        `match call::plain_user(cx, fv, ${only[1]}) { Some(o) => { call::enter(cx)?; ` +
+        `let r = f${only[1]}(cx, &Call { callee: o, this: Value::Undefined, args: &args, new_target: None }); call::leave(cx); r? } ` +
+        `None => ${general} }`;
+      return `{ ${this.valueRef('fv', c, e.arguments)} ${this.args(e.arguments)} ${awaited ? general : direct} }`;
+    }
     return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'Value::Undefined')} }`;
   }
 

@@ -414,14 +414,31 @@ pub fn call_user(
     awaited: bool,
     site: u32,
 ) -> JsResult<Value> {
+    if let Some(o) = plain_user(cx, fv, code) {
+        return run_plain(cx, o, body, this, args);
+    }
+    call_user_slow(cx, fv, code, body, this, args, awaited, site)
+}
+
+/// The function object `fv` is, when it is compiled function `code` and a plain one (neither a class nor
+/// async). Generated code that has it calls the function's Rust code itself, between `enter` and
+/// `leave`, where the Rust compiler can inline a small one; otherwise the call goes through `call_user`.
+#[inline(always)]
+pub fn plain_user(cx: &Cx, fv: &Value, code: u32) -> Option<ObjRef> {
     if let Value::Obj(o) = fv {
         if let ObjKind::Function(f) = cx.heap.kind(*o) {
             if f.code == code && f.flags & (fflags::CLASS | fflags::ASYNC) == 0 {
-                return run_plain(cx, *o, body, this, args);
+                return Some(*o);
             }
         }
     }
-    call_user_slow(cx, fv, code, body, this, args, awaited, site)
+    None
+}
+
+/// The end of a call `enter` let in (see `plain_user`).
+#[inline(always)]
+pub fn leave(cx: &mut Cx) {
+    cx.depth -= 1;
 }
 
 /// Runs the code of plain function `o` (neither a class nor async): a call one level deeper.
@@ -455,7 +472,7 @@ fn run_entered(
             new_target: None,
         },
     );
-    cx.depth -= 1;
+    leave(cx);
     r
 }
 
@@ -562,7 +579,7 @@ fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) 
 
 /// A call one level deeper: its fuel, and the depth limit.
 #[inline(always)]
-fn enter(cx: &mut Cx) -> JsResult<()> {
+pub fn enter(cx: &mut Cx) -> JsResult<()> {
     cx.tick()?;
     if cx.depth >= MAX_DEPTH {
         return too_deep();
