@@ -1774,7 +1774,8 @@ class FnGen {
         return `{ let l = ${l}; if ${test} { ${r} } else { l } }`;
       }
       case 'ConditionalExpression':
-        return `{ let c = ${this.expr(e.test)}; if ops::to_boolean(&c) { ${this.expr(e.consequent)} } else { ${this.expr(e.alternate)} } }`;
+        // Only the test's truthiness counts: a test (`cond`) needs no tagged value for comparisons.
+        return `{ if ${this.cond(e.test)} { ${this.expr(e.consequent)} } else { ${this.expr(e.alternate)} } }`;
       case 'AssignmentExpression':
         return this.assignment(e);
       case 'SequenceExpression': {
@@ -2075,6 +2076,12 @@ class FnGen {
       const r = this.numOperand(e.right, e);
       if (F64_OPS[e.operator]) return `Value::Num(${f64Op(e.operator, l, r)})`;
       return `Value::Bool(${l} ${F64_CMP[e.operator]} ${r})`;
+    }
+    // A comparison's value is the bool its test computes (`x === 'text'` and `typeof x === 't'` without a
+    // copy or a string made).
+    if (BOOL_OPS.has(e.operator)) {
+      const b = this.boolBinary(e);
+      if (b) return `Value::Bool(${b})`;
     }
     const l = this.expr(e.left);
     const r = this.expr(e.right);
