@@ -15,10 +15,27 @@ pub enum Callee {
 }
 
 /// The identity a trace records for a callee: the compiled function's code number, or a builtin's name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Eq)]
 pub enum CalleeId {
     User(u32),
     Builtin(&'static str),
+}
+
+// Compared at every callee guard: a builtin's name is usually the very string the guard names (the
+// linker merges equal literals), else compared unit by unit, which for names this short costs less than
+// a call to memcmp.
+impl PartialEq for CalleeId {
+    #[inline]
+    fn eq(&self, other: &CalleeId) -> bool {
+        match (self, other) {
+            (CalleeId::User(a), CalleeId::User(b)) => a == b,
+            (CalleeId::Builtin(a), CalleeId::Builtin(b)) => {
+                a.len() == b.len()
+                    && (a.as_ptr() == b.as_ptr() || a.bytes().zip(b.bytes()).all(|(x, y)| x == y))
+            }
+            _ => false,
+        }
+    }
 }
 
 const MAX_DEPTH: u32 = 800;

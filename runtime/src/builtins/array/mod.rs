@@ -246,12 +246,8 @@ fn delete_idx(cx: &mut Cx, o: ObjRef, i: usize) -> JsResult<()> {
 
 /// Set(O, "length", n, true).
 fn set_len(cx: &mut Cx, o: ObjRef, n: usize) -> JsResult<()> {
-    props::set(
-        cx,
-        &Value::Obj(o),
-        &props::key("length"),
-        Value::Num(n as f64),
-    )
+    const LENGTH: [u16; 6] = [108, 101, 110, 103, 116, 104];
+    props::set(cx, &Value::Obj(o), &LENGTH, Value::Num(n as f64))
 }
 
 /// Appends to a fresh array no user code has seen.
@@ -1263,6 +1259,15 @@ fn pop(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
     if len == 0 {
         set_len(cx, o, 0)?;
         return Ok(Value::Undefined);
+    }
+    // An array of the request's own whose prototypes hold no index: the last element taken off in place
+    // (a hole reads as undefined); anything else takes Get, DeletePropertyOrThrow and Set of `length`.
+    if plain_protos(cx, o) {
+        if let Some(items) = cx.heap.array_items_mut(o) {
+            if let Some(v) = items.pop() {
+                return Ok(v.unhole());
+            }
+        }
     }
     let v = get_idx(cx, o, len - 1)?;
     delete_idx(cx, o, len - 1)?;
