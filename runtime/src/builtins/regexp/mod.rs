@@ -16,6 +16,7 @@
 //! `replaceAll` with a non-global regex a TypeError: those give up with `engine_error`.
 
 use crate::builtins::arg;
+use crate::builtins::string::find as index_of;
 use crate::call::is_callable;
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
@@ -1717,17 +1718,6 @@ fn regexp_replace(
     cx.new_str(out)
 }
 
-/// StringIndexOf (ECMA-262 §6.1.4.1).
-fn index_of(s: &[u16], search: &[u16], from: usize) -> Option<usize> {
-    if search.is_empty() {
-        return if from <= s.len() { Some(from) } else { None };
-    }
-    if search.len() > s.len() {
-        return None;
-    }
-    (from..=s.len() - search.len()).find(|&i| &s[i..i + search.len()] == search)
-}
-
 /// `replace` and `replaceAll` with a string pattern.
 fn string_replace_str(
     cx: &mut Cx,
@@ -1936,9 +1926,13 @@ fn string_split(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     if u.is_empty() {
         return cx.new_array(vec![Value::Str(s)]);
     }
+    let mut j = index_of(u, p, 0);
+    if j.is_none() {
+        // No separator: the string itself, not a copy.
+        return cx.new_array(vec![Value::Str(s)]);
+    }
     let mut items = Vec::new();
     let mut i = 0;
-    let mut j = index_of(u, p, 0);
     while let Some(at) = j {
         items.push(cx.new_str(u[i..at].to_vec())?);
         if items.len() >= lim {

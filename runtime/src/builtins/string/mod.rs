@@ -214,15 +214,26 @@ fn is_regexp(cx: &Cx, v: &Value) -> bool {
 }
 
 /// The first index ≥ `from` where `needle` occurs in `hay` (StringIndexOf, ECMA-262 §6.1.4.1).
-fn find(hay: &[u16], needle: &[u16], from: usize) -> Option<usize> {
+/// StringIndexOf (ECMA-262 §6.1.4.1): the first position at or after `from` where `needle` occurs.
+pub(crate) fn find(hay: &[u16], needle: &[u16], from: usize) -> Option<usize> {
     if needle.is_empty() {
         return (from <= hay.len()).then_some(from);
     }
     if needle.len() > hay.len() {
         return None;
     }
-    (from..=hay.len() - needle.len())
-        .find(|&i| hay[i] == needle[0] && &hay[i..i + needle.len()] == needle)
+    let last = hay.len() - needle.len();
+    let (first, rest) = (needle[0], &needle[1..]);
+    let mut i = from;
+    // Scans for the first unit, then compares the rest there.
+    while i <= last {
+        i += hay[i..=last].iter().position(|&c| c == first)?;
+        if &hay[i + 1..i + needle.len()] == rest {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------------
