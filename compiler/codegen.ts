@@ -2196,7 +2196,9 @@ class FnGen {
       const v = this.expr(e.right);
       if (left.property.type === 'PrivateIdentifier')
         return `{ ${o} let v = ${v}; ${this.guard(site, 0, 'o')} props::set_private(cx, o, ${this.cg.keyOf(left.property.key)}, v.clone())?; v }`;
-      return `{ ${o} let v = ${v}; ${this.guard(site, 0, 'o')} props::set(cx, o, ${this.cg.keyOf(left.property.name)}, v.clone())?; v }`;
+      // The site remembers where it found the property (props::set_at).
+      const k = this.cg.keyOf(left.property.name);
+      return `{ ${o} let v = ${v}; ${this.guard(site, 0, 'o')} props::set_at(cx, o, ${k}, ${k.slice(1)}, ${this.cg.icSlot()}, v.clone())?; v }`;
     }
     this.cg.warnUnsupported(e, 'an assignment to this target');
     return 'clrt::cx::unsupported::<Value>("assignment target")?';

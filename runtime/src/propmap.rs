@@ -88,6 +88,10 @@ impl Props {
         self.entries.get(i).map(|(k, p)| (k, p))
     }
     #[inline]
+    pub fn get_index_mut(&mut self, i: usize) -> Option<(&JsStr, &mut Prop)> {
+        self.entries.get_mut(i).map(|(k, p)| (&*k, p))
+    }
+    #[inline]
     pub fn contains_key<K: Key + ?Sized>(&self, key: &K) -> bool {
         self.position(key).is_some()
     }

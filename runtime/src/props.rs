@@ -619,6 +619,61 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
     Ok(())
 }
 
+/// `o.key = val` at a site with cache slot `slot`: where the object is an ordinary one whose own writable
+/// data property `key` sits where this site last found it, the value is stored there (through `get_mut`,
+/// which logs a module object's first write and refuses a frozen one, as `set` does); anything else is
+/// `set`, after which the site remembers where the property is. `ki` is `key`'s string constant (see
+/// `get_at_guarded`).
+#[inline(always)]
+pub fn set_at(
+    cx: &mut Cx,
+    target: &Value,
+    key: &'static [u16],
+    ki: u32,
+    slot: u32,
+    val: Value,
+) -> JsResult<()> {
+    if let Value::Obj(o) = target {
+        let i = cx.pics.get(slot as usize).copied().unwrap_or(u32::MAX) as usize;
+        let obj = cx.heap.get(*o);
+        if matches!(obj.kind, ObjKind::Ordinary) {
+            if let Some((k, Prop::Data { writable: true, .. })) = obj.props.get_index(i) {
+                if cx.interned(ki).is_some_and(|s| s.same(k))
+                    || crate::value::units_eq(k.units(), key)
+                {
+                    if let Some((_, Prop::Data { value, .. })) =
+                        cx.heap.get_mut(*o)?.props.get_index_mut(i)
+                    {
+                        *value = val;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+    set_at_miss(cx, target, key, slot, val)
+}
+
+#[inline(never)]
+fn set_at_miss(cx: &mut Cx, target: &Value, key: &[u16], slot: u32, val: Value) -> JsResult<()> {
+    set(cx, target, key, val)?;
+    if let Value::Obj(o) = target {
+        let obj = cx.heap.get(*o);
+        if matches!(obj.kind, ObjKind::Ordinary) {
+            if let Some(i) = obj.props.position(key) {
+                let slot = slot as usize;
+                if slot < 1 << 16 {
+                    if cx.pics.len() <= slot {
+                        cx.pics.resize(slot + 1, u32::MAX);
+                    }
+                    cx.pics[slot] = i as u32;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The setter of `Object.prototype.__proto__` (ECMA-262 §20.1.3.8.2) with `o` as the receiver, as [[Set]]
 /// of the key `__proto__` reaches it (`o[k] = v`, `Object.assign`) when nothing before Object.prototype on the
 /// chain has an own `__proto__`: an object or `null` becomes the prototype (OrdinarySetPrototypeOf,

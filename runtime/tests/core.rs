@@ -106,9 +106,30 @@ fn equality_and_comparison_follow_the_spec() {
         ("\u{e9}", "\u{10000}", true, false, true, false),
         // Past the first eight units, which are compared at once.
         ("abcdefgh-1", "abcdefgh-2", true, false, true, false),
-        ("abcdefghijklmnopq", "abcdefghijklmnop", false, true, false, true),
-        ("abcdefghijklmnop", "abcdefghijklmnop", false, false, true, true),
-        ("abcdefgHijklmnop", "abcdefghijklmnop", true, false, true, false),
+        (
+            "abcdefghijklmnopq",
+            "abcdefghijklmnop",
+            false,
+            true,
+            false,
+            true,
+        ),
+        (
+            "abcdefghijklmnop",
+            "abcdefghijklmnop",
+            false,
+            false,
+            true,
+            true,
+        ),
+        (
+            "abcdefgHijklmnop",
+            "abcdefghijklmnop",
+            true,
+            false,
+            true,
+            false,
+        ),
     ] {
         let (x, y) = (s(a), s(b));
         let got = [CmpOp::Lt, CmpOp::Gt, CmpOp::Le, CmpOp::Ge]

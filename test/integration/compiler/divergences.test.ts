@@ -51,9 +51,14 @@ const CASES: Array<[string, string, number, number?]> = [
   ],
   [
     'regex-literals',
-    "regex literals used in place (the argument of replace, replaceAll or match on a string, the receiver of test), run without their RegExp object, answer as Node, or give up: global and sticky literals evaluated again and again, a regex kept in a variable, function replacers using literals, empty matches, surrogates with and without u, named groups and $& in templates, replaceAll with a literal that is not global, String objects as receivers, a pattern outside the BMP, and String.prototype.replace or RegExp.prototype changed",
+    'regex literals used in place (the argument of replace, replaceAll or match on a string, the receiver of test), run without their RegExp object, answer as Node, or give up: global and sticky literals evaluated again and again, a regex kept in a variable, function replacers using literals, empty matches, surrogates with and without u, named groups and $& in templates, replaceAll with a literal that is not global, String objects as receivers, a pattern outside the BMP, and String.prototype.replace or RegExp.prototype changed',
     18,
     11,
+  ],
+  [
+    'property-writes',
+    'named property writes that remember where a site found the property answer as Node, or give up, on objects with other key orders, properties the write adds, setters on the object or its prototype, read-only properties, frozen objects, a property deleted and added again, arrays and class instances',
+    10,
   ],
 ];
 
