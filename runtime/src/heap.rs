@@ -325,7 +325,8 @@ pub struct Heap {
     /// may change module-level state as long as it puts it back (`module_changed` tells), as a handler
     /// that marks cells of a module-level grid and clears them does; `reset` restores them either way.
     undo: Vec<(u32, Obj)>,
-    saved: std::collections::HashSet<u32, ahash::RandomState>,
+    /// The module objects in `undo`, one bit each: looked at on every write to a module object.
+    saved: Marks,
     bytes: usize,
     cap: usize,
     /// Reads of objects below this index are logged in `read_log` (0: nothing is logged). See `Later`.
@@ -797,7 +798,7 @@ impl Heap {
             };
             if read
                 .iter()
-                .any(|&o| (o >= self.module_len || self.saved.contains(&o)) && !unchanging(o))
+                .any(|&o| (o >= self.module_len || self.saved.contains(o)) && !unchanging(o))
             {
                 return Err(Abort::new(
                     AbortKind::Unsupported,
@@ -918,8 +919,47 @@ fn same_obj(a: &Obj, b: &Obj) -> bool {
     }
 }
 
+/// A set of object indexes, one bit each.
+#[derive(Default, Debug)]
+struct Marks(Vec<u64>);
+
+impl Marks {
+    /// Adds `i`; whether it was not there yet.
+    #[inline]
+    fn insert(&mut self, i: u32) -> bool {
+        let (w, bit) = ((i / 64) as usize, 1u64 << (i % 64));
+        if self.0.len() <= w {
+            self.0.resize(w + 1, 0);
+        }
+        let new = self.0[w] & bit == 0;
+        self.0[w] |= bit;
+        new
+    }
+    fn contains(&self, i: u32) -> bool {
+        self.0
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn marks_hold_what_was_inserted_until_cleared() {
+        let mut m = Marks::default();
+        assert!(!m.contains(0) && !m.contains(200));
+        assert!(m.insert(3) && m.insert(64) && m.insert(200));
+        assert!(!m.insert(64), "already there");
+        assert!(m.contains(3) && m.contains(64) && m.contains(200));
+        assert!(!m.contains(2) && !m.contains(63) && !m.contains(65) && !m.contains(1000));
+        m.clear();
+        assert!(!m.contains(3) && !m.contains(64) && !m.contains(200));
+        assert!(m.insert(64));
+    }
+
     use super::*;
 
     fn heap_with(n: usize) -> (Heap, Vec<ObjRef>) {

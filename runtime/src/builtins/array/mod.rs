@@ -1283,6 +1283,14 @@ fn shift(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
         set_len(cx, o, 0)?;
         return Ok(Value::Undefined);
     }
+    // As `pop` does: in place on an array of the request's own with plain prototypes.
+    if plain_protos(cx, o) {
+        if let Some(items) = cx.heap.array_items_mut(o) {
+            let first = items.remove(0).unhole();
+            cx.burn((len / 16) as u64)?;
+            return Ok(first);
+        }
+    }
     let first = get_idx(cx, o, 0)?;
     if plain_protos(cx, o) && len_of(cx, o) == len {
         cx.burn((len / 16) as u64)?;
