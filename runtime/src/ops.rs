@@ -776,25 +776,10 @@ pub fn compare(cx: &mut Cx, op: CmpOp, a: &Value, b: &Value) -> JsResult<bool> {
     })
 }
 
-/// `<`, `>`, `<=` or `>=` on two strings: code-unit order (IsLessThan, ECMA-262 §7.2.13), decided at the
-/// first unit that differs, or by length when one is a prefix of the other.
+/// `<`, `>`, `<=` or `>=` on two strings: code-unit order (IsLessThan, ECMA-262 §7.2.13).
 #[inline]
 fn compare_str(op: CmpOp, x: &[u16], y: &[u16]) -> bool {
-    let n = x.len().min(y.len());
-    let (xs, ys) = (&x[..n], &y[..n]);
-    // The common prefix eight units at a time (one 16-byte comparison each), then unit by unit.
-    let mut i = 0;
-    while i + 8 <= n && xs[i..i + 8] == ys[i..i + 8] {
-        i += 8;
-    }
-    while i < n && xs[i] == ys[i] {
-        i += 1;
-    }
-    let ord = if i < n {
-        xs[i].cmp(&ys[i])
-    } else {
-        x.len().cmp(&y.len())
-    };
+    let ord = crate::value::units_cmp(x, y);
     match op {
         CmpOp::Lt => ord.is_lt(),
         CmpOp::Gt => ord.is_gt(),
