@@ -474,23 +474,34 @@ impl Cx {
 }
 
 /// State that builtins keep in the context, one value of each type, made (with `Default`) on first use.
-/// Each value is kept with its type's id, so that a lookup compares ids rather than asking each value.
+/// Each value is kept with its type's id, so that a lookup compares ids rather than asking each value; the
+/// place of the last value found is tried first (a builtin called in a loop asks for the same one).
 #[derive(Default)]
-pub struct HostState(Vec<(TypeId, Box<dyn Any>)>);
+pub struct HostState {
+    entries: Vec<(TypeId, Box<dyn Any>)>,
+    last: usize,
+}
 
 impl HostState {
     /// The value of type `T`, made on first use.
     #[inline]
     pub fn get<T: Any + Default>(&mut self) -> &mut T {
         let id = TypeId::of::<T>();
-        let i = match self.0.iter().position(|(t, _)| *t == id) {
-            Some(i) => i,
-            None => {
-                self.0.push((id, Box::new(T::default())));
-                self.0.len() - 1
+        let i = match self.entries.get(self.last) {
+            Some((t, _)) if *t == id => self.last,
+            _ => {
+                let i = match self.entries.iter().position(|(t, _)| *t == id) {
+                    Some(i) => i,
+                    None => {
+                        self.entries.push((id, Box::new(T::default())));
+                        self.entries.len() - 1
+                    }
+                };
+                self.last = i;
+                i
             }
         };
-        self.0[i]
+        self.entries[i]
             .1
             .downcast_mut::<T>()
             .expect("the value's type was just checked")
@@ -498,7 +509,7 @@ impl HostState {
     /// The value of type `T`, if one was made.
     pub fn peek<T: Any>(&self) -> Option<&T> {
         let id = TypeId::of::<T>();
-        self.0
+        self.entries
             .iter()
             .find(|(t, _)| *t == id)
             .and_then(|(_, b)| b.downcast_ref::<T>())
