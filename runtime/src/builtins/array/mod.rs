@@ -304,7 +304,8 @@ fn plain_protos(cx: &Cx, o: ObjRef) -> bool {
 /// ArraySpeciesCreate(O, n) (ECMA-262 §10.4.2.3) for the constructors the runtime models: `Array`
 /// itself or no constructor at all.
 fn species_create(cx: &mut Cx, o: ObjRef, n: usize) -> JsResult<ObjRef> {
-    let c = props::get(cx, &Value::Obj(o), &props::key("constructor"))?;
+    const CONSTRUCTOR: [u16; 11] = [99, 111, 110, 115, 116, 114, 117, 99, 116, 111, 114];
+    let c = props::get(cx, &Value::Obj(o), &CONSTRUCTOR)?;
     match c {
         Value::Undefined | Value::Hole => {}
         Value::Obj(c) => {
@@ -1075,7 +1076,11 @@ fn map(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
         if has_idx(cx, o, k)? {
             let v = get_idx(cx, o, k)?;
             let r = call3(cx, &f, &t, v, k, o)?;
-            set_idx(cx, a, k, r)?;
+            // CreateDataPropertyOrThrow on the new array: its element in place while it has one.
+            match cx.heap.array_slot_mut(a, k) {
+                Some(slot) => *slot = r,
+                None => set_idx(cx, a, k, r)?,
+            }
         }
     }
     Ok(Value::Obj(a))
