@@ -184,13 +184,7 @@ fn ordinary_at(
 fn get_own_miss(cx: &mut Cx, v: &Value, o: ObjRef, key: &[u16], slot: u32) -> JsResult<Value> {
     if let Some((i, _, Prop::Data { value, .. })) = cx.heap.get(o).props.get_full(key) {
         let value = value.clone();
-        let slot = slot as usize;
-        if slot < 1 << 16 {
-            if cx.pics.len() <= slot {
-                cx.pics.resize(slot + 1, u32::MAX);
-            }
-            cx.pics[slot] = i as u32;
-        }
+        remember_position(cx, slot, i);
         return Ok(value);
     }
     get(cx, v, key)
@@ -661,17 +655,23 @@ fn set_at_miss(cx: &mut Cx, target: &Value, key: &[u16], slot: u32, val: Value) 
         let obj = cx.heap.get(*o);
         if matches!(obj.kind, ObjKind::Ordinary) {
             if let Some(i) = obj.props.position(key) {
-                let slot = slot as usize;
-                if slot < 1 << 16 {
-                    if cx.pics.len() <= slot {
-                        cx.pics.resize(slot + 1, u32::MAX);
-                    }
-                    cx.pics[slot] = i as u32;
-                }
+                remember_position(cx, slot, i);
             }
         }
     }
     Ok(())
+}
+
+/// Remembers that the property a site with cache slot `slot` looked for is at position `i` (slots past
+/// 2^16 are not remembered, so a huge program cannot make the table huge).
+fn remember_position(cx: &mut Cx, slot: u32, i: usize) {
+    let slot = slot as usize;
+    if slot < 1 << 16 {
+        if cx.pics.len() <= slot {
+            cx.pics.resize(slot + 1, u32::MAX);
+        }
+        cx.pics[slot] = i as u32;
+    }
 }
 
 /// The setter of `Object.prototype.__proto__` (ECMA-262 §20.1.3.8.2) with `o` as the receiver, as [[Set]]

@@ -1002,6 +1002,19 @@ fn literal_data(
     Ok(data)
 }
 
+/// The data of the regex literal at `slot` where its object would go unseen (`Holder::Unseen`), once
+/// RegExp.prototype is known to hold the builtins the methods below stand for.
+fn unseen_literal(
+    cx: &mut Cx,
+    pattern: &'static [u16],
+    flags: &'static [u16],
+    slot: u32,
+) -> JsResult<RegExpData> {
+    let d = literal_data(cx, pattern, flags, slot)?;
+    check_proto_pristine(cx)?;
+    Ok(d)
+}
+
 /// `s.replace(/p/f, rv)` (`s.replaceAll(/p/f, rv)` when `all`), where the site's guard admitted only that
 /// builtin and `s` is a string: as the builtin does it with the literal's new RegExp object, without
 /// making the object, which nothing else can reach (see `Holder::Unseen`).
@@ -1014,8 +1027,7 @@ pub fn replace_literal(
     rv: &Value,
     all: bool,
 ) -> JsResult<Value> {
-    let d = literal_data(cx, pattern, flags, slot)?;
-    check_proto_pristine(cx)?;
+    let d = unseen_literal(cx, pattern, flags, slot)?;
     if all && !d.set.global {
         return engine_error("replaceAll must be called with a global RegExp");
     }
@@ -1031,8 +1043,7 @@ pub fn test_literal(
     slot: u32,
     s: &JsStr,
 ) -> JsResult<bool> {
-    let d = literal_data(cx, pattern, flags, slot)?;
-    check_proto_pristine(cx)?;
+    let d = unseen_literal(cx, pattern, flags, slot)?;
     Ok(builtin_exec(cx, Holder::Unseen, &d, s.units(), false)?.is_some())
 }
 
@@ -1045,8 +1056,7 @@ pub fn match_literal(
     flags: &'static [u16],
     slot: u32,
 ) -> JsResult<Value> {
-    let d = literal_data(cx, pattern, flags, slot)?;
-    check_proto_pristine(cx)?;
+    let d = unseen_literal(cx, pattern, flags, slot)?;
     string_match_with(cx, s, Holder::Unseen, &d)
 }
 
