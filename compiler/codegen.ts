@@ -2328,8 +2328,8 @@ class FnGen {
     // One compiled function seen here: the callee's checks and the call in one look at it.
     if (only) {
       const general = `call::call_user(cx, fv, ${only[1]}, f${only[1]}, Value::Undefined, &args, ${awaited}, ${e.sid})?`;
-      // The function's Rust code called by name once the callee is that plain function, so that rustc can
-      // inline a small one (call::plain_user); anything else takes call_user.
+      // The function's Rust code called by name once the callee is that plain function (call::plain_user),
+      // not through call_user's function pointer; anything else takes call_user.
       const direct =
         `match call::plain_user(cx, fv, ${only[1]}) { Some(o) => { call::enter(cx)?; ` +
         `let r = f${only[1]}(cx, &Call { callee: o, this: Value::Undefined, args: &args, new_target: None }); call::leave(cx); r? } ` +

@@ -439,7 +439,7 @@ pub fn call_user(
 
 /// The function object `fv` is, when it is compiled function `code` and a plain one (neither a class nor
 /// async). Generated code that has it calls the function's Rust code itself, between `enter` and
-/// `leave`, where the Rust compiler can inline a small one; otherwise the call goes through `call_user`.
+/// `leave`, by name rather than through a function pointer; otherwise the call goes through `call_user`.
 #[inline(always)]
 pub fn plain_user(cx: &Cx, fv: &Value, code: u32) -> Option<ObjRef> {
     if let Value::Obj(o) = fv {
