@@ -2083,6 +2083,8 @@ class FnGen {
       const b = this.boolBinary(e);
       if (b) return `Value::Bool(${b})`;
     }
+    const chain = this.stringChain(e);
+    if (chain) return chain;
     const l = this.expr(e.left);
     const r = this.expr(e.right);
     const g = `${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')}`;
@@ -2116,6 +2118,27 @@ class FnGen {
     }
     // Literal operands need no guard: their type is fixed.
     return `{ let a = ${l}; let b = ${r}; ${g} ${op} }`;
+  }
+
+  /**
+   * `a + b + c ...` (three operands or more) where every `+` of the chain saw only strings on both sides:
+   * each operand evaluated and guarded in turn, then one string of them all (ops::concat_strs) rather
+   * than a new string per `+`. Guarding each operand as soon as it is evaluated can only give up earlier
+   * than the chain of `+` would, never later. Null for anything else.
+   */
+  private stringChain(e: Node): string | null {
+    const strings = (n: Node): boolean =>
+      n.type === 'BinaryExpression' && n.operator === '+' && this.cg.typeMask(n, 0) === STRING_TAG && this.cg.typeMask(n, 1) === STRING_TAG;
+    if (!strings(e) || !strings(e.left)) return null;
+    // The left spine, innermost `+` first: its left operand, then each `+`'s right one.
+    const spine: Node[] = [];
+    for (let n = e; strings(n); n = n.left) spine.unshift(n);
+    const parts = [
+      `let p0 = ${this.expr(spine[0].left)}; ${this.guard(spine[0], 0, 'p0')}`,
+      ...spine.map((n, i) => `let p${i + 1} = ${this.expr(n.right)}; ${this.guard(n, 1, `p${i + 1}`)}`),
+    ];
+    const refs = parts.map((_, i) => `&p${i}`).join(', ');
+    return `{ ${parts.join(' ')} ops::concat_strs(cx, &[${refs}])? }`;
   }
 
   private member(e: Node): string {

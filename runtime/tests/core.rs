@@ -91,6 +91,16 @@ fn equality_and_comparison_follow_the_spec() {
         "strings compare by code units"
     );
     assert!(!ops::compare(&mut cx, CmpOp::Lt, &s("10"), &Value::Num(9.0)).unwrap());
+    // A chain of + made as one string, and, given something other than strings, as + left to right.
+    let (a, b, e) = (s("ab"), s("\u{1F600}"), s(""));
+    let joined = ops::concat_strs(&mut cx, &[&a, &e, &b, &a]).unwrap();
+    assert!(ops::strict_equals(&joined, &s("ab\u{1F600}ab")));
+    let n = Value::Num(1.5);
+    let mixed = ops::concat_strs(&mut cx, &[&n, &n, &a]).unwrap();
+    assert!(
+        ops::strict_equals(&mixed, &s("3ab")),
+        "1.5 + 1.5 is 3, then 'ab'"
+    );
     // Two strings: the first unit that differs decides, else the shorter (a prefix) is less; units, not
     // code points, so U+10000 (0xD800 0xDC00) is less than U+FFFF. Each row: a, b, a<b, a>b, a<=b, a>=b.
     for (a, b, lt, gt, le, ge) in [

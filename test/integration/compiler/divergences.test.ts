@@ -60,6 +60,12 @@ const CASES: Array<[string, string, number, number?]> = [
     'named property writes that remember where a site found the property answer as Node, or give up, on objects with other key orders, properties the write adds, setters on the object or its prototype, read-only properties, frozen objects, a property deleted and added again, arrays and class instances',
     10,
   ],
+  [
+    'string-chains',
+    'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
+    8,
+    4,
+  ],
 ];
 
 describe('divergence repros: plain Node, instrumented Node and Rust agree', function () {
