@@ -1444,12 +1444,16 @@ class FnGen {
     };
     collect(labeled.body);
     if (assigned.has(j)) return null;
-    // The bound: a number literal, an f64 local, or the length of an array held by a local (no store in the
-    // body can change a length), evaluated once.
+    // The bound: a number literal, an f64 local, a local the trace saw only numbers in at the test (behind
+    // the test's number guard), or the length of an array held by a local (no store in the body can change a
+    // length), evaluated once.
     const endBinding = endNode.type === 'Identifier' ? this.cg.ref(endNode) : null;
     let endCode: string | null = null;
     if (endNode.type === 'Literal' && typeof endNode.value === 'number') endCode = f64Literal(endNode.value);
-    else if (endBinding && !endBinding.captured && this.cg.isNumeric(endBinding) && !assigned.has(endBinding)) endCode = endBinding.rust;
+    else if (endBinding && !endBinding.captured && !assigned.has(endBinding)) {
+      if (this.cg.isNumeric(endBinding)) endCode = endBinding.rust;
+      else if (!this.cg.localArrays.has(endBinding) && this.f64Binary(t.argument)) endCode = `ops::guard_num(&${endBinding.rust}, ${t.argument.sid})?`;
+    }
     if (!endCode && !this.isArrayLength(endNode)) return null;
     // The arrays: Rust locals the body does not assign, or `a[i]` of one with `i` fixed in the body (a row of
     // a matrix), read once before the loop when it is an element of an array (`props::array_element`, which
@@ -1458,6 +1462,7 @@ class FnGen {
     const hoisted: string[] = [];
     const written = new Set<string>();
     const read = new Set<string>();
+    const readAt = new Set<string>();
     const keys = new Set<Binding>([j]);
     const fixed = (n: Node): string | null => {
       if (n.type === 'Literal' && typeof n.value === 'number') return f64Literal(n.value);
@@ -1509,21 +1514,40 @@ class FnGen {
           return l && r ? f64Op(e.operator, l, r) : null;
         }
         case 'MemberExpression': {
-          if (!this.isArrayIndexRead(e) || !isKey(e.property)) return null;
+          if (!this.isArrayIndexRead(e)) return null;
           const i = view(e.object);
           if (i === null) return null;
-          read.add(views[i]);
-          return `views.get(${i}, ji)`;
+          if (isKey(e.property)) {
+            read.add(views[i]);
+            return `views.get(${i}, ji)`;
+          }
+          // Any other key is checked at the read; where it finds no number of the array's own, the ordinary
+          // read runs and gives up as it would (`fastloop::missed`).
+          const k = num(e.property, e);
+          if (!k) return null;
+          readAt.add(views[i]);
+          return `{ let k: f64 = ${k}; match views.at(${i}, k) { Some(n) => n, None => clrt::fastloop::missed(props::get_array_num(cx, ${views[i]}, k, ${e.sid}, ${site.sid}), ${e.sid})? } }`;
+        }
+        case 'ConditionalExpression': {
+          const c = cond(e.test);
+          const y = c && num(e.consequent, e);
+          const n = y && num(e.alternate, e);
+          return n && `(if ${c} { ${y} } else { ${n} })`;
         }
         default:
           return null;
       }
     };
-    // A test of the body: a comparison of f64s.
+    // A test of the body: comparisons of f64s, joined by `!`, `&&` and `||`.
     const cond = (e: Node): string | null => {
       if (e.type === 'UnaryExpression' && e.operator === '!') {
         const c = cond(e.argument);
         return c && `!${c}`;
+      }
+      if (e.type === 'LogicalExpression' && (e.operator === '&&' || e.operator === '||')) {
+        const l = cond(e.left);
+        const r = l && cond(e.right);
+        return r && `(${l} ${e.operator} ${r})`;
       }
       if (e.type !== 'BinaryExpression' || !F64_CMP[e.operator] || !this.f64Binary(e)) return null;
       const l = num(e.left, e);
@@ -1608,7 +1632,7 @@ class FnGen {
     }
     const lines = stmts(labeled.body.body);
     if (!lines || !lines.length || !views.length) return null;
-    const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)})`).join(', ');
+    const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)}, ${readAt.has(v)})`).join(', ');
     const rows = hoisted.map((src, h) => `let Some(row${h}) = ${src} else { break 'fast; };`);
     return (
       `'fast: {\n${indent([...rows, `let end: f64 = ${endCode};`])}\n    if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, end) {\n` +

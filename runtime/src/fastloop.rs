@@ -1,21 +1,32 @@
 //! Counted loops over arrays, run on the arrays' elements in place (`fastLoop` in compiler/codegen.ts).
 //!
 //! The compiler finds loops `for (...; j < end; j++)` whose body only computes on numbers and reads and
-//! writes `a[j]` of arrays the body cannot replace (no call, no other store, no allocation). Before such a
+//! writes elements of arrays the body cannot replace (no call, no other store, no allocation). Before such a
 //! loop, `views` checks, once, what every iteration of the ordinary code would check again: each array is an
 //! array; each written one belongs to the request and is neither frozen nor watched by a detached async
-//! call (`Heap::array_items_mut`, as every in-place store asks); each is long enough for the last `j` the
-//! loop takes; and every element read is a number at every `j` the loop takes. Nothing in the body can undo
-//! any of that (its stores write numbers into existing elements), so the iterations read and write the
-//! elements directly. When a check fails, `views` answers None and the loop runs as usual.
+//! call (`Heap::array_items_mut`, as every in-place store asks); each one used at `j` is long enough for the
+//! last `j` the loop takes; and every element read at `j` is a number at every `j` the loop takes. Nothing
+//! in the body can undo any of that (its stores write numbers into existing elements), so the iterations
+//! read and write those elements directly. When a check fails, `views` answers None and the loop runs as
+//! usual.
+//!
+//! A read at another key (`up[(x + 1) % w]`) is checked where it happens (`Views::at`): an integer index
+//! within the array whose element is a number. Otherwise the ordinary read runs (`missed`), which gives up
+//! just as it would in the ordinary loop (the trace saw only numbers there); if it finds a number after all
+//! (an element inherited from Array.prototype), the loop gives up too, since whatever the read ran may have
+//! changed the arrays under the views.
 
+use crate::cx::{abort, AbortKind, JsResult};
 use crate::heap::ObjKind;
+use crate::ops;
 use crate::value::Value;
 
 /// The arrays of one fast loop: a pointer to each one's elements, valid while the loop runs (nothing else
 /// touches the heap meanwhile).
 pub struct Views<const N: usize> {
     ptr: [*mut Value; N],
+    /// Each array's length when the loop began (no store in the loop changes one).
+    len: [usize; N],
     /// The indexes the loop takes: `lo..hi`.
     lo: usize,
     hi: usize,
@@ -35,6 +46,19 @@ impl<const N: usize> Views<N> {
         match unsafe { &*self.ptr[i].add(j) } {
             Value::Num(n) => *n,
             _ => unreachable!("an element a fast loop reads is a number"),
+        }
+    }
+    /// Element `k` of array `i`, when `k` is an index within it and the element is a number.
+    #[inline(always)]
+    pub fn at(&self, i: usize, k: f64) -> Option<f64> {
+        let j = ops::small_index(k)?;
+        if j >= self.len[i] {
+            return None;
+        }
+        // SAFETY: `j` is below the array's length, which nothing changes while the loop runs.
+        match unsafe { &*self.ptr[i].add(j) } {
+            Value::Num(n) => Some(*n),
+            _ => None,
         }
     }
     /// `a[j] = n` for array `i`.
@@ -62,12 +86,25 @@ fn tag_word(v: &Value) -> u64 {
     unsafe { *(v as *const Value as *const u64) }
 }
 
-/// The views of `arrays` (each with whether the loop reads it and whether it writes it) for a loop whose
-/// index goes from `first` by 1 while it is below `end`; None unless every iteration would find what the
-/// checks above require.
+/// What the ordinary read gave where `Views::at` found no number: its give-up, as the ordinary loop would
+/// give up there, or (when it found a number after all) a give-up of the fast loop's own.
+#[cold]
+#[inline(never)]
+pub fn missed(read: JsResult<f64>, site: u32) -> JsResult<f64> {
+    read?;
+    abort(
+        AbortKind::Unsupported,
+        site,
+        "an element a fast loop read was not one of the array's own numbers",
+    )
+}
+
+/// The views of `arrays` for a loop whose index goes from `first` by 1 while it is below `end`, each with
+/// whether the loop reads it at the index, whether it writes it (only ever at the index), and whether it
+/// reads it at other keys; None unless every iteration would find what the checks above require.
 pub fn views<const N: usize>(
     cx: &mut crate::cx::Cx,
-    arrays: [(&Value, bool, bool); N],
+    arrays: [(&Value, bool, bool, bool); N],
     first: f64,
     end: f64,
 ) -> Option<Views<N>> {
@@ -82,23 +119,28 @@ pub fn views<const N: usize>(
     }
     let (lo, hi) = (first as usize, last as usize);
     let mut ptr = [std::ptr::null_mut(); N];
-    for (k, (v, read, write)) in arrays.into_iter().enumerate() {
+    let mut len = [0; N];
+    for (k, (v, read, write, read_at)) in arrays.into_iter().enumerate() {
         let Value::Obj(r) = v else {
             return None;
         };
-        let items: *mut Value = if write {
-            if read {
+        // Arrays used at the index must hold every index the loop takes.
+        let need = if read || write { hi } else { 0 };
+        let (items, n): (*mut Value, usize) = if write {
+            if read || read_at {
                 // The read the usual code makes of the array, which code Node runs later may have to see
                 // (`heap::Later`): `array_items_mut` does not make it.
                 let _ = cx.heap.get(*r);
             }
             match cx.heap.array_items_mut(*r) {
-                Some(items) if items.len() >= hi => items.as_mut_ptr(),
+                Some(items) if items.len() >= need => (items.as_mut_ptr(), items.len()),
                 _ => return None,
             }
         } else {
             match cx.heap.kind(*r) {
-                ObjKind::Array(items) if items.len() >= hi => items.as_ptr() as *mut Value,
+                ObjKind::Array(items) if items.len() >= need => {
+                    (items.as_ptr() as *mut Value, items.len())
+                }
                 _ => return None,
             }
         };
@@ -110,8 +152,9 @@ pub fn views<const N: usize>(
             }
         }
         ptr[k] = items;
+        len[k] = n;
     }
-    Some(Views { ptr, lo, hi })
+    Some(Views { ptr, len, lo, hi })
 }
 
 #[cfg(test)]

@@ -61,6 +61,12 @@ const CASES: Array<[string, string, number, number?]> = [
     10,
   ],
   [
+    'stencil-loops',
+    'fast loops reading arrays at keys other than their index (neighbours, wrap-around, a key from the request), bounded by a local held as a tagged number, with conditional values and tests joined by && and ||, answer as Node, or give up, on keys past either end, negative, fractional and -0 keys, holes, strings, null and objects among the elements read, a bound that is a string, and an array read at the index before the one the loop writes',
+    15,
+    8,
+  ],
+  [
     'string-chains',
     'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
     8,

@@ -1490,9 +1490,22 @@ fn fill(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     } else {
         relative(cx, &end, len)?
     };
-    for i in k..fin {
-        cx.tick()?;
-        set_idx(cx, o, i, value.clone())?;
+    let mut i = k;
+    while i < fin {
+        // An array of the request's own holding the range takes a chunk of stores in place, charged as
+        // many ticks at once; anything else takes the stores one by one, as the spec writes them.
+        let in_place = matches!(cx.heap.array_items_mut(o), Some(items) if fin <= items.len());
+        if !in_place {
+            cx.tick()?;
+            set_idx(cx, o, i, value.clone())?;
+            i += 1;
+            continue;
+        }
+        let n = cx.tick_chunk(fin - i)?;
+        if let Some(items) = cx.heap.array_items_mut(o) {
+            items[i..i + n].fill(value.clone());
+        }
+        i += n;
     }
     Ok(this.clone())
 }
