@@ -1942,7 +1942,8 @@ class FnGen {
     if (local?.a.kind === 'f64' && e.computed) return `{ let k: f64 = ${this.num(e.property)}; clrt::elems::at(&${local.b.rust}, k, ${e.sid})? }`;
     if (local && !e.computed) return `(${local.b.rust}.len() as f64)`;
     if (both && F64_OPS[e.operator]) return f64Op(e.operator, this.num(e.left), this.num(e.right));
-    if (this.isArrayLength(e)) return `{ ${this.objectRef(e.object, [])} props::array_length(cx, o, ${e.sid})? }`;
+    const len = this.lengthRead(e);
+    if (len) return len;
     if (e.type === 'BinaryExpression' && F64_OPS[e.operator] && this.f64Binary(e))
       return f64Op(e.operator, this.numOperand(e.left, e), this.numOperand(e.right, e));
     if (e.type === 'UnaryExpression' && this.cg.isNum(e.argument) && (e.operator === '-' || e.operator === '+')) {
@@ -1976,10 +1977,26 @@ class FnGen {
       const { base, depth } = this.envRef(b);
       return `rt::scope_read_num(cx, ${base}, ${depth}, ${b.slot}, ${e.sid})?`;
     }
-    if (this.isArrayLength(x)) return `{ ${this.objectRef(x.object, [])} props::array_length(cx, o, ${x.sid})? }`;
+    const len = this.lengthRead(x);
+    if (len) return len;
     // An array element read straight as an f64: no tagged copy of it is made.
     if (this.isArrayIndexRead(x)) return `{ ${this.arrayIndexSetup(x)} props::get_array_num(cx, o, k, ${x.sid}, ${e.sid})? }`;
     return `ops::guard_num(&${this.expr(x)}, ${e.sid})?`;
+  }
+
+  /**
+   * `x.length` as an f64, at a site where the trace saw only arrays, only strings, or only those two: the
+   * type guard and the read in one look; null for any other expression.
+   */
+  private lengthRead(e: Node): string | null {
+    if (this.isArrayLength(e)) return `{ ${this.objectRef(e.object, [])} props::array_length(cx, o, ${e.sid})? }`;
+    if (e.type !== 'MemberExpression' || e.computed || e.object.type === 'Super' || e.property.type !== 'Identifier' || e.property.name !== 'length')
+      return null;
+    if (this.cg.localArray(e.object)) return null;
+    const m = this.cg.typeMask(e, 0);
+    if (m === STRING_TAG) return `{ ${this.objectRef(e.object, [])} props::string_length(cx, o, ${e.sid})? }`;
+    if (m === (STRING_TAG | ARRAY_TAG)) return `{ ${this.objectRef(e.object, [])} props::units_or_elements(cx, o, ${e.sid})? }`;
+    return null;
   }
 
   /** Whether `e` is `a.length` at a site where the trace saw only arrays. */
@@ -2182,7 +2199,8 @@ class FnGen {
     }
     const o = this.objectRef(e.object, []);
     if (e.property.type === 'PrivateIdentifier') return `{ ${o} ${this.guard(e, 0, 'o')} props::get_private(cx, o, ${this.cg.keyOf(e.property.key)})? }`;
-    if (this.isArrayLength(e)) return `{ ${o} Value::Num(props::array_length(cx, o, ${e.sid})?) }`;
+    const len = this.lengthRead(e);
+    if (len) return `Value::Num(${len})`;
     const mask = this.cg.typeMask(e, 0);
     // The type guard and the cached read in one look at the object.
     if (mask !== null) {
@@ -2318,12 +2336,19 @@ class FnGen {
       // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
       if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return `{ let o = ${o}; ${lookup} let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
+      // A builtin the method's lookup would find on a realm no program has written (a string's method on
+      // String.prototype, a function of the global Math) is that builtin without the lookup
+      // (Heap::realm_untouched); otherwise the lookup runs before the arguments, as in JavaScript. When the
+      // direct form does not apply after all (an argument of another type), the lookup runs then, unless
+      // the arguments wrote to the realm, which gives up.
+      const early = (pristine: string): string => `let pre = if ${pristine} { None } else { ${lookup} Some(f) };`;
+      const late = `let f = match pre { Some(f) => f, None => { rt::realm_still_untouched(cx, ${e.sid})?; ${lookup} f } };`;
       // `s.charCodeAt(i)` on a string and a number: the code unit read directly (string::char_code_at_num).
       if (ids === '&[CalleeId::Builtin("String.prototype.charCodeAt")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return (
-          `{ let o = ${o}; ${lookup} let a0 = ${this.expr(e.arguments[0])}; ` +
+          `{ let o = ${o}; ${early('matches!(o, Value::Str(_)) && cx.heap.realm_untouched()')} let a0 = ${this.expr(e.arguments[0])}; ` +
           `if let (Value::Str(st), Value::Num(p)) = (&o, &a0) { cx.tick()?; Value::Num(clrt::builtins::string::char_code_at_num(st.units(), *p)) } ` +
-          `else { let args: [Value; 1] = [a0]; ${callWith('f', 'o')} } }`
+          `else { ${late} let args: [Value; 1] = [a0]; ${callWith('f', 'o')} } }`
         );
       // A regex literal that is the argument of `replace`/`replaceAll`/`match` on a string, or the receiver
       // of `test`: the builtin runs on the literal's compiled pattern without the RegExp object, which no
@@ -2363,11 +2388,12 @@ class FnGen {
         // A Math function on numbers, called directly (builtins/math::direct); other arguments take the builtin.
         const names = e.arguments.map((_: Node, i: number) => `a${i}`);
         const nums = names.map((n: string) => `Value::Num(${n.replace('a', 'x')})`).join(', ');
+        const global = c.object.type === 'Identifier' && c.object.name === 'Math' && !this.cg.ref(c.object);
         return (
-          `{ let o = ${o}; ${lookup} ` +
+          `{ let o = ${o}; ${global ? early('cx.heap.realm_untouched()') : lookup} ` +
           e.arguments.map((a: Node, i: number) => `let a${i} = ${this.expr(a)}; `).join('') +
           `if let (${nums},) = (${names.map((n: string) => `&${n}`).join(', ')},) { cx.tick()?; Value::Num(clrt::builtins::math::direct::${math[1]}(${names.map((n: string) => `*${n.replace('a', 'x')}`).join(', ')})) } ` +
-          `else { let args: [Value; ${names.length}] = [${names.join(', ')}]; ${callWith('f', 'o')} } }`
+          `else { ${global ? late : ''} let args: [Value; ${names.length}] = [${names.join(', ')}]; ${callWith('f', 'o')} } }`
         );
       }
       return `{ let o = ${o}; ${lookup} ${this.args(e.arguments)} ${callWith('f', 'o')} }`;

@@ -348,6 +348,9 @@ pub struct Heap {
     /// method caches (`call::method_guarded`) check.
     realm_len: u32,
     realm_epoch: u32,
+    /// Whether any object of the realm was ever written since it was sealed (by the module or any request;
+    /// never cleared, so `realm_untouched` errs towards the full lookups).
+    realm_written: bool,
 }
 
 /// A part of the program that Node runs later than the runtime does, so that what it reads of older state
@@ -388,6 +391,7 @@ impl Heap {
             unsettled_thens: 0,
             realm_len: 0,
             realm_epoch: 0,
+            realm_written: false,
         }
     }
     /// Everything made so far is the realm's (see `realm_epoch`).
@@ -398,6 +402,13 @@ impl Heap {
     #[inline(always)]
     pub fn realm_epoch(&self) -> u32 {
         self.realm_epoch
+    }
+    /// Whether every object of the realm is as the realm made it (no program ever wrote one) and no read is
+    /// being logged (see `Later`): then a builtin found by name on a global or a primitive's prototype is
+    /// the realm's own, and finding it needs no lookup and leaves nothing to log.
+    #[inline(always)]
+    pub fn realm_untouched(&self) -> bool {
+        !self.realm_written && self.read_floor.get() == 0
     }
     #[inline(always)]
     pub fn is_realm(&self, r: ObjRef) -> bool {
@@ -552,6 +563,7 @@ impl Heap {
         }
         if r.0 < self.realm_len {
             self.realm_epoch = self.realm_epoch.wrapping_add(1);
+            self.realm_written = true;
         }
         if r.0 < self.module_len && self.saved.insert(r.0) {
             self.undo.push((r.0, self.objs[r.0 as usize].clone()));

@@ -725,6 +725,24 @@ pub fn rem_f64(x: f64, y: f64) -> f64 {
             r as f64
         };
     }
+    rem_wide(x, y)
+}
+
+/// `rem_f64` beyond int32: integers within ±2^63 (uint32 hashes, sums past 2^31) through the 64-bit
+/// integer remainder, exact for the same reasons; the rest through fmod.
+#[inline(never)]
+fn rem_wide(x: f64, y: f64) -> f64 {
+    let (xi, yi) = (trunc_i64(x), trunc_i64(y));
+    // `trunc_i64` answers i64::MIN beyond ±2^63, which equals its input only for -2^63 itself, exact too;
+    // a divisor of -1 is left to fmod (i64::MIN % -1 overflows).
+    if xi as f64 == x && yi as f64 == y && yi != 0 && yi != -1 {
+        let r = xi % yi;
+        return if r == 0 && x.is_sign_negative() {
+            -0.0
+        } else {
+            r as f64
+        };
+    }
     x % y
 }
 

@@ -464,6 +464,26 @@ pub fn array_length(cx: &mut Cx, o: &Value, site: u32) -> JsResult<f64> {
     not_an_array(cx, o, site)
 }
 
+/// `s.length` at a site where the trace saw only strings: its UTF-16 units, counted without a property
+/// lookup; anything else fails the site's type guard.
+#[inline(always)]
+pub fn string_length(cx: &mut Cx, o: &Value, site: u32) -> JsResult<f64> {
+    if let Value::Str(s) = o {
+        return Ok(s.len() as f64);
+    }
+    ops::guard_type(cx, o, crate::value::tag::STRING, site)?;
+    unsupported("the length of a value tagged as a string that is not one")
+}
+
+/// `x.length` at a site where the trace saw strings and arrays: a string's units or an array's elements.
+#[inline(always)]
+pub fn units_or_elements(cx: &mut Cx, o: &Value, site: u32) -> JsResult<f64> {
+    match o {
+        Value::Str(s) => Ok(s.len() as f64),
+        _ => array_length(cx, o, site),
+    }
+}
+
 #[inline(never)]
 fn not_an_array(cx: &mut Cx, o: &Value, site: u32) -> JsResult<f64> {
     // Only arrays carry the array tag: the guard gives up.

@@ -360,6 +360,21 @@ pub fn scope_read(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<Value>
     }
 }
 
+/// Before a builtin call whose method lookup was skipped because the realm was untouched, and which then
+/// needs the method after all (its arguments were not what the direct form takes): the lookup now runs
+/// after the arguments, which finds what it would have found before them unless they wrote to the realm;
+/// then this gives up.
+pub fn realm_still_untouched(cx: &Cx, site: u32) -> JsResult<()> {
+    if cx.heap.realm_untouched() {
+        return Ok(());
+    }
+    crate::cx::abort(
+        crate::cx::AbortKind::Unsupported,
+        site,
+        "the arguments of a builtin call changed the realm's builtins",
+    )
+}
+
 /// Reads a captured binding where the trace saw only numbers (an operand of f64 arithmetic), as
 /// `guard_num(&scope_read(..)?, site)`: one still uninitialised throws ReferenceError, anything but a
 /// number fails the site's type guard, and no copy of the tagged value is made.

@@ -160,6 +160,15 @@ fn remainder_through_integers_is_fmod_to_the_bit() {
         -2147483649.0,
         4294967296.0,
         9007199254740992.0,
+        4294967295.0,
+        -4294967295.0,
+        1e18,
+        -1e18,
+        9223372036854775808.0,
+        -9223372036854775808.0,
+        9223372036854774784.0,
+        -9223372036854774784.0,
+        18446744073709551616.0,
         0.5,
         -0.5,
         1.5,
@@ -185,6 +194,34 @@ fn remainder_through_integers_is_fmod_to_the_bit() {
     for x in -300i32..300 {
         for y in [-97, -13, -2, -1, 1, 2, 3, 13, 97, 65536, i32::MAX, i32::MIN] {
             let (x, y) = (x as f64 * 7919.0, y as f64);
+            assert_eq!(ops::rem_f64(x, y).to_bits(), (x % y).to_bits(), "{x} % {y}");
+        }
+    }
+    // Integers past 2^31 (uint32 hashes, sums, integers near 2^53 and 2^63), both signs, by small and wide
+    // divisors: the 64-bit integer remainder.
+    let mut h: u64 = 0x9e3779b97f4a7c15;
+    for _ in 0..20000 {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        let x = match h % 4 {
+            0 => (h >> 32) as f64,
+            1 => -((h >> 11) as f64),
+            2 => (h >> 1) as f64,
+            _ => -((h & ((1 << 53) - 1)) as f64),
+        };
+        for y in [
+            -97.0,
+            -2.0,
+            -1.0,
+            1.0,
+            3.0,
+            16.0,
+            4294967296.0,
+            -9007199254740993.0,
+            1e18,
+            (h >> 40) as f64,
+        ] {
             assert_eq!(ops::rem_f64(x, y).to_bits(), (x % y).to_bits(), "{x} % {y}");
         }
     }

@@ -67,6 +67,17 @@ const CASES: Array<[string, string, number, number?]> = [
     8,
   ],
   [
+    'realm-builtins',
+    'string methods and Math functions called without their lookup on a realm no program wrote answer as Node, or give up, on arguments that are not numbers (fractional, -0, string and far indexes), `.length` read where the trace saw only strings or strings and arrays on arrays, objects with a length and null, surrogate pairs, and `%` on integers past 2^31 by negative, zero, fractional and wide divisors',
+    17,
+    4,
+  ],
+  [
+    'realm-written',
+    'a call whose arguments replace Math.imul still runs the builtin found before them; after a request replaces (and puts back) Math.imul or String.prototype.charCodeAt, later requests take the lookups and answer as Node',
+    10,
+  ],
+  [
     'string-chains',
     'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
     8,

@@ -348,6 +348,11 @@ fn char_code_at(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 /// admitted only this builtin and the receiver is a string.
 #[inline]
 pub fn char_code_at_num(s: &[u16], pos: f64) -> f64 {
+    // An index that is a small integer, as nearly every one is: one truncating conversion, not `trunc`
+    // (a library call on baseline x86-64).
+    if let Some(i) = crate::ops::small_index(pos) {
+        return s.get(i).map_or(f64::NAN, |&u| u as f64);
+    }
     // ToIntegerOrInfinity of a number: NaN is 0, the rest truncates.
     char_code_at_integer(s, if pos.is_nan() { 0.0 } else { pos.trunc() })
 }
