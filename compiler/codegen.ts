@@ -1351,9 +1351,11 @@ class FnGen {
           const w = s.body;
           const cond = w.test.type === 'Literal' && w.test.value === true ? '' : `if !${this.cond(w.test)} { break; }\n`;
           const loop = `${label}: loop {\n    cx.tick()?;\n${indent([cond + this.stmtBody(w.body)])}\n}`;
-          const fast = this.fastLoop(w);
-          // The fast version runs first when its checks pass; the loop then finds its test false at once.
-          return fast ? [fast, loop] : [loop];
+          const fast = this.fastLoop(w, s.label.name);
+          // The fast version runs first when its checks pass; the loop then finds its test false at once, or
+          // does not run when the fast version left the loop by a break.
+          if (!fast) return [loop];
+          return fast.broke ? [`let mut ${fast.broke} = false;`, fast.code, `if !${fast.broke} {\n${indent([loop])}\n}`] : [fast.code, loop];
         }
         return [`${label}: ${this.stmtBody(s.body)}`];
       }
@@ -1405,7 +1407,7 @@ class FnGen {
    * change an array's length or kind (no call, no other store), so the iterations need no more checks; where
    * the checks fail the loop runs as usual. Returns null when the loop is not of this form.
    */
-  private fastLoop(w: Node): string | null {
+  private fastLoop(w: Node, loopLabel: string): { code: string; broke: string | null } | null {
     const body: Node[] = w.body?.type === 'BlockStatement' ? w.body.body : [];
     if (body.length !== 3) return null;
     const [guard, labeled, update] = body;
@@ -1433,6 +1435,18 @@ class FnGen {
     )
       return null;
     if (labeled.type !== 'LabeledStatement' || labeled.body.type !== 'BlockStatement') return null;
+    // A `break` out of the loop (or to its body's end, a `continue`) may leave after a few iterations: then
+    // every element is checked where it is read (`Views::at`) rather than all of them before the loop.
+    let breaks = false;
+    const findBreaks = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(findBreaks);
+      if (n.type === 'BreakStatement' && n.label?.name === loopLabel) breaks = true;
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') findBreaks(n[k]);
+    };
+    findBreaks(labeled.body);
+    let continues = false;
+    const broke = breaks ? this.cg.fresh('broke') : null;
     // What the body assigns or declares: none of it may be the index, the bound, or an array.
     const assigned = new Set<Binding>();
     const collect = (n: Node): void => {
@@ -1517,16 +1531,17 @@ class FnGen {
           if (!this.isArrayIndexRead(e)) return null;
           const i = view(e.object);
           if (i === null) return null;
-          if (isKey(e.property)) {
+          if (isKey(e.property) && !breaks) {
             read.add(views[i]);
             return `views.get(${i}, ji)`;
           }
           // Any other key is checked at the read; where it finds no number of the array's own, the ordinary
           // read runs and gives up as it would (`fastloop::missed`).
-          const k = num(e.property, e);
-          if (!k) return null;
+          const k = isKey(e.property) ? null : num(e.property, e);
+          if (!k && !isKey(e.property)) return null;
           readAt.add(views[i]);
-          return `{ let k: f64 = ${k}; match views.at(${i}, k) { Some(n) => n, None => clrt::fastloop::missed(props::get_array_num(cx, ${views[i]}, k, ${e.sid}, ${site.sid}), ${e.sid})? } }`;
+          const at = k ? `views.at(${i}, k)` : `views.at_index(${i}, ji)`;
+          return `{ let k: f64 = ${k ?? 'ji as f64'}; match ${at} { Some(n) => n, None => clrt::fastloop::missed(props::get_array_num(cx, ${views[i]}, k, ${e.sid}, ${site.sid}), ${e.sid})? } }`;
         }
         case 'ConditionalExpression': {
           const c = cond(e.test);
@@ -1559,6 +1574,9 @@ class FnGen {
       if (a.type !== 'AssignmentExpression' || a.operator !== '=') return null;
       if (a.left.type === 'Identifier') {
         const b = this.cg.ref(a.left);
+        // A flag: a boolean literal into a tagged local (nothing on the heap changes).
+        if (b && !b.captured && !this.cg.isNumeric(b) && !this.cg.localArrays.has(b) && a.right.type === 'Literal' && typeof a.right.value === 'boolean')
+          return `${b.rust} = Value::Bool(${a.right.value});`;
         if (!b || b.captured || !this.cg.isNumeric(b)) return null;
         const r = a.right.type === 'ClIntrinsic' && a.right.name === 'memberKey' ? a.right.arguments[0] : a.right;
         if (isKey(r)) {
@@ -1620,6 +1638,11 @@ class FnGen {
           const inner = stmts(st.body);
           if (!inner) return null;
           out.push(`{\n${indent(inner)}\n}`);
+        } else if (st.type === 'BreakStatement' && broke && st.label?.name === loopLabel) {
+          out.push(`{ ${broke} = true; break 'scan; }`);
+        } else if (st.type === 'BreakStatement' && st.label?.name === labeled.label.name) {
+          continues = true;
+          out.push(`break 'body;`);
         } else return null;
       }
       return out;
@@ -1634,7 +1657,8 @@ class FnGen {
     if (!lines || !lines.length || !views.length) return null;
     const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)}, ${readAt.has(v)})`).join(', ');
     const rows = hoisted.map((src, h) => `let Some(row${h}) = ${src} else { break 'fast; };`);
-    return (
+    const iteration = continues ? [`'body: {\n${indent(lines)}\n}`] : lines;
+    const code =
       `'fast: {\n${indent([...rows, `let end: f64 = ${endCode};`])}\n    if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, end) {\n` +
       // The index runs as an integer over the range `views` checked; fuel is charged a chunk of iterations at
       // a time (Cx::tick_chunk), so the iterations make no call.
@@ -1642,11 +1666,15 @@ class FnGen {
         indent([
           // Each iteration's index as an f64 is the integer's (exact below 2^31), in a binding of the
           // iteration's own; the loop's variable gets the last value once, after it.
-          `let (mut ji, hi) = views.range();\nwhile ji < hi {\n    let stop = ji + cx.tick_chunk(hi - ji)?;\n    while ji < stop {\n        #[allow(unused_variables)]\n        let ${j.rust}: f64 = ji as f64;\n${indent([indent(lines)])}\n        ji += 1;\n    }\n}\n${j.rust} = ji as f64;`,
+          // A loop that may leave early by a break (often after a few iterations) is charged an iteration at
+          // a time, as the usual loop is.
+          breaks
+            ? `let (mut ji, hi) = views.range();\n'scan: while ji < hi {\n    cx.tick()?;\n    #[allow(unused_variables)]\n    let ${j.rust}: f64 = ji as f64;\n${indent(iteration)}\n    ji += 1;\n}\n${j.rust} = ji as f64;`
+            : `let (mut ji, hi) = views.range();\nwhile ji < hi {\n    let stop = ji + cx.tick_chunk(hi - ji)?;\n    while ji < stop {\n        #[allow(unused_variables)]\n        let ${j.rust}: f64 = ji as f64;\n${indent([indent(iteration)])}\n        ji += 1;\n    }\n}\n${j.rust} = ji as f64;`,
         ]),
       ]) +
-      '\n    }\n}'
-    );
+      '\n    }\n}';
+    return { code, broke };
   }
 
   /** `switch ($k)` over case indexes: the case it starts at, then every later one (fall-through). */

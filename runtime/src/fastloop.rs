@@ -61,6 +61,19 @@ impl<const N: usize> Views<N> {
             _ => None,
         }
     }
+    /// Element `j` (the loop's index, as an integer) of array `i`, when the array holds it and it is a
+    /// number: `at` without the conversion of the key.
+    #[inline(always)]
+    pub fn at_index(&self, i: usize, j: usize) -> Option<f64> {
+        if j >= self.len[i] {
+            return None;
+        }
+        // SAFETY: as for `at`.
+        match unsafe { &*self.ptr[i].add(j) } {
+            Value::Num(n) => Some(*n),
+            _ => None,
+        }
+    }
     /// `a[j] = n` for array `i`.
     #[inline(always)]
     pub fn set(&self, i: usize, j: usize, n: f64) {
@@ -102,6 +115,7 @@ pub fn missed(read: JsResult<f64>, site: u32) -> JsResult<f64> {
 /// The views of `arrays` for a loop whose index goes from `first` by 1 while it is below `end`, each with
 /// whether the loop reads it at the index, whether it writes it (only ever at the index), and whether it
 /// reads it at other keys; None unless every iteration would find what the checks above require.
+#[inline(always)]
 pub fn views<const N: usize>(
     cx: &mut crate::cx::Cx,
     arrays: [(&Value, bool, bool, bool); N],
@@ -109,15 +123,17 @@ pub fn views<const N: usize>(
     end: f64,
 ) -> Option<Views<N>> {
     // Indexes that are array indexes (-0 is 0); a loop that runs no iteration is left to the usual code.
-    let indexes = 0.0..2147483648.0;
-    if !indexes.contains(&first) || first.trunc() != first || end.is_nan() || end <= first {
+    // An integer bound (nearly every one) is converted in one instruction; `ceil` is a library call on
+    // baseline x86-64.
+    let lo = ops::small_index(first)?;
+    if end.is_nan() || end <= first {
         return None;
     }
-    let last = end.ceil();
-    if last > indexes.end {
-        return None;
-    }
-    let (lo, hi) = (first as usize, last as usize);
+    let hi = match ops::small_index(end) {
+        Some(hi) => hi,
+        None if end < 2147483648.0 => end.ceil() as usize,
+        None => return None,
+    };
     let mut ptr = [std::ptr::null_mut(); N];
     let mut len = [0; N];
     for (k, (v, read, write, read_at)) in arrays.into_iter().enumerate() {
