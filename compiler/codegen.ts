@@ -489,6 +489,14 @@ class Codegen {
     });
     const isCtor = fn.isMethod && this.isCtor(fn);
     if (isCtor && !this.isDerivedCtor(fn)) lines.push('call::run_fields(cx, call.callee, &call.this)?;');
+    if (!isCtor && !fn.isMethod && n.body.type === 'BlockStatement') lines.push(...g.cacheCaptured(n.body));
+    if (g.writeBack) {
+      // The body runs in a closure, so that the bindings held in locals go back to their environments
+      // however it ends.
+      const body = [...g.statements(n.body.body), 'Ok(Value::Undefined)'];
+      lines.push(`let r = (|| -> JsResult<Value> {\n${indent(body)}\n})();`, g.writeBack, 'r');
+      return this.wrapFn(fn, lines);
+    }
     lines.push(...g.statements(n.body.body));
     lines.push('Ok(Value::Undefined)');
     return this.wrapFn(fn, lines);
@@ -1207,11 +1215,142 @@ class FnGen {
   private tryLabels: { labels: string[]; exits: Set<string> }[] = [];
   /** Numbers of labels that try blocks break to. */
   private labelIds = new Map<string, number>();
+  /**
+   * Bindings of enclosing functions held in Rust locals while this function runs (`cacheCaptured`): each
+   * binding's local, and the statements that read them all again from their environments.
+   */
+  private cached = new Map<Binding, string>();
+  private reload = '';
 
   constructor(
     private cg: Codegen,
     private fn: FnInfo,
   ) {}
+
+  /**
+   * A function whose body cannot run any other code (no call but a Math function, no property access, no
+   * operator that could call valueOf or toString, no nested function) reads the bindings it shares with
+   * enclosing functions once, at its start, into Rust locals: nothing else can see them while it runs. Its
+   * assignments write the locals, and the environments get them back when it returns or throws
+   * (`writeBack`). Reading or assigning a binding still in its temporal dead zone throws as before (the
+   * local holds the hole). A Math function given something other than numbers may run valueOf: the locals
+   * are written back before it and read again after it. Returns the statements that load them.
+   */
+  cacheCaptured(body: Node): string[] {
+    // How often the body reads and writes each, an access in a loop counting as eight.
+    const reads = new Map<Binding, number>();
+    const writes = new Map<Binding, number>();
+    const count = (m: Map<Binding, number>, b: Binding): void => void m.set(b, (m.get(b) ?? 0) + weight);
+    let weight = 1;
+    const outer = (n: Node): Binding | null => {
+      const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
+      return b?.captured && b.scope.fn !== this.fn ? b : null;
+    };
+    let ok = true;
+    const visit = (n: Node): void => {
+      if (!ok || !n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(visit);
+      switch (n.type) {
+        case 'Identifier': {
+          const b = outer(n);
+          if (b) count(reads, b);
+          return;
+        }
+        case 'Literal':
+          if (n.regex || typeof n.value === 'bigint') ok = false;
+          return;
+        case 'ExpressionStatement':
+        case 'ReturnStatement':
+        case 'IfStatement':
+        case 'BlockStatement':
+        case 'LabeledStatement':
+        case 'EmptyStatement':
+        case 'SequenceExpression':
+        case 'ConditionalExpression':
+        case 'LogicalExpression':
+          break;
+        case 'BreakStatement':
+          return;
+        case 'WhileStatement':
+          weight *= 8;
+          visit(n.test);
+          visit(n.body);
+          weight /= 8;
+          return;
+        case 'VariableDeclaration':
+          if (n.declarations.some((d: Node) => d.id.type !== 'Identifier')) ok = false;
+          break;
+        case 'VariableDeclarator':
+          return visit(n.init);
+        case 'AssignmentExpression': {
+          if (n.left.type !== 'Identifier' || n.operator !== '=') {
+            ok = false;
+            return;
+          }
+          const b = outer(n.left);
+          if (b) count(writes, b);
+          return visit(n.right);
+        }
+        case 'UnaryExpression':
+          if (n.operator !== '!' && n.operator !== 'typeof' && n.operator !== 'void' && !this.cg.isNum(n.argument) && this.cg.typeMask(n, 0) !== NUMBER_TAG)
+            ok = false;
+          break;
+        case 'BinaryExpression':
+          if (n.operator !== '===' && n.operator !== '!==' && !this.f64Binary(n)) ok = false;
+          break;
+        case 'CallExpression': {
+          // A Math function on numbers, called directly: nothing else runs.
+          const c = n.callee;
+          const ids = this.cg.callees(n) ?? '';
+          const math = /^&\[CalleeId::Builtin\("Math\.(\w+)"\)\]$/.exec(ids);
+          if (
+            !math ||
+            MATH_DIRECT[math[1]] !== n.arguments.length ||
+            c.type !== 'MemberExpression' ||
+            c.computed ||
+            c.object.type !== 'Identifier' ||
+            c.object.name !== 'Math' ||
+            this.cg.ref(c.object) ||
+            n.arguments.some((a: Node) => a.type === 'SpreadElement')
+          )
+            ok = false;
+          return n.arguments.forEach(visit);
+        }
+        default:
+          ok = false;
+          return;
+      }
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k]);
+    };
+    visit(body);
+    // Loading one costs a look at its environment, and giving it back a store: worth it for a binding read
+    // twice or more; the stores wait for the end when one of them is assigned twice or more (else each
+    // assignment writes through).
+    const used = [...reads.keys()].filter((b) => reads.get(b)! >= 2);
+    if (!ok || !used.length) return [];
+    const deferred = used.some((b) => (writes.get(b) ?? 0) >= 2);
+    const lines: string[] = [];
+    const loads: string[] = [];
+    const stores: string[] = [];
+    for (const b of used) {
+      const local = this.cg.fresh('k');
+      const { base, depth } = this.envRef(b);
+      const load = `props::scope_get(cx, ${base}, ${depth}, ${b.slot})`;
+      lines.push(`let mut ${local}: Value = ${load};`);
+      loads.push(`${local} = ${load};`);
+      if (!b.isConst) stores.push(`props::scope_set(cx, ${base}, ${depth}, ${b.slot}, ${local}.clone())?;`);
+      this.cached.set(b, local);
+    }
+    if (deferred) this.writeBack = stores.join(' ');
+    else this.writeThrough = true;
+    this.reload = loads.join(' ');
+    return lines;
+  }
+
+  /** The stores that give the environments back the bindings held in locals (see `cacheCaptured`). */
+  writeBack = '';
+  /** Whether assignments to the bindings held in locals write their environments at once instead. */
+  private writeThrough = false;
 
   // Environments
 
@@ -1259,6 +1398,8 @@ class FnGen {
   readBinding(b: Binding): string {
     if (this.cg.isNumeric(b)) return `Value::Num(${b.rust})`;
     if (!b.captured) return `${b.rust}.clone()`;
+    const local = this.cached.get(b);
+    if (local) return `rt::cached_read(&${local})?`;
     const { base, depth } = this.envRef(b);
     return `rt::scope_read(cx, ${base}, ${depth}, ${b.slot})?`;
   }
@@ -1266,6 +1407,9 @@ class FnGen {
   assignBinding(b: Binding, value: string): string {
     if (!b.captured) return `${b.rust} = ${value};`;
     const { base, depth } = this.envRef(b);
+    const local = this.cached.get(b);
+    if (local && this.writeThrough) return `{ let v = ${value}; rt::scope_write(cx, ${base}, ${depth}, ${b.slot}, v.clone())?; ${local} = v; }`;
+    if (local) return `{ let v = ${value}; rt::cached_write(&mut ${local}, v)?; }`;
     return `{ let v = ${value}; rt::scope_write(cx, ${base}, ${depth}, ${b.slot}, v)?; }`;
   }
 
@@ -2002,6 +2146,8 @@ class FnGen {
     if (b && !b.captured) return `ops::guard_num(&${b.rust}, ${e.sid})?`;
     // A captured binding is read from its environment straight as an f64.
     if (b && !this.cg.isNumeric(b)) {
+      const local = this.cached.get(b);
+      if (local) return `rt::cached_read_num(&${local}, ${e.sid})?`;
       const { base, depth } = this.envRef(b);
       return `rt::scope_read_num(cx, ${base}, ${depth}, ${b.slot}, ${e.sid})?`;
     }
@@ -2369,8 +2515,10 @@ class FnGen {
       // (Heap::realm_untouched); otherwise the lookup runs before the arguments, as in JavaScript. When the
       // direct form does not apply after all (an argument of another type), the lookup runs then, unless
       // the arguments wrote to the realm, which gives up.
-      const early = (pristine: string): string => `let pre = if ${pristine} { None } else { ${lookup} Some(f) };`;
-      const late = `let f = match pre { Some(f) => f, None => { rt::realm_still_untouched(cx, ${e.sid})?; ${lookup} f } };`;
+      // A lookup may run a getter: the bindings held in locals go back to their environments before it and
+      // are read again after it (see FnGen.cacheCaptured).
+      const early = (pristine: string): string => `let pre = if ${pristine} { None } else { ${this.writeBack} ${lookup} ${this.reload} Some(f) };`;
+      const late = `let f = match pre { Some(f) => f, None => { rt::realm_still_untouched(cx, ${e.sid})?; ${this.writeBack} ${lookup} ${this.reload} f } };`;
       // `s.charCodeAt(i)` on a string and a number: the code unit read directly (string::char_code_at_num).
       if (ids === '&[CalleeId::Builtin("String.prototype.charCodeAt")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return (
@@ -2421,7 +2569,7 @@ class FnGen {
           `{ let o = ${o}; ${global ? early('cx.heap.realm_untouched()') : lookup} ` +
           e.arguments.map((a: Node, i: number) => `let a${i} = ${this.expr(a)}; `).join('') +
           `if let (${nums},) = (${names.map((n: string) => `&${n}`).join(', ')},) { cx.tick()?; Value::Num(clrt::builtins::math::direct::${math[1]}(${names.map((n: string) => `*${n.replace('a', 'x')}`).join(', ')})) } ` +
-          `else { ${global ? late : ''} let args: [Value; ${names.length}] = [${names.join(', ')}]; ${callWith('f', 'o')} } }`
+          `else { ${global ? late : ''} let args: [Value; ${names.length}] = [${names.join(', ')}]; ${this.writeBack} let r = ${callWith('f', 'o')}; ${this.reload} r } }`
         );
       }
       return `{ let o = ${o}; ${lookup} ${this.args(e.arguments)} ${callWith('f', 'o')} }`;

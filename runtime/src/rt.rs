@@ -390,6 +390,37 @@ pub fn scope_read_num(cx: &Cx, env: ObjRef, depth: u32, idx: u32, site: u32) -> 
     }
 }
 
+/// A captured binding held in a local of the function reading it (its environment's value when the function
+/// began, or what the function last assigned): as `scope_read`.
+#[inline(always)]
+pub fn cached_read(v: &Value) -> JsResult<Value> {
+    match v {
+        Value::Hole => tdz(),
+        v => Ok(v.clone()),
+    }
+}
+
+/// `cached_read` where the trace saw only numbers, as `scope_read_num`.
+#[inline(always)]
+pub fn cached_read_num(v: &Value, site: u32) -> JsResult<f64> {
+    match v {
+        Value::Num(n) => Ok(*n),
+        Value::Hole => tdz(),
+        _ => ops::guard_num(&Value::Undefined, site),
+    }
+}
+
+/// Assigns a captured binding held in a local (see `cached_read`); one still uninitialised throws
+/// ReferenceError, as `scope_write`.
+#[inline(always)]
+pub fn cached_write(local: &mut Value, v: Value) -> JsResult<()> {
+    if let Value::Hole = local {
+        return tdz();
+    }
+    *local = v;
+    Ok(())
+}
+
 /// Assigns a captured binding; one still uninitialised throws ReferenceError.
 #[inline(always)]
 pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {

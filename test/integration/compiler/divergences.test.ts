@@ -78,6 +78,12 @@ const CASES: Array<[string, string, number, number?]> = [
     10,
   ],
   [
+    'captured-locals',
+    'functions that hold the variables they share with enclosing functions in locals answer as Node, or give up: a throw part way after assignments, seen by the catching caller; a Math function whose argument has a valueOf that reads the same variables; assignments and reads in the temporal dead zone; strings, fractions, -0 and huge numbers where the trace saw small numbers',
+    12,
+    6,
+  ],
+  [
     'string-chains',
     'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
     8,
