@@ -2165,19 +2165,54 @@ fn sort(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     }
     let mut vals = Vec::new();
     let mut undefs = 0usize;
-    for k in 0..len {
-        cx.tick()?;
-        if has_idx(cx, o, k)? {
-            let v = get_idx(cx, o, k)?;
-            if v.is_undefined() {
-                undefs += 1;
-            } else {
-                vals.push(v);
+    // An array whose prototypes have no index properties: its elements are what the reads below find (a
+    // hole has no property), read in one pass and charged at once.
+    let plain = plain_protos(cx, o);
+    if let (true, ObjKind::Array(items)) = (plain, cx.heap.kind(o)) {
+        vals.reserve(items.len());
+        for v in items {
+            match v {
+                Value::Hole => {}
+                Value::Undefined => undefs += 1,
+                v => vals.push(v.clone()),
+            }
+        }
+        cx.burn(len as u64)?;
+    } else {
+        for k in 0..len {
+            cx.tick()?;
+            if has_idx(cx, o, k)? {
+                let v = get_idx(cx, o, k)?;
+                if v.is_undefined() {
+                    undefs += 1;
+                } else {
+                    vals.push(v);
+                }
             }
         }
     }
     let sorted = timsort(cx, &cmp, vals, true)?;
     let n = sorted.len();
+    // Stored in place when the array is the request's own, still as long, with plain prototypes (a
+    // comparator may have changed any of that); otherwise one by one, as the spec writes it.
+    if plain_protos(cx, o) {
+        if let Some(items) = cx
+            .heap
+            .array_items_mut(o)
+            .filter(|items| items.len() == len)
+        {
+            let mut rest = sorted.into_iter();
+            for (j, slot) in items.iter_mut().enumerate() {
+                *slot = match rest.next() {
+                    Some(v) => v,
+                    None if j < n + undefs => Value::Undefined,
+                    None => Value::Hole,
+                };
+            }
+            cx.burn((len - n - undefs) as u64)?;
+            return Ok(this.clone());
+        }
+    }
     for (j, v) in sorted.into_iter().enumerate() {
         set_idx(cx, o, j, v)?;
     }
