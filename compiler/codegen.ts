@@ -1558,7 +1558,10 @@ class FnGen {
     // `if (!(j < end)) break`, the labeled body, `j = +j + 1`.
     if (guard.type !== 'IfStatement' || !guard.loopTest || guard.alternate) return null;
     const t = guard.test;
-    if (t.type !== 'UnaryExpression' || t.operator !== '!' || t.argument.type !== 'BinaryExpression' || t.argument.operator !== '<') return null;
+    if (t.type !== 'UnaryExpression' || t.operator !== '!' || t.argument.type !== 'BinaryExpression') return null;
+    // `j < end`, or `j <= end` (run to the last index not past `end`).
+    if (t.argument.operator !== '<' && t.argument.operator !== '<=') return null;
+    const inclusive = t.argument.operator === '<=';
     const jNode = t.argument.left;
     const endNode = t.argument.right;
     const j = jNode.type === 'Identifier' ? this.cg.ref(jNode) : null;
@@ -1568,16 +1571,20 @@ class FnGen {
     const inc = u.right;
     const isJ = (n: Node): boolean =>
       (n.type === 'Identifier' && this.cg.ref(n) === j) || (n.type === 'UnaryExpression' && n.operator === '+' && isJ(n.argument));
-    if (
-      u.left.type !== 'Identifier' ||
-      this.cg.ref(u.left) !== j ||
-      inc.type !== 'BinaryExpression' ||
-      inc.operator !== '+' ||
-      !isJ(inc.left) ||
-      inc.right.type !== 'Literal' ||
-      inc.right.value !== 1
-    )
-      return null;
+    if (u.left.type !== 'Identifier' || this.cg.ref(u.left) !== j || inc.type !== 'BinaryExpression' || inc.operator !== '+' || !isJ(inc.left)) return null;
+    // The step: 1, another integer literal, or an f64 local the body does not assign (checked below), which
+    // must be a whole number from 1 when the loop starts (`fastloop::step`).
+    const stepNode = inc.right;
+    const stepBinding = stepNode.type === 'Identifier' ? this.cg.ref(stepNode) : null;
+    let stepCode: string | null = null;
+    if (stepNode.type === 'Literal') {
+      if (typeof stepNode.value !== 'number' || !Number.isInteger(stepNode.value) || stepNode.value < 1 || stepNode.value >= 2 ** 31) return null;
+      if (stepNode.value !== 1) stepCode = f64Literal(stepNode.value);
+    } else if (stepBinding && !stepBinding.captured && this.cg.isNumeric(stepBinding)) stepCode = stepBinding.rust;
+    // A tagged local the trace saw only numbers in at the `+`: behind that operator's number guard.
+    else if (stepBinding && !stepBinding.captured && !this.cg.localArrays.has(stepBinding) && this.f64Binary(inc))
+      stepCode = `ops::guard_num(&${stepBinding.rust}, ${inc.sid})?`;
+    else return null;
     if (labeled.type !== 'LabeledStatement' || labeled.body.type !== 'BlockStatement') return null;
     // A `break` out of the loop (or to its body's end, a `continue`) may leave after a few iterations: then
     // every element is checked where it is read (`Views::at`) rather than all of them before the loop.
@@ -1601,7 +1608,10 @@ class FnGen {
       for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') collect(n[k]);
     };
     collect(labeled.body);
-    if (assigned.has(j)) return null;
+    if (assigned.has(j) || (stepBinding && assigned.has(stepBinding))) return null;
+    // Local arrays of one kind (runtime/src/elems.rs) the body reads or writes: Rust vectors that nothing
+    // else can reach, accessed as the usual code does.
+    let usedLocal = false;
     // The bound: a number literal, an f64 local, a local the trace saw only numbers in at the test (behind
     // the test's number guard), or the length of an array held by a local (no store in the body can change a
     // length), evaluated once.
@@ -1672,6 +1682,14 @@ class FnGen {
           return l && r ? f64Op(e.operator, l, r) : null;
         }
         case 'MemberExpression': {
+          const la = this.cg.localArray(e.object);
+          if (la) {
+            if (la.a.kind !== 'f64' || !e.computed) return null;
+            usedLocal = true;
+            if (isKey(e.property)) return `clrt::elems::at_index(&${la.b.rust}, ji, ${e.sid})?`;
+            const k = num(e.property, e);
+            return k && `clrt::elems::at(&${la.b.rust}, ${k}, ${e.sid})?`;
+          }
           if (!this.isArrayIndexRead(e)) return null;
           const i = view(e.object);
           if (i === null) return null;
@@ -1733,6 +1751,22 @@ class FnGen {
       }
       const m = a.left;
       const site = { sid: a.sid ?? m.sid };
+      const la = m.type === 'MemberExpression' && m.computed ? this.cg.localArray(m.object) : null;
+      if (la) {
+        const v =
+          la.a.kind === 'bool'
+            ? a.right.type === 'Literal' && typeof a.right.value === 'boolean'
+              ? String(a.right.value)
+              : null
+            : this.isF64(a.right)
+              ? num(a.right, a)
+              : null;
+        if (!v) return null;
+        usedLocal = true;
+        if (isKey(m.property)) return `{ let v = ${v}; clrt::elems::set_index(cx, &mut ${la.b.rust}, ji, v, ${site.sid})?; }`;
+        const k = num(m.property, m);
+        return k && `{ let k: f64 = ${k}; let v = ${v}; clrt::elems::set(cx, &mut ${la.b.rust}, k, v, ${site.sid})?; }`;
+      }
       if (m.type !== 'MemberExpression' || !m.computed || !isKey(m.property)) return null;
       if (this.cg.typeMask(site, 0) !== ARRAY_TAG || this.cg.typeMask(site, 1) !== NUMBER_TAG || !this.isF64(a.right)) return null;
       const i = view(m.object);
@@ -1798,9 +1832,12 @@ class FnGen {
       endCode = `props::array_length(cx, ${views[i]}, ${endNode.sid})?`;
     }
     const lines = stmts(labeled.body.body);
-    if (!lines || !lines.length || !views.length) return null;
+    if (!lines || !lines.length || (!views.length && !usedLocal)) return null;
+    if (inclusive) endCode = `clrt::fastloop::past(${endCode})`;
     const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)}, ${readAt.has(v)})`).join(', ');
     const rows = hoisted.map((src, h) => `let Some(row${h}) = ${src} else { break 'fast; };`);
+    if (stepCode) rows.push(`let Some(step) = clrt::fastloop::step(${stepCode}) else { break 'fast; };`);
+    const next = stepCode ? 'ji += step;' : 'ji += 1;';
     const iteration = continues ? [`'body: {\n${indent(lines)}\n}`] : lines;
     const code =
       `'fast: {\n${indent([...rows, `let end: f64 = ${endCode};`])}\n    if let Some(views) = clrt::fastloop::views(cx, [${list}], ${j.rust}, end) {\n` +
@@ -1813,8 +1850,8 @@ class FnGen {
           // A loop that may leave early by a break (often after a few iterations) is charged an iteration at
           // a time, as the usual loop is.
           breaks
-            ? `let (mut ji, hi) = views.range();\n'scan: while ji < hi {\n    cx.tick()?;\n    #[allow(unused_variables)]\n    let ${j.rust}: f64 = ji as f64;\n${indent(iteration)}\n    ji += 1;\n}\n${j.rust} = ji as f64;`
-            : `let (mut ji, hi) = views.range();\nwhile ji < hi {\n    let stop = ji + cx.tick_chunk(hi - ji)?;\n    while ji < stop {\n        #[allow(unused_variables)]\n        let ${j.rust}: f64 = ji as f64;\n${indent([indent(iteration)])}\n        ji += 1;\n    }\n}\n${j.rust} = ji as f64;`,
+            ? `let (mut ji, hi) = views.range();\n'scan: while ji < hi {\n    cx.tick()?;\n    #[allow(unused_variables)]\n    let ${j.rust}: f64 = ji as f64;\n${indent(iteration)}\n    ${next}\n}\n${j.rust} = ji as f64;`
+            : `let (mut ji, hi) = views.range();\nwhile ji < hi {\n    let stop = ${stepCode ? 'ji.saturating_add(cx.tick_chunk((hi - ji).div_ceil(step))? * step).min(hi)' : 'ji + cx.tick_chunk(hi - ji)?'};\n    while ji < stop {\n        #[allow(unused_variables)]\n        let ${j.rust}: f64 = ji as f64;\n${indent([indent(iteration)])}\n        ${next}\n    }\n}\n${j.rust} = ji as f64;`,
         ]),
       ]) +
       '\n    }\n}';
@@ -2234,6 +2271,9 @@ class FnGen {
       const b = this.boolBinary(e);
       if (b) return b;
     }
+    // An element of a local array of booleans is its own test.
+    const local = e.type === 'MemberExpression' && e.computed ? this.cg.localArray(e.object) : null;
+    if (local?.a.kind === 'bool') return `clrt::elems::at(&${local.b.rust}, ${this.num(e.property)}, ${e.sid})?`;
     return `ops::to_boolean(&${this.expr(e)})`;
   }
 

@@ -94,6 +94,27 @@ pub fn at<T: Elem>(a: &[T], k: f64, site: u32) -> JsResult<T> {
     }
 }
 
+/// `a[j]` for an index a fast loop runs as an integer (runtime/src/fastloop.rs): `at` without the conversion.
+#[inline(always)]
+pub fn at_index<T: Elem>(a: &[T], j: usize, site: u32) -> JsResult<T> {
+    match a.get(j) {
+        Some(&x) => Ok(x),
+        None => outside(site),
+    }
+}
+
+/// `a[j] = v` for an index a fast loop runs as an integer: `set` without the conversion.
+#[inline(always)]
+pub fn set_index<T: Elem>(cx: &mut Cx, a: &mut Vec<T>, j: usize, v: T, site: u32) -> JsResult<()> {
+    match a.get_mut(j) {
+        Some(x) => {
+            *x = v;
+            Ok(())
+        }
+        None => set(cx, a, j as f64, v, site),
+    }
+}
+
 /// `a[k] = v`, for `k` a number and `v` of the array's kind; `k` equal to the length appends, as a store
 /// just past the end of a dense array does.
 #[inline(always)]

@@ -99,6 +99,22 @@ fn tag_word(v: &Value) -> u64 {
     unsafe { *(v as *const Value as *const u64) }
 }
 
+/// The exclusive bound of a loop `j <= end`: one past the last whole number not above `end` (NaN stays
+/// NaN, so that `views` refuses it).
+#[inline(always)]
+pub fn past(end: f64) -> f64 {
+    match ops::small_index(end) {
+        Some(i) => i as f64 + 1.0,
+        None => end.floor() + 1.0,
+    }
+}
+
+/// A loop's step `j += s` as an integer, when `s` is a whole number from 1 below 2^31.
+#[inline(always)]
+pub fn step(s: f64) -> Option<usize> {
+    ops::small_index(s).filter(|&s| s >= 1)
+}
+
 /// What the ordinary read gave where `Views::at` found no number: its give-up, as the ordinary loop would
 /// give up there, or (when it found a number after all) a give-up of the fast loop's own.
 #[cold]
