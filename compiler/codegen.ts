@@ -1299,7 +1299,8 @@ class FnGen {
           if (n.operator !== '===' && n.operator !== '!==' && !this.f64Binary(n)) ok = false;
           break;
         case 'CallExpression': {
-          // A Math function on numbers, called directly: nothing else runs.
+          // A Math function: on numbers it runs directly and nothing else runs; otherwise the builtin runs,
+          // and the locals go back to their environments before it and are read again after it.
           const c = n.callee;
           const ids = this.cg.callees(n) ?? '';
           const math = /^&\[CalleeId::Builtin\("Math\.(\w+)"\)\]$/.exec(ids);

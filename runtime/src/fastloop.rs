@@ -51,15 +51,7 @@ impl<const N: usize> Views<N> {
     /// Element `k` of array `i`, when `k` is an index within it and the element is a number.
     #[inline(always)]
     pub fn at(&self, i: usize, k: f64) -> Option<f64> {
-        let j = ops::small_index(k)?;
-        if j >= self.len[i] {
-            return None;
-        }
-        // SAFETY: `j` is below the array's length, which nothing changes while the loop runs.
-        match unsafe { &*self.ptr[i].add(j) } {
-            Value::Num(n) => Some(*n),
-            _ => None,
-        }
+        self.at_index(i, ops::small_index(k)?)
     }
     /// Element `j` (the loop's index, as an integer) of array `i`, when the array holds it and it is a
     /// number: `at` without the conversion of the key.
@@ -68,7 +60,7 @@ impl<const N: usize> Views<N> {
         if j >= self.len[i] {
             return None;
         }
-        // SAFETY: as for `at`.
+        // SAFETY: `j` is below the array's length, which nothing changes while the loop runs.
         match unsafe { &*self.ptr[i].add(j) } {
             Value::Num(n) => Some(*n),
             _ => None,

@@ -718,14 +718,19 @@ pub fn rem_f64(x: f64, y: f64) -> f64 {
     // the number is -2^31 itself.
     let (xi, yi) = (trunc_i32(x), trunc_i32(y));
     if xi as f64 == x && yi as f64 == y && yi != 0 && yi != -1 {
-        let r = xi % yi;
-        return if r == 0 && x.is_sign_negative() {
-            -0.0
-        } else {
-            r as f64
-        };
+        return with_dividend_sign(xi % yi, x);
     }
     rem_wide(x, y)
+}
+
+/// An integer remainder as `x % y`'s number: a zero takes the dividend's sign.
+#[inline(always)]
+fn with_dividend_sign<T: Into<i64> + PartialEq + Default>(r: T, x: f64) -> f64 {
+    if r == T::default() && x.is_sign_negative() {
+        -0.0
+    } else {
+        r.into() as f64
+    }
 }
 
 /// `rem_f64` beyond int32: integers within ±2^63 (uint32 hashes, sums past 2^31) through the 64-bit
@@ -736,12 +741,7 @@ fn rem_wide(x: f64, y: f64) -> f64 {
     // `trunc_i64` answers i64::MIN beyond ±2^63, which equals its input only for -2^63 itself, exact too;
     // a divisor of -1 is left to fmod (i64::MIN % -1 overflows).
     if xi as f64 == x && yi as f64 == y && yi != 0 && yi != -1 {
-        let r = xi % yi;
-        return if r == 0 && x.is_sign_negative() {
-            -0.0
-        } else {
-            r as f64
-        };
+        return with_dividend_sign(xi % yi, x);
     }
     x % y
 }
