@@ -126,14 +126,16 @@ describe('LoopbackPublisher', function () {
   });
 
   it('stops posting for good after a 409 (an older deployment)', async () => {
-    const { logs } = start();
+    // A timeout long enough that a slow answer on a loaded machine is never taken for a lost POST (which
+    // the publisher rightly retries): this test is about what follows a 409.
+    const { logs } = start({ timeoutMs: 5000 });
     script = [409];
     pub!.offer(tree(1));
     await waitFor('the 409', async () => (pub!.stopped ? true : undefined), 5000, 10);
     pub!.offer(tree(2));
     pub!.offer(tree(3));
     await new Promise((r) => setTimeout(r, 300));
-    expect(got.length).to.equal(1);
+    expect(got.length, `trees received: ${JSON.stringify(got.map((g) => g.body.requests))}; log: ${logs.join(' | ')}`).to.equal(1);
     expect(pub!.buffered).to.equal(0);
     expect(pub!.isConnected).to.equal(false);
     expect(logs.filter((l) => l.includes('409')).length).to.equal(1);
