@@ -1,8 +1,8 @@
 //! Counted loops over arrays, run on the arrays' elements in place (`fastLoop` in compiler/codegen.ts).
 //!
-//! The compiler finds loops `for (...; j < end; j++)` whose body only computes on numbers and reads and
-//! writes elements of arrays the body cannot replace (no call, no other store, no allocation). Before such a
-//! loop, `views` checks, once, what every iteration of the ordinary code would check again: each array is an
+//! The compiler finds loops `for (...; j < end; j += step)` (or `j <= end`) whose body only computes on
+//! numbers and reads and writes elements of arrays the body cannot replace (no call, no other store, no
+//! allocation). Before such a loop, `views` checks, once, what every iteration of the ordinary code would check again: each array is an
 //! array; each written one belongs to the request and is neither frozen nor watched by a detached async
 //! call (`Heap::array_items_mut`, as every in-place store asks); each one used at `j` is long enough for the
 //! last `j` the loop takes; and every element read at `j` is a number at every `j` the loop takes. Nothing
@@ -120,7 +120,8 @@ pub fn missed(read: JsResult<f64>, site: u32) -> JsResult<f64> {
     )
 }
 
-/// The views of `arrays` for a loop whose index goes from `first` by 1 while it is below `end`, each with
+/// The views of `arrays` for a loop whose index goes up from `first` while it is below `end` (every index in
+/// between is checked, whatever the loop's step), each with
 /// whether the loop reads it at the index, whether it writes it (only ever at the index), and whether it
 /// reads it at other keys; None unless every iteration would find what the checks above require.
 #[inline(always)]

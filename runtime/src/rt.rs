@@ -381,11 +381,7 @@ pub fn realm_still_untouched(cx: &Cx, site: u32) -> JsResult<()> {
 #[inline(always)]
 pub fn scope_read_num(cx: &Cx, env: ObjRef, depth: u32, idx: u32, site: u32) -> JsResult<f64> {
     match &cx.heap.get(props::scope_env(cx, env, depth)).kind {
-        ObjKind::Scope { vars, .. } => match &vars[idx as usize] {
-            Value::Num(n) => Ok(*n),
-            Value::Hole => tdz(),
-            _ => ops::guard_num(&Value::Undefined, site),
-        },
+        ObjKind::Scope { vars, .. } => cached_read_num(&vars[idx as usize], site),
         _ => unreachable!("not a scope"),
     }
 }
@@ -400,7 +396,9 @@ pub fn cached_read(v: &Value) -> JsResult<Value> {
     }
 }
 
-/// `cached_read` where the trace saw only numbers, as `scope_read_num`.
+/// A binding's value where the trace saw only numbers, as an f64: in its environment (`scope_read_num`) or
+/// held in a local (see `cached_read`). One still uninitialised throws ReferenceError; anything but a
+/// number fails the site's type guard.
 #[inline(always)]
 pub fn cached_read_num(v: &Value, site: u32) -> JsResult<f64> {
     match v {
@@ -410,8 +408,8 @@ pub fn cached_read_num(v: &Value, site: u32) -> JsResult<f64> {
     }
 }
 
-/// Assigns a captured binding held in a local (see `cached_read`); one still uninitialised throws
-/// ReferenceError, as `scope_write`.
+/// Assigns a binding's slot, in its environment (`scope_write`) or held in a local (see `cached_read`); one
+/// still uninitialised throws ReferenceError.
 #[inline(always)]
 pub fn cached_write(local: &mut Value, v: Value) -> JsResult<()> {
     if let Value::Hole = local {
@@ -428,14 +426,7 @@ pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> 
     // One look at the environment: the write access's checks, then the binding's TDZ and the store. A
     // throw after the undo log copied a module environment leaves it as it was, which undoing restores.
     match &mut cx.heap.get_mut(e)?.kind {
-        ObjKind::Scope { vars, .. } => {
-            let slot = &mut vars[idx as usize];
-            if let Value::Hole = slot {
-                return tdz();
-            }
-            *slot = v;
-            Ok(())
-        }
+        ObjKind::Scope { vars, .. } => cached_write(&mut vars[idx as usize], v),
         _ => unreachable!("not a scope"),
     }
 }
