@@ -430,6 +430,12 @@ impl Cx {
         self.heap.charge(16 + units.len() * 2)?;
         Ok(Value::Str(crate::value::JsStr::from_units(units)))
     }
+    /// A new string of a copy of `units`, counted against the heap cap (a short one is shared: see
+    /// `JsStr::from_slice`).
+    pub fn new_str_from(&mut self, units: &[u16]) -> JsResult<Value> {
+        self.heap.charge(16 + units.len() * 2)?;
+        Ok(Value::Str(crate::value::JsStr::from_slice(units)))
+    }
     /// The global named by string constant `i` (`name`), looked up once per context: the realm's globals are
     /// made with it and never change (a program cannot assign one: that gives up).
     #[inline(always)]

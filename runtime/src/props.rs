@@ -90,7 +90,7 @@ pub fn get(cx: &mut Cx, v: &Value, key: &[u16]) -> JsResult<Value> {
             }
             if let Some(i) = index_of_key(key) {
                 return Ok(match s.units().get(i as usize) {
-                    Some(&c) => Value::Str(JsStr::from_units(vec![c])),
+                    Some(&c) => Value::Str(JsStr::unit(c)),
                     None => Value::Undefined,
                 });
             }
@@ -349,7 +349,7 @@ pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
                 }
                 Value::Str(s) => {
                     return Ok(match s.units().get(i) {
-                        Some(&c) => Value::Str(JsStr::from_units(vec![c])),
+                        Some(&c) => Value::Str(JsStr::unit(c)),
                         None => Value::Undefined,
                     })
                 }

@@ -55,7 +55,7 @@ pub fn iterate(cx: &mut Cx, v: &Value) -> JsResult<Vec<Value>> {
                 } else {
                     1
                 };
-                out.push(cx.new_str(u[i..i + n].to_vec())?);
+                out.push(cx.new_str_from(&u[i..i + n])?);
                 i += n;
             }
             Ok(out)
@@ -226,7 +226,7 @@ pub fn object_spread(cx: &mut Cx, target: ObjRef, src: &Value) -> JsResult<()> {
         Value::Str(s) => {
             for (i, c) in s.units().iter().enumerate() {
                 let k = ops::number_to_jsstr(i as f64);
-                props::define(cx, target, k, Value::Str(JsStr::from_units(vec![*c])))?;
+                props::define(cx, target, k, Value::Str(JsStr::unit(*c)))?;
             }
             Ok(())
         }

@@ -13,12 +13,40 @@ use std::rc::Rc;
 // vector rather than a boxed slice so that a string nobody else holds can grow in place (`try_append`).
 pub struct JsStr(Rc<Vec<u16>>);
 
+thread_local! {
+    /// The empty string and the strings of one ASCII unit, made once per thread and shared: `charAt`,
+    /// `s[i]` and short slices are everywhere in text handling, and each was an allocation and a free.
+    /// Sharing is invisible (strings are immutable); a shared string is never appended to in place
+    /// (`try_append` sees the other holders). Index 128 is the empty string.
+    static SHORT: Vec<JsStr> = (0..=128u16)
+        .map(|u| JsStr(Rc::new(if u == 128 { Vec::new() } else { vec![u] })))
+        .collect();
+}
+
 impl JsStr {
     pub fn from_units(units: Vec<u16>) -> JsStr {
         JsStr(Rc::new(units))
     }
     pub fn empty() -> JsStr {
-        JsStr(Rc::new(Vec::new()))
+        SHORT.with(|t| t[128].clone())
+    }
+    /// The string of the one code unit `u`.
+    #[inline]
+    pub fn unit(u: u16) -> JsStr {
+        if u < 128 {
+            SHORT.with(|t| t[u as usize].clone())
+        } else {
+            JsStr(Rc::new(vec![u]))
+        }
+    }
+    /// A string of a copy of `units`.
+    #[inline]
+    pub fn from_slice(units: &[u16]) -> JsStr {
+        match units {
+            [] => JsStr::empty(),
+            [u] => JsStr::unit(*u),
+            _ => JsStr(Rc::new(units.to_vec())),
+        }
     }
     /// Whether the two are the same string object (then they are equal, without a look at the units).
     #[inline(always)]
@@ -87,7 +115,7 @@ impl JsStr {
         JsStr::from_units(v)
     }
     pub fn slice(&self, start: usize, end: usize) -> JsStr {
-        JsStr::from_units(self.0[start..end].to_vec())
+        JsStr::from_slice(&self.0[start..end])
     }
     /// The canonical array index this string denotes, if any (ECMA-262 §6.1.7: an integer index
     /// below 2^32 - 1 whose ToString is the string itself).
@@ -349,6 +377,28 @@ const _: () = assert!(std::mem::size_of::<Value>() == 16);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Short strings are shared, and sharing stays invisible: appending to one copies, never changes the
+    /// shared string; a unit past ASCII and longer slices get their own.
+    #[test]
+    fn short_strings_are_shared_and_never_changed() {
+        let mut a = JsStr::unit(b'a' as u16);
+        assert!(a.same(&JsStr::from_slice(&[b'a' as u16])));
+        assert!(!a.try_append(&[b'b' as u16]), "a shared string grew in place");
+        let ab = a.concat(&JsStr::unit(b'b' as u16));
+        assert_eq!(ab.units(), &[97, 98]);
+        assert_eq!(JsStr::unit(b'a' as u16).units(), &[97]);
+        let mut e = JsStr::empty();
+        assert!(!e.try_append(&[120]));
+        assert!(JsStr::empty().is_empty());
+        assert!(JsStr::from_slice(&[]).same(&JsStr::empty()));
+        assert!(!JsStr::unit(0xE9).same(&JsStr::unit(0xE9)));
+        assert_eq!(JsStr::unit(0xD800).units(), &[0xD800]);
+        let word = JsStr::from("word");
+        assert_eq!(word.slice(1, 2).units(), &[b'o' as u16]);
+        assert!(word.slice(1, 2).same(&JsStr::unit(b'o' as u16)));
+        assert_eq!(word.slice(1, 3).units(), &[b'o' as u16, b'r' as u16]);
+    }
 
     /// The ASCII fast path gives what decoding the whole string gives: mixed strings of every length
     /// around the 8-unit chunks, with non-ASCII, surrogate pairs and lone surrogates at every place.

@@ -623,7 +623,7 @@ fn qs_unescape(s: &[u16]) -> Vec<u16> {
 // JavaScript values
 
 fn str_value(cx: &mut Cx, u: &[u16]) -> JsResult<Value> {
-    cx.new_str(u.to_vec())
+    cx.new_str_from(u)
 }
 
 /// `req.headers`: an ordinary object; `set-cookie` is always an array.

@@ -245,7 +245,7 @@ impl Parser<'_, '_> {
         // Fast path: no escapes.
         while let Some(&c) = self.s.get(self.pos) {
             if c == 0x22 {
-                let s = JsStr::from_units(self.s[start..self.pos].to_vec());
+                let s = JsStr::from_slice(&self.s[start..self.pos]);
                 self.pos += 1;
                 return Ok(s);
             }

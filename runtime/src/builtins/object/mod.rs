@@ -232,7 +232,7 @@ fn string_index(s: &JsStr, key: &[u16]) -> Option<usize> {
 }
 
 fn char_at(cx: &mut Cx, s: &JsStr, i: usize) -> JsResult<Value> {
-    cx.new_str(vec![s.units()[i]])
+    cx.new_str_from(&[s.units()[i]])
 }
 
 /// Whether `o` is an async function, or a bound function of one (their prototype is

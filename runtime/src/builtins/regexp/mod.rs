@@ -1434,7 +1434,7 @@ fn collect_all(
 }
 
 fn substr(cx: &mut Cx, s: &[u16], r: std::ops::Range<usize>) -> JsResult<Value> {
-    cx.new_str(s[r].to_vec())
+    cx.new_str_from(&s[r])
 }
 
 /// The captures of `m` as values (strings, or undefined for groups that did not participate).
@@ -1688,7 +1688,7 @@ fn regexp_replace(
         match &rep {
             Replacement::Func(f) => {
                 let mut args = Vec::with_capacity(caps.len() + 4);
-                args.push(cx.new_str(matched.to_vec())?);
+                args.push(cx.new_str_from(matched)?);
                 args.extend(caps.iter().cloned());
                 args.push(Value::Num(position as f64));
                 args.push(Value::Str(s.clone()));
@@ -1929,7 +1929,7 @@ fn string_split(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
         let n = lim.min(u.len());
         let mut items = Vec::with_capacity(n);
         for &c in &u[..n] {
-            items.push(cx.new_str(vec![c])?);
+            items.push(cx.new_str_from(&[c])?);
         }
         return cx.new_array(items);
     }
@@ -1944,14 +1944,14 @@ fn string_split(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let mut items = Vec::new();
     let mut i = 0;
     while let Some(at) = j {
-        items.push(cx.new_str(u[i..at].to_vec())?);
+        items.push(cx.new_str_from(&u[i..at])?);
         if items.len() >= lim {
             return cx.new_array(items);
         }
         i = at + p.len();
         j = index_of(u, p, i);
     }
-    items.push(cx.new_str(u[i..].to_vec())?);
+    items.push(cx.new_str_from(&u[i..])?);
     cx.new_array(items)
 }
 
@@ -2000,7 +2000,7 @@ fn regexp_split(cx: &mut Cx, d: &RegExpData, s: &JsStr, limit: &Value) -> JsResu
             q = advance(u, m.start(), d.set.unicode);
             continue;
         }
-        items.push(cx.new_str(u[p..m.start()].to_vec())?);
+        items.push(cx.new_str_from(&u[p..m.start()])?);
         if items.len() == lim {
             return cx.new_array(items);
         }
@@ -2016,7 +2016,7 @@ fn regexp_split(cx: &mut Cx, d: &RegExpData, s: &JsStr, limit: &Value) -> JsResu
         }
         q = p;
     }
-    items.push(cx.new_str(u[p..].to_vec())?);
+    items.push(cx.new_str_from(&u[p..])?);
     cx.new_array(items)
 }
 

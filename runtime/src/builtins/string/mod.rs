@@ -180,6 +180,12 @@ fn new_str(cx: &mut Cx, units: Vec<u16>) -> JsResult<Value> {
     cx.new_str(units)
 }
 
+/// `new_str` of a copy of `units`.
+fn new_str_from(cx: &mut Cx, units: &[u16]) -> JsResult<Value> {
+    cx.burn(units.len() as u64 / 16 + 1)?;
+    cx.new_str_from(units)
+}
+
 /// Checks a result length before building it: V8's limit, then the request's heap cap.
 fn reserve(cx: &mut Cx, len: f64) -> JsResult<()> {
     if len > MAX_STRING_LENGTH {
@@ -326,7 +332,7 @@ fn at(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     if k < 0.0 || k >= len {
         return Ok(Value::Undefined);
     }
-    Ok(Value::Str(JsStr::from_units(vec![s.units()[k as usize]])))
+    Ok(Value::Str(JsStr::unit(s.units()[k as usize])))
 }
 
 fn char_at(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
@@ -335,7 +341,7 @@ fn char_at(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     if n < 0.0 || n >= s.len() as f64 {
         return Ok(Value::Str(JsStr::empty()));
     }
-    Ok(Value::Str(JsStr::from_units(vec![s.units()[n as usize]])))
+    Ok(Value::Str(JsStr::unit(s.units()[n as usize])))
 }
 
 fn char_code_at(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
@@ -658,7 +664,7 @@ fn slice(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     if from >= to {
         return Ok(Value::Str(JsStr::empty()));
     }
-    new_str(cx, s.units()[from..to].to_vec())
+    new_str_from(cx, &s.units()[from..to])
 }
 
 fn substring(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
@@ -670,7 +676,7 @@ fn substring(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
         e => clamp(ops::to_integer_or_infinity(cx, &e)?, len),
     };
     let (from, to) = (start.min(end), start.max(end));
-    new_str(cx, s.units()[from..to].to_vec())
+    new_str_from(cx, &s.units()[from..to])
 }
 
 /// String.prototype.substr (ECMA-262 §B.2.2.1).
@@ -687,7 +693,7 @@ fn substr(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     if start >= end {
         return Ok(Value::Str(JsStr::empty()));
     }
-    new_str(cx, s.units()[start..end].to_vec())
+    new_str_from(cx, &s.units()[start..end])
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -786,7 +792,7 @@ fn trimmed(cx: &mut Cx, this: &Value, f: fn(&[u16]) -> &[u16]) -> JsResult<Value
     if t.len() == s.len() {
         return Ok(Value::Str(s));
     }
-    new_str(cx, t.to_vec())
+    new_str_from(cx, t)
 }
 
 fn trim(cx: &mut Cx, this: &Value, _args: &[Value]) -> JsResult<Value> {
