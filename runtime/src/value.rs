@@ -384,7 +384,10 @@ mod tests {
     fn short_strings_are_shared_and_never_changed() {
         let mut a = JsStr::unit(b'a' as u16);
         assert!(a.same(&JsStr::from_slice(&[b'a' as u16])));
-        assert!(!a.try_append(&[b'b' as u16]), "a shared string grew in place");
+        assert!(
+            !a.try_append(&[b'b' as u16]),
+            "a shared string grew in place"
+        );
         let ab = a.concat(&JsStr::unit(b'b' as u16));
         assert_eq!(ab.units(), &[97, 98]);
         assert_eq!(JsStr::unit(b'a' as u16).units(), &[97]);

@@ -280,6 +280,11 @@ fn plain_protos(cx: &Cx, o: ObjRef) -> bool {
     // Arrays made by literals and builtins have the realm's Array.prototype, whose chain is the realm's:
     // the answer for it holds until the realm's objects change.
     let realm_chain = first == Some(cx.realm.array_proto);
+    // No program ever wrote the realm's objects and no read is logged: its chain is as the realm made it,
+    // with no element on any prototype.
+    if realm_chain && cx.heap.realm_untouched() {
+        return true;
+    }
     if realm_chain && cx.realm_memo.holds(&PLAIN_PROTOS, cx.heap.realm_epoch()) {
         // The read the walk below would have made (see `heap::Later`).
         let _ = cx.heap.get(cx.realm.array_proto);
