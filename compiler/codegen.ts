@@ -64,6 +64,15 @@ function assigns(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefi
   return false;
 }
 
+/** Whether `n` has an update (`x++`) of binding `b`; the normaliser rewrites them, so this is a safeguard. */
+function updates(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefined): boolean {
+  if (!n || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some((x) => updates(x, b, ref));
+  if (n.type === 'UpdateExpression' && n.argument.type === 'Identifier' && ref(n.argument) === b) return true;
+  for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object' && updates(n[k], b, ref)) return true;
+  return false;
+}
+
 /** Whether statement `n` may jump (break, continue, return, throw) past the statements after it. */
 function jumps(n: Node): boolean {
   if (!n || typeof n !== 'object') return false;
@@ -1165,6 +1174,26 @@ const F64_OPS: Record<string, string> = {
 const F64_CMP: Record<string, string> = { '<': '<', '>': '>', '<=': '<=', '>=': '>=', '===': '==', '!==': '!=', '==': '==', '!=': '!=' };
 /** Operators whose result is a boolean whatever their operands. */
 const BOOL_OPS = new Set(['<', '>', '<=', '>=', '===', '!==', '==', '!=', 'in', 'instanceof']);
+/**
+ * The f64 expression inside generated code of the form `Value::Num(<expr>)`, or null when the code is anything
+ * else (the parenthesis that opens after `Value::Num` must close at the end; string literals are skipped).
+ */
+export function unwrapNum(code: string): string | null {
+  const head = 'Value::Num(';
+  if (!code.startsWith(head) || !code.endsWith(')')) return null;
+  let depth = 0;
+  for (let i = head.length - 1; i < code.length; i++) {
+    const c = code[i];
+    if (c === '"') {
+      for (i++; i < code.length && code[i] !== '"'; i++) if (code[i] === '\\') i++;
+      continue;
+    }
+    if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i === code.length - 1 ? code.slice(head.length, -1) : null;
+  }
+  return null;
+}
+
 /** A local array of one element kind (see findLocalArrays): its kind and the parts of its initialiser. */
 interface LocalArray {
   kind: 'bool' | 'f64';
@@ -1412,6 +1441,16 @@ class FnGen {
     if (local && this.writeThrough) return `{ let v = ${value}; rt::scope_write(cx, ${base}, ${depth}, ${b.slot}, v.clone())?; ${local} = v; }`;
     if (local) return `{ let v = ${value}; rt::cached_write(&mut ${local}, v)?; }`;
     return `{ let v = ${value}; rt::scope_write(cx, ${base}, ${depth}, ${b.slot}, v)?; }`;
+  }
+
+  /** `assignBinding` of the f64 `n` to a captured binding. */
+  private assignBindingNum(b: Binding, n: string): string {
+    const { base, depth } = this.envRef(b);
+    const local = this.cached.get(b);
+    const write = `rt::scope_write_num(cx, ${base}, ${depth}, ${b.slot}, ${n})?;`;
+    if (local && this.writeThrough) return `${write} rt::cached_write_num(&mut ${local}, ${n})?;`;
+    if (local) return `rt::cached_write_num(&mut ${local}, ${n})?;`;
+    return write;
   }
 
   /** Initialises a binding: its declaration, a parameter, a function's `this`. */
@@ -2088,6 +2127,20 @@ class FnGen {
     return `clrt::cx::abort::<Value>(clrt::AbortKind::Unsupported, 0, "a global that is not modelled")?`;
   }
 
+  /**
+   * Operand `e` of an operator whose code takes its operands by reference (`&a`): a local holding a tagged
+   * value is borrowed rather than copied (no clone, no drop), unless code evaluated after it (`later`, the
+   * operands to its right) assigns it, which would change what the operator sees. Otherwise `expr(e)`.
+   */
+  private operand(e: Node, later: Node[]): string {
+    if (e.type !== 'Identifier') return this.expr(e);
+    const b = this.cg.ref(e);
+    if (!b || b.captured || this.cg.isNumeric(b) || this.cg.localArrays.has(b)) return this.expr(e);
+    const ref = (x: Node) => this.cg.ref(x);
+    if (later.some((n) => assigns(n, b, ref) || updates(n, b, ref))) return this.expr(e);
+    return `&${b.rust}`;
+  }
+
   private guard(node: Node, i: number, v: string): string {
     const m = this.cg.typeMask(node, i);
     if (m === null) return `return clrt::unknown(${node.sid});`;
@@ -2110,9 +2163,9 @@ class FnGen {
       const k = m.computed ? this.expr(m.property) : null;
       return `{ let o = ${this.expr(m.object)}; ${k ? `let k = ${k};` : ''} ${this.guard(e, 0, 'o')} Value::Bool(${k ? 'props::delete_computed(cx, &o, &k)?' : `props::delete(cx, &o, ${this.cg.keyOf(m.property.name)})?`}) }`;
     }
-    const a = this.expr(e.argument);
+    if (op === 'void') return `{ ${this.expr(e.argument)}; Value::Undefined }`;
+    const a = this.operand(e.argument, []);
     if (op === 'typeof') return `{ let a = ${a}; ops::type_of_value(cx, &a) }`;
-    if (op === 'void') return `{ ${a}; Value::Undefined }`;
     const g = this.guard(e, 0, 'a');
     switch (op) {
       case '!':
@@ -2291,7 +2344,7 @@ class FnGen {
     if (arg.type === 'Identifier' && !this.cg.ref(arg) && !this.cg.isGlobal(arg.name)) return null;
     // Left to right: typeof's operand is evaluated whichever side it is on (the literal has no effect).
     const cmp = `ops::type_of(cx, &a) ${e.operator === '===' ? '==' : '!='} ${JSON.stringify(lit.value)}`;
-    return `{ let a = ${this.expr(arg)}; ${cmp} }`;
+    return `{ let a = ${this.operand(arg, [])}; ${cmp} }`;
   }
 
   /** A comparison, `in` or `instanceof` that does not compute on f64s, as a Rust bool (null if unsupported). */
@@ -2319,10 +2372,10 @@ class FnGen {
       if (litLeft !== litRight) {
         const [other, lit, idx] = litLeft ? [e.right, e.left, 1] : [e.left, e.right, 0];
         const eq = `ops::is_const_str(&a, cx.interned(${this.cg.strOf(lit.value)}))`;
-        return `{ let a = ${this.expr(other)}; ${this.guard(e, idx, 'a')} ${e.operator === '===' ? eq : `!${eq}`} }`;
+        return `{ let a = ${this.operand(other, [])}; ${this.guard(e, idx, 'a')} ${e.operator === '===' ? eq : `!${eq}`} }`;
       }
     }
-    return `{ let a = ${this.expr(e.left)}; let b = ${this.expr(e.right)}; ${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')} ${op} }`;
+    return `{ let a = ${this.operand(e.left, [e.right])}; let b = ${this.operand(e.right, [])}; ${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')} ${op} }`;
   }
 
   private binary(e: Node): string {
@@ -2341,8 +2394,8 @@ class FnGen {
     }
     const chain = this.stringChain(e);
     if (chain) return chain;
-    const l = this.expr(e.left);
-    const r = this.expr(e.right);
+    const l = this.operand(e.left, [e.right]);
+    const r = this.operand(e.right, []);
     const g = `${this.guard(e, 0, 'a')} ${this.guard(e, 1, 'b')}`;
     const num: Record<string, string> = {
       '-': 'Sub',
@@ -2438,6 +2491,10 @@ class FnGen {
       if (this.cg.isNumeric(b)) return `{ let n = ${this.numDef(b, e.right)}; ${b.rust} = n; Value::Num(n) }`;
       const appended = this.appendTo(b, e.right);
       if (appended) return appended;
+      // A number assigned to a captured binding held in a local: stored as a number, with no drop of the
+      // old value to run when the slot holds a number already.
+      const n = unwrapNum(v);
+      if (n !== null && b.captured) return `{ let n: f64 = ${n}; ${this.assignBindingNum(b, 'n')} Value::Num(n) }`;
       return `{ let v = ${v}; ${this.assignBinding(b, 'v.clone()')} v }`;
     }
     if (left.type === 'MemberExpression') {
@@ -2550,7 +2607,7 @@ class FnGen {
           : `let f = call::method_typed(cx, &o, ${this.cg.keyOf(c.property.name)}, ${this.cg.icSlot()}, ${ids}, ${e.sid}, ${mask})?;`;
       // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
       if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
-        return `{ let o = ${o}; ${lookup} let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
+        return `{ let o = ${this.operand(c.object, e.arguments)}; ${lookup} let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
       // A builtin the method's lookup would find on a realm no program has written (a string's method on
       // String.prototype, a function of the global Math) is that builtin without the lookup
       // (Heap::realm_untouched); otherwise the lookup runs before the arguments, as in JavaScript. When the

@@ -419,6 +419,22 @@ pub fn cached_write(local: &mut Value, v: Value) -> JsResult<()> {
     Ok(())
 }
 
+/// `cached_write` of a number: a slot that holds a number already has only its f64 replaced.
+#[inline(always)]
+pub fn cached_write_num(local: &mut Value, n: f64) -> JsResult<()> {
+    match local {
+        Value::Num(x) => {
+            *x = n;
+            Ok(())
+        }
+        Value::Hole => tdz(),
+        _ => {
+            *local = Value::Num(n);
+            Ok(())
+        }
+    }
+}
+
 /// Assigns a captured binding; one still uninitialised throws ReferenceError.
 #[inline(always)]
 pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> JsResult<()> {
@@ -427,6 +443,16 @@ pub fn scope_write(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> 
     // throw after the undo log copied a module environment leaves it as it was, which undoing restores.
     match &mut cx.heap.get_mut(e)?.kind {
         ObjKind::Scope { vars, .. } => cached_write(&mut vars[idx as usize], v),
+        _ => unreachable!("not a scope"),
+    }
+}
+
+/// `scope_write` of a number (see `cached_write_num`).
+#[inline(always)]
+pub fn scope_write_num(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, n: f64) -> JsResult<()> {
+    let e = props::scope_env(cx, env, depth);
+    match &mut cx.heap.get_mut(e)?.kind {
+        ObjKind::Scope { vars, .. } => cached_write_num(&mut vars[idx as usize], n),
         _ => unreachable!("not a scope"),
     }
 }
