@@ -84,6 +84,12 @@ const CASES: Array<[string, string, number, number?]> = [
     6,
   ],
   [
+    'operand-order',
+    'operators whose operands are locals read without a copy answer as Node when the operand to the right assigns the same local (the left one is read first), and so does a push whose argument replaces the array; numbers assigned to captured variables stored in place answer as Node when the variable held a string, an object or -0, or is read and assigned in its temporal dead zone',
+    10,
+    8,
+  ],
+  [
     'string-chains',
     'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
     8,
