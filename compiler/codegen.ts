@@ -2617,13 +2617,17 @@ class FnGen {
       // are read again after it (see FnGen.cacheCaptured).
       const early = (pristine: string): string => `let pre = if ${pristine} { None } else { ${this.writeBack} ${lookup} ${this.reload} Some(f) };`;
       const late = `let f = match pre { Some(f) => f, None => { rt::realm_still_untouched(cx, ${e.sid})?; ${this.writeBack} ${lookup} ${this.reload} f } };`;
-      // `s.charCodeAt(i)` on a string and a number: the code unit read directly (string::char_code_at_num).
-      if (ids === '&[CalleeId::Builtin("String.prototype.charCodeAt")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
+      // `s.charCodeAt(i)` on a string and a number: the code unit read directly (string::char_code_at_num),
+      // with no fuel of its own (the loop or call around it is charged). A receiver held in a local is
+      // borrowed (see `operand`).
+      if (ids === '&[CalleeId::Builtin("String.prototype.charCodeAt")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited) {
+        const recv = this.operand(c.object, e.arguments);
         return (
-          `{ let o = ${o}; ${early('matches!(o, Value::Str(_)) && cx.heap.realm_untouched()')} let a0 = ${this.expr(e.arguments[0])}; ` +
-          `if let (Value::Str(st), Value::Num(p)) = (&o, &a0) { cx.tick()?; Value::Num(clrt::builtins::string::char_code_at_num(st.units(), *p)) } ` +
-          `else { ${late} let args: [Value; 1] = [a0]; ${callWith('f', 'o')} } }`
+          `{ let o = ${recv}; ${early('matches!(o, Value::Str(_)) && cx.heap.realm_untouched()')} let a0 = ${this.expr(e.arguments[0])}; ` +
+          `if let (Value::Str(st), Value::Num(p)) = (&o, &a0) { Value::Num(clrt::builtins::string::char_code_at_num(st.units(), *p)) } ` +
+          `else { ${late} let args: [Value; 1] = [a0]; ${callWith('f', recv.startsWith('&') ? 'o.clone()' : 'o')} } }`
         );
+      }
       // A regex literal that is the argument of `replace`/`replaceAll`/`match` on a string, or the receiver
       // of `test`: the builtin runs on the literal's compiled pattern without the RegExp object, which no
       // code could reach (regexp::replace_literal and the others); any other receiver takes the builtin.
@@ -2663,12 +2667,21 @@ class FnGen {
         const names = e.arguments.map((_: Node, i: number) => `a${i}`);
         const nums = names.map((n: string) => `Value::Num(${n.replace('a', 'x')})`).join(', ');
         const global = c.object.type === 'Identifier' && c.object.name === 'Math' && !this.cg.ref(c.object);
-        return (
-          `{ let o = ${o}; ${global ? early('cx.heap.realm_untouched()') : lookup} ` +
-          e.arguments.map((a: Node, i: number) => `let a${i} = ${this.expr(a)}; `).join('') +
-          `if let (${nums},) = (${names.map((n: string) => `&${n}`).join(', ')},) { cx.tick()?; Value::Num(clrt::builtins::math::direct::${math[1]}(${names.map((n: string) => `*${n.replace('a', 'x')}`).join(', ')})) } ` +
-          `else { ${global ? late : ''} let args: [Value; ${names.length}] = [${names.join(', ')}]; ${this.writeBack} let r = ${callWith('f', 'o')}; ${this.reload} r } }`
-        );
+        const args = e.arguments.map((a: Node, i: number) => `let a${i} = ${this.expr(a)}; `).join('');
+        const direct = `if let (${nums},) = (${names.map((n: string) => `&${n}`).join(', ')},) { Value::Num(clrt::builtins::math::direct::${math[1]}(${names.map((n: string) => `*${n.replace('a', 'x')}`).join(', ')})) }`;
+        const slow = (get: string): string =>
+          `else { ${get} let args: [Value; ${names.length}] = [${names.join(', ')}]; ${this.writeBack} let r = ${callWith('f', 'o')}; ${this.reload} r }`;
+        // The global Math is read only where the lookup or the builtin needs it: reading it has no effect (a
+        // program cannot assign a global). The direct form has no fuel of its own, as charCodeAt's.
+        if (global)
+          return (
+            `{ let pre = if cx.heap.realm_untouched() { None } else { let o = ${o}; ${this.writeBack} ${lookup} ${this.reload} Some((o, f)) }; ${args}${direct} ` +
+            slow(
+              `let (o, f) = match pre { Some(p) => p, None => { rt::realm_still_untouched(cx, ${e.sid})?; let o = ${o}; ${this.writeBack} ${lookup} ${this.reload} (o, f) } };`,
+            ) +
+            ' }'
+          );
+        return `{ let o = ${o}; ${lookup} ${args}${direct} ${slow('')} }`;
       }
       return `{ let o = ${o}; ${lookup} ${this.args(e.arguments)} ${callWith('f', 'o')} }`;
     }
