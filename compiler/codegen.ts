@@ -1696,6 +1696,8 @@ class FnGen {
       return views.indexOf(code);
     };
     const isKey = (k: Node): boolean => k.type === 'Identifier' && keys.has(this.cg.ref(k)!);
+    // Tagged locals the body reads as numbers and does not assign (see `num`).
+    const invariant: Binding[] = [];
     // An f64 expression of the body, or null.
     const num = (e: Node, site: Node): string | null => {
       switch (e.type) {
@@ -1706,9 +1708,12 @@ class FnGen {
           if (!b && this.cg.isNum(e)) return this.num(e);
           if (!b || b.captured) return null;
           if (this.cg.isNumeric(b)) return b.rust;
-          // A Value local the body does not assign, behind the operator's number guard.
+          // A Value local the body does not assign, where the operator's guard admits only numbers: read once
+          // before the loop, which runs only when it holds a number (else the usual loop runs, with its guards).
           if (assigned.has(b) || site.type !== 'BinaryExpression' || this.cg.typeMask(site, site.left === e ? 0 : 1) !== NUMBER_TAG) return null;
-          return `ops::guard_num(&${b.rust}, ${site.sid})?`;
+          let k = invariant.indexOf(b);
+          if (k < 0) k = invariant.push(b) - 1;
+          return `inv${k}`;
         }
         case 'UnaryExpression': {
           if ((e.operator !== '-' && e.operator !== '+') || !this.cg.isNum(e.argument)) return null;
@@ -1876,6 +1881,7 @@ class FnGen {
     if (inclusive) endCode = `clrt::fastloop::past(${endCode})`;
     const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)}, ${readAt.has(v)})`).join(', ');
     const rows = hoisted.map((src, h) => `let Some(row${h}) = ${src} else { break 'fast; };`);
+    invariant.forEach((b, k) => rows.push(`let Value::Num(inv${k}) = &${b.rust} else { break 'fast; };`, `let inv${k}: f64 = *inv${k};`));
     if (stepCode) rows.push(`let Some(step) = clrt::fastloop::step(${stepCode}) else { break 'fast; };`);
     const next = stepCode ? 'ji += step;' : 'ji += 1;';
     const iteration = continues ? [`'body: {\n${indent(lines)}\n}`] : lines;

@@ -471,6 +471,7 @@ pub fn f64_to_uint32(n: f64) -> u32 {
 }
 
 /// IsStrictlyEqual (ECMA-262 §7.2.15).
+#[inline]
 pub fn strict_equals(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Undefined | Value::Hole, Value::Undefined | Value::Hole) => true,

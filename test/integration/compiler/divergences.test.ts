@@ -62,9 +62,9 @@ const CASES: Array<[string, string, number, number?]> = [
   ],
   [
     'stencil-loops',
-    'fast loops reading arrays at keys other than their index (neighbours, wrap-around, a key from the request), bounded by a local held as a tagged number, with conditional values and tests joined by && and ||, answer as Node, or give up, on keys past either end, negative, fractional and -0 keys, holes, strings, null and objects among the elements read, a bound that is a string, and an array read at the index before the one the loop writes; fast loops left by break (after few iterations or none) and by continue, with a flag set on the way out, on strings, fractions, -0, holes and null among the elements and a bound that is a string; loops to a bound they may reach (<=) stepping by a local over a local array of booleans, on fractional, negative, far and string bounds, fractional starts and strides, and stores past the end',
+    'fast loops reading arrays at keys other than their index (neighbours, wrap-around, a key from the request), bounded by a local held as a tagged number, with conditional values and tests joined by && and ||, answer as Node, or give up, on keys past either end, negative, fractional and -0 keys, holes, strings, null and objects among the elements read, a bound that is a string, and an array read at the index before the one the loop writes; fast loops left by break (after few iterations or none) and by continue, with a flag set on the way out, on strings, fractions, -0, holes and null among the elements and a bound that is a string; loops to a bound they may reach (<=) stepping by a local over a local array of booleans, on fractional, negative, far and string bounds, fractional starts and strides, and stores past the end; tagged locals read as numbers in the body (read once before the loop) that hold a string, null, -0 or a fraction',
     30,
-    13,
+    15,
   ],
   [
     'realm-builtins',
