@@ -134,6 +134,8 @@ pub struct Prog {
     /// The code units a match can begin with (ASCII bitmap, and whether any non-ASCII unit can), when
     /// the pattern cannot match empty.
     first: Option<(u128, bool)>,
+    /// `first`'s ASCII bitmap as one flag per unit, which the scan for a start reads with one load.
+    first_ascii: [bool; 128],
     /// Thread lists kept between searches: with all captures, and with the match's bounds only.
     cache: [RefCell<Option<Cache>>; 2],
     /// The states of the lazy DFA that searches for bounds only, kept between searches.
@@ -806,6 +808,7 @@ impl Prog {
             flags,
             anchored,
             first,
+            first_ascii: std::array::from_fn(|c| first.is_some_and(|(a, _)| a >> c & 1 == 1)),
             cache: [RefCell::new(None), RefCell::new(None)],
             dfa: RefCell::new(dfa::Dfa::default()),
         })
@@ -888,13 +891,11 @@ impl Prog {
     /// (`first`); `s.len()` when there is none.
     #[inline]
     fn next_start(&self, s: &[u16], mut pos: usize) -> usize {
-        if let Some((ascii, non_ascii)) = self.first {
-            while pos < s.len() {
-                let c = s[pos];
-                if if c < 128 {
-                    ascii >> c & 1 == 1
-                } else {
-                    non_ascii
+        if let Some((_, non_ascii)) = self.first {
+            for &c in &s[pos.min(s.len())..] {
+                if match self.first_ascii.get(c as usize) {
+                    Some(&yes) => yes,
+                    None => non_ascii,
                 } {
                     break;
                 }

@@ -25,6 +25,44 @@ fn text(r: JsResult<Value>) -> String {
     }
 }
 
+/// Fillers of one unit (written in one pass) and of several (repeated, the last copy cut), at either end, as
+/// Node gives them.
+#[test]
+fn pad_with_short_and_long_fillers() {
+    let mut cx = crate::cx::test_cx(&[]);
+    let mut t =
+        |def: &BuiltinDef, s: &str, args: &[Value]| text(call(&mut cx, def, &Value::str(s), args));
+    assert_eq!(
+        t(&PAD_START, "7", &[Value::Num(3.0), Value::str("0")]),
+        "007"
+    );
+    assert_eq!(
+        t(&PAD_END, "x", &[Value::Num(5.0), Value::str("-")]),
+        "x----"
+    );
+    assert_eq!(t(&PAD_START, "x", &[Value::Num(4.0)]), "   x");
+    assert_eq!(
+        t(&PAD_START, "abc", &[Value::Num(10.0), Value::str("123")]),
+        "1231231abc"
+    );
+    assert_eq!(
+        t(&PAD_END, "abc", &[Value::Num(6.0), Value::str("12345")]),
+        "abc123"
+    );
+    assert_eq!(
+        t(&PAD_START, "abc", &[Value::Num(2.0), Value::str("0")]),
+        "abc"
+    );
+    assert_eq!(
+        t(&PAD_END, "abc", &[Value::Num(7.0), Value::str("")]),
+        "abc"
+    );
+    assert_eq!(
+        t(&PAD_START, "é", &[Value::Num(3.0), Value::str("é")]),
+        "ééé"
+    );
+}
+
 #[test]
 fn methods_on_simple_inputs() {
     let mut cx = crate::cx::test_cx(&[]);
