@@ -132,6 +132,8 @@ class Normalizer {
   private callSites = new Map<acorn.Node, number>();
   /** Inside a computed key of an object literal or a class, outside any function there (see `computedKey`). */
   private inKey = false;
+  /** Whether the code being normalised is strict (a `'use strict'` directive around it, or a class body). */
+  private strict = false;
   private labelN = 0;
   private fn: FnCtx = { temps: [], vars: new Set(), isAsync: false };
   /** Private names of the classes being normalised, innermost last: `#x` to its info. */
@@ -207,6 +209,7 @@ class Normalizer {
   program(ast: acorn.Program): C.Program {
     const outer = this.fn;
     this.fn = { temps: [], vars: new Set(), isAsync: false };
+    this.strict = isStrict(ast.body);
     collectVars(ast.body, this.fn.vars);
     let body = this.stmts(ast.body);
     body = [...directives(ast.body), ...this.withPrologue(body)];
@@ -256,13 +259,16 @@ class Normalizer {
     });
     let bodyStmts: C.Statement[];
     let prologue: C.Statement[] = [];
+    const outerStrict = this.strict;
     if (node.body.type === 'BlockStatement') {
+      this.strict ||= isStrict(node.body.body);
       collectVars(node.body.body, this.fn.vars);
       prologue = directives(node.body.body);
       bodyStmts = this.stmts(node.body.body);
     } else {
       bodyStmts = [this.site({ type: 'ReturnStatement', argument: this.expr(node.body) }, node.body)];
     }
+    this.strict = outerStrict;
     for (const p of params) this.fn.vars.delete(p.type === 'RestElement' ? p.argument.name : p.name);
     const body = block([...prologue, ...this.withPrologue([...pre, ...bodyStmts])]);
     this.fn = outerFn;
@@ -292,10 +298,14 @@ class Normalizer {
       if (m.type !== 'StaticBlock' && m.key.type === 'PrivateIdentifier') names.set(m.key.name, { key: `\uFFFF#${m.key.name}@${node.start}` });
     }
     this.privateScopes.push(names);
+    // A class body is strict code.
+    const outerStrict = this.strict;
+    this.strict = true;
     try {
       return this.classBody(node, superClass, names);
     } finally {
       this.privateScopes.pop();
+      this.strict = outerStrict;
     }
   }
 
@@ -370,6 +380,10 @@ class Normalizer {
       case 'ThrowStatement':
         return [this.site({ type: 'ThrowStatement', argument: this.expr(s.argument) }, s)];
       case 'BlockStatement':
+        // In sloppy mode a function declared in a block also assigns a variable of the enclosing function
+        // when the block runs (ECMA-262 Annex B.3.3), which the compiled code does not model: the block
+        // runs in JavaScript.
+        if (!this.strict && s.body.some((x) => x.type === 'FunctionDeclaration')) return [this.unsupported(s, SLOPPY_BLOCK_FUNCTION, true)];
         return [block(hoistFunctions(this.stmts(s.body)))];
       case 'IfStatement':
         return [
@@ -408,6 +422,11 @@ class Normalizer {
   }
 
   private asBlock(s: acorn.Statement): C.BlockStatement {
+    // `if (x) function f() {}` (sloppy mode only) is a function declared in a block of its own (Annex B.3.4).
+    if (s.type === 'FunctionDeclaration') {
+      const wrapped: acorn.BlockStatement = { type: 'BlockStatement', body: [s], start: s.start, end: s.end, loc: s.loc };
+      return block([this.unsupported(wrapped, SLOPPY_BLOCK_FUNCTION, true)]);
+    }
     const out = this.stmt(s);
     return out.length === 1 && out[0].type === 'BlockStatement' ? out[0] : block(hoistFunctions(out));
   }
@@ -1053,6 +1072,13 @@ class Normalizer {
       ]);
     return seq([...setup, this.site(assign(ref(), this.site({ type: 'BinaryExpression', operator: op, left: ref(), right: this.expr(e.right) }, e)), e)]);
   }
+}
+
+const SLOPPY_BLOCK_FUNCTION = 'a function declared in a block in sloppy mode';
+
+/** Whether a program or function body begins with a `'use strict'` directive. */
+function isStrict(body: (acorn.Statement | acorn.ModuleDeclaration)[]): boolean {
+  return directives(body).some((d) => (d as { directive?: string }).directive === 'use strict');
 }
 
 /**

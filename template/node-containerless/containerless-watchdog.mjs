@@ -46373,9 +46373,9 @@ var usesStrict = (list2) => {
 };
 function instrument(program) {
   let strict = false;
-  const inMode = (isStrict, f) => {
+  const inMode = (isStrict2, f) => {
     const saved = strict;
-    strict = strict || isStrict;
+    strict = strict || isStrict2;
     try {
       return f();
     } finally {
@@ -52337,6 +52337,8 @@ var Normalizer = class {
   callSites = /* @__PURE__ */ new Map();
   /** Inside a computed key of an object literal or a class, outside any function there (see `computedKey`). */
   inKey = false;
+  /** Whether the code being normalised is strict (a `'use strict'` directive around it, or a class body). */
+  strict = false;
   labelN = 0;
   fn = { temps: [], vars: /* @__PURE__ */ new Set(), isAsync: false };
   /** Private names of the classes being normalised, innermost last: `#x` to its info. */
@@ -52396,6 +52398,7 @@ var Normalizer = class {
   program(ast) {
     const outer = this.fn;
     this.fn = { temps: [], vars: /* @__PURE__ */ new Set(), isAsync: false };
+    this.strict = isStrict(ast.body);
     collectVars(ast.body, this.fn.vars);
     let body = this.stmts(ast.body);
     body = [...directives(ast.body), ...this.withPrologue(body)];
@@ -52440,13 +52443,16 @@ var Normalizer = class {
     });
     let bodyStmts;
     let prologue = [];
+    const outerStrict = this.strict;
     if (node.body.type === "BlockStatement") {
+      this.strict ||= isStrict(node.body.body);
       collectVars(node.body.body, this.fn.vars);
       prologue = directives(node.body.body);
       bodyStmts = this.stmts(node.body.body);
     } else {
       bodyStmts = [this.site({ type: "ReturnStatement", argument: this.expr(node.body) }, node.body)];
     }
+    this.strict = outerStrict;
     for (const p of params) this.fn.vars.delete(p.type === "RestElement" ? p.argument.name : p.name);
     const body = block([...prologue, ...this.withPrologue([...pre, ...bodyStmts])]);
     this.fn = outerFn;
@@ -52474,10 +52480,13 @@ var Normalizer = class {
       if (m.type !== "StaticBlock" && m.key.type === "PrivateIdentifier") names.set(m.key.name, { key: `￿#${m.key.name}@${node.start}` });
     }
     this.privateScopes.push(names);
+    const outerStrict = this.strict;
+    this.strict = true;
     try {
       return this.classBody(node, superClass, names);
     } finally {
       this.privateScopes.pop();
+      this.strict = outerStrict;
     }
   }
   /** `#x` as the normalised program keeps it: the name, and the key the compiled code uses. */
@@ -52541,6 +52550,7 @@ var Normalizer = class {
       case "ThrowStatement":
         return [this.site({ type: "ThrowStatement", argument: this.expr(s.argument) }, s)];
       case "BlockStatement":
+        if (!this.strict && s.body.some((x) => x.type === "FunctionDeclaration")) return [this.unsupported(s, SLOPPY_BLOCK_FUNCTION, true)];
         return [block(hoistFunctions(this.stmts(s.body)))];
       case "IfStatement":
         return [
@@ -52578,6 +52588,10 @@ var Normalizer = class {
     }
   }
   asBlock(s) {
+    if (s.type === "FunctionDeclaration") {
+      const wrapped = { type: "BlockStatement", body: [s], start: s.start, end: s.end, loc: s.loc };
+      return block([this.unsupported(wrapped, SLOPPY_BLOCK_FUNCTION, true)]);
+    }
     const out = this.stmt(s);
     return out.length === 1 && out[0].type === "BlockStatement" ? out[0] : block(hoistFunctions(out));
   }
@@ -53163,6 +53177,10 @@ var Normalizer = class {
     return seq([...setup, this.site(assign(ref2(), this.site({ type: "BinaryExpression", operator: op, left: ref2(), right: this.expr(e.right) }, e)), e)]);
   }
 };
+var SLOPPY_BLOCK_FUNCTION = "a function declared in a block in sloppy mode";
+function isStrict(body) {
+  return directives(body).some((d) => d.directive === "use strict");
+}
 function directives(body) {
   const out = [];
   for (const s of body) {
