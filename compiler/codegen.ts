@@ -64,6 +64,15 @@ function assigns(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefi
   return false;
 }
 
+/** Whether an identifier named `name` appears anywhere in `n`. */
+function mentions(n: Node, name: string): boolean {
+  if (!n || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some((x) => mentions(x, name));
+  if (n.type === 'Identifier' && n.name === name) return true;
+  for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object' && mentions(n[k], name)) return true;
+  return false;
+}
+
 /** Whether `n` has an update (`x++`) of binding `b`; the normaliser rewrites them, so this is a safeguard. */
 function updates(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefined): boolean {
   if (!n || typeof n !== 'object') return false;
@@ -177,6 +186,7 @@ class Codegen {
     this.aliasTemps(program);
     this.findNumericBindings(program);
     this.findLocalArrays(program);
+    this.findWritten(program);
     this.bodies[0] = this.genModule(top, program);
     // Functions are generated as they are met; the list grows while we go.
     for (let i = 1; i < this.fns.length; i++) if (this.bodies[i] === undefined) this.bodies[i] = this.genFunction(this.fns[i]);
@@ -587,6 +597,72 @@ class Codegen {
    * comparisons between them compile to plain f64 operations, with JavaScript's semantics (IEEE doubles;
    * `%` is fmod, as Rust's is).
    */
+  /**
+   * Bindings that may get a value other than the one their declaration gives them (see `findWritten`): the
+   * others, once initialised, hold that value for good.
+   */
+  written = new Set<Binding>();
+
+  /**
+   * Finds the bindings that something other than their one declaration may assign: an assignment or update
+   * (a pattern's identifiers included), a for-in or for-of head that is not a lexical declaration, a `var`
+   * (which a loop or a second declaration assigns again), a second declaration, and a function declaration
+   * inside a block (which sloppy mode assigns when the block runs). Errs towards `written`.
+   */
+  private findWritten(program: Node): void {
+    const decls = new Map<Binding, number>();
+    const mark = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(mark);
+      if (n.type === 'Identifier') {
+        const b = this.ref(n);
+        if (b) this.written.add(b);
+        return;
+      }
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') mark(n[k]);
+    };
+    const visit = (n: Node, parent: Node | null): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach((x) => visit(x, parent));
+      if (n.type === 'AssignmentExpression') mark(n.left);
+      if (n.type === 'UpdateExpression') mark(n.argument);
+      if ((n.type === 'ForInStatement' || n.type === 'ForOfStatement') && !(n.left.type === 'VariableDeclaration' && n.left.kind !== 'var')) mark(n.left);
+      if (n.type === 'VariableDeclaration') {
+        for (const d of n.declarations) {
+          if (n.kind === 'var' || d.id.type !== 'Identifier') mark(d.id);
+          const b = d.id.type === 'Identifier' ? this.ref(d.id) : null;
+          if (b) decls.set(b, (decls.get(b) ?? 0) + 1);
+        }
+      }
+      // Sloppy mode's `arguments` aliases the parameters: writing `arguments[0]` assigns the first.
+      if (FUNCTION_TYPES.has(n.type) && n.type !== 'ArrowFunctionExpression' && mentions(n.body, 'arguments')) {
+        const sc = this.scopeOf.get(n);
+        for (const p of n.params) {
+          const b = sc?.bindings.get(p.type === 'RestElement' ? p.argument.name : p.name);
+          if (b) this.written.add(b);
+        }
+      }
+      // What the compiler keeps out may assign what it declares.
+      if (n.type === 'ClUnsupported' && n.declares) mark(n.declares);
+      if (n.type === 'FunctionDeclaration' && n.id) {
+        const top = parent && (parent.type === 'Program' || bodies.has(parent));
+        if (!top) mark(n.id);
+      }
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k], n);
+    };
+    // Functions' body blocks, whose declarations are the function's own (the trace's nodes are not touched).
+    const bodies = new WeakSet<Node>();
+    const findBodies = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(findBodies);
+      if (FUNCTION_TYPES.has(n.type) && n.body?.type === 'BlockStatement') bodies.add(n.body);
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') findBodies(n[k]);
+    };
+    findBodies(program);
+    visit(program, null);
+    for (const [b, c] of decls) if (c > 1) this.written.add(b);
+  }
+
   private findNumericBindings(program: Node): void {
     const defs = new Map<Binding, { decls: number; values: Node[] }>();
     const def = (b: Binding | null | undefined, value: Node | null, isDecl: boolean, temp = false): void => {
@@ -1353,11 +1429,12 @@ class FnGen {
       for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k]);
     };
     visit(body);
+    if (!ok) return this.cacheReadOnly(body);
     // Loading one costs a look at its environment, and giving it back a store: worth it for a binding read
     // twice or more; the stores wait for the end when one of them is assigned twice or more (else each
     // assignment writes through).
     const used = [...reads.keys()].filter((b) => reads.get(b)! >= 2);
-    if (!ok || !used.length) return [];
+    if (!used.length) return [];
     const deferred = used.some((b) => (writes.get(b) ?? 0) >= 2);
     const lines: string[] = [];
     const loads: string[] = [];
@@ -1374,6 +1451,48 @@ class FnGen {
     if (deferred) this.writeBack = stores.join(' ');
     else this.writeThrough = true;
     this.reload = loads.join(' ');
+    return lines;
+  }
+
+  /**
+   * A function that may run other code still holds in Rust locals the bindings of enclosing functions that it
+   * reads twice or more (a read in a loop counting as eight) and that nothing assigns after their declaration
+   * (`Codegen.written`): read once at its start, as the value it would read at each use. Such a binding
+   * changes only when its declaration runs, in the function that declares it, which cannot run while this
+   * one does (neither is async nor a generator, so no await or yield lets it run in between); one still in
+   * its temporal dead zone stays there, and each use throws as before. Nothing is written back.
+   */
+  private cacheReadOnly(body: Node): string[] {
+    const f = this.fn.node;
+    if (f.async || f.generator) return [];
+    const reads = new Map<Binding, number>();
+    let weight = 1;
+    const loops = new Set(['WhileStatement', 'DoWhileStatement', 'ForStatement', 'ForInStatement', 'ForOfStatement']);
+    const visit = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(visit);
+      // A nested function reads through its own closure (and its own locals).
+      if (FUNCTION_TYPES.has(n.type) || n.type === 'ClassExpression' || n.type === 'ClassDeclaration') return;
+      if (n.type === 'Identifier') {
+        const b = this.cg.ref(n);
+        if (b?.captured && b.scope.fn !== this.fn && !this.cg.written.has(b) && !b.scope.fn.node.async && !b.scope.fn.node.generator)
+          reads.set(b, (reads.get(b) ?? 0) + weight);
+        return;
+      }
+      const loop = loops.has(n.type);
+      if (loop) weight *= 8;
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k]);
+      if (loop) weight /= 8;
+    };
+    visit(body);
+    const lines: string[] = [];
+    for (const [b, r] of reads) {
+      if (r < 2) continue;
+      const local = this.cg.fresh('k');
+      const { base, depth } = this.envRef(b);
+      lines.push(`let ${local}: Value = props::scope_get(cx, ${base}, ${depth}, ${b.slot});`);
+      this.cached.set(b, local);
+    }
     return lines;
   }
 
@@ -2141,9 +2260,14 @@ class FnGen {
   private operand(e: Node, later: Node[]): string {
     if (e.type !== 'Identifier') return this.expr(e);
     const b = this.cg.ref(e);
-    if (!b || b.captured || this.cg.isNumeric(b) || this.cg.localArrays.has(b)) return this.expr(e);
+    if (!b || this.cg.isNumeric(b) || this.cg.localArrays.has(b)) return this.expr(e);
     const ref = (x: Node) => this.cg.ref(x);
     if (later.some((n) => assigns(n, b, ref) || updates(n, b, ref))) return this.expr(e);
+    // A captured binding held in a local that nothing reloads (see cacheReadOnly) is borrowed from it,
+    // after the TDZ check.
+    const local = b.captured && !this.reload ? this.cached.get(b) : undefined;
+    if (local) return `rt::cached_ref(&${local})?`;
+    if (b.captured) return this.expr(e);
     return `&${b.rust}`;
   }
 

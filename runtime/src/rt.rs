@@ -396,6 +396,15 @@ pub fn cached_read(v: &Value) -> JsResult<Value> {
     }
 }
 
+/// `cached_read` borrowed rather than copied, for an operand the operator takes by reference.
+#[inline(always)]
+pub fn cached_ref(v: &Value) -> JsResult<&Value> {
+    match v {
+        Value::Hole => tdz(),
+        v => Ok(v),
+    }
+}
+
 /// A binding's value where the trace saw only numbers, as an f64: in its environment (`scope_read_num`) or
 /// held in a local (see `cached_read`). One still uninitialised throws ReferenceError; anything but a
 /// number fails the site's type guard.

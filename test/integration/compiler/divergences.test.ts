@@ -90,6 +90,12 @@ const CASES: Array<[string, string, number, number?]> = [
     8,
   ],
   [
+    'read-only-captures',
+    "functions that read their enclosing functions' variables once, into locals, while calling other code answer as Node: a comparator given to sort, a read in the temporal dead zone; and variables assigned again after their declaration (=, ++, destructuring, a for-of head, var in a loop, a call made between two reads) are read where they are used; a function declared in a block in sloppy mode, which also assigns a variable of the enclosing function, runs in JavaScript",
+    10,
+    8,
+  ],
+  [
     'string-chains',
     'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
     8,
