@@ -611,15 +611,40 @@ class Codegen {
    */
   private findWritten(program: Node): void {
     const decls = new Map<Binding, number>();
-    const mark = (n: Node): void => {
+    // Every identifier in `n`: what an unexpected assignment target may assign.
+    const all = (n: Node): void => {
       if (!n || typeof n !== 'object') return;
-      if (Array.isArray(n)) return n.forEach(mark);
+      if (Array.isArray(n)) return n.forEach(all);
       if (n.type === 'Identifier') {
         const b = this.ref(n);
         if (b) this.written.add(b);
         return;
       }
-      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') mark(n[k]);
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') all(n[k]);
+    };
+    // The bindings an assignment target assigns: an identifier, the targets in a pattern; a member
+    // (`o.p = v`, `a[i] = v`) assigns none.
+    const mark = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(mark);
+      switch (n.type) {
+        case 'Identifier':
+          return all(n);
+        case 'MemberExpression':
+          return;
+        case 'ArrayPattern':
+          return mark(n.elements);
+        case 'ObjectPattern':
+          return n.properties.forEach((p: Node) => mark(p.type === 'RestElement' ? p.argument : p.value));
+        case 'RestElement':
+          return mark(n.argument);
+        case 'AssignmentPattern':
+          return mark(n.left);
+        case 'VariableDeclaration':
+          return n.declarations.forEach((d: Node) => mark(d.id));
+        default:
+          return all(n);
+      }
     };
     const visit = (n: Node, parent: Node | null): void => {
       if (!n || typeof n !== 'object') return;
