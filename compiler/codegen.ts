@@ -73,6 +73,13 @@ function mentions(n: Node, name: string): boolean {
   return false;
 }
 
+/** What `String(a)`, `Number(a)` and `Boolean(a)` compute, as Rust (see `callExpr`). */
+const GLOBAL_CONVERSIONS: Record<string, string> = {
+  String: 'Value::Str(ops::to_string(cx, &a)?)',
+  Number: 'Value::Num(ops::to_number(cx, &a)?)',
+  Boolean: 'Value::Bool(ops::to_boolean(&a))',
+};
+
 /** Whether `n` has an update (`x++`) of binding `b`; the normaliser rewrites them, so this is a safeguard. */
 function updates(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefined): boolean {
   if (!n || typeof n !== 'object') return false;
@@ -2851,6 +2858,17 @@ class FnGen {
         `None => ${general} }`;
       return `{ ${this.valueRef('fv', c, e.arguments)} ${this.args(e.arguments)} ${awaited ? general : direct} }`;
     }
+    // `String(x)`, `Number(x)` and `Boolean(x)` of the global functions (which no program can assign) are the
+    // conversions they make, with no call.
+    const conversion = c.type === 'Identifier' && !this.cg.ref(c) ? GLOBAL_CONVERSIONS[c.name] : undefined;
+    if (
+      conversion &&
+      ids === `&[CalleeId::Builtin(${JSON.stringify(c.name)})]` &&
+      e.arguments.length === 1 &&
+      e.arguments[0].type !== 'SpreadElement' &&
+      !awaited
+    )
+      return `{ let a = ${this.operand(e.arguments[0], [])}; ${conversion} }`;
     return `{ let fv = ${this.expr(c)}; ${this.args(e.arguments)} let f = call::callee_of(cx, &fv)?; call::guard_callee(cx, &f, ${ids}, ${e.sid})?; ${callWith('f', 'Value::Undefined')} }`;
   }
 

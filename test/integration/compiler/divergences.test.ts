@@ -96,6 +96,12 @@ const CASES: Array<[string, string, number, number?]> = [
     8,
   ],
   [
+    'conversions',
+    'String(x), Number(x) and Boolean(x) of the global functions, computed without a call, answer as Node on numbers (-0, 1e21, 0.1), strings (blank, hexadecimal, exponent, not a number), null, booleans, arrays and objects, objects whose toString and valueOf run or throw; a local function named String is called',
+    15,
+    5,
+  ],
+  [
     'string-chains',
     'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
     8,
