@@ -2957,7 +2957,8 @@ class FnGen {
 
   private intrinsic(e: Node): string {
     if (e.name === 'memberKey' && this.cg.isNum(e.arguments[0])) return `Value::Num(${this.num(e.arguments[0])})`;
-    const args = e.arguments.map((a: Node) => this.expr(a));
+    // The runtime's intrinsics take their operands by reference: locals are borrowed (see `operand`).
+    const args = e.arguments.map((a: Node, i: number) => this.operand(a, e.arguments.slice(i + 1)));
     const binds = args.map((a: string, i: number) => `let a${i} = ${a};`).join(' ');
     const call1: Record<string, string> = {
       iter: 'rt::iter',
