@@ -2407,7 +2407,11 @@ class FnGen {
     const len = this.lengthRead(x);
     if (len) return len;
     // An array element read straight as an f64: no tagged copy of it is made.
-    if (this.isArrayIndexRead(x)) return `{ ${this.arrayIndexSetup(x)} props::get_array_num(cx, o, k, ${x.sid}, ${e.sid})? }`;
+    if (this.isArrayIndexRead(x)) {
+      const two = this.rowRead(x);
+      if (two) return `{ ${two} props::get_array_num2(cx, o, j, k, ${x.object.sid}, ${x.sid}, ${e.sid})? }`;
+      return `{ ${this.arrayIndexSetup(x)} props::get_array_num(cx, o, k, ${x.sid}, ${e.sid})? }`;
+    }
     return `ops::guard_num(&${this.expr(x)}, ${e.sid})?`;
   }
 
@@ -2449,6 +2453,27 @@ class FnGen {
       this.cg.typeMask(e, 0) === ARRAY_TAG &&
       this.cg.typeMask(e, 1) === NUMBER_TAG
     );
+  }
+
+  /**
+   * For `a[j][k]`, an array index read of an array index read whose key `k` is a literal or a local (which
+   * nothing the row's read can run may change, so reading the row after it is the same): `o`, a reference to
+   * `a`, and the f64 keys `j` and `k`, for `props::get_array_index2` and `get_array_num2`, which read the
+   * row in place rather than copying it out. Null for anything else.
+   */
+  private rowRead(e: Node): string | null {
+    const row = e.object;
+    if (!this.isArrayIndexRead(row)) return null;
+    const k = e.property;
+    if (!this.isSimple(k)) return null;
+    return `${this.objectRef(row.object, [row.property, k])} let j: f64 = ${this.numOperand(row.property, row)}; let k: f64 = ${this.numOperand(k, e)};`;
+  }
+
+  /** Whether `e` is a number literal or a local of this function, whose evaluation runs nothing. */
+  private isSimple(e: Node): boolean {
+    if (e.type === 'Literal') return typeof e.value === 'number';
+    const b = e.type === 'Identifier' ? this.cg.ref(e) : null;
+    return !!b && !b.captured;
   }
 
   /** For an array index read (`isArrayIndexRead`): `o`, a reference to the array, and `k`, the f64 key. */
@@ -2624,7 +2649,11 @@ class FnGen {
     }
     if (e.computed) {
       // An array indexed by a number, all the trace saw here: the guards and the read in one heap lookup.
-      if (this.isArrayIndexRead(e)) return `{ ${this.arrayIndexSetup(e)} props::get_array_index(cx, o, k, ${e.sid})? }`;
+      if (this.isArrayIndexRead(e)) {
+        const two = this.rowRead(e);
+        if (two) return `{ ${two} props::get_array_index2(cx, o, j, k, ${e.object.sid}, ${e.sid})? }`;
+        return `{ ${this.arrayIndexSetup(e)} props::get_array_index(cx, o, k, ${e.sid})? }`;
+      }
       return `{ ${this.objectRef(e.object, [e.property])} let k = ${this.expr(e.property)}; ${this.guard(e, 0, 'o')} ${this.guard(e, 1, 'k')} props::get_computed(cx, o, &k)? }`;
     }
     const o = this.objectRef(e.object, []);
@@ -2682,6 +2711,10 @@ class FnGen {
           const numKey = this.cg.isNum(left.property);
           const k = numKey ? this.num(left.property) : this.expr(left.property);
           const key = numKey ? 'k' : `ops::guard_num(&k, ${sid})?`;
+          // `a[j][k] = n` with the key and the value literals or locals: the row read in place, after them (the
+          // same, since reading the row runs nothing that could change them; see `rowRead`).
+          const two = this.isF64(e.right) && this.isSimple(e.right) ? this.rowRead(left) : null;
+          if (two) return `{ ${two} let n: f64 = ${this.num(e.right)}; props::set_array_num2(cx, o, j, k, n, ${left.object.sid}, ${sid})?; Value::Num(n) }`;
           // A number stored from an f64: the element is written from the register, not from a tagged copy.
           if (this.isF64(e.right))
             return `{ ${o} let k = ${k}; let n: f64 = ${this.num(e.right)}; props::set_array_num(cx, o, ${key}, n, ${sid})?; Value::Num(n) }`;

@@ -389,6 +389,82 @@ pub fn get_array_num(cx: &mut Cx, o: &Value, k: f64, site: u32, guard: u32) -> J
     get_array_num_slow(cx, o, k, site, guard)
 }
 
+/// The array `a[j]` when it is one, an element of the array `a` (no hole, no getter, no prototype): the row of
+/// `a[j][k]`, read in place.
+#[inline(always)]
+fn row_of(cx: &Cx, a: &Value, j: f64) -> Option<ObjRef> {
+    if let Value::Obj(r) = a {
+        if let ObjKind::Array(rows) = cx.heap.kind(*r) {
+            if let Some(Value::Obj(row)) = ops::small_index(j).and_then(|i| rows.get(i)) {
+                return Some(*row);
+            }
+        }
+    }
+    None
+}
+
+/// `a[j][k]` (sites `sj` for the row's read, `sk` for the element's): `get_array_index` of `get_array_index`
+/// without a copy of the row. The caller evaluated `k` before the row's read, which is the same when `k` is a
+/// literal or a local (see `rowRead` in the code generator).
+#[inline(always)]
+pub fn get_array_index2(
+    cx: &mut Cx,
+    a: &Value,
+    j: f64,
+    k: f64,
+    sj: u32,
+    sk: u32,
+) -> JsResult<Value> {
+    let row = match row_of(cx, a, j) {
+        Some(row) => Value::Obj(row),
+        None => get_array_index(cx, a, j, sj)?,
+    };
+    get_array_index(cx, &row, k, sk)
+}
+
+/// `a[j][k]` where the element goes straight to a number guard (site `guard`): `get_array_num` of the row
+/// read in place (see `get_array_index2`).
+#[inline(always)]
+pub fn get_array_num2(
+    cx: &mut Cx,
+    a: &Value,
+    j: f64,
+    k: f64,
+    sj: u32,
+    sk: u32,
+    guard: u32,
+) -> JsResult<f64> {
+    if let Some(row) = row_of(cx, a, j) {
+        if let ObjKind::Array(items) = cx.heap.kind(row) {
+            if let Some(Value::Num(n)) = ops::small_index(k).and_then(|i| items.get(i)) {
+                return Ok(*n);
+            }
+        }
+        return get_array_num(cx, &Value::Obj(row), k, sk, guard);
+    }
+    let row = get_array_index(cx, a, j, sj)?;
+    get_array_num(cx, &row, k, sk, guard)
+}
+
+/// `a[j][k] = n` (sites `sj` for the row's read, `site` for the store): `set_array_num` on the row read in
+/// place (see `get_array_index2`).
+#[inline(always)]
+pub fn set_array_num2(
+    cx: &mut Cx,
+    a: &Value,
+    j: f64,
+    k: f64,
+    n: f64,
+    sj: u32,
+    site: u32,
+) -> JsResult<()> {
+    let row = match row_of(cx, a, j) {
+        Some(row) => Value::Obj(row),
+        None => get_array_index(cx, a, j, sj)?,
+    };
+    set_array_num(cx, &row, k, n, site)
+}
+
 #[inline(never)]
 fn get_array_num_slow(cx: &mut Cx, o: &Value, k: f64, site: u32, guard: u32) -> JsResult<f64> {
     let v = get_array_index(cx, o, k, site)?;

@@ -102,6 +102,12 @@ const CASES: Array<[string, string, number, number?]> = [
     5,
   ],
   [
+    'rows',
+    'a[j][k] read and written with the row read in place answer as Node, or give up, on rows that are holes, missing, strings or objects with numeric keys, keys out of range, negative, fractional or -0, one row shared by two indexes, stores at and past the end of a row, and a module-level grid written by one request and read by the next; reading the wrong row makes it report 14 diverged',
+    12,
+    4,
+  ],
+  [
     'string-chains',
     'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
     8,
