@@ -452,6 +452,32 @@ pub fn plain_user(cx: &Cx, fv: &Value, code: u32) -> Option<ObjRef> {
     None
 }
 
+/// A plain function's object and code (a function the compiler compiled, neither a class nor async), for a
+/// builtin that calls it many times (a sort's comparator): `call_plain` then calls it as `call` would.
+pub fn plain_code(cx: &Cx, fv: &Value) -> Option<(ObjRef, crate::cx::Code)> {
+    if let Value::Obj(o) = fv {
+        if let ObjKind::Function(f) = cx.heap.kind(*o) {
+            if f.flags & (fflags::CLASS | fflags::ASYNC) == 0 && f.code != NOT_COMPILED {
+                return Some((*o, code_at(cx, f.code)));
+            }
+        }
+    }
+    None
+}
+
+/// Calls plain function `o` whose code is `body` (see `plain_code`): `call`'s path for it, without looking
+/// the function up again.
+#[inline(always)]
+pub fn call_plain(
+    cx: &mut Cx,
+    o: ObjRef,
+    body: crate::cx::Code,
+    this: Value,
+    args: &[Value],
+) -> JsResult<Value> {
+    run_plain(cx, o, body, this, args)
+}
+
 /// The end of a call `enter` let in (see `plain_user`).
 #[inline(always)]
 pub fn leave(cx: &mut Cx) {

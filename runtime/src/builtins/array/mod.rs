@@ -344,13 +344,17 @@ fn to_length(cx: &mut Cx, v: &Value) -> JsResult<f64> {
     Ok(n.clamp(0.0, MAX_SAFE))
 }
 
-fn callback(cx: &Cx, v: &Value) -> JsResult<()> {
+fn callback(cx: &Cx, v: &Value) -> JsResult<Plain> {
     if is_callable(cx, v) {
-        Ok(())
+        Ok(call::plain_code(cx, v))
     } else {
         engine_error("callback is not a function")
     }
 }
+
+/// A callback's object and code when it is a plain compiled function (`call::plain_code`), which the builtin
+/// calling it for each element calls by name.
+type Plain = Option<(ObjRef, crate::cx::Code)>;
 
 // ---------------------------------------------------------------------------------------------------
 // Iteration of the iterables the runtime models.
@@ -1000,17 +1004,17 @@ fn with(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 fn call3(
     cx: &mut Cx,
     f: &Value,
+    plain: Plain,
     this_arg: &Value,
     v: Value,
     k: usize,
     o: ObjRef,
 ) -> JsResult<Value> {
-    call::call(
-        cx,
-        f,
-        this_arg.clone(),
-        &[v, Value::Num(k as f64), Value::Obj(o)],
-    )
+    let args = [v, Value::Num(k as f64), Value::Obj(o)];
+    match plain {
+        Some((fo, code)) => call::call_plain(cx, fo, code, this_arg.clone(), &args),
+        None => call::call(cx, f, this_arg.clone(), &args),
+    }
 }
 
 /// Array.prototype.every (ECMA-262 §23.1.3.6).
@@ -1018,13 +1022,13 @@ fn every(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_array(cx, this)?;
     let len = len_of(cx, o);
     let f = arg(args, 0);
-    callback(cx, &f)?;
+    let plain = callback(cx, &f)?;
     let t = arg(args, 1);
     for k in 0..len {
         cx.tick()?;
         if has_idx(cx, o, k)? {
             let v = get_idx(cx, o, k)?;
-            if !ops::to_boolean(&call3(cx, &f, &t, v, k, o)?) {
+            if !ops::to_boolean(&call3(cx, &f, plain, &t, v, k, o)?) {
                 return Ok(Value::Bool(false));
             }
         }
@@ -1037,13 +1041,13 @@ fn some(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_array(cx, this)?;
     let len = len_of(cx, o);
     let f = arg(args, 0);
-    callback(cx, &f)?;
+    let plain = callback(cx, &f)?;
     let t = arg(args, 1);
     for k in 0..len {
         cx.tick()?;
         if has_idx(cx, o, k)? {
             let v = get_idx(cx, o, k)?;
-            if ops::to_boolean(&call3(cx, &f, &t, v, k, o)?) {
+            if ops::to_boolean(&call3(cx, &f, plain, &t, v, k, o)?) {
                 return Ok(Value::Bool(true));
             }
         }
@@ -1056,13 +1060,13 @@ fn for_each(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_array(cx, this)?;
     let len = len_of(cx, o);
     let f = arg(args, 0);
-    callback(cx, &f)?;
+    let plain = callback(cx, &f)?;
     let t = arg(args, 1);
     for k in 0..len {
         cx.tick()?;
         if has_idx(cx, o, k)? {
             let v = get_idx(cx, o, k)?;
-            call3(cx, &f, &t, v, k, o)?;
+            call3(cx, &f, plain, &t, v, k, o)?;
         }
     }
     Ok(Value::Undefined)
@@ -1073,14 +1077,14 @@ fn map(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_array(cx, this)?;
     let len = len_of(cx, o);
     let f = arg(args, 0);
-    callback(cx, &f)?;
+    let plain = callback(cx, &f)?;
     let t = arg(args, 1);
     let a = species_create(cx, o, len)?;
     for k in 0..len {
         cx.tick()?;
         if has_idx(cx, o, k)? {
             let v = get_idx(cx, o, k)?;
-            let r = call3(cx, &f, &t, v, k, o)?;
+            let r = call3(cx, &f, plain, &t, v, k, o)?;
             // CreateDataPropertyOrThrow on the new array: its element in place while it has one.
             match cx.heap.array_slot_mut(a, k) {
                 Some(slot) => *slot = r,
@@ -1096,14 +1100,14 @@ fn filter(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_array(cx, this)?;
     let len = len_of(cx, o);
     let f = arg(args, 0);
-    callback(cx, &f)?;
+    let plain = callback(cx, &f)?;
     let t = arg(args, 1);
     let a = species_create(cx, o, 0)?;
     for k in 0..len {
         cx.tick()?;
         if has_idx(cx, o, k)? {
             let v = get_idx(cx, o, k)?;
-            if ops::to_boolean(&call3(cx, &f, &t, v.clone(), k, o)?) {
+            if ops::to_boolean(&call3(cx, &f, plain, &t, v.clone(), k, o)?) {
                 push_raw(cx, a, v)?;
             }
         }
@@ -1121,13 +1125,13 @@ fn find_via(
     let o = this_array(cx, this)?;
     let len = len_of(cx, o);
     let f = arg(args, 0);
-    callback(cx, &f)?;
+    let plain = callback(cx, &f)?;
     let t = arg(args, 1);
     for j in 0..len {
         cx.tick()?;
         let k = if last { len - 1 - j } else { j };
         let v = get_idx(cx, o, k)?;
-        if ops::to_boolean(&call3(cx, &f, &t, v.clone(), k, o)?) {
+        if ops::to_boolean(&call3(cx, &f, plain, &t, v.clone(), k, o)?) {
             return Ok(Some((k, v)));
         }
     }
@@ -1167,7 +1171,7 @@ fn reduce_impl(cx: &mut Cx, this: &Value, args: &[Value], right: bool) -> JsResu
     let o = this_array(cx, this)?;
     let len = len_of(cx, o);
     let f = arg(args, 0);
-    callback(cx, &f)?;
+    let plain = callback(cx, &f)?;
     if len == 0 && args.len() < 2 {
         return engine_error("Reduce of empty array with no initial value");
     }
@@ -1195,12 +1199,11 @@ fn reduce_impl(cx: &mut Cx, this: &Value, args: &[Value], right: bool) -> JsResu
         let k = idx(j);
         if has_idx(cx, o, k)? {
             let v = get_idx(cx, o, k)?;
-            acc = call::call(
-                cx,
-                &f,
-                Value::Undefined,
-                &[acc, v, Value::Num(k as f64), Value::Obj(o)],
-            )?;
+            let args = [acc, v, Value::Num(k as f64), Value::Obj(o)];
+            acc = match plain {
+                Some((fo, code)) => call::call_plain(cx, fo, code, Value::Undefined, &args)?,
+                None => call::call(cx, &f, Value::Undefined, &args)?,
+            };
         }
         j += 1;
     }
@@ -1556,6 +1559,8 @@ fn copy_within(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 enum Comparator {
     Default,
     User(Value),
+    /// A plain function the compiler compiled (neither a class nor async): its code, called by name.
+    Plain(ObjRef, crate::cx::Code),
 }
 
 /// What is being sorted: the values, and for the default order the ToString of each primitive.
@@ -1588,6 +1593,15 @@ impl Sorter<'_> {
                     &[self.vals[x].clone(), self.vals[y].clone()],
                 )?;
                 let n = ops::to_number(cx, &r)?;
+                Ok(if n.is_nan() { 0.0 } else { n })
+            }
+            Comparator::Plain(f, code) => {
+                let args = [self.vals[x].clone(), self.vals[y].clone()];
+                let r = call::call_plain(cx, *f, *code, Value::Undefined, &args)?;
+                let n = match r {
+                    Value::Num(n) => n,
+                    r => ops::to_number(cx, &r)?,
+                };
                 Ok(if n.is_nan() { 0.0 } else { n })
             }
             Comparator::Default => {
@@ -2139,7 +2153,7 @@ fn timsort(
             }
             s
         }
-        Comparator::User(_) => vec![None; vals.len()],
+        Comparator::User(_) | Comparator::Plain(..) => vec![None; vals.len()],
     };
     Sorter {
         cmp,
@@ -2154,7 +2168,10 @@ fn timsort(
 fn comparator(cx: &Cx, v: &Value) -> JsResult<Comparator> {
     match v {
         Value::Undefined | Value::Hole => Ok(Comparator::Default),
-        _ if is_callable(cx, v) => Ok(Comparator::User(v.clone())),
+        _ if is_callable(cx, v) => Ok(match call::plain_code(cx, v) {
+            Some((f, code)) => Comparator::Plain(f, code),
+            None => Comparator::User(v.clone()),
+        }),
         _ => engine_error("The comparison function must be either a function or undefined"),
     }
 }
