@@ -275,16 +275,21 @@ fn new_holes(cx: &mut Cx, n: usize) -> JsResult<ObjRef> {
 /// The fact `plain_protos` remembers (see `cx::RealmMemo`).
 static PLAIN_PROTOS: u8 = 1;
 
+#[inline]
 fn plain_protos(cx: &Cx, o: ObjRef) -> bool {
+    // No program ever wrote the realm's objects and no read is logged: the realm's Array.prototype chain is
+    // as the realm made it, with no element on any prototype.
+    cx.heap.get(o).proto == Some(cx.realm.array_proto) && cx.heap.realm_untouched()
+        || plain_protos_walk(cx, o)
+}
+
+/// `plain_protos` by the memo or the walk.
+#[inline(never)]
+fn plain_protos_walk(cx: &Cx, o: ObjRef) -> bool {
     let first = cx.heap.get(o).proto;
     // Arrays made by literals and builtins have the realm's Array.prototype, whose chain is the realm's:
     // the answer for it holds until the realm's objects change.
     let realm_chain = first == Some(cx.realm.array_proto);
-    // No program ever wrote the realm's objects and no read is logged: its chain is as the realm made it,
-    // with no element on any prototype.
-    if realm_chain && cx.heap.realm_untouched() {
-        return true;
-    }
     if realm_chain && cx.realm_memo.holds(&PLAIN_PROTOS, cx.heap.realm_epoch()) {
         // The read the walk below would have made (see `heap::Later`).
         let _ = cx.heap.get(cx.realm.array_proto);
@@ -1232,15 +1237,14 @@ pub fn push_one(cx: &mut Cx, f: &crate::call::Callee, this: &Value, v: Value) ->
             && matches!(cx.heap.kind(*o), ObjKind::Array(_))
             && plain_protos(cx, *o)
         {
-            // Module state takes the general path (its first write is logged for undoing).
-            if cx.heap.array_items_mut(*o).is_some() {
-                cx.tick()?;
-                cx.burn(1)?;
-                cx.heap.charge(ELEM_BYTES)?;
-                if let Some(items) = cx.heap.array_items_mut(*o) {
-                    items.push(v);
-                    return Ok(Value::Num(items.len() as f64));
-                }
+            // Charged first, so that the array is looked up once; module state (whose first write is
+            // logged for undoing) and frozen arrays then take the general path, which charges again.
+            cx.tick()?;
+            cx.burn(1)?;
+            cx.heap.charge(ELEM_BYTES)?;
+            if let Some(items) = cx.heap.array_items_mut(*o) {
+                items.push(v);
+                return Ok(Value::Num(items.len() as f64));
             }
         }
     }
