@@ -55,11 +55,15 @@ const VALUE_GLOBALS = new Set([
   'RegExp',
 ]);
 
-/** Whether `n` assigns binding `b` (`ref` resolves identifiers): generated code would then write its Rust local. */
+/**
+ * Whether `n` assigns binding `b` (`ref` resolves identifiers): generated code would then write its Rust local.
+ * Updates (`x++`) count too, though the normaliser rewrites them as assignments.
+ */
 function assigns(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefined): boolean {
   if (!n || typeof n !== 'object') return false;
   if (Array.isArray(n)) return n.some((x) => assigns(x, b, ref));
   if (n.type === 'AssignmentExpression' && n.left.type === 'Identifier' && ref(n.left) === b) return true;
+  if (n.type === 'UpdateExpression' && n.argument.type === 'Identifier' && ref(n.argument) === b) return true;
   for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object' && assigns(n[k], b, ref)) return true;
   return false;
 }
@@ -79,15 +83,6 @@ const GLOBAL_CONVERSIONS: Record<string, string> = {
   Number: 'Value::Num(ops::to_number(cx, &a)?)',
   Boolean: 'Value::Bool(ops::to_boolean(&a))',
 };
-
-/** Whether `n` has an update (`x++`) of binding `b`; the normaliser rewrites them, so this is a safeguard. */
-function updates(n: Node, b: Binding, ref: (id: Node) => Binding | null | undefined): boolean {
-  if (!n || typeof n !== 'object') return false;
-  if (Array.isArray(n)) return n.some((x) => updates(x, b, ref));
-  if (n.type === 'UpdateExpression' && n.argument.type === 'Identifier' && ref(n.argument) === b) return true;
-  for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object' && updates(n[k], b, ref)) return true;
-  return false;
-}
 
 /** Whether statement `n` may jump (break, continue, return, throw) past the statements after it. */
 function jumps(n: Node): boolean {
@@ -2294,7 +2289,7 @@ class FnGen {
     const b = this.cg.ref(e);
     if (!b || this.cg.isNumeric(b) || this.cg.localArrays.has(b)) return this.expr(e);
     const ref = (x: Node) => this.cg.ref(x);
-    if (later.some((n) => assigns(n, b, ref) || updates(n, b, ref))) return this.expr(e);
+    if (later.some((n) => assigns(n, b, ref))) return this.expr(e);
     // A captured binding held in a local that nothing reloads (see cacheReadOnly) is borrowed from it,
     // after the TDZ check.
     const local = b.captured && !this.reload ? this.cached.get(b) : undefined;

@@ -405,7 +405,7 @@ pub fn invoke_user(
     if let Callee::Obj(o) = c {
         if let ObjKind::Function(f) = cx.heap.kind(*o) {
             if f.flags & (fflags::CLASS | fflags::ASYNC) == 0 {
-                return run_plain(cx, *o, body, this, args);
+                return call_plain(cx, *o, body, this, args);
             }
         }
     }
@@ -432,7 +432,7 @@ pub fn call_user(
     site: u32,
 ) -> JsResult<Value> {
     if let Some(o) = plain_user(cx, fv, code) {
-        return run_plain(cx, o, body, this, args);
+        return call_plain(cx, o, body, this, args);
     }
     call_user_slow(cx, fv, code, body, this, args, awaited, site)
 }
@@ -465,28 +465,16 @@ pub fn plain_code(cx: &Cx, fv: &Value) -> Option<(ObjRef, crate::cx::Code)> {
     None
 }
 
-/// Calls plain function `o` whose code is `body` (see `plain_code`): `call`'s path for it, without looking
-/// the function up again.
-#[inline(always)]
-pub fn call_plain(
-    cx: &mut Cx,
-    o: ObjRef,
-    body: crate::cx::Code,
-    this: Value,
-    args: &[Value],
-) -> JsResult<Value> {
-    run_plain(cx, o, body, this, args)
-}
-
 /// The end of a call `enter` let in (see `plain_user`).
 #[inline(always)]
 pub fn leave(cx: &mut Cx) {
     cx.depth -= 1;
 }
 
-/// Runs the code of plain function `o` (neither a class nor async): a call one level deeper.
+/// Runs the code of plain function `o` (neither a class nor async): a call one level deeper. Builtins that
+/// call a function many times (a sort's comparator) call it so, with its code from `plain_code`.
 #[inline(always)]
-fn run_plain(
+pub fn call_plain(
     cx: &mut Cx,
     o: ObjRef,
     body: crate::cx::Code,

@@ -415,11 +415,17 @@ pub fn get_array_index2(
     sj: u32,
     sk: u32,
 ) -> JsResult<Value> {
-    let row = match row_of(cx, a, j) {
-        Some(row) => Value::Obj(row),
-        None => get_array_index(cx, a, j, sj)?,
-    };
+    let row = row_value(cx, a, j, sj)?;
     get_array_index(cx, &row, k, sk)
+}
+
+/// `a[j]` as `get_array_index` gives it, by `row_of` when that finds it.
+#[inline(always)]
+fn row_value(cx: &mut Cx, a: &Value, j: f64, sj: u32) -> JsResult<Value> {
+    match row_of(cx, a, j) {
+        Some(row) => Ok(Value::Obj(row)),
+        None => get_array_index(cx, a, j, sj),
+    }
 }
 
 /// `a[j][k]` where the element goes straight to a number guard (site `guard`): `get_array_num` of the row
@@ -458,10 +464,7 @@ pub fn set_array_num2(
     sj: u32,
     site: u32,
 ) -> JsResult<()> {
-    let row = match row_of(cx, a, j) {
-        Some(row) => Value::Obj(row),
-        None => get_array_index(cx, a, j, sj)?,
-    };
+    let row = row_value(cx, a, j, sj)?;
     set_array_num(cx, &row, k, n, site)
 }
 
