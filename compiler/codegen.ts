@@ -2834,6 +2834,17 @@ class FnGen {
               `else { let args: [Value; 1] = [${a0}]; ${callWith('f', 'o')} } }`
             );
           const all = strMethod[1] === 'replaceAll';
+          // A function literal as the replacement is made only once there is a match to call it on
+          // (regexp::replace_literal_fn); any other receiver makes it first, as the code runs.
+          const fnArg = e.arguments[1];
+          if (fnArg.type === 'ArrowFunctionExpression' || fnArg.type === 'FunctionExpression') {
+            const make = this.expr(fnArg);
+            return (
+              `{ let o = ${o}; ${lookup} ` +
+              `if let Value::Str(st) = &o { cx.tick()?; clrt::builtins::regexp::replace_literal_fn(cx, st, ${p}, ${f}, ${slot}, &mut |cx: &mut Cx| Ok(${make}), ${all})? } ` +
+              `else { let a1 = ${make}; let args: [Value; 2] = [${a0}, a1]; ${callWith('f', 'o')} } }`
+            );
+          }
           return (
             `{ let o = ${o}; ${lookup} let a1 = ${this.expr(e.arguments[1])}; ` +
             `if let Value::Str(st) = &o { cx.tick()?; clrt::builtins::regexp::replace_literal(cx, st, ${p}, ${f}, ${slot}, &a1, ${all})? } ` +

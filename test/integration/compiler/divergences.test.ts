@@ -51,7 +51,7 @@ const CASES: Array<[string, string, number, number?]> = [
   ],
   [
     'regex-literals',
-    'regex literals used in place (the argument of replace, replaceAll or match on a string, the receiver of test), run without their RegExp object, answer as Node, or give up: global and sticky literals evaluated again and again, a regex kept in a variable, function replacers using literals, empty matches, surrogates with and without u, named groups and $& in templates, replaceAll with a literal that is not global, String objects as receivers, a pattern outside the BMP, and String.prototype.replace or RegExp.prototype changed',
+    'regex literals used in place (the argument of replace, replaceAll or match on a string, the receiver of test), run without their RegExp object, answer as Node, or give up: global and sticky literals evaluated again and again, a regex kept in a variable, function replacers using literals, empty matches, surrogates with and without u, named groups and $& in templates, replaceAll with a literal that is not global, String objects as receivers, a pattern outside the BMP, and String.prototype.replace or RegExp.prototype changed; a replacer function literal, made only when there is a match, that counts its calls in a shared variable or throws part way (giving replace_literal_fn a template instead makes it report 4 diverged)',
     18,
     11,
   ],

@@ -1034,6 +1034,26 @@ pub fn replace_literal(
     regexp_replace(cx, Holder::Unseen, &d, s, rv)
 }
 
+/// `replace_literal` where the replacement is a function literal (`s.replace(/p/g, (c) => map[c])`): `make`
+/// makes the function only once there is a match to call it on. Made or not, nothing could tell: no other
+/// code holds it, and the search before it has no effect a program can see (the literal's object is not
+/// made either).
+pub fn replace_literal_fn(
+    cx: &mut Cx,
+    s: &JsStr,
+    pattern: &'static [u16],
+    flags: &'static [u16],
+    slot: u32,
+    make: &mut dyn FnMut(&mut Cx) -> JsResult<Value>,
+    all: bool,
+) -> JsResult<Value> {
+    let d = unseen_literal(cx, pattern, flags, slot)?;
+    if all && !d.set.global {
+        return engine_error("replaceAll must be called with a global RegExp");
+    }
+    replace_matches(cx, Holder::Unseen, &d, s, Lazy::Func(make))
+}
+
 /// `/p/f.test(s)`, where the site's guard admitted only RegExp.prototype.test and `s` is a string, without
 /// making the literal's object (see `replace_literal`).
 pub fn test_literal(
@@ -1662,12 +1682,30 @@ fn regexp_replace(
     replace_value: &Value,
 ) -> JsResult<Value> {
     let rep = Replacement::of(cx, replace_value)?;
+    replace_matches(cx, o, d, s, Lazy::Ready(rep))
+}
+
+/// A replacement, or the function literal that makes one when there is a match (`replace_literal_fn`).
+enum Lazy<'a> {
+    Ready(Replacement),
+    Func(&'a mut dyn FnMut(&mut Cx) -> JsResult<Value>),
+}
+
+/// `regexp_replace` from the search on.
+#[inline]
+fn replace_matches(
+    cx: &mut Cx,
+    o: Holder,
+    d: &RegExpData,
+    s: &JsStr,
+    rep: Lazy,
+) -> JsResult<Value> {
     let u = s.units();
     // The groups are needed by a function, and by a template that can name them (with a `$`).
     let caps = !d.compiled.names.is_empty()
         && match &rep {
-            Replacement::Func(_) => true,
-            Replacement::Template(t) => t.units().contains(&(b'$' as u16)),
+            Lazy::Ready(Replacement::Func(_)) | Lazy::Func(_) => true,
+            Lazy::Ready(Replacement::Template(t)) => t.units().contains(&(b'$' as u16)),
         };
     let matches = if d.set.global {
         collect_all(cx, o, d, u, caps)?
@@ -1677,6 +1715,10 @@ fn regexp_replace(
     if matches.is_empty() {
         return Ok(Value::Str(s.clone()));
     }
+    let rep = match rep {
+        Lazy::Ready(r) => r,
+        Lazy::Func(make) => Replacement::Func(make(cx)?),
+    };
     let mut out: Vec<u16> = Vec::with_capacity(u.len());
     let mut next = 0;
     for m in &matches {
