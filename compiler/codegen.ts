@@ -2198,9 +2198,11 @@ class FnGen {
         const test = e.operator === '&&' ? 'ops::to_boolean(&l)' : e.operator === '||' ? '!ops::to_boolean(&l)' : 'l.is_nullish()';
         return `{ let l = ${l}; if ${test} { ${r} } else { l } }`;
       }
-      case 'ConditionalExpression':
+      case 'ConditionalExpression': {
         // Only the test's truthiness counts: a test (`cond`) needs no tagged value for comparisons.
-        return `{ if ${this.cond(e.test)} { ${this.expr(e.consequent)} } else { ${this.expr(e.alternate)} } }`;
+        const general = `{ if ${this.cond(e.test)} { ${this.expr(e.consequent)} } else { ${this.expr(e.alternate)} } }`;
+        return this.threeWay(e, general) ?? general;
+      }
       case 'AssignmentExpression':
         return this.assignment(e);
       case 'SequenceExpression': {
@@ -2489,6 +2491,38 @@ class FnGen {
     const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
     if (b && !b.captured && !this.cg.isNumeric(b) && !assigns(later, b, (x) => this.cg.ref(x))) return `let ${name} = &${b.rust};`;
     return `let ${name} = &${this.expr(n)};`;
+  }
+
+  /**
+   * `x < y ? A : x > y ? B : C` (a comparator's idiom; any two of `<`, `>`, `<=`, `>=`) on two locals, with
+   * `A`, `B` and `C` literals or locals: when both hold strings, the strings are compared once and the order
+   * answers both tests; anything else runs `general`, the two comparisons one after the other. Each test's
+   * type guards run where they would.
+   */
+  private threeWay(e: Node, general: string): string | null {
+    const ORDER: Record<string, string> = { '<': 'is_lt', '>': 'is_gt', '<=': 'is_le', '>=': 'is_ge' };
+    const t1 = e.test;
+    const alt = e.alternate;
+    if (t1.type !== 'BinaryExpression' || !ORDER[t1.operator] || alt?.type !== 'ConditionalExpression') return null;
+    const t2 = alt.test;
+    if (t2.type !== 'BinaryExpression' || !ORDER[t2.operator] || this.f64Binary(t1) || this.f64Binary(t2)) return null;
+    const local = (n: Node): Binding | null => {
+      const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
+      return b && !b.captured && !this.cg.isNumeric(b) && !this.cg.localArrays.has(b) ? b : null;
+    };
+    const [x, y] = [local(t1.left), local(t1.right)];
+    if (!x || !y || local(t2.left) !== x || local(t2.right) !== y) return null;
+    const simple = (n: Node): boolean =>
+      n.type === 'Literal' ||
+      (n.type === 'UnaryExpression' && n.argument.type === 'Literal') ||
+      (n.type === 'Identifier' && !!this.cg.ref(n) && !this.cg.ref(n)!.captured);
+    if (!simple(e.consequent) || !simple(alt.consequent) || !simple(alt.alternate)) return null;
+    return (
+      `{ let a = &${x.rust}; let b = &${y.rust}; ${this.guard(t1, 0, 'a')} ${this.guard(t1, 1, 'b')} ` +
+      `if let (Value::Str(xs), Value::Str(ys)) = (a, b) { let ord = clrt::value::units_cmp(xs.units(), ys.units()); ` +
+      `if ord.${ORDER[t1.operator]}() { ${this.expr(e.consequent)} } else { ${this.guard(t2, 0, 'a')} ${this.guard(t2, 1, 'b')} ` +
+      `if ord.${ORDER[t2.operator]}() { ${this.expr(alt.consequent)} } else { ${this.expr(alt.alternate)} } } } else ${general} }`
+    );
   }
 
   /** `e` as a Rust bool, for tests: comparisons on f64s and `!` of them need no tagged value. */

@@ -108,6 +108,12 @@ const CASES: Array<[string, string, number, number?]> = [
     4,
   ],
   [
+    'three-way',
+    "a comparator's x < y ? -1 : x > y ? 1 : 0 (and <=, >=), answered by one comparison when both are strings, answers as Node on equal strings, prefixes, surrogate pairs and lone surrogates, numbers, mixed values and objects whose valueOf runs at each comparison; treating < as <= in the one comparison makes it report 1 diverged",
+    6,
+    3,
+  ],
+  [
     'string-chains',
     'chains of + on strings made as one string answer as Node, or give up, on empty strings, surrogate halves meeting across operands, numbers, objects and null where the trace saw strings, and an operand that throws part way, caught',
     8,
