@@ -1844,6 +1844,81 @@ class FnGen {
     const isKey = (k: Node): boolean => k.type === 'Identifier' && keys.has(this.cg.ref(k)!);
     // Tagged locals the body reads as numbers and does not assign (see `num`).
     const invariant: Binding[] = [];
+    // Integer forms (see `int`): locals the body declares once with an integer value, held as i64s, and the
+    // numbers the body reads but does not assign that an integer form uses, checked to be integers before the
+    // loop (which otherwise runs as usual).
+    const intLocals = new Map<Binding, { lo: number; hi: number }>();
+    const intInputs = new Map<Binding, { name: string; src: string; used: boolean }>();
+    const declared = new Map<Binding, number>();
+    const countDecls = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(countDecls);
+      const b = n.type === 'VariableDeclarator' || n.type === 'AssignmentExpression' ? this.cg.ref(n.id ?? n.left) : null;
+      if (b) declared.set(b, (declared.get(b) ?? 0) + 1);
+      if (n.type === 'UpdateExpression' && n.argument.type === 'Identifier' && this.cg.ref(n.argument)) declared.set(this.cg.ref(n.argument)!, 2);
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') countDecls(n[k]);
+    };
+    countDecls(labeled.body);
+    const BOUND = 2 ** 31 - 1;
+    /**
+     * An integer expression of the body as an i64 (Rust) with the range its values lie in, or null: the
+     * index, integer literals, locals the body declared so, numbers the body does not assign (integers
+     * checked before the loop: the bound is at least 1 there, since the loop runs only when it is above the
+     * first index, which is at least 0), and `+`, `-`, `*` and `%` of them where JavaScript's answer is the
+     * same integer: within 2^52 (exact in an f64), never -0 (`*` only of non-negative operands, `%` only of
+     * a non-negative dividend by a divisor of at least 1, where `%` of i64s truncates as JavaScript's does).
+     * `needs` are the checked inputs it reads.
+     */
+    type Int = { code: string; lo: number; hi: number; needs: Binding[]; rem: boolean };
+    const int = (e: Node, site: Node): Int | null => {
+      switch (e.type) {
+        case 'Literal': {
+          const v = e.value;
+          if (typeof v !== 'number' || !Number.isInteger(v) || Math.abs(v) > BOUND || Object.is(v, -0)) return null;
+          return { code: `${v}i64`, lo: v, hi: v, needs: [], rem: false };
+        }
+        case 'Identifier': {
+          if (isKey(e)) return { code: '(ji as i64)', lo: 0, hi: BOUND, needs: [], rem: false };
+          const b = this.cg.ref(e);
+          if (!b || b.captured) return null;
+          const local = intLocals.get(b);
+          if (local) return { code: b.rust, ...local, needs: [], rem: false };
+          if (assigned.has(b)) return null;
+          const src = num(e, site);
+          if (!src) return null;
+          if (!intInputs.has(b)) intInputs.set(b, { name: `int${intInputs.size}`, src, used: false });
+          const lo = b === endBinding && endCode ? (inclusive ? 0 : 1) : -BOUND;
+          return { code: intInputs.get(b)!.name, lo, hi: BOUND, needs: [b], rem: false };
+        }
+        case 'BinaryExpression': {
+          if (!['+', '-', '*', '%'].includes(e.operator) || !this.f64Binary(e)) return null;
+          const l = int(e.left, e);
+          const r = l && int(e.right, e);
+          if (!l || !r) return null;
+          let lo: number, hi: number;
+          if (e.operator === '+') [lo, hi] = [l.lo + r.lo, l.hi + r.hi];
+          else if (e.operator === '-') [lo, hi] = [l.lo - r.hi, l.hi - r.lo];
+          else if (e.operator === '*' && l.lo >= 0 && r.lo >= 0) [lo, hi] = [l.lo * r.lo, l.hi * r.hi];
+          else if (e.operator === '%' && l.lo >= 0 && r.lo >= 1) [lo, hi] = [0, Math.min(l.hi, r.hi - 1)];
+          else return null;
+          if (Math.abs(lo) > 2 ** 52 || Math.abs(hi) > 2 ** 52) return null;
+          return { code: `(${l.code} ${e.operator} ${r.code})`, lo, hi, needs: [...l.needs, ...r.needs], rem: l.rem || r.rem || e.operator === '%' };
+        }
+        default:
+          return null;
+      }
+    };
+    /** An integer form's code, its checked inputs now required before the loop. */
+    const useInt = (x: Int): string => {
+      for (const b of x.needs) intInputs.get(b)!.used = true;
+      return x.code;
+    };
+    /** `int` of a key when it is never negative (an element index as usize), else null. */
+    const intKey = (e: Node, site: Node): string | null => {
+      if (isKey(e)) return null;
+      const x = int(e, site);
+      return x && x.lo >= 0 ? useInt(x) : null;
+    };
     // An f64 expression of the body, or null.
     const num = (e: Node, site: Node): string | null => {
       switch (e.type) {
@@ -1853,6 +1928,7 @@ class FnGen {
           const b = this.cg.ref(e);
           if (!b && this.cg.isNum(e)) return this.num(e);
           if (!b || b.captured) return null;
+          if (intLocals.has(b)) return `(${b.rust} as f64)`;
           if (this.cg.isNumeric(b)) return b.rust;
           // A Value local the body does not assign, where the operator's guard admits only numbers: read once
           // before the loop, which runs only when it holds a number (else the usual loop runs, with its guards).
@@ -1868,6 +1944,9 @@ class FnGen {
         }
         case 'BinaryExpression': {
           if (!F64_OPS[e.operator] || !this.f64Binary(e)) return null;
+          // A remainder of integers (`(x + w - 1) % w`) as an integer: no ops::rem_f64.
+          const i = int(e, site);
+          if (i?.rem) return `(${useInt(i)} as f64)`;
           const l = num(e.left, e);
           const r = num(e.right, e);
           return l && r ? f64Op(e.operator, l, r) : null;
@@ -1878,6 +1957,8 @@ class FnGen {
             if (la.a.kind !== 'f64' || !e.computed) return null;
             usedLocal = true;
             if (isKey(e.property)) return `clrt::elems::at_index(&${la.b.rust}, ji, ${e.sid})?`;
+            const ik = intKey(e.property, e);
+            if (ik) return `clrt::elems::at_index(&${la.b.rust}, (${ik}) as usize, ${e.sid})?`;
             const k = num(e.property, e);
             return k && `clrt::elems::at(&${la.b.rust}, ${k}, ${e.sid})?`;
           }
@@ -1890,6 +1971,11 @@ class FnGen {
           }
           // Any other key is checked at the read; where it finds no number of the array's own, the ordinary
           // read runs and gives up as it would (`fastloop::missed`).
+          const ik = intKey(e.property, e);
+          if (ik) {
+            readAt.add(views[i]);
+            return `{ let ki: i64 = ${ik}; match views.at_index(${i}, ki as usize) { Some(n) => n, None => { let k = ki as f64; clrt::fastloop::missed(props::get_array_num(cx, ${views[i]}, k, ${e.sid}, ${site.sid}), ${e.sid})? } } }`;
+          }
           const k = isKey(e.property) ? null : num(e.property, e);
           if (!k && !isKey(e.property)) return null;
           readAt.add(views[i]);
@@ -1955,6 +2041,8 @@ class FnGen {
         if (!v) return null;
         usedLocal = true;
         if (isKey(m.property)) return `{ let v = ${v}; clrt::elems::set_index(cx, &mut ${la.b.rust}, ji, v, ${site.sid})?; }`;
+        const ik = intKey(m.property, m);
+        if (ik) return `{ let j = (${ik}) as usize; let v = ${v}; clrt::elems::set_index(cx, &mut ${la.b.rust}, j, v, ${site.sid})?; }`;
         const k = num(m.property, m);
         return k && `{ let k: f64 = ${k}; let v = ${v}; clrt::elems::set(cx, &mut ${la.b.rust}, k, v, ${site.sid})?; }`;
       }
@@ -1981,6 +2069,16 @@ class FnGen {
           const b = this.cg.ref(d.id);
           if (!b || b.captured || !this.cg.isNumeric(b) || !d.init) return null;
           keys.delete(b);
+          // Declared once in the body and never assigned: an i64 when its value is an integer form with a
+          // remainder or with no checked input (which could send the loop back when it is not an integer).
+          if (declared.get(b) === 1 && this.cg.isNum(d.init)) {
+            const i = int(d.init, d);
+            if (i && (i.rem || !i.needs.length)) {
+              out.push(`let ${b.rust}: i64 = ${useInt(i)};`);
+              intLocals.set(b, { lo: i.lo, hi: i.hi });
+              continue;
+            }
+          }
           // Its value: a number by `isNum`, or behind the binding's guard (an element, checked already).
           const site = this.cg.guardSite(b);
           const v = this.cg.isNum(d.init) || site !== null ? num(d.init, site !== null && !this.cg.isNum(d.init) ? { sid: site } : d) : null;
@@ -2028,6 +2126,7 @@ class FnGen {
     const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)}, ${readAt.has(v)})`).join(', ');
     const rows = hoisted.map((src, h) => `let Some(row${h}) = ${src} else { break 'fast; };`);
     invariant.forEach((b, k) => rows.push(`let Value::Num(inv${k}) = &${b.rust} else { break 'fast; };`, `let inv${k}: f64 = *inv${k};`));
+    for (const { name, src, used } of intInputs.values()) if (used) rows.push(`let Some(${name}) = clrt::fastloop::int(${src}) else { break 'fast; };`);
     if (stepCode) rows.push(`let Some(step) = clrt::fastloop::step(${stepCode}) else { break 'fast; };`);
     const next = stepCode ? 'ji += step;' : 'ji += 1;';
     const iteration = continues ? [`'body: {\n${indent(lines)}\n}`] : lines;

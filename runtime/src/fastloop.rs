@@ -107,6 +107,19 @@ pub fn step(s: f64) -> Option<usize> {
     ops::small_index(s).filter(|&s| s >= 1)
 }
 
+/// `x` as an integer when it is a whole number strictly between -2^31 and 2^31 and not -0: a number the loop
+/// body reads but does not assign, which its integer arithmetic (`int` in compiler/codegen.ts) computes with
+/// as an i64. None sends the loop back to the usual code.
+#[inline(always)]
+pub fn int(x: f64) -> Option<i64> {
+    let i = x as i64;
+    if i as f64 == x && i.unsigned_abs() < 1 << 31 && !(i == 0 && x.is_sign_negative()) {
+        Some(i)
+    } else {
+        None
+    }
+}
+
 /// What the ordinary read gave where `Views::at` found no number: its give-up, as the ordinary loop would
 /// give up there, or (when it found a number after all) a give-up of the fast loop's own.
 #[cold]
@@ -186,6 +199,30 @@ pub fn views<const N: usize>(
 mod tests {
     use super::*;
     use crate::value::{JsStr, ObjRef};
+
+    /// Whole numbers within 2^31 are integers; -0, fractions, NaN, infinities and anything at or beyond
+    /// ±2^31 are not.
+    #[test]
+    fn int_takes_whole_numbers_within_2_31_but_not_minus_zero() {
+        for (x, want) in [
+            (0.0, Some(0)),
+            (-0.0, None),
+            (1.0, Some(1)),
+            (-1.0, Some(-1)),
+            (2147483647.0, Some(2147483647)),
+            (2147483648.0, None),
+            (-2147483647.0, Some(-2147483647)),
+            (-2147483648.0, None),
+            (0.5, None),
+            (-0.5, None),
+            (1e300, None),
+            (f64::NAN, None),
+            (f64::INFINITY, None),
+            (f64::NEG_INFINITY, None),
+        ] {
+            assert_eq!(int(x), want, "{x}");
+        }
+    }
 
     /// The tag-word check agrees with a match on every kind of value, wherever the odd one is.
     #[test]

@@ -108,6 +108,12 @@ const CASES: Array<[string, string, number, number?]> = [
     4,
   ],
   [
+    'int-loops',
+    "fast loops computing keys and remainders on integers (the index, integer literals, the loop's bound, locals declared once from them, +, -, * and %) answer as Node, or give up, on bounds that are fractions, -0, 0 or negative, bounds reached by <=, remainders that are 0, keys past the end, holes, strings, fractions and -0 among the elements read, integer locals used as numbers, and a local array of numbers read and written at integer keys, shorter than the keys and written at its end; accepting fractions in fastloop::int makes it report 4 diverged",
+    17,
+    5,
+  ],
+  [
     'three-way',
     "a comparator's x < y ? -1 : x > y ? 1 : 0 (and <=, >=), answered by one comparison when both are strings, answers as Node on equal strings, prefixes, surrogate pairs and lone surrogates, numbers, mixed values and objects whose valueOf runs at each comparison; treating < as <= in the one comparison makes it report 1 diverged",
     6,
