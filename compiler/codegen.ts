@@ -188,6 +188,10 @@ class Codegen {
     this.aliasTemps(program);
     this.findNumericBindings(program);
     this.findLocalArrays(program);
+    // Again, now that reads of local arrays of numbers are numbers (`isNum`): a local given `a[k]` of one is
+    // a number too. This only adds bindings, and adding them keeps every local array one (its elements and
+    // stores stay numbers by `isNum`, and an array is never a number).
+    this.findNumericBindings(program);
     this.findWritten(program);
     this.bodies[0] = this.genModule(top, program);
     // Functions are generated as they are met; the list grows while we go.
