@@ -1322,6 +1322,46 @@ function f64Op(op: string, l: string, r: string): string {
   return `(${l} ${F64_OPS[op]} ${r})`;
 }
 
+/**
+ * The keys of a comparator literal `(a, b) => a.k1 - b.k1 || b.k2 - a.k2 ...` (an arrow or function
+ * expression, neither async nor a generator, with two plain parameters, whose body is that expression or a
+ * block returning it): each term's property name and whether it is `b.k - a.k`; null for anything else.
+ */
+export function sortKeys(f: Node): Array<[string, boolean]> | null {
+  if (f.type !== 'ArrowFunctionExpression' && f.type !== 'FunctionExpression') return null;
+  if (f.async || f.generator || f.params.length !== 2 || f.params.some((p: Node) => p.type !== 'Identifier')) return null;
+  const [a, b] = f.params.map((p: Node) => p.name);
+  if (a === b) return null;
+  let body = f.body;
+  if (body.type === 'BlockStatement') {
+    if (body.body.length !== 1 || body.body[0].type !== 'ReturnStatement' || !body.body[0].argument) return null;
+    body = body.body[0].argument;
+  }
+  const terms: Node[] = [];
+  const flatten = (n: Node): void => {
+    if (n.type === 'LogicalExpression' && n.operator === '||') {
+      flatten(n.left);
+      flatten(n.right);
+    } else terms.push(n);
+  };
+  flatten(body);
+  const key = (m: Node): [string, string] | null =>
+    m.type === 'MemberExpression' && !m.computed && !m.optional && m.object.type === 'Identifier' && m.property.type === 'Identifier'
+      ? [m.object.name, m.property.name]
+      : null;
+  const out: Array<[string, boolean]> = [];
+  for (const t of terms) {
+    if (t.type !== 'BinaryExpression' || t.operator !== '-') return null;
+    const l = key(t.left);
+    const r = key(t.right);
+    if (!l || !r || l[1] !== r[1]) return null;
+    if (l[0] === a && r[0] === b) out.push([l[1], false]);
+    else if (l[0] === b && r[0] === a) out.push([l[1], true]);
+    else return null;
+  }
+  return out;
+}
+
 /** A number literal as an f64 Rust expression, exact to the bit. */
 function f64Literal(v: number): string {
   if (Number.isInteger(v) && Math.abs(v) < 2 ** 53 && !Object.is(v, -0)) return `${v}.0f64`;
@@ -2935,6 +2975,13 @@ class FnGen {
       // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
       if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return `{ let o = ${this.operand(c.object, e.arguments)}; ${lookup} let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
+      // `a.sort((x, y) => x.k - y.k || y.j - x.j)` where the trace saw only Array.prototype.sort: the keys
+      // are read once per value when every value holds them as own numbers (array::sort_by_keys).
+      const order = ids === '&[CalleeId::Builtin("Array.prototype.sort")]' && e.arguments.length === 1 && !awaited ? sortKeys(e.arguments[0]) : null;
+      if (order) {
+        const keys = order.map(([k, desc]) => `(${this.cg.keyOf(k)}, ${desc})`).join(', ');
+        return `{ let o = ${o}; ${lookup} let a0 = ${this.expr(e.arguments[0])}; clrt::builtins::array::sort_by_keys(cx, &f, &o, a0, &[${keys}])? }`;
+      }
       // A builtin the method's lookup would find on a realm no program has written (a string's method on
       // String.prototype, a function of the global Math) is that builtin without the lookup
       // (Heap::realm_untouched); otherwise the lookup runs before the arguments, as in JavaScript. When the

@@ -114,6 +114,12 @@ const CASES: Array<[string, string, number, number?]> = [
     6,
   ],
   [
+    'sort-keys',
+    'sorts by a comparator literal (a, b) => a.k - b.k || b.j - a.j, compared on keys read once per value, answer as Node: ascending and descending terms, ties kept in order by insertion and by merged runs, -0 and 0 as equal keys, huge and tiny keys, holes and undefined values, empty and one-value arrays; and call the comparator as usual on a key that is NaN, Infinity, a string or missing, a getter (its calls counted), a key inherited from a prototype, and arrays sorted by length; comparing each term the other way round makes it report 12 diverged',
+    22,
+    8,
+  ],
+  [
     'three-way',
     "a comparator's x < y ? -1 : x > y ? 1 : 0 (and <=, >=), answered by one comparison when both are strings, answers as Node on equal strings, prefixes, surrogate pairs and lone surrogates, numbers, mixed values and objects whose valueOf runs at each comparison; treating < as <= in the one comparison makes it report 1 diverged",
     6,

@@ -36,7 +36,7 @@ use crate::call::is_callable;
 use crate::call::{self, Callee};
 use crate::cx::Abort;
 use crate::cx::{engine_error, unsupported, Cx, JsResult};
-use crate::heap::ObjKind;
+use crate::heap::{ObjKind, Prop};
 use crate::ops;
 use crate::props;
 use crate::realm::Installer;
@@ -1565,6 +1565,62 @@ enum Comparator {
     User(Value),
     /// A plain function the compiler compiled (neither a class nor async): its code, called by name.
     Plain(ObjRef, crate::cx::Code),
+    /// A comparator `(a, b) => a.k1 - b.k1 || b.k2 - a.k2 ...` (see `sort_by_keys`) on values that all hold
+    /// each key as an own data property with a finite number: the keys, read once per value.
+    Keys(Keys),
+}
+
+/// Sort keys: `vals[i * order.len() + j]` is value `i`'s key `j`; `order[j]` says whether term `j` is
+/// `b.k - a.k` (descending) rather than `a.k - b.k`.
+struct Keys {
+    order: &'static [(&'static [u16], bool)],
+    vals: Vec<f64>,
+}
+
+/// The keys of `vals` for `order`, when every value is an ordinary object whose own data property of each
+/// key holds a finite number; None otherwise. Reading such a property runs nothing and gives the same
+/// number each time, so the comparator's every call would compute what `Keys` compares, and each term's
+/// difference of finite numbers is never NaN.
+fn keys_of(cx: &Cx, vals: &[Value], order: &'static [(&'static [u16], bool)]) -> Option<Keys> {
+    let mut keys = Vec::with_capacity(vals.len() * order.len());
+    for v in vals {
+        let Value::Obj(o) = v else { return None };
+        let obj = cx.heap.get(*o);
+        if !matches!(obj.kind, ObjKind::Ordinary) {
+            return None;
+        }
+        for (k, _) in order {
+            match obj.props.get(*k) {
+                Some(Prop::Data {
+                    value: Value::Num(n),
+                    ..
+                }) if n.is_finite() => keys.push(*n),
+                _ => return None,
+            }
+        }
+    }
+    Some(Keys { order, vals: keys })
+}
+
+/// `a.sort(cmp)` at a site whose callee guard admitted only Array.prototype.sort (`f`), where `cmp` is a
+/// function literal the compiler recognised as `(a, b) => a.k1 - b.k1 || b.k2 - a.k2 ...` (`order`: each
+/// term's key and whether it is `b.k - a.k`). When every value sorted holds its keys as own data properties
+/// with finite numbers, the comparisons are made on the keys read once, each giving the very number the
+/// comparator would return (the first term that is not 0, else the last), so the sort takes the same steps
+/// to the same order; otherwise, or for any other callee, `cmp` is called as usual.
+pub fn sort_by_keys(
+    cx: &mut Cx,
+    f: &crate::call::Callee,
+    this: &Value,
+    cmp: Value,
+    order: &'static [(&'static [u16], bool)],
+) -> JsResult<Value> {
+    if let crate::call::Callee::Native(d) = f {
+        if std::ptr::eq(*d, &SORT) {
+            return sort_with(cx, this, &cmp, Some(order));
+        }
+    }
+    crate::call::invoke(cx, f, this.clone(), &[cmp])
 }
 
 /// What is being sorted: the values, and for the default order the ToString of each primitive.
@@ -1607,6 +1663,18 @@ impl Sorter<'_> {
                     r => ops::to_number(cx, &r)?,
                 };
                 Ok(if n.is_nan() { 0.0 } else { n })
+            }
+            Comparator::Keys(k) => {
+                let m = k.order.len();
+                let (a, b) = (&k.vals[x * m..x * m + m], &k.vals[y * m..y * m + m]);
+                let mut d = 0.0;
+                for (j, &(_, desc)) in k.order.iter().enumerate() {
+                    d = if desc { b[j] - a[j] } else { a[j] - b[j] };
+                    if d != 0.0 {
+                        break;
+                    }
+                }
+                Ok(d)
             }
             Comparator::Default => {
                 let xs = match &self.strs[x] {
@@ -2157,7 +2225,7 @@ fn timsort(
             }
             s
         }
-        Comparator::User(_) | Comparator::Plain(..) => vec![None; vals.len()],
+        Comparator::User(_) | Comparator::Plain(..) | Comparator::Keys(_) => vec![None; vals.len()],
     };
     Sorter {
         cmp,
@@ -2183,7 +2251,17 @@ fn comparator(cx: &Cx, v: &Value) -> JsResult<Comparator> {
 /// Array.prototype.sort (ECMA-262 §23.1.3.30), as V8 does it: values are taken out (holes skipped,
 /// undefined counted), sorted, and written back followed by the undefined values and the holes.
 fn sort(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
-    let cmp = comparator(cx, &arg(args, 0))?;
+    sort_with(cx, this, &arg(args, 0), None)
+}
+
+/// `sort` with comparator `cmp`, and the keys `sort_by_keys` found it to compare, if any.
+fn sort_with(
+    cx: &mut Cx,
+    this: &Value,
+    cmp: &Value,
+    order: Option<&'static [(&'static [u16], bool)]>,
+) -> JsResult<Value> {
+    let cmp = comparator(cx, cmp)?;
     let o = this_array(cx, this)?;
     let len = len_of(cx, o);
     if len < 2 {
@@ -2217,6 +2295,10 @@ fn sort(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
             }
         }
     }
+    let cmp = match order.and_then(|order| keys_of(cx, &vals, order)) {
+        Some(keys) => Comparator::Keys(keys),
+        None => cmp,
+    };
     let sorted = timsort(cx, &cmp, vals, true)?;
     let n = sorted.len();
     // Stored in place when the array is the request's own, still as long, with plain prototypes (a
