@@ -2466,6 +2466,9 @@ class FnGen {
       return `{ let o = ${this.expr(m.object)}; ${k ? `let k = ${k};` : ''} ${this.guard(e, 0, 'o')} Value::Bool(${k ? 'props::delete_computed(cx, &o, &k)?' : `props::delete(cx, &o, ${this.cg.keyOf(m.property.name)})?`}) }`;
     }
     if (op === 'void') return `{ ${this.expr(e.argument)}; Value::Undefined }`;
+    // `-1`, `+2`: the number itself (ToNumber of a number is the number; negation is exact, -0 included).
+    if ((op === '-' || op === '+') && e.argument.type === 'Literal' && typeof e.argument.value === 'number')
+      return `Value::Num(${f64Literal(op === '-' ? -e.argument.value : e.argument.value)})`;
     const a = this.operand(e.argument, []);
     if (op === 'typeof') return `{ let a = ${a}; ops::type_of_value(cx, &a) }`;
     const g = this.guard(e, 0, 'a');
