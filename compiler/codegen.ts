@@ -1861,6 +1861,7 @@ class FnGen {
     const written = new Set<string>();
     const read = new Set<string>();
     const readAt = new Set<string>();
+    const readBelow = new Set<string>();
     const keys = new Set<Binding>([j]);
     const fixed = (n: Node): string | null => {
       if (n.type === 'Literal' && typeof n.value === 'number') return f64Literal(n.value);
@@ -1891,7 +1892,7 @@ class FnGen {
     // Integer forms (see `int`): locals the body declares once with an integer value, held as i64s, and the
     // numbers the body reads but does not assign that an integer form uses, checked to be integers before the
     // loop (which otherwise runs as usual).
-    const intLocals = new Map<Binding, { lo: number; hi: number }>();
+    const intLocals = new Map<Binding, { lo: number; hi: number; below: boolean }>();
     const intInputs = new Map<Binding, { name: string; src: string; used: boolean }>();
     const declared = new Map<Binding, number>();
     const countDecls = (n: Node): void => {
@@ -1911,9 +1912,10 @@ class FnGen {
      * first index, which is at least 0), and `+`, `-`, `*` and `%` of them where JavaScript's answer is the
      * same integer: within 2^52 (exact in an f64), never -0 (`*` only of non-negative operands, `%` only of
      * a non-negative dividend by a divisor of at least 1, where `%` of i64s truncates as JavaScript's does).
-     * `needs` are the checked inputs it reads.
+     * `needs` are the checked inputs it reads. `below`: the value is below the last index the loop takes
+     * plus one (the index itself, and a remainder by the bound of a loop `j < end`); `end`: it is that bound.
      */
-    type Int = { code: string; lo: number; hi: number; needs: Binding[]; rem: boolean };
+    type Int = { code: string; lo: number; hi: number; needs: Binding[]; rem: boolean; below?: boolean; end?: boolean };
     const int = (e: Node, site: Node): Int | null => {
       switch (e.type) {
         case 'Literal': {
@@ -1922,7 +1924,7 @@ class FnGen {
           return { code: `${v}i64`, lo: v, hi: v, needs: [], rem: false };
         }
         case 'Identifier': {
-          if (isKey(e)) return { code: '(ji as i64)', lo: 0, hi: BOUND, needs: [], rem: false };
+          if (isKey(e)) return { code: '(ji as i64)', lo: 0, hi: BOUND, needs: [], rem: false, below: true };
           const b = this.cg.ref(e);
           if (!b || b.captured) return null;
           const local = intLocals.get(b);
@@ -1931,8 +1933,9 @@ class FnGen {
           const src = num(e, site);
           if (!src) return null;
           if (!intInputs.has(b)) intInputs.set(b, { name: `int${intInputs.size}`, src, used: false });
-          const lo = b === endBinding && endCode ? (inclusive ? 0 : 1) : -BOUND;
-          return { code: intInputs.get(b)!.name, lo, hi: BOUND, needs: [b], rem: false };
+          const isEnd = b === endBinding && !!endCode;
+          const lo = isEnd ? (inclusive ? 0 : 1) : -BOUND;
+          return { code: intInputs.get(b)!.name, lo, hi: BOUND, needs: [b], rem: false, end: isEnd && !inclusive };
         }
         case 'BinaryExpression': {
           if (!['+', '-', '*', '%'].includes(e.operator) || !this.f64Binary(e)) return null;
@@ -1946,7 +1949,9 @@ class FnGen {
           else if (e.operator === '%' && l.lo >= 0 && r.lo >= 1) [lo, hi] = [0, Math.min(l.hi, r.hi - 1)];
           else return null;
           if (Math.abs(lo) > 2 ** 52 || Math.abs(hi) > 2 ** 52) return null;
-          return { code: `(${l.code} ${e.operator} ${r.code})`, lo, hi, needs: [...l.needs, ...r.needs], rem: l.rem || r.rem || e.operator === '%' };
+          // A remainder by the bound of `j < end` is below it, hence below the loop's last index plus one.
+          const below = e.operator === '%' && !!r.end;
+          return { code: `(${l.code} ${e.operator} ${r.code})`, lo, hi, needs: [...l.needs, ...r.needs], rem: l.rem || r.rem || e.operator === '%', below };
         }
         default:
           return null;
@@ -1957,11 +1962,11 @@ class FnGen {
       for (const b of x.needs) intInputs.get(b)!.used = true;
       return x.code;
     };
-    /** `int` of a key when it is never negative (an element index as usize), else null. */
-    const intKey = (e: Node, site: Node): string | null => {
+    /** `int` of a key other than the index when it is never negative (an element index as usize), else null. */
+    const intKey = (e: Node, site: Node): Int | null => {
       if (isKey(e)) return null;
       const x = int(e, site);
-      return x && x.lo >= 0 ? useInt(x) : null;
+      return x && x.lo >= 0 ? x : null;
     };
     // An f64 expression of the body, or null.
     const num = (e: Node, site: Node): string | null => {
@@ -2002,7 +2007,7 @@ class FnGen {
             usedLocal = true;
             if (isKey(e.property)) return `clrt::elems::at_index(&${la.b.rust}, ji, ${e.sid})?`;
             const ik = intKey(e.property, e);
-            if (ik) return `clrt::elems::at_index(&${la.b.rust}, (${ik}) as usize, ${e.sid})?`;
+            if (ik) return `clrt::elems::at_index(&${la.b.rust}, (${useInt(ik)}) as usize, ${e.sid})?`;
             const k = num(e.property, e);
             return k && `clrt::elems::at(&${la.b.rust}, ${k}, ${e.sid})?`;
           }
@@ -2016,9 +2021,15 @@ class FnGen {
           // Any other key is checked at the read; where it finds no number of the array's own, the ordinary
           // read runs and gives up as it would (`fastloop::missed`).
           const ik = intKey(e.property, e);
+          // A key below the loop's last index plus one reads an element `views` checked, every element
+          // below that being a number (`readBelow`): no check at the read.
+          if (ik?.below && !breaks) {
+            readBelow.add(views[i]);
+            return `views.get(${i}, (${useInt(ik)}) as usize)`;
+          }
           if (ik) {
             readAt.add(views[i]);
-            return `{ let ki: i64 = ${ik}; match views.at_index(${i}, ki as usize) { Some(n) => n, None => { let k = ki as f64; clrt::fastloop::missed(props::get_array_num(cx, ${views[i]}, k, ${e.sid}, ${site.sid}), ${e.sid})? } } }`;
+            return `{ let ki: i64 = ${useInt(ik)}; match views.at_index(${i}, ki as usize) { Some(n) => n, None => { let k = ki as f64; clrt::fastloop::missed(props::get_array_num(cx, ${views[i]}, k, ${e.sid}, ${site.sid}), ${e.sid})? } } }`;
           }
           const k = isKey(e.property) ? null : num(e.property, e);
           if (!k && !isKey(e.property)) return null;
@@ -2086,7 +2097,7 @@ class FnGen {
         usedLocal = true;
         if (isKey(m.property)) return `{ let v = ${v}; clrt::elems::set_index(cx, &mut ${la.b.rust}, ji, v, ${site.sid})?; }`;
         const ik = intKey(m.property, m);
-        if (ik) return `{ let j = (${ik}) as usize; let v = ${v}; clrt::elems::set_index(cx, &mut ${la.b.rust}, j, v, ${site.sid})?; }`;
+        if (ik) return `{ let j = (${useInt(ik)}) as usize; let v = ${v}; clrt::elems::set_index(cx, &mut ${la.b.rust}, j, v, ${site.sid})?; }`;
         const k = num(m.property, m);
         return k && `{ let k: f64 = ${k}; let v = ${v}; clrt::elems::set(cx, &mut ${la.b.rust}, k, v, ${site.sid})?; }`;
       }
@@ -2119,7 +2130,7 @@ class FnGen {
             const i = int(d.init, d);
             if (i && (i.rem || !i.needs.length)) {
               out.push(`let ${b.rust}: i64 = ${useInt(i)};`);
-              intLocals.set(b, { lo: i.lo, hi: i.hi });
+              intLocals.set(b, { lo: i.lo, hi: i.hi, below: !!i.below });
               continue;
             }
           }
@@ -2167,7 +2178,7 @@ class FnGen {
     const lines = stmts(labeled.body.body);
     if (!lines || !lines.length || (!views.length && !usedLocal)) return null;
     if (inclusive) endCode = `clrt::fastloop::past(${endCode})`;
-    const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)}, ${readAt.has(v)})`).join(', ');
+    const list = views.map((v) => `(${v}, ${read.has(v)}, ${written.has(v)}, ${readAt.has(v)}, ${readBelow.has(v)})`).join(', ');
     const rows = hoisted.map((src, h) => `let Some(row${h}) = ${src} else { break 'fast; };`);
     invariant.forEach((b, k) => rows.push(`let Value::Num(inv${k}) = &${b.rust} else { break 'fast; };`, `let inv${k}: f64 = *inv${k};`));
     for (const { name, src, used } of intInputs.values()) if (used) rows.push(`let Some(${name}) = clrt::fastloop::int(${src}) else { break 'fast; };`);

@@ -38,9 +38,11 @@ impl<const N: usize> Views<N> {
     pub fn range(&self) -> (usize, usize) {
         (self.lo, self.hi)
     }
-    /// Element `j` of array `i`, a number (`views` checked it, and stores keep it one).
+    /// Element `j` of array `i`, a number (`views` checked it, and stores keep it one): `j` is an index the
+    /// loop takes, or for an array read below the last index, any key from 0 up to it.
     #[inline(always)]
     pub fn get(&self, i: usize, j: usize) -> f64 {
+        debug_assert!(j < self.len[i]);
         // SAFETY: `views` checked that array `i` has more than `j` elements, and nothing can change its
         // length or move its elements while the loop runs.
         match unsafe { &*self.ptr[i].add(j) } {
@@ -135,12 +137,14 @@ pub fn missed(read: JsResult<f64>, site: u32) -> JsResult<f64> {
 
 /// The views of `arrays` for a loop whose index goes up from `first` while it is below `end` (every index in
 /// between is checked, whatever the loop's step), each with
-/// whether the loop reads it at the index, whether it writes it (only ever at the index), and whether it
-/// reads it at other keys; None unless every iteration would find what the checks above require.
+/// whether the loop reads it at the index, whether it writes it (only ever at the index), whether it
+/// reads it at other keys checked where they are read, and whether it reads it at keys from 0 up to the
+/// last index (a remainder by the bound), unchecked: every element below the last index plus one is then
+/// checked here; None unless every iteration would find what the checks above require.
 #[inline(always)]
 pub fn views<const N: usize>(
     cx: &mut crate::cx::Cx,
-    arrays: [(&Value, bool, bool, bool); N],
+    arrays: [(&Value, bool, bool, bool, bool); N],
     first: f64,
     end: f64,
 ) -> Option<Views<N>> {
@@ -158,14 +162,14 @@ pub fn views<const N: usize>(
     };
     let mut ptr = [std::ptr::null_mut(); N];
     let mut len = [0; N];
-    for (k, (v, read, write, read_at)) in arrays.into_iter().enumerate() {
+    for (k, (v, read, write, read_at, read_below)) in arrays.into_iter().enumerate() {
         let Value::Obj(r) = v else {
             return None;
         };
         // Arrays used at the index must hold every index the loop takes.
-        let need = if read || write { hi } else { 0 };
+        let need = if read || write || read_below { hi } else { 0 };
         let (items, n): (*mut Value, usize) = if write {
-            if read || read_at {
+            if read || read_at || read_below {
                 // The read the usual code makes of the array, which code Node runs later may have to see
                 // (`heap::Later`): `array_items_mut` does not make it.
                 let _ = cx.heap.get(*r);
@@ -182,10 +186,10 @@ pub fn views<const N: usize>(
                 _ => return None,
             }
         };
-        if read {
+        if read || read_below {
             // SAFETY: the array has at least `hi` elements (checked just above).
             let elems = unsafe { std::slice::from_raw_parts(items, hi) };
-            if !all_numbers(&elems[lo..]) {
+            if !all_numbers(&elems[if read_below { 0 } else { lo }..]) {
                 return None;
             }
         }
