@@ -603,7 +603,7 @@ fn set_index(cx: &mut Cx, o: ObjRef, i: u32, val: Value) -> JsResult<()> {
             if i < items.len() {
                 items[i] = val;
             } else {
-                items.resize(i, Value::Hole);
+                items.resize_with(i, || Value::Hole);
                 items.push(val);
             }
         }
@@ -647,7 +647,7 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
                 if (len as usize) > items.len() + 100_000 {
                     return unsupported("a very sparse array");
                 }
-                items.resize(len as usize, Value::Hole);
+                items.resize_with(len as usize, || Value::Hole);
             }
             return Ok(());
         }
@@ -1039,7 +1039,7 @@ pub fn scope_set(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> Js
 pub fn new_scope(cx: &mut Cx, n: usize, parent: Option<ObjRef>) -> JsResult<ObjRef> {
     Ok(cx.heap.alloc(crate::heap::Obj::new(
         ObjKind::Scope {
-            vars: vec![Value::Undefined; n],
+            vars: std::iter::repeat_with(|| Value::Undefined).take(n).collect(),
             parent,
         },
         None,

@@ -264,7 +264,8 @@ fn new_holes(cx: &mut Cx, n: usize) -> JsResult<ObjRef> {
     if n > 0 {
         let obj = cx.heap.get_mut_grow(a, n.saturating_mul(ELEM_BYTES))?;
         if let ObjKind::Array(items) = &mut obj.kind {
-            items.resize(n, Value::Hole);
+            // Written as a constant, not cloned element by element.
+            items.resize_with(n, || Value::Hole);
         }
     }
     Ok(a)
