@@ -44,13 +44,14 @@ pub fn guard_type(cx: &Cx, v: &Value, mask: u16, site: u32) -> JsResult<()> {
         Value::Num(_) => tag::NUMBER,
         Value::Str(_) => tag::STRING,
         Value::Bool(_) => tag::BOOL,
+        Value::Undefined | Value::Hole => tag::UNDEFINED,
+        Value::Null => tag::NULL,
         // Plain objects and arrays without a call; other kinds ask `type_tag`.
         Value::Obj(o) => match cx.heap.kind(*o) {
             ObjKind::Ordinary => tag::OBJECT,
             ObjKind::Array(_) => tag::ARRAY,
             _ => type_tag(cx, v),
         },
-        _ => type_tag(cx, v),
     };
     if t & mask != 0 {
         Ok(())
@@ -336,7 +337,16 @@ fn ordinary_to_primitive(cx: &mut Cx, v: &Value, hint: Hint) -> JsResult<Value> 
 }
 
 /// ToNumber (ECMA-262 §7.1.4).
+#[inline]
 pub fn to_number(cx: &mut Cx, v: &Value) -> JsResult<f64> {
+    // A number, the common case, inline; the rest in a call.
+    match v {
+        Value::Num(n) => Ok(*n),
+        _ => to_number_other(cx, v),
+    }
+}
+
+fn to_number_other(cx: &mut Cx, v: &Value) -> JsResult<f64> {
     Ok(match v {
         Value::Undefined | Value::Hole => f64::NAN,
         Value::Null => 0.0,
@@ -357,7 +367,16 @@ pub fn to_number(cx: &mut Cx, v: &Value) -> JsResult<f64> {
 }
 
 /// ToString (ECMA-262 §7.1.17).
+#[inline]
 pub fn to_string(cx: &mut Cx, v: &Value) -> JsResult<JsStr> {
+    // A string, the common case, inline; the rest in a call.
+    match v {
+        Value::Str(s) => Ok(s.clone()),
+        _ => to_string_other(cx, v),
+    }
+}
+
+fn to_string_other(cx: &mut Cx, v: &Value) -> JsResult<JsStr> {
     Ok(match v {
         Value::Undefined | Value::Hole => JsStr::from("undefined"),
         Value::Null => JsStr::from("null"),
@@ -373,6 +392,7 @@ pub fn to_string(cx: &mut Cx, v: &Value) -> JsResult<JsStr> {
 }
 
 /// ToPropertyKey for our string-keyed objects (symbols are not modelled).
+#[inline]
 pub fn to_property_key(cx: &mut Cx, v: &Value) -> JsResult<JsStr> {
     to_string(cx, v)
 }
