@@ -1039,7 +1039,9 @@ pub fn scope_set(cx: &mut Cx, env: ObjRef, depth: u32, idx: u32, v: Value) -> Js
 pub fn new_scope(cx: &mut Cx, n: usize, parent: Option<ObjRef>) -> JsResult<ObjRef> {
     Ok(cx.heap.alloc(crate::heap::Obj::new(
         ObjKind::Scope {
-            vars: std::iter::repeat_with(|| Value::Undefined).take(n).collect(),
+            vars: std::iter::repeat_with(|| Value::Undefined)
+                .take(n)
+                .collect(),
             parent,
         },
         None,
