@@ -1828,16 +1828,19 @@ class FnGen {
     findBreaks(labeled.body);
     let continues = false;
     const broke = breaks ? this.cg.fresh('broke') : null;
-    // What the body assigns or declares: none of it may be the index, the bound, or an array.
-    const assigned = new Set<Binding>();
+    // What the body assigns or declares, and how many times (an update counts twice): none of it may be the
+    // index, the bound, or an array; a local declared once and assigned nowhere else may be an integer (`int`).
+    const declared = new Map<Binding, number>();
     const collect = (n: Node): void => {
       if (!n || typeof n !== 'object') return;
       if (Array.isArray(n)) return n.forEach(collect);
-      if (n.type === 'AssignmentExpression' && n.left.type === 'Identifier' && this.cg.ref(n.left)) assigned.add(this.cg.ref(n.left)!);
-      if (n.type === 'VariableDeclarator' && this.cg.ref(n.id)) assigned.add(this.cg.ref(n.id)!);
+      const b = n.type === 'VariableDeclarator' || n.type === 'AssignmentExpression' ? this.cg.ref(n.id ?? n.left) : null;
+      if (b) declared.set(b, (declared.get(b) ?? 0) + 1);
+      if (n.type === 'UpdateExpression' && n.argument.type === 'Identifier' && this.cg.ref(n.argument)) declared.set(this.cg.ref(n.argument)!, 2);
       for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') collect(n[k]);
     };
     collect(labeled.body);
+    const assigned = new Set(declared.keys());
     if (assigned.has(j) || (stepBinding && assigned.has(stepBinding))) return null;
     // Local arrays of one kind (runtime/src/elems.rs) the body reads or writes: Rust vectors that nothing
     // else can reach, accessed as the usual code does.
@@ -1894,16 +1897,6 @@ class FnGen {
     // loop (which otherwise runs as usual).
     const intLocals = new Map<Binding, { lo: number; hi: number; below: boolean }>();
     const intInputs = new Map<Binding, { name: string; src: string; used: boolean }>();
-    const declared = new Map<Binding, number>();
-    const countDecls = (n: Node): void => {
-      if (!n || typeof n !== 'object') return;
-      if (Array.isArray(n)) return n.forEach(countDecls);
-      const b = n.type === 'VariableDeclarator' || n.type === 'AssignmentExpression' ? this.cg.ref(n.id ?? n.left) : null;
-      if (b) declared.set(b, (declared.get(b) ?? 0) + 1);
-      if (n.type === 'UpdateExpression' && n.argument.type === 'Identifier' && this.cg.ref(n.argument)) declared.set(this.cg.ref(n.argument)!, 2);
-      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') countDecls(n[k]);
-    };
-    countDecls(labeled.body);
     const BOUND = 2 ** 31 - 1;
     /**
      * An integer expression of the body as an i64 (Rust) with the range its values lie in, or null: the
