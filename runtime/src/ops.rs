@@ -247,7 +247,28 @@ pub fn number_to_string(n: f64) -> String {
     b.format(n).to_string()
 }
 
+/// The integers below this have their strings made once per thread (`number_to_jsstr`).
+const SMALL_INTS: usize = 1024;
+
+thread_local! {
+    /// The strings of the integers 0 to `SMALL_INTS - 1`, made once per thread and shared, as V8 keeps a
+    /// number-string cache: `String(i)`, `'' + i` kept as a value and `i.toString()` for loop counters, days
+    /// and counts were two allocations each. Sharing is invisible (strings are immutable).
+    static INT_STRS: Vec<JsStr> = (0..SMALL_INTS)
+        .map(|i| {
+            let mut units = Vec::new();
+            push_number(&mut units, i as f64);
+            JsStr::from_units(units)
+        })
+        .collect();
+}
+
 pub fn number_to_jsstr(n: f64) -> JsStr {
+    // -0 is "0", as the string of 0 is.
+    let i = n as usize;
+    if i < SMALL_INTS && i as f64 == n {
+        return INT_STRS.with(|t| t[i].clone());
+    }
     let mut units = Vec::new();
     push_number(&mut units, n);
     JsStr::from_units(units)
@@ -912,6 +933,27 @@ mod tests {
 
     /// The fast path (a 64-bit truncation) and the wide one agree with the spec's definition at the
     /// boundaries of both and on doubles of every magnitude.
+    /// Small integers' strings come from the per-thread table (one shared string each), every other number's
+    /// is made; both read as Number::toString writes them.
+    #[test]
+    fn number_strings_of_small_integers_are_shared_and_right() {
+        for (n, want, shared) in [
+            (0.0, "0", true),
+            (-0.0, "0", true),
+            (7.0, "7", true),
+            (1023.0, "1023", true),
+            (1024.0, "1024", false),
+            (-1.0, "-1", false),
+            (1.5, "1.5", false),
+            (f64::NAN, "NaN", false),
+            (1e21, "1e+21", false),
+        ] {
+            let a = number_to_jsstr(n);
+            assert_eq!(a.to_rust_string(), want, "{n}");
+            assert_eq!(a.same(&number_to_jsstr(n)), shared, "{n}");
+        }
+    }
+
     #[test]
     fn to_int32_matches_the_spec_everywhere() {
         let mut cases = vec![
