@@ -45,7 +45,7 @@ pub fn is_callable(cx: &Cx, v: &Value) -> bool {
     match v {
         Value::Obj(o) => matches!(
             cx.heap.kind(*o),
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_)
         ),
         _ => false,
     }
@@ -81,9 +81,7 @@ pub fn guard_callee(cx: &Cx, c: &Callee, expect: &[CalleeId], site: u32) -> JsRe
 pub fn callee_of(cx: &Cx, f: &Value) -> JsResult<Callee> {
     match f {
         Value::Obj(o) => match cx.heap.kind(*o) {
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => {
-                Ok(Callee::Obj(*o))
-            }
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_) => Ok(Callee::Obj(*o)),
             _ => engine_error("is not a function"),
         },
         _ => engine_error("is not a function"),
@@ -113,7 +111,7 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
                     Value::Obj(f)
                         if matches!(
                             cx.heap.kind(f),
-                            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+                            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_)
                         ) =>
                     {
                         Ok(Some(Callee::Obj(f)))
@@ -145,7 +143,7 @@ pub fn resolve_method(cx: &mut Cx, recv: &Value, key: &[u16]) -> JsResult<Option
                 Value::Obj(f)
                     if matches!(
                         cx.heap.kind(f),
-                        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+                        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_)
                     ) =>
                 {
                     Ok(Some(Callee::Obj(f)))
@@ -593,14 +591,10 @@ fn call_obj(cx: &mut Cx, o: ObjRef, this: Value, args: &[Value], awaited: bool) 
             cx.tick()?;
             (d.f)(cx, &this, args)
         }
-        ObjKind::Bound {
-            target,
-            this: bthis,
-            args: bargs,
-        } => {
-            let target = target.clone();
-            let bthis = bthis.clone();
-            let mut all = bargs.clone();
+        ObjKind::Bound(b) => {
+            let target = b.target.clone();
+            let bthis = b.this.clone();
+            let mut all = b.args.clone();
             all.extend_from_slice(args);
             call(cx, &target, bthis, &all)
         }

@@ -27,7 +27,7 @@ pub fn type_tag(cx: &Cx, v: &Value) -> u16 {
         Value::Str(_) => tag::STRING,
         Value::Obj(o) => match cx.heap.kind(*o) {
             ObjKind::Array(_) => tag::ARRAY,
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => tag::FUNCTION,
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_) => tag::FUNCTION,
             // The tracer tags every non-array, non-promise object (Dates, RegExps, Maps, Responses...) "object";
             // a builtin's objects say which tag they have.
             ObjKind::Builtin(b) => b.type_tag(),
@@ -120,7 +120,7 @@ pub fn type_of(cx: &Cx, v: &Value) -> &'static str {
         Value::Num(_) => "number",
         Value::Str(_) => "string",
         Value::Obj(o) => match cx.heap.kind(*o) {
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => "function",
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_) => "function",
             _ => "object",
         },
     }
@@ -893,7 +893,7 @@ pub fn instance_of(cx: &mut Cx, v: &Value, ctor: &Value) -> JsResult<bool> {
     };
     let target = match cx.heap.kind(c) {
         ObjKind::Function(_) | ObjKind::Native(_) => c,
-        ObjKind::Bound { .. } => return unsupported("instanceof a bound function"),
+        ObjKind::Bound(_) => return unsupported("instanceof a bound function"),
         _ => return engine_error("Right-hand side of 'instanceof' is not callable"),
     };
     let proto = crate::props::get(cx, &Value::Obj(target), &crate::props::key("prototype"))?;

@@ -303,7 +303,7 @@ impl Res {
             Value::Obj(o) => {
                 if matches!(
                     cx.heap.kind(*o),
-                    ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+                    ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_)
                 ) {
                     return unsupported("res.send of a function (Node throws from Buffer.from)");
                 }

@@ -712,7 +712,7 @@ fn load(prog: &'static Program, config: &Config) -> Result<(Cx, Handler), Abort>
                     cx.heap.kind(*o),
                     crate::heap::ObjKind::Function(_)
                         | crate::heap::ObjKind::Native(_)
-                        | crate::heap::ObjKind::Bound { .. }
+                        | crate::heap::ObjKind::Bound(_)
                 ) =>
             {
                 Handler::Openfaas(exports.clone())

@@ -321,7 +321,7 @@ pub fn dump(cx: &mut Cx, v: &Value, depth: u32) -> String {
                     }
                     format!("[{}]", parts.join(","))
                 }
-                ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => "fn".into(),
+                ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_) => "fn".into(),
                 k if k.is::<MapData>() => {
                     let parts: Vec<String> = k
                         .slots::<MapData>()

@@ -189,7 +189,7 @@ fn placeholder(cx: &mut Cx, spec: char, v: &Value) -> JsResult<String> {
 fn is_function(cx: &Cx, o: ObjRef) -> bool {
     matches!(
         cx.heap.kind(o),
-        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_)
     )
 }
 
@@ -360,7 +360,7 @@ fn inspect(
             out.push_str(&format!("[Function: {}]", d.js_name()));
             return Ok(());
         }
-        ObjKind::Bound { .. } => {
+        ObjKind::Bound(_) => {
             out.push_str("[Function: bound]");
             return Ok(());
         }

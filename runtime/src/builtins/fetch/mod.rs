@@ -712,7 +712,7 @@ fn headers_for_each(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value
         Value::Obj(o)
             if matches!(
                 cx.heap.kind(*o),
-                ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+                ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_)
             ) => {}
         _ => return engine_error("TypeError: Headers.forEach: callback is not a function"),
     }

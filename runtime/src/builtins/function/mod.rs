@@ -114,11 +114,11 @@ fn bind(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     full.extend_from_slice(name.units());
     let name = cx.new_str(full)?;
     cx.heap.charge(bound_args.len() * 24)?;
-    let kind = ObjKind::Bound {
+    let kind = ObjKind::Bound(Box::new(crate::heap::BoundFn {
         target: this.clone(),
         this: arg(args, 0),
         args: bound_args,
-    };
+    }));
     let f = cx.heap.alloc(Obj::new(kind, proto))?;
     let obj = cx.heap.get_mut_grow(f, 128)?;
     obj.props.insert(

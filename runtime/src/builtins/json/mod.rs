@@ -45,7 +45,7 @@ fn json_parse(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
     if let Value::Obj(o) = &reviver {
         if matches!(
             cx.heap.kind(*o),
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_)
         ) {
             return unsupported("JSON.parse with a reviver");
         }
@@ -360,7 +360,7 @@ fn json_stringify(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value>
     let mut prop_list = None;
     if let Value::Obj(r) = &replacer {
         match cx.heap.kind(*r) {
-            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => {
+            ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_) => {
                 replacer_fn = Some(replacer.clone())
             }
             ObjKind::Array(items) => {
@@ -661,7 +661,7 @@ impl Serializer {
                     return engine_error("Converting circular structure to JSON");
                 }
                 let frame = match cx.heap.kind(o) {
-                    ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => {
+                    ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_) => {
                         return Ok(Step::Nothing)
                     }
                     k if k.is_host() => return unsupported("JSON.stringify of a host object"),

@@ -242,10 +242,10 @@ fn is_async_fn(cx: &Cx, o: ObjRef) -> bool {
     for _ in 0..10_000 {
         match cx.heap.kind(cur) {
             ObjKind::Function(f) => return f.flags & fflags::ASYNC != 0,
-            ObjKind::Bound {
-                target: Value::Obj(t),
-                ..
-            } => cur = *t,
+            ObjKind::Bound(b) => match &b.target {
+                Value::Obj(t) => cur = *t,
+                _ => return false,
+            },
             _ => return false,
         }
     }
@@ -565,7 +565,7 @@ fn define_property(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value
                 return Ok(target);
             }
         }
-        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. }
+        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_)
             if ["name", "length", "prototype", "arguments", "caller"]
                 .iter()
                 .any(|n| key_is(k, n)) =>
@@ -834,7 +834,7 @@ fn class_tag(cx: &Cx, o: ObjRef) -> JsResult<&'static str> {
     }
     Ok(match cx.heap.kind(o) {
         ObjKind::Array(_) => "Array",
-        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound { .. } => "Function",
+        ObjKind::Function(_) | ObjKind::Native(_) | ObjKind::Bound(_) => "Function",
         ObjKind::Error => "Error",
         k if k.is::<DateValue>() => "Date",
         k if k.is::<RegExpData>() => "RegExp",

@@ -240,11 +240,11 @@ fn refuse_thenable(cx: &mut Cx, v: &Value) -> JsResult<()> {
 fn bound_native(cx: &mut Cx, def: &'static BuiltinDef, data: Value) -> JsResult<Value> {
     let fp = cx.realm.function_proto;
     let target = cx.heap.alloc(Obj::new(ObjKind::Native(def), Some(fp)))?;
-    let b = ObjKind::Bound {
+    let b = ObjKind::Bound(Box::new(crate::heap::BoundFn {
         target: Value::Obj(target),
         this: data,
         args: Vec::new(),
-    };
+    }));
     Ok(Value::Obj(cx.heap.alloc(Obj::new(b, Some(fp)))?))
 }
 
