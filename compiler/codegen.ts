@@ -814,7 +814,8 @@ class Codegen {
    * because the trace saw only that kind stored there, which the store's type guard checks), and
    * `a.length`. Any other use (passing it, returning it, a method call, a compound assignment, a closure)
    * keeps it a heap array. Such an array never leaves the function, so nothing but these accesses can see
-   * or change it, and every store keeps its kind: it needs no type guard and no heap lookup.
+   * or change it, and every store keeps its kind: it needs no type guard and no heap lookup. An array literal
+   * that nothing stores into never changes at all: it is a fixed-size Rust array, made without an allocation.
    */
   private findLocalArrays(program: Node): void {
     const decls = new Map<Binding, { count: number; init: Node | null }>();
@@ -849,9 +850,11 @@ class Codegen {
       if (b.captured || d.count !== 1 || this.numeric.has(b)) continue;
       const kind = this.filledArrayKind(d.init) ?? this.literalArrayKind(d.init);
       if (!kind) continue;
+      let stores = 0;
       const ok = (uses.get(b) ?? []).every(({ parent, key, grand, grandKey }) => {
         if (parent.type !== 'MemberExpression' || key !== 'object') return false;
         const stored = grand?.type === 'AssignmentExpression' && grandKey === 'left';
+        if (stored) stores++;
         if (grand?.type === 'CallExpression' && grandKey === 'callee') return false;
         if (grand?.type === 'UnaryExpression' && grand.operator === 'delete') return false;
         if (!parent.computed) return !stored && parent.property.type === 'Identifier' && parent.property.name === 'length';
@@ -861,7 +864,8 @@ class Codegen {
         if (kind.kind === 'bool') return this.isBool(grand.right) || this.typeMask(grand, 2) === BOOL_TAG;
         return this.isNum(grand.right) || this.typeMask(grand, 2) === NUMBER_TAG;
       });
-      if (ok) this.localArrays.set(b, kind);
+      // An array literal nothing stores into keeps its length and elements: a Rust array on the stack.
+      if (ok) this.localArrays.set(b, kind.literal && stores === 0 ? { ...kind, fixed: true } : kind);
     }
   }
 
@@ -1310,6 +1314,8 @@ interface LocalArray {
   call?: Node;
   /** Made by an array literal: its elements. */
   literal?: Node[];
+  /** An array literal that no code stores into: a fixed-size Rust array rather than a vector. */
+  fixed?: boolean;
 }
 /** Operators whose result is a number whatever their operands (BigInts aside, which are not modelled). */
 const NUM_OPS = new Set(['-', '*', '/', '%', '**', '<<', '>>', '>>>', '&', '|', '^']);
@@ -1696,6 +1702,8 @@ class FnGen {
         // A normaliser's temporary is assigned before every read: its `undefined` start is never seen.
         if (this.cg.isNumeric(b)) return [`let mut ${b!.rust}: f64 = ${s.temp ? 'f64::NAN' : this.numDef(b!, d.init)};`];
         const local = this.cg.localArray(d.id);
+        if (local?.a.fixed && local.a.literal)
+          return [`let ${b!.rust}: [${local.a.kind}; ${local.a.literal.length}] = [${this.literalItems(local.a).join(', ')}];`];
         if (local) return [`let mut ${b!.rust}: Vec<${local.a.kind}> = ${this.filledArray(local.a)};`];
         const v = d.init ? this.expr(d.init) : 'Value::Undefined';
         if (!b) return [`${v};`];
@@ -2387,15 +2395,17 @@ class FnGen {
     }
   }
 
+  /** The Rust values of a local array literal's elements, in order. */
+  private literalItems(a: LocalArray): string[] {
+    return (a.literal ?? []).map((e) => (a.kind === 'bool' ? `clrt::elems::expect_bool(&${this.expr(e)})?` : this.num(e)));
+  }
+
   /**
    * `new Array(n).fill(c)` made as a local array (runtime/src/elems.rs): the same callee checks as the
    * heap array's code makes (the global `Array` and, on an array, `fill` are the builtins), then the vector.
    */
   private filledArray(a: LocalArray): string {
-    if (a.literal) {
-      const items = a.literal.map((e) => (a.kind === 'bool' ? `clrt::elems::expect_bool(&${this.expr(e)})?` : this.num(e)));
-      return `clrt::elems::from_literal::<${a.kind}>(cx, vec![${items.join(', ')}])?`;
-    }
+    if (a.literal) return `clrt::elems::from_literal::<${a.kind}>(cx, vec![${this.literalItems(a).join(', ')}])?`;
     if (!a.fill || !a.ctor || !a.call) throw new Error('a filled local array without its making');
     const fill = a.kind === 'bool' ? String(a.fill.value) : f64Literal(a.fill.value);
     return (
@@ -2640,6 +2650,10 @@ class FnGen {
   private valueRef(name: string, n: Node, later: Node[]): string {
     const b = n.type === 'Identifier' ? this.cg.ref(n) : null;
     if (b && !b.captured && !this.cg.isNumeric(b) && !assigns(later, b, (x) => this.cg.ref(x))) return `let ${name} = &${b.rust};`;
+    // A captured binding held in a local that nothing reloads (see cacheReadOnly) is borrowed from it, after
+    // the TDZ check, as `operand` does.
+    const local = b?.captured && !this.reload && !this.cg.isNumeric(b) ? this.cached.get(b) : undefined;
+    if (local && !assigns(later, b!, (x) => this.cg.ref(x))) return `let ${name} = rt::cached_ref(&${local})?;`;
     return `let ${name} = &${this.expr(n)};`;
   }
 
@@ -2982,6 +2996,10 @@ class FnGen {
       // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
       if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return `{ let o = ${this.operand(c.object, e.arguments)}; ${lookup} let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
+      // `a.shift()` and `a.pop()` where the trace saw only that builtin: its code called directly (array::take_one).
+      const take = /^&\[CalleeId::Builtin\("Array\.prototype\.(shift|pop)"\)\]$/.exec(ids);
+      if (take && e.arguments.length === 0 && !awaited)
+        return `{ let o = ${this.operand(c.object, [])}; ${lookup} clrt::builtins::array::take_one(cx, &f, &o, ${take[1] === 'shift'})? }`;
       // `a.sort((x, y) => x.k - y.k || y.j - x.j)` where the trace saw only Array.prototype.sort: the keys
       // are read once per value when every value holds them as own numbers (array::sort_by_keys).
       const order = ids === '&[CalleeId::Builtin("Array.prototype.sort")]' && e.arguments.length === 1 && !awaited ? sortKeys(e.arguments[0]) : null;

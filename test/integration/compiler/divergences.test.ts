@@ -131,6 +131,12 @@ const CASES: Array<[string, string, number, number?]> = [
     8,
     4,
   ],
+  [
+    'queues',
+    'array literals that nothing stores into, held as fixed-size Rust arrays, answer as Node, or give up, on reads past the end, at -0, at fractions, at NaN and at -1 (reversing their elements makes it report 4 diverged); and shift() and pop() where the trace saw only the builtins, its code called directly, answer as Node on queues and stacks, empty arrays, holes, module state, a frozen array and an object with its own shift (calling pop for shift and shift for pop makes it report 14 diverged)',
+    18,
+    9,
+  ],
 ];
 
 describe('divergence repros: plain Node, instrumented Node and Rust agree', function () {
