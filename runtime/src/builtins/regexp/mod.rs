@@ -1027,10 +1027,7 @@ pub fn replace_literal(
     rv: &Value,
     all: bool,
 ) -> JsResult<Value> {
-    let d = unseen_literal(cx, pattern, flags, slot)?;
-    if all && !d.set.global {
-        return engine_error("replaceAll must be called with a global RegExp");
-    }
+    let d = replaced_literal(cx, pattern, flags, slot, all)?;
     regexp_replace(cx, Holder::Unseen, &d, s, rv)
 }
 
@@ -1047,11 +1044,24 @@ pub fn replace_literal_fn(
     make: &mut dyn FnMut(&mut Cx) -> JsResult<Value>,
     all: bool,
 ) -> JsResult<Value> {
+    let d = replaced_literal(cx, pattern, flags, slot, all)?;
+    replace_matches(cx, Holder::Unseen, &d, s, Lazy::Func(make))
+}
+
+/// The data of a literal that `replace` (`all` false) or `replaceAll` (`all` true) is called with: replaceAll
+/// refuses a literal that is not global, as it refuses the regex itself.
+fn replaced_literal(
+    cx: &mut Cx,
+    pattern: &'static [u16],
+    flags: &'static [u16],
+    slot: u32,
+    all: bool,
+) -> JsResult<RegExpData> {
     let d = unseen_literal(cx, pattern, flags, slot)?;
     if all && !d.set.global {
         return engine_error("replaceAll must be called with a global RegExp");
     }
-    replace_matches(cx, Holder::Unseen, &d, s, Lazy::Func(make))
+    Ok(d)
 }
 
 /// `/p/f.test(s)`, where the site's guard admitted only RegExp.prototype.test and `s` is a string, without
