@@ -1317,6 +1317,32 @@ interface LocalArray {
   /** An array literal that no code stores into: a fixed-size Rust array rather than a vector. */
   fixed?: boolean;
 }
+/**
+ * String.prototype methods called directly on a string when the realm is as it was made (the lookup would
+ * find that builtin), with the runtime's static for each: the builtin runs with the same receiver and
+ * arguments as through the call, converting them as it always does.
+ */
+const STRING_DIRECT: Record<string, string> = {
+  at: 'string::AT',
+  charAt: 'string::CHAR_AT',
+  endsWith: 'string::ENDS_WITH',
+  includes: 'string::INCLUDES',
+  indexOf: 'string::INDEX_OF',
+  lastIndexOf: 'string::LAST_INDEX_OF',
+  padEnd: 'string::PAD_END',
+  padStart: 'string::PAD_START',
+  repeat: 'string::REPEAT',
+  slice: 'string::SLICE',
+  split: 'regexp::SPLIT',
+  startsWith: 'string::STARTS_WITH',
+  substring: 'string::SUBSTRING',
+  substr: 'string::SUBSTR',
+  toLowerCase: 'string::TO_LOWER_CASE',
+  toUpperCase: 'string::TO_UPPER_CASE',
+  trim: 'string::TRIM',
+  trimEnd: 'string::TRIM_END',
+  trimStart: 'string::TRIM_START',
+};
 /** Operators whose result is a number whatever their operands (BigInts aside, which are not modelled). */
 const NUM_OPS = new Set(['-', '*', '/', '%', '**', '<<', '>>', '>>>', '&', '|', '^']);
 
@@ -3025,6 +3051,19 @@ class FnGen {
           `{ let o = ${recv}; ${early('matches!(o, Value::Str(_)) && cx.heap.realm_untouched()')} let a0 = ${this.expr(e.arguments[0])}; ` +
           `if let (Value::Str(st), Value::Num(p)) = (&o, &a0) { Value::Num(clrt::builtins::string::char_code_at_num(st.units(), *p)) } ` +
           `else { ${late} let args: [Value; 1] = [a0]; ${callWith('f', recv.startsWith('&') ? 'o.clone()' : 'o')} } }`
+        );
+      }
+      // A method of String.prototype (STRING_DIRECT) on a string, on a realm no program has written: the
+      // builtin's code called as the call would call it (its fuel, then its function), without the lookup or
+      // the call's indirection. Anything else looks the method up first, as above.
+      const strDirect = /^&\[CalleeId::Builtin\("String\.prototype\.(\w+)"\)\]$/.exec(ids);
+      const direct = strDirect ? STRING_DIRECT[strDirect[1]] : undefined;
+      if (direct && !awaited && !e.arguments.some((a: Node) => a.type === 'SpreadElement')) {
+        const recv = this.operand(c.object, e.arguments);
+        return (
+          `{ let o = ${recv}; ${early('matches!(o, Value::Str(_)) && cx.heap.realm_untouched()')} ${this.args(e.arguments)} ` +
+          `match pre { None => { cx.tick()?; let ov: &Value = &o; (clrt::builtins::${direct}.f)(cx, ov, &args)? } ` +
+          `Some(f) => ${callWith('f', recv.startsWith('&') ? 'o.clone()' : 'o')} } }`
         );
       }
       // A regex literal that is the argument of `replace`/`replaceAll`/`match` on a string, or the receiver

@@ -137,6 +137,12 @@ const CASES: Array<[string, string, number, number?]> = [
     18,
     9,
   ],
+  [
+    'string-methods',
+    'String.prototype methods called directly on strings while the realm is as it was made answer as Node, or give up: at, charAt, endsWith, includes, indexOf, lastIndexOf, padEnd, padStart, repeat, slice, split, startsWith, substring, substr, toLowerCase, toUpperCase and the trims, on empty strings, surrogate pairs and lone surrogates, at -0, NaN, fractions, negative and huge positions, with undefined and objects whose toString runs (counted), on a String object and an object with its own slice, and after the request adds a method to String.prototype or replaces slice (calling substring for slice makes it report 1 diverged)',
+    14,
+    9,
+  ],
 ];
 
 describe('divergence repros: plain Node, instrumented Node and Rust agree', function () {
