@@ -1318,30 +1318,68 @@ interface LocalArray {
   fixed?: boolean;
 }
 /**
- * String.prototype methods called directly on a string when the realm is as it was made (the lookup would
- * find that builtin), with the runtime's static for each: the builtin runs with the same receiver and
- * arguments as through the call, converting them as it always does.
+ * Builtin methods called directly on their receiver when the realm is as it was made (the lookup would find
+ * that builtin), with the runtime's static for each: the builtin runs with the same receiver and arguments
+ * as through the call, converting them and calling callbacks as it always does.
  */
-const STRING_DIRECT: Record<string, string> = {
-  at: 'string::AT',
-  charAt: 'string::CHAR_AT',
-  endsWith: 'string::ENDS_WITH',
-  includes: 'string::INCLUDES',
-  indexOf: 'string::INDEX_OF',
-  lastIndexOf: 'string::LAST_INDEX_OF',
-  padEnd: 'string::PAD_END',
-  padStart: 'string::PAD_START',
-  repeat: 'string::REPEAT',
-  slice: 'string::SLICE',
-  split: 'regexp::SPLIT',
-  startsWith: 'string::STARTS_WITH',
-  substring: 'string::SUBSTRING',
-  substr: 'string::SUBSTR',
-  toLowerCase: 'string::TO_LOWER_CASE',
-  toUpperCase: 'string::TO_UPPER_CASE',
-  trim: 'string::TRIM',
-  trimEnd: 'string::TRIM_END',
-  trimStart: 'string::TRIM_START',
+const PROTO_DIRECT: Record<string, string> = {
+  ...Object.fromEntries(
+    Object.entries({
+      at: 'AT',
+      charAt: 'CHAR_AT',
+      endsWith: 'ENDS_WITH',
+      includes: 'INCLUDES',
+      indexOf: 'INDEX_OF',
+      lastIndexOf: 'LAST_INDEX_OF',
+      padEnd: 'PAD_END',
+      padStart: 'PAD_START',
+      repeat: 'REPEAT',
+      slice: 'SLICE',
+      startsWith: 'STARTS_WITH',
+      substring: 'SUBSTRING',
+      substr: 'SUBSTR',
+      toLowerCase: 'TO_LOWER_CASE',
+      toUpperCase: 'TO_UPPER_CASE',
+      trim: 'TRIM',
+      trimEnd: 'TRIM_END',
+      trimStart: 'TRIM_START',
+    }).map(([m, id]) => [`String.prototype.${m}`, `string::${id}`]),
+  ),
+  'String.prototype.split': 'regexp::SPLIT',
+  'Number.prototype.toFixed': 'number::TO_FIXED',
+  'Number.prototype.toString': 'number::TO_STRING',
+  ...Object.fromEntries(
+    Object.entries({
+      at: 'AT',
+      concat: 'CONCAT',
+      every: 'EVERY',
+      fill: 'FILL',
+      filter: 'FILTER',
+      find: 'FIND',
+      findIndex: 'FIND_INDEX',
+      findLast: 'FIND_LAST',
+      findLastIndex: 'FIND_LAST_INDEX',
+      flat: 'FLAT',
+      flatMap: 'FLAT_MAP',
+      forEach: 'FOR_EACH',
+      includes: 'INCLUDES',
+      indexOf: 'INDEX_OF',
+      join: 'JOIN',
+      lastIndexOf: 'LAST_INDEX_OF',
+      map: 'MAP',
+      pop: 'POP',
+      push: 'PUSH',
+      reduce: 'REDUCE',
+      reduceRight: 'REDUCE_RIGHT',
+      reverse: 'REVERSE',
+      shift: 'SHIFT',
+      slice: 'SLICE',
+      some: 'SOME',
+      sort: 'SORT',
+      splice: 'SPLICE',
+      unshift: 'UNSHIFT',
+    }).map(([m, id]) => [`Array.prototype.${m}`, `array::${id}`]),
+  ),
 };
 /** Operators whose result is a number whatever their operands (BigInts aside, which are not modelled). */
 const NUM_OPS = new Set(['-', '*', '/', '%', '**', '<<', '>>', '>>>', '&', '|', '^']);
@@ -3050,20 +3088,23 @@ class FnGen {
         return (
           `{ let o = ${recv}; ${early('matches!(o, Value::Str(_)) && cx.heap.realm_untouched()')} let a0 = ${this.expr(e.arguments[0])}; ` +
           `if let (Value::Str(st), Value::Num(p)) = (&o, &a0) { Value::Num(clrt::builtins::string::char_code_at_num(st.units(), *p)) } ` +
-          `else { ${late} let args: [Value; 1] = [a0]; ${callWith('f', recv.startsWith('&') ? 'o.clone()' : 'o')} } }`
+          `else { ${late} let args: [Value; 1] = [a0]; ${callWith('f', 'Value::clone(&o)')} } }`
         );
       }
-      // A method of String.prototype (STRING_DIRECT) on a string, on a realm no program has written: the
-      // builtin's code called as the call would call it (its fuel, then its function), without the lookup or
-      // the call's indirection. Anything else looks the method up first, as above.
-      const strDirect = /^&\[CalleeId::Builtin\("String\.prototype\.(\w+)"\)\]$/.exec(ids);
-      const direct = strDirect ? STRING_DIRECT[strDirect[1]] : undefined;
-      if (direct && !awaited && !e.arguments.some((a: Node) => a.type === 'SpreadElement')) {
+      // A builtin method of String.prototype, Number.prototype or Array.prototype (PROTO_DIRECT) on a string, a
+      // number or an array with no property of its own (rt::plain_array), on a realm no program has written:
+      // the lookup would find that builtin, whose code is called as the call would call it (its fuel, then
+      // its function), without the lookup or the call's indirection. Anything else looks the method up first,
+      // as above.
+      const protoDirect = /^&\[CalleeId::Builtin\("((String|Number|Array)\.prototype\.\w+)"\)\]$/.exec(ids);
+      const direct = protoDirect ? PROTO_DIRECT[protoDirect[1]] : undefined;
+      if (protoDirect && direct && !awaited && !e.arguments.some((a: Node) => a.type === 'SpreadElement')) {
         const recv = this.operand(c.object, e.arguments);
+        const receiver = { String: 'matches!(o, Value::Str(_))', Number: 'matches!(o, Value::Num(_))', Array: 'rt::plain_array(cx, &o)' }[protoDirect[2]];
         return (
-          `{ let o = ${recv}; ${early('matches!(o, Value::Str(_)) && cx.heap.realm_untouched()')} ${this.args(e.arguments)} ` +
+          `{ let o = ${recv}; ${early(`${receiver} && cx.heap.realm_untouched()`)} ${this.args(e.arguments)} ` +
           `match pre { None => { cx.tick()?; let ov: &Value = &o; (clrt::builtins::${direct}.f)(cx, ov, &args)? } ` +
-          `Some(f) => ${callWith('f', recv.startsWith('&') ? 'o.clone()' : 'o')} } }`
+          `Some(f) => ${callWith('f', 'Value::clone(&o)')} } }`
         );
       }
       // A regex literal that is the argument of `replace`/`replaceAll`/`match` on a string, or the receiver

@@ -375,6 +375,22 @@ pub fn realm_still_untouched(cx: &Cx, site: u32) -> JsResult<()> {
     )
 }
 
+/// Whether a method's lookup on `v` passes over it to the realm's Array.prototype: `v` is an array whose
+/// prototype is that object and that has no property of its own but its elements (a method's name is never
+/// an index). With `Heap::realm_untouched`, the lookup then finds Array.prototype's builtin.
+#[inline(always)]
+pub fn plain_array(cx: &Cx, v: &Value) -> bool {
+    match v {
+        Value::Obj(o) => {
+            let ob = cx.heap.get(*o);
+            matches!(ob.kind, ObjKind::Array(_))
+                && ob.proto == Some(cx.realm.array_proto)
+                && ob.props.is_empty()
+        }
+        _ => false,
+    }
+}
+
 /// Reads a captured binding where the trace saw only numbers (an operand of f64 arithmetic), as
 /// `guard_num(&scope_read(..)?, site)`: one still uninitialised throws ReferenceError, anything but a
 /// number fails the site's type guard, and no copy of the tagged value is made.
