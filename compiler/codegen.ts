@@ -3060,10 +3060,6 @@ class FnGen {
       // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
       if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
         return `{ let o = ${this.operand(c.object, e.arguments)}; ${lookup} let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
-      // `a.shift()` and `a.pop()` where the trace saw only that builtin: its code called directly (array::take_one).
-      const take = /^&\[CalleeId::Builtin\("Array\.prototype\.(shift|pop)"\)\]$/.exec(ids);
-      if (take && e.arguments.length === 0 && !awaited)
-        return `{ let o = ${this.operand(c.object, [])}; ${lookup} clrt::builtins::array::take_one(cx, &f, &o, ${take[1] === 'shift'})? }`;
       // `a.sort((x, y) => x.k - y.k || y.j - x.j)` where the trace saw only Array.prototype.sort: the keys
       // are read once per value when every value holds them as own numbers (array::sort_by_keys).
       const order = ids === '&[CalleeId::Builtin("Array.prototype.sort")]' && e.arguments.length === 1 && !awaited ? sortKeys(e.arguments[0]) : null;

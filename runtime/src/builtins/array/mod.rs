@@ -1252,30 +1252,6 @@ pub fn push_one(cx: &mut Cx, f: &crate::call::Callee, this: &Value, v: Value) ->
     crate::call::invoke(cx, f, this.clone(), &[v])
 }
 
-/// `a.shift()` or `a.pop()` at a site where the trace saw only that builtin (`shift_it` true for shift): callee
-/// `f` called on `this` with no arguments, without the call's indirection when `f` is that builtin. The
-/// builtin's own code then runs directly (its fast path takes the element off in place), charged as the call
-/// would be; any other callee is called.
-pub fn take_one(
-    cx: &mut Cx,
-    f: &crate::call::Callee,
-    this: &Value,
-    shift_it: bool,
-) -> JsResult<Value> {
-    if let crate::call::Callee::Native(d) = f {
-        let own: &'static crate::builtins::BuiltinDef = if shift_it { &SHIFT } else { &POP };
-        if std::ptr::eq(*d, own) {
-            cx.tick()?;
-            return if shift_it {
-                shift(cx, this, &[])
-            } else {
-                pop(cx, this, &[])
-            };
-        }
-    }
-    crate::call::invoke(cx, f, this.clone(), &[])
-}
-
 /// Array.prototype.push (ECMA-262 §23.1.3.23).
 fn push(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_array(cx, this)?;
