@@ -931,8 +931,6 @@ mod tests {
         }) as i32
     }
 
-    /// The fast path (a 64-bit truncation) and the wide one agree with the spec's definition at the
-    /// boundaries of both and on doubles of every magnitude.
     /// Small integers' strings come from the per-thread table (one shared string each), every other number's
     /// is made; both read as Number::toString writes them.
     #[test]
@@ -954,6 +952,8 @@ mod tests {
         }
     }
 
+    /// The fast path (a 64-bit truncation) and the wide one agree with the spec's definition at the
+    /// boundaries of both and on doubles of every magnitude.
     #[test]
     fn to_int32_matches_the_spec_everywhere() {
         let mut cases = vec![
