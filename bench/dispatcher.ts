@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildDispatcher, generateRust } from '../compiler/index.ts';
-import { traceRequests } from '../harness/index.ts';
+import { pgoFor, traceRequests } from '../harness/index.ts';
 import { freePort, sleep } from '../lib/index.ts';
 import { prepare } from '../trace/index.ts';
 import { findWrk, load, loadWrk, type BenchRequest, type LoadResult } from './load.ts';
@@ -180,7 +180,9 @@ async function buildGreeting(): Promise<string> {
   const generated = generateRust(tracer.trace(), { name: 'bench-hello' });
   // Built as promotion builds it (the optimized profile), unless BENCH_PROFILE=release.
   const profile = process.env.BENCH_PROFILE === 'release' ? 'release' : 'optimized';
-  const built = await buildDispatcher(generated.main, { name: 'bench-hello', profile, onProgress: (l) => console.error(`  cargo: ${l}`) });
+  // Promotion's builds use the runtime's profile: so does this one.
+  const pgo = await pgoFor(profile, { onProgress: (l) => console.error(`  profile: ${l}`) });
+  const built = await buildDispatcher(generated.main, { name: 'bench-hello', profile, pgo, onProgress: (l) => console.error(`  cargo: ${l}`) });
   return built.binary;
 }
 

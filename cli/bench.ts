@@ -7,7 +7,8 @@ const BENCH_HELP = `Usage: containerless bench <function-dir> --requests <file.j
 
 How much a function gains compiled: traces it on every request of the file and builds the dispatcher as
 check does (same cache, $CONTAINERLESS_CACHE, default ~/.cache/containerless) with the profile promotion
-builds with (optimized: the runtime and the function optimised as one unit), then measures each request's
+builds with (optimized: the runtime and the function optimised as one unit, with the runtime's profile,
+recorded once per runtime version; CONTAINERLESS_PGO=0 leaves it out), then measures each request's
 cost in Node (the plain handler behind the watchdog's runner, in a process of its own) and in the dispatcher
 (cl_workers=1, one realm as Node has one event loop, unless cl_workers is set in the environment), side by
 side in one run on loopback, one request at a time on a kept-alive connection per side.

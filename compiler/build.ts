@@ -8,6 +8,9 @@
  *       Cargo.lock          starts as a copy of the repository's, so crate versions are pinned
  *       fn-<name>/          one crate per function: Cargo.toml (the runtime by path) and src/main.rs
  *     target/               the one target dir every function shares (CI's CARGO_TARGET_DIR too)
+ *     target-pgo-gen/       builds instrumented to record a profile (`pgo: { generate }`, see harness/pgo.ts)
+ *     target-pgo/           builds that use a recorded profile (`pgo: { use }`): their compiler flags differ
+ *                           from the others', so they keep their own copies of the runtime and its crates
  *     bin/fn-<name>-<hash>  the built binary, copied out and named by its main.rs, so a later build of the
  *                           same function never replaces a binary someone is about to run (the newest
  *                           three per function are kept)
@@ -78,6 +81,13 @@ export interface BuildOptions {
   release?: boolean;
   /** The release build's profile (default `release`; see BuildProfile). */
   profile?: BuildProfile;
+  /**
+   * Profile-guided optimisation (LLVM's, through rustc): `generate` builds a binary that writes the counts of
+   * its branches and calls, on exit, into that folder; `use` builds with a merged profile (`llvm-profdata
+   * merge`), so that the hot paths it recorded are laid out and inlined first. Each has a target dir of its
+   * own (the compiler flags differ, and cargo would otherwise rebuild the shared crates at every switch).
+   */
+  pgo?: { generate: string } | { use: string };
   /** Stage lines with elapsed seconds, e.g. `[  12s] Compiling tokio v1.54.1`. */
   onProgress?: (line: string) => void;
   /** Aborting stops cargo (and the compilers it started). */
@@ -285,6 +295,8 @@ function runCargo(
   started: number,
   progress: (line: string) => void,
   signal?: AbortSignal,
+  /** Every other line of cargo's output (its diagnostics), as it comes. */
+  onLine?: (line: string) => void,
 ): Promise<CargoRun> {
   return new Promise((resolve, reject) => {
     const child = spawn('cargo', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -318,7 +330,10 @@ function runCargo(
           // Progress lines are shown as they come; the tail keeps what explains a failure.
           const m = isStderr ? /^\s*(Compiling|Downloading|Downloaded|Updating|Locking|Adding|Blocking|Finished)\b(.*)$/.exec(line) : null;
           if (m) progress(`[${String(Math.round((Date.now() - started) / 1000)).padStart(4)}s] ${m[1]}${m[2]}`);
-          else keep(line);
+          else {
+            keep(line);
+            onLine?.(line);
+          }
         }
       });
       stream.on('end', () => {
@@ -357,8 +372,22 @@ export async function buildDispatcher(main: string, opts: BuildOptions): Promise
   const crate = crateName(opts.name);
   const root = join(opts.cacheDir ?? cacheDir(), CACHE_LAYOUT);
   const work = join(root, 'work');
-  const target = join(root, 'target');
+  const pgo = opts.pgo;
+  const target = join(root, pgo === undefined ? 'target' : 'generate' in pgo ? 'target-pgo-gen' : 'target-pgo');
   const bin = join(root, 'bin');
+  // The profile's own bytes name the binary (below): the same main.rs built with another profile is another binary.
+  let pgoTag = '';
+  if (pgo !== undefined && 'use' in pgo) {
+    try {
+      pgoTag = `use:${createHash('sha256')
+        .update(await readFile(pgo.use))
+        .digest('hex')}`;
+    } catch (err) {
+      throw new BuildError(`cannot read the profile ${pgo.use}: ${(err as Error).message}`, [], { cause: err });
+    }
+  } else if (pgo !== undefined) {
+    pgoTag = 'generate';
+  }
 
   if (!existsSync(join(RUNTIME_DIR, 'Cargo.toml'))) {
     throw new BuildError(`the runtime crate is missing: no Cargo.toml in ${RUNTIME_DIR}`);
@@ -393,7 +422,20 @@ export async function buildDispatcher(main: string, opts: BuildOptions): Promise
     const chosen = profile === 'debug' ? [] : profile === 'release' ? ['--release'] : ['--profile', profile];
     const args = ['build', ...chosen, '-p', crate, '--color', 'never'];
     const env: NodeJS.ProcessEnv = { ...process.env, CARGO_TARGET_DIR: target, CARGO_TERM_PROGRESS_WHEN: 'never' };
-    const run = await runCargo(args, work, env, started, progress, opts.signal);
+    if (pgo !== undefined) {
+      // Every crate of the build gets the flag: the runtime's code is where a request spends most of its time.
+      const flag = 'generate' in pgo ? `-Cprofile-generate=${pgo.generate}` : `-Cprofile-use=${pgo.use}`;
+      // Encoded (0x1f between flags) so that a cache path with spaces stays one flag; cargo reads these
+      // before RUSTFLAGS, so the user's RUSTFLAGS are carried over.
+      const given = process.env.CARGO_ENCODED_RUSTFLAGS
+        ? process.env.CARGO_ENCODED_RUSTFLAGS.split('\x1f')
+        : (process.env.RUSTFLAGS ?? '').split(/\s+/).filter(Boolean);
+      env.CARGO_ENCODED_RUSTFLAGS = [...given, flag].join('\x1f');
+      progress(`with ${'generate' in pgo ? 'instrumentation that records a profile' : `the profile ${pgo.use}`}`);
+    }
+    // rustc only warns about a profile it cannot read (and builds without it): shown with the progress.
+    const profileNote = pgo !== undefined && 'use' in pgo ? (line: string) => line.includes(pgo.use) && progress(`rustc: ${line.trim()}`) : undefined;
+    const run = await runCargo(args, work, env, started, progress, opts.signal, profileNote);
     if (opts.signal?.aborted) throw new BuildError('build aborted', run.tail);
     if (run.code !== 0) {
       const how = run.signal ? `was killed by ${run.signal}` : `failed (exit ${run.code})`;
@@ -402,7 +444,7 @@ export async function buildDispatcher(main: string, opts: BuildOptions): Promise
 
     const built = join(target, profile, crate);
     if (!existsSync(built)) throw new BuildError(`cargo build of ${crate} succeeded but ${built} is missing`, run.tail);
-    const hash = createHash('sha256').update(main).update(profile).digest('hex').slice(0, 16);
+    const hash = createHash('sha256').update(main).update(profile).update(pgoTag).digest('hex').slice(0, 16);
     const binary = join(bin, `${crate}-${hash}`);
     const tmp = `${binary}.${process.pid}.tmp`;
     await copyFile(built, tmp);

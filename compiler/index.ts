@@ -18,3 +18,4 @@ export {
   type BuildResult,
   type BuildErrorCode,
 } from './build.ts';
+export { runtimeVersion } from './version.ts';

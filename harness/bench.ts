@@ -2,7 +2,8 @@
  * `containerless bench <function-dir> --requests <file.jsonl>`: what a function costs per request in Node and
  * compiled to Rust, measured side by side in one run on loopback.
  *
- *   1. trace and compile as `check` does (traceRequests, generateRust, buildDispatcher: the same cache)
+ *   1. trace and compile as `check` does (traceRequests, generateRust, buildDispatcher: the same cache); an
+ *      `optimized` build uses the runtime's profile, as promotion's does (pgo.ts: recorded first if need be)
  *   2. serve   Node's side: the plain handler behind the watchdog's request listener and runner, in a child
  *              process of its own (serve-node.ts); Rust's side: the dispatcher, with `cl_workers=1` (one realm,
  *              as Node has one event loop) unless the environment sets `cl_workers`
@@ -32,6 +33,7 @@ import { buildDispatcher, BuildError, generateRust, type BuildProfile } from '..
 import { sleep } from '../lib/index.ts';
 import { formatDiagnostic, prepare } from '../trace/index.ts';
 import { AbortedError, CheckError, compareAnswers, DEFAULT_HOST, Dispatcher, FALLBACK_HEADER, readCheckInputs, traceRequests, UsageError } from './check.ts';
+import { pgoFor } from './pgo.ts';
 import { toHttpRequest, type HttpRequest, type RequestEntry } from './requests.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -340,8 +342,16 @@ export async function runBench(opts: BenchOptions, io: BenchIo): Promise<BenchRe
     const generated = generateRust(tracer.trace(), { name });
     for (const d of generated.diagnostics) io.err(formatDiagnostic(d));
     stage(`generated ${generated.functions} Rust functions; building the dispatcher`);
-    const built = await buildDispatcher(generated.main, { name, cacheDir: opts.cacheDir, profile: opts.profile, onProgress: (l) => io.err(`   ${l}`), signal });
-    stage(`built ${built.binary}`);
+    const pgo = await pgoFor(opts.profile, { cacheDir: opts.cacheDir, onProgress: (l) => io.err(`   ${l}`), signal });
+    const built = await buildDispatcher(generated.main, {
+      name,
+      cacheDir: opts.cacheDir,
+      profile: opts.profile,
+      pgo,
+      onProgress: (l) => io.err(`   ${l}`),
+      signal,
+    });
+    stage(`built ${built.binary}${pgo ? ' with the runtime profile' : ''}`);
 
     // 2. Both sides.
     node = await startNode(dir, signal);

@@ -130,7 +130,7 @@ function wireHeaders(req: HttpRequest): Record<string, string> {
  * client then reports the response (`Connection: close`, no body yet) and a reset, where Node 20's reported the
  * response alone. The answer is that response.
  */
-function send(port: number, req: HttpRequest, signal?: AbortSignal, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
+export function send(port: number, req: HttpRequest, signal?: AbortSignal, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
   const started = process.hrtime.bigint();
   const ms = (): number => Number(process.hrtime.bigint() - started) / 1e6;
   return new Promise((done, fail) => {

@@ -3,6 +3,7 @@
  * sample requests, compile the trace, start the dispatcher, and send every request to Node and to Rust,
  * comparing status, content type and body bytes (check.ts); what a request costs in each (bench.ts, with
  * serve-node.ts serving Node's side in a process of its own). Requests files (JSON lines) are requests.ts.
+ * The runtime's profile, which `optimized` builds use, is recorded on the training handlers by pgo.ts.
  */
 export {
   runCheck,
@@ -20,6 +21,7 @@ export {
   type CheckSummary,
   type CheckIo,
 } from './check.ts';
+export { runtimeProfile, pgoFor, findLlvmProfdata, trainingHandlers, TRAINING_DIR, type RuntimeProfileOptions } from './pgo.ts';
 export { runBench, type BenchOptions, type BenchSummary, type BenchResult, type BenchRow, type BenchIo } from './bench.ts';
 export {
   readRequests,

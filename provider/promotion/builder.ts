@@ -28,7 +28,7 @@
  * them fall back, the others are answered in Rust.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
@@ -37,10 +37,11 @@ import {
   buildProfileFromEnv,
   CACHE_LAYOUT,
   generateRust,
-  RUNTIME_DIR,
+  runtimeVersion,
   type BuildProfile,
   type Generated,
 } from '../../compiler/index.ts';
+import { pgoFor } from '../../harness/index.ts';
 import { cacheDir } from '../../lib/index.ts';
 import { formatDiagnostic, prepare, Tracer, walkNodes, type TraceIR } from '../../trace/index.ts';
 import { fnKey, type BuildOutcome, type BuildRequest, type BuildResultKind, type DispatcherBuilder, type FnRef } from './types.ts';
@@ -48,55 +49,8 @@ import { fnKey, type BuildOutcome, type BuildRequest, type BuildResultKind, type
 // ---------------------------------------------------------------------------------------------------------
 // Keys
 
-/** The repository's root (the runtime crate's parent). */
-const REPO_ROOT = dirname(RUNTIME_DIR);
-
-/** The files besides the tree that a dispatcher is built from, repository-relative. */
-function versionedFiles(): string[] {
-  const files = ['runtime/Cargo.toml', 'runtime/build.rs', 'runtime/contract.json', 'Cargo.lock'];
-  const walk = (dir: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(join(REPO_ROOT, dir), { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const rel = `${dir}/${e.name}`;
-      if (e.isDirectory()) walk(rel);
-      else if (e.isFile()) files.push(rel);
-    }
-  };
-  walk('runtime/src');
-  // The compiler's own source: a change in code generation (or in the crate manifest it writes) must not
-  // reuse a binary built by the old compiler.
-  walk('compiler');
-  return files.sort();
-}
-
-let runtimeVersionMemo: string | undefined;
-
-/**
- * A stable hash of what a dispatcher is built from besides its tree: the runtime crate's sources
- * (Cargo.toml, src/**, contract.json), the repository's Cargo.lock and the compiler's source files.
- * Computed once per process; a file that is absent counts as absent.
- */
-export function runtimeVersion(): string {
-  if (runtimeVersionMemo === undefined) {
-    const h = createHash('sha256');
-    for (const rel of versionedFiles()) {
-      h.update(rel).update('\0');
-      try {
-        h.update(readFileSync(join(REPO_ROOT, rel)));
-        h.update('\0');
-      } catch {
-        h.update('(absent)\0\0');
-      }
-    }
-    runtimeVersionMemo = h.digest('hex');
-  }
-  return runtimeVersionMemo;
-}
+/** What a dispatcher is built from besides its tree (compiler/version.ts), for the keys below. */
+export { runtimeVersion };
 
 /** JSON with every object's keys sorted, so equal trees give equal text whatever order they were built in. */
 export function canonicalJson(value: unknown): string {
@@ -234,10 +188,12 @@ export class LocalCargoBuilder implements DispatcherBuilder {
     const started = Date.now();
     opts.log?.('compile: warming the build cache (the runtime and its crates, once per runtime version)');
     try {
+      const pgo = await pgoFor(this.profile, { cacheDir: this.root, signal: opts.signal, onProgress: (line) => opts.log?.(`compile: profile ${line}`) });
       await buildDispatcher(generateRust(trace, { name: 'containerless-warm-up' }).main, {
         name: 'containerless-warm-up',
         cacheDir: this.root,
         profile: this.profile,
+        pgo,
         signal: opts.signal,
         onProgress: (line) => opts.log?.(`compile: warm-up ${line}`),
       });
@@ -327,11 +283,13 @@ export class LocalCargoBuilder implements DispatcherBuilder {
     progress(`generated ${generated.functions} Rust functions from ${req.trace.requests} traced requests; building (key ${key.slice(0, 12)})`);
     let built: string;
     try {
+      const pgo = await pgoFor(this.profile, { cacheDir: this.root, signal: opts.signal, onProgress: progress });
       const r = await buildDispatcher(generated.main, {
         name: fnKey(req.fn),
         cacheDir: this.root,
         release: true,
         profile: this.profile,
+        pgo,
         onProgress: progress,
         signal: opts.signal,
       });
