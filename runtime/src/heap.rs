@@ -360,9 +360,12 @@ pub struct Heap {
     /// method caches (`call::method_guarded`) check.
     realm_len: u32,
     realm_epoch: u32,
-    /// Whether any object of the realm was ever written since it was sealed (by the module or any request;
-    /// never cleared, so `realm_untouched` errs towards the full lookups).
+    /// Whether any object of the realm was written since it was sealed: by the module, by a request whose
+    /// writes were kept, or by the request under way. `reset` sets it back to `realm_written_kept`, so a
+    /// request that gave up (its writes undone) does not keep the direct forms off for the requests after it.
     realm_written: bool,
+    /// `realm_written` as module state has it: at the module's seal and at each commit.
+    realm_written_kept: bool,
 }
 
 /// A part of the program that Node runs later than the runtime does, so that what it reads of older state
@@ -404,6 +407,7 @@ impl Heap {
             realm_len: 0,
             realm_epoch: 0,
             realm_written: false,
+            realm_written_kept: false,
         }
     }
     /// Everything made so far is the realm's (see `realm_epoch`).
@@ -441,9 +445,12 @@ impl Heap {
         self.undo.clear();
         self.saved.clear();
         self.bytes = 0;
+        self.realm_written_kept = self.realm_written;
     }
     /// Frees what the last request made and puts back the module objects it wrote.
     pub fn reset(&mut self) {
+        // Every write to the realm since the last commit is undone below.
+        self.realm_written = self.realm_written_kept;
         for (i, o) in self.undo.drain(..) {
             if i < self.realm_len {
                 self.realm_epoch = self.realm_epoch.wrapping_add(1);
@@ -717,6 +724,7 @@ impl Heap {
         self.undo.clear();
         self.saved.clear();
         self.bytes = 0;
+        self.realm_written_kept = self.realm_written;
         Ok(())
     }
     /// Raises the write floor to everything made so far; returns the old floor for `restore_floor`.

@@ -344,6 +344,31 @@ fn the_runtimes_unit_test_context_commits_too() {
     assert_eq!(cx.heap.len(), cx.heap.module_len());
 }
 
+#[test]
+fn a_write_to_the_realm_that_is_undone_leaves_it_untouched_and_a_kept_one_does_not() {
+    let mut cx = test_cx(&[]);
+    let p = Value::Obj(cx.realm.string_proto);
+    assert!(cx.heap.realm_untouched());
+    // A request writes String.prototype and gives up: its write is undone, and so is the mark.
+    cx.begin_request(&limits());
+    set(&mut cx, &p, "shout", Value::Num(1.0));
+    assert!(!cx.heap.realm_untouched());
+    cx.begin_request(&limits());
+    assert!(cx.heap.realm_untouched());
+    assert!(matches!(get(&mut cx, &p, "shout"), Value::Undefined));
+    // A request whose write is kept leaves the realm written for every request after it.
+    set(&mut cx, &p, "shout", Value::Num(2.0));
+    cx.commit_request().unwrap();
+    cx.begin_request(&limits());
+    assert!(!cx.heap.realm_untouched());
+    assert_eq!(num(&get(&mut cx, &p, "shout")), 2.0);
+    // A later give-up goes back to that, not to untouched.
+    set(&mut cx, &p, "shout", Value::Num(3.0));
+    cx.begin_request(&limits());
+    assert!(!cx.heap.realm_untouched());
+    assert_eq!(num(&get(&mut cx, &p, "shout")), 2.0);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The dispatcher: one realm, requests in order.
 //
