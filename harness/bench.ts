@@ -155,6 +155,13 @@ function threadNs(pid: number): Map<string, number> {
   return out;
 }
 
+/** Nanoseconds on a CPU of all the live threads of `pid` together (see threadNs). */
+export function liveThreadsCpuNs(pid: number): number {
+  let sum = 0;
+  for (const v of threadNs(pid).values()) sum += v;
+  return sum;
+}
+
 /** utime + stime of the whole process in ns (ticks of 10 ms; exited threads included). */
 function processTickNs(pid: number): number {
   try {

@@ -17,12 +17,13 @@ export {
   FALLBACK_HEADER,
   SITE_HEADER,
   DEFAULT_HOST,
+  send,
   type CheckOptions,
   type CheckSummary,
   type CheckIo,
 } from './check.ts';
 export { runtimeProfile, pgoFor, findLlvmProfdata, trainingHandlers, TRAINING_DIR, type RuntimeProfileOptions } from './pgo.ts';
-export { runBench, type BenchOptions, type BenchSummary, type BenchResult, type BenchRow, type BenchIo } from './bench.ts';
+export { runBench, liveThreadsCpuNs, type BenchOptions, type BenchSummary, type BenchResult, type BenchRow, type BenchIo } from './bench.ts';
 export {
   readRequests,
   parseRequests,
