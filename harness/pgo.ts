@@ -52,14 +52,22 @@ export interface RuntimeProfileOptions {
   trainingDir?: string;
 }
 
-/** rustc's `-vV` text and the `llvm-profdata` of its sysroot, if the llvm-tools component is installed. */
+let rustcMemo: { version: string; profdata: string | null } | undefined;
+
+/**
+ * rustc's `-vV` text and the `llvm-profdata` of its sysroot, if the llvm-tools component is installed; asked
+ * of rustc once per process (every optimized build asks).
+ */
 function rustcInfo(): { version: string; profdata: string | null } {
-  const vv = spawnSync('rustc', ['-vV'], { encoding: 'utf8' });
-  if (vv.status !== 0) return { version: '', profdata: null };
-  const host = /^host: (.+)$/m.exec(vv.stdout)?.[1]?.trim();
-  const sysroot = spawnSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).stdout?.trim();
-  const tool = host && sysroot ? join(sysroot, 'lib', 'rustlib', host, 'bin', 'llvm-profdata') : '';
-  return { version: vv.stdout, profdata: tool && existsSync(tool) ? tool : null };
+  if (rustcMemo === undefined) {
+    const vv = spawnSync('rustc', ['-vV'], { encoding: 'utf8' });
+    if (vv.status !== 0) return { version: '', profdata: null };
+    const host = /^host: (.+)$/m.exec(vv.stdout)?.[1]?.trim();
+    const sysroot = spawnSync('rustc', ['--print', 'sysroot'], { encoding: 'utf8' }).stdout?.trim();
+    const tool = host && sysroot ? join(sysroot, 'lib', 'rustlib', host, 'bin', 'llvm-profdata') : '';
+    rustcMemo = { version: vv.stdout, profdata: tool && existsSync(tool) ? tool : null };
+  }
+  return rustcMemo;
 }
 
 /** The `llvm-profdata` builds will use: $CONTAINERLESS_LLVM_PROFDATA, else the one in rustc's sysroot. */
