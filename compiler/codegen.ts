@@ -3251,7 +3251,7 @@ class FnGen {
         return this.expr(p.value);
       });
       const keys = names.map((k: string | null) => this.cg.strOf(k ?? ''));
-      return `{ let vals: [Value; ${n}] = [${vals.join(', ')}]; cx.object_literal(&[${keys.join(', ')}], vals)? }`;
+      return `{ let vals: [Value; ${n}] = [${vals.join(', ')}]; cx.object_literal(${this.cg.icSlot()}, &[${keys.join(', ')}], vals)? }`;
     }
     const parts = [`let obj = ${n ? `cx.new_object_with(${n})` : 'cx.new_object()'}?; let o = obj.as_obj().expect("object");`];
     for (const p of e.properties) {

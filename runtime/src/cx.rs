@@ -224,6 +224,9 @@ pub struct Cx {
     pub(crate) ics: Vec<crate::call::MethodIc>,
     /// Named reads' caches (see `props::get_at`): where in its property map each site last found its key.
     pub(crate) pics: Vec<u32>,
+    /// Object literals' shapes (see `object_literal`), by the slot the compiler gave each literal, with the
+    /// bytes their keys are charged.
+    shapes: Vec<Option<(std::rc::Rc<crate::propmap::Keys>, usize)>>,
     /// What builtins found out about the realm's objects, each for the realm epoch it holds at.
     pub realm_memo: RealmMemo,
 }
@@ -278,6 +281,7 @@ impl Cx {
             globals: vec![None; prog.strings.len()],
             ics: Vec::new(),
             pics: Vec::new(),
+            shapes: Vec::new(),
             realm_memo: RealmMemo::default(),
         };
         cx.heap.seal_realm();
@@ -383,29 +387,48 @@ impl Cx {
         ))?))
     }
     /// An object literal whose properties are all plain data properties with static, distinct keys (the
-    /// compiler checks): `{ id: a, total: b }` is `object_literal(&[<id>, <total>], [a, b])`, with string
-    /// constants for keys and the values already evaluated in source order. The object is made in one step,
-    /// charged what defining the properties one by one would charge. Nothing can see the object before the
-    /// literal completes, so making it after its values rather than before is not observable.
+    /// compiler checks): `{ id: a, total: b }` is `object_literal(slot, &[<id>, <total>], [a, b])`, with
+    /// string constants for keys and the values already evaluated in source order. The object is made in
+    /// one step, charged what defining the properties one by one would charge. Nothing can see the object
+    /// before the literal completes, so making it after its values rather than before is not observable.
+    /// Every object the literal (`slot`, the compiler's number for it) makes shares one list of its keys.
     #[inline]
     pub fn object_literal<const N: usize>(
         &mut self,
+        slot: u32,
         keys: &[u32; N],
         vals: [Value; N],
     ) -> JsResult<Value> {
+        let (shape, key_bytes) = match self.shapes.get(slot as usize) {
+            Some(Some((shape, bytes))) => (shape.clone(), *bytes),
+            _ => self.literal_shape(slot, keys),
+        };
+        self.heap.charge(key_bytes)?;
         let mut obj = crate::heap::Obj::new(
             crate::heap::ObjKind::Ordinary,
             Some(self.realm.object_proto),
         );
-        obj.props.reserve(N);
-        let mut key_bytes = 0;
-        for (&k, v) in keys.iter().zip(vals) {
-            let key = self.sk(k as usize);
-            key_bytes += key.len() * 2;
-            obj.props.push_new(key, crate::heap::Prop::data(v));
-        }
-        self.heap.charge(key_bytes)?;
+        obj.props = crate::propmap::Props::with_shape(
+            shape,
+            vals.into_iter().map(crate::heap::Prop::data).collect(),
+        );
         Ok(Value::Obj(self.heap.alloc(obj)?))
+    }
+    #[inline(never)]
+    fn literal_shape(
+        &mut self,
+        slot: u32,
+        keys: &[u32],
+    ) -> (std::rc::Rc<crate::propmap::Keys>, usize) {
+        let list: Vec<crate::value::JsStr> = keys.iter().map(|&k| self.sk(k as usize)).collect();
+        let bytes = list.iter().map(|k| k.len() * 2).sum();
+        let shape = crate::propmap::Keys::new(list);
+        let i = slot as usize;
+        if self.shapes.len() <= i {
+            self.shapes.resize(i + 1, None);
+        }
+        self.shapes[i] = Some((shape.clone(), bytes));
+        (shape, bytes)
     }
     /// A new object with room for `n` properties (an object literal's), so defining them never rehashes.
     pub fn new_object_with(&mut self, n: usize) -> JsResult<Value> {

@@ -4,21 +4,62 @@
 //! Most objects have a handful of properties (an object literal, a record parsed from JSON, a class
 //! instance), so they are a plain vector searched by comparing keys, which costs less than hashing the key;
 //! an object that grows past `SMALL` properties (a dictionary) gets an index by key as well.
+//!
+//! The keys are kept apart from the properties, in a list that objects can share (a *shape*): every object
+//! an object literal makes shares that literal's list, so making one copies no key and freeing one drops
+//! no key. A list is copied the first time an object that shares it gains or loses a key (copy on write),
+//! so sharing never shows.
 
 use crate::heap::{Prop, PropsHasher};
 use crate::value::JsStr;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// The most properties searched without an index.
 const SMALL: usize = 16;
 
+/// An object's keys in order, shared by objects of the same shape, with their index once there are more
+/// than `SMALL` (it depends on the keys alone, so it is shared with them).
+#[derive(Clone, Default, Debug)]
+pub struct Keys {
+    list: Vec<JsStr>,
+    index: Option<HashMap<JsStr, u32, PropsHasher>>,
+}
+
+impl Keys {
+    /// The shape of an object whose keys are `list`, distinct (an object literal's).
+    pub fn new(list: Vec<JsStr>) -> Rc<Keys> {
+        let mut keys = Keys { list, index: None };
+        keys.reindex();
+        Rc::new(keys)
+    }
+    fn reindex(&mut self) {
+        self.index = if self.list.len() > SMALL {
+            let mut ix: HashMap<JsStr, u32, PropsHasher> =
+                HashMap::with_capacity_and_hasher(2 * self.list.len(), PropsHasher);
+            for (j, k) in self.list.iter().enumerate() {
+                ix.insert(k.clone(), j as u32);
+            }
+            Some(ix)
+        } else {
+            None
+        };
+    }
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 #[derive(Clone, Default, Debug)]
 pub struct Props {
-    entries: Vec<(JsStr, Prop)>,
-    /// Each key's position in `entries`, once there are more than `SMALL`. Boxed so that every object
-    /// without one (nearly all) carries a pointer rather than an empty table.
-    #[allow(clippy::box_collection)]
-    index: Option<Box<HashMap<JsStr, u32, PropsHasher>>>,
+    /// None while the object has no key (most objects get their first one right away; an empty one
+    /// allocates nothing).
+    keys: Option<Rc<Keys>>,
+    /// The properties, in the keys' order.
+    vals: Vec<Prop>,
 }
 
 /// What a property can be looked up by: its UTF-16 code units.
@@ -57,39 +98,67 @@ fn same(a: &[u16], b: &[u16]) -> bool {
 }
 
 impl Props {
+    /// An object's properties with the shape `keys` (shared) and `vals` in its order.
+    pub fn with_shape(keys: Rc<Keys>, vals: Vec<Prop>) -> Props {
+        debug_assert_eq!(keys.list.len(), vals.len());
+        Props {
+            keys: Some(keys),
+            vals,
+        }
+    }
+    #[inline(always)]
+    fn key_list(&self) -> &[JsStr] {
+        match &self.keys {
+            Some(k) => &k.list,
+            None => &[],
+        }
+    }
+    /// The keys to change: this object's own copy (made now if it shares them).
+    fn keys_mut(&mut self) -> &mut Keys {
+        Rc::make_mut(self.keys.get_or_insert_with(Default::default))
+    }
     /// The position of `key`, if the object has it.
     #[inline]
     pub fn position<K: Key + ?Sized>(&self, key: &K) -> Option<usize> {
         let key = key.key_units();
-        match &self.index {
+        let keys = self.keys.as_deref()?;
+        match &keys.index {
             Some(ix) => ix.get(key).map(|&i| i as usize),
-            None => self.entries.iter().position(|(k, _)| same(k.units(), key)),
+            None => keys.list.iter().position(|k| same(k.units(), key)),
         }
     }
     #[inline]
     pub fn get<K: Key + ?Sized>(&self, key: &K) -> Option<&Prop> {
-        self.position(key).map(|i| &self.entries[i].1)
+        self.position(key).map(|i| &self.vals[i])
     }
     #[inline]
     pub fn get_mut<K: Key + ?Sized>(&mut self, key: &K) -> Option<&mut Prop> {
-        self.position(key).map(|i| &mut self.entries[i].1)
+        self.position(key).map(|i| &mut self.vals[i])
     }
     /// The property of `key` with its position and stored key.
     #[inline]
     pub fn get_full<K: Key + ?Sized>(&self, key: &K) -> Option<(usize, &JsStr, &Prop)> {
-        self.position(key).map(|i| {
-            let (k, p) = &self.entries[i];
-            (i, k, p)
-        })
+        self.position(key)
+            .map(|i| (i, &self.key_list()[i], &self.vals[i]))
     }
     /// The property at position `i`, with its key.
     #[inline(always)]
     pub fn get_index(&self, i: usize) -> Option<(&JsStr, &Prop)> {
-        self.entries.get(i).map(|(k, p)| (k, p))
+        match (self.key_list().get(i), self.vals.get(i)) {
+            (Some(k), Some(p)) => Some((k, p)),
+            _ => None,
+        }
     }
     #[inline]
     pub fn get_index_mut(&mut self, i: usize) -> Option<(&JsStr, &mut Prop)> {
-        self.entries.get_mut(i).map(|(k, p)| (&*k, p))
+        let keys: &[JsStr] = match &self.keys {
+            Some(k) => &k.list,
+            None => &[],
+        };
+        match (keys.get(i), self.vals.get_mut(i)) {
+            (Some(k), Some(p)) => Some((k, p)),
+            _ => None,
+        }
     }
     #[inline]
     pub fn contains_key<K: Key + ?Sized>(&self, key: &K) -> bool {
@@ -98,75 +167,72 @@ impl Props {
     /// Sets `key` to `prop`: in its place when the object has it (the old property is returned), else last.
     pub fn insert(&mut self, key: JsStr, prop: Prop) -> Option<Prop> {
         if let Some(i) = self.position(&key) {
-            return Some(std::mem::replace(&mut self.entries[i].1, prop));
+            return Some(std::mem::replace(&mut self.vals[i], prop));
         }
-        let i = self.entries.len();
-        match &mut self.index {
+        self.push_unchecked(key, prop);
+        None
+    }
+    fn push_unchecked(&mut self, key: JsStr, prop: Prop) {
+        let keys = self.keys_mut();
+        let i = keys.list.len();
+        match &mut keys.index {
             Some(ix) => {
                 ix.insert(key.clone(), i as u32);
+                keys.list.push(key);
             }
-            None if i >= SMALL => {
-                let mut ix: HashMap<JsStr, u32, PropsHasher> =
-                    HashMap::with_capacity_and_hasher(2 * (i + 1), PropsHasher);
-                for (j, (k, _)) in self.entries.iter().enumerate() {
-                    ix.insert(k.clone(), j as u32);
+            None => {
+                keys.list.push(key);
+                if i >= SMALL {
+                    keys.reindex();
                 }
-                ix.insert(key.clone(), i as u32);
-                self.index = Some(Box::new(ix));
             }
-            None => {}
         }
-        self.entries.push((key, prop));
-        None
+        self.vals.push(prop);
     }
     /// Adds `key`, which the object does not have (an object literal's distinct static keys), last.
     #[inline]
     pub fn push_new(&mut self, key: JsStr, prop: Prop) {
         debug_assert!(!self.contains_key(&key));
-        if self.index.is_some() || self.entries.len() >= SMALL {
-            self.insert(key, prop);
-        } else {
-            self.entries.push((key, prop));
-        }
+        self.push_unchecked(key, prop);
     }
     /// Removes `key`, keeping the others in order.
     pub fn shift_remove<K: Key + ?Sized>(&mut self, key: &K) -> Option<Prop> {
         let i = self.position(key)?;
-        let (_, p) = self.entries.remove(i);
-        if let Some(ix) = &mut self.index {
-            if self.entries.len() <= SMALL {
-                self.index = None;
-            } else {
-                ix.clear();
-                for (j, (k, _)) in self.entries.iter().enumerate() {
-                    ix.insert(k.clone(), j as u32);
-                }
-            }
+        let keys = self.keys_mut();
+        keys.list.remove(i);
+        if keys.index.is_some() {
+            keys.reindex();
         }
-        Some(p)
+        Some(self.vals.remove(i))
     }
     pub fn reserve(&mut self, n: usize) {
-        self.entries.reserve(n);
+        self.vals.reserve(n);
+        if self.keys.is_none() && n > 0 {
+            self.keys = Some(Rc::new(Keys {
+                list: Vec::with_capacity(n),
+                index: None,
+            }));
+        }
     }
     #[inline(always)]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.vals.len()
     }
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.vals.is_empty()
     }
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &JsStr> + ExactSizeIterator {
-        self.entries.iter().map(|(k, _)| k)
+        self.key_list().iter()
     }
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Prop> + ExactSizeIterator {
-        self.entries.iter().map(|(_, p)| p)
+        self.vals.iter()
     }
     pub fn values_mut(&mut self) -> impl DoubleEndedIterator<Item = &mut Prop> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(_, p)| p)
+        self.vals.iter_mut()
     }
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&JsStr, &Prop)> + ExactSizeIterator {
-        self.entries.iter().map(|(k, p)| (k, p))
+        self.key_list().iter().zip(self.vals.iter())
     }
 }
 
@@ -231,6 +297,47 @@ mod tests {
                 assert!(!p.contains_key(&units[..]));
             }
             assert!(!p.contains_key(&[][..]));
+        }
+    }
+
+    /// Objects that share a shape (an object literal's) stay apart: one that gains, changes or loses a
+    /// key gets its own copy of the keys, and the others keep theirs, past `SMALL` keys as below it.
+    #[test]
+    fn objects_that_share_a_shape_change_apart() {
+        for total in [3usize, SMALL + 2] {
+            let keys: Vec<JsStr> = (0..total)
+                .map(|i| JsStr::from(format!("k{i}").as_str()))
+                .collect();
+            let shape = Keys::new(keys.clone());
+            let vals = |base: usize| (0..total).map(|i| n(base + i)).collect::<Vec<_>>();
+            let mut a = Props::with_shape(shape.clone(), vals(0));
+            let mut b = Props::with_shape(shape.clone(), vals(100));
+            let c = Props::with_shape(shape.clone(), vals(200));
+            assert!(a.insert(JsStr::from("extra"), n(7)).is_none());
+            assert!(b.shift_remove(&keys[1].units().to_vec()).is_some());
+            assert_eq!(
+                a.insert(keys[0].clone(), n(9)).map(|p| num(Some(&p))),
+                Some(Some(0.0))
+            );
+            let names = |p: &Props| p.keys().map(|k| k.to_rust_string()).collect::<Vec<_>>();
+            let mut want_a: Vec<String> = keys.iter().map(|k| k.to_rust_string()).collect();
+            let want_c = want_a.clone();
+            want_a.push("extra".into());
+            let mut want_b = want_c.clone();
+            want_b.remove(1);
+            assert_eq!(names(&a), want_a);
+            assert_eq!(names(&b), want_b);
+            assert_eq!(names(&c), want_c);
+            assert_eq!(num(a.get(&keys[0].units().to_vec())), Some(9.0));
+            assert_eq!(num(a.get(&[101u16, 120, 116, 114, 97][..])), Some(7.0));
+            assert!(!b.contains_key(&keys[1].units().to_vec()));
+            assert_eq!(num(b.get(&keys[2].units().to_vec())), Some(102.0));
+            assert_eq!(
+                num(c.get(&keys[total - 1].units().to_vec())),
+                Some((200 + total - 1) as f64)
+            );
+            assert!(!c.contains_key(&[101u16, 120, 116, 114, 97][..]));
+            assert_eq!(shape.len(), total);
         }
     }
 }
