@@ -140,6 +140,9 @@ pub struct Prog {
     cache: [RefCell<Option<Cache>>; 2],
     /// The states of the lazy DFA that searches for bounds only, kept between searches.
     dfa: RefCell<dfa::Dfa>,
+    /// The one character a match is (`/[&<>"]/g`, `/\s/`, `/x/i` without the `u` flag): the instruction that
+    /// consumes it, when the whole program is that instruction between the bounds' saves.
+    single: Option<Inst>,
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -801,7 +804,16 @@ impl Prog {
             && matches!(&root, Node::Cat(items) if matches!(items.first(), Some(Node::Start)));
         let mut first = (0u128, false);
         let first = (!first_units(&root, &flags, &mut first)).then_some(first);
+        let single = match c.insts[..] {
+            [Inst::Save(0), x @ (Inst::Char(_) | Inst::Fold(_) | Inst::Class(_) | Inst::Any | Inst::AnyNoLt), Inst::Save(1), Inst::Match]
+                if !flags.unicode && groups == 0 =>
+            {
+                Some(x)
+            }
+            _ => None,
+        };
         Some(Prog {
+            single,
             insts: c.insts,
             classes: c.classes,
             nslots: 2 * (groups + 1),
@@ -822,6 +834,9 @@ impl Prog {
     /// The first match at or after `from` (only at `from` when `sticky`), with the captures when `caps`;
     /// and how many positions the search went through.
     pub fn exec(&self, s: &[u16], from: usize, sticky: bool, caps: bool) -> (Option<Found>, usize) {
+        if let Some(x) = self.single {
+            return self.exec_single(x, s, from, sticky || self.anchored);
+        }
         // The lazy DFA finds the bounds, unless it hands the search back.
         let dfa = {
             let mut d = self.dfa.borrow_mut();
@@ -849,6 +864,52 @@ impl Prog {
             }
             None => self.exec_pike(s, from, sticky, caps),
         }
+    }
+
+    /// `exec` of a program that matches one character `x` (see `single`): the first unit at or after
+    /// `from` (only at `from` when `one_start`) that `x` accepts, each unit a character without the `u` flag.
+    /// The units a match can begin with (`first_ascii`) rule most units out with one load.
+    fn exec_single(
+        &self,
+        x: Inst,
+        s: &[u16],
+        from: usize,
+        one_start: bool,
+    ) -> (Option<Found>, usize) {
+        let accepts = |c: u16| -> bool {
+            if let Some(&false) = self.first_ascii.get(c as usize) {
+                if self.first.is_some() {
+                    return false;
+                }
+            }
+            let c = c as u32;
+            match x {
+                Inst::Char(k) => c == k,
+                Inst::Fold(k) => canonicalize(c as u16) as u32 == k,
+                Inst::Class(i) => self.classes[i as usize].matches(c, self.flags.ignore_case),
+                Inst::Any => true,
+                Inst::AnyNoLt => !is_line_terminator(c),
+                _ => unreachable!("not a consuming instruction"),
+            }
+        };
+        let end = if one_start {
+            (from + 1).min(s.len())
+        } else {
+            s.len()
+        };
+        let found = (from.min(end)..end).find(|&p| accepts(s[p]));
+        let steps = found.map_or(end, |p| p + 1).saturating_sub(from);
+        let found = found.map(|p| Found {
+            range: p..p + 1,
+            captures: Vec::new(),
+        });
+        (found, steps)
+    }
+
+    /// Whether searches take `exec_single`, for the tests that hold it to the Pike VM.
+    #[cfg(test)]
+    pub fn is_single(&self) -> bool {
+        self.single.is_some()
     }
 
     /// `exec` by the Pike VM alone, for the tests that hold the DFA to it.

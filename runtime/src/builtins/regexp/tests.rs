@@ -1671,6 +1671,93 @@ fn dfa_bounds_agree_with_the_pike_vm() {
     );
 }
 
+/// A pattern that is one character (`/[&<>"]/g`, as an HTML escape has it) is searched by a scan for that
+/// character (`exec_single`), which finds what the Pike VM finds: every such pattern of the engine's
+/// grammar, every flag combination, subjects with the characters case folding and line terminators make
+/// hard, every start, sticky or not.
+#[test]
+fn one_character_patterns_are_found_as_the_pike_vm_finds_them() {
+    let patterns = [
+        "a",
+        "K",
+        "\\n",
+        ".",
+        "\\d",
+        "\\W",
+        "\\s",
+        "[abc]",
+        "[^a]",
+        "[&<>\"'`]",
+        "[^]",
+        "[]",
+        "[k-s]",
+        "[\\u00e0-\\u00ff]",
+        "\\u212a",
+        "ſ",
+        "σ",
+        "[\\b]",
+        "[^\\n]",
+        "\\.",
+    ];
+    let subjects = [
+        "",
+        "a",
+        "Kk\u{212a}sSſ",
+        "<p class=\"x\">Tom & 'Jerry'</p>`",
+        "line\none\r\u{2028}two",
+        "\u{e9}\u{c9}\u{ff}ς\u{3a3}σ 9_-",
+        "\u{1f600}x%ud800",
+        "abcABC.\t",
+    ];
+    let (mut single, mut compared, mut differ) = (0, 0, Vec::new());
+    for p in patterns {
+        for bits in 0..16u8 {
+            let flags = pike::Flags {
+                ignore_case: bits & 1 != 0,
+                multiline: bits & 2 != 0,
+                dot_all: bits & 4 != 0,
+                unicode: bits & 8 != 0,
+            };
+            let Some(prog) = pike::Prog::compile(&u(p), flags, 0) else {
+                continue;
+            };
+            single += prog.is_single() as usize;
+            for s in subjects.iter().map(|s| u(s)) {
+                for from in 0..=s.len() {
+                    for (sticky, caps) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
+                        let got = prog
+                            .exec(&s, from, sticky, caps)
+                            .0
+                            .map(|m| (m.range, m.captures));
+                        let want = prog
+                            .exec_pike_only(&s, from, sticky, caps)
+                            .map(|m| (m.range, m.captures));
+                        compared += 1;
+                        if got != want {
+                            differ.push(format!("/{p}/ flags {bits:04b} on {s:?} from {from} sticky {sticky}: {got:?} pike {want:?}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Without the `u` flag every one of them is one character; with it, none takes the scan.
+    assert_eq!(
+        single,
+        patterns.len() * 8,
+        "patterns searched as one character"
+    );
+    assert!(compared > 20_000, "only {compared} searches compared");
+    assert!(
+        differ.is_empty(),
+        "{} differ: {:#?}",
+        differ.len(),
+        &differ[..differ.len().min(10)]
+    );
+}
+
 /// Which patterns run on the non-backtracking engine, and that the others still run on regress.
 #[test]
 fn engine_is_chosen_per_pattern() {
