@@ -595,6 +595,28 @@ impl Heap {
     pub fn array_slot_mut(&mut self, r: ObjRef, i: usize) -> Option<&mut Value> {
         self.array_items_mut(r)?.get_mut(i)
     }
+    /// Element `i` of array `r` of module state (a table the module made and requests write), for an
+    /// in-bounds store that needs no other check: written through `get_mut`, so the request's first write
+    /// copies the array into the undo log as every write to module state does. None for anything else (the
+    /// request's own objects, the realm's, a frozen or watched array, a detached async call running).
+    #[inline]
+    pub fn module_array_slot_mut(&mut self, r: ObjRef, i: usize) -> Option<&mut Value> {
+        if r.0 >= self.module_len
+            || r.0 < self.realm_len
+            || self.write_floor != self.module_len
+            || self.is_watched(r)
+        {
+            return None;
+        }
+        let o = self.objs.get(r.0 as usize)?;
+        if o.frozen || !matches!(&o.kind, ObjKind::Array(items) if i < items.len()) {
+            return None;
+        }
+        match &mut self.get_mut(r).ok()?.kind {
+            ObjKind::Array(items) => items.get_mut(i),
+            _ => None,
+        }
+    }
     /// The elements of array `r`, for a store or an append that needs no other check: `r` belongs to the
     /// current request (so no module-state or detached-call rule applies) and is neither frozen nor watched.
     #[inline(always)]

@@ -357,6 +357,16 @@ pub fn get_computed(cx: &mut Cx, v: &Value, k: &Value) -> JsResult<Value> {
             }
         }
     }
+    // A string key of an ordinary object's own data property (`counts[word]`, `ESCAPES[c]`): the string is
+    // the property key itself (ToPropertyKey of a string), found in the object's own map without a copy.
+    if let (Value::Obj(o), Value::Str(s)) = (v, k) {
+        let obj = cx.heap.get(*o);
+        if matches!(obj.kind, ObjKind::Ordinary) {
+            if let Some(Prop::Data { value, .. }) = obj.props.get(s.units()) {
+                return Ok(value.clone());
+            }
+        }
+    }
     if v.is_nullish() {
         return crate::cx::engine_throw("TypeError", "Cannot read properties of undefined or null");
     }
@@ -528,6 +538,14 @@ pub fn set_array_num(cx: &mut Cx, o: &Value, k: f64, n: f64, site: u32) -> JsRes
 
 #[inline(never)]
 fn set_array_index_slow(cx: &mut Cx, o: &Value, k: f64, v: Value, site: u32) -> JsResult<()> {
+    // An array of module state (a grid the module made, which each request writes and resets) takes the
+    // same in-bounds store, through the write access that logs it for undoing.
+    if let (Value::Obj(r), Some(i)) = (o, ops::small_index(k)) {
+        if let Some(slot) = cx.heap.module_array_slot_mut(*r, i) {
+            *slot = v;
+            return Ok(());
+        }
+    }
     ops::guard_type(cx, o, crate::value::tag::ARRAY, site)?;
     set_computed(cx, o, &Value::Num(k), v)
 }

@@ -256,6 +256,45 @@ fn a_give_up_is_undone_and_what_it_made_freed() {
     assert!(get(&mut cx, &m, "o").is_undefined());
 }
 
+/// An array of module state written in place by index (`grid[y][x] = v`, `props::set_array_index`): a
+/// request that gives up leaves it as it was, a request that answers keeps the write, and a frozen one is
+/// not written.
+#[test]
+fn a_module_array_written_by_index_is_undone_with_a_give_up_and_kept_with_an_answer() {
+    let mut cx = unsealed();
+    let a = cx
+        .new_array(vec![Value::Num(1.0), Value::Num(2.0), Value::Num(3.0)])
+        .unwrap();
+    let frozen = cx.new_array(vec![Value::Num(7.0)]).unwrap();
+    let f = frozen.as_obj().unwrap();
+    cx.heap.get_mut(f).unwrap().frozen = true;
+    cx.heap.seal_module();
+    let at = |cx: &mut Cx, a: &Value, i: f64| num(&props::get_array_index(cx, a, i, 0).unwrap());
+    cx.begin_request(&limits());
+    props::set_array_index(&mut cx, &a, 1.0, Value::Num(20.0), 0).unwrap();
+    props::set_array_index(&mut cx, &a, 1.0, Value::Num(21.0), 0).unwrap();
+    assert_eq!(at(&mut cx, &a, 1.0), 21.0);
+    cx.heap.reset();
+    cx.begin_request(&limits());
+    assert_eq!(
+        at(&mut cx, &a, 1.0),
+        2.0,
+        "a give-up leaves the module's array as it was"
+    );
+    props::set_array_num(&mut cx, &a, 2.0, 30.0, 0).unwrap();
+    cx.commit_request().unwrap();
+    cx.begin_request(&limits());
+    assert_eq!(
+        at(&mut cx, &a, 2.0),
+        30.0,
+        "an answered request keeps its write"
+    );
+    // Strict code's write to a frozen array throws, as `set_computed` has it: not written either way.
+    let r = props::set_array_index(&mut cx, &frozen, 0.0, Value::Num(8.0), 0);
+    assert!(r.is_err());
+    assert_eq!(at(&mut cx, &frozen, 0.0), 7.0);
+}
+
 #[test]
 fn module_state_over_its_cap_is_refused_and_undone() {
     let (mut cx, m) = module_with_object();
