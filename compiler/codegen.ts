@@ -3057,9 +3057,6 @@ class FnGen {
         mask === null
           ? `${this.guard(e, 0, 'o')} let f = ${method};`
           : `let f = call::method_typed(cx, &o, ${this.cg.keyOf(c.property.name)}, ${this.cg.icSlot()}, ${ids}, ${e.sid}, ${mask})?;`;
-      // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one).
-      if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
-        return `{ let o = ${this.operand(c.object, e.arguments)}; ${lookup} let v = ${this.expr(e.arguments[0])}; clrt::builtins::array::push_one(cx, &f, &o, v)? }`;
       // `a.sort((x, y) => x.k - y.k || y.j - x.j)` where the trace saw only Array.prototype.sort: the keys
       // are read once per value when every value holds them as own numbers (array::sort_by_keys).
       const order = ids === '&[CalleeId::Builtin("Array.prototype.sort")]' && e.arguments.length === 1 && !awaited ? sortKeys(e.arguments[0]) : null;
@@ -3076,6 +3073,13 @@ class FnGen {
       // are read again after it (see FnGen.cacheCaptured).
       const early = (pristine: string): string => `let pre = if ${pristine} { None } else { ${this.writeBack} ${lookup} ${this.reload} Some(f) };`;
       const late = `let f = match pre { Some(f) => f, None => { rt::realm_still_untouched(cx, ${e.sid})?; ${this.writeBack} ${lookup} ${this.reload} f } };`;
+      // `a.push(v)` where the trace saw only Array.prototype.push: appended in place (array::push_one), and
+      // on a plain array of a realm no program has written, without the lookup (array::push_direct).
+      if (ids === '&[CalleeId::Builtin("Array.prototype.push")]' && e.arguments.length === 1 && e.arguments[0].type !== 'SpreadElement' && !awaited)
+        return (
+          `{ let o = ${this.operand(c.object, e.arguments)}; ${early('rt::plain_array(cx, &o) && cx.heap.realm_untouched()')} let v = ${this.expr(e.arguments[0])}; ` +
+          `match pre { None => clrt::builtins::array::push_direct(cx, &o, v)?, Some(f) => clrt::builtins::array::push_one(cx, &f, &o, v)? } }`
+        );
       // `s.charCodeAt(i)` on a string and a number: the code unit read directly (string::char_code_at_num),
       // with no fuel of its own (the loop or call around it is charged). A receiver held in a local is
       // borrowed (see `operand`).

@@ -653,21 +653,24 @@ pub fn concat_strs(cx: &mut Cx, parts: &[&Value]) -> JsResult<Value> {
 /// `x = x + b` for a binding `x` that nothing else can read meanwhile (the compiler checks): a string that
 /// only `x` holds grows in place, in amortised constant time per append where building it anew would copy
 /// it every time; anything else is `add`, and `x` keeps its value if that throws.
-#[inline]
+#[inline(always)]
 pub fn add_assign(cx: &mut Cx, x: &mut Value, b: &Value) -> JsResult<()> {
-    if let Value::Str(s) = x {
-        match b {
-            Value::Str(t) if s.try_append(t.units()) => {
-                return cx.heap.charge(2 * t.len()).map_err(Into::into);
-            }
-            Value::Num(n) => {
-                let mut digits = Vec::with_capacity(24);
-                push_number(&mut digits, *n);
-                if s.try_append(&digits) {
-                    return cx.heap.charge(2 * digits.len()).map_err(Into::into);
-                }
-            }
-            _ => {}
+    // Inlined as far as a string appended in place, the loop body of string building.
+    if let (Value::Str(s), Value::Str(t)) = (&mut *x, b) {
+        if s.try_append(t.units()) {
+            return cx.heap.charge(2 * t.len()).map_err(Into::into);
+        }
+    }
+    add_assign_other(cx, x, b)
+}
+
+#[inline(never)]
+fn add_assign_other(cx: &mut Cx, x: &mut Value, b: &Value) -> JsResult<()> {
+    if let (Value::Str(s), Value::Num(n)) = (&mut *x, b) {
+        let mut digits = Vec::with_capacity(24);
+        push_number(&mut digits, *n);
+        if s.try_append(&digits) {
+            return cx.heap.charge(2 * digits.len()).map_err(Into::into);
         }
     }
     let r = add(cx, x, b)?;

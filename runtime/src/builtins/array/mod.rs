@@ -1252,6 +1252,14 @@ pub fn push_one(cx: &mut Cx, f: &crate::call::Callee, this: &Value, v: Value) ->
     crate::call::invoke(cx, f, this.clone(), &[v])
 }
 
+/// `a.push(v)` where the call site found `a` a plain array (`rt::plain_array`) on a realm no program has
+/// written, before it evaluated `v`: the lookup would have found Array.prototype.push, so it is called as
+/// `push_one` calls it, without the lookup.
+#[inline(always)]
+pub fn push_direct(cx: &mut Cx, this: &Value, v: Value) -> JsResult<Value> {
+    push_one(cx, &crate::call::Callee::Native(&PUSH), this, v)
+}
+
 /// Array.prototype.push (ECMA-262 §23.1.3.23).
 fn push(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     let o = this_array(cx, this)?;
