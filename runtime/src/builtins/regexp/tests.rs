@@ -1605,6 +1605,16 @@ fn pike_case_folding_agrees_with_node_on_every_cased_character() {
     );
 }
 
+/// The flags `i`, `m`, `s` and `u` as bits 0 to 3 of `bits`: each of the 16 combinations once over 0..16.
+fn flags_of(bits: u8) -> pike::Flags {
+    pike::Flags {
+        ignore_case: bits & 1 != 0,
+        multiline: bits & 2 != 0,
+        dot_all: bits & 4 != 0,
+        unicode: bits & 8 != 0,
+    }
+}
+
 /// The lazy DFA (pike/dfa.rs) finds the bounds the Pike VM finds: random patterns of the engine's grammar
 /// on random subjects, every start position, sticky or not, every flag combination, one program (and its
 /// cache of states) per pattern and flags. `REGEX_DFA_CASES=n` runs n patterns (default 3000).
@@ -1622,12 +1632,7 @@ fn dfa_bounds_agree_with_the_pike_vm() {
         gen_pike_pattern(&mut r, 0, &mut groups, &mut p);
         let subjects: Vec<Vec<u16>> = (0..4).map(|_| u(&gen_pike_subject(&mut r))).collect();
         for bits in 0..16u8 {
-            let flags = pike::Flags {
-                ignore_case: bits & 1 != 0,
-                multiline: bits & 2 != 0,
-                dot_all: bits & 4 != 0,
-                unicode: bits & 8 != 0,
-            };
+            let flags = flags_of(bits);
             let Some(prog) = pike::Prog::compile(&u(&p), flags, groups) else {
                 continue;
             };
@@ -1712,12 +1717,7 @@ fn one_character_patterns_are_found_as_the_pike_vm_finds_them() {
     let (mut single, mut compared, mut differ) = (0, 0, Vec::new());
     for p in patterns {
         for bits in 0..16u8 {
-            let flags = pike::Flags {
-                ignore_case: bits & 1 != 0,
-                multiline: bits & 2 != 0,
-                dot_all: bits & 4 != 0,
-                unicode: bits & 8 != 0,
-            };
+            let flags = flags_of(bits);
             let Some(prog) = pike::Prog::compile(&u(p), flags, 0) else {
                 continue;
             };
