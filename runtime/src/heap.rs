@@ -597,19 +597,15 @@ impl Heap {
     }
     /// Element `i` of array `r` of module state (a table the module made and requests write), for an
     /// in-bounds store that needs no other check: written through `get_mut`, so the request's first write
-    /// copies the array into the undo log as every write to module state does. None for anything else (the
-    /// request's own objects, the realm's, a frozen or watched array, a detached async call running).
+    /// copies the array into the undo log as every write to module state does. None for anything else: the
+    /// request's own objects, the realm's, and what `get_mut` refuses (a frozen or watched array, a
+    /// detached async call running), which the caller's general path then answers as it always did.
     #[inline]
     pub fn module_array_slot_mut(&mut self, r: ObjRef, i: usize) -> Option<&mut Value> {
-        if r.0 >= self.module_len
-            || r.0 < self.realm_len
-            || self.write_floor != self.module_len
-            || self.is_watched(r)
-        {
+        if r.0 >= self.module_len || r.0 < self.realm_len {
             return None;
         }
-        let o = self.objs.get(r.0 as usize)?;
-        if o.frozen || !matches!(&o.kind, ObjKind::Array(items) if i < items.len()) {
+        if !matches!(&self.objs.get(r.0 as usize)?.kind, ObjKind::Array(items) if i < items.len()) {
             return None;
         }
         match &mut self.get_mut(r).ok()?.kind {

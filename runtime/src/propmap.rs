@@ -45,11 +45,14 @@ impl Keys {
             None
         };
     }
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+}
+
+/// The keys of an object with `keys` (none while it has no key).
+#[inline(always)]
+fn list_of(keys: &Option<Rc<Keys>>) -> &[JsStr] {
+    match keys {
+        Some(k) => &k.list,
+        None => &[],
     }
 }
 
@@ -108,10 +111,7 @@ impl Props {
     }
     #[inline(always)]
     fn key_list(&self) -> &[JsStr] {
-        match &self.keys {
-            Some(k) => &k.list,
-            None => &[],
-        }
+        list_of(&self.keys)
     }
     /// The keys to change: this object's own copy (made now if it shares them).
     fn keys_mut(&mut self) -> &mut Keys {
@@ -151,11 +151,7 @@ impl Props {
     }
     #[inline]
     pub fn get_index_mut(&mut self, i: usize) -> Option<(&JsStr, &mut Prop)> {
-        let keys: &[JsStr] = match &self.keys {
-            Some(k) => &k.list,
-            None => &[],
-        };
-        match (keys.get(i), self.vals.get_mut(i)) {
+        match (list_of(&self.keys).get(i), self.vals.get_mut(i)) {
             (Some(k), Some(p)) => Some((k, p)),
             _ => None,
         }
@@ -337,7 +333,7 @@ mod tests {
                 Some((200 + total - 1) as f64)
             );
             assert!(!c.contains_key(&[101u16, 120, 116, 114, 97][..]));
-            assert_eq!(shape.len(), total);
+            assert_eq!(shape.list.len(), total);
         }
     }
 }
