@@ -19,12 +19,14 @@ pub mod propmap;
 pub mod props;
 pub mod realm;
 pub mod rt;
+mod strbuf;
 #[cfg(test)]
 mod testkit;
 pub mod value;
 
 /// The allocator of every dispatcher (and of the runtime's tests): mimalloc (see its entry in Cargo.toml).
-#[global_allocator]
+/// Not under Miri, which checks the unsafe code (`strbuf`) against the system allocator: it cannot run C.
+#[cfg_attr(not(miri), global_allocator)]
 static ALLOCATOR: Alloc = Alloc;
 
 /// mimalloc, asked for plain blocks where that is enough. `mimalloc::MiMalloc` asks for every block by its

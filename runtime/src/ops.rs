@@ -255,11 +255,7 @@ thread_local! {
     /// number-string cache: `String(i)`, `'' + i` kept as a value and `i.toString()` for loop counters, days
     /// and counts were two allocations each. Sharing is invisible (strings are immutable).
     static INT_STRS: Vec<JsStr> = (0..SMALL_INTS)
-        .map(|i| {
-            let mut units = Vec::new();
-            push_number(&mut units, i as f64);
-            JsStr::from_units(units)
-        })
+        .map(|i| with_number_units(i as f64, JsStr::from_slice))
         .collect();
 }
 
@@ -269,15 +265,20 @@ pub fn number_to_jsstr(n: f64) -> JsStr {
     if i < SMALL_INTS && i as f64 == n {
         return INT_STRS.with(|t| t[i].clone());
     }
-    let mut units = Vec::new();
-    push_number(&mut units, n);
-    JsStr::from_units(units)
+    with_number_units(n, JsStr::from_slice)
 }
 
 /// Appends Number::toString(n) (ECMA-262 §6.1.6.1.20) to `out`: integers of 32 bits digit by digit, the
 /// rest as `number_to_string` writes them.
 #[inline]
 pub fn push_number(out: &mut Vec<u16>, n: f64) {
+    with_number_units(n, |u| out.extend_from_slice(u))
+}
+
+/// Calls `f` with the units of `n`'s string, made on the stack: a string built around a number (`s + n`,
+/// `String(n)`) is then one allocation.
+#[inline]
+pub fn with_number_units<R>(n: f64, f: impl FnOnce(&[u16]) -> R) -> R {
     let i = trunc_i32(n);
     if i as f64 == n && i != i32::MIN {
         // -0 is "0".
@@ -296,10 +297,21 @@ pub fn push_number(out: &mut Vec<u16>, n: f64) {
             p -= 1;
             buf[p] = b'-' as u16;
         }
-        out.extend_from_slice(&buf[p..]);
-        return;
+        return f(&buf[p..]);
     }
-    out.extend(number_to_string(n).bytes().map(|b| b as u16));
+    let mut b = ryu_js::Buffer::new();
+    let text = b.format(n);
+    // JavaScript's shortest form is at most 25 characters ("-1.2345678901234567e-308"); NaN and Infinity
+    // fewer.
+    let mut buf = [0u16; 32];
+    if text.len() > buf.len() {
+        let units: Vec<u16> = text.bytes().map(|b| b as u16).collect();
+        return f(&units);
+    }
+    for (d, b) in buf.iter_mut().zip(text.bytes()) {
+        *d = b as u16;
+    }
+    f(&buf[..text.len()])
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -598,18 +610,14 @@ pub fn add(cx: &mut Cx, a: &Value, b: &Value) -> JsResult<Value> {
         }
         // A string and a number: one allocation for the result, none for the number's digits.
         (Value::Str(x), Value::Num(n)) => {
-            let mut units = Vec::with_capacity(x.len() + 12);
-            units.extend_from_slice(x.units());
-            push_number(&mut units, *n);
-            cx.heap.charge(2 * units.len())?;
-            return Ok(Value::Str(JsStr::from_units(units)));
+            let s = with_number_units(*n, |d| concat2(x.units(), d));
+            cx.heap.charge(2 * s.len())?;
+            return Ok(Value::Str(s));
         }
         (Value::Num(n), Value::Str(y)) => {
-            let mut units = Vec::with_capacity(y.len() + 12);
-            push_number(&mut units, *n);
-            units.extend_from_slice(y.units());
-            cx.heap.charge(2 * units.len())?;
-            return Ok(Value::Str(JsStr::from_units(units)));
+            let s = with_number_units(*n, |d| concat2(d, y.units()));
+            cx.heap.charge(2 * s.len())?;
+            return Ok(Value::Str(s));
         }
         _ => {}
     }
@@ -641,13 +649,21 @@ pub fn concat_strs(cx: &mut Cx, parts: &[&Value]) -> JsResult<Value> {
         }
     }
     cx.heap.charge(2 * len)?;
-    let mut units = Vec::with_capacity(len);
+    let mut out = JsStr::with_capacity(len);
     for p in parts {
         if let Value::Str(s) = p {
-            units.extend_from_slice(s.units());
+            out.try_append(s.units());
         }
     }
-    Ok(Value::Str(JsStr::from_units(units)))
+    Ok(Value::Str(out))
+}
+
+/// A new string of `a` then `b`, in one allocation.
+fn concat2(a: &[u16], b: &[u16]) -> JsStr {
+    let mut s = JsStr::with_capacity(a.len() + b.len());
+    s.try_append(a);
+    s.try_append(b);
+    s
 }
 
 /// `x = x + b` for a binding `x` that nothing else can read meanwhile (the compiler checks): a string that

@@ -3,15 +3,16 @@
 //! Strings are sequences of UTF-16 code units (ECMA-262 §6.1.4), shared by reference counting; they
 //! are immutable, so sharing is invisible to the program.
 
+use crate::strbuf::StrBuf;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::rc::Rc;
 
 /// An immutable JavaScript string: a sequence of UTF-16 code units.
-#[derive(Clone, Eq)]
-// A thin pointer (Rc of a vector), so that a `Value` is 16 bytes: generated code moves values all the time. A
-// vector rather than a boxed slice so that a string nobody else holds can grow in place (`try_append`).
-pub struct JsStr(Rc<Vec<u16>>);
+#[derive(Clone)]
+// A thin pointer (to one allocation with the count, the length and the units: `StrBuf`), so that a `Value`
+// is 16 bytes: generated code moves values all the time. Growable, so that a string nobody else holds can
+// grow in place (`try_append`).
+pub struct JsStr(StrBuf);
 
 thread_local! {
     /// The empty string and the strings of one ASCII unit, made once per thread and shared: `charAt`,
@@ -19,13 +20,19 @@ thread_local! {
     /// Sharing is invisible (strings are immutable); a shared string is never appended to in place
     /// (`try_append` sees the other holders). Index 128 is the empty string.
     static SHORT: Vec<JsStr> = (0..=128u16)
-        .map(|u| JsStr(Rc::new(if u == 128 { Vec::new() } else { vec![u] })))
+        .map(|u| JsStr(StrBuf::from_slice(if u == 128 { &[] } else { std::slice::from_ref(&u) })))
         .collect();
 }
 
 impl JsStr {
     pub fn from_units(units: Vec<u16>) -> JsStr {
-        JsStr(Rc::new(units))
+        JsStr::from_slice(&units)
+    }
+    /// An empty string with room for `cap` units, to be filled with `try_append` (which cannot fail on it
+    /// while nothing else holds it).
+    #[inline]
+    pub fn with_capacity(cap: usize) -> JsStr {
+        JsStr(StrBuf::with_capacity(cap))
     }
     pub fn empty() -> JsStr {
         SHORT.with(|t| t[128].clone())
@@ -36,7 +43,7 @@ impl JsStr {
         if u < 128 {
             SHORT.with(|t| t[u as usize].clone())
         } else {
-            JsStr(Rc::new(vec![u]))
+            JsStr(StrBuf::from_slice(&[u]))
         }
     }
     /// A string of a copy of `units`.
@@ -45,17 +52,17 @@ impl JsStr {
         match units {
             [] => JsStr::empty(),
             [u] => JsStr::unit(*u),
-            _ => JsStr(Rc::new(units.to_vec())),
+            _ => JsStr(StrBuf::from_slice(units)),
         }
     }
     /// Whether the two are the same string object (then they are equal, without a look at the units).
     #[inline(always)]
     pub fn same(&self, other: &JsStr) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        self.0.ptr_eq(&other.0)
     }
     #[inline(always)]
     pub fn units(&self) -> &[u16] {
-        &self.0
+        self.0.units()
     }
     #[inline(always)]
     pub fn len(&self) -> usize {
@@ -67,7 +74,7 @@ impl JsStr {
     }
     /// UTF-8 text; lone surrogates become U+FFFD, as Node does when it writes a string as UTF-8.
     pub fn to_rust_string(&self) -> String {
-        let u: &[u16] = &self.0;
+        let u: &[u16] = self.units();
         let ascii = ascii_prefix(u);
         if ascii == u.len() {
             // Every unit is ASCII: its byte is the unit (a rendered page, JSON), copied without decoding.
@@ -81,7 +88,7 @@ impl JsStr {
         out
     }
     pub fn eq_str(&self, s: &str) -> bool {
-        let mut it = self.0.iter();
+        let mut it = self.units().iter();
         for u in s.encode_utf16() {
             match it.next() {
                 Some(&c) if c == u => {}
@@ -94,13 +101,7 @@ impl JsStr {
     /// the string changed. False (and nothing done) when the string is shared.
     #[inline]
     pub fn try_append(&mut self, more: &[u16]) -> bool {
-        match Rc::get_mut(&mut self.0) {
-            Some(v) => {
-                v.extend_from_slice(more);
-                true
-            }
-            None => false,
-        }
+        self.0.push_units(more)
     }
     pub fn concat(&self, other: &JsStr) -> JsStr {
         if other.is_empty() {
@@ -109,18 +110,18 @@ impl JsStr {
         if self.is_empty() {
             return other.clone();
         }
-        let mut v = Vec::with_capacity(self.len() + other.len());
-        v.extend_from_slice(&self.0);
-        v.extend_from_slice(&other.0);
-        JsStr::from_units(v)
+        let mut v = JsStr::with_capacity(self.len() + other.len());
+        v.try_append(self.units());
+        v.try_append(other.units());
+        v
     }
     pub fn slice(&self, start: usize, end: usize) -> JsStr {
-        JsStr::from_slice(&self.0[start..end])
+        JsStr::from_slice(&self.units()[start..end])
     }
     /// The canonical array index this string denotes, if any (ECMA-262 §6.1.7: an integer index
     /// below 2^32 - 1 whose ToString is the string itself).
     pub fn as_array_index(&self) -> Option<u32> {
-        let u = &self.0;
+        let u = self.units();
         if u.is_empty() || u.len() > 10 {
             return None;
         }
@@ -144,13 +145,26 @@ impl JsStr {
 
 impl std::borrow::Borrow<[u16]> for JsStr {
     fn borrow(&self) -> &[u16] {
-        &self.0
+        self.units()
     }
 }
 
 impl From<&str> for JsStr {
     fn from(s: &str) -> JsStr {
-        JsStr::from_units(s.encode_utf16().collect())
+        // A UTF-8 string has at least as many bytes as its UTF-16 form has units.
+        let mut out = JsStr::with_capacity(s.len());
+        let mut chunk = [0u16; 64];
+        let mut n = 0;
+        for u in s.encode_utf16() {
+            if n == chunk.len() {
+                out.try_append(&chunk);
+                n = 0;
+            }
+            chunk[n] = u;
+            n += 1;
+        }
+        out.try_append(&chunk[..n]);
+        out
     }
 }
 impl From<String> for JsStr {
@@ -158,13 +172,14 @@ impl From<String> for JsStr {
         JsStr::from(s.as_str())
     }
 }
+impl Eq for JsStr {}
 impl PartialEq for JsStr {
     #[inline]
     fn eq(&self, other: &JsStr) -> bool {
-        if Rc::ptr_eq(&self.0, &other.0) {
+        if self.0.ptr_eq(&other.0) {
             return true;
         }
-        units_eq(&self.0, &other.0)
+        units_eq(self.units(), other.units())
     }
 }
 
@@ -199,7 +214,7 @@ pub fn units_eq(a: &[u16], b: &[u16]) -> bool {
 }
 impl Hash for JsStr {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0[..].hash(state)
+        self.units().hash(state)
     }
 }
 impl PartialOrd for JsStr {
@@ -211,7 +226,7 @@ impl Ord for JsStr {
     /// Code-unit order, as `<` on strings compares (ECMA-262 §7.2.13).
     #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        units_cmp(&self.0, &other.0)
+        units_cmp(self.units(), other.units())
     }
 }
 
@@ -433,5 +448,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn strings_are_made_and_grown_without_changing_their_copies() {
+        // From Rust text: ASCII, a surrogate pair, and more than the 64 units converted at a time.
+        for text in ["", "a", "caf\u{e9} \u{1f600}", &"xy\u{1f600}".repeat(40)] {
+            let s = JsStr::from(text);
+            assert_eq!(
+                s.units(),
+                &text.encode_utf16().collect::<Vec<u16>>()[..],
+                "{text}"
+            );
+        }
+        // `+=` in place only while nothing else holds the string.
+        let mut a = JsStr::from("ab");
+        let snapshot = a.clone();
+        assert!(!a.try_append(&[0x63]));
+        assert!(a.same(&snapshot));
+        drop(snapshot);
+        let mut copies = Vec::new();
+        for i in 0..300u16 {
+            assert!(a.try_append(&[0x30 + i % 10]));
+            if i % 100 == 0 {
+                copies.push((a.clone(), a.len()));
+                // The copy is shared now: the next append must make a new string, not grow this one.
+                let fresh = a.concat(&JsStr::unit(0x2e));
+                a = fresh;
+            }
+        }
+        for (c, len) in &copies {
+            assert_eq!(c.len(), *len);
+        }
+        assert_eq!(a.len(), 2 + 300 + copies.len());
+        // Numbers around strings, in one allocation.
+        assert_eq!(crate::ops::number_to_jsstr(-0.0), JsStr::from("0"));
+        assert_eq!(crate::ops::number_to_jsstr(1e21), JsStr::from("1e+21"));
+        assert_eq!(
+            crate::ops::number_to_jsstr(-1.2345678901234567e-308),
+            JsStr::from("-1.2345678901234567e-308")
+        );
+        assert_eq!(crate::ops::number_to_jsstr(f64::NAN), JsStr::from("NaN"));
     }
 }

@@ -781,25 +781,26 @@ fn join(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
     if depth > 200 {
         return unsupported("join of arrays nested deeper than the runtime's limit");
     }
-    let mut out: Vec<u16> = Vec::new();
+    // Built in the string's own buffer, which grows as a vector would: no copy at the end.
+    let mut out = JsStr::with_capacity(0);
     for k in 0..len {
         cx.tick()?;
         if k > 0 {
             cx.heap.charge(sep.len() * 2)?;
-            out.extend_from_slice(sep.units());
+            out.try_append(sep.units());
         }
         let v = get_idx(cx, o, k)?;
         if !v.is_nullish() {
             let s = ops::to_string(cx, &v)?;
             cx.heap.charge(s.len() * 2)?;
-            out.extend_from_slice(s.units());
+            out.try_append(s.units());
         }
         if out.len() > MAX_STRING_LEN {
             return engine_error("Invalid string length");
         }
     }
     cx.heap.charge(16)?;
-    Ok(Value::Str(JsStr::from_units(out)))
+    Ok(Value::Str(out))
 }
 
 /// Array.prototype.toString (ECMA-262 §23.1.3.36): `this.join()`, or Object.prototype.toString when

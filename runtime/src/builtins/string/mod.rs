@@ -620,20 +620,25 @@ fn pad(cx: &mut Cx, this: &Value, args: &[Value], at_start: bool) -> JsResult<Va
     }
     reserve(cx, max_len)?;
     let fill_len = max_len as usize - len;
-    let mut out = Vec::with_capacity(max_len as usize);
-    // The filler: `fill` repeated, its last copy cut to fit (one unit, as in '0' and ' ', at a time).
-    let push_filler = |out: &mut Vec<u16>| match fill.units() {
-        [u] => out.resize(out.len() + fill_len, *u),
-        f => out.extend(f.iter().copied().cycle().take(fill_len)),
+    let mut out = JsStr::with_capacity(max_len as usize);
+    // The filler: `fill` repeated, its last copy cut to fit.
+    let push_filler = |out: &mut JsStr| {
+        let f = fill.units();
+        let mut left = fill_len;
+        while left > 0 {
+            let n = left.min(f.len());
+            out.try_append(&f[..n]);
+            left -= n;
+        }
     };
     if at_start {
         push_filler(&mut out);
-        out.extend_from_slice(s.units());
+        out.try_append(s.units());
     } else {
-        out.extend_from_slice(s.units());
+        out.try_append(s.units());
         push_filler(&mut out);
     }
-    Ok(Value::Str(JsStr::from_units(out)))
+    Ok(Value::Str(out))
 }
 
 fn pad_end(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
