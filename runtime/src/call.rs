@@ -705,7 +705,7 @@ pub fn construct_with(
 /// `super(...args)` inside the constructor described by `call`.
 pub fn super_call(cx: &mut Cx, call: &Call, args: &[Value]) -> JsResult<Value> {
     let parent = match cx.heap.kind(call.callee) {
-        ObjKind::Function(f) => f.parent.clone(),
+        ObjKind::Function(f) => f.parent().cloned(),
         _ => None,
     };
     let parent = match parent {
@@ -722,7 +722,7 @@ pub fn super_call(cx: &mut Cx, call: &Call, args: &[Value]) -> JsResult<Value> {
 /// Runs the instance-field initialiser of class `ctor` on `this`, if it has one.
 pub fn run_fields(cx: &mut Cx, ctor: ObjRef, this: &Value) -> JsResult<()> {
     let fields = match cx.heap.kind(ctor) {
-        ObjKind::Function(f) => f.fields,
+        ObjKind::Function(f) => f.fields(),
         _ => None,
     };
     if let Some(code) = fields {
@@ -743,7 +743,7 @@ pub fn run_fields(cx: &mut Cx, ctor: ObjRef, this: &Value) -> JsResult<()> {
 /// `super.m(...)` / `super.x`: looks `key` up on the prototype of the method's home object.
 pub fn super_get(cx: &mut Cx, call: &Call, key: &[u16]) -> JsResult<Value> {
     let home = match cx.heap.kind(call.callee) {
-        ObjKind::Function(f) => f.home,
+        ObjKind::Function(f) => f.home(),
         _ => None,
     };
     let start = home.and_then(|h| cx.heap.get(h).proto);
@@ -768,21 +768,26 @@ pub fn make_function(
     length: u32,
     flags: u8,
 ) -> JsResult<Value> {
+    let Ok(length) = u16::try_from(length) else {
+        return crate::cx::abort(
+            crate::cx::AbortKind::Unsupported,
+            0,
+            "a function of more than 65535 parameters",
+        );
+    };
     let func = Func {
         code,
         env,
         name: JsStr::from(name),
         length,
         flags,
-        home: None,
-        parent: None,
-        fields: None,
+        extra: None,
     };
     let proto = cx.realm.function_proto;
-    Ok(Value::Obj(cx.heap.alloc(Obj::new(
-        ObjKind::Function(Box::new(func)),
-        Some(proto),
-    ))?))
+    Ok(Value::Obj(
+        cx.heap
+            .alloc(Obj::new(ObjKind::Function(func), Some(proto)))?,
+    ))
 }
 
 /// The environment a compiled function was closed over.
@@ -850,20 +855,28 @@ pub fn make_class(
     if parent.is_some() {
         flags |= fflags::DERIVED;
     }
+    let Ok(length) = u16::try_from(ctor_length) else {
+        return crate::cx::abort(
+            crate::cx::AbortKind::Unsupported,
+            0,
+            "a constructor of more than 65535 parameters",
+        );
+    };
     let func = Func {
         code: ctor,
         env,
         name: JsStr::from(name),
-        length: ctor_length,
+        length,
         flags,
-        home: Some(proto),
-        parent,
-        fields,
+        extra: Some(Box::new(crate::heap::FuncExtra {
+            home: Some(proto),
+            parent,
+            fields,
+        })),
     };
-    let c = cx.heap.alloc(Obj::new(
-        ObjKind::Function(Box::new(func)),
-        Some(ctor_parent),
-    ))?;
+    let c = cx
+        .heap
+        .alloc(Obj::new(ObjKind::Function(func), Some(ctor_parent)))?;
     props::define_prop(
         cx,
         c,
@@ -906,7 +919,7 @@ pub fn make_class(
         if let (Value::Obj(fo), ObjKind::Function(_)) = (&f, cx.heap.kind(f.as_obj().unwrap())) {
             let fo = *fo;
             if let ObjKind::Function(func) = &mut cx.heap.get_mut(fo)?.kind {
-                func.home = Some(target);
+                func.set_home(target);
             }
         }
         let prop = match kind {
@@ -931,7 +944,7 @@ pub fn make_class(
 pub fn set_home(cx: &mut Cx, f: &Value, home: ObjRef) -> JsResult<()> {
     if let Some(fo) = f.as_obj() {
         if let ObjKind::Function(func) = &mut cx.heap.get_mut(fo)?.kind {
-            func.home = Some(home);
+            func.set_home(home);
         }
     }
     Ok(())

@@ -75,17 +75,44 @@ impl Prop {
 /// A user function (closure): its code index in the program's table and its captured environment.
 #[derive(Clone, Debug)]
 pub struct Func {
-    pub code: u32,
-    pub env: Option<ObjRef>,
     pub name: JsStr,
-    pub length: u32,
+    pub env: Option<ObjRef>,
+    /// What only methods and classes have (boxed: most functions are plain closures, and a function held
+    /// inline in its object spares a call the load of a separate block, and a closure's making its
+    /// allocation).
+    pub extra: Option<Box<FuncExtra>>,
+    pub code: u32,
+    /// `length`: a function of more than 65535 parameters is not compiled (`make_function` gives up).
+    pub length: u16,
     pub flags: u8,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FuncExtra {
     /// For methods: the object whose prototype `super` refers to.
     pub home: Option<ObjRef>,
     /// For derived classes: the parent constructor.
     pub parent: Option<Value>,
     /// For class constructors: the code that initialises instance fields, if any.
     pub fields: Option<u32>,
+}
+
+impl Func {
+    #[inline]
+    pub fn home(&self) -> Option<ObjRef> {
+        self.extra.as_ref().and_then(|e| e.home)
+    }
+    #[inline]
+    pub fn parent(&self) -> Option<&Value> {
+        self.extra.as_ref().and_then(|e| e.parent.as_ref())
+    }
+    #[inline]
+    pub fn fields(&self) -> Option<u32> {
+        self.extra.as_ref().and_then(|e| e.fields)
+    }
+    pub fn set_home(&mut self, home: ObjRef) {
+        self.extra.get_or_insert_with(Default::default).home = Some(home);
+    }
 }
 
 pub mod fflags {
@@ -111,7 +138,7 @@ pub struct BoundFn {
 pub enum ObjKind {
     Ordinary,
     Array(Vec<Value>),
-    Function(Box<Func>),
+    Function(Func),
     Native(&'static BuiltinDef),
     /// A bound function (boxed: the rarest kind would otherwise make every object bigger).
     Bound(Box<BoundFn>),
@@ -283,14 +310,19 @@ impl Obj {
                     name: _,
                     length: _,
                     flags: _,
-                    home,
-                    parent,
-                    fields: _,
-                } = &mut **func;
+                    extra,
+                } = func;
                 each_opt_ref(env, f);
-                each_opt_ref(home, f);
-                if let Some(p) = parent {
-                    f(p);
+                if let Some(e) = extra {
+                    let FuncExtra {
+                        home,
+                        parent,
+                        fields: _,
+                    } = &mut **e;
+                    each_opt_ref(home, f);
+                    if let Some(p) = parent {
+                        f(p);
+                    }
                 }
                 Ok(())
             }
@@ -953,11 +985,11 @@ fn same_obj(a: &Obj, b: &Obj) -> bool {
             f.code == g.code
                 && f.env == g.env
                 && f.flags == g.flags
-                && f.home == g.home
-                && f.fields == g.fields
+                && f.home() == g.home()
+                && f.fields() == g.fields()
                 && f.name == g.name
                 && f.length == g.length
-                && match (&f.parent, &g.parent) {
+                && match (f.parent(), g.parent()) {
                     (None, None) => true,
                     (Some(x), Some(y)) => same_slot(x, y),
                     _ => false,

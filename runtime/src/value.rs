@@ -151,6 +151,12 @@ impl std::borrow::Borrow<[u16]> for JsStr {
 
 impl From<&str> for JsStr {
     fn from(s: &str) -> JsStr {
+        // The empty name of every arrow function made, and one-character strings, are shared.
+        match s.as_bytes() {
+            [] => return JsStr::empty(),
+            [b] if b.is_ascii() => return JsStr::unit(*b as u16),
+            _ => {}
+        }
         // A UTF-8 string has at least as many bytes as its UTF-16 form has units.
         let mut out = JsStr::with_capacity(s.len());
         let mut chunk = [0u16; 64];
