@@ -645,6 +645,38 @@ impl Heap {
             _ => None,
         }
     }
+    /// `a.push(v)` in place, for an array of the current request (no module-state or detached-call rule
+    /// applies) that is neither frozen nor watched, whose prototype is `proto` (the realm's Array.prototype)
+    /// while the realm is untouched (so no prototype has an element): charged `bytes`, and the new length.
+    /// `v` comes back when any of that does not hold, or when the charge would pass the cap (the caller then
+    /// takes the general path, which charges and refuses as it does).
+    #[inline(always)]
+    pub fn push_plain(
+        &mut self,
+        r: ObjRef,
+        v: Value,
+        proto: ObjRef,
+        bytes: usize,
+    ) -> Result<usize, Value> {
+        if r.0 < self.write_floor
+            || !self.watched.is_empty()
+            || !self.realm_untouched()
+            || self.bytes + bytes > self.cap
+        {
+            return Err(v);
+        }
+        let Some(o) = self.objs.get_mut(r.0 as usize) else {
+            return Err(v);
+        };
+        match &mut o.kind {
+            ObjKind::Array(items) if !o.frozen && o.proto == Some(proto) => {
+                self.bytes += bytes;
+                items.push(v);
+                Ok(items.len())
+            }
+            _ => Err(v),
+        }
+    }
     /// The elements of array `r`, for a store or an append that needs no other check: `r` belongs to the
     /// current request (so no module-state or detached-call rule applies) and is neither frozen nor watched.
     #[inline(always)]

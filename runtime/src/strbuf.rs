@@ -146,7 +146,7 @@ impl StrBuf {
 }
 
 impl Clone for StrBuf {
-    #[inline(always)]
+    #[inline]
     fn clone(&self) -> StrBuf {
         // SAFETY: the head is live; the count is only touched on this thread (the type is not `Send`).
         unsafe {
@@ -165,7 +165,7 @@ impl Clone for StrBuf {
 }
 
 impl Drop for StrBuf {
-    #[inline(always)]
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: as in `clone`.
         unsafe {

@@ -638,3 +638,56 @@ fn cl_workers_is_a_number_of_threads() {
     assert!(w("many").is_err());
     assert_eq!(Config::from_vars(|_| None).unwrap().workers, None);
 }
+
+#[test]
+fn a_push_in_place_is_refused_where_the_general_push_has_rules_to_keep() {
+    use clrt::builtins::array::push_direct;
+    let mut cx = unsealed();
+    let module = cx.new_array(vec![Value::Num(1.0)]).unwrap();
+    cx.heap.seal_module();
+    cx.begin_request(&limits());
+    let len = |cx: &mut Cx, a: &Value| props::array_length(cx, a, 0).unwrap();
+    // The request's own array: in place.
+    let own = cx.new_array(vec![]).unwrap();
+    assert_eq!(
+        num(&push_direct(&mut cx, &own, Value::Num(5.0)).unwrap()),
+        1.0
+    );
+    assert_eq!(
+        num(&props::get_array_index(&mut cx, &own, 0.0, 0).unwrap()),
+        5.0
+    );
+    // Module state: the general path, whose write is logged and undone with a give-up.
+    assert_eq!(
+        num(&push_direct(&mut cx, &module, Value::Num(2.0)).unwrap()),
+        2.0
+    );
+    cx.heap.reset();
+    cx.begin_request(&limits());
+    assert_eq!(len(&mut cx, &module), 1.0, "a give-up takes the push back");
+    // A frozen array: the general path, which throws and leaves it as it was.
+    let frozen = cx.new_array(vec![Value::Num(7.0)]).unwrap();
+    cx.heap.get_mut(frozen.as_obj().unwrap()).unwrap().frozen = true;
+    assert!(push_direct(&mut cx, &frozen, Value::Num(8.0)).is_err());
+    assert_eq!(len(&mut cx, &frozen), 1.0);
+    // Past the heap's cap: refused, as the general path refuses it, with the pushes before it kept.
+    let mut tight = limits();
+    tight.heap_bytes = 400;
+    cx.heap.reset();
+    cx.begin_request(&tight);
+    let a = cx.new_array(vec![]).unwrap();
+    let mut pushed = 0.0;
+    let err = loop {
+        match push_direct(&mut cx, &a, Value::Num(pushed)) {
+            Ok(n) => {
+                pushed += 1.0;
+                assert_eq!(num(&n), pushed);
+            }
+            Err(e) => break e,
+        }
+        assert!(pushed < 100.0, "the cap never refused a push");
+    };
+    assert!(matches!(&err, clrt::Ctl::Abort(a) if a.kind == AbortKind::Heap));
+    assert!(pushed >= 1.0);
+    assert_eq!(len(&mut cx, &a), pushed);
+}

@@ -1258,6 +1258,20 @@ pub fn push_one(cx: &mut Cx, f: &crate::call::Callee, this: &Value, v: Value) ->
 /// `push_one` calls it, without the lookup.
 #[inline(always)]
 pub fn push_direct(cx: &mut Cx, this: &Value, v: Value) -> JsResult<Value> {
+    // The checks `push_one` makes, in one look at the array (`Heap::push_plain`), made after `v`'s evaluation,
+    // which could have changed the array or the realm.
+    let v = match (this, &v) {
+        (_, Value::Hole) => v,
+        (Value::Obj(o), _) => {
+            cx.tick()?;
+            let proto = cx.realm.array_proto;
+            match cx.heap.push_plain(*o, v, proto, ELEM_BYTES) {
+                Ok(n) => return Ok(Value::Num(n as f64)),
+                Err(v) => v,
+            }
+        }
+        _ => v,
+    };
     push_one(cx, &crate::call::Callee::Native(&PUSH), this, v)
 }
 
