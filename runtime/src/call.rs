@@ -759,6 +759,17 @@ pub fn super_get(cx: &mut Cx, call: &Call, key: &[u16]) -> JsResult<Value> {
     }
 }
 
+/// A function's `length` as its object holds it: one of more than 65535 parameters gives up (see `Func`).
+fn func_length(n: u32) -> JsResult<u16> {
+    u16::try_from(n).or_else(|_| {
+        crate::cx::abort(
+            crate::cx::AbortKind::Unsupported,
+            0,
+            "a function of more than 65535 parameters",
+        )
+    })
+}
+
 /// Makes a closure over environment `env`.
 pub fn make_function(
     cx: &mut Cx,
@@ -768,13 +779,7 @@ pub fn make_function(
     length: u32,
     flags: u8,
 ) -> JsResult<Value> {
-    let Ok(length) = u16::try_from(length) else {
-        return crate::cx::abort(
-            crate::cx::AbortKind::Unsupported,
-            0,
-            "a function of more than 65535 parameters",
-        );
-    };
+    let length = func_length(length)?;
     let func = Func {
         code,
         env,
@@ -855,13 +860,7 @@ pub fn make_class(
     if parent.is_some() {
         flags |= fflags::DERIVED;
     }
-    let Ok(length) = u16::try_from(ctor_length) else {
-        return crate::cx::abort(
-            crate::cx::AbortKind::Unsupported,
-            0,
-            "a constructor of more than 65535 parameters",
-        );
-    };
+    let length = func_length(ctor_length)?;
     let func = Func {
         code: ctor,
         env,

@@ -25,6 +25,8 @@ thread_local! {
 }
 
 impl JsStr {
+    /// A string of `units`, copied into the string's own block (build in `with_capacity`'s buffer with
+    /// `try_append` where the copy matters).
     pub fn from_units(units: Vec<u16>) -> JsStr {
         JsStr::from_slice(&units)
     }
