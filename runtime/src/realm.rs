@@ -27,6 +27,10 @@ pub struct Realm {
     /// RegExp.prototype once the RegExp builtin made it: every regex literal's object and every match
     /// looks at it, and a look in `protos` (hashing the name) cost as much as the rest of a literal.
     pub regexp_proto: Option<ObjRef>,
+    /// Map.prototype and Set.prototype once the collections made them: a call site that saw one of their
+    /// methods calls it directly on a Map or Set that inherits from them (`rt::plain_map`, `rt::plain_set`).
+    pub map_proto: Option<ObjRef>,
+    pub set_proto: Option<ObjRef>,
     protos: HashMap<&'static str, ObjRef, ahash::RandomState>,
     /// Prototype methods by prototype and key: the builtin and its function object (made once, with the
     /// realm, so that reading a method as a value, `Object.prototype.hasOwnProperty.call(o, k)`, gives
@@ -75,6 +79,8 @@ impl Realm {
             boolean_proto: protos["Boolean"],
             error_proto: protos["Error"],
             regexp_proto: None,
+            map_proto: None,
+            set_proto: None,
             max_proto: protos.values().map(|o| o.0).max().unwrap_or(0),
             protos,
             methods: HashMap::default(),
@@ -166,8 +172,11 @@ impl Installer<'_> {
         );
         let o = self.heap.alloc(Obj::new(ObjKind::Ordinary, Some(parent)))?;
         self.realm.protos.insert(class, o);
-        if class == "RegExp" {
-            self.realm.regexp_proto = Some(o);
+        match class {
+            "RegExp" => self.realm.regexp_proto = Some(o),
+            "Map" => self.realm.map_proto = Some(o),
+            "Set" => self.realm.set_proto = Some(o),
+            _ => {}
         }
         self.realm.max_proto = self.realm.max_proto.max(o.0);
         self.realm.holders.insert(o, format!("{}.prototype", class));

@@ -391,6 +391,31 @@ pub fn plain_array(cx: &Cx, v: &Value) -> bool {
     }
 }
 
+/// Whether a method's lookup on `v` passes over it to the realm's Map.prototype: `v` is a Map whose prototype
+/// is that object and that has no property of its own. With `Heap::realm_untouched`, the lookup then finds
+/// Map.prototype's builtin, as `plain_array` for arrays.
+#[inline(always)]
+pub fn plain_map(cx: &Cx, v: &Value) -> bool {
+    plain_collection::<crate::builtins::collections::MapData>(cx, v, cx.realm.map_proto)
+}
+
+/// `plain_map` for a Set and the realm's Set.prototype.
+#[inline(always)]
+pub fn plain_set(cx: &Cx, v: &Value) -> bool {
+    plain_collection::<crate::builtins::collections::SetData>(cx, v, cx.realm.set_proto)
+}
+
+#[inline(always)]
+fn plain_collection<T: crate::heap::Slots>(cx: &Cx, v: &Value, proto: Option<ObjRef>) -> bool {
+    match v {
+        Value::Obj(o) => {
+            let ob = cx.heap.get(*o);
+            proto.is_some() && ob.proto == proto && ob.props.is_empty() && ob.kind.is::<T>()
+        }
+        _ => false,
+    }
+}
+
 /// Reads a captured binding where the trace saw only numbers (an operand of f64 arithmetic), as
 /// `guard_num(&scope_read(..)?, site)`: one still uninitialised throws ReferenceError, anything but a
 /// number fails the site's type guard, and no copy of the tagged value is made.
@@ -431,6 +456,75 @@ pub fn cached_read_num(v: &Value, site: u32) -> JsResult<f64> {
         Value::Hole => tdz(),
         _ => ops::guard_num(&Value::Undefined, site),
     }
+}
+
+/// A captured binding that holds only numbers once declared (the compiler's `capturedNumber`), held in a
+/// local of a function that keeps it there while it runs (see the compiler's `cacheCaptured`): its number,
+/// or that it is still in its temporal dead zone, where reading or assigning it throws as in its
+/// environment. Everything here is inlined, so the two fields live in registers.
+#[derive(Clone, Copy)]
+pub struct HeldNum {
+    n: f64,
+    hole: bool,
+}
+
+impl HeldNum {
+    /// The binding's slot in `env` (`depth` environments up), read when the function starts and again after
+    /// a builtin that may run the program's code. Anything but a number or the hole gives up, since the
+    /// compiler found every value it gets to be a number.
+    #[inline(always)]
+    pub fn load(cx: &Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<HeldNum> {
+        match &cx.heap.get(props::scope_env(cx, env, depth)).kind {
+            ObjKind::Scope { vars, .. } => match &vars[idx as usize] {
+                Value::Num(n) => Ok(HeldNum { n: *n, hole: false }),
+                Value::Hole => Ok(HeldNum { n: 0.0, hole: true }),
+                _ => not_held_num(),
+            },
+            _ => unreachable!("not a scope"),
+        }
+    }
+    /// Its value; in its temporal dead zone, ReferenceError.
+    #[inline(always)]
+    pub fn get(&self) -> JsResult<f64> {
+        if self.hole {
+            return tdz();
+        }
+        Ok(self.n)
+    }
+    /// Assigns it; in its temporal dead zone, ReferenceError.
+    #[inline(always)]
+    pub fn set(&mut self, n: f64) -> JsResult<()> {
+        if self.hole {
+            return tdz();
+        }
+        self.n = n;
+        Ok(())
+    }
+    /// Gives the environment back its value (nothing while it is in its temporal dead zone, which no
+    /// assignment left).
+    #[inline(always)]
+    pub fn store(&self, cx: &mut Cx, env: ObjRef, depth: u32, idx: u32) -> JsResult<()> {
+        if self.hole {
+            return Ok(());
+        }
+        props::scope_set(cx, env, depth, idx, Value::Num(self.n))
+    }
+}
+
+/// The number a binding held as a `HeldNum` is assigned; anything else gives up, since the compiler found
+/// every value it gets to be a number.
+#[inline(always)]
+pub fn held_num(v: &Value) -> JsResult<f64> {
+    match v {
+        Value::Num(n) => Ok(*n),
+        _ => not_held_num(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn not_held_num<T>() -> JsResult<T> {
+    unsupported("a binding held as a number in a local got something else")
 }
 
 /// Assigns a binding's slot, in its environment (`scope_write`) or held in a local (see `cached_read`); one

@@ -33,6 +33,17 @@ const CASES: Array<[string, string, number, number?]> = [
   ['for-of-live', 'for-of over a Set, a Map or a Map iterator visits entries added (or deleted and re-added) during the loop', 10],
   ['iterator-left-part-way', 'an iterator a for-of left part way is not iterated again from a stale position (it gives up)', 2],
   ['typeof-tdz', 'typeof of a binding in its temporal dead zone throws ReferenceError', 4],
+  [
+    'direct-builtins',
+    "Map.prototype's get, set, has and delete and Set.prototype's add, has and delete called directly answer as Node, or give up: keys -0, NaN and objects, arguments that change the collection, a Map subclass, a Map given an own get by a computed key on a request the trace never saw (a receiver check that ignores own properties makes it report 1 diverged), a method added to Map.prototype; and replace with a regex literal and a replacer function returning numbers, undefined or an object, reading its position and subject, throwing part way, or a builtin",
+    5,
+    5,
+  ],
+  [
+    'captured-numbers',
+    "captured bindings that only ever hold numbers, held as f64 in the closures that read them, answer as Node: written through, written back when the closure returns or throws, read and assigned by a valueOf a Math function runs, and in a closure started before the binding's declaration, read there (ReferenceError) or not",
+    7,
+  ],
   ['use-strict', "a function-level 'use strict' survives instrumentation", 0],
   ['rest-params', 'rest parameters compile', 2],
   ['nested-destructuring', 'nested destructuring in var declarations, assignments and loop heads compiles', 3],
