@@ -404,13 +404,14 @@ impl Cx {
             _ => self.literal_shape(slot, keys),
         };
         self.heap.charge(key_bytes)?;
-        let mut obj = crate::heap::Obj::new(
+        let mut props = Vec::with_capacity(N);
+        for v in vals {
+            props.push(crate::heap::Prop::data(v));
+        }
+        let obj = crate::heap::Obj::with_props(
             crate::heap::ObjKind::Ordinary,
             Some(self.realm.object_proto),
-        );
-        obj.props = crate::propmap::Props::with_shape(
-            shape,
-            vals.into_iter().map(crate::heap::Prop::data).collect(),
+            crate::propmap::Props::with_shape(shape, props),
         );
         Ok(Value::Obj(self.heap.alloc(obj)?))
     }

@@ -51,6 +51,7 @@ pub enum Prop {
 }
 
 impl Prop {
+    #[inline]
     pub fn data(value: Value) -> Prop {
         Prop::Data {
             value,
@@ -266,9 +267,14 @@ const _: () = assert!(std::mem::size_of::<Obj>() <= 88);
 
 impl Obj {
     pub fn new(kind: ObjKind, proto: Option<ObjRef>) -> Obj {
+        Obj::with_props(kind, proto, Props::default())
+    }
+    /// An object made with its properties (an object literal's).
+    #[inline]
+    pub fn with_props(kind: ObjKind, proto: Option<ObjRef>, props: Props) -> Obj {
         Obj {
             proto,
-            props: Props::default(),
+            props,
             kind,
             frozen: false,
         }

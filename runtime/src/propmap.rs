@@ -102,6 +102,7 @@ fn same(a: &[u16], b: &[u16]) -> bool {
 
 impl Props {
     /// An object's properties with the shape `keys` (shared) and `vals` in its order.
+    #[inline]
     pub fn with_shape(keys: Rc<Keys>, vals: Vec<Prop>) -> Props {
         debug_assert_eq!(keys.list.len(), vals.len());
         Props {

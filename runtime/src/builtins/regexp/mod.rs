@@ -1731,6 +1731,11 @@ fn replace_matches(
     };
     let mut out: Vec<u16> = Vec::with_capacity(u.len());
     let mut next = 0;
+    // A replacer the compiler compiled is called by its code, as a sort calls its comparator.
+    let plain = match &rep {
+        Replacement::Func(f) => crate::call::plain_code(cx, f),
+        Replacement::Template(_) => None,
+    };
     for m in &matches {
         cx.tick()?;
         let position = m.start();
@@ -1738,6 +1743,32 @@ fn replace_matches(
         let caps = capture_values(cx, u, m)?;
         let mut replacement: Vec<u16> = Vec::new();
         match &rep {
+            // A pattern without groups: the three arguments on the stack, the result's units appended as
+            // they are, with no copy of them in between.
+            Replacement::Func(f) if caps.is_empty() && !d.compiled.named => {
+                let args = [
+                    cx.new_str_from(matched)?,
+                    Value::Num(position as f64),
+                    Value::Str(s.clone()),
+                ];
+                let r = match plain {
+                    Some((o, code)) => {
+                        crate::call::call_plain(cx, o, code, Value::Undefined, &args)?
+                    }
+                    None => crate::call::call(cx, f, Value::Undefined, &args)?,
+                };
+                let r = match r {
+                    Value::Str(r) => r,
+                    r => ops::to_string(cx, &r)?,
+                };
+                if position >= next {
+                    out.extend_from_slice(&u[next..position]);
+                    out.extend_from_slice(r.units());
+                    next = position + matched.len();
+                }
+                cx.heap.charge(2 * r.len())?;
+                continue;
+            }
             Replacement::Func(f) => {
                 let mut args = Vec::with_capacity(caps.len() + 4);
                 args.push(cx.new_str_from(matched)?);
