@@ -1731,7 +1731,7 @@ fn replace_matches(
     };
     let mut out: Vec<u16> = Vec::with_capacity(u.len());
     let mut next = 0;
-    // A replacer the compiler compiled is called by its code, as a sort calls its comparator.
+    // A replacer the compiler compiled is called by its code (`call_replacer`).
     let plain = match &rep {
         Replacement::Func(f) => crate::call::plain_code(cx, f),
         Replacement::Template(_) => None,
@@ -1741,45 +1741,32 @@ fn replace_matches(
         let position = m.start();
         let matched = &u[m.range()];
         let caps = capture_values(cx, u, m)?;
-        let mut replacement: Vec<u16> = Vec::new();
-        match &rep {
-            // A pattern without groups: the three arguments on the stack, the result's units appended as
-            // they are, with no copy of them in between.
-            Replacement::Func(f) if caps.is_empty() && !d.compiled.named => {
-                let args = [
-                    cx.new_str_from(matched)?,
-                    Value::Num(position as f64),
-                    Value::Str(s.clone()),
-                ];
-                let r = match plain {
-                    Some((o, code)) => {
-                        crate::call::call_plain(cx, o, code, Value::Undefined, &args)?
+        let mut built: Vec<u16> = Vec::new();
+        let returned: JsStr;
+        let replacement: &[u16] = match &rep {
+            Replacement::Func(f) => {
+                let first = cx.new_str_from(matched)?;
+                let r = if caps.is_empty() && !d.compiled.named {
+                    // A pattern without groups: the three arguments on the stack.
+                    let args = [first, Value::Num(position as f64), Value::Str(s.clone())];
+                    call_replacer(cx, f, plain, &args)?
+                } else {
+                    let mut args = Vec::with_capacity(caps.len() + 4);
+                    args.push(first);
+                    args.extend(caps.iter().cloned());
+                    args.push(Value::Num(position as f64));
+                    args.push(Value::Str(s.clone()));
+                    if d.compiled.named {
+                        args.push(groups_object(cx, d, &caps)?);
                     }
-                    None => crate::call::call(cx, f, Value::Undefined, &args)?,
+                    call_replacer(cx, f, plain, &args)?
                 };
-                let r = match r {
+                // The result's units are appended as they are, with no copy of them in between.
+                returned = match r {
                     Value::Str(r) => r,
                     r => ops::to_string(cx, &r)?,
                 };
-                if position >= next {
-                    out.extend_from_slice(&u[next..position]);
-                    out.extend_from_slice(r.units());
-                    next = position + matched.len();
-                }
-                cx.heap.charge(2 * r.len())?;
-                continue;
-            }
-            Replacement::Func(f) => {
-                let mut args = Vec::with_capacity(caps.len() + 4);
-                args.push(cx.new_str_from(matched)?);
-                args.extend(caps.iter().cloned());
-                args.push(Value::Num(position as f64));
-                args.push(Value::Str(s.clone()));
-                if d.compiled.named {
-                    args.push(groups_object(cx, d, &caps)?);
-                }
-                let r = crate::call::call(cx, f, Value::Undefined, &args)?;
-                replacement.extend_from_slice(ops::to_string(cx, &r)?.units());
+                returned.units()
             }
             Replacement::Template(t) => {
                 let named: Option<Vec<(JsStr, Value)>> = if d.compiled.named {
@@ -1788,7 +1775,7 @@ fn replace_matches(
                     None
                 };
                 get_substitution(
-                    &mut replacement,
+                    &mut built,
                     matched,
                     u,
                     position,
@@ -1796,11 +1783,12 @@ fn replace_matches(
                     named.as_deref(),
                     t.units(),
                 );
+                &built
             }
-        }
+        };
         if position >= next {
             out.extend_from_slice(&u[next..position]);
-            out.extend_from_slice(&replacement);
+            out.extend_from_slice(replacement);
             next = position + matched.len();
         }
         cx.heap.charge(2 * replacement.len())?;
@@ -1809,6 +1797,20 @@ fn replace_matches(
         out.extend_from_slice(&u[next..]);
     }
     cx.new_str(out)
+}
+
+/// Calls `replace`'s replacer `f`: by its code (`plain`, from `call::plain_code`) when the compiler
+/// compiled it, as a sort calls its comparator.
+fn call_replacer(
+    cx: &mut Cx,
+    f: &Value,
+    plain: Option<(ObjRef, crate::cx::Code)>,
+    args: &[Value],
+) -> JsResult<Value> {
+    match plain {
+        Some((o, code)) => crate::call::call_plain(cx, o, code, Value::Undefined, args),
+        None => crate::call::call(cx, f, Value::Undefined, args),
+    }
 }
 
 /// `replace` and `replaceAll` with a string pattern.
