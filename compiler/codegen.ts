@@ -744,15 +744,7 @@ class Codegen {
       if (site !== undefined) this.guardSites.set(b, site);
     }
     const guarded = (b: Binding, v: Node): boolean => this.guardSites.has(b) && OPAQUE.has(v.type) && !(v.type === 'Identifier' && v.name === 'undefined');
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const b of [...this.numeric]) {
-        if (!defs.get(b)!.values.every((v) => this.isNum(v) || guarded(b, v))) {
-          this.numeric.delete(b);
-          changed = true;
-        }
-      }
-    }
+    keepWhile(this.numeric, (b) => defs.get(b)!.values.every((v) => this.isNum(v) || guarded(b, v)));
     // Captured bindings declared once and given only numbers (by `isNum`, or another such binding, or `||`,
     // `&&`, `??` and `?:` between them): see `capturedNumber`.
     this.capNum.clear();
@@ -764,15 +756,7 @@ class Codegen {
       if (v.type === 'ConditionalExpression') return numValue(v.consequent) && numValue(v.alternate);
       return this.isNum(v);
     };
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const b of [...this.capNum]) {
-        if (!defs.get(b)!.values.every(numValue)) {
-          this.capNum.delete(b);
-          changed = true;
-        }
-      }
-    }
+    keepWhile(this.capNum, (b) => defs.get(b)!.values.every(numValue));
   }
 
   /** Captured bindings that only ever hold numbers once declared: see findNumericBindings. */
@@ -1434,6 +1418,22 @@ function f64Op(op: string, l: string, r: string): string {
   // Shifts and bitwise operators: ToInt32/ToUint32 of each operand, as the runtime's `ops::bit_f64`.
   if (/^[a-z]+$/.test(F64_OPS[op])) return `ops::bit_f64(ops::Bit::${F64_OPS[op][0].toUpperCase()}${F64_OPS[op].slice(1)}, ${l}, ${r})`;
   return `(${l} ${F64_OPS[op]} ${r})`;
+}
+
+/**
+ * Removes from `set` the members `keep` refuses, again and again until it keeps them all: `keep` may look at
+ * who else is still in the set (a binding given another binding's value keeps only while that one does).
+ */
+function keepWhile<T>(set: Set<T>, keep: (x: T) => boolean): void {
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const x of [...set]) {
+      if (!keep(x)) {
+        set.delete(x);
+        changed = true;
+      }
+    }
+  }
 }
 
 /** The longest generated body (in characters) of a function inlined where it is called (`wrapFn`). */
