@@ -200,6 +200,9 @@ impl Default for Limits {
     }
 }
 
+/// The longest input string `Cx::input_str` looks up among the program's constants.
+const INPUT_INTERN_MAX: usize = 32;
+
 pub struct Cx {
     pub heap: Heap,
     pub realm: Realm,
@@ -218,12 +221,15 @@ pub struct Cx {
     pub module_host: HostState,
     /// The program's string constants, made once per context.
     strings: Vec<crate::value::JsStr>,
+    /// The string constants by their units, for `input_str`; made the first time a request needs it.
+    input_index:
+        Option<std::collections::HashMap<crate::value::JsStr, u32, crate::heap::PropsHasher>>,
     /// Globals read so far, by the string constant that names them (see `global_s`).
     globals: Vec<Option<Value>>,
     /// Call sites' method caches (see `call::method_guarded`), by the slot the compiler gave each site.
     pub(crate) ics: Vec<crate::call::MethodIc>,
-    /// Named reads' caches (see `props::get_at`): where in its property map each site last found its key.
-    pub(crate) pics: Vec<u32>,
+    /// Named reads' and writes' caches (see `props::get_at`), by the slot the compiler gave each site.
+    pub(crate) pics: Vec<crate::props::Pic>,
     /// Object literals' shapes (see `object_literal`), by the slot the compiler gave each literal, with the
     /// bytes their keys are charged.
     shapes: Vec<Option<(std::rc::Rc<crate::propmap::Keys>, usize)>>,
@@ -278,6 +284,7 @@ impl Cx {
                 .iter()
                 .map(|u| crate::value::JsStr::from_units(u.to_vec()))
                 .collect(),
+            input_index: None,
             globals: vec![None; prog.strings.len()],
             ics: Vec::new(),
             pics: Vec::new(),
@@ -460,6 +467,31 @@ impl Cx {
         self.heap.charge(16 + units.len() * 2)?;
         Ok(Value::Str(crate::value::JsStr::from_slice(units)))
     }
+    /// A string of the request's input (a query value, a string or key of a JSON body): the program's
+    /// constant with these units when it has one (short strings only), so that comparing it with that
+    /// constant (`ops::is_const_str`) or reading a property by it finds the very string without comparing
+    /// units; a new string otherwise. Strings are immutable, so sharing one never shows.
+    pub fn input_str(&mut self, units: &[u16]) -> crate::value::JsStr {
+        if units.len() <= INPUT_INTERN_MAX && !self.strings.is_empty() {
+            let strings = &self.strings;
+            let index = self.input_index.get_or_insert_with(|| {
+                let mut ix = std::collections::HashMap::with_capacity_and_hasher(
+                    strings.len(),
+                    crate::heap::PropsHasher,
+                );
+                for (i, s) in strings.iter().enumerate() {
+                    if s.len() <= INPUT_INTERN_MAX {
+                        ix.entry(s.clone()).or_insert(i as u32);
+                    }
+                }
+                ix
+            });
+            if let Some(&i) = index.get(units) {
+                return self.strings[i as usize].clone();
+            }
+        }
+        crate::value::JsStr::from_slice(units)
+    }
     /// The global named by string constant `i` (`name`), looked up once per context: the realm's globals are
     /// made with it and never change (a program cannot assign one: that gives up).
     #[inline(always)]
@@ -636,5 +668,88 @@ mod tests {
             }
         }
         assert_eq!(stopped, Some((0, AbortKind::Deadline)));
+    }
+
+    const A: &[u16] = &[97];
+    const B: &[u16] = &[98];
+    const C: &[u16] = &[99];
+    const LONG: &[u16] = &[120; 40];
+
+    /// A context whose program has the string constants a, b, c and 40 x's.
+    fn cx_with_strings() -> Cx {
+        let prog: &'static Program = Box::leak(Box::new(Program {
+            name: "test",
+            funcs: &[],
+            init: no_init,
+            trace_version: 1,
+            strings: &[A, B, C, LONG],
+        }));
+        let mut cx = Cx::new(prog, &Limits::default()).expect("realm");
+        cx.heap.seal_module();
+        cx.begin_request(&Limits::default());
+        cx
+    }
+
+    /// A request's string with a short constant's units is that constant; any other is a string of its own
+    /// with the units it was given.
+    #[test]
+    fn input_strings_are_the_constants_with_the_same_units() {
+        let mut cx = cx_with_strings();
+        let b = cx.input_str(B);
+        assert!(b.same(cx.interned(1).expect("constant")));
+        let long = cx.input_str(LONG);
+        assert!(!long.same(cx.interned(3).expect("constant")));
+        assert_eq!(long.units(), LONG);
+        let other = cx.input_str(&[98, 98]);
+        assert_eq!(other.units(), &[98, 98]);
+        assert!(!other.same(cx.interned(1).expect("constant")));
+    }
+
+    /// A named read that remembers an object literal's shape reads by position only from objects that
+    /// still have that shape: one of them that loses a key, or has one turned into an accessor, is read as
+    /// any object is.
+    #[test]
+    fn a_remembered_shape_is_used_only_for_objects_that_still_have_it() {
+        use crate::props;
+        let mut cx = cx_with_strings();
+        let lit = |cx: &mut Cx, n: f64| {
+            cx.object_literal(
+                0,
+                &[0, 1, 2],
+                [Value::Num(n), Value::Num(n + 1.0), Value::Num(n + 2.0)],
+            )
+            .expect("object")
+        };
+        let read_c = |cx: &mut Cx, v: &Value| {
+            props::get_at_guarded(cx, v, C, 2, 5, crate::value::tag::OBJECT, 0).expect("read")
+        };
+        let first = lit(&mut cx, 0.0);
+        assert!(matches!(read_c(&mut cx, &first), Value::Num(n) if n == 2.0));
+        // The site now holds the literal's shape.
+        assert!(cx.pics[5].shape.is_some());
+        let second = lit(&mut cx, 10.0);
+        assert!(matches!(read_c(&mut cx, &second), Value::Num(n) if n == 12.0));
+        // `a` deleted: `c` moves to position 1 in the object's own copy of the keys.
+        props::delete(&mut cx, &second, A).expect("delete");
+        assert!(matches!(read_c(&mut cx, &second), Value::Num(n) if n == 12.0));
+        // The same keys, with `c` an accessor: the shape is the literal's still, the property is not data.
+        let third = lit(&mut cx, 20.0);
+        let o = third.as_obj().expect("object");
+        let accessor = crate::heap::Prop::Accessor {
+            get: None,
+            set: None,
+            enumerable: true,
+        };
+        cx.heap
+            .get_mut(o)
+            .expect("writable")
+            .props
+            .insert(crate::value::JsStr::from_slice(C), accessor);
+        assert!(matches!(read_c(&mut cx, &third), Value::Undefined));
+        assert!(matches!(read_c(&mut cx, &first), Value::Num(n) if n == 2.0));
+        // Another literal's shape with as many keys, in another order.
+        let vals = [Value::Num(30.0), Value::Num(31.0), Value::Num(32.0)];
+        let other = cx.object_literal(1, &[2, 1, 0], vals).expect("object");
+        assert!(matches!(read_c(&mut cx, &other), Value::Num(n) if n == 30.0));
     }
 }

@@ -142,6 +142,23 @@ impl Props {
         self.position(key)
             .map(|i| (i, &self.key_list()[i], &self.vals[i]))
     }
+    /// The shape these properties have when it is shared (an object literal's, which the literal's site
+    /// keeps too): a named read's cache may keep it, to know the shape again by address. A list that only
+    /// this object holds is not given out, so that caching never makes the object copy its keys when it
+    /// gains one (`keys_mut`).
+    #[inline]
+    pub fn shared_shape(&self) -> Option<&Rc<Keys>> {
+        self.keys.as_ref().filter(|k| Rc::strong_count(k) > 1)
+    }
+    /// The property at position `i` when these properties have the shape `shape`: the keys at every
+    /// position are then `shape`'s, which cannot change while the caller holds it (copy on write).
+    #[inline(always)]
+    pub fn get_in_shape(&self, shape: &Option<Rc<Keys>>, i: usize) -> Option<&Prop> {
+        match (&self.keys, shape) {
+            (Some(k), Some(s)) if Rc::ptr_eq(k, s) => self.vals.get(i),
+            _ => None,
+        }
+    }
     /// The property at position `i`, with its key.
     #[inline(always)]
     pub fn get_index(&self, i: usize) -> Option<(&JsStr, &Prop)> {

@@ -10,7 +10,9 @@ use crate::cx::{engine_error, unsupported, Cx, JsResult};
 use crate::heap::{ObjKind, Prop};
 use crate::native::Kind;
 use crate::ops;
+use crate::propmap::Keys;
 use crate::value::{JsStr, ObjRef, Value};
+use std::rc::Rc;
 
 /// Reads a computed property: `(cx, object, receiver, key)`.
 pub type GetHook = fn(&mut Cx, ObjRef, &Value, &[u16]) -> JsResult<Option<Value>>;
@@ -171,7 +173,12 @@ fn ordinary_at(
     if !matches!(obj.kind, ObjKind::Ordinary) {
         return None;
     }
-    let i = cx.pics.get(slot as usize).copied().unwrap_or(u32::MAX) as usize;
+    let pic = cx.pics.get(slot as usize);
+    let i = pic.map_or(usize::MAX, |p| p.pos as usize);
+    // The shape the site saw last: the key is at its position, with no key to compare.
+    if let Some(Prop::Data { value, .. }) = pic.and_then(|p| obj.props.get_in_shape(&p.shape, i)) {
+        return Some(Ok(value.clone()));
+    }
     if let Some((k, Prop::Data { value, .. })) = obj.props.get_index(i) {
         if cx.interned(ki).is_some_and(|s| s.same(k)) || crate::value::units_eq(k.units(), key) {
             return Some(Ok(value.clone()));
@@ -182,9 +189,11 @@ fn ordinary_at(
 
 #[inline(never)]
 fn get_own_miss(cx: &mut Cx, v: &Value, o: ObjRef, key: &[u16], slot: u32) -> JsResult<Value> {
-    if let Some((i, _, Prop::Data { value, .. })) = cx.heap.get(o).props.get_full(key) {
+    let props = &cx.heap.get(o).props;
+    if let Some((i, _, Prop::Data { value, .. })) = props.get_full(key) {
         let value = value.clone();
-        remember_position(cx, slot, i);
+        let shape = props.shared_shape().cloned();
+        remember_position(cx, slot, i, shape);
         return Ok(value);
     }
     get(cx, v, key)
@@ -745,9 +754,23 @@ pub fn set_at(
     val: Value,
 ) -> JsResult<()> {
     if let Value::Obj(o) = target {
-        let i = cx.pics.get(slot as usize).copied().unwrap_or(u32::MAX) as usize;
+        let pic = cx.pics.get(slot as usize);
+        let i = pic.map_or(usize::MAX, |p| p.pos as usize);
         let obj = cx.heap.get(*o);
         if matches!(obj.kind, ObjKind::Ordinary) {
+            // The shape the site saw last, as in `ordinary_at`.
+            if let Some(p) = pic {
+                if let Some(Prop::Data { writable: true, .. }) = obj.props.get_in_shape(&p.shape, i)
+                {
+                    // The same object, whose properties nothing has changed since.
+                    if let Some((_, Prop::Data { value, .. })) =
+                        cx.heap.get_mut(*o)?.props.get_index_mut(i)
+                    {
+                        *value = val;
+                    }
+                    return Ok(());
+                }
+            }
             if let Some((k, Prop::Data { writable: true, .. })) = obj.props.get_index(i) {
                 if cx.interned(ki).is_some_and(|s| s.same(k))
                     || crate::value::units_eq(k.units(), key)
@@ -772,22 +795,45 @@ fn set_at_miss(cx: &mut Cx, target: &Value, key: &[u16], slot: u32, val: Value) 
         let obj = cx.heap.get(*o);
         if matches!(obj.kind, ObjKind::Ordinary) {
             if let Some(i) = obj.props.position(key) {
-                remember_position(cx, slot, i);
+                let shape = obj.props.shared_shape().cloned();
+                remember_position(cx, slot, i, shape);
             }
         }
     }
     Ok(())
 }
 
-/// Remembers that the property a site with cache slot `slot` looked for is at position `i` (slots past
-/// 2^16 are not remembered, so a huge program cannot make the table huge).
-fn remember_position(cx: &mut Cx, slot: u32, i: usize) {
+/// A named read's or write's cache (`get_at`, `set_at`): where the site last found its key, and the shape
+/// of the object it found it in when that shape is shared (`Props::shared_shape`). Holding the shape keeps
+/// its address from being reused and its keys from changing, so an object with that very shape has the key
+/// at that position.
+#[derive(Clone)]
+pub(crate) struct Pic {
+    pub(crate) shape: Option<Rc<Keys>>,
+    pos: u32,
+}
+
+impl Default for Pic {
+    fn default() -> Pic {
+        Pic {
+            shape: None,
+            pos: u32::MAX,
+        }
+    }
+}
+
+/// Remembers that the property a site with cache slot `slot` looked for is at position `i`, in an object
+/// of shape `shape` (slots past 2^16 are not remembered, so a huge program cannot make the table huge).
+fn remember_position(cx: &mut Cx, slot: u32, i: usize, shape: Option<Rc<Keys>>) {
     let slot = slot as usize;
     if slot < 1 << 16 {
         if cx.pics.len() <= slot {
-            cx.pics.resize(slot + 1, u32::MAX);
+            cx.pics.resize(slot + 1, Pic::default());
         }
-        cx.pics[slot] = i as u32;
+        cx.pics[slot] = Pic {
+            shape,
+            pos: i as u32,
+        };
     }
 }
 

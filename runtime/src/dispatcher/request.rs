@@ -623,7 +623,8 @@ fn qs_unescape(s: &[u16]) -> Vec<u16> {
 // JavaScript values
 
 fn str_value(cx: &mut Cx, u: &[u16]) -> JsResult<Value> {
-    cx.new_str_from(u)
+    cx.heap.charge(16 + u.len() * 2)?;
+    Ok(Value::Str(cx.input_str(u)))
 }
 
 /// `req.headers`: an ordinary object; `set-cookie` is always an array.
@@ -661,7 +662,8 @@ pub fn query_value(cx: &mut Cx, query: Option<&[u16]>) -> JsResult<Value> {
                     cx.new_array(items)?
                 }
             };
-            props::define(cx, o, JsStr::from_units(k), val)?;
+            let k = cx.input_str(&k);
+            props::define(cx, o, k, val)?;
         }
     }
     Ok(Value::Obj(o))
@@ -672,7 +674,7 @@ pub fn body_value(cx: &mut Cx, body: &Body) -> JsResult<Value> {
     match body {
         Body::Undefined => Ok(Value::Undefined),
         Body::Text(t) => str_value(cx, t),
-        Body::Json(t) => crate::builtins::json::parse_bytes(cx, t),
+        Body::Json(t) => crate::builtins::json::parse_input(cx, t),
         Body::EmptyObject => cx.new_object(),
         Body::Form(fields) => {
             let obj = cx.new_object()?;

@@ -67,6 +67,11 @@ const CASES: Array<[string, string, number, number?]> = [
     11,
   ],
   [
+    'shape-caches',
+    "named reads and writes that know an object literal's shape again by address, and request strings that are the program's constants when they have the same units, answer as Node: objects of one literal that lose a key, get it back at the end, have it turned into an accessor or made read-only, are frozen (writes to those two give up), grow a key or have another key moved to the end, met after the site remembered the literal's shape; and input strings compared with constants, used as keys, appended to and compared with strings built at run time, from a query or a JSON body, short, long or with surrogates (a shape check that compares key counts instead of addresses makes it report 2 diverged)",
+    8,
+  ],
+  [
     'property-writes',
     'named property writes that remember where a site found the property answer as Node, or give up, on objects with other key orders, properties the write adds, setters on the object or its prototype, read-only properties, frozen objects, a property deleted and added again, arrays and class instances',
     10,

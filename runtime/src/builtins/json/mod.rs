@@ -61,6 +61,20 @@ pub fn parse_bytes(cx: &mut Cx, text: &[u16]) -> JsResult<Value> {
         cx,
         s: text,
         pos: 0,
+        input: false,
+    }
+    .parse()
+}
+
+/// `parse_bytes` for a request's body: its strings and keys are the program's constants where they have
+/// the same units (`Cx::input_str`).
+pub fn parse_input(cx: &mut Cx, text: &[u16]) -> JsResult<Value> {
+    cx.burn(text.len() as u64 / 2 + 1)?;
+    Parser {
+        cx,
+        s: text,
+        pos: 0,
+        input: true,
     }
     .parse()
 }
@@ -74,6 +88,8 @@ struct Parser<'a, 'b> {
     cx: &'a mut Cx,
     s: &'b [u16],
     pos: usize,
+    /// Whether the text is a request's body (see `parse_input`).
+    input: bool,
 }
 
 fn syntax_error<T>() -> JsResult<T> {
@@ -245,7 +261,12 @@ impl Parser<'_, '_> {
         // Fast path: no escapes.
         while let Some(&c) = self.s.get(self.pos) {
             if c == 0x22 {
-                let s = JsStr::from_slice(&self.s[start..self.pos]);
+                let units = &self.s[start..self.pos];
+                let s = if self.input {
+                    self.cx.input_str(units)
+                } else {
+                    JsStr::from_slice(units)
+                };
                 self.pos += 1;
                 return Ok(s);
             }
