@@ -19,7 +19,7 @@
 use crate::cx::{abort, AbortKind, JsResult};
 use crate::heap::ObjKind;
 use crate::ops;
-use crate::value::Value;
+use crate::value::{tag_word, Value};
 
 /// The arrays of one fast loop: a pointer to each one's elements, valid while the loop runs (nothing else
 /// touches the heap meanwhile).
@@ -83,14 +83,6 @@ fn all_numbers(elems: &[Value]) -> bool {
     // The number of the `Num` variant, read from a value rather than written down.
     let num = tag_word(&Value::Num(0.0));
     elems.iter().fold(0, |acc, x| acc | (tag_word(x) ^ num)) == 0
-}
-
-/// A value's tag: the first of its two words (`Value` is `repr(C, u64)`).
-#[inline(always)]
-fn tag_word(v: &Value) -> u64 {
-    // SAFETY: `Value` is `repr(C, u64)`, so every value begins with its tag as an initialised u64, aligned
-    // as the value is.
-    unsafe { *(v as *const Value as *const u64) }
 }
 
 /// The exclusive bound of a loop `j <= end`: one past the last whole number not above `end` (NaN stays

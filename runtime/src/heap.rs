@@ -33,6 +33,28 @@ impl std::hash::BuildHasher for PropsHasher {
     }
 }
 
+/// Whether any of `items` is a string: the only value that owns anything (a reference count). Tested on
+/// every item without an early exit, which the compiler vectorises.
+#[inline]
+pub fn any_string(items: &[Value]) -> bool {
+    use crate::value::{tag_word, STR_TAG};
+    items
+        .iter()
+        .fold(0u64, |acc, v| acc | (tag_word(v) ^ STR_TAG).wrapping_sub(1))
+        >> 63
+        != 0
+}
+
+/// Empties `items` without dropping them one by one when none owns anything (`any_string`): freeing an
+/// array of numbers is then freeing its buffer, where dropping each item tests its kind.
+fn forget_plain_items(items: &mut Vec<Value>) {
+    if !any_string(items) {
+        // SAFETY: shortening a vector is sound; the items left behind are numbers, booleans, object
+        // references, holes, undefined or null, none of which owns memory to free.
+        unsafe { items.set_len(0) }
+    }
+}
+
 /// The most reads of older state that code running later (`Later`) may log.
 const READ_LOG_CAP: usize = 1 << 20;
 
@@ -496,6 +518,11 @@ impl Heap {
             self.objs[i as usize] = o;
         }
         self.saved.clear();
+        for o in &mut self.objs[self.module_len as usize..] {
+            if let ObjKind::Array(items) = &mut o.kind {
+                forget_plain_items(items);
+            }
+        }
         self.objs.truncate(self.module_len as usize);
         self.write_floor = self.module_len;
         self.bytes = 0;

@@ -291,6 +291,17 @@ pub enum Value {
     Hole,
 }
 
+/// A value's tag: the first of its two words (`Value` is `repr(C, u64)`).
+#[inline(always)]
+pub(crate) fn tag_word(v: &Value) -> u64 {
+    // SAFETY: `Value` is `repr(C, u64)`, so every value begins with its tag as an initialised u64, aligned
+    // as the value is.
+    unsafe { *(v as *const Value as *const u64) }
+}
+
+/// The tag of `Value::Str` (the fifth variant), for tests of many values at once (`heap::any_string`).
+pub(crate) const STR_TAG: u64 = 4;
+
 // Cloned on nearly every operation of generated code, so written out to be inlined across crates.
 impl Clone for Value {
     #[inline(always)]
@@ -400,6 +411,22 @@ const _: () = assert!(std::mem::size_of::<Value>() == 16);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `STR_TAG` is the tag a string has, and no other value has it.
+    #[test]
+    fn str_tag_is_the_tag_of_strings_alone() {
+        assert_eq!(tag_word(&Value::Str(JsStr::from("x"))), STR_TAG);
+        for v in [
+            Value::Undefined,
+            Value::Null,
+            Value::Bool(true),
+            Value::Num(4.0),
+            Value::Obj(ObjRef(4)),
+            Value::Hole,
+        ] {
+            assert_ne!(tag_word(&v), STR_TAG);
+        }
+    }
 
     /// Short strings are shared, and sharing stays invisible: appending to one copies, never changes the
     /// shared string; a unit past ASCII and longer slices get their own.

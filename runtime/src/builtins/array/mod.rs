@@ -1550,7 +1550,17 @@ fn fill(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
         }
         let n = cx.tick_chunk(fin - i)?;
         if let Some(items) = cx.heap.array_items_mut(o) {
-            items[i..i + n].fill(value.clone());
+            let range = &mut items[i..i + n];
+            if matches!(value, Value::Str(_)) || crate::heap::any_string(range) {
+                range.fill(value.clone());
+            } else {
+                for slot in range {
+                    // SAFETY: `slot` is a valid item; the item replaced owns nothing (no string), so not
+                    // dropping it frees nothing it should, and `value` is not a string, so its bitwise copy
+                    // is a clone.
+                    unsafe { std::ptr::write(slot, std::ptr::read(&value)) }
+                }
+            }
         }
         i += n;
     }
