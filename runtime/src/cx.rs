@@ -182,7 +182,25 @@ pub struct Program {
     pub trace_version: u32,
     /// String constants (literals and property keys) as UTF-16; generated code names them by index.
     pub strings: &'static [&'static [u16]],
+    /// Comparators the compiler also compiled to run on rows of their arguments' properties (see
+    /// `SortRows`), by code number.
+    pub sort_rows: &'static [SortRows],
 }
+
+/// A comparator `(a, b) => ...` that uses its parameters only to read named properties of them, and can
+/// run no code of the program's besides itself (no call, no write to an object, no conversion of an object
+/// to a primitive): compiled a second time, as `run`, to take those properties' values (`keys`, in this
+/// order) for `a` and for `b` as two rows. A sort whose values all hold them as own data properties with
+/// primitive values reads each row once (`builtins::array`), and the comparator computes from the rows
+/// what it would compute from the objects, since nothing can change them while the sort runs.
+pub struct SortRows {
+    pub code: u32,
+    pub keys: &'static [&'static [u16]],
+    pub run: RowsCode,
+}
+
+/// A comparator's code on rows (see `SortRows`): the call (for its closure), `a`'s row and `b`'s.
+pub type RowsCode = fn(&mut Cx, &Call, &[Value], &[Value]) -> JsResult<Value>;
 
 pub struct Limits {
     pub fuel: u64,
@@ -590,6 +608,7 @@ pub fn test_cx(funcs: &'static [Code]) -> Cx {
         init: no_init,
         trace_version: 1,
         strings: &[],
+        sort_rows: &[],
     }));
     let mut cx = Cx::new(prog, &Limits::default()).expect("realm");
     cx.heap.seal_module();
@@ -683,6 +702,7 @@ mod tests {
             init: no_init,
             trace_version: 1,
             strings: &[A, B, C, LONG],
+            sort_rows: &[],
         }));
         let mut cx = Cx::new(prog, &Limits::default()).expect("realm");
         cx.heap.seal_module();

@@ -72,5 +72,8 @@ unsafe impl std::alloc::GlobalAlloc for Alloc {
     }
 }
 
-pub use cx::{abort, unknown, Abort, AbortKind, Call, Code, Ctl, Cx, JsResult, Limits, Program};
+pub use cx::{
+    abort, unknown, Abort, AbortKind, Call, Code, Ctl, Cx, JsResult, Limits, Program, RowsCode,
+    SortRows,
+};
 pub use value::{tag, JsStr, ObjRef, Value};

@@ -159,6 +159,17 @@ impl Props {
             _ => None,
         }
     }
+    /// The address of these properties' key list (0 for none): two objects alive at once with the same
+    /// non-zero address have the same keys in the same order.
+    #[inline]
+    pub fn shape_addr(&self) -> usize {
+        self.keys.as_ref().map_or(0, |k| Rc::as_ptr(k) as usize)
+    }
+    /// The property at position `i`.
+    #[inline]
+    pub fn at(&self, i: usize) -> Option<&Prop> {
+        self.vals.get(i)
+    }
     /// The property at position `i`, with its key.
     #[inline(always)]
     pub fn get_index(&self, i: usize) -> Option<(&JsStr, &Prop)> {

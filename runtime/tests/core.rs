@@ -225,6 +225,7 @@ fn module_writes_are_undone_and_reported_unless_put_back() {
         init: |_, _| Ok(Value::Undefined),
         trace_version: 1,
         strings: &[],
+        sort_rows: &[],
     }));
     let mut cx = Cx::new(prog, &clrt::Limits::default()).unwrap();
     let module_obj = cx.new_object().unwrap();
@@ -277,6 +278,7 @@ fn the_heap_cap_fuel_and_deadline_stop_a_request() {
         init: |_, _| Ok(Value::Undefined),
         trace_version: 1,
         strings: &[],
+        sort_rows: &[],
     }));
     let limits = clrt::Limits {
         fuel: 1000,

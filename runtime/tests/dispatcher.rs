@@ -109,6 +109,7 @@ static OPENFAAS: Program = Program {
     init: of_init,
     trace_version: 1,
     strings: &[],
+    sort_rows: &[],
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -205,6 +206,7 @@ static CONTAINERLESS: Program = Program {
     init: cl_init,
     trace_version: 1,
     strings: &[],
+    sort_rows: &[],
 };
 
 // ---------------------------------------------------------------------------------------------------

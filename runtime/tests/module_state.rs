@@ -45,6 +45,7 @@ fn unsealed() -> Cx {
         init: |_, _| Ok(Value::Undefined),
         trace_version: 1,
         strings: &[],
+        sort_rows: &[],
     }));
     Cx::new(prog, &limits()).unwrap()
 }
@@ -483,6 +484,7 @@ static STATEFUL: Program = Program {
     init: st_init,
     trace_version: 1,
     strings: &[],
+    sort_rows: &[],
 };
 
 /// The same program, for a dispatcher of its own (realms are per thread and per program).
@@ -492,6 +494,7 @@ static STATEFUL_CAPPED: Program = Program {
     init: st_init,
     trace_version: 1,
     strings: &[],
+    sort_rows: &[],
 };
 
 fn req(target: &str) -> RequestParts {
@@ -560,6 +563,7 @@ static STATEFUL_SERVED: Program = Program {
     init: st_init,
     trace_version: 1,
     strings: &[],
+    sort_rows: &[],
 };
 
 fn http_get(port: u16, target: &str) -> (u16, String) {

@@ -67,6 +67,11 @@ const CASES: Array<[string, string, number, number?]> = [
     11,
   ],
   [
+    'sort-rows',
+    'comparators that read only named properties of their parameters, run on rows of those properties read once per value, answer as Node: a comparator from a factory (captured strings and a sign, ties broken by another key), values missing a key or holding it as an accessor, class instances, undefined and NaN keys, strings with surrogates, an inconsistent comparator, the same object twice, holes and undefined elements; and a key that is an object whose valueOf changes the other keys, and comparators that count their calls or multiply by a captured object whose valueOf changes the keys, none of them run on rows (rows that take objects make it report 1 diverged, and so does a compiler that takes every binding for a primitive)',
+    14,
+  ],
+  [
     'shape-caches',
     "named reads and writes that know an object literal's shape again by address, and request strings that are the program's constants when they have the same units, answer as Node: objects of one literal that lose a key, get it back at the end, have it turned into an accessor or made read-only, are frozen (writes to those two give up), grow a key or have another key moved to the end, met after the site remembered the literal's shape; and input strings compared with constants, used as keys, appended to and compared with strings built at run time, from a query or a JSON body, short, long or with surrogates (a shape check that compares key counts instead of addresses makes it report 2 diverged)",
     8,

@@ -1613,6 +1613,69 @@ enum Comparator {
     /// A comparator `(a, b) => a.k1 - b.k1 || b.k2 - a.k2 ...` (see `sort_by_keys`) on values that all hold
     /// each key as an own data property with a finite number: the keys, read once per value.
     Keys(Keys),
+    /// A plain function the compiler also compiled to run on rows of its arguments' properties
+    /// (`cx::SortRows`), on values that all hold those properties as own data properties with primitive
+    /// values: the rows, read once per value.
+    Rows(Rows),
+}
+
+/// Rows of a comparator's properties (see `Comparator::Rows`): `vals[i * m..][..m]` is value `i`'s row.
+struct Rows {
+    callee: ObjRef,
+    run: crate::cx::RowsCode,
+    m: usize,
+    vals: Vec<Value>,
+}
+
+/// The rows of `vals` for comparator `f`, when the compiler compiled it to run on rows and every value is
+/// an ordinary object whose own data property of each key holds a primitive; None otherwise. Reading such a
+/// property runs nothing, and the comparator, which can run no other code, cannot change it.
+fn rows_of(cx: &mut Cx, f: ObjRef, vals: &[Value]) -> JsResult<Option<Rows>> {
+    let code = match cx.heap.kind(f) {
+        ObjKind::Function(fo) => fo.code,
+        _ => return Ok(None),
+    };
+    let Some(sr) = cx.prog.sort_rows.iter().find(|r| r.code == code) else {
+        return Ok(None);
+    };
+    let m = sr.keys.len();
+    let mut rows = Vec::with_capacity(vals.len() * m);
+    // The keys' positions in the last shape met: the values sorted are mostly made by one object literal,
+    // and share its shape. Every value is alive meanwhile (`vals` holds it), so an address seen again is
+    // the same shape.
+    let (mut shape, mut pos) = (0usize, vec![0usize; m]);
+    for v in vals {
+        let Value::Obj(o) = v else { return Ok(None) };
+        let obj = cx.heap.get(*o);
+        if !matches!(obj.kind, ObjKind::Ordinary) {
+            return Ok(None);
+        }
+        let addr = obj.props.shape_addr();
+        if addr == 0 || addr != shape {
+            for (p, k) in pos.iter_mut().zip(sr.keys) {
+                match obj.props.position(*k) {
+                    Some(i) => *p = i,
+                    None => return Ok(None),
+                }
+            }
+            shape = addr;
+        }
+        for &i in &pos {
+            match obj.props.at(i) {
+                Some(Prop::Data { value, .. }) if !matches!(value, Value::Obj(_)) => {
+                    rows.push(value.clone())
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+    cx.burn(rows.len() as u64)?;
+    Ok(Some(Rows {
+        callee: f,
+        run: sr.run,
+        m,
+        vals: rows,
+    }))
 }
 
 /// Sort keys: `vals[i * order.len() + j]` is value `i`'s key `j`; `order[j]` says whether term `j` is
@@ -1704,6 +1767,28 @@ impl Sorter<'_> {
                 let args = [self.vals[x].clone(), self.vals[y].clone()];
                 let r = call::call_plain(cx, *f, *code, Value::Undefined, &args)?;
                 let n = match r {
+                    Value::Num(n) => n,
+                    r => ops::to_number(cx, &r)?,
+                };
+                Ok(if n.is_nan() { 0.0 } else { n })
+            }
+            Comparator::Rows(r) => {
+                let m = r.m;
+                let (a, b) = (&r.vals[x * m..x * m + m], &r.vals[y * m..y * m + m]);
+                call::enter(cx)?;
+                let res = (r.run)(
+                    cx,
+                    &crate::cx::Call {
+                        callee: r.callee,
+                        this: Value::Undefined,
+                        args: &[],
+                        new_target: None,
+                    },
+                    a,
+                    b,
+                );
+                call::leave(cx);
+                let n = match res? {
                     Value::Num(n) => n,
                     r => ops::to_number(cx, &r)?,
                 };
@@ -2270,7 +2355,9 @@ fn timsort(
             }
             s
         }
-        Comparator::User(_) | Comparator::Plain(..) | Comparator::Keys(_) => vec![None; vals.len()],
+        Comparator::User(_) | Comparator::Plain(..) | Comparator::Keys(_) | Comparator::Rows(_) => {
+            vec![None; vals.len()]
+        }
     };
     Sorter {
         cmp,
@@ -2342,7 +2429,13 @@ fn sort_with(
     }
     let cmp = match order.and_then(|order| keys_of(cx, &vals, order)) {
         Some(keys) => Comparator::Keys(keys),
-        None => cmp,
+        None => match cmp {
+            Comparator::Plain(f, code) => match rows_of(cx, f, &vals)? {
+                Some(rows) => Comparator::Rows(rows),
+                None => Comparator::Plain(f, code),
+            },
+            cmp => cmp,
+        },
     };
     let sorted = timsort(cx, &cmp, vals, true)?;
     let n = sorted.len();

@@ -365,6 +365,7 @@ fn module_level_and_frozen_arrays_are_not_written() {
         init: |_, _| Ok(Value::Undefined),
         trace_version: 1,
         strings: &[],
+        sort_rows: &[],
     }));
     let mut cx = crate::cx::Cx::new(prog, &crate::cx::Limits::default()).unwrap();
     let module_arr = cx

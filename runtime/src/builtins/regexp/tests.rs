@@ -933,6 +933,7 @@ fn module_level_regexes() {
             init: |_, _| Ok(Value::Undefined),
             trace_version: 1,
             strings: &[],
+            sort_rows: &[],
         })),
         &crate::cx::Limits::default(),
     )
