@@ -193,6 +193,25 @@ unsafe fn free(ptr: NonNull<Head>) {
     }
 }
 
+/// Copies `n` units (at least a `W` of them, at most two) as a `W` at each end, overlapping in the middle.
+///
+/// # Safety
+/// As `copy_units`, with `n` units at least as wide as `W`.
+#[inline(always)]
+unsafe fn copy_ends<W>(src: *const u16, dst: *mut u16, n: usize) {
+    let w = std::mem::size_of::<W>() / 2;
+    // SAFETY: both words lie within the `n` units the caller vouches for (`w <= n`), read and written
+    // unaligned.
+    unsafe {
+        let (a, b) = (
+            ptr::read_unaligned(src as *const W),
+            ptr::read_unaligned(src.add(n - w) as *const W),
+        );
+        ptr::write_unaligned(dst as *mut W, a);
+        ptr::write_unaligned(dst.add(n - w) as *mut W, b);
+    }
+}
+
 /// Copies `n` units from `src` to `dst`: up to 8 units (the pieces strings are mostly built of) as one or
 /// two machine words, overlapping when `n` is not a word's size, where a call to `memcpy` would cost more
 /// than the copy; longer runs through `memcpy`.
@@ -207,22 +226,8 @@ unsafe fn copy_units(src: *const u16, dst: *mut u16, n: usize) {
         match n {
             0 => {}
             1 => *dst = *src,
-            2..=3 => {
-                let (a, b) = (
-                    ptr::read_unaligned(src as *const u32),
-                    ptr::read_unaligned(src.add(n - 2) as *const u32),
-                );
-                ptr::write_unaligned(dst as *mut u32, a);
-                ptr::write_unaligned(dst.add(n - 2) as *mut u32, b);
-            }
-            4..=8 => {
-                let (a, b) = (
-                    ptr::read_unaligned(src as *const u64),
-                    ptr::read_unaligned(src.add(n - 4) as *const u64),
-                );
-                ptr::write_unaligned(dst as *mut u64, a);
-                ptr::write_unaligned(dst.add(n - 4) as *mut u64, b);
-            }
+            2..=3 => copy_ends::<u32>(src, dst, n),
+            4..=8 => copy_ends::<u64>(src, dst, n),
             _ => ptr::copy_nonoverlapping(src, dst, n),
         }
     }

@@ -1619,6 +1619,16 @@ enum Comparator {
     Rows(Rows),
 }
 
+/// What a comparator's result `r` says (SortCompare's ToNumber, NaN read as 0).
+#[inline(always)]
+fn comparison(cx: &mut Cx, r: Value) -> JsResult<f64> {
+    let n = match r {
+        Value::Num(n) => n,
+        r => ops::to_number(cx, &r)?,
+    };
+    Ok(if n.is_nan() { 0.0 } else { n })
+}
+
 /// Rows of a comparator's properties (see `Comparator::Rows`): `vals[i * m..][..m]` is value `i`'s row.
 struct Rows {
     callee: ObjRef,
@@ -1766,11 +1776,7 @@ impl Sorter<'_> {
             Comparator::Plain(f, code) => {
                 let args = [self.vals[x].clone(), self.vals[y].clone()];
                 let r = call::call_plain(cx, *f, *code, Value::Undefined, &args)?;
-                let n = match r {
-                    Value::Num(n) => n,
-                    r => ops::to_number(cx, &r)?,
-                };
-                Ok(if n.is_nan() { 0.0 } else { n })
+                comparison(cx, r)
             }
             Comparator::Rows(r) => {
                 let m = r.m;
@@ -1788,11 +1794,7 @@ impl Sorter<'_> {
                     b,
                 );
                 call::leave(cx);
-                let n = match res? {
-                    Value::Num(n) => n,
-                    r => ops::to_number(cx, &r)?,
-                };
-                Ok(if n.is_nan() { 0.0 } else { n })
+                comparison(cx, res?)
             }
             Comparator::Keys(k) => {
                 let m = k.order.len();

@@ -56,25 +56,22 @@ fn json_parse(cx: &mut Cx, _this: &Value, args: &[Value]) -> JsResult<Value> {
 /// Parses JSON text (the whole of it) into a value, as `JSON.parse(text)` does. The dispatcher uses it
 /// for request bodies.
 pub fn parse_bytes(cx: &mut Cx, text: &[u16]) -> JsResult<Value> {
-    cx.burn(text.len() as u64 / 2 + 1)?;
-    Parser {
-        cx,
-        s: text,
-        pos: 0,
-        input: false,
-    }
-    .parse()
+    parse_with(cx, text, false)
 }
 
 /// `parse_bytes` for a request's body: its strings and keys are the program's constants where they have
 /// the same units (`Cx::input_str`).
 pub fn parse_input(cx: &mut Cx, text: &[u16]) -> JsResult<Value> {
+    parse_with(cx, text, true)
+}
+
+fn parse_with(cx: &mut Cx, text: &[u16], input: bool) -> JsResult<Value> {
     cx.burn(text.len() as u64 / 2 + 1)?;
     Parser {
         cx,
         s: text,
         pos: 0,
-        input: true,
+        input,
     }
     .parse()
 }
