@@ -604,6 +604,9 @@ fn normalize(cx: &mut Cx, this: &Value, args: &[Value]) -> JsResult<Value> {
 // ---------------------------------------------------------------------------------------------------
 // Building strings
 
+/// The longest `padStart`/`padEnd` result built on the stack.
+const SHORT_PAD: usize = 64;
+
 fn pad(cx: &mut Cx, this: &Value, args: &[Value], at_start: bool) -> JsResult<Value> {
     let s = this_str(cx, this)?;
     let max_len = to_length(cx, &arg(args, 0))?;
@@ -612,7 +615,7 @@ fn pad(cx: &mut Cx, this: &Value, args: &[Value], at_start: bool) -> JsResult<Va
         return Ok(Value::Str(s));
     }
     let fill = match arg(args, 1) {
-        Value::Undefined => JsStr::from(" "),
+        Value::Undefined => JsStr::unit(b' ' as u16),
         f => ops::to_string(cx, &f)?,
     };
     if fill.is_empty() {
@@ -620,6 +623,22 @@ fn pad(cx: &mut Cx, this: &Value, args: &[Value], at_start: bool) -> JsResult<Va
     }
     reserve(cx, max_len)?;
     let fill_len = max_len as usize - len;
+    if max_len as usize <= SHORT_PAD {
+        // A short result (`String(n).padStart(5, '0')`) put together on the stack and copied once.
+        let mut buf = [0u16; SHORT_PAD];
+        let f = fill.units();
+        let filler = if at_start {
+            buf[fill_len..max_len as usize].copy_from_slice(s.units());
+            0..fill_len
+        } else {
+            buf[..len].copy_from_slice(s.units());
+            len..max_len as usize
+        };
+        for (k, d) in buf[filler].iter_mut().enumerate() {
+            *d = f[k % f.len()];
+        }
+        return Ok(Value::Str(JsStr::from_slice(&buf[..max_len as usize])));
+    }
     let mut out = JsStr::with_capacity(max_len as usize);
     // The filler: `fill` repeated, its last copy cut to fit.
     let push_filler = |out: &mut JsStr| {
@@ -714,18 +733,29 @@ fn map_case(cx: &mut Cx, s: &JsStr, upper: bool) -> JsResult<Value> {
     let u = s.units();
     cx.burn(u.len() as u64 / 4 + 1)?;
     if u.iter().all(|&c| c < 0x80) {
-        let out: Vec<u16> = u
-            .iter()
-            .map(|&c| {
-                let b = c as u8;
-                (if upper {
-                    b.to_ascii_uppercase()
-                } else {
-                    b.to_ascii_lowercase()
-                }) as u16
-            })
-            .collect();
-        return cx.new_str(out);
+        let map = |c: u16| {
+            let b = c as u8;
+            (if upper {
+                b.to_ascii_uppercase()
+            } else {
+                b.to_ascii_lowercase()
+            }) as u16
+        };
+        // One unit (`s.charAt(0).toUpperCase()`): the shared string of its mapping. Longer text is mapped
+        // a stack buffer at a time straight into the new string.
+        if let [c] = u {
+            return Ok(Value::Str(JsStr::unit(map(*c))));
+        }
+        cx.heap.charge(16 + u.len() * 2)?;
+        let mut out = JsStr::with_capacity(u.len());
+        let mut buf = [0u16; 64];
+        for chunk in u.chunks(buf.len()) {
+            for (d, &c) in buf.iter_mut().zip(chunk) {
+                *d = map(c);
+            }
+            out.try_append(&buf[..chunk.len()]);
+        }
+        return Ok(Value::Str(out));
     }
     if !upper && u.contains(&0x03A3) {
         return unsupported("toLowerCase of 'Σ' depends on context (final sigma)");
