@@ -127,11 +127,15 @@ interface Binding {
   isConst: boolean;
 }
 
-/** A comparator compiled to run on rows (`Codegen.sortRows`): the keys read, and its two parameters. */
+/**
+ * A comparator compiled to run on rows (`Codegen.sortRows`): the keys read, its two parameters, and the
+ * bindings of enclosing functions it reads, as (depth, slot) from its closure (`FnGen.cacheRows`).
+ */
 interface SortRows {
   keys: string[];
   a: Binding;
   b: Binding;
+  caps?: Array<[number, number]>;
 }
 
 interface Scope {
@@ -212,11 +216,15 @@ class Codegen {
       const rows = this.sortRows(fn);
       if (!rows) continue;
       const body = this.genFunction(fn, rows);
-      // Every read of a parameter is a read of its row: a body that names one otherwise is dropped (the
-      // parameters are not declared there, so it would not build).
-      if ([rows.a, rows.b].some((b) => new RegExp(`\\b${b.rust}\\b`).test(body))) continue;
+      // Every read of a parameter is a read of its row, and every read of an enclosing function's binding
+      // one of `caps`: a body that names a parameter or its closure otherwise is dropped (the parameters
+      // are not declared there, so it would not build; the closure is not to be read there).
+      if (!rows.caps || body.includes('e_closure') || [rows.a, rows.b].some((b) => new RegExp(`\\b${b.rust}\\b`).test(body))) continue;
       this.rowsBodies.push(body);
-      this.rowsTable.push(`clrt::SortRows { code: ${fn.code}, keys: &[${rows.keys.map((k) => this.keyOf(k)).join(', ')}], run: f${fn.code}_rows }`);
+      const caps = rows.caps.map(([d, s]) => `(${d}, ${s})`).join(', ');
+      this.rowsTable.push(
+        `clrt::SortRows { code: ${fn.code}, keys: &[${rows.keys.map((k) => this.keyOf(k)).join(', ')}], caps: &[${caps}], run: f${fn.code}_rows }`,
+      );
     }
     return { main: this.render(), diagnostics: this.diags, functions: this.fns.length };
   }
@@ -539,7 +547,8 @@ class Codegen {
     });
     const isCtor = fn.isMethod && this.isCtor(fn);
     if (isCtor && !this.isDerivedCtor(fn)) lines.push('call::run_fields(cx, call.callee, &call.this)?;');
-    if (!isCtor && !fn.isMethod && n.body.type === 'BlockStatement') lines.push(...g.cacheCaptured(n.body));
+    if (rows) rows.caps = g.cacheRows(n.body) ?? undefined;
+    else if (!isCtor && !fn.isMethod && n.body.type === 'BlockStatement') lines.push(...g.cacheCaptured(n.body));
     if (g.writeBack) {
       // The body runs in a closure, so that the bindings held in locals go back to their environments
       // however it ends.
@@ -732,7 +741,7 @@ class Codegen {
     if (lines[0] === env && !lines.slice(1).some((l) => l.includes('e_closure'))) lines = lines.slice(1);
     const body = lines.join('\n    ');
     if (rows)
-      return `/// ${sanitize(fn.name) || 'anonymous'}, on rows of ${rows.keys.join(', ')}\nfn f${fn.code}_rows(cx: &mut Cx, call: &Call, ka: &[Value], kb: &[Value]) -> JsResult<Value> {\n    let _ = (&call, &cx, &ka, &kb);\n    ${body}\n}`;
+      return `/// ${sanitize(fn.name) || 'anonymous'}, on rows of ${rows.keys.join(', ')}\nfn f${fn.code}_rows(cx: &mut Cx, call: &Call, ka: &[Value], kb: &[Value], caps: &[Value]) -> JsResult<Value> {\n    let _ = (&call, &cx, &ka, &kb, &caps);\n    ${body}\n}`;
     // A small function is inlined where it is called by name (`plain_user`'s direct call): its call's
     // frame, argument array and guards on constant arguments go, and LLVM alone does not judge it worth
     // it. Measured on records' request #3 (a closure called 11 times a record): 3% fewer instructions;
@@ -1835,6 +1844,36 @@ class FnGen {
     else this.writeThrough = true;
     this.reload = loads.join(' ');
     return lines;
+  }
+
+  /**
+   * On rows (`Codegen.sortRows`), the bindings of enclosing functions the comparator reads are read from
+   * `caps`, which the sort fills from their environments once (`SortRows.caps`), instead of from the
+   * environments at every call: the comparator assigns none of them and runs no other code, so none can
+   * change while the sort runs. One in its temporal dead zone holds the hole there, and each use throws as
+   * before. Returns where each is, as (depth, slot) from the comparator's closure; null when one is not
+   * reached through it.
+   */
+  cacheRows(body: Node): Array<[number, number]> | null {
+    const caps: Array<[number, number]> = [];
+    let ok = true;
+    const visit = (n: Node): void => {
+      if (!n || typeof n !== 'object') return;
+      if (Array.isArray(n)) return n.forEach(visit);
+      if (n.type === 'Identifier') {
+        const b = this.cg.ref(n);
+        if (b?.captured && b.scope.fn !== this.fn && !this.cached.has(b)) {
+          const { base, depth } = this.envRef(b);
+          if (!base.startsWith('e_closure')) ok = false;
+          this.cached.set(b, `caps[${caps.length}]`);
+          caps.push([depth, b.slot]);
+        }
+        return;
+      }
+      for (const k of Object.keys(n)) if (k !== 'loc' && n[k] && typeof n[k] === 'object') visit(n[k]);
+    };
+    visit(body);
+    return ok ? caps : null;
   }
 
   /**

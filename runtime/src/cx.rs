@@ -196,11 +196,15 @@ pub struct Program {
 pub struct SortRows {
     pub code: u32,
     pub keys: &'static [&'static [u16]],
+    /// The bindings of enclosing functions the comparator reads, as (depth, slot) from its closure: read
+    /// once per sort, since the comparator assigns none of them and nothing else runs while it sorts.
+    pub caps: &'static [(u32, u32)],
     pub run: RowsCode,
 }
 
-/// A comparator's code on rows (see `SortRows`): the call (for its closure), `a`'s row and `b`'s.
-pub type RowsCode = fn(&mut Cx, &Call, &[Value], &[Value]) -> JsResult<Value>;
+/// A comparator's code on rows (see `SortRows`): the call (for its closure), `a`'s row, `b`'s, and the
+/// values of its `caps` (a binding in its temporal dead zone as the hole).
+pub type RowsCode = fn(&mut Cx, &Call, &[Value], &[Value], &[Value]) -> JsResult<Value>;
 
 pub struct Limits {
     pub fuel: u64,

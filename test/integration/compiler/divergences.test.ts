@@ -68,8 +68,8 @@ const CASES: Array<[string, string, number, number?]> = [
   ],
   [
     'sort-rows',
-    'comparators that read only named properties of their parameters, run on rows of those properties read once per value, answer as Node: a comparator from a factory (captured strings and a sign, ties broken by another key), values missing a key or holding it as an accessor, class instances, undefined and NaN keys, strings with surrogates, an inconsistent comparator, the same object twice, holes and undefined elements; and a key that is an object whose valueOf changes the other keys, and comparators that count their calls or multiply by a captured object whose valueOf changes the keys, none of them run on rows (rows that take objects make it report 1 diverged, and so does a compiler that takes every binding for a primitive)',
-    14,
+    'comparators that read only named properties of their parameters, run on rows of those properties read once per value, answer as Node: a comparator from a factory (captured strings and a sign, ties broken by another key), values missing a key or holding it as an accessor, class instances, undefined and NaN keys, strings with surrogates, an inconsistent comparator, the same object twice, holes and undefined elements; and a key that is an object whose valueOf changes the other keys, and comparators that count their calls or multiply by a captured object whose valueOf changes the keys, none of them run on rows; and comparators on rows reading bindings of their closures, read once per sort: one changed between two sorts, one still in its temporal dead zone, read on a tie or never (rows that take objects make it report 1 diverged, and so does a compiler that takes every binding for a primitive, and a sort that reads a binding in its temporal dead zone as 0)',
+    17,
   ],
   [
     'shape-caches',

@@ -1635,6 +1635,8 @@ struct Rows {
     run: crate::cx::RowsCode,
     m: usize,
     vals: Vec<Value>,
+    /// The values of the comparator's `SortRows::caps`, read when the sort starts.
+    caps: Vec<Value>,
 }
 
 /// The rows of `vals` for comparator `f`, when the compiler compiled it to run on rows and every value is
@@ -1680,11 +1682,20 @@ fn rows_of(cx: &mut Cx, f: ObjRef, vals: &[Value]) -> JsResult<Option<Rows>> {
         }
     }
     cx.burn(rows.len() as u64)?;
+    let caps = match (sr.caps, call::env_of(cx, f)) {
+        ([], _) => Vec::new(),
+        (caps, Some(env)) => caps
+            .iter()
+            .map(|&(depth, slot)| crate::props::scope_get(cx, env, depth, slot))
+            .collect(),
+        (_, None) => return Ok(None),
+    };
     Ok(Some(Rows {
         callee: f,
         run: sr.run,
         m,
         vals: rows,
+        caps,
     }))
 }
 
@@ -1792,6 +1803,7 @@ impl Sorter<'_> {
                     },
                     a,
                     b,
+                    &r.caps,
                 );
                 call::leave(cx);
                 comparison(cx, res?)
