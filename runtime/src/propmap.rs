@@ -7,11 +7,15 @@
 //!
 //! The keys are kept apart from the properties, in a list that objects can share (a *shape*): every object
 //! an object literal makes shares that literal's list, so making one copies no key and freeing one drops
-//! no key. A list is copied the first time an object that shares it gains or loses a key (copy on write),
-//! so sharing never shows.
+//! no key. A list is copied the first time an object that shares it loses a key, or gains one past `SMALL`
+//! (copy on write), so sharing never shows. Below that, an object that gains a key takes the shape its old
+//! one grows into (a *transition*, as V8's hidden classes do), found in a small table: objects that gain
+//! the same keys in the same order (`o[k] = v` over a header's columns, a constructor's `this.x = ...`, JSON
+//! records) share their shapes as object literals' objects do, and none copies a key list.
 
 use crate::heap::{Prop, PropsHasher};
 use crate::value::JsStr;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -24,12 +28,19 @@ const SMALL: usize = 16;
 pub struct Keys {
     list: Vec<JsStr>,
     index: Option<HashMap<JsStr, u32, PropsHasher>>,
+    /// Whether a key is longer than `TRANSITION_KEY_MAX` units (then no transition starts from it).
+    long: bool,
 }
 
 impl Keys {
     /// The shape of an object whose keys are `list`, distinct (an object literal's).
     pub fn new(list: Vec<JsStr>) -> Rc<Keys> {
-        let mut keys = Keys { list, index: None };
+        let long = list.iter().any(|k| k.len() > TRANSITION_KEY_MAX);
+        let mut keys = Keys {
+            list,
+            index: None,
+            long,
+        };
         keys.reindex();
         Rc::new(keys)
     }
@@ -45,6 +56,69 @@ impl Keys {
             None
         };
     }
+}
+
+/// A shape `from` (None: no key) grows into `to` when it gains `key`.
+struct Transition {
+    from: Option<Rc<Keys>>,
+    key: JsStr,
+    to: Rc<Keys>,
+}
+
+/// Entries of the transition table: direct-mapped by the addresses of the shape and the key, so it never
+/// grows; an entry taken by another transition is simply made again when it is needed.
+const TRANSITION_SLOTS: usize = 512;
+
+/// The longest key a transition is made for: the table outlives requests, so what it holds stays small
+/// (at most `TRANSITION_SLOTS` shapes of `SMALL` keys of this length) whatever keys the requests make.
+const TRANSITION_KEY_MAX: usize = 32;
+
+thread_local! {
+    /// Transitions met lately (see the module's comment). An entry holds its shapes and key, so their
+    /// addresses stay theirs while it is there; it holds at most `SMALL` keys a shape, `TRANSITION_SLOTS`
+    /// entries in all, whatever the requests do.
+    static TRANSITIONS: RefCell<Vec<Option<Transition>>> =
+        RefCell::new((0..TRANSITION_SLOTS).map(|_| None).collect());
+}
+
+/// The shape `from` grows into when it gains the key of units `key` (which it does not have): from the
+/// table when it is there, else made (`from`'s keys then `make()`, a string of `key`) and put there. The
+/// slot comes from `from`'s address and the key's length and first units, so that keys made anew for
+/// each write (`o[k] = v` copies its key) find their entry.
+fn transition(from: &Option<Rc<Keys>>, key: &[u16], make: impl FnOnce() -> JsStr) -> Rc<Keys> {
+    const PRIME: u64 = 0x0000_0100_0000_01B3;
+    let from_addr = from.as_ref().map_or(0, |k| Rc::as_ptr(k) as usize);
+    let mut h = (from_addr as u64 >> 3) ^ (key.len() as u64).wrapping_mul(PRIME);
+    for &u in key.iter().take(8) {
+        h = (h ^ u as u64).wrapping_mul(PRIME);
+    }
+    let slot = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - TRANSITION_SLOTS.trailing_zeros()))
+        as usize;
+    TRANSITIONS.with(|t| {
+        let mut t = t.borrow_mut();
+        if let Some(tr) = &t[slot] {
+            let same_from = match (&tr.from, from) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+                _ => false,
+            };
+            if same_from && same(tr.key.units(), key) {
+                return tr.to.clone();
+            }
+        }
+        let key = make();
+        let old = list_of(from);
+        let mut list = Vec::with_capacity(old.len() + 1);
+        list.extend(old.iter().cloned());
+        list.push(key.clone());
+        let to = Keys::new(list);
+        t[slot] = Some(Transition {
+            from: from.clone(),
+            key,
+            to: to.clone(),
+        });
+        to
+    })
 }
 
 /// The keys of an object with `keys` (none while it has no key).
@@ -197,8 +271,35 @@ impl Props {
         self.push_unchecked(key, prop);
         None
     }
+    /// `insert` of a key given by its units: a string of them is made only when no shape has the key yet.
+    pub fn insert_units(&mut self, key: &[u16], prop: Prop) -> Option<Prop> {
+        if let Some(i) = self.position(key) {
+            return Some(std::mem::replace(&mut self.vals[i], prop));
+        }
+        if self.transitions(key) {
+            self.keys = Some(transition(&self.keys, key, || JsStr::from_slice(key)));
+            self.vals.push(prop);
+            return None;
+        }
+        self.push_unchecked(JsStr::from_slice(key), prop);
+        None
+    }
+    /// Whether gaining `key` takes a transition (see the module's comment).
+    #[inline]
+    fn transitions(&self, key: &[u16]) -> bool {
+        self.vals.len() < SMALL
+            && key.len() <= TRANSITION_KEY_MAX
+            && !self.keys.as_ref().is_some_and(|k| k.long)
+    }
     fn push_unchecked(&mut self, key: JsStr, prop: Prop) {
+        if self.transitions(key.units()) {
+            let units: &[u16] = key.units();
+            self.keys = Some(transition(&self.keys, units, || key.clone()));
+            self.vals.push(prop);
+            return;
+        }
         let keys = self.keys_mut();
+        keys.long |= key.len() > TRANSITION_KEY_MAX;
         let i = keys.list.len();
         match &mut keys.index {
             Some(ix) => {
@@ -230,14 +331,9 @@ impl Props {
         }
         Some(self.vals.remove(i))
     }
+    /// Room for `n` more properties (their keys come through transitions below `SMALL`).
     pub fn reserve(&mut self, n: usize) {
         self.vals.reserve(n);
-        if self.keys.is_none() && n > 0 {
-            self.keys = Some(Rc::new(Keys {
-                list: Vec::with_capacity(n),
-                index: None,
-            }));
-        }
     }
     #[inline(always)]
     pub fn len(&self) -> usize {
@@ -364,5 +460,62 @@ mod tests {
             assert!(!c.contains_key(&[101u16, 120, 116, 114, 97][..]));
             assert_eq!(shape.list.len(), total);
         }
+    }
+
+    fn key(s: &str) -> Vec<u16> {
+        s.encode_utf16().collect()
+    }
+
+    #[test]
+    fn objects_that_gain_the_same_keys_in_the_same_order_share_their_shape() {
+        let (mut a, mut b, mut c) = (Props::default(), Props::default(), Props::default());
+        for (i, k) in ["id", "city", "temp"].iter().enumerate() {
+            a.insert_units(&key(k), Prop::data(Value::Num(i as f64)));
+            // The same keys from strings of their own.
+            b.insert(JsStr::from(*k), Prop::data(Value::Num(10.0 + i as f64)));
+        }
+        for k in ["city", "id", "temp"] {
+            c.insert_units(&key(k), Prop::data(Value::Num(0.0)));
+        }
+        assert_eq!(a.shape_addr(), b.shape_addr());
+        assert_ne!(a.shape_addr(), c.shape_addr());
+        let names = |p: &Props| p.keys().map(|k| k.to_rust_string()).collect::<Vec<_>>();
+        assert_eq!(names(&a), ["id", "city", "temp"]);
+        assert_eq!(names(&c), ["city", "id", "temp"]);
+        assert!(
+            matches!(b.get(&key("city")[..]), Some(Prop::Data { value: Value::Num(n), .. }) if *n == 11.0)
+        );
+        // Losing a key copies the shape: the other object keeps its keys.
+        a.shift_remove(&key("city")[..]);
+        assert_eq!(names(&a), ["id", "temp"]);
+        assert_eq!(names(&b), ["id", "city", "temp"]);
+    }
+
+    #[test]
+    fn keys_that_meet_in_the_transition_table_keep_their_own_shapes() {
+        // Far more one-key objects than the table has entries, every key of the same length.
+        let objs: Vec<(String, Props)> = (0..4 * TRANSITION_SLOTS)
+            .map(|i| {
+                let k = format!("s{i:05}");
+                let mut p = Props::default();
+                p.insert_units(&key(&k), Prop::data(Value::Num(i as f64)));
+                (k, p)
+            })
+            .collect();
+        for (k, p) in &objs {
+            let keys: Vec<String> = p.keys().map(|s| s.to_rust_string()).collect();
+            assert_eq!(keys, [k.clone()]);
+        }
+        // And past `SMALL` keys an object's list is its own again, in order.
+        let mut big = Props::default();
+        for i in 0..3 * SMALL {
+            big.insert_units(&key(&format!("k{i}")), Prop::data(Value::Num(i as f64)));
+        }
+        assert_eq!(big.len(), 3 * SMALL);
+        assert_eq!(big.position(&key("k40")[..]), Some(40));
+        assert_eq!(
+            big.keys().last().map(|k| k.to_rust_string()),
+            Some(format!("k{}", 3 * SMALL - 1))
+        );
     }
 }

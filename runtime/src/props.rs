@@ -679,6 +679,20 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
             return Ok(());
         }
     }
+    // A new key on an ordinary object whose prototype is Object.prototype as the realm made it (`o[k] = v`
+    // filling a record): nothing along the chain can refuse the write or take it (a setter), but
+    // `__proto__`'s accessor, so the property is added without walking the chain.
+    if cx.heap.realm_untouched() && !is(key, "__proto__") {
+        let obj = cx.heap.get(o);
+        if matches!(obj.kind, ObjKind::Ordinary)
+            && obj.proto == Some(cx.realm.object_proto)
+            && !obj.props.contains_key(key)
+        {
+            let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
+            obj.props.insert_units(key, Prop::data(val));
+            return Ok(());
+        }
+    }
     // An own data property, or a setter or read-only property along the chain.
     let mut cur = Some(o);
     while let Some(c) = cur {
@@ -734,8 +748,7 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
         }
     }
     let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
-    obj.props
-        .insert(JsStr::from_units(key.to_vec()), Prop::data(val));
+    obj.props.insert_units(key, Prop::data(val));
     Ok(())
 }
 

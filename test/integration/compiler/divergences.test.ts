@@ -67,6 +67,11 @@ const CASES: Array<[string, string, number, number?]> = [
     11,
   ],
   [
+    'shape-transitions',
+    "objects that gain keys one at a time share the shapes they grow into, and a new key on an object whose prototype is Object.prototype as the realm made it is added without walking the chain, answering as Node: keys gained in other orders, the same keys from other strings, keys deleted and gained again, more keys than a small object holds, keys longer than a transition takes, numeric-looking keys and surrogates, class instances, `__proto__` and `toString` written by a computed key, an object without a prototype, thousands of one-key objects whose keys meet in the transition table, and a setter the request put on Object.prototype (adding without the realm's check makes it report 2 diverged; a transition that compares only its keys' lengths hands a request back)",
+    12,
+  ],
+  [
     'sort-rows',
     'comparators that read only named properties of their parameters, run on rows of those properties read once per value, answer as Node: a comparator from a factory (captured strings and a sign, ties broken by another key), values missing a key or holding it as an accessor, class instances, undefined and NaN keys, strings with surrogates, an inconsistent comparator, the same object twice, holes and undefined elements; and a key that is an object whose valueOf changes the other keys, and comparators that count their calls or multiply by a captured object whose valueOf changes the keys, none of them run on rows; and comparators on rows reading bindings of their closures, read once per sort: one changed between two sorts, one still in its temporal dead zone, read on a tie or never (rows that take objects make it report 1 diverged, and so does a compiler that takes every binding for a primitive, and a sort that reads a binding in its temporal dead zone as 0)',
     17,
