@@ -504,7 +504,7 @@ mod tests {
             .collect();
         for (k, p) in &objs {
             let keys: Vec<String> = p.keys().map(|s| s.to_rust_string()).collect();
-            assert_eq!(keys, [k.clone()]);
+            assert_eq!(keys, std::slice::from_ref(k));
         }
         // And past `SMALL` keys an object's list is its own again, in order.
         let mut big = Props::default();
