@@ -123,8 +123,8 @@ const CASES: Array<[string, string, number, number?]> = [
   ],
   [
     'conversions',
-    'String(x), Number(x) and Boolean(x) of the global functions, computed without a call, answer as Node on numbers (-0, 1e21, 0.1), strings (blank, hexadecimal, exponent, not a number), null, booleans, arrays and objects, objects whose toString and valueOf run or throw; a local function named String is called; signed number literals as values (-0, +0, -1, +2.5, -1e-320), written as the number (writing -x as 0 - x makes it report 5 diverged)',
-    17,
+    'String(x), Number(x), Boolean(x) and parseFloat(x) of the global functions, computed without a call, answer as Node on numbers (-0, 1e21, 0.1), strings (blank, hexadecimal, exponent, not a number, plain decimals of up to 15 digits read by the fast path and longer ones, a dot first or last, a number followed by text; a fast path that multiplies by a power of a tenth makes it report 1 diverged), null, booleans, arrays and objects, objects whose toString and valueOf run or throw; a local function named String is called; signed number literals as values (-0, +0, -1, +2.5, -1e-320), written as the number (writing -x as 0 - x makes it report 5 diverged)',
+    35,
     5,
   ],
   [

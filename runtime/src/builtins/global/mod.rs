@@ -221,8 +221,8 @@ pub fn parse_float(units: &[u16]) -> f64 {
     }
     let is_digit = |j: usize| j < t.len() && (0x30..=0x39).contains(&t[j]);
     let body_start = i;
-    let inf: Vec<u16> = "Infinity".encode_utf16().collect();
-    let n = if t[i..].starts_with(&inf) {
+    const INFINITY: [u16; 8] = [73, 110, 102, 105, 110, 105, 116, 121];
+    let n = if t[i..].starts_with(&INFINITY) {
         f64::INFINITY
     } else {
         let mut seen = false;
@@ -252,8 +252,13 @@ pub fn parse_float(units: &[u16]) -> f64 {
                 i = j;
             }
         }
-        let text: String = t[body_start..i].iter().map(|&c| c as u8 as char).collect();
-        text.parse::<f64>().unwrap_or(f64::NAN)
+        match ops::decimal_fast(&t[body_start..i]) {
+            Some(n) => n,
+            None => {
+                let text: String = t[body_start..i].iter().map(|&c| c as u8 as char).collect();
+                text.parse::<f64>().unwrap_or(f64::NAN)
+            }
+        }
     };
     if negative {
         -n
