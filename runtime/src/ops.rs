@@ -163,7 +163,6 @@ pub fn trim_end_units(u: &[u16]) -> &[u16] {
     &u[..end]
 }
 
-/// StringToNumber (ECMA-262 §7.1.4.1.1).
 /// The value of `body`, digits with at most one `.` among them (no sign, no exponent), when it has at most
 /// 15 digits: the digits as an integer below 2^53 divided by a power of ten up to 10^15, both exact in an
 /// f64, so the one correctly rounded division is the correctly rounded value (Clinger's fast path). None
@@ -194,6 +193,7 @@ pub fn decimal_fast(body: &[u16]) -> Option<f64> {
     Some(m as f64 / POW10[frac])
 }
 
+/// StringToNumber (ECMA-262 §7.1.4.1.1).
 pub fn string_to_number(s: &JsStr) -> f64 {
     let t = trim_units(s.units());
     if t.is_empty() {
@@ -974,6 +974,7 @@ pub fn instance_of(cx: &mut Cx, v: &Value, ctor: &Value) -> JsResult<bool> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// The fast path gives the correctly rounded value Rust's parser gives, on decimals of every shape it
     /// takes (1 to 15 digits, the dot anywhere or absent, leading and trailing zeros), and refuses the rest.
@@ -1025,8 +1026,6 @@ mod tests {
         assert_eq!(string_to_number(&JsStr::from(" 12.50 ")), 12.5);
         assert!(string_to_number(&JsStr::from("-")).is_nan());
     }
-
-    use super::*;
 
     /// ToInt32 as ECMA-262 §7.1.6 words it, in exact double arithmetic (fmod is exact).
     fn to_int32_spec(n: f64) -> i32 {

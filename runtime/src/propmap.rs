@@ -65,7 +65,7 @@ struct Transition {
     to: Rc<Keys>,
 }
 
-/// Entries of the transition table: direct-mapped by the addresses of the shape and the key, so it never
+/// Entries of the transition table: direct-mapped by the shape's address and the key's units, so it never
 /// grows; an entry taken by another transition is simply made again when it is needed.
 const TRANSITION_SLOTS: usize = 512;
 
@@ -276,12 +276,7 @@ impl Props {
         if let Some(i) = self.position(key) {
             return Some(std::mem::replace(&mut self.vals[i], prop));
         }
-        if self.transitions(key) {
-            self.keys = Some(transition(&self.keys, key, || JsStr::from_slice(key)));
-            self.vals.push(prop);
-            return None;
-        }
-        self.push_unchecked(JsStr::from_slice(key), prop);
+        self.push_key(key, || JsStr::from_slice(key), prop);
         None
     }
     /// Whether gaining `key` takes a transition (see the module's comment).
@@ -292,12 +287,18 @@ impl Props {
             && !self.keys.as_ref().is_some_and(|k| k.long)
     }
     fn push_unchecked(&mut self, key: JsStr, prop: Prop) {
-        if self.transitions(key.units()) {
-            let units: &[u16] = key.units();
-            self.keys = Some(transition(&self.keys, units, || key.clone()));
+        self.push_key(key.units(), || key.clone(), prop);
+    }
+    /// Adds the key of units `key`, which the object does not have, last: through a transition below
+    /// `SMALL` keys (the key's string made by `make` only when no shape has it yet), else into the object's
+    /// own list.
+    fn push_key(&mut self, key: &[u16], make: impl FnOnce() -> JsStr, prop: Prop) {
+        if self.transitions(key) {
+            self.keys = Some(transition(&self.keys, key, make));
             self.vals.push(prop);
             return;
         }
+        let key = make();
         let keys = self.keys_mut();
         keys.long |= key.len() > TRANSITION_KEY_MAX;
         let i = keys.list.len();
