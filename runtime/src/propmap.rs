@@ -322,6 +322,12 @@ impl Props {
         debug_assert!(!self.contains_key(&key));
         self.push_unchecked(key, prop);
     }
+    /// `push_new` of a key given by its units (a write that found the object without it).
+    #[inline]
+    pub fn push_new_units(&mut self, key: &[u16], prop: Prop) {
+        debug_assert!(!self.contains_key(key));
+        self.push_key(key, || JsStr::from_slice(key), prop);
+    }
     /// Removes `key`, keeping the others in order.
     pub fn shift_remove<K: Key + ?Sized>(&mut self, key: &K) -> Option<Prop> {
         let i = self.position(key)?;

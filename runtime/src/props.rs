@@ -689,7 +689,7 @@ pub fn set(cx: &mut Cx, target: &Value, key: &[u16], val: Value) -> JsResult<()>
             && !obj.props.contains_key(key)
         {
             let obj = cx.heap.get_mut_grow(o, 64 + key.len() * 2)?;
-            obj.props.insert_units(key, Prop::data(val));
+            obj.props.push_new_units(key, Prop::data(val));
             return Ok(());
         }
     }
